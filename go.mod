@@ -1,0 +1,3 @@
+module github.com/rwkvgo/rwkvgo
+
+go 1.26

@@ -1,0 +1,94 @@
+package weights
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ErrUnknownFormat is returned (wrapped) when a file is none of the supported containers.
+var ErrUnknownFormat = errors.New("weights: unknown model file format")
+
+// Open reads a checkpoint of any supported format, chosen by the file's content
+// (never by its extension alone). Large files are memory-mapped where the
+// platform allows; call Close on the result when done.
+func Open(path string) (*File, error) {
+	data, release, err := mapFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := Decode(data)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	f.close = release
+	return f, nil
+}
+
+// Sniff reports the container format of data from its first bytes.
+func Sniff(data []byte) Format {
+	switch {
+	case len(data) >= 4 && bytes.Equal(data[:4], []byte{0x66, 0x6d, 0x67, 0x67}):
+		return FormatGGML
+	case len(data) >= 4 && bytes.Equal(data[:4], []byte("PK\x03\x04")):
+		return FormatPTH
+	case len(data) >= 9 && data[8] == '{':
+		return FormatSafetensors
+	}
+	return FormatUnknown
+}
+
+// Decode parses an in-memory checkpoint. The returned tensors alias data.
+func Decode(data []byte) (*File, error) {
+	switch Sniff(data) {
+	case FormatGGML:
+		return ReadGGML(data)
+	case FormatSafetensors:
+		return ReadSafetensors(data)
+	case FormatPTH:
+		return ReadPTH(data)
+	}
+	head := data
+	if len(head) > 8 {
+		head = head[:8]
+	}
+	hint := ""
+	if len(data) >= 2 && data[0] == 0x80 && data[1] <= 5 {
+		hint = " (a bare pickle: legacy torch.save files are not supported, re-save with torch >= 1.6)"
+	} else if strings.HasPrefix(string(data), "GGUF") {
+		hint = " (GGUF is not supported; use rwkv.cpp's format, safetensors or .pth)"
+	}
+	return nil, fmt.Errorf("%w: first bytes % x%s", ErrUnknownFormat, head, hint)
+}
+
+// mapFile returns the file's bytes and a function releasing them.
+func mapFile(path string) ([]byte, func() error, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.IsDir() {
+		return nil, nil, fmt.Errorf("weights: %s is a directory", path)
+	}
+	size := st.Size()
+	if size == 0 {
+		return nil, nil, fmt.Errorf("weights: %s is empty", path)
+	}
+	if data, release, err := mmap(fh, size); err == nil {
+		return data, release, nil
+	}
+	data := make([]byte, size)
+	if _, err := fh.ReadAt(data, 0); err != nil {
+		return nil, nil, err
+	}
+	return data, func() error { return nil }, nil
+}
