@@ -1,0 +1,534 @@
+// Package ref is the pure-Go Backend: the correctness oracle for every other
+// backend and the CPU default. Activations and state are float32; weight
+// matrices stay in their stored type (F32, F16 or BF16) and are widened on the
+// fly inside the matrix kernels. Matrix products are split across goroutines;
+// sums inside norms are accumulated in float64. Steady-state decoding
+// allocates nothing.
+package ref
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"unsafe"
+
+	"github.com/rwkvgo/rwkvgo/engine/backend"
+)
+
+// tensor is the ref backend's Tensor: a row-major array in host memory.
+type tensor struct {
+	rows, cols int
+	dt         backend.DType
+	f32        []float32 // F32 data
+	u16        []uint16  // F16 / BF16 data
+	view       bool
+}
+
+func (t *tensor) Rows() int            { return t.rows }
+func (t *tensor) Cols() int            { return t.cols }
+func (t *tensor) DType() backend.DType { return t.dt }
+func (t *tensor) row(i int) []float32  { return t.f32[i*t.cols : (i+1)*t.cols] }
+func (t *tensor) String() string       { return fmt.Sprintf("%s[%d, %d]", t.dt, t.rows, t.cols) }
+func (t *tensor) broadcast(i int) []float32 { // row i, or the only row of a [1, C] vector
+	if t.rows == 1 {
+		return t.f32[:t.cols]
+	}
+	return t.row(i)
+}
+
+// Backend is the pure-Go backend. It is not safe for concurrent use: one graph
+// step at a time (matrix products run in parallel inside a step).
+type Backend struct {
+	pool *pool
+	err  error
+	mm   matmulTask
+	wkv  wkvTask
+}
+
+// Option configures a Backend.
+type Option func(*Backend)
+
+// New returns a pure-Go backend using threads goroutines for matrix work
+// (threads <= 0 means runtime.GOMAXPROCS(0)).
+func New(threads int) *Backend {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	b := &Backend{pool: newPool(threads)}
+	return b
+}
+
+// Name returns "ref".
+func (b *Backend) Name() string { return "ref" }
+
+// Err returns and clears the first recorded error.
+func (b *Backend) Err() error {
+	err := b.err
+	b.err = nil
+	return err
+}
+
+// Close stops the worker goroutines.
+func (b *Backend) Close() error {
+	b.pool.close()
+	return nil
+}
+
+func (b *Backend) fail(format string, args ...any) {
+	if b.err == nil {
+		b.err = fmt.Errorf("ref: "+format, args...)
+	}
+}
+
+func (b *Backend) t(x backend.Tensor) *tensor {
+	t, ok := x.(*tensor)
+	if !ok || t == nil {
+		if b.err == nil {
+			b.err = errors.New("ref: tensor does not belong to the ref backend")
+		}
+		return nil
+	}
+	return t
+}
+
+// ok checks that every tensor belongs to this backend, is F32, has cols
+// columns (cols < 0: any) and rows rows (rows < 0: any).
+func (b *Backend) ok(op string, rows, cols int, ts ...backend.Tensor) bool {
+	if b.err != nil {
+		return false
+	}
+	for _, x := range ts {
+		t := b.t(x)
+		if t == nil {
+			return false
+		}
+		if t.dt != backend.F32 {
+			b.fail("%s: operand %v must be F32", op, t)
+			return false
+		}
+		if (cols >= 0 && t.cols != cols) || (rows >= 0 && t.rows != rows) {
+			b.fail("%s: operand %v, want [%d, %d]", op, t, rows, cols)
+			return false
+		}
+	}
+	return true
+}
+
+// okRow is ok for an operand that may also be a [1, cols] vector broadcast over rows.
+func (b *Backend) okRow(op string, rows, cols int, x backend.Tensor) bool {
+	if t := b.t(x); t != nil && t.rows == 1 {
+		rows = 1
+	}
+	return b.ok(op, rows, cols, x)
+}
+
+// Upload copies encoded data into a new tensor.
+func (b *Backend) Upload(dt backend.DType, rows, cols int, data []byte) backend.Tensor {
+	n := rows * cols
+	if rows <= 0 || cols <= 0 || len(data) != n*dt.Size() {
+		b.fail("Upload: %d bytes for %s[%d, %d]", len(data), dt, rows, cols)
+		return &tensor{rows: max(rows, 1), cols: max(cols, 1), dt: backend.F32, f32: make([]float32, max(rows, 1)*max(cols, 1))}
+	}
+	t := &tensor{rows: rows, cols: cols, dt: dt}
+	switch dt {
+	case backend.F32:
+		t.f32 = make([]float32, n)
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&t.f32[0])), 4*n), data)
+	case backend.F16, backend.BF16:
+		t.u16 = make([]uint16, n)
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&t.u16[0])), 2*n), data)
+	default:
+		b.fail("Upload: unsupported dtype %s", dt)
+	}
+	return t
+}
+
+// UploadF32 copies float32 values into a new tensor.
+func (b *Backend) UploadF32(rows, cols int, data []float32) backend.Tensor {
+	t := b.New(rows, cols).(*tensor)
+	if len(data) != rows*cols {
+		b.fail("UploadF32: %d values for [%d, %d]", len(data), rows, cols)
+		return t
+	}
+	copy(t.f32, data)
+	return t
+}
+
+// New returns a zeroed F32 tensor.
+func (b *Backend) New(rows, cols int) backend.Tensor {
+	if rows <= 0 || cols <= 0 {
+		b.fail("New: bad shape [%d, %d]", rows, cols)
+		rows, cols = 1, 1
+	}
+	return &tensor{rows: rows, cols: cols, dt: backend.F32, f32: make([]float32, rows*cols)}
+}
+
+// View returns the first rows rows of x.
+func (b *Backend) View(x backend.Tensor, rows int) backend.Tensor {
+	t := b.t(x)
+	if t == nil {
+		return &tensor{rows: 1, cols: 1, f32: make([]float32, 1)}
+	}
+	if rows <= 0 || rows > t.rows {
+		b.fail("View: %d rows of %v", rows, t)
+		rows = t.rows
+	}
+	v := *t
+	v.rows = rows
+	v.view = true
+	if v.f32 != nil {
+		v.f32 = v.f32[:rows*t.cols]
+	}
+	if v.u16 != nil {
+		v.u16 = v.u16[:rows*t.cols]
+	}
+	return &v
+}
+
+// Read copies rows of an F32 tensor into dst.
+func (b *Backend) Read(x backend.Tensor, row int, dst []float32) {
+	t := b.t(x)
+	if t == nil || !b.ok("Read", -1, -1, x) {
+		return
+	}
+	if row < 0 || row*t.cols+len(dst) > len(t.f32) {
+		b.fail("Read: %d values from row %d of %v", len(dst), row, t)
+		return
+	}
+	copy(dst, t.f32[row*t.cols:])
+}
+
+// Write copies src into rows of an F32 tensor.
+func (b *Backend) Write(x backend.Tensor, row int, src []float32) {
+	t := b.t(x)
+	if t == nil || !b.ok("Write", -1, -1, x) {
+		return
+	}
+	if row < 0 || row*t.cols+len(src) > len(t.f32) {
+		b.fail("Write: %d values at row %d of %v", len(src), row, t)
+		return
+	}
+	copy(t.f32[row*t.cols:], src)
+}
+
+// Free drops the tensor's memory.
+func (b *Backend) Free(x backend.Tensor) {
+	if t, ok := x.(*tensor); ok && t != nil && !t.view {
+		t.f32, t.u16 = nil, nil
+	}
+}
+
+// Embed gathers embedding rows.
+func (b *Backend) Embed(out, emb backend.Tensor, tokens []int32) {
+	o, e := b.t(out), b.t(emb)
+	if o == nil || e == nil || !b.ok("Embed", len(tokens), e.cols, out) {
+		return
+	}
+	for i, tok := range tokens {
+		if tok < 0 || int(tok) >= e.rows {
+			b.fail("Embed: token %d out of range [0, %d)", tok, e.rows)
+			return
+		}
+		decodeRow(o.row(i), e, int(tok))
+	}
+}
+
+// decodeRow widens row r of any-dtype tensor t into dst.
+func decodeRow(dst []float32, t *tensor, r int) {
+	c := t.cols
+	switch t.dt {
+	case backend.F32:
+		copy(dst, t.f32[r*c:(r+1)*c])
+	case backend.F16:
+		decodeF16(dst, t.u16[r*c:(r+1)*c])
+	case backend.BF16:
+		for i, h := range t.u16[r*c : (r+1)*c] {
+			dst[i] = math.Float32frombits(uint32(h) << 16)
+		}
+	}
+}
+
+// LayerNorm normalises rows.
+func (b *Backend) LayerNorm(out, x, w, bias backend.Tensor, eps float32) {
+	b.GroupNorm(out, x, w, bias, 1, eps)
+}
+
+// GroupNorm normalises groups within rows.
+func (b *Backend) GroupNorm(out, x, w, bias backend.Tensor, groups int, eps float32) {
+	xt := b.t(x)
+	if xt == nil || !b.ok("GroupNorm", xt.rows, xt.cols, x, out) || !b.ok("GroupNorm", 1, xt.cols, w, bias) {
+		return
+	}
+	if groups <= 0 || xt.cols%groups != 0 {
+		b.fail("GroupNorm: %d groups do not divide %d columns", groups, xt.cols)
+		return
+	}
+	o, wt, bt := b.t(out), b.t(w), b.t(bias)
+	g := xt.cols / groups
+	for r := 0; r < xt.rows; r++ {
+		xr, or := xt.row(r), o.row(r)
+		for s := 0; s < xt.cols; s += g {
+			var sum float64
+			for _, v := range xr[s : s+g] {
+				sum += float64(v)
+			}
+			mean := sum / float64(g)
+			var sq float64
+			for _, v := range xr[s : s+g] {
+				d := float64(v) - mean
+				sq += d * d
+			}
+			inv := 1 / math.Sqrt(sq/float64(g)+float64(eps))
+			for i := s; i < s+g; i++ {
+				or[i] = float32((float64(xr[i])-mean)*inv)*wt.f32[i] + bt.f32[i]
+			}
+		}
+	}
+}
+
+// Map applies f elementwise.
+func (b *Backend) Map(out, x backend.Tensor, f backend.Unary) {
+	xt := b.t(x)
+	if xt == nil || !b.ok("Map", xt.rows, xt.cols, x, out) {
+		return
+	}
+	o := b.t(out)
+	src, dst := xt.f32, o.f32
+	switch f {
+	case backend.Sigmoid:
+		for i, v := range src {
+			dst[i] = sigmoid(v)
+		}
+	case backend.Tanh:
+		for i, v := range src {
+			dst[i] = float32(math.Tanh(float64(v)))
+		}
+	case backend.SiLU:
+		for i, v := range src {
+			dst[i] = v * sigmoid(v)
+		}
+	case backend.ReLUSquare:
+		for i, v := range src {
+			if v > 0 {
+				dst[i] = v * v
+			} else {
+				dst[i] = 0
+			}
+		}
+	case backend.NegExpExp:
+		for i, v := range src {
+			dst[i] = float32(math.Exp(-math.Exp(float64(v))))
+		}
+	case backend.V7Decay:
+		for i, v := range src {
+			dst[i] = float32(math.Exp(-0.6065306597126334 * float64(sigmoid(v))))
+		}
+	default:
+		b.fail("Map: unknown function %d", f)
+	}
+}
+
+func sigmoid(v float32) float32 { return float32(1 / (1 + math.Exp(-float64(v)))) }
+
+// Zip applies f elementwise with row broadcasting of b.
+func (b *Backend) Zip(out, a, bb backend.Tensor, f backend.Binary) {
+	at := b.t(a)
+	if at == nil || !b.ok("Zip", at.rows, at.cols, a, out) || !b.okRow("Zip", at.rows, at.cols, bb) {
+		return
+	}
+	o, bt := b.t(out), b.t(bb)
+	for r := 0; r < at.rows; r++ {
+		ar, br, or := at.row(r), bt.broadcast(r), o.row(r)
+		switch f {
+		case backend.Add:
+			for i := range or {
+				or[i] = ar[i] + br[i]
+			}
+		case backend.Sub:
+			for i := range or {
+				or[i] = ar[i] - br[i]
+			}
+		case backend.Mul:
+			for i := range or {
+				or[i] = ar[i] * br[i]
+			}
+		default:
+			b.fail("Zip: unknown function %d", f)
+			return
+		}
+	}
+}
+
+// Slice copies a column range.
+func (b *Backend) Slice(out, x backend.Tensor, col int) {
+	o, xt := b.t(out), b.t(x)
+	if o == nil || xt == nil || !b.ok("Slice", xt.rows, -1, out, x) {
+		return
+	}
+	if col < 0 || col+o.cols > xt.cols {
+		b.fail("Slice: columns [%d, %d) of %v", col, col+o.cols, xt)
+		return
+	}
+	for r := 0; r < xt.rows; r++ {
+		copy(o.row(r), xt.row(r)[col:col+o.cols])
+	}
+}
+
+// GatherRows copies selected rows.
+func (b *Backend) GatherRows(out, x backend.Tensor, rows []int) {
+	o, xt := b.t(out), b.t(x)
+	if o == nil || xt == nil || !b.ok("GatherRows", len(rows), xt.cols, out) || !b.ok("GatherRows", -1, o.cols, x) {
+		return
+	}
+	for i, r := range rows {
+		if r < 0 || r >= xt.rows {
+			b.fail("GatherRows: row %d of %v", r, xt)
+			return
+		}
+		copy(o.row(i), xt.row(r))
+	}
+}
+
+// stateRow returns state[slot][off:off+n] after checking bounds.
+func (b *Backend) stateRow(st *tensor, slot, off, n int) []float32 {
+	if off < 0 || off+n > st.cols || slot < 0 || slot >= st.rows {
+		b.fail("state access [%d][%d:%d] outside %v", slot, off, off+n, st)
+		return nil
+	}
+	return st.f32[slot*st.cols+off : slot*st.cols+off+n]
+}
+
+func (b *Backend) batch(op string, bt backend.Batch, rows int, st *tensor) bool {
+	if err := bt.Validate(st.rows); err != nil {
+		b.fail("%s: %v", op, err)
+		return false
+	}
+	if bt.Rows() != rows {
+		b.fail("%s: batch has %d rows, tensors %d", op, bt.Rows(), rows)
+		return false
+	}
+	return true
+}
+
+// Shift produces the previous-token rows and updates the shift state.
+func (b *Backend) Shift(prev, x, state backend.Tensor, off int, bt backend.Batch) {
+	xt := b.t(x)
+	if xt == nil || !b.ok("Shift", xt.rows, xt.cols, x, prev) || !b.ok("Shift", -1, -1, state) {
+		return
+	}
+	p, st := b.t(prev), b.t(state)
+	if !b.batch("Shift", bt, xt.rows, st) {
+		return
+	}
+	c := xt.cols
+	for s, slot := range bt.Slots {
+		sv := b.stateRow(st, slot, off, c)
+		if sv == nil {
+			return
+		}
+		lo, hi := bt.Offsets[s], bt.Offsets[s+1]
+		copy(p.row(lo), sv)
+		for r := lo + 1; r < hi; r++ {
+			copy(p.row(r), xt.row(r-1))
+		}
+		copy(sv, xt.row(hi-1))
+	}
+}
+
+// Mix interpolates x and prev.
+func (b *Backend) Mix(out, x, prev, mix backend.Tensor, style backend.MixStyle) {
+	xt := b.t(x)
+	if xt == nil || !b.ok("Mix", xt.rows, xt.cols, x, out, prev) || !b.okRow("Mix", xt.rows, xt.cols, mix) {
+		return
+	}
+	o, p, m := b.t(out), b.t(prev), b.t(mix)
+	for r := 0; r < xt.rows; r++ {
+		xr, pr, mr, or := xt.row(r), p.row(r), m.broadcast(r), o.row(r)
+		if style == backend.MixLerp {
+			for i := range or {
+				or[i] = xr[i]*mr[i] + pr[i]*(1-mr[i])
+			}
+		} else {
+			for i := range or {
+				or[i] = xr[i] + (pr[i]-xr[i])*mr[i]
+			}
+		}
+	}
+}
+
+// KeyV7 computes kk and rescales k.
+func (b *Backend) KeyV7(kk, k, a, kK, kA backend.Tensor, heads int) {
+	kt := b.t(k)
+	if kt == nil || !b.ok("KeyV7", kt.rows, kt.cols, k, kk, a) || !b.ok("KeyV7", 1, kt.cols, kK, kA) {
+		return
+	}
+	if heads <= 0 || kt.cols%heads != 0 {
+		b.fail("KeyV7: %d heads do not divide %d", heads, kt.cols)
+		return
+	}
+	kkt, at, kkw, kaw := b.t(kk), b.t(a), b.t(kK).f32, b.t(kA).f32
+	n := kt.cols / heads
+	for r := 0; r < kt.rows; r++ {
+		kr, kkr, ar := kt.row(r), kkt.row(r), at.row(r)
+		for h := 0; h < kt.cols; h += n {
+			var sq float64
+			for i := h; i < h+n; i++ {
+				v := kr[i] * kkw[i]
+				kkr[i] = v
+				sq += float64(v) * float64(v)
+			}
+			norm := math.Sqrt(sq)
+			if norm < 1e-12 {
+				norm = 1e-12
+			}
+			inv := 1 / norm
+			for i := h; i < h+n; i++ {
+				kkr[i] = float32(float64(kkr[i]) * inv)
+			}
+		}
+		for i := range kr {
+			kr[i] = kr[i] * (1 + (ar[i]-1)*kaw[i])
+		}
+	}
+}
+
+// ValueV7 applies the value residual.
+func (b *Backend) ValueV7(v, first, gate backend.Tensor) {
+	vt := b.t(v)
+	if vt == nil || !b.ok("ValueV7", vt.rows, vt.cols, v, first, gate) {
+		return
+	}
+	ft, gt := b.t(first), b.t(gate)
+	for i, x := range vt.f32 {
+		vt.f32[i] = x + (ft.f32[i]-x)*sigmoid(gt.f32[i])
+	}
+}
+
+// BonusV7 adds the per-head bonus.
+func (b *Backend) BonusV7(out, r, k, v, rK backend.Tensor, heads int) {
+	ot := b.t(out)
+	if ot == nil || !b.ok("BonusV7", ot.rows, ot.cols, out, r, k, v) || !b.ok("BonusV7", 1, ot.cols, rK) {
+		return
+	}
+	if heads <= 0 || ot.cols%heads != 0 {
+		b.fail("BonusV7: %d heads do not divide %d", heads, ot.cols)
+		return
+	}
+	rt, kt, vt, rk := b.t(r), b.t(k), b.t(v), b.t(rK).f32
+	n := ot.cols / heads
+	for row := 0; row < ot.rows; row++ {
+		or, rr, kr, vr := ot.row(row), rt.row(row), kt.row(row), vt.row(row)
+		for h := 0; h < ot.cols; h += n {
+			var s float32
+			for i := h; i < h+n; i++ {
+				s += rr[i] * kr[i] * rk[i]
+			}
+			for i := h; i < h+n; i++ {
+				or[i] += s * vr[i]
+			}
+		}
+	}
+}
+
+var _ backend.Backend = (*Backend)(nil)

@@ -1,0 +1,274 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/rwkvgo/rwkvgo/engine/backend"
+)
+
+// MaxChunk is the largest number of tokens one sequence contributes to a
+// single step; longer inputs are fed in chunks of this size (bounding the
+// memory of activations during prefill).
+const MaxChunk = 512
+
+// Session is one sequence: a state slot in its model. A session is not safe for
+// concurrent use, but different sessions of one model may be used from
+// different goroutines (their steps are serialised by the model).
+type Session struct {
+	m      *Model
+	slot   int
+	closed bool
+	logits []float32
+	hidden []float32
+}
+
+// NewSession returns a session at the model's initial state.
+func (m *Model) NewSession() (*Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	slot, err := m.states.acquire()
+	if err != nil {
+		return nil, err
+	}
+	return &Session{m: m, slot: slot}, nil
+}
+
+// Close releases the session's state slot. It is idempotent.
+func (s *Session) Close() error {
+	if s == nil || s.closed {
+		return nil
+	}
+	s.closed = true
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	if !s.m.closed {
+		s.m.states.release(s.slot)
+	}
+	return nil
+}
+
+// Model returns the session's model.
+func (s *Session) Model() *Model { return s.m }
+
+// Feed runs tokens through the model, updating the state, and returns the
+// logits after the last token. The returned slice is owned by the session and
+// overwritten by the next call.
+func (s *Session) Feed(tokens []int) ([]float32, error) {
+	r := Request{Session: s, Tokens: tokens}
+	if err := s.m.Step([]*Request{&r}); err != nil {
+		return nil, err
+	}
+	return r.Logits, nil
+}
+
+// FeedAll runs tokens and returns the logits after every token as one
+// [len(tokens) * vocab] slice (row t follows token t).
+func (s *Session) FeedAll(tokens []int) ([]float32, error) {
+	r := Request{Session: s, Tokens: tokens, AllLogits: true}
+	if err := s.m.Step([]*Request{&r}); err != nil {
+		return nil, err
+	}
+	return r.Logits, nil
+}
+
+// Hidden returns the final hidden state (the ln_out output that the head reads)
+// after the last token fed, or nil before any token. Owned by the session.
+func (s *Session) Hidden() []float32 { return s.hidden }
+
+// State returns a copy of the session's current state.
+func (s *Session) State() (*State, error) {
+	if s.closed {
+		return nil, ErrClosed
+	}
+	m := s.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	st := NewState(m.cfg)
+	m.be.Read(m.states.t, s.slot, st.Data)
+	return st, m.be.Err()
+}
+
+// SetState replaces the session's state with st (which is copied).
+func (s *Session) SetState(st *State) error {
+	if s.closed {
+		return ErrClosed
+	}
+	m := s.m
+	if err := st.compatible(m.cfg); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	m.be.Write(m.states.t, s.slot, st.Data)
+	return m.be.Err()
+}
+
+// Reset returns the session to the model's initial state.
+func (s *Session) Reset() error { return s.SetState(NewState(s.m.cfg)) }
+
+// Fork returns a new session with a copy of this session's state.
+func (s *Session) Fork() (*Session, error) {
+	st, err := s.State()
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.m.NewSession()
+	if err != nil {
+		return nil, err
+	}
+	if err := f.SetState(st); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if s.hidden != nil {
+		f.hidden = append([]float32(nil), s.hidden...)
+	}
+	return f, nil
+}
+
+// Request is one sequence's part of a batched Step.
+type Request struct {
+	Session *Session
+	Tokens  []int
+	// AllLogits asks for the logits after every token instead of only the last.
+	AllLogits bool
+	// Logits receives the output: [vocab] or, with AllLogits, [len(Tokens)*vocab].
+	// It is reused across calls when its capacity suffices.
+	Logits []float32
+}
+
+// Step runs one batched step: every request's tokens are appended to its
+// session's sequence. All sessions must belong to this model and be distinct.
+// Inputs longer than MaxChunk are split into several steps.
+func (m *Model) Step(reqs []*Request) error {
+	if len(reqs) == 0 {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	seen := make(map[*Session]bool, len(reqs))
+	V := m.cfg.Vocab
+	for i, r := range reqs {
+		switch {
+		case r == nil || r.Session == nil:
+			return fmt.Errorf("engine: request %d has no session", i)
+		case r.Session.closed:
+			return ErrClosed
+		case r.Session.m != m:
+			return fmt.Errorf("engine: request %d: session belongs to another model", i)
+		case seen[r.Session]:
+			return fmt.Errorf("engine: request %d: session appears twice in one step", i)
+		case len(r.Tokens) == 0:
+			return fmt.Errorf("engine: request %d has no tokens", i)
+		}
+		seen[r.Session] = true
+		for _, t := range r.Tokens {
+			if t < 0 || t >= V {
+				return fmt.Errorf("engine: token %d out of range [0, %d)", t, V)
+			}
+		}
+		n := V
+		if r.AllLogits {
+			n = len(r.Tokens) * V
+		}
+		if cap(r.Logits) < n {
+			r.Logits = make([]float32, n)
+		}
+		r.Logits = r.Logits[:n]
+	}
+	// Feed in rounds of at most MaxChunk tokens per sequence.
+	for done := 0; ; done += MaxChunk {
+		var round []*Request
+		var starts []int
+		for _, r := range reqs {
+			if done < len(r.Tokens) {
+				round = append(round, r)
+				starts = append(starts, done)
+			}
+		}
+		if len(round) == 0 {
+			return nil
+		}
+		if err := m.step(round, starts); err != nil {
+			return err
+		}
+	}
+}
+
+// step runs one round: request i contributes tokens[start[i]:start[i]+MaxChunk].
+func (m *Model) step(reqs []*Request, starts []int) error {
+	be := m.be
+	C, V := m.cfg.Embd, m.cfg.Vocab
+	var tokens []int32
+	b := backend.Batch{Offsets: make([]int, 1, len(reqs)+1), Slots: make([]int, 0, len(reqs))}
+	var outRows []int
+	for i, r := range reqs {
+		end := min(starts[i]+MaxChunk, len(r.Tokens))
+		base := len(tokens)
+		for _, t := range r.Tokens[starts[i]:end] {
+			tokens = append(tokens, int32(t))
+		}
+		b.Offsets = append(b.Offsets, len(tokens))
+		b.Slots = append(b.Slots, r.Session.slot)
+		if r.AllLogits {
+			for j := base; j < len(tokens); j++ {
+				outRows = append(outRows, j)
+			}
+		} else if end == len(r.Tokens) {
+			outRows = append(outRows, len(tokens)-1)
+		}
+	}
+	n := len(tokens)
+	s := m.scratch.get(be, m.cfg, n)
+	be.Embed(s.x, m.emb, tokens)
+	be.LayerNorm(s.x, s.x, m.ln0w, m.ln0b, m.cfg.LayerNormEps)
+	m.forward(s, b)
+	if len(outRows) > 0 {
+		h := m.scratch.head(be, m.cfg, len(outRows))
+		be.GatherRows(h.hid, s.x, outRows)
+		be.LayerNorm(h.hid, h.hid, m.lnOutW, m.lnOutB, m.cfg.LayerNormEps)
+		be.MatMul(h.logits, h.hid, m.head)
+		// Copy results out, in request order.
+		row := 0
+		for i, r := range reqs {
+			end := min(starts[i]+MaxChunk, len(r.Tokens))
+			switch {
+			case r.AllLogits:
+				k := end - starts[i]
+				be.Read(h.logits, row, r.Logits[starts[i]*V:end*V])
+				row += k
+				if end == len(r.Tokens) {
+					m.readHidden(r.Session, h.hid, row-1, C)
+				}
+			case end == len(r.Tokens):
+				be.Read(h.logits, row, r.Logits[:V])
+				m.readHidden(r.Session, h.hid, row, C)
+				row++
+			}
+		}
+	}
+	if err := be.Err(); err != nil {
+		return fmt.Errorf("engine: %s backend: %w", be.Name(), err)
+	}
+	return nil
+}
+
+func (m *Model) readHidden(s *Session, hid backend.Tensor, row, C int) {
+	if cap(s.hidden) < C {
+		s.hidden = make([]float32, C)
+	}
+	s.hidden = s.hidden[:C]
+	m.be.Read(hid, row, s.hidden)
+}

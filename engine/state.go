@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/rwkvgo/rwkvgo/engine/backend"
+	"github.com/rwkvgo/rwkvgo/weights"
+)
+
+// State is one sequence's recurrent state, a plain value: copy it, save it,
+// restore it into any session of a model with the same configuration.
+//
+// Data uses rwkv.cpp's flat float32 layout, per layer in order: for v4 5*C
+// values [ffn_xx, att_xx, aa, bb, pp]; for v5 and later (2+N)*C values
+// [ffn_xx, att_xx, heads] where heads is H matrices of N*N, indexed
+// [h][key][value] for v5/v6 and [h][value][key] for v7. ffn_xx and att_xx are
+// the LayerNorm-ed inputs of the previous token.
+type State struct {
+	Version weights.Version
+	Layers  int
+	Embd    int
+	Heads   int
+	Data    []float32
+}
+
+// NewState returns the initial state of a model configuration: zeros, with
+// v4's pp set to -1e30.
+func NewState(cfg weights.Config) *State {
+	s := &State{Version: cfg.Version, Layers: cfg.Layers, Embd: cfg.Embd, Heads: cfg.Heads, Data: make([]float32, cfg.StateSize())}
+	initState(cfg, s.Data)
+	return s
+}
+
+func initState(cfg weights.Config, d []float32) {
+	for i := range d {
+		d[i] = 0
+	}
+	if cfg.Version == weights.V4 {
+		per := cfg.LayerStateSize()
+		for l := 0; l < cfg.Layers; l++ {
+			pp := d[l*per+4*cfg.Embd : (l+1)*per]
+			for i := range pp {
+				pp[i] = -1e30
+			}
+		}
+	}
+}
+
+// Clone returns a deep copy.
+func (s *State) Clone() *State {
+	c := *s
+	c.Data = append([]float32(nil), s.Data...)
+	return &c
+}
+
+// compatible reports whether s fits a model configuration.
+func (s *State) compatible(cfg weights.Config) error {
+	if s == nil {
+		return fmt.Errorf("engine: nil state")
+	}
+	if len(s.Data) != cfg.StateSize() {
+		return fmt.Errorf("engine: state has %d values, model %s needs %d", len(s.Data), cfg.Version, cfg.StateSize())
+	}
+	if s.Version != 0 && (s.Version != cfg.Version || s.Layers != cfg.Layers || s.Embd != cfg.Embd) {
+		return fmt.Errorf("engine: state of an RWKV %s model (%d layers, width %d) does not fit %s (%d layers, width %d)",
+			s.Version, s.Layers, s.Embd, cfg.Version, cfg.Layers, cfg.Embd)
+	}
+	return nil
+}
+
+// WriteTo writes the state as raw float32 little-endian values in rwkv.cpp's
+// layout (the format of rwkv.cpp's state buffers and of `rwkvgo logits --state-out`).
+func (s *State) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, 4*len(s.Data))
+	for i, v := range s.Data {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+	}
+	n, err := w.Write(buf)
+	return int64(n), err
+}
+
+// ReadState reads a raw state written by WriteTo (or by rwkv.cpp) for the given
+// model configuration.
+func ReadState(r io.Reader, cfg weights.Config) (*State, error) {
+	n := cfg.StateSize()
+	buf := make([]byte, 4*n+1)
+	got, err := io.ReadFull(r, buf)
+	if err != io.ErrUnexpectedEOF && err != nil {
+		if err == io.EOF {
+			got = 0
+		} else {
+			return nil, err
+		}
+	}
+	if got != 4*n {
+		return nil, fmt.Errorf("engine: state file has %d bytes, the model needs exactly %d (%d float32 values)", got, 4*n, n)
+	}
+	s := &State{Version: cfg.Version, Layers: cfg.Layers, Embd: cfg.Embd, Heads: cfg.Heads, Data: make([]float32, n)}
+	for i := range s.Data {
+		s.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
+	}
+	return s, nil
+}
+
+// statePool holds the states of all live sessions as rows of one backend
+// tensor, so a batch step reads and writes them in place.
+type statePool struct {
+	m     *Model
+	t     backend.Tensor
+	slots int
+	free  []int
+	init  []float32
+}
+
+func newStatePool(m *Model) *statePool {
+	p := &statePool{m: m, init: make([]float32, m.cfg.StateSize())}
+	initState(m.cfg, p.init)
+	return p
+}
+
+// acquire returns a free slot set to the initial state, growing the pool as needed.
+func (p *statePool) acquire() (int, error) {
+	be := p.m.be
+	if len(p.free) == 0 {
+		n := max(4, 2*p.slots)
+		t := be.New(n, len(p.init))
+		if p.t != nil {
+			buf := make([]float32, p.slots*len(p.init))
+			be.Read(p.t, 0, buf)
+			be.Write(t, 0, buf)
+			be.Free(p.t)
+		}
+		for s := n - 1; s >= p.slots; s-- {
+			p.free = append(p.free, s)
+		}
+		p.t, p.slots = t, n
+		if err := be.Err(); err != nil {
+			return 0, fmt.Errorf("engine: growing the state pool to %d sequences: %w", n, err)
+		}
+	}
+	s := p.free[len(p.free)-1]
+	p.free = p.free[:len(p.free)-1]
+	be.Write(p.t, s, p.init)
+	return s, be.Err()
+}
+
+func (p *statePool) release(slot int) { p.free = append(p.free, slot) }
+
+func (p *statePool) destroy() {
+	if p.t != nil {
+		p.m.be.Free(p.t)
+		p.t = nil
+	}
+}
