@@ -181,6 +181,12 @@ func TestBadInput(t *testing.T) {
 	if _, err := s.Feed(nil); err == nil {
 		t.Fatal("empty input accepted")
 	}
+	if err := m.Step([]*Request{{Session: s, Tokens: []int{1}}, {Session: s, Tokens: []int{2}}}); err == nil {
+		t.Fatal("a session given twice to one step was accepted")
+	}
+	if _, err := s.Feed([]int{5}); err != nil {
+		t.Fatalf("session unusable after a rejected step: %v", err)
+	}
 	other := synthModel(t, weights.V4, Options{})
 	if err := s.SetState(NewState(other.Config())); err == nil {
 		t.Fatal("state of another model accepted")

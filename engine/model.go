@@ -58,6 +58,11 @@ type Model struct {
 	owned     []backend.Tensor // every uploaded tensor, for Close
 	states    *statePool
 	scratch   scratchCache
+	// reused per-step buffers (guarded by mu)
+	stepCount                       uint64
+	round                           []*Request
+	starts, offsets, slots, outRows []int
+	tokens                          []int32
 }
 
 // Load reads a checkpoint (rwkv.cpp, safetensors or .pth) and prepares it on the backend.

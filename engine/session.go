@@ -18,8 +18,11 @@ type Session struct {
 	m      *Model
 	slot   int
 	closed bool
-	logits []float32
-	hidden []float32
+	// stepMark detects a session given twice to one Step.
+	stepMark uint64
+	hidden   []float32
+	req      Request
+	reqs     [1]*Request
 }
 
 // NewSession returns a session at the model's initial state.
@@ -57,21 +60,25 @@ func (s *Session) Model() *Model { return s.m }
 // logits after the last token. The returned slice is owned by the session and
 // overwritten by the next call.
 func (s *Session) Feed(tokens []int) ([]float32, error) {
-	r := Request{Session: s, Tokens: tokens}
-	if err := s.m.Step([]*Request{&r}); err != nil {
+	return s.feed(tokens, false)
+}
+
+func (s *Session) feed(tokens []int, all bool) ([]float32, error) {
+	s.req.Session, s.req.Tokens, s.req.AllLogits = s, tokens, all
+	s.reqs[0] = &s.req
+	err := s.m.Step(s.reqs[:])
+	s.req.Tokens = nil
+	if err != nil {
 		return nil, err
 	}
-	return r.Logits, nil
+	return s.req.Logits, nil
 }
 
 // FeedAll runs tokens and returns the logits after every token as one
 // [len(tokens) * vocab] slice (row t follows token t).
+// The returned slice is owned by the session and overwritten by the next call.
 func (s *Session) FeedAll(tokens []int) ([]float32, error) {
-	r := Request{Session: s, Tokens: tokens, AllLogits: true}
-	if err := s.m.Step([]*Request{&r}); err != nil {
-		return nil, err
-	}
-	return r.Logits, nil
+	return s.feed(tokens, true)
 }
 
 // Hidden returns the final hidden state (the ln_out output that the head reads)
@@ -158,8 +165,9 @@ func (m *Model) Step(reqs []*Request) error {
 	if m.closed {
 		return ErrClosed
 	}
-	seen := make(map[*Session]bool, len(reqs))
 	V := m.cfg.Vocab
+	m.stepCount++
+	mark := m.stepCount
 	for i, r := range reqs {
 		switch {
 		case r == nil || r.Session == nil:
@@ -168,12 +176,13 @@ func (m *Model) Step(reqs []*Request) error {
 			return ErrClosed
 		case r.Session.m != m:
 			return fmt.Errorf("engine: request %d: session belongs to another model", i)
-		case seen[r.Session]:
-			return fmt.Errorf("engine: request %d: session appears twice in one step", i)
 		case len(r.Tokens) == 0:
 			return fmt.Errorf("engine: request %d has no tokens", i)
 		}
-		seen[r.Session] = true
+		if r.Session.stepMark == mark {
+			return fmt.Errorf("engine: request %d: session appears twice in one step", i)
+		}
+		r.Session.stepMark = mark
 		for _, t := range r.Tokens {
 			if t < 0 || t >= V {
 				return fmt.Errorf("engine: token %d out of range [0, %d)", t, V)
@@ -190,14 +199,14 @@ func (m *Model) Step(reqs []*Request) error {
 	}
 	// Feed in rounds of at most MaxChunk tokens per sequence.
 	for done := 0; ; done += MaxChunk {
-		var round []*Request
-		var starts []int
+		round, starts := m.round[:0], m.starts[:0]
 		for _, r := range reqs {
 			if done < len(r.Tokens) {
 				round = append(round, r)
 				starts = append(starts, done)
 			}
 		}
+		m.round, m.starts = round, starts
 		if len(round) == 0 {
 			return nil
 		}
@@ -211,9 +220,9 @@ func (m *Model) Step(reqs []*Request) error {
 func (m *Model) step(reqs []*Request, starts []int) error {
 	be := m.be
 	C, V := m.cfg.Embd, m.cfg.Vocab
-	var tokens []int32
-	b := backend.Batch{Offsets: make([]int, 1, len(reqs)+1), Slots: make([]int, 0, len(reqs))}
-	var outRows []int
+	tokens := m.tokens[:0]
+	b := backend.Batch{Offsets: append(m.offsets[:0], 0), Slots: m.slots[:0]}
+	outRows := m.outRows[:0]
 	for i, r := range reqs {
 		end := min(starts[i]+MaxChunk, len(r.Tokens))
 		base := len(tokens)
@@ -230,6 +239,7 @@ func (m *Model) step(reqs []*Request, starts []int) error {
 			outRows = append(outRows, len(tokens)-1)
 		}
 	}
+	m.tokens, m.offsets, m.slots, m.outRows = tokens, b.Offsets, b.Slots, outRows
 	n := len(tokens)
 	s := m.scratch.get(be, m.cfg, n)
 	be.Embed(s.x, m.emb, tokens)
