@@ -1,9 +1,11 @@
 package sampler
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -338,22 +340,79 @@ func Temperature(l []float64, t float64) {
 	}
 }
 
-// survivors returns the indices of finite logits sorted by logit descending,
-// ties by index ascending.
+// survivorsByLogit returns the indices of finite logits sorted by logit
+// descending, ties by index ascending.
 func survivorsByLogit(l []float64) []int {
-	idx := make([]int, 0, len(l))
+	type entry struct {
+		v float64
+		i int
+	}
+	es := make([]entry, 0, len(l))
 	for i, x := range l {
 		if !math.IsInf(x, -1) {
-			idx = append(idx, i)
+			es = append(es, entry{x, i})
 		}
 	}
-	sort.Slice(idx, func(a, b int) bool {
-		if l[idx[a]] != l[idx[b]] {
-			return l[idx[a]] > l[idx[b]]
+	slices.SortFunc(es, func(a, b entry) int {
+		switch {
+		case a.v > b.v:
+			return -1
+		case a.v < b.v:
+			return 1
 		}
-		return idx[a] < idx[b]
+		return cmp.Compare(a.i, b.i)
 	})
+	idx := make([]int, len(es))
+	for j, e := range es {
+		idx[j] = e.i
+	}
 	return idx
+}
+
+// kthLargest returns the k-th largest finite value of l (k >= 1) and true,
+// or false when l has fewer than k finite values. It keeps a min-heap of the
+// k largest values seen, O(len(l) log k).
+func kthLargest(l []float64, k int) (float64, bool) {
+	h := make([]float64, 0, k)
+	for _, x := range l {
+		if math.IsInf(x, -1) {
+			continue
+		}
+		if len(h) < k {
+			h = append(h, x)
+			for c := len(h) - 1; c > 0; {
+				p := (c - 1) / 2
+				if h[p] <= h[c] {
+					break
+				}
+				h[p], h[c] = h[c], h[p]
+				c = p
+			}
+			continue
+		}
+		if x <= h[0] {
+			continue
+		}
+		h[0] = x
+		for p := 0; ; {
+			c := 2*p + 1
+			if c >= len(h) {
+				break
+			}
+			if c+1 < len(h) && h[c+1] < h[c] {
+				c++
+			}
+			if h[p] <= h[c] {
+				break
+			}
+			h[p], h[c] = h[c], h[p]
+			p = c
+		}
+	}
+	if len(h) < k {
+		return 0, false
+	}
+	return h[0], true
 }
 
 // TopK keeps, in place, every token whose logit is at least the k-th largest
@@ -364,11 +423,10 @@ func TopK(l []float64, k int) {
 	if k <= 0 {
 		return
 	}
-	idx := survivorsByLogit(l)
-	if k >= len(idx) {
+	th, ok := kthLargest(l, k)
+	if !ok {
 		return
 	}
-	th := l[idx[k-1]]
 	for i, x := range l {
 		if x < th {
 			l[i] = math.Inf(-1)

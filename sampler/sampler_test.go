@@ -303,3 +303,29 @@ func TestAdjustSkipsTruncation(t *testing.T) {
 		t.Fatalf("Adjust = %v", got)
 	}
 }
+
+func BenchmarkSampleWorldVocab(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	logits := randLogits(r, 65536)
+	hist := make([]int, 512)
+	for i := range hist {
+		hist[i] = r.IntN(65536)
+	}
+	c := DefaultConfig()
+	c.TopP = 0.9
+	c.TopK = 50
+	c.RepetitionPenalty = 1.1
+	c.PresencePenalty = 0.2
+	c.FrequencyPenalty = 0.2
+	c.PenaltyDecay = 0.996
+	s, err := New(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Sample(logits, hist, 0, uint64(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
