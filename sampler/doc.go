@@ -1,0 +1,70 @@
+// Package sampler turns next-token logits into tokens: logits processors,
+// a counter-based random number generator, search strategies (greedy,
+// sampling, beam search, contrastive search), repetition metrics and a live
+// repetition detector. It is the CPU reference for a fused GPU sampler, so
+// every step is specified exactly below.
+//
+// # Processing
+//
+// A Sampler copies the float32 logits to float64 and runs the stages of
+// Config.Order (DefaultOrder unless changed); a filtered token has logit
+// -Inf. The default order is
+//
+//	penalties -> ngram -> bias -> temperature -> top_k -> top_p -> min_p -> typical -> draw
+//
+// The stages are:
+//
+//   - penalties: RepetitionPenalty (CTRL / Hugging Face: each distinct token
+//     of the last PenaltyWindow history tokens gets logit/p if logit > 0,
+//     else logit*p), then PresenceFrequencyPenalty (logit[t] -= presence*[t
+//     occurs] + frequency*count[t], with the decayed counts of DecayedCounts
+//     over the same window).
+//   - ngram: NoRepeatNGram over the whole history (Hugging Face
+//     no_repeat_ngram_size).
+//   - bias: Config.LogitBias is added (-Inf bans), then Config.Banned are set
+//     to -Inf.
+//   - temperature: logits/T (skipped when T = 0, which means greedy).
+//   - top_k, top_p, min_p, typical: TopK, TopP, MinP and Typical, each
+//     computing probabilities over the tokens that survived the earlier
+//     stages. Each keeps at least one token (top-k, top-p and min-p always
+//     keep the most probable one).
+//
+// Probabilities are Softmax: max-subtracted exponentials in float64,
+// normalized by their sum taken in ascending token-id order. Rankings (top-k,
+// top-p) order tokens by logit (equivalently probability) descending, ties by
+// token id ascending; typical orders by its score ascending, ties by id
+// ascending.
+//
+// # Choosing the token
+//
+// With temperature 0 the token is Argmax of the processed logits (lowest id
+// on ties), with no randomness. Otherwise it is Draw(p, u): p the final
+// distribution, u = Uniform(seed, seq, step), and the token is the first, in
+// ascending token-id order over tokens with p > 0, whose float64 cumulative
+// probability exceeds u (the last such token if rounding leaves none).
+//
+// # Random numbers
+//
+// The generator is Philox4x32-10 (Salmon et al. 2011, identical to Random123
+// and cuRAND) keyed by the seed and counted by (step, sequence id):
+//
+//	key     = {uint32(seed), uint32(seed >> 32)}
+//	counter = {uint32(step), uint32(step >> 32), uint32(seq), uint32(seq >> 32)}
+//	u       = float(out[0] >> 8) * 2^-24        // in [0, 1), exact in float32
+//
+// where step is the 0-based index of the generated token within its sequence
+// and out[0] the first output word. The same (seed, seq, step) always gives
+// the same uniform, on any machine, independently of GOMAXPROCS and of the
+// tokens drawn before.
+//
+// # Search and metrics
+//
+// Generate runs greedy decoding, sampling or contrastive search with stop
+// tokens, stop strings (StopMatcher) and the repetition Detector;
+// BeamSearch runs Hugging Face style beam search. Both drive a Model, the
+// small interface the engine implements. SeqRep, UniqSeq, Rep, WRep and
+// ComputeMetrics measure repetition in token sequences.
+//
+// Library code never prints; invalid settings are reported as errors by
+// Config.Validate and New.
+package sampler

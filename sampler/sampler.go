@@ -1,0 +1,549 @@
+package sampler
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+)
+
+// ErrNoCandidates is returned when every token has been filtered out (for
+// example all tokens banned), so nothing can be drawn.
+var ErrNoCandidates = errors.New("sampler: every token is filtered out")
+
+// Sampler turns logits into a token following a validated Config. It holds
+// no mutable state: a Sampler is safe for concurrent use, and the result of
+// Sample depends only on its arguments and the Config.
+type Sampler struct {
+	cfg    Config
+	order  []Stage
+	stops  map[int]bool
+	banned []int
+}
+
+// New validates cfg and returns a Sampler. cfg is copied.
+func New(cfg Config) (*Sampler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.clone()
+	s := &Sampler{cfg: cfg, order: cfg.Order, stops: map[int]bool{}, banned: cfg.Banned}
+	if s.order == nil {
+		s.order = DefaultOrder
+	}
+	for _, id := range cfg.StopTokens {
+		s.stops[id] = true
+	}
+	return s, nil
+}
+
+// Config returns a copy of the sampler's configuration.
+func (s *Sampler) Config() Config { return s.cfg.clone() }
+
+// IsStopToken reports whether id is one of Config.StopTokens.
+func (s *Sampler) IsStopToken(id int) bool { return s.stops[id] }
+
+// Greedy reports whether the sampler decodes greedily (temperature 0).
+func (s *Sampler) Greedy() bool { return s.cfg.Temperature == 0 }
+
+// Process runs every stage in the configured order over a float64 copy of
+// logits and returns the processed logits; filtered tokens are -Inf. history
+// is the token sequence the penalties and n-gram ban look at (usually prompt
+// plus generated tokens, oldest first). With temperature 0 the temperature
+// stage is the identity.
+func (s *Sampler) Process(logits []float32, history []int) ([]float64, error) {
+	return s.process(logits, history, s.order)
+}
+
+// Adjust runs only the penalty, n-gram and bias stages (in their configured
+// relative order) and returns the adjusted logits. Beam and contrastive
+// search use it: they rank by the model's distribution, not a truncated one.
+func (s *Sampler) Adjust(logits []float32, history []int) ([]float64, error) {
+	var order []Stage
+	for _, st := range s.order {
+		if st == StagePenalties || st == StageNGram || st == StageBias {
+			order = append(order, st)
+		}
+	}
+	return s.process(logits, history, order)
+}
+
+func (s *Sampler) process(logits []float32, history []int, order []Stage) ([]float64, error) {
+	v := len(logits)
+	if v == 0 {
+		return nil, errors.New("sampler: empty logits")
+	}
+	l := make([]float64, v)
+	for i, x := range logits {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 1) {
+			return nil, fmt.Errorf("sampler: logit %d is %v", i, x)
+		}
+		l[i] = float64(x)
+	}
+	for i, id := range history {
+		if id < 0 || id >= v {
+			return nil, fmt.Errorf("sampler: history token %d at position %d outside vocabulary of %d", id, i, v)
+		}
+	}
+	c := &s.cfg
+	for _, st := range order {
+		switch st {
+		case StagePenalties:
+			w := window(history, c.PenaltyWindow)
+			RepetitionPenalty(l, w, c.RepetitionPenalty)
+			PresenceFrequencyPenalty(l, w, c.PresencePenalty, c.FrequencyPenalty, c.PenaltyDecay)
+		case StageNGram:
+			NoRepeatNGram(l, history, c.NoRepeatNGram)
+		case StageBias:
+			for id, b := range c.LogitBias {
+				if id >= v {
+					return nil, fmt.Errorf("sampler: logit bias token %d outside vocabulary of %d", id, v)
+				}
+				l[id] += b
+			}
+			for _, id := range s.banned {
+				if id >= v {
+					return nil, fmt.Errorf("sampler: banned token %d outside vocabulary of %d", id, v)
+				}
+				l[id] = math.Inf(-1)
+			}
+		case StageTemperature:
+			if c.Temperature != 0 {
+				Temperature(l, c.Temperature)
+			}
+		case StageTopK:
+			TopK(l, c.TopK)
+		case StageTopP:
+			TopP(l, c.TopP)
+		case StageMinP:
+			MinP(l, c.MinP)
+		case StageTypical:
+			Typical(l, c.Typical)
+		}
+	}
+	return l, nil
+}
+
+// Probs returns the final distribution after all stages: a slice of
+// len(logits) probabilities, exactly 0 for filtered tokens, summing to 1
+// (Softmax of Process). With temperature 0 it is one-hot at the greedy token.
+func (s *Sampler) Probs(logits []float32, history []int) ([]float64, error) {
+	l, err := s.Process(logits, history)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Temperature == 0 {
+		id := Argmax(l)
+		if id < 0 {
+			return nil, ErrNoCandidates
+		}
+		p := make([]float64, len(l))
+		p[id] = 1
+		return p, nil
+	}
+	p := Softmax(l)
+	if p == nil {
+		return nil, ErrNoCandidates
+	}
+	return p, nil
+}
+
+// Sample processes logits and returns the chosen token. With temperature 0
+// it is Argmax of the processed logits (lowest id on ties) and seq and step
+// are ignored. Otherwise it is Draw(Probs(logits, history), Uniform(Seed,
+// seq, step)): seq identifies the sequence and step is the 0-based index of
+// the token being generated in it.
+func (s *Sampler) Sample(logits []float32, history []int, seq, step uint64) (int, error) {
+	l, err := s.Process(logits, history)
+	if err != nil {
+		return 0, err
+	}
+	if s.cfg.Temperature == 0 {
+		id := Argmax(l)
+		if id < 0 {
+			return 0, ErrNoCandidates
+		}
+		return id, nil
+	}
+	p := Softmax(l)
+	if p == nil {
+		return 0, ErrNoCandidates
+	}
+	return Draw(p, Uniform(s.cfg.Seed, seq, step)), nil
+}
+
+// Argmax returns the index of the largest value of l, the lowest index on
+// ties, ignoring -Inf; -1 when every value is -Inf or l is empty.
+func Argmax(l []float64) int {
+	best := -1
+	for i, x := range l {
+		if math.IsInf(x, -1) {
+			continue
+		}
+		if best < 0 || x > l[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// Softmax returns the probabilities of logits l in float64: with m the
+// largest finite logit, w[i] = exp(l[i]-m), Z the sum of w in ascending index
+// order, p[i] = w[i]/Z. -Inf logits get probability exactly 0. It returns nil
+// when every logit is -Inf.
+func Softmax(l []float64) []float64 {
+	m := math.Inf(-1)
+	for _, x := range l {
+		if x > m {
+			m = x
+		}
+	}
+	if math.IsInf(m, -1) {
+		return nil
+	}
+	p := make([]float64, len(l))
+	z := 0.0
+	for i, x := range l {
+		if !math.IsInf(x, -1) {
+			p[i] = math.Exp(x - m)
+			z += p[i]
+		}
+	}
+	for i := range p {
+		p[i] /= z
+	}
+	return p
+}
+
+// Draw picks a token from probabilities p by inverse CDF with uniform u in
+// [0, 1): walking tokens in ascending id order and summing their
+// probabilities in float64, it returns the first token with p > 0 whose
+// cumulative sum exceeds u. If rounding leaves u at or above the total, it
+// returns the highest-id token with p > 0. It returns -1 when no
+// probability is positive.
+func Draw(p []float64, u float64) int {
+	cum := 0.0
+	last := -1
+	for i, x := range p {
+		if x <= 0 {
+			continue
+		}
+		cum += x
+		last = i
+		if u < cum {
+			return i
+		}
+	}
+	return last
+}
+
+// window returns the last n tokens of h, or all of h when n is 0.
+func window(h []int, n int) []int {
+	if n > 0 && len(h) > n {
+		return h[len(h)-n:]
+	}
+	return h
+}
+
+// RepetitionPenalty applies the CTRL / Hugging Face repetition penalty in
+// place: for each distinct token t of win, l[t] = l[t]/p if l[t] > 0, else
+// l[t]*p. p = 1 is a no-op. Tokens of win must index l.
+func RepetitionPenalty(l []float64, win []int, p float64) {
+	if p == 1 {
+		return
+	}
+	seen := make(map[int]bool, len(win))
+	for _, t := range win {
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		if l[t] > 0 {
+			l[t] /= p
+		} else {
+			l[t] *= p
+		}
+	}
+}
+
+// DecayedCounts returns the decayed occurrence counts of win: walking win
+// oldest to newest, before counting each token every count is multiplied by
+// decay, then that token's count is incremented by 1. Equivalently
+// count[t] = sum over positions j with win[j] == t of decay^(len(win)-1-j).
+func DecayedCounts(win []int, decay float64) map[int]float64 {
+	counts := make(map[int]float64)
+	last := make(map[int]int)
+	for j, t := range win {
+		if c, ok := counts[t]; ok && decay != 1 {
+			counts[t] = c*math.Pow(decay, float64(j-last[t])) + 1
+		} else {
+			counts[t] = c + 1
+		}
+		last[t] = j
+	}
+	if decay != 1 {
+		for t, c := range counts {
+			counts[t] = c * math.Pow(decay, float64(len(win)-1-last[t]))
+		}
+	}
+	return counts
+}
+
+// PresenceFrequencyPenalty applies presence and frequency penalties in
+// place: l[t] -= presence*[t occurs in win] + frequency*count[t], with count
+// from DecayedCounts(win, decay). With decay 1 this is the OpenAI definition.
+func PresenceFrequencyPenalty(l []float64, win []int, presence, frequency, decay float64) {
+	if presence == 0 && frequency == 0 {
+		return
+	}
+	for t, c := range DecayedCounts(win, decay) {
+		l[t] -= presence + frequency*c
+	}
+}
+
+// NoRepeatNGram bans (sets to -Inf) every token that would complete an
+// n-gram already occurring in history, as Hugging Face's
+// NoRepeatNGramLogitsProcessor: with prefix the last n-1 tokens of history,
+// every token x such that prefix followed by x occurs as n consecutive tokens
+// of history is banned. n = 0 is a no-op; n = 1 bans every token of history;
+// nothing is banned while len(history)+1 < n.
+func NoRepeatNGram(l []float64, history []int, n int) {
+	if n <= 0 || len(history)+1 < n {
+		return
+	}
+	prefix := history[len(history)-(n-1):]
+	for i := 0; i+n <= len(history); i++ {
+		match := true
+		for k := 0; k < n-1; k++ {
+			if history[i+k] != prefix[k] {
+				match = false
+				break
+			}
+		}
+		if match {
+			if t := history[i+n-1]; t >= 0 && t < len(l) {
+				l[t] = math.Inf(-1)
+			}
+		}
+	}
+}
+
+// Temperature divides every logit by t in place (t > 0).
+func Temperature(l []float64, t float64) {
+	if t == 1 {
+		return
+	}
+	for i := range l {
+		l[i] /= t
+	}
+}
+
+// survivorsByLogit returns the indices of finite logits sorted by logit
+// descending, ties by index ascending.
+func survivorsByLogit(l []float64) []int {
+	type entry struct {
+		v float64
+		i int
+	}
+	es := make([]entry, 0, len(l))
+	for i, x := range l {
+		if !math.IsInf(x, -1) {
+			es = append(es, entry{x, i})
+		}
+	}
+	slices.SortFunc(es, func(a, b entry) int {
+		switch {
+		case a.v > b.v:
+			return -1
+		case a.v < b.v:
+			return 1
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	idx := make([]int, len(es))
+	for j, e := range es {
+		idx[j] = e.i
+	}
+	return idx
+}
+
+// kthLargest returns the k-th largest finite value of l (k >= 1) and true,
+// or false when l has fewer than k finite values. It keeps a min-heap of the
+// k largest values seen, O(len(l) log k).
+func kthLargest(l []float64, k int) (float64, bool) {
+	h := make([]float64, 0, k)
+	for _, x := range l {
+		if math.IsInf(x, -1) {
+			continue
+		}
+		if len(h) < k {
+			h = append(h, x)
+			for c := len(h) - 1; c > 0; {
+				p := (c - 1) / 2
+				if h[p] <= h[c] {
+					break
+				}
+				h[p], h[c] = h[c], h[p]
+				c = p
+			}
+			continue
+		}
+		if x <= h[0] {
+			continue
+		}
+		h[0] = x
+		for p := 0; ; {
+			c := 2*p + 1
+			if c >= len(h) {
+				break
+			}
+			if c+1 < len(h) && h[c+1] < h[c] {
+				c++
+			}
+			if h[p] <= h[c] {
+				break
+			}
+			h[p], h[c] = h[c], h[p]
+			p = c
+		}
+	}
+	if len(h) < k {
+		return 0, false
+	}
+	return h[0], true
+}
+
+// TopK keeps, in place, every token whose logit is at least the k-th largest
+// surviving logit (ties at the boundary are all kept) and sets the others to
+// -Inf (Hugging Face TopKLogitsWarper). k = 0 or k >= the number of
+// surviving tokens is a no-op.
+func TopK(l []float64, k int) {
+	if k <= 0 {
+		return
+	}
+	th, ok := kthLargest(l, k)
+	if !ok {
+		return
+	}
+	for i, x := range l {
+		if x < th {
+			l[i] = math.Inf(-1)
+		}
+	}
+}
+
+// TopP keeps, in place, the smallest set of most probable tokens whose
+// cumulative probability reaches p and sets the others to -Inf (Hugging Face
+// TopPLogitsWarper). Tokens are ranked by probability descending, ties by
+// token id ascending; probabilities are Softmax(l) and are accumulated in
+// that order in float64: a token is kept iff the sum of the probabilities
+// ranked before it is < p. The most probable token is always kept. p >= 1
+// is a no-op.
+func TopP(l []float64, p float64) {
+	if p >= 1 {
+		return
+	}
+	probs := Softmax(l)
+	if probs == nil {
+		return
+	}
+	cum := 0.0
+	for _, i := range survivorsByLogit(l) {
+		if cum >= p {
+			l[i] = math.Inf(-1)
+			continue
+		}
+		cum += probs[i]
+	}
+}
+
+// MinP keeps, in place, tokens whose probability (Softmax(l)) is at least
+// minP times the largest probability and sets the others to -Inf (Hugging
+// Face MinPLogitsWarper). The most probable token is always kept. minP = 0 is
+// a no-op.
+func MinP(l []float64, minP float64) {
+	if minP <= 0 {
+		return
+	}
+	probs := Softmax(l)
+	if probs == nil {
+		return
+	}
+	pmax := 0.0
+	for _, x := range probs {
+		pmax = math.Max(pmax, x)
+	}
+	th := minP * pmax
+	for i, x := range probs {
+		if x < th {
+			l[i] = math.Inf(-1)
+		}
+	}
+}
+
+// Typical applies locally typical sampling with the given mass in place, as
+// Hugging Face's TypicalLogitsWarper: with log-probabilities lp = log
+// Softmax(l) and entropy H = -sum p*lp over surviving tokens, each token's
+// score is |-lp - H|. Tokens are ranked by score ascending (ties by id
+// ascending); with c the cumulative probabilities in that order, k is the
+// number of ranks with c < mass (at most the last rank), and every token
+// whose score is greater than the score at rank k is set to -Inf (ties with
+// it are kept). mass >= 1 is a no-op.
+func Typical(l []float64, mass float64) {
+	if mass >= 1 {
+		return
+	}
+	probs := Softmax(l)
+	if probs == nil {
+		return
+	}
+	m := math.Inf(-1)
+	for _, x := range l {
+		m = math.Max(m, x)
+	}
+	z := 0.0
+	for _, x := range l {
+		if !math.IsInf(x, -1) {
+			z += math.Exp(x - m)
+		}
+	}
+	logZ := m + math.Log(z)
+	var idx []int
+	ent := 0.0
+	for i, x := range l {
+		if math.IsInf(x, -1) {
+			continue
+		}
+		idx = append(idx, i)
+		ent -= probs[i] * (x - logZ)
+	}
+	score := make([]float64, len(l))
+	for _, i := range idx {
+		score[i] = math.Abs(-(l[i] - logZ) - ent)
+	}
+	sort.Slice(idx, func(a, b int) bool {
+		if score[idx[a]] != score[idx[b]] {
+			return score[idx[a]] < score[idx[b]]
+		}
+		return idx[a] < idx[b]
+	})
+	k := 0
+	cum := 0.0
+	for _, i := range idx {
+		cum += probs[i]
+		if cum < mass {
+			k++
+		}
+	}
+	if k > len(idx)-1 {
+		k = len(idx) - 1
+	}
+	th := score[idx[k]]
+	for _, i := range idx {
+		if score[i] > th {
+			l[i] = math.Inf(-1)
+		}
+	}
+}
