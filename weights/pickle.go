@@ -19,10 +19,11 @@ import (
 
 // Limits on the unpickler's work.
 const (
-	pickleMaxOps       = 1 << 24 // opcodes executed
-	pickleMaxStack     = 1 << 20 // values on the stack
-	pickleMaxMarkDepth = 256     // nested MARKs
-	pickleMaxMemo      = 1 << 22 // memo entries
+	pickleMaxOps        = 1 << 23 // opcodes executed
+	pickleMaxStack      = 1 << 20 // values on the stack
+	pickleMaxMarkDepth  = 256     // nested MARKs
+	pickleMaxMemo       = 1 << 21 // memo entries
+	pickleMaxContainers = 1 << 21 // tuples, lists, dicts and tensors built
 )
 
 // pyTuple is a Python tuple.
@@ -42,7 +43,7 @@ type pyDict struct {
 	idx  map[any]int
 }
 
-func newDict() *pyDict { return &pyDict{idx: make(map[any]int)} }
+func newDict() *pyDict { return &pyDict{} }
 
 func (d *pyDict) set(k, v any) error {
 	switch k.(type) {
@@ -53,6 +54,9 @@ func (d *pyDict) set(k, v any) error {
 	if i, ok := d.idx[k]; ok {
 		d.vals[i] = v
 		return nil
+	}
+	if d.idx == nil {
+		d.idx = make(map[any]int)
 	}
 	d.idx[k] = len(d.keys)
 	d.keys = append(d.keys, k)
@@ -222,6 +226,7 @@ type unpickler struct {
 	marks []int
 	memo  map[uint32]any
 	ops   int
+	objs  int // containers built
 	// persistentLoad resolves a BINPERSID id (a tuple) to a value.
 	persistentLoad func(pid any) (any, error)
 }
@@ -303,6 +308,15 @@ func (u *unpickler) readSized(n uint64) ([]byte, error) {
 		return nil, errPickleTruncated
 	}
 	return u.read(int(n))
+}
+
+// built accounts for one more container and fails past the limit.
+func (u *unpickler) built() error {
+	u.objs++
+	if u.objs > pickleMaxContainers {
+		return errors.New("weights: pickle builds too many objects")
+	}
+	return nil
 }
 
 func (u *unpickler) push(v any) error {
@@ -450,6 +464,13 @@ func (u *unpickler) run() (any, error) {
 
 // step executes one opcode (other than STOP).
 func (u *unpickler) step(op byte) error {
+	switch op {
+	case opTuple1, opTuple2, opTuple3, opTuple, opEmptyList, opList, opEmptyDict, opDict,
+		opReduce, opNewObj, opBinPersID:
+		if err := u.built(); err != nil {
+			return err
+		}
+	}
 	switch op {
 	case opProto:
 		v, err := u.readByte()

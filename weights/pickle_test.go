@@ -217,6 +217,10 @@ func TestUnpickleForbidden(t *testing.T) {
 	for range pickleMaxStack + 10 {
 		deepStack.op(opBinGet, 0)
 	}
+	manyObjs := newPickle()
+	for range pickleMaxContainers + 1 {
+		manyObjs.op(opEmptyDict, opPop)
+	}
 	cases := []struct {
 		name   string
 		pickle []byte
@@ -255,6 +259,7 @@ func TestUnpickleForbidden(t *testing.T) {
 		{"OrderedDict with args", call(newPickle().global("collections", "OrderedDict")), "OrderedDict with constructor arguments"},
 		{"deep MARK nesting", deepMark.Bytes(), "MARKs nest too deeply"},
 		{"deep stack", deepStack.Bytes(), "stack exceeds its size limit"},
+		{"many objects", manyObjs.Bytes(), "builds too many objects"},
 		{"memo get missing", newPickle().int(1).op(opBinPut, 3, opBinGet, 7, opStop).Bytes(), "memo has no entry 7"},
 		{"long memo get missing", newPickle().op(opLongBinGet, 1, 2, 3, 4, opStop).Bytes(), "memo has no entry 67305985"},
 		{"memo put empty stack", newPickle().op(opBinPut, 0, opStop).Bytes(), "stack underflow"},

@@ -14,9 +14,12 @@ import (
 const (
 	// pthMaxPickle caps the size of the data.pkl record.
 	pthMaxPickle = 1 << 30
-	// pthMaxInflate caps one compressed entry's inflated size (stored entries,
-	// the norm, are sliced from the file and need no memory).
-	pthMaxInflate = 1 << 34
+	// pthInflateBase and pthInflateRatio bound the total inflated size of
+	// compressed entries to base + ratio * archive size, so a small archive
+	// cannot inflate into a huge allocation. Stored entries, which torch.save
+	// writes, are sliced from the file and need no memory.
+	pthInflateBase  = 1 << 28
+	pthInflateRatio = 64
 )
 
 // pthNestedKeys are the keys under which some checkpoints keep the state dict.
@@ -28,6 +31,7 @@ type pthReader struct {
 	prefix   string
 	entries  map[string]*zip.File
 	storages map[string]*pyStorage
+	inflate  uint64 // bytes compressed entries may still inflate to
 }
 
 // ReadPTH parses a PyTorch zip checkpoint (torch.save since torch 1.6):
@@ -46,7 +50,8 @@ func ReadPTH(data []byte) (*File, error) {
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		return nil, fmt.Errorf("weights: pth checkpoint is not a valid zip archive: %v", err)
 	}
-	r := &pthReader{data: data, entries: make(map[string]*zip.File, len(zr.File)), storages: make(map[string]*pyStorage)}
+	r := &pthReader{data: data, entries: make(map[string]*zip.File, len(zr.File)), storages: make(map[string]*pyStorage),
+		inflate: pthInflateBase + pthInflateRatio*uint64(len(data))}
 	var pkl *zip.File
 	for _, f := range zr.File {
 		if _, dup := r.entries[f.Name]; dup {
@@ -149,6 +154,10 @@ func (r *pthReader) entryBytes(f *zip.File, limit uint64) ([]byte, error) {
 		}
 		return r.data[off : uint64(off)+size : uint64(off)+size], nil
 	}
+	if size > r.inflate {
+		return nil, fmt.Errorf("weights: pth entry %q is compressed and too large (%d bytes)", f.Name, size)
+	}
+	r.inflate -= size
 	rc, err := f.Open()
 	if err != nil {
 		return nil, fmt.Errorf("weights: pth entry %q: %v", f.Name, err)
@@ -207,7 +216,7 @@ func (r *pthReader) persistentLoad(pid any) (any, error) {
 		if !ok || uint64(nbytes) != entry.UncompressedSize64 {
 			return nil, fmt.Errorf("weights: pth storage %q declares %d %s elements but its entry holds %d bytes", key, numel, typ.dtype, entry.UncompressedSize64)
 		}
-		b, err := r.entryBytes(entry, pthMaxInflate)
+		b, err := r.entryBytes(entry, math.MaxInt64)
 		if err != nil {
 			return nil, err
 		}

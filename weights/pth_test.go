@@ -1,8 +1,10 @@
 package weights
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
@@ -418,6 +420,51 @@ func TestPTHErrors(t *testing.T) {
 	// The good pickle itself loads.
 	if _, err := ReadPTH(pthWith(t, good)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPTHInflateBomb checks that a compressed entry declaring a huge size is
+// refused before anything is inflated.
+func TestPTHInflateBomb(t *testing.T) {
+	const numel = 1 << 38
+	p := newPickle().beginDict().str("w").tensor("FloatStorage", "0", numel, 0, []int64{numel}, []int64{1})
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.Create("a/data.pkl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(p.endDict())
+	// A raw deflate stream of a few zero bytes, claiming 1 TiB.
+	var def bytes.Buffer
+	fw, _ := flate.NewWriter(&def, flate.BestCompression)
+	fw.Write(make([]byte, 1024))
+	fw.Close()
+	w, err = zw.CreateRaw(&zip.FileHeader{Name: "a/data/0", Method: zip.Deflate,
+		CompressedSize64: uint64(def.Len()), UncompressedSize64: numel * 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(def.Bytes())
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ReadPTH(buf.Bytes())
+	if err == nil || !strings.Contains(err.Error(), "compressed and too large") {
+		t.Fatalf("error %v", err)
+	}
+	// A declared size that the stream does not deliver is an error too.
+	buf.Reset()
+	zw = zip.NewWriter(&buf)
+	w, _ = zw.Create("a/data.pkl")
+	w.Write(newPickle().beginDict().str("w").tensor("FloatStorage", "0", 1024, 0, []int64{1024}, []int64{1}).endDict())
+	w, _ = zw.CreateRaw(&zip.FileHeader{Name: "a/data/0", Method: zip.Deflate,
+		CompressedSize64: uint64(def.Len()), UncompressedSize64: 4096})
+	w.Write(def.Bytes())
+	zw.Close()
+	_, err = ReadPTH(buf.Bytes())
+	if err == nil || !strings.HasPrefix(err.Error(), "weights: pth entry \"a/data/0\"") {
+		t.Fatalf("error %v", err)
 	}
 }
 
