@@ -226,14 +226,15 @@ func fma32(a, b, c float32) float32 {
 	p.SetPrec(600).SetFloat64(float64(a))
 	p.Mul(&p, new(big.Float).SetPrec(600).SetFloat64(float64(b)))
 	s.SetPrec(600).Add(&p, new(big.Float).SetPrec(600).SetFloat64(float64(c)))
-	f, _ := s.Float32()
-	if f == 0 {
-		// An exact zero sum is +0 in round-to-nearest unless both terms are -0.
+	if s.Sign() == 0 {
+		// An exact zero sum is +0 in round-to-nearest unless both terms
+		// are -0.
 		if math.Signbit(float64(c)) && (a == 0 || b == 0) && math.Signbit(float64(a)) != math.Signbit(float64(b)) {
 			return float32(math.Copysign(0, -1))
 		}
 		return 0
 	}
+	f, _ := s.Float32()
 	return f
 }
 
@@ -242,6 +243,9 @@ func laneDot(w, x []float32) float32 {
 	var l [16]float32
 	for i := range w {
 		l[i%16] = fma32(w[i], x[i], l[i%16])
+	}
+	for i := len(w); i%16 != 0; i++ {
+		l[i%16] = fma32(0, 0, l[i%16]) // zero padding of the last block
 	}
 	var v [8]float32
 	for j := range v {
@@ -484,5 +488,19 @@ func BenchmarkAxpy(b *testing.B) {
 				AxpyF16(d, 1e-3, x16)
 			}
 		})
+	}
+}
+
+func TestDecodeF16AllPatterns(t *testing.T) {
+	src := make([]uint16, 1<<16)
+	for i := range src {
+		src[i] = uint16(i)
+	}
+	dst := make([]float32, len(src))
+	decodeF16(dst, src)
+	for i, h := range src {
+		if a, b := math.Float32bits(dst[i]), math.Float32bits(half.F16ToF32(h)); a != b {
+			t.Fatalf("%04x: %08x, want %08x", h, a, b)
+		}
 	}
 }
