@@ -142,7 +142,7 @@ func GemmF16(dst []float32, ldd int, w []uint16, rows, k int, x []float32, n int
 		gemmAsm(&kernF16, dst, ldd, w, rows, k, x, n, 2)
 		return
 	}
-	gemmGeneric16(dst, ldd, w, rows, k, x, n, decodeF16, false)
+	gemmGeneric16(dst, ldd, w, rows, k, x, n, decodeF16, dotF16Generic)
 }
 
 // GemmBF16 is GemmF32 with w given as bfloat16 bit patterns (the high half of
@@ -159,7 +159,7 @@ func GemmBF16(dst []float32, ldd int, w []uint16, rows, k int, x []float32, n in
 		gemmAsm(&kernBF16, dst, ldd, w, rows, k, x, n, 2)
 		return
 	}
-	gemmGeneric16(dst, ldd, w, rows, k, x, n, decodeBF16, true)
+	gemmGeneric16(dst, ldd, w, rows, k, x, n, decodeBF16, dotBF16Generic)
 }
 
 // Axpy computes dst[i] += a*x[i]; dst and x must have the same length and must
@@ -190,8 +190,9 @@ func AxpyF16(dst []float32, a float32, x []uint16) {
 		kernF16.axpy(&dst[0], a, &x[0], len(dst))
 		return
 	}
+	tab := f16Table()
 	for i, v := range x[:len(dst)] {
-		dst[i] += float32(a * f16ToF32(v))
+		dst[i] += float32(a * tab[v])
 	}
 }
 
@@ -328,20 +329,17 @@ func gemmGenericF32(dst []float32, ldd int, w []float32, rows, k int, x []float3
 
 var bufPool = sync.Pool{New: func() any { return new([]float32) }}
 
-// gemmGeneric16 decodes blocks of rows of 16-bit weights with dec and
-// multiplies them like gemmGenericF32, so the results are those of
+// gemmGeneric16 multiplies 16-bit weights: for one token with dot, which
+// decodes on the fly, otherwise by decoding blocks of rows with dec and
+// multiplying them like gemmGenericF32. Either way the results are those of
 // gemmGenericF32 on the decoded matrix.
-func gemmGeneric16(dst []float32, ldd int, w []uint16, rows, k int, x []float32, n int, dec func(dst []float32, src []uint16), bf16 bool) {
+func gemmGeneric16(dst []float32, ldd int, w []uint16, rows, k int, x []float32, n int, dec func(dst []float32, src []uint16), dot func(w []uint16, x []float32) float32) {
 	if n == 1 {
 		// Decode on the fly: same operations as dotGeneric on the decoded
 		// row.
 		x = x[:k]
 		for r := range rows {
-			if bf16 {
-				dst[r] = dotBF16Generic(w[r*k:(r+1)*k], x)
-			} else {
-				dst[r] = dot16Generic(w[r*k:(r+1)*k], x, dec)
-			}
+			dst[r] = dot(w[r*k:(r+1)*k], x)
 		}
 		return
 	}
@@ -363,36 +361,6 @@ func gemmGeneric16(dst []float32, ldd int, w []uint16, rows, k int, x []float32,
 			}
 		}
 	}
-}
-
-// dot16Generic is dotGeneric for 16-bit weights, decoded with dec 64 at a
-// time.
-func dot16Generic(w []uint16, x []float32, dec func(dst []float32, src []uint16)) float32 {
-	var buf [64]float32
-	var s0, s1, s2, s3 float32
-	for len(w) > 0 {
-		m := min(len(w), len(buf))
-		dec(buf[:m], w[:m])
-		b, xs := buf[:m], x[:m]
-		i := 0
-		for ; i+4 <= len(b); i += 4 {
-			s0 += float32(b[i] * xs[i])
-			s1 += float32(b[i+1] * xs[i+1])
-			s2 += float32(b[i+2] * xs[i+2])
-			s3 += float32(b[i+3] * xs[i+3])
-		}
-		if i < len(b) {
-			s0 += float32(b[i] * xs[i])
-		}
-		if i+1 < len(b) {
-			s1 += float32(b[i+1] * xs[i+1])
-		}
-		if i+2 < len(b) {
-			s2 += float32(b[i+2] * xs[i+2])
-		}
-		w, x = w[m:], x[m:]
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 // dotBF16Generic is dotGeneric for bfloat16 weights.
@@ -418,25 +386,47 @@ func dotBF16Generic(w []uint16, x []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// f16ToF32 decodes IEEE binary16 bits like half.F16ToF32, with an inlinable
-// path for normal numbers.
-func f16ToF32(h uint16) float32 {
-	if e := h & 0x7c00; e != 0 && e != 0x7c00 {
-		return math.Float32frombits(uint32(h&0x8000)<<16 | (uint32(h&0x7fff)+0x1c000)<<13)
+// f16Table maps every binary16 bit pattern to its float32 value; the
+// portable kernels decode through it.
+var f16Table = sync.OnceValue(func() *[1 << 16]float32 {
+	t := new([1 << 16]float32)
+	for i := range t {
+		t[i] = half.F16ToF32(uint16(i))
 	}
-	return half.F16ToF32(h)
-}
+	return t
+})
 
 // decodeF16 decodes src, IEEE binary16 bits, into dst.
 func decodeF16(dst []float32, src []uint16) {
 	dst = dst[:len(src)]
+	tab := f16Table()
 	for i, h := range src {
-		if e := h & 0x7c00; e != 0 && e != 0x7c00 {
-			dst[i] = math.Float32frombits(uint32(h&0x8000)<<16 | (uint32(h&0x7fff)+0x1c000)<<13)
-		} else {
-			dst[i] = half.F16ToF32(h)
-		}
+		dst[i] = tab[h]
 	}
+}
+
+// dotF16Generic is dotGeneric for binary16 weights.
+func dotF16Generic(w []uint16, x []float32) float32 {
+	x = x[:len(w)]
+	tab := f16Table()
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(w); i += 4 {
+		s0 += float32(tab[w[i]] * x[i])
+		s1 += float32(tab[w[i+1]] * x[i+1])
+		s2 += float32(tab[w[i+2]] * x[i+2])
+		s3 += float32(tab[w[i+3]] * x[i+3])
+	}
+	if i < len(w) {
+		s0 += float32(tab[w[i]] * x[i])
+	}
+	if i+1 < len(w) {
+		s1 += float32(tab[w[i+1]] * x[i+1])
+	}
+	if i+2 < len(w) {
+		s2 += float32(tab[w[i+2]] * x[i+2])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // decodeBF16 decodes src, bfloat16 bits, into dst.
