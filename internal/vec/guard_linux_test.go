@@ -1,0 +1,56 @@
+package vec
+
+import (
+	"math/rand/v2"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// guarded returns a slice of n elements of T that ends exactly where an
+// inaccessible page begins, so any access past its end faults.
+func guarded[T any](t *testing.T, n int) []T {
+	t.Helper()
+	var zero T
+	size := n * int(unsafe.Sizeof(zero))
+	page := unix.Getpagesize()
+	span := (size+page-1)/page*page + page
+	mem, err := unix.Mmap(-1, 0, span, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		t.Skip("mmap:", err)
+	}
+	t.Cleanup(func() { unix.Munmap(mem) })
+	if err := unix.Mprotect(mem[span-page:], unix.PROT_NONE); err != nil {
+		t.Skip("mprotect:", err)
+	}
+	start := span - page - size
+	return unsafe.Slice((*T)(unsafe.Pointer(&mem[start])), n)
+}
+
+// TestNoAccessPastEnd runs the kernels on slices that end at a guard page.
+func TestNoAccessPastEnd(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for _, k := range []int{1, 7, 9, 15, 17, 31, 33, 39, 41} {
+			for _, rows := range []int{1, 3, 4, 5, 7} {
+				for _, n := range []int{1, 2, 3, 4} {
+					w := guarded[float32](t, rows*k)
+					copy(w, randF32(rng, rows*k))
+					w16 := guarded[uint16](t, rows*k)
+					x := guarded[float32](t, n*k)
+					copy(x, randF32(rng, n*k))
+					dst := guarded[float32](t, n*rows)
+					GemmF32(dst, rows, w, rows, k, x, n)
+					GemmF16(dst, rows, w16, rows, k, x, n)
+					GemmBF16(dst, rows, w16, rows, k, x, n)
+					Dot(w[:k], x[len(x)-k:])
+					ad := guarded[float32](t, k)
+					Axpy(ad, 0.5, x[len(x)-k:])
+					AxpyF16(ad, 0.5, w16[len(w16)-k:])
+					AxpyBF16(ad, 0.5, w16[len(w16)-k:])
+				}
+			}
+		}
+	})
+}

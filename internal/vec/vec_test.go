@@ -1,0 +1,506 @@
+package vec
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/rwkvgo/rwkvgo/internal/half"
+)
+
+// forEachPath runs f once with the assembly kernels (when the CPU has them)
+// and once with the portable kernels.
+func forEachPath(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	if hasAsm {
+		t.Run("asm", func(t *testing.T) {
+			useAsm = true
+			f(t)
+		})
+	}
+	t.Run("generic", func(t *testing.T) {
+		useAsm = false
+		defer func() { useAsm = hasAsm }()
+		f(t)
+	})
+	useAsm = hasAsm
+}
+
+var (
+	testK    = []int{1, 7, 8, 9, 15, 16, 17, 31, 63, 64, 65, 255, 768, 769, 3072}
+	testRows = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 64, 67}
+	testN    = []int{1, 2, 3, 5, 8}
+)
+
+func randF32(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.Float64()*2 - 1)
+	}
+	return s
+}
+
+// offsetCopy returns a copy of s starting off elements into a fresh buffer,
+// to test unaligned slices.
+func offsetCopy[T any](s []T, off int) []T {
+	b := make([]T, len(s)+off)
+	copy(b[off:], s)
+	return b[off:]
+}
+
+// wtype is a weight encoding under test.
+type wtype struct {
+	name string
+	enc  func(float32) uint16 // nil for float32
+	dec  func(uint16) float32
+	gemm func(dst []float32, ldd int, w []float32, w16 []uint16, rows, k int, x []float32, n int)
+}
+
+var wtypes = []wtype{
+	{"f32", nil, nil, func(dst []float32, ldd int, w []float32, _ []uint16, rows, k int, x []float32, n int) {
+		GemmF32(dst, ldd, w, rows, k, x, n)
+	}},
+	{"f16", half.F32ToF16, half.F16ToF32, func(dst []float32, ldd int, _ []float32, w []uint16, rows, k int, x []float32, n int) {
+		GemmF16(dst, ldd, w, rows, k, x, n)
+	}},
+	{"bf16", half.F32ToBF16, half.BF16ToF32, func(dst []float32, ldd int, _ []float32, w []uint16, rows, k int, x []float32, n int) {
+		GemmBF16(dst, ldd, w, rows, k, x, n)
+	}},
+}
+
+// weights returns a random [rows, k] matrix in encoding wt: the float32
+// values (decoded, exact) and the 16-bit bits (nil for f32).
+func (wt wtype) weights(rng *rand.Rand, rows, k int) ([]float32, []uint16) {
+	w := randF32(rng, rows*k)
+	if wt.enc == nil {
+		return w, nil
+	}
+	w16 := make([]uint16, len(w))
+	for i, v := range w {
+		w16[i] = wt.enc(v)
+		w[i] = wt.dec(w16[i])
+	}
+	return w, w16
+}
+
+// refDot returns the float64 dot product and sum |w_i x_i|.
+func refDot(w, x []float32) (dot, scale float64) {
+	for i := range w {
+		p := float64(w[i]) * float64(x[i])
+		dot += p
+		scale += math.Abs(p)
+	}
+	return dot, scale
+}
+
+// tolerance for a float32 dot product of length k whose sum |w_i x_i| is
+// scale. The kernels round about k/16+4 (assembly) or 2*(k/4)+2 (portable)
+// times, each by at most 2^-24 relative to a partial sum bounded by scale, so
+// the worst case is below 1.6e-8*k*scale; 1e-6*sqrt(k)*scale exceeds that
+// for every k < 3900 while staying far below errors such as a dropped or
+// doubled term.
+func tolerance(k int, scale float64) float64 {
+	return 1e-6*math.Sqrt(float64(k))*scale + 1e-37
+}
+
+func TestGemmAccuracy(t *testing.T) {
+	for _, wt := range wtypes {
+		t.Run(wt.name, func(t *testing.T) {
+			forEachPath(t, func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(1, 2))
+				for _, k := range testK {
+					for _, rows := range testRows {
+						for _, n := range testN {
+							if k*rows*n > 200000 && !(rows == 67 && n == 5) {
+								continue // keep the run short; big cases below
+							}
+							checkGemm1(t, rng, wt, rows, k, n)
+						}
+					}
+				}
+				checkGemm1(t, rng, wt, 67, 3072, 8)
+				checkGemm1(t, rng, wt, 130, 769, 11)
+			})
+		})
+	}
+}
+
+func checkGemm1(t *testing.T, rng *rand.Rand, wt wtype, rows, k, n int) {
+	t.Helper()
+	w, w16 := wt.weights(rng, rows, k)
+	x := randF32(rng, n*k)
+	ldd := rows + 3
+	dst := make([]float32, (n-1)*ldd+rows+3)
+	for i := range dst {
+		dst[i] = -7 // sentinel
+	}
+	wt.gemm(dst, ldd, offsetCopy(w, 1), offsetCopy(w16, 1), rows, k, offsetCopy(x, 3), n)
+	for tk := range n {
+		for r := range rows {
+			ref, scale := refDot(w[r*k:(r+1)*k], x[tk*k:(tk+1)*k])
+			got := float64(dst[tk*ldd+r])
+			if math.Abs(got-ref) > tolerance(k, scale) {
+				t.Fatalf("rows=%d k=%d n=%d: out[t=%d,r=%d] = %g, want %g (tol %g)", rows, k, n, tk, r, got, ref, tolerance(k, scale))
+			}
+		}
+		for r := rows; r < ldd && tk*ldd+r < len(dst); r++ {
+			if dst[tk*ldd+r] != -7 {
+				t.Fatalf("rows=%d k=%d n=%d: wrote dst[%d] outside the output", rows, k, n, tk*ldd+r)
+			}
+		}
+	}
+}
+
+// TestGemmBitwise checks the numerical contract: each output depends only on
+// its (row, token) pair, whatever the blocking, n, offsets, chunking and
+// encoding (16-bit weights equal their decoded float32 bitwise), and Dot
+// equals a 1x1 product.
+func TestGemmBitwise(t *testing.T) {
+	for _, wt := range wtypes {
+		t.Run(wt.name, func(t *testing.T) {
+			forEachPath(t, func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(3, 4))
+				for _, k := range []int{1, 9, 16, 17, 31, 64, 255, 769} {
+					for _, rows := range []int{1, 3, 4, 5, 9, 67} {
+						const n = 8
+						w, w16 := wt.weights(rng, rows, k)
+						x := randF32(rng, n*k)
+						full := make([]float32, n*rows)
+						wt.gemm(full, rows, w, w16, rows, k, x, n)
+						// Reference: float32 weights, one row and one token at a time.
+						for tk := range n {
+							for r := range rows {
+								var one [1]float32
+								GemmF32(one[:], 1, w[r*k:(r+1)*k], 1, k, x[tk*k:(tk+1)*k], 1)
+								if math.Float32bits(one[0]) != math.Float32bits(full[tk*rows+r]) {
+									t.Fatalf("k=%d rows=%d: (t=%d,r=%d) n=%d gives %x, 1x1 f32 gives %x", k, rows, tk, r, n, math.Float32bits(full[tk*rows+r]), math.Float32bits(one[0]))
+								}
+								if d := Dot(w[r*k:(r+1)*k], x[tk*k:(tk+1)*k]); math.Float32bits(d) != math.Float32bits(one[0]) {
+									t.Fatalf("k=%d: Dot %x != GemmF32 1x1 %x", k, math.Float32bits(d), math.Float32bits(one[0]))
+								}
+							}
+						}
+						// Every split into token ranges and row ranges, with
+						// unaligned slices and a small chunk size.
+						saved := chunkBytes
+						for _, cb := range []int{1, 4 << 10, saved} {
+							chunkBytes = cb
+							for t0 := 0; t0 < n; {
+								nt := min(1+rng.IntN(n), n-t0)
+								for r0 := 0; r0 < rows; {
+									nr := min(1+rng.IntN(rows+1), rows-r0)
+									ldd := nr + 2
+									part := make([]float32, (nt-1)*ldd+nr)
+									var ws []uint16
+									if w16 != nil {
+										ws = offsetCopy(w16[r0*k:(r0+nr)*k], 1)
+									}
+									wt.gemm(part, ldd, offsetCopy(w[r0*k:(r0+nr)*k], 1), ws, nr, k, offsetCopy(x[t0*k:(t0+nt)*k], 1), nt)
+									for tk := range nt {
+										for r := range nr {
+											a, b := part[tk*ldd+r], full[(t0+tk)*rows+r0+r]
+											if math.Float32bits(a) != math.Float32bits(b) {
+												t.Fatalf("k=%d rows=%d chunk=%d: block rows [%d,%d) tokens [%d,%d) differs at (t=%d,r=%d): %g vs %g", k, rows, cb, r0, r0+nr, t0, t0+nt, t0+tk, r0+r, a, b)
+											}
+										}
+									}
+									r0 += nr
+								}
+								t0 += nt
+							}
+						}
+						chunkBytes = saved
+					}
+				}
+			})
+		})
+	}
+}
+
+// fma32 returns a*b+c rounded once to float32 (exact emulation).
+func fma32(a, b, c float32) float32 {
+	var p, s big.Float
+	p.SetPrec(600).SetFloat64(float64(a))
+	p.Mul(&p, new(big.Float).SetPrec(600).SetFloat64(float64(b)))
+	s.SetPrec(600).Add(&p, new(big.Float).SetPrec(600).SetFloat64(float64(c)))
+	if s.Sign() == 0 {
+		// An exact zero sum is +0 in round-to-nearest unless both terms
+		// are -0.
+		if math.Signbit(float64(c)) && (a == 0 || b == 0) && math.Signbit(float64(a)) != math.Signbit(float64(b)) {
+			return float32(math.Copysign(0, -1))
+		}
+		return 0
+	}
+	f, _ := s.Float32()
+	return f
+}
+
+// laneDot is the documented assembly scheme, emulated exactly.
+func laneDot(w, x []float32) float32 {
+	var l [16]float32
+	for i := range w {
+		l[i%16] = fma32(w[i], x[i], l[i%16])
+	}
+	for i := len(w); i%16 != 0; i++ {
+		l[i%16] = fma32(0, 0, l[i%16]) // zero padding of the last block
+	}
+	var v [8]float32
+	for j := range v {
+		v[j] = l[j] + l[j+8]
+	}
+	var u [4]float32
+	for j := range u {
+		u[j] = v[j] + v[j+4]
+	}
+	p0, p1 := u[0]+u[2], u[1]+u[3]
+	return p0 + p1
+}
+
+// TestAsmMatchesDocumentedScheme checks the assembly kernels against an exact
+// emulation of the accumulation order given in the package documentation.
+func TestAsmMatchesDocumentedScheme(t *testing.T) {
+	if !hasAsm {
+		t.Skip("no assembly kernels on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, k := range []int{1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100, 255, 769} {
+		const rows, n = 5, 4
+		w := randF32(rng, rows*k)
+		x := randF32(rng, n*k)
+		dst := make([]float32, rows*n)
+		GemmF32(dst, rows, w, rows, k, x, n)
+		for tk := range n {
+			for r := range rows {
+				want := laneDot(w[r*k:(r+1)*k], x[tk*k:(tk+1)*k])
+				if got := dst[tk*rows+r]; math.Float32bits(got) != math.Float32bits(want) {
+					t.Fatalf("k=%d (t=%d,r=%d): got %g (%x), documented scheme gives %g (%x)", k, tk, r, got, math.Float32bits(got), want, math.Float32bits(want))
+				}
+			}
+		}
+	}
+}
+
+// TestGenericMatchesDocumentedScheme does the same for the portable kernels.
+func TestGenericMatchesDocumentedScheme(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, k := range []int{1, 2, 3, 4, 5, 6, 7, 9, 100, 769} {
+		w, x := randF32(rng, k), randF32(rng, k)
+		var l [4]float32
+		for i := range w {
+			l[i%4] += float32(w[i] * x[i])
+		}
+		want := (l[0] + l[1]) + (l[2] + l[3])
+		if got := dotGeneric(w, x); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("k=%d: %g, want %g", k, got, want)
+		}
+	}
+}
+
+func TestSpecialValues(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		inf := float32(math.Inf(1))
+		w := []float32{1, 2, 3, inf, 5, 6, 7, 8, 9, 1, 2, 3, 4, 5, 6, 7, 8}
+		x := make([]float32, len(w))
+		for i := range x {
+			x[i] = 1
+		}
+		if d := Dot(w, x); !math.IsInf(float64(d), 1) {
+			t.Fatalf("Dot with +Inf = %g", d)
+		}
+		x[3] = 0
+		if d := Dot(w, x); !math.IsNaN(float64(d)) {
+			t.Fatalf("Dot with Inf*0 = %g", d)
+		}
+		// Zero padding of the last block leaves the lanes unchanged even
+		// for infinities (k = 17: one element in the partial block).
+		w16 := []uint16{0x7c00}
+		var out [1]float32
+		GemmF16(out[:], 1, w16, 1, 1, []float32{2}, 1)
+		if !math.IsInf(float64(out[0]), 1) {
+			t.Fatalf("fp16 +Inf * 2 = %g", out[0])
+		}
+		if d := Dot(nil, nil); d != 0 {
+			t.Fatalf("empty Dot = %g", d)
+		}
+		dst := []float32{5, 5, 5}
+		GemmF32(dst, 1, nil, 3, 0, nil, 1)
+		if !slices.Equal(dst, []float32{0, 0, 0}) {
+			t.Fatalf("k=0 gives %v", dst)
+		}
+	})
+}
+
+func TestAxpy(t *testing.T) {
+	for _, wt := range wtypes {
+		t.Run(wt.name, func(t *testing.T) {
+			forEachPath(t, func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(9, 10))
+				for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 63, 64, 65, 100, 1000} {
+					x, x16 := wt.weights(rng, 1, n)
+					d0 := randF32(rng, n)
+					a := float32(rng.Float64()*2 - 1)
+					d := offsetCopy(d0, 1)
+					switch wt.name {
+					case "f32":
+						Axpy(d, a, offsetCopy(x, 3))
+					case "f16":
+						AxpyF16(d, a, offsetCopy(x16, 3))
+					case "bf16":
+						AxpyBF16(d, a, offsetCopy(x16, 3))
+					}
+					for i := range n {
+						var want float32
+						if useAsm {
+							want = fma32(a, x[i], d0[i])
+						} else {
+							want = d0[i] + float32(a*x[i])
+						}
+						if math.Float32bits(d[i]) != math.Float32bits(want) {
+							t.Fatalf("n=%d: dst[%d] = %g, want %g", n, i, d[i], want)
+						}
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestPanics(t *testing.T) {
+	mustPanic := func(name string, f func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Errorf("%s: no panic", name)
+			}
+		}()
+		f()
+	}
+	w := make([]float32, 12)
+	x := make([]float32, 8)
+	dst := make([]float32, 6)
+	GemmF32(dst, 3, w, 3, 4, x, 2) // fits exactly
+	mustPanic("short w", func() { GemmF32(dst, 3, w[:11], 3, 4, x, 2) })
+	mustPanic("short x", func() { GemmF32(dst, 3, w, 3, 4, x[:7], 2) })
+	mustPanic("short dst", func() { GemmF32(dst[:5], 3, w, 3, 4, x, 2) })
+	mustPanic("ldd < rows", func() { GemmF32(dst, 2, w, 3, 4, x, 2) })
+	mustPanic("short w16", func() { GemmF16(dst, 3, make([]uint16, 11), 3, 4, x, 2) })
+	mustPanic("Dot lengths", func() { Dot(w, x) })
+	mustPanic("Axpy lengths", func() { Axpy(dst, 1, x) })
+}
+
+func benchGemm(b *testing.B, rows, k, n int, run func(dst []float32, x []float32)) {
+	x := randF32(rand.New(rand.NewPCG(1, 1)), n*k)
+	dst := make([]float32, n*rows)
+	b.ResetTimer()
+	for b.Loop() {
+		run(dst, x)
+	}
+	if n > 1 {
+		b.ReportMetric(2*float64(rows*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	}
+}
+
+func BenchmarkGemm(b *testing.B) {
+	const rows, k = 3072, 768
+	rng := rand.New(rand.NewPCG(1, 2))
+	w := randF32(rng, rows*k)
+	w16 := make([]uint16, len(w))
+	wb := make([]uint16, len(w))
+	for i, v := range w {
+		w16[i] = half.F32ToF16(v)
+		wb[i] = half.F32ToBF16(v)
+	}
+	for _, path := range []string{"asm", "generic"} {
+		if path == "asm" && !hasAsm {
+			continue
+		}
+		for _, n := range []int{1, 128} {
+			for _, typ := range []string{"f32", "f16", "bf16"} {
+				b.Run(fmt.Sprintf("%s/%s/n=%d", path, typ, n), func(b *testing.B) {
+					useAsm = path == "asm"
+					defer func() { useAsm = hasAsm }()
+					switch typ {
+					case "f32":
+						b.SetBytes(int64(rows * k * 4))
+						benchGemm(b, rows, k, n, func(dst, x []float32) { GemmF32(dst, rows, w, rows, k, x, n) })
+					case "f16":
+						b.SetBytes(int64(rows * k * 2))
+						benchGemm(b, rows, k, n, func(dst, x []float32) { GemmF16(dst, rows, w16, rows, k, x, n) })
+					case "bf16":
+						b.SetBytes(int64(rows * k * 2))
+						benchGemm(b, rows, k, n, func(dst, x []float32) { GemmBF16(dst, rows, wb, rows, k, x, n) })
+					}
+				})
+			}
+		}
+	}
+}
+
+func BenchmarkDot(b *testing.B) {
+	const k = 768
+	rng := rand.New(rand.NewPCG(1, 2))
+	w, x := randF32(rng, k), randF32(rng, k)
+	for _, path := range []string{"asm", "generic"} {
+		if path == "asm" && !hasAsm {
+			continue
+		}
+		b.Run(path, func(b *testing.B) {
+			useAsm = path == "asm"
+			defer func() { useAsm = hasAsm }()
+			b.SetBytes(2 * 4 * k)
+			var s float32
+			for b.Loop() {
+				s += Dot(w, x)
+			}
+			_ = s
+		})
+	}
+}
+
+func BenchmarkAxpy(b *testing.B) {
+	const k = 3072
+	rng := rand.New(rand.NewPCG(1, 2))
+	x, d := randF32(rng, k), randF32(rng, k)
+	x16 := make([]uint16, k)
+	for i, v := range x {
+		x16[i] = half.F32ToF16(v)
+	}
+	for _, path := range []string{"asm", "generic"} {
+		if path == "asm" && !hasAsm {
+			continue
+		}
+		b.Run(path+"/f32", func(b *testing.B) {
+			useAsm = path == "asm"
+			defer func() { useAsm = hasAsm }()
+			b.SetBytes(4 * k)
+			for b.Loop() {
+				Axpy(d, 1e-3, x)
+			}
+		})
+		b.Run(path+"/f16", func(b *testing.B) {
+			useAsm = path == "asm"
+			defer func() { useAsm = hasAsm }()
+			b.SetBytes(2 * k)
+			for b.Loop() {
+				AxpyF16(d, 1e-3, x16)
+			}
+		})
+	}
+}
+
+func TestDecodeF16AllPatterns(t *testing.T) {
+	src := make([]uint16, 1<<16)
+	for i := range src {
+		src[i] = uint16(i)
+	}
+	dst := make([]float32, len(src))
+	decodeF16(dst, src)
+	for i, h := range src {
+		if a, b := math.Float32bits(dst[i]), math.Float32bits(half.F16ToF32(h)); a != b {
+			t.Fatalf("%04x: %08x, want %08x", h, a, b)
+		}
+	}
+}
