@@ -120,7 +120,20 @@ func (s *Session) SetState(st *State) error {
 }
 
 // Reset returns the session to the model's initial state.
-func (s *Session) Reset() error { return s.SetState(NewState(s.m.cfg)) }
+func (s *Session) Reset() error {
+	if s.closed {
+		return ErrClosed
+	}
+	m := s.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	m.be.Write(m.states.t, s.slot, m.states.init)
+	s.hidden = s.hidden[:0]
+	return m.be.Err()
+}
 
 // Fork returns a new session with a copy of this session's state.
 func (s *Session) Fork() (*Session, error) {
