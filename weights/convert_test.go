@@ -89,4 +89,3 @@ func TestSynthesizeErrors(t *testing.T) {
 		}
 	}
 }
-
