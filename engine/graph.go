@@ -147,7 +147,7 @@ func (m *Model) channelMix(s *scratch, l *layer) {
 	be.Mix(s.xk, s.xx, s.prev, l.ffnMixK, style)
 	be.MatMul(s.ffn, s.xk, l.ffnK)
 	be.Map(s.ffn, s.ffn, backend.ReLUSquare)
-	be.MatMul(s.out, s.ffn, l.ffnV)
+	be.MatMulT(s.out, s.ffn, l.ffnVT) // reads only the rows of non-zero activations
 	if l.ffnR != nil {
 		be.Mix(s.xr, s.xx, s.prev, l.ffnMixR, style)
 		be.MatMul(s.r, s.xr, l.ffnR)

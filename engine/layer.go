@@ -26,17 +26,18 @@ type layer struct {
 	w1, w2, a1, a2, v1, v2 backend.Tensor    // v7 LoRA
 	g1, g2                 backend.Tensor
 	ffnMixK, ffnMixR       backend.Tensor
-	ffnK, ffnV, ffnR       backend.Tensor
+	ffnK, ffnR             backend.Tensor
+	ffnVT                  backend.Tensor // ffn.value.weight transposed: [F, C]
 	index                  int
 }
 
-func newLayer(cfg weights.Config, i int, vec, mat func(string) backend.Tensor) *layer {
+func newLayer(cfg weights.Config, i int, vec, mat, matT func(string) backend.Tensor) *layer {
 	p := fmt.Sprintf("blocks.%d.", i)
 	v := func(n string) backend.Tensor { return vec(p + n) }
 	w := func(n string) backend.Tensor { return mat(p + n) }
 	l := &layer{index: i}
 	l.ln1w, l.ln1b, l.ln2w, l.ln2b = v("ln1.weight"), v("ln1.bias"), v("ln2.weight"), v("ln2.bias")
-	l.ffnK, l.ffnV = w("ffn.key.weight"), w("ffn.value.weight")
+	l.ffnK, l.ffnVT = w("ffn.key.weight"), matT(p+"ffn.value.weight")
 	switch cfg.Version {
 	case weights.V4, weights.V51, weights.V52:
 		l.mixK, l.mixV, l.mixR = v("att.time_mix_k"), v("att.time_mix_v"), v("att.time_mix_r")

@@ -152,13 +152,13 @@ func (m *Model) upload(wm *weights.Model) error {
 		m.owned = append(m.owned, t)
 		return t
 	}
-	mat := func(name string) backend.Tensor {
+	upload := func(name string, transposed bool) backend.Tensor {
 		w, err := wm.Matrix(name)
 		if err != nil {
 			setErr(err)
 			return nil
 		}
-		t, err := uploadMatrix(be, w)
+		t, err := uploadMatrix(be, w, transposed)
 		if err != nil {
 			setErr(err)
 			return nil
@@ -166,12 +166,14 @@ func (m *Model) upload(wm *weights.Model) error {
 		m.owned = append(m.owned, t)
 		return t
 	}
+	mat := func(name string) backend.Tensor { return upload(name, false) }
+	matT := func(name string) backend.Tensor { return upload(name, true) }
 	m.emb = mat("emb.weight")
 	m.head = mat("head.weight")
 	m.ln0w, m.ln0b = vec("blocks.0.ln0.weight"), vec("blocks.0.ln0.bias")
 	m.lnOutW, m.lnOutB = vec("ln_out.weight"), vec("ln_out.bias")
 	for i := 0; i < m.cfg.Layers && firstErr == nil; i++ {
-		m.layers = append(m.layers, newLayer(m.cfg, i, vec, mat))
+		m.layers = append(m.layers, newLayer(m.cfg, i, vec, mat, matT))
 	}
 	if firstErr != nil {
 		return firstErr
@@ -182,23 +184,57 @@ func (m *Model) upload(wm *weights.Model) error {
 	return nil
 }
 
-// uploadMatrix copies a weight matrix, widening quantized types to F32.
-func uploadMatrix(be backend.Backend, w *weights.Tensor) (backend.Tensor, error) {
+// uploadMatrix copies a weight matrix, optionally transposed, widening
+// quantized types to F32.
+func uploadMatrix(be backend.Backend, w *weights.Tensor, transposed bool) (backend.Tensor, error) {
 	if len(w.Shape) != 2 {
 		return nil, fmt.Errorf("engine: matrix %q has shape %s", w.Name, w.ShapeString())
 	}
 	rows, cols := w.Shape[0], w.Shape[1]
+	var dt backend.DType
 	switch w.DType {
 	case weights.F32:
-		return be.Upload(backend.F32, rows, cols, w.Data), nil
+		dt = backend.F32
 	case weights.F16:
-		return be.Upload(backend.F16, rows, cols, w.Data), nil
+		dt = backend.F16
 	case weights.BF16:
-		return be.Upload(backend.BF16, rows, cols, w.Data), nil
+		dt = backend.BF16
+	default:
+		v, err := w.Float32()
+		if err != nil {
+			return nil, fmt.Errorf("engine: matrix %q: %w", w.Name, err)
+		}
+		if transposed {
+			v = transposeF32(v, rows, cols)
+			rows, cols = cols, rows
+		}
+		return be.UploadF32(rows, cols, v), nil
 	}
-	v := make([]float32, rows*cols)
-	if err := weights.DecodeFloat32(v, w.DType, w.Data); err != nil {
-		return nil, fmt.Errorf("engine: matrix %q: %w", w.Name, err)
+	data := w.Data
+	if transposed {
+		data = transposeRaw(data, rows, cols, dt.Size())
+		rows, cols = cols, rows
 	}
-	return be.UploadF32(rows, cols, v), nil
+	return be.Upload(dt, rows, cols, data), nil
+}
+
+func transposeF32(v []float32, rows, cols int) []float32 {
+	out := make([]float32, len(v))
+	for r := 0; r < rows; r++ {
+		for c := 0; c < cols; c++ {
+			out[c*rows+r] = v[r*cols+c]
+		}
+	}
+	return out
+}
+
+// transposeRaw transposes a row-major [rows, cols] array of size-byte elements.
+func transposeRaw(data []byte, rows, cols, size int) []byte {
+	out := make([]byte, len(data))
+	for r := 0; r < rows; r++ {
+		for c := 0; c < cols; c++ {
+			copy(out[(c*rows+r)*size:(c*rows+r+1)*size], data[(r*cols+c)*size:(r*cols+c+1)*size])
+		}
+	}
+	return out
 }

@@ -163,6 +163,11 @@ type Backend interface {
 	GroupNorm(out, x, w, b Tensor, groups int, eps float32)
 	// MatMul sets out [N, O] = x [N, I] @ w[O, I]^T, accumulating in float32 or better.
 	MatMul(out, x, w Tensor)
+	// MatMulT sets out [N, O] = x [N, I] @ wt [I, O], for a weight stored
+	// transposed. Zero entries of x are skipped exactly, so a sparse input (the
+	// squared-ReLU activations of the channel mix, mostly zeros) reads only the
+	// weight rows it needs. Each output accumulates over i in increasing order.
+	MatMulT(out, x, wt Tensor)
 	// Map sets out = f(x) elementwise; out may alias x.
 	Map(out, x Tensor, f Unary)
 	// Zip sets out = f(a, b) elementwise; b is [1|N, cols]; out may alias a.

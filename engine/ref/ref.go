@@ -43,6 +43,8 @@ type Backend struct {
 	pool *pool
 	err  error
 	mm   matmulTask
+	mmT  matmulTTask
+	nz   [][]int32
 	wkv  wkvTask
 }
 
