@@ -17,31 +17,53 @@ type addedToken struct {
 // addedMatcher finds added tokens in text by leftmost-longest match.
 type addedMatcher struct {
 	toks  []addedToken
-	first [256]bool   // bytes that start a token
-	nodes []addedNode // byte trie; nodes[0] is the root
+	root  [256]int32  // child of the root per byte, or -1
+	nodes []addedNode // byte trie below the root; nodes[0] is the root
 }
 
 type addedNode struct {
-	next map[byte]int32
-	tok  int32 // index into toks, or -1
+	edges []addedEdge // children, unsorted (added tokens are few)
+	tok   int32       // index into toks, or -1
+}
+
+type addedEdge struct {
+	c     byte
+	child int32
+}
+
+// next returns the child of node n for byte c, or -1.
+func (m *addedMatcher) next(n int32, c byte) int32 {
+	if n == 0 {
+		return m.root[c]
+	}
+	for _, e := range m.nodes[n].edges {
+		if e.c == c {
+			return e.child
+		}
+	}
+	return -1
 }
 
 func newAddedMatcher(toks []addedToken) *addedMatcher {
 	m := &addedMatcher{nodes: []addedNode{{tok: -1}}}
+	for i := range m.root {
+		m.root[i] = -1
+	}
 	for _, t := range toks {
 		if len(t.content) == 0 {
 			continue
 		}
 		n := int32(0)
 		for _, c := range t.content {
-			nx, ok := m.nodes[n].next[c]
-			if !ok {
+			nx := m.next(n, c)
+			if nx < 0 {
 				nx = int32(len(m.nodes))
 				m.nodes = append(m.nodes, addedNode{tok: -1})
-				if m.nodes[n].next == nil {
-					m.nodes[n].next = map[byte]int32{}
+				if n == 0 {
+					m.root[c] = nx
+				} else {
+					m.nodes[n].edges = append(m.nodes[n].edges, addedEdge{c, nx})
 				}
-				m.nodes[n].next[c] = nx
 			}
 			n = nx
 		}
@@ -50,7 +72,6 @@ func newAddedMatcher(toks []addedToken) *addedMatcher {
 		}
 		m.nodes[n].tok = int32(len(m.toks))
 		m.toks = append(m.toks, t)
-		m.first[t.content[0]] = true
 	}
 	return m
 }
@@ -59,16 +80,15 @@ func newAddedMatcher(toks []addedToken) *addedMatcher {
 // start -1.
 func (m *addedMatcher) find(s []byte, pos int) (start, end, tok int) {
 	for i := pos; i < len(s); i++ {
-		if !m.first[s[i]] {
+		n := m.root[s[i]]
+		if n < 0 {
 			continue
 		}
-		n, best, bestEnd := int32(0), int32(-1), 0
-		for j := i; j < len(s); j++ {
-			nx, ok := m.nodes[n].next[s[j]]
-			if !ok {
+		best, bestEnd := m.nodes[n].tok, i+1
+		for j := i + 1; j < len(s); j++ {
+			if n = m.next(n, s[j]); n < 0 {
 				break
 			}
-			n = nx
 			if t := m.nodes[n].tok; t >= 0 {
 				best, bestEnd = t, j+1
 			}

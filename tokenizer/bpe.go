@@ -5,15 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
 
 // maxBPEID bounds the ids accepted in a tokenizer.json.
-const maxBPEID = 1 << 22
+const maxBPEID = 1 << 21
 
 // BPE is a Hugging Face byte-level BPE tokenizer (tokenizer.json), such as
 // the GPT-NeoX 20B tokenizer of RWKV-4 Pile and Raven models. It reproduces
@@ -180,6 +182,7 @@ func NewBPE(data []byte) (*BPE, error) {
 	if m.ByteFallback {
 		return nil, errors.New("tokenizer.json: byte_fallback is not supported")
 	}
+	initClasses()
 	t := &BPE{regex: true, ignore: m.IgnoreMerges, eot: -1, cache: map[string][]int32{}}
 
 	// Normalizer.
@@ -291,16 +294,24 @@ func NewBPE(data []byte) (*BPE, error) {
 		}
 	}
 	// Decode table.
+	ids := make([]int, 0, len(toks))
+	for id := range toks {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
 	t.off = make([]uint32, maxID+2)
 	t.known = make([]bool, maxID+1)
-	for id := 0; id <= maxID; id++ {
-		t.off[id] = uint32(len(t.buf))
-		if s, ok := toks[id]; ok {
-			t.buf = append(t.buf, byteLevelDecode(s)...)
-			t.known[id] = true
+	next := 0
+	for _, id := range ids {
+		for ; next <= id; next++ {
+			t.off[next] = uint32(len(t.buf))
 		}
+		t.buf = append(t.buf, byteLevelDecode(toks[id])...)
+		t.known[id] = true
 	}
-	t.off[maxID+1] = uint32(len(t.buf))
+	for ; next <= maxID+1; next++ {
+		t.off[next] = uint32(len(t.buf))
+	}
 	// Initial symbols: every byte that occurs in valid UTF-8 must be in the
 	// vocabulary; the others (0xc0, 0xc1, 0xf5-0xff) may be missing.
 	for b := 0; b < 256; b++ {
@@ -424,7 +435,7 @@ func (t *BPE) normalize(s []byte) []byte {
 // Encode returns the token ids of text.
 func (t *BPE) Encode(text []byte) []int {
 	ids := make([]int, 0, len(text)/3+1)
-	if t.missing {
+	if t.missing && !utf8.Valid(text) {
 		text = t.replaceMissing(text)
 	}
 	var scratch bpeScratch

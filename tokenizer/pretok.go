@@ -1,6 +1,8 @@
 package tokenizer
 
 import (
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -13,12 +15,28 @@ const (
 	clsSpace         // \s
 )
 
-var asciiClass [128]uint8
+var (
+	asciiClass [128]uint8
+	bmpOnce    sync.Once
+	bmpClass   atomic.Pointer[[65536]uint8] // classes of the Basic Multilingual Plane
+)
 
 func init() {
 	for c := 0; c < 128; c++ {
 		asciiClass[c] = classOfRune(rune(c))
 	}
+}
+
+// initClasses builds the class table of the Basic Multilingual Plane; called
+// when a BPE tokenizer is created.
+func initClasses() {
+	bmpOnce.Do(func() {
+		var t [65536]uint8
+		for r := range t {
+			t[r] = classOfRune(rune(r))
+		}
+		bmpClass.Store(&t)
+	})
 }
 
 func classOfRune(r rune) uint8 {
@@ -43,6 +61,9 @@ func classAt(s []byte, i int) (uint8, int) {
 	r, n := utf8.DecodeRune(s[i:])
 	if r == utf8.RuneError && n <= 1 {
 		return clsOther, 1
+	}
+	if tab := bmpClass.Load(); tab != nil && r < 65536 {
+		return tab[r], n
 	}
 	return classOfRune(r), n
 }

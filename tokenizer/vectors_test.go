@@ -197,3 +197,12 @@ func TestNeoXVectors(t *testing.T) {
 		checkVector(t, tok, "line "+strings.TrimSpace(l), []byte(l), lines[i])
 	}
 }
+
+func loadUncached(tb testing.TB, rel string) Tokenizer {
+	tb.Helper()
+	t, err := Load(testdata.Path(tb, rel))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return t
+}
