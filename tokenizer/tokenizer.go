@@ -13,6 +13,10 @@
 // bytes exactly on decode; BPE reproduces its normalized form), so Encode never
 // fails. Decoding an id the tokenizer does not know is an error.
 //
+// Load reads a tokenizer file of either kind; ForModel picks the tokenizer
+// for a model from its vocabulary size, an explicit path or the files next to
+// the model.
+//
 // Tokens often end in the middle of a UTF-8 character; StreamDecoder turns a
 // stream of ids into text without ever emitting half a character.
 //
@@ -55,6 +59,7 @@ type UnknownIDError struct {
 	Tokenizer string // Name of the tokenizer
 }
 
+// Error describes the unknown id.
 func (e *UnknownIDError) Error() string {
 	return fmt.Sprintf("tokenizer %s: unknown token id %d", e.Tokenizer, e.ID)
 }

@@ -276,3 +276,26 @@ func TestForModelShared(t *testing.T) {
 		t.Error("World vocab accepted for a NeoX model")
 	}
 }
+
+func TestConcurrentEncode(t *testing.T) {
+	toks := []Tokenizer{Bytes(), loadFixture(t, "small_world_vocab.txt"), loadFixture(t, "small_tokenizer.json")}
+	text := []byte(strings.Repeat("hello the thing 中文 <|endoftext|>  x\n", 50))
+	for _, tok := range toks {
+		want := tok.Encode(text)
+		done := make(chan []int)
+		for g := 0; g < 4; g++ {
+			go func() {
+				var got []int
+				for i := 0; i < 20; i++ {
+					got = tok.Encode(text)
+				}
+				done <- got
+			}()
+		}
+		for g := 0; g < 4; g++ {
+			if got := <-done; !slices.Equal(got, want) {
+				t.Errorf("%s: concurrent encode differs", tok.Name())
+			}
+		}
+	}
+}
