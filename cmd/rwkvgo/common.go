@@ -1,30 +1,8 @@
 package main
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
-
 	"github.com/rwkvgo/rwkvgo/engine"
 )
-
-// parseIDs parses a comma-separated list of non-negative integers.
-func parseIDs(s string) ([]int, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, nil
-	}
-	parts := strings.Split(s, ",")
-	ids := make([]int, 0, len(parts))
-	for _, p := range parts {
-		v, err := strconv.Atoi(strings.TrimSpace(p))
-		if err != nil || v < 0 {
-			return nil, fmt.Errorf("bad token id %q (want a comma-separated list of non-negative integers)", p)
-		}
-		ids = append(ids, v)
-	}
-	return ids, nil
-}
 
 // modelFlags are the flags shared by commands that load a model.
 type modelFlags struct {

@@ -80,7 +80,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		OnToken: func(id int, text []byte) error {
 			// text is what the stop-string matcher releases; it may split a
 			// UTF-8 character, so print through a byte-level stream.
-			_, err := out.Write(stream.WriteBytes(text))
+			_, err := out.WriteString(stream.WriteBytes(text))
 			if err == nil {
 				err = out.Flush()
 			}

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/rwkvgo/rwkvgo/engine"
+	"github.com/rwkvgo/rwkvgo/tokenizer"
 )
 
 func init() {
@@ -20,6 +21,8 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	var mf modelFlags
 	mf.register(fs)
 	tokens := fs.String("tokens", "", "comma-separated token ids, fed from the initial state")
+	prompt := fs.String("prompt", "", "prompt text, encoded with the model's tokenizer (instead of --tokens)")
+	tokPath := fs.String("tokenizer", "", "tokenizer for --prompt (default: found next to the model; bytes for vocab-256 models)")
 	out := fs.String("out", "", "output file: float32 little-endian [T, V], row t = logits after token t (required)")
 	stateOut := fs.String("state-out", "", "also write the final state (float32 LE, rwkv.cpp layout)")
 	if err := parseFlags(fs, args); err != nil {
@@ -29,8 +32,8 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if len(ids) == 0 {
-		return usagef("--tokens is required")
+	if (len(ids) == 0) == (*prompt == "") {
+		return usagef("give exactly one of --tokens and --prompt")
 	}
 	if *out == "" {
 		return usagef("--out is required")
@@ -40,6 +43,15 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
+	if *prompt != "" {
+		tok, err := tokenizer.ForModel(m.Config().Vocab, mf.model, *tokPath)
+		if err != nil {
+			return err
+		}
+		if ids = tok.Encode([]byte(*prompt)); len(ids) == 0 {
+			return fmt.Errorf("the prompt encodes to no tokens")
+		}
+	}
 	s, err := m.NewSession()
 	if err != nil {
 		return err

@@ -2,8 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/rwkvgo/rwkvgo/tokenizer"
 	"io"
 	"os"
 	"strings"
@@ -88,22 +88,20 @@ func encodeFile(path string, encode func([]byte) ([]int, error)) ([]int, error) 
 	return seq, nil
 }
 
-// loadTokenizer returns the text encoder for --tokenizer PATH. "bytes" is the
-// byte-level tokenization (token id = byte value).
-//
-// INTEGRATION: point this at the tokenizer package (tokenizer.Load(path) and
-// its Encode method) once it is available; until then only "bytes" works.
+// loadTokenizer returns the text encoder for --tokenizer PATH: a World vocab
+// .txt or a tokenizer.json, or "bytes" for byte-level tokenization (token id =
+// byte value).
 func loadTokenizer(path string) (func([]byte) ([]int, error), error) {
+	var tok tokenizer.Tokenizer
 	if path == "bytes" {
-		return func(b []byte) ([]int, error) {
-			out := make([]int, len(b))
-			for i, c := range b {
-				out[i] = int(c)
-			}
-			return out, nil
-		}, nil
+		tok = tokenizer.Bytes()
+	} else {
+		var err error
+		if tok, err = tokenizer.Load(path); err != nil {
+			return nil, err
+		}
 	}
-	return nil, errors.New("tokenizer files not supported yet")
+	return func(b []byte) ([]int, error) { return tok.Encode(b), nil }, nil
 }
 
 // parseIDText parses token ids separated by commas and/or white space.

@@ -27,6 +27,7 @@ func writeLogits(t *testing.T, l []float32) string {
 	return p
 }
 
+// runCLI runs the command line in-process and returns its exit code and output.
 func runCLI(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	rc := run(args, &out, &errb)
