@@ -110,6 +110,22 @@ func TestReferenceOutputs(t *testing.T) {
 			if d := maxAbsDiff(got, wantLogits); d > tol {
 				t.Errorf("logits: max abs diff %g > %g", d, tol)
 			}
+			got = append([]float32(nil), got...)
+			one, err := m.NewSession()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer one.Close()
+			V := m.Config().Vocab
+			for i, tok := range e.Tokens {
+				lg, err := one.Feed([]int{tok})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := maxAbsDiff(lg, got[i*V:(i+1)*V]); d > 1e-5 {
+					t.Fatalf("token %d: token-by-token logits differ from sequence mode by %g (limit 1e-5)", i, d)
+				}
+			}
 			st, err := s.State()
 			if err != nil {
 				t.Fatal(err)
