@@ -44,6 +44,9 @@ type Backend struct {
 	err  error
 	mm   matmulTask
 	wkv  wkvTask
+	attn attnTask
+	// attnScores is Attention's score scratch, grown as needed.
+	attnScores []float32
 }
 
 // Option configures a Backend.
