@@ -205,4 +205,15 @@ type Backend interface {
 	ValueV7(v, first, gate Tensor)
 	// BonusV7 adds RWKV-7's bonus term: out += sum_head(r*k*rK) * v. out, r, k, v [N, C]; rK [1, C].
 	BonusV7(out, r, k, v, rK Tensor, heads int)
+
+	// Attention is plain causal multi-head softmax attention for one sequence
+	// over a key/value cache. It is not used by any RWKV graph: it exists so
+	// that the benchmarks' transformer baseline runs on the same backend as the
+	// RWKV models it is compared with. q, k, v and out are [N, C], the step's
+	// rows at positions pos, ..., pos+N-1; kc and vc are the caches [L, C] with
+	// L >= pos+N. Rows k[i] and v[i] are first stored into rows pos+i of kc and
+	// vc; then, for each head h of width D = C/heads, row i of out is
+	// sum_j softmax_j(q[i]_h . kc[j]_h / sqrt(D)) vc[j]_h over j <= pos+i,
+	// with the scores and the softmax in float32.
+	Attention(out, q, k, v, kc, vc Tensor, pos, heads int)
 }

@@ -46,6 +46,9 @@ type Backend struct {
 	mmT  matmulTTask
 	nz   [][]int32
 	wkv  wkvTask
+	attn attnTask
+	// attnScores is Attention's score scratch, grown as needed.
+	attnScores []float32
 }
 
 // Option configures a Backend.

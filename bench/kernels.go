@@ -1,0 +1,366 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/rwkvgo/rwkvgo/engine/backend"
+	"github.com/rwkvgo/rwkvgo/weights"
+)
+
+// KernelConfig configures the kernel microbenchmarks.
+type KernelConfig struct {
+	// Shapes are the model shapes (width, heads, vocabulary) to run at.
+	Shapes []Preset
+	// Rows lists the numbers of rows per operation: independent sequences of
+	// one token each (batched decode).
+	Rows []int
+	// Repeats timed calls per operation (default 20) after Warmup untimed
+	// ones (default 3); the median is reported.
+	Repeats, Warmup int
+	// Flush evicts the caches before every timed call (the CPU's last-level
+	// cache by writing twice its size; the GPU's L2 through EventTimer).
+	Flush bool
+	// Context is the KV-cache length of the Attention benchmark (default 4096).
+	Context int
+	// WeightType is the type of the weight matrices (F32 default, F16, BF16).
+	WeightType backend.DType
+	// Ops, if not empty, restricts the run to these operation names.
+	Ops []string
+}
+
+// KernelResult is one operation at one shape.
+type KernelResult struct {
+	Op    string `json:"op"`
+	Shape string `json:"shape"`
+	Rows  int    `json:"rows"`
+	// Dims describes the operands, e.g. "[1,768]x[3072,768]^T".
+	Dims string `json:"dims"`
+	// Bytes and FLOPs are the minimum memory traffic and arithmetic of one call.
+	Bytes float64 `json:"bytes"`
+	FLOPs float64 `json:"flops"`
+	// Us summarises the timed calls in microseconds.
+	Us Summary `json:"us"`
+	// GBs and GFLOPs are the rates at the median time.
+	GBs    float64 `json:"gb_s"`
+	GFLOPs float64 `json:"gflop_s"`
+	// PeakBWFrac and PeakFLOPFrac are the fractions of the device's peaks.
+	PeakBWFrac   float64 `json:"peak_bw_frac"`
+	PeakFLOPFrac float64 `json:"peak_flop_frac"`
+	// VendorRatio is our median time / the vendor library's (MatMul on
+	// backends implementing VendorMatMuler; 0 otherwise).
+	VendorRatio float64 `json:"vendor_ratio,omitempty"`
+	// Timer is "cuda-events" or "go".
+	Timer string `json:"timer"`
+}
+
+// kernel is one benchmarked call.
+type kernel struct {
+	op, dims     string
+	bytes, flops float64
+	run          func()
+	vendor       func() // optional vendor-library equivalent
+}
+
+// RunKernels times every backend operation at each shape and row count.
+func RunKernels(be backend.Backend, cfg KernelConfig, dev Device, env *Env) ([]KernelResult, error) {
+	if cfg.Repeats <= 0 {
+		cfg.Repeats = 20
+	}
+	if cfg.Warmup <= 0 {
+		cfg.Warmup = 3
+	}
+	if cfg.Context <= 0 {
+		cfg.Context = 4096
+	}
+	if len(cfg.Rows) == 0 {
+		cfg.Rows = []int{1}
+	}
+	want := map[string]bool{}
+	for _, o := range cfg.Ops {
+		want[o] = true
+	}
+	tm := newTimer(be, cfg.Flush, dev.CacheBytes)
+	var out []KernelResult
+	for _, shape := range cfg.Shapes {
+		for _, rows := range cfg.Rows {
+			if rows < 1 {
+				return out, fmt.Errorf("bench: %d rows", rows)
+			}
+			ks, free, err := buildKernels(be, shape, rows, cfg)
+			if err != nil {
+				return out, err
+			}
+			tag := fmt.Sprintf("kernels/%s/rows=%d", shape.Name, rows)
+			env.progress().Begin(tag, len(ks))
+			env.phase(tag)
+			for _, k := range ks {
+				if len(want) > 0 && !want[k.op] {
+					env.progress().Add(1)
+					continue
+				}
+				us, err := tm.time(k.run, cfg.Warmup, cfg.Repeats)
+				if err != nil {
+					free()
+					return out, fmt.Errorf("bench: %s: %w", k.op, err)
+				}
+				r := KernelResult{Op: k.op, Shape: shape.Name, Rows: rows, Dims: k.dims, Bytes: k.bytes, FLOPs: k.flops,
+					Us: Summarize(us), Timer: tm.name()}
+				sec := r.Us.P50 / 1e6
+				r.GBs, r.GFLOPs = k.bytes/sec/1e9, k.flops/sec/1e9
+				if dev.PeakBytesPerSec > 0 {
+					r.PeakBWFrac = k.bytes / sec / dev.PeakBytesPerSec
+				}
+				if dev.PeakFLOPs > 0 {
+					r.PeakFLOPFrac = k.flops / sec / dev.PeakFLOPs
+				}
+				if k.vendor != nil {
+					vus, err := tm.time(k.vendor, cfg.Warmup, cfg.Repeats)
+					if err != nil {
+						free()
+						return out, fmt.Errorf("bench: vendor %s: %w", k.op, err)
+					}
+					if v := Median(vus); v > 0 {
+						r.VendorRatio = r.Us.P50 / v
+					}
+				}
+				out = append(out, r)
+				env.progress().Add(1)
+			}
+			env.sample()
+			free()
+			env.progress().End("")
+		}
+	}
+	return out, nil
+}
+
+// timer times calls with device events when the backend has them, else with
+// the Go clock (after Sync on asynchronous backends).
+type timer struct {
+	be    backend.Backend
+	ev    EventTimer
+	flush bool
+	buf   []byte
+}
+
+func newTimer(be backend.Backend, flush bool, cache int64) *timer {
+	t := &timer{be: be, flush: flush}
+	t.ev, _ = be.(EventTimer)
+	if flush && t.ev == nil {
+		t.buf = make([]byte, 2*max(cache, 1<<20))
+	}
+	return t
+}
+
+func (t *timer) name() string {
+	if t.ev != nil {
+		return "device-events"
+	}
+	return "go"
+}
+
+func (t *timer) flushCaches() {
+	if !t.flush {
+		return
+	}
+	if t.ev != nil {
+		t.ev.FlushL2()
+		return
+	}
+	for i := 0; i < len(t.buf); i += 64 {
+		t.buf[i]++
+	}
+}
+
+// time runs f warmup times, then repeats timed times; microseconds per call.
+func (t *timer) time(f func(), warmup, repeats int) ([]float64, error) {
+	for i := 0; i < warmup; i++ {
+		f()
+	}
+	if err := t.be.Err(); err != nil {
+		return nil, err
+	}
+	if err := syncBackend(t.be); err != nil {
+		return nil, err
+	}
+	us := make([]float64, 0, repeats)
+	for i := 0; i < repeats; i++ {
+		t.flushCaches()
+		if t.ev != nil {
+			t.ev.StartTimer()
+			f()
+			d, err := t.ev.StopTimer()
+			if err != nil {
+				return nil, err
+			}
+			us = append(us, float64(d)/1e3)
+			continue
+		}
+		if err := syncBackend(t.be); err != nil {
+			return nil, err
+		}
+		t0 := time.Now()
+		f()
+		if err := syncBackend(t.be); err != nil {
+			return nil, err
+		}
+		us = append(us, float64(time.Since(t0))/1e3)
+	}
+	return us, t.be.Err()
+}
+
+// pattern returns n deterministic pseudo-random values in [-scale, scale].
+func pattern(n int, seed uint32, scale float32) []float32 {
+	v := make([]float32, n)
+	x := seed*2654435761 + 1
+	for i := range v {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		v[i] = (float32(x)/float32(math.MaxUint32)*2 - 1) * scale
+	}
+	return v
+}
+
+// buildKernels allocates the operands of every operation at one shape.
+func buildKernels(be backend.Backend, p Preset, n int, cfg KernelConfig) ([]kernel, func(), error) {
+	C := p.Embd
+	hs := p.HeadSize
+	if hs <= 0 {
+		hs = min(64, C)
+	}
+	H := C / hs
+	F, V := 4*C, p.Vocab
+	var owned []backend.Tensor
+	seed := uint32(1)
+	act := func(rows, cols int) backend.Tensor {
+		seed++
+		t := be.UploadF32(rows, cols, pattern(rows*cols, seed, 1))
+		owned = append(owned, t)
+		return t
+	}
+	wsize := float64(cfg.WeightType.Size())
+	var encErr error
+	weight := func(rows, cols int) backend.Tensor {
+		seed++
+		v := pattern(rows*cols, seed, float32(1/math.Sqrt(float64(cols))))
+		var t backend.Tensor
+		if cfg.WeightType == backend.F32 {
+			t = be.UploadF32(rows, cols, v)
+		} else {
+			wt := weights.F16
+			if cfg.WeightType == backend.BF16 {
+				wt = weights.BF16
+			}
+			b, err := weights.Encode(wt, v)
+			if err != nil && encErr == nil {
+				encErr = err
+			}
+			t = be.Upload(cfg.WeightType, rows, cols, b)
+		}
+		owned = append(owned, t)
+		return t
+	}
+	free := func() {
+		for _, t := range owned {
+			be.Free(t)
+		}
+	}
+	fn := float64(n)
+	nc := fn * float64(C) * 4 // bytes of one [n, C] activation
+	x, y, z, out := act(n, C), act(n, C), act(n, C), act(n, C)
+	vecC, vecC2 := act(1, C), act(1, C)
+	tokens := make([]int32, n)
+	for i := range tokens {
+		tokens[i] = int32((i * 7919) % V)
+	}
+	// n sequences of one token, one state slot each.
+	b := backend.Batch{Offsets: make([]int, n+1), Slots: make([]int, n)}
+	for i := range b.Slots {
+		b.Offsets[i+1], b.Slots[i] = i+1, i
+	}
+	state4 := act(n, 5*C)
+	stateH := act(n, (2+hs)*C)
+	var ks []kernel
+	add := func(op, dims string, bytes, flops float64, run func()) {
+		ks = append(ks, kernel{op: op, dims: dims, bytes: bytes, flops: flops, run: run})
+	}
+	dimsNC := fmt.Sprintf("[%d,%d]", n, C)
+
+	emb := weight(V, C)
+	add("Embed", fmt.Sprintf("[%d,%d] from [%d,%d]", n, C, V, C), fn*float64(C)*(wsize+4), 0, func() { be.Embed(out, emb, tokens) })
+	add("LayerNorm", dimsNC, 2*nc+8*float64(C), 8*fn*float64(C), func() { be.LayerNorm(out, x, vecC, vecC2, 1e-5) })
+	add("GroupNorm", fmt.Sprintf("%s, %d groups", dimsNC, H), 2*nc+8*float64(C), 8*fn*float64(C), func() { be.GroupNorm(out, x, vecC, vecC2, H, 64e-5) })
+	mm := func(name string, o, i int) {
+		w := weight(o, i)
+		xi, yo := act(n, i), act(n, o)
+		bytes := float64(o)*float64(i)*wsize + fn*float64(i+o)*4
+		k := kernel{op: "MatMul", dims: fmt.Sprintf("%s [%d,%d]x[%d,%d]^T", name, n, i, o, i), bytes: bytes,
+			flops: 2 * fn * float64(o) * float64(i), run: func() { be.MatMul(yo, xi, w) }}
+		if vm, ok := be.(VendorMatMuler); ok {
+			k.vendor = func() { vm.VendorMatMul(yo, xi, w) }
+		}
+		ks = append(ks, k)
+	}
+	mm("att", C, C)
+	mm("ffn-up", F, C)
+	mm("ffn-down", C, F)
+	mm("lora", 64, C)
+	mm("head", V, C)
+	for _, u := range []struct {
+		name  string
+		f     backend.Unary
+		flops float64
+	}{{"Sigmoid", backend.Sigmoid, 4}, {"Tanh", backend.Tanh, 4}, {"SiLU", backend.SiLU, 5}, {"ReLUSquare", backend.ReLUSquare, 2},
+		{"NegExpExp", backend.NegExpExp, 4}, {"V7Decay", backend.V7Decay, 6}} {
+		add("Map/"+u.name, dimsNC, 2*nc, u.flops*fn*float64(C), func() { be.Map(out, x, u.f) })
+	}
+	add("Zip/Add", dimsNC, 3*nc, fn*float64(C), func() { be.Zip(out, x, y, backend.Add) })
+	add("Zip/Mul", dimsNC, 3*nc, fn*float64(C), func() { be.Zip(out, x, y, backend.Mul) })
+	wide := act(n, 5*64)
+	lo := act(n, 64)
+	add("Slice", fmt.Sprintf("[%d,64] of [%d,320]", n, n), 2*fn*64*4, 0, func() { be.Slice(lo, wide, 128) })
+	rowsIdx := make([]int, n)
+	for i := range rowsIdx {
+		rowsIdx[i] = n - 1 - i
+	}
+	add("GatherRows", dimsNC, 2*nc, 0, func() { be.GatherRows(out, x, rowsIdx) })
+	add("Shift", dimsNC, 4*nc, 0, func() { be.Shift(out, x, state4, C, b) })
+	add("Mix", dimsNC, 4*nc, 3*fn*float64(C), func() { be.Mix(out, x, y, vecC, backend.MixDelta) })
+	add("WKV4", dimsNC, 3*nc+2*3*nc+8*float64(C), 20*fn*float64(C), func() { be.WKV4(out, x, y, vecC, vecC2, state4, 2*C, b) })
+	hstate := fn * float64(hs) * float64(C) * 4 // n heads states, read and written
+	r, w, k, v, kk, a := act(n, C), act(n, C), act(n, C), act(n, C), act(n, C), act(n, C)
+	add("WKV5", fmt.Sprintf("%s, %d heads of %d", dimsNC, H, hs), 5*nc+2*hstate, 6*fn*float64(hs)*float64(C), func() {
+		be.WKV5(out, r, k, v, w, vecC, stateH, 2*C, H, b)
+	})
+	add("WKV7", fmt.Sprintf("%s, %d heads of %d", dimsNC, H, hs), 7*nc+2*hstate, 9*fn*float64(hs)*float64(C), func() {
+		be.WKV7(out, r, w, k, v, kk, a, stateH, 2*C, H, b)
+	})
+	add("KeyV7", dimsNC, 5*nc, 8*fn*float64(C), func() { be.KeyV7(kk, z, a, vecC, vecC2, H) })
+	add("ValueV7", dimsNC, 4*nc, 6*fn*float64(C), func() { be.ValueV7(z, y, x) })
+	add("BonusV7", dimsNC, 5*nc, 5*fn*float64(C), func() { be.BonusV7(out, r, k, v, vecC, H) })
+	// Attention: one sequence decoding n positions at the end of a cache of
+	// Context positions (the same positions every call).
+	L := cfg.Context
+	kc, vc := act(L+n, C), act(L+n, C)
+	qn, kn, vn := act(n, C), act(n, C), act(n, C)
+	add("Attention", fmt.Sprintf("%s over %d positions, %d heads", dimsNC, L, H),
+		2*float64(L)*float64(C)*4+4*nc, fn*(4*float64(L)*float64(C)+5*float64(L)*float64(H)), func() {
+			be.Attention(out, qn, kn, vn, kc, vc, L, H)
+		})
+	logits := act(n, V)
+	host := make([]float32, n*V)
+	add("Read", fmt.Sprintf("[%d,%d] to host", n, V), 2*fn*float64(V)*4, 0, func() { be.Read(logits, 0, host) })
+	hostC := make([]float32, n*C)
+	add("Write", fmt.Sprintf("[%d,%d] from host", n, C), 2*nc, 0, func() { be.Write(out, 0, hostC) })
+	if err := be.Err(); err != nil || encErr != nil {
+		free()
+		if err == nil {
+			err = encErr
+		}
+		return nil, nil, fmt.Errorf("bench: kernel operands at %s: %w", p.Name, err)
+	}
+	return ks, free, nil
+}
