@@ -42,6 +42,9 @@ func Run(t *testing.T, newBackend func() backend.Backend) {
 		{"KeyV7", testKeyV7},
 		{"ValueV7", testValueV7},
 		{"BonusV7", testBonusV7},
+		{"Attention", testAttention},
+		{"AttentionPrefillEqualsDecode", testAttentionPrefillEqualsDecode},
+		{"AttentionErrors", testAttentionErrors},
 		{"Errors", testErrors},
 	}
 	for _, tc := range tests {
