@@ -23,7 +23,15 @@ var (
 // step times; for kernels, achieved bandwidth per operation.
 func (r *Report) Plot(dir string) ([]string, error) {
 	var files []string
-	save := func(p *plot.Plot, name string, w, h vg.Length) error {
+	save := func(p *plot.Plot, name string, w, h vg.Length) (err error) {
+		widenLogAxis(&p.X)
+		widenLogAxis(&p.Y)
+		// The plotting library panics on degenerate input; report it as an error.
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("bench: plot %s: %v", name, r)
+			}
+		}()
 		if err := p.Save(w, h, filepath.Join(dir, name)); err != nil {
 			return fmt.Errorf("bench: plot %s: %w", name, err)
 		}
@@ -92,6 +100,23 @@ func line(p *plot.Plot, name string, xys plotter.XYs, c color.Color, dashed bool
 	p.Add(l, pts)
 	p.Legend.Add(name, l, pts)
 	return nil
+}
+
+// widenLogAxis gives a log-scaled axis a positive, non-empty range (a single
+// data point, or values at zero, would otherwise be undrawable).
+func widenLogAxis(a *plot.Axis) {
+	if _, ok := a.Scale.(plot.LogScale); !ok {
+		return
+	}
+	if a.Max <= 0 {
+		a.Max = 1
+	}
+	if a.Min <= 0 {
+		a.Min = a.Max / 1024
+	}
+	if a.Min >= a.Max {
+		a.Min, a.Max = a.Min/2, a.Max*2
+	}
 }
 
 func log2Axis(p *plot.Plot) {

@@ -101,3 +101,20 @@ func TestCanonicalizeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSynthesizeOfficialLoRARanks: synthetic models get the LoRA ranks of the
+// official models of the same width (RWKV-7 0.1B: 64, 64, 32, 128).
+func TestSynthesizeOfficialLoRARanks(t *testing.T) {
+	f, err := Synthesize(SynthConfig{Version: V7, Layers: 1, Embd: 768, Vocab: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Canonicalize(f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Config
+	if c.DecayLoRA != 64 || c.AaaLoRA != 64 || c.ValueLoRA != 32 || c.GateLoRA != 128 || c.FFN != 3072 || c.Heads != 12 {
+		t.Fatalf("0.1B shape: %+v", c)
+	}
+}

@@ -50,11 +50,18 @@ func (s SynthConfig) withDefaults() (SynthConfig, error) {
 			*v = max(def, 1)
 		}
 	}
+	// The official RWKV-7 trainer's choices: round(k * C^p / 32) * 32, at least 32.
+	lora := func(k, p float64) int {
+		return max(32, int(math.Round(k*math.Pow(float64(s.Embd), p)/32))*32)
+	}
 	r(&s.MixLoRA, 32)
-	r(&s.DecayLoRA, max(32, int(math.Round(1.8*math.Sqrt(float64(s.Embd))/32))*32))
-	r(&s.AaaLoRA, max(32, int(math.Round(1.8*math.Sqrt(float64(s.Embd))/32))*32))
-	r(&s.ValueLoRA, max(32, int(math.Round(1.3*math.Sqrt(float64(s.Embd))/32))*32))
-	r(&s.GateLoRA, max(32, int(math.Round(0.6*math.Pow(float64(s.Embd), 0.8))/32))*32)
+	if s.Version == V6 {
+		r(&s.DecayLoRA, 64)
+	}
+	r(&s.DecayLoRA, lora(1.8, 0.5))
+	r(&s.AaaLoRA, lora(1.8, 0.5))
+	r(&s.ValueLoRA, lora(1.3, 0.5))
+	r(&s.GateLoRA, lora(0.6, 0.8))
 	return s, nil
 }
 
