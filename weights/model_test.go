@@ -105,7 +105,7 @@ func TestCanonicalizeErrors(t *testing.T) {
 // TestSynthesizeOfficialLoRARanks: synthetic models get the LoRA ranks of the
 // official models of the same width (RWKV-7 0.1B: 64, 64, 32, 128).
 func TestSynthesizeOfficialLoRARanks(t *testing.T) {
-	f, err := Synthesize(SynthConfig{Version: V7, Layers: 1, Embd: 768, Vocab: 16})
+	f, err := Synthesize(SynthConfig{Version: V7, Layers: 2, Embd: 768, Vocab: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
