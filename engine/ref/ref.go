@@ -44,8 +44,10 @@ type Backend struct {
 	err  error
 	mm   matmulTask
 	mmT  matmulTTask
-	nz   [][]int32
-	wkv  wkvTask
+	// MatMulT with one token: indices and values of its non-zero inputs.
+	nzIdx []int32
+	nzVal []float32
+	wkv   wkvTask
 }
 
 // Option configures a Backend.
