@@ -537,8 +537,8 @@ func (g *gen) stepT(e elem, nt, v int, acc func(t, h int) int, ntmp, xoff int, w
 	}
 }
 
-// accRegs returns the register prefix and count of the accumulators of a
-// block of v vectors.
+// accPrefix returns the register prefix of the accumulators of a block of v
+// vectors (v = 0: scalar).
 func accPrefix(v int) string {
 	if v == 0 {
 		return "X"

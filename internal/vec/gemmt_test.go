@@ -86,7 +86,7 @@ func chainT(x, w []float32, asm bool) float32 {
 	return acc
 }
 
-// gemmTFn and sparseFn call the product for the weight type: w holds the
+// gemmT and sparse call the product for the weight type: w holds the
 // float32 values, w16 the 16-bit bits (nil for f32).
 func (wt wtype) gemmT(dst []float32, ldd int, x []float32, ldx, n, k int, w []float32, w16 []uint16, ldw, cols int) {
 	switch wt.name {
