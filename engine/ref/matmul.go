@@ -30,68 +30,78 @@ func (b *Backend) MatMul(out, x, w backend.Tensor) {
 	b.mm = matmulTask{}
 }
 
-// MatMulT work items cover colsPerChunk output columns for a single token;
-// with several tokens they cover colsPerChunkMulti so that the chunk of the
-// weight (inputs x columns) stays in a core's L2 cache across the tokens.
+// MatMulT work items cover a range of output columns for all tokens. With one
+// token a work item is one SparseRows call over colsPerChunk columns, which
+// walks all non-zero inputs with the outputs in registers; the weight rows are
+// read once in all. With several tokens it is one GemmT call over
+// colsPerChunkMulti columns, which keeps blocks of that width of the weight in
+// L2 while the tokens pass. Either way each output is one multiply-add chain
+// over the inputs in increasing order (see package vec), so a sequence gives
+// bitwise the results of its tokens one at a time.
 const (
-	colsPerChunk      = 128
-	colsPerChunkMulti = 128
+	colsPerChunk      = 192
+	colsPerChunkMulti = 192
 )
 
-// matmulTTask computes columns [c*colsPerChunk, ...) of out = x @ wt, reading
-// only the rows of wt whose input is non-zero.
+// matmulTTask computes columns [c*chunk, ...) of out = x @ wt.
 type matmulTTask struct {
 	out, x, wt *tensor
-	nz         [][]int32 // per token, the indices of non-zero inputs
+	idx        []int32   // one token: the indices of its non-zero inputs
+	vals       []float32 // and their values
 	chunk      int
 }
 
 func (m *matmulTTask) do(c int) {
-	c0 := c * m.chunk
-	c1 := min(c0+m.chunk, m.wt.cols)
 	O := m.wt.cols
-	for t := 0; t < m.x.rows; t++ {
-		dst := m.out.f32[t*O+c0 : t*O+c1]
-		clear(dst)
-		xr := m.x.row(t)
-		for _, i := range m.nz[t] {
-			a := xr[i]
-			switch m.wt.dt {
-			case backend.F32:
-				vec.Axpy(dst, a, m.wt.f32[int(i)*O+c0:int(i)*O+c1])
-			case backend.F16:
-				vec.AxpyF16(dst, a, m.wt.u16[int(i)*O+c0:int(i)*O+c1])
-			case backend.BF16:
-				vec.AxpyBF16(dst, a, m.wt.u16[int(i)*O+c0:int(i)*O+c1])
-			}
+	c0 := c * m.chunk
+	cw := min(m.chunk, O-c0)
+	if m.x.rows == 1 {
+		dst := m.out.f32[c0 : c0+cw]
+		switch m.wt.dt {
+		case backend.F32:
+			vec.SparseRowsF32(dst, m.idx, m.vals, m.wt.f32[c0:], O)
+		case backend.F16:
+			vec.SparseRowsF16(dst, m.idx, m.vals, m.wt.u16[c0:], O)
+		case backend.BF16:
+			vec.SparseRowsBF16(dst, m.idx, m.vals, m.wt.u16[c0:], O)
 		}
+		return
+	}
+	N, I := m.x.rows, m.x.cols
+	dst := m.out.f32[c0:]
+	switch m.wt.dt {
+	case backend.F32:
+		vec.GemmTF32(dst, O, m.x.f32, I, N, I, m.wt.f32[c0:], O, cw)
+	case backend.F16:
+		vec.GemmTF16(dst, O, m.x.f32, I, N, I, m.wt.u16[c0:], O, cw)
+	case backend.BF16:
+		vec.GemmTBF16(dst, O, m.x.f32, I, N, I, m.wt.u16[c0:], O, cw)
 	}
 }
 
-// MatMulT sets out = x @ wt, skipping zero inputs.
+// MatMulT sets out = x @ wt. With one token only the weight rows of its
+// non-zero inputs are read; several tokens are multiplied densely, which
+// gives the same bits (zero inputs add nothing to the chains).
 func (b *Backend) MatMulT(out, x, wt backend.Tensor) {
 	xt, wtt := b.t(x), b.t(wt)
 	if xt == nil || wtt == nil || !b.ok("MatMulT", xt.rows, wtt.cols, out) || !b.ok("MatMulT", -1, wtt.rows, x) {
 		return
 	}
-	if cap(b.nz) < xt.rows {
-		b.nz = make([][]int32, xt.rows)
-	}
-	nz := b.nz[:xt.rows]
-	for t := range nz {
-		idx := nz[t][:0]
-		for i, v := range xt.row(t) {
+	chunk := colsPerChunkMulti
+	var idx []int32
+	var vals []float32
+	if xt.rows == 1 {
+		chunk = colsPerChunk
+		idx, vals = b.nzIdx[:0], b.nzVal[:0]
+		for i, v := range xt.f32[:xt.cols] {
 			if v != 0 {
 				idx = append(idx, int32(i))
+				vals = append(vals, v)
 			}
 		}
-		nz[t] = idx
+		b.nzIdx, b.nzVal = idx, vals
 	}
-	chunk := colsPerChunk
-	if xt.rows > 1 {
-		chunk = colsPerChunkMulti
-	}
-	b.mmT = matmulTTask{out: b.t(out), x: xt, wt: wtt, nz: nz, chunk: chunk}
+	b.mmT = matmulTTask{out: b.t(out), x: xt, wt: wtt, idx: idx, vals: vals, chunk: chunk}
 	b.pool.run(&b.mmT, (wtt.cols+chunk-1)/chunk)
 	b.mmT = matmulTTask{}
 }

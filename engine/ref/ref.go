@@ -44,9 +44,11 @@ type Backend struct {
 	err  error
 	mm   matmulTask
 	mmT  matmulTTask
-	nz   [][]int32
-	wkv  wkvTask
-	attn attnTask
+	// MatMulT with one token: indices and values of its non-zero inputs.
+	nzIdx []int32
+	nzVal []float32
+	wkv   wkvTask
+	attn  attnTask
 	// attnScores is Attention's score scratch, grown as needed.
 	attnScores []float32
 }

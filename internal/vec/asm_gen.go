@@ -34,7 +34,15 @@ var (
 type gen struct {
 	buf   bytes.Buffer
 	label int
-	shuf  int // ymm register holding bf16Shuf in the current kernel
+	shuf  int // ymm register holding bf16Shuf in the current kernel; -1: none, read it from memory
+}
+
+// shufArg is the operand giving the bfloat16 shuffle control.
+func (g *gen) shufArg() string {
+	if g.shuf < 0 {
+		return "bf16Shuf<>(SB)"
+	}
+	return fmt.Sprintf("Y%d", g.shuf)
 }
 
 func (g *gen) p(format string, args ...any) {
@@ -59,7 +67,7 @@ func (g *gen) loadW(e elem, addr string, y int) {
 		// Both 128-bit lanes get words 0-7; the shuffle moves word d of
 		// the lane's half into the high half of dword d, zeroing the low.
 		g.p("VBROADCASTI128 %s, Y%d", addr, y)
-		g.p("VPSHUFB Y%d, Y%d, Y%d", g.shuf, y, y)
+		g.p("VPSHUFB %s, Y%d, Y%d", g.shufArg(), y, y)
 	}
 }
 
@@ -384,6 +392,350 @@ func (g *gen) axpy(e elem) string {
 	return name
 }
 
+// Transposed kernels: gemmT<nt><E> multiplies nt tokens with a row-major
+// [k, cols] weight matrix (outer-product form), sparseRows<E> sums selected
+// weight rows scaled by one value each. Each output column keeps one
+// accumulator lane for the whole pass over the weight rows, updated with one
+// fused multiply-add per row in increasing row order, so the result of an
+// output does not depend on the number of tokens, the column blocking or the
+// kernel. The columns are processed in blocks of 8*v columns for the widest v
+// that fits (v ymm accumulators per token), then one column at a time with
+// scalar instructions, so no weight or output is accessed past the requested
+// columns.
+//
+// Register conventions of both:
+//
+//	DI   dst of the current column block (token 0)
+//	R9   weights of the current column block (row 0)
+//	R10  weight row stride in bytes
+//	R11  columns left
+//
+// gemmT only:
+//
+//	BX   dst row stride in bytes; AX temporary (dst of token 3, 16-bit decode)
+//	SI   x (token 0, row 0); DX x row stride in bytes; R8 3*DX
+//	R12  x of the current row; R13 weights of the current row; CX rows left
+//
+// sparseRows only:
+//
+//	R8   idx; SI vals; CX number of rows; AX current entry; DX row offset in
+//	     bytes; BX temporary (16-bit decode)
+
+// maxTokensT is the largest number of tokens a gemmT kernel handles at once.
+const maxTokensT = 4
+
+// widthT[nt] is the number of ymm accumulators per token in the widest
+// column block of the gemmT kernel for nt tokens.
+var widthT = [maxTokensT + 1]int{0, 8, 4, 3, 3}
+
+// widthS is the same for the sparseRows kernels.
+const widthS = 8
+
+// disp prefixes a memory operand with a byte displacement.
+func disp(d int, base string) string {
+	if d == 0 {
+		return base
+	}
+	return fmt.Sprintf("%d%s", d, base)
+}
+
+// xAddrT is the x operand of token t in the gemmT kernels, off bytes past
+// the current row.
+func xAddrT(t, off int) string {
+	return disp(off, [...]string{"(R12)", "(R12)(DX*1)", "(R12)(DX*2)", "(R12)(R8*1)"}[t])
+}
+
+// dstBaseT returns the base of the dst operands of token t in the gemmT
+// kernels, emitting the address computation it needs.
+func (g *gen) dstBaseT(t int) string {
+	if t == 3 {
+		g.p("LEAQ (DI)(BX*2), AX")
+		return "(AX)(BX*1)"
+	}
+	return [...]string{"(DI)", "(DI)(BX*1)", "(DI)(BX*2)"}[t]
+}
+
+// loadScalarW loads one weight at addr into X0 as float32; tmp is a general
+// register it may clobber.
+func (g *gen) loadScalarW(e elem, addr, tmp string) {
+	switch e {
+	case f32:
+		g.p("VMOVSS %s, X0", addr)
+	case f16:
+		g.p("MOVWLZX %s, %s", addr, tmp)
+		g.p("VMOVD %s, X0", tmp)
+		g.p("VCVTPH2PS X0, X0")
+	case bf16:
+		g.p("MOVWLZX %s, %s", addr, tmp)
+		g.p("SHLL $16, %s", tmp)
+		g.p("VMOVD %s, X0", tmp)
+	}
+}
+
+// layoutT assigns registers for a block of v vectors (v = 0: one scalar
+// column) of nt tokens: accumulators at the top, and for 16-bit weights on
+// a single token ntmp rotating conversion temporaries from Y1. It sets g.shuf
+// to a free register, or -1 when none is left.
+func (g *gen) layoutT(e elem, nt, v int) (acc func(t, h int) int, ntmp int) {
+	nv := max(v, 1)
+	nacc := nt * nv
+	acc = func(t, h int) int { return 16 - nacc + t*nv + h }
+	used := 1 // broadcast x (nt == 1) or scalar weight
+	switch {
+	case v == 0:
+	case nt == 1:
+		if e != f32 {
+			ntmp = min(v, 4)
+			used += ntmp
+		}
+	default:
+		used += nv // the weight vectors of a row
+	}
+	if used+nacc > 16 {
+		panic("too many registers")
+	}
+	g.shuf = -1
+	if e == bf16 && v > 0 && used < 16-nacc {
+		g.shuf = used
+		g.p("VMOVDQU bf16Shuf<>(SB), Y%d", g.shuf)
+	}
+	return acc, ntmp
+}
+
+// stepT emits the update of the gemmT accumulators with one weight row at
+// wbase (v vectors, or one scalar column when v = 0) and the x values xoff
+// bytes past R12.
+func (g *gen) stepT(e elem, nt, v int, acc func(t, h int) int, ntmp, xoff int, wbase string) {
+	switch {
+	case v == 0:
+		g.loadScalarW(e, wbase, "AX")
+		for t := 0; t < nt; t++ {
+			g.p("VFMADD231SS %s, X0, X%d", xAddrT(t, xoff), acc(t, 0))
+		}
+	case nt == 1:
+		g.p("VBROADCASTSS %s, Y0", xAddrT(0, xoff))
+		for h := 0; h < v; h++ {
+			wa := disp(h*8*e.size, wbase)
+			if e == f32 {
+				g.p("VFMADD231PS %s, Y0, Y%d", wa, acc(0, h))
+				continue
+			}
+			tmp := 1 + h%ntmp
+			g.loadW(e, wa, tmp)
+			g.p("VFMADD231PS Y%d, Y0, Y%d", tmp, acc(0, h))
+		}
+	default:
+		for h := 0; h < v; h++ {
+			g.loadW(e, disp(h*8*e.size, wbase), h)
+		}
+		for t := 0; t < nt; t++ {
+			g.p("VBROADCASTSS %s, Y%d", xAddrT(t, xoff), v)
+			for h := 0; h < v; h++ {
+				g.p("VFMADD231PS Y%d, Y%d, Y%d", h, v, acc(t, h))
+			}
+		}
+	}
+}
+
+// accPrefix returns the register prefix of the accumulators of a block of v
+// vectors (v = 0: scalar).
+func accPrefix(v int) string {
+	if v == 0 {
+		return "X"
+	}
+	return "Y"
+}
+
+// blockT emits one column block of a gemmT kernel: v vectors (v = 0: one
+// scalar column) for nt tokens over all k weight rows, starting from zero or,
+// when accum is set, from dst.
+func (g *gen) blockT(e elem, nt, v int) {
+	acc, ntmp := g.layoutT(e, nt, v)
+	nv := max(v, 1)
+	r := accPrefix(v)
+	mov := "VMOVUPS"
+	if v == 0 {
+		mov = "VMOVSS"
+	}
+	load, start := g.newLabel("tload"), g.newLabel("tstart")
+	g.p("CMPQ accum+64(FP), $0")
+	g.p("JNE %s", load)
+	for t := 0; t < nt; t++ {
+		for h := 0; h < nv; h++ {
+			a := acc(t, h)
+			g.p("VXORPS %s%d, %s%d, %s%d", r, a, r, a, r, a)
+		}
+	}
+	g.p("JMP %s", start)
+	g.lbl(load)
+	for t := 0; t < nt; t++ {
+		base := g.dstBaseT(t)
+		for h := 0; h < nv; h++ {
+			g.p("%s %s, %s%d", mov, disp(h*32, base), r, acc(t, h))
+		}
+	}
+	g.lbl(start)
+	g.p("MOVQ SI, R12")
+	g.p("MOVQ R9, R13")
+	g.p("MOVQ k+32(FP), CX")
+	loop2, one, done := g.newLabel("trow2"), g.newLabel("trow1"), g.newLabel("trowend")
+	g.p("CMPQ CX, $2")
+	g.p("JB %s", one)
+	g.lbl(loop2)
+	g.stepT(e, nt, v, acc, ntmp, 0, "(R13)")
+	g.stepT(e, nt, v, acc, ntmp, 4, "(R13)(R10*1)")
+	g.p("ADDQ $8, R12")
+	g.p("LEAQ (R13)(R10*2), R13")
+	g.p("SUBQ $2, CX")
+	g.p("CMPQ CX, $2")
+	g.p("JAE %s", loop2)
+	g.lbl(one)
+	g.p("TESTQ CX, CX")
+	g.p("JZ %s", done)
+	g.stepT(e, nt, v, acc, ntmp, 0, "(R13)")
+	g.lbl(done)
+	for t := 0; t < nt; t++ {
+		base := g.dstBaseT(t)
+		for h := 0; h < nv; h++ {
+			g.p("%s %s%d, %s", mov, r, acc(t, h), disp(h*32, base))
+		}
+	}
+}
+
+// colLoops emits the walk over the columns: blocks of 8*vmax columns while
+// they fit, then one block of the widest v < vmax that fits, then single
+// columns. block(v) emits the computation of one block.
+func (g *gen) colLoops(e elem, vmax int, block func(v int)) {
+	advance := func(c int) {
+		g.p("ADDQ $%d, DI", c*4)
+		g.p("ADDQ $%d, R9", c*e.size)
+		g.p("SUBQ $%d, R11", c)
+	}
+	wide, tail, single, singleLoop, end := g.newLabel("cwide"), g.newLabel("ctail"), g.newLabel("csingle"), g.newLabel("csingleloop"), g.newLabel("cend")
+	g.lbl(wide)
+	g.p("CMPQ R11, $%d", 8*vmax)
+	g.p("JB %s", tail)
+	block(vmax)
+	advance(8 * vmax)
+	g.p("JMP %s", wide)
+	g.lbl(tail)
+	for v := vmax - 1; v >= 1; v-- {
+		next := g.newLabel("cnext")
+		g.p("CMPQ R11, $%d", 8*v)
+		g.p("JB %s", next)
+		block(v)
+		advance(8 * v)
+		g.p("JMP %s", single)
+		g.lbl(next)
+	}
+	g.lbl(single)
+	g.p("TESTQ R11, R11")
+	g.p("JZ %s", end)
+	g.lbl(singleLoop)
+	block(0)
+	advance(1)
+	g.p("JNZ %s", singleLoop)
+	g.lbl(end)
+	g.p("VZEROUPPER")
+	g.p("RET")
+}
+
+// shiftFor returns log2 of an element size.
+func shiftFor(size int) int {
+	if size == 4 {
+		return 2
+	}
+	return 1
+}
+
+// gemmTKernel emits
+//
+//	func gemmT<nt><E>(dst *float32, ldd int, x *float32, ldx, k int, wt *T, ldw, cols, accum int)
+//
+// dst[t*ldd + c] = (accum != 0 ? dst[t*ldd + c] : 0) + sum_{i<k} x[t*ldx + i] * wt[i*ldw + c]
+// for t < nt and c < cols, with k >= 1 and cols >= 1.
+func (g *gen) gemmTKernel(e elem, nt int) {
+	name := fmt.Sprintf("gemmT%d%s", nt, e.name)
+	fmt.Fprintf(&g.buf, "\n// func %s(dst *float32, ldd int, x *float32, ldx, k int, wt *%s, ldw, cols, accum int)\n", name, e.goT)
+	fmt.Fprintf(&g.buf, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	g.p("MOVQ dst+0(FP), DI")
+	g.p("MOVQ ldd+8(FP), BX")
+	g.p("SHLQ $2, BX")
+	g.p("MOVQ x+16(FP), SI")
+	g.p("MOVQ ldx+24(FP), DX")
+	g.p("SHLQ $2, DX")
+	g.p("LEAQ (DX)(DX*2), R8")
+	g.p("MOVQ wt+40(FP), R9")
+	g.p("MOVQ ldw+48(FP), R10")
+	g.p("SHLQ $%d, R10", shiftFor(e.size))
+	g.p("MOVQ cols+56(FP), R11")
+	g.colLoops(e, widthT[nt], func(v int) { g.blockT(e, nt, v) })
+}
+
+// blockS emits one column block of a sparseRows kernel: v vectors (v = 0:
+// one scalar column) summed over all selected rows.
+func (g *gen) blockS(e elem, v int) {
+	acc, ntmp := g.layoutT(e, 1, v)
+	nv := max(v, 1)
+	r := accPrefix(v)
+	for h := 0; h < nv; h++ {
+		a := acc(0, h)
+		g.p("VXORPS %s%d, %s%d, %s%d", r, a, r, a, r, a)
+	}
+	loop := g.newLabel("srow")
+	g.p("XORQ AX, AX")
+	g.lbl(loop)
+	g.p("MOVLQSX (R8)(AX*4), DX")
+	g.p("IMULQ R10, DX")
+	if v == 0 {
+		g.loadScalarW(e, "(R9)(DX*1)", "BX")
+		g.p("VFMADD231SS (SI)(AX*4), X0, X%d", acc(0, 0))
+	} else {
+		g.p("VBROADCASTSS (SI)(AX*4), Y0")
+		for h := 0; h < v; h++ {
+			wa := disp(h*8*e.size, "(R9)(DX*1)")
+			if e == f32 {
+				g.p("VFMADD231PS %s, Y0, Y%d", wa, acc(0, h))
+				continue
+			}
+			tmp := 1 + h%ntmp
+			g.loadW(e, wa, tmp)
+			g.p("VFMADD231PS Y%d, Y0, Y%d", tmp, acc(0, h))
+		}
+	}
+	g.p("INCQ AX")
+	g.p("CMPQ AX, CX")
+	g.p("JB %s", loop)
+	mov := "VMOVUPS"
+	if v == 0 {
+		mov = "VMOVSS"
+	}
+	for h := 0; h < nv; h++ {
+		g.p("%s %s%d, %s", mov, r, acc(0, h), disp(h*32, "(DI)"))
+	}
+}
+
+// sparseKernel emits
+//
+//	func sparseRows<E>(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *T, ldw int)
+//
+// dst[c] = sum_{j<nnz} vals[j] * wt[idx[j]*ldw + c] for c < cols, with
+// nnz >= 1, cols >= 1 and every idx[j] >= 0.
+func (g *gen) sparseKernel(e elem) {
+	name := "sparseRows" + e.name
+	fmt.Fprintf(&g.buf, "\n// func %s(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *%s, ldw int)\n", name, e.goT)
+	fmt.Fprintf(&g.buf, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	g.p("MOVQ dst+0(FP), DI")
+	g.p("MOVQ cols+8(FP), R11")
+	g.p("MOVQ idx+16(FP), R8")
+	g.p("MOVQ vals+24(FP), SI")
+	g.p("MOVQ nnz+32(FP), CX")
+	g.p("MOVQ wt+40(FP), R9")
+	g.p("MOVQ ldw+48(FP), R10")
+	g.p("SHLQ $%d, R10", shiftFor(e.size))
+	g.colLoops(e, widthS, func(v int) { g.blockS(e, v) })
+}
+
 func main() {
 	g := &gen{}
 	g.buf.WriteString("// Code generated by asm_gen.go; DO NOT EDIT.\n\n//go:build amd64 && !purego\n\n#include \"textflag.h\"\n")
@@ -398,6 +750,12 @@ func main() {
 		g.rowsKernel(e, 2, 2)
 		g.rowsKernel(e, 2, 3)
 		g.axpy(e)
+	}
+	for _, e := range []elem{f32, f16, bf16} {
+		for nt := 1; nt <= maxTokensT; nt++ {
+			g.gemmTKernel(e, nt)
+		}
+		g.sparseKernel(e)
 	}
 	out := strings.ReplaceAll(g.buf.String(), "\t\n", "\n")
 	if err := os.WriteFile("kernels_amd64.s", []byte(out), 0o644); err != nil {

@@ -54,3 +54,45 @@ func TestNoAccessPastEnd(t *testing.T) {
 		}
 	})
 }
+
+// TestGemmTNoAccessPastEnd runs the transposed products on slices that end at
+// a guard page, for every column tail and token count of the kernels.
+func TestGemmTNoAccessPastEnd(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(17, 18))
+		for _, k := range []int{1, 2, 3, 7} {
+			for _, cols := range []int{1, 3, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 33, 63, 65, 71} {
+				w := guarded[float32](t, k*cols)
+				copy(w, randF32(rng, k*cols))
+				w16 := guarded[uint16](t, k*cols)
+				for _, n := range []int{1, 2, 3, 4, 5} {
+					x := guarded[float32](t, n*k)
+					copy(x, randF32(rng, n*k))
+					dst := guarded[float32](t, n*cols)
+					GemmTF32(dst, cols, x, k, n, k, w, cols, cols)
+					GemmTF16(dst, cols, x, k, n, k, w16, cols, cols)
+					GemmTBF16(dst, cols, x, k, n, k, w16, cols, cols)
+				}
+				// All rows of the last column block, including the last
+				// row, which ends at the guard page.
+				idx := guarded[int32](t, k)
+				vals := guarded[float32](t, k)
+				for i := range idx {
+					idx[i] = int32(i)
+					vals[i] = float32(i) + 0.5
+				}
+				dst := guarded[float32](t, cols)
+				SparseRowsF32(dst, idx, vals, w, cols)
+				SparseRowsF16(dst, idx, vals, w16, cols)
+				SparseRowsBF16(dst, idx, vals, w16, cols)
+				// A column range ending at the end of the weights.
+				if cols > 1 {
+					c0 := cols / 2
+					SparseRowsF32(dst[:cols-c0], idx, vals, w[c0:], cols)
+					SparseRowsF16(dst[:cols-c0], idx, vals, w16[c0:], cols)
+					SparseRowsBF16(dst[:cols-c0], idx, vals, w16[c0:], cols)
+				}
+			}
+		}
+	})
+}

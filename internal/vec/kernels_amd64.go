@@ -62,8 +62,64 @@ func axpyF16(dst *float32, a float32, x *uint16, n int)
 //go:noescape
 func axpyBF16(dst *float32, a float32, x *uint16, n int)
 
+// Transposed kernels for nt = 1..4 tokens (gemmT<nt>):
+// dst[t*ldd + c] = (accum != 0 ? dst[t*ldd + c] : 0) + sum_{i<k} x[t*ldx + i] * wt[i*ldw + c]
+// for t < nt and c < cols, each output one fused multiply-add chain over
+// increasing i; k >= 1, cols >= 1.
+
+//go:noescape
+func gemmT1F32(dst *float32, ldd int, x *float32, ldx, k int, wt *float32, ldw, cols, accum int)
+
+//go:noescape
+func gemmT2F32(dst *float32, ldd int, x *float32, ldx, k int, wt *float32, ldw, cols, accum int)
+
+//go:noescape
+func gemmT3F32(dst *float32, ldd int, x *float32, ldx, k int, wt *float32, ldw, cols, accum int)
+
+//go:noescape
+func gemmT4F32(dst *float32, ldd int, x *float32, ldx, k int, wt *float32, ldw, cols, accum int)
+
+//go:noescape
+func gemmT1F16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT2F16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT3F16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT4F16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT1BF16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT2BF16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT3BF16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT4BF16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+// dst[c] = sum_{j<nnz} vals[j] * wt[idx[j]*ldw + c] for c < cols, one fused
+// multiply-add chain over increasing j; nnz >= 1, cols >= 1, idx[j] >= 0.
+
+//go:noescape
+func sparseRowsF32(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *float32, ldw int)
+
+//go:noescape
+func sparseRowsF16(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *uint16, ldw int)
+
+//go:noescape
+func sparseRowsBF16(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *uint16, ldw int)
+
 var (
-	kernF32  = kernels[float32]{gemm1x1F32, gemm4x1F32, gemm2x2F32, gemm2x3F32, axpyF32}
-	kernF16  = kernels[uint16]{gemm1x1F16, gemm4x1F16, gemm2x2F16, gemm2x3F16, axpyF16}
-	kernBF16 = kernels[uint16]{gemm1x1BF16, gemm4x1BF16, gemm2x2BF16, gemm2x3BF16, axpyBF16}
+	kernF32 = kernels[float32]{gemm1x1F32, gemm4x1F32, gemm2x2F32, gemm2x3F32, axpyF32,
+		[maxTokensT]gemmTKernel[float32]{gemmT1F32, gemmT2F32, gemmT3F32, gemmT4F32}, sparseRowsF32}
+	kernF16 = kernels[uint16]{gemm1x1F16, gemm4x1F16, gemm2x2F16, gemm2x3F16, axpyF16,
+		[maxTokensT]gemmTKernel[uint16]{gemmT1F16, gemmT2F16, gemmT3F16, gemmT4F16}, sparseRowsF16}
+	kernBF16 = kernels[uint16]{gemm1x1BF16, gemm4x1BF16, gemm2x2BF16, gemm2x3BF16, axpyBF16,
+		[maxTokensT]gemmTKernel[uint16]{gemmT1BF16, gemmT2BF16, gemmT3BF16, gemmT4BF16}, sparseRowsBF16}
 )

@@ -1,0 +1,80 @@
+package ref
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/rwkvgo/rwkvgo/engine/backend"
+	"github.com/rwkvgo/rwkvgo/internal/half"
+)
+
+// TestMatMulTSequenceEqualsTokens checks that MatMulT on several tokens gives
+// bitwise the results of the same tokens one at a time (the sparse path), for
+// every weight type, and that the results are close to the exact products.
+func TestMatMulTSequenceEqualsTokens(t *testing.T) {
+	const n, in, out = 5, 517, 389 // column counts that leave partial chunks
+	r := rand.New(rand.NewPCG(7, 8))
+	be := New(2)
+	defer be.Close()
+	for _, dt := range []backend.DType{backend.F32, backend.F16, backend.BF16} {
+		// Weights: random values, stored in dt; w keeps the decoded values.
+		w := make([]float32, in*out)
+		raw := make([]byte, in*out*dt.Size())
+		for i := range w {
+			v := float32(r.NormFloat64())
+			switch dt {
+			case backend.F32:
+				binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+			case backend.F16:
+				h := half.F32ToF16(v)
+				binary.LittleEndian.PutUint16(raw[2*i:], h)
+				v = half.F16ToF32(h)
+			case backend.BF16:
+				h := half.F32ToBF16(v)
+				binary.LittleEndian.PutUint16(raw[2*i:], h)
+				v = half.BF16ToF32(h)
+			}
+			w[i] = v
+		}
+		wt := be.Upload(dt, in, out, raw)
+		// Activations: about half zero, as after a squared ReLU; one
+		// token all zero.
+		xs := make([]float32, n*in)
+		for i := range xs {
+			if r.IntN(2) == 0 && i >= in {
+				xs[i] = float32(r.NormFloat64())
+			}
+		}
+		x := be.UploadF32(n, in, xs)
+		seq := be.New(n, out)
+		be.MatMulT(seq, x, wt)
+		got := make([]float32, n*out)
+		be.Read(seq, 0, got)
+		for tk := range n {
+			x1 := be.UploadF32(1, in, xs[tk*in:(tk+1)*in])
+			o1 := be.New(1, out)
+			be.MatMulT(o1, x1, wt)
+			one := make([]float32, out)
+			be.Read(o1, 0, one)
+			for c := range out {
+				if math.Float32bits(one[c]) != math.Float32bits(got[tk*out+c]) {
+					t.Fatalf("%s: token %d column %d: sequence gives %g, token alone %g", dt, tk, c, got[tk*out+c], one[c])
+				}
+				var ref, scale float64
+				for i := range in {
+					p := float64(xs[tk*in+i]) * float64(w[i*out+c])
+					ref += p
+					scale += math.Abs(p)
+				}
+				if d := math.Abs(float64(one[c]) - ref); d > 1e-5*scale+1e-30 {
+					t.Fatalf("%s: token %d column %d: %g, want %g", dt, tk, c, one[c], ref)
+				}
+			}
+		}
+	}
+	if err := be.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
