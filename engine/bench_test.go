@@ -8,36 +8,53 @@ import (
 )
 
 var (
-	bench01Once  sync.Once
-	bench01Model *Model
-	bench01Err   error
+	bench01Mu     sync.Mutex
+	bench01Models = map[weights.DType]*Model{}
 )
 
 // model01B returns a synthetic RWKV-7 model of the 0.1B shape (12 layers,
-// width 768, vocab 65536), F32, shared by the benchmarks.
-func model01B(b *testing.B) *Model {
-	bench01Once.Do(func() {
-		f, err := weights.Synthesize(weights.SynthConfig{Version: weights.V7, Layers: 12, Embd: 768, Vocab: 65536, Seed: 1})
-		if err != nil {
-			bench01Err = err
-			return
-		}
-		wm, err := weights.Canonicalize(f, weights.Options{})
-		if err != nil {
-			bench01Err = err
-			return
-		}
-		bench01Model, bench01Err = New(wm, Options{})
-	})
-	if bench01Err != nil {
-		b.Fatal(bench01Err)
+// width 768, vocab 65536) with matrices stored as dt, shared by the benchmarks.
+func model01B(b *testing.B, dt weights.DType) *Model {
+	bench01Mu.Lock()
+	defer bench01Mu.Unlock()
+	if m := bench01Models[dt]; m != nil {
+		return m
 	}
-	return bench01Model
+	f, err := weights.Synthesize(weights.SynthConfig{Version: weights.V7, Layers: 12, Embd: 768, Vocab: 65536, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if dt != weights.F32 {
+		for _, t := range f.Tensors {
+			if len(t.Shape) == 2 {
+				v, _ := t.Float32()
+				if t.Data, err = weights.Encode(dt, v); err != nil {
+					b.Fatal(err)
+				}
+				t.DType = dt
+			}
+		}
+	}
+	wm, err := weights.Canonicalize(f, weights.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := New(wm, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bench01Models[dt] = m
+	return m
 }
 
-// BenchmarkDecode01B measures one-token decode steps (tokens/s).
-func BenchmarkDecode01B(b *testing.B) {
-	m := model01B(b)
+// BenchmarkDecode01B measures one-token decode steps (tokens/s), F32 weights.
+func BenchmarkDecode01B(b *testing.B) { benchDecode(b, weights.F32) }
+
+// BenchmarkDecode01B_F16 is BenchmarkDecode01B with F16 weight matrices.
+func BenchmarkDecode01B_F16(b *testing.B) { benchDecode(b, weights.F16) }
+
+func benchDecode(b *testing.B, dt weights.DType) {
+	m := model01B(b, dt)
 	s, err := m.NewSession()
 	if err != nil {
 		b.Fatal(err)
@@ -56,9 +73,14 @@ func BenchmarkDecode01B(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
 }
 
-// BenchmarkPrefill128_01B measures a 128-token prefill (tokens/s).
-func BenchmarkPrefill128_01B(b *testing.B) {
-	m := model01B(b)
+// BenchmarkPrefill128_01B measures a 128-token prefill (tokens/s), F32 weights.
+func BenchmarkPrefill128_01B(b *testing.B) { benchPrefill(b, weights.F32) }
+
+// BenchmarkPrefill128_01B_F16 is BenchmarkPrefill128_01B with F16 weight matrices.
+func BenchmarkPrefill128_01B_F16(b *testing.B) { benchPrefill(b, weights.F16) }
+
+func benchPrefill(b *testing.B, dt weights.DType) {
+	m := model01B(b, dt)
 	tokens := make([]int, 128)
 	for i := range tokens {
 		tokens[i] = (i * 7919) % 65536
