@@ -1,7 +1,6 @@
 package emutest
 
 import (
-	"bufio"
 	"fmt"
 	"math"
 	"math/rand"
@@ -34,19 +33,26 @@ func withSchedule(t *testing.T, spec string) {
 // siteLine returns the line of kernels.cu that carries the marker SITE:name.
 func siteLine(t *testing.T, name string) int {
 	t.Helper()
-	f, err := os.Open("kernels.cu")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		if strings.Contains(sc.Text(), "SITE:"+name) {
-			return line
+	for i, l := range strings.Split(kernelsSource, "\n") {
+		if strings.Contains(l, "SITE:"+name) {
+			return i + 1
 		}
 	}
 	t.Fatalf("marker SITE:%s not found in kernels.cu", name)
 	return 0
+}
+
+// TestBuildIsFresh fails when the compiled tests use an older
+// cuda/ptx_wrappers.cuh than the one on disk: cgo does not track that file,
+// so the build cache may hold a stale object. Run `go clean -cache` then.
+func TestBuildIsFresh(t *testing.T) {
+	disk, err := os.ReadFile("../../ptx_wrappers.cuh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(disk) != ptxWrappersSource() {
+		t.Fatal("the test binary was built from an older cuda/ptx_wrappers.cuh; run `go clean -cache` and retest")
+	}
 }
 
 func TestContextSwitchSelection(t *testing.T) {
@@ -393,7 +399,7 @@ func TestDynamicSharedMemory(t *testing.T) {
 			if before != 0xffffffff {
 				t.Fatalf("block %d thread %d: unwritten dynamic shared memory reads %#x, want the 0xFF poison", b, i, before)
 			}
-			if want := uint32(threads-1-i + 1000*b); after != want {
+			if want := uint32(threads - 1 - i + 1000*b); after != want {
 				t.Fatalf("block %d thread %d: got %d want %d", b, i, after, want)
 			}
 		}

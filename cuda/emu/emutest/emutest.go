@@ -9,8 +9,10 @@
 // project's own fp16/bf16 conversions (internal/half).
 //
 // The package builds with the x86-64 assembly context switch by default; the
-// build tag cuemu_ucontext selects the portable ucontext switch instead, and
-// `go test -asan` selects it automatically.
+// build tag cuemu_ucontext selects the portable ucontext switch instead (the
+// emulator also selects it by itself when the C++ code is compiled with
+// AddressSanitizer or ThreadSanitizer; `go test -asan` instruments only C,
+// not C++, so it keeps the assembly switch).
 package emutest
 
 /*
@@ -21,10 +23,28 @@ package emutest
 import "C"
 
 import (
+	_ "embed" // kernelsSource
 	"fmt"
 	"runtime"
 	"unsafe"
+
+	// The emulator's headers: importing the package makes the go tool
+	// rebuild this one when they change.
+	_ "github.com/rwkvgo/rwkvgo/cuda/emu/include"
 )
+
+// kernelsSource is kernels.cu, the test kernels compiled by harness.cc.
+// Embedding it also makes the go tool rebuild the package when it changes.
+//
+//go:embed kernels.cu
+var kernelsSource string
+
+// ptxWrappersSource returns the copy of cuda/ptx_wrappers.cuh that was
+// assembled into the test binary (see harness.cc); it lies outside this
+// package, so the go tool cannot notice changes to it.
+func ptxWrappersSource() string {
+	return C.GoStringN(C.emu_ptx_wrappers_source(), C.int(C.emu_ptx_wrappers_size()))
+}
 
 // cudaError is a failed CUDA call: its cudaError_t value and the emulator's
 // explanation.

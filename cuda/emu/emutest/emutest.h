@@ -31,6 +31,8 @@ const char* emu_detail(void);
 void emu_clear_errors(void);
 int emu_set_schedule(const char* spec);
 int emu_switch_is_asm(void);
+const char* emu_ptx_wrappers_source(void);
+size_t emu_ptx_wrappers_size(void);
 
 int emu_indices(int* out, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz);
 int emu_softmax(const float* x, float* y, int rows, int n, int threads);

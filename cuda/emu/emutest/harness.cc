@@ -9,6 +9,20 @@
 
 #include "emutest.h"
 
+// A copy of cuda/ptx_wrappers.cuh as it was when this file was compiled, so
+// that a test can detect a stale build (the go tool tracks neither headers
+// outside the package directory nor their changes). cgo compiles in the
+// package directory, which .incbin paths are relative to.
+__asm__(
+    ".pushsection .rodata\n"
+    ".balign 16\n"
+    "emu_ptx_wrappers_begin:\n"
+    ".incbin \"../../ptx_wrappers.cuh\"\n"
+    "emu_ptx_wrappers_end:\n"
+    ".popsection\n");
+extern "C" const char emu_ptx_wrappers_begin[] __asm__("emu_ptx_wrappers_begin");
+extern "C" const char emu_ptx_wrappers_end[] __asm__("emu_ptx_wrappers_end");
+
 namespace {
 
 // Device buffer holding a copy of host data, copied back on request.
@@ -67,6 +81,9 @@ const char* emu_detail(void) { return cuemuGetLastErrorDetail(); }
 void emu_clear_errors(void) { cudaGetLastError(); }
 
 int emu_set_schedule(const char* spec) { return cuemuSetScheduleString(spec); }
+
+const char* emu_ptx_wrappers_source(void) { return emu_ptx_wrappers_begin; }
+size_t emu_ptx_wrappers_size(void) { return size_t(emu_ptx_wrappers_end - emu_ptx_wrappers_begin); }
 
 int emu_switch_is_asm(void) {
 #if defined(CUEMU_SWITCH_ASM)

@@ -1,4 +1,4 @@
-//go:build !cuemu_ucontext && !asan
+//go:build !cuemu_ucontext
 
 package emutest
 

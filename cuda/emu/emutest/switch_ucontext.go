@@ -1,7 +1,6 @@
-//go:build cuemu_ucontext || asan
+//go:build cuemu_ucontext
 
 package emutest
 
-// wantAsmSwitch is false: the cuemu_ucontext tag forces the ucontext switch,
-// and AddressSanitizer builds select it automatically.
+// wantAsmSwitch is false: the cuemu_ucontext tag forces the ucontext switch.
 var wantAsmSwitch = false
