@@ -1,0 +1,298 @@
+/*
+ * rwkvcu.h: the C ABI of librwkvcu, rwkvgo's CUDA kernels for RWKV models.
+ *
+ * The library runs the operations of the RWKV model graphs (never whole
+ * models) on one CUDA device. It is C99, exception-free and callable without
+ * a C compiler (from Go through cgo or purego): opaque handles, plain integer,
+ * float and pointer arguments only (no struct by value), every function
+ * returns a status, caller-owned host buffers.
+ *
+ * Conventions (apply to every function below unless stated):
+ *  - Status: RWKVCU_OK (0) or a negative error code. After an error,
+ *    rwkvcu_last_error(ctx) describes it (for rwkvcu_context_create failures,
+ *    rwkvcu_last_error(NULL) does, per calling thread).
+ *  - Threads: a context and everything made from it may be used by one thread
+ *    at a time; different contexts may be used concurrently. The functions
+ *    that take no context are thread-safe.
+ *  - NULL: handle and pointer arguments must not be NULL unless documented;
+ *    a NULL where one is required returns RWKVCU_ERR_INVALID_ARGUMENT.
+ *    Destroy/free functions accept NULL and do nothing.
+ *  - Tensors are 2-D row-major [rows, cols] arrays in device memory. Element
+ *    types: RWKVCU_F32 (activations and state are always F32), RWKVCU_F16,
+ *    RWKVCU_BF16 and RWKVCU_I8 (int8 with one float scale per row) for weights.
+ *    Shapes are checked by every operation; a mismatch returns
+ *    RWKVCU_ERR_INVALID_ARGUMENT and launches nothing.
+ *  - Ordering: operations are queued on the context's stream in call order
+ *    and may run asynchronously; host-visible results (rwkvcu_tensor_read,
+ *    rwkvcu_sample_read) wait for what they need. Errors of asynchronous work
+ *    are reported by a later call, at the latest rwkvcu_synchronize.
+ *  - Host arrays passed to an operation (tokens, row indices, batch offsets)
+ *    are copied before the function returns; the caller may reuse them.
+ *  - Batches: a step's activations have N rows, the tokens of several
+ *    sequences; sequence i owns rows [offsets[i], offsets[i+1]) and state row
+ *    slots[i]; offsets has nseq+1 entries, starts at 0, strictly increasing.
+ */
+#ifndef RWKVCU_H
+#define RWKVCU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define RWKVCU_API __declspec(dllexport)
+#else
+#define RWKVCU_API __attribute__((visibility("default")))
+#endif
+
+/* Version of this ABI; bumped on every incompatible change. */
+#define RWKVCU_ABI_VERSION 1
+
+/* Status codes. */
+#define RWKVCU_OK 0
+#define RWKVCU_ERR_INVALID_ARGUMENT (-1) /* bad shape, dtype, range or NULL */
+#define RWKVCU_ERR_NO_DEVICE (-2)        /* no CUDA device or driver */
+#define RWKVCU_ERR_OUT_OF_MEMORY (-3)    /* device or host allocation failed */
+#define RWKVCU_ERR_LAUNCH (-4)           /* a kernel failed to launch or run */
+#define RWKVCU_ERR_CUDA (-5)             /* another CUDA runtime error */
+#define RWKVCU_ERR_NOT_SUPPORTED (-6)    /* operation or type not supported here */
+#define RWKVCU_ERR_INTERNAL (-7)         /* a bug in librwkvcu */
+
+/* Element types. */
+#define RWKVCU_F32 0
+#define RWKVCU_F16 1
+#define RWKVCU_BF16 2
+#define RWKVCU_I8 3
+
+/* Elementwise functions (rwkvcu_map), as in rwkvgo's backend.Unary. */
+#define RWKVCU_SIGMOID 0
+#define RWKVCU_TANH 1
+#define RWKVCU_SILU 2
+#define RWKVCU_RELU_SQUARE 3
+#define RWKVCU_NEG_EXP_EXP 4 /* exp(-exp(x)) */
+#define RWKVCU_V7_DECAY 5    /* exp(-exp(-0.5) * sigmoid(x)) */
+
+/* Elementwise functions of two arguments (rwkvcu_zip). */
+#define RWKVCU_ADD 0
+#define RWKVCU_SUB 1
+#define RWKVCU_MUL 2
+
+/* Token-shift formulas (rwkvcu_mix). */
+#define RWKVCU_MIX_LERP 0  /* x*mix + prev*(1-mix) */
+#define RWKVCU_MIX_DELTA 1 /* x + (prev-x)*mix */
+
+typedef struct rwkvcu_context rwkvcu_context; /* a device, a stream, scratch memory */
+typedef struct rwkvcu_tensor rwkvcu_tensor;   /* a device array or a view of one */
+typedef struct rwkvcu_graph rwkvcu_graph;     /* a captured sequence of operations */
+
+/* ---- Library and device ------------------------------------------------- */
+
+/* The ABI version the library was built with (RWKVCU_ABI_VERSION). Thread-safe. */
+RWKVCU_API uint32_t rwkvcu_abi_version(void);
+
+/* Writes the number of usable devices to *count (0 without a driver; that is
+ * not an error). Thread-safe. */
+RWKVCU_API int rwkvcu_device_count(int32_t *count);
+
+/* Describes the last error of ctx (or, with ctx NULL, of the calling thread's
+ * last failed rwkvcu_context_create). The string stays valid until the next
+ * call on the same context or thread. Never NULL. */
+RWKVCU_API const char *rwkvcu_last_error(const rwkvcu_context *ctx);
+
+/* Creates a context on device `device` with its own stream. */
+RWKVCU_API int rwkvcu_context_create(int32_t device, rwkvcu_context **out);
+
+/* Destroys a context; its tensors and graphs must be freed first. */
+RWKVCU_API void rwkvcu_context_destroy(rwkvcu_context *ctx);
+
+/* Waits for all queued work; reports any asynchronous error. */
+RWKVCU_API int rwkvcu_synchronize(rwkvcu_context *ctx);
+
+/* Device facts: writes the name (NUL-terminated, truncated to name_len) and
+ * the numbers; any output pointer may be NULL. Peak figures come from the
+ * device's attributes (memory clock and bus width; SM count, clock and the
+ * architecture's FMA rate), not constants. */
+RWKVCU_API int rwkvcu_device_info(rwkvcu_context *ctx, char *name, size_t name_len,
+                                  int32_t *cc_major, int32_t *cc_minor, int32_t *sm_count,
+                                  uint64_t *total_mem_bytes, double *peak_bytes_per_s,
+                                  double *peak_fp32_flops, double *peak_f16_tensor_flops);
+
+/* Free and total device memory in bytes. */
+RWKVCU_API int rwkvcu_mem_info(rwkvcu_context *ctx, uint64_t *free_bytes, uint64_t *total_bytes);
+
+/* ---- Tensors ------------------------------------------------------------ */
+
+/* Allocates a zeroed [rows, cols] tensor of type dtype. For RWKVCU_I8 the
+ * tensor also holds rows float scales. */
+RWKVCU_API int rwkvcu_tensor_new(rwkvcu_context *ctx, int32_t dtype, int64_t rows, int64_t cols,
+                                 rwkvcu_tensor **out);
+
+/* A view of the first `rows` rows of t, sharing its memory. Free it with
+ * rwkvcu_tensor_free before t. */
+RWKVCU_API int rwkvcu_tensor_view(rwkvcu_context *ctx, const rwkvcu_tensor *t, int64_t rows,
+                                  rwkvcu_tensor **out);
+
+/* Frees a tensor or view. */
+RWKVCU_API void rwkvcu_tensor_free(rwkvcu_tensor *t);
+
+/* Copies bytes of host data (exactly rows*cols elements of the tensor's type,
+ * little-endian) into t. For RWKVCU_I8, data is rows*cols int8 values followed
+ * by rows float32 scales. Synchronous. */
+RWKVCU_API int rwkvcu_tensor_upload(rwkvcu_context *ctx, rwkvcu_tensor *t, const void *data, size_t bytes);
+
+/* Copies n float values starting at row `row` of an F32 tensor to host dst
+ * (row*cols + n <= rows*cols). Waits for queued work. */
+RWKVCU_API int rwkvcu_tensor_read(rwkvcu_context *ctx, const rwkvcu_tensor *t, int64_t row, float *dst,
+                                  size_t n);
+
+/* Copies n float values from host src into an F32 tensor starting at row `row`. */
+RWKVCU_API int rwkvcu_tensor_write(rwkvcu_context *ctx, rwkvcu_tensor *t, int64_t row, const float *src,
+                                   size_t n);
+
+/* ---- Operations (see rwkvgo's engine/backend package for the exact math) - */
+
+/* out[i] = emb[tokens[i]]; out [n, C] F32, emb [V, C] any type. */
+RWKVCU_API int rwkvcu_embed(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *emb,
+                            const int32_t *tokens, int64_t n);
+
+/* Row-wise LayerNorm; w, b [1, C]. out may alias x. */
+RWKVCU_API int rwkvcu_layer_norm(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
+                                 const rwkvcu_tensor *w, const rwkvcu_tensor *b, float eps);
+
+/* GroupNorm over `groups` equal slices of each row, then *w + b. out may alias x. */
+RWKVCU_API int rwkvcu_group_norm(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
+                                 const rwkvcu_tensor *w, const rwkvcu_tensor *b, int32_t groups, float eps);
+
+/* out [N, O] = x [N, I] @ w[O, I]^T, float32 accumulation. */
+RWKVCU_API int rwkvcu_matmul(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
+                             const rwkvcu_tensor *w);
+
+/* out [N, O] = x [N, I] @ wt [I, O] (weight stored transposed); zero entries
+ * of x contribute nothing (the sparse channel-mix value projection). */
+RWKVCU_API int rwkvcu_matmul_t(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
+                               const rwkvcu_tensor *wt);
+
+/* out = f(x) elementwise (RWKVCU_SIGMOID ...); out may alias x. */
+RWKVCU_API int rwkvcu_map(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x, int32_t fn);
+
+/* out = f(a, b) elementwise; b is [1|N, cols] (broadcast over rows); out may alias a. */
+RWKVCU_API int rwkvcu_zip(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *a,
+                          const rwkvcu_tensor *b, int32_t fn);
+
+/* Copies columns [col, col+out.cols) of x into out. */
+RWKVCU_API int rwkvcu_slice(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x, int64_t col);
+
+/* Copies rows rows[i] of x into row i of out (n = out.rows). */
+RWKVCU_API int rwkvcu_gather_rows(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
+                                  const int32_t *rows, int64_t n);
+
+/* Token shift: prev[r] = x[r-1] within a sequence, state[slot][off:off+C] for
+ * its first row; then state[slot][off:off+C] = its last row of x. */
+RWKVCU_API int rwkvcu_shift(rwkvcu_context *ctx, rwkvcu_tensor *prev, const rwkvcu_tensor *x,
+                            rwkvcu_tensor *state, int64_t off, const int32_t *offsets,
+                            const int32_t *slots, int32_t nseq);
+
+/* out = mix of x and prev with mix [1|N, C] (RWKVCU_MIX_LERP or _DELTA). */
+RWKVCU_API int rwkvcu_mix(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
+                          const rwkvcu_tensor *prev, const rwkvcu_tensor *mix, int32_t style);
+
+/* RWKV-4 WKV; state row holds aa, bb, pp at off, off+C, off+2C. */
+RWKVCU_API int rwkvcu_wkv4(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *k,
+                           const rwkvcu_tensor *v, const rwkvcu_tensor *w, const rwkvcu_tensor *u,
+                           rwkvcu_tensor *state, int64_t off, const int32_t *offsets,
+                           const int32_t *slots, int32_t nseq);
+
+/* RWKV-5/6 WKV with head state S[h][key][value] at state[slot][off:]; w is
+ * [1|N, C]. */
+RWKVCU_API int rwkvcu_wkv5(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *r,
+                           const rwkvcu_tensor *k, const rwkvcu_tensor *v, const rwkvcu_tensor *w,
+                           const rwkvcu_tensor *u, rwkvcu_tensor *state, int64_t off, int32_t heads,
+                           const int32_t *offsets, const int32_t *slots, int32_t nseq);
+
+/* RWKV-7 WKV (generalised delta rule) with head state S[h][value][key]. */
+RWKVCU_API int rwkvcu_wkv7(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *r,
+                           const rwkvcu_tensor *w, const rwkvcu_tensor *k, const rwkvcu_tensor *v,
+                           const rwkvcu_tensor *kk, const rwkvcu_tensor *a, rwkvcu_tensor *state,
+                           int64_t off, int32_t heads, const int32_t *offsets, const int32_t *slots,
+                           int32_t nseq);
+
+/* RWKV-7 key preprocessing: kk = l2normalize_per_head(k*kK); k *= 1+(a-1)*kA. */
+RWKVCU_API int rwkvcu_key_v7(rwkvcu_context *ctx, rwkvcu_tensor *kk, rwkvcu_tensor *k,
+                             const rwkvcu_tensor *a, const rwkvcu_tensor *kK, const rwkvcu_tensor *kA,
+                             int32_t heads);
+
+/* RWKV-7 value residual: v += (first-v)*sigmoid(gate). */
+RWKVCU_API int rwkvcu_value_v7(rwkvcu_context *ctx, rwkvcu_tensor *v, const rwkvcu_tensor *first,
+                               const rwkvcu_tensor *gate);
+
+/* RWKV-7 bonus: out += sum_head(r*k*rK) * v. */
+RWKVCU_API int rwkvcu_bonus_v7(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *r,
+                               const rwkvcu_tensor *k, const rwkvcu_tensor *v, const rwkvcu_tensor *rK,
+                               int32_t heads);
+
+/* Causal softmax attention of one sequence over a KV cache (the benchmarks'
+ * transformer baseline): k and v rows are stored at rows pos.. of kc and vc,
+ * then out = softmax(q K^T / sqrt(D)) V per head over positions <= pos+i. */
+RWKVCU_API int rwkvcu_attention(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *q,
+                                const rwkvcu_tensor *k, const rwkvcu_tensor *v, rwkvcu_tensor *kc,
+                                rwkvcu_tensor *vc, int64_t pos, int32_t heads);
+
+/* ---- Fused sampling ------------------------------------------------------
+ * One pass per row of a logits tensor [B, V]: logit bias, repetition and
+ * presence/frequency penalties (from per-row penalty state kept on the
+ * device), temperature, softmax, top-k, top-p, min-p, and a draw with
+ * Philox4x32-10 keyed exactly like rwkvgo's sampler package; writes the token
+ * id (and its probability). The semantics are those of rwkvgo's sampler. */
+
+typedef struct rwkvcu_sampler rwkvcu_sampler; /* per-row settings and penalty state for B rows */
+
+/* Creates a sampler for `rows` rows over a vocabulary of `vocab` ids. */
+RWKVCU_API int rwkvcu_sampler_create(rwkvcu_context *ctx, int32_t rows, int32_t vocab, rwkvcu_sampler **out);
+RWKVCU_API void rwkvcu_sampler_destroy(rwkvcu_sampler *s);
+
+/* Sets row `row`'s settings: temperature (0: greedy), top_k (0: off), top_p
+ * (1: off), min_p (0: off), repetition penalty (1: off), presence and
+ * frequency penalties, penalty decay (1: none), seed and sequence id of the
+ * random stream; and resets its penalty state. */
+RWKVCU_API int rwkvcu_sampler_set_row(rwkvcu_sampler *s, int32_t row, float temperature, int32_t top_k,
+                                      float top_p, float min_p, float repetition_penalty,
+                                      float presence_penalty, float frequency_penalty, float penalty_decay,
+                                      uint64_t seed, uint64_t seq);
+
+/* Sets row `row`'s logit bias: n pairs (ids[i], values[i]); -INFINITY bans. */
+RWKVCU_API int rwkvcu_sampler_set_bias(rwkvcu_sampler *s, int32_t row, const int32_t *ids,
+                                       const float *values, int32_t n);
+
+/* Records already-seen tokens (a prompt) in row `row`'s penalty state. */
+RWKVCU_API int rwkvcu_sampler_observe(rwkvcu_sampler *s, int32_t row, const int32_t *tokens, int32_t n);
+
+/* Samples rows [0, logits.rows) at step `step` (the Philox counter), records
+ * the drawn tokens in the penalty state, and writes them (and, if probs is
+ * not NULL, their probabilities) to host arrays of logits.rows entries. */
+RWKVCU_API int rwkvcu_sample(rwkvcu_sampler *s, const rwkvcu_tensor *logits, uint64_t step,
+                             int32_t *tokens, float *probs);
+
+/* ---- CUDA graphs ---------------------------------------------------------
+ * Capture a decode step once and replay it: only the host arrays' contents
+ * change between replays, through the staging buffers the capture recorded,
+ * so a step costs one launch. */
+
+/* Starts capturing the operations queued on ctx. */
+RWKVCU_API int rwkvcu_graph_begin(rwkvcu_context *ctx);
+
+/* Ends the capture and instantiates the graph. */
+RWKVCU_API int rwkvcu_graph_end(rwkvcu_context *ctx, rwkvcu_graph **out);
+
+/* Replays a graph on ctx's stream. */
+RWKVCU_API int rwkvcu_graph_launch(rwkvcu_context *ctx, rwkvcu_graph *g);
+
+RWKVCU_API void rwkvcu_graph_destroy(rwkvcu_graph *g);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RWKVCU_H */
