@@ -1,5 +1,7 @@
 # rwkvgo build and test entry points. `make test` is the project's test command.
 GO ?= go
+# NVIDIA's NVML header marks many functions deprecated; silence that noise in cgo builds.
+export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 SHARED ?= ../shared/testdata
 MODEL ?= $(SHARED)/rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin
 
