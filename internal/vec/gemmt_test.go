@@ -154,7 +154,7 @@ func TestGemmTAccuracy(t *testing.T) {
 				for _, k := range testKT {
 					for _, cols := range testColsT {
 						for _, n := range testNT {
-							if k*cols*n > 200000 {
+							if k*cols*n > 2*maxTestSize() {
 								continue
 							}
 							checkGemmT1(t, rng, wt, n, k, cols)
@@ -206,7 +206,7 @@ func TestGemmTBitwise(t *testing.T) {
 				rng := rand.New(rand.NewPCG(15, 16))
 				for _, k := range testKT {
 					for _, cols := range testColsT {
-						if k*cols > 100000 && !(k == 3072 && cols == 769) {
+						if k*cols > maxTestSize() && !(k == 3072 && cols == 769 && !raceEnabled) {
 							continue
 						}
 						checkGemmTBitwise(t, rng, wt, k, cols)
@@ -465,4 +465,12 @@ func TestGemmTPanics(t *testing.T) {
 	mustPanic("sparse lengths", func() { SparseRowsF32(dst[:4], idx, vals[:1], w, 4) })
 	mustPanic("sparse dst wider than w", func() { SparseRowsF32(make([]float32, 13), []int32{0}, vals[:1], w, 0) })
 	mustPanic("sparse huge index", func() { SparseRowsF32(dst[:4], []int32{math.MaxInt32}, vals[:1], w, 1<<40) })
+}
+
+// maxTestSize bounds k*cols in the exhaustive tests (smaller under the race detector).
+func maxTestSize() int {
+	if raceEnabled {
+		return 20000
+	}
+	return 100000
 }
