@@ -5,17 +5,23 @@ import (
 	"github.com/rwkvgo/rwkvgo/internal/vec"
 )
 
-// rowsPerChunk is the number of weight rows one parallel work item covers.
-const rowsPerChunk = 32
+// minRowsPerChunk is the fewest weight rows one parallel work item covers;
+// chunksPerThread work items per goroutine balance the load while keeping
+// each item a long sequential stream of weights.
+const (
+	minRowsPerChunk = 32
+	chunksPerThread = 8
+)
 
-// matmulTask computes rows [c*rowsPerChunk, ...) of out = x @ w^T.
+// matmulTask computes rows [c*chunk, (c+1)*chunk) of out = x @ w^T.
 type matmulTask struct {
 	out, x, w *tensor
+	chunk     int
 }
 
 func (m *matmulTask) do(c int) {
-	r0 := c * rowsPerChunk
-	r1 := min(r0+rowsPerChunk, m.w.rows)
+	r0 := c * m.chunk
+	r1 := min(r0+m.chunk, m.w.rows)
 	gemm(m.out.f32, m.out.cols, m.w, r0, r1, m.x.f32, m.x.rows)
 }
 
@@ -25,8 +31,9 @@ func (b *Backend) MatMul(out, x, w backend.Tensor) {
 	if xt == nil || wt == nil || !b.ok("MatMul", xt.rows, wt.rows, out) || !b.ok("MatMul", -1, wt.cols, x) {
 		return
 	}
-	b.mm = matmulTask{out: b.t(out), x: xt, w: wt}
-	b.pool.run(&b.mm, (wt.rows+rowsPerChunk-1)/rowsPerChunk)
+	chunk := max(minRowsPerChunk, (wt.rows+b.pool.threads()*chunksPerThread-1)/(b.pool.threads()*chunksPerThread))
+	b.mm = matmulTask{out: b.t(out), x: xt, w: wt, chunk: chunk}
+	b.pool.run(&b.mm, (wt.rows+chunk-1)/chunk)
 	b.mm = matmulTask{}
 }
 

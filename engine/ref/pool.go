@@ -38,6 +38,9 @@ func newPool(threads int) *pool {
 	return p
 }
 
+// threads is the number of goroutines that run chunks (workers plus the caller).
+func (p *pool) threads() int { return p.workers + 1 }
+
 func (p *pool) drain() {
 	for {
 		c := int(p.next.Add(1) - 1)
