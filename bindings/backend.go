@@ -466,8 +466,8 @@ func (b *Backend) DeviceInfo() bench.Device {
 }
 
 var (
-	_ backend.Backend     = (*Backend)(nil)
-	_ bench.Syncer        = (*Backend)(nil)
-	_ bench.EventTimer    = (*Backend)(nil)
+	_ backend.Backend      = (*Backend)(nil)
+	_ bench.Syncer         = (*Backend)(nil)
+	_ bench.EventTimer     = (*Backend)(nil)
 	_ bench.DeviceReporter = (*Backend)(nil)
 )

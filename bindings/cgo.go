@@ -27,8 +27,8 @@ func init() { cgoAPI = newCgoAPI() }
 // newCgoAPI binds the C ABI through cgo.
 func newCgoAPI() *capi {
 	return &capi{
-		abiVersion:     func() uint32 { return uint32(C.rwkvcu_abi_version()) },
-		lastError:      func(ctx ptr) string { return C.GoString(C.rwkvcu_last_error(cc(ctx))) },
+		abiVersion: func() uint32 { return uint32(C.rwkvcu_abi_version()) },
+		lastError:  func(ctx ptr) string { return C.GoString(C.rwkvcu_last_error(cc(ctx))) },
 		contextCreate: func(dev int32, out *ptr) int32 {
 			var c cctx
 			rc := C.rwkvcu_context_create(C.int32_t(dev), &c)
