@@ -1,6 +1,7 @@
 package bindings
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -49,7 +50,7 @@ func Open(device int) (*Backend, error) {
 	}
 	api, err := loadLibrary(lib)
 	if err != nil {
-		return nil, fmt.Errorf("%w (no cgo bindings in this binary, and %v)", ErrNotBuilt, err)
+		return nil, fmt.Errorf("%w: no cgo bindings in this binary, and %v", ErrNotBuilt, err)
 	}
 	return open(api, device)
 }
@@ -78,6 +79,9 @@ func open(api *capi, device int) (*Backend, error) {
 func init() {
 	bench.RegisterBackend("cuda", func(int) (backend.Backend, error) {
 		b, err := Open(0)
+		if errors.Is(err, ErrNotBuilt) {
+			return nil, fmt.Errorf("cuda %w: %s", bench.ErrBackendNotBuilt, strings.TrimPrefix(err.Error(), ErrNotBuilt.Error()+": "))
+		}
 		if err != nil {
 			return nil, err
 		}
