@@ -47,9 +47,10 @@ lib-cuda:
 
 ptxas-report:
 	@awk '/Compiling entry function/ { on = ($$0 ~ /sm_90/); if (on) { match($$0, /function .[^ ]*/); print substr($$0, RSTART + 10, RLENGTH - 11) } next } \
-		on && /ptxas info/ { sub(/^.*ptxas info *: */, "    "); print } \
-		on && /ptxas warning|ptxas error/ { print }' build/cuda/build.log > build/cuda/ptxas-sm_90.txt
-	@echo "ptxas report: build/cuda/ptxas-sm_90.txt ($$(grep -c . build/cuda/ptxas-sm_90.txt) lines)"
+		on && /bytes stack frame/ { sub(/^ */, "    "); print } \
+		on && /ptxas info *: Used/ { sub(/^.*ptxas info *: */, "    "); print } \
+		on && /ptxas warning|ptxas error/ { print }' build/cuda/build.log | c++filt > build/cuda/ptxas-sm_90.txt
+	@echo "ptxas report: build/cuda/ptxas-sm_90.txt ($$(grep -c 'registers' build/cuda/ptxas-sm_90.txt) kernels)"
 
 # The real library and bin/rwkvgo-cuda, the CLI with the CUDA backend.
 cuda: lib-cuda
