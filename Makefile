@@ -1,20 +1,66 @@
 # rwkvgo build and test entry points. `make test` is the project's test command.
+SHELL := /bin/bash
 GO ?= go
 # NVIDIA's NVML header marks many functions deprecated; silence that noise in cgo builds.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 SHARED ?= ../shared/testdata
 MODEL ?= $(SHARED)/rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin
 
-.PHONY: all build test fmt-check vet unit run bench clean
+.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report
+
+CMAKE ?= cmake
+CUDA_ARCHS ?= 80;86;89;90
+# The emulated conformance suite runs under each of the emulator's schedules.
+SCHEDULES ?= forward reverse random:7
 
 all: build
 
 build:
 	$(GO) build -o bin/rwkvgo ./cmd/rwkvgo
 
-# The full test suite: formatting, vet, and every test with the race detector.
+# The full test suite: formatting, vet, every test with the race detector,
+# then the CUDA backend on the emulated library (conformance suite under
+# every emulator schedule, graphs, the purego loader, every shared model).
 test: fmt-check vet
 	$(GO) test -race -count=1 ./...
+	$(MAKE) test-cuda-emu
+
+test-cuda-emu: lib-emu
+	$(GO) vet -tags cuda,cuemu ./bindings/ ./cmd/...
+	@set -e; for s in $(SCHEDULES); do \
+		echo "CUEMU_SCHEDULE=$$s"; \
+		CUEMU_SCHEDULE=$$s $(GO) test -count=1 -tags cuda,cuemu -run 'TestConformance|TestGraph' ./bindings/; \
+	done
+	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits' ./bindings/
+	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run TestPurego ./bindings/
+
+# librwkvcu_emu: the kernels and the C ABI on the CPU emulator (g++).
+lib-emu:
+	@[ -f build/emu/CMakeCache.txt ] || $(CMAKE) -S . -B build/emu -DRWKVCU_TARGET=emu
+	$(CMAKE) --build build/emu -j 2
+
+# librwkvcu: nvcc for $(CUDA_ARCHS); a ptxas spill is an error. ptxas's
+# report for sm_90 is kept in build/cuda/ptxas-sm_90.txt.
+lib-cuda:
+	@[ -f build/cuda/CMakeCache.txt ] || $(CMAKE) -S . -B build/cuda -DRWKVCU_TARGET=cuda "-DCMAKE_CUDA_ARCHITECTURES=$(CUDA_ARCHS)"
+	@mkdir -p build/cuda
+	@set -o pipefail; $(CMAKE) --build build/cuda -j 2 2>&1 | tee build/cuda/build.log
+	@$(MAKE) --no-print-directory ptxas-report
+
+ptxas-report:
+	@awk '/Compiling entry function/ { on = ($$0 ~ /sm_90/); if (on) { match($$0, /function .[^ ]*/); print substr($$0, RSTART + 10, RLENGTH - 11) } next } \
+		on && /bytes stack frame/ { sub(/^ */, "    "); print } \
+		on && /ptxas info *: Used/ { sub(/^.*ptxas info *: */, "    "); print } \
+		on && /ptxas warning|ptxas error/ { print }' build/cuda/build.log | c++filt > build/cuda/ptxas-sm_90.txt
+	@echo "ptxas report: build/cuda/ptxas-sm_90.txt ($$(grep -c 'registers' build/cuda/ptxas-sm_90.txt) kernels)"
+
+# The real library and bin/rwkvgo-cuda, the CLI with the CUDA backend.
+cuda: lib-cuda
+	$(GO) build -tags cuda -o bin/rwkvgo-cuda ./cmd/rwkvgo
+
+# The emulated library and bin/rwkvgo-emu (the CUDA backend on the CPU).
+emu: lib-emu
+	$(GO) build -tags cuda,cuemu -o bin/rwkvgo-emu ./cmd/rwkvgo
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -36,4 +82,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./engine/
 
 clean:
-	rm -rf bin
+	rm -rf bin build

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"errors"
+
+	"github.com/rwkvgo/rwkvgo/bench"
+	_ "github.com/rwkvgo/rwkvgo/bindings" // registers the "cuda" backend
 	"github.com/rwkvgo/rwkvgo/engine"
 )
 
@@ -9,6 +13,7 @@ type modelFlags struct {
 	model   string
 	threads int
 	v5eps   float64
+	backend string
 }
 
 func (f *modelFlags) register(fs interface {
@@ -18,6 +23,7 @@ func (f *modelFlags) register(fs interface {
 }) {
 	fs.StringVar(&f.model, "model", "", "model file: rwkv.cpp .bin, .safetensors/.st or PyTorch .pth (required)")
 	fs.IntVar(&f.threads, "threads", 0, "CPU threads for the pure-Go backend (0: all cores)")
+	fs.StringVar(&f.backend, "backend", "ref", "backend running the model: ref (pure Go) or cuda")
 	fs.Float64Var(&f.v5eps, "v5-groupnorm-eps", 0, "GroupNorm epsilon for v5.x models (0: 1e-5 for rwkv.cpp files, 64e-5 otherwise)")
 }
 
@@ -28,5 +34,18 @@ func (f *modelFlags) load() (*engine.Model, error) {
 	if f.v5eps < 0 {
 		return nil, usagef("--v5-groupnorm-eps must be positive")
 	}
-	return engine.Load(f.model, engine.Options{Threads: f.threads, V5GroupNormEps: float32(f.v5eps)})
+	opts := engine.Options{Threads: f.threads, V5GroupNormEps: float32(f.v5eps)}
+	if f.backend != "ref" && f.backend != "" {
+		// The model does not own a backend it is given; a CLI process ends
+		// with the model, so the backend is left to the process exit.
+		be, err := bench.OpenBackend(f.backend, f.threads)
+		if err != nil {
+			if errors.Is(err, bench.ErrBackendNotBuilt) {
+				return nil, err
+			}
+			return nil, usagef("--backend: %v", err)
+		}
+		opts.Backend = be
+	}
+	return engine.Load(f.model, opts)
 }

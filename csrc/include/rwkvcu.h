@@ -9,8 +9,9 @@
  *
  * Conventions (apply to every function below unless stated):
  *  - Status: RWKVCU_OK (0) or a negative error code. After an error,
- *    rwkvcu_last_error(ctx) describes it (for rwkvcu_context_create failures,
- *    rwkvcu_last_error(NULL) does, per calling thread).
+ *    rwkvcu_last_error(ctx) describes it (for rwkvcu_context_create failures
+ *    and functions whose context cannot be determined, rwkvcu_last_error(NULL)
+ *    does, per calling thread). The text is kept until the next failure.
  *  - Threads: a context and everything made from it may be used by one thread
  *    at a time; different contexts may be used concurrently. The functions
  *    that take no context are thread-safe.
@@ -245,7 +246,10 @@ RWKVCU_API int rwkvcu_attention(rwkvcu_context *ctx, rwkvcu_tensor *out, const r
  * presence/frequency penalties (from per-row penalty state kept on the
  * device), temperature, softmax, top-k, top-p, min-p, and a draw with
  * Philox4x32-10 keyed exactly like rwkvgo's sampler package; writes the token
- * id (and its probability). The semantics are those of rwkvgo's sampler. */
+ * id (and its probability). The semantics are those of rwkvgo's sampler,
+ * with one restriction: the penalty window is the whole history (counts
+ * decayed by penalty_decay at every recorded token); a finite window is not
+ * supported on the device. */
 
 typedef struct rwkvcu_sampler rwkvcu_sampler; /* per-row settings and penalty state for B rows */
 
@@ -276,20 +280,61 @@ RWKVCU_API int rwkvcu_sample(rwkvcu_sampler *s, const rwkvcu_tensor *logits, uin
                              int32_t *tokens, float *probs);
 
 /* ---- CUDA graphs ---------------------------------------------------------
- * Capture a decode step once and replay it: only the host arrays' contents
- * change between replays, through the staging buffers the capture recorded,
- * so a step costs one launch. */
+ * Capture a decode step once and replay it at the cost of one launch.
+ * During a capture, every host array an operation takes (token ids, row
+ * indices, batch offsets and slots) is copied into a pinned staging arena
+ * owned by the graph, and the graph's copy node reads it from there at every
+ * replay. Each distinct array (by kind and contents: a batch passed to every
+ * layer is one input) becomes a graph *input*, numbered in the order of
+ * first use; rwkvcu_graph_set_input replaces an input's contents (same size)
+ * before the next replay, so one graph serves every step with the same
+ * shapes. Replayed inputs must obey the rules the operation checked at
+ * capture (ids below the vocabulary, slots in range, same row counts): the
+ * kernels skip out-of-range slots and rows and read out-of-range ids as zero
+ * rows, so a bad input gives wrong numbers, never a wild write.
+ * While capturing, only operations may be queued on the context: creating,
+ * uploading, reading or writing tensors, sampling and synchronizing fail
+ * with RWKVCU_ERR_INVALID_ARGUMENT (the capture stays usable). */
 
-/* Starts capturing the operations queued on ctx. */
-RWKVCU_API int rwkvcu_graph_begin(rwkvcu_context *ctx);
+/* Starts capturing the operations queued on ctx; staging_bytes is the size
+ * of the graph's staging arena for host arrays (0: 64 KiB). */
+RWKVCU_API int rwkvcu_graph_begin(rwkvcu_context *ctx, size_t staging_bytes);
 
-/* Ends the capture and instantiates the graph. */
+/* Ends the capture and instantiates the graph. After a failed operation
+ * during the capture, the capture is ended, discarded, and the error
+ * returned. */
 RWKVCU_API int rwkvcu_graph_end(rwkvcu_context *ctx, rwkvcu_graph **out);
 
-/* Replays a graph on ctx's stream. */
+/* The number of inputs of g. */
+RWKVCU_API int rwkvcu_graph_input_count(const rwkvcu_graph *g, int32_t *count);
+
+/* The size in bytes of input `index` of g. */
+RWKVCU_API int rwkvcu_graph_input_size(const rwkvcu_graph *g, int32_t index, size_t *bytes);
+
+/* Replaces the contents of input `index` (bytes must equal its size; the
+ * layout is that of the host array the capturing operation took: int32
+ * values; a batch is offsets[nseq+1] followed by slots[nseq]). Waits until
+ * the previous replay of g has read its inputs. */
+RWKVCU_API int rwkvcu_graph_set_input(rwkvcu_context *ctx, rwkvcu_graph *g, int32_t index, const void *data,
+                                      size_t bytes);
+
+/* Replays a graph on ctx's stream (asynchronously). */
 RWKVCU_API int rwkvcu_graph_launch(rwkvcu_context *ctx, rwkvcu_graph *g);
 
+/* Frees a graph (waits for its replays). */
 RWKVCU_API void rwkvcu_graph_destroy(rwkvcu_graph *g);
+
+/* ---- Timing --------------------------------------------------------------- */
+
+/* Records a start event on ctx's stream. */
+RWKVCU_API int rwkvcu_timer_start(rwkvcu_context *ctx);
+
+/* Records a stop event, waits for it and writes the milliseconds elapsed
+ * since the last rwkvcu_timer_start to *ms. */
+RWKVCU_API int rwkvcu_timer_stop(rwkvcu_context *ctx, float *ms);
+
+/* Evicts the device's L2 cache by writing a buffer twice its size (queued). */
+RWKVCU_API int rwkvcu_flush_l2(rwkvcu_context *ctx);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,430 @@
+// Elementwise, normalisation, token-shift, embedding, RWKV-7 helper and
+// attention kernels of rwkvgo (everything but WKV, matmul and sampling).
+// Shapes are in each kernel's comment; [N, C] activations are float32
+// row-major. Numerical contract: float32 arithmetic throughout; norms sum in
+// float32 with tree reductions (two passes: mean, then the variance of the
+// deviations), transcendental functions use the accurate expf/tanhf (never
+// the fast-math intrinsics), so every result is within a few ulp of the
+// float64 definition in engine/backend; nothing depends on the schedule of
+// threads, so results are deterministic and identical for a row whether it
+// is computed alone or in a batch.
+#include "kernels.cuh"
+
+namespace {
+
+constexpr int kThreads = 256;  // block size of the elementwise kernels
+
+/// Grid of the elementwise kernels: enough blocks to cover n elements with
+/// a grid-stride loop, capped so that huge tensors reuse blocks.
+inline unsigned elem_grid(int64_t n) {
+  int64_t b = rwkvcu_ceil_div(n, kThreads);
+  if (b > 65536) b = 65536;
+  return static_cast<unsigned>(b < 1 ? 1 : b);
+}
+
+__device__ __forceinline__ float sigmoidf_(float x) { return 1.f / (1.f + expf(-x)); }
+
+// ---- Embedding ---------------------------------------------------------------
+
+/// embed_kernel: one block per output row i < n: out[i, :C] = emb[tokens[i], :].
+template <int DT>
+__global__ void embed_kernel(float* __restrict__ out, const void* __restrict__ emb, const float* __restrict__ scales,
+                             int64_t V, int64_t C, const int32_t* __restrict__ tokens) {
+  const int64_t i = blockIdx.x;
+  const int64_t tok = tokens[i];
+  float* o = out + i * C;
+  if (tok < 0 || tok >= V) {
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) o[c] = 0.f;
+    return;
+  }
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) o[c] = load_elem<DT>(emb, tok * C + c, scales, tok);
+}
+
+// ---- Norms -------------------------------------------------------------------
+
+/// group_norm_kernel: one block per (row, group) of x [rows, groups*g]. With
+/// PER > 0 each thread keeps its PER values in registers (g <= PER *
+/// blockDim.x), so x is read once; PER == 0 streams x three times. Every
+/// element is read and written by the same thread, so out may alias x.
+template <int PER>
+__global__ void group_norm_kernel(float* out, const float* x, const float* __restrict__ w,
+                                  const float* __restrict__ b, int64_t cols, int g, int groups, float eps) {
+  __shared__ float red[32];
+  const int64_t row = blockIdx.x / groups;
+  const int grp = blockIdx.x % groups;
+  const float* xr = x + row * cols + int64_t(grp) * g;
+  float* orow = out + row * cols + int64_t(grp) * g;
+  const float* wg = w + int64_t(grp) * g;
+  const float* bg = b + int64_t(grp) * g;
+  if constexpr (PER > 0) {
+    float v[PER];
+    float sum = 0.f;
+#pragma unroll
+    for (int t = 0; t < PER; ++t) {
+      const int i = threadIdx.x + t * blockDim.x;
+      v[t] = i < g ? xr[i] : 0.f;
+      sum += v[t];
+    }
+    const float mean = block_sum(sum, red) / g;
+    float sq = 0.f;
+#pragma unroll
+    for (int t = 0; t < PER; ++t) {
+      const int i = threadIdx.x + t * blockDim.x;
+      const float d = v[t] - mean;
+      if (i < g) sq += d * d;
+    }
+    const float inv = 1.f / sqrtf(block_sum(sq, red) / g + eps);
+#pragma unroll
+    for (int t = 0; t < PER; ++t) {
+      const int i = threadIdx.x + t * blockDim.x;
+      if (i < g) orow[i] = (v[t] - mean) * inv * wg[i] + bg[i];
+    }
+  } else {
+    float sum = 0.f;
+    for (int i = threadIdx.x; i < g; i += blockDim.x) sum += xr[i];
+    const float mean = block_sum(sum, red) / g;
+    float sq = 0.f;
+    for (int i = threadIdx.x; i < g; i += blockDim.x) {
+      const float d = xr[i] - mean;
+      sq += d * d;
+    }
+    const float inv = 1.f / sqrtf(block_sum(sq, red) / g + eps);
+    for (int i = threadIdx.x; i < g; i += blockDim.x) orow[i] = (xr[i] - mean) * inv * wg[i] + bg[i];
+  }
+}
+
+// ---- Elementwise -------------------------------------------------------------
+
+/// map_kernel: out[i] = f(x[i]) for i < n (grid-stride).
+template <int FN>
+__global__ void map_kernel(float* out, const float* x, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const float v = x[i];
+    float r;
+    if constexpr (FN == 0) r = sigmoidf_(v);
+    else if constexpr (FN == 1) r = tanhf(v);
+    else if constexpr (FN == 2) r = v * sigmoidf_(v);
+    else if constexpr (FN == 3) r = v > 0.f ? v * v : 0.f;
+    else if constexpr (FN == 4) r = expf(-expf(v));
+    else r = expf(-0.6065306597126334f * sigmoidf_(v));
+    out[i] = r;
+  }
+}
+
+/// zip_kernel: out[i] = f(a[i], b[i or i % cols]) over [rows, cols].
+template <int FN>
+__global__ void zip_kernel(float* out, const float* a, const float* b, int64_t n, int64_t cols, bool bcast) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const float x = a[i], y = b[bcast ? i % cols : i];
+    out[i] = FN == 0 ? x + y : FN == 1 ? x - y : x * y;
+  }
+}
+
+/// slice_kernel: out [rows, ocols] = x[:, col:col+ocols] of x [rows, xcols].
+__global__ void slice_kernel(float* __restrict__ out, const float* __restrict__ x, int64_t rows, int64_t xcols,
+                             int64_t ocols, int64_t col) {
+  const int64_t n = rows * ocols;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / ocols, c = i - r * ocols;
+    out[i] = x[r * xcols + col + c];
+  }
+}
+
+/// gather_kernel: one block per output row i: out[i, :] = x[idx[i], :].
+__global__ void gather_kernel(float* __restrict__ out, const float* __restrict__ x, int64_t xrows, int64_t cols,
+                              const int32_t* __restrict__ idx) {
+  const int64_t i = blockIdx.x, src = idx[i];
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) out[i * cols + c] = (src >= 0 && src < xrows) ? x[src * cols + c] : 0.f;
+}
+
+/// mix_kernel: out = x*m + p*(1-m) (LERP) or x + (p-x)*m (DELTA) over [n, C].
+template <int STYLE>
+__global__ void mix_kernel(float* out, const float* x, const float* p, const float* m, int64_t total, int64_t mtotal) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const float xi = x[i], pi = p[i], mi = m[i % mtotal];
+    out[i] = STYLE == 0 ? xi * mi + pi * (1.f - mi) : xi + (pi - xi) * mi;
+  }
+}
+
+// ---- Token shift ---------------------------------------------------------------
+
+/// seq_of returns the sequence owning row r: the largest s < nseq with
+/// offsets[s] <= r (binary search over the batch's offsets).
+__device__ __forceinline__ int seq_of(const int32_t* offsets, int nseq, int64_t r) {
+  int lo = 0, hi = nseq - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) >> 1;
+    if (offsets[mid] <= r) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/// shift_kernel: grid n * ceil(C/256) blocks, one thread per (row, channel).
+/// prev[r] = x[r-1] inside a sequence; a sequence's first row reads the
+/// state and, in the same thread (so without a race), stores the
+/// sequence's last row of x into the state.
+__global__ void shift_kernel(float* __restrict__ prev, const float* __restrict__ x, float* __restrict__ state,
+                             int64_t width, int64_t nslots, int64_t off, int64_t n, int64_t C,
+                             const int32_t* __restrict__ batch, int nseq, int64_t cblocks) {
+  const int64_t row = blockIdx.x / cblocks;
+  const int64_t c = (blockIdx.x % cblocks) * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  const int32_t* offsets = batch;
+  const int32_t* slots = batch + nseq + 1;
+  const int s = seq_of(offsets, nseq, row);
+  const int64_t first = offsets[s], last = int64_t(offsets[s + 1]) - 1;
+  if (row != first) {
+    prev[row * C + c] = x[(row - 1) * C + c];
+    return;
+  }
+  const int64_t slot = slots[s];
+  if (slot < 0 || slot >= nslots || last >= n || last < first) return;
+  float* st = state + slot * width + off + c;
+  prev[row * C + c] = *st;
+  *st = x[last * C + c];
+}
+
+// ---- RWKV-7 helpers --------------------------------------------------------------
+
+constexpr int kWarpsPerBlock = 8;
+
+/// key_v7_kernel: one warp per (row, head) of [n, C] with heads of N = C/H:
+/// kk = (k*kK) / max(||k*kK||, 1e-12), then k *= 1 + (a-1)*kA.
+__global__ void key_v7_kernel(float* __restrict__ kk, float* __restrict__ k, const float* __restrict__ a,
+                              const float* __restrict__ kK, const float* __restrict__ kA, int64_t n, int64_t C,
+                              int H) {
+  const int64_t item = int64_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
+  if (item >= n * H) return;  // whole warps exit together
+  const int lane = threadIdx.x & 31;
+  const int64_t row = item / H;
+  const int N = int(C / H);
+  const int64_t base = row * C + (item % H) * N;
+  const int64_t cb = (item % H) * N;
+  float ss = 0.f;
+  for (int i = lane; i < N; i += 32) {
+    const float x = k[base + i] * kK[cb + i];
+    ss += x * x;
+  }
+  ss = warp_sum(ss);
+  const float inv = 1.f / fmaxf(sqrtf(ss), 1e-12f);
+  for (int i = lane; i < N; i += 32) {
+    const float x = k[base + i];
+    kk[base + i] = x * kK[cb + i] * inv;
+    k[base + i] = x * (1.f + (a[base + i] - 1.f) * kA[cb + i]);
+  }
+}
+
+/// value_v7_kernel: v += (first - v) * sigmoid(gate) elementwise.
+__global__ void value_v7_kernel(float* v, const float* __restrict__ first, const float* __restrict__ gate,
+                                int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const float x = v[i];
+    v[i] = x + (first[i] - x) * sigmoidf_(gate[i]);
+  }
+}
+
+/// bonus_v7_kernel: one warp per (row, head): out += (sum r*k*rK) * v.
+__global__ void bonus_v7_kernel(float* out, const float* __restrict__ r, const float* __restrict__ k,
+                                const float* __restrict__ v, const float* __restrict__ rK, int64_t n, int64_t C,
+                                int H) {
+  const int64_t item = int64_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
+  if (item >= n * H) return;
+  const int lane = threadIdx.x & 31;
+  const int N = int(C / H);
+  const int64_t base = (item / H) * C + (item % H) * N;
+  const int64_t cb = (item % H) * N;
+  float s = 0.f;
+  for (int i = lane; i < N; i += 32) s += r[base + i] * k[base + i] * rK[cb + i];
+  s = warp_sum(s);
+  for (int i = lane; i < N; i += 32) out[base + i] += s * v[base + i];
+}
+
+// ---- Attention -----------------------------------------------------------------
+
+constexpr int kAttnWarps = 4;
+constexpr int kAttnMaxPerLane = 8;  // head width D <= 256
+
+/// attention_kernel: one block of kAttnWarps warps per (row i, head h). Warp
+/// w walks keys j = w, w+W, ... <= pos+i with an online softmax (running max
+/// m, normaliser l, accumulator over the head's D values split across the
+/// lanes); the warps' partial results are merged through shared memory. No
+/// score buffer, so any cache length works; the computation of a row does
+/// not depend on the other rows of the step (prefill equals decode exactly).
+__global__ void attention_kernel(float* __restrict__ out, const float* __restrict__ q, const float* __restrict__ kc,
+                                 const float* __restrict__ vc, int64_t C, int64_t pos, int H, float scale) {
+  __shared__ float sm[kAttnWarps][2];
+  __shared__ float sacc[kAttnWarps][kAttnMaxPerLane * 32];
+  const int64_t i = blockIdx.x / H;
+  const int h = blockIdx.x % H;
+  const int D = int(C / H);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const float* qh = q + i * C + int64_t(h) * D;
+  float qv[kAttnMaxPerLane], acc[kAttnMaxPerLane];
+#pragma unroll
+  for (int t = 0; t < kAttnMaxPerLane; ++t) {
+    const int e = lane + 32 * t;
+    qv[t] = e < D ? qh[e] : 0.f;
+    acc[t] = 0.f;
+  }
+  float m = -INFINITY, l = 0.f;
+  const int64_t keys = pos + i + 1;
+  for (int64_t j = warp; j < keys; j += kAttnWarps) {
+    const float* kj = kc + j * C + int64_t(h) * D;
+    const float* vj = vc + j * C + int64_t(h) * D;
+    float dot = 0.f;
+#pragma unroll
+    for (int t = 0; t < kAttnMaxPerLane; ++t) {
+      const int e = lane + 32 * t;
+      if (e < D) dot += qv[t] * kj[e];
+    }
+    const float sc = warp_sum(dot) * scale;
+    const float mn = fmaxf(m, sc);
+    const float corr = expf(m - mn), p = expf(sc - mn);
+    l = l * corr + p;
+#pragma unroll
+    for (int t = 0; t < kAttnMaxPerLane; ++t) {
+      const int e = lane + 32 * t;
+      if (e < D) acc[t] = acc[t] * corr + p * vj[e];
+    }
+    m = mn;
+  }
+  if (lane == 0) {
+    sm[warp][0] = m;
+    sm[warp][1] = l;
+  }
+#pragma unroll
+  for (int t = 0; t < kAttnMaxPerLane; ++t) sacc[warp][lane + 32 * t] = acc[t];
+  __syncthreads();
+  float M = -INFINITY;
+  for (int w = 0; w < kAttnWarps; ++w) M = fmaxf(M, sm[w][0]);
+  float L = 0.f, f[kAttnWarps];
+  for (int w = 0; w < kAttnWarps; ++w) {
+    f[w] = sm[w][1] > 0.f ? expf(sm[w][0] - M) : 0.f;
+    L += sm[w][1] * f[w];
+  }
+  const float invL = 1.f / L;
+  float* oh = out + i * C + int64_t(h) * D;
+  for (int e = threadIdx.x; e < D; e += blockDim.x) {
+    float o = 0.f;
+    for (int w = 0; w < kAttnWarps; ++w) o += sacc[w][e] * f[w];
+    oh[e] = o * invL;
+  }
+}
+
+}  // namespace
+
+// ---- Launchers ---------------------------------------------------------------------
+
+cudaError_t rwkvcu_launch_embed(cudaStream_t s, float* out, const void* emb, int32_t dtype, const float* scales,
+                                int64_t V, int64_t C, const int32_t* tokens, int64_t n) {
+  const unsigned th = C >= 256 ? 256 : 128;
+  switch (dtype) {
+    case kF32: RWKV_LAUNCH(embed_kernel<kF32>, dim3(unsigned(n)), dim3(th), 0, s)(out, emb, scales, V, C, tokens); break;
+    case kF16: RWKV_LAUNCH(embed_kernel<kF16>, dim3(unsigned(n)), dim3(th), 0, s)(out, emb, scales, V, C, tokens); break;
+    case kBF16: RWKV_LAUNCH(embed_kernel<kBF16>, dim3(unsigned(n)), dim3(th), 0, s)(out, emb, scales, V, C, tokens); break;
+    case kI8: RWKV_LAUNCH(embed_kernel<kI8>, dim3(unsigned(n)), dim3(th), 0, s)(out, emb, scales, V, C, tokens); break;
+    default: return cudaErrorInvalidValue;
+  }
+  return rwkvcu_check_launch();
+}
+
+cudaError_t rwkvcu_launch_group_norm(cudaStream_t s, float* out, const float* x, const float* w, const float* b,
+                                     int64_t rows, int64_t cols, int32_t groups, float eps) {
+  const int g = int(cols / groups);
+  const int th = g >= 256 ? 256 : int(rwkvcu_ceil_div(g, 32) * 32);
+  const int per = int(rwkvcu_ceil_div(g, th));
+  const dim3 grid(unsigned(rows * groups)), block(th);
+  if (per <= 1) RWKV_LAUNCH(group_norm_kernel<1>, grid, block, 0, s)(out, x, w, b, cols, g, groups, eps);
+  else if (per <= 4) RWKV_LAUNCH(group_norm_kernel<4>, grid, block, 0, s)(out, x, w, b, cols, g, groups, eps);
+  else if (per <= 16) RWKV_LAUNCH(group_norm_kernel<16>, grid, block, 0, s)(out, x, w, b, cols, g, groups, eps);
+  else RWKV_LAUNCH(group_norm_kernel<0>, grid, block, 0, s)(out, x, w, b, cols, g, groups, eps);
+  return rwkvcu_check_launch();
+}
+
+cudaError_t rwkvcu_launch_map(cudaStream_t s, float* out, const float* x, int64_t n, int32_t fn) {
+  const dim3 grid(elem_grid(n)), block(kThreads);
+  switch (fn) {
+    case 0: RWKV_LAUNCH(map_kernel<0>, grid, block, 0, s)(out, x, n); break;
+    case 1: RWKV_LAUNCH(map_kernel<1>, grid, block, 0, s)(out, x, n); break;
+    case 2: RWKV_LAUNCH(map_kernel<2>, grid, block, 0, s)(out, x, n); break;
+    case 3: RWKV_LAUNCH(map_kernel<3>, grid, block, 0, s)(out, x, n); break;
+    case 4: RWKV_LAUNCH(map_kernel<4>, grid, block, 0, s)(out, x, n); break;
+    case 5: RWKV_LAUNCH(map_kernel<5>, grid, block, 0, s)(out, x, n); break;
+    default: return cudaErrorInvalidValue;
+  }
+  return rwkvcu_check_launch();
+}
+
+cudaError_t rwkvcu_launch_zip(cudaStream_t s, float* out, const float* a, const float* b, int64_t rows,
+                              int64_t cols, int64_t brows, int32_t fn) {
+  const int64_t n = rows * cols;
+  const dim3 grid(elem_grid(n)), block(kThreads);
+  const bool bc = brows == 1 && rows != 1;
+  switch (fn) {
+    case 0: RWKV_LAUNCH(zip_kernel<0>, grid, block, 0, s)(out, a, b, n, cols, bc); break;
+    case 1: RWKV_LAUNCH(zip_kernel<1>, grid, block, 0, s)(out, a, b, n, cols, bc); break;
+    case 2: RWKV_LAUNCH(zip_kernel<2>, grid, block, 0, s)(out, a, b, n, cols, bc); break;
+    default: return cudaErrorInvalidValue;
+  }
+  return rwkvcu_check_launch();
+}
+
+cudaError_t rwkvcu_launch_slice(cudaStream_t s, float* out, const float* x, int64_t rows, int64_t xcols,
+                                int64_t ocols, int64_t col) {
+  RWKV_LAUNCH(slice_kernel, dim3(elem_grid(rows * ocols)), dim3(kThreads), 0, s)(out, x, rows, xcols, ocols, col);
+  return rwkvcu_check_launch();
+}
+
+cudaError_t rwkvcu_launch_gather_rows(cudaStream_t s, float* out, const float* x, int64_t xrows, int64_t cols,
+                                      const int32_t* idx, int64_t n) {
+  RWKV_LAUNCH(gather_kernel, dim3(unsigned(n)), dim3(cols >= 256 ? 256 : 128), 0, s)(out, x, xrows, cols, idx);
+  return rwkvcu_check_launch();
+}
+
+cudaError_t rwkvcu_launch_shift(cudaStream_t s, float* prev, const float* x, float* state, int64_t width,
+                                int64_t nslots, int64_t off, int64_t n, int64_t C, const int32_t* batch,
+                                int32_t nseq) {
+  const int64_t cb = rwkvcu_ceil_div(C, kThreads);
+  RWKV_LAUNCH(shift_kernel, dim3(unsigned(n * cb)), dim3(kThreads), 0, s)(prev, x, state, width, nslots, off, n, C,
+                                                                          batch, nseq, cb);
+  return rwkvcu_check_launch();
+}
+
+cudaError_t rwkvcu_launch_mix(cudaStream_t s, float* out, const float* x, const float* prev, const float* mix,
+                              int64_t n, int64_t C, int64_t mrows, int32_t style) {
+  const int64_t total = n * C, mt = mrows * C;
+  const dim3 grid(elem_grid(total)), block(kThreads);
+  if (style == 0) RWKV_LAUNCH(mix_kernel<0>, grid, block, 0, s)(out, x, prev, mix, total, mt);
+  else RWKV_LAUNCH(mix_kernel<1>, grid, block, 0, s)(out, x, prev, mix, total, mt);
+  return rwkvcu_check_launch();
+}
+
+cudaError_t rwkvcu_launch_key_v7(cudaStream_t s, float* kk, float* k, const float* a, const float* kK,
+                                 const float* kA, int64_t n, int64_t C, int32_t heads) {
+  const unsigned blocks = unsigned(rwkvcu_ceil_div(n * heads, kWarpsPerBlock));
+  RWKV_LAUNCH(key_v7_kernel, dim3(blocks), dim3(32 * kWarpsPerBlock), 0, s)(kk, k, a, kK, kA, n, C, heads);
+  return rwkvcu_check_launch();
+}
+
+cudaError_t rwkvcu_launch_value_v7(cudaStream_t s, float* v, const float* first, const float* gate, int64_t n) {
+  RWKV_LAUNCH(value_v7_kernel, dim3(elem_grid(n)), dim3(kThreads), 0, s)(v, first, gate, n);
+  return rwkvcu_check_launch();
+}
+
+cudaError_t rwkvcu_launch_bonus_v7(cudaStream_t s, float* out, const float* r, const float* k, const float* v,
+                                   const float* rK, int64_t n, int64_t C, int32_t heads) {
+  const unsigned blocks = unsigned(rwkvcu_ceil_div(n * heads, kWarpsPerBlock));
+  RWKV_LAUNCH(bonus_v7_kernel, dim3(blocks), dim3(32 * kWarpsPerBlock), 0, s)(out, r, k, v, rK, n, C, heads);
+  return rwkvcu_check_launch();
+}
+
+cudaError_t rwkvcu_launch_attention(cudaStream_t s, float* out, const float* q, const float* kc, const float* vc,
+                                    int64_t n, int64_t C, int64_t pos, int32_t heads) {
+  const int64_t D = C / heads;
+  if (D > 32 * kAttnMaxPerLane) return cudaErrorNotSupported;
+  const float scale = float(1.0 / sqrt(double(D)));
+  RWKV_LAUNCH(attention_kernel, dim3(unsigned(n * heads)), dim3(32 * kAttnWarps), 0, s)(out, q, kc, vc, C, pos,
+                                                                                       heads, scale);
+  return rwkvcu_check_launch();
+}

@@ -1,0 +1,335 @@
+// WKV recurrences of every RWKV version, batched over many sequences with
+// per-sequence state slots. Each version has a single-token decode kernel
+// (DECODE = true: every sequence has exactly one row, row = sequence index,
+// no batch offsets read, no staging loop) and a sequence kernel for prefill
+// (DECODE = false: each block walks its sequence's rows, staging the
+// per-token head vectors of TC tokens at a time in shared memory so that a
+// chunk costs two barriers instead of two per token).
+//
+// Numerical contract: float32 arithmetic in the reference's order of
+// operations (nvcc may contract a*b+c into an FMA, which only removes a
+// rounding); the state is held in registers between tokens and written back
+// once per launch, so T tokens in one launch equal T launches of one token up
+// to FMA contraction. WKV4 uses the numerically stable aa/bb/pp form (a
+// running maximum exponent pp), so no exp overflows for any input.
+#include "kernels.cuh"
+
+namespace {
+
+// ---- RWKV-4 ----------------------------------------------------------------------
+
+constexpr int kWKV4Threads = 128;
+
+/// wkv4_kernel: one thread per (sequence, channel): grid nseq *
+/// ceil(C/128) blocks. k, v, out [n, C]; w, u [1, C]; state row slot holds
+/// aa, bb, pp ([C] each) at off, off+C, off+2C. The three state values live
+/// in registers across the sequence's rows; loads and stores of a row are
+/// coalesced across the block's channels.
+template <bool DECODE>
+__global__ void wkv4_kernel(float* __restrict__ out, const float* __restrict__ k, const float* __restrict__ v,
+                            const float* __restrict__ w, const float* __restrict__ u, float* __restrict__ state,
+                            int64_t width, int64_t nslots, int64_t off, int64_t n, int64_t C,
+                            const int32_t* __restrict__ batch, int nseq, int64_t cblocks) {
+  const int s = int(blockIdx.x / cblocks);
+  const int64_t c = (blockIdx.x % cblocks) * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  const int64_t first = DECODE ? s : batch[s], end = DECODE ? s + 1 : batch[s + 1];
+  const int64_t slot = batch[nseq + 1 + s];
+  if (slot < 0 || slot >= nslots || first < 0 || end > n || end <= first) return;
+  float* st = state + slot * width + off;
+  float aa = st[c], bb = st[C + c], pp = st[2 * C + c];
+  const float wc = w[c], uc = u[c];
+  for (int64_t t = first; t < end; ++t) {
+    const float kt = k[t * C + c], vt = v[t * C + c];
+    float ww = uc + kt;
+    float q = fmaxf(pp, ww);
+    float e1 = expf(pp - q), e2 = expf(ww - q);
+    out[t * C + c] = (e1 * aa + e2 * vt) / (e1 * bb + e2);
+    ww = pp + wc;
+    q = fmaxf(ww, kt);
+    e1 = expf(ww - q);
+    e2 = expf(kt - q);
+    aa = e1 * aa + e2 * vt;
+    bb = e1 * bb + e2;
+    pp = q;
+  }
+  st[c] = aa;
+  st[C + c] = bb;
+  st[2 * C + c] = pp;
+}
+
+// ---- RWKV-5/6 and RWKV-7 ---------------------------------------------------------
+//
+// One block per (sequence, head), blockDim = N rounded up to a warp, N = C/H.
+// NT > 0 instantiates a head size known at compile time (8, 16, 32, 64: the
+// sizes of real models): each thread keeps its slice of the head's state in
+// NT registers and every loop is unrolled. NT == 0 is the generic kernel for
+// any other N: the state lives in dynamic shared memory (padded rows, no bank
+// conflicts) and loops run to N.
+
+/// Dynamic shared memory of the generic (NT == 0) WKV kernels, in floats:
+/// the state (N rows of N+1) and `arrays` staged vectors of TC tokens.
+__host__ __device__ inline int64_t wkv_generic_smem(int N, int TC, int arrays) {
+  return int64_t(N) * (N + 1) + int64_t(arrays) * TC * N;
+}
+
+/// wkv5_kernel: thread j owns value column j of the head's state S[key
+/// i][value j] (registers for NT > 0; loads and stores coalesced across j,
+/// since the state is key-major). Per token: y_j = sum_i r_i (u_i k_i v_j +
+/// S_ij); S_ij = k_i v_j + w_i S_ij, with r, k, w of the token staged in
+/// shared memory (read as broadcasts). r, k, v, out [n, C]; w [1|n, C] (wper:
+/// one row per token); u [1, C].
+template <int NT, int TC, bool DECODE>
+__global__ void __launch_bounds__(NT > 32 ? NT : (NT == 0 ? 256 : 32))
+    wkv5_kernel(float* __restrict__ out, const float* __restrict__ r, const float* __restrict__ k,
+                const float* __restrict__ v, const float* __restrict__ w, bool wper, const float* __restrict__ u,
+                float* __restrict__ state, int64_t width, int64_t nslots, int64_t off, int64_t n, int64_t C, int H,
+                const int32_t* __restrict__ batch, int nseq) {
+  constexpr int SN = NT > 0 ? NT : 1;
+  __shared__ float st_r[NT > 0 ? TC : 1][SN], st_k[NT > 0 ? TC : 1][SN], st_w[NT > 0 ? TC : 1][SN], st_u[SN];
+  const int s = blockIdx.x / H, h = blockIdx.x % H;
+  const int N = NT > 0 ? NT : int(C / H), j = threadIdx.x;
+  const bool active = j < N;
+  const int64_t first = DECODE ? s : batch[s], end = DECODE ? s + 1 : batch[s + 1];
+  const int64_t slot = batch[nseq + 1 + s];
+  if (slot < 0 || slot >= nslots || first < 0 || end > n || end <= first) return;  // the whole block
+  float* st = state + slot * width + off + int64_t(h) * N * N;
+  const int64_t hc = int64_t(h) * N;
+  // Staging arrays: static for NT > 0, after the state in dynamic memory otherwise.
+  float *sr, *sk, *sw, *su, *Ss = nullptr;
+  float S[SN];
+  if constexpr (NT > 0) {
+    sr = &st_r[0][0];
+    sk = &st_k[0][0];
+    sw = &st_w[0][0];
+    su = st_u;
+    const float* p = st + j;
+#pragma unroll
+    for (int i = 0; i < NT; ++i, p += N) S[i] = active ? *p : 0.f;
+  } else {
+    DYNAMIC_SHARED(float, dyn);
+    Ss = dyn;  // S[i][j] at i*N + j
+    sr = dyn + N * N;
+    sk = sr + TC * N;
+    sw = sk + TC * N;
+    su = sw + TC * N;
+    for (int idx = threadIdx.x; idx < N * N; idx += blockDim.x) Ss[idx] = st[idx];
+  }
+  if (active) su[j] = u[hc + j];
+  for (int64_t t0 = first; t0 < end; t0 += TC) {
+    const int cnt = int(end - t0 < TC ? end - t0 : TC);
+    __syncthreads();  // the previous chunk has been consumed (and su, Ss written)
+    for (int idx = threadIdx.x; idx < cnt * N; idx += blockDim.x) {
+      const int tt = idx / N, i = idx - tt * N;
+      const int64_t row = t0 + tt;
+      sr[tt * N + i] = r[row * C + hc + i];
+      sk[tt * N + i] = k[row * C + hc + i];
+      sw[tt * N + i] = w[(wper ? row : 0) * C + hc + i];
+    }
+    __syncthreads();
+    for (int tt = 0; tt < cnt; ++tt) {
+      const int64_t row = t0 + tt;
+      const float vj = active ? v[row * C + hc + j] : 0.f;
+      const float *rt = sr + tt * N, *kt = sk + tt * N, *wt = sw + tt * N;
+      float y = 0.f;
+      if constexpr (NT > 0) {
+#pragma unroll
+        for (int i = 0; i < NT; ++i) {
+          const float kv = kt[i] * vj;
+          y += rt[i] * (su[i] * kv + S[i]);
+          S[i] = kv + wt[i] * S[i];
+        }
+      } else if (active) {
+        for (int i = 0; i < N; ++i) {
+          const float kv = kt[i] * vj, sij = Ss[i * N + j];
+          y += rt[i] * (su[i] * kv + sij);
+          Ss[i * N + j] = kv + wt[i] * sij;
+        }
+      }
+      if (active) out[row * C + hc + j] = y;
+    }
+  }
+  if constexpr (NT > 0) {
+    if (active) {
+      float* p = st + j;
+#pragma unroll
+      for (int i = 0; i < NT; ++i, p += N) *p = S[i];
+    }
+  } else {
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < N * N; idx += blockDim.x) st[idx] = Ss[idx];
+  }
+}
+
+/// wkv7_kernel: thread i owns value row i of the head's state S[value
+/// i][key j]. For NT > 0 the row is in registers, moved from and to global
+/// memory through a padded shared tile (coalesced global accesses,
+/// conflict-free row reads); the generic kernel keeps the state in shared
+/// memory with rows of N+1. Per token, with r, w, k, kk and kk*a staged in
+/// shared memory:
+///   sa = -sum_j S_ij kk_j;  S_ij = S_ij w_j + v_i k_j + sa kk_j a_j;
+///   y_i = sum_j S_ij r_j.
+/// All of r, w, k, v, kk, a, out are [n, C].
+template <int NT, int TC, bool DECODE>
+__global__ void __launch_bounds__(NT > 32 ? NT : (NT == 0 ? 256 : 32))
+    wkv7_kernel(float* __restrict__ out, const float* __restrict__ r, const float* __restrict__ w,
+                const float* __restrict__ k, const float* __restrict__ v, const float* __restrict__ kk,
+                const float* __restrict__ a, float* __restrict__ state, int64_t width, int64_t nslots, int64_t off,
+                int64_t n, int64_t C, int H, const int32_t* __restrict__ batch, int nseq) {
+  constexpr int SN = NT > 0 ? NT : 1, STC = NT > 0 ? TC : 1;
+  __shared__ float st_[5][STC][SN];
+  __shared__ float tile_[SN][SN + 1];
+  const int s = blockIdx.x / H, h = blockIdx.x % H;
+  const int N = NT > 0 ? NT : int(C / H), i = threadIdx.x;
+  const bool active = i < N;
+  const int64_t first = DECODE ? s : batch[s], end = DECODE ? s + 1 : batch[s + 1];
+  const int64_t slot = batch[nseq + 1 + s];
+  if (slot < 0 || slot >= nslots || first < 0 || end > n || end <= first) return;  // the whole block
+  float* st = state + slot * width + off + int64_t(h) * N * N;
+  const int64_t hc = int64_t(h) * N;
+  const int ld = N + 1;  // row stride of the shared state / tile
+  float* tile;
+  float* stage;
+  float S[SN];
+  if constexpr (NT > 0) {
+    tile = &tile_[0][0];
+    stage = &st_[0][0][0];
+  } else {
+    DYNAMIC_SHARED(float, dyn);
+    tile = dyn;
+    stage = dyn + N * ld;
+  }
+  for (int idx = threadIdx.x; idx < N * N; idx += blockDim.x) tile[(idx / N) * ld + idx % N] = st[idx];
+  __syncthreads();
+  if constexpr (NT > 0) {
+#pragma unroll
+    for (int j = 0; j < NT; ++j) S[j] = active ? tile[i * ld + j] : 0.f;
+  }
+  float *sr = stage, *sw = stage + TC * N, *sk = stage + 2 * TC * N, *skk = stage + 3 * TC * N,
+        *ska = stage + 4 * TC * N;
+  for (int64_t t0 = first; t0 < end; t0 += TC) {
+    const int cnt = int(end - t0 < TC ? end - t0 : TC);
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < cnt * N; idx += blockDim.x) {
+      const int tt = idx / N, j = idx - tt * N;
+      const int64_t e = (t0 + tt) * C + hc + j;
+      sr[tt * N + j] = r[e];
+      sw[tt * N + j] = w[e];
+      sk[tt * N + j] = k[e];
+      const float kkj = kk[e];
+      skk[tt * N + j] = kkj;
+      ska[tt * N + j] = kkj * a[e];
+    }
+    __syncthreads();
+    for (int tt = 0; tt < cnt; ++tt) {
+      const int64_t row = t0 + tt;
+      const float vi = active ? v[row * C + hc + i] : 0.f;
+      const float *rt = sr + tt * N, *wt = sw + tt * N, *kt = sk + tt * N, *kkt = skk + tt * N,
+                  *kat = ska + tt * N;
+      float y = 0.f;
+      if constexpr (NT > 0) {
+        float sa = 0.f;
+#pragma unroll
+        for (int j = 0; j < NT; ++j) sa -= S[j] * kkt[j];
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          const float x = S[j] * wt[j] + vi * kt[j] + sa * kat[j];
+          S[j] = x;
+          y += x * rt[j];
+        }
+      } else if (active) {
+        float* Si = tile + i * ld;
+        float sa = 0.f;
+        for (int j = 0; j < N; ++j) sa -= Si[j] * kkt[j];
+        for (int j = 0; j < N; ++j) {
+          const float x = Si[j] * wt[j] + vi * kt[j] + sa * kat[j];
+          Si[j] = x;
+          y += x * rt[j];
+        }
+      }
+      if (active) out[row * C + hc + i] = y;
+    }
+  }
+  __syncthreads();
+  if constexpr (NT > 0) {
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+      if (active) tile[i * ld + j] = S[j];
+    __syncthreads();
+  }
+  for (int idx = threadIdx.x; idx < N * N; idx += blockDim.x) st[idx] = tile[(idx / N) * ld + idx % N];
+}
+
+constexpr int kSeqChunk = 16;     // tokens staged per barrier pair by the register sequence kernels
+constexpr int kGenericChunk = 4;  // ... and by the generic (shared-memory state) kernels
+constexpr int kMaxGenericN = 160;  // largest head of the generic kernels (fits 100 KiB of shared memory)
+
+/// Launches a WKV5 (ARRAYS = 4) or WKV7 (ARRAYS = 5) kernel: the register
+/// kernel for N in {8, 16, 32, 64}, the generic one otherwise.
+template <template <int, int, bool> class K, int ARRAYS, class... A>
+cudaError_t launch_heads(int N, bool decode, unsigned blocks, cudaStream_t s, A... args) {
+  const unsigned th = unsigned(rwkvcu_ceil_div(N, 32) * 32);
+#define RWKVCU_WKV_CASE(NT)                                                   \
+  if (N == NT) {                                                              \
+    if (decode) {                                                             \
+      auto* kern = K<NT, 1, true>::fn;                                        \
+      RWKV_LAUNCH(kern, dim3(blocks), dim3(th), 0, s)(args...);               \
+    } else {                                                                  \
+      auto* kern = K<NT, kSeqChunk, false>::fn;                               \
+      RWKV_LAUNCH(kern, dim3(blocks), dim3(th), 0, s)(args...);               \
+    }                                                                         \
+    return rwkvcu_check_launch();                                             \
+  }
+  RWKVCU_WKV_CASE(8)
+  RWKVCU_WKV_CASE(16)
+  RWKVCU_WKV_CASE(32)
+  RWKVCU_WKV_CASE(64)
+#undef RWKVCU_WKV_CASE
+  if (N > kMaxGenericN) return cudaErrorNotSupported;
+  const int tc = decode ? 1 : kGenericChunk;
+  const size_t smem = size_t(wkv_generic_smem(N, tc, ARRAYS)) * sizeof(float);
+  auto* kern = decode ? K<0, 1, true>::fn : K<0, kGenericChunk, false>::fn;
+  if (smem > 48 * 1024) {
+    if (cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem))) return e;
+  }
+  RWKV_LAUNCH(kern, dim3(blocks), dim3(th), smem, s)(args...);
+  return rwkvcu_check_launch();
+}
+
+template <int NT, int TC, bool DECODE>
+struct WKV5K {
+  static constexpr auto fn = &wkv5_kernel<NT, TC, DECODE>;
+};
+template <int NT, int TC, bool DECODE>
+struct WKV7K {
+  static constexpr auto fn = &wkv7_kernel<NT, TC, DECODE>;
+};
+
+}  // namespace
+
+cudaError_t rwkvcu_launch_wkv4(cudaStream_t s, float* out, const float* k, const float* v, const float* w,
+                               const float* u, float* state, int64_t width, int64_t nslots, int64_t off, int64_t n,
+                               int64_t C, const int32_t* batch, int32_t nseq) {
+  const int64_t cb = rwkvcu_ceil_div(C, kWKV4Threads);
+  const dim3 grid(unsigned(nseq * cb)), block(kWKV4Threads);
+  if (n == nseq) RWKV_LAUNCH(wkv4_kernel<true>, grid, block, 0, s)(out, k, v, w, u, state, width, nslots, off, n, C, batch, nseq, cb);
+  else RWKV_LAUNCH(wkv4_kernel<false>, grid, block, 0, s)(out, k, v, w, u, state, width, nslots, off, n, C, batch, nseq, cb);
+  return rwkvcu_check_launch();
+}
+
+cudaError_t rwkvcu_launch_wkv5(cudaStream_t s, float* out, const float* r, const float* k, const float* v,
+                               const float* w, int64_t wrows, const float* u, float* state, int64_t width,
+                               int64_t nslots, int64_t off, int64_t n, int64_t C, int32_t heads,
+                               const int32_t* batch, int32_t nseq) {
+  const bool wper = wrows != 1 || n == 1;
+  return launch_heads<WKV5K, 4>(int(C / heads), n == nseq, unsigned(nseq * heads), s, out, r, k, v, w, wper, u, state,
+                             width, nslots, off, n, C, int(heads), batch, int(nseq));
+}
+
+cudaError_t rwkvcu_launch_wkv7(cudaStream_t s, float* out, const float* r, const float* w, const float* k,
+                               const float* v, const float* kk, const float* a, float* state, int64_t width,
+                               int64_t nslots, int64_t off, int64_t n, int64_t C, int32_t heads,
+                               const int32_t* batch, int32_t nseq) {
+  return launch_heads<WKV7K, 5>(int(C / heads), n == nseq, unsigned(nseq * heads), s, out, r, w, k, v, kk, a, state,
+                             width, nslots, off, n, C, int(heads), batch, int(nseq));
+}
