@@ -123,3 +123,11 @@ var (
 	kernBF16 = kernels[uint16]{gemm1x1BF16, gemm4x1BF16, gemm2x2BF16, gemm2x3BF16, axpyBF16,
 		[maxTokensT]gemmTKernel[uint16]{gemmT1BF16, gemmT2BF16, gemmT3BF16, gemmT4BF16}, sparseRowsBF16}
 )
+
+// dotAsm is Dot on the assembly kernel, called directly (not through the
+// kernels table) so that the result stays on the stack.
+func dotAsm(a, b []float32) float32 {
+	var s float32
+	gemm1x1F32(&s, &a[0], 1, len(a), &b[0])
+	return s
+}

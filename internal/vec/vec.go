@@ -150,9 +150,7 @@ func Dot(a, b []float32) float32 {
 		return 0
 	}
 	if useAsm {
-		var s float32
-		kernF32.g1x1(&s, &a[0], 1, len(a), &b[0])
-		return s
+		return dotAsm(a, b)
 	}
 	return dotGeneric(a, b)
 }

@@ -504,3 +504,10 @@ func TestDecodeF16AllPatterns(t *testing.T) {
 		}
 	}
 }
+
+func TestDotDoesNotAllocate(t *testing.T) {
+	a, b := make([]float32, 100), make([]float32, 100)
+	if n := testing.AllocsPerRun(20, func() { Dot(a, b) }); n != 0 {
+		t.Fatalf("Dot allocates %.0f times per call", n)
+	}
+}
