@@ -55,7 +55,7 @@ type commonBench struct {
 }
 
 func (c *commonBench) register(fs *flag.FlagSet, defaultOut string) {
-	fs.StringVar(&c.backend, "backend", "ref", "backend: "+strings.Join(append(bench.Backends(), "cuda"), ", "))
+	fs.StringVar(&c.backend, "backend", "ref", "backend: ref or cuda (available in this binary: "+strings.Join(bench.Backends(), ", ")+")")
 	fs.IntVar(&c.threads, "threads", 0, "CPU threads for the pure-Go backend (0: all cores)")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the report as one JSON object instead of Markdown")
 	fs.StringVar(&c.out, "out", defaultOut, "directory for report.json, report.md and the plots")
