@@ -36,9 +36,11 @@
 //     FMA, or exact 16-bit tensor-core products) and summed in fp32; the
 //     result for one output is deterministic (independent of scheduling;
 //     no atomics) for a given kernel and shape.
-//   * GEMV and SPARSE_T sum each lane's terms in k order and then combine
-//     the lanes and warps by a fixed tree: error <= (k/(128*V) + 8) u sum|terms|
-//     to first order, V the elements per vector load.
+//   * GEMV sums each thread's terms in k order, then the lanes by a
+//     shuffle tree and the 4 warps in order: error <= (k/(128*V) + 8) u
+//     sum|terms| to first order, V the elements per load (16 bytes' worth).
+//     SPARSE_T sums each warp's rows in k order and the 16 warps in order:
+//     error <= (k/16 + 16) u sum|terms|.
 //   * SIMT sums in k order: error <= k u sum|terms| (worst case; typically
 //     sqrt(k) u).
 //   * TC splits x into 16-bit terms so that the tensor cores see (almost)
