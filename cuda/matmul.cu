@@ -1,60 +1,887 @@
-// Matrix products: a simple correct implementation of the contract in
-// matmul.cuh (one thread per output, float32 accumulation in increasing i),
-// to be replaced by the tiled tensor-core kernels.
+// cuda/matmul.cu: the matrix-product kernels declared in cuda/matmul.cuh.
+//
+// Four kernels (see the header for the launch heuristics and the numerical
+// contract):
+//   gemv_kernel      decode-size x @ W^T: bandwidth-bound, 16-byte weight loads
+//   simt_gemm_kernel fp32 FMA tiled GEMM for both weight layouts
+//   tc_gemm_kernel   tensor-core tiled GEMM (f16/bf16 weights, split fp32 x)
+//   sparse_t_kernel  decode-size x @ WT skipping the zero entries of x
+//
+// The file is ordinary CUDA: nvcc builds it for sm_80 and later, and the
+// emulator (cuda/emu) builds it on the CPU; the tensor-core, ldmatrix and
+// cp.async instructions go through cuda/ptx_wrappers.cuh.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+
 #include "matmul.cuh"
+#include "ptx_wrappers.cuh"
 
-namespace {
+namespace rwkv_mm {
 
-template <int DT>
-__global__ void matmul_simple(float* out, int64_t ldo, const float* __restrict__ x, int64_t ldx,
-                              const void* __restrict__ w, const float* __restrict__ ws, int64_t n, int64_t o,
-                              int64_t k) {
-  const int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x, t = blockIdx.y;
-  if (r >= o || t >= n) return;
-  float acc = 0.f;
-  for (int64_t i = 0; i < k; ++i) acc += x[t * ldx + i] * load_elem<DT>(w, r * k + i, ws, r);
-  out[t * ldo + r] = acc;
+// Weight element types (RWKVCU_F32 ... RWKVCU_I8).
+constexpr int kF32 = 0, kF16 = 1, kBF16 = 2, kI8 = 3;
+
+// Storage type of a weight element.
+template <int WT>
+struct Elem;
+template <>
+struct Elem<kF32> {
+  using S = float;
+};
+template <>
+struct Elem<kF16> {
+  using S = uint16_t;
+};
+template <>
+struct Elem<kBF16> {
+  using S = uint16_t;
+};
+template <>
+struct Elem<kI8> {
+  using S = int8_t;
+};
+
+__device__ __forceinline__ float f16_bits_to_float(uint32_t b) {
+  return __half2float(__ushort_as_half(static_cast<unsigned short>(b)));
+}
+__device__ __forceinline__ float bf16_bits_to_float(uint32_t b) { return __uint_as_float(b << 16); }
+
+// cvt converts one stored weight element to float (exactly).
+template <int WT>
+__device__ __forceinline__ float cvt(typename Elem<WT>::S v) {
+  if constexpr (WT == kF32) {
+    return v;
+  } else if constexpr (WT == kF16) {
+    return f16_bits_to_float(v);
+  } else if constexpr (WT == kBF16) {
+    return bf16_bits_to_float(v);
+  } else {
+    return static_cast<float>(v);
+  }
 }
 
-template <int DT>
-__global__ void matmul_t_simple(float* out, int64_t ldo, const float* __restrict__ x, int64_t ldx,
-                                const void* __restrict__ wt, const float* __restrict__ ws, int64_t n, int64_t k,
-                                int64_t o) {
-  const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x, t = blockIdx.y;
-  if (c >= o || t >= n) return;
-  float acc = 0.f;
-  for (int64_t i = 0; i < k; ++i) {
-    const float xi = x[t * ldx + i];
-    if (xi != 0.f) acc += xi * load_elem<DT>(wt, i * o + c, ws, i);
+// unpack_word converts the 4/sizeof(S) weight elements packed in a 32-bit
+// word (lowest address in the low bits) to floats.
+template <int WT>
+__device__ __forceinline__ void unpack_word(uint32_t w, float* f) {
+  if constexpr (WT == kF32) {
+    f[0] = __uint_as_float(w);
+  } else if constexpr (WT == kF16) {
+    f[0] = f16_bits_to_float(w & 0xffffu);
+    f[1] = f16_bits_to_float(w >> 16);
+  } else if constexpr (WT == kBF16) {
+    f[0] = __uint_as_float(w << 16);
+    f[1] = __uint_as_float(w & 0xffff0000u);
+  } else {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) f[j] = static_cast<float>(static_cast<int8_t>((w >> (8 * j)) & 0xffu));
   }
-  out[t * ldo + c] = acc;
 }
 
-}  // namespace
+__device__ __forceinline__ int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-cudaError_t rwkvcu_launch_matmul(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx, const void* w,
-                                 int32_t wdtype, const float* wscale, int64_t n, int64_t o, int64_t k) {
-  const dim3 grid(unsigned(rwkvcu_ceil_div(o, 128)), unsigned(n)), block(128);
-  switch (wdtype) {
-    case kF32: RWKV_LAUNCH(matmul_simple<kF32>, grid, block, 0, s)(out, ldo, x, ldx, w, wscale, n, o, k); break;
-    case kF16: RWKV_LAUNCH(matmul_simple<kF16>, grid, block, 0, s)(out, ldo, x, ldx, w, wscale, n, o, k); break;
-    case kBF16: RWKV_LAUNCH(matmul_simple<kBF16>, grid, block, 0, s)(out, ldo, x, ldx, w, wscale, n, o, k); break;
-    case kI8: RWKV_LAUNCH(matmul_simple<kI8>, grid, block, 0, s)(out, ldo, x, ldx, w, wscale, n, o, k); break;
-    default: return cudaErrorInvalidValue;
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int m = 16; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
+  return v;
+}
+
+// ============================================================================
+// GEMV: out[t, r] = sum_i x[t, i] W[r, i] for n <= NT tokens per block.
+//
+// Block: kGemvThreads threads (4 warps) computing ROWS consecutive weight
+// rows for NT consecutive tokens; grid (ceil(o/ROWS), ceil(n/NT)). The
+// threads stride over the row in units of one load (V elements: 16 bytes
+// when WVEC, else 1 element), so each warp reads 32 consecutive 16-byte
+// pieces of each of its ROWS rows per step (coalesced, ROWS loads in flight
+// per thread). Each thread accumulates ROWS x NT sums in k order; the sums
+// are reduced over the warp by shuffles and over the 4 warps through shared
+// memory in warp order.
+// ============================================================================
+constexpr int kGemvThreads = 128;
+
+template <int WT, int NT, int ROWS, bool WVEC, bool XVEC>
+__global__ void __launch_bounds__(kGemvThreads)
+    gemv_kernel(float* __restrict__ out,          // [n, ldo]
+                int64_t ldo,                      //
+                const float* __restrict__ x,      // [n, ldx]
+                int64_t ldx,                      //
+                const void* __restrict__ wv,      // [o, k] of Elem<WT>::S
+                const float* __restrict__ wscale, // [o] (I8 only)
+                int64_t n, int64_t o, int64_t k) {
+  using S = typename Elem<WT>::S;
+  constexpr int V = WVEC ? int(16 / sizeof(S)) : 1;  // elements per load
+  constexpr int WPV = 4 / int(sizeof(S)) > 0 ? 4 / int(sizeof(S)) : 1;  // elements per 32-bit word
+  const S* w = static_cast<const S*>(wv);
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int64_t r0 = int64_t(blockIdx.x) * ROWS;
+  const int64_t t0 = int64_t(blockIdx.y) * NT;
+  const int nt = int(min64(NT, n - t0));
+
+  const S* wrow[ROWS];
+#pragma unroll
+  for (int j = 0; j < ROWS; ++j) wrow[j] = w + min64(r0 + j, o - 1) * k;  // clamped rows are computed, not stored
+  const float* xrow = x + t0 * ldx;
+
+  float acc[ROWS][NT];
+#pragma unroll
+  for (int j = 0; j < ROWS; ++j)
+#pragma unroll
+    for (int t = 0; t < NT; ++t) acc[j][t] = 0.f;
+
+  const int64_t nv = k / V;  // WVEC implies k % V == 0
+#pragma unroll 1  // ROWS independent loads per step already; unrolling only adds pressure
+  for (int64_t v = tid; v < nv; v += kGemvThreads) {
+    float wf[ROWS][V];
+    if constexpr (WVEC) {
+      uint4 raw[ROWS];
+#pragma unroll
+      for (int j = 0; j < ROWS; ++j) raw[j] = __ldg(reinterpret_cast<const uint4*>(wrow[j] + v * V));
+#pragma unroll
+      for (int j = 0; j < ROWS; ++j) {
+        unpack_word<WT>(raw[j].x, &wf[j][0 * WPV]);
+        unpack_word<WT>(raw[j].y, &wf[j][1 * WPV]);
+        unpack_word<WT>(raw[j].z, &wf[j][2 * WPV]);
+        unpack_word<WT>(raw[j].w, &wf[j][3 * WPV]);
+      }
+    } else {
+#pragma unroll
+      for (int j = 0; j < ROWS; ++j) wf[j][0] = cvt<WT>(__ldg(wrow[j] + v));
+    }
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      if (t < nt) {
+        float xf[V];
+        const float* xp = xrow + t * ldx + v * V;
+        if constexpr (XVEC) {
+#pragma unroll
+          for (int q = 0; q < V / 4; ++q) {
+            float4 f = __ldg(reinterpret_cast<const float4*>(xp) + q);
+            xf[4 * q] = f.x, xf[4 * q + 1] = f.y, xf[4 * q + 2] = f.z, xf[4 * q + 3] = f.w;
+          }
+        } else {
+#pragma unroll
+          for (int e = 0; e < V; ++e) xf[e] = __ldg(xp + e);
+        }
+#pragma unroll
+        for (int j = 0; j < ROWS; ++j)
+#pragma unroll
+          for (int e = 0; e < V; ++e) acc[j][t] = fmaf(wf[j][e], xf[e], acc[j][t]);
+      }
+    }
   }
-  return cudaGetLastError();
+
+  __shared__ float red[kGemvThreads / 32][ROWS * NT];
+#pragma unroll
+  for (int j = 0; j < ROWS; ++j)
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      float s = warp_sum(acc[j][t]);
+      if (lane == 0) red[warp][j * NT + t] = s;
+    }
+  __syncthreads();
+  if (tid < ROWS * NT) {
+    const int j = tid / NT, t = tid % NT;
+    const int64_t r = r0 + j;
+    if (r < o && t < nt) {
+      float s = red[0][tid];
+#pragma unroll
+      for (int q = 1; q < kGemvThreads / 32; ++q) s += red[q][tid];
+      if constexpr (WT == kI8) s *= wscale[r];
+      out[(t0 + t) * ldo + r] = s;
+    }
+  }
+}
+
+// ============================================================================
+// SIMT GEMM: out[t, c] = sum_i x[t, i] W(c, i), W(c, i) = w[c*k + i] (plain)
+// or w[i*o + c] (TRANS), fp32 FMAs (no TF32).
+//
+// Block: 256 threads computing a 64 (tokens) x 128 (outputs) tile; grid
+// (ceil(n/64), ceil(o/128)). K is walked in steps of 16: the x and W tiles
+// are loaded into registers (bounds-checked scalar loads, zero outside),
+// stored transposed into double-buffered shared memory (one barrier per
+// step), and each thread updates a 4 (tokens) x 8 (outputs) register tile
+// from float4 reads of shared memory. Each output is summed in k order.
+// ============================================================================
+constexpr int kSimtBM = 64, kSimtBN = 128, kSimtBK = 16, kSimtThreads = 256;
+
+template <int WT, bool TRANS>
+__global__ void __launch_bounds__(kSimtThreads)
+    simt_gemm_kernel(float* __restrict__ out,          // [n, ldo]
+                     int64_t ldo,                      //
+                     const float* __restrict__ x,      // [n, ldx]
+                     int64_t ldx,                      //
+                     const void* __restrict__ wv,      // [o, k] (plain) or [k, o] (TRANS) of Elem<WT>::S
+                     const float* __restrict__ wscale, // I8: [o] (plain) or [k] (TRANS)
+                     int64_t n, int64_t o, int64_t k,
+                     int64_t ldw) {  // row stride of the stored weight (>= k plain, >= o TRANS)
+  using S = typename Elem<WT>::S;
+  const S* w = static_cast<const S*>(wv);
+  __shared__ __align__(16) float xs[2][kSimtBK][kSimtBM + 4];
+  __shared__ __align__(16) float ws[2][kSimtBK][kSimtBN];
+  const int tid = threadIdx.x;
+  const int64_t m0 = int64_t(blockIdx.x) * kSimtBM, n0 = int64_t(blockIdx.y) * kSimtBN;
+
+  // x loader: token row xm, 4 consecutive k entries from xk.
+  const int xm = tid >> 2, xk = (tid & 3) * 4;
+  // W loader: plain: output row wn, 8 consecutive k entries from wk;
+  //           TRANS: k row wk, 8 consecutive outputs from wn.
+  const int wn = TRANS ? (tid & 15) * 8 : tid >> 1;
+  const int wk = TRANS ? tid >> 4 : (tid & 1) * 8;
+  float xr[4], wr[8];
+
+  auto load = [&](int64_t k0) {
+    const int64_t t = m0 + xm;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int64_t i = k0 + xk + j;
+      xr[j] = (t < n && i < k) ? x[t * ldx + i] : 0.f;
+    }
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      const int64_t c = TRANS ? n0 + wn + j : n0 + wn;
+      const int64_t i = TRANS ? k0 + wk : k0 + wk + j;
+      float v = 0.f;
+      if (c < o && i < k) {
+        v = cvt<WT>(TRANS ? w[i * ldw + c] : w[c * ldw + i]);
+        if constexpr (TRANS && WT == kI8) v *= wscale[i];
+      }
+      wr[j] = v;
+    }
+  };
+  auto store = [&](int buf) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) xs[buf][xk + j][xm] = xr[j];
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      if (TRANS)
+        ws[buf][wk][wn + j] = wr[j];
+      else
+        ws[buf][wk + j][wn] = wr[j];
+    }
+  };
+
+  // thread tile: tokens ty*4 + [0,4), outputs tx*4 + [0,4) and 64 + tx*4 + [0,4)
+  const int ty = tid >> 4, tx = tid & 15;
+  float acc[4][8];
+#pragma unroll
+  for (int a = 0; a < 4; ++a)
+#pragma unroll
+    for (int b = 0; b < 8; ++b) acc[a][b] = 0.f;
+
+  const int64_t nk = (k + kSimtBK - 1) / kSimtBK;
+  int buf = 0;
+  if (nk > 0) {
+    load(0);
+    store(0);
+  }
+  __syncthreads();
+  for (int64_t kt = 0; kt < nk; ++kt) {
+    if (kt + 1 < nk) load((kt + 1) * kSimtBK);
+#pragma unroll
+    for (int kk = 0; kk < kSimtBK; ++kk) {
+      const float4 a = *reinterpret_cast<const float4*>(&xs[buf][kk][ty * 4]);
+      const float4 b0 = *reinterpret_cast<const float4*>(&ws[buf][kk][tx * 4]);
+      const float4 b1 = *reinterpret_cast<const float4*>(&ws[buf][kk][64 + tx * 4]);
+      const float av[4] = {a.x, a.y, a.z, a.w};
+      const float bv[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+      for (int p = 0; p < 4; ++p)
+#pragma unroll
+        for (int q = 0; q < 8; ++q) acc[p][q] = fmaf(av[p], bv[q], acc[p][q]);
+    }
+    if (kt + 1 < nk) store(buf ^ 1);
+    __syncthreads();  // buf^1 is complete; everyone is done reading buf
+    buf ^= 1;
+  }
+
+#pragma unroll
+  for (int p = 0; p < 4; ++p) {
+    const int64_t t = m0 + ty * 4 + p;
+    if (t >= n) continue;
+#pragma unroll
+    for (int q = 0; q < 8; ++q) {
+      const int64_t c = n0 + (q < 4 ? tx * 4 + q : 64 + tx * 4 + q - 4);
+      if (c < o) {
+        float v = acc[p][q];
+        if constexpr (!TRANS && WT == kI8) v *= wscale[c];
+        out[t * ldo + c] = v;
+      }
+    }
+  }
+}
+
+// ============================================================================
+// Tensor-core GEMM: out[t, c] = sum_i x[t, i] W(c, i) for f16/bf16 weights,
+// W(c, i) = w[c*k + i] (plain) or w[i*o + c] (TRANS).
+//
+// Block: 256 threads (8 warps as 2 x 4) computing a 64 (tokens) x 128
+// (outputs) tile, each warp 32 x 32 (2 x 4 mma tiles of 16 x 8); grid
+// (ceil(n/64), ceil(o/128)). K is walked in steps of 32:
+//   * the weight tile goes to shared memory with 16-byte cp.async (zero
+//     filled outside the matrix), double buffered;
+//   * the x tile (fp32) is loaded into registers one step ahead, split into
+//     NSPLIT 16-bit terms and stored to shared memory;
+//   * fragments come from ldmatrix (x: .x4; W: .x4, .trans for TRANS) and
+//     each (x term, W) pair is one mma.sync m16n8k16 into fp32 accumulators.
+// F16: the per-token power-of-two scale is computed first (each block reads
+// its 64 rows of x once more); BF16 needs none (bf16 has the fp32 range).
+// Requires (checked by the launcher): w 16-byte aligned and k % 8 == 0
+// (plain) or o % 8 == 0 (TRANS).
+// ============================================================================
+constexpr int kTcBM = 64, kTcBN = 128, kTcBK = 32, kTcThreads = 256;
+constexpr int kTcPad = 8;  // 16 bytes of padding per shared row: conflict-free ldmatrix
+
+template <int WT, bool TRANS>
+__global__ void __launch_bounds__(kTcThreads)
+    tc_gemm_kernel(float* __restrict__ out,      // [n, ldo]
+                   int64_t ldo,                  //
+                   const float* __restrict__ x,  // [n, ldx]
+                   int64_t ldx,                  //
+                   const uint16_t* __restrict__ w,  // [o, k] (plain) or [k, o] (TRANS), f16/bf16 bits
+                   int64_t n, int64_t o, int64_t k,
+                   int64_t ldw,  // row stride of w in elements (a multiple of 8)
+                   int xvec) {   // non-zero: x and ldx allow float4 loads
+  constexpr bool BF16 = WT == kBF16;
+  constexpr int NSPLIT = BF16 ? 3 : 2;
+  __shared__ __align__(16) uint16_t xs[NSPLIT][kTcBM][kTcBK + kTcPad];
+  constexpr int WROWS = TRANS ? kTcBK : kTcBN, WCOLS = (TRANS ? kTcBN : kTcBK) + kTcPad;
+  __shared__ __align__(16) uint16_t ws[2][WROWS][WCOLS];
+  __shared__ float xscale[kTcBM], xunscale[kTcBM];
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int64_t m0 = int64_t(blockIdx.x) * kTcBM, n0 = int64_t(blockIdx.y) * kTcBN;
+
+  if constexpr (!BF16) {
+    // Per-token scale 2^e putting max|x| into [2^14, 2^15); warp w handles
+    // tokens w, w+8, ... of the tile.
+    for (int m = warp; m < kTcBM; m += kTcThreads / 32) {
+      const int64_t t = m0 + m;
+      float mx = 0.f;
+      if (t < n) {
+        const float* xr = x + t * ldx;
+        if (xvec) {
+          const int64_t k4 = k / 4;
+          for (int64_t i = lane; i < k4; i += 32) {
+            const float4 f = __ldg(reinterpret_cast<const float4*>(xr) + i);
+            mx = fmaxf(mx, fmaxf(fmaxf(fabsf(f.x), fabsf(f.y)), fmaxf(fabsf(f.z), fabsf(f.w))));
+          }
+          for (int64_t i = k4 * 4 + lane; i < k; i += 32) mx = fmaxf(mx, fabsf(xr[i]));
+        } else {
+          for (int64_t i = lane; i < k; i += 32) mx = fmaxf(mx, fabsf(xr[i]));
+        }
+      }
+#pragma unroll
+      for (int s = 16; s > 0; s >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, s));
+      if (lane == 0) {
+        // mx in [2^(eb-127), 2^(eb-126)): scale 2^(141-eb), unscale 2^(eb-141)
+        int eb = int((__float_as_uint(mx) >> 23) & 0xffu);
+        eb = eb < 15 ? 15 : (eb > 254 ? 254 : eb);
+        xscale[m] = __uint_as_float(uint32_t(268 - eb) << 23);
+        xunscale[m] = __uint_as_float(uint32_t(eb - 14) << 23);
+      }
+    }
+    __syncthreads();
+  }
+
+  // x loader: token row xm, 8 consecutive k entries from xk.
+  const int xm = tid >> 2, xk = (tid & 3) * 8;
+  float xr[8];
+  auto load_x = [&](int64_t k0) {
+    const int64_t t = m0 + xm, i0 = k0 + xk;
+    const float* p = x + t * ldx + i0;
+    if (t < n && xvec && i0 + 8 <= k) {
+      const float4 a = __ldg(reinterpret_cast<const float4*>(p));
+      const float4 b = __ldg(reinterpret_cast<const float4*>(p) + 1);
+      xr[0] = a.x, xr[1] = a.y, xr[2] = a.z, xr[3] = a.w;
+      xr[4] = b.x, xr[5] = b.y, xr[6] = b.z, xr[7] = b.w;
+    } else {
+#pragma unroll
+      for (int j = 0; j < 8; ++j) xr[j] = (t < n && i0 + j < k) ? p[j] : 0.f;
+    }
+  };
+  auto store_x = [&]() {
+    uint32_t h[NSPLIT][4];
+    const float sc = BF16 ? 1.f : xscale[xm];
+#pragma unroll
+    for (int j = 0; j < 8; j += 2) {
+      uint32_t bits[NSPLIT][2];
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        float r = xr[j + e] * sc;  // exact: a power of two
+#pragma unroll
+        for (int s = 0; s < NSPLIT; ++s) {
+          uint32_t b;
+          float back;
+          if constexpr (BF16) {
+            const __nv_bfloat16 q = __float2bfloat16_rn(r);
+            b = __bfloat16_as_ushort(q);
+            back = __bfloat162float(q);
+          } else {
+            const __half q = __float2half_rn(r);
+            b = __half_as_ushort(q);
+            back = __half2float(q);
+          }
+          bits[s][e] = b;
+          r -= back;  // exact: the rounding residual of a 16-bit rounding of r
+        }
+      }
+#pragma unroll
+      for (int s = 0; s < NSPLIT; ++s) h[s][j / 2] = bits[s][0] | (bits[s][1] << 16);
+    }
+#pragma unroll
+    for (int s = 0; s < NSPLIT; ++s)
+      *reinterpret_cast<uint4*>(&xs[s][xm][xk]) = make_uint4(h[s][0], h[s][1], h[s][2], h[s][3]);
+  };
+  // W tile: 512 chunks of 8 elements (16 bytes); thread tid copies chunks tid, tid+256.
+  auto load_w = [&](int buf, int64_t k0) {
+#pragma unroll
+    for (int c = 0; c < 2; ++c) {
+      const int ch = tid + c * kTcThreads;
+      int r, col;
+      int64_t gr, gc;  // global row and first column of the chunk in w
+      bool ok;
+      if constexpr (TRANS) {
+        r = ch >> 4, col = (ch & 15) * 8;  // 32 k rows x 16 chunks
+        gr = k0 + r, gc = n0 + col;
+        ok = gr < k && gc < o;
+      } else {
+        r = ch >> 2, col = (ch & 3) * 8;  // 128 output rows x 4 chunks
+        gr = n0 + r, gc = k0 + col;
+        ok = gr < o && gc < k;
+      }
+      const uint16_t* src = ok ? w + gr * ldw + gc : w;
+      rwkv_cp_async_ca_zfill<16>(&ws[buf][r][col], src, ok ? 16 : 0);
+    }
+  };
+
+  const int wm = (warp >> 2) * 32, wn = (warp & 3) * 32;  // warp tile origin
+  float acc[2][4][4];
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) acc[i][j][c] = 0.f;
+
+  auto compute = [&](int buf) {
+#pragma unroll
+    for (int ks = 0; ks < kTcBK; ks += 16) {
+      uint32_t a[NSPLIT][2][4], b[4][2];
+      const int q = lane >> 3, rr = lane & 7;
+#pragma unroll
+      for (int s = 0; s < NSPLIT; ++s)
+#pragma unroll
+        for (int i = 0; i < 2; ++i) rwkv_ldmatrix_x4(a[s][i], &xs[s][wm + i * 16 + (lane & 15)][ks + (lane >> 4) * 8]);
+#pragma unroll
+      for (int jp = 0; jp < 4; jp += 2) {
+        uint32_t r4[4];
+        if constexpr (TRANS) {
+          rwkv_ldmatrix_x4_trans(r4, &ws[buf][ks + 8 * (q & 1) + rr][wn + (jp + (q >> 1)) * 8]);
+        } else {
+          rwkv_ldmatrix_x4(r4, &ws[buf][wn + (jp + (q >> 1)) * 8 + rr][ks + 8 * (q & 1)]);
+        }
+        b[jp][0] = r4[0], b[jp][1] = r4[1], b[jp + 1][0] = r4[2], b[jp + 1][1] = r4[3];
+      }
+#pragma unroll
+      for (int s = NSPLIT - 1; s >= 0; --s)  // smallest terms first
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+#pragma unroll
+          for (int j = 0; j < 4; ++j) {
+            if constexpr (BF16)
+              rwkv_mma_m16n8k16_bf16(acc[i][j], a[s][i], b[j], acc[i][j]);
+            else
+              rwkv_mma_m16n8k16_f16(acc[i][j], a[s][i], b[j], acc[i][j]);
+          }
+    }
+  };
+
+  const int64_t nk = (k + kTcBK - 1) / kTcBK;  // >= 1 (the launcher runs k == 0 elsewhere)
+  load_x(0);
+  load_w(0, 0);
+  rwkv_cp_async_commit();
+  store_x();
+  if (nk > 1) {
+    load_x(kTcBK);
+    load_w(1, kTcBK);
+  }
+  rwkv_cp_async_commit();
+  for (int64_t kt = 0; kt < nk; ++kt) {
+    const int buf = int(kt & 1);
+    rwkv_cp_async_wait<1>();  // group kt (W tile kt) has landed; kt+1 may be in flight
+    __syncthreads();          // ... for every thread; x tile kt is stored
+    compute(buf);
+    __syncthreads();  // everyone is done with xs and ws[buf]
+    if (kt + 1 < nk) store_x();
+    if (kt + 2 < nk) {
+      load_x((kt + 2) * kTcBK);
+      load_w(buf, (kt + 2) * kTcBK);
+    }
+    rwkv_cp_async_commit();
+  }
+  rwkv_cp_async_wait<0>();
+
+  const int g = lane >> 2, tg = lane & 3;
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int ml = wm + i * 16 + g + 8 * h;
+      const int64_t t = m0 + ml;
+      if (t >= n) continue;
+      const float us = BF16 ? 1.f : xunscale[ml];
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int64_t c = n0 + wn + j * 8 + 2 * tg + e;
+          if (c < o) out[t * ldo + c] = acc[i][j][2 * h + e] * us;
+        }
+    }
+}
+
+// ============================================================================
+// Sparse transposed GEMV: out[t, c] = sum_{i: x[t,i] != 0} x[t, i] WT(i, c)
+// for n <= NT tokens per block.
+//
+// Block: kSparseWarps warps sharing one strip of 32*CPL output columns
+// (lane l owns columns strip + l*CPL + [0, CPL), read with one CPL-element
+// load per row: each warp reads a contiguous piece of a row); grid
+// (ceil(o/(32*CPL)), ceil(n/NT)). The rows of WT are visited in groups of
+// 32: warp w takes groups w, w+16, ...; lane l loads x[t, 32g+l] for the
+// block's tokens (prefetched one group ahead), a ballot marks the rows with
+// a non-zero entry for some token, and only those rows are read, up to 4 at
+// a time. The per-warp sums (k order) are combined in warp order through
+// shared memory, one token at a time.
+// ============================================================================
+constexpr int kSparseWarps = 16, kSparseThreads = kSparseWarps * 32;
+
+template <int WT, int NT, bool VEC>
+__global__ void __launch_bounds__(kSparseThreads)
+    sparse_t_kernel(float* __restrict__ out,          // [n, ldo]
+                    int64_t ldo,                      //
+                    const float* __restrict__ x,      // [n, ldx]
+                    int64_t ldx,                      //
+                    const void* __restrict__ wv,      // [k, o] of Elem<WT>::S
+                    const float* __restrict__ wscale, // [k] (I8 only)
+                    int64_t n, int64_t k, int64_t o) {
+  using S = typename Elem<WT>::S;
+  // elements per lane: 2 (f32: 8 bytes; f16/bf16: 4 bytes), 4 for i8 (4 bytes)
+  constexpr int CPL = VEC ? (WT == kI8 ? 4 : 2) : 1;
+  constexpr int STRIP = 32 * CPL;
+  const S* w = static_cast<const S*>(wv);
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int64_t c0 = int64_t(blockIdx.x) * STRIP + lane * CPL;  // this lane's first column
+  const int64_t t0 = int64_t(blockIdx.y) * NT;
+  const int nt = int(min64(NT, n - t0));
+  // VEC: o % CPL == 0, so a lane's piece is inside or outside as a whole.
+  // Lanes past the end read column 0 (valid) and their sums are not stored.
+  const S* wcol = w + (c0 < o ? c0 : 0);
+
+  float acc[NT][CPL];
+#pragma unroll
+  for (int t = 0; t < NT; ++t)
+#pragma unroll
+    for (int j = 0; j < CPL; ++j) acc[t][j] = 0.f;
+
+  auto load_x = [&](int64_t grp, float* xv) {
+    const int64_t i = grp * 32 + lane;
+    const float s = (WT == kI8 && i < k) ? wscale[i] : 1.f;
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      const float v = (t < nt && i < k) ? x[(t0 + t) * ldx + i] : 0.f;
+      xv[t] = v != 0.f ? v * s : 0.f;  // a zero entry stays zero whatever the scale
+    }
+  };
+  auto load_w = [&](int64_t i, float* f) {
+    const S* p = wcol + i * o;
+    if constexpr (VEC) {
+      if constexpr (CPL * sizeof(S) == 8) {
+        const uint2 u = __ldg(reinterpret_cast<const uint2*>(p));
+        unpack_word<WT>(u.x, f);
+        unpack_word<WT>(u.y, f + 1);
+      } else {
+        unpack_word<WT>(__ldg(reinterpret_cast<const uint32_t*>(p)), f);
+      }
+    } else {
+      f[0] = cvt<WT>(__ldg(p));
+    }
+  };
+
+  const int64_t ngroups = (k + 31) / 32;
+  float xv[NT], xnext[NT];
+  if (warp < ngroups) load_x(warp, xnext);
+#pragma unroll 1
+  for (int64_t grp = warp; grp < ngroups; grp += kSparseWarps) {
+#pragma unroll
+    for (int t = 0; t < NT; ++t) xv[t] = xnext[t];
+    if (grp + kSparseWarps < ngroups) load_x(grp + kSparseWarps, xnext);
+    bool nz = false;
+#pragma unroll
+    for (int t = 0; t < NT; ++t) nz |= xv[t] != 0.f;
+    unsigned mask = __ballot_sync(0xffffffffu, nz);
+#pragma unroll 1
+    while (mask) {
+      // up to 4 rows at a time: their loads are in flight together. Unused
+      // slots repeat the first row (a valid, cached address) and are not
+      // accumulated, so the loop body has no branches.
+      int src[4];
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        src[u] = mask ? __ffs(int(mask)) - 1 : -1;
+        mask &= mask - 1;
+      }
+      float wf[4][CPL];
+#pragma unroll
+      for (int u = 0; u < 4; ++u) load_w(grp * 32 + (src[u] >= 0 ? src[u] : src[0]), wf[u]);
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+          const float xb = __shfl_sync(0xffffffffu, xv[t], src[u] & 31);
+#pragma unroll
+          for (int j = 0; j < CPL; ++j) acc[t][j] = src[u] >= 0 ? fmaf(xb, wf[u][j], acc[t][j]) : acc[t][j];
+        }
+      }
+    }
+  }
+
+  __shared__ float red[kSparseWarps][STRIP];
+#pragma unroll
+  for (int t = 0; t < NT; ++t) {
+    if (t >= nt) break;  // uniform over the block
+#pragma unroll
+    for (int j = 0; j < CPL; ++j) red[warp][lane * CPL + j] = acc[t][j];
+    __syncthreads();
+    for (int c = tid; c < STRIP; c += kSparseThreads) {
+      const int64_t col = int64_t(blockIdx.x) * STRIP + c;
+      if (col < o) {
+        float s = red[0][c];
+#pragma unroll
+        for (int q = 1; q < kSparseWarps; ++q) s += red[q][c];
+        out[(t0 + t) * ldo + col] = s;
+      }
+    }
+    __syncthreads();
+  }
+}
+
+// ============================================================================
+// Host side: argument checks, kernel choice, launches.
+// ============================================================================
+
+thread_local int32_t g_last_variant = RWKVCU_MMV_NONE;
+
+constexpr int64_t kMaxGridY = 65535;
+
+inline bool aligned(const void* p, uintptr_t a) { return (reinterpret_cast<uintptr_t>(p) & (a - 1)) == 0; }
+inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline size_t esize(int32_t dt) { return dt == kF32 ? 4 : dt == kI8 ? 1 : 2; }
+
+struct Args {
+  cudaStream_t s;
+  float* out;
+  int64_t ldo;
+  const float* x;
+  int64_t ldx;
+  const void* w;
+  const float* wscale;
+  int64_t n, o, k;
+};
+
+// GEMV launches for a fixed weight type, token chunk and load forms.
+template <int WT, int NT, bool WVEC, bool XVEC>
+cudaError_t launch_gemv_nt(const Args& a) {
+  constexpr int ROWS = (WT == kI8 && WVEC) ? 2 : 4;
+  for (int64_t t0 = 0; t0 < a.n; t0 += kMaxGridY * NT) {
+    const int64_t nn = a.n - t0 < kMaxGridY * NT ? a.n - t0 : kMaxGridY * NT;
+    dim3 grid(unsigned(cdiv(a.o, ROWS)), unsigned(cdiv(nn, NT)));
+    auto* kern = gemv_kernel<WT, NT, ROWS, WVEC, XVEC>;
+    RWKV_LAUNCH(kern, grid, dim3(kGemvThreads), 0, a.s)
+    (a.out + t0 * a.ldo, a.ldo, a.x + t0 * a.ldx, a.ldx, a.w, a.wscale, nn, a.o, a.k);
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
+
+template <int WT, bool WVEC, bool XVEC>
+cudaError_t launch_gemv_forms(const Args& a) {
+  if (a.n <= 1) return launch_gemv_nt<WT, 1, WVEC, XVEC>(a);
+  if (a.n <= 2) return launch_gemv_nt<WT, 2, WVEC, XVEC>(a);
+  if (a.n <= 4) return launch_gemv_nt<WT, 4, WVEC, XVEC>(a);
+  return launch_gemv_nt<WT, 8, WVEC, XVEC>(a);
+}
+
+template <int WT>
+cudaError_t launch_gemv(const Args& a) {
+  const bool wvec = aligned(a.w, 16) && (a.k * int64_t(sizeof(typename Elem<WT>::S))) % 16 == 0;
+  const bool xvec = aligned(a.x, 16) && a.ldx % 4 == 0;
+  if (wvec && xvec) {
+    g_last_variant = RWKVCU_MMV_GEMV_VEC;
+    return launch_gemv_forms<WT, true, true>(a);
+  }
+  if (wvec) {
+    g_last_variant = RWKVCU_MMV_GEMV_VEC_XS;
+    return launch_gemv_forms<WT, true, false>(a);
+  }
+  g_last_variant = RWKVCU_MMV_GEMV_SCALAR;
+  return launch_gemv_forms<WT, false, false>(a);
+}
+
+// Launches a tiled kernel over (ceil(n/BM), ceil(o/BN)) blocks, in slices of
+// at most 65535 column tiles. f(args for the slice, grid) launches one slice.
+template <class F>
+cudaError_t launch_tiles(const Args& a, bool trans, int32_t dt, int bm, int bn, F f) {
+  const int64_t span = kMaxGridY * bn;
+  for (int64_t c0 = 0; c0 < a.o; c0 += span) {
+    Args b = a;
+    b.o = a.o - c0 < span ? a.o - c0 : span;
+    b.out = a.out + c0;
+    if (trans) {
+      // columns of WT: the row stride stays the full o
+      b.w = static_cast<const char*>(a.w) + c0 * int64_t(esize(dt));
+    } else {
+      b.w = static_cast<const char*>(a.w) + c0 * a.k * int64_t(esize(dt));
+      if (a.wscale) b.wscale = a.wscale + c0;
+    }
+    f(b, dim3(unsigned(cdiv(a.n, bm)), unsigned(cdiv(b.o, bn))));
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
+
+template <int WT, bool TRANS>
+cudaError_t launch_simt(const Args& a) {
+  g_last_variant = TRANS ? RWKVCU_MMV_SIMT_T : RWKVCU_MMV_SIMT;
+  const int64_t ldw = TRANS ? a.o : a.k;  // slices keep the stride of the whole weight
+  return launch_tiles(a, TRANS, WT, kSimtBM, kSimtBN, [&](const Args& b, dim3 grid) {
+    auto* kern = simt_gemm_kernel<WT, TRANS>;
+    RWKV_LAUNCH(kern, grid, dim3(kSimtThreads), 0, b.s)
+    (b.out, b.ldo, b.x, b.ldx, b.w, b.wscale, b.n, b.o, b.k, ldw);
+  });
+}
+
+template <int WT, bool TRANS>
+cudaError_t launch_tc(const Args& a) {
+  g_last_variant = TRANS ? (WT == kBF16 ? RWKVCU_MMV_TC_T_BF16 : RWKVCU_MMV_TC_T_F16)
+                         : (WT == kBF16 ? RWKVCU_MMV_TC_BF16 : RWKVCU_MMV_TC_F16);
+  const int xvec = aligned(a.x, 16) && a.ldx % 4 == 0;
+  const int64_t ldw = TRANS ? a.o : a.k;
+  return launch_tiles(a, TRANS, WT, kTcBM, kTcBN, [&](const Args& b, dim3 grid) {
+    auto* kern = tc_gemm_kernel<WT, TRANS>;
+    RWKV_LAUNCH(kern, grid, dim3(kTcThreads), 0, b.s)
+    (b.out, b.ldo, b.x, b.ldx, static_cast<const uint16_t*>(b.w), b.n, b.o, b.k, ldw, xvec);
+  });
+}
+
+template <int WT, int NT, bool VEC>
+cudaError_t launch_sparse_nt(const Args& a) {
+  constexpr int CPL = VEC ? (WT == kI8 ? 4 : 2) : 1;
+  for (int64_t t0 = 0; t0 < a.n; t0 += kMaxGridY * NT) {
+    const int64_t nn = a.n - t0 < kMaxGridY * NT ? a.n - t0 : kMaxGridY * NT;
+    dim3 grid(unsigned(cdiv(a.o, 32 * CPL)), unsigned(cdiv(nn, NT)));
+    auto* kern = sparse_t_kernel<WT, NT, VEC>;
+    RWKV_LAUNCH(kern, grid, dim3(kSparseThreads), 0, a.s)
+    (a.out + t0 * a.ldo, a.ldo, a.x + t0 * a.ldx, a.ldx, a.w, a.wscale, nn, a.k, a.o);
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
+
+template <int WT, bool VEC>
+cudaError_t launch_sparse_forms(const Args& a) {
+  if (a.n <= 1) return launch_sparse_nt<WT, 1, VEC>(a);
+  if (a.n <= 2) return launch_sparse_nt<WT, 2, VEC>(a);
+  if (a.n <= 4) return launch_sparse_nt<WT, 4, VEC>(a);
+  return launch_sparse_nt<WT, 8, VEC>(a);
+}
+
+template <int WT>
+cudaError_t launch_sparse(const Args& a) {
+  constexpr int CPL = WT == kI8 ? 4 : 2;
+  constexpr int64_t bytes = CPL * int64_t(sizeof(typename Elem<WT>::S));
+  const bool vec = aligned(a.w, bytes) && (a.o * int64_t(sizeof(typename Elem<WT>::S))) % bytes == 0;
+  if (vec) {
+    g_last_variant = RWKVCU_MMV_SPARSE_T_VEC;
+    return launch_sparse_forms<WT, true>(a);
+  }
+  g_last_variant = RWKVCU_MMV_SPARSE_T_SCALAR;
+  return launch_sparse_forms<WT, false>(a);
+}
+
+template <int WT>
+cudaError_t dispatch(int32_t family, bool trans, const Args& a) {
+  switch (family) {
+    case RWKVCU_MM_GEMV:
+      if (trans) return cudaErrorInvalidValue;
+      return launch_gemv<WT>(a);
+    case RWKVCU_MM_SPARSE_T:
+      if (!trans) return cudaErrorInvalidValue;
+      return launch_sparse<WT>(a);
+    case RWKVCU_MM_TC:
+      if constexpr (WT == kF16 || WT == kBF16) {
+        const bool ok = aligned(a.w, 16) && (trans ? a.o % 8 == 0 : a.k % 8 == 0) && a.k > 0;
+        if (ok) return trans ? launch_tc<WT, true>(a) : launch_tc<WT, false>(a);
+        return trans ? launch_simt<WT, true>(a) : launch_simt<WT, false>(a);
+      } else {
+        return cudaErrorInvalidValue;
+      }
+    case RWKVCU_MM_SIMT:
+      return trans ? launch_simt<WT, true>(a) : launch_simt<WT, false>(a);
+    default:
+      return cudaErrorInvalidValue;
+  }
+}
+
+// choose_family is the launch heuristic (see cuda/matmul.cuh).
+inline int32_t choose_family(bool trans, int32_t dt, int64_t n) {
+  if (n <= 8) return trans ? RWKVCU_MM_SPARSE_T : RWKVCU_MM_GEMV;
+  if (dt == kF16 || dt == kBF16) return RWKVCU_MM_TC;
+  return RWKVCU_MM_SIMT;
+}
+
+cudaError_t run(int32_t family, bool trans, const Args& a, int32_t dt) {
+  if (!a.out || !a.x || !a.w || a.n < 0 || a.o < 0 || a.k < 0 || a.ldx < a.k || a.ldo < a.o) return cudaErrorInvalidValue;
+  if (dt < kF32 || dt > kI8 || (dt == kI8 && !a.wscale)) return cudaErrorInvalidValue;
+  if (a.n == 0 || a.o == 0) return cudaSuccess;
+  if (family == RWKVCU_MM_AUTO) family = choose_family(trans, dt, a.n);
+  switch (dt) {
+    case kF32:
+      return dispatch<kF32>(family, trans, a);
+    case kF16:
+      return dispatch<kF16>(family, trans, a);
+    case kBF16:
+      return dispatch<kBF16>(family, trans, a);
+    default:
+      return dispatch<kI8>(family, trans, a);
+  }
+}
+
+}  // namespace rwkv_mm
+
+cudaError_t rwkvcu_launch_matmul(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
+                                 const void* w, int32_t wdtype, const float* wscale, int64_t n, int64_t o,
+                                 int64_t k) {
+  return rwkv_mm::run(RWKVCU_MM_AUTO, false, rwkv_mm::Args{s, out, ldo, x, ldx, w, wscale, n, o, k}, wdtype);
 }
 
 cudaError_t rwkvcu_launch_matmul_t(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
                                    const void* wt, int32_t wdtype, const float* wscale, int64_t n, int64_t k,
                                    int64_t o) {
-  const dim3 grid(unsigned(rwkvcu_ceil_div(o, 128)), unsigned(n)), block(128);
-  switch (wdtype) {
-    case kF32: RWKV_LAUNCH(matmul_t_simple<kF32>, grid, block, 0, s)(out, ldo, x, ldx, wt, wscale, n, k, o); break;
-    case kF16: RWKV_LAUNCH(matmul_t_simple<kF16>, grid, block, 0, s)(out, ldo, x, ldx, wt, wscale, n, k, o); break;
-    case kBF16: RWKV_LAUNCH(matmul_t_simple<kBF16>, grid, block, 0, s)(out, ldo, x, ldx, wt, wscale, n, k, o); break;
-    case kI8: RWKV_LAUNCH(matmul_t_simple<kI8>, grid, block, 0, s)(out, ldo, x, ldx, wt, wscale, n, k, o); break;
-    default: return cudaErrorInvalidValue;
-  }
-  return cudaGetLastError();
+  return rwkv_mm::run(RWKVCU_MM_AUTO, true, rwkv_mm::Args{s, out, ldo, x, ldx, wt, wscale, n, o, k}, wdtype);
 }
+
+cudaError_t rwkvcu_launch_matmul_using(int32_t family, int32_t transposed, cudaStream_t s, float* out, int64_t ldo,
+                                       const float* x, int64_t ldx, const void* w, int32_t wdtype,
+                                       const float* wscale, int64_t n, int64_t o, int64_t k) {
+  return rwkv_mm::run(family, transposed != 0, rwkv_mm::Args{s, out, ldo, x, ldx, w, wscale, n, o, k}, wdtype);
+}
+
+int32_t rwkvcu_matmul_last_variant(void) { return rwkv_mm::g_last_variant; }

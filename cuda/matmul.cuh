@@ -1,20 +1,123 @@
-// Matrix products of rwkvgo's CUDA backend.
+// cuda/matmul.cuh: matrix products of fp32 activations with fp32, fp16, bf16
+// or int8 weights, with fp32 accumulation (implemented in cuda/matmul.cu).
+//
+// Both entry points take device pointers, queue their work on stream s, and
+// return cudaSuccess or the launch error (cudaErrorInvalidValue, launching
+// nothing, for a NULL pointer, an unknown dtype, ldx < k, ldo < o or a
+// negative size). n, o or k equal to 0 is a no-op (k == 0 writes zeros).
+// They never abort or print. Rows of the weight are contiguous; rows of x and
+// out have strides ldx and ldo (in elements). Any sizes, strides and
+// alignments are accepted: vector loads are used only where the pointers and
+// strides allow them (checked at launch), scalar forms otherwise.
+//
+// Weight element types (the values of csrc/include/rwkvcu.h):
+//   0 F32, 1 F16, 2 BF16, 3 I8 (element value = q * wscale[row of the stored
+//   weight]; wscale is only read, and must be non-NULL, for I8).
+//
+// Kernels and launch heuristics (n tokens, o outputs, k reduction length):
+//   rwkvcu_launch_matmul:
+//     n <= 8                    GEMV: a block of 4 warps per 4 weight rows
+//                               (2 for I8) and up to 8 tokens, split over k
+//                               inside the block, 16-byte weight loads.
+//     n > 8, F16/BF16, weight   TC: tensor-core GEMM, 64x128x32 tiles,
+//       rows 16-byte aligned    cp.async double buffering, ldmatrix,
+//       (k % 8 == 0)            mma.sync m16n8k16 on split activations.
+//     otherwise                 SIMT: fp32 FMA GEMM, 64x128x16 tiles.
+//   rwkvcu_launch_matmul_t:
+//     n <= 8                    SPARSE_T: column strips, 16 warps per strip
+//                               splitting the rows of WT; only the rows
+//                               whose x entry is non-zero (for some token of
+//                               the block) are read.
+//     n > 8, F16/BF16, o % 8 == 0 and WT 16-byte aligned: TC (transposed).
+//     otherwise                 SIMT (transposed).
+//
+// Numerical contract (u = 2^-24, the fp32 unit roundoff):
+//   * Products of an fp32 x with a weight element are formed exactly (fp32
+//     FMA, or exact 16-bit tensor-core products) and summed in fp32; the
+//     result for one output is deterministic (independent of scheduling;
+//     no atomics) for a given kernel and shape.
+//   * GEMV sums each thread's terms in k order, then the lanes by a
+//     shuffle tree and the 4 warps in order: error <= (k/(128*V) + 8) u
+//     sum|terms| to first order, V the elements per load (16 bytes' worth).
+//     SPARSE_T sums each warp's rows in k order and the 16 warps in order:
+//     error <= (k/16 + 16) u sum|terms|.
+//   * SIMT sums in k order: error <= k u sum|terms| (worst case; typically
+//     sqrt(k) u).
+//   * TC splits x into 16-bit terms so that the tensor cores see (almost)
+//     the exact fp32 value:
+//       F16 weights: per token t a power-of-two scale s_t puts max_i |x[t,i]|
+//       into [2^14, 2^15); hi = f16(s_t x), lo = f16(s_t x - hi), two MMAs;
+//       |s_t x - hi - lo| <= 2^-22 |s_t x| + 2^-25, i.e. the representation
+//       error of each x is <= 2^-22 |x| + 2^-39 max_i |x[t,i]|.
+//       BF16 weights: hi = bf16(x), mid = bf16(x - hi), lo = bf16(x - hi -
+//       mid), three MMAs; the split is exact for |x| >= 2^-110.
+//     The fp32 accumulation adds at most 2k (F16) or 3k (BF16) rounded terms
+//     in sequence: error <= (2^-22 + 3k u) sum|terms| + 2^-39 max|x| sum|W|
+//     (worst case; the test tolerance 1e-5 sum|terms| covers k <= 300 by the
+//     usual sqrt(k) behaviour and the split bound by 40x). Real tensor cores
+//     may round the accumulation in the last bit differently from IEEE.
+//   * I8: the per-row scale multiplies the integer sum once (matmul) or each
+//     x entry once (matmul_t): one extra rounding, relative u.
+//   * Non-finite inputs propagate as in IEEE arithmetic, except that an
+//     infinite x makes the whole token row of a TC F16 product NaN.
 #pragma once
 
+#include <cuda_runtime.h>
 #include <stdint.h>
 
-#include "common.cuh"
+// out[t*ldo + r] = sum_i x[t*ldx + i] * W(r, i) for t < n, r < o; W is [o, k]
+// row-major (w points at o*k elements of type wdtype); float32 accumulation.
+//   out    [n, ldo] float32, columns [0, o) written
+//   x      [n, ldx] float32, columns [0, k) read
+//   w      [o, k] weights; wscale [o] float32 for I8 (else ignored, may be NULL)
+cudaError_t rwkvcu_launch_matmul(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
+                                 const void* w, int32_t wdtype, const float* wscale, int64_t n, int64_t o,
+                                 int64_t k);
 
-/// out[t*ldo + r] = sum_i x[t*ldx + i] * W(r, i) for t < n, r < o; W is [o, k]
-/// row-major of type wdtype (RWKVCU_F32/F16/BF16/I8; an I8 value is
-/// q * wscale[r]); float32 accumulation.
-cudaError_t rwkvcu_launch_matmul(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx, const void* w,
-                                 int32_t wdtype, const float* wscale, int64_t n, int64_t o, int64_t k);
-
-/// out[t*ldo + c] = sum_i x[t*ldx + i] * WT(i, c) for t < n, c < o; WT is [k, o]
-/// row-major (a transposed weight; an I8 value is q * wscale[i]); zero x
-/// entries contribute nothing; each output accumulates over i in increasing
-/// order.
+// out[t*ldo + c] = sum_i x[t*ldx + i] * WT(i, c) for t < n, c < o; WT is
+// [k, o] row-major (a transposed weight); zero x entries contribute nothing
+// and, at decode sizes, their rows of WT are not read.
+//   out    [n, ldo] float32, columns [0, o) written
+//   x      [n, ldx] float32, columns [0, k) read
+//   wt     [k, o] weights; wscale [k] float32 for I8 (per row of WT)
 cudaError_t rwkvcu_launch_matmul_t(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
                                    const void* wt, int32_t wdtype, const float* wscale, int64_t n, int64_t k,
                                    int64_t o);
+
+// ---- kernel selection (tests and benchmarks) ------------------------------
+
+// Kernel families, for rwkvcu_launch_matmul_using.
+#define RWKVCU_MM_AUTO 0     // the heuristics above
+#define RWKVCU_MM_GEMV 1     // matmul only
+#define RWKVCU_MM_SIMT 2     // both
+#define RWKVCU_MM_TC 3       // both; F16/BF16 only, falls back to SIMT when misaligned
+#define RWKVCU_MM_SPARSE_T 4 // matmul_t only
+
+// Kernel variants actually launched (rwkvcu_matmul_last_variant).
+#define RWKVCU_MMV_NONE 0
+#define RWKVCU_MMV_GEMV_VEC 1      // 16-byte weight and x loads
+#define RWKVCU_MMV_GEMV_VEC_XS 2   // 16-byte weight loads, scalar x loads
+#define RWKVCU_MMV_GEMV_SCALAR 3   // scalar weight and x loads
+#define RWKVCU_MMV_SIMT 4
+#define RWKVCU_MMV_SIMT_T 5
+#define RWKVCU_MMV_TC_F16 6
+#define RWKVCU_MMV_TC_BF16 7
+#define RWKVCU_MMV_TC_T_F16 8
+#define RWKVCU_MMV_TC_T_BF16 9
+#define RWKVCU_MMV_SPARSE_T_VEC 10     // 4/8-byte weight loads
+#define RWKVCU_MMV_SPARSE_T_SCALAR 11  // scalar weight loads
+#define RWKVCU_MMV_COUNT 12
+
+// rwkvcu_launch_matmul_using runs the product with a chosen kernel family:
+// transposed = 0 is rwkvcu_launch_matmul, 1 is rwkvcu_launch_matmul_t (w is
+// then WT [k, o]). A family that cannot run the product (GEMV for
+// transposed, SPARSE_T for plain, TC for F32/I8) returns
+// cudaErrorInvalidValue. GEMV and SPARSE_T handle any n (in chunks of 8
+// tokens, re-reading the weight per chunk).
+cudaError_t rwkvcu_launch_matmul_using(int32_t family, int32_t transposed, cudaStream_t s, float* out, int64_t ldo,
+                                       const float* x, int64_t ldx, const void* w, int32_t wdtype,
+                                       const float* wscale, int64_t n, int64_t o, int64_t k);
+
+// rwkvcu_matmul_last_variant returns the RWKVCU_MMV_ variant of the last
+// kernel launched by this host thread (RWKVCU_MMV_NONE before any).
+int32_t rwkvcu_matmul_last_variant(void);

@@ -1,0 +1,45 @@
+// C entry points of the matmul tests (harness.cc), called from Go. Each
+// returns a cudaError_t value.
+#ifndef RWKVGO_CUDA_MMTEST_H
+#define RWKVGO_CUDA_MMTEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// mm_run copies the inputs to device memory, runs rwkvcu_launch_matmul
+// (trans 0) or rwkvcu_launch_matmul_t (trans 1) through
+// rwkvcu_launch_matmul_using with the given kernel family (0: the
+// heuristics), and copies out back.
+//   x: xlen floats; the device copy starts xoff floats into its allocation
+//   w: wbytes bytes; the device copy starts woff bytes into its allocation
+//   wscale: nscale floats (NULL for none)
+//   out: outlen floats, copied in (sentinels) and back
+// *variant receives rwkvcu_matmul_last_variant().
+int mm_run(int family, int trans, int dtype, const float* x, size_t xlen, int64_t ldx, int xoff, const void* w,
+           size_t wbytes, int woff, const float* wscale, size_t nscale, float* out, size_t outlen, int64_t ldo,
+           int64_t n, int64_t o, int64_t k, int* variant);
+
+// mm_set_schedule sets the emulator's schedule ("forward", "reverse",
+// "random:SEED").
+int mm_set_schedule(const char* spec);
+
+// mm_detail describes the calling thread's last emulator error.
+const char* mm_detail(void);
+void mm_clear_errors(void);
+
+// The sources compiled into the test binary, to detect stale builds.
+const char* mm_source(int which, size_t* len);
+
+// mm_invalid_checks returns 0, or the number of the first failed check of
+// the argument validation and degenerate sizes (see harness.cc).
+int mm_invalid_checks(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
