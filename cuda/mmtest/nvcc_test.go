@@ -72,8 +72,11 @@ func kernelFamily(mangled string) string {
 // minute of CPU time); -v logs the per-family register and shared-memory
 // ranges.
 func TestNvcc(t *testing.T) {
-	if testing.Short() {
-		t.Skip("nvcc build skipped in -short mode")
+	if testing.Short() || os.Getenv("RWKVGO_TEST_NVCC") != "1" {
+		// The project build (make lib-cuda, run by CI) compiles the same
+		// file for every architecture with spills as errors; this test
+		// repeats it in isolation on request (about two minutes on 2 cores).
+		t.Skip("set RWKVGO_TEST_NVCC=1 to compile with nvcc here")
 	}
 	nvcc, err := exec.LookPath("nvcc")
 	if err != nil {

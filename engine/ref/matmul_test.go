@@ -78,3 +78,40 @@ func TestMatMulTSequenceEqualsTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMatMulSequenceEqualsTokens: the pure-Go backend's MatMul gives a token
+// bitwise the same row alone or in a batch (the vec kernels' fixed order), so
+// prefill equals token-by-token decoding exactly on this backend.
+func TestMatMulSequenceEqualsTokens(t *testing.T) {
+	const n, in, out = 7, 301, 203
+	r := rand.New(rand.NewPCG(9, 10))
+	be := New(2)
+	defer be.Close()
+	ws := make([]float32, out*in)
+	for i := range ws {
+		ws[i] = float32(r.NormFloat64())
+	}
+	xs := make([]float32, n*in)
+	for i := range xs {
+		xs[i] = float32(r.NormFloat64())
+	}
+	w := be.UploadF32(out, in, ws)
+	all := be.New(n, out)
+	be.MatMul(all, be.UploadF32(n, in, xs), w)
+	got := make([]float32, n*out)
+	be.Read(all, 0, got)
+	one := be.New(1, out)
+	row := make([]float32, out)
+	for tk := range n {
+		be.MatMul(one, be.UploadF32(1, in, xs[tk*in:(tk+1)*in]), w)
+		be.Read(one, 0, row)
+		for j, v := range row {
+			if math.Float32bits(v) != math.Float32bits(got[tk*out+j]) {
+				t.Fatalf("token %d column %d: %g alone, %g in a batch", tk, j, v, got[tk*out+j])
+			}
+		}
+	}
+	if err := be.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
