@@ -161,7 +161,7 @@ struct Row {
   const float* logits;
   const float* bias;   // NULL: none
   const float* counts; // read only by the passes; written by record()
-  int V, begin, end;   // this thread's ids [begin, end)
+  int V, C, begin, end; // chunk length; this thread's ids [begin, end)
   bool vec, need_counts, rep, pf, div_t;
   double rp, pres, freq, temp;
   double mx;           // max x (set after pass 1)
@@ -347,24 +347,46 @@ __device__ u64 radix_select(const Row& r, Smem& s, u128 need, float top_p, u128*
     }
     __syncthreads();
     u64 kmin = ~0ull, kmax = 0;
-    for (int i0 = r.begin; i0 < r.end; i0 += 4) {
-      double x[4];
-      eval4(r, i0, x);
+    // Every lane runs the same number of steps (C / 4), so the warp can
+    // aggregate its updates: lanes hitting the same bin are merged and one
+    // leader adds their count and mass (the first pass sends almost every
+    // token to a few exponent bins).
+    for (int j = 0; j < r.C; j += 4) {
+      const int i0 = r.begin + j;
+      double x[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+      if (i0 < r.end) eval4(r, i0, x);
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
-        double w;
-        if (x[q] == -INFINITY || !survives(r, i0 + q, x[q], w)) continue;
-        const u64 k = okey(x[q]);
-        if (pbits && (k >> (64 - pbits)) != (prefix >> (64 - pbits))) continue;
-        const unsigned d = unsigned(k >> shift) & unsigned(nb - 1);
-        atomicAdd(&s.hist_cnt[d], 1u);
-        if (MASS) {
-          const Limbs l = to_fixed(w);
-          if (l.hi) atomicAdd(&s.hist_hi[d], l.hi);
-          if (l.lo) atomicAdd(&s.hist_lo[d], l.lo);
+        double w = 0;
+        unsigned d = ~0u;  // no bin
+        if (x[q] != -INFINITY && survives(r, i0 + q, x[q], w)) {
+          const u64 k = okey(x[q]);
+          if (!pbits || (k >> (64 - pbits)) == (prefix >> (64 - pbits))) {
+            d = unsigned(k >> shift) & unsigned(nb - 1);
+            kmin = k < kmin ? k : kmin;
+            kmax = k > kmax ? k : kmax;
+          }
         }
-        kmin = k < kmin ? k : kmin;
-        kmax = k > kmax ? k : kmax;
+        if (!__any_sync(0xffffffffu, d != ~0u)) continue;
+        const unsigned peers = __match_any_sync(0xffffffffu, d);
+        const bool lead = d != ~0u && lane == __ffs(peers) - 1;
+        Limbs l{0, 0};
+        if (MASS && d != ~0u) l = to_fixed(w);
+        if (__any_sync(0xffffffffu, d != ~0u && peers != (1u << lane))) {
+          // Some bin has several lanes: sum each group's limbs.
+          u64 shi = 0, slo = 0;
+          for (int src = 0; src < 32; ++src) {
+            const u64 h = MASS ? __shfl_sync(0xffffffffu, l.hi, src) : 0;
+            const u64 o = MASS ? __shfl_sync(0xffffffffu, l.lo, src) : 0;
+            if ((peers >> src) & 1u) shi += h, slo += o;
+          }
+          l = Limbs{shi, slo};
+        }
+        if (lead) {
+          atomicAdd(&s.hist_cnt[d], unsigned(__popc(peers)));
+          if (MASS && l.hi) atomicAdd(&s.hist_hi[d], l.hi);
+          if (MASS && l.lo) atomicAdd(&s.hist_lo[d], l.lo);
+        }
       }
     }
     block_minmax64(s, kmin, kmax);  // also orders the histogram atomics before the reads below
@@ -462,6 +484,7 @@ __global__ void __launch_bounds__(kThreads) k_sample(const float* logits, int V,
   float* const crow = counts + size_t(row) * V;
   r.counts = crow;
   r.V = V;
+  r.C = C;
   r.begin = min(V, int(threadIdx.x) * C);
   r.end = min(V, r.begin + C);
   r.vec = vec != 0;
