@@ -1,6 +1,7 @@
 package sampletest
 
 import (
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -12,8 +13,11 @@ import (
 // the ptxas report: no spills, and the sample kernel within the register
 // budget of its 512-thread blocks (128). The figures are logged.
 func TestNvccResources(t *testing.T) {
-	if testing.Short() {
-		t.Skip("nvcc build in -short mode")
+	if testing.Short() || os.Getenv("RWKVGO_TEST_NVCC") != "1" {
+		// The project build (make lib-cuda, run by CI) compiles the same
+		// file for every architecture with spills as errors; this test
+		// repeats it in isolation on request.
+		t.Skip("set RWKVGO_TEST_NVCC=1 to compile with nvcc here")
 	}
 	nvcc, err := exec.LookPath("nvcc")
 	if err != nil {
