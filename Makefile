@@ -20,7 +20,8 @@ build:
 
 # The full test suite: formatting, vet, every test with the race detector,
 # then the CUDA backend on the emulated library (conformance suite under
-# every emulator schedule, graphs, the purego loader, every shared model).
+# every emulator schedule, graphs, the purego loader, every shared model,
+# the vendor baseline reported unavailable by the bindings and bench kernels).
 test: fmt-check vet
 	$(GO) test -race -count=1 ./...
 	$(MAKE) test-cuda-emu
@@ -31,7 +32,8 @@ test-cuda-emu: lib-emu
 		echo "CUEMU_SCHEDULE=$$s"; \
 		CUEMU_SCHEDULE=$$s $(GO) test -count=1 -tags cuda,cuemu -run 'TestConformance|TestGraph' ./bindings/; \
 	done
-	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits' ./bindings/
+	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestVendor' ./bindings/
+	$(GO) test -count=1 -tags cuda,cuemu -run 'TestBenchKernelsVendor' ./cmd/rwkvgo/
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run TestPurego ./bindings/
 
 # librwkvcu_emu: the kernels and the C ABI on the CPU emulator (g++).

@@ -93,9 +93,15 @@ type DeviceReporter interface {
 
 // VendorMatMuler is implemented by backends that can run MatMul with the
 // vendor's library (cuBLAS) for comparison: same contract as
-// backend.Backend.MatMul.
+// backend.Backend.MatMul (out = x @ w^T, queued like any operation), except
+// that when the vendor library cannot run the product at all (not linked
+// in, as in the emulated CUDA library, or a weight type it lacks),
+// VendorMatMul queues nothing, records nothing and returns the reason: the
+// backend stays usable and the benchmarks report the baseline as
+// unavailable. Any other failure is recorded like an operation's (Err
+// returns it) and also returned.
 type VendorMatMuler interface {
-	VendorMatMul(out, x, w backend.Tensor)
+	VendorMatMul(out, x, w backend.Tensor) error
 }
 
 // sync waits for be's queued work if it is asynchronous.

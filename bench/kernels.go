@@ -51,6 +51,9 @@ type KernelResult struct {
 	// VendorRatio is our median time / the vendor library's (MatMul on
 	// backends implementing VendorMatMuler; 0 otherwise).
 	VendorRatio float64 `json:"vendor_ratio,omitempty"`
+	// VendorUnavailable is why a backend implementing VendorMatMuler could
+	// not run the vendor baseline (VendorRatio is then 0).
+	VendorUnavailable string `json:"vendor_unavailable,omitempty"`
 	// Timer is "cuda-events" or "go".
 	Timer string `json:"timer"`
 }
@@ -60,7 +63,7 @@ type kernel struct {
 	op, dims     string
 	bytes, flops float64
 	run          func()
-	vendor       func() // optional vendor-library equivalent
+	vendor       func() error // optional vendor-library equivalent (VendorMatMuler)
 }
 
 // RunKernels times every backend operation at each shape and row count.
@@ -116,14 +119,15 @@ func RunKernels(be backend.Backend, cfg KernelConfig, dev Device, env *Env) ([]K
 					r.PeakFLOPFrac = k.flops / sec / dev.PeakFLOPs
 				}
 				if k.vendor != nil {
-					vus, err := tm.time(k.vendor, cfg.Warmup, cfg.Repeats)
+					vendorUs, why, err := timeVendor(tm, be, k.vendor, cfg)
 					if err != nil {
 						free()
 						return out, fmt.Errorf("bench: vendor %s: %w", k.op, err)
 					}
-					if v := Median(vus); v > 0 {
-						r.VendorRatio = r.Us.P50 / v
+					if vendorUs > 0 {
+						r.VendorRatio = r.Us.P50 / vendorUs
 					}
+					r.VendorUnavailable = why
 				}
 				out = append(out, r)
 				env.progress().Add(1)
@@ -134,6 +138,45 @@ func RunKernels(be backend.Backend, cfg KernelConfig, dev Device, env *Env) ([]K
 		}
 	}
 	return out, nil
+}
+
+// timeVendor times a vendor-library call: its median microseconds, or the
+// reason it is unavailable (a VendorMatMuler error that left no error
+// recorded on the backend). A recorded error fails the benchmark.
+func timeVendor(tm *timer, be backend.Backend, f func() error, cfg KernelConfig) (us float64, unavailable string, err error) {
+	if ferr := f(); ferr != nil { // the first call also probes
+		if berr := be.Err(); berr != nil {
+			return 0, "", berr
+		}
+		return 0, ferr.Error(), nil
+	}
+	var callErr error
+	vus, err := tm.time(func() {
+		if e := f(); e != nil && callErr == nil {
+			callErr = e
+		}
+	}, cfg.Warmup, cfg.Repeats)
+	if err == nil {
+		err = callErr
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	return Median(vus), "", nil
+}
+
+// VendorNotes summarises the vendor baseline of kernel results for a
+// report's notes: one line per distinct reason it was unavailable.
+func VendorNotes(res []KernelResult) []string {
+	var notes []string
+	seen := map[string]bool{}
+	for _, r := range res {
+		if r.VendorUnavailable != "" && !seen[r.VendorUnavailable] {
+			seen[r.VendorUnavailable] = true
+			notes = append(notes, "vendor baseline unavailable: "+r.VendorUnavailable)
+		}
+	}
+	return notes
 }
 
 // timer times calls with device events when the backend has them, else with
@@ -300,7 +343,7 @@ func buildKernels(be backend.Backend, p Preset, n int, cfg KernelConfig) ([]kern
 		k := kernel{op: "MatMul", dims: fmt.Sprintf("%s [%d,%d]x[%d,%d]^T", name, n, i, o, i), bytes: bytes,
 			flops: 2 * fn * float64(o) * float64(i), run: func() { be.MatMul(yo, xi, w) }}
 		if vm, ok := be.(VendorMatMuler); ok {
-			k.vendor = func() { vm.VendorMatMul(yo, xi, w) }
+			k.vendor = func() error { return vm.VendorMatMul(yo, xi, w) }
 		}
 		ks = append(ks, k)
 	}

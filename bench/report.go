@@ -302,10 +302,13 @@ func (r *Report) markdownScaling(w io.Writer) {
 }
 
 func (r *Report) markdownKernels(w io.Writer) {
-	fmt.Fprintf(w, "Median of the timed calls; rates at the median; fractions of the device's peaks. Minimum traffic counts every operand read or written once.\n\n")
+	fmt.Fprintf(w, "Median of the timed calls; rates at the median; fractions of the device's peaks. Minimum traffic counts every operand read or written once. \"vs vendor\" is the median time over the vendor library's (cuBLAS) for the same product, in the same run: below 1 is faster; n/a: the baseline is unavailable (see the notes).\n\n")
 	fmt.Fprintf(w, "| shape | rows | op | operands | median µs | p90 µs | GB/s | GFLOP/s | %% peak BW | %% peak FLOP | vs vendor |\n|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, k := range r.Kernels {
 		vendor := "–"
+		if k.VendorUnavailable != "" {
+			vendor = "n/a"
+		}
 		if k.VendorRatio > 0 {
 			vendor = fmt.Sprintf("x%.2f", k.VendorRatio)
 		}

@@ -118,6 +118,10 @@ type capi struct {
 	timerStart func(ctx ptr) int32
 	timerStop  func(ctx ptr, ms *float32) int32
 	flushL2    func(ctx ptr) int32
+
+	// vendorMatmul is rwkvcu_vendor_matmul (cuBLAS); nil when a library
+	// loaded at run time lacks it.
+	vendorMatmul func(ctx, out, x, w ptr) int32
 }
 
 // cgoAPI is set by the cgo bindings (build tag cuda); nil otherwise.

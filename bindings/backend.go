@@ -290,6 +290,32 @@ func (b *Backend) MatMul(out, x, w backend.Tensor) {
 	}
 }
 
+// VendorMatMul sets out = x @ w^T like MatMul, computed by cuBLAS
+// (rwkvcu_vendor_matmul): the vendor baseline of the kernel benchmarks
+// (bench.VendorMatMuler). When the library cannot run it at all (the
+// emulated library has no cuBLAS; I8 weights; a library loaded at run time
+// without the function) it queues nothing, records nothing and returns an
+// error wrapping ErrNotSupported. Other failures are recorded like
+// MatMul's and also returned.
+func (b *Backend) VendorMatMul(out, x, w backend.Tensor) error {
+	o, xh, wh := b.h(out), b.h(x), b.h(w)
+	if !b.live() {
+		return b.err
+	}
+	if b.api.vendorMatmul == nil {
+		return &Error{Op: "rwkvcu_vendor_matmul", Status: -6 /* RWKVCU_ERR_NOT_SUPPORTED */, Msg: "the loaded librwkvcu has no rwkvcu_vendor_matmul"}
+	}
+	rc := b.api.vendorMatmul(b.ctx, o, xh, wh)
+	if rc == 0 {
+		return nil
+	}
+	err := &Error{Op: "rwkvcu_vendor_matmul", Status: int(rc), Msg: b.api.lastError(b.ctx)}
+	if !errors.Is(err, ErrNotSupported) {
+		b.err = err
+	}
+	return err
+}
+
 // MatMulT sets out = x @ wt.
 func (b *Backend) MatMulT(out, x, wt backend.Tensor) {
 	o, xh, wh := b.h(out), b.h(x), b.h(wt)
@@ -474,4 +500,5 @@ var (
 	_ bench.Syncer         = (*Backend)(nil)
 	_ bench.EventTimer     = (*Backend)(nil)
 	_ bench.DeviceReporter = (*Backend)(nil)
+	_ bench.VendorMatMuler = (*Backend)(nil)
 )

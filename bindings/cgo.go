@@ -132,5 +132,8 @@ func newCgoAPI() *capi {
 			return int32(C.rwkvcu_timer_stop(cc(ctx), (*C.float)(unsafe.Pointer(ms))))
 		},
 		flushL2: func(ctx ptr) int32 { return int32(C.rwkvcu_flush_l2(cc(ctx))) },
+		vendorMatmul: func(ctx, out, x, w ptr) int32 {
+			return int32(C.rwkvcu_vendor_matmul(cc(ctx), ct(out), ct(x), ct(w)))
+		},
 	}
 }

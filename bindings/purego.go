@@ -14,6 +14,8 @@ var (
 
 // loadLibrary opens a librwkvcu shared library with purego (no cgo) and
 // binds every function of the C ABI. A library is opened once per path.
+// rwkvcu_vendor_matmul is optional (a library without it has no vendor
+// baseline); every other function is required.
 func loadLibrary(path string) (*capi, error) {
 	loadMu.Lock()
 	defer loadMu.Unlock()
@@ -74,6 +76,9 @@ func loadLibrary(path string) (*capi, error) {
 			return nil, fmt.Errorf("cuda: %s lacks %s: %w", path, bd.name, err)
 		}
 		purego.RegisterFunc(bd.fn, sym)
+	}
+	if sym, err := purego.Dlsym(lib, "rwkvcu_vendor_matmul"); err == nil {
+		purego.RegisterFunc(&a.vendorMatmul, sym)
 	}
 	loaded[path] = a
 	return a, nil

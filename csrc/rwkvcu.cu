@@ -15,7 +15,12 @@
 // completed), and an array identical to one staged earlier in the current
 // half is not copied again (the batch arrays every layer passes). During a
 // capture the arrays go to the graph's own arena and become graph inputs.
+//
+// rwkvcu_vendor_matmul (the benchmarks' cuBLAS baseline) is compiled only
+// into the real library; the emulated one has no cuBLAS and reports
+// RWKVCU_ERR_NOT_SUPPORTED.
 #include <cstdarg>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -27,6 +32,10 @@
 #include "../cuda/matmul.cuh"
 #include "../cuda/sample.cuh"
 #include "include/rwkvcu.h"
+
+#if !defined(CUEMU)
+#include <cublas_v2.h>
+#endif
 
 namespace {
 
@@ -129,6 +138,13 @@ struct rwkvcu_context {
   cudaEvent_t t0 = nullptr, t1 = nullptr;
   void* l2buf = nullptr;
   size_t l2bytes = 0;
+#if !defined(CUEMU)
+  // rwkvcu_vendor_matmul: a cuBLAS handle bound to stream (created on first
+  // use) and scratch for the activations converted to a 16-bit weight type.
+  cublasHandle_t cublas = nullptr;
+  void* vx = nullptr;
+  size_t vx_bytes = 0;
+#endif
 };
 
 struct rwkvcu_tensor {
@@ -340,6 +356,78 @@ void free_sampler_memory(rwkvcu_sampler* s) {
   cudaFree(s->d_probs);
 }
 
+#if !defined(CUEMU)
+/// ckb throws for a failed cuBLAS call, naming it.
+void ckb(cublasStatus_t s, const char* what) {
+  if (s == CUBLAS_STATUS_SUCCESS) return;
+  int code = RWKVCU_ERR_CUDA;
+  switch (s) {
+    case CUBLAS_STATUS_ALLOC_FAILED: code = RWKVCU_ERR_OUT_OF_MEMORY; break;
+    case CUBLAS_STATUS_INVALID_VALUE: code = RWKVCU_ERR_INVALID_ARGUMENT; break;
+    case CUBLAS_STATUS_ARCH_MISMATCH:
+    case CUBLAS_STATUS_NOT_SUPPORTED: code = RWKVCU_ERR_NOT_SUPPORTED; break;
+    case CUBLAS_STATUS_EXECUTION_FAILED: code = RWKVCU_ERR_LAUNCH; break;
+    default: break;
+  }
+  fail(code, "%s: %s (%s)", what, cublasGetStatusName(s), cublasGetStatusString(s));
+}
+
+/// vendor_handle returns ctx's cuBLAS handle, creating it on first use and
+/// binding it to ctx's stream. Default math mode: F32 products stay FP32
+/// (no TF32); 16-bit products may use tensor cores with FP32 accumulation.
+cublasHandle_t vendor_handle(rwkvcu_context* ctx) {
+  if (ctx->cublas) return ctx->cublas;
+  cublasHandle_t h = nullptr;
+  ckb(cublasCreate(&h), "cublasCreate");
+  const char* what = "cublasSetStream";
+  cublasStatus_t s = cublasSetStream(h, ctx->stream);
+  if (s == CUBLAS_STATUS_SUCCESS) {
+    what = "cublasSetMathMode";
+    s = cublasSetMathMode(h, CUBLAS_DEFAULT_MATH);
+  }
+  if (s != CUBLAS_STATUS_SUCCESS) {
+    cublasDestroy(h);
+    ckb(s, what);
+  }
+  ctx->cublas = h;
+  return h;
+}
+
+__device__ __forceinline__ void vendor_store(__half* p, float v) { *p = __float2half_rn(v); }
+__device__ __forceinline__ void vendor_store(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
+
+/// vendor_convert rounds n floats of src to the 16-bit type T in dst.
+template <class T>
+__global__ void vendor_convert(T* dst, const float* src, int64_t n) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) vendor_store(dst + i, src[i]);
+}
+
+/// vendor_convert_x rounds x's n floats to the weight type dt (F16 or BF16)
+/// in ctx's scratch (grown as needed) and returns it.
+void* vendor_convert_x(rwkvcu_context* ctx, const float* x, int64_t n, int32_t dt) {
+  const size_t bytes = size_t(n) * 2;
+  if (ctx->vx_bytes < bytes) {
+    // Earlier vendor products queued on the stream may still read the old scratch.
+    ck(cudaStreamSynchronize(ctx->stream), "cudaStreamSynchronize");
+    cudaFree(ctx->vx);
+    ctx->vx = nullptr;
+    ctx->vx_bytes = 0;
+    ck(cudaMalloc(&ctx->vx, bytes), "cudaMalloc (vendor scratch)");
+    ctx->vx_bytes = bytes;
+  }
+  const int threads = 256;
+  int64_t blocks = rwkvcu_ceil_div(n, threads);
+  if (blocks > 65536) blocks = 65536;  // the kernel strides over the rest
+  if (dt == RWKVCU_F16)
+    vendor_convert<<<unsigned(blocks), threads, 0, ctx->stream>>>(static_cast<__half*>(ctx->vx), x, n);
+  else
+    vendor_convert<<<unsigned(blocks), threads, 0, ctx->stream>>>(static_cast<__nv_bfloat16*>(ctx->vx), x, n);
+  ck(rwkvcu_check_launch(), "rwkvcu_vendor_matmul (converting x)");
+  return ctx->vx;
+}
+#endif
+
 }  // namespace
 
 extern "C" {
@@ -397,6 +485,10 @@ void rwkvcu_context_destroy(rwkvcu_context* ctx) {
   cudaFreeHost(ctx->h);
   cudaFree(ctx->d);
   cudaFree(ctx->l2buf);
+#if !defined(CUEMU)
+  if (ctx->cublas) cublasDestroy(ctx->cublas);
+  cudaFree(ctx->vx);
+#endif
   for (auto ev : ctx->left)
     if (ev) cudaEventDestroy(ev);
   if (ctx->t0) cudaEventDestroy(ctx->t0);
@@ -610,6 +702,44 @@ int rwkvcu_matmul(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* 
     launched(rwkvcu_launch_matmul(ctx->stream, o, w->rows, xp, w->cols, w->data, w->dtype, w->scales, x->rows, w->rows,
                                   w->cols),
              op);
+  });
+}
+
+int rwkvcu_vendor_matmul(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* x, const rwkvcu_tensor* w) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_vendor_matmul";
+    T(ctx, w, op, "w");
+    const float* xp = F(ctx, x, -1, w->cols, op, "x");
+    float* o = F(ctx, out, x->rows, w->rows, op, "out");
+#if defined(CUEMU)
+    (void)xp;
+    (void)o;
+    fail(RWKVCU_ERR_NOT_SUPPORTED, "cuBLAS is not available in the emulated library");
+#else
+    if (w->dtype == RWKVCU_I8)
+      fail(RWKVCU_ERR_NOT_SUPPORTED, "%s: I8 weights have no cuBLAS equivalent (F32, F16 and BF16 only)", op);
+    not_capturing(ctx, op);
+    const int64_t N = x->rows, O = w->rows, I = w->cols;
+    if (N > INT_MAX || O > INT_MAX || I > INT_MAX)
+      fail(RWKVCU_ERR_NOT_SUPPORTED, "%s: [%lld, %lld] x [%lld, %lld]^T exceeds cuBLAS's 32-bit dimensions", op,
+           (long long)N, (long long)I, (long long)O, (long long)I);
+    cublasHandle_t h = vendor_handle(ctx);
+    const float alpha = 1, beta = 0;
+    // Row-major out[N,O] = x[N,I] w[O,I]^T is column-major out^T[O,N] =
+    // (w^T[I,O])^T x^T[I,N]: m = O, n = N, k = I, A = w (transposed), B = x.
+    if (w->dtype == RWKVCU_F32) {
+      ckb(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, int(O), int(N), int(I), &alpha, static_cast<const float*>(w->data),
+                      int(I), xp, int(I), &beta, o, int(O)),
+          "cublasSgemm");
+      return;
+    }
+    const cudaDataType_t t = w->dtype == RWKVCU_F16 ? CUDA_R_16F : CUDA_R_16BF;
+    const void* xb = vendor_convert_x(ctx, xp, N * I, w->dtype);
+    ckb(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, int(O), int(N), int(I), &alpha, w->data, t, int(I), xb, t, int(I), &beta,
+                     o, CUDA_R_32F, int(O), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        "cublasGemmEx");
+#endif
   });
 }
 

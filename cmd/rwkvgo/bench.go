@@ -406,5 +406,6 @@ func runBenchKernels(args []string, stdout, stderr io.Writer) error {
 	if _, ok := s.be.(bench.VendorMatMuler); !ok {
 		r.Notes = append(r.Notes, "no vendor matrix library on this backend: MatMul is not compared (the CUDA backend compares with cuBLAS)")
 	}
+	r.Notes = append(r.Notes, bench.VendorNotes(res)...)
 	return c.finish(r, s, append([]string{"bench"}, args...), stdout)
 }

@@ -171,6 +171,31 @@ RWKVCU_API int rwkvcu_group_norm(rwkvcu_context *ctx, rwkvcu_tensor *out, const 
 RWKVCU_API int rwkvcu_matmul(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
                              const rwkvcu_tensor *w);
 
+/* The vendor baseline of rwkvcu_matmul (for the benchmarks): the same
+ * product, out [N, O] = x [N, I] @ w[O, I]^T with float32 accumulation,
+ * computed by cuBLAS on ctx's stream instead of librwkvcu's kernels.
+ *  - Weights: F32 (cublasSgemm, FP32 throughout: the handle's default math
+ *    mode, no TF32), F16 or BF16 (cublasGemmEx with CUBLAS_COMPUTE_32F and
+ *    an F32 out; tensor cores may be used). cuBLAS needs both operands in one
+ *    type, so for 16-bit weights x is first rounded to the weight's type
+ *    (round to nearest even) in scratch memory owned by ctx: results differ
+ *    from rwkvcu_matmul's (which keeps x in F32) by that rounding, a relative
+ *    2^-11 (F16) or 2^-8 (BF16) per element of x, and F16 overflows to
+ *    infinity beyond 65504. RWKVCU_I8 weights return RWKVCU_ERR_NOT_SUPPORTED.
+ *  - The cuBLAS handle is created on ctx's first call (which allocates
+ *    cuBLAS's workspace: time the calls after a warm-up), bound to ctx's
+ *    stream and destroyed by rwkvcu_context_destroy. Like every operation,
+ *    one thread at a time per context.
+ *  - ctx, out, x and w must not be NULL; shapes and types are checked as for
+ *    rwkvcu_matmul. Dimensions above INT32_MAX return
+ *    RWKVCU_ERR_NOT_SUPPORTED. Not allowed while capturing a graph
+ *    (RWKVCU_ERR_INVALID_ARGUMENT; the capture stays usable).
+ *  - The emulated library (librwkvcu_emu) has no cuBLAS: after the argument
+ *    checks it always returns RWKVCU_ERR_NOT_SUPPORTED, with the last error
+ *    "cuBLAS is not available in the emulated library". */
+RWKVCU_API int rwkvcu_vendor_matmul(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
+                                    const rwkvcu_tensor *w);
+
 /* out [N, O] = x [N, I] @ wt [I, O] (weight stored transposed); zero entries
  * of x contribute nothing (the sparse channel-mix value projection). */
 RWKVCU_API int rwkvcu_matmul_t(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
