@@ -19,9 +19,10 @@ build:
 	$(GO) build -o bin/rwkvgo ./cmd/rwkvgo
 
 # The full test suite: formatting, vet, every test with the race detector,
-# then the CUDA backend on the emulated library (conformance suite under
-# every emulator schedule, graphs, the purego loader, every shared model,
-# the vendor baseline reported unavailable by the bindings and bench kernels).
+# then the CUDA backend on the emulated library (conformance suite, graphs
+# and the device sampler under every emulator schedule, the purego loader
+# and the device sampler through it, every shared model, the vendor baseline
+# reported unavailable by the bindings and bench kernels).
 test: fmt-check vet
 	$(GO) test -race -count=1 ./...
 	$(MAKE) test-cuda-emu
@@ -30,11 +31,11 @@ test-cuda-emu: lib-emu
 	$(GO) vet -tags cuda,cuemu ./bindings/ ./cmd/...
 	@set -e; for s in $(SCHEDULES); do \
 		echo "CUEMU_SCHEDULE=$$s"; \
-		CUEMU_SCHEDULE=$$s $(GO) test -count=1 -tags cuda,cuemu -run 'TestConformance|TestGraph' ./bindings/; \
+		CUEMU_SCHEDULE=$$s $(GO) test -count=1 -tags cuda,cuemu -run 'TestConformance|TestGraph|TestSampler' ./bindings/; \
 	done
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestVendor' ./bindings/
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestBenchKernelsVendor' ./cmd/rwkvgo/
-	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run TestPurego ./bindings/
+	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestPurego(Sampler|Vendor)?$$' ./bindings/
 
 # librwkvcu_emu: the kernels and the C ABI on the CPU emulator (g++).
 lib-emu:

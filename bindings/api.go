@@ -108,6 +108,13 @@ type capi struct {
 	bonusV7    func(ctx, out, r, k, v, rK ptr, heads int32) int32
 	attention  func(ctx, out, q, k, v, kc, vc ptr, pos int64, heads int32) int32
 
+	samplerCreate  func(ctx ptr, rows, vocab int32, out *ptr) int32
+	samplerDestroy func(s ptr)
+	samplerSetRow  func(s ptr, row int32, temperature float32, topK int32, topP, minP, repetition, presence, frequency, decay float32, seed, seq uint64) int32
+	samplerSetBias func(s ptr, row int32, ids *int32, values *float32, n int32) int32
+	samplerObserve func(s ptr, row int32, tokens *int32, n int32) int32
+	sample         func(s, logits ptr, step uint64, tokens *int32, probs *float32) int32
+
 	graphBegin    func(ctx ptr, staging uintptr) int32
 	graphEnd      func(ctx ptr, out *ptr) int32
 	graphInputs   func(g ptr, n *int32) int32

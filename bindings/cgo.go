@@ -22,6 +22,9 @@ func ci(p *int32) *C.int32_t {
 	return (*C.int32_t)(unsafe.Pointer(p))
 }
 
+// cs converts a sampler handle.
+func cs(p ptr) *C.rwkvcu_sampler { return (*C.rwkvcu_sampler)(p) }
+
 func init() { cgoAPI = newCgoAPI() }
 
 // newCgoAPI binds the C ABI through cgo.
@@ -111,6 +114,26 @@ func newCgoAPI() *capi {
 		},
 		attention: func(ctx, out, q, k, v, kc, vc ptr, pos int64, heads int32) int32 {
 			return int32(C.rwkvcu_attention(cc(ctx), ct(out), ct(q), ct(k), ct(v), ct(kc), ct(vc), C.int64_t(pos), C.int32_t(heads)))
+		},
+		samplerCreate: func(ctx ptr, rows, vocab int32, out *ptr) int32 {
+			var s *C.rwkvcu_sampler
+			rc := C.rwkvcu_sampler_create(cc(ctx), C.int32_t(rows), C.int32_t(vocab), &s)
+			*out = ptr(s)
+			return int32(rc)
+		},
+		samplerDestroy: func(s ptr) { C.rwkvcu_sampler_destroy(cs(s)) },
+		samplerSetRow: func(s ptr, row int32, temperature float32, topK int32, topP, minP, repetition, presence, frequency, decay float32, seed, seq uint64) int32 {
+			return int32(C.rwkvcu_sampler_set_row(cs(s), C.int32_t(row), C.float(temperature), C.int32_t(topK), C.float(topP), C.float(minP),
+				C.float(repetition), C.float(presence), C.float(frequency), C.float(decay), C.uint64_t(seed), C.uint64_t(seq)))
+		},
+		samplerSetBias: func(s ptr, row int32, ids *int32, values *float32, n int32) int32 {
+			return int32(C.rwkvcu_sampler_set_bias(cs(s), C.int32_t(row), ci(ids), (*C.float)(unsafe.Pointer(values)), C.int32_t(n)))
+		},
+		samplerObserve: func(s ptr, row int32, tokens *int32, n int32) int32 {
+			return int32(C.rwkvcu_sampler_observe(cs(s), C.int32_t(row), ci(tokens), C.int32_t(n)))
+		},
+		sample: func(s, logits ptr, step uint64, tokens *int32, probs *float32) int32 {
+			return int32(C.rwkvcu_sample(cs(s), ct(logits), C.uint64_t(step), ci(tokens), (*C.float)(unsafe.Pointer(probs))))
 		},
 		graphBegin: func(ctx ptr, staging uintptr) int32 { return int32(C.rwkvcu_graph_begin(cc(ctx), C.size_t(staging))) },
 		graphEnd: func(ctx ptr, out *ptr) int32 {
