@@ -51,6 +51,22 @@ func (p *pool) drain() {
 	}
 }
 
+// inlineWork is the amount of work (multiply-adds, roughly) below which a
+// task runs on the calling goroutine alone: waking a parked worker costs tens
+// of microseconds on a loaded machine, more than such a task takes.
+const inlineWork = 1 << 18
+
+// runSized is run for a task of about work multiply-adds in all.
+func (p *pool) runSized(t rangeTask, chunks, work int) {
+	if work < inlineWork {
+		for c := 0; c < chunks; c++ {
+			t.do(c)
+		}
+		return
+	}
+	p.run(t, chunks)
+}
+
 // run executes t.do(0..chunks-1) across the pool and returns when all are done.
 func (p *pool) run(t rangeTask, chunks int) {
 	if chunks <= 0 {

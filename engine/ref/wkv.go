@@ -121,7 +121,13 @@ func (t *wkvTask) wkv7(slot, lo, hi, h int) {
 
 func (b *Backend) runWKV(t *wkvTask) {
 	b.wkv = *t
-	b.pool.run(&b.wkv, t.b.Seqs()*t.heads)
+	// Work: per token, a few passes over each head's state (the channel
+	// blocks of WKV4 count one value per channel).
+	work := 4 * t.b.Rows() * t.heads * t.headSize * t.headSize
+	if t.version == 4 {
+		work = 16 * t.b.Rows() * t.k.cols
+	}
+	b.pool.runSized(&b.wkv, t.b.Seqs()*t.heads, work)
 	b.wkv = wkvTask{}
 }
 
