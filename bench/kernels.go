@@ -372,6 +372,12 @@ func buildKernels(be backend.Backend, p Preset, n int, cfg KernelConfig) ([]kern
 	add("GatherRows", dimsNC, 2*nc, 0, func() { be.GatherRows(out, x, rowsIdx) })
 	add("Shift", dimsNC, 4*nc, 0, func() { be.Shift(out, x, state4, C, b) })
 	add("Mix", dimsNC, 4*nc, 3*fn*float64(C), func() { be.Mix(out, x, y, vecC, backend.MixDelta) })
+	// MixN: RWKV-7's six token-shift mixes ([1, C] vectors) in one call.
+	mixOuts, mixVecs := make([]backend.Tensor, 6), make([]backend.Tensor, 6)
+	for j := range mixOuts {
+		mixOuts[j], mixVecs[j] = act(n, C), act(1, C)
+	}
+	add("MixN", dimsNC+" x6", 8*nc+6*float64(C)*4, 6*3*fn*float64(C), func() { be.MixN(mixOuts, x, y, mixVecs, backend.MixDelta) })
 	add("WKV4", dimsNC, 3*nc+2*3*nc+8*float64(C), 20*fn*float64(C), func() { be.WKV4(out, x, y, vecC, vecC2, state4, 2*C, b) })
 	hstate := fn * float64(hs) * float64(C) * 4 // n heads states, read and written
 	r, w, k, v, kk, a := act(n, C), act(n, C), act(n, C), act(n, C), act(n, C), act(n, C)

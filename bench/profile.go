@@ -171,6 +171,13 @@ func (t *TimedBackend) Mix(out, x, prev, mix backend.Tensor, style backend.MixSt
 	t.end(s, "Mix", x, nil)
 }
 
+// MixN times the wrapped operation.
+func (t *TimedBackend) MixN(outs []backend.Tensor, x, prev backend.Tensor, mixes []backend.Tensor, style backend.MixStyle) {
+	s := t.begin()
+	t.Backend.MixN(outs, x, prev, mixes, style)
+	t.end(s, "MixN", x, nil)
+}
+
 // WKV4 times the wrapped operation.
 func (t *TimedBackend) WKV4(out, k, v, w, u, state backend.Tensor, off int, b backend.Batch) {
 	s := t.begin()

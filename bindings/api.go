@@ -100,6 +100,7 @@ type capi struct {
 	gatherRows func(ctx, out, x ptr, rows *int32, n int64) int32
 	shift      func(ctx, prev, x, state ptr, off int64, offsets, slots *int32, nseq int32) int32
 	mix        func(ctx, out, x, prev, mix ptr, style int32) int32
+	mixN       func(ctx ptr, outs *ptr, x, prev ptr, mixes *ptr, count, style int32) int32
 	wkv4       func(ctx, out, k, v, w, u, state ptr, off int64, offsets, slots *int32, nseq int32) int32
 	wkv5       func(ctx, out, r, k, v, w, u, state ptr, off int64, heads int32, offsets, slots *int32, nseq int32) int32
 	wkv7       func(ctx, out, r, w, k, v, kk, a, state ptr, off int64, heads int32, offsets, slots *int32, nseq int32) int32

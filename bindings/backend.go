@@ -34,6 +34,10 @@ type Backend struct {
 	name string
 	// int32 scratch for token ids, row indices and batches (no allocation per step).
 	i32a, i32b []int32
+	// MixN's arrays of handles: outputs in [0, MaxMixN), mixes from
+	// MaxMixN. An allocation of its own holding only C pointers, so that
+	// cgo's pointer checks allow passing it to C.
+	mixH []ptr
 }
 
 // Open opens device `device` with the cgo bindings when the binary has
@@ -378,6 +382,25 @@ func (b *Backend) Mix(out, x, prev, mix backend.Tensor, style backend.MixStyle) 
 	o, xh, p, m := b.h(out), b.h(x), b.h(prev), b.h(mix)
 	if b.live() {
 		b.check("rwkvcu_mix", b.api.mix(b.ctx, o, xh, p, m, int32(style)))
+	}
+}
+
+// MixN computes several mixes of x and prev in one launch (rwkvcu_mix_n).
+func (b *Backend) MixN(outs []backend.Tensor, x, prev backend.Tensor, mixes []backend.Tensor, style backend.MixStyle) {
+	if len(outs) != len(mixes) || len(outs) > backend.MaxMixN {
+		b.failf("MixN: %d outputs and %d mixes, want the same number in [1, %d]", len(outs), len(mixes), backend.MaxMixN)
+		return
+	}
+	if b.mixH == nil {
+		b.mixH = make([]ptr, 2*backend.MaxMixN)
+	}
+	xh, p := b.h(x), b.h(prev)
+	hs, hm := b.mixH[:backend.MaxMixN], b.mixH[backend.MaxMixN:]
+	for j := range outs {
+		hs[j], hm[j] = b.h(outs[j]), b.h(mixes[j])
+	}
+	if b.live() {
+		b.check("rwkvcu_mix_n", b.api.mixN(b.ctx, &hs[0], xh, p, &hm[0], int32(len(outs)), int32(style)))
 	}
 }
 

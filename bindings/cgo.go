@@ -92,6 +92,10 @@ func newCgoAPI() *capi {
 		mix: func(ctx, out, x, prev, mix ptr, style int32) int32 {
 			return int32(C.rwkvcu_mix(cc(ctx), ct(out), ct(x), ct(prev), ct(mix), C.int32_t(style)))
 		},
+		mixN: func(ctx ptr, outs *ptr, x, prev ptr, mixes *ptr, count, style int32) int32 {
+			return int32(C.rwkvcu_mix_n(cc(ctx), (**C.rwkvcu_tensor)(unsafe.Pointer(outs)), ct(x), ct(prev),
+				(**C.rwkvcu_tensor)(unsafe.Pointer(mixes)), C.int32_t(count), C.int32_t(style)))
+		},
 		wkv4: func(ctx, out, k, v, w, u, state ptr, off int64, offsets, slots *int32, nseq int32) int32 {
 			return int32(C.rwkvcu_wkv4(cc(ctx), ct(out), ct(k), ct(v), ct(w), ct(u), ct(state), C.int64_t(off), ci(offsets), ci(slots), C.int32_t(nseq)))
 		},

@@ -53,6 +53,7 @@ func loadLibrary(path string) (*capi, error) {
 		{&a.gatherRows, "rwkvcu_gather_rows"},
 		{&a.shift, "rwkvcu_shift"},
 		{&a.mix, "rwkvcu_mix"},
+		{&a.mixN, "rwkvcu_mix_n"},
 		{&a.wkv4, "rwkvcu_wkv4"},
 		{&a.wkv5, "rwkvcu_wkv5"},
 		{&a.wkv7, "rwkvcu_wkv7"},

@@ -836,6 +836,32 @@ int rwkvcu_mix(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* x, 
   });
 }
 
+int rwkvcu_mix_n(rwkvcu_context* ctx, rwkvcu_tensor* const* outs, const rwkvcu_tensor* x, const rwkvcu_tensor* prev,
+                 const rwkvcu_tensor* const* mixes, int32_t count, int32_t style) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_mix_n";
+    need(outs, "outs");
+    need(mixes, "mixes");
+    if (count < 1 || count > RWKVCU_MIX_N_MAX)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: count %d outside [1, %d]", op, int(count), RWKVCU_MIX_N_MAX);
+    const float* xp = F(ctx, x, -1, -1, op, "x");
+    const float* pp = F(ctx, prev, x->rows, x->cols, op, "prev");
+    float* o[RWKVCU_MIX_N_MAX];
+    const float* mp[RWKVCU_MIX_N_MAX];
+    int64_t mr[RWKVCU_MIX_N_MAX];
+    char name[16];
+    for (int j = 0; j < count; ++j) {
+      snprintf(name, sizeof name, "outs[%d]", j);
+      o[j] = F(ctx, outs[j], x->rows, x->cols, op, name);
+      snprintf(name, sizeof name, "mixes[%d]", j);
+      mp[j] = Fb(ctx, mixes[j], x->rows, x->cols, op, name, &mr[j]);
+    }
+    if (style != RWKVCU_MIX_LERP && style != RWKVCU_MIX_DELTA) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: unknown style %d", op, int(style));
+    launched(rwkvcu_launch_mix_n(ctx->stream, o, xp, pp, mp, mr, count, x->rows, x->cols, style), op);
+  });
+}
+
 int rwkvcu_wkv4(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* k, const rwkvcu_tensor* v,
                 const rwkvcu_tensor* w, const rwkvcu_tensor* u, rwkvcu_tensor* state, int64_t off,
                 const int32_t* offsets, const int32_t* slots, int32_t nseq) {

@@ -54,6 +54,15 @@ cudaError_t rwkvcu_launch_shift(cudaStream_t s, float* prev, const float* x, flo
 cudaError_t rwkvcu_launch_mix(cudaStream_t s, float* out, const float* x, const float* prev, const float* mix,
                               int64_t n, int64_t C, int64_t mrows, int32_t style);
 
+/// count (1 to RWKVCU_MIX_N_MAX) token-shift interpolations of the same x and
+/// prev [n, C] in one launch: outs[j] [n, C] = rwkvcu_launch_mix's result for
+/// mixes[j] with mrows[j] (1 or n) rows, bit for bit. The host arrays outs,
+/// mixes and mrows are read before the call returns; no output may alias x,
+/// prev, a mix or another output.
+cudaError_t rwkvcu_launch_mix_n(cudaStream_t s, float* const* outs, const float* x, const float* prev,
+                                const float* const* mixes, const int64_t* mrows, int32_t count, int64_t n, int64_t C,
+                                int32_t style);
+
 /// RWKV-4 WKV over k, v [n, C] with w, u [1, C]; state row: aa, bb, pp at
 /// off, off+C, off+2C.
 cudaError_t rwkvcu_launch_wkv4(cudaStream_t s, float* out, const float* k, const float* v, const float* w,

@@ -5,9 +5,10 @@
 // float32 with tree reductions (two passes: mean, then the variance of the
 // deviations), transcendental functions use the accurate expf/tanhf (never
 // the fast-math intrinsics), so every result is within a few ulp of the
-// float64 definition in engine/backend; nothing depends on the schedule of
-// threads, so results are deterministic and identical for a row whether it
-// is computed alone or in a batch.
+// float64 definition in engine/backend; the token-shift mixes round each
+// operation as written (no FMA contraction), like the reference backend;
+// nothing depends on the schedule of threads, so results are deterministic
+// and identical for a row whether it is computed alone or in a batch.
 #include "kernels.cuh"
 
 namespace {
@@ -137,12 +138,66 @@ __global__ void gather_kernel(float* __restrict__ out, const float* __restrict__
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) out[i * cols + c] = (src >= 0 && src < xrows) ? x[src * cols + c] : 0.f;
 }
 
-/// mix_kernel: out = x*m + p*(1-m) (LERP) or x + (p-x)*m (DELTA) over [n, C].
+/// mix_value is the token-shift formula: x*m + p*(1-m) (STYLE 0, LERP) or
+/// x + (p-x)*m (STYLE 1, DELTA), each operation rounded as written (no FMA
+/// contraction): the reference backend's arithmetic, shared by mix_kernel
+/// and mix_n_kernel so that rwkvcu_mix and rwkvcu_mix_n agree bit for bit.
+template <int STYLE>
+__device__ __forceinline__ float mix_value(float x, float p, float m) {
+  if constexpr (STYLE == 0) return __fadd_rn(__fmul_rn(x, m), __fmul_rn(p, 1.f - m));
+  else return __fadd_rn(x, __fmul_rn(p - x, m));
+}
+
+template <int STYLE>
+__device__ __forceinline__ float4 mix_value(float4 x, float4 p, float4 m) {
+  return make_float4(mix_value<STYLE>(x.x, p.x, m.x), mix_value<STYLE>(x.y, p.y, m.y),
+                     mix_value<STYLE>(x.z, p.z, m.z), mix_value<STYLE>(x.w, p.w, m.w));
+}
+
+/// mix_kernel: out = mix_value(x, p, m) over [n, C].
 template <int STYLE>
 __global__ void mix_kernel(float* out, const float* x, const float* p, const float* m, int64_t total, int64_t mtotal) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
-    const float xi = x[i], pi = p[i], mi = m[i % mtotal];
-    out[i] = STYLE == 0 ? xi * mi + pi * (1.f - mi) : xi + (pi - xi) * mi;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = mix_value<STYLE>(x[i], p[i], m[i % mtotal]);
+}
+
+constexpr int kMaxMixN = 8;      // RWKVCU_MIX_N_MAX
+constexpr int kMixNThreads = 128;  // block size of mix_n_kernel
+
+/// MixNArgs holds the outputs and mixes of one mix_n_kernel launch, passed
+/// by value in the kernel's parameter space (so a captured graph keeps
+/// them). Entries from count on are unused; bit j of bcast marks mix j as a
+/// [1, C] vector (else it is [n, C]).
+struct MixNArgs {
+  float* out[kMaxMixN];
+  const float* mix[kMaxMixN];
+  int32_t count;
+  uint32_t bcast;
+};
+
+/// mix_n_kernel: out[j] = mix_value(x, p, mix[j]) for j < args.count over
+/// x, p [n, C], in units V of float or float4 (float4 when C % 4 == 0 and
+/// every pointer is 16-byte aligned; cv = C / units per row). Grid
+/// (ceil(cv / kMixNThreads), min(n, 65535)): the thread of column unit c
+/// handles rows blockIdx.y, blockIdx.y + gridDim.y, ...; per element it
+/// reads x and p once, then every mix (all loads issued before any store),
+/// then writes every output. The mix loops are unrolled over kMaxMixN, so
+/// the parameter arrays are only indexed with constants (no local copy).
+template <int STYLE, class V>
+__global__ void __launch_bounds__(kMixNThreads)
+    mix_n_kernel(const V* __restrict__ x, const V* __restrict__ p, int64_t n, int64_t cv, const MixNArgs args) {
+  const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= cv) return;
+  for (int64_t r = blockIdx.y; r < n; r += gridDim.y) {
+    const int64_t i = r * cv + c;
+    const V xi = x[i], pi = p[i];
+    V m[kMaxMixN];
+#pragma unroll
+    for (int j = 0; j < kMaxMixN; ++j)
+      if (j < args.count) m[j] = reinterpret_cast<const V*>(args.mix[j])[(args.bcast >> j) & 1u ? c : i];
+#pragma unroll
+    for (int j = 0; j < kMaxMixN; ++j)
+      if (j < args.count) reinterpret_cast<V*>(args.out[j])[i] = mix_value<STYLE>(xi, pi, m[j]);
   }
 }
 
@@ -397,6 +452,43 @@ cudaError_t rwkvcu_launch_mix(cudaStream_t s, float* out, const float* x, const 
   const dim3 grid(elem_grid(total)), block(kThreads);
   if (style == 0) RWKV_LAUNCH(mix_kernel<0>, grid, block, 0, s)(out, x, prev, mix, total, mt);
   else RWKV_LAUNCH(mix_kernel<1>, grid, block, 0, s)(out, x, prev, mix, total, mt);
+  return rwkvcu_check_launch();
+}
+
+namespace {
+
+/// launch_mix_n queues mix_n_kernel<STYLE> in float4 (vec) or float units.
+template <int STYLE>
+void launch_mix_n(cudaStream_t s, bool vec, const float* x, const float* p, int64_t n, int64_t cv, const MixNArgs& args) {
+  const dim3 grid(unsigned(rwkvcu_ceil_div(cv, kMixNThreads)), unsigned(n < 65535 ? n : 65535)), block(kMixNThreads);
+  if (vec) {
+    auto* kern = &mix_n_kernel<STYLE, float4>;
+    RWKV_LAUNCH(kern, grid, block, 0, s)(reinterpret_cast<const float4*>(x), reinterpret_cast<const float4*>(p), n, cv, args);
+  } else {
+    auto* kern = &mix_n_kernel<STYLE, float>;
+    RWKV_LAUNCH(kern, grid, block, 0, s)(x, p, n, cv, args);
+  }
+}
+
+}  // namespace
+
+cudaError_t rwkvcu_launch_mix_n(cudaStream_t s, float* const* outs, const float* x, const float* prev,
+                                const float* const* mixes, const int64_t* mrows, int32_t count, int64_t n, int64_t C,
+                                int32_t style) {
+  if (count < 1 || count > kMaxMixN || n < 1 || C < 1) return cudaErrorInvalidValue;
+  MixNArgs args{};
+  args.count = count;
+  auto aligned = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
+  bool vec = C % 4 == 0 && aligned(x) && aligned(prev);
+  for (int j = 0; j < count; ++j) {
+    args.out[j] = outs[j];
+    args.mix[j] = mixes[j];
+    if (mrows[j] == 1) args.bcast |= 1u << j;
+    vec = vec && aligned(outs[j]) && aligned(mixes[j]);
+  }
+  const int64_t cv = vec ? C / 4 : C;
+  if (style == 0) launch_mix_n<0>(s, vec, x, prev, n, cv, args);
+  else launch_mix_n<1>(s, vec, x, prev, n, cv, args);
   return rwkvcu_check_launch();
 }
 

@@ -36,9 +36,7 @@ func (m *Model) forward(s *scratch, b backend.Batch) {
 // timeMix4: RWKV-4 attention; result in s.out.
 func (m *Model) timeMix4(s *scratch, l *layer, off int, b backend.Batch) {
 	be := m.be
-	be.Mix(s.xk, s.xx, s.prev, l.mixK, backend.MixLerp)
-	be.Mix(s.xv, s.xx, s.prev, l.mixV, backend.MixLerp)
-	be.Mix(s.xr, s.xx, s.prev, l.mixR, backend.MixLerp)
+	be.MixN(s.tmOut[:len(l.tmMix)], s.xx, s.prev, l.tmMix, backend.MixLerp) // k v r
 	be.MatMul(s.k, s.xk, l.wk)
 	be.MatMul(s.v, s.xv, l.wv)
 	be.MatMul(s.r, s.xr, l.wr)
@@ -51,16 +49,13 @@ func (m *Model) timeMix4(s *scratch, l *layer, off int, b backend.Batch) {
 // timeMix5: RWKV-5.1/5.2 attention.
 func (m *Model) timeMix5(s *scratch, l *layer, off int, b backend.Batch) {
 	be := m.be
-	be.Mix(s.xk, s.xx, s.prev, l.mixK, backend.MixLerp)
-	be.Mix(s.xv, s.xx, s.prev, l.mixV, backend.MixLerp)
-	be.Mix(s.xr, s.xx, s.prev, l.mixR, backend.MixLerp)
+	be.MixN(s.tmOut[:len(l.tmMix)], s.xx, s.prev, l.tmMix, backend.MixLerp) // k v r (g)
 	be.MatMul(s.k, s.xk, l.wk)
 	be.MatMul(s.v, s.xv, l.wv)
 	be.MatMul(s.r, s.xr, l.wr)
 	be.WKV5(s.y, s.r, s.k, s.v, l.decay, l.first, m.states.t, off+2*m.cfg.Embd, m.cfg.Heads, b)
 	be.GroupNorm(s.y, s.y, l.lnxW, l.lnxB, m.cfg.Heads, m.cfg.GroupNormEps)
 	if l.wg != nil {
-		be.Mix(s.xg, s.xx, s.prev, l.mixG, backend.MixLerp)
 		be.MatMul(s.g, s.xg, l.wg)
 		be.Map(s.g, s.g, backend.SiLU)
 		be.Zip(s.y, s.y, s.g, backend.Mul)
@@ -74,14 +69,13 @@ func (m *Model) timeMix6(s *scratch, l *layer, off int, b backend.Batch) {
 	be.Mix(s.xa, s.xx, s.prev, l.mixX, backend.MixDelta) // xxx
 	be.MatMul(s.mix5, s.xa, l.maaW1)
 	be.Map(s.mix5, s.mix5, backend.Tanh)
-	outs := [5]backend.Tensor{s.xw, s.xk, s.xv, s.xr, s.xg}
 	bias := [5]backend.Tensor{l.mixW, l.mixK, l.mixV, l.mixR, l.mixG}
-	for j := range outs {
+	for j, maa := range s.maa {
 		be.Slice(s.mixLo, s.mix5, j*m.cfg.MixLoRA)
-		be.MatMul(s.tmp, s.mixLo, l.maaW2[j])
-		be.Zip(s.tmp, s.tmp, bias[j], backend.Add)
-		be.Mix(outs[j], s.xx, s.prev, s.tmp, backend.MixDelta)
+		be.MatMul(maa, s.mixLo, l.maaW2[j])
+		be.Zip(maa, maa, bias[j], backend.Add)
 	}
+	be.MixN(s.tmOut, s.xx, s.prev, s.maa[:], backend.MixDelta) // w k v r g
 	be.MatMul(s.r, s.xr, l.wr)
 	be.MatMul(s.k, s.xk, l.wk)
 	be.MatMul(s.v, s.xv, l.wv)
@@ -102,10 +96,7 @@ func (m *Model) timeMix6(s *scratch, l *layer, off int, b backend.Batch) {
 func (m *Model) timeMix7(s *scratch, l *layer, off int, b backend.Batch) {
 	be := m.be
 	H := m.cfg.Heads
-	xs := [6]backend.Tensor{s.xr, s.xw, s.xk, s.xv, s.xa, s.xg}
-	for j, out := range xs {
-		be.Mix(out, s.xx, s.prev, l.x6[j], backend.MixDelta)
-	}
+	be.MixN(s.tmOut, s.xx, s.prev, l.tmMix, backend.MixDelta) // r w k v a g
 	be.MatMul(s.r, s.xr, l.wr)
 	be.MatMul(s.decayLo, s.xw, l.w1)
 	be.Map(s.decayLo, s.decayLo, backend.Tanh)
@@ -144,12 +135,11 @@ func (m *Model) channelMix(s *scratch, l *layer) {
 	if m.cfg.Version == weights.V6 || m.cfg.Version == weights.V7 {
 		style = backend.MixDelta
 	}
-	be.Mix(s.xk, s.xx, s.prev, l.ffnMixK, style)
+	be.MixN(s.cmOut[:len(l.cmMix)], s.xx, s.prev, l.cmMix, style) // k (r)
 	be.MatMul(s.ffn, s.xk, l.ffnK)
 	be.Map(s.ffn, s.ffn, backend.ReLUSquare)
 	be.MatMulT(s.out, s.ffn, l.ffnVT) // reads only the rows of non-zero activations
 	if l.ffnR != nil {
-		be.Mix(s.xr, s.xx, s.prev, l.ffnMixR, style)
 		be.MatMul(s.r, s.xr, l.ffnR)
 		be.Map(s.r, s.r, backend.Sigmoid)
 		be.Zip(s.out, s.out, s.r, backend.Mul)

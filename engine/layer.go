@@ -28,7 +28,12 @@ type layer struct {
 	ffnMixK, ffnMixR       backend.Tensor
 	ffnK, ffnR             backend.Tensor
 	ffnVT                  backend.Tensor // ffn.value.weight transposed: [F, C]
-	index                  int
+	// The mixes of the token shift's MixN calls, in the order of the
+	// scratch's outputs: tmMix for the time mix (v4/v5: k v r (g); v7:
+	// x_r x_w x_k x_v x_a x_g; v6 mixes are data-dependent, in scratch),
+	// cmMix for the channel mix (k (r)).
+	tmMix, cmMix []backend.Tensor
+	index        int
 }
 
 func newLayer(cfg weights.Config, i int, vec, mat, matT func(string) backend.Tensor) *layer {
@@ -74,6 +79,19 @@ func newLayer(cfg weights.Config, i int, vec, mat, matT func(string) backend.Ten
 		}
 		l.wk, l.wv, l.wr, l.wo = w("att.key.weight"), w("att.value.weight"), w("att.receptance.weight"), w("att.output.weight")
 		l.ffnMixK = v("ffn.x_k")
+	}
+	switch cfg.Version {
+	case weights.V4, weights.V51, weights.V52:
+		l.tmMix = []backend.Tensor{l.mixK, l.mixV, l.mixR}
+		if l.mixG != nil {
+			l.tmMix = append(l.tmMix, l.mixG)
+		}
+	case weights.V7:
+		l.tmMix = l.x6[:]
+	}
+	l.cmMix = []backend.Tensor{l.ffnMixK}
+	if l.ffnR != nil {
+		l.cmMix = append(l.cmMix, l.ffnMixR)
 	}
 	return l
 }

@@ -13,6 +13,25 @@ type scratch struct {
 	ffn                                 backend.Tensor
 	mix5, mixLo, decayLo, aLo, gLo, vLo backend.Tensor
 	zero                                backend.Tensor
+	maa                                 [5]backend.Tensor // v6 data-dependent mixes, order w k v r g
+
+	// The outputs of the token shift's MixN calls (see layer.tmMix and
+	// layer.cmMix): tmOut for the time mix, cmOut for the channel mix; the
+	// graph uses the first len(mixes) of them.
+	tmOut, cmOut []backend.Tensor
+}
+
+// linkMixes sets the MixN output lists of s for the model version.
+func (s *scratch) linkMixes(cfg weights.Config) {
+	switch cfg.Version {
+	case weights.V6:
+		s.tmOut = []backend.Tensor{s.xw, s.xk, s.xv, s.xr, s.xg}
+	case weights.V7:
+		s.tmOut = []backend.Tensor{s.xr, s.xw, s.xk, s.xv, s.xa, s.xg}
+	default:
+		s.tmOut = []backend.Tensor{s.xk, s.xv, s.xr, s.xg}
+	}
+	s.cmOut = []backend.Tensor{s.xk, s.xr}
 }
 
 // freeAll releases every buffer, including the head's.
@@ -74,6 +93,10 @@ func (c *scratchCache) get(be backend.Backend, cfg weights.Config, n int) *scrat
 		ffn: v(f.ffn), mix5: v(f.mix5), mixLo: v(f.mixLo), decayLo: v(f.decayLo), aLo: v(f.aLo), gLo: v(f.gLo), vLo: v(f.vLo),
 		zero: f.zero,
 	}
+	for j, t := range f.maa {
+		s.maa[j] = v(t)
+	}
+	s.linkMixes(cfg)
 	c.views[n] = s
 	return s
 }
@@ -119,6 +142,9 @@ func (c *scratchCache) alloc(be backend.Backend, cfg weights.Config, n int) {
 	switch cfg.Version {
 	case weights.V6:
 		f.mix5, f.mixLo, f.decayLo = nt(5*cfg.MixLoRA), nt(cfg.MixLoRA), nt(cfg.DecayLoRA)
+		for j := range f.maa {
+			f.maa[j] = nt(C)
+		}
 	case weights.V7:
 		f.decayLo, f.aLo, f.gLo, f.vLo = nt(cfg.DecayLoRA), nt(cfg.AaaLoRA), nt(cfg.GateLoRA), nt(cfg.ValueLoRA)
 	}

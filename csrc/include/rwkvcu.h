@@ -27,8 +27,9 @@
  *    and may run asynchronously; host-visible results (rwkvcu_tensor_read,
  *    rwkvcu_sample_read) wait for what they need. Errors of asynchronous work
  *    are reported by a later call, at the latest rwkvcu_synchronize.
- *  - Host arrays passed to an operation (tokens, row indices, batch offsets)
- *    are copied before the function returns; the caller may reuse them.
+ *  - Host arrays passed to an operation (tokens, row indices, batch offsets,
+ *    arrays of tensor handles) are read or copied before the function
+ *    returns; the caller may reuse them.
  *  - Batches: a step's activations have N rows, the tokens of several
  *    sequences; sequence i owns rows [offsets[i], offsets[i+1]) and state row
  *    slots[i]; offsets has nseq+1 entries, starts at 0, strictly increasing.
@@ -81,9 +82,13 @@ extern "C" {
 #define RWKVCU_SUB 1
 #define RWKVCU_MUL 2
 
-/* Token-shift formulas (rwkvcu_mix). */
+/* Token-shift formulas (rwkvcu_mix, rwkvcu_mix_n); each operation is rounded
+ * to float as written (no fused multiply-add). */
 #define RWKVCU_MIX_LERP 0  /* x*mix + prev*(1-mix) */
 #define RWKVCU_MIX_DELTA 1 /* x + (prev-x)*mix */
+
+/* The largest count of rwkvcu_mix_n. */
+#define RWKVCU_MIX_N_MAX 8
 
 typedef struct rwkvcu_context rwkvcu_context; /* a device, a stream, scratch memory */
 typedef struct rwkvcu_tensor rwkvcu_tensor;   /* a device array or a view of one */
@@ -224,6 +229,17 @@ RWKVCU_API int rwkvcu_shift(rwkvcu_context *ctx, rwkvcu_tensor *prev, const rwkv
 /* out = mix of x and prev with mix [1|N, C] (RWKVCU_MIX_LERP or _DELTA). */
 RWKVCU_API int rwkvcu_mix(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
                           const rwkvcu_tensor *prev, const rwkvcu_tensor *mix, int32_t style);
+
+/* count token-shift mixes of the same x and prev [N, C] in one launch:
+ * outs[j] [N, C] = the mix of x and prev with mixes[j] [1|N, C] (each mix
+ * broadcast or per-row on its own), for j < count, 1 <= count <=
+ * RWKVCU_MIX_N_MAX; style RWKVCU_MIX_LERP or _DELTA for all of them. x and
+ * prev are read once per element, and each outs[j] equals rwkvcu_mix's
+ * result for mixes[j] bit for bit. outs and mixes are host arrays of count
+ * handles; no output may alias x, prev, a mix or another output. */
+RWKVCU_API int rwkvcu_mix_n(rwkvcu_context *ctx, rwkvcu_tensor *const *outs, const rwkvcu_tensor *x,
+                            const rwkvcu_tensor *prev, const rwkvcu_tensor *const *mixes, int32_t count,
+                            int32_t style);
 
 /* RWKV-4 WKV; state row holds aa, bb, pp at off, off+C, off+2C. */
 RWKVCU_API int rwkvcu_wkv4(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *k,

@@ -128,6 +128,10 @@ const (
 	MixDelta                 // x + (prev-x)*mix          (v6, v7)
 )
 
+// MaxMixN is the largest number of mixes one MixN call computes: enough for
+// every RWKV version's token shift (RWKV-7 mixes six inputs).
+const MaxMixN = 8
+
 // Backend runs the operations of the RWKV graphs. Shapes below are [rows, cols];
 // N is the number of rows of the step, C the model width, H the number of heads.
 // A "[1|N, C]" argument is either a vector broadcast over rows or one row per
@@ -184,6 +188,14 @@ type Backend interface {
 	Shift(prev, x, state Tensor, off int, b Batch)
 	// Mix interpolates between x [N, C] and prev [N, C] with mix [1|N, C] using style.
 	Mix(out, x, prev, mix Tensor, style MixStyle)
+	// MixN computes several mixes of the same x [N, C] and prev [N, C] in one
+	// pass over them: outs[j] [N, C] = Mix(x, prev, mixes[j]) for every
+	// j < len(outs), where each mixes[j] is [1|N, C] (broadcast or per-row
+	// independently of the others). The formula per element is Mix's, so
+	// each outs[j] equals the result of the corresponding Mix exactly.
+	// len(mixes) must equal len(outs), which must be in [1, MaxMixN]. The
+	// outputs must not alias x, prev, a mix or one another.
+	MixN(outs []Tensor, x, prev Tensor, mixes []Tensor, style MixStyle)
 
 	// WKV4 runs the RWKV-4 recurrence over each sequence's rows. k, v [N, C];
 	// w (stored decay, -exp(time_decay)) and u (time_first) [1, C]; the state row

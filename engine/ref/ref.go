@@ -464,6 +464,48 @@ func (b *Backend) Mix(out, x, prev, mix backend.Tensor, style backend.MixStyle) 
 	}
 }
 
+// MixN computes len(outs) mixes of x and prev, row by row: each row of x and
+// prev is read while it is in cache and feeds every output.
+func (b *Backend) MixN(outs []backend.Tensor, x, prev backend.Tensor, mixes []backend.Tensor, style backend.MixStyle) {
+	if b.err != nil {
+		return
+	}
+	if len(outs) != len(mixes) || len(outs) < 1 || len(outs) > backend.MaxMixN {
+		b.fail("MixN: %d outputs and %d mixes, want the same number in [1, %d]", len(outs), len(mixes), backend.MaxMixN)
+		return
+	}
+	if style != backend.MixLerp && style != backend.MixDelta {
+		b.fail("MixN: unknown style %d", style)
+		return
+	}
+	xt := b.t(x)
+	if xt == nil || !b.ok("MixN", xt.rows, xt.cols, x, prev) || !b.ok("MixN", xt.rows, xt.cols, outs...) {
+		return
+	}
+	for _, m := range mixes {
+		if !b.okRow("MixN", xt.rows, xt.cols, m) {
+			return
+		}
+	}
+	p := b.t(prev)
+	for r := 0; r < xt.rows; r++ {
+		xr, pr := xt.row(r), p.row(r)
+		for j, out := range outs {
+			or, mr := out.(*tensor).row(r), mixes[j].(*tensor).broadcast(r)
+			mr = mr[:len(or)]
+			if style == backend.MixLerp {
+				for i := range or {
+					or[i] = xr[i]*mr[i] + pr[i]*(1-mr[i])
+				}
+			} else {
+				for i := range or {
+					or[i] = xr[i] + (pr[i]-xr[i])*mr[i]
+				}
+			}
+		}
+	}
+}
+
 // KeyV7 computes kk and rescales k.
 func (b *Backend) KeyV7(kk, k, a, kK, kA backend.Tensor, heads int) {
 	kt := b.t(k)

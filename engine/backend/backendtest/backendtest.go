@@ -36,6 +36,8 @@ func Run(t *testing.T, newBackend func() backend.Backend) {
 		{"SliceGather", testSliceGather},
 		{"Shift", testShift},
 		{"Mix", testMix},
+		{"MixN", testMixN},
+		{"MixNErrors", testMixNErrors},
 		{"WKV4", testWKV4},
 		{"WKV5", testWKV5},
 		{"WKV7", testWKV7},
@@ -459,6 +461,134 @@ func testMix(t *testing.T, be backend.Backend) {
 			}
 			check(t, fmt.Sprintf("Mix style %d mix rows %d", style, rows), read(be, out), want, nil, 1e-6)
 		}
+	}
+}
+
+// testMixN: every output of MixN equals the corresponding Mix exactly (the
+// per-element formula is the same) and the float64 reference within
+// rounding, for 1..6 mixes, broadcast and per-row mixes in the same call,
+// both styles, sizes with and without a multiple of 4 columns, one and
+// several rows.
+func testMixN(t *testing.T, be backend.Backend) {
+	r := newRNG(12)
+	for _, sz := range []struct{ N, C int }{{1, 8}, {3, 29}, {5, 64}, {2, 258}} {
+		N, C := sz.N, sz.C
+		xv, pv := r.vec(N*C, -2, 2), r.vec(N*C, -2, 2)
+		x, p := be.UploadF32(N, C, xv), be.UploadF32(N, C, pv)
+		for _, style := range []backend.MixStyle{backend.MixLerp, backend.MixDelta} {
+			for count := 1; count <= 6; count++ {
+				for _, pattern := range []int{0, 1, 2} { // all broadcast, all per-row, alternating
+					outs, mixes, mvs := make([]backend.Tensor, count), make([]backend.Tensor, count), make([][]float32, count)
+					for j := range outs {
+						rows := 1
+						if pattern == 1 || (pattern == 2 && j%2 == 1) {
+							rows = N
+						}
+						mvs[j] = r.vec(rows*C, 0, 1)
+						mixes[j], outs[j] = be.UploadF32(rows, C, mvs[j]), be.New(N, C)
+					}
+					be.MixN(outs, x, p, mixes, style)
+					single := be.New(N, C)
+					for j := range outs {
+						what := fmt.Sprintf("MixN [%d, %d] style %d count %d pattern %d output %d", N, C, style, count, pattern, j)
+						got := read(be, outs[j])
+						be.Mix(single, x, p, mixes[j], style)
+						one := read(be, single)
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(one[i]) {
+								t.Fatalf("%s: element %d = %g, Mix gives %g", what, i, got[i], one[i])
+							}
+						}
+						want := make([]float64, N*C)
+						for i := range want {
+							mi := float64(mvs[j][i%len(mvs[j])])
+							xi, pi := float64(xv[i]), float64(pv[i])
+							if style == backend.MixLerp {
+								want[i] = xi*mi + pi*(1-mi)
+							} else {
+								want[i] = xi + (pi-xi)*mi
+							}
+						}
+						check(t, what, got, want, nil, 1e-6)
+					}
+					be.Free(single)
+					for j := range outs {
+						be.Free(outs[j])
+						be.Free(mixes[j])
+					}
+				}
+			}
+		}
+		be.Free(x)
+		be.Free(p)
+	}
+	// The largest count, on views of the first rows (as the graphs use it).
+	const N, C = 4, 12
+	x, p := be.UploadF32(N, C, r.vec(N*C, -1, 1)), be.UploadF32(N, C, r.vec(N*C, -1, 1))
+	outs, mixes := make([]backend.Tensor, backend.MaxMixN), make([]backend.Tensor, backend.MaxMixN)
+	for j := range outs {
+		outs[j], mixes[j] = be.View(be.New(N+1, C), N), be.UploadF32(1, C, r.vec(C, 0, 1))
+	}
+	be.MixN(outs, x, p, mixes, backend.MixDelta)
+	single := be.New(N, C)
+	for j := range outs {
+		be.Mix(single, x, p, mixes[j], backend.MixDelta)
+		if got, one := read(be, outs[j]), read(be, single); fmt.Sprint(got) != fmt.Sprint(one) {
+			t.Fatalf("MixN with %d mixes: output %d = %v, Mix gives %v", backend.MaxMixN, j, got, one)
+		}
+	}
+}
+
+// testMixNErrors: bad counts and shapes of MixN are reported through Err
+// and leave the outputs untouched.
+func testMixNErrors(t *testing.T, be backend.Backend) {
+	const N, C = 2, 4
+	x, p := be.New(N, C), be.New(N, C)
+	vec := func() backend.Tensor { return be.UploadF32(1, C, []float32{1, 1, 1, 1}) }
+	out := func() backend.Tensor { return be.UploadF32(N, C, []float32{7, 7, 7, 7, 7, 7, 7, 7}) }
+	many := func(n int, f func() backend.Tensor) []backend.Tensor {
+		ts := make([]backend.Tensor, n)
+		for i := range ts {
+			ts[i] = f()
+		}
+		return ts
+	}
+	o1, o2 := out(), out()
+	cases := []struct {
+		name        string
+		outs, mixes []backend.Tensor
+		style       backend.MixStyle
+	}{
+		{"count mismatch", []backend.Tensor{o1, o2}, many(1, vec), backend.MixDelta},
+		{"count mismatch (more mixes)", []backend.Tensor{o1}, many(2, vec), backend.MixDelta},
+		{"no mixes", nil, nil, backend.MixDelta},
+		{"too many", many(backend.MaxMixN+1, out), many(backend.MaxMixN+1, vec), backend.MixDelta},
+		{"output shape", []backend.Tensor{o1, be.New(N, C+1)}, many(2, vec), backend.MixDelta},
+		{"output rows", []backend.Tensor{o1, be.New(N+1, C)}, many(2, vec), backend.MixDelta},
+		{"mix shape", []backend.Tensor{o1, o2}, []backend.Tensor{vec(), be.New(1, C+1)}, backend.MixLerp},
+		{"mix rows", []backend.Tensor{o1, o2}, []backend.Tensor{be.New(N+1, C), vec()}, backend.MixLerp},
+		{"style", []backend.Tensor{o1}, many(1, vec), backend.MixStyle(7)},
+	}
+	for _, c := range cases {
+		be.MixN(c.outs, x, p, c.mixes, c.style)
+		if err := be.Err(); err == nil {
+			t.Errorf("MixN %s: no error reported", c.name)
+		}
+	}
+	be.MixN([]backend.Tensor{o1}, x, be.New(N+1, C), many(1, vec), backend.MixDelta)
+	if err := be.Err(); err == nil {
+		t.Errorf("MixN prev shape: no error reported")
+	}
+	for _, o := range []backend.Tensor{o1, o2} {
+		for i, v := range read(be, o) {
+			if v != 7 {
+				t.Fatalf("a failed MixN wrote element %d = %g", i, v)
+			}
+		}
+	}
+	be.MixN([]backend.Tensor{o1, o2}, x, p, many(2, vec), backend.MixLerp)
+	if err := be.Err(); err != nil {
+		t.Fatalf("valid MixN after errors: %v", err)
 	}
 }
 
