@@ -34,40 +34,25 @@ func blocksT(k, cols, es int) (cb, kb int) {
 // the token. It panics if a dimension or stride is negative or a slice too
 // short.
 func GemmTF32(dst []float32, ldd int, x []float32, ldx, n, k int, wt []float32, ldw, cols int) {
-	if !checkGemmT(len(dst), ldd, len(x), ldx, n, k, len(wt), ldw, cols) {
-		return
-	}
-	if k == 0 {
-		clearOut(dst, ldd, cols, n)
-		return
-	}
-	if useAsm {
-		gemmTAsm(&kernF32, dst, ldd, x, ldx, n, k, wt, ldw, cols, 4)
-		return
-	}
-	gemmTGeneric(dst, ldd, x, ldx, n, k, wt, ldw, cols, 4, axpyGenericF32)
+	gemmT(&kernF32, 4, axpyGenericF32, dst, ldd, x, ldx, n, k, wt, ldw, cols)
 }
 
 // GemmTF16 is GemmTF32 with wt given as IEEE binary16 bit patterns, decoded
 // exactly; the results equal GemmTF32 on the decoded matrix bitwise.
 func GemmTF16(dst []float32, ldd int, x []float32, ldx, n, k int, wt []uint16, ldw, cols int) {
-	if !checkGemmT(len(dst), ldd, len(x), ldx, n, k, len(wt), ldw, cols) {
-		return
-	}
-	if k == 0 {
-		clearOut(dst, ldd, cols, n)
-		return
-	}
-	if useAsm {
-		gemmTAsm(&kernF16, dst, ldd, x, ldx, n, k, wt, ldw, cols, 2)
-		return
-	}
-	gemmTGeneric(dst, ldd, x, ldx, n, k, wt, ldw, cols, 2, axpyGenericF16)
+	gemmT(&kernF16, 2, axpyGenericF16, dst, ldd, x, ldx, n, k, wt, ldw, cols)
 }
 
 // GemmTBF16 is GemmTF32 with wt given as bfloat16 bit patterns; the results
 // equal GemmTF32 on the decoded matrix bitwise.
 func GemmTBF16(dst []float32, ldd int, x []float32, ldx, n, k int, wt []uint16, ldw, cols int) {
+	gemmT(&kernBF16, 2, axpyGenericBF16, dst, ldd, x, ldx, n, k, wt, ldw, cols)
+}
+
+// gemmT checks the arguments of a GemmT call and runs it on the assembly
+// kernels kn (weight element size es) or the portable path with axpy.
+func gemmT[T float32 | uint16](kn *kernels[T], es int, axpy func(dst []float32, a float32, x []T),
+	dst []float32, ldd int, x []float32, ldx, n, k int, wt []T, ldw, cols int) {
 	if !checkGemmT(len(dst), ldd, len(x), ldx, n, k, len(wt), ldw, cols) {
 		return
 	}
@@ -76,10 +61,10 @@ func GemmTBF16(dst []float32, ldd int, x []float32, ldx, n, k int, wt []uint16, 
 		return
 	}
 	if useAsm {
-		gemmTAsm(&kernBF16, dst, ldd, x, ldx, n, k, wt, ldw, cols, 2)
+		gemmTAsm(kn, dst, ldd, x, ldx, n, k, wt, ldw, cols, es)
 		return
 	}
-	gemmTGeneric(dst, ldd, x, ldx, n, k, wt, ldw, cols, 2, axpyGenericBF16)
+	gemmTGeneric(dst, ldd, x, ldx, n, k, wt, ldw, cols, es, axpy)
 }
 
 // SparseRowsF32 computes dst[c] = sum_j vals[j] * wt[int(idx[j])*ldw + c] for

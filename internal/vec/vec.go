@@ -160,40 +160,25 @@ func Dot(a, b []float32) float32 {
 // row-major [n, k]. Only those dst elements are written. ldd must be at least
 // rows when n > 1. It panics if a slice is too short.
 func GemmF32(dst []float32, ldd int, w []float32, rows, k int, x []float32, n int) {
-	if !checkGemm(len(dst), ldd, len(w), rows, k, len(x), n) {
-		return
-	}
-	if k == 0 {
-		clearOut(dst, ldd, rows, n)
-		return
-	}
-	if useAsm {
-		gemmAsm(&kernF32, dst, ldd, w, rows, k, x, n, 4)
-		return
-	}
-	gemmGenericF32(dst, ldd, w, rows, k, x, n)
+	gemm(&kernF32, 4, gemmGenericF32, dst, ldd, w, rows, k, x, n)
 }
 
 // GemmF16 is GemmF32 with w given as IEEE binary16 bit patterns, decoded
 // exactly; the results equal GemmF32 on the decoded matrix bitwise.
 func GemmF16(dst []float32, ldd int, w []uint16, rows, k int, x []float32, n int) {
-	if !checkGemm(len(dst), ldd, len(w), rows, k, len(x), n) {
-		return
-	}
-	if k == 0 {
-		clearOut(dst, ldd, rows, n)
-		return
-	}
-	if useAsm {
-		gemmAsm(&kernF16, dst, ldd, w, rows, k, x, n, 2)
-		return
-	}
-	gemmGeneric16(dst, ldd, w, rows, k, x, n, decodeF16, dotF16Generic)
+	gemm(&kernF16, 2, gemmGenericF16, dst, ldd, w, rows, k, x, n)
 }
 
 // GemmBF16 is GemmF32 with w given as bfloat16 bit patterns (the high half of
 // a float32); the results equal GemmF32 on the decoded matrix bitwise.
 func GemmBF16(dst []float32, ldd int, w []uint16, rows, k int, x []float32, n int) {
+	gemm(&kernBF16, 2, gemmGenericBF16, dst, ldd, w, rows, k, x, n)
+}
+
+// gemm checks the arguments of a Gemm call and runs it on the assembly
+// kernels kn (weight element size es) or the portable path generic.
+func gemm[T float32 | uint16](kn *kernels[T], es int, generic func(dst []float32, ldd int, w []T, rows, k int, x []float32, n int),
+	dst []float32, ldd int, w []T, rows, k int, x []float32, n int) {
 	if !checkGemm(len(dst), ldd, len(w), rows, k, len(x), n) {
 		return
 	}
@@ -202,9 +187,17 @@ func GemmBF16(dst []float32, ldd int, w []uint16, rows, k int, x []float32, n in
 		return
 	}
 	if useAsm {
-		gemmAsm(&kernBF16, dst, ldd, w, rows, k, x, n, 2)
+		gemmAsm(kn, dst, ldd, w, rows, k, x, n, es)
 		return
 	}
+	generic(dst, ldd, w, rows, k, x, n)
+}
+
+func gemmGenericF16(dst []float32, ldd int, w []uint16, rows, k int, x []float32, n int) {
+	gemmGeneric16(dst, ldd, w, rows, k, x, n, decodeF16, dotF16Generic)
+}
+
+func gemmGenericBF16(dst []float32, ldd int, w []uint16, rows, k int, x []float32, n int) {
 	gemmGeneric16(dst, ldd, w, rows, k, x, n, decodeBF16, dotBF16Generic)
 }
 
