@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,7 +11,7 @@ import (
 
 	"github.com/google/pprof/profile"
 	"github.com/rwkvgo/rwkvgo/bench/telemetry"
-	"github.com/rwkvgo/rwkvgo/engine/ref"
+	"github.com/rwkvgo/rwkvgo/engine/cpu"
 	"github.com/rwkvgo/rwkvgo/weights"
 )
 
@@ -57,21 +56,6 @@ func TestPresets(t *testing.T) {
 	}
 }
 
-func TestOpenBackend(t *testing.T) {
-	be, err := OpenBackend("ref", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	be.Close()
-	_, err = OpenBackend("cuda", 0)
-	if !errors.Is(err, ErrBackendNotBuilt) || !strings.Contains(err.Error(), "cuda backend not built") {
-		t.Errorf("cuda: %v", err)
-	}
-	if _, err := OpenBackend("tpu", 0); err == nil || errors.Is(err, ErrBackendNotBuilt) {
-		t.Errorf("tpu: %v", err)
-	}
-}
-
 func tinyE2E(t *testing.T, env *Env) *Report {
 	t.Helper()
 	p, _ := LookupPreset("v7-tiny")
@@ -87,7 +71,7 @@ func tinyE2E(t *testing.T, env *Env) *Report {
 	r := NewReport(KindE2E)
 	info := DescribeModel("synthetic:"+p.Name, m.Config())
 	r.Model = &info
-	r.Device = Device{Backend: "ref", Name: "test CPU", PeakBytesPerSec: 1e10, PeakFLOPs: 1e11, PeakSource: "test"}
+	r.Device = Device{Backend: "cpu", Name: "test CPU", PeakBytesPerSec: 1e10, PeakFLOPs: 1e11, PeakSource: "test"}
 	r.SetRuns(runs)
 	return r
 }
@@ -226,7 +210,7 @@ func TestE2EFiles(t *testing.T) {
 // TestScalingSmall runs the study on a tiny shape: RWKV's state is constant,
 // the transformer's KV cache grows linearly, and the files are written.
 func TestScalingSmall(t *testing.T) {
-	be := ref.New(2)
+	be := cpu.New(2)
 	defer be.Close()
 	cfg := ScalingConfig{Contexts: []int{128, 32}, DecodeTokens: 4, WarmupSteps: 1, Layers: 2, Embd: 64, Vocab: 128,
 		HeadSize: 16, Transformer: true, Seed: 3}
@@ -278,7 +262,7 @@ func TestScalingSmall(t *testing.T) {
 }
 
 func TestScalingErrors(t *testing.T) {
-	be := ref.New(1)
+	be := cpu.New(1)
 	defer be.Close()
 	base := ScalingConfig{Contexts: []int{8}, Layers: 1, Embd: 32, Vocab: 16, HeadSize: 16}
 	bad := []func(*ScalingConfig){
@@ -298,7 +282,7 @@ func TestScalingErrors(t *testing.T) {
 }
 
 func TestTransformerPrefillEqualsDecode(t *testing.T) {
-	be := ref.New(2)
+	be := cpu.New(2)
 	defer be.Close()
 	tr, err := NewTransformer(be, TransformerConfig{Layers: 2, Embd: 32, Vocab: 50, Heads: 2, Seed: 1})
 	if err != nil {
@@ -346,10 +330,10 @@ func TestTransformerPrefillEqualsDecode(t *testing.T) {
 }
 
 func TestKernelsAndProfile(t *testing.T) {
-	be := ref.New(1)
+	be := cpu.New(1)
 	defer be.Close()
 	p, _ := LookupPreset("v7-tiny")
-	dev := Device{Backend: "ref", Name: "test", PeakBytesPerSec: 1e10, PeakFLOPs: 1e11, CacheBytes: 1 << 20}
+	dev := Device{Backend: "cpu", Name: "test", PeakBytesPerSec: 1e10, PeakFLOPs: 1e11, CacheBytes: 1 << 20}
 	res, err := RunKernels(be, KernelConfig{Shapes: []Preset{p}, Rows: []int{1, 2}, Repeats: 3, Warmup: 1, Flush: true, Context: 64}, dev, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -392,7 +376,7 @@ func TestKernelsAndProfile(t *testing.T) {
 }
 
 func TestTimedBackend(t *testing.T) {
-	tb := NewTimedBackend(ref.New(1))
+	tb := NewTimedBackend(cpu.New(1))
 	defer tb.Close()
 	p, _ := LookupPreset("v7-tiny")
 	m, err := SyntheticModel(p.SynthConfig(1), tb, 1)

@@ -34,18 +34,15 @@ type Device struct {
 }
 
 // DescribeDevice returns the Device of be: the backend's own description if
-// it implements DeviceReporter; else, with a GPU, the peaks NVML reports; else
+// it implements backend.DeviceReporter; else, with a GPU, the peaks NVML reports; else
 // the CPU with peaks measured by ProbeCPU (threads goroutines).
 func DescribeDevice(be backend.Backend, threads int, gpu *telemetry.GPUInfo) Device {
-	if r, ok := be.(DeviceReporter); ok {
-		d := r.DeviceInfo()
-		d.Backend = be.Name()
-		if d.GPU == nil {
-			d.GPU = gpu
-		}
-		return d
+	if r, ok := be.(backend.DeviceReporter); ok {
+		info := r.DeviceInfo()
+		return Device{Backend: be.Name(), Name: info.Name, PeakBytesPerSec: info.PeakBytesPerSec, PeakFLOPs: info.PeakFLOPs,
+			PeakSource: info.PeakSource, GPU: gpu}
 	}
-	if gpu != nil && be.Name() != "ref" {
+	if gpu != nil && be.Name() != "cpu" {
 		return Device{Backend: be.Name(), Name: gpu.Name, GPU: gpu, PeakBytesPerSec: gpu.PeakBytesPerSec(),
 			PeakFLOPs: gpu.PeakFLOPsF32(), PeakSource: "NVML: max memory clock x bus width x 2; CUDA cores x 2 x max SM clock"}
 	}

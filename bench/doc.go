@@ -9,12 +9,12 @@
 // sampled by package bench/telemetry (NVML on a GPU; process memory always),
 // every sample tagged with the phase that was running.
 //
-// Backends are opened by name (OpenBackend). The pure-Go "ref" backend is
-// always present; other backends (CUDA) register themselves with
-// RegisterBackend from the packages that implement them, and may implement the
-// optional interfaces Syncer, EventTimer, DeviceReporter and VendorMatMuler so
-// that their timings are taken with device events, their peaks read from the
-// device and their matrix products compared with the vendor library.
+// The package only consumes backends: they are opened by name through
+// engine/backend's registry (backend.Open), and the optional capabilities
+// declared there (Syncer, EventTimer, DeviceReporter, VendorMatMuler,
+// Attender) let timings be taken with device events, peaks be read from the
+// device, matrix products be compared with the vendor library and the
+// transformer baseline run on the same backend.
 //
 // The package never prints: progress goes to the io.Writer of a Progress.
 package bench

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
-	"github.com/rwkvgo/rwkvgo/engine/ref"
+	"github.com/rwkvgo/rwkvgo/engine/cpu"
 )
 
 // The benchmarks below time the hot operations of decoding at the 0.1B shape
@@ -17,7 +17,7 @@ import (
 
 func benchKernel(b *testing.B, op string, rows int) {
 	p, _ := LookupPreset("v7-0.1b")
-	be := ref.New(0)
+	be := cpu.New(0)
 	defer be.Close()
 	ks, free, err := buildKernels(be, p, rows, KernelConfig{Context: 4096})
 	if err != nil {
@@ -70,4 +70,4 @@ func BenchmarkAttention4K(b *testing.B) {
 	benchKernel(b, "Attention", 1)
 }
 
-var _ backend.Backend = (*ref.Backend)(nil)
+var _ backend.Backend = (*cpu.Backend)(nil)

@@ -183,14 +183,14 @@ func VendorNotes(res []KernelResult) []string {
 // the Go clock (after Sync on asynchronous backends).
 type timer struct {
 	be    backend.Backend
-	ev    EventTimer
+	ev    backend.EventTimer
 	flush bool
 	buf   []byte
 }
 
 func newTimer(be backend.Backend, flush bool, cache int64) *timer {
 	t := &timer{be: be, flush: flush}
-	t.ev, _ = be.(EventTimer)
+	t.ev, _ = be.(backend.EventTimer)
 	if flush && t.ev == nil {
 		t.buf = make([]byte, 2*max(cache, 1<<20))
 	}
@@ -225,7 +225,7 @@ func (t *timer) time(f func(), warmup, repeats int) ([]float64, error) {
 	if err := t.be.Err(); err != nil {
 		return nil, err
 	}
-	if err := syncBackend(t.be); err != nil {
+	if err := backend.Sync(t.be); err != nil {
 		return nil, err
 	}
 	us := make([]float64, 0, repeats)
@@ -241,12 +241,12 @@ func (t *timer) time(f func(), warmup, repeats int) ([]float64, error) {
 			us = append(us, float64(d)/1e3)
 			continue
 		}
-		if err := syncBackend(t.be); err != nil {
+		if err := backend.Sync(t.be); err != nil {
 			return nil, err
 		}
 		t0 := time.Now()
 		f()
-		if err := syncBackend(t.be); err != nil {
+		if err := backend.Sync(t.be); err != nil {
 			return nil, err
 		}
 		us = append(us, float64(time.Since(t0))/1e3)
@@ -342,7 +342,7 @@ func buildKernels(be backend.Backend, p Preset, n int, cfg KernelConfig) ([]kern
 		bytes := float64(o)*float64(i)*wsize + fn*float64(i+o)*4
 		k := kernel{op: "MatMul", dims: fmt.Sprintf("%s [%d,%d]x[%d,%d]^T", name, n, i, o, i), bytes: bytes,
 			flops: 2 * fn * float64(o) * float64(i), run: func() { be.MatMul(yo, xi, w) }}
-		if vm, ok := be.(VendorMatMuler); ok {
+		if vm, ok := be.(backend.VendorMatMuler); ok {
 			k.vendor = func() error { return vm.VendorMatMul(yo, xi, w) }
 		}
 		ks = append(ks, k)
@@ -370,7 +370,7 @@ func buildKernels(be backend.Backend, p Preset, n int, cfg KernelConfig) ([]kern
 		rowsIdx[i] = n - 1 - i
 	}
 	add("GatherRows", dimsNC, 2*nc, 0, func() { be.GatherRows(out, x, rowsIdx) })
-	add("Shift", dimsNC, 4*nc, 0, func() { be.Shift(out, x, state4, C, b) })
+	add("Shift", dimsNC, 4*nc, 0, func() { be.BeginStep(b); be.Shift(out, x, state4, C) })
 	add("Mix", dimsNC, 4*nc, 3*fn*float64(C), func() { be.Mix(out, x, y, vecC, backend.MixDelta) })
 	// MixN: RWKV-7's six token-shift mixes ([1, C] vectors) in one call.
 	mixOuts, mixVecs := make([]backend.Tensor, 6), make([]backend.Tensor, 6)
@@ -378,14 +378,16 @@ func buildKernels(be backend.Backend, p Preset, n int, cfg KernelConfig) ([]kern
 		mixOuts[j], mixVecs[j] = act(n, C), act(1, C)
 	}
 	add("MixN", dimsNC+" x6", 8*nc+6*float64(C)*4, 6*3*fn*float64(C), func() { be.MixN(mixOuts, x, y, mixVecs, backend.MixDelta) })
-	add("WKV4", dimsNC, 3*nc+2*3*nc+8*float64(C), 20*fn*float64(C), func() { be.WKV4(out, x, y, vecC, vecC2, state4, 2*C, b) })
+	add("WKV4", dimsNC, 3*nc+2*3*nc+8*float64(C), 20*fn*float64(C), func() { be.BeginStep(b); be.WKV4(out, x, y, vecC, vecC2, state4, 2*C) })
 	hstate := fn * float64(hs) * float64(C) * 4 // n heads states, read and written
 	r, w, k, v, kk, a := act(n, C), act(n, C), act(n, C), act(n, C), act(n, C), act(n, C)
 	add("WKV5", fmt.Sprintf("%s, %d heads of %d", dimsNC, H, hs), 5*nc+2*hstate, 6*fn*float64(hs)*float64(C), func() {
-		be.WKV5(out, r, k, v, w, vecC, stateH, 2*C, H, b)
+		be.BeginStep(b)
+		be.WKV5(out, r, k, v, w, vecC, stateH, 2*C, H)
 	})
 	add("WKV7", fmt.Sprintf("%s, %d heads of %d", dimsNC, H, hs), 7*nc+2*hstate, 9*fn*float64(hs)*float64(C), func() {
-		be.WKV7(out, r, w, k, v, kk, a, stateH, 2*C, H, b)
+		be.BeginStep(b)
+		be.WKV7(out, r, w, k, v, kk, a, stateH, 2*C, H)
 	})
 	add("KeyV7", dimsNC, 5*nc, 8*fn*float64(C), func() { be.KeyV7(kk, z, a, vecC, vecC2, H) })
 	add("ValueV7", dimsNC, 4*nc, 6*fn*float64(C), func() { be.ValueV7(z, y, x) })
@@ -395,10 +397,12 @@ func buildKernels(be backend.Backend, p Preset, n int, cfg KernelConfig) ([]kern
 	L := cfg.Context
 	kc, vc := act(L+n, C), act(L+n, C)
 	qn, kn, vn := act(n, C), act(n, C), act(n, C)
-	add("Attention", fmt.Sprintf("%s over %d positions, %d heads", dimsNC, L, H),
-		2*float64(L)*float64(C)*4+4*nc, fn*(4*float64(L)*float64(C)+5*float64(L)*float64(H)), func() {
-			be.Attention(out, qn, kn, vn, kc, vc, L, H)
-		})
+	if att, ok := be.(backend.Attender); ok {
+		add("Attention", fmt.Sprintf("%s over %d positions, %d heads", dimsNC, L, H),
+			2*float64(L)*float64(C)*4+4*nc, fn*(4*float64(L)*float64(C)+5*float64(L)*float64(H)), func() {
+				att.Attention(out, qn, kn, vn, kc, vc, L, H)
+			})
+	}
 	logits := act(n, V)
 	host := make([]float32, n*V)
 	add("Read", fmt.Sprintf("[%d,%d] to host", n, V), 2*fn*float64(V)*4, 0, func() { be.Read(logits, 0, host) })

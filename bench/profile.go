@@ -13,7 +13,7 @@ import (
 
 // TimedBackend wraps a backend and accumulates the time spent in each
 // operation, by phase, operation and operand shape. On asynchronous backends
-// (Syncer) it synchronises around every operation, which serialises the
+// (backend.Syncer) it synchronises around every operation, which serialises the
 // device's queue: use it to see where time goes, not for throughput figures.
 // The accumulated times export as a pprof profile (WriteProfile).
 type TimedBackend struct {
@@ -21,6 +21,7 @@ type TimedBackend struct {
 	mu    sync.Mutex
 	phase string
 	stats map[opKey]*OpTime
+	err   error // the wrapper's own first error (see Err)
 }
 
 type opKey struct {
@@ -75,12 +76,12 @@ func dims(x backend.Tensor) (int, int) {
 }
 
 func (t *TimedBackend) begin() time.Time {
-	syncBackend(t.Backend) // errors surface through Err
+	backend.Sync(t.Backend) // errors surface through Err
 	return time.Now()
 }
 
 func (t *TimedBackend) end(start time.Time, op string, x, w backend.Tensor) {
-	syncBackend(t.Backend)
+	backend.Sync(t.Backend)
 	d := time.Since(start)
 	k := opKey{op: op}
 	k.rows, k.cols = dims(x)
@@ -158,9 +159,9 @@ func (t *TimedBackend) GatherRows(out, x backend.Tensor, rows []int) {
 }
 
 // Shift times the wrapped operation.
-func (t *TimedBackend) Shift(prev, x, state backend.Tensor, off int, b backend.Batch) {
+func (t *TimedBackend) Shift(prev, x, state backend.Tensor, off int) {
 	s := t.begin()
-	t.Backend.Shift(prev, x, state, off, b)
+	t.Backend.Shift(prev, x, state, off)
 	t.end(s, "Shift", x, nil)
 }
 
@@ -179,23 +180,23 @@ func (t *TimedBackend) MixN(outs []backend.Tensor, x, prev backend.Tensor, mixes
 }
 
 // WKV4 times the wrapped operation.
-func (t *TimedBackend) WKV4(out, k, v, w, u, state backend.Tensor, off int, b backend.Batch) {
+func (t *TimedBackend) WKV4(out, k, v, w, u, state backend.Tensor, off int) {
 	s := t.begin()
-	t.Backend.WKV4(out, k, v, w, u, state, off, b)
+	t.Backend.WKV4(out, k, v, w, u, state, off)
 	t.end(s, "WKV4", k, nil)
 }
 
 // WKV5 times the wrapped operation.
-func (t *TimedBackend) WKV5(out, r, k, v, w, u, state backend.Tensor, off, heads int, b backend.Batch) {
+func (t *TimedBackend) WKV5(out, r, k, v, w, u, state backend.Tensor, off, heads int) {
 	s := t.begin()
-	t.Backend.WKV5(out, r, k, v, w, u, state, off, heads, b)
+	t.Backend.WKV5(out, r, k, v, w, u, state, off, heads)
 	t.end(s, "WKV5", k, nil)
 }
 
 // WKV7 times the wrapped operation.
-func (t *TimedBackend) WKV7(out, r, w, k, v, kk, a, state backend.Tensor, off, heads int, b backend.Batch) {
+func (t *TimedBackend) WKV7(out, r, w, k, v, kk, a, state backend.Tensor, off, heads int) {
 	s := t.begin()
-	t.Backend.WKV7(out, r, w, k, v, kk, a, state, off, heads, b)
+	t.Backend.WKV7(out, r, w, k, v, kk, a, state, off, heads)
 	t.end(s, "WKV7", k, nil)
 }
 
@@ -220,11 +221,47 @@ func (t *TimedBackend) BonusV7(out, r, k, v, rK backend.Tensor, heads int) {
 	t.end(s, "BonusV7", out, nil)
 }
 
-// Attention times the wrapped operation; the shape is that of the cache.
+// Attention times the wrapped backend's Attention (backend.Attender); the
+// shape is that of the cache. On a backend without it the call is an error
+// that Err reports.
 func (t *TimedBackend) Attention(out, q, k, v, kc, vc backend.Tensor, pos, heads int) {
+	a, ok := t.Backend.(backend.Attender)
+	if !ok {
+		t.mu.Lock()
+		if t.err == nil {
+			t.err = fmt.Errorf("bench: the %s backend has no Attention", t.Backend.Name())
+		}
+		t.mu.Unlock()
+		return
+	}
 	s := t.begin()
-	t.Backend.Attention(out, q, k, v, kc, vc, pos, heads)
+	a.Attention(out, q, k, v, kc, vc, pos, heads)
 	t.end(s, "Attention", q, kc)
+}
+
+// Err returns the first error of the wrapper itself (an operation the
+// wrapped backend lacks), else the wrapped backend's.
+func (t *TimedBackend) Err() error {
+	t.mu.Lock()
+	err := t.err
+	t.err = nil
+	t.mu.Unlock()
+	if err != nil {
+		t.Backend.Err() // the wrapper's error came first; clear the backend's too
+		return err
+	}
+	return t.Backend.Err()
+}
+
+// BeginStep passes the step's batch to the wrapped backend (not timed: it
+// only hands over the batch).
+func (t *TimedBackend) BeginStep(b backend.Batch) { t.Backend.BeginStep(b) }
+
+// MatMulT times the wrapped operation.
+func (t *TimedBackend) MatMulT(out, x, wt backend.Tensor) {
+	s := t.begin()
+	t.Backend.MatMulT(out, x, wt)
+	t.end(s, "MatMulT", x, wt)
 }
 
 // Read times the wrapped operation.

@@ -29,6 +29,7 @@ type TransformerConfig struct {
 type Transformer struct {
 	cfg     TransformerConfig
 	be      backend.Backend
+	att     backend.Attender // be's Attention
 	emb     backend.Tensor
 	head    backend.Tensor
 	lnOutW  backend.Tensor
@@ -60,7 +61,11 @@ func NewTransformer(be backend.Backend, cfg TransformerConfig) (*Transformer, er
 	if cfg.Layers <= 0 || cfg.Embd <= 0 || cfg.Vocab <= 0 || cfg.Heads <= 0 || cfg.Embd%cfg.Heads != 0 {
 		return nil, fmt.Errorf("bench: bad transformer shape %+v", cfg)
 	}
-	t := &Transformer{cfg: cfg, be: be, scratch: map[int]*tScratch{}}
+	att, ok := be.(backend.Attender)
+	if !ok {
+		return nil, fmt.Errorf("bench: the %s backend has no Attention (backend.Attender), which the transformer baseline needs", be.Name())
+	}
+	t := &Transformer{cfg: cfg, be: be, att: att, scratch: map[int]*tScratch{}}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7f))
 	C, F, V := cfg.Embd, cfg.FFN, cfg.Vocab
 	mat := func(rows, cols int) backend.Tensor {
@@ -240,7 +245,7 @@ func (t *Transformer) Step(c *KVCache, tokens []int) ([]float32, error) {
 		be.Slice(s.q, s.qkv, 0)
 		be.Slice(s.k, s.qkv, C)
 		be.Slice(s.v, s.qkv, 2*C)
-		be.Attention(s.y, s.q, s.k, s.v, c.k[l], c.v[l], c.pos, t.cfg.Heads)
+		t.att.Attention(s.y, s.q, s.k, s.v, c.k[l], c.v[l], c.pos, t.cfg.Heads)
 		be.MatMul(s.o, s.y, ly.wo)
 		be.Zip(s.x, s.x, s.o, backend.Add)
 		be.LayerNorm(s.xx, s.x, ly.ln2w, ly.ln2b, eps)

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
-	"github.com/rwkvgo/rwkvgo/engine/ref"
+	"github.com/rwkvgo/rwkvgo/engine/cpu"
 )
 
 // vendorBackend is the reference backend with a VendorMatMul that runs
@@ -41,10 +41,10 @@ func (b *vendorBackend) Err() error {
 
 func TestKernelsVendorBaseline(t *testing.T) {
 	p, _ := LookupPreset("v7-tiny")
-	dev := Device{Backend: "ref", Name: "test"}
+	dev := Device{Backend: "cpu", Name: "test"}
 	cfg := KernelConfig{Shapes: []Preset{p}, Repeats: 2, Warmup: 1, Ops: []string{"MatMul", "Zip/Add"}}
 	for _, mode := range []string{"ok", "unavailable", "broken"} {
-		be := &vendorBackend{Backend: ref.New(1), mode: mode}
+		be := &vendorBackend{Backend: cpu.New(1), mode: mode}
 		res, err := RunKernels(be, cfg, dev, nil)
 		be.Close()
 		if mode == "broken" {

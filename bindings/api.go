@@ -13,7 +13,7 @@
 //     bindings.
 //
 // Without either, Open returns an error wrapping ErrNotBuilt. Importing the
-// package registers the "cuda" backend with bench.RegisterBackend.
+// package registers the "cuda" backend with backend.Register.
 //
 // Errors follow the backend package's sticky convention; each carries the
 // library's last-error text and wraps one of ErrInvalidArgument,

@@ -8,7 +8,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/rwkvgo/rwkvgo/bench"
 	"github.com/rwkvgo/rwkvgo/engine/backend"
 )
 
@@ -32,8 +31,11 @@ type Backend struct {
 	ctx  ptr
 	err  error
 	name string
-	// int32 scratch for token ids, row indices and batches (no allocation per step).
-	i32a, i32b []int32
+	// int32 scratch for row indices (no allocation per step).
+	i32a []int32
+	// The step's batch as int32 arrays (BeginStep).
+	stepOffsets, stepSlots []int32
+	stepSet                bool
 	// MixN's arrays of handles: outputs in [0, MaxMixN), mixes from
 	// MaxMixN. An allocation of its own holding only C pointers, so that
 	// cgo's pointer checks allow passing it to C.
@@ -81,10 +83,10 @@ func open(api *capi, device int) (*Backend, error) {
 }
 
 func init() {
-	bench.RegisterBackend("cuda", func(int) (backend.Backend, error) {
+	backend.Register("cuda", func(int) (backend.Backend, error) {
 		b, err := Open(0)
 		if errors.Is(err, ErrNotBuilt) {
-			return nil, fmt.Errorf("cuda %w: %s", bench.ErrBackendNotBuilt, strings.TrimPrefix(err.Error(), ErrNotBuilt.Error()+": "))
+			return nil, fmt.Errorf("cuda %w: %s", backend.ErrNotBuilt, strings.TrimPrefix(err.Error(), ErrNotBuilt.Error()+": "))
 		}
 		if err != nil {
 			return nil, err
@@ -250,13 +252,26 @@ func ints(buf *[]int32, v []int) []int32 {
 	return out
 }
 
-// batch converts a batch to int32 arrays; ok is false (error recorded) for a malformed one.
-func (b *Backend) batch(op string, bt backend.Batch) (offsets, slots *int32, nseq int32, ok bool) {
-	if len(bt.Slots) == 0 || len(bt.Offsets) != len(bt.Slots)+1 {
-		b.failf("%s: batch has %d offsets for %d sequences", op, len(bt.Offsets), len(bt.Slots))
+// BeginStep converts the step's batch to int32 arrays once; the step's
+// Shift and WKV operations pass them to the library.
+func (b *Backend) BeginStep(bt backend.Batch) {
+	b.stepOffsets = ints(&b.stepOffsets, bt.Offsets)
+	b.stepSlots = ints(&b.stepSlots, bt.Slots)
+	b.stepSet = true
+}
+
+// batch returns the step's batch as int32 arrays; ok is false (error
+// recorded) when no step was begun or the batch is malformed.
+func (b *Backend) batch(op string) (offsets, slots *int32, nseq int32, ok bool) {
+	if !b.stepSet {
+		b.failf("%s: no step begun (BeginStep)", op)
 		return nil, nil, 0, false
 	}
-	o, s := ints(&b.i32a, bt.Offsets), ints(&b.i32b, bt.Slots)
+	o, s := b.stepOffsets, b.stepSlots
+	if len(s) == 0 || len(o) != len(s)+1 {
+		b.failf("%s: batch has %d offsets for %d sequences", op, len(o), len(s))
+		return nil, nil, 0, false
+	}
 	return &o[0], &s[0], int32(len(s)), true
 }
 
@@ -296,7 +311,7 @@ func (b *Backend) MatMul(out, x, w backend.Tensor) {
 
 // VendorMatMul sets out = x @ w^T like MatMul, computed by cuBLAS
 // (rwkvcu_vendor_matmul): the vendor baseline of the kernel benchmarks
-// (bench.VendorMatMuler). When the library cannot run it at all (the
+// (backend.VendorMatMuler). When the library cannot run it at all (the
 // emulated library has no cuBLAS; I8 weights; a library loaded at run time
 // without the function) it queues nothing, records nothing and returns an
 // error wrapping ErrNotSupported. Other failures are recorded like
@@ -367,12 +382,12 @@ func (b *Backend) GatherRows(out, x backend.Tensor, rows []int) {
 }
 
 // Shift is the token shift (see backend.Backend).
-func (b *Backend) Shift(prev, x, state backend.Tensor, off int, bt backend.Batch) {
+func (b *Backend) Shift(prev, x, state backend.Tensor, off int) {
 	p, xh, st := b.h(prev), b.h(x), b.h(state)
 	if !b.live() {
 		return
 	}
-	if o, s, n, ok := b.batch("Shift", bt); ok {
+	if o, s, n, ok := b.batch("Shift"); ok {
 		b.check("rwkvcu_shift", b.api.shift(b.ctx, p, xh, st, int64(off), o, s, n))
 	}
 }
@@ -405,34 +420,34 @@ func (b *Backend) MixN(outs []backend.Tensor, x, prev backend.Tensor, mixes []ba
 }
 
 // WKV4 runs the RWKV-4 recurrence.
-func (b *Backend) WKV4(out, k, v, w, u, state backend.Tensor, off int, bt backend.Batch) {
+func (b *Backend) WKV4(out, k, v, w, u, state backend.Tensor, off int) {
 	o, kh, vh, wh, uh, st := b.h(out), b.h(k), b.h(v), b.h(w), b.h(u), b.h(state)
 	if !b.live() {
 		return
 	}
-	if of, s, n, ok := b.batch("WKV4", bt); ok {
+	if of, s, n, ok := b.batch("WKV4"); ok {
 		b.check("rwkvcu_wkv4", b.api.wkv4(b.ctx, o, kh, vh, wh, uh, st, int64(off), of, s, n))
 	}
 }
 
 // WKV5 runs the RWKV-5/6 recurrence.
-func (b *Backend) WKV5(out, r, k, v, w, u, state backend.Tensor, off, heads int, bt backend.Batch) {
+func (b *Backend) WKV5(out, r, k, v, w, u, state backend.Tensor, off, heads int) {
 	o, rh, kh, vh, wh, uh, st := b.h(out), b.h(r), b.h(k), b.h(v), b.h(w), b.h(u), b.h(state)
 	if !b.live() {
 		return
 	}
-	if of, s, n, ok := b.batch("WKV5", bt); ok {
+	if of, s, n, ok := b.batch("WKV5"); ok {
 		b.check("rwkvcu_wkv5", b.api.wkv5(b.ctx, o, rh, kh, vh, wh, uh, st, int64(off), int32(heads), of, s, n))
 	}
 }
 
 // WKV7 runs the RWKV-7 recurrence.
-func (b *Backend) WKV7(out, r, w, k, v, kk, a, state backend.Tensor, off, heads int, bt backend.Batch) {
+func (b *Backend) WKV7(out, r, w, k, v, kk, a, state backend.Tensor, off, heads int) {
 	o, rh, wh, kh, vh, kkh, ah, st := b.h(out), b.h(r), b.h(w), b.h(k), b.h(v), b.h(kk), b.h(a), b.h(state)
 	if !b.live() {
 		return
 	}
-	if of, s, n, ok := b.batch("WKV7", bt); ok {
+	if of, s, n, ok := b.batch("WKV7"); ok {
 		b.check("rwkvcu_wkv7", b.api.wkv7(b.ctx, o, rh, wh, kh, vh, kkh, ah, st, int64(off), int32(heads), of, s, n))
 	}
 }
@@ -469,7 +484,7 @@ func (b *Backend) Attention(out, q, k, v, kc, vc backend.Tensor, pos, heads int)
 	}
 }
 
-// Sync waits for all queued work and returns its error (bench.Syncer).
+// Sync waits for all queued work and returns its error (backend.Syncer).
 func (b *Backend) Sync() error {
 	if b.live() {
 		b.check("rwkvcu_synchronize", b.api.synchronize(b.ctx))
@@ -477,7 +492,7 @@ func (b *Backend) Sync() error {
 	return b.Err()
 }
 
-// StartTimer records a start event (bench.EventTimer).
+// StartTimer records a start event (backend.EventTimer).
 func (b *Backend) StartTimer() {
 	if b.live() {
 		b.check("rwkvcu_timer_start", b.api.timerStart(b.ctx))
@@ -500,9 +515,9 @@ func (b *Backend) FlushL2() {
 	}
 }
 
-// DeviceInfo describes the device (bench.DeviceReporter).
-func (b *Backend) DeviceInfo() bench.Device {
-	d := bench.Device{Backend: "cuda"}
+// DeviceInfo describes the device (backend.DeviceReporter).
+func (b *Backend) DeviceInfo() backend.DeviceInfo {
+	var d backend.DeviceInfo
 	if !b.live() {
 		return d
 	}
@@ -519,9 +534,10 @@ func (b *Backend) DeviceInfo() bench.Device {
 }
 
 var (
-	_ backend.Backend      = (*Backend)(nil)
-	_ bench.Syncer         = (*Backend)(nil)
-	_ bench.EventTimer     = (*Backend)(nil)
-	_ bench.DeviceReporter = (*Backend)(nil)
-	_ bench.VendorMatMuler = (*Backend)(nil)
+	_ backend.Backend        = (*Backend)(nil)
+	_ backend.Syncer         = (*Backend)(nil)
+	_ backend.EventTimer     = (*Backend)(nil)
+	_ backend.DeviceReporter = (*Backend)(nil)
+	_ backend.VendorMatMuler = (*Backend)(nil)
+	_ backend.Attender       = (*Backend)(nil)
 )

@@ -9,7 +9,7 @@ import (
 )
 
 // TestReferenceOutputs runs every model file of the shared test data on
-// every reference prompt on the CUDA backend with the ref backend's
+// every reference prompt on the CUDA backend with the cpu backend's
 // tolerances; the shortest prompt is also fed token by token (the decode
 // kernels; the emulator is too slow to do it for all of them).
 func TestReferenceOutputs(t *testing.T) {

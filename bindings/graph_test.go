@@ -38,11 +38,12 @@ func newDecodeStep(b *Backend, rng *rand.Rand, state []float32) *decodeStep {
 }
 
 func (d *decodeStep) run(b *Backend, tokens []int32, bt backend.Batch, rows []int) {
+	b.BeginStep(bt)
 	b.Embed(d.x, d.emb, tokens)
-	b.Shift(d.prev, d.x, d.state, 0, bt)
+	b.Shift(d.prev, d.x, d.state, 0)
 	b.Mix(d.xm, d.x, d.prev, d.mix, backend.MixDelta)
 	b.Map(d.r, d.xm, backend.Tanh)
-	b.WKV5(d.y, d.r, d.xm, d.x, d.w, d.u, d.state, 32, 2, bt)
+	b.WKV5(d.y, d.r, d.xm, d.x, d.w, d.u, d.state, 32, 2)
 	b.MatMulT(d.out, d.y, d.wt)
 	b.GatherRows(d.gath, d.out, rows)
 }

@@ -5,55 +5,55 @@ import (
 	"github.com/rwkvgo/rwkvgo/weights"
 )
 
-// forward runs all layers on s.x ([N, C] embeddings after ln0) for the batch b,
+// forward runs all layers on s.x ([N, C] embeddings after ln0) for the step's batch,
 // reading and updating the state rows of the batch's slots.
-func (m *Model) forward(s *scratch, b backend.Batch) {
+func (m *Model) forward(s *scratch) {
 	per := m.cfg.LayerStateSize()
 	C := m.cfg.Embd
 	for _, l := range m.layers {
 		off := l.index * per
 		m.be.LayerNorm(s.xx, s.x, l.ln1w, l.ln1b, m.cfg.LayerNormEps)
-		m.be.Shift(s.prev, s.xx, m.states.t, off+C, b)
+		m.be.Shift(s.prev, s.xx, m.states.t, off+C)
 		switch m.cfg.Version {
 		case weights.V4:
-			m.timeMix4(s, l, off, b)
+			m.timeMix4(s, l, off)
 		case weights.V51, weights.V52:
-			m.timeMix5(s, l, off, b)
+			m.timeMix5(s, l, off)
 		case weights.V6:
-			m.timeMix6(s, l, off, b)
+			m.timeMix6(s, l, off)
 		case weights.V7:
-			m.timeMix7(s, l, off, b)
+			m.timeMix7(s, l, off)
 		}
 		m.be.Zip(s.x, s.x, s.out, backend.Add)
 
 		m.be.LayerNorm(s.xx, s.x, l.ln2w, l.ln2b, m.cfg.LayerNormEps)
-		m.be.Shift(s.prev, s.xx, m.states.t, off, b)
+		m.be.Shift(s.prev, s.xx, m.states.t, off)
 		m.channelMix(s, l)
 		m.be.Zip(s.x, s.x, s.out, backend.Add)
 	}
 }
 
 // timeMix4: RWKV-4 attention; result in s.out.
-func (m *Model) timeMix4(s *scratch, l *layer, off int, b backend.Batch) {
+func (m *Model) timeMix4(s *scratch, l *layer, off int) {
 	be := m.be
 	be.MixN(s.tmOut[:len(l.tmMix)], s.xx, s.prev, l.tmMix, backend.MixLerp) // k v r
 	be.MatMul(s.k, s.xk, l.wk)
 	be.MatMul(s.v, s.xv, l.wv)
 	be.MatMul(s.r, s.xr, l.wr)
 	be.Map(s.r, s.r, backend.Sigmoid)
-	be.WKV4(s.y, s.k, s.v, l.decay, l.first, m.states.t, off+2*m.cfg.Embd, b)
+	be.WKV4(s.y, s.k, s.v, l.decay, l.first, m.states.t, off+2*m.cfg.Embd)
 	be.Zip(s.y, s.y, s.r, backend.Mul)
 	be.MatMul(s.out, s.y, l.wo)
 }
 
 // timeMix5: RWKV-5.1/5.2 attention.
-func (m *Model) timeMix5(s *scratch, l *layer, off int, b backend.Batch) {
+func (m *Model) timeMix5(s *scratch, l *layer, off int) {
 	be := m.be
 	be.MixN(s.tmOut[:len(l.tmMix)], s.xx, s.prev, l.tmMix, backend.MixLerp) // k v r (g)
 	be.MatMul(s.k, s.xk, l.wk)
 	be.MatMul(s.v, s.xv, l.wv)
 	be.MatMul(s.r, s.xr, l.wr)
-	be.WKV5(s.y, s.r, s.k, s.v, l.decay, l.first, m.states.t, off+2*m.cfg.Embd, m.cfg.Heads, b)
+	be.WKV5(s.y, s.r, s.k, s.v, l.decay, l.first, m.states.t, off+2*m.cfg.Embd, m.cfg.Heads)
 	be.GroupNorm(s.y, s.y, l.lnxW, l.lnxB, m.cfg.Heads, m.cfg.GroupNormEps)
 	if l.wg != nil {
 		be.MatMul(s.g, s.xg, l.wg)
@@ -64,7 +64,7 @@ func (m *Model) timeMix5(s *scratch, l *layer, off int, b backend.Batch) {
 }
 
 // timeMix6: RWKV-6 attention with data-dependent token shift and decay.
-func (m *Model) timeMix6(s *scratch, l *layer, off int, b backend.Batch) {
+func (m *Model) timeMix6(s *scratch, l *layer, off int) {
 	be := m.be
 	be.Mix(s.xa, s.xx, s.prev, l.mixX, backend.MixDelta) // xxx
 	be.MatMul(s.mix5, s.xa, l.maaW1)
@@ -86,14 +86,14 @@ func (m *Model) timeMix6(s *scratch, l *layer, off int, b backend.Batch) {
 	be.MatMul(s.w, s.decayLo, l.decayW2)
 	be.Zip(s.w, s.w, l.decay, backend.Add)
 	be.Map(s.w, s.w, backend.NegExpExp)
-	be.WKV5(s.y, s.r, s.k, s.v, s.w, l.first, m.states.t, off+2*m.cfg.Embd, m.cfg.Heads, b)
+	be.WKV5(s.y, s.r, s.k, s.v, s.w, l.first, m.states.t, off+2*m.cfg.Embd, m.cfg.Heads)
 	be.GroupNorm(s.y, s.y, l.lnxW, l.lnxB, m.cfg.Heads, m.cfg.GroupNormEps)
 	be.Zip(s.y, s.y, s.g, backend.Mul)
 	be.MatMul(s.out, s.y, l.wo)
 }
 
 // timeMix7: RWKV-7 attention (generalised delta rule).
-func (m *Model) timeMix7(s *scratch, l *layer, off int, b backend.Batch) {
+func (m *Model) timeMix7(s *scratch, l *layer, off int) {
 	be := m.be
 	H := m.cfg.Heads
 	be.MixN(s.tmOut, s.xx, s.prev, l.tmMix, backend.MixDelta) // r w k v a g
@@ -121,7 +121,7 @@ func (m *Model) timeMix7(s *scratch, l *layer, off int, b backend.Batch) {
 		be.Zip(s.tmp, s.tmp, l.v0, backend.Add)
 		be.ValueV7(s.v, s.vFirst, s.tmp)
 	}
-	be.WKV7(s.y, s.r, s.w, s.k, s.v, s.kk, s.a, m.states.t, off+2*m.cfg.Embd, H, b)
+	be.WKV7(s.y, s.r, s.w, s.k, s.v, s.kk, s.a, m.states.t, off+2*m.cfg.Embd, H)
 	be.GroupNorm(s.y, s.y, l.lnxW, l.lnxB, H, m.cfg.GroupNormEps)
 	be.BonusV7(s.y, s.r, s.k, s.v, l.rK, H)
 	be.Zip(s.y, s.y, s.g, backend.Mul)

@@ -21,7 +21,7 @@ import (
 	"sync"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
-	"github.com/rwkvgo/rwkvgo/engine/ref"
+	"github.com/rwkvgo/rwkvgo/engine/cpu"
 	"github.com/rwkvgo/rwkvgo/weights"
 )
 
@@ -81,7 +81,7 @@ func New(wm *weights.Model, opts Options) (m *Model, err error) {
 	be := opts.Backend
 	owns := false
 	if be == nil {
-		be = ref.New(opts.Threads)
+		be = cpu.New(opts.Threads)
 		owns = true
 	}
 	m = &Model{cfg: wm.Config, be: be, ownsBE: owns}

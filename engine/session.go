@@ -255,9 +255,10 @@ func (m *Model) step(reqs []*Request, starts []int) error {
 	m.tokens, m.offsets, m.slots, m.outRows = tokens, b.Offsets, b.Slots, outRows
 	n := len(tokens)
 	s := m.scratch.get(be, m.cfg, n)
+	be.BeginStep(b)
 	be.Embed(s.x, m.emb, tokens)
 	be.LayerNorm(s.x, s.x, m.ln0w, m.ln0b, m.cfg.LayerNormEps)
-	m.forward(s, b)
+	m.forward(s)
 	if len(outRows) > 0 {
 		h := m.scratch.head(be, m.cfg, len(outRows))
 		be.GatherRows(h.hid, s.x, outRows)

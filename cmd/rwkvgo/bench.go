@@ -55,7 +55,7 @@ type commonBench struct {
 }
 
 func (c *commonBench) register(fs *flag.FlagSet, defaultOut string) {
-	fs.StringVar(&c.backend, "backend", "ref", "backend: ref or cuda (available in this binary: "+strings.Join(bench.Backends(), ", ")+")")
+	fs.StringVar(&c.backend, "backend", "cpu", "backend: cpu (pure Go; \"ref\" is the same) or cuda (available in this binary: "+strings.Join(backend.Names(), ", ")+")")
 	fs.IntVar(&c.threads, "threads", 0, "CPU threads for the pure-Go backend (0: all cores)")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the report as one JSON object instead of Markdown")
 	fs.StringVar(&c.out, "out", defaultOut, "directory for report.json, report.md and the plots")
@@ -110,16 +110,16 @@ func (c *commonBench) start(stderr io.Writer) (*benchSession, error) {
 			f.Close()
 		}
 	}
-	be, err := bench.OpenBackend(c.backend, c.threads)
+	be, err := backend.Open(c.backend, c.threads)
 	if err != nil {
 		s.stopProf()
-		if errors.Is(err, bench.ErrBackendNotBuilt) {
+		if errors.Is(err, backend.ErrNotBuilt) {
 			return nil, err
 		}
 		return nil, usageError{err}
 	}
 	s.be = be
-	if c.backend != "ref" {
+	if !isCPU(c.backend) {
 		nv, err := telemetry.OpenGPU(c.gpu)
 		if err != nil {
 			s.notes = append(s.notes, fmt.Sprintf("GPU telemetry unavailable (%v): sampled process memory only", err))
@@ -403,7 +403,7 @@ func runBenchKernels(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if _, ok := s.be.(bench.VendorMatMuler); !ok {
+	if _, ok := s.be.(backend.VendorMatMuler); !ok {
 		r.Notes = append(r.Notes, "no vendor matrix library on this backend: MatMul is not compared (the CUDA backend compares with cuBLAS)")
 	}
 	r.Notes = append(r.Notes, bench.VendorNotes(res)...)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rwkvgo/rwkvgo/bench"
+	"github.com/rwkvgo/rwkvgo/engine/backend"
 	"github.com/rwkvgo/rwkvgo/bindings"
 )
 
@@ -18,7 +19,7 @@ import (
 // unavailable, which the report records without failing the run; on a GPU
 // (-tags cuda) every MatMul has a vendor ratio. Skipped without a device.
 func TestBenchKernelsVendor(t *testing.T) {
-	be, err := bench.OpenBackend("cuda", 1)
+	be, err := backend.Open("cuda", 1)
 	if errors.Is(err, bindings.ErrNoDevice) {
 		t.Skip(err)
 	}

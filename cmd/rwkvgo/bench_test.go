@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rwkvgo/rwkvgo/bench"
+	"github.com/rwkvgo/rwkvgo/engine/backend"
 )
 
 func TestBenchE2EJSON(t *testing.T) {
@@ -107,7 +108,7 @@ func TestBenchKernelsCLI(t *testing.T) {
 }
 
 func TestBenchCUDANotBuilt(t *testing.T) {
-	if be, err := bench.OpenBackend("cuda", 1); !errors.Is(err, bench.ErrBackendNotBuilt) {
+	if be, err := backend.Open("cuda", 1); !errors.Is(err, backend.ErrNotBuilt) {
 		if err == nil {
 			be.Close()
 		}

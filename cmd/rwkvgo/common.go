@@ -3,9 +3,9 @@ package main
 import (
 	"errors"
 
-	"github.com/rwkvgo/rwkvgo/bench"
 	_ "github.com/rwkvgo/rwkvgo/bindings" // registers the "cuda" backend
 	"github.com/rwkvgo/rwkvgo/engine"
+	"github.com/rwkvgo/rwkvgo/engine/backend"
 )
 
 // modelFlags are the flags shared by commands that load a model.
@@ -23,7 +23,7 @@ func (f *modelFlags) register(fs interface {
 }) {
 	fs.StringVar(&f.model, "model", "", "model file: rwkv.cpp .bin, .safetensors/.st or PyTorch .pth (required)")
 	fs.IntVar(&f.threads, "threads", 0, "CPU threads for the pure-Go backend (0: all cores)")
-	fs.StringVar(&f.backend, "backend", "ref", "backend running the model: ref (pure Go) or cuda")
+	fs.StringVar(&f.backend, "backend", "cpu", "backend running the model: cpu (pure Go; \"ref\" is the same) or cuda")
 	fs.Float64Var(&f.v5eps, "v5-groupnorm-eps", 0, "GroupNorm epsilon for v5.x models (0: 1e-5 for rwkv.cpp files, 64e-5 otherwise)")
 }
 
@@ -35,12 +35,12 @@ func (f *modelFlags) load() (*engine.Model, error) {
 		return nil, usagef("--v5-groupnorm-eps must be positive")
 	}
 	opts := engine.Options{Threads: f.threads, V5GroupNormEps: float32(f.v5eps)}
-	if f.backend != "ref" && f.backend != "" {
+	if !isCPU(f.backend) {
 		// The model does not own a backend it is given; a CLI process ends
 		// with the model, so the backend is left to the process exit.
-		be, err := bench.OpenBackend(f.backend, f.threads)
+		be, err := backend.Open(f.backend, f.threads)
 		if err != nil {
-			if errors.Is(err, bench.ErrBackendNotBuilt) {
+			if errors.Is(err, backend.ErrNotBuilt) {
 				return nil, err
 			}
 			return nil, usagef("--backend: %v", err)
@@ -49,3 +49,7 @@ func (f *modelFlags) load() (*engine.Model, error) {
 	}
 	return engine.Load(f.model, opts)
 }
+
+// isCPU reports whether name selects the pure-Go CPU backend, which
+// engine.Load opens by default (with the model's thread count).
+func isCPU(name string) bool { return name == "" || name == "cpu" || name == "ref" }

@@ -1,13 +1,23 @@
-// Package backend defines the interface between the RWKV model graphs (package
-// engine) and the code that runs their operations: the pure-Go reference backend
-// (engine/ref) and the CUDA backend (bindings).
+// Package backend is the home of rwkvgo's backends: the Backend interface
+// between the RWKV model graphs (package engine) and the code that runs their
+// operations, the registry of backends by name (Register, Open), and the
+// optional capabilities a backend may add (Syncer, EventTimer,
+// DeviceReporter, VendorMatMuler, Attender). The production CPU backend is
+// engine/cpu; the CUDA backend is package bindings. Benchmarks (package
+// bench) only consume what is declared here.
 //
 // A Backend owns its tensors (host or device memory) and implements operations,
 // never whole models. Every operation works on a batch of rows: the rows of an
 // activation tensor are the tokens of one step, grouped by sequence as described
-// by a Batch (a ragged batch: each sequence has its own number of tokens and its
-// own state slot). A step with one token per sequence is batched decode; a step
-// with many tokens for one sequence is prefill.
+// by the step's Batch (a ragged batch: each sequence has its own number of
+// tokens and its own state slot), which BeginStep hands to the backend once per
+// step. A step with one token per sequence is batched decode; a step with many
+// tokens for one sequence is prefill.
+//
+// Ownership: every tensor handle a Backend returns — from Upload, UploadF32,
+// New or View — is released with Free exactly once. A view shares its
+// parent's memory and owns none of it; views and parents may be freed in any
+// order, but a view must not be used after its parent is freed.
 //
 // Errors are sticky: operations do not return errors; the first failure (bad
 // shapes, device errors) is recorded and reported by Err, after which further
@@ -137,7 +147,7 @@ const MaxMixN = 8
 // A "[1|N, C]" argument is either a vector broadcast over rows or one row per
 // token. Outputs may alias inputs only where stated.
 type Backend interface {
-	// Name identifies the backend ("ref", "cuda").
+	// Name identifies the backend ("cpu", "cuda").
 	Name() string
 	// Err returns the first error recorded since the last call to Err, and clears it.
 	Err() error
@@ -150,13 +160,14 @@ type Backend interface {
 	UploadF32(rows, cols int, data []float32) Tensor
 	// New returns a zeroed F32 tensor.
 	New(rows, cols int) Tensor
-	// View returns the first rows rows of t (sharing memory).
+	// View returns the first rows rows of t (sharing memory). The view is
+	// a handle of its own: Free it like any tensor (see the package doc).
 	View(t Tensor, rows int) Tensor
 	// Read copies rows [row, row+len(dst)/cols) of an F32 tensor into dst.
 	Read(t Tensor, row int, dst []float32)
 	// Write copies src into rows starting at row of an F32 tensor.
 	Write(t Tensor, row int, src []float32)
-	// Free releases a tensor (nil-safe). Views must not be freed.
+	// Free releases a tensor or a view (nil-safe); each handle is freed once.
 	Free(t Tensor)
 
 	// Embed sets out[i] = emb[tokens[i]]; out [N, C], emb [V, C] of any dtype.
@@ -181,11 +192,18 @@ type Backend interface {
 	// GatherRows copies rows rows[i] of x into row i of out.
 	GatherRows(out, x Tensor, rows []int)
 
+	// BeginStep sets the batch of the step that follows: the Shift and WKV
+	// operations until the next BeginStep read their sequences' rows and
+	// state slots from it. Call it once per step, before the first of them;
+	// the backend copies what it needs (the caller may reuse b's slices).
+	// A malformed batch is reported by the operations that use it.
+	BeginStep(b Batch)
+
 	// Shift writes into prev [N, C] the previous token's row of x [N, C] for each
 	// row: the row before it in the same sequence, or for a sequence's first row
 	// state[slot][off:off+C]; then stores each sequence's last row of x into
-	// state[slot][off:off+C].
-	Shift(prev, x, state Tensor, off int, b Batch)
+	// state[slot][off:off+C]. Sequences and slots are the step's (BeginStep).
+	Shift(prev, x, state Tensor, off int)
 	// Mix interpolates between x [N, C] and prev [N, C] with mix [1|N, C] using style.
 	Mix(out, x, prev, mix Tensor, style MixStyle)
 	// MixN computes several mixes of the same x [N, C] and prev [N, C] in one
@@ -200,15 +218,16 @@ type Backend interface {
 	// WKV4 runs the RWKV-4 recurrence over each sequence's rows. k, v [N, C];
 	// w (stored decay, -exp(time_decay)) and u (time_first) [1, C]; the state row
 	// holds aa, bb, pp at off, off+C, off+2C. out [N, C] receives wkv.
-	WKV4(out, k, v, w, u, state Tensor, off int, b Batch)
+	// Sequences and slots are the step's (BeginStep), as for WKV5 and WKV7.
+	WKV4(out, k, v, w, u, state Tensor, off int)
 	// WKV5 runs the RWKV-5/6 recurrence with per-head matrix state S[h][key][value]
 	// at state[slot][off:]: y = r^T (u*k v^T + S); S = k v^T + w*S. r, k, v [N, C];
 	// w [1|N, C] is the decay exp(-exp(.)) indexed by key; u [1, C]. out [N, C].
-	WKV5(out, r, k, v, w, u, state Tensor, off, heads int, b Batch)
+	WKV5(out, r, k, v, w, u, state Tensor, off, heads int)
 	// WKV7 runs the RWKV-7 generalised delta rule with state S[h][value][key] at
 	// state[slot][off:]: S = S*diag(w) + (S @ -kk)(kk*a)^T + v k^T; y = S r.
 	// r, w, k, v, kk, a [N, C]. out [N, C].
-	WKV7(out, r, w, k, v, kk, a, state Tensor, off, heads int, b Batch)
+	WKV7(out, r, w, k, v, kk, a, state Tensor, off, heads int)
 
 	// KeyV7 computes RWKV-7's key preprocessing: kk = normalize_per_head(k*kK)
 	// (L2, eps 1e-12) and k = k*(1+(a-1)*kA) in place. k, a, kk [N, C]; kK, kA [1, C].
@@ -217,15 +236,4 @@ type Backend interface {
 	ValueV7(v, first, gate Tensor)
 	// BonusV7 adds RWKV-7's bonus term: out += sum_head(r*k*rK) * v. out, r, k, v [N, C]; rK [1, C].
 	BonusV7(out, r, k, v, rK Tensor, heads int)
-
-	// Attention is plain causal multi-head softmax attention for one sequence
-	// over a key/value cache. It is not used by any RWKV graph: it exists so
-	// that the benchmarks' transformer baseline runs on the same backend as the
-	// RWKV models it is compared with. q, k, v and out are [N, C], the step's
-	// rows at positions pos, ..., pos+N-1; kc and vc are the caches [L, C] with
-	// L >= pos+N. Rows k[i] and v[i] are first stored into rows pos+i of kc and
-	// vc; then, for each head h of width D = C/heads, row i of out is
-	// sum_j softmax_j(q[i]_h . kc[j]_h / sqrt(D)) vc[j]_h over j <= pos+i,
-	// with the scores and the softmax in float32.
-	Attention(out, q, k, v, kc, vc Tensor, pos, heads int)
 }

@@ -16,7 +16,7 @@ func randVals(rng *rand.Rand, n int) []float32 {
 	return v
 }
 
-// naiveAttention is the float64 definition of backend.Backend.Attention over
+// naiveAttention is the float64 definition of backend.Attender.Attention over
 // full key and value arrays (row j = position j), for rows at positions pos...
 func naiveAttention(q, keys, vals []float32, n, c, pos, heads int) []float32 {
 	d := c / heads
@@ -54,7 +54,7 @@ func naiveAttention(q, keys, vals []float32, n, c, pos, heads int) []float32 {
 // testAttention checks Attention against the float64 definition,
 // for prefill (many rows) and decode (one row) at several positions, and
 // checks that the step's keys and values land in the caches.
-func testAttention(t *testing.T, be backend.Backend) {
+func testAttention(t *testing.T, att backend.Attender, be backend.Backend) {
 	const c, heads, capRows = 48, 3, 40
 	rng := rand.New(rand.NewPCG(1, 2))
 	{
@@ -68,7 +68,7 @@ func testAttention(t *testing.T, be backend.Backend) {
 			kt := be.UploadF32(n, c, keys[pos*c:(pos+n)*c])
 			vt := be.UploadF32(n, c, vals[pos*c:(pos+n)*c])
 			out := be.New(n, c)
-			be.Attention(out, qt, kt, vt, kc, vc, pos, heads)
+			att.Attention(out, qt, kt, vt, kc, vc, pos, heads)
 			if err := be.Err(); err != nil {
 				t.Fatal(err)
 			}
@@ -100,13 +100,13 @@ func testAttention(t *testing.T, be backend.Backend) {
 
 // testAttentionPrefillEqualsDecode: a prefill step gives the same rows as
 // feeding the same positions one at a time.
-func testAttentionPrefillEqualsDecode(t *testing.T, be backend.Backend) {
+func testAttentionPrefillEqualsDecode(t *testing.T, att backend.Attender, be backend.Backend) {
 	const c, heads, n = 32, 2, 9
 	rng := rand.New(rand.NewPCG(3, 4))
 	q, k, v := randVals(rng, n*c), randVals(rng, n*c), randVals(rng, n*c)
 	kc, vc := be.New(n, c), be.New(n, c)
 	out := be.New(n, c)
-	be.Attention(out, be.UploadF32(n, c, q), be.UploadF32(n, c, k), be.UploadF32(n, c, v), kc, vc, 0, heads)
+	att.Attention(out, be.UploadF32(n, c, q), be.UploadF32(n, c, k), be.UploadF32(n, c, v), kc, vc, 0, heads)
 	all := make([]float32, n*c)
 	be.Read(out, 0, all)
 	kc2, vc2 := be.New(n, c), be.New(n, c)
@@ -114,7 +114,7 @@ func testAttentionPrefillEqualsDecode(t *testing.T, be backend.Backend) {
 	row := make([]float32, c)
 	for i := 0; i < n; i++ {
 		sl := func(x []float32) backend.Tensor { return be.UploadF32(1, c, x[i*c:(i+1)*c]) }
-		be.Attention(one, sl(q), sl(k), sl(v), kc2, vc2, i, heads)
+		att.Attention(one, sl(q), sl(k), sl(v), kc2, vc2, i, heads)
 		be.Read(one, 0, row)
 		for e := range row {
 			if row[e] != all[i*c+e] {
@@ -127,16 +127,16 @@ func testAttentionPrefillEqualsDecode(t *testing.T, be backend.Backend) {
 	}
 }
 
-func testAttentionErrors(t *testing.T, be backend.Backend) {
+func testAttentionErrors(t *testing.T, att backend.Attender, be backend.Backend) {
 	x := be.New(2, 8)
 	kc, vc := be.New(4, 8), be.New(4, 8)
 	cases := map[string]func(){
-		"heads":        func() { be.Attention(x, x, x, x, kc, vc, 0, 3) },
-		"past cache":   func() { be.Attention(x, x, x, x, kc, vc, 3, 2) },
-		"negative pos": func() { be.Attention(x, x, x, x, kc, vc, -1, 2) },
-		"cache width":  func() { be.Attention(x, x, x, x, be.New(4, 4), vc, 0, 2) },
-		"cache rows":   func() { be.Attention(x, x, x, x, kc, be.New(3, 8), 0, 2) },
-		"row count":    func() { be.Attention(be.New(1, 8), x, x, x, kc, vc, 0, 2) },
+		"heads":        func() { att.Attention(x, x, x, x, kc, vc, 0, 3) },
+		"past cache":   func() { att.Attention(x, x, x, x, kc, vc, 3, 2) },
+		"negative pos": func() { att.Attention(x, x, x, x, kc, vc, -1, 2) },
+		"cache width":  func() { att.Attention(x, x, x, x, be.New(4, 4), vc, 0, 2) },
+		"cache rows":   func() { att.Attention(x, x, x, x, kc, be.New(3, 8), 0, 2) },
+		"row count":    func() { att.Attention(be.New(1, 8), x, x, x, kc, vc, 0, 2) },
 	}
 	for name, f := range cases {
 		f()

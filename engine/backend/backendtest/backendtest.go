@@ -4,7 +4,7 @@
 // several sequences, one and many tokens per sequence, and every weight dtype.
 // Backends run it from their own tests:
 //
-//	func TestConformance(t *testing.T) { backendtest.Run(t, func() backend.Backend { return ref.New(2) }) }
+//	func TestConformance(t *testing.T) { backendtest.Run(t, func() backend.Backend { return cpu.New(2) }) }
 package backendtest
 
 import (
@@ -44,9 +44,10 @@ func Run(t *testing.T, newBackend func() backend.Backend) {
 		{"KeyV7", testKeyV7},
 		{"ValueV7", testValueV7},
 		{"BonusV7", testBonusV7},
-		{"Attention", testAttention},
-		{"AttentionPrefillEqualsDecode", testAttentionPrefillEqualsDecode},
-		{"AttentionErrors", testAttentionErrors},
+		{"Attention", attender(testAttention)},
+		{"AttentionPrefillEqualsDecode", attender(testAttentionPrefillEqualsDecode)},
+		{"AttentionErrors", attender(testAttentionErrors)},
+		{"StepRequired", testStepRequired},
 		{"Errors", testErrors},
 	}
 	for _, tc := range tests {
@@ -59,6 +60,49 @@ func Run(t *testing.T, newBackend func() backend.Backend) {
 			}
 		})
 	}
+}
+
+// attender runs a test of the optional Attention operation on backends that
+// implement backend.Attender and skips it on the others.
+func attender(fn func(*testing.T, backend.Attender, backend.Backend)) func(*testing.T, backend.Backend) {
+	return func(t *testing.T, be backend.Backend) {
+		a, ok := be.(backend.Attender)
+		if !ok {
+			t.Skipf("%s does not implement backend.Attender", be.Name())
+		}
+		fn(t, a, be)
+	}
+}
+
+// testStepRequired: the operations that read the step's batch report an
+// error, and touch nothing, when no step was begun.
+func testStepRequired(t *testing.T, be backend.Backend) {
+	x := be.UploadF32(2, 4, []float32{1, 2, 3, 4, 5, 6, 7, 8})
+	prev := be.New(2, 4)
+	st := be.UploadF32(1, 8, []float32{9, 9, 9, 9, 9, 9, 9, 9})
+	be.Shift(prev, x, st, 0)
+	if err := be.Err(); err == nil {
+		t.Fatal("Shift without BeginStep: no error reported")
+	}
+	got := make([]float32, 8)
+	be.Read(st, 0, got)
+	for i, v := range got {
+		if v != 9 {
+			t.Fatalf("Shift without BeginStep changed the state: [%d] = %g", i, v)
+		}
+	}
+	be.BeginStep(makeBatch([]int{2}, []int{0}))
+	be.Shift(prev, x, st, 0)
+	if err := be.Err(); err != nil {
+		t.Fatalf("Shift after BeginStep: %v", err)
+	}
+	be.Read(st, 0, got)
+	if got[0] != 5 || got[3] != 8 || got[4] != 9 {
+		t.Fatalf("Shift after BeginStep: state row %v, want the last row 5..8 then 9s", got)
+	}
+	be.Free(x)
+	be.Free(prev)
+	be.Free(st)
 }
 
 // Tolerances. Operations that reduce over k terms in float32 are compared with
@@ -416,7 +460,8 @@ func testShift(t *testing.T, be backend.Backend) {
 		n := b.Rows()
 		stv, xv := r.vec(slots*width, -1, 1), r.vec(n*C, -1, 1)
 		st, x, prev := be.UploadF32(slots, width, stv), be.UploadF32(n, C, xv), be.New(n, C)
-		be.Shift(prev, x, st, off, b)
+		be.BeginStep(b)
+		be.Shift(prev, x, st, off)
 		want := make([]float64, n*C)
 		wantSt := f64(stv)
 		for s, slot := range b.Slots {
@@ -614,7 +659,8 @@ func testWKV4(t *testing.T, be backend.Backend) {
 		}
 		k, v, w, u := be.UploadF32(n, C, kv), be.UploadF32(n, C, vv), be.UploadF32(1, C, wv), be.UploadF32(1, C, uv)
 		st, out := be.UploadF32(slots, width, stv), be.New(n, C)
-		be.WKV4(out, k, v, w, u, st, off, b)
+		be.BeginStep(b)
+		be.WKV4(out, k, v, w, u, st, off)
 		want := make([]float64, n*C)
 		wantSt := f64(stv)
 		for s, slot := range b.Slots {
@@ -659,7 +705,8 @@ func testWKV5(t *testing.T, be backend.Backend) {
 				wv, uv, stv := r.vec(wrows*C, 0.3, 0.999), r.vec(C, -1, 1), r.vec(slots*width, -1, 1)
 				rr, k, v := be.UploadF32(n, C, rv), be.UploadF32(n, C, kv), be.UploadF32(n, C, vv)
 				w, u, st, out := be.UploadF32(wrows, C, wv), be.UploadF32(1, C, uv), be.UploadF32(slots, width, stv), be.New(n, C)
-				be.WKV5(out, rr, k, v, w, u, st, off, H, b)
+				be.BeginStep(b)
+				be.WKV5(out, rr, k, v, w, u, st, off, H)
 				want, scale := make([]float64, n*C), make([]float64, n*C)
 				wantSt := f64(stv)
 				for s, slot := range b.Slots {
@@ -725,7 +772,8 @@ func testWKV7(t *testing.T, be backend.Backend) {
 			up := func(v []float32) backend.Tensor { return be.UploadF32(n, C, v) }
 			rr, w, k, v, kk, a := up(rv), up(wv), up(kv), up(vv), up(kkv), up(av)
 			st, out := be.UploadF32(slots, width, stv), be.New(n, C)
-			be.WKV7(out, rr, w, k, v, kk, a, st, off, H, b)
+			be.BeginStep(b)
+			be.WKV7(out, rr, w, k, v, kk, a, st, off, H)
 			want, scale := make([]float64, n*C), make([]float64, n*C)
 			wantSt := f64(stv)
 			for s, slot := range b.Slots {
@@ -846,11 +894,14 @@ func testErrors(t *testing.T, be backend.Backend) {
 		{"Embed token", func() { be.Embed(be.New(1, 4), w, []int32{5}) }},
 		{"Slice range", func() { be.Slice(a, b, 2) }},
 		{"GatherRows range", func() { be.GatherRows(be.New(1, 4), b, []int{2}) }},
-		{"Shift slot", func() { be.Shift(b, b, st, 0, makeBatch([]int{2}, []int{2})) }},
-		{"Shift offset", func() { be.Shift(b, b, st, 8, makeBatch([]int{2}, []int{0})) }},
-		{"Shift rows", func() { be.Shift(b, b, st, 0, makeBatch([]int{1}, []int{0})) }},
-		{"WKV5 heads", func() { be.WKV5(b, b, b, b, be.New(1, 4), be.New(1, 4), st, 0, 3, makeBatch([]int{2}, []int{0})) }},
-		{"WKV7 state", func() { be.WKV7(b, b, b, b, b, b, b, st, 0, 1, makeBatch([]int{2}, []int{0})) }},
+		{"Shift slot", func() { be.BeginStep(makeBatch([]int{2}, []int{2})); be.Shift(b, b, st, 0) }},
+		{"Shift offset", func() { be.BeginStep(makeBatch([]int{2}, []int{0})); be.Shift(b, b, st, 8) }},
+		{"Shift rows", func() { be.BeginStep(makeBatch([]int{1}, []int{0})); be.Shift(b, b, st, 0) }},
+		{"WKV5 heads", func() {
+			be.BeginStep(makeBatch([]int{2}, []int{0}))
+			be.WKV5(b, b, b, b, be.New(1, 4), be.New(1, 4), st, 0, 3)
+		}},
+		{"WKV7 state", func() { be.BeginStep(makeBatch([]int{2}, []int{0})); be.WKV7(b, b, b, b, b, b, b, st, 0, 1) }},
 		{"Read range", func() { be.Read(a, 1, make([]float32, 7)) }},
 	}
 	for _, c := range cases {

@@ -1,10 +1,11 @@
-// Package ref is the pure-Go Backend: the correctness oracle for every other
-// backend and the CPU default. Activations and state are float32; weight
-// matrices stay in their stored type (F32, F16 or BF16) and are widened on the
+// Package cpu is the production CPU backend: pure Go with SIMD kernels
+// (AVX2/FMA/F16C assembly selected at run time, a portable fallback
+// elsewhere). It is the default backend and the correctness oracle for every
+// other backend. Activations and state are float32; weight matrices stay in their stored type (F32, F16 or BF16) and are widened on the
 // fly inside the matrix kernels. Matrix products are split across goroutines;
 // sums inside norms are accumulated in float64. Steady-state decoding
 // allocates nothing.
-package ref
+package cpu
 
 import (
 	"errors"
@@ -16,7 +17,7 @@ import (
 	"github.com/rwkvgo/rwkvgo/engine/backend"
 )
 
-// tensor is the ref backend's Tensor: a row-major array in host memory.
+// tensor is the cpu backend's Tensor: a row-major array in host memory.
 type tensor struct {
 	rows, cols int
 	dt         backend.DType
@@ -51,6 +52,9 @@ type Backend struct {
 	attn  attnTask
 	// attnScores is Attention's score scratch, grown as needed.
 	attnScores []float32
+	// step is the batch set by BeginStep (stepSet: one was set).
+	step    backend.Batch
+	stepSet bool
 }
 
 // Option configures a Backend.
@@ -66,8 +70,8 @@ func New(threads int) *Backend {
 	return b
 }
 
-// Name returns "ref".
-func (b *Backend) Name() string { return "ref" }
+// Name returns "cpu".
+func (b *Backend) Name() string { return "cpu" }
 
 // Err returns and clears the first recorded error.
 func (b *Backend) Err() error {
@@ -84,7 +88,7 @@ func (b *Backend) Close() error {
 
 func (b *Backend) fail(format string, args ...any) {
 	if b.err == nil {
-		b.err = fmt.Errorf("ref: "+format, args...)
+		b.err = fmt.Errorf("cpu: "+format, args...)
 	}
 }
 
@@ -92,7 +96,7 @@ func (b *Backend) t(x backend.Tensor) *tensor {
 	t, ok := x.(*tensor)
 	if !ok || t == nil {
 		if b.err == nil {
-			b.err = errors.New("ref: tensor does not belong to the ref backend")
+			b.err = errors.New("cpu: tensor does not belong to the cpu backend")
 		}
 		return nil
 	}
@@ -406,26 +410,42 @@ func (b *Backend) stateRow(st *tensor, slot, off, n int) []float32 {
 	return st.f32[slot*st.cols+off : slot*st.cols+off+n]
 }
 
-func (b *Backend) batch(op string, bt backend.Batch, rows int, st *tensor) bool {
+// BeginStep sets the batch of the step's Shift and WKV operations (copied;
+// the caller may reuse bt's slices).
+func (b *Backend) BeginStep(bt backend.Batch) {
+	b.step.Offsets = append(b.step.Offsets[:0], bt.Offsets...)
+	b.step.Slots = append(b.step.Slots[:0], bt.Slots...)
+	b.stepSet = true
+}
+
+// batch returns the step's batch after checking it against the operation's
+// rows and the state tensor st.
+func (b *Backend) batch(op string, rows int, st *tensor) (backend.Batch, bool) {
+	bt := b.step
+	if !b.stepSet {
+		b.fail("%s: no step begun (BeginStep)", op)
+		return bt, false
+	}
 	if err := bt.Validate(st.rows); err != nil {
 		b.fail("%s: %v", op, err)
-		return false
+		return bt, false
 	}
 	if bt.Rows() != rows {
 		b.fail("%s: batch has %d rows, tensors %d", op, bt.Rows(), rows)
-		return false
+		return bt, false
 	}
-	return true
+	return bt, true
 }
 
 // Shift produces the previous-token rows and updates the shift state.
-func (b *Backend) Shift(prev, x, state backend.Tensor, off int, bt backend.Batch) {
+func (b *Backend) Shift(prev, x, state backend.Tensor, off int) {
 	xt := b.t(x)
 	if xt == nil || !b.ok("Shift", xt.rows, xt.cols, x, prev) || !b.ok("Shift", -1, -1, state) {
 		return
 	}
 	p, st := b.t(prev), b.t(state)
-	if !b.batch("Shift", bt, xt.rows, st) {
+	bt, ok := b.batch("Shift", xt.rows, st)
+	if !ok {
 		return
 	}
 	c := xt.cols
@@ -580,4 +600,14 @@ func (b *Backend) BonusV7(out, r, k, v, rK backend.Tensor, heads int) {
 	}
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend  = (*Backend)(nil)
+	_ backend.Attender = (*Backend)(nil)
+)
+
+// The registry knows this backend as "cpu"; "ref" is accepted as an alias
+// (the command line's historical name for it).
+func init() {
+	backend.Register("cpu", func(threads int) (backend.Backend, error) { return New(threads), nil })
+	backend.RegisterAlias("ref", "cpu")
+}

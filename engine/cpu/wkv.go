@@ -1,4 +1,4 @@
-package ref
+package cpu
 
 import (
 	"math"
@@ -132,13 +132,14 @@ func (b *Backend) runWKV(t *wkvTask) {
 }
 
 // WKV4 runs the RWKV-4 recurrence.
-func (b *Backend) WKV4(out, k, v, w, u, state backend.Tensor, off int, bt backend.Batch) {
+func (b *Backend) WKV4(out, k, v, w, u, state backend.Tensor, off int) {
 	kt := b.t(k)
 	if kt == nil || !b.ok("WKV4", kt.rows, kt.cols, out, k, v) || !b.ok("WKV4", 1, kt.cols, w, u) || !b.ok("WKV4", -1, -1, state) {
 		return
 	}
 	st := b.t(state)
-	if !b.batch("WKV4", bt, kt.rows, st) || b.stateRow(st, 0, off, 3*kt.cols) == nil {
+	bt, ok := b.batch("WKV4", kt.rows, st)
+	if !ok || b.stateRow(st, 0, off, 3*kt.cols) == nil {
 		return
 	}
 	// channels are independent: split them into blocks for parallelism.
@@ -148,7 +149,7 @@ func (b *Backend) WKV4(out, k, v, w, u, state backend.Tensor, off int, bt backen
 }
 
 // WKV5 runs the RWKV-5/6 recurrence.
-func (b *Backend) WKV5(out, r, k, v, w, u, state backend.Tensor, off, heads int, bt backend.Batch) {
+func (b *Backend) WKV5(out, r, k, v, w, u, state backend.Tensor, off, heads int) {
 	kt := b.t(k)
 	if kt == nil || !b.ok("WKV5", kt.rows, kt.cols, out, r, k, v) || !b.okRow("WKV5", kt.rows, kt.cols, w) ||
 		!b.ok("WKV5", 1, kt.cols, u) || !b.ok("WKV5", -1, -1, state) {
@@ -160,7 +161,8 @@ func (b *Backend) WKV5(out, r, k, v, w, u, state backend.Tensor, off, heads int,
 	}
 	n := kt.cols / heads
 	st := b.t(state)
-	if !b.batch("WKV5", bt, kt.rows, st) || b.stateRow(st, 0, off, heads*n*n) == nil {
+	bt, ok := b.batch("WKV5", kt.rows, st)
+	if !ok || b.stateRow(st, 0, off, heads*n*n) == nil {
 		return
 	}
 	b.runWKV(&wkvTask{version: 5, out: b.t(out), r: b.t(r), k: kt, v: b.t(v), w: b.t(w), u: b.t(u), st: st,
@@ -168,7 +170,7 @@ func (b *Backend) WKV5(out, r, k, v, w, u, state backend.Tensor, off, heads int,
 }
 
 // WKV7 runs the RWKV-7 recurrence.
-func (b *Backend) WKV7(out, r, w, k, v, kk, a, state backend.Tensor, off, heads int, bt backend.Batch) {
+func (b *Backend) WKV7(out, r, w, k, v, kk, a, state backend.Tensor, off, heads int) {
 	kt := b.t(k)
 	if kt == nil || !b.ok("WKV7", kt.rows, kt.cols, out, r, w, k, v, kk, a) || !b.ok("WKV7", -1, -1, state) {
 		return
@@ -179,7 +181,8 @@ func (b *Backend) WKV7(out, r, w, k, v, kk, a, state backend.Tensor, off, heads 
 	}
 	n := kt.cols / heads
 	st := b.t(state)
-	if !b.batch("WKV7", bt, kt.rows, st) || b.stateRow(st, 0, off, heads*n*n) == nil {
+	bt, ok := b.batch("WKV7", kt.rows, st)
+	if !ok || b.stateRow(st, 0, off, heads*n*n) == nil {
 		return
 	}
 	b.runWKV(&wkvTask{version: 7, out: b.t(out), r: b.t(r), w: b.t(w), k: kt, v: b.t(v), kk: b.t(kk), a: b.t(a),

@@ -1,4 +1,4 @@
-package ref
+package cpu
 
 import (
 	"github.com/rwkvgo/rwkvgo/engine/backend"
