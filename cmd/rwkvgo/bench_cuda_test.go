@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/rwkvgo/rwkvgo/bench"
-	"github.com/rwkvgo/rwkvgo/engine/backend"
 	"github.com/rwkvgo/rwkvgo/bindings"
+	"github.com/rwkvgo/rwkvgo/engine/backend"
 )
 
 // TestBenchKernelsVendor runs `bench kernels --backend cuda` at a tiny shape:
