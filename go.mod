@@ -12,6 +12,16 @@ require (
 require github.com/ebitengine/purego v0.11.3
 
 require (
+	github.com/openai/openai-go v1.12.0 // indirect
+	github.com/prometheus/client_golang v1.23.2 // indirect
+	github.com/tidwall/gjson v1.14.4 // indirect
+	github.com/tidwall/match v1.1.1 // indirect
+	github.com/tidwall/pretty v1.2.1 // indirect
+	github.com/tidwall/sjson v1.2.5 // indirect
+	go.uber.org/goleak v1.3.0 // indirect
+)
+
+require (
 	github.com/stretchr/testify v1.12.1
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )
