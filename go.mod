@@ -9,16 +9,9 @@ require (
 	gonum.org/v1/plot v0.17.0
 )
 
-require github.com/ebitengine/purego v0.11.3
-
 require (
-	github.com/openai/openai-go v1.12.0 // indirect
-	github.com/prometheus/client_golang v1.23.2 // indirect
-	github.com/tidwall/gjson v1.14.4 // indirect
-	github.com/tidwall/match v1.1.1 // indirect
-	github.com/tidwall/pretty v1.2.1 // indirect
-	github.com/tidwall/sjson v1.2.5 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
+	github.com/ebitengine/purego v0.11.3
+	go.uber.org/goleak v1.3.0
 )
 
 require (

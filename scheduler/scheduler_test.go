@@ -248,6 +248,7 @@ func TestCancelFreesSlot(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	st, err := s.Submit(ctx, Request{Prompt: text("cancel me"), MaxTokens: 100000, Sampler: cfgWith(1, 1, nil)})
 	require.NoError(t, err)
 	waiting, err := s.Submit(context.Background(), Request{Prompt: text("next"), MaxTokens: 4, Sampler: cfgWith(0, 0, nil)})
