@@ -174,9 +174,13 @@ func parseLogprobs(raw json.RawMessage, chat bool) (bool, int, error) {
 // Response shapes.
 
 type usage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
-	TotalTokens      int `json:"total_tokens"`
+	PromptTokens        int `json:"prompt_tokens"`
+	CompletionTokens    int `json:"completion_tokens"`
+	TotalTokens         int `json:"total_tokens"`
+	PromptTokensDetails struct {
+		// CachedTokens counts prompt tokens resumed from the prefix cache.
+		CachedTokens int `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
 }
 
 type completionLogprobs struct {

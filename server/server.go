@@ -588,7 +588,7 @@ func (s *Server) plainResponse(w http.ResponseWriter, j *job, streams []*schedul
 		}
 		choices[i] = c
 	}
-	completion := 0
+	completion, cached := 0, 0
 	for _, c := range choices {
 		if c.err != nil {
 			if errors.Is(c.err, context.Canceled) || errors.Is(c.err, context.DeadlineExceeded) {
@@ -598,8 +598,10 @@ func (s *Server) plainResponse(w http.ResponseWriter, j *job, streams []*schedul
 			return
 		}
 		completion += len(c.result.Tokens)
+		cached = max(cached, c.result.CachedTokens)
 	}
 	u := &usage{PromptTokens: promptTokens, CompletionTokens: completion, TotalTokens: promptTokens + completion}
+	u.PromptTokensDetails.CachedTokens = cached
 	created := time.Now().Unix()
 	if j.chat {
 		resp := chatResponse{ID: newID("chatcmpl-"), Object: "chat.completion", Created: created, Model: s.cfg.ModelName, Usage: u}
@@ -762,7 +764,7 @@ func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, j *job, 
 				Choices: []chatChoice{{Index: i, Delta: &chatOutMessage{Role: "assistant", Content: &empty}}}})
 		}
 	}
-	completion := 0
+	completion, cached := 0, 0
 	var failure error
 	for ce := range events {
 		c, ev := choices[ce.index], ce.ev
@@ -775,6 +777,7 @@ func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, j *job, 
 				continue
 			}
 			completion += len(ev.Result.Tokens)
+			cached = max(cached, ev.Result.CachedTokens)
 			fr := finishReason(ev.Result.Reason)
 			send(chunk(ce.index, decoders[ce.index].Flush(), nil, &fr))
 			continue
@@ -801,6 +804,7 @@ func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, j *job, 
 	}
 	if j.includeUsage {
 		u := &usage{PromptTokens: promptTokens, CompletionTokens: completion, TotalTokens: promptTokens + completion}
+		u.PromptTokensDetails.CachedTokens = cached
 		if j.chat {
 			send(chatResponse{ID: id, Object: object, Created: created, Model: s.cfg.ModelName, Choices: []chatChoice{}, Usage: u})
 		} else {
