@@ -6,7 +6,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 SHARED ?= ../shared/testdata
 MODEL ?= $(SHARED)/rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin
 
-.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report
+.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report e2e-openai
 
 CMAKE ?= cmake
 CUDA_ARCHS ?= 80;86;89;90
@@ -83,6 +83,14 @@ run:
 # CPU benchmarks of the engine (synthetic RWKV-7 0.1B shape).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./engine/
+
+# rwkvgo serve end to end with the official OpenAI Python client (PyPI
+# "openai" in a venv under build/), on the tiny RWKV-7 model.
+E2E_VENV ?= build/venv-openai
+e2e-openai: build
+	@[ -x $(E2E_VENV)/bin/python ] || python3 -m venv $(E2E_VENV)
+	@$(E2E_VENV)/bin/python -c 'import openai' 2>/dev/null || $(E2E_VENV)/bin/pip install -q openai
+	$(E2E_VENV)/bin/python ci/openai_e2e.py bin/rwkvgo $(MODEL)
 
 clean:
 	rm -rf bin build
