@@ -143,3 +143,13 @@ func TestChatCommand(t *testing.T) {
 		t.Fatalf("chat output:\n%s", out)
 	}
 }
+
+func TestLoRAFlags(t *testing.T) {
+	model := testdata.Path(t, "pth/tiny-rwkv-7v0-834K-FP32.safetensors")
+	if rc, _, errs := runCLI("generate", "--model", model, "--prompt", "x", "--lora", "a.pth"); rc != 2 || !strings.Contains(errs, "--lora-alpha") {
+		t.Fatalf("--lora without alpha: exit %d %s", rc, errs)
+	}
+	if rc, _, _ := runCLI("generate", "--model", model, "--prompt", "x", "--lora", "/nonexistent.pth", "--lora-alpha", "16"); rc != 1 {
+		t.Fatalf("missing adapter: exit %d, want 1", rc)
+	}
+}
