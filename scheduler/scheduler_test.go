@@ -107,7 +107,11 @@ func mixedRequests(n int) []Request {
 
 func TestBatchedEqualsSequential(t *testing.T) {
 	m := tiny(t)
-	reqs := mixedRequests(16)
+	n := 16
+	if raceEnabled {
+		n = 8
+	}
+	reqs := mixedRequests(n)
 	var steps []StepInfo
 	var mu sync.Mutex
 	s, err := New(m, Config{MaxBatch: 5, MaxQueue: 32, ChunkSize: 64, OnStep: func(i StepInfo) {

@@ -39,6 +39,9 @@ func loadRequests(n int, cancelEvery int) []loadRequest {
 			seed:        int64(1000 + i),
 			maxTokens:   24 + i%4*8,
 		}
+		if raceEnabled {
+			r.maxTokens /= 4
+		}
 		if cancelEvery > 0 && i%cancelEvery == cancelEvery-1 {
 			r.cancelAfter = 5
 			r.maxTokens = 2000
@@ -256,7 +259,11 @@ func TestPrefixCacheSharedPrefix(t *testing.T) {
 	cache, err := statecache.New(statecache.Config{MaxBytes: 256 << 20})
 	require.NoError(t, err)
 	f := newFixture(t, Config{Scheduler: scheduler.Config{Cache: cache}})
-	prefix := sharedPrefix(rand.New(rand.NewPCG(3, 4)), 2000)
+	n := 2000
+	if raceEnabled {
+		n = 600
+	}
+	prefix := sharedPrefix(rand.New(rand.NewPCG(3, 4)), n)
 	cfg := sampler.DefaultConfig()
 	cfg.Temperature, cfg.Seed = 0.8, 99
 	for i, q := range []string{"First question?", "Second question!"} {
@@ -269,7 +276,7 @@ func TestPrefixCacheSharedPrefix(t *testing.T) {
 		if i == 0 {
 			require.Zero(t, cached)
 		} else {
-			require.Equal(t, int64(2000/256*256), cached, "the second request resumes at the last chunk boundary of the prefix")
+			require.Equal(t, int64(n/256*256), cached, "the second request resumes at the last chunk boundary of the prefix")
 		}
 	}
 	s := cache.Stats()
