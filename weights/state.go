@@ -62,6 +62,9 @@ func DecodeState(r io.Reader, cfg Config) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckHostAlloc("the state", 2*uint64(want)); err != nil {
+		return nil, err
+	}
 	buf, err := io.ReadAll(io.LimitReader(r, want+1))
 	if err != nil {
 		return nil, fmt.Errorf("weights: reading state: %w", err)
