@@ -20,13 +20,20 @@ import (
 )
 
 // Bounds on the work: every file gets the cut points below (those inside
-// it) and flipsPerFile single-bit flips; files larger than maxFileBytes are
-// skipped. Each loader call must return within callTimeout.
+// it) and flipsPerFile single-bit flips (fewer under -short or the race
+// detector); files larger than maxFileBytes are skipped. Each loader call
+// must return within callTimeout.
 const (
 	maxFileBytes = 8 << 20
-	flipsPerFile = 12
 	callTimeout  = 20 * time.Second
 )
+
+func flipsPerFile() int {
+	if testing.Short() || raceBuild {
+		return 4
+	}
+	return 12
+}
 
 // kind is how a shared file is loaded.
 type kind int
@@ -294,7 +301,7 @@ func flipPositions(rel string, size int) []int {
 		seed = seed*131 + uint64(c)
 	}
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	out := make([]int, flipsPerFile)
+	out := make([]int, flipsPerFile())
 	for i := range out {
 		n := size
 		if i%2 == 0 {
