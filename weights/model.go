@@ -246,6 +246,9 @@ func Canonicalize(f *File, opts Options) (*Model, error) {
 	if err := c.build(); err != nil {
 		return nil, err
 	}
+	if err := CheckConsistency(f, c.m.Config); err != nil {
+		return nil, err
+	}
 	return c.m, nil
 }
 
