@@ -73,5 +73,8 @@ func tunedState(f *weights.File, cfg weights.Config) (*State, error) {
 	if t := f.Get(fmt.Sprintf("blocks.%d.att.time_state", cfg.Layers)); t != nil {
 		return nil, fmt.Errorf("the file has more layers than the model's %d", cfg.Layers)
 	}
+	if err := weights.CheckState(cfg, st.Data); err != nil {
+		return nil, err
+	}
 	return st, nil
 }
