@@ -71,6 +71,15 @@ func TestLoadStateFile(t *testing.T) {
 	require.Error(t, err)
 	_, err = LoadStateFile(filepath.Join(dir, "missing"), cfg)
 	require.Error(t, err)
+	nan := *tensors[0]
+	nan.Data = append([]byte(nil), nan.Data...)
+	copy(nan.Data[4:], []byte{0, 0, 0xc0, 0x7f}) // a NaN
+	f, err = os.Create(tuned)
+	require.NoError(t, err)
+	require.NoError(t, weights.WriteSafetensors(f, append([]*weights.Tensor{&nan}, tensors[1:]...), nil))
+	require.NoError(t, f.Close())
+	_, err = LoadStateFile(tuned, cfg)
+	require.Error(t, err, "a NaN state is refused")
 	f, err = os.Create(tuned)
 	require.NoError(t, err)
 	require.NoError(t, weights.WriteSafetensors(f, tensors[:1], nil))

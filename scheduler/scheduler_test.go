@@ -399,3 +399,52 @@ func TestCloseFailsPending(t *testing.T) {
 	_, err = st2.Result()
 	require.True(t, errors.Is(err, ErrClosed))
 }
+
+// TestLongPromptInterleaved checks that a long prompt is fed one chunk per
+// step while a running stream keeps decoding in every one of those steps.
+func TestLongPromptInterleaved(t *testing.T) {
+	m := tiny(t)
+	var mu sync.Mutex
+	var steps []StepInfo
+	s, err := New(m, Config{ChunkSize: 128, OnStep: func(i StepInfo) {
+		mu.Lock()
+		steps = append(steps, i)
+		mu.Unlock()
+	}})
+	require.NoError(t, err)
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	running, err := s.Submit(ctx, Request{Prompt: text("Keep talking."), MaxTokens: 1 << 20, Sampler: cfgWith(1, 1, nil)})
+	require.NoError(t, err)
+	ev, ok := running.Next(context.Background())
+	require.True(t, ok)
+	require.False(t, ev.Done)
+	n := 1500
+	if raceEnabled {
+		n = 600
+	}
+	long := make([]int, n)
+	for i := range long {
+		long[i] = 'a' + i%26
+	}
+	res, err := s.Generate(context.Background(), Request{Prompt: long, MaxTokens: 1, Sampler: cfgWith(0, 0, nil)})
+	require.NoError(t, err)
+	require.Len(t, res.Tokens, 1)
+	cancel()
+	_, err = running.Result()
+	require.ErrorIs(t, err, context.Canceled)
+
+	mu.Lock()
+	defer mu.Unlock()
+	prefill := 0
+	for _, st := range steps[1:] { // steps[0] is the running stream's own prompt
+		if st.PrefillTokens == 0 {
+			continue
+		}
+		prefill++
+		require.LessOrEqual(t, st.PrefillTokens, 128)
+		require.Equal(t, 1, st.DecodeTokens, "the running stream decodes in every prefill step")
+	}
+	require.GreaterOrEqual(t, prefill, (n+127)/128)
+}
