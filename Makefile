@@ -22,7 +22,7 @@ build:
 # then the CUDA backend on the emulated library (conformance suite, graphs
 # and the device sampler under every emulator schedule, the purego loader
 # and the device sampler through it, every shared model, the vendor baseline
-# reported unavailable by the bindings and bench kernels).
+# reported unavailable by the bindings and bench kernels, the scheduler).
 test: fmt-check vet
 	$(GO) test -race -count=1 ./...
 	$(MAKE) test-cuda-emu
@@ -36,6 +36,7 @@ test-cuda-emu: lib-emu
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestVendor' ./bindings/
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestBenchKernelsVendor' ./cmd/rwkvgo/
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestPurego(Sampler|Vendor)?$$' ./bindings/
+	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestCUDABackend$$' ./scheduler/
 
 # librwkvcu_emu: the kernels and the C ABI on the CPU emulator (g++).
 lib-emu:
