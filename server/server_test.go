@@ -19,6 +19,7 @@ import (
 
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/option"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -475,7 +476,7 @@ func TestClientDisconnectCancels(t *testing.T) {
 			stream.Close()
 		} else {
 			go func() {
-				require.Eventually(t, func() bool { return f.srv.Scheduler().Stats().Running == 1 }, 5*time.Second, time.Millisecond)
+				assert.Eventually(t, func() bool { return f.srv.Scheduler().Stats().Running == 1 }, 5*time.Second, time.Millisecond)
 				cancel()
 			}()
 			_, err := f.client.Completions.New(ctx, p)
