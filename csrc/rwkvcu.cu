@@ -31,6 +31,7 @@
 #include "../cuda/kernels.cuh"
 #include "../cuda/matmul.cuh"
 #include "../cuda/sample.cuh"
+#include "device_check.h"
 #include "include/rwkvcu.h"
 
 #if !defined(CUEMU)
@@ -461,6 +462,7 @@ int rwkvcu_context_create(int32_t device, rwkvcu_context** out) {
       fail(RWKVCU_ERR_NO_DEVICE, "no CUDA device%s%s", e != cudaSuccess ? ": " : "", e != cudaSuccess ? cudaGetErrorString(e) : "");
     }
     if (device < 0 || device >= n) fail(RWKVCU_ERR_NO_DEVICE, "device %d does not exist (%d devices)", int(device), n);
+    if (auto dc = rwkvcu_devcheck::check_device_code(device); dc.status != RWKVCU_OK) fail(dc.status, "%s", dc.msg.c_str());
     auto* ctx = new rwkvcu_context;
     ctx->device = device;
     try {

@@ -108,7 +108,10 @@ RWKVCU_API int rwkvcu_device_count(int32_t *count);
  * call on the same context or thread. Never NULL. */
 RWKVCU_API const char *rwkvcu_last_error(const rwkvcu_context *ctx);
 
-/* Creates a context on device `device` with its own stream. */
+/* Creates a context on device `device` with its own stream. Fails with
+ * RWKVCU_ERR_NOT_SUPPORTED when the library holds no code for the device's
+ * compute capability (the last error names the architectures it was built
+ * for, the device's, and how to rebuild). */
 RWKVCU_API int rwkvcu_context_create(int32_t device, rwkvcu_context **out);
 
 /* Destroys a context; its tensors and graphs must be freed first. */
