@@ -6,7 +6,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 SHARED ?= ../shared/testdata
 MODEL ?= $(SHARED)/rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin
 
-.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report fuzz fuzz-list e2e-openai
+.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report fuzz fuzz-list e2e-openai cuda13
 
 CMAKE ?= cmake
 CUDA_ARCHS ?= 80;86;89;90
@@ -51,12 +51,26 @@ lib-cuda:
 	@set -o pipefail; $(CMAKE) --build build/cuda -j 2 2>&1 | tee build/cuda/build.log
 	@$(MAKE) --no-print-directory ptxas-report
 
+# librwkvcu built by CUDA 13.0 from NVIDIA's PyPI wheels (ci/cuda13): a venv
+# in build/cuda13-venv (reused), build/cuda13/librwkvcu.so for sm_80, sm_90a
+# and sm_100a (those this nvcc knows), spills are errors; ptxas's report for
+# sm_90a goes to build/cuda13/ptxas-sm_90a.txt.
+cuda13:
+	@CMAKE="$(CMAKE)" ./ci/cuda13
+	@$(MAKE) --no-print-directory ptxas-report PTXAS_DIR=build/cuda13 PTXAS_ARCH=sm_90a
+
+# ptxas's per-kernel report for one architecture from $(PTXAS_DIR)/build.log
+# (kept as it was when the last build compiled nothing).
+PTXAS_DIR ?= build/cuda
+PTXAS_ARCH ?= sm_90
 ptxas-report:
-	@awk '/Compiling entry function/ { on = ($$0 ~ /sm_90/); if (on) { match($$0, /function .[^ ]*/); print substr($$0, RSTART + 10, RLENGTH - 11) } next } \
+	@if ! grep -q "Compiling entry function" $(PTXAS_DIR)/build.log; then \
+		echo "ptxas report: $(PTXAS_DIR)/ptxas-$(PTXAS_ARCH).txt unchanged (nothing compiled)"; exit 0; fi; \
+	awk -v arch="$(PTXAS_ARCH)" '/Compiling entry function/ { on = index($$0, "for \047" arch "\047") > 0; if (on) { match($$0, /function .[^ ]*/); print substr($$0, RSTART + 10, RLENGTH - 11) } next } \
 		on && /bytes stack frame/ { sub(/^ */, "    "); print } \
 		on && /ptxas info *: Used/ { sub(/^.*ptxas info *: */, "    "); print } \
-		on && /ptxas warning|ptxas error/ { print }' build/cuda/build.log | c++filt > build/cuda/ptxas-sm_90.txt
-	@echo "ptxas report: build/cuda/ptxas-sm_90.txt ($$(grep -c 'registers' build/cuda/ptxas-sm_90.txt) kernels)"
+		on && /ptxas warning|ptxas error/ { print }' $(PTXAS_DIR)/build.log | c++filt > $(PTXAS_DIR)/ptxas-$(PTXAS_ARCH).txt; \
+	echo "ptxas report: $(PTXAS_DIR)/ptxas-$(PTXAS_ARCH).txt ($$(grep -c 'registers' $(PTXAS_DIR)/ptxas-$(PTXAS_ARCH).txt) kernels)"
 
 # The real library and bin/rwkvgo-cuda, the CLI with the CUDA backend.
 cuda: lib-cuda
