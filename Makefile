@@ -6,7 +6,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 SHARED ?= ../shared/testdata
 MODEL ?= $(SHARED)/rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin
 
-.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report
+.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report fuzz fuzz-list
 
 CMAKE ?= cmake
 CUDA_ARCHS ?= 80;86;89;90
@@ -74,6 +74,34 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+# Fuzzing: every fuzz target of the repository, found automatically (any
+# `func FuzzXxx` in a _test.go file), fuzzed one at a time for FUZZTIME with
+# one worker. Each target's committed seeds (testdata/fuzz/FuzzXxx/) run
+# first; a failure stops the loop and leaves the failing input under that
+# directory, to be committed as a regression case once fixed. New inputs are
+# minimized for at most FUZZMINIMIZETIME so that the time goes to fuzzing.
+FUZZTIME ?= 10s
+FUZZMINIMIZETIME ?= 1s
+FUZZFLAGS ?=
+
+# fuzz-list prints "package target" for every fuzz target.
+fuzz-list:
+	@set -eo pipefail; \
+	for dir in $$(grep -rl --include='*_test.go' -E '^func Fuzz[A-Z0-9_]' . | xargs -n1 dirname | sort -u); do \
+		for t in $$($(GO) test -list '^Fuzz' ./$${dir#./} | grep '^Fuzz' || true); do \
+			echo "./$${dir#./} $$t"; \
+		done; \
+	done
+
+fuzz:
+	@set -eo pipefail; \
+	targets=$$($(MAKE) --no-print-directory -s fuzz-list); \
+	[ -n "$$targets" ] || { echo "no fuzz targets found"; exit 1; }; \
+	echo "$$targets" | while read -r pkg t; do \
+		echo "== fuzz $$pkg $$t ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) -parallel 1 $(FUZZFLAGS) $$pkg; \
+	done
 
 # Quick unit run without the race detector.
 unit:

@@ -2,96 +2,185 @@ package engine
 
 import (
 	"fmt"
+	"reflect"
+	"strings"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
 	"github.com/rwkvgo/rwkvgo/weights"
 )
 
-// layer holds one block's tensors on the backend. Fields a version does not
-// use are nil.
-type layer struct {
-	ln1w, ln1b, ln2w, ln2b backend.Tensor
-
-	// time mix
-	mixK, mixV, mixR, mixG backend.Tensor // v4/v5 lerp mixes; v6 maa_k/v/r/g
-	mixX, mixW             backend.Tensor // v6 maa_x, maa_w
-	decay, first           backend.Tensor // v4/v5/v6 w (stored form) and u
-	lnxW, lnxB             backend.Tensor
-	wk, wv, wr, wo, wg     backend.Tensor
-	maaW1                  backend.Tensor    // v6 [5D, C]
-	maaW2                  [5]backend.Tensor // v6 [C, D] each, order w k v r g
-	decayW1, decayW2       backend.Tensor    // v6
-	x6                     [6]backend.Tensor // v7 x_r x_w x_k x_v x_a x_g
-	w0, a0, v0, kK, kA, rK backend.Tensor    // v7 vectors
-	w1, w2, a1, a2, v1, v2 backend.Tensor    // v7 LoRA
-	g1, g2                 backend.Tensor
-	ffnMixK, ffnMixR       backend.Tensor
-	ffnK, ffnR             backend.Tensor
-	ffnVT                  backend.Tensor // ffn.value.weight transposed: [F, C]
-	// The mixes of the token shift's MixN calls, in the order of the
-	// scratch's outputs: tmMix for the time mix (v4/v5: k v r (g); v7:
-	// x_r x_w x_k x_v x_a x_g; v6 mixes are data-dependent, in scratch),
-	// cmMix for the channel mix (k (r)).
-	tmMix, cmMix []backend.Tensor
-	index        int
+// A version is one RWKV version's layer graph (v4.go, v5.go, v6.go, v7.go).
+// Its layer struct binds the canonical tensors of the version's tensor table
+// (weights.Arch) through `tensor` struct tags, and its scratch struct plans
+// the version's own activation buffers through `scratch` tags.
+type version struct {
+	// archs are the versions of weights' tensor tables this graph runs
+	// (v5.1 and v5.2 share one graph).
+	archs []weights.Version
+	// newLayer returns a zero layer of the version.
+	newLayer func() versionLayer
+	// newScratch returns a zero struct of the version's own scratch
+	// buffers (nil: none beyond the common ones).
+	newScratch func() any
+	// mixOuts lists the scratch buffers the layer's token-shift MixN calls
+	// write: tm for the time mix (in the order of the layer's tmMixes),
+	// cm for the channel mix.
+	mixOuts func(s *scratch) (tm, cm []backend.Tensor)
 }
 
-func newLayer(cfg weights.Config, i int, vec, mat, matT func(string) backend.Tensor) *layer {
-	p := fmt.Sprintf("blocks.%d.", i)
-	v := func(n string) backend.Tensor { return vec(p + n) }
-	w := func(n string) backend.Tensor { return mat(p + n) }
-	l := &layer{index: i}
-	l.ln1w, l.ln1b, l.ln2w, l.ln2b = v("ln1.weight"), v("ln1.bias"), v("ln2.weight"), v("ln2.bias")
-	l.ffnK, l.ffnVT = w("ffn.key.weight"), matT(p+"ffn.value.weight")
-	switch cfg.Version {
-	case weights.V4, weights.V51, weights.V52:
-		l.mixK, l.mixV, l.mixR = v("att.time_mix_k"), v("att.time_mix_v"), v("att.time_mix_r")
-		l.decay, l.first = v("att.time_decay"), v("att.time_first")
-		l.wk, l.wv, l.wr, l.wo = w("att.key.weight"), w("att.value.weight"), w("att.receptance.weight"), w("att.output.weight")
-		l.ffnMixK, l.ffnMixR, l.ffnR = v("ffn.time_mix_k"), v("ffn.time_mix_r"), w("ffn.receptance.weight")
-		if cfg.Version != weights.V4 {
-			l.lnxW, l.lnxB = v("att.ln_x.weight"), v("att.ln_x.bias")
-		}
-		if cfg.Version == weights.V52 {
-			l.mixG, l.wg = v("att.time_mix_g"), w("att.gate.weight")
-		}
-	case weights.V6:
-		l.mixX, l.mixW = v("att.time_maa_x"), v("att.time_maa_w")
-		l.mixK, l.mixV, l.mixR, l.mixG = v("att.time_maa_k"), v("att.time_maa_v"), v("att.time_maa_r"), v("att.time_maa_g")
-		l.decay, l.first = v("att.time_decay"), v("att.time_first")
-		l.lnxW, l.lnxB = v("att.ln_x.weight"), v("att.ln_x.bias")
-		l.maaW1 = w("att.time_maa_w1")
-		for j := range l.maaW2 {
-			l.maaW2[j] = w(fmt.Sprintf("att.time_maa_w2.%d", j))
-		}
-		l.decayW1, l.decayW2 = w("att.time_decay_w1"), w("att.time_decay_w2")
-		l.wk, l.wv, l.wr, l.wo, l.wg = w("att.key.weight"), w("att.value.weight"), w("att.receptance.weight"), w("att.output.weight"), w("att.gate.weight")
-		l.ffnMixK, l.ffnMixR, l.ffnR = v("ffn.time_maa_k"), v("ffn.time_maa_r"), w("ffn.receptance.weight")
-	case weights.V7:
-		for j, n := range []string{"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"} {
-			l.x6[j] = v("att." + n)
-		}
-		l.w0, l.a0, l.kK, l.kA, l.rK = v("att.w0"), v("att.a0"), v("att.k_k"), v("att.k_a"), v("att.r_k")
-		l.lnxW, l.lnxB = v("att.ln_x.weight"), v("att.ln_x.bias")
-		l.w1, l.w2, l.a1, l.a2, l.g1, l.g2 = w("att.w1"), w("att.w2"), w("att.a1"), w("att.a2"), w("att.g1"), w("att.g2")
-		if i > 0 {
-			l.v0, l.v1, l.v2 = v("att.v0"), w("att.v1"), w("att.v2")
-		}
-		l.wk, l.wv, l.wr, l.wo = w("att.key.weight"), w("att.value.weight"), w("att.receptance.weight"), w("att.output.weight")
-		l.ffnMixK = v("ffn.x_k")
+// versions maps each RWKV version to its layer graph.
+var versions = map[weights.Version]version{
+	weights.V4:  versionV4,
+	weights.V51: versionV5,
+	weights.V52: versionV5,
+	weights.V6:  versionV6,
+	weights.V7:  versionV7,
+}
+
+// versionLayer is one block of a model of some version.
+type versionLayer interface {
+	// common returns the parameters every version has.
+	common() *block
+	// bound is called once the tensors are bound (to derive lists of them).
+	bound(index int)
+	// timeMix computes the attention of the layer from s.xx and s.prev into
+	// s.out, updating the head state at off in the state tensor.
+	timeMix(m *Model, s *scratch, off int)
+	// channelMixes returns the channel mix's token-shift mixes (k, then r
+	// if present), their style and the receptance matrix (nil for v7).
+	channelMixes() (mixes []backend.Tensor, style backend.MixStyle, receptance backend.Tensor)
+}
+
+// block is the part of a layer every version has.
+type block struct {
+	LN1W backend.Tensor `tensor:"ln1.weight"`
+	LN1B backend.Tensor `tensor:"ln1.bias"`
+	LN2W backend.Tensor `tensor:"ln2.weight"`
+	LN2B backend.Tensor `tensor:"ln2.bias"`
+	// FFNKey is the channel mix's key [F, C]; FFNValueT its value
+	// projection stored transposed [F, C] for MatMulT (which reads only
+	// the rows of non-zero squared-ReLU activations).
+	FFNKey    backend.Tensor `tensor:"ffn.key.weight"`
+	FFNValueT backend.Tensor `tensor:"ffn.value.weight,transposed"`
+	index     int
+}
+
+func (b *block) common() *block { return b }
+
+// layer is one block of the model.
+type layer struct {
+	versionLayer
+}
+
+// binder uploads the canonical tensors a layer's `tensor` tags name.
+type binder struct {
+	wm      *weights.Model
+	cfg     weights.Config
+	present map[string]bool // names block i has (relative to "blocks.i.")
+	known   map[string]bool // names any block of the version has
+	vec     func(name string) backend.Tensor
+	mat     func(name string, transposed bool) backend.Tensor
+	used    map[string]bool
+}
+
+// newLayer binds block i of the model's version: each tagged field receives
+// the uploaded tensor "blocks.i.<tag>" (a [n] array field with a tag holding
+// %d receives the tensors for 0..n-1). A field whose tensor this block does
+// not have (v7's value residual in block 0) stays nil; a tag that names no
+// tensor of the version, or a tensor of the block that no field binds, is an
+// error.
+func (bd *binder) newLayer(v version, i int) (*layer, error) {
+	vl := v.newLayer()
+	vectors, matrices, err := weights.BlockParams(bd.cfg.Version, i)
+	if err != nil {
+		return nil, err
 	}
-	switch cfg.Version {
-	case weights.V4, weights.V51, weights.V52:
-		l.tmMix = []backend.Tensor{l.mixK, l.mixV, l.mixR}
-		if l.mixG != nil {
-			l.tmMix = append(l.tmMix, l.mixG)
+	bd.present = map[string]bool{}
+	for _, n := range append(vectors, matrices...) {
+		bd.present[n] = true
+	}
+	if bd.known == nil {
+		bd.known = map[string]bool{}
+		for _, av := range v.archs {
+			for j := 0; j < 2; j++ { // block 0 and a later block cover every parameter
+				vs, ms, err := weights.BlockParams(av, j)
+				if err != nil {
+					return nil, err
+				}
+				for _, n := range append(vs, ms...) {
+					bd.known[n] = true
+				}
+			}
 		}
-	case weights.V7:
-		l.tmMix = l.x6[:]
 	}
-	l.cmMix = []backend.Tensor{l.ffnMixK}
-	if l.ffnR != nil {
-		l.cmMix = append(l.cmMix, l.ffnMixR)
+	bd.used = map[string]bool{}
+	prefix := fmt.Sprintf("blocks.%d.", i)
+	if err := bd.bind(reflect.ValueOf(vl).Elem(), prefix); err != nil {
+		return nil, err
 	}
-	return l
+	for n := range bd.present {
+		if !bd.used[n] {
+			return nil, fmt.Errorf("engine: RWKV %s block %d: no field of the layer binds tensor %q", bd.cfg.Version, i, n)
+		}
+	}
+	vl.common().index = i
+	vl.bound(i)
+	return &layer{vl}, nil
+}
+
+var tensorType = reflect.TypeFor[backend.Tensor]()
+
+func (bd *binder) bind(v reflect.Value, prefix string) error {
+	t := v.Type()
+	for f := 0; f < t.NumField(); f++ {
+		field := t.Field(f)
+		if field.Anonymous && field.Type.Kind() == reflect.Struct {
+			if err := bd.bind(v.Field(f), prefix); err != nil {
+				return err
+			}
+			continue
+		}
+		tag, ok := field.Tag.Lookup("tensor")
+		if !ok {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		transposed := opts == "transposed"
+		switch {
+		case field.Type == tensorType:
+			if t, ok := bd.tensor(name, prefix, transposed); !ok {
+				return fmt.Errorf("engine: RWKV %s layer field %s: tensor %q is not in the version's table", bd.cfg.Version, field.Name, name)
+			} else if t != nil {
+				v.Field(f).Set(reflect.ValueOf(t))
+			}
+		case field.Type.Kind() == reflect.Array && field.Type.Elem() == tensorType && strings.Contains(name, "%d"):
+			for j := 0; j < field.Type.Len(); j++ {
+				n := fmt.Sprintf(name, j)
+				if t, ok := bd.tensor(n, prefix, transposed); !ok {
+					return fmt.Errorf("engine: RWKV %s layer field %s: tensor %q is not in the version's table", bd.cfg.Version, field.Name, n)
+				} else if t != nil {
+					v.Field(f).Index(j).Set(reflect.ValueOf(t))
+				}
+			}
+		default:
+			return fmt.Errorf("engine: layer field %s: tag %q on a %s", field.Name, tag, field.Type)
+		}
+	}
+	return nil
+}
+
+// tensor uploads prefix+name if the block has it. ok is false for a name
+// that is not a tensor of the graph's versions at all.
+func (bd *binder) tensor(name, prefix string, transposed bool) (t backend.Tensor, ok bool) {
+	if !bd.known[name] {
+		return nil, false
+	}
+	if !bd.present[name] {
+		return nil, true
+	}
+	bd.used[name] = true
+	if _, isVec := bd.wm.Vectors[prefix+name]; isVec {
+		return bd.vec(prefix + name), true
+	}
+	return bd.mat(prefix+name, transposed), true
 }

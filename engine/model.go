@@ -166,14 +166,21 @@ func (m *Model) upload(wm *weights.Model) error {
 		m.owned = append(m.owned, t)
 		return t
 	}
-	mat := func(name string) backend.Tensor { return upload(name, false) }
-	matT := func(name string) backend.Tensor { return upload(name, true) }
-	m.emb = mat("emb.weight")
-	m.head = mat("head.weight")
+	m.emb = upload("emb.weight", false)
+	m.head = upload("head.weight", false)
 	m.ln0w, m.ln0b = vec("blocks.0.ln0.weight"), vec("blocks.0.ln0.bias")
 	m.lnOutW, m.lnOutB = vec("ln_out.weight"), vec("ln_out.bias")
+	v, ok := versions[m.cfg.Version]
+	if !ok {
+		return fmt.Errorf("engine: no layer graph for RWKV %s", m.cfg.Version)
+	}
+	bd := &binder{wm: wm, cfg: m.cfg, vec: vec, mat: upload}
 	for i := 0; i < m.cfg.Layers && firstErr == nil; i++ {
-		m.layers = append(m.layers, newLayer(m.cfg, i, vec, mat, matT))
+		l, err := bd.newLayer(v, i)
+		if err != nil {
+			return err
+		}
+		m.layers = append(m.layers, l)
 	}
 	if firstErr != nil {
 		return firstErr

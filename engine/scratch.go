@@ -1,42 +1,82 @@
 package engine
 
 import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
 	"github.com/rwkvgo/rwkvgo/engine/backend"
 	"github.com/rwkvgo/rwkvgo/weights"
 )
 
-// scratch holds the activation tensors of one step of n rows.
+// scratch holds the activation tensors of one step of n rows: the buffers
+// every version uses, and in ext the version's own (its newScratch struct,
+// planned by `scratch` tags naming Config fields: "Embd", "DecayLoRA",
+// "5*MixLoRA").
 type scratch struct {
-	x, xx, prev, out, y, tmp            backend.Tensor
-	xr, xw, xk, xv, xa, xg              backend.Tensor
-	r, w, k, v, a, g, kk, vFirst        backend.Tensor
-	ffn                                 backend.Tensor
-	mix5, mixLo, decayLo, aLo, gLo, vLo backend.Tensor
-	zero                                backend.Tensor
-	maa                                 [5]backend.Tensor // v6 data-dependent mixes, order w k v r g
+	x, xx, prev, out, y, tmp     backend.Tensor
+	xr, xw, xk, xv, xa, xg       backend.Tensor
+	r, w, k, v, a, g, kk, vFirst backend.Tensor
+	ffn                          backend.Tensor // [n, FFN]
+	zero                         backend.Tensor // [1, C] zeros (shared by every view)
+	ext                          any
 
-	// The outputs of the token shift's MixN calls (see layer.tmMix and
-	// layer.cmMix): tmOut for the time mix, cmOut for the channel mix; the
-	// graph uses the first len(mixes) of them.
+	// The outputs of the token shift's MixN calls (see version.mixOuts).
 	tmOut, cmOut []backend.Tensor
+	// views are the handles this scratch owns (views of the full buffers).
+	views []backend.Tensor
 }
 
-// linkMixes sets the MixN output lists of s for the model version.
-func (s *scratch) linkMixes(cfg weights.Config) {
-	switch cfg.Version {
-	case weights.V6:
-		s.tmOut = []backend.Tensor{s.xw, s.xk, s.xv, s.xr, s.xg}
-	case weights.V7:
-		s.tmOut = []backend.Tensor{s.xr, s.xw, s.xk, s.xv, s.xa, s.xg}
-	default:
-		s.tmOut = []backend.Tensor{s.xk, s.xv, s.xr, s.xg}
+// widthC lists the common [n, C] buffers.
+func (s *scratch) widthC() []*backend.Tensor {
+	return []*backend.Tensor{&s.x, &s.xx, &s.prev, &s.out, &s.y, &s.tmp, &s.xr, &s.xw, &s.xk, &s.xv, &s.xa, &s.xg,
+		&s.r, &s.w, &s.k, &s.v, &s.a, &s.g, &s.kk, &s.vFirst}
+}
+
+// extBuffers calls fn for every tensor field of a version's scratch struct
+// with its width from the field's `scratch` tag.
+func extBuffers(ext any, cfg weights.Config, fn func(t *backend.Tensor, cols int)) {
+	if ext == nil {
+		return
 	}
-	s.cmOut = []backend.Tensor{s.xk, s.xr}
+	v := reflect.ValueOf(ext).Elem()
+	for f := 0; f < v.NumField(); f++ {
+		tag := v.Type().Field(f).Tag.Get("scratch")
+		if tag == "" {
+			continue
+		}
+		cols := scratchCols(tag, cfg)
+		field := v.Field(f)
+		if field.Kind() == reflect.Array {
+			for j := 0; j < field.Len(); j++ {
+				fn(field.Index(j).Addr().Interface().(*backend.Tensor), cols)
+			}
+			continue
+		}
+		fn(field.Addr().Interface().(*backend.Tensor), cols)
+	}
+}
+
+// scratchCols evaluates a `scratch` tag: a Config field name, optionally
+// multiplied ("5*MixLoRA").
+func scratchCols(tag string, cfg weights.Config) int {
+	mul := 1
+	if a, b, ok := strings.Cut(tag, "*"); ok {
+		mul, _ = strconv.Atoi(a)
+		tag = b
+	}
+	f := reflect.ValueOf(cfg).FieldByName(tag)
+	if !f.IsValid() || !f.CanInt() {
+		panic(fmt.Sprintf("engine: scratch tag %q names no integer field of weights.Config", tag)) // a programming error in a version file
+	}
+	return mul * int(f.Int())
 }
 
 // freeAll releases every buffer, including the head's.
 func (c *scratchCache) freeAll(be backend.Backend) {
 	c.free(be)
+	c.freeHeadViews(be)
 	if c.fullHead != nil {
 		be.Free(c.fullHead.hid)
 		be.Free(c.fullHead.logits)
@@ -77,26 +117,28 @@ func (c *scratchCache) get(be backend.Backend, cfg weights.Config, n int) *scrat
 		return s
 	}
 	if len(c.views) >= maxCachedViews {
-		c.views = map[int]*scratch{}
+		c.freeViews(be)
 	}
 	f := c.full
-	v := func(t backend.Tensor) backend.Tensor {
-		if t == nil {
-			return nil
+	s := &scratch{zero: f.zero}
+	view := func(dst *backend.Tensor, t backend.Tensor) {
+		if t != nil {
+			*dst = be.View(t, n)
+			s.views = append(s.views, *dst)
 		}
-		return be.View(t, n)
 	}
-	s := &scratch{
-		x: v(f.x), xx: v(f.xx), prev: v(f.prev), out: v(f.out), y: v(f.y), tmp: v(f.tmp),
-		xr: v(f.xr), xw: v(f.xw), xk: v(f.xk), xv: v(f.xv), xa: v(f.xa), xg: v(f.xg),
-		r: v(f.r), w: v(f.w), k: v(f.k), v: v(f.v), a: v(f.a), g: v(f.g), kk: v(f.kk), vFirst: v(f.vFirst),
-		ffn: v(f.ffn), mix5: v(f.mix5), mixLo: v(f.mixLo), decayLo: v(f.decayLo), aLo: v(f.aLo), gLo: v(f.gLo), vLo: v(f.vLo),
-		zero: f.zero,
+	for i, p := range s.widthC() {
+		view(p, *f.widthC()[i])
 	}
-	for j, t := range f.maa {
-		s.maa[j] = v(t)
+	view(&s.ffn, f.ffn)
+	if v := versions[cfg.Version]; v.newScratch != nil {
+		s.ext = v.newScratch()
+		var full []backend.Tensor
+		extBuffers(f.ext, cfg, func(t *backend.Tensor, _ int) { full = append(full, *t) })
+		i := 0
+		extBuffers(s.ext, cfg, func(t *backend.Tensor, _ int) { view(t, full[i]); i++ })
 	}
-	s.linkMixes(cfg)
+	s.tmOut, s.cmOut = versions[cfg.Version].mixOuts(s)
 	c.views[n] = s
 	return s
 }
@@ -104,6 +146,7 @@ func (c *scratchCache) get(be backend.Backend, cfg weights.Config, n int) *scrat
 // head returns output-head tensors for r rows (r <= the current capacity).
 func (c *scratchCache) head(be backend.Backend, cfg weights.Config, r int) *headScratch {
 	if r > c.headCap {
+		c.freeHeadViews(be)
 		if c.fullHead != nil {
 			be.Free(c.fullHead.hid)
 			be.Free(c.fullHead.logits)
@@ -116,7 +159,7 @@ func (c *scratchCache) head(be backend.Backend, cfg weights.Config, r int) *head
 		return h
 	}
 	if len(c.heads) >= maxCachedViews {
-		c.heads = map[int]*headScratch{}
+		c.freeHeadViews(be)
 	}
 	h := &headScratch{hid: be.View(c.fullHead.hid, r), logits: be.View(c.fullHead.logits, r)}
 	c.heads[r] = h
@@ -133,20 +176,14 @@ func (c *scratchCache) alloc(be backend.Backend, cfg weights.Config, n int) {
 		c.all = append(c.all, t)
 		return t
 	}
-	f := &scratch{
-		x: nt(C), xx: nt(C), prev: nt(C), out: nt(C), y: nt(C), tmp: nt(C),
-		xr: nt(C), xw: nt(C), xk: nt(C), xv: nt(C), xa: nt(C), xg: nt(C),
-		r: nt(C), w: nt(C), k: nt(C), v: nt(C), a: nt(C), g: nt(C), kk: nt(C), vFirst: nt(C),
-		ffn: nt(cfg.FFN),
+	f := &scratch{}
+	for _, p := range f.widthC() {
+		*p = nt(C)
 	}
-	switch cfg.Version {
-	case weights.V6:
-		f.mix5, f.mixLo, f.decayLo = nt(5*cfg.MixLoRA), nt(cfg.MixLoRA), nt(cfg.DecayLoRA)
-		for j := range f.maa {
-			f.maa[j] = nt(C)
-		}
-	case weights.V7:
-		f.decayLo, f.aLo, f.gLo, f.vLo = nt(cfg.DecayLoRA), nt(cfg.AaaLoRA), nt(cfg.GateLoRA), nt(cfg.ValueLoRA)
+	f.ffn = nt(cfg.FFN)
+	if v := versions[cfg.Version]; v.newScratch != nil {
+		f.ext = v.newScratch()
+		extBuffers(f.ext, cfg, func(t *backend.Tensor, cols int) { *t = nt(cols) })
 	}
 	f.zero = be.New(1, C)
 	c.all = append(c.all, f.zero)
@@ -155,7 +192,27 @@ func (c *scratchCache) alloc(be backend.Backend, cfg weights.Config, n int) {
 	c.views = map[int]*scratch{}
 }
 
+// freeViews releases the cached step views (every view is a handle of its own).
+func (c *scratchCache) freeViews(be backend.Backend) {
+	for _, s := range c.views {
+		for _, t := range s.views {
+			be.Free(t)
+		}
+	}
+	c.views = map[int]*scratch{}
+}
+
+// freeHeadViews releases the cached views of the output head's buffers.
+func (c *scratchCache) freeHeadViews(be backend.Backend) {
+	for _, h := range c.heads {
+		be.Free(h.hid)
+		be.Free(h.logits)
+	}
+	c.heads = map[int]*headScratch{}
+}
+
 func (c *scratchCache) free(be backend.Backend) {
+	c.freeViews(be)
 	for _, t := range c.all {
 		be.Free(t)
 	}

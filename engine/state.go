@@ -85,24 +85,11 @@ func (s *State) WriteTo(w io.Writer) (int64, error) {
 // ReadState reads a raw state written by WriteTo (or by rwkv.cpp) for the given
 // model configuration.
 func ReadState(r io.Reader, cfg weights.Config) (*State, error) {
-	n := cfg.StateSize()
-	buf := make([]byte, 4*n+1)
-	got, err := io.ReadFull(r, buf)
-	if err != io.ErrUnexpectedEOF && err != nil {
-		if err == io.EOF {
-			got = 0
-		} else {
-			return nil, err
-		}
+	data, err := weights.DecodeState(r, cfg)
+	if err != nil {
+		return nil, err
 	}
-	if got != 4*n {
-		return nil, fmt.Errorf("engine: state file has %d bytes, the model needs exactly %d (%d float32 values)", got, 4*n, n)
-	}
-	s := &State{Version: cfg.Version, Layers: cfg.Layers, Embd: cfg.Embd, Heads: cfg.Heads, Data: make([]float32, n)}
-	for i := range s.Data {
-		s.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
-	}
-	return s, nil
+	return &State{Version: cfg.Version, Layers: cfg.Layers, Embd: cfg.Embd, Heads: cfg.Heads, Data: data}, nil
 }
 
 // statePool holds the states of all live sessions as rows of one backend

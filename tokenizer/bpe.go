@@ -93,8 +93,46 @@ type hfModel struct {
 	EndOfWordSuffix         *string           `json:"end_of_word_suffix"`
 	ByteFallback            bool              `json:"byte_fallback"`
 	IgnoreMerges            bool              `json:"ignore_merges"`
-	Vocab                   map[string]int    `json:"vocab"`
+	Vocab                   hfVocab           `json:"vocab"`
 	Merges                  []json.RawMessage `json:"merges"`
+}
+
+// hfVocab is a BPE model's token -> id map. Unlike a plain map it refuses a
+// JSON object naming the same token twice, which would otherwise silently
+// keep only the last id.
+type hfVocab map[string]int
+
+// UnmarshalJSON decodes the vocabulary object strictly.
+func (v *hfVocab) UnmarshalJSON(data []byte) error {
+	if string(bytes.TrimSpace(data)) == "null" {
+		*v = nil
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return errors.New("vocab is not a JSON object")
+	}
+	m := hfVocab{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return errors.New("vocab has a non-string key")
+		}
+		var id int
+		if err := dec.Decode(&id); err != nil {
+			return fmt.Errorf("vocab token %q: id is not an integer: %w", key, err)
+		}
+		if prev, dup := m[key]; dup {
+			return fmt.Errorf("vocab lists token %q twice (ids %d and %d)", key, prev, id)
+		}
+		m[key] = id
+	}
+	*v = m
+	return nil
 }
 
 type hfFile struct {
@@ -254,6 +292,7 @@ func NewBPE(data []byte) (*BPE, error) {
 		raw bool
 	}
 	var addeds []added
+	addedIDs := map[string]int{}
 	for i, a := range f.AddedTokens {
 		if a.ID == nil || a.Content == nil || *a.Content == "" {
 			return nil, fmt.Errorf("tokenizer.json: added token %d lacks an id or content", i)
@@ -261,6 +300,13 @@ func NewBPE(data []byte) (*BPE, error) {
 		id := *a.ID
 		if id < 0 || id > maxBPEID {
 			return nil, fmt.Errorf("tokenizer.json: added token id %d out of range", id)
+		}
+		if prev, dup := addedIDs[*a.Content]; dup {
+			return nil, fmt.Errorf("tokenizer.json: added token %q is listed twice (ids %d and %d)", *a.Content, prev, id)
+		}
+		addedIDs[*a.Content] = id
+		if vid, ok := m.Vocab[*a.Content]; ok && vid != id {
+			return nil, fmt.Errorf("tokenizer.json: added token %q has id %d but the vocabulary gives it id %d", *a.Content, id, vid)
 		}
 		if s, ok := toks[id]; ok && s != *a.Content {
 			if _, inVocab := m.Vocab[s]; inVocab && m.Vocab[s] == id {

@@ -179,20 +179,13 @@ func Load(path string, opts Options) (*Model, error) {
 var blockRe = regexp.MustCompile(`^blocks\.(\d+)\.`)
 
 // DetectVersion identifies the RWKV version from tensor names (after the
-// web-rwkv renames are undone by Canonicalize).
+// web-rwkv renames are undone by Canonicalize), trying each version's Arch,
+// newest first.
 func DetectVersion(has func(string) bool) (Version, error) {
-	switch {
-	case has("blocks.0.att.r_k") || has("blocks.0.att.x_rwkvag") || has("blocks.0.att.x_r"):
-		return V7, nil
-	case has("blocks.0.att.time_maa_x") || has("blocks.0.att.time_mix_x"):
-		return V6, nil
-	case has("blocks.0.att.ln_x.weight"):
-		if has("blocks.0.att.gate.weight") {
-			return V52, nil
+	for _, a := range archs {
+		if a.Detect(has) {
+			return a.Version, nil
 		}
-		return V51, nil
-	case has("blocks.0.att.time_decay") && has("blocks.0.att.key.weight"):
-		return V4, nil
 	}
 	return 0, fmt.Errorf("weights: not an RWKV model: no blocks.0.att tensors of any known version (v4, v5.1, v5.2, v6, v7)")
 }
@@ -205,6 +198,7 @@ type canon struct {
 	web     bool
 	renamed map[string]*Tensor
 	used    map[string]bool
+	arch    *Arch
 }
 
 // Canonicalize converts a decoded file to canonical form (see Model).
@@ -234,6 +228,9 @@ func Canonicalize(f *File, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.arch, err = ArchOf(ver); err != nil {
+		return nil, err
+	}
 	cfg := Config{Version: ver, LayerNormEps: 1e-5, GroupNormEps: 64e-5}
 	if ver == V51 || ver == V52 {
 		switch {
@@ -247,6 +244,9 @@ func Canonicalize(f *File, opts Options) (*Model, error) {
 	}
 	c.m = &Model{Config: cfg, Format: f.Format, Vectors: map[string][]float32{}, Matrices: map[string]*Tensor{}}
 	if err := c.build(); err != nil {
+		return nil, err
+	}
+	if err := CheckConsistency(f, c.m.Config); err != nil {
 		return nil, err
 	}
 	return c.m, nil
@@ -401,7 +401,7 @@ func (c *canon) build() error {
 	if err := c.mat("head.weight", "head.weight", v, C); err != nil {
 		return err
 	}
-	for _, n := range []string{"blocks.0.ln0.weight", "blocks.0.ln0.bias", "ln_out.weight", "ln_out.bias"} {
+	for _, n := range []string{"ln_out.weight", "ln_out.bias"} {
 		if err := c.putVec(n, C, nil); err != nil {
 			return err
 		}
@@ -425,7 +425,7 @@ func (c *canon) build() error {
 	}
 	var unused []string
 	for n := range c.renamed {
-		if !c.used[n] && !(cfg.Version == V7 && (strings.HasPrefix(n, "blocks.0.att.v0") || strings.HasPrefix(n, "blocks.0.att.v1") || strings.HasPrefix(n, "blocks.0.att.v2"))) {
+		if !c.used[n] && !(c.arch.Optional != nil && c.arch.Optional(n)) {
 			unused = append(unused, n)
 		}
 	}
@@ -439,23 +439,20 @@ func (c *canon) build() error {
 	return nil
 }
 
-// heads detects the head count, head size and LoRA ranks.
+// heads detects the head count, head size and LoRA ranks from the tensors
+// the version's Arch names.
 func (c *canon) heads() error {
 	cfg := &c.m.Config
 	C := cfg.Embd
-	var src string
-	switch cfg.Version {
-	case V4:
+	if len(c.arch.Heads) == 0 {
 		return nil
-	case V51, V52:
-		src = "blocks.0.att.time_decay"
-	case V6:
-		src = "blocks.0.att.time_faaaa"
-		if _, ok := c.renamed[src]; !ok {
-			src = "blocks.0.att.time_first"
+	}
+	src := c.arch.Heads[0]
+	for _, n := range c.arch.Heads {
+		if _, ok := c.renamed[n]; ok {
+			src = n
+			break
 		}
-	case V7:
-		src = "blocks.0.att.r_k"
 	}
 	t, ok := c.renamed[src]
 	if !ok {
@@ -467,10 +464,10 @@ func (c *canon) heads() error {
 	if len(t.Shape) > 0 {
 		h = t.Shape[0]
 	}
-	if cfg.Version == V51 && t.Len() != h {
-		return fmt.Errorf("weights: v5.1 %s has shape %s, want one value per head", src, t.ShapeString())
+	if c.arch.PerHeadScalars && t.Len() != h {
+		return fmt.Errorf("weights: %s %s has shape %s, want one value per head", cfg.Version, src, t.ShapeString())
 	}
-	if cfg.Version != V51 && t.Len() != C {
+	if !c.arch.PerHeadScalars && t.Len() != C {
 		return fmt.Errorf("weights: %s has shape %s, want %d values", src, t.ShapeString(), C)
 	}
 	if h <= 0 || C%h != 0 {
@@ -496,133 +493,82 @@ func (c *canon) heads() error {
 		}
 		return 0, fmt.Errorf("weights: %s has shape %s, incompatible with width %d", name, t.ShapeString(), C)
 	}
-	var err error
-	switch cfg.Version {
-	case V6:
-		if cfg.MixLoRA, err = rank("blocks.0.att.time_maa_w1", 5); err != nil {
+	for _, rk := range c.arch.Ranks {
+		if cfg.Layers < rk.MinLayers {
+			continue
+		}
+		v, err := rank(rk.Tensor, rk.Div)
+		if err != nil {
 			return err
 		}
-		cfg.DecayLoRA, err = rank("blocks.0.att.time_decay_w1", 1)
-	case V7:
-		if cfg.DecayLoRA, err = rank("blocks.0.att.w1", 1); err != nil {
-			return err
-		}
-		if cfg.AaaLoRA, err = rank("blocks.0.att.a1", 1); err != nil {
-			return err
-		}
-		if cfg.GateLoRA, err = rank("blocks.0.att.g1", 1); err != nil {
-			return err
-		}
-		if cfg.Layers > 1 {
-			cfg.ValueLoRA, err = rank("blocks.1.att.v1", 1)
-		}
+		*rk.Field(cfg) = v
 	}
-	return err
+	return nil
 }
 
+// block canonicalizes block i's parameters as the version's Arch lists them.
 func (c *canon) block(i int) error {
 	cfg := c.m.Config
-	C, F, H := cfg.Embd, cfg.FFN, cfg.Heads
+	d := cfg.Dims()
 	p := fmt.Sprintf("blocks.%d.", i)
-	var errs []error
-	vec := func(n string, fn func(float64) float64) { errs = append(errs, c.putVec(p+n, C, fn)) }
-	mat := func(n string, rows, cols int) { errs = append(errs, c.mat(p+n, p+n, rows, cols)) }
-	lora := func(n string, rows, cols int) { errs = append(errs, c.lora(p+n, p+n, rows, cols)) }
-	for _, n := range []string{"ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"} {
-		vec(n, nil)
-	}
-	negExp := func(x float64) float64 { return -math.Exp(x) }
-	expNegExp := func(x float64) float64 { return math.Exp(-math.Exp(x)) }
 	official := !c.ggml
-	opt := func(cond bool, fn func(float64) float64) func(float64) float64 {
-		if cond {
-			return fn
+	for _, prm := range c.arch.Block {
+		if !prm.Layers.has(i) {
+			continue
 		}
-		return nil
-	}
-	switch cfg.Version {
-	case V4, V51, V52:
-		for _, n := range []string{"att.time_mix_k", "att.time_mix_v", "att.time_mix_r", "ffn.time_mix_k", "ffn.time_mix_r"} {
-			vec(n, nil)
+		fn := prm.Official
+		if !official {
+			fn = nil
 		}
-		for _, n := range []string{"att.key.weight", "att.value.weight", "att.receptance.weight", "att.output.weight"} {
-			mat(n, C, C)
+		name := p + prm.Name
+		var err error
+		switch prm.Rule {
+		case Vector:
+			err = c.putVec(name, d.C, fn)
+		case PerHead:
+			err = c.perHead(name, d.H, fn)
+		case Bonus:
+			err = c.alias(name, p+"att.time_first", d.C)
+		case Packed:
+			err = c.packed(p, prm, d.C)
+		case Matrix:
+			err = c.mat(name, name, prm.Rows(d), prm.Cols(d))
+		case LoRA:
+			err = c.lora(name, name, prm.Rows(d), prm.Cols(d))
+		case MaaW2:
+			err = c.maaW2(p, d.MixLoRA)
+		default:
+			err = fmt.Errorf("weights: %s: unknown rule %d for %s", cfg.Version, prm.Rule, prm.Name)
 		}
-		mat("ffn.receptance.weight", C, C)
-		mat("ffn.key.weight", F, C)
-		mat("ffn.value.weight", C, F)
-		switch cfg.Version {
-		case V4:
-			vec("att.time_decay", opt(official, negExp))
-			vec("att.time_first", nil)
-		case V51:
-			errs = append(errs, c.perHead(p+"att.time_decay", H, opt(official, expNegExp)))
-			errs = append(errs, c.perHead(p+"att.time_first", H, opt(official, math.Exp)))
-		case V52:
-			vec("att.time_decay", opt(official, expNegExp))
-			errs = append(errs, c.alias(p+"att.time_faaaa", p+"att.time_first", C))
-			vec("att.time_mix_g", nil)
-			mat("att.gate.weight", C, C)
-		}
-		if cfg.Version != V4 {
-			vec("att.ln_x.weight", nil)
-			vec("att.ln_x.bias", nil)
-		}
-	case V6:
-		D, Dd := cfg.MixLoRA, cfg.DecayLoRA
-		for _, n := range []string{"att.time_maa_x", "att.time_maa_w", "att.time_maa_k", "att.time_maa_v", "att.time_maa_r", "att.time_maa_g",
-			"ffn.time_maa_k", "ffn.time_maa_r", "att.time_decay", "att.ln_x.weight", "att.ln_x.bias"} {
-			vec(n, nil)
-		}
-		errs = append(errs, c.alias(p+"att.time_faaaa", p+"att.time_first", C))
-		lora("att.time_maa_w1", 5*D, C)
-		errs = append(errs, c.maaW2(p, D))
-		lora("att.time_decay_w1", Dd, C)
-		lora("att.time_decay_w2", C, Dd)
-		for _, n := range []string{"att.key.weight", "att.value.weight", "att.receptance.weight", "att.output.weight", "att.gate.weight", "ffn.receptance.weight"} {
-			mat(n, C, C)
-		}
-		mat("ffn.key.weight", F, C)
-		mat("ffn.value.weight", C, F)
-	case V7:
-		if _, ok := c.renamed[p+"att.x_rwkvag"]; ok {
-			all, err := c.vec(p+"att.x_rwkvag", 6*C)
-			if err != nil {
-				return err
-			}
-			for j, n := range []string{"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"} {
-				c.m.Vectors[p+"att."+n] = all[j*C : (j+1)*C]
-			}
-		} else {
-			for _, n := range []string{"att.x_r", "att.x_w", "att.x_k", "att.x_v", "att.x_a", "att.x_g"} {
-				vec(n, nil)
-			}
-		}
-		for _, n := range []string{"att.w0", "att.a0", "att.k_k", "att.k_a", "att.r_k", "att.ln_x.weight", "att.ln_x.bias", "ffn.x_k"} {
-			vec(n, nil)
-		}
-		lora("att.w1", cfg.DecayLoRA, C)
-		lora("att.w2", C, cfg.DecayLoRA)
-		lora("att.a1", cfg.AaaLoRA, C)
-		lora("att.a2", C, cfg.AaaLoRA)
-		lora("att.g1", cfg.GateLoRA, C)
-		lora("att.g2", C, cfg.GateLoRA)
-		if i > 0 {
-			vec("att.v0", nil)
-			lora("att.v1", cfg.ValueLoRA, C)
-			lora("att.v2", C, cfg.ValueLoRA)
-		}
-		for _, n := range []string{"att.key.weight", "att.value.weight", "att.receptance.weight", "att.output.weight"} {
-			mat(n, C, C)
-		}
-		mat("ffn.key.weight", F, C)
-		mat("ffn.value.weight", C, F)
-	}
-	for _, err := range errs {
 		if err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// packed stores one of several vectors that a file may instead pack into
+// one tensor (v7's att.x_rwkvag holds x_r .. x_g).
+func (c *canon) packed(p string, prm Param, n int) error {
+	name := p + prm.Name
+	if _, ok := c.renamed[name]; ok {
+		return c.putVec(name, n, nil)
+	}
+	whole := p + prm.Packed
+	if _, ok := c.renamed[whole]; !ok {
+		return fmt.Errorf("weights: missing tensor %q (or %q)", name, whole)
+	}
+	count := 0
+	for _, q := range c.arch.Block {
+		if q.Rule == Packed && q.Packed == prm.Packed {
+			count++
+		}
+	}
+	all, err := c.vec(whole, count*n)
+	if err != nil {
+		return err
+	}
+	c.m.Vectors[name] = all[prm.Index*n : (prm.Index+1)*n]
 	return nil
 }
 

@@ -86,6 +86,9 @@ func mapFile(path string) ([]byte, func() error, error) {
 	if data, release, err := mmap(fh, size); err == nil {
 		return data, release, nil
 	}
+	if err := CheckHostAlloc("reading "+filepath.Base(path)+" into memory", uint64(size)); err != nil {
+		return nil, nil, err
+	}
 	data := make([]byte, size)
 	if _, err := fh.ReadAt(data, 0); err != nil {
 		return nil, nil, err

@@ -158,6 +158,9 @@ func (r *pthReader) entryBytes(f *zip.File, limit uint64) ([]byte, error) {
 		return nil, fmt.Errorf("weights: pth entry %q is compressed and too large (%d bytes)", f.Name, size)
 	}
 	r.inflate -= size
+	if err := CheckHostAlloc(fmt.Sprintf("inflating pth entry %q", f.Name), size); err != nil {
+		return nil, err
+	}
 	rc, err := f.Open()
 	if err != nil {
 		return nil, fmt.Errorf("weights: pth entry %q: %v", f.Name, err)

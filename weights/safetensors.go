@@ -60,7 +60,8 @@ type stEntry struct {
 // length N, N bytes of JSON describing every tensor (dtype, shape and byte
 // range), then the tensors' bytes. Only F32, F16 and BF16 tensors are
 // supported. Every header field is validated (well-formed JSON, offsets within
-// the buffer and consistent with the shape, no overlapping tensors). The
+// the buffer and consistent with the shape, tensors tiling the data buffer
+// exactly, with no overlaps, gaps or trailing bytes). The
 // returned tensors alias data and are ordered by their data offset; the header's
 // __metadata__ goes to File.Meta.
 func ReadSafetensors(data []byte) (*File, error) {
@@ -90,17 +91,25 @@ func ReadSafetensors(data []byte) (*File, error) {
 		return entries[i].end < entries[j].end
 	})
 	f := &File{Format: FormatSafetensors, Meta: meta, Tensors: make([]*Tensor, 0, len(entries))}
+	// As in the reference implementation, the tensors must tile the data
+	// buffer exactly: no overlaps, no unclaimed gaps, no trailing bytes.
 	var prevEnd uint64
 	prevName := ""
-	for i, e := range entries {
+	for _, e := range entries {
 		if e.end > uint64(len(buf)) {
 			return nil, fmt.Errorf("weights: safetensors tensor %q: data_offsets [%d, %d] beyond the %d byte data buffer", e.name, e.begin, e.end, len(buf))
 		}
-		// Zero-length tensors occupy no bytes and cannot overlap anything.
-		if e.end > e.begin {
-			if i > 0 && e.begin < prevEnd {
-				return nil, fmt.Errorf("weights: safetensors tensors %q and %q overlap", prevName, e.name)
+		switch {
+		case e.begin < prevEnd:
+			return nil, fmt.Errorf("weights: safetensors tensors %q and %q overlap (data_offsets [%d, %d] start before %d)", prevName, e.name, e.begin, e.end, prevEnd)
+		case e.begin > prevEnd:
+			after := "the start of the data buffer"
+			if prevName != "" {
+				after = fmt.Sprintf("tensor %q", prevName)
 			}
+			return nil, fmt.Errorf("weights: safetensors data bytes [%d, %d) between %s and tensor %q belong to no tensor", prevEnd, e.begin, after, e.name)
+		}
+		if e.end > e.begin {
 			prevEnd, prevName = e.end, e.name
 		}
 		f.Tensors = append(f.Tensors, &Tensor{
@@ -109,6 +118,9 @@ func ReadSafetensors(data []byte) (*File, error) {
 			Shape: e.shape,
 			Data:  buf[e.begin:e.end:e.end],
 		})
+	}
+	if prevEnd != uint64(len(buf)) {
+		return nil, fmt.Errorf("weights: safetensors data buffer has %d bytes after the last tensor that belong to no tensor (tensors end at %d of %d)", uint64(len(buf))-prevEnd, prevEnd, len(buf))
 	}
 	return f, nil
 }

@@ -198,6 +198,12 @@ func TestSafetensorsErrors(t *testing.T) {
 		{"size mismatch", st(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}`, make([]byte, 8)), "4 bytes for shape [2] of F32 (want 8)"},
 		{"beyond buffer", st(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, make([]byte, 4)), "beyond the 4 byte data buffer"},
 		{"overlap", st(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F16","shape":[2],"data_offsets":[6,10]}}`, make([]byte, 12)), `tensors "a" and "b" overlap`},
+		{"gap between tensors", st(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F16","shape":[1],"data_offsets":[6,8]}}`, make([]byte, 8)), `data bytes [4, 6) between tensor "a" and tensor "b" belong to no tensor`},
+		{"gap before first", st(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, make([]byte, 8)), `data bytes [0, 4) between the start of the data buffer and tensor "a"`},
+		{"empty tensor in a gap", st(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"e":{"dtype":"F32","shape":[0],"data_offsets":[6,6]},"b":{"dtype":"F16","shape":[1],"data_offsets":[6,8]}}`, make([]byte, 8)), `data bytes [4, 6) between tensor "a" and tensor "e"`},
+		{"empty tensor inside another", st(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"e":{"dtype":"F32","shape":[0],"data_offsets":[2,2]}}`, make([]byte, 4)), `tensors "a" and "e" overlap`},
+		{"trailing data", st(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, make([]byte, 7)), "3 bytes after the last tensor"},
+		{"data without tensors", st(`{}`, make([]byte, 2)), "2 bytes after the last tensor"},
 		{"metadata not strings", st(`{"__metadata__":{"a":1}}`, nil), "__metadata__ must map strings to strings"},
 		{"entry not object", st(`{"a":[1,2]}`, nil), `tensor "a": malformed header entry`},
 	}
@@ -214,10 +220,11 @@ func TestSafetensorsErrors(t *testing.T) {
 	}
 }
 
-// TestSafetensorsLenient covers accepted variations: padding, gaps between
-// tensors, empty tensors sharing an offset, and no tensors at all.
+// TestSafetensorsLenient covers accepted variations: padding, header order
+// differing from data order, empty tensors sharing an offset, and no tensors
+// at all.
 func TestSafetensorsLenient(t *testing.T) {
-	f, err := ReadSafetensors(st(`{"b":{"dtype":"F16","shape":[1],"data_offsets":[6,8]},"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}  `, seq(10, 0)))
+	f, err := ReadSafetensors(st(`{"b":{"dtype":"F16","shape":[1],"data_offsets":[4,6]},"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}  `, seq(6, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +232,7 @@ func TestSafetensorsLenient(t *testing.T) {
 	for _, g := range f.Tensors {
 		names = append(names, g.Name)
 	}
-	if !reflect.DeepEqual(names, []string{"e", "a", "b"}) || !bytes.Equal(f.Get("b").Data, []byte{6, 7}) {
+	if !reflect.DeepEqual(names, []string{"e", "a", "b"}) || !bytes.Equal(f.Get("b").Data, []byte{4, 5}) {
 		t.Errorf("got %v", names)
 	}
 	f, err = ReadSafetensors(st(`{}`, nil))

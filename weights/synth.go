@@ -75,110 +75,34 @@ func Synthesize(sc SynthConfig) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &synth{rng: rand.New(rand.NewPCG(sc.Seed, 0x5eed)), f: &File{Format: FormatPTH}}
-	C, V, F := sc.Embd, sc.Vocab, sc.FFN
-	H := 0
-	if sc.Version != V4 {
-		H = C / sc.HeadSize
+	arch, err := ArchOf(sc.Version)
+	if err != nil {
+		return nil, err
 	}
-	g.normal("emb.weight", 1, V, C)
+	g := &synth{rng: rand.New(rand.NewPCG(sc.Seed, 0x5eed)), f: &File{Format: FormatPTH}}
+	d := Dims{C: sc.Embd, F: sc.FFN, MixLoRA: sc.MixLoRA, DecayLoRA: sc.DecayLoRA, AaaLoRA: sc.AaaLoRA,
+		ValueLoRA: sc.ValueLoRA, GateLoRA: sc.GateLoRA}
+	if sc.Version != V4 {
+		d.N = sc.HeadSize
+		d.H = sc.Embd / sc.HeadSize
+	}
+	g.normal("emb.weight", 1, sc.Vocab, d.C)
 	for i := 0; i < sc.Layers; i++ {
 		p := fmt.Sprintf("blocks.%d.", i)
-		g.around(p+"ln1.weight", 1, 0.1, C)
-		g.around(p+"ln1.bias", 0, 0.1, C)
-		g.around(p+"ln2.weight", 1, 0.1, C)
-		g.around(p+"ln2.bias", 0, 0.1, C)
-		if i == 0 {
-			g.around(p+"ln0.weight", 1, 0.1, C)
-			g.around(p+"ln0.bias", 0, 0.1, C)
-		}
-		switch sc.Version {
-		case V4, V51, V52:
-			switch sc.Version {
-			case V4:
-				g.uniform(p+"att.time_decay", -4, 1, C)
-				g.uniform(p+"att.time_first", -1, 1, C)
-			case V51:
-				g.uniform(p+"att.time_decay", -4, 0, H)
-				g.uniform(p+"att.time_first", -1, 0.5, H)
-			case V52:
-				g.uniform(p+"att.time_decay", -4, 0, H, sc.HeadSize)
-				g.uniform(p+"att.time_faaaa", -1, 1, H, sc.HeadSize)
+		for _, prm := range arch.Block {
+			if !prm.Layers.has(i) {
+				continue
 			}
-			for _, n := range []string{"k", "v", "r"} {
-				g.uniform(p+"att.time_mix_"+n, 0, 1, 1, 1, C)
+			if prm.Init.Normal {
+				g.normal(p+prm.Name, prm.Init.Gain, prm.Stored(d)...)
+			} else {
+				g.uniform(p+prm.Name, prm.Init.Lo, prm.Init.Hi, prm.Stored(d)...)
 			}
-			if sc.Version == V52 {
-				g.uniform(p+"att.time_mix_g", 0, 1, 1, 1, C)
-			}
-			if sc.Version != V4 {
-				g.around(p+"att.ln_x.weight", 1, 0.1, C)
-				g.around(p+"att.ln_x.bias", 0, 0.1, C)
-			}
-			for _, n := range []string{"key", "value", "receptance", "output"} {
-				g.normal(p+"att."+n+".weight", 1, C, C)
-			}
-			if sc.Version == V52 {
-				g.normal(p+"att.gate.weight", 1, C, C)
-			}
-			g.uniform(p+"ffn.time_mix_k", 0, 1, 1, 1, C)
-			g.uniform(p+"ffn.time_mix_r", 0, 1, 1, 1, C)
-			g.normal(p+"ffn.key.weight", 1, F, C)
-			g.normal(p+"ffn.receptance.weight", 1, C, C)
-			g.normal(p+"ffn.value.weight", 1, C, F)
-		case V6:
-			for _, n := range []string{"x", "w", "k", "v", "r", "g"} {
-				g.uniform(p+"att.time_maa_"+n, 0, 1, 1, 1, C)
-			}
-			g.normal(p+"att.time_maa_w1", 0.1, C, 5*sc.MixLoRA)
-			g.normal(p+"att.time_maa_w2", 0.1, 5, sc.MixLoRA, C)
-			g.uniform(p+"att.time_decay", -4, 0, 1, 1, C)
-			g.normal(p+"att.time_decay_w1", 0.1, C, sc.DecayLoRA)
-			g.normal(p+"att.time_decay_w2", 0.1, sc.DecayLoRA, C)
-			g.uniform(p+"att.time_faaaa", -1, 1, H, sc.HeadSize)
-			for _, n := range []string{"receptance", "key", "value", "output", "gate"} {
-				g.normal(p+"att."+n+".weight", 1, C, C)
-			}
-			g.around(p+"att.ln_x.weight", 1, 0.1, C)
-			g.around(p+"att.ln_x.bias", 0, 0.1, C)
-			g.uniform(p+"ffn.time_maa_k", 0, 1, 1, 1, C)
-			g.uniform(p+"ffn.time_maa_r", 0, 1, 1, 1, C)
-			g.normal(p+"ffn.key.weight", 1, F, C)
-			g.normal(p+"ffn.receptance.weight", 1, C, C)
-			g.normal(p+"ffn.value.weight", 1, C, F)
-		case V7:
-			for _, n := range []string{"r", "w", "k", "v", "a", "g"} {
-				g.uniform(p+"att.x_"+n, 0, 1, 1, 1, C)
-			}
-			g.uniform(p+"att.w0", -3, 0.5, 1, 1, C)
-			g.normal(p+"att.w1", 0.1, C, sc.DecayLoRA)
-			g.normal(p+"att.w2", 0.1, sc.DecayLoRA, C)
-			g.uniform(p+"att.a0", -1, 1, 1, 1, C)
-			g.normal(p+"att.a1", 0.1, C, sc.AaaLoRA)
-			g.normal(p+"att.a2", 0.1, sc.AaaLoRA, C)
-			if i > 0 {
-				g.uniform(p+"att.v0", -1, 1, 1, 1, C)
-				g.normal(p+"att.v1", 0.1, C, sc.ValueLoRA)
-				g.normal(p+"att.v2", 0.1, sc.ValueLoRA, C)
-			}
-			g.normal(p+"att.g1", 0.1, C, sc.GateLoRA)
-			g.normal(p+"att.g2", 0.1, sc.GateLoRA, C)
-			g.around(p+"att.k_k", 0.85, 0.1, 1, 1, C)
-			g.around(p+"att.k_a", 1, 0.1, 1, 1, C)
-			g.around(p+"att.r_k", 0, 0.3, H, sc.HeadSize)
-			for _, n := range []string{"receptance", "key", "value", "output"} {
-				g.normal(p+"att."+n+".weight", 1, C, C)
-			}
-			g.around(p+"att.ln_x.weight", 1, 0.1, C)
-			g.around(p+"att.ln_x.bias", 0, 0.1, C)
-			g.uniform(p+"ffn.x_k", 0, 1, 1, 1, C)
-			g.normal(p+"ffn.key.weight", 1, F, C)
-			g.normal(p+"ffn.value.weight", 1, C, F)
 		}
 	}
-	g.around("ln_out.weight", 1, 0.1, C)
-	g.around("ln_out.bias", 0, 0.1, C)
-	g.normal("head.weight", 1, V, C)
+	g.around("ln_out.weight", 1, 0.1, d.C)
+	g.around("ln_out.bias", 0, 0.1, d.C)
+	g.normal("head.weight", 1, sc.Vocab, d.C)
 	return g.f, nil
 }
 

@@ -1,0 +1,68 @@
+package engine
+
+import (
+	"github.com/rwkvgo/rwkvgo/engine/backend"
+	"github.com/rwkvgo/rwkvgo/weights"
+)
+
+// versionV5 is the layer graph of RWKV-5.1 and 5.2 (5.2 adds the gate).
+var versionV5 = version{
+	archs:    []weights.Version{weights.V51, weights.V52},
+	newLayer: func() versionLayer { return &v5Layer{} },
+	mixOuts: func(s *scratch) (tm, cm []backend.Tensor) {
+		return []backend.Tensor{s.xk, s.xv, s.xr, s.xg}, []backend.Tensor{s.xk, s.xr}
+	},
+}
+
+// v5Layer is an RWKV-5.x block (tensor tables: weights/v5.go). Gate fields
+// are nil for v5.1.
+type v5Layer struct {
+	block
+	MixK  backend.Tensor `tensor:"att.time_mix_k"`
+	MixV  backend.Tensor `tensor:"att.time_mix_v"`
+	MixR  backend.Tensor `tensor:"att.time_mix_r"`
+	MixG  backend.Tensor `tensor:"att.time_mix_g"`
+	Decay backend.Tensor `tensor:"att.time_decay"` // exp(-exp(w))
+	First backend.Tensor `tensor:"att.time_first"`
+	LnXW  backend.Tensor `tensor:"att.ln_x.weight"`
+	LnXB  backend.Tensor `tensor:"att.ln_x.bias"`
+	WK    backend.Tensor `tensor:"att.key.weight"`
+	WV    backend.Tensor `tensor:"att.value.weight"`
+	WR    backend.Tensor `tensor:"att.receptance.weight"`
+	WO    backend.Tensor `tensor:"att.output.weight"`
+	WG    backend.Tensor `tensor:"att.gate.weight"`
+	FMixK backend.Tensor `tensor:"ffn.time_mix_k"`
+	FMixR backend.Tensor `tensor:"ffn.time_mix_r"`
+	FFNR  backend.Tensor `tensor:"ffn.receptance.weight"`
+
+	tmMixes, cmMixes []backend.Tensor
+}
+
+func (l *v5Layer) bound(int) {
+	l.tmMixes = []backend.Tensor{l.MixK, l.MixV, l.MixR}
+	if l.MixG != nil {
+		l.tmMixes = append(l.tmMixes, l.MixG)
+	}
+	l.cmMixes = []backend.Tensor{l.FMixK, l.FMixR}
+}
+
+func (l *v5Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Tensor) {
+	return l.cmMixes, backend.MixLerp, l.FFNR
+}
+
+// timeMix: RWKV-5.1/5.2 attention; result in s.out.
+func (l *v5Layer) timeMix(m *Model, s *scratch, off int) {
+	be := m.be
+	be.MixN(s.tmOut[:len(l.tmMixes)], s.xx, s.prev, l.tmMixes, backend.MixLerp) // k v r (g)
+	be.MatMul(s.k, s.xk, l.WK)
+	be.MatMul(s.v, s.xv, l.WV)
+	be.MatMul(s.r, s.xr, l.WR)
+	be.WKV5(s.y, s.r, s.k, s.v, l.Decay, l.First, m.states.t, off+2*m.cfg.Embd, m.cfg.Heads)
+	be.GroupNorm(s.y, s.y, l.LnXW, l.LnXB, m.cfg.Heads, m.cfg.GroupNormEps)
+	if l.WG != nil {
+		be.MatMul(s.g, s.xg, l.WG)
+		be.Map(s.g, s.g, backend.SiLU)
+		be.Zip(s.y, s.y, s.g, backend.Mul)
+	}
+	be.MatMul(s.out, s.y, l.WO)
+}

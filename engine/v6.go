@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"github.com/rwkvgo/rwkvgo/engine/backend"
+	"github.com/rwkvgo/rwkvgo/weights"
+)
+
+// versionV6 is RWKV-6's layer graph. Its five data-dependent mixes come in
+// time_maa_w2's order: w, k, v, r, g.
+var versionV6 = version{
+	archs:      []weights.Version{weights.V6},
+	newLayer:   func() versionLayer { return &v6Layer{} },
+	newScratch: func() any { return &v6Scratch{} },
+	mixOuts: func(s *scratch) (tm, cm []backend.Tensor) {
+		return []backend.Tensor{s.xw, s.xk, s.xv, s.xr, s.xg}, []backend.Tensor{s.xk, s.xr}
+	},
+}
+
+// v6Scratch holds RWKV-6's own activations.
+type v6Scratch struct {
+	Mix5    backend.Tensor    `scratch:"5*MixLoRA"` // tanh(xxx @ maa_w1): the five LoRA inputs
+	MixLo   backend.Tensor    `scratch:"MixLoRA"`   // one of them
+	DecayLo backend.Tensor    `scratch:"DecayLoRA"`
+	Maa     [5]backend.Tensor `scratch:"Embd"` // the data-dependent mixes, order w k v r g
+}
+
+// v6Layer is an RWKV-6 block (tensor table: weights/v6.go).
+type v6Layer struct {
+	block
+	MixX    backend.Tensor    `tensor:"att.time_maa_x"`
+	MixW    backend.Tensor    `tensor:"att.time_maa_w"`
+	MixK    backend.Tensor    `tensor:"att.time_maa_k"`
+	MixV    backend.Tensor    `tensor:"att.time_maa_v"`
+	MixR    backend.Tensor    `tensor:"att.time_maa_r"`
+	MixG    backend.Tensor    `tensor:"att.time_maa_g"`
+	MaaW1   backend.Tensor    `tensor:"att.time_maa_w1"`    // [5D, C]
+	MaaW2   [5]backend.Tensor `tensor:"att.time_maa_w2.%d"` // [C, D] each, order w k v r g
+	Decay   backend.Tensor    `tensor:"att.time_decay"`
+	DecayW1 backend.Tensor    `tensor:"att.time_decay_w1"`
+	DecayW2 backend.Tensor    `tensor:"att.time_decay_w2"`
+	First   backend.Tensor    `tensor:"att.time_first"`
+	LnXW    backend.Tensor    `tensor:"att.ln_x.weight"`
+	LnXB    backend.Tensor    `tensor:"att.ln_x.bias"`
+	WR      backend.Tensor    `tensor:"att.receptance.weight"`
+	WK      backend.Tensor    `tensor:"att.key.weight"`
+	WV      backend.Tensor    `tensor:"att.value.weight"`
+	WO      backend.Tensor    `tensor:"att.output.weight"`
+	WG      backend.Tensor    `tensor:"att.gate.weight"`
+	FMixK   backend.Tensor    `tensor:"ffn.time_maa_k"`
+	FMixR   backend.Tensor    `tensor:"ffn.time_maa_r"`
+	FFNR    backend.Tensor    `tensor:"ffn.receptance.weight"`
+
+	bias    [5]backend.Tensor // the mixes' static parts, order w k v r g
+	cmMixes []backend.Tensor
+}
+
+func (l *v6Layer) bound(int) {
+	l.bias = [5]backend.Tensor{l.MixW, l.MixK, l.MixV, l.MixR, l.MixG}
+	l.cmMixes = []backend.Tensor{l.FMixK, l.FMixR}
+}
+
+func (l *v6Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Tensor) {
+	return l.cmMixes, backend.MixDelta, l.FFNR
+}
+
+// timeMix: RWKV-6 attention with data-dependent token shift and decay.
+func (l *v6Layer) timeMix(m *Model, s *scratch, off int) {
+	be := m.be
+	x := s.ext.(*v6Scratch)
+	be.Mix(s.xa, s.xx, s.prev, l.MixX, backend.MixDelta) // xxx
+	be.MatMul(x.Mix5, s.xa, l.MaaW1)
+	be.Map(x.Mix5, x.Mix5, backend.Tanh)
+	for j, maa := range x.Maa {
+		be.Slice(x.MixLo, x.Mix5, j*m.cfg.MixLoRA)
+		be.MatMul(maa, x.MixLo, l.MaaW2[j])
+		be.Zip(maa, maa, l.bias[j], backend.Add)
+	}
+	be.MixN(s.tmOut, s.xx, s.prev, x.Maa[:], backend.MixDelta) // w k v r g
+	be.MatMul(s.r, s.xr, l.WR)
+	be.MatMul(s.k, s.xk, l.WK)
+	be.MatMul(s.v, s.xv, l.WV)
+	be.MatMul(s.g, s.xg, l.WG)
+	be.Map(s.g, s.g, backend.SiLU)
+	be.MatMul(x.DecayLo, s.xw, l.DecayW1)
+	be.Map(x.DecayLo, x.DecayLo, backend.Tanh)
+	be.MatMul(s.w, x.DecayLo, l.DecayW2)
+	be.Zip(s.w, s.w, l.Decay, backend.Add)
+	be.Map(s.w, s.w, backend.NegExpExp)
+	be.WKV5(s.y, s.r, s.k, s.v, s.w, l.First, m.states.t, off+2*m.cfg.Embd, m.cfg.Heads)
+	be.GroupNorm(s.y, s.y, l.LnXW, l.LnXB, m.cfg.Heads, m.cfg.GroupNormEps)
+	be.Zip(s.y, s.y, s.g, backend.Mul)
+	be.MatMul(s.out, s.y, l.WO)
+}
