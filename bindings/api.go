@@ -12,7 +12,16 @@
 //     librwkvcu.so on the default search path) when the binary has no cgo
 //     bindings.
 //
-// Without either, Open returns an error wrapping ErrNotBuilt. Importing the
+// Without either, Open returns an error wrapping ErrNotBuilt.
+//
+// The benchmarks' extras (cuBLAS baseline, event timers, L2 flush,
+// attention) are in a separate library, librwkvcu_bench
+// (csrc/include/rwkvcu_bench.h), always opened with purego on first use:
+// from $RWKVGO_CUDA_BENCH_LIB, or next to the product library
+// (librwkvcu_bench.so beside librwkvcu.so, librwkvcu_bench_emu.so beside
+// librwkvcu_emu.so). Without it VendorMatMul reports ErrNotSupported,
+// Attention fails with ErrNotSupported, and the timers fall back to the host
+// clock after a synchronization. Importing the
 // package registers the "cuda" backend with backend.Register.
 //
 // Errors follow the backend package's sticky convention; each carries the
@@ -40,7 +49,7 @@ var (
 )
 
 // abiVersion is the RWKVCU_ABI_VERSION these bindings are written for.
-const abiVersion = 1
+const abiVersion = 2
 
 // Error is a failed librwkvcu call.
 type Error struct {
@@ -82,6 +91,7 @@ type capi struct {
 	contextDestroy func(ctx ptr)
 	synchronize    func(ctx ptr) int32
 	deviceInfo     func(ctx ptr, name *byte, nameLen uintptr, major, minor, sms *int32, mem *uint64, bw, f32, f16 *float64) int32
+	stats          func(ctx ptr, out *uint64, n int32) int32
 
 	tensorNew    func(ctx ptr, dt int32, rows, cols int64, out *ptr) int32
 	tensorView   func(ctx, t ptr, rows int64, out *ptr) int32
@@ -98,16 +108,16 @@ type capi struct {
 	zip        func(ctx, out, a, b ptr, fn int32) int32
 	slice      func(ctx, out, x ptr, col int64) int32
 	gatherRows func(ctx, out, x ptr, rows *int32, n int64) int32
-	shift      func(ctx, prev, x, state ptr, off int64, offsets, slots *int32, nseq int32) int32
+	beginStep  func(ctx ptr, offsets, slots *int32, nseq int32) int32
+	shift      func(ctx, prev, x, state ptr, off int64) int32
 	mix        func(ctx, out, x, prev, mix ptr, style int32) int32
 	mixN       func(ctx ptr, outs *ptr, x, prev ptr, mixes *ptr, count, style int32) int32
-	wkv4       func(ctx, out, k, v, w, u, state ptr, off int64, offsets, slots *int32, nseq int32) int32
-	wkv5       func(ctx, out, r, k, v, w, u, state ptr, off int64, heads int32, offsets, slots *int32, nseq int32) int32
-	wkv7       func(ctx, out, r, w, k, v, kk, a, state ptr, off int64, heads int32, offsets, slots *int32, nseq int32) int32
+	wkv4       func(ctx, out, k, v, w, u, state ptr, off int64) int32
+	wkv5       func(ctx, out, r, k, v, w, u, state ptr, off int64, heads int32) int32
+	wkv7       func(ctx, out, r, w, k, v, kk, a, state ptr, off int64, heads int32) int32
 	keyV7      func(ctx, kk, k, a, kK, kA ptr, heads int32) int32
 	valueV7    func(ctx, v, first, gate ptr) int32
 	bonusV7    func(ctx, out, r, k, v, rK ptr, heads int32) int32
-	attention  func(ctx, out, q, k, v, kc, vc ptr, pos int64, heads int32) int32
 
 	samplerCreate  func(ctx ptr, rows, vocab int32, out *ptr) int32
 	samplerDestroy func(s ptr)
@@ -123,13 +133,18 @@ type capi struct {
 	graphLaunch   func(ctx, g ptr) int32
 	graphDestroy  func(g ptr)
 
-	timerStart func(ctx ptr) int32
-	timerStop  func(ctx ptr, ms *float32) int32
-	flushL2    func(ctx ptr) int32
+	// path returns the file the library was loaded from ("" if unknown).
+	path func() string
+}
 
-	// vendorMatmul is rwkvcu_vendor_matmul (cuBLAS); nil when a library
-	// loaded at run time lacks it.
+// benchAPI is librwkvcu_bench's C ABI (rwkvcu_bench.h), loaded with purego.
+type benchAPI struct {
+	abiVersion   func() uint32
 	vendorMatmul func(ctx, out, x, w ptr) int32
+	timerStart   func(ctx ptr) int32
+	timerStop    func(ctx ptr, ms *float32) int32
+	flushL2      func(ctx ptr) int32
+	attention    func(ctx, out, q, k, v, kc, vc ptr, pos int64, heads int32) int32
 }
 
 // cgoAPI is set by the cgo bindings (build tag cuda); nil otherwise.

@@ -31,11 +31,15 @@ type Backend struct {
 	ctx  ptr
 	err  error
 	name string
-	// int32 scratch for row indices (no allocation per step).
-	i32a []int32
-	// The step's batch as int32 arrays (BeginStep).
-	stepOffsets, stepSlots []int32
-	stepSet                bool
+	// int32 scratch for row indices and the step's batch (no allocation per step).
+	i32a, i32b []int32
+	// librwkvcu_bench (benchmark extras), loaded on first use; benchErr says
+	// why it is unavailable.
+	bench      *benchAPI
+	benchErr   error
+	benchTried bool
+	// Host-clock fallback of the timers without librwkvcu_bench.
+	hostT0 time.Time
 	// MixN's arrays of handles: outputs in [0, MaxMixN), mixes from
 	// MaxMixN. An allocation of its own holding only C pointers, so that
 	// cgo's pointer checks allow passing it to C.
@@ -252,27 +256,21 @@ func ints(buf *[]int32, v []int) []int32 {
 	return out
 }
 
-// BeginStep converts the step's batch to int32 arrays once; the step's
-// Shift and WKV operations pass them to the library.
+// BeginStep sends the step's batch to the device once
+// (rwkvcu_begin_step); the step's Shift and WKV operations read it there.
+// A malformed batch is recorded as an error, and the operations that follow
+// fail (a step with a slot outside an operation's state tensor fails that
+// operation).
 func (b *Backend) BeginStep(bt backend.Batch) {
-	b.stepOffsets = ints(&b.stepOffsets, bt.Offsets)
-	b.stepSlots = ints(&b.stepSlots, bt.Slots)
-	b.stepSet = true
-}
-
-// batch returns the step's batch as int32 arrays; ok is false (error
-// recorded) when no step was begun or the batch is malformed.
-func (b *Backend) batch(op string) (offsets, slots *int32, nseq int32, ok bool) {
-	if !b.stepSet {
-		b.failf("%s: no step begun (BeginStep)", op)
-		return nil, nil, 0, false
+	if !b.live() {
+		return
 	}
-	o, s := b.stepOffsets, b.stepSlots
-	if len(s) == 0 || len(o) != len(s)+1 {
-		b.failf("%s: batch has %d offsets for %d sequences", op, len(o), len(s))
-		return nil, nil, 0, false
+	if len(bt.Slots) == 0 || len(bt.Offsets) != len(bt.Slots)+1 {
+		b.failf("BeginStep: batch has %d offsets for %d sequences", len(bt.Offsets), len(bt.Slots))
+		return
 	}
-	return &o[0], &s[0], int32(len(s)), true
+	o, s := ints(&b.i32a, bt.Offsets), ints(&b.i32b, bt.Slots)
+	b.check("rwkvcu_begin_step", b.api.beginStep(b.ctx, &o[0], &s[0], int32(len(s))))
 }
 
 // Embed sets out[i] = emb[tokens[i]].
@@ -312,8 +310,8 @@ func (b *Backend) MatMul(out, x, w backend.Tensor) {
 // VendorMatMul sets out = x @ w^T like MatMul, computed by cuBLAS
 // (rwkvcu_vendor_matmul): the vendor baseline of the kernel benchmarks
 // (backend.VendorMatMuler). When the library cannot run it at all (the
-// emulated library has no cuBLAS; I8 weights; a library loaded at run time
-// without the function) it queues nothing, records nothing and returns an
+// emulated library has no cuBLAS; I8 weights; librwkvcu_bench not found)
+// it queues nothing, records nothing and returns an
 // error wrapping ErrNotSupported. Other failures are recorded like
 // MatMul's and also returned.
 func (b *Backend) VendorMatMul(out, x, w backend.Tensor) error {
@@ -321,10 +319,11 @@ func (b *Backend) VendorMatMul(out, x, w backend.Tensor) error {
 	if !b.live() {
 		return b.err
 	}
-	if b.api.vendorMatmul == nil {
-		return &Error{Op: "rwkvcu_vendor_matmul", Status: -6 /* RWKVCU_ERR_NOT_SUPPORTED */, Msg: "the loaded librwkvcu has no rwkvcu_vendor_matmul"}
+	ba := b.benchLib()
+	if ba == nil {
+		return &Error{Op: "rwkvcu_vendor_matmul", Status: -6 /* RWKVCU_ERR_NOT_SUPPORTED */, Msg: b.benchErr.Error()}
 	}
-	rc := b.api.vendorMatmul(b.ctx, o, xh, wh)
+	rc := ba.vendorMatmul(b.ctx, o, xh, wh)
 	if rc == 0 {
 		return nil
 	}
@@ -387,9 +386,7 @@ func (b *Backend) Shift(prev, x, state backend.Tensor, off int) {
 	if !b.live() {
 		return
 	}
-	if o, s, n, ok := b.batch("Shift"); ok {
-		b.check("rwkvcu_shift", b.api.shift(b.ctx, p, xh, st, int64(off), o, s, n))
-	}
+	b.check("rwkvcu_shift", b.api.shift(b.ctx, p, xh, st, int64(off)))
 }
 
 // Mix interpolates between x and prev.
@@ -425,9 +422,7 @@ func (b *Backend) WKV4(out, k, v, w, u, state backend.Tensor, off int) {
 	if !b.live() {
 		return
 	}
-	if of, s, n, ok := b.batch("WKV4"); ok {
-		b.check("rwkvcu_wkv4", b.api.wkv4(b.ctx, o, kh, vh, wh, uh, st, int64(off), of, s, n))
-	}
+	b.check("rwkvcu_wkv4", b.api.wkv4(b.ctx, o, kh, vh, wh, uh, st, int64(off)))
 }
 
 // WKV5 runs the RWKV-5/6 recurrence.
@@ -436,9 +431,7 @@ func (b *Backend) WKV5(out, r, k, v, w, u, state backend.Tensor, off, heads int)
 	if !b.live() {
 		return
 	}
-	if of, s, n, ok := b.batch("WKV5"); ok {
-		b.check("rwkvcu_wkv5", b.api.wkv5(b.ctx, o, rh, kh, vh, wh, uh, st, int64(off), int32(heads), of, s, n))
-	}
+	b.check("rwkvcu_wkv5", b.api.wkv5(b.ctx, o, rh, kh, vh, wh, uh, st, int64(off), int32(heads)))
 }
 
 // WKV7 runs the RWKV-7 recurrence.
@@ -447,9 +440,7 @@ func (b *Backend) WKV7(out, r, w, k, v, kk, a, state backend.Tensor, off, heads 
 	if !b.live() {
 		return
 	}
-	if of, s, n, ok := b.batch("WKV7"); ok {
-		b.check("rwkvcu_wkv7", b.api.wkv7(b.ctx, o, rh, wh, kh, vh, kkh, ah, st, int64(off), int32(heads), of, s, n))
-	}
+	b.check("rwkvcu_wkv7", b.api.wkv7(b.ctx, o, rh, wh, kh, vh, kkh, ah, st, int64(off), int32(heads)))
 }
 
 // KeyV7 computes RWKV-7's key preprocessing.
@@ -476,12 +467,34 @@ func (b *Backend) BonusV7(out, r, k, v, rK backend.Tensor, heads int) {
 	}
 }
 
-// Attention is causal softmax attention over a KV cache.
+// benchLib returns librwkvcu_bench, loading it on first use; nil (and
+// b.benchErr set, wrapping ErrNotSupported) when it is unavailable.
+func (b *Backend) benchLib() *benchAPI {
+	if !b.benchTried {
+		b.benchTried = true
+		path := ""
+		if b.api.path != nil {
+			path = b.api.path()
+		}
+		b.bench, b.benchErr = loadBench(path)
+	}
+	return b.bench
+}
+
+// Attention is causal softmax attention over a KV cache (backend.Attender),
+// run by librwkvcu_bench (rwkvcu_attention); without that library it
+// records an error wrapping ErrNotSupported.
 func (b *Backend) Attention(out, q, k, v, kc, vc backend.Tensor, pos, heads int) {
 	o, qh, kh, vh, kch, vch := b.h(out), b.h(q), b.h(k), b.h(v), b.h(kc), b.h(vc)
-	if b.live() {
-		b.check("rwkvcu_attention", b.api.attention(b.ctx, o, qh, kh, vh, kch, vch, int64(pos), int32(heads)))
+	if !b.live() {
+		return
 	}
+	ba := b.benchLib()
+	if ba == nil {
+		b.err = &Error{Op: "rwkvcu_attention", Status: -6 /* RWKVCU_ERR_NOT_SUPPORTED */, Msg: b.benchErr.Error()}
+		return
+	}
+	b.check("rwkvcu_attention", ba.attention(b.ctx, o, qh, kh, vh, kch, vch, int64(pos), int32(heads)))
 }
 
 // Sync waits for all queued work and returns its error (backend.Syncer).
@@ -492,26 +505,60 @@ func (b *Backend) Sync() error {
 	return b.Err()
 }
 
-// StartTimer records a start event (backend.EventTimer).
+// StartTimer records a start event (backend.EventTimer). Without
+// librwkvcu_bench it waits for the queued work and reads the host clock.
 func (b *Backend) StartTimer() {
-	if b.live() {
-		b.check("rwkvcu_timer_start", b.api.timerStart(b.ctx))
+	if !b.live() {
+		return
+	}
+	if ba := b.benchLib(); ba != nil {
+		b.check("rwkvcu_timer_start", ba.timerStart(b.ctx))
+		return
+	}
+	if b.check("rwkvcu_synchronize", b.api.synchronize(b.ctx)) {
+		b.hostT0 = time.Now()
 	}
 }
 
-// StopTimer records a stop event and returns the device time since StartTimer.
+// StopTimer records a stop event and returns the device time since
+// StartTimer (without librwkvcu_bench: the host time, after waiting for the
+// queued work).
 func (b *Backend) StopTimer() (time.Duration, error) {
-	var ms float32
-	if b.live() {
-		b.check("rwkvcu_timer_stop", b.api.timerStop(b.ctx, &ms))
+	if !b.live() {
+		return 0, b.Err()
 	}
-	return time.Duration(float64(ms) * float64(time.Millisecond)), b.Err()
+	if ba := b.benchLib(); ba != nil {
+		var ms float32
+		b.check("rwkvcu_timer_stop", ba.timerStop(b.ctx, &ms))
+		return time.Duration(float64(ms) * float64(time.Millisecond)), b.Err()
+	}
+	b.check("rwkvcu_synchronize", b.api.synchronize(b.ctx))
+	return time.Since(b.hostT0), b.Err()
 }
 
-// FlushL2 evicts the device's L2 cache.
+// FlushL2 evicts the device's L2 cache (nothing without librwkvcu_bench).
 func (b *Backend) FlushL2() {
-	if b.live() {
-		b.check("rwkvcu_flush_l2", b.api.flushL2(b.ctx))
+	if !b.live() {
+		return
+	}
+	if ba := b.benchLib(); ba != nil {
+		b.check("rwkvcu_flush_l2", ba.flushL2(b.ctx))
+	}
+}
+
+// statCount is RWKVCU_STAT_COUNT; the indices below are RWKVCU_STAT_*.
+const statCount = 8
+
+// Stats returns the context's counters (backend.StatsReporter); zero after
+// Close.
+func (b *Backend) Stats() backend.Stats {
+	var v [statCount]uint64
+	if b.ctx == nil || b.api.stats(b.ctx, &v[0], int32(len(v))) != 0 {
+		return backend.Stats{}
+	}
+	return backend.Stats{
+		LiveTensors: v[0], LiveDeviceBytes: v[1], Allocations: v[2], KernelLaunches: v[3],
+		GraphLaunches: v[4], HostSyncs: v[5], H2DBytes: v[6], D2HBytes: v[7],
 	}
 }
 
@@ -540,4 +587,5 @@ var (
 	_ backend.DeviceReporter = (*Backend)(nil)
 	_ backend.VendorMatMuler = (*Backend)(nil)
 	_ backend.Attender       = (*Backend)(nil)
+	_ backend.StatsReporter  = (*Backend)(nil)
 )

@@ -4,8 +4,18 @@ package bindings
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../csrc/include
+#cgo LDFLAGS: -ldl
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <stdlib.h>
 #include "rwkvcu.h"
+
+// rwkvcu_library_path names the file librwkvcu was loaded from (NULL if unknown).
+static const char *rwkvcu_library_path(void) {
+	Dl_info info;
+	if (dladdr((void *)rwkvcu_abi_version, &info) == 0) return NULL;
+	return info.dli_fname;
+}
 */
 import "C"
 
@@ -40,6 +50,9 @@ func newCgoAPI() *capi {
 		},
 		contextDestroy: func(ctx ptr) { C.rwkvcu_context_destroy(cc(ctx)) },
 		synchronize:    func(ctx ptr) int32 { return int32(C.rwkvcu_synchronize(cc(ctx))) },
+		stats: func(ctx ptr, out *uint64, n int32) int32 {
+			return int32(C.rwkvcu_stats(cc(ctx), (*C.uint64_t)(unsafe.Pointer(out)), C.int32_t(n)))
+		},
 		deviceInfo: func(ctx ptr, name *byte, nameLen uintptr, major, minor, sms *int32, mem *uint64, bw, f32, f16 *float64) int32 {
 			return int32(C.rwkvcu_device_info(cc(ctx), (*C.char)(unsafe.Pointer(name)), C.size_t(nameLen), ci(major), ci(minor), ci(sms),
 				(*C.uint64_t)(unsafe.Pointer(mem)), (*C.double)(unsafe.Pointer(bw)), (*C.double)(unsafe.Pointer(f32)), (*C.double)(unsafe.Pointer(f16))))
@@ -86,8 +99,11 @@ func newCgoAPI() *capi {
 		gatherRows: func(ctx, out, x ptr, rows *int32, n int64) int32 {
 			return int32(C.rwkvcu_gather_rows(cc(ctx), ct(out), ct(x), ci(rows), C.int64_t(n)))
 		},
-		shift: func(ctx, prev, x, state ptr, off int64, offsets, slots *int32, nseq int32) int32 {
-			return int32(C.rwkvcu_shift(cc(ctx), ct(prev), ct(x), ct(state), C.int64_t(off), ci(offsets), ci(slots), C.int32_t(nseq)))
+		beginStep: func(ctx ptr, offsets, slots *int32, nseq int32) int32 {
+			return int32(C.rwkvcu_begin_step(cc(ctx), ci(offsets), ci(slots), C.int32_t(nseq)))
+		},
+		shift: func(ctx, prev, x, state ptr, off int64) int32 {
+			return int32(C.rwkvcu_shift(cc(ctx), ct(prev), ct(x), ct(state), C.int64_t(off)))
 		},
 		mix: func(ctx, out, x, prev, mix ptr, style int32) int32 {
 			return int32(C.rwkvcu_mix(cc(ctx), ct(out), ct(x), ct(prev), ct(mix), C.int32_t(style)))
@@ -96,16 +112,15 @@ func newCgoAPI() *capi {
 			return int32(C.rwkvcu_mix_n(cc(ctx), (**C.rwkvcu_tensor)(unsafe.Pointer(outs)), ct(x), ct(prev),
 				(**C.rwkvcu_tensor)(unsafe.Pointer(mixes)), C.int32_t(count), C.int32_t(style)))
 		},
-		wkv4: func(ctx, out, k, v, w, u, state ptr, off int64, offsets, slots *int32, nseq int32) int32 {
-			return int32(C.rwkvcu_wkv4(cc(ctx), ct(out), ct(k), ct(v), ct(w), ct(u), ct(state), C.int64_t(off), ci(offsets), ci(slots), C.int32_t(nseq)))
+		wkv4: func(ctx, out, k, v, w, u, state ptr, off int64) int32 {
+			return int32(C.rwkvcu_wkv4(cc(ctx), ct(out), ct(k), ct(v), ct(w), ct(u), ct(state), C.int64_t(off)))
 		},
-		wkv5: func(ctx, out, r, k, v, w, u, state ptr, off int64, heads int32, offsets, slots *int32, nseq int32) int32 {
-			return int32(C.rwkvcu_wkv5(cc(ctx), ct(out), ct(r), ct(k), ct(v), ct(w), ct(u), ct(state), C.int64_t(off), C.int32_t(heads),
-				ci(offsets), ci(slots), C.int32_t(nseq)))
+		wkv5: func(ctx, out, r, k, v, w, u, state ptr, off int64, heads int32) int32 {
+			return int32(C.rwkvcu_wkv5(cc(ctx), ct(out), ct(r), ct(k), ct(v), ct(w), ct(u), ct(state), C.int64_t(off), C.int32_t(heads)))
 		},
-		wkv7: func(ctx, out, r, w, k, v, kk, a, state ptr, off int64, heads int32, offsets, slots *int32, nseq int32) int32 {
+		wkv7: func(ctx, out, r, w, k, v, kk, a, state ptr, off int64, heads int32) int32 {
 			return int32(C.rwkvcu_wkv7(cc(ctx), ct(out), ct(r), ct(w), ct(k), ct(v), ct(kk), ct(a), ct(state), C.int64_t(off),
-				C.int32_t(heads), ci(offsets), ci(slots), C.int32_t(nseq)))
+				C.int32_t(heads)))
 		},
 		keyV7: func(ctx, kk, k, a, kK, kA ptr, heads int32) int32 {
 			return int32(C.rwkvcu_key_v7(cc(ctx), ct(kk), ct(k), ct(a), ct(kK), ct(kA), C.int32_t(heads)))
@@ -115,9 +130,6 @@ func newCgoAPI() *capi {
 		},
 		bonusV7: func(ctx, out, r, k, v, rK ptr, heads int32) int32 {
 			return int32(C.rwkvcu_bonus_v7(cc(ctx), ct(out), ct(r), ct(k), ct(v), ct(rK), C.int32_t(heads)))
-		},
-		attention: func(ctx, out, q, k, v, kc, vc ptr, pos int64, heads int32) int32 {
-			return int32(C.rwkvcu_attention(cc(ctx), ct(out), ct(q), ct(k), ct(v), ct(kc), ct(vc), C.int64_t(pos), C.int32_t(heads)))
 		},
 		samplerCreate: func(ctx ptr, rows, vocab int32, out *ptr) int32 {
 			var s *C.rwkvcu_sampler
@@ -154,13 +166,11 @@ func newCgoAPI() *capi {
 		},
 		graphLaunch:  func(ctx, g ptr) int32 { return int32(C.rwkvcu_graph_launch(cc(ctx), (*C.rwkvcu_graph)(g))) },
 		graphDestroy: func(g ptr) { C.rwkvcu_graph_destroy((*C.rwkvcu_graph)(g)) },
-		timerStart:   func(ctx ptr) int32 { return int32(C.rwkvcu_timer_start(cc(ctx))) },
-		timerStop: func(ctx ptr, ms *float32) int32 {
-			return int32(C.rwkvcu_timer_stop(cc(ctx), (*C.float)(unsafe.Pointer(ms))))
-		},
-		flushL2: func(ctx ptr) int32 { return int32(C.rwkvcu_flush_l2(cc(ctx))) },
-		vendorMatmul: func(ctx, out, x, w ptr) int32 {
-			return int32(C.rwkvcu_vendor_matmul(cc(ctx), ct(out), ct(x), ct(w)))
+		path: func() string {
+			if p := C.rwkvcu_library_path(); p != nil {
+				return C.GoString(p)
+			}
+			return ""
 		},
 	}
 }
