@@ -43,6 +43,36 @@
 // ascending token-id order over tokens with p > 0, whose float64 cumulative
 // probability exceeds u (the last such token if rounding leaves none).
 //
+// # Fast path
+//
+// Sample's token is defined by the pipeline above, but Sample usually
+// reaches it without copying the V logits to float64, without sorting and
+// without V calls to math.Exp, when the penalty, n-gram and bias stages come
+// first and temperature fourth (as in DefaultOrder):
+//
+//   - Only the tokens named by the history window, the n-gram ban, the bias
+//     and the banned list change before the temperature; every other token's
+//     processed logit float64(logit)/T is a strictly increasing function of
+//     its float32 logit, so greedy decoding, top-k (a heap of the k largest)
+//     and min-p (a logit threshold) are decided on the float32 logits plus
+//     those few tokens, then on the exact float64 logits of the candidates.
+//   - Top-p, typical sampling and a draw from the untruncated distribution
+//     need the normaliser of all V tokens. They use weights from a fast
+//     exponential with a bounded relative error and accept a decision only
+//     if it holds for every value within that bound and the reference's own
+//     float64 rounding (cumulative masses more than ~1e-10 away from the
+//     cut); otherwise, which happens at exact ties of cumulative mass and
+//     about once in 10^5 draws, the reference pipeline decides.
+//   - After the first truncation, the remaining stages and the draw run the
+//     reference functions on the surviving tokens in ascending id order,
+//     which computes bit for bit what they compute over the full vocabulary.
+//
+// TopP and Typical themselves rank only down to the cut: a mass-weighted
+// quickselect finds a threshold whose upper set holds the required mass (with
+// a margin), and only that set is sorted and walked; the probabilities and
+// their accumulation order are those of a full sort, so the kept sets are
+// identical, ties included.
+//
 // # Random numbers
 //
 // The generator is Philox4x32-10 (Salmon et al. 2011, identical to Random123

@@ -1,12 +1,9 @@
 package sampler
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
-	"sort"
 )
 
 // ErrNoCandidates is returned when every token has been filtered out (for
@@ -21,6 +18,7 @@ type Sampler struct {
 	order  []Stage
 	stops  map[int]bool
 	banned []int
+	fast   bool // the stage order suits the fast path of Sample
 }
 
 // New validates cfg and returns a Sampler. cfg is copied.
@@ -33,6 +31,7 @@ func New(cfg Config) (*Sampler, error) {
 	if s.order == nil {
 		s.order = DefaultOrder
 	}
+	s.fast = fastOrder(s.order)
 	for _, id := range cfg.StopTokens {
 		s.stops[id] = true
 	}
@@ -155,7 +154,21 @@ func (s *Sampler) Probs(logits []float32, history []int) ([]float64, error) {
 // are ignored. Otherwise it is Draw(Probs(logits, history), Uniform(Seed,
 // seq, step)): seq identifies the sequence and step is the 0-based index of
 // the token being generated in it.
+//
+// Sample returns exactly that token, usually without materialising the
+// float64 logits or sorting (see "Fast path" in the package
+// documentation).
 func (s *Sampler) Sample(logits []float32, history []int, seq, step uint64) (int, error) {
+	if s.fast {
+		if id, ok := s.sampleFast(logits, history, seq, step); ok {
+			return id, nil
+		}
+	}
+	return s.sampleRef(logits, history, seq, step)
+}
+
+// sampleRef is the reference pipeline of Sample.
+func (s *Sampler) sampleRef(logits []float32, history []int, seq, step uint64) (int, error) {
 	l, err := s.Process(logits, history)
 	if err != nil {
 		return 0, err
@@ -340,35 +353,6 @@ func Temperature(l []float64, t float64) {
 	}
 }
 
-// survivorsByLogit returns the indices of finite logits sorted by logit
-// descending, ties by index ascending.
-func survivorsByLogit(l []float64) []int {
-	type entry struct {
-		v float64
-		i int
-	}
-	es := make([]entry, 0, len(l))
-	for i, x := range l {
-		if !math.IsInf(x, -1) {
-			es = append(es, entry{x, i})
-		}
-	}
-	slices.SortFunc(es, func(a, b entry) int {
-		switch {
-		case a.v > b.v:
-			return -1
-		case a.v < b.v:
-			return 1
-		}
-		return cmp.Compare(a.i, b.i)
-	})
-	idx := make([]int, len(es))
-	for j, e := range es {
-		idx[j] = e.i
-	}
-	return idx
-}
-
 // kthLargest returns the k-th largest finite value of l (k >= 1) and true,
 // or false when l has fewer than k finite values. It keeps a min-heap of the
 // k largest values seen, O(len(l) log k).
@@ -434,31 +418,6 @@ func TopK(l []float64, k int) {
 	}
 }
 
-// TopP keeps, in place, the smallest set of most probable tokens whose
-// cumulative probability reaches p and sets the others to -Inf (Hugging Face
-// TopPLogitsWarper). Tokens are ranked by probability descending, ties by
-// token id ascending; probabilities are Softmax(l) and are accumulated in
-// that order in float64: a token is kept iff the sum of the probabilities
-// ranked before it is < p. The most probable token is always kept. p >= 1
-// is a no-op.
-func TopP(l []float64, p float64) {
-	if p >= 1 {
-		return
-	}
-	probs := Softmax(l)
-	if probs == nil {
-		return
-	}
-	cum := 0.0
-	for _, i := range survivorsByLogit(l) {
-		if cum >= p {
-			l[i] = math.Inf(-1)
-			continue
-		}
-		cum += probs[i]
-	}
-}
-
 // MinP keeps, in place, tokens whose probability (Softmax(l)) is at least
 // minP times the largest probability and sets the others to -Inf (Hugging
 // Face MinPLogitsWarper). The most probable token is always kept. minP = 0 is
@@ -478,71 +437,6 @@ func MinP(l []float64, minP float64) {
 	th := minP * pmax
 	for i, x := range probs {
 		if x < th {
-			l[i] = math.Inf(-1)
-		}
-	}
-}
-
-// Typical applies locally typical sampling with the given mass in place, as
-// Hugging Face's TypicalLogitsWarper: with log-probabilities lp = log
-// Softmax(l) and entropy H = -sum p*lp over surviving tokens, each token's
-// score is |-lp - H|. Tokens are ranked by score ascending (ties by id
-// ascending); with c the cumulative probabilities in that order, k is the
-// number of ranks with c < mass (at most the last rank), and every token
-// whose score is greater than the score at rank k is set to -Inf (ties with
-// it are kept). mass >= 1 is a no-op.
-func Typical(l []float64, mass float64) {
-	if mass >= 1 {
-		return
-	}
-	probs := Softmax(l)
-	if probs == nil {
-		return
-	}
-	m := math.Inf(-1)
-	for _, x := range l {
-		m = math.Max(m, x)
-	}
-	z := 0.0
-	for _, x := range l {
-		if !math.IsInf(x, -1) {
-			z += math.Exp(x - m)
-		}
-	}
-	logZ := m + math.Log(z)
-	var idx []int
-	ent := 0.0
-	for i, x := range l {
-		if math.IsInf(x, -1) {
-			continue
-		}
-		idx = append(idx, i)
-		ent -= probs[i] * (x - logZ)
-	}
-	score := make([]float64, len(l))
-	for _, i := range idx {
-		score[i] = math.Abs(-(l[i] - logZ) - ent)
-	}
-	sort.Slice(idx, func(a, b int) bool {
-		if score[idx[a]] != score[idx[b]] {
-			return score[idx[a]] < score[idx[b]]
-		}
-		return idx[a] < idx[b]
-	})
-	k := 0
-	cum := 0.0
-	for _, i := range idx {
-		cum += probs[i]
-		if cum < mass {
-			k++
-		}
-	}
-	if k > len(idx)-1 {
-		k = len(idx) - 1
-	}
-	th := score[idx[k]]
-	for _, i := range idx {
-		if score[i] > th {
 			l[i] = math.Inf(-1)
 		}
 	}

@@ -1,0 +1,982 @@
+package sampler
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"sync"
+)
+
+// The fast path of Sample.
+//
+// Sample's result is defined by the reference pipeline (Process, Softmax,
+// Draw over float64 copies of all V logits). The fast path reaches the same
+// token without materialising V float64 logits, without sorting and, in
+// most cases, without V calls to math.Exp:
+//
+//   - The penalty, n-gram and bias stages change only the tokens they name
+//     ("touched" tokens). Their values are computed exactly as the reference
+//     does; every other token's processed logit is float64(logit)/T, a
+//     strictly increasing function of its float32 logit, so rankings and
+//     thresholds of untouched tokens are decided on the float32 logits.
+//   - Greedy decoding is an argmax over the float32 logits and the touched
+//     values (top-k, top-p and min-p always keep the argmax).
+//   - Top-k collects the k largest float32 logits with a heap; min-p
+//     collects the tokens above a logit threshold. Both then evaluate the
+//     exact float64 logits of the few candidates.
+//   - Top-p, typical sampling and a draw over the untruncated distribution
+//     need the normaliser Z of all V tokens. They use weights from expNeg,
+//     whose error is bounded, and decide only when the decision holds for
+//     every value within the error bound (of these weights and of the
+//     reference's own float64 rounding): then the reference decides the
+//     same. Otherwise (a cumulative mass within ~1e-10 of a cut, a
+//     probability of order 1e-6 per token) the reference pipeline runs.
+//   - Once a truncation has left a candidate list, the remaining stages and
+//     the draw run the reference functions on the list in ascending id
+//     order, which computes bit-for-bit what the reference computes over the
+//     full vocabulary (filtered tokens contribute nothing to any sum).
+//
+// The fast path handles the stage orders in which the penalty, n-gram and
+// bias stages come first and temperature fourth (DefaultOrder among them);
+// for other orders, and for invalid input (whose error the reference
+// reports), Sample runs the reference pipeline.
+
+const (
+	u53 = 0x1p-53 // unit roundoff of float64
+	// histScale is the number of weight-histogram buckets per unit of
+	// logit difference; histBins covers differences down to -100.
+	histScale = 8
+	histBins  = (100+maxE)*histScale + 1
+	// blockSize is the id-block length of the draw's block sums.
+	blockSize = 1024
+	// eSlack widens logit thresholds beyond every rounding difference.
+	eSlack = 1e-6
+)
+
+var negInf = math.Inf(-1)
+
+// cand is a candidate token of the fast path.
+type cand struct {
+	id int32
+	x  float64 // exact processed logit
+	w  float64 // approximate weight (expNeg)
+	s  float64 // typical score
+}
+
+// scratch holds the per-call buffers of the fast path, reused through a
+// sync.Pool so that a Sampler stays safe for concurrent use.
+type scratch struct {
+	gen      uint32
+	stamp    []uint32 // stamp[t] == gen: t is touched and y[t] holds its value
+	seen     []uint32 // seen[t] == gen: t occurred in the penalty window
+	y        []float64
+	cnt      []float64
+	last     []int32
+	touched  []int32
+	distinct []int32
+	wbuf     [blockSize]float64 // weights of one block of the dense pass
+	blocks   []float64
+	heap     []float32
+	cands    []cand
+	ids      []int32
+	xs       []float64
+	hist     [histBins]float64
+	hist4    [4][histBins]float64 // per-lane histograms of the dense pass
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func (sc *scratch) reset(v int) {
+	if len(sc.stamp) != v {
+		*sc = scratch{
+			stamp: make([]uint32, v), seen: make([]uint32, v), y: make([]float64, v),
+			cnt: make([]float64, v), last: make([]int32, v),
+		}
+	}
+	sc.gen++
+	if sc.gen == 0 {
+		clear(sc.stamp)
+		clear(sc.seen)
+		sc.gen = 1
+	}
+	sc.touched = sc.touched[:0]
+	sc.distinct = sc.distinct[:0]
+	sc.cands = sc.cands[:0]
+}
+
+func (sc *scratch) touch(t int, logits []float32) {
+	if sc.stamp[t] != sc.gen {
+		sc.stamp[t] = sc.gen
+		sc.y[t] = float64(logits[t])
+		sc.touched = append(sc.touched, int32(t))
+	}
+}
+
+// penalties applies RepetitionPenalty and then PresenceFrequencyPenalty over
+// win to the touched values, in one pass over win for the decayed counts
+// (the same float64 operations as DecayedCounts).
+func (sc *scratch) penalties(win []int, c *Config) {
+	gen, decay := sc.gen, c.PenaltyDecay
+	for j, t := range win {
+		if sc.seen[t] == gen {
+			if decay != 1 {
+				sc.cnt[t] = sc.cnt[t]*math.Pow(decay, float64(j-int(sc.last[t]))) + 1
+			} else {
+				sc.cnt[t]++
+			}
+		} else {
+			sc.seen[t] = gen
+			sc.cnt[t] = 1
+			sc.distinct = append(sc.distinct, int32(t))
+		}
+		sc.last[t] = int32(j)
+	}
+	p, pres, freq := c.RepetitionPenalty, c.PresencePenalty, c.FrequencyPenalty
+	for _, t := range sc.distinct {
+		y := sc.y[t]
+		if p != 1 {
+			if y > 0 {
+				y /= p
+			} else {
+				y *= p
+			}
+		}
+		if pres != 0 || freq != 0 {
+			cnt := sc.cnt[t]
+			if decay != 1 {
+				cnt *= math.Pow(decay, float64(len(win)-1-int(sc.last[t])))
+			}
+			y -= pres + freq*cnt
+		}
+		sc.y[t] = y
+	}
+}
+
+// fastOrder reports whether order suits the fast path: the penalty, n-gram
+// and bias stages first, then temperature.
+func fastOrder(order []Stage) bool {
+	for _, st := range order[:3] {
+		if st != StagePenalties && st != StageNGram && st != StageBias {
+			return false
+		}
+	}
+	return order[3] == StageTemperature
+}
+
+// active reports whether truncation stage st changes anything under c for
+// a vocabulary of v tokens.
+func active(st Stage, c *Config, v int) bool {
+	switch st {
+	case StageTopK:
+		return c.TopK > 0 && c.TopK < v
+	case StageTopP:
+		return c.TopP < 1
+	case StageMinP:
+		return c.MinP > 0
+	case StageTypical:
+		return c.Typical < 1
+	}
+	return false
+}
+
+// roundDown32 returns the largest float32 <= x; roundUp32 the smallest >= x.
+func roundDown32(x float64) float32 {
+	f := float32(x)
+	if float64(f) > x {
+		f = math.Nextafter32(f, float32(math.Inf(-1)))
+	}
+	return f
+}
+
+func roundUp32(x float64) float32 {
+	f := float32(x)
+	if float64(f) < x {
+		f = math.Nextafter32(f, float32(math.Inf(1)))
+	}
+	return f
+}
+
+// fastState is one call of the fast path.
+type fastState struct {
+	s      *Sampler
+	sc     *scratch
+	logits []float32
+	t      float64 // temperature (1 when greedy)
+	greedy bool
+	ref    float64 // reference value: e_i = (y_i - ref)/T
+	eref   float64 // e of the largest value, (ymax - ref)/T >= 0
+	m      float64 // largest processed logit
+	delta  float64 // relative error bound of a weight
+	eta    float64 // relative error bound of a mass comparison
+	z      float64 // approximate normaliser (dense weights)
+	zerr   float64 // absolute error of z and of the sums from replacing touched weights
+	a      float64 // approximate sum of w*e (dense weights)
+}
+
+// x returns the exact processed logit of token i, as the reference computes
+// it.
+func (f *fastState) x(i int) float64 {
+	y := float64(f.logits[i])
+	if f.sc.stamp[i] == f.sc.gen {
+		y = f.sc.y[i]
+	}
+	if f.t != 1 {
+		y /= f.t
+	}
+	return y
+}
+
+// sampleFast returns Sample's token and true, or false when the reference
+// pipeline must decide (unsupported order, invalid input, or a decision too
+// close to call).
+func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) (int, bool) {
+	c := &s.cfg
+	v := len(logits)
+	greedy := c.Temperature == 0
+	if v == 0 || v > math.MaxInt32 {
+		return 0, false
+	}
+	for _, id := range history {
+		if id < 0 || id >= v {
+			return 0, false
+		}
+	}
+	for id := range c.LogitBias {
+		if id >= v {
+			return 0, false
+		}
+	}
+	for _, id := range s.banned {
+		if id >= v {
+			return 0, false
+		}
+	}
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.reset(v)
+
+	pen := c.RepetitionPenalty != 1 || c.PresencePenalty != 0 || c.FrequencyPenalty != 0
+	win := window(history, c.PenaltyWindow)
+	if pen {
+		for _, t := range win {
+			sc.touch(t, logits)
+		}
+	}
+	ngram := c.NoRepeatNGram > 0 && len(history)+1 >= c.NoRepeatNGram
+	if ngram {
+		for _, t := range history {
+			sc.touch(t, logits)
+		}
+	}
+	for id := range c.LogitBias {
+		sc.touch(id, logits)
+	}
+	for _, id := range s.banned {
+		sc.touch(id, logits)
+	}
+	for _, t := range sc.touched {
+		if raw := logits[t]; raw != raw || raw > math.MaxFloat32 {
+			return 0, false
+		}
+	}
+	for _, st := range s.order[:3] {
+		switch st {
+		case StagePenalties:
+			if pen {
+				sc.penalties(win, c)
+			}
+		case StageNGram:
+			if ngram {
+				NoRepeatNGram(sc.y, history, c.NoRepeatNGram)
+			}
+		case StageBias:
+			for id, b := range c.LogitBias {
+				sc.y[id] += b
+			}
+			for _, id := range s.banned {
+				sc.y[id] = negInf
+			}
+		}
+	}
+	for _, t := range sc.touched {
+		if y := sc.y[t]; y != y || y > math.MaxFloat64 {
+			return 0, false // NaN or +Inf: let the reference decide
+		}
+	}
+
+	// Greedy decoding skips the temperature stage (T = 1 below) and takes
+	// the argmax at the end. Top-k, top-p and min-p keep the argmax, so
+	// only typical sampling needs the truncation stages.
+	greedyTypical := greedy && c.Typical < 1
+	f := &fastState{s: s, sc: sc, logits: logits, t: c.Temperature, greedy: greedy}
+	if greedy {
+		f.t = 1
+	}
+	var stages []Stage
+	for _, st := range s.order[4:] {
+		if active(st, c, v) {
+			stages = append(stages, st)
+		}
+	}
+	if (!greedy || greedyTypical) && len(stages) > 0 && stages[0] == StageTopK {
+		if !f.topKDense(c.TopK) {
+			return 0, false
+		}
+		return f.finishSparse(stages[1:], seq, step)
+	}
+
+	dense := !(greedy && !greedyTypical) && (len(stages) == 0 || stages[0] != StageMinP)
+	if dense {
+		// One pass checks the logits, finds the maximum and computes the
+		// weights relative to a reference logit taken from the first block.
+		f.ref = float64(f.logits[0])
+		for _, x := range f.logits[:min(blockSize, v)] {
+			f.ref = max(f.ref, float64(x)) // NaN propagates and is refused below
+		}
+		if math.IsInf(f.ref, 0) || f.ref != f.ref {
+			dense = false
+		}
+	}
+	var best float32
+	var bi int
+	var ok bool
+	if dense {
+		best, bi, ok = f.weights(len(stages) > 0)
+	} else {
+		best, bi, ok = f.maxPass()
+	}
+	if !ok {
+		return 0, false
+	}
+	ymax, amax := negInf, -1
+	if bi >= 0 {
+		ymax, amax = float64(best), bi
+	}
+	for _, t := range sc.touched {
+		if y := sc.y[t]; y > negInf && (y > ymax || (y == ymax && int(t) < amax)) {
+			ymax, amax = y, int(t)
+		}
+	}
+	if amax < 0 {
+		return 0, false
+	}
+	if greedy && !greedyTypical {
+		return amax, true
+	}
+	if !dense {
+		f.ref = ymax
+	}
+	f.m = f.x(amax)
+	f.eref = (ymax - f.ref) / f.t
+	eexp := 4 * u53 * (2*(math.Abs(ymax)+math.Abs(f.ref))/f.t + 200 + 2*maxE)
+	f.delta = expNegErr + eexp
+	f.eta = 3*f.delta + (6*float64(v)+4*float64(len(sc.touched)+2))*u53 + 1e-15
+	if !(f.delta < 1e-9) || math.IsInf(f.m, 0) {
+		return 0, false
+	}
+	if dense {
+		// The weights were clamped at maxE: no untouched token may be near
+		// it, and the touched ones' weights must not overflow.
+		if bi >= 0 && (float64(best)-f.ref)/f.t > maxE-1 || f.eref > maxE-1 {
+			// The first block was not representative: once more relative
+			// to the maximum.
+			f.ref, f.eref = ymax, 0
+			f.weights(len(stages) > 0)
+		}
+		f.fixTouched(len(stages) > 0)
+		if f.margin() > 1e-9*f.z {
+			// Replacing large touched weights cancelled: sum again.
+			f.resum(len(stages) > 0)
+		}
+		if !(f.z > 0) || f.margin() > 1e-7*f.z {
+			return 0, false
+		}
+	}
+	if len(stages) == 0 {
+		return f.drawDense(seq, step)
+	}
+	switch stages[0] {
+	case StageMinP:
+		ok = f.minPDense(c.MinP)
+	case StageTopP:
+		ok = f.topPDense(c.TopP)
+	case StageTypical:
+		ok = f.typicalDense(c.Typical)
+	}
+	if !ok {
+		return 0, false
+	}
+	return f.finishSparse(stages[1:], seq, step)
+}
+
+// maxPass checks the float32 logits (NaN and +Inf are reported by the
+// reference) and returns the largest untouched logit and its lowest id (-1
+// when every untouched logit is -Inf).
+func (f *fastState) maxPass() (float32, int, bool) {
+	gen, stamp := f.sc.gen, f.sc.stamp[:len(f.logits)]
+	best, bi := float32(math.Inf(-1)), -1
+	bad := false
+	for i, x := range f.logits {
+		// One comparison per token: true for a new maximum and for NaN.
+		if !(x <= best) {
+			if x != x {
+				bad = true
+			} else if stamp[i] != gen {
+				best, bi = x, i
+			}
+		}
+	}
+	if bad || best > math.MaxFloat32 {
+		return 0, 0, false
+	}
+	return best, bi, true
+}
+
+// setCands replaces the candidate list by the ids of cs (sorted by id) and
+// their exact logits.
+func (f *fastState) setCands(cs []cand) {
+	slices.SortFunc(cs, func(a, b cand) int { return cmp.Compare(a.id, b.id) })
+	sc := f.sc
+	sc.ids, sc.xs = sc.ids[:0], sc.xs[:0]
+	for _, c := range cs {
+		sc.ids = append(sc.ids, c.id)
+		sc.xs = append(sc.xs, c.x)
+	}
+}
+
+// topKDense applies top-k to the untruncated vocabulary and leaves the
+// survivors in the candidate list. It also checks the logits.
+func (f *fastState) topKDense(k int) bool {
+	sc := f.sc
+	gen, stamp := sc.gen, sc.stamp[:len(f.logits)]
+	h := sc.heap[:0]
+	bad := false
+	i := 0
+	// Fill the min-heap with the first k finite untouched logits.
+	for ; i < len(f.logits) && len(h) < k; i++ {
+		x := f.logits[i]
+		if x != x || x > math.MaxFloat32 {
+			bad = true
+		}
+		if x > float32(math.Inf(-1)) && stamp[i] != gen {
+			h = append(h, x)
+			for c := len(h) - 1; c > 0; {
+				p := (c - 1) / 2
+				if h[p] <= h[c] {
+					break
+				}
+				h[p], h[c] = h[c], h[p]
+				c = p
+			}
+		}
+	}
+	for ; i < len(f.logits); i++ {
+		x := f.logits[i]
+		if x <= h[0] {
+			continue
+		}
+		if x != x || x > math.MaxFloat32 {
+			bad = true
+			continue
+		}
+		if stamp[i] != gen {
+			h[0] = x
+			for p := 0; ; {
+				c := 2*p + 1
+				if c >= len(h) {
+					break
+				}
+				if c+1 < len(h) && h[c+1] < h[c] {
+					c++
+				}
+				if h[p] <= h[c] {
+					break
+				}
+				h[p], h[c] = h[c], h[p]
+				p = c
+			}
+		}
+	}
+	sc.heap = h
+	if bad {
+		return false
+	}
+	// Candidates: untouched logits >= the k-th largest untouched one (all
+	// finite untouched ones if there are fewer than k), and every finite
+	// touched token. Every other token's logit is below k of these.
+	raw := float32(math.Inf(-1))
+	if len(h) == k {
+		raw = h[0]
+	}
+	cs := sc.cands[:0]
+	for i, x := range f.logits {
+		if x >= raw && x > float32(math.Inf(-1)) && stamp[i] != gen {
+			cs = append(cs, cand{id: int32(i)})
+		}
+	}
+	for _, t := range sc.touched {
+		if sc.y[t] > negInf {
+			cs = append(cs, cand{id: t})
+		}
+	}
+	for j := range cs {
+		cs[j].x = f.x(int(cs[j].id))
+	}
+	sc.cands = cs
+	f.setCands(cs)
+	TopK(sc.xs, k)
+	f.compact()
+	return true
+}
+
+// compact drops the -Inf entries of the candidate list.
+func (f *fastState) compact() {
+	sc := f.sc
+	n := 0
+	for j, x := range sc.xs {
+		if x > negInf {
+			sc.ids[n], sc.xs[n] = sc.ids[j], x
+			n++
+		}
+	}
+	sc.ids, sc.xs = sc.ids[:n], sc.xs[:n]
+}
+
+// collect returns the candidates whose logit difference e = x - m may lie
+// in [lo, hi] (a superset: untouched tokens are selected on their float32
+// logits with thresholds widened by eSlack, and every finite touched token
+// is included), with exact logits and their approximate weights w when the
+// dense weights were computed (withW).
+func (f *fastState) collect(lo, hi float64, withW bool) []cand {
+	sc := f.sc
+	gen, stamp := sc.gen, sc.stamp[:len(f.logits)]
+	rlo := roundDown32(f.ref + f.t*(lo-eSlack))
+	rhi := float32(math.Inf(1))
+	if !math.IsInf(hi, 1) {
+		rhi = roundUp32(f.ref + f.t*(hi+eSlack))
+	}
+	cs := sc.cands[:0]
+	for i, x := range f.logits {
+		if x >= rlo && x <= rhi && x > float32(math.Inf(-1)) && stamp[i] != gen {
+			cs = append(cs, cand{id: int32(i)})
+		}
+	}
+	for _, t := range sc.touched {
+		if sc.y[t] > negInf {
+			cs = append(cs, cand{id: t})
+		}
+	}
+	for j := range cs {
+		id := int(cs[j].id)
+		cs[j].x = f.x(id)
+		if withW {
+			cs[j].w = f.w(id)
+		}
+	}
+	sc.cands = cs
+	return cs
+}
+
+// minPDense applies min-p to the untruncated vocabulary. The reference keeps
+// token i iff fl(w_i/Z) >= fl(minP * fl(1/Z)) with w_i = exp(x_i - m) (the
+// most probable token has weight exactly 1). That holds when w_i >
+// minP*(1+1e-14) and fails when w_i < minP*(1-1e-14), whatever Z; between
+// the two the reference decides.
+func (f *fastState) minPDense(minP float64) bool {
+	lo := math.Log(minP)
+	cs := f.collect(lo, math.Inf(1), false)
+	n := 0
+	for _, c := range cs {
+		w := math.Exp(c.x - f.m)
+		switch {
+		case c.x == f.m || w > minP*(1+1e-14):
+			cs[n] = c
+			n++
+		case w < minP*(1-1e-14):
+		default:
+			return false
+		}
+	}
+	f.setCands(cs[:n])
+	return true
+}
+
+// maxE caps the weight exponents e_i = (y_i - ref)/T of the dense pass.
+const maxE = 40
+
+// histIndex returns the histogram bucket of exponent e: bucket b holds e in
+// (maxE - (b+1)/histScale, maxE - b/histScale].
+func histIndex(e float64) int {
+	return min(max(int((maxE-e)*histScale), 0), histBins-1)
+}
+
+// weights checks the logits, returns the largest untouched logit and its
+// lowest id (-1 when every untouched logit is -Inf), and computes the
+// approximate weight exp(e_i) (expNeg inlined, 0 for e_i < -100) of every
+// token from its float32 logit, e_i = min((logit_i - ref)/T, maxE), into
+// a block buffer, with their sum z, the per-block sums and, when full, the sum a of
+// w*e and the histogram of weight by bucket of e. fixTouched then replaces
+// the touched tokens' weights.
+func (f *fastState) weights(full bool) (float32, int, bool) {
+	sc := f.sc
+	v := len(f.logits)
+	nb := (v + blockSize - 1) / blockSize
+	if cap(sc.blocks) < nb {
+		sc.blocks = make([]float64, nb)
+	}
+	blocks := sc.blocks[:nb]
+	hist := &sc.hist4
+	if full {
+		clear(hist[:])
+	}
+	gen, stamp := sc.gen, sc.stamp[:v]
+	best, bi, bad := float32(math.Inf(-1)), -1, false
+	ref, invT := f.ref, 1/f.t
+	z, a := 0.0, 0.0
+	for b := range blocks {
+		off := b * blockSize
+		lg := f.logits[off:min(off+blockSize, v)]
+		wb := sc.wbuf[:len(lg)]
+		for i, x := range lg {
+			if !(x <= best) { // a new maximum, or NaN
+				if x != x {
+					bad = true
+				} else if stamp[off+i] != gen {
+					best, bi = x, off+i
+				}
+			}
+			e := (float64(x) - ref) * invT
+			if e > maxE {
+				e = maxE
+			}
+			wi := 0.0
+			if e >= -100 { // expNeg(e), inlined
+				t := e*expInvStep + expShifter
+				k := int64(math.Float64bits(t) - math.Float64bits(expShifter))
+				r := e - (t-expShifter)*expStep
+				p := 1 + r*(1+r*(0.5+r*(1.0/6)))
+				wi = math.Float64frombits(math.Float64bits(expTab[k&255]*p) + uint64(k>>8)<<52)
+				if full {
+					hist[i&3][int((maxE-e)*histScale)] += wi
+				}
+			}
+			wb[i] = wi
+		}
+		// Sums with independent accumulators (no loop-carried latency chain
+		// above; the order of these approximate sums does not matter).
+		var s0, s1, s2, s3 float64
+		j := 0
+		for ; j+4 <= len(wb); j += 4 {
+			s0 += wb[j]
+			s1 += wb[j+1]
+			s2 += wb[j+2]
+			s3 += wb[j+3]
+		}
+		for ; j < len(wb); j++ {
+			s0 += wb[j]
+		}
+		bs := (s0 + s1) + (s2 + s3)
+		if full {
+			var a0, a1 float64
+			for i := 0; i+2 <= len(lg); i += 2 {
+				e0 := (float64(lg[i]) - ref) * invT
+				e1 := (float64(lg[i+1]) - ref) * invT
+				if e0 > maxE {
+					e0 = maxE
+				}
+				if e1 > maxE {
+					e1 = maxE
+				}
+				a0 += wb[i] * e0
+				a1 += wb[i+1] * e1
+			}
+			if len(lg)&1 == 1 {
+				i := len(lg) - 1
+				a0 += wb[i] * min((float64(lg[i])-ref)*invT, maxE)
+			}
+			a += a0 + a1
+		}
+		blocks[b] = bs
+		z += bs
+	}
+	sc.blocks = blocks
+	f.z, f.a = z, a
+	if full {
+		for b := range sc.hist {
+			sc.hist[b] = (hist[0][b] + hist[1][b]) + (hist[2][b] + hist[3][b])
+		}
+	}
+	if bad || best > math.MaxFloat32 {
+		return 0, 0, false
+	}
+	return best, bi, true
+}
+
+// fixTouched replaces the weights the dense pass computed from the touched
+// tokens' float32 logits by those of their processed values.
+func (f *fastState) fixTouched(full bool) {
+	sc := f.sc
+	zmax := f.z
+	blocks, hist := sc.blocks, &sc.hist
+	ref, invT := f.ref, 1/f.t
+	for _, t := range sc.touched {
+		e := min((float64(f.logits[t])-ref)*invT, maxE)
+		if old := expNeg(e); old != 0 {
+			f.z -= old
+			blocks[int(t)/blockSize] -= old
+			if full {
+				f.a -= old * e
+				hist[histIndex(e)] -= old
+			}
+		}
+		if y := sc.y[t]; y > negInf {
+			e := (y - ref) * invT
+			if nw := expNeg(e); nw != 0 {
+				f.z += nw
+				zmax += nw
+				blocks[int(t)/blockSize] += nw
+				if full {
+					f.a += nw * e
+					hist[histIndex(e)] += nw
+				}
+			}
+		}
+	}
+	// Removing the old weights costs up to one rounding of the largest
+	// intermediate sum per operation (bounded by zmax).
+	f.zerr = 4 * float64(len(sc.touched)+1) * u53 * zmax
+}
+
+// w returns the approximate weight of token i after fixTouched: expNeg of
+// its exponent, computed as in the dense pass (untouched tokens) or in
+// fixTouched (touched tokens).
+func (f *fastState) w(i int) float64 {
+	if f.sc.stamp[i] == f.sc.gen {
+		y := f.sc.y[i]
+		if y == negInf {
+			return 0
+		}
+		return expNeg((y - f.ref) * (1 / f.t))
+	}
+	return expNeg(min((float64(f.logits[i])-f.ref)*(1/f.t), maxE))
+}
+
+// resum recomputes z, the block sums and, when full, a and the histogram
+// from the final weights.
+func (f *fastState) resum(full bool) {
+	sc := f.sc
+	hist := &sc.hist
+	if full {
+		clear(hist[:])
+	}
+	z, a := 0.0, 0.0
+	for b := range sc.blocks {
+		off := b * blockSize
+		end := min(off+blockSize, len(f.logits))
+		bs := 0.0
+		for i := off; i < end; i++ {
+			wi := f.w(i)
+			if wi == 0 {
+				continue
+			}
+			bs += wi
+			if full {
+				y := float64(f.logits[i])
+				if sc.stamp[i] == sc.gen {
+					y = sc.y[i]
+				}
+				e := min((y-f.ref)/f.t, maxE)
+				a += wi * e
+				hist[histIndex(e)] += wi
+			}
+		}
+		sc.blocks[b] = bs
+		z += bs
+	}
+	f.z, f.a, f.zerr = z, a, 0
+}
+
+// margin is the absolute weight margin of mass comparisons.
+func (f *fastState) margin() float64 { return f.eta*f.z + f.zerr + 1e-30 }
+
+// topPDense applies top-p to the untruncated vocabulary (after weights).
+func (f *fastState) topPDense(p float64) bool {
+	target, mg := p*f.z, f.margin()
+	cum, bcut := 0.0, -1
+	for b, hw := range f.sc.hist {
+		cum += hw
+		if cum >= target+mg {
+			bcut = b
+			break
+		}
+	}
+	if bcut < 0 {
+		return false
+	}
+	cs := f.collect(maxE-float64(bcut+2)/histScale, math.Inf(1), true)
+	slices.SortFunc(cs, func(a, b cand) int {
+		if c := cmp.Compare(b.x, a.x); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	cum = 0
+	for k, c := range cs {
+		if cum >= target {
+			if k == 0 || cum < target+mg || cum-cs[k-1].w >= target-mg {
+				return false
+			}
+			f.setCands(cs[:k])
+			return true
+		}
+		cum += c.w
+	}
+	// Every candidate is kept; the tokens not collected are dropped.
+	if n := len(cs); n > 0 && cum >= target+mg && cum-cs[n-1].w < target-mg {
+		f.setCands(cs)
+		return true
+	}
+	return false
+}
+
+// typicalDense applies typical sampling to the untruncated vocabulary
+// (after weights). The reference's score |-log p - H| is |x - xbar|, the
+// distance of the logit from the probability-weighted mean logit xbar; in
+// exponents e it is |e - ebar| with ebar = sum(w*e)/Z.
+func (f *fastState) typicalDense(mass float64) bool {
+	z := f.z
+	ebar := f.a / z
+	// The same quantities relative to the most probable token.
+	ebarM, logzM := ebar-f.eref, math.Log(z)-f.eref
+	logZ := f.m + logzM
+	v := float64(len(f.logits))
+	// Error bound of the scores: the weights' errors and the reference's
+	// float64 sums move ebar by (delta + V*u)*(|ebar| + log z); rounding x,
+	// m and logZ adds a few u*(|m| + |logZ|).
+	sigma := 8*(f.delta+v*u53)*(1+math.Abs(ebarM)+math.Abs(logzM)) + 16*u53*(math.Abs(f.m)+math.Abs(logZ)) + 4*f.zerr/z*(maxE+100) + 1e-15
+	if !(sigma < 1e-5) {
+		return false
+	}
+	target, mg := mass*z, f.margin()
+	// Smallest radius r (a multiple of 1/histScale) such that the buckets
+	// lying entirely within [ebar-r, ebar+r] hold mass >= target + margin
+	// (bucket b holds e in (maxE-(b+1)/S, maxE-b/S], S = histScale).
+	var pre [histBins + 1]float64
+	for b, hw := range f.sc.hist {
+		pre[b+1] = pre[b] + hw
+	}
+	r := -1.0
+	for step := 1; step <= 2*histBins+2; step++ {
+		rr := float64(step) / histScale
+		bhi := min(int(math.Floor(histScale*(maxE-ebar+rr)))-1, histBins-1)
+		blo := max(int(math.Ceil(histScale*(maxE-ebar-rr))), 0)
+		if bhi >= blo && pre[bhi+1]-pre[blo] >= target+mg {
+			r = rr
+			break
+		}
+	}
+	if r < 0 {
+		return false
+	}
+	r += 2.0 / histScale
+	cs := f.collect(ebar-r, ebar+r, true)
+	for j := range cs {
+		cs[j].s = math.Abs(cs[j].x - f.m - ebarM)
+	}
+	slices.SortFunc(cs, func(a, b cand) int {
+		if c := cmp.Compare(a.s, b.s); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	cum := 0.0
+	for _, c := range cs {
+		cum += c.w
+		if cum < target {
+			continue
+		}
+		if cum < target+mg || cum-c.w >= target-mg || c.s+2*sigma >= r-eSlack {
+			return false
+		}
+		// Every token whose score could be on the other side of c's in the
+		// reference must tie with c exactly (same logit).
+		for _, o := range cs {
+			if o.x != c.x && math.Abs(o.s-c.s) <= 2*sigma {
+				return false
+			}
+		}
+		n := 0
+		for _, o := range cs {
+			if o.s <= c.s || o.x == c.x {
+				cs[n] = o
+				n++
+			}
+		}
+		f.setCands(cs[:n])
+		return true
+	}
+	return false
+}
+
+// drawDense draws from the untruncated distribution (after weights): the
+// first token, in id order, whose inclusive cumulative weight exceeds u*Z.
+func (f *fastState) drawDense(seq, step uint64) (int, bool) {
+	u := Uniform(f.s.cfg.Seed, seq, step)
+	target, mg := u*f.z, f.margin()
+	cum := 0.0
+	for b, bs := range f.sc.blocks {
+		if cum+bs <= target-mg {
+			cum += bs
+			continue
+		}
+		end := min((b+1)*blockSize, len(f.logits))
+		for i := b * blockSize; i < end; i++ {
+			wi := f.w(i)
+			if cum+wi > target {
+				if cum >= target-mg || cum+wi <= target+mg {
+					return 0, false
+				}
+				return i, true
+			}
+			cum += wi
+		}
+		return 0, false // the block sum and its elements disagree: too close
+	}
+	return 0, false
+}
+
+// finishSparse runs the remaining truncation stages on the candidate list
+// with the reference functions and draws from it exactly as the reference.
+func (f *fastState) finishSparse(stages []Stage, seq, step uint64) (int, bool) {
+	c := &f.s.cfg
+	sc := f.sc
+	for _, st := range stages {
+		switch st {
+		case StageTopK:
+			TopK(sc.xs, c.TopK)
+		case StageTopP:
+			TopP(sc.xs, c.TopP)
+		case StageMinP:
+			MinP(sc.xs, c.MinP)
+		case StageTypical:
+			Typical(sc.xs, c.Typical)
+		}
+		f.compact()
+	}
+	if f.greedy {
+		j := Argmax(sc.xs)
+		if j < 0 {
+			return 0, false
+		}
+		return int(sc.ids[j]), true
+	}
+	p := Softmax(sc.xs)
+	if p == nil {
+		return 0, false
+	}
+	j := Draw(p, Uniform(c.Seed, seq, step))
+	if j < 0 {
+		return 0, false
+	}
+	return int(sc.ids[j]), true
+}
