@@ -29,6 +29,27 @@
 //     stages. Each keeps at least one token (top-k, top-p and min-p always
 //     keep the most probable one).
 //
+// Four more stages, off by default, run where Config.Order puts them or at
+// their default places (FullOrder):
+//
+//	penalties -> dry -> ngram_penalty -> ngram -> bias -> temperature ->
+//	top_n_sigma -> top_k -> top_p -> min_p -> typical -> xtc -> draw
+//
+//   - dry: the DRY penalty of llama.cpp (DRYPenalties), on token ids; its
+//     sequence breakers are token sequences (text is encoded with the
+//     model's tokenizer by Config.EncodeDRYBreakers).
+//   - ngram_penalty: NGramPenalty, alpha times the number of times the
+//     n-gram a candidate would complete occurs in the window.
+//   - top_n_sigma: TopNSigma (llama.cpp's top-n-sigma).
+//   - xtc: XTC (llama.cpp's Exclude Top Choices), applied at a step when
+//     XTCUniform(seed, seq, step), word 1 of the step's Philox block, is <=
+//     the XTC probability.
+//
+// Mirostat 2.0 (Config.Mirostat = 2) replaces the truncation stages: after
+// the last stage, MirostatTruncate keeps the tokens whose surprise is within
+// the sequence's mu, and SampleState updates mu (MirostatUpdate) from the
+// drawn token, keeping it in a per-sequence State.
+//
 // Probabilities are Softmax: max-subtracted exponentials in float64,
 // normalized by their sum taken in ascending token-id order. Rankings (top-k,
 // top-p) order tokens by logit (equivalently probability) descending, ties by

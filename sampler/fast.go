@@ -152,15 +152,20 @@ func (sc *scratch) penalties(win []int, c *Config) {
 	}
 }
 
-// fastOrder reports whether order suits the fast path: the penalty, n-gram
-// and bias stages first, then temperature.
+// fastOrder reports whether order (a FullOrder) suits the fast path: only
+// the sparse stages (penalties, dry, ngram_penalty, ngram, bias) before
+// temperature.
 func fastOrder(order []Stage) bool {
-	for _, st := range order[:3] {
-		if st != StagePenalties && st != StageNGram && st != StageBias {
+	for _, st := range order {
+		switch st {
+		case StageTemperature:
+			return true
+		case StagePenalties, StageDRY, StageNGramPenalty, StageNGram, StageBias:
+		default:
 			return false
 		}
 	}
-	return order[3] == StageTemperature
+	return false
 }
 
 // active reports whether truncation stage st changes anything under c for
@@ -268,6 +273,17 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 			sc.touch(t, logits)
 		}
 	}
+	dryPen := DRYPenalties(history, s.dry)
+	for t := range dryPen {
+		sc.touch(t, logits)
+	}
+	var ngramCnt map[int]int
+	if c.NGramPenalty != 0 {
+		ngramCnt = NGramCounts(history, c.NGramPenaltyN, c.NGramPenaltyLastN)
+		for t := range ngramCnt {
+			sc.touch(t, logits)
+		}
+	}
 	for id := range c.LogitBias {
 		sc.touch(id, logits)
 	}
@@ -279,11 +295,20 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 			return 0, false
 		}
 	}
-	for _, st := range s.order[:3] {
+	ti := slices.Index(s.order, StageTemperature)
+	for _, st := range s.order[:ti] {
 		switch st {
 		case StagePenalties:
 			if pen {
 				sc.penalties(win, c)
+			}
+		case StageDRY:
+			for t, p := range dryPen {
+				sc.y[t] -= p
+			}
+		case StageNGramPenalty:
+			for t, n := range ngramCnt {
+				sc.y[t] -= c.NGramPenalty * float64(n)
 			}
 		case StageNGram:
 			if ngram {
@@ -313,7 +338,7 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 		f.t = 1
 	}
 	var stages []Stage
-	for _, st := range s.order[4:] {
+	for _, st := range s.order[ti+1:] {
 		if active(st, c, v) {
 			stages = append(stages, st)
 		}

@@ -69,6 +69,24 @@ func randConfig(r *rand.Rand, v int) Config {
 	if r.IntN(4) == 0 {
 		c.Banned = []int{r.IntN(v), r.IntN(v)}
 	}
+	if r.IntN(4) == 0 {
+		c.DRYMultiplier = pick(0.5, 0.8, 2)
+		c.DRYAllowedLength = 1 + r.IntN(3)
+		c.DRYPenaltyLastN = []int{-1, 0, 16}[r.IntN(3)]
+		if r.IntN(2) == 0 {
+			c.DRYSequenceBreakers = [][]int{{r.IntN(v)}, {r.IntN(v), r.IntN(v)}}
+		}
+	}
+	if r.IntN(4) == 0 {
+		c.NGramPenalty = pick(0.5, 3)
+		c.NGramPenaltyN = 2 + r.IntN(2)
+	}
+	if r.IntN(8) == 0 {
+		c.XTCProbability, c.XTCThreshold = pick(0.5, 1), pick(0.05, 0.2)
+	}
+	if r.IntN(8) == 0 {
+		c.TopNSigma = pick(0.5, 1, 3)
+	}
 	switch r.IntN(6) {
 	case 0: // sparse stages permuted: still the fast path
 		c.Order = []Stage{StageBias, StageNGram, StagePenalties, StageTemperature, StageTypical, StageMinP, StageTopP, StageTopK}
@@ -106,7 +124,7 @@ func TestSampleFastMatchesReference(t *testing.T) {
 		}
 		for step := uint64(0); step < 3; step++ {
 			got, gerr := s.Sample(logits, hist, 5, step)
-			want, werr := s.sampleRef(logits, hist, 5, step)
+			want, werr := s.sampleRef(logits, hist, 5, step, nil)
 			if (gerr != nil) != (werr != nil) || (gerr != nil && gerr.Error() != werr.Error()) {
 				t.Fatalf("it %d: error %v, reference %v (config %+v)", it, gerr, werr, c)
 			}
@@ -181,7 +199,7 @@ func TestSampleFastWorldVocab(t *testing.T) {
 		for step := uint64(0); step < 40; step++ {
 			l := rows[step%2]
 			id, ok := s.sampleFast(l, hist, 1, step)
-			want, err := s.sampleRef(l, hist, 1, step)
+			want, err := s.sampleRef(l, hist, 1, step, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,13 +12,15 @@ var ErrNoCandidates = errors.New("sampler: every token is filtered out")
 
 // Sampler turns logits into a token following a validated Config. It holds
 // no mutable state: a Sampler is safe for concurrent use, and the result of
-// Sample depends only on its arguments and the Config.
+// Sample depends only on its arguments and the Config. The per-sequence
+// state of Mirostat lives in a State (see SampleState).
 type Sampler struct {
 	cfg    Config
-	order  []Stage
+	order  []Stage // FullOrder of the configured order
 	stops  map[int]bool
 	banned []int
-	fast   bool // the stage order suits the fast path of Sample
+	dry    DRYParams
+	fast   bool // the stage order and settings suit the fast path of Sample
 }
 
 // New validates cfg and returns a Sampler. cfg is copied.
@@ -27,14 +29,13 @@ func New(cfg Config) (*Sampler, error) {
 		return nil, err
 	}
 	cfg = cfg.clone()
-	s := &Sampler{cfg: cfg, order: cfg.Order, stops: map[int]bool{}, banned: cfg.Banned}
-	if s.order == nil {
-		s.order = DefaultOrder
-	}
-	s.fast = fastOrder(s.order)
+	s := &Sampler{cfg: cfg, order: FullOrder(cfg.Order), stops: map[int]bool{}, banned: cfg.Banned}
 	for _, id := range cfg.StopTokens {
 		s.stops[id] = true
 	}
+	s.dry = DRYParams{Multiplier: cfg.DRYMultiplier, Base: cfg.DRYBase, AllowedLength: cfg.DRYAllowedLength,
+		PenaltyLastN: cfg.DRYPenaltyLastN, Breakers: cfg.DRYSequenceBreakers}
+	s.fast = fastOrder(s.order) && cfg.XTCProbability == 0 && cfg.TopNSigma == 0 && cfg.Mirostat == 0
 	return s, nil
 }
 
@@ -47,29 +48,50 @@ func (s *Sampler) IsStopToken(id int) bool { return s.stops[id] }
 // Greedy reports whether the sampler decodes greedily (temperature 0).
 func (s *Sampler) Greedy() bool { return s.cfg.Temperature == 0 }
 
+// State is the per-sequence state of a Sampler: Mirostat's mu. Create one
+// per sequence with NewState and pass it to every SampleState call of that
+// sequence. It is not safe for concurrent use.
+type State struct {
+	// Mu is Mirostat's current maximum surprise (2*tau initially).
+	Mu float64
+}
+
+// NewState returns the initial state of a sequence.
+func (s *Sampler) NewState() *State { return &State{Mu: MirostatMu0(s.cfg.MirostatTau)} }
+
 // Process runs every stage in the configured order over a float64 copy of
 // logits and returns the processed logits; filtered tokens are -Inf. history
 // is the token sequence the penalties and n-gram ban look at (usually prompt
 // plus generated tokens, oldest first). With temperature 0 the temperature
-// stage is the identity.
+// stage is the identity. It is ProcessAt(logits, history, 0, 0, nil).
 func (s *Sampler) Process(logits []float32, history []int) ([]float64, error) {
-	return s.process(logits, history, s.order)
+	return s.ProcessAt(logits, history, 0, 0, nil)
 }
 
-// Adjust runs only the penalty, n-gram and bias stages (in their configured
-// relative order) and returns the adjusted logits. Beam and contrastive
-// search use it: they rank by the model's distribution, not a truncated one.
+// ProcessAt is Process for the step step of sequence seq: XTC decides with
+// XTCUniform(Seed, seq, step) whether it applies, and with Mirostat on, the
+// last stage is MirostatTruncate with the mu of st (the initial mu when st
+// is nil).
+func (s *Sampler) ProcessAt(logits []float32, history []int, seq, step uint64, st *State) ([]float64, error) {
+	return s.process(logits, history, s.order, seq, step, st)
+}
+
+// Adjust runs only the penalty, DRY, n-gram penalty, n-gram and bias stages
+// (in their configured relative order) and returns the adjusted logits.
+// Beam and contrastive search use it: they rank by the model's
+// distribution, not a truncated one.
 func (s *Sampler) Adjust(logits []float32, history []int) ([]float64, error) {
 	var order []Stage
 	for _, st := range s.order {
-		if st == StagePenalties || st == StageNGram || st == StageBias {
+		switch st {
+		case StagePenalties, StageDRY, StageNGramPenalty, StageNGram, StageBias:
 			order = append(order, st)
 		}
 	}
-	return s.process(logits, history, order)
+	return s.process(logits, history, order, 0, 0, nil)
 }
 
-func (s *Sampler) process(logits []float32, history []int, order []Stage) ([]float64, error) {
+func (s *Sampler) process(logits []float32, history []int, order []Stage, seq, step uint64, state *State) ([]float64, error) {
 	v := len(logits)
 	if v == 0 {
 		return nil, errors.New("sampler: empty logits")
@@ -87,12 +109,17 @@ func (s *Sampler) process(logits []float32, history []int, order []Stage) ([]flo
 		}
 	}
 	c := &s.cfg
+	tempRan := false
 	for _, st := range order {
 		switch st {
 		case StagePenalties:
 			w := window(history, c.PenaltyWindow)
 			RepetitionPenalty(l, w, c.RepetitionPenalty)
 			PresenceFrequencyPenalty(l, w, c.PresencePenalty, c.FrequencyPenalty, c.PenaltyDecay)
+		case StageDRY:
+			DRY(l, history, s.dry)
+		case StageNGramPenalty:
+			NGramPenalty(l, history, c.NGramPenalty, c.NGramPenaltyN, c.NGramPenaltyLastN)
 		case StageNGram:
 			NoRepeatNGram(l, history, c.NoRepeatNGram)
 		case StageBias:
@@ -112,6 +139,8 @@ func (s *Sampler) process(logits []float32, history []int, order []Stage) ([]flo
 			if c.Temperature != 0 {
 				Temperature(l, c.Temperature)
 			}
+		case StageTopNSigma:
+			TopNSigma(l, c.TopNSigma)
 		case StageTopK:
 			TopK(l, c.TopK)
 		case StageTopP:
@@ -120,7 +149,19 @@ func (s *Sampler) process(logits []float32, history []int, order []Stage) ([]flo
 			MinP(l, c.MinP)
 		case StageTypical:
 			Typical(l, c.Typical)
+		case StageXTC:
+			if c.XTCProbability > 0 {
+				XTC(l, c.XTCThreshold, c.XTCProbability, XTCUniform(c.Seed, seq, step))
+			}
 		}
+		tempRan = tempRan || st == StageTemperature
+	}
+	if c.Mirostat == 2 && tempRan {
+		mu := MirostatMu0(c.MirostatTau)
+		if state != nil {
+			mu = state.Mu
+		}
+		MirostatTruncate(l, mu)
 	}
 	return l, nil
 }
@@ -128,8 +169,15 @@ func (s *Sampler) process(logits []float32, history []int, order []Stage) ([]flo
 // Probs returns the final distribution after all stages: a slice of
 // len(logits) probabilities, exactly 0 for filtered tokens, summing to 1
 // (Softmax of Process). With temperature 0 it is one-hot at the greedy token.
+// It is ProbsAt(logits, history, 0, 0, nil).
 func (s *Sampler) Probs(logits []float32, history []int) ([]float64, error) {
-	l, err := s.Process(logits, history)
+	return s.ProbsAt(logits, history, 0, 0, nil)
+}
+
+// ProbsAt is Probs for step step of sequence seq with state st (see
+// ProcessAt).
+func (s *Sampler) ProbsAt(logits []float32, history []int, seq, step uint64, st *State) ([]float64, error) {
+	l, err := s.ProcessAt(logits, history, seq, step, st)
 	if err != nil {
 		return nil, err
 	}
@@ -151,25 +199,38 @@ func (s *Sampler) Probs(logits []float32, history []int) ([]float64, error) {
 
 // Sample processes logits and returns the chosen token. With temperature 0
 // it is Argmax of the processed logits (lowest id on ties) and seq and step
-// are ignored. Otherwise it is Draw(Probs(logits, history), Uniform(Seed,
-// seq, step)): seq identifies the sequence and step is the 0-based index of
-// the token being generated in it.
+// are ignored. Otherwise it is Draw(ProbsAt(logits, history, seq, step,
+// nil), Uniform(Seed, seq, step)): seq identifies the sequence and step is
+// the 0-based index of the token being generated in it.
 //
 // Sample returns exactly that token, usually without materialising the
 // float64 logits or sorting (see "Fast path" in the package
-// documentation).
+// documentation). With Mirostat, use SampleState, which carries mu from
+// step to step; Sample always starts from the initial mu.
 func (s *Sampler) Sample(logits []float32, history []int, seq, step uint64) (int, error) {
 	if s.fast {
 		if id, ok := s.sampleFast(logits, history, seq, step); ok {
 			return id, nil
 		}
 	}
-	return s.sampleRef(logits, history, seq, step)
+	return s.sampleRef(logits, history, seq, step, nil)
+}
+
+// SampleState is Sample for a sequence whose state is st (from NewState):
+// with Mirostat the truncation uses st.Mu, and after the draw st.Mu is
+// updated with MirostatUpdate(st.Mu, tau, eta, p), p the drawn token's
+// probability in the truncated distribution. Without Mirostat it is Sample
+// and st is unchanged. st must not be nil.
+func (s *Sampler) SampleState(logits []float32, history []int, seq, step uint64, st *State) (int, error) {
+	if s.cfg.Mirostat == 0 {
+		return s.Sample(logits, history, seq, step)
+	}
+	return s.sampleRef(logits, history, seq, step, st)
 }
 
 // sampleRef is the reference pipeline of Sample.
-func (s *Sampler) sampleRef(logits []float32, history []int, seq, step uint64) (int, error) {
-	l, err := s.Process(logits, history)
+func (s *Sampler) sampleRef(logits []float32, history []int, seq, step uint64, st *State) (int, error) {
+	l, err := s.ProcessAt(logits, history, seq, step, st)
 	if err != nil {
 		return 0, err
 	}
@@ -184,7 +245,11 @@ func (s *Sampler) sampleRef(logits []float32, history []int, seq, step uint64) (
 	if p == nil {
 		return 0, ErrNoCandidates
 	}
-	return Draw(p, Uniform(s.cfg.Seed, seq, step)), nil
+	id := Draw(p, Uniform(s.cfg.Seed, seq, step))
+	if st != nil && s.cfg.Mirostat == 2 {
+		st.Mu = MirostatUpdate(st.Mu, s.cfg.MirostatTau, s.cfg.MirostatEta, p[id])
+	}
+	return id, nil
 }
 
 // Argmax returns the index of the largest value of l, the lowest index on

@@ -50,6 +50,11 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// DRY sequence breakers are text: encode them with the model's
+	// tokenizer (one token per byte for byte-level vocabularies).
+	if err := cfg.EncodeDRYBreakers(tok.Encode); err != nil {
+		return usageError{err}
+	}
 	ids := tok.Encode([]byte(*prompt))
 	if len(ids) == 0 {
 		return fmt.Errorf("the prompt encodes to no tokens")
