@@ -35,6 +35,8 @@
 //	penalties -> dry -> ngram_penalty -> ngram -> bias -> temperature ->
 //	top_n_sigma -> top_k -> top_p -> min_p -> typical -> xtc -> draw
 //
+// They are:
+//
 //   - dry: the DRY penalty of llama.cpp (DRYPenalties), on token ids; its
 //     sequence breakers are token sequences (text is encoded with the
 //     model's tokenizer by Config.EncodeDRYBreakers).
