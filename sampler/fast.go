@@ -670,7 +670,9 @@ func (f *fastState) weights(full bool) (float32, int, bool) {
 					best, bi = x, off+i
 				}
 			}
-			e := (float64(x) - ref) * invT
+			wb[i] = (float64(x) - ref) * invT
+		}
+		for i, e := range wb {
 			if e > maxE {
 				e = maxE
 			}
