@@ -402,9 +402,10 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 	if dense {
 		// The weights were clamped at maxE: no untouched token may be near
 		// it, and the touched ones' weights must not overflow.
-		if bi >= 0 && (float64(best)-f.ref)/f.t > maxE-1 || f.eref > maxE-1 {
-			// The first block was not representative: once more relative
-			// to the maximum.
+		if bi >= 0 && (float64(best)-f.ref)/f.t > maxE-1 || f.eref > maxE-1 || f.eref < -20 {
+			// The first block was not representative (or its maximum was a
+			// token the earlier stages lowered): once more relative to the
+			// maximum.
 			f.ref, f.eref = ymax, 0
 			f.weights(len(stages) > 0)
 		}
