@@ -421,3 +421,28 @@ func TestEncodeDRYBreakers(t *testing.T) {
 	c.DRYBreakerText = []string{"x"}
 	assert.Error(t, c.EncodeDRYBreakers(func([]byte) []int { return nil }))
 }
+
+// llama.cpp's breaker processing: tokens containing the string are
+// one-token breakers; tokens ending with a prefix of it start a breaker
+// continued by the encoding of the rest.
+func TestResolveDRYBreakers(t *testing.T) {
+	vocab := []string{"a", "b", "\n", "x\n\ny", "ab:", "c:", ":", "za"}
+	decode := func(id int) ([]byte, error) { return []byte(vocab[id]), nil }
+	encode := func(b []byte) []int { // one token per known single-byte text
+		var ids []int
+		for _, x := range b {
+			ids = append(ids, slices.Index(vocab, string(x)))
+		}
+		return ids
+	}
+	c := DefaultConfig()
+	c.DRYMultiplier = 1
+	c.DRYBreakerText = []string{":", "ab"}
+	require.NoError(t, c.ResolveDRYBreakers(len(vocab), decode, encode))
+	assert.Nil(t, c.DRYBreakerText)
+	// ":" is inside ab:, c: and :; "ab" is inside ab:, and a, za end with
+	// its prefix "a" (continued by b).
+	assert.Equal(t, [][]int{{4}, {5}, {6}, {0, 1}, {7, 1}}, c.DRYSequenceBreakers)
+	_, err := New(c)
+	require.NoError(t, err)
+}

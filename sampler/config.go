@@ -1,6 +1,7 @@
 package sampler
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -172,8 +173,10 @@ type Config struct {
 	DRYSequenceBreakers [][]int
 	// DRYBreakerText lists sequence breakers as text (llama.cpp's
 	// dry_sequence_breakers; "\n", ":", "\"" and "*" there by default).
-	// Text must be encoded into DRYSequenceBreakers with EncodeDRYBreakers
-	// before New, which rejects a Config with text left.
+	// Text must be turned into DRYSequenceBreakers before New, which
+	// rejects a Config with text left: by ResolveDRYBreakers (llama.cpp's
+	// processing against a vocabulary) or EncodeDRYBreakers (the string's
+	// own tokenization only).
 	DRYBreakerText []string
 
 	// XTCProbability is the probability with which Exclude Top Choices
@@ -401,6 +404,70 @@ func (c *Config) EncodeDRYBreakers(encode func([]byte) []int) error {
 			return fmt.Errorf("sampler: DRY sequence breaker %q encodes to no tokens", s)
 		}
 		c.DRYSequenceBreakers = append(c.DRYSequenceBreakers, ids)
+	}
+	c.DRYBreakerText = nil
+	return nil
+}
+
+// ResolveDRYBreakers turns DRYBreakerText into token sequences the way
+// llama.cpp processes DRY sequence breakers for a vocabulary (its
+// get_overlapping_token_sequences), appends them to DRYSequenceBreakers and
+// clears DRYBreakerText. For each string, cut to 40 bytes:
+//
+//   - every token whose text contains the string is a one-token breaker;
+//   - every other token whose text ends with a proper prefix of the string
+//     (starting at any position of the text) is the first token of a breaker
+//     continued by encode(rest of the string), cut to 20 tokens.
+//
+// decode returns a token's text (for ids 0 to vocabSize-1); encode tokenizes
+// text. Duplicate sequences are dropped. A decode error is returned.
+func (c *Config) ResolveDRYBreakers(vocabSize int, decode func(id int) ([]byte, error), encode func([]byte) []int) error {
+	const maxChars, maxTail = 40, 20
+	seen := map[string]bool{}
+	add := func(seq []int) {
+		k := fmt.Sprint(seq)
+		if !seen[k] {
+			seen[k] = true
+			c.DRYSequenceBreakers = append(c.DRYSequenceBreakers, seq)
+		}
+	}
+	for _, str := range c.DRYBreakerText {
+		b := []byte(str)
+		if len(b) > maxChars {
+			b = b[:maxChars]
+		}
+		if len(b) == 0 {
+			continue
+		}
+		for id := 0; id < vocabSize; id++ {
+			word, err := decode(id)
+			if err != nil {
+				return fmt.Errorf("sampler: DRY sequence breakers: decoding token %d: %w", id, err)
+			}
+			if bytes.Contains(word, b) {
+				add([]int{id})
+				continue
+			}
+			for pos := 0; pos < len(word); pos++ {
+				if word[pos] != b[0] {
+					continue
+				}
+				i := 1
+				for ; i < len(b) && pos+i < len(word); i++ {
+					if word[pos+i] != b[i] {
+						break
+					}
+				}
+				if pos+i < len(word) { // a mismatch before the end of the token
+					continue
+				}
+				tail := encode(b[i:])
+				if len(tail) > maxTail {
+					tail = tail[:maxTail]
+				}
+				add(append([]int{id}, tail...))
+			}
+		}
 	}
 	c.DRYBreakerText = nil
 	return nil

@@ -54,8 +54,9 @@ import (
 //
 // Sequence breakers are text: when DRY is on, the returned Config holds them
 // in DRYBreakerText (llama.cpp's defaults unless --dry-sequence-breaker is
-// given), to be encoded with the model's tokenizer by
-// Config.EncodeDRYBreakers (BytesEncoder for byte-level vocabularies).
+// given), to be turned into token sequences with the model's tokenizer by
+// Config.ResolveDRYBreakers (as llama.cpp does) or Config.EncodeDRYBreakers
+// (BytesEncoder for byte-level vocabularies without a tokenizer).
 //
 // It does not register --stop (stop strings), which RegisterSearchFlags
 // provides for commands that generate text.
