@@ -93,6 +93,11 @@ func BenchmarkSampleV65536(b *testing.B) {
 			c.PenaltyDecay = 0.99
 			c.PenaltyWindow = 64
 		}},
+		{"dry", func(c *Config) { c.DRYMultiplier, c.DRYSequenceBreakers = 0.8, [][]int{{0}} }},
+		{"ngram_penalty", func(c *Config) { c.NGramPenalty, c.NGramPenaltyN = 0.5, 3 }},
+		{"xtc", func(c *Config) { c.XTCProbability, c.XTCThreshold = 0.5, 0.1 }},
+		{"top_n_sigma", func(c *Config) { c.TopNSigma = 1 }},
+		{"mirostat", func(c *Config) { c.Mirostat = 2 }},
 		{"top_p_min_p_temperature", func(c *Config) {
 			c.Temperature = 0.8
 			c.TopP = 0.9

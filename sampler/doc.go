@@ -70,13 +70,16 @@
 //
 // Sample's token is defined by the pipeline above, but Sample usually
 // reaches it without copying the V logits to float64, without sorting and
-// without V calls to math.Exp, when the penalty, n-gram and bias stages come
-// first and temperature fourth (as in DefaultOrder):
+// without V calls to math.Exp, when only the penalty, DRY, n-gram penalty,
+// n-gram and bias stages precede temperature (as in the default order) and
+// neither top-n-sigma nor Mirostat is on (XTC only after another
+// truncation stage); otherwise Sample runs the pipeline as written:
 //
-//   - Only the tokens named by the history window, the n-gram ban, the bias
-//     and the banned list change before the temperature; every other token's
-//     processed logit float64(logit)/T is a strictly increasing function of
-//     its float32 logit, so greedy decoding, top-k (a heap of the k largest)
+//   - Only the tokens named by the history window, DRY, the n-gram penalty,
+//     the n-gram ban, the bias and the banned list change before the
+//     temperature; every other token's processed logit float64(logit)/T is a
+//     strictly increasing function of its float32 logit, so greedy decoding,
+//     top-k (a heap of the k largest)
 //     and min-p (a logit threshold) are decided on the float32 logits plus
 //     those few tokens, then on the exact float64 logits of the candidates.
 //   - Top-p, typical sampling and a draw from the untruncated distribution

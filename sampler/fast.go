@@ -180,6 +180,8 @@ func active(st Stage, c *Config, v int) bool {
 		return c.MinP > 0
 	case StageTypical:
 		return c.Typical < 1
+	case StageXTC:
+		return c.XTCProbability > 0 && c.XTCThreshold <= 0.5
 	}
 	return false
 }
@@ -331,8 +333,8 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 
 	// Greedy decoding skips the temperature stage (T = 1 below) and takes
 	// the argmax at the end. Top-k, top-p and min-p keep the argmax, so
-	// only typical sampling needs the truncation stages.
-	greedyTypical := greedy && c.Typical < 1
+	// only typical sampling and XTC need the truncation stages.
+	greedyTypical := greedy && (c.Typical < 1 || active(StageXTC, c, v))
 	f := &fastState{s: s, sc: sc, logits: logits, t: c.Temperature, greedy: greedy}
 	if greedy {
 		f.t = 1
@@ -342,6 +344,9 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 		if active(st, c, v) {
 			stages = append(stages, st)
 		}
+	}
+	if len(stages) > 0 && stages[0] == StageXTC {
+		return 0, false // XTC over the untruncated vocabulary: the reference decides
 	}
 	if (!greedy || greedyTypical) && len(stages) > 0 && stages[0] == StageTopK {
 		if !f.topKDense(c.TopK) {
@@ -428,6 +433,8 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 		ok = f.topPDense(c.TopP)
 	case StageTypical:
 		ok = f.typicalDense(c.Typical)
+	default:
+		ok = false
 	}
 	if !ok {
 		return 0, false
@@ -988,6 +995,8 @@ func (f *fastState) finishSparse(stages []Stage, seq, step uint64) (int, bool) {
 			MinP(sc.xs, c.MinP)
 		case StageTypical:
 			Typical(sc.xs, c.Typical)
+		case StageXTC:
+			XTC(sc.xs, c.XTCThreshold, c.XTCProbability, XTCUniform(c.Seed, seq, step))
 		}
 		f.compact()
 	}

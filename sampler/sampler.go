@@ -35,7 +35,7 @@ func New(cfg Config) (*Sampler, error) {
 	}
 	s.dry = DRYParams{Multiplier: cfg.DRYMultiplier, Base: cfg.DRYBase, AllowedLength: cfg.DRYAllowedLength,
 		PenaltyLastN: cfg.DRYPenaltyLastN, Breakers: cfg.DRYSequenceBreakers}
-	s.fast = fastOrder(s.order) && cfg.XTCProbability == 0 && cfg.TopNSigma == 0 && cfg.Mirostat == 0
+	s.fast = fastOrder(s.order) && cfg.TopNSigma == 0 && cfg.Mirostat == 0
 	return s, nil
 }
 
