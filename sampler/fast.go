@@ -43,10 +43,6 @@ import (
 
 const (
 	u53 = 0x1p-53 // unit roundoff of float64
-	// histScale is the number of weight-histogram buckets per unit of
-	// logit difference; histBins covers differences down to -100.
-	histScale = 8
-	histBins  = (100+maxE)*histScale + 1
 	// blockSize is the id-block length of the draw's block sums.
 	blockSize = 1024
 	// eSlack widens logit thresholds beyond every rounding difference.
@@ -61,6 +57,7 @@ type cand struct {
 	x  float64 // exact processed logit
 	w  float64 // approximate weight (expNeg)
 	s  float64 // typical score
+	k  float64 // ranking key (larger first)
 }
 
 // scratch holds the per-call buffers of the fast path, reused through a
@@ -74,14 +71,11 @@ type scratch struct {
 	last     []int32
 	touched  []int32
 	distinct []int32
-	wbuf     [blockSize]float64 // weights of one block of the dense pass
 	blocks   []float64
 	heap     []float32
 	cands    []cand
 	ids      []int32
 	xs       []float64
-	hist     [histBins]float64
-	hist4    [4][histBins]float64 // per-lane histograms of the dense pass
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -210,14 +204,14 @@ type fastState struct {
 	logits []float32
 	t      float64 // temperature (1 when greedy)
 	greedy bool
-	ref    float64 // reference value: e_i = (y_i - ref)/T
-	eref   float64 // e of the largest value, (ymax - ref)/T >= 0
-	m      float64 // largest processed logit
-	delta  float64 // relative error bound of a weight
-	eta    float64 // relative error bound of a mass comparison
-	z      float64 // approximate normaliser (dense weights)
-	zerr   float64 // absolute error of z and of the sums from replacing touched weights
-	a      float64 // approximate sum of w*e (dense weights)
+	ref    float64    // the largest value after the sparse stages: e_i = (y_i - ref)/T
+	m      float64    // largest processed logit
+	delta  float64    // relative error bound of a weight
+	eta    float64    // relative error bound of a mass comparison
+	z      float64    // approximate normaliser (dense weights)
+	above  [2]float64 // weight of the tokens with e >= aboveE[j]
+	zerr   float64    // absolute error of z and of the sums from replacing touched weights
+	a      float64    // approximate sum of w*e (dense weights)
 }
 
 // x returns the exact processed logit of token i, as the reference computes
@@ -355,26 +349,7 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 		return f.finishSparse(stages[1:], seq, step)
 	}
 
-	dense := !(greedy && !greedyTypical) && (len(stages) == 0 || stages[0] != StageMinP)
-	if dense {
-		// One pass checks the logits, finds the maximum and computes the
-		// weights relative to a reference logit taken from the first block.
-		f.ref = float64(f.logits[0])
-		for _, x := range f.logits[:min(blockSize, v)] {
-			f.ref = max(f.ref, float64(x)) // NaN propagates and is refused below
-		}
-		if math.IsInf(f.ref, 0) || f.ref != f.ref {
-			dense = false
-		}
-	}
-	var best float32
-	var bi int
-	var ok bool
-	if dense {
-		best, bi, ok = f.weights(len(stages) > 0)
-	} else {
-		best, bi, ok = f.maxPass()
-	}
+	best, bi, ok := f.maxPass()
 	if !ok {
 		return 0, false
 	}
@@ -393,31 +368,21 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 	if greedy && !greedyTypical {
 		return amax, true
 	}
-	if !dense {
-		f.ref = ymax
-	}
+	// Exponents are taken relative to the largest value: e = (y - ymax)/T.
+	f.ref = ymax
 	f.m = f.x(amax)
-	f.eref = (ymax - f.ref) / f.t
-	eexp := 4 * u53 * (2*(math.Abs(ymax)+math.Abs(f.ref))/f.t + 200 + 2*maxE)
+	eexp := 4 * u53 * (4*math.Abs(ymax)/f.t + 200 + 2*maxE)
 	f.delta = expNegErr + eexp
 	f.eta = 3*f.delta + (6*float64(v)+4*float64(len(sc.touched)+2))*u53 + 1e-15
 	if !(f.delta < 1e-9) || math.IsInf(f.m, 0) {
 		return 0, false
 	}
-	if dense {
-		// The weights were clamped at maxE: no untouched token may be near
-		// it, and the touched ones' weights must not overflow.
-		if bi >= 0 && (float64(best)-f.ref)/f.t > maxE-1 || f.eref > maxE-1 || f.eref < -20 {
-			// The first block was not representative (or its maximum was a
-			// token the earlier stages lowered): once more relative to the
-			// maximum.
-			f.ref, f.eref = ymax, 0
-			f.weights(len(stages) > 0)
-		}
-		f.fixTouched(len(stages) > 0)
+	if len(stages) == 0 || stages[0] != StageMinP {
+		f.weights()
+		f.fixTouched()
 		if f.margin() > 1e-9*f.z {
 			// Replacing large touched weights cancelled: sum again.
-			f.resum(len(stages) > 0)
+			f.resum()
 		}
 		if !(f.z > 0) || f.margin() > 1e-7*f.z {
 			return 0, false
@@ -575,11 +540,14 @@ func (f *fastState) compact() {
 	sc.ids, sc.xs = sc.ids[:n], sc.xs[:n]
 }
 
-// collect returns the candidates whose logit difference e = x - m may lie
-// in [lo, hi] (a superset: untouched tokens are selected on their float32
-// logits with thresholds widened by eSlack, and every finite touched token
-// is included), with exact logits and their approximate weights w when the
-// dense weights were computed (withW).
+// collect returns the tokens whose processed logit x lies in [xlo, xhi],
+// where xlo and xhi are the processed logits of the float32 values rlo and
+// rhi that bound the exponents lo and hi (e = (y - ref)/T), widened by
+// eSlack. An untouched token is in that range iff its float32 logit is in
+// [rlo, rhi] (x is strictly increasing in it), so the result is exactly the
+// set of tokens ranked between two logits: with hi = +Inf, a prefix of the
+// ranking by logit. The candidates get their exact logits and, with withW,
+// their approximate weights.
 func (f *fastState) collect(lo, hi float64, withW bool) []cand {
 	sc := f.sc
 	gen, stamp := sc.gen, sc.stamp[:len(f.logits)]
@@ -588,14 +556,23 @@ func (f *fastState) collect(lo, hi float64, withW bool) []cand {
 	if !math.IsInf(hi, 1) {
 		rhi = roundUp32(f.ref + f.t*(hi+eSlack))
 	}
+	xlo, xhi := f.xOf(rlo), f.xOf(rhi)
 	cs := sc.cands[:0]
-	for i, x := range f.logits {
-		if x >= rlo && x <= rhi && x > float32(math.Inf(-1)) && stamp[i] != gen {
-			cs = append(cs, cand{id: int32(i)})
+	if rlo > float32(math.Inf(-1)) && math.IsInf(float64(rhi), 1) {
+		for i, x := range f.logits { // one comparison per token
+			if x >= rlo && stamp[i] != gen {
+				cs = append(cs, cand{id: int32(i)})
+			}
+		}
+	} else {
+		for i, x := range f.logits {
+			if x >= rlo && x <= rhi && x > float32(math.Inf(-1)) && stamp[i] != gen {
+				cs = append(cs, cand{id: int32(i)})
+			}
 		}
 	}
 	for _, t := range sc.touched {
-		if sc.y[t] > negInf {
+		if x := f.x(int(t)); x > negInf && x >= xlo && x <= xhi {
 			cs = append(cs, cand{id: t})
 		}
 	}
@@ -608,6 +585,15 @@ func (f *fastState) collect(lo, hi float64, withW bool) []cand {
 	}
 	sc.cands = cs
 	return cs
+}
+
+// xOf returns the processed logit of an untouched token with float32 logit
+// r.
+func (f *fastState) xOf(r float32) float64 {
+	if f.t != 1 {
+		return float64(r) / f.t
+	}
+	return float64(r)
 }
 
 // minPDense applies min-p to the untruncated vocabulary. The reference keeps
@@ -637,20 +623,66 @@ func (f *fastState) minPDense(minP float64) bool {
 // maxE caps the weight exponents e_i = (y_i - ref)/T of the dense pass.
 const maxE = 40
 
-// histIndex returns the histogram bucket of exponent e: bucket b holds e in
-// (maxE - (b+1)/histScale, maxE - b/histScale].
-func histIndex(e float64) int {
-	return min(max(int((maxE-e)*histScale), 0), histBins-1)
+// aboveE are the exponents above which the dense pass also sums the
+// weights (weightSums.above), to locate the top-p and typical cuts with few
+// candidates.
+var aboveE = [2]float64{-4, -8}
+
+// weightSums are the sums of the dense pass over some tokens: of the weights
+// w, of w*e, and of w over the tokens with e >= aboveE[j].
+type weightSums struct {
+	w, we float64
+	above [2]float64
 }
 
-// weights checks the logits, returns the largest untouched logit and its
-// lowest id (-1 when every untouched logit is -Inf), and computes the
-// approximate weight exp(e_i) (expNeg inlined, 0 for e_i < -100) of every
-// token from its float32 logit, e_i = min((logit_i - ref)/T, maxE), into
-// a block buffer, with their sum z, the per-block sums and, when full, the sum a of
-// w*e and the histogram of weight by bucket of e. fixTouched then replaces
-// the touched tokens' weights.
-func (f *fastState) weights(full bool) (float32, int, bool) {
+// add adds the contribution of a token of exponent e and weight w (w = 0
+// contributes nothing).
+func (s *weightSums) add(e, w float64) {
+	if w == 0 {
+		return
+	}
+	s.w += w
+	s.we += w * e
+	for j, th := range aboveE {
+		if e >= th {
+			s.above[j] += w
+		}
+	}
+}
+
+// denseWeightsGo is denseWeights in Go: expNeg inlined by hand.
+func denseWeightsGo(src []float32, ref, invT float64) weightSums {
+	var s weightSums
+	for _, x := range src {
+		e := (float64(x) - ref) * invT
+		if e > maxE {
+			e = maxE
+		}
+		if e >= -100 {
+			t := e*expInvStep + expShifter
+			k := int64(math.Float64bits(t) - math.Float64bits(expShifter))
+			r := e - (t-expShifter)*expStep
+			p := 1 + r*(1+r*(0.5+r*(1.0/6)))
+			wi := math.Float64frombits(math.Float64bits(expTab[k&255]*p) + uint64(k>>8)<<52)
+			s.w += wi
+			s.we += wi * e
+			if e >= aboveE[0] {
+				s.above[0] += wi
+			}
+			if e >= aboveE[1] {
+				s.above[1] += wi
+			}
+		}
+	}
+	return s
+}
+
+// weights sums the approximate weights exp(e_i) (expNeg, 0 for e_i <
+// -100) of every token computed from its float32 logit, e_i =
+// min((logit_i - ref)/T, maxE): their total z, the per-block sums, the sum
+// a of w*e and the weights above aboveE. fixTouched then replaces the
+// touched tokens' contributions. The logits have been checked by maxPass.
+func (f *fastState) weights() {
 	sc := f.sc
 	v := len(f.logits)
 	nb := (v + blockSize - 1) / blockSize
@@ -658,218 +690,218 @@ func (f *fastState) weights(full bool) (float32, int, bool) {
 		sc.blocks = make([]float64, nb)
 	}
 	blocks := sc.blocks[:nb]
-	hist := &sc.hist4
-	if full {
-		clear(hist[:])
-	}
-	gen, stamp := sc.gen, sc.stamp[:v]
-	best, bi, bad := float32(math.Inf(-1)), -1, false
 	ref, invT := f.ref, 1/f.t
 	z, a := 0.0, 0.0
+	f.above = [2]float64{}
 	for b := range blocks {
-		off := b * blockSize
-		lg := f.logits[off:min(off+blockSize, v)]
-		wb := sc.wbuf[:len(lg)]
-		for i, x := range lg {
-			if !(x <= best) { // a new maximum, or NaN
-				if x != x {
-					bad = true
-				} else if stamp[off+i] != gen {
-					best, bi = x, off+i
-				}
-			}
-			wb[i] = (float64(x) - ref) * invT
-		}
-		for i, e := range wb {
-			if e > maxE {
-				e = maxE
-			}
-			wi := 0.0
-			if e >= -100 { // expNeg(e), inlined
-				t := e*expInvStep + expShifter
-				k := int64(math.Float64bits(t) - math.Float64bits(expShifter))
-				r := e - (t-expShifter)*expStep
-				p := 1 + r*(1+r*(0.5+r*(1.0/6)))
-				wi = math.Float64frombits(math.Float64bits(expTab[k&255]*p) + uint64(k>>8)<<52)
-				if full {
-					hist[i&3][int((maxE-e)*histScale)] += wi
-				}
-			}
-			wb[i] = wi
-		}
-		// Sums with independent accumulators (no loop-carried latency chain
-		// above; the order of these approximate sums does not matter).
-		var s0, s1, s2, s3 float64
-		j := 0
-		for ; j+4 <= len(wb); j += 4 {
-			s0 += wb[j]
-			s1 += wb[j+1]
-			s2 += wb[j+2]
-			s3 += wb[j+3]
-		}
-		for ; j < len(wb); j++ {
-			s0 += wb[j]
-		}
-		bs := (s0 + s1) + (s2 + s3)
-		if full {
-			var a0, a1 float64
-			for i := 0; i+2 <= len(lg); i += 2 {
-				e0 := (float64(lg[i]) - ref) * invT
-				e1 := (float64(lg[i+1]) - ref) * invT
-				if e0 > maxE {
-					e0 = maxE
-				}
-				if e1 > maxE {
-					e1 = maxE
-				}
-				a0 += wb[i] * e0
-				a1 += wb[i+1] * e1
-			}
-			if len(lg)&1 == 1 {
-				i := len(lg) - 1
-				a0 += wb[i] * min((float64(lg[i])-ref)*invT, maxE)
-			}
-			a += a0 + a1
-		}
-		blocks[b] = bs
-		z += bs
+		ws := denseWeights(f.logits[b*blockSize:min((b+1)*blockSize, v)], ref, invT)
+		blocks[b] = ws.w
+		z += ws.w
+		a += ws.we
+		f.above[0] += ws.above[0]
+		f.above[1] += ws.above[1]
 	}
 	sc.blocks = blocks
 	f.z, f.a = z, a
-	if full {
-		for b := range sc.hist {
-			sc.hist[b] = (hist[0][b] + hist[1][b]) + (hist[2][b] + hist[3][b])
-		}
-	}
-	if bad || best > math.MaxFloat32 {
-		return 0, 0, false
-	}
-	return best, bi, true
 }
 
 // fixTouched replaces the weights the dense pass computed from the touched
 // tokens' float32 logits by those of their processed values.
-func (f *fastState) fixTouched(full bool) {
+func (f *fastState) fixTouched() {
 	sc := f.sc
 	zmax := f.z
-	blocks, hist := sc.blocks, &sc.hist
+	blocks := sc.blocks
 	ref, invT := f.ref, 1/f.t
 	for _, t := range sc.touched {
 		e := min((float64(f.logits[t])-ref)*invT, maxE)
 		if old := expNeg(e); old != 0 {
 			f.z -= old
+			f.a -= old * e
 			blocks[int(t)/blockSize] -= old
-			if full {
-				f.a -= old * e
-				hist[histIndex(e)] -= old
+			for j, th := range aboveE {
+				if e >= th {
+					f.above[j] -= old
+				}
 			}
 		}
 		if y := sc.y[t]; y > negInf {
 			e := (y - ref) * invT
 			if nw := expNeg(e); nw != 0 {
 				f.z += nw
+				f.a += nw * e
 				zmax += nw
 				blocks[int(t)/blockSize] += nw
-				if full {
-					f.a += nw * e
-					hist[histIndex(e)] += nw
+				for j, th := range aboveE {
+					if e >= th {
+						f.above[j] += nw
+					}
 				}
 			}
 		}
 	}
 	// Removing the old weights costs up to one rounding of the largest
-	// intermediate sum per operation (bounded by zmax).
-	f.zerr = 4 * float64(len(sc.touched)+1) * u53 * zmax
+	// intermediate sum per operation (bounded by zmax), and the dense
+	// kernel's weights may differ from expNeg's by 2*expNegErr.
+	f.zerr = (4*float64(len(sc.touched)+1)*u53 + 2*expNegErr) * zmax
 }
 
-// w returns the approximate weight of token i after fixTouched: expNeg of
-// its exponent, computed as in the dense pass (untouched tokens) or in
-// fixTouched (touched tokens).
-func (f *fastState) w(i int) float64 {
+// e returns the exponent of token i as the dense pass and fixTouched
+// define it.
+func (f *fastState) e(i int) float64 {
 	if f.sc.stamp[i] == f.sc.gen {
-		y := f.sc.y[i]
-		if y == negInf {
-			return 0
-		}
-		return expNeg((y - f.ref) * (1 / f.t))
+		return (f.sc.y[i] - f.ref) * (1 / f.t)
 	}
-	return expNeg(min((float64(f.logits[i])-f.ref)*(1/f.t), maxE))
+	return min((float64(f.logits[i])-f.ref)*(1/f.t), maxE)
 }
 
-// resum recomputes z, the block sums and, when full, a and the histogram
-// from the final weights.
-func (f *fastState) resum(full bool) {
+// w returns the approximate weight of token i after fixTouched.
+func (f *fastState) w(i int) float64 { return expNeg(f.e(i)) }
+
+// resum recomputes z, a and the block sums from the final weights.
+func (f *fastState) resum() {
 	sc := f.sc
-	hist := &sc.hist
-	if full {
-		clear(hist[:])
-	}
-	z, a := 0.0, 0.0
+	var all weightSums
 	for b := range sc.blocks {
 		off := b * blockSize
 		end := min(off+blockSize, len(f.logits))
-		bs := 0.0
+		var s weightSums
 		for i := off; i < end; i++ {
-			wi := f.w(i)
-			if wi == 0 {
-				continue
-			}
-			bs += wi
-			if full {
-				y := float64(f.logits[i])
-				if sc.stamp[i] == sc.gen {
-					y = sc.y[i]
-				}
-				e := min((y-f.ref)/f.t, maxE)
-				a += wi * e
-				hist[histIndex(e)] += wi
-			}
+			e := f.e(i)
+			s.add(e, expNeg(e))
 		}
-		sc.blocks[b] = bs
-		z += bs
+		sc.blocks[b] = s.w
+		all.w += s.w
+		all.we += s.we
+		all.above[0] += s.above[0]
+		all.above[1] += s.above[1]
 	}
-	f.z, f.a, f.zerr = z, a, 0
+	f.z, f.a, f.above, f.zerr = all.w, all.we, all.above, 0
 }
 
 // margin is the absolute weight margin of mass comparisons.
 func (f *fastState) margin() float64 { return f.eta*f.z + f.zerr + 1e-30 }
 
-// topPDense applies top-p to the untruncated vocabulary (after weights).
-func (f *fastState) topPDense(p float64) bool {
-	target, mg := p*f.z, f.margin()
-	cum, bcut := 0.0, -1
-	for b, hw := range f.sc.hist {
-		cum += hw
-		if cum >= target+mg {
-			bcut = b
+// tailBound returns an exponent below which the tokens hold less than
+// mass*z - margin in total (V tokens of weight at most e^bound), so that the
+// tokens at or above it hold at least (1-mass)*z + margin; ok is false when
+// there is no such bound.
+func (f *fastState) tailBound(mass float64) (float64, bool) {
+	rest := mass*f.z - f.margin()
+	if !(rest > 0) {
+		return 0, false
+	}
+	return math.Log(rest / float64(len(f.logits))), true
+}
+
+// rankSelect orders the prefix of cs that holds at least target of the
+// weight w by key k descending (ties by id ascending) and returns it: a
+// mass-weighted selection finds the threshold, and only the tokens at or
+// above it are sorted.
+func rankSelect(cs []cand, target float64) []cand {
+	s0 := 0 // a = cs[s0:s0+len(a)]
+	a := cs
+	need := target
+	for len(a) > 0 {
+		x0, x1, x2 := a[0].k, a[len(a)/2].k, a[len(a)-1].k
+		pv := max(min(x0, x1), min(max(x0, x1), x2))
+		lt, i, gt := 0, 0, len(a)
+		for i < gt {
+			k := a[i].k
+			switch {
+			case k > pv:
+				a[lt], a[i] = a[i], a[lt]
+				lt++
+				i++
+			case k < pv:
+				gt--
+				a[i], a[gt] = a[gt], a[i]
+			default:
+				i++
+			}
+		}
+		mG := 0.0
+		for _, c := range a[:lt] {
+			mG += c.w
+		}
+		if mG >= need {
+			a = a[:lt]
+			continue
+		}
+		mE := 0.0
+		for _, c := range a[lt:gt] {
+			mE += c.w
+		}
+		if mG+mE >= need {
+			cs = cs[:s0+gt] // the upper set ends after the equal part of a
 			break
 		}
+		need -= mG + mE
+		s0 += gt
+		a = a[gt:]
 	}
-	if bcut < 0 {
-		return false
-	}
-	cs := f.collect(maxE-float64(bcut+2)/histScale, math.Inf(1), true)
 	slices.SortFunc(cs, func(a, b cand) int {
-		if c := cmp.Compare(b.x, a.x); c != 0 {
+		if c := cmp.Compare(b.k, a.k); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.id, b.id)
 	})
-	cum = 0
-	for k, c := range cs {
-		if cum >= target {
-			if k == 0 || cum < target+mg || cum-cs[k-1].w >= target-mg {
-				return false
+	return cs
+}
+
+// cutSteps returns the exponents at which the dense top-p and typical
+// stages look for their cut, highest first: those of aboveE whose tokens
+// hold at least need (so few candidates usually suffice), then lo, the
+// bound that always holds enough.
+func (f *fastState) cutSteps(lo, need float64) []float64 {
+	steps := make([]float64, 0, len(aboveE)+1)
+	for j, th := range aboveE {
+		if th > lo && f.above[j] >= need {
+			steps = append(steps, th)
+		}
+	}
+	return append(steps, lo)
+}
+
+// topPDense applies top-p to the untruncated vocabulary (after weights).
+// The tokens above tailBound(1-p) hold at least p*Z plus the margin, so the
+// cut is among them; higher cut-offs are tried first and used when their
+// tokens hold that mass.
+func (f *fastState) topPDense(p float64) bool {
+	target, mg := p*f.z, f.margin()
+	lo, ok := f.tailBound(1 - p)
+	if !ok {
+		return false
+	}
+	steps := f.cutSteps(lo, target+2*mg)
+	for si, cut := range steps {
+		all := f.collect(cut, math.Inf(1), true)
+		mass := 0.0
+		for j := range all {
+			all[j].k = all[j].x
+			mass += all[j].w
+		}
+		if mass < target+2*mg && si < len(steps)-1 {
+			continue
+		}
+		cs := rankSelect(all, target+mg)
+		cum := 0.0
+		for k, c := range cs {
+			if cum >= target {
+				if k == 0 || cum < target+mg || cum-cs[k-1].w >= target-mg {
+					return false
+				}
+				f.setCands(cs[:k])
+				return true
 			}
-			f.setCands(cs[:k])
+			cum += c.w
+		}
+		// The cut falls right after cs (a prefix of the ranking: every
+		// token outside it ranks lower), whose tokens are all kept.
+		if n := len(cs); n > 0 && cum >= target+mg && cum-cs[n-1].w < target-mg {
+			f.setCands(cs)
 			return true
 		}
-		cum += c.w
-	}
-	// Every candidate is kept; the tokens not collected are dropped.
-	if n := len(cs); n > 0 && cum >= target+mg && cum-cs[n-1].w < target-mg {
-		f.setCands(cs)
-		return true
+		return false
 	}
 	return false
 }
@@ -877,12 +909,13 @@ func (f *fastState) topPDense(p float64) bool {
 // typicalDense applies typical sampling to the untruncated vocabulary
 // (after weights). The reference's score |-log p - H| is |x - xbar|, the
 // distance of the logit from the probability-weighted mean logit xbar; in
-// exponents e it is |e - ebar| with ebar = sum(w*e)/Z.
+// exponents e it is |e - ebar| with ebar = sum(w*e)/Z. The candidates are
+// the tokens above tailBound(1-mass); a token below it scores more than
+// ebar - bound, which must exceed the cut's score.
 func (f *fastState) typicalDense(mass float64) bool {
 	z := f.z
 	ebar := f.a / z
-	// The same quantities relative to the most probable token.
-	ebarM, logzM := ebar-f.eref, math.Log(z)-f.eref
+	ebarM, logzM := ebar, math.Log(z) // relative to the most probable token
 	logZ := f.m + logzM
 	v := float64(len(f.logits))
 	// Error bound of the scores: the weights' errors and the reference's
@@ -893,61 +926,54 @@ func (f *fastState) typicalDense(mass float64) bool {
 		return false
 	}
 	target, mg := mass*z, f.margin()
-	// Smallest radius r (a multiple of 1/histScale) such that the buckets
-	// lying entirely within [ebar-r, ebar+r] hold mass >= target + margin
-	// (bucket b holds e in (maxE-(b+1)/S, maxE-b/S], S = histScale).
-	var pre [histBins + 1]float64
-	for b, hw := range f.sc.hist {
-		pre[b+1] = pre[b] + hw
-	}
-	r := -1.0
-	for step := 1; step <= 2*histBins+2; step++ {
-		rr := float64(step) / histScale
-		bhi := min(int(math.Floor(histScale*(maxE-ebar+rr)))-1, histBins-1)
-		blo := max(int(math.Ceil(histScale*(maxE-ebar-rr))), 0)
-		if bhi >= blo && pre[bhi+1]-pre[blo] >= target+mg {
-			r = rr
-			break
-		}
-	}
-	if r < 0 {
+	lo, ok := f.tailBound(1 - mass)
+	if !ok {
 		return false
 	}
-	r += 2.0 / histScale
-	cs := f.collect(ebar-r, ebar+r, true)
-	for j := range cs {
-		cs[j].s = math.Abs(cs[j].x - f.m - ebarM)
-	}
-	slices.SortFunc(cs, func(a, b cand) int {
-		if c := cmp.Compare(a.s, b.s); c != 0 {
-			return c
+	steps := f.cutSteps(lo, target+2*mg)
+	for si, cut := range steps {
+		// A token below cut scores more than ebar-cut.
+		bound := ebar - cut - eSlack
+		all := f.collect(cut, math.Inf(1), true)
+		for j := range all {
+			all[j].s = math.Abs(all[j].x - f.m - ebarM)
+			all[j].k = -all[j].s
 		}
-		return cmp.Compare(a.id, b.id)
-	})
-	cum := 0.0
-	for _, c := range cs {
-		cum += c.w
-		if cum < target {
-			continue
+		cs := rankSelect(all, target+mg)
+		cum := 0.0
+		var c cand
+		found := false
+		for _, c = range cs {
+			cum += c.w
+			if cum >= target {
+				found = true
+				break
+			}
 		}
-		if cum < target+mg || cum-c.w >= target-mg || c.s+2*sigma >= r-eSlack {
+		if !found || c.s+2*sigma >= bound {
+			if si < len(steps)-1 {
+				continue
+			}
+			return false
+		}
+		if cum < target+mg || cum-c.w >= target-mg {
 			return false
 		}
 		// Every token whose score could be on the other side of c's in the
 		// reference must tie with c exactly (same logit).
-		for _, o := range cs {
+		for _, o := range all {
 			if o.x != c.x && math.Abs(o.s-c.s) <= 2*sigma {
 				return false
 			}
 		}
 		n := 0
-		for _, o := range cs {
+		for _, o := range all {
 			if o.s <= c.s || o.x == c.x {
-				cs[n] = o
+				all[n] = o
 				n++
 			}
 		}
-		f.setCands(cs[:n])
+		f.setCands(all[:n])
 		return true
 	}
 	return false

@@ -33,3 +33,62 @@ func TestExpNegAccuracy(t *testing.T) {
 	}
 	t.Logf("expNeg max relative error %g", worst)
 }
+
+// The dense pass's weight kernel (AVX2 where available) sums weights
+// within the error bound of exp, counts nothing below -100 or for -Inf, and
+// clamps the exponent at maxE.
+func TestDenseWeights(t *testing.T) {
+	r := rand.New(rand.NewPCG(33, 34))
+	for _, n := range []int{0, 1, 3, 4, 5, 17, 1024, 1027} {
+		for rep := 0; rep < 20; rep++ {
+			src := make([]float32, n)
+			for i := range src {
+				src[i] = float32(r.NormFloat64() * 20)
+				switch r.IntN(20) {
+				case 0:
+					src[i] = float32(math.Inf(-1))
+				case 1:
+					src[i] = -1e30
+				case 2:
+					src[i] = 1e30
+				}
+			}
+			ref, invT := 3.0, 1/0.7
+			var want weightSums
+			absWE := 0.0
+			for _, x := range src {
+				e := min((float64(x)-ref)*invT, maxE)
+				if e >= -100 {
+					want.add(e, math.Exp(e))
+					absWE += math.Exp(e) * math.Abs(e)
+				}
+			}
+			tol := (expNegErr/2 + float64(n+4)*0x1p-52)
+			for name, got := range map[string]weightSums{"kernel": denseWeights(src, ref, invT), "Go": denseWeightsGo(src, ref, invT)} {
+				if math.Abs(got.w-want.w) > tol*want.w {
+					t.Fatalf("%s n=%d: sum of weights %v, exp gives %v", name, n, got.w, want.w)
+				}
+				if math.Abs(got.we-want.we) > tol*absWE+1e-300 {
+					t.Fatalf("%s n=%d: sum of w*e %v, exp gives %v", name, n, got.we, want.we)
+				}
+				for j := range aboveE {
+					if math.Abs(got.above[j]-want.above[j]) > tol*want.w {
+						t.Fatalf("%s n=%d: weight above %v = %v, exp gives %v", name, n, aboveE[j], got.above[j], want.above[j])
+					}
+				}
+			}
+		}
+	}
+	// One token of each kind, checked exactly: -Inf and e < -100 add
+	// nothing; e above maxE counts as maxE.
+	if s := denseWeights([]float32{float32(math.Inf(-1)), -500, -500, -500}, 0, 1); s != (weightSums{}) {
+		t.Fatalf("far tail: sums %+v; want 0", s)
+	}
+	s := denseWeights([]float32{100, -500, -5, -500}, 0, 1)
+	if math.Abs(s.w-math.Exp(maxE)-math.Exp(-5)) > expNegErr*s.w {
+		t.Fatalf("clamp: weight %v, want e^%d + e^-5", s.w, maxE)
+	}
+	if math.Abs(s.above[0]-math.Exp(maxE)) > expNegErr*s.w || math.Abs(s.above[1]-s.w) > expNegErr*s.w {
+		t.Fatalf("above -4, -8: %v, want e^%d and e^%d + e^-5", s.above, maxE, maxE)
+	}
+}

@@ -1,0 +1,32 @@
+//go:build amd64 && !purego
+
+package sampler
+
+import "golang.org/x/sys/cpu"
+
+// hasWeightsAsm reports whether expWeightsAVX2 may run.
+var hasWeightsAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// expWeightsAVX2 is denseWeights over src[:n], n a multiple of 4, four
+// lanes at a time with AVX2 and FMA (the fused operations round differently
+// from expNeg, within expNegErr of exp).
+//
+//go:noescape
+func expWeightsAVX2(src *float32, n int, ref, invT float64) (sumW, sumWE, sum4, sum8 float64)
+
+// denseWeights returns the weight sums of the logits src as the dense pass
+// defines them (see weights).
+func denseWeights(src []float32, ref, invT float64) weightSums {
+	n := 0
+	var s weightSums
+	if hasWeightsAsm && len(src) >= 4 {
+		n = len(src) &^ 3
+		s.w, s.we, s.above[0], s.above[1] = expWeightsAVX2(&src[0], n, ref, invT)
+	}
+	g := denseWeightsGo(src[n:], ref, invT)
+	s.w += g.w
+	s.we += g.we
+	s.above[0] += g.above[0]
+	s.above[1] += g.above[1]
+	return s
+}
