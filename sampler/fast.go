@@ -412,6 +412,22 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 // when every untouched logit is -Inf).
 func (f *fastState) maxPass() (float32, int, bool) {
 	gen, stamp := f.sc.gen, f.sc.stamp[:len(f.logits)]
+	// The largest value over all tokens (vectorised); its first token is
+	// the answer unless that token is touched.
+	mx, nan := maxF32(f.logits)
+	if nan || mx > math.MaxFloat32 {
+		return 0, 0, false
+	}
+	if mx > float32(math.Inf(-1)) {
+		for i, x := range f.logits {
+			if x == mx {
+				if stamp[i] != gen {
+					return mx, i, true
+				}
+				break
+			}
+		}
+	}
 	best, bi := float32(math.Inf(-1)), -1
 	bad := false
 	for i, x := range f.logits {

@@ -92,3 +92,37 @@ func TestDenseWeights(t *testing.T) {
 		t.Fatalf("above -4, -8: %v, want e^%d and e^%d + e^-5", s.above, maxE, maxE)
 	}
 }
+
+func TestMaxF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(35, 36))
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 33, 1000} {
+		for rep := 0; rep < 50; rep++ {
+			src := make([]float32, n)
+			want, wantNaN := float32(math.Inf(-1)), false
+			for i := range src {
+				src[i] = float32(r.NormFloat64())
+				switch r.IntN(30) {
+				case 0:
+					src[i] = float32(math.Inf(-1))
+				case 1:
+					if rep%5 == 0 {
+						src[i] = float32(math.NaN())
+					}
+				case 2:
+					if rep%7 == 0 {
+						src[i] = float32(math.Inf(1))
+					}
+				}
+				if src[i] != src[i] {
+					wantNaN = true
+				} else if src[i] > want {
+					want = src[i]
+				}
+			}
+			got, gotNaN := maxF32(src)
+			if got != want || gotNaN != wantNaN {
+				t.Fatalf("n=%d: maxF32 = %v, %v; want %v, %v (%v)", n, got, gotNaN, want, wantNaN, src)
+			}
+		}
+	}
+}

@@ -2,7 +2,11 @@
 
 package sampler
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 // hasWeightsAsm reports whether expWeightsAVX2 may run.
 var hasWeightsAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
@@ -29,4 +33,29 @@ func denseWeights(src []float32, ref, invT float64) weightSums {
 	s.above[0] += g.above[0]
 	s.above[1] += g.above[1]
 	return s
+}
+
+// maxF32AVX2 returns the largest of src[:n] (n a multiple of 8; NaNs are
+// ignored) and whether any of them is NaN.
+//
+//go:noescape
+func maxF32AVX2(src *float32, n int) (mx float32, nan bool)
+
+// maxF32 returns the largest value of src (-Inf when empty; NaNs ignored)
+// and whether src holds a NaN.
+func maxF32(src []float32) (float32, bool) {
+	n := 0
+	mx, nan := float32(math.Inf(-1)), false
+	if hasWeightsAsm && len(src) >= 8 {
+		n = len(src) &^ 7
+		mx, nan = maxF32AVX2(&src[0], n)
+	}
+	for _, x := range src[n:] {
+		if x != x {
+			nan = true
+		} else if x > mx {
+			mx = x
+		}
+	}
+	return mx, nan
 }

@@ -160,3 +160,56 @@ done:
 	MOVSD X3, sum8+56(FP)
 	VZEROUPPER
 	RET
+
+DATA maxNegInf<>+0(SB)/4, $0xff800000
+GLOBL maxNegInf<>(SB), RODATA|NOPTR, $4
+
+// func maxF32AVX2(src *float32, n int) (mx float32, nan bool)
+//
+// Returns the largest of src[:n] (n a multiple of 8, NaNs ignored; -Inf for
+// n = 0) and whether any is NaN.
+TEXT ·maxF32AVX2(SB), NOSPLIT, $0-21
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS maxNegInf<>(SB), Y1
+	VMOVAPS Y1, Y4
+	VXORPS Y3, Y3, Y3
+	VXORPS Y5, Y5, Y5
+	XORQ AX, AX
+	MOVQ CX, DX
+	ANDQ $-16, DX
+	CMPQ AX, DX
+	JAE tail8
+loop16:
+	VMOVUPS (SI)(AX*4), Y0
+	VMOVUPS 32(SI)(AX*4), Y6
+	VCMPPS $3, Y0, Y0, Y2
+	VORPS Y2, Y3, Y3
+	VCMPPS $3, Y6, Y6, Y7
+	VORPS Y7, Y5, Y5
+	VMAXPS Y1, Y0, Y1
+	VMAXPS Y4, Y6, Y4
+	ADDQ $16, AX
+	CMPQ AX, DX
+	JB loop16
+tail8:
+	CMPQ AX, CX
+	JAE reduce
+	VMOVUPS (SI)(AX*4), Y0
+	VCMPPS $3, Y0, Y0, Y2
+	VORPS Y2, Y3, Y3
+	VMAXPS Y1, Y0, Y1
+reduce:
+	VMAXPS Y4, Y1, Y1
+	VORPS Y5, Y3, Y3
+	VEXTRACTF128 $1, Y1, X0
+	VMAXPS X0, X1, X1
+	VPERMILPS $0x4e, X1, X0
+	VMAXPS X0, X1, X1
+	VPERMILPS $0xb1, X1, X0
+	VMAXPS X0, X1, X1
+	MOVSS X1, mx+16(FP)
+	VPTEST Y3, Y3
+	SETNE nan+20(FP)
+	VZEROUPPER
+	RET

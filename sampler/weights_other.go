@@ -2,8 +2,24 @@
 
 package sampler
 
+import "math"
+
 // denseWeights returns the weight sums of the logits src as the dense pass
 // defines them (see weights).
 func denseWeights(src []float32, ref, invT float64) weightSums {
 	return denseWeightsGo(src, ref, invT)
+}
+
+// maxF32 returns the largest value of src (-Inf when empty; NaNs ignored)
+// and whether src holds a NaN.
+func maxF32(src []float32) (float32, bool) {
+	mx, nan := float32(math.Inf(-1)), false
+	for _, x := range src {
+		if x != x {
+			nan = true
+		} else if x > mx {
+			mx = x
+		}
+	}
+	return mx, nan
 }
