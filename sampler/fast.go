@@ -14,8 +14,8 @@ import (
 // token without materialising V float64 logits, without sorting and, in
 // most cases, without V calls to math.Exp:
 //
-//   - The penalty, n-gram and bias stages change only the tokens they name
-//     ("touched" tokens). Their values are computed exactly as the reference
+//   - The penalty, DRY, n-gram penalty, n-gram and bias stages change only
+//     the tokens they name ("touched" tokens). Their values are computed exactly as the reference
 //     does; every other token's processed logit is float64(logit)/T, a
 //     strictly increasing function of its float32 logit, so rankings and
 //     thresholds of untouched tokens are decided on the float32 logits.
@@ -25,21 +25,26 @@ import (
 //     collects the tokens above a logit threshold. Both then evaluate the
 //     exact float64 logits of the few candidates.
 //   - Top-p, typical sampling and a draw over the untruncated distribution
-//     need the normaliser Z of all V tokens. They use weights from expNeg,
-//     whose error is bounded, and decide only when the decision holds for
-//     every value within the error bound (of these weights and of the
-//     reference's own float64 rounding): then the reference decides the
-//     same. Otherwise (a cumulative mass within ~1e-10 of a cut, a
-//     probability of order 1e-6 per token) the reference pipeline runs.
+//     need the normaliser Z of all V tokens. They use weights from expNeg
+//     (summed by an AVX2 kernel where available), whose error is bounded,
+//     and decide only when the decision holds for every value within the
+//     error bound (of these weights and of the reference's own float64
+//     rounding): then the reference decides the same. Otherwise (a
+//     cumulative mass within ~1e-10 of a cut, a probability of order 1e-6
+//     per token) the reference pipeline runs. Their cut is found among the
+//     tokens of an exact logit range holding enough weight (a prefix of
+//     the ranking), by a mass-weighted selection and a sort of the tokens
+//     above it only.
 //   - Once a truncation has left a candidate list, the remaining stages and
 //     the draw run the reference functions on the list in ascending id
 //     order, which computes bit-for-bit what the reference computes over the
 //     full vocabulary (filtered tokens contribute nothing to any sum).
 //
-// The fast path handles the stage orders in which the penalty, n-gram and
-// bias stages come first and temperature fourth (DefaultOrder among them);
-// for other orders, and for invalid input (whose error the reference
-// reports), Sample runs the reference pipeline.
+// The fast path handles the stage orders in which only those sparse stages
+// precede temperature (the default order among them), without top-n-sigma
+// or Mirostat, and XTC only after another active truncation; for other
+// settings, and for invalid input (whose error the reference reports),
+// Sample runs the reference pipeline.
 
 const (
 	u53 = 0x1p-53 // unit roundoff of float64
