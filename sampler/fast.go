@@ -78,6 +78,7 @@ type scratch struct {
 	distinct []int32
 	blocks   []float64
 	heap     []float32
+	kidx     []int32
 	cands    []cand
 	ids      []int32
 	xs       []float64
@@ -468,69 +469,49 @@ func (f *fastState) setCands(cs []cand) {
 func (f *fastState) topKDense(k int) bool {
 	sc := f.sc
 	gen, stamp := sc.gen, sc.stamp[:len(f.logits)]
-	h := sc.heap[:0]
-	bad := false
-	i := 0
-	// Fill the min-heap with the first k finite untouched logits.
-	for ; i < len(f.logits) && len(h) < k; i++ {
-		x := f.logits[i]
-		if x != x || x > math.MaxFloat32 {
-			bad = true
-		}
-		if x > float32(math.Inf(-1)) && stamp[i] != gen {
-			h = append(h, x)
-			for c := len(h) - 1; c > 0; {
-				p := (c - 1) / 2
-				if h[p] <= h[c] {
-					break
-				}
-				h[p], h[c] = h[c], h[p]
-				c = p
-			}
-		}
-	}
-	for ; i < len(f.logits); i++ {
-		x := f.logits[i]
-		if x <= h[0] {
-			continue
-		}
-		if x != x || x > math.MaxFloat32 {
-			bad = true
-			continue
-		}
-		if stamp[i] != gen {
-			h[0] = x
-			for p := 0; ; {
-				c := 2*p + 1
-				if c >= len(h) {
-					break
-				}
-				if c+1 < len(h) && h[c+1] < h[c] {
-					c++
-				}
-				if h[p] <= h[c] {
-					break
-				}
-				h[p], h[c] = h[c], h[p]
-				p = c
-			}
-		}
-	}
-	sc.heap = h
-	if bad {
+	mx, nan := maxF32(f.logits)
+	if nan || mx > math.MaxFloat32 {
 		return false
 	}
+	// The untouched logits within d of the maximum, d widened until there
+	// are at least k of them (or every finite one is taken).
+	idx := sc.kidx[:0]
+	if mx > float32(math.Inf(-1)) {
+		for d := float32(8); ; d *= 4 {
+			th := mx - d
+			all := d > 1e30 || th < -math.MaxFloat32
+			if all {
+				th = -math.MaxFloat32
+			}
+			idx = idx[:0]
+			for i, x := range f.logits {
+				if x >= th && stamp[i] != gen {
+					idx = append(idx, int32(i))
+				}
+			}
+			if len(idx) >= k || all {
+				break
+			}
+		}
+	}
+	sc.kidx = idx
 	// Candidates: untouched logits >= the k-th largest untouched one (all
 	// finite untouched ones if there are fewer than k), and every finite
 	// touched token. Every other token's logit is below k of these.
 	raw := float32(math.Inf(-1))
-	if len(h) == k {
-		raw = h[0]
+	if len(idx) >= k {
+		vals := sc.heap[:0]
+		for _, i := range idx {
+			vals = append(vals, f.logits[i])
+		}
+		slices.Sort(vals)
+		raw = vals[len(vals)-k]
+		sc.heap = vals
 	}
 	cs := sc.cands[:0]
-	for i, x := range f.logits {
-		if x >= raw && x > float32(math.Inf(-1)) && stamp[i] != gen {
-			cs = append(cs, cand{id: int32(i)})
+	for _, i := range idx {
+		if f.logits[i] >= raw {
+			cs = append(cs, cand{id: i})
 		}
 	}
 	for _, t := range sc.touched {
