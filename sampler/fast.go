@@ -483,12 +483,15 @@ func (f *fastState) topKDense(k int) bool {
 			if all {
 				th = -math.MaxFloat32
 			}
-			idx = idx[:0]
-			for i, x := range f.logits {
-				if x >= th && stamp[i] != gen {
-					idx = append(idx, int32(i))
+			idx = geIndices(f.logits, th, idx[:0])
+			n := 0
+			for _, i := range idx {
+				if stamp[i] != gen {
+					idx[n] = i
+					n++
 				}
 			}
+			idx = idx[:n]
 			if len(idx) >= k || all {
 				break
 			}
@@ -561,9 +564,10 @@ func (f *fastState) collect(lo, hi float64, withW bool) []cand {
 	xlo, xhi := f.xOf(rlo), f.xOf(rhi)
 	cs := sc.cands[:0]
 	if rlo > float32(math.Inf(-1)) && math.IsInf(float64(rhi), 1) {
-		for i, x := range f.logits { // one comparison per token
-			if x >= rlo && stamp[i] != gen {
-				cs = append(cs, cand{id: int32(i)})
+		sc.kidx = geIndices(f.logits, rlo, sc.kidx[:0])
+		for _, i := range sc.kidx {
+			if stamp[i] != gen {
+				cs = append(cs, cand{id: i})
 			}
 		}
 	} else {

@@ -3,6 +3,7 @@ package sampler
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -122,6 +123,31 @@ func TestMaxF32(t *testing.T) {
 			got, gotNaN := maxF32(src)
 			if got != want || gotNaN != wantNaN {
 				t.Fatalf("n=%d: maxF32 = %v, %v; want %v, %v (%v)", n, got, gotNaN, want, wantNaN, src)
+			}
+		}
+	}
+}
+
+func TestGeIndices(t *testing.T) {
+	r := rand.New(rand.NewPCG(37, 38))
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 31, 1000} {
+		src := make([]float32, n)
+		for i := range src {
+			src[i] = float32(r.IntN(5))
+			if r.IntN(10) == 0 {
+				src[i] = float32(math.Inf(-1))
+			}
+		}
+		for _, th := range []float32{-1, 0, 2, 4, 5, float32(math.Inf(-1))} {
+			var want []int32
+			for i, x := range src {
+				if x >= th {
+					want = append(want, int32(i))
+				}
+			}
+			got := geIndices(src, th, []int32{99})
+			if !slices.Equal(got, append([]int32{99}, want...)) {
+				t.Fatalf("n=%d th=%v: %v, want %v", n, th, got, want)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ package sampler
 
 import (
 	"math"
+	"slices"
 
 	"golang.org/x/sys/cpu"
 )
@@ -58,4 +59,29 @@ func maxF32(src []float32) (float32, bool) {
 		}
 	}
 	return mx, nan
+}
+
+// geIndicesAVX2 writes to out the indices i < n (n a multiple of 8) with
+// src[i] >= th in ascending order and returns their number; out must have
+// room for n.
+//
+//go:noescape
+func geIndicesAVX2(src *float32, n int, th float32, out *int32) (count int)
+
+// geIndices appends to out the indices i of src with src[i] >= th, in
+// ascending order.
+func geIndices(src []float32, th float32, out []int32) []int32 {
+	n := 0
+	if hasWeightsAsm && len(src) >= 8 {
+		n = len(src) &^ 7
+		out = slices.Grow(out, n)
+		m := geIndicesAVX2(&src[0], n, th, &out[len(out):cap(out)][0])
+		out = out[:len(out)+m]
+	}
+	for i, x := range src[n:] {
+		if x >= th {
+			out = append(out, int32(n+i))
+		}
+	}
+	return out
 }

@@ -213,3 +213,38 @@ reduce:
 	SETNE nan+20(FP)
 	VZEROUPPER
 	RET
+
+// func geIndicesAVX2(src *float32, n int, th float32, out *int32) (count int)
+//
+// Writes to out, in ascending order, the indices i < n (n a multiple of 8)
+// with src[i] >= th, and returns their number.
+TEXT ·geIndicesAVX2(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS th+16(FP), Y1
+	MOVQ out+24(FP), DI
+	XORQ AX, AX
+	XORQ R8, R8
+geloop:
+	CMPQ AX, CX
+	JAE gedone
+	VMOVUPS (SI)(AX*4), Y0
+	VCMPPS $0x1d, Y1, Y0, Y2
+	VMOVMSKPS Y2, DX
+	TESTL DX, DX
+	JZ genext
+gebits:
+	BSFL DX, BX
+	LEAQ (AX)(BX*1), R9
+	MOVL R9, (DI)(R8*4)
+	INCQ R8
+	LEAL -1(DX), R10
+	ANDL R10, DX
+	JNZ gebits
+genext:
+	ADDQ $8, AX
+	JMP geloop
+gedone:
+	MOVQ R8, count+32(FP)
+	VZEROUPPER
+	RET

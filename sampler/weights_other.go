@@ -23,3 +23,14 @@ func maxF32(src []float32) (float32, bool) {
 	}
 	return mx, nan
 }
+
+// geIndices appends to out the indices i of src with src[i] >= th, in
+// ascending order.
+func geIndices(src []float32, th float32, out []int32) []int32 {
+	for i, x := range src {
+		if x >= th {
+			out = append(out, int32(i))
+		}
+	}
+	return out
+}
