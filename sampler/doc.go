@@ -29,6 +29,29 @@
 //     stages. Each keeps at least one token (top-k, top-p and min-p always
 //     keep the most probable one).
 //
+// Four more stages, off by default, run where Config.Order puts them or at
+// their default places (FullOrder):
+//
+//	penalties -> dry -> ngram_penalty -> ngram -> bias -> temperature ->
+//	top_n_sigma -> top_k -> top_p -> min_p -> typical -> xtc -> draw
+//
+// They are:
+//
+//   - dry: the DRY penalty of llama.cpp (DRYPenalties), on token ids; its
+//     sequence breakers are token sequences (text is encoded with the
+//     model's tokenizer by Config.EncodeDRYBreakers).
+//   - ngram_penalty: NGramPenalty, alpha times the number of times the
+//     n-gram a candidate would complete occurs in the window.
+//   - top_n_sigma: TopNSigma (llama.cpp's top-n-sigma).
+//   - xtc: XTC (llama.cpp's Exclude Top Choices), applied at a step when
+//     XTCUniform(seed, seq, step), word 1 of the step's Philox block, is <=
+//     the XTC probability.
+//
+// Mirostat 2.0 (Config.Mirostat = 2) replaces the truncation stages: after
+// the last stage, MirostatTruncate keeps the tokens whose surprise is within
+// the sequence's mu, and SampleState updates mu (MirostatUpdate) from the
+// drawn token, keeping it in a per-sequence State.
+//
 // Probabilities are Softmax: max-subtracted exponentials in float64,
 // normalized by their sum taken in ascending token-id order. Rankings (top-k,
 // top-p) order tokens by logit (equivalently probability) descending, ties by
@@ -42,6 +65,39 @@
 // distribution, u = Uniform(seed, seq, step), and the token is the first, in
 // ascending token-id order over tokens with p > 0, whose float64 cumulative
 // probability exceeds u (the last such token if rounding leaves none).
+//
+// # Fast path
+//
+// Sample's token is defined by the pipeline above, but Sample usually
+// reaches it without copying the V logits to float64, without sorting and
+// without V calls to math.Exp, when only the penalty, DRY, n-gram penalty,
+// n-gram and bias stages precede temperature (as in the default order) and
+// neither top-n-sigma nor Mirostat is on (XTC only after another
+// truncation stage); otherwise Sample runs the pipeline as written:
+//
+//   - Only the tokens named by the history window, DRY, the n-gram penalty,
+//     the n-gram ban, the bias and the banned list change before the
+//     temperature; every other token's processed logit float64(logit)/T is a
+//     strictly increasing function of its float32 logit, so greedy decoding,
+//     top-k (a heap of the k largest)
+//     and min-p (a logit threshold) are decided on the float32 logits plus
+//     those few tokens, then on the exact float64 logits of the candidates.
+//   - Top-p, typical sampling and a draw from the untruncated distribution
+//     need the normaliser of all V tokens. They use weights from a fast
+//     exponential with a bounded relative error and accept a decision only
+//     if it holds for every value within that bound and the reference's own
+//     float64 rounding (cumulative masses more than ~1e-10 away from the
+//     cut); otherwise, which happens at exact ties of cumulative mass and
+//     about once in 10^5 draws, the reference pipeline decides.
+//   - After the first truncation, the remaining stages and the draw run the
+//     reference functions on the surviving tokens in ascending id order,
+//     which computes bit for bit what they compute over the full vocabulary.
+//
+// TopP and Typical themselves rank only down to the cut: a mass-weighted
+// quickselect finds a threshold whose upper set holds the required mass (with
+// a margin), and only that set is sorted and walked; the probabilities and
+// their accumulation order are those of a full sort, so the kept sets are
+// identical, ties included.
 //
 // # Random numbers
 //

@@ -3,6 +3,7 @@ package sampler
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -32,6 +33,31 @@ import (
 //	--rep-window N          (64)
 //	--rep-action A          (report, stop or escalate)
 //
+// and the anti-repetition samplers, with llama.cpp's flag names and
+// defaults:
+//
+//	--dry-multiplier F           (0 = off)
+//	--dry-base F                 (1.75)
+//	--dry-allowed-length N       (2)
+//	--dry-penalty-last-n N       (-1 = whole history, 0 = off)
+//	--dry-sequence-breaker S     (repeatable; replaces the defaults "\n", ":",
+//	                              "\"", "*"; "none" for no breakers)
+//	--xtc-probability F          (0 = off)
+//	--xtc-threshold F            (0.1)
+//	--top-n-sigma F              (0 = off; llama.cpp's -1 is accepted as off)
+//	--mirostat N                 (0 = off, 2 = Mirostat 2.0)
+//	--mirostat-tau F             (5)
+//	--mirostat-eta F             (0.1)
+//	--ngram-penalty F            (0 = off)
+//	--ngram-penalty-n N          (3)
+//	--ngram-penalty-last-n N     (0 = whole history)
+//
+// Sequence breakers are text: when DRY is on, the returned Config holds them
+// in DRYBreakerText (llama.cpp's defaults unless --dry-sequence-breaker is
+// given), to be turned into token sequences with the model's tokenizer by
+// Config.ResolveDRYBreakers (as llama.cpp does) or Config.EncodeDRYBreakers
+// (BytesEncoder for byte-level vocabularies without a tokenizer).
+//
 // It does not register --stop (stop strings), which RegisterSearchFlags
 // provides for commands that generate text.
 func RegisterFlags(fs *flag.FlagSet) func() (Config, error) {
@@ -57,9 +83,42 @@ func RegisterFlags(fs *flag.FlagSet) func() (Config, error) {
 	fs.IntVar(&c.Detector.N, "rep-n", 4, "repetition detector n-gram size")
 	fs.IntVar(&c.Detector.Window, "rep-window", 64, "repetition detector window in tokens")
 	action := fs.String("rep-action", string(DetectReport), "repetition detector action: report, stop or escalate")
+	fs.Float64Var(&c.DRYMultiplier, "dry-multiplier", 0, "DRY repetition penalty multiplier (0 = off)")
+	fs.Float64Var(&c.DRYBase, "dry-base", c.DRYBase, "DRY penalty base")
+	fs.IntVar(&c.DRYAllowedLength, "dry-allowed-length", c.DRYAllowedLength, "longest repetition DRY does not penalise")
+	fs.IntVar(&c.DRYPenaltyLastN, "dry-penalty-last-n", c.DRYPenaltyLastN, "history tokens DRY scans (-1 = all, 0 = off)")
+	var breakers stringList
+	fs.Var(&breakers, "dry-sequence-breaker", `DRY sequence breaker text (repeatable; replaces the defaults "\n", ":", "\"", "*"; "none" for none)`)
+	fs.Float64Var(&c.XTCProbability, "xtc-probability", 0, "probability that XTC applies at a step (0 = off)")
+	fs.Float64Var(&c.XTCThreshold, "xtc-threshold", c.XTCThreshold, "XTC probability threshold")
+	fs.Float64Var(&c.TopNSigma, "top-n-sigma", 0, "keep tokens within N standard deviations of the largest logit (0 or -1 = off)")
+	fs.IntVar(&c.Mirostat, "mirostat", 0, "Mirostat sampling: 0 off, 2 Mirostat 2.0")
+	fs.Float64Var(&c.MirostatTau, "mirostat-tau", c.MirostatTau, "Mirostat target surprise in bits")
+	fs.Float64Var(&c.MirostatEta, "mirostat-eta", c.MirostatEta, "Mirostat learning rate")
+	fs.Float64Var(&c.NGramPenalty, "ngram-penalty", 0, "penalty per earlier occurrence of the n-gram a token would complete (0 = off)")
+	fs.IntVar(&c.NGramPenaltyN, "ngram-penalty-n", c.NGramPenaltyN, "n-gram length of the n-gram penalty")
+	fs.IntVar(&c.NGramPenaltyLastN, "ngram-penalty-last-n", 0, "history tokens whose n-grams the n-gram penalty counts (0 = all)")
 	return func() (Config, error) {
 		out := c.clone()
 		out.Detector.Action = DetectorAction(*action)
+		if out.TopNSigma == -1 {
+			out.TopNSigma = 0 // llama.cpp's "off"
+		}
+		if out.DRYMultiplier != 0 {
+			switch {
+			case len(breakers) == 0:
+				out.DRYBreakerText = slices.Clone(DefaultDRYBreakers)
+			case len(breakers) == 1 && breakers[0] == "none":
+				out.DRYBreakerText = nil
+			default:
+				for _, b := range breakers {
+					if b == "" || b == "none" {
+						return Config{}, fmt.Errorf("--dry-sequence-breaker: %q is not a breaker (\"none\" must be given alone)", b)
+					}
+				}
+				out.DRYBreakerText = slices.Clone([]string(breakers))
+			}
+		}
 		var err error
 		if out.LogitBias, err = ParseLogitBias(*bias); err != nil {
 			return Config{}, err
@@ -73,12 +132,19 @@ func RegisterFlags(fs *flag.FlagSet) func() (Config, error) {
 		if out.Order, err = ParseOrder(*order); err != nil {
 			return Config{}, err
 		}
+		// Text breakers are checked once encoded.
+		text := out.DRYBreakerText
+		out.DRYBreakerText = nil
 		if err := out.Validate(); err != nil {
 			return Config{}, err
 		}
+		out.DRYBreakerText = text
 		return out, nil
 	}
 }
+
+// DefaultDRYBreakers are llama.cpp's default DRY sequence breakers.
+var DefaultDRYBreakers = []string{"\n", ":", "\"", "*"}
 
 // SearchFlags holds the values of the flags registered by
 // RegisterSearchFlags.

@@ -101,3 +101,63 @@ func TestRegisterSearchFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestRegisterFlagsAntiRepetition(t *testing.T) {
+	c, err := parse(t, "--dry-multiplier", "0.8", "--dry-base", "1.5", "--dry-allowed-length", "3",
+		"--dry-penalty-last-n", "256", "--dry-sequence-breaker", "\n", "--dry-sequence-breaker", "User:",
+		"--xtc-probability", "0.5", "--xtc-threshold", "0.2", "--top-n-sigma", "1.5",
+		"--ngram-penalty", "0.4", "--ngram-penalty-n", "4", "--ngram-penalty-last-n", "128")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DRYMultiplier != 0.8 || c.DRYBase != 1.5 || c.DRYAllowedLength != 3 || c.DRYPenaltyLastN != 256 ||
+		c.XTCProbability != 0.5 || c.XTCThreshold != 0.2 || c.TopNSigma != 1.5 ||
+		c.NGramPenalty != 0.4 || c.NGramPenaltyN != 4 || c.NGramPenaltyLastN != 128 {
+		t.Fatalf("scalars wrong: %+v", c)
+	}
+	if !reflect.DeepEqual(c.DRYBreakerText, []string{"\n", "User:"}) {
+		t.Fatalf("breakers = %q", c.DRYBreakerText)
+	}
+	// The text must be encoded before New.
+	if _, err := New(c); err == nil {
+		t.Fatal("New accepted unencoded breaker text")
+	}
+	if err := c.EncodeDRYBreakers(BytesEncoder); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(c); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err = parse(t, "--dry-multiplier", "1")
+	if err != nil || !reflect.DeepEqual(c.DRYBreakerText, DefaultDRYBreakers) {
+		t.Fatalf("default breakers: %q, %v", c.DRYBreakerText, err)
+	}
+	c, err = parse(t, "--dry-multiplier", "1", "--dry-sequence-breaker", "none")
+	if err != nil || c.DRYBreakerText != nil {
+		t.Fatalf("none: %q, %v", c.DRYBreakerText, err)
+	}
+	c, err = parse(t, "--dry-sequence-breaker", ":")
+	if err != nil || c.DRYBreakerText != nil {
+		t.Fatalf("breakers without DRY: %q, %v", c.DRYBreakerText, err)
+	}
+	c, err = parse(t, "--mirostat", "2", "--mirostat-tau", "4", "--mirostat-eta", "0.2", "--top-n-sigma", "-1")
+	if err != nil || c.Mirostat != 2 || c.MirostatTau != 4 || c.MirostatEta != 0.2 || c.TopNSigma != 0 {
+		t.Fatalf("mirostat: %+v, %v", c, err)
+	}
+	for _, args := range [][]string{
+		{"--mirostat", "1"},
+		{"--mirostat", "2", "--top-k", "40"},
+		{"--xtc-probability", "1.5"},
+		{"--dry-multiplier", "-1"},
+		{"--dry-multiplier", "1", "--dry-base", "0.5"},
+		{"--dry-penalty-last-n", "-2"},
+		{"--dry-multiplier", "1", "--dry-sequence-breaker", "none", "--dry-sequence-breaker", ":"},
+		{"--top-n-sigma", "-2"},
+		{"--ngram-penalty", "1", "--ngram-penalty-n", "1"},
+	} {
+		if _, err := parse(t, args...); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}

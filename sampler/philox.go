@@ -55,7 +55,8 @@ func UniformFromBits(x uint32) float64 {
 
 // Uniform returns the uniform in [0, 1) used to draw the token at (seed, seq,
 // step): UniformFromBits applied to word 0 of PhiloxBlock(seed, seq, step).
-// Words 1 to 3 of the block are reserved for future use.
+// Word 1 of the block decides whether XTC applies (XTCUniform); words 2 and
+// 3 are reserved for future use.
 func Uniform(seed, seq, step uint64) float64 {
 	return UniformFromBits(PhiloxBlock(seed, seq, step)[0])
 }

@@ -1,12 +1,9 @@
 package sampler
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
-	"sort"
 )
 
 // ErrNoCandidates is returned when every token has been filtered out (for
@@ -15,12 +12,15 @@ var ErrNoCandidates = errors.New("sampler: every token is filtered out")
 
 // Sampler turns logits into a token following a validated Config. It holds
 // no mutable state: a Sampler is safe for concurrent use, and the result of
-// Sample depends only on its arguments and the Config.
+// Sample depends only on its arguments and the Config. The per-sequence
+// state of Mirostat lives in a State (see SampleState).
 type Sampler struct {
 	cfg    Config
-	order  []Stage
+	order  []Stage // FullOrder of the configured order
 	stops  map[int]bool
 	banned []int
+	dry    DRYParams
+	fast   bool // the stage order and settings suit the fast path of Sample
 }
 
 // New validates cfg and returns a Sampler. cfg is copied.
@@ -29,13 +29,13 @@ func New(cfg Config) (*Sampler, error) {
 		return nil, err
 	}
 	cfg = cfg.clone()
-	s := &Sampler{cfg: cfg, order: cfg.Order, stops: map[int]bool{}, banned: cfg.Banned}
-	if s.order == nil {
-		s.order = DefaultOrder
-	}
+	s := &Sampler{cfg: cfg, order: FullOrder(cfg.Order), stops: map[int]bool{}, banned: cfg.Banned}
 	for _, id := range cfg.StopTokens {
 		s.stops[id] = true
 	}
+	s.dry = DRYParams{Multiplier: cfg.DRYMultiplier, Base: cfg.DRYBase, AllowedLength: cfg.DRYAllowedLength,
+		PenaltyLastN: cfg.DRYPenaltyLastN, Breakers: cfg.DRYSequenceBreakers}
+	s.fast = fastOrder(s.order) && cfg.TopNSigma == 0 && cfg.Mirostat == 0
 	return s, nil
 }
 
@@ -48,29 +48,50 @@ func (s *Sampler) IsStopToken(id int) bool { return s.stops[id] }
 // Greedy reports whether the sampler decodes greedily (temperature 0).
 func (s *Sampler) Greedy() bool { return s.cfg.Temperature == 0 }
 
+// State is the per-sequence state of a Sampler: Mirostat's mu. Create one
+// per sequence with NewState and pass it to every SampleState call of that
+// sequence. It is not safe for concurrent use.
+type State struct {
+	// Mu is Mirostat's current maximum surprise (2*tau initially).
+	Mu float64
+}
+
+// NewState returns the initial state of a sequence.
+func (s *Sampler) NewState() *State { return &State{Mu: MirostatMu0(s.cfg.MirostatTau)} }
+
 // Process runs every stage in the configured order over a float64 copy of
 // logits and returns the processed logits; filtered tokens are -Inf. history
 // is the token sequence the penalties and n-gram ban look at (usually prompt
 // plus generated tokens, oldest first). With temperature 0 the temperature
-// stage is the identity.
+// stage is the identity. It is ProcessAt(logits, history, 0, 0, nil).
 func (s *Sampler) Process(logits []float32, history []int) ([]float64, error) {
-	return s.process(logits, history, s.order)
+	return s.ProcessAt(logits, history, 0, 0, nil)
 }
 
-// Adjust runs only the penalty, n-gram and bias stages (in their configured
-// relative order) and returns the adjusted logits. Beam and contrastive
-// search use it: they rank by the model's distribution, not a truncated one.
+// ProcessAt is Process for the step step of sequence seq: XTC decides with
+// XTCUniform(Seed, seq, step) whether it applies, and with Mirostat on, the
+// last stage is MirostatTruncate with the mu of st (the initial mu when st
+// is nil).
+func (s *Sampler) ProcessAt(logits []float32, history []int, seq, step uint64, st *State) ([]float64, error) {
+	return s.process(logits, history, s.order, seq, step, st)
+}
+
+// Adjust runs only the penalty, DRY, n-gram penalty, n-gram and bias stages
+// (in their configured relative order) and returns the adjusted logits.
+// Beam and contrastive search use it: they rank by the model's
+// distribution, not a truncated one.
 func (s *Sampler) Adjust(logits []float32, history []int) ([]float64, error) {
 	var order []Stage
 	for _, st := range s.order {
-		if st == StagePenalties || st == StageNGram || st == StageBias {
+		switch st {
+		case StagePenalties, StageDRY, StageNGramPenalty, StageNGram, StageBias:
 			order = append(order, st)
 		}
 	}
-	return s.process(logits, history, order)
+	return s.process(logits, history, order, 0, 0, nil)
 }
 
-func (s *Sampler) process(logits []float32, history []int, order []Stage) ([]float64, error) {
+func (s *Sampler) process(logits []float32, history []int, order []Stage, seq, step uint64, state *State) ([]float64, error) {
 	v := len(logits)
 	if v == 0 {
 		return nil, errors.New("sampler: empty logits")
@@ -88,12 +109,17 @@ func (s *Sampler) process(logits []float32, history []int, order []Stage) ([]flo
 		}
 	}
 	c := &s.cfg
+	tempRan := false
 	for _, st := range order {
 		switch st {
 		case StagePenalties:
 			w := window(history, c.PenaltyWindow)
 			RepetitionPenalty(l, w, c.RepetitionPenalty)
 			PresenceFrequencyPenalty(l, w, c.PresencePenalty, c.FrequencyPenalty, c.PenaltyDecay)
+		case StageDRY:
+			DRY(l, history, s.dry)
+		case StageNGramPenalty:
+			NGramPenalty(l, history, c.NGramPenalty, c.NGramPenaltyN, c.NGramPenaltyLastN)
 		case StageNGram:
 			NoRepeatNGram(l, history, c.NoRepeatNGram)
 		case StageBias:
@@ -113,6 +139,8 @@ func (s *Sampler) process(logits []float32, history []int, order []Stage) ([]flo
 			if c.Temperature != 0 {
 				Temperature(l, c.Temperature)
 			}
+		case StageTopNSigma:
+			TopNSigma(l, c.TopNSigma)
 		case StageTopK:
 			TopK(l, c.TopK)
 		case StageTopP:
@@ -121,7 +149,19 @@ func (s *Sampler) process(logits []float32, history []int, order []Stage) ([]flo
 			MinP(l, c.MinP)
 		case StageTypical:
 			Typical(l, c.Typical)
+		case StageXTC:
+			if c.XTCProbability > 0 {
+				XTC(l, c.XTCThreshold, c.XTCProbability, XTCUniform(c.Seed, seq, step))
+			}
 		}
+		tempRan = tempRan || st == StageTemperature
+	}
+	if c.Mirostat == 2 && tempRan {
+		mu := MirostatMu0(c.MirostatTau)
+		if state != nil {
+			mu = state.Mu
+		}
+		MirostatTruncate(l, mu)
 	}
 	return l, nil
 }
@@ -129,8 +169,15 @@ func (s *Sampler) process(logits []float32, history []int, order []Stage) ([]flo
 // Probs returns the final distribution after all stages: a slice of
 // len(logits) probabilities, exactly 0 for filtered tokens, summing to 1
 // (Softmax of Process). With temperature 0 it is one-hot at the greedy token.
+// It is ProbsAt(logits, history, 0, 0, nil).
 func (s *Sampler) Probs(logits []float32, history []int) ([]float64, error) {
-	l, err := s.Process(logits, history)
+	return s.ProbsAt(logits, history, 0, 0, nil)
+}
+
+// ProbsAt is Probs for step step of sequence seq with state st (see
+// ProcessAt).
+func (s *Sampler) ProbsAt(logits []float32, history []int, seq, step uint64, st *State) ([]float64, error) {
+	l, err := s.ProcessAt(logits, history, seq, step, st)
 	if err != nil {
 		return nil, err
 	}
@@ -152,11 +199,38 @@ func (s *Sampler) Probs(logits []float32, history []int) ([]float64, error) {
 
 // Sample processes logits and returns the chosen token. With temperature 0
 // it is Argmax of the processed logits (lowest id on ties) and seq and step
-// are ignored. Otherwise it is Draw(Probs(logits, history), Uniform(Seed,
-// seq, step)): seq identifies the sequence and step is the 0-based index of
-// the token being generated in it.
+// are ignored. Otherwise it is Draw(ProbsAt(logits, history, seq, step,
+// nil), Uniform(Seed, seq, step)): seq identifies the sequence and step is
+// the 0-based index of the token being generated in it.
+//
+// Sample returns exactly that token, usually without materialising the
+// float64 logits or sorting (see "Fast path" in the package
+// documentation). With Mirostat, use SampleState, which carries mu from
+// step to step; Sample always starts from the initial mu.
 func (s *Sampler) Sample(logits []float32, history []int, seq, step uint64) (int, error) {
-	l, err := s.Process(logits, history)
+	if s.fast {
+		if id, ok := s.sampleFast(logits, history, seq, step); ok {
+			return id, nil
+		}
+	}
+	return s.sampleRef(logits, history, seq, step, nil)
+}
+
+// SampleState is Sample for a sequence whose state is st (from NewState):
+// with Mirostat the truncation uses st.Mu, and after the draw st.Mu is
+// updated with MirostatUpdate(st.Mu, tau, eta, p), p the drawn token's
+// probability in the truncated distribution. Without Mirostat it is Sample
+// and st is unchanged. st must not be nil.
+func (s *Sampler) SampleState(logits []float32, history []int, seq, step uint64, st *State) (int, error) {
+	if s.cfg.Mirostat == 0 {
+		return s.Sample(logits, history, seq, step)
+	}
+	return s.sampleRef(logits, history, seq, step, st)
+}
+
+// sampleRef is the reference pipeline of Sample.
+func (s *Sampler) sampleRef(logits []float32, history []int, seq, step uint64, st *State) (int, error) {
+	l, err := s.ProcessAt(logits, history, seq, step, st)
 	if err != nil {
 		return 0, err
 	}
@@ -171,7 +245,11 @@ func (s *Sampler) Sample(logits []float32, history []int, seq, step uint64) (int
 	if p == nil {
 		return 0, ErrNoCandidates
 	}
-	return Draw(p, Uniform(s.cfg.Seed, seq, step)), nil
+	id := Draw(p, Uniform(s.cfg.Seed, seq, step))
+	if st != nil && s.cfg.Mirostat == 2 {
+		st.Mu = MirostatUpdate(st.Mu, s.cfg.MirostatTau, s.cfg.MirostatEta, p[id])
+	}
+	return id, nil
 }
 
 // Argmax returns the index of the largest value of l, the lowest index on
@@ -340,35 +418,6 @@ func Temperature(l []float64, t float64) {
 	}
 }
 
-// survivorsByLogit returns the indices of finite logits sorted by logit
-// descending, ties by index ascending.
-func survivorsByLogit(l []float64) []int {
-	type entry struct {
-		v float64
-		i int
-	}
-	es := make([]entry, 0, len(l))
-	for i, x := range l {
-		if !math.IsInf(x, -1) {
-			es = append(es, entry{x, i})
-		}
-	}
-	slices.SortFunc(es, func(a, b entry) int {
-		switch {
-		case a.v > b.v:
-			return -1
-		case a.v < b.v:
-			return 1
-		}
-		return cmp.Compare(a.i, b.i)
-	})
-	idx := make([]int, len(es))
-	for j, e := range es {
-		idx[j] = e.i
-	}
-	return idx
-}
-
 // kthLargest returns the k-th largest finite value of l (k >= 1) and true,
 // or false when l has fewer than k finite values. It keeps a min-heap of the
 // k largest values seen, O(len(l) log k).
@@ -434,31 +483,6 @@ func TopK(l []float64, k int) {
 	}
 }
 
-// TopP keeps, in place, the smallest set of most probable tokens whose
-// cumulative probability reaches p and sets the others to -Inf (Hugging Face
-// TopPLogitsWarper). Tokens are ranked by probability descending, ties by
-// token id ascending; probabilities are Softmax(l) and are accumulated in
-// that order in float64: a token is kept iff the sum of the probabilities
-// ranked before it is < p. The most probable token is always kept. p >= 1
-// is a no-op.
-func TopP(l []float64, p float64) {
-	if p >= 1 {
-		return
-	}
-	probs := Softmax(l)
-	if probs == nil {
-		return
-	}
-	cum := 0.0
-	for _, i := range survivorsByLogit(l) {
-		if cum >= p {
-			l[i] = math.Inf(-1)
-			continue
-		}
-		cum += probs[i]
-	}
-}
-
 // MinP keeps, in place, tokens whose probability (Softmax(l)) is at least
 // minP times the largest probability and sets the others to -Inf (Hugging
 // Face MinPLogitsWarper). The most probable token is always kept. minP = 0 is
@@ -478,71 +502,6 @@ func MinP(l []float64, minP float64) {
 	th := minP * pmax
 	for i, x := range probs {
 		if x < th {
-			l[i] = math.Inf(-1)
-		}
-	}
-}
-
-// Typical applies locally typical sampling with the given mass in place, as
-// Hugging Face's TypicalLogitsWarper: with log-probabilities lp = log
-// Softmax(l) and entropy H = -sum p*lp over surviving tokens, each token's
-// score is |-lp - H|. Tokens are ranked by score ascending (ties by id
-// ascending); with c the cumulative probabilities in that order, k is the
-// number of ranks with c < mass (at most the last rank), and every token
-// whose score is greater than the score at rank k is set to -Inf (ties with
-// it are kept). mass >= 1 is a no-op.
-func Typical(l []float64, mass float64) {
-	if mass >= 1 {
-		return
-	}
-	probs := Softmax(l)
-	if probs == nil {
-		return
-	}
-	m := math.Inf(-1)
-	for _, x := range l {
-		m = math.Max(m, x)
-	}
-	z := 0.0
-	for _, x := range l {
-		if !math.IsInf(x, -1) {
-			z += math.Exp(x - m)
-		}
-	}
-	logZ := m + math.Log(z)
-	var idx []int
-	ent := 0.0
-	for i, x := range l {
-		if math.IsInf(x, -1) {
-			continue
-		}
-		idx = append(idx, i)
-		ent -= probs[i] * (x - logZ)
-	}
-	score := make([]float64, len(l))
-	for _, i := range idx {
-		score[i] = math.Abs(-(l[i] - logZ) - ent)
-	}
-	sort.Slice(idx, func(a, b int) bool {
-		if score[idx[a]] != score[idx[b]] {
-			return score[idx[a]] < score[idx[b]]
-		}
-		return idx[a] < idx[b]
-	})
-	k := 0
-	cum := 0.0
-	for _, i := range idx {
-		cum += probs[i]
-		if cum < mass {
-			k++
-		}
-	}
-	if k > len(idx)-1 {
-		k = len(idx) - 1
-	}
-	th := score[idx[k]]
-	for _, i := range idx {
-		if score[i] > th {
 			l[i] = math.Inf(-1)
 		}
 	}

@@ -110,7 +110,8 @@ type Result struct {
 
 // Generate feeds prompt (non-empty) to m and generates up to opts.MaxTokens
 // tokens with s: greedy when s.Greedy(), otherwise sampling where the n-th
-// generated token (n from 0) is drawn with Sample(..., opts.Seq, n);
+// generated token (n from 0) is drawn with SampleState(..., opts.Seq, n,
+// st), st one State for the whole generation (Mirostat's mu);
 // contrastive search when opts.Contrastive is set. Generation ends at a stop
 // token, a stop string, the detector (action stop), or MaxTokens. With the
 // detector action escalate, each firing multiplies the repetition penalty by
@@ -162,8 +163,9 @@ func Generate(m Model, prompt []int, s *Sampler, opts Options) (*Result, error) 
 		if err != nil {
 			return nil, err
 		}
+		st := s.NewState()
 		next = func(step int) (int, error) {
-			id, err := s.Sample(logits, hist(), opts.Seq, uint64(step))
+			id, err := s.SampleState(logits, hist(), opts.Seq, uint64(step), st)
 			if err != nil {
 				return 0, err
 			}

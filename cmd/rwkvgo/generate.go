@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 
@@ -48,6 +49,19 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	defer m.Close()
 	tok, err := tokenizer.ForModel(m.Config().Vocab, mf.model, *tokPath)
 	if err != nil {
+		return err
+	}
+	// DRY sequence breakers are text: turn them into token sequences as
+	// llama.cpp does, against the tokenizer's vocabulary.
+	decodeOne := func(id int) ([]byte, error) {
+		b, err := tok.Decode([]int{id})
+		var unknown *tokenizer.UnknownIDError
+		if errors.As(err, &unknown) {
+			return nil, nil // a gap in the vocabulary
+		}
+		return b, err
+	}
+	if err := cfg.ResolveDRYBreakers(tok.VocabSize(), decodeOne, tok.Encode); err != nil {
 		return err
 	}
 	ids := tok.Encode([]byte(*prompt))

@@ -26,7 +26,9 @@ func init() {
 // FILE holds V little-endian float32 logits. With --probs it prints the final
 // distribution after every processor as a JSON array of V numbers (0 for
 // filtered tokens); otherwise it prints the drawn token id, drawn with the
-// Philox uniform of (--seed, --seq, --step).
+// Philox uniform of (--seed, --seq, --step). XTC's decision also uses
+// (--seed, --seq, --step); Mirostat starts from its initial mu. DRY
+// sequence breakers are byte strings (one token id per byte).
 func runSample(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sample", stderr)
 	logitsPath := fs.String("logits", "", "file of V little-endian float32 logits (required)")
@@ -45,6 +47,11 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
+	// Without a tokenizer, DRY sequence breakers are byte strings: one token
+	// id per byte.
+	if err := cfg.EncodeDRYBreakers(sampler.BytesEncoder); err != nil {
+		return usageError{err}
+	}
 	hist, err := sampler.ParseIDs(*history)
 	if err != nil {
 		return usagef("--history: %v", err)
@@ -58,7 +65,7 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		return usageError{err}
 	}
 	if *probs {
-		p, err := s.Probs(logits, hist)
+		p, err := s.ProbsAt(logits, hist, *seq, *step, nil)
 		if err != nil {
 			return err
 		}

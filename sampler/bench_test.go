@@ -1,0 +1,112 @@
+package sampler
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// zipfLogits returns realistic next-token logits over v tokens: the token of
+// rank r (a random permutation of the ids) has logit -1.4*ln(r+1) plus
+// Gaussian noise of standard deviation 0.3, so probabilities fall off like a
+// Zipf law with exponent about 1.4 (the most probable token has p ~ 0.3 and
+// top-p 0.9 keeps a few hundred tokens).
+func zipfLogits(r *rand.Rand, v int) []float32 {
+	perm := r.Perm(v)
+	l := make([]float32, v)
+	for rank, id := range perm {
+		l[id] = float32(8 - 1.4*math.Log(float64(rank+1)) + 0.3*r.NormFloat64())
+	}
+	return l
+}
+
+// benchHistory returns n history tokens drawn from the most probable tokens
+// of logits (as a model repeating itself would), so the penalties hit
+// tokens that matter.
+func benchHistory(r *rand.Rand, logits []float32, n int) []int {
+	top := make([]int, 0, 256)
+	for id, x := range logits {
+		if x > 2 {
+			top = append(top, id)
+		}
+	}
+	h := make([]int, n)
+	for i := range h {
+		h[i] = top[r.IntN(len(top))]
+	}
+	return h
+}
+
+func benchSample(b *testing.B, mut func(*Config)) {
+	const v = 65536
+	r := rand.New(rand.NewPCG(7, 11))
+	const rows = 16
+	logits := make([][]float32, rows)
+	for i := range logits {
+		logits[i] = zipfLogits(r, v)
+	}
+	hist := benchHistory(r, logits[0], 64)
+	c := DefaultConfig()
+	c.Seed = 1
+	mut(&c)
+	s, err := New(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	step := uint64(0)
+	for b.Loop() {
+		if _, err := s.Sample(logits[step%rows], hist, 0, step); err != nil {
+			b.Fatal(err)
+		}
+		step++
+	}
+}
+
+func BenchmarkSampleV65536(b *testing.B) {
+	cases := []struct {
+		name string
+		mut  func(*Config)
+	}{
+		{"greedy", func(c *Config) { c.Temperature = 0 }},
+		{"temperature", func(c *Config) { c.Temperature = 0.8 }},
+		{"top_k_40", func(c *Config) { c.TopK = 40 }},
+		{"top_p_0.9", func(c *Config) { c.TopP = 0.9 }},
+		{"min_p_0.05", func(c *Config) { c.MinP = 0.05 }},
+		{"typical_0.9", func(c *Config) { c.Typical = 0.9 }},
+		{"penalties", func(c *Config) {
+			c.RepetitionPenalty = 1.1
+			c.PresencePenalty = 0.2
+			c.FrequencyPenalty = 0.2
+			c.PenaltyDecay = 0.99
+			c.PenaltyWindow = 64
+		}},
+		{"combined", func(c *Config) {
+			c.Temperature = 0.8
+			c.TopK = 40
+			c.TopP = 0.9
+			c.MinP = 0.05
+			c.Typical = 0.9
+			c.RepetitionPenalty = 1.1
+			c.PresencePenalty = 0.2
+			c.FrequencyPenalty = 0.2
+			c.PenaltyDecay = 0.99
+			c.PenaltyWindow = 64
+		}},
+		{"dry", func(c *Config) { c.DRYMultiplier, c.DRYSequenceBreakers = 0.8, [][]int{{0}} }},
+		{"ngram_penalty", func(c *Config) { c.NGramPenalty, c.NGramPenaltyN = 0.5, 3 }},
+		{"xtc", func(c *Config) { c.XTCProbability, c.XTCThreshold = 0.5, 0.1 }},
+		{"top_n_sigma", func(c *Config) { c.TopNSigma = 1 }},
+		{"mirostat", func(c *Config) { c.Mirostat = 2 }},
+		{"top_p_min_p_temperature", func(c *Config) {
+			c.Temperature = 0.8
+			c.TopP = 0.9
+			c.MinP = 0.05
+			c.RepetitionPenalty = 1.1
+			c.PenaltyWindow = 64
+		}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) { benchSample(b, c.mut) })
+	}
+}

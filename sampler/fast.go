@@ -1,0 +1,1051 @@
+package sampler
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"sync"
+)
+
+// The fast path of Sample.
+//
+// Sample's result is defined by the reference pipeline (Process, Softmax,
+// Draw over float64 copies of all V logits). The fast path reaches the same
+// token without materialising V float64 logits, without sorting and, in
+// most cases, without V calls to math.Exp:
+//
+//   - The penalty, DRY, n-gram penalty, n-gram and bias stages change only
+//     the tokens they name ("touched" tokens). Their values are computed exactly as the reference
+//     does; every other token's processed logit is float64(logit)/T, a
+//     strictly increasing function of its float32 logit, so rankings and
+//     thresholds of untouched tokens are decided on the float32 logits.
+//   - Greedy decoding is an argmax over the float32 logits and the touched
+//     values (top-k, top-p and min-p always keep the argmax).
+//   - Top-k collects the k largest float32 logits with a heap; min-p
+//     collects the tokens above a logit threshold. Both then evaluate the
+//     exact float64 logits of the few candidates.
+//   - Top-p, typical sampling and a draw over the untruncated distribution
+//     need the normaliser Z of all V tokens. They use weights from expNeg
+//     (summed by an AVX2 kernel where available), whose error is bounded,
+//     and decide only when the decision holds for every value within the
+//     error bound (of these weights and of the reference's own float64
+//     rounding): then the reference decides the same. Otherwise (a
+//     cumulative mass within ~1e-10 of a cut, a probability of order 1e-6
+//     per token) the reference pipeline runs. Their cut is found among the
+//     tokens of an exact logit range holding enough weight (a prefix of
+//     the ranking), by a mass-weighted selection and a sort of the tokens
+//     above it only.
+//   - Once a truncation has left a candidate list, the remaining stages and
+//     the draw run the reference functions on the list in ascending id
+//     order, which computes bit-for-bit what the reference computes over the
+//     full vocabulary (filtered tokens contribute nothing to any sum).
+//
+// The fast path handles the stage orders in which only those sparse stages
+// precede temperature (the default order among them), without top-n-sigma
+// or Mirostat, and XTC only after another active truncation; for other
+// settings, and for invalid input (whose error the reference reports),
+// Sample runs the reference pipeline.
+
+const (
+	u53 = 0x1p-53 // unit roundoff of float64
+	// blockSize is the id-block length of the draw's block sums.
+	blockSize = 1024
+	// eSlack widens logit thresholds beyond every rounding difference.
+	eSlack = 1e-6
+)
+
+var negInf = math.Inf(-1)
+
+// cand is a candidate token of the fast path.
+type cand struct {
+	id int32
+	x  float64 // exact processed logit
+	w  float64 // approximate weight (expNeg)
+	s  float64 // typical score
+	k  float64 // ranking key (larger first)
+}
+
+// scratch holds the per-call buffers of the fast path, reused through a
+// sync.Pool so that a Sampler stays safe for concurrent use.
+type scratch struct {
+	gen      uint32
+	stamp    []uint32 // stamp[t] == gen: t is touched and y[t] holds its value
+	seen     []uint32 // seen[t] == gen: t occurred in the penalty window
+	y        []float64
+	cnt      []float64
+	last     []int32
+	touched  []int32
+	distinct []int32
+	blocks   []float64
+	heap     []float32
+	kidx     []int32
+	cands    []cand
+	ids      []int32
+	xs       []float64
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func (sc *scratch) reset(v int) {
+	if len(sc.stamp) != v {
+		*sc = scratch{
+			stamp: make([]uint32, v), seen: make([]uint32, v), y: make([]float64, v),
+			cnt: make([]float64, v), last: make([]int32, v),
+		}
+	}
+	sc.gen++
+	if sc.gen == 0 {
+		clear(sc.stamp)
+		clear(sc.seen)
+		sc.gen = 1
+	}
+	sc.touched = sc.touched[:0]
+	sc.distinct = sc.distinct[:0]
+	sc.cands = sc.cands[:0]
+}
+
+func (sc *scratch) touch(t int, logits []float32) {
+	if sc.stamp[t] != sc.gen {
+		sc.stamp[t] = sc.gen
+		sc.y[t] = float64(logits[t])
+		sc.touched = append(sc.touched, int32(t))
+	}
+}
+
+// penalties applies RepetitionPenalty and then PresenceFrequencyPenalty over
+// win to the touched values, in one pass over win for the decayed counts
+// (the same float64 operations as DecayedCounts).
+func (sc *scratch) penalties(win []int, c *Config) {
+	gen, decay := sc.gen, c.PenaltyDecay
+	for j, t := range win {
+		if sc.seen[t] == gen {
+			if decay != 1 {
+				sc.cnt[t] = sc.cnt[t]*math.Pow(decay, float64(j-int(sc.last[t]))) + 1
+			} else {
+				sc.cnt[t]++
+			}
+		} else {
+			sc.seen[t] = gen
+			sc.cnt[t] = 1
+			sc.distinct = append(sc.distinct, int32(t))
+		}
+		sc.last[t] = int32(j)
+	}
+	p, pres, freq := c.RepetitionPenalty, c.PresencePenalty, c.FrequencyPenalty
+	for _, t := range sc.distinct {
+		y := sc.y[t]
+		if p != 1 {
+			if y > 0 {
+				y /= p
+			} else {
+				y *= p
+			}
+		}
+		if pres != 0 || freq != 0 {
+			cnt := sc.cnt[t]
+			if decay != 1 {
+				cnt *= math.Pow(decay, float64(len(win)-1-int(sc.last[t])))
+			}
+			y -= pres + freq*cnt
+		}
+		sc.y[t] = y
+	}
+}
+
+// fastOrder reports whether order (a FullOrder) suits the fast path: only
+// the sparse stages (penalties, dry, ngram_penalty, ngram, bias) before
+// temperature.
+func fastOrder(order []Stage) bool {
+	for _, st := range order {
+		switch st {
+		case StageTemperature:
+			return true
+		case StagePenalties, StageDRY, StageNGramPenalty, StageNGram, StageBias:
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// active reports whether truncation stage st changes anything under c for
+// a vocabulary of v tokens.
+func active(st Stage, c *Config, v int) bool {
+	switch st {
+	case StageTopK:
+		return c.TopK > 0 && c.TopK < v
+	case StageTopP:
+		return c.TopP < 1
+	case StageMinP:
+		return c.MinP > 0
+	case StageTypical:
+		return c.Typical < 1
+	case StageXTC:
+		return c.XTCProbability > 0 && c.XTCThreshold <= 0.5
+	}
+	return false
+}
+
+// roundDown32 returns the largest float32 <= x; roundUp32 the smallest >= x.
+func roundDown32(x float64) float32 {
+	f := float32(x)
+	if float64(f) > x {
+		f = math.Nextafter32(f, float32(math.Inf(-1)))
+	}
+	return f
+}
+
+func roundUp32(x float64) float32 {
+	f := float32(x)
+	if float64(f) < x {
+		f = math.Nextafter32(f, float32(math.Inf(1)))
+	}
+	return f
+}
+
+// fastState is one call of the fast path.
+type fastState struct {
+	s      *Sampler
+	sc     *scratch
+	logits []float32
+	t      float64 // temperature (1 when greedy)
+	greedy bool
+	ref    float64    // the largest value after the sparse stages: e_i = (y_i - ref)/T
+	m      float64    // largest processed logit
+	delta  float64    // relative error bound of a weight
+	eta    float64    // relative error bound of a mass comparison
+	z      float64    // approximate normaliser (dense weights)
+	above  [2]float64 // weight of the tokens with e >= aboveE[j]
+	zerr   float64    // absolute error of z and of the sums from replacing touched weights
+	a      float64    // approximate sum of w*e (dense weights)
+}
+
+// x returns the exact processed logit of token i, as the reference computes
+// it.
+func (f *fastState) x(i int) float64 {
+	y := float64(f.logits[i])
+	if f.sc.stamp[i] == f.sc.gen {
+		y = f.sc.y[i]
+	}
+	if f.t != 1 {
+		y /= f.t
+	}
+	return y
+}
+
+// sampleFast returns Sample's token and true, or false when the reference
+// pipeline must decide (unsupported order, invalid input, or a decision too
+// close to call).
+func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) (int, bool) {
+	c := &s.cfg
+	v := len(logits)
+	greedy := c.Temperature == 0
+	if v == 0 || v > math.MaxInt32 {
+		return 0, false
+	}
+	for _, id := range history {
+		if id < 0 || id >= v {
+			return 0, false
+		}
+	}
+	for id := range c.LogitBias {
+		if id >= v {
+			return 0, false
+		}
+	}
+	for _, id := range s.banned {
+		if id >= v {
+			return 0, false
+		}
+	}
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.reset(v)
+
+	pen := c.RepetitionPenalty != 1 || c.PresencePenalty != 0 || c.FrequencyPenalty != 0
+	win := window(history, c.PenaltyWindow)
+	if pen {
+		for _, t := range win {
+			sc.touch(t, logits)
+		}
+	}
+	ngram := c.NoRepeatNGram > 0 && len(history)+1 >= c.NoRepeatNGram
+	if ngram {
+		for _, t := range history {
+			sc.touch(t, logits)
+		}
+	}
+	dryPen := DRYPenalties(history, s.dry)
+	for t := range dryPen {
+		sc.touch(t, logits)
+	}
+	var ngramCnt map[int]int
+	if c.NGramPenalty != 0 {
+		ngramCnt = NGramCounts(history, c.NGramPenaltyN, c.NGramPenaltyLastN)
+		for t := range ngramCnt {
+			sc.touch(t, logits)
+		}
+	}
+	for id := range c.LogitBias {
+		sc.touch(id, logits)
+	}
+	for _, id := range s.banned {
+		sc.touch(id, logits)
+	}
+	for _, t := range sc.touched {
+		if raw := logits[t]; raw != raw || raw > math.MaxFloat32 {
+			return 0, false
+		}
+	}
+	ti := slices.Index(s.order, StageTemperature)
+	for _, st := range s.order[:ti] {
+		switch st {
+		case StagePenalties:
+			if pen {
+				sc.penalties(win, c)
+			}
+		case StageDRY:
+			for t, p := range dryPen {
+				sc.y[t] -= p
+			}
+		case StageNGramPenalty:
+			for t, n := range ngramCnt {
+				sc.y[t] -= c.NGramPenalty * float64(n)
+			}
+		case StageNGram:
+			if ngram {
+				NoRepeatNGram(sc.y, history, c.NoRepeatNGram)
+			}
+		case StageBias:
+			for id, b := range c.LogitBias {
+				sc.y[id] += b
+			}
+			for _, id := range s.banned {
+				sc.y[id] = negInf
+			}
+		}
+	}
+	for _, t := range sc.touched {
+		if y := sc.y[t]; y != y || y > math.MaxFloat64 {
+			return 0, false // NaN or +Inf: let the reference decide
+		}
+	}
+
+	// Greedy decoding skips the temperature stage (T = 1 below) and takes
+	// the argmax at the end. Top-k, top-p and min-p keep the argmax, so
+	// only typical sampling and XTC need the truncation stages.
+	greedyTypical := greedy && (c.Typical < 1 || active(StageXTC, c, v))
+	f := &fastState{s: s, sc: sc, logits: logits, t: c.Temperature, greedy: greedy}
+	if greedy {
+		f.t = 1
+	}
+	var stages []Stage
+	for _, st := range s.order[ti+1:] {
+		if active(st, c, v) {
+			stages = append(stages, st)
+		}
+	}
+	if len(stages) > 0 && stages[0] == StageXTC {
+		return 0, false // XTC over the untruncated vocabulary: the reference decides
+	}
+	if (!greedy || greedyTypical) && len(stages) > 0 && stages[0] == StageTopK {
+		if !f.topKDense(c.TopK) {
+			return 0, false
+		}
+		return f.finishSparse(stages[1:], seq, step)
+	}
+
+	best, bi, ok := f.maxPass()
+	if !ok {
+		return 0, false
+	}
+	ymax, amax := negInf, -1
+	if bi >= 0 {
+		ymax, amax = float64(best), bi
+	}
+	for _, t := range sc.touched {
+		if y := sc.y[t]; y > negInf && (y > ymax || (y == ymax && int(t) < amax)) {
+			ymax, amax = y, int(t)
+		}
+	}
+	if amax < 0 {
+		return 0, false
+	}
+	if greedy && !greedyTypical {
+		return amax, true
+	}
+	// Exponents are taken relative to the largest value: e = (y - ymax)/T.
+	f.ref = ymax
+	f.m = f.x(amax)
+	eexp := 4 * u53 * (4*math.Abs(ymax)/f.t + 200 + 2*maxE)
+	f.delta = expNegErr + eexp
+	f.eta = 3*f.delta + (6*float64(v)+4*float64(len(sc.touched)+2))*u53 + 1e-15
+	if !(f.delta < 1e-9) || math.IsInf(f.m, 0) {
+		return 0, false
+	}
+	if len(stages) == 0 || stages[0] != StageMinP {
+		f.weights()
+		f.fixTouched()
+		if f.margin() > 1e-9*f.z {
+			// Replacing large touched weights cancelled: sum again.
+			f.resum()
+		}
+		if !(f.z > 0) || f.margin() > 1e-7*f.z {
+			return 0, false
+		}
+	}
+	if len(stages) == 0 {
+		return f.drawDense(seq, step)
+	}
+	switch stages[0] {
+	case StageMinP:
+		ok = f.minPDense(c.MinP)
+	case StageTopP:
+		ok = f.topPDense(c.TopP)
+	case StageTypical:
+		ok = f.typicalDense(c.Typical)
+	default:
+		ok = false
+	}
+	if !ok {
+		return 0, false
+	}
+	return f.finishSparse(stages[1:], seq, step)
+}
+
+// maxPass checks the float32 logits (NaN and +Inf are reported by the
+// reference) and returns the largest untouched logit and its lowest id (-1
+// when every untouched logit is -Inf).
+func (f *fastState) maxPass() (float32, int, bool) {
+	gen, stamp := f.sc.gen, f.sc.stamp[:len(f.logits)]
+	// The largest value over all tokens (vectorised); its first token is
+	// the answer unless that token is touched.
+	mx, nan := maxF32(f.logits)
+	if nan || mx > math.MaxFloat32 {
+		return 0, 0, false
+	}
+	if mx > float32(math.Inf(-1)) {
+		for i, x := range f.logits {
+			if x == mx {
+				if stamp[i] != gen {
+					return mx, i, true
+				}
+				break
+			}
+		}
+	}
+	best, bi := float32(math.Inf(-1)), -1
+	bad := false
+	for i, x := range f.logits {
+		// One comparison per token: true for a new maximum and for NaN.
+		if !(x <= best) {
+			if x != x {
+				bad = true
+			} else if stamp[i] != gen {
+				best, bi = x, i
+			}
+		}
+	}
+	if bad || best > math.MaxFloat32 {
+		return 0, 0, false
+	}
+	return best, bi, true
+}
+
+// setCands replaces the candidate list by the ids of cs (sorted by id) and
+// their exact logits.
+func (f *fastState) setCands(cs []cand) {
+	slices.SortFunc(cs, func(a, b cand) int { return cmp.Compare(a.id, b.id) })
+	sc := f.sc
+	sc.ids, sc.xs = sc.ids[:0], sc.xs[:0]
+	for _, c := range cs {
+		sc.ids = append(sc.ids, c.id)
+		sc.xs = append(sc.xs, c.x)
+	}
+}
+
+// topKDense applies top-k to the untruncated vocabulary and leaves the
+// survivors in the candidate list. It also checks the logits.
+func (f *fastState) topKDense(k int) bool {
+	sc := f.sc
+	gen, stamp := sc.gen, sc.stamp[:len(f.logits)]
+	mx, nan := maxF32(f.logits)
+	if nan || mx > math.MaxFloat32 {
+		return false
+	}
+	// The untouched logits within d of the maximum, d widened until there
+	// are at least k of them (or every finite one is taken).
+	idx := sc.kidx[:0]
+	if mx > float32(math.Inf(-1)) {
+		for d := float32(8); ; d *= 4 {
+			th := mx - d
+			all := d > 1e30 || th < -math.MaxFloat32
+			if all {
+				th = -math.MaxFloat32
+			}
+			idx = geIndices(f.logits, th, idx[:0])
+			n := 0
+			for _, i := range idx {
+				if stamp[i] != gen {
+					idx[n] = i
+					n++
+				}
+			}
+			idx = idx[:n]
+			if len(idx) >= k || all {
+				break
+			}
+		}
+	}
+	sc.kidx = idx
+	// Candidates: untouched logits >= the k-th largest untouched one (all
+	// finite untouched ones if there are fewer than k), and every finite
+	// touched token. Every other token's logit is below k of these.
+	raw := float32(math.Inf(-1))
+	if len(idx) >= k {
+		vals := sc.heap[:0]
+		for _, i := range idx {
+			vals = append(vals, f.logits[i])
+		}
+		slices.Sort(vals)
+		raw = vals[len(vals)-k]
+		sc.heap = vals
+	}
+	cs := sc.cands[:0]
+	for _, i := range idx {
+		if f.logits[i] >= raw {
+			cs = append(cs, cand{id: i})
+		}
+	}
+	for _, t := range sc.touched {
+		if sc.y[t] > negInf {
+			cs = append(cs, cand{id: t})
+		}
+	}
+	for j := range cs {
+		cs[j].x = f.x(int(cs[j].id))
+	}
+	sc.cands = cs
+	f.setCands(cs)
+	TopK(sc.xs, k)
+	f.compact()
+	return true
+}
+
+// compact drops the -Inf entries of the candidate list.
+func (f *fastState) compact() {
+	sc := f.sc
+	n := 0
+	for j, x := range sc.xs {
+		if x > negInf {
+			sc.ids[n], sc.xs[n] = sc.ids[j], x
+			n++
+		}
+	}
+	sc.ids, sc.xs = sc.ids[:n], sc.xs[:n]
+}
+
+// collect returns the tokens whose processed logit x lies in [xlo, xhi],
+// where xlo and xhi are the processed logits of the float32 values rlo and
+// rhi that bound the exponents lo and hi (e = (y - ref)/T), widened by
+// eSlack. An untouched token is in that range iff its float32 logit is in
+// [rlo, rhi] (x is strictly increasing in it), so the result is exactly the
+// set of tokens ranked between two logits: with hi = +Inf, a prefix of the
+// ranking by logit. The candidates get their exact logits and, with withW,
+// their approximate weights.
+func (f *fastState) collect(lo, hi float64, withW bool) []cand {
+	sc := f.sc
+	gen, stamp := sc.gen, sc.stamp[:len(f.logits)]
+	rlo := roundDown32(f.ref + f.t*(lo-eSlack))
+	rhi := float32(math.Inf(1))
+	if !math.IsInf(hi, 1) {
+		rhi = roundUp32(f.ref + f.t*(hi+eSlack))
+	}
+	xlo, xhi := f.xOf(rlo), f.xOf(rhi)
+	cs := sc.cands[:0]
+	if rlo > float32(math.Inf(-1)) && math.IsInf(float64(rhi), 1) {
+		sc.kidx = geIndices(f.logits, rlo, sc.kidx[:0])
+		for _, i := range sc.kidx {
+			if stamp[i] != gen {
+				cs = append(cs, cand{id: i})
+			}
+		}
+	} else {
+		for i, x := range f.logits {
+			if x >= rlo && x <= rhi && x > float32(math.Inf(-1)) && stamp[i] != gen {
+				cs = append(cs, cand{id: int32(i)})
+			}
+		}
+	}
+	for _, t := range sc.touched {
+		if x := f.x(int(t)); x > negInf && x >= xlo && x <= xhi {
+			cs = append(cs, cand{id: t})
+		}
+	}
+	for j := range cs {
+		id := int(cs[j].id)
+		cs[j].x = f.x(id)
+		if withW {
+			cs[j].w = f.w(id)
+		}
+	}
+	sc.cands = cs
+	return cs
+}
+
+// xOf returns the processed logit of an untouched token with float32 logit
+// r.
+func (f *fastState) xOf(r float32) float64 {
+	if f.t != 1 {
+		return float64(r) / f.t
+	}
+	return float64(r)
+}
+
+// minPDense applies min-p to the untruncated vocabulary. The reference keeps
+// token i iff fl(w_i/Z) >= fl(minP * fl(1/Z)) with w_i = exp(x_i - m) (the
+// most probable token has weight exactly 1). That holds when w_i >
+// minP*(1+1e-14) and fails when w_i < minP*(1-1e-14), whatever Z; between
+// the two the reference decides.
+func (f *fastState) minPDense(minP float64) bool {
+	lo := math.Log(minP)
+	cs := f.collect(lo, math.Inf(1), false)
+	n := 0
+	for _, c := range cs {
+		w := math.Exp(c.x - f.m)
+		switch {
+		case c.x == f.m || w > minP*(1+1e-14):
+			cs[n] = c
+			n++
+		case w < minP*(1-1e-14):
+		default:
+			return false
+		}
+	}
+	f.setCands(cs[:n])
+	return true
+}
+
+// maxE caps the weight exponents e_i = (y_i - ref)/T of the dense pass.
+const maxE = 40
+
+// aboveE are the exponents above which the dense pass also sums the
+// weights (weightSums.above), to locate the top-p and typical cuts with few
+// candidates.
+var aboveE = [2]float64{-4, -8}
+
+// weightSums are the sums of the dense pass over some tokens: of the weights
+// w, of w*e, and of w over the tokens with e >= aboveE[j].
+type weightSums struct {
+	w, we float64
+	above [2]float64
+}
+
+// add adds the contribution of a token of exponent e and weight w (w = 0
+// contributes nothing).
+func (s *weightSums) add(e, w float64) {
+	if w == 0 {
+		return
+	}
+	s.w += w
+	s.we += w * e
+	for j, th := range aboveE {
+		if e >= th {
+			s.above[j] += w
+		}
+	}
+}
+
+// denseWeightsGo is denseWeights in Go: expNeg inlined by hand.
+func denseWeightsGo(src []float32, ref, invT float64) weightSums {
+	var s weightSums
+	for _, x := range src {
+		e := (float64(x) - ref) * invT
+		if e > maxE {
+			e = maxE
+		}
+		if e >= -100 {
+			t := e*expInvStep + expShifter
+			k := int64(math.Float64bits(t) - math.Float64bits(expShifter))
+			r := e - (t-expShifter)*expStep
+			p := 1 + r*(1+r*(0.5+r*(1.0/6)))
+			wi := math.Float64frombits(math.Float64bits(expTab[k&255]*p) + uint64(k>>8)<<52)
+			s.w += wi
+			s.we += wi * e
+			if e >= aboveE[0] {
+				s.above[0] += wi
+			}
+			if e >= aboveE[1] {
+				s.above[1] += wi
+			}
+		}
+	}
+	return s
+}
+
+// weights sums the approximate weights exp(e_i) (expNeg, 0 for e_i <
+// -100) of every token computed from its float32 logit, e_i =
+// min((logit_i - ref)/T, maxE): their total z, the per-block sums, the sum
+// a of w*e and the weights above aboveE. fixTouched then replaces the
+// touched tokens' contributions. The logits have been checked by maxPass.
+func (f *fastState) weights() {
+	sc := f.sc
+	v := len(f.logits)
+	nb := (v + blockSize - 1) / blockSize
+	if cap(sc.blocks) < nb {
+		sc.blocks = make([]float64, nb)
+	}
+	blocks := sc.blocks[:nb]
+	ref, invT := f.ref, 1/f.t
+	z, a := 0.0, 0.0
+	f.above = [2]float64{}
+	for b := range blocks {
+		ws := denseWeights(f.logits[b*blockSize:min((b+1)*blockSize, v)], ref, invT)
+		blocks[b] = ws.w
+		z += ws.w
+		a += ws.we
+		f.above[0] += ws.above[0]
+		f.above[1] += ws.above[1]
+	}
+	sc.blocks = blocks
+	f.z, f.a = z, a
+}
+
+// fixTouched replaces the weights the dense pass computed from the touched
+// tokens' float32 logits by those of their processed values.
+func (f *fastState) fixTouched() {
+	sc := f.sc
+	zmax := f.z
+	blocks := sc.blocks
+	ref, invT := f.ref, 1/f.t
+	for _, t := range sc.touched {
+		e := min((float64(f.logits[t])-ref)*invT, maxE)
+		if old := expNeg(e); old != 0 {
+			f.z -= old
+			f.a -= old * e
+			blocks[int(t)/blockSize] -= old
+			for j, th := range aboveE {
+				if e >= th {
+					f.above[j] -= old
+				}
+			}
+		}
+		if y := sc.y[t]; y > negInf {
+			e := (y - ref) * invT
+			if nw := expNeg(e); nw != 0 {
+				f.z += nw
+				f.a += nw * e
+				zmax += nw
+				blocks[int(t)/blockSize] += nw
+				for j, th := range aboveE {
+					if e >= th {
+						f.above[j] += nw
+					}
+				}
+			}
+		}
+	}
+	// Removing the old weights costs up to one rounding of the largest
+	// intermediate sum per operation (bounded by zmax), and the dense
+	// kernel's weights may differ from expNeg's by 2*expNegErr.
+	f.zerr = (4*float64(len(sc.touched)+1)*u53 + 2*expNegErr) * zmax
+}
+
+// e returns the exponent of token i as the dense pass and fixTouched
+// define it.
+func (f *fastState) e(i int) float64 {
+	if f.sc.stamp[i] == f.sc.gen {
+		return (f.sc.y[i] - f.ref) * (1 / f.t)
+	}
+	return min((float64(f.logits[i])-f.ref)*(1/f.t), maxE)
+}
+
+// w returns the approximate weight of token i after fixTouched.
+func (f *fastState) w(i int) float64 { return expNeg(f.e(i)) }
+
+// resum recomputes z, a and the block sums from the final weights.
+func (f *fastState) resum() {
+	sc := f.sc
+	var all weightSums
+	for b := range sc.blocks {
+		off := b * blockSize
+		end := min(off+blockSize, len(f.logits))
+		var s weightSums
+		for i := off; i < end; i++ {
+			e := f.e(i)
+			s.add(e, expNeg(e))
+		}
+		sc.blocks[b] = s.w
+		all.w += s.w
+		all.we += s.we
+		all.above[0] += s.above[0]
+		all.above[1] += s.above[1]
+	}
+	f.z, f.a, f.above, f.zerr = all.w, all.we, all.above, 0
+}
+
+// margin is the absolute weight margin of mass comparisons.
+func (f *fastState) margin() float64 { return f.eta*f.z + f.zerr + 1e-30 }
+
+// tailBound returns an exponent below which the tokens hold less than
+// mass*z - margin in total (V tokens of weight at most e^bound), so that the
+// tokens at or above it hold at least (1-mass)*z + margin; ok is false when
+// there is no such bound.
+func (f *fastState) tailBound(mass float64) (float64, bool) {
+	rest := mass*f.z - f.margin()
+	if !(rest > 0) {
+		return 0, false
+	}
+	return math.Log(rest / float64(len(f.logits))), true
+}
+
+// rankSelect orders the prefix of cs that holds at least target of the
+// weight w by key k descending (ties by id ascending) and returns it: a
+// mass-weighted selection finds the threshold, and only the tokens at or
+// above it are sorted.
+func rankSelect(cs []cand, target float64) []cand {
+	s0 := 0 // a = cs[s0:s0+len(a)]
+	a := cs
+	need := target
+	for len(a) > 0 {
+		x0, x1, x2 := a[0].k, a[len(a)/2].k, a[len(a)-1].k
+		pv := max(min(x0, x1), min(max(x0, x1), x2))
+		lt, i, gt := 0, 0, len(a)
+		for i < gt {
+			k := a[i].k
+			switch {
+			case k > pv:
+				a[lt], a[i] = a[i], a[lt]
+				lt++
+				i++
+			case k < pv:
+				gt--
+				a[i], a[gt] = a[gt], a[i]
+			default:
+				i++
+			}
+		}
+		mG := 0.0
+		for _, c := range a[:lt] {
+			mG += c.w
+		}
+		if mG >= need {
+			a = a[:lt]
+			continue
+		}
+		mE := 0.0
+		for _, c := range a[lt:gt] {
+			mE += c.w
+		}
+		if mG+mE >= need {
+			cs = cs[:s0+gt] // the upper set ends after the equal part of a
+			break
+		}
+		need -= mG + mE
+		s0 += gt
+		a = a[gt:]
+	}
+	slices.SortFunc(cs, func(a, b cand) int {
+		if c := cmp.Compare(b.k, a.k); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	return cs
+}
+
+// cutSteps returns the exponents at which the dense top-p and typical
+// stages look for their cut, highest first: those of aboveE whose tokens
+// hold at least need (so few candidates usually suffice), then lo, the
+// bound that always holds enough.
+func (f *fastState) cutSteps(lo, need float64) []float64 {
+	steps := make([]float64, 0, len(aboveE)+1)
+	for j, th := range aboveE {
+		if th > lo && f.above[j] >= need {
+			steps = append(steps, th)
+		}
+	}
+	return append(steps, lo)
+}
+
+// topPDense applies top-p to the untruncated vocabulary (after weights).
+// The tokens above tailBound(1-p) hold at least p*Z plus the margin, so the
+// cut is among them; higher cut-offs are tried first and used when their
+// tokens hold that mass.
+func (f *fastState) topPDense(p float64) bool {
+	target, mg := p*f.z, f.margin()
+	lo, ok := f.tailBound(1 - p)
+	if !ok {
+		return false
+	}
+	steps := f.cutSteps(lo, target+2*mg)
+	for si, cut := range steps {
+		all := f.collect(cut, math.Inf(1), true)
+		mass := 0.0
+		for j := range all {
+			all[j].k = all[j].x
+			mass += all[j].w
+		}
+		if mass < target+2*mg && si < len(steps)-1 {
+			continue
+		}
+		cs := rankSelect(all, target+mg)
+		cum := 0.0
+		for k, c := range cs {
+			if cum >= target {
+				if k == 0 || cum < target+mg || cum-cs[k-1].w >= target-mg {
+					return false
+				}
+				f.setCands(cs[:k])
+				return true
+			}
+			cum += c.w
+		}
+		// The cut falls right after cs (a prefix of the ranking: every
+		// token outside it ranks lower), whose tokens are all kept.
+		if n := len(cs); n > 0 && cum >= target+mg && cum-cs[n-1].w < target-mg {
+			f.setCands(cs)
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// typicalDense applies typical sampling to the untruncated vocabulary
+// (after weights). The reference's score |-log p - H| is |x - xbar|, the
+// distance of the logit from the probability-weighted mean logit xbar; in
+// exponents e it is |e - ebar| with ebar = sum(w*e)/Z. The candidates are
+// the tokens above tailBound(1-mass); a token below it scores more than
+// ebar - bound, which must exceed the cut's score.
+func (f *fastState) typicalDense(mass float64) bool {
+	z := f.z
+	ebar := f.a / z
+	ebarM, logzM := ebar, math.Log(z) // relative to the most probable token
+	logZ := f.m + logzM
+	v := float64(len(f.logits))
+	// Error bound of the scores: the weights' errors and the reference's
+	// float64 sums move ebar by (delta + V*u)*(|ebar| + log z); rounding x,
+	// m and logZ adds a few u*(|m| + |logZ|).
+	sigma := 8*(f.delta+v*u53)*(1+math.Abs(ebarM)+math.Abs(logzM)) + 16*u53*(math.Abs(f.m)+math.Abs(logZ)) + 4*f.zerr/z*(maxE+100) + 1e-15
+	if !(sigma < 1e-5) {
+		return false
+	}
+	target, mg := mass*z, f.margin()
+	lo, ok := f.tailBound(1 - mass)
+	if !ok {
+		return false
+	}
+	steps := f.cutSteps(lo, target+2*mg)
+	for si, cut := range steps {
+		// A token below cut scores more than ebar-cut.
+		bound := ebar - cut - eSlack
+		all := f.collect(cut, math.Inf(1), true)
+		for j := range all {
+			all[j].s = math.Abs(all[j].x - f.m - ebarM)
+			all[j].k = -all[j].s
+		}
+		cs := rankSelect(all, target+mg)
+		cum := 0.0
+		var c cand
+		found := false
+		for _, c = range cs {
+			cum += c.w
+			if cum >= target {
+				found = true
+				break
+			}
+		}
+		if !found || c.s+2*sigma >= bound {
+			if si < len(steps)-1 {
+				continue
+			}
+			return false
+		}
+		if cum < target+mg || cum-c.w >= target-mg {
+			return false
+		}
+		// Every token whose score could be on the other side of c's in the
+		// reference must tie with c exactly (same logit).
+		for _, o := range all {
+			if o.x != c.x && math.Abs(o.s-c.s) <= 2*sigma {
+				return false
+			}
+		}
+		n := 0
+		for _, o := range all {
+			if o.s <= c.s || o.x == c.x {
+				all[n] = o
+				n++
+			}
+		}
+		f.setCands(all[:n])
+		return true
+	}
+	return false
+}
+
+// drawDense draws from the untruncated distribution (after weights): the
+// first token, in id order, whose inclusive cumulative weight exceeds u*Z.
+func (f *fastState) drawDense(seq, step uint64) (int, bool) {
+	u := Uniform(f.s.cfg.Seed, seq, step)
+	target, mg := u*f.z, f.margin()
+	cum := 0.0
+	for b, bs := range f.sc.blocks {
+		if cum+bs <= target-mg {
+			cum += bs
+			continue
+		}
+		end := min((b+1)*blockSize, len(f.logits))
+		for i := b * blockSize; i < end; i++ {
+			wi := f.w(i)
+			if cum+wi > target {
+				if cum >= target-mg || cum+wi <= target+mg {
+					return 0, false
+				}
+				return i, true
+			}
+			cum += wi
+		}
+		return 0, false // the block sum and its elements disagree: too close
+	}
+	return 0, false
+}
+
+// finishSparse runs the remaining truncation stages on the candidate list
+// with the reference functions and draws from it exactly as the reference.
+func (f *fastState) finishSparse(stages []Stage, seq, step uint64) (int, bool) {
+	c := &f.s.cfg
+	sc := f.sc
+	for _, st := range stages {
+		switch st {
+		case StageTopK:
+			TopK(sc.xs, c.TopK)
+		case StageTopP:
+			TopP(sc.xs, c.TopP)
+		case StageMinP:
+			MinP(sc.xs, c.MinP)
+		case StageTypical:
+			Typical(sc.xs, c.Typical)
+		case StageXTC:
+			XTC(sc.xs, c.XTCThreshold, c.XTCProbability, XTCUniform(c.Seed, seq, step))
+		}
+		f.compact()
+	}
+	if f.greedy {
+		j := Argmax(sc.xs)
+		if j < 0 {
+			return 0, false
+		}
+		return int(sc.ids[j]), true
+	}
+	p := Softmax(sc.xs)
+	if p == nil {
+		return 0, false
+	}
+	j := Draw(p, Uniform(c.Seed, seq, step))
+	if j < 0 {
+		return 0, false
+	}
+	return int(sc.ids[j]), true
+}

@@ -1,0 +1,248 @@
+package sampler
+
+import (
+	"math"
+	"slices"
+)
+
+// Top-p and typical sampling keep a prefix of a ranking, so they need the
+// ranks only down to the cut. They find a value threshold whose upper set
+// holds at least the required probability mass by a mass-weighted
+// quickselect (massSelect), sort only that upper set, and walk it exactly as
+// a full sort would: the probabilities are the same float64 values and are
+// accumulated in the same (rank) order, so the kept set is bit-for-bit the
+// one of a full sort, ties included. The threshold is chosen with a mass
+// margin (selectMargin) larger than any difference between the
+// partition-order sums and the rank-order sums; if the exact walk still ends
+// inside the upper set without reaching the mass, the whole ranking is
+// sorted instead.
+
+// selectMargin is added to the mass a threshold must reach. Sums of at most
+// 2^31 probabilities in different orders differ by far less.
+const selectMargin = 1e-9
+
+// massSelect finds a threshold t over key (indexed by token id) such that the
+// tokens of idx with key >= t have total weight w >= target, and no greater
+// threshold taken by the selection does. It permutes idx. all is true when
+// the total weight of idx is below target (then t is meaningless).
+func massSelect(idx []int32, key, w []float64, target float64) (t float64, all bool) {
+	a := idx
+	need := target
+	for len(a) > 0 {
+		x0, x1, x2 := key[a[0]], key[a[len(a)/2]], key[a[len(a)-1]]
+		pv := max(min(x0, x1), min(max(x0, x1), x2)) // median of three
+		// Three-way partition: a[:lt] > pv, a[lt:gt] == pv, a[gt:] < pv.
+		lt, i, gt := 0, 0, len(a)
+		for i < gt {
+			k := key[a[i]]
+			switch {
+			case k > pv:
+				a[lt], a[i] = a[i], a[lt]
+				lt++
+				i++
+			case k < pv:
+				gt--
+				a[i], a[gt] = a[gt], a[i]
+			default:
+				i++
+			}
+		}
+		mG := 0.0
+		for _, j := range a[:lt] {
+			mG += w[j]
+		}
+		if mG >= need {
+			a = a[:lt]
+			continue
+		}
+		mE := 0.0
+		for _, j := range a[lt:gt] {
+			mE += w[j]
+		}
+		if mG+mE >= need {
+			return pv, false
+		}
+		need -= mG + mE
+		a = a[gt:]
+	}
+	return 0, true
+}
+
+// finiteIdx returns the ids of the finite values of l.
+func finiteIdx(l []float64) []int32 {
+	idx := make([]int32, 0, len(l))
+	for i, x := range l {
+		if !math.IsInf(x, -1) {
+			idx = append(idx, int32(i))
+		}
+	}
+	return idx
+}
+
+// upperSet returns the ids of idx whose key is >= t, or a copy of idx when
+// all is set.
+func upperSet(idx []int32, key []float64, t float64, all bool) []int32 {
+	var out []int32
+	for _, i := range idx {
+		if all || key[i] >= t {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// sortRanked sorts ids by key descending, ties by id ascending.
+func sortRanked(ids []int32, key []float64) {
+	slices.SortFunc(ids, func(a, b int32) int {
+		ka, kb := key[a], key[b]
+		switch {
+		case ka > kb:
+			return -1
+		case ka < kb:
+			return 1
+		}
+		return int(a) - int(b)
+	})
+}
+
+// TopP keeps, in place, the smallest set of most probable tokens whose
+// cumulative probability reaches p and sets the others to -Inf (Hugging Face
+// TopPLogitsWarper). Tokens are ranked by probability descending, ties by
+// token id ascending; probabilities are Softmax(l) and are accumulated in
+// that order in float64: a token is kept iff the sum of the probabilities
+// ranked before it is < p. The most probable token is always kept. p >= 1
+// is a no-op. It sorts only the ranks down to the cut (see massSelect).
+func TopP(l []float64, p float64) {
+	if p >= 1 {
+		return
+	}
+	probs := Softmax(l)
+	if probs == nil {
+		return
+	}
+	idx := finiteIdx(l)
+	work := slices.Clone(idx)
+	t, all := massSelect(work, l, probs, p+selectMargin)
+	pre := upperSet(idx, l, t, all)
+	sortRanked(pre, l)
+	k, cum := walkTopP(pre, probs, p)
+	if k == len(pre) && cum < p && !all {
+		// The walk did not reach p inside the upper set: rank everything.
+		pre = idx
+		sortRanked(pre, l)
+		k, _ = walkTopP(pre, probs, p)
+	}
+	if k == len(idx) {
+		return
+	}
+	last := pre[k-1]
+	lv := l[last]
+	for i, x := range l {
+		if x < lv || (x == lv && i > int(last)) {
+			l[i] = math.Inf(-1)
+		}
+	}
+}
+
+// walkTopP returns the number of ranks of ranked kept by top-p p (those
+// whose preceding cumulative probability is < p) and the cumulative
+// probability of the kept ranks.
+func walkTopP(ranked []int32, probs []float64, p float64) (int, float64) {
+	cum := 0.0
+	for r, i := range ranked {
+		if cum >= p {
+			return r, cum
+		}
+		cum += probs[i]
+	}
+	return len(ranked), cum
+}
+
+// Typical applies locally typical sampling with the given mass in place, as
+// Hugging Face's TypicalLogitsWarper: with log-probabilities lp = log
+// Softmax(l) and entropy H = -sum p*lp over surviving tokens, each token's
+// score is |-lp - H|. Tokens are ranked by score ascending (ties by id
+// ascending); with c the cumulative probabilities in that order, k is the
+// number of ranks with c < mass (at most the last rank), and every token
+// whose score is greater than the score at rank k is set to -Inf (ties with
+// it are kept). mass >= 1 is a no-op. It sorts only the ranks down to the
+// cut (see massSelect).
+func Typical(l []float64, mass float64) {
+	if mass >= 1 {
+		return
+	}
+	probs := Softmax(l)
+	if probs == nil {
+		return
+	}
+	m := math.Inf(-1)
+	for _, x := range l {
+		m = math.Max(m, x)
+	}
+	z := 0.0
+	for _, x := range l {
+		if !math.IsInf(x, -1) {
+			z += math.Exp(x - m)
+		}
+	}
+	logZ := m + math.Log(z)
+	idx := make([]int32, 0, len(l))
+	ent := 0.0
+	for i, x := range l {
+		if math.IsInf(x, -1) {
+			continue
+		}
+		idx = append(idx, int32(i))
+		ent -= probs[i] * (x - logZ)
+	}
+	// neg holds -score, so that the most typical tokens rank first.
+	neg := make([]float64, len(l))
+	for _, i := range idx {
+		neg[i] = -math.Abs(-(l[i] - logZ) - ent)
+	}
+	work := slices.Clone(idx)
+	t, all := massSelect(work, neg, probs, mass+selectMargin)
+	pre := upperSet(idx, neg, t, all)
+	sortRanked(pre, neg)
+	k, reached := walkTypical(pre, probs, mass)
+	if !reached && !all {
+		pre = idx
+		sortRanked(pre, neg)
+		k, _ = walkTypical(pre, probs, mass)
+	}
+	if k > len(idx)-1 {
+		k = len(idx) - 1
+	}
+	th := neg[pre[k]]
+	for _, i := range idx {
+		if neg[i] < th {
+			l[i] = math.Inf(-1)
+		}
+	}
+}
+
+// walkTypical returns the number of ranks of ranked whose inclusive
+// cumulative probability is < mass, and whether the cumulative probability
+// reached mass inside ranked.
+func walkTypical(ranked []int32, probs []float64, mass float64) (int, bool) {
+	cum := 0.0
+	for r, i := range ranked {
+		cum += probs[i]
+		if !(cum < mass) {
+			return r, true
+		}
+	}
+	return len(ranked), false
+}
+
+// survivorsByLogit returns the indices of finite logits sorted by logit
+// descending, ties by index ascending.
+func survivorsByLogit(l []float64) []int {
+	ids := finiteIdx(l)
+	sortRanked(ids, l)
+	out := make([]int, len(ids))
+	for j, i := range ids {
+		out[j] = int(i)
+	}
+	return out
+}

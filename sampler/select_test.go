@@ -1,0 +1,117 @@
+package sampler
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// propLogits returns random float64 logits of one of several shapes: smooth
+// Gaussian, heavily quantized (many exact ties), with banned (-Inf) tokens,
+// with tokens far below the maximum (probabilities that underflow to 0) and
+// with all tokens equal.
+func propLogits(r *rand.Rand, v int) []float64 {
+	l := make([]float64, v)
+	shape := r.IntN(6)
+	for i := range l {
+		x := r.NormFloat64() * (0.5 + 4*r.Float64())
+		switch shape {
+		case 1: // ties
+			x = math.Round(x)
+		case 2: // coarse ties, few values
+			x = float64(r.IntN(3))
+		case 3: // banned tokens
+			if r.IntN(3) == 0 {
+				x = math.Inf(-1)
+			}
+		case 4: // some probabilities underflow to exactly 0
+			if r.IntN(4) == 0 {
+				x = -800 - 1000*r.Float64()
+			}
+		case 5:
+			x = 1.5
+		}
+		l[i] = x
+	}
+	if r.IntN(10) == 0 { // at least one finite token is needed for most tests
+		l[r.IntN(v)] = math.Inf(-1)
+	}
+	return l
+}
+
+// Property: selection-based top-p keeps exactly the set of the sort-based
+// reference, on many random inputs including ties, -Inf and underflow.
+func TestTopPMatchesSortReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	ps := []float64{0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.999, 0.99999999}
+	for it := 0; it < 3000; it++ {
+		base := propLogits(r, 1+r.IntN(300))
+		p := ps[r.IntN(len(ps))]
+		if r.IntN(2) == 0 {
+			p = 0.001 + 0.998*r.Float64()
+		}
+		got, want := slices.Clone(base), slices.Clone(base)
+		TopP(got, p)
+		refTopP(want, p)
+		if !slices.Equal(kept(got), kept(want)) {
+			t.Fatalf("it %d p=%v: kept %v, reference %v (logits %v)", it, p, kept(got), kept(want), base)
+		}
+	}
+}
+
+// Property: selection-based typical sampling keeps exactly the set of the
+// sort-based reference.
+func TestTypicalMatchesSortReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for it := 0; it < 3000; it++ {
+		base := propLogits(r, 1+r.IntN(300))
+		mass := 0.001 + 0.998*r.Float64()
+		if r.IntN(4) == 0 {
+			mass = []float64{0.2, 0.5, 0.9, 0.95}[r.IntN(4)]
+		}
+		got, want := slices.Clone(base), slices.Clone(base)
+		Typical(got, mass)
+		refTypical(want, mass)
+		if !slices.Equal(kept(got), kept(want)) {
+			t.Fatalf("it %d mass=%v: kept %v, reference %v (logits %v)", it, mass, kept(got), kept(want), base)
+		}
+	}
+}
+
+// Exact ties at the top-p cut: equal probabilities are ranked by id, so the
+// cut falls between tied tokens exactly where a full sort puts it.
+func TestTopPTiesAtCut(t *testing.T) {
+	l := []float64{0, 1, 1, 1, 1, 0}
+	want := slices.Clone(l)
+	TopP(l, 0.5)
+	refTopP(want, 0.5)
+	if !slices.Equal(kept(l), kept(want)) || len(kept(l)) != 3 {
+		t.Fatalf("kept %v, reference %v", kept(l), kept(want))
+	}
+}
+
+func TestMassSelect(t *testing.T) {
+	key := []float64{5, 1, 3, 3, 2}
+	w := []float64{0.1, 0.2, 0.3, 0.25, 0.15}
+	cases := []struct {
+		target float64
+		th     float64
+		all    bool
+	}{
+		{0.05, 5, false},
+		{0.1, 5, false},
+		{0.2, 3, false}, // 0.1 + 0.3 + 0.25 (ties enter together)
+		{0.65, 3, false},
+		{0.7, 2, false},
+		{1.0, 1, false},
+		{1.1, 0, true},
+	}
+	for _, c := range cases {
+		idx := []int32{0, 1, 2, 3, 4}
+		th, all := massSelect(idx, key, w, c.target)
+		if all != c.all || (!all && th != c.th) {
+			t.Errorf("massSelect(target %v) = %v, %v; want %v, %v", c.target, th, all, c.th, c.all)
+		}
+	}
+}

@@ -1,0 +1,87 @@
+//go:build amd64 && !purego
+
+package sampler
+
+import (
+	"math"
+	"slices"
+
+	"golang.org/x/sys/cpu"
+)
+
+// hasWeightsAsm reports whether expWeightsAVX2 may run.
+var hasWeightsAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// expWeightsAVX2 is denseWeights over src[:n], n a multiple of 4, four
+// lanes at a time with AVX2 and FMA (the fused operations round differently
+// from expNeg, within expNegErr of exp).
+//
+//go:noescape
+func expWeightsAVX2(src *float32, n int, ref, invT float64) (sumW, sumWE, sum4, sum8 float64)
+
+// denseWeights returns the weight sums of the logits src as the dense pass
+// defines them (see weights).
+func denseWeights(src []float32, ref, invT float64) weightSums {
+	n := 0
+	var s weightSums
+	if hasWeightsAsm && len(src) >= 4 {
+		n = len(src) &^ 3
+		s.w, s.we, s.above[0], s.above[1] = expWeightsAVX2(&src[0], n, ref, invT)
+	}
+	g := denseWeightsGo(src[n:], ref, invT)
+	s.w += g.w
+	s.we += g.we
+	s.above[0] += g.above[0]
+	s.above[1] += g.above[1]
+	return s
+}
+
+// maxF32AVX2 returns the largest of src[:n] (n a multiple of 8; NaNs are
+// ignored) and whether any of them is NaN.
+//
+//go:noescape
+func maxF32AVX2(src *float32, n int) (mx float32, nan bool)
+
+// maxF32 returns the largest value of src (-Inf when empty; NaNs ignored)
+// and whether src holds a NaN.
+func maxF32(src []float32) (float32, bool) {
+	n := 0
+	mx, nan := float32(math.Inf(-1)), false
+	if hasWeightsAsm && len(src) >= 8 {
+		n = len(src) &^ 7
+		mx, nan = maxF32AVX2(&src[0], n)
+	}
+	for _, x := range src[n:] {
+		if x != x {
+			nan = true
+		} else if x > mx {
+			mx = x
+		}
+	}
+	return mx, nan
+}
+
+// geIndicesAVX2 writes to out the indices i < n (n a multiple of 8) with
+// src[i] >= th in ascending order and returns their number; out must have
+// room for n.
+//
+//go:noescape
+func geIndicesAVX2(src *float32, n int, th float32, out *int32) (count int)
+
+// geIndices appends to out the indices i of src with src[i] >= th, in
+// ascending order.
+func geIndices(src []float32, th float32, out []int32) []int32 {
+	n := 0
+	if hasWeightsAsm && len(src) >= 8 {
+		n = len(src) &^ 7
+		out = slices.Grow(out, n)
+		m := geIndicesAVX2(&src[0], n, th, &out[len(out):cap(out)][0])
+		out = out[:len(out)+m]
+	}
+	for i, x := range src[n:] {
+		if x >= th {
+			out = append(out, int32(n+i))
+		}
+	}
+	return out
+}

@@ -1,0 +1,250 @@
+// AVX2 kernel of the sampler's dense weight pass (see weights_amd64.go).
+
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+DATA expMaxE<>+0(SB)/8, $0x4044000000000000
+DATA expMaxE<>+8(SB)/8, $0x4044000000000000
+DATA expMaxE<>+16(SB)/8, $0x4044000000000000
+DATA expMaxE<>+24(SB)/8, $0x4044000000000000
+GLOBL expMaxE<>(SB), RODATA|NOPTR, $32
+
+DATA expLow<>+0(SB)/8, $0xc059000000000000
+DATA expLow<>+8(SB)/8, $0xc059000000000000
+DATA expLow<>+16(SB)/8, $0xc059000000000000
+DATA expLow<>+24(SB)/8, $0xc059000000000000
+GLOBL expLow<>(SB), RODATA|NOPTR, $32
+
+DATA expInv<>+0(SB)/8, $0x40771547652b82fe
+DATA expInv<>+8(SB)/8, $0x40771547652b82fe
+DATA expInv<>+16(SB)/8, $0x40771547652b82fe
+DATA expInv<>+24(SB)/8, $0x40771547652b82fe
+GLOBL expInv<>(SB), RODATA|NOPTR, $32
+
+DATA expShift<>+0(SB)/8, $0x4338000000000000
+DATA expShift<>+8(SB)/8, $0x4338000000000000
+DATA expShift<>+16(SB)/8, $0x4338000000000000
+DATA expShift<>+24(SB)/8, $0x4338000000000000
+GLOBL expShift<>(SB), RODATA|NOPTR, $32
+
+DATA expStepC<>+0(SB)/8, $0x3f662e42fefa39ef
+DATA expStepC<>+8(SB)/8, $0x3f662e42fefa39ef
+DATA expStepC<>+16(SB)/8, $0x3f662e42fefa39ef
+DATA expStepC<>+24(SB)/8, $0x3f662e42fefa39ef
+GLOBL expStepC<>(SB), RODATA|NOPTR, $32
+
+DATA expC6<>+0(SB)/8, $0x3fc5555555555555
+DATA expC6<>+8(SB)/8, $0x3fc5555555555555
+DATA expC6<>+16(SB)/8, $0x3fc5555555555555
+DATA expC6<>+24(SB)/8, $0x3fc5555555555555
+GLOBL expC6<>(SB), RODATA|NOPTR, $32
+
+DATA expHalf<>+0(SB)/8, $0x3fe0000000000000
+DATA expHalf<>+8(SB)/8, $0x3fe0000000000000
+DATA expHalf<>+16(SB)/8, $0x3fe0000000000000
+DATA expHalf<>+24(SB)/8, $0x3fe0000000000000
+GLOBL expHalf<>(SB), RODATA|NOPTR, $32
+
+DATA expOne<>+0(SB)/8, $0x3ff0000000000000
+DATA expOne<>+8(SB)/8, $0x3ff0000000000000
+DATA expOne<>+16(SB)/8, $0x3ff0000000000000
+DATA expOne<>+24(SB)/8, $0x3ff0000000000000
+GLOBL expOne<>(SB), RODATA|NOPTR, $32
+
+DATA expMask255<>+0(SB)/8, $0x00000000000000ff
+DATA expMask255<>+8(SB)/8, $0x00000000000000ff
+DATA expMask255<>+16(SB)/8, $0x00000000000000ff
+DATA expMask255<>+24(SB)/8, $0x00000000000000ff
+GLOBL expMask255<>(SB), RODATA|NOPTR, $32
+
+DATA expKBias<>+0(SB)/8, $0x0000000000044c00
+DATA expKBias<>+8(SB)/8, $0x0000000000044c00
+DATA expKBias<>+16(SB)/8, $0x0000000000044c00
+DATA expKBias<>+24(SB)/8, $0x0000000000044c00
+GLOBL expKBias<>(SB), RODATA|NOPTR, $32
+
+DATA expEBias<>+0(SB)/8, $0x44c0000000000000
+DATA expEBias<>+8(SB)/8, $0x44c0000000000000
+DATA expEBias<>+16(SB)/8, $0x44c0000000000000
+DATA expEBias<>+24(SB)/8, $0x44c0000000000000
+GLOBL expEBias<>(SB), RODATA|NOPTR, $32
+
+DATA expM4<>+0(SB)/8, $0xc010000000000000
+DATA expM4<>+8(SB)/8, $0xc010000000000000
+DATA expM4<>+16(SB)/8, $0xc010000000000000
+DATA expM4<>+24(SB)/8, $0xc010000000000000
+GLOBL expM4<>(SB), RODATA|NOPTR, $32
+
+DATA expM8<>+0(SB)/8, $0xc020000000000000
+DATA expM8<>+8(SB)/8, $0xc020000000000000
+DATA expM8<>+16(SB)/8, $0xc020000000000000
+DATA expM8<>+24(SB)/8, $0xc020000000000000
+GLOBL expM8<>(SB), RODATA|NOPTR, $32
+
+// func expWeightsAVX2(src *float32, n int, ref, invT float64) (sumW, sumWE, sum4, sum8 float64)
+//
+// For i in [0, n) (n a multiple of 4): e = min((float64(src[i]) - ref) *
+// invT, 40); w = 0 if !(e >= -100), else 2^(k>>8) * tab[k&255] * P(r) with
+// k = round(e*256/ln2), r = e - k*ln2/256 and P(r) = 1 + r*(1 + r*(1/2 +
+// r/6)), as expNeg. Returns the sums of w, of w*e (e taken as 0 where w is
+// 0), and of w over the tokens with e >= -4 and with e >= -8.
+TEXT ·expWeightsAVX2(SB), NOSPLIT, $0-64
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSD ref+16(FP), Y10
+	VBROADCASTSD invT+24(FP), Y11
+	LEAQ ·expTab(SB), R9
+	VXORPD Y12, Y12, Y12
+	VXORPD Y13, Y13, Y13
+	VXORPD Y14, Y14, Y14
+	VXORPD Y15, Y15, Y15
+	XORQ AX, AX
+	CMPQ AX, CX
+	JAE done
+loop:
+	VCVTPS2PD (SI)(AX*4), Y0
+	VSUBPD Y10, Y0, Y0
+	VMULPD Y11, Y0, Y0
+	VMINPD expMaxE<>(SB), Y0, Y0
+	VCMPPD $0x1d, expLow<>(SB), Y0, Y7
+	VANDPD Y7, Y0, Y9
+	VMOVAPD Y0, Y1
+	VMOVUPD expInv<>(SB), Y2
+	VFMADD213PD expShift<>(SB), Y2, Y1
+	VSUBPD expShift<>(SB), Y1, Y2
+	VFNMADD231PD expStepC<>(SB), Y2, Y0
+	VMOVUPD expC6<>(SB), Y3
+	VFMADD213PD expHalf<>(SB), Y0, Y3
+	VFMADD213PD expOne<>(SB), Y0, Y3
+	VFMADD213PD expOne<>(SB), Y0, Y3
+	VPSUBQ expShift<>(SB), Y1, Y4
+	VPAND expMask255<>(SB), Y4, Y5
+	VPCMPEQD Y6, Y6, Y6
+	VXORPD Y8, Y8, Y8
+	VGATHERQPD Y6, (R9)(Y5*8), Y8
+	VMULPD Y3, Y8, Y8
+	VPADDQ expKBias<>(SB), Y4, Y4
+	VPSRLQ $8, Y4, Y4
+	VPSLLQ $52, Y4, Y4
+	VPADDQ Y4, Y8, Y8
+	VPSUBQ expEBias<>(SB), Y8, Y8
+	VANDPD Y7, Y8, Y8
+	VADDPD Y8, Y12, Y12
+	VFMADD231PD Y9, Y8, Y13
+	VCMPPD $0x1d, expM4<>(SB), Y9, Y1
+	VANDPD Y8, Y1, Y1
+	VADDPD Y1, Y14, Y14
+	VCMPPD $0x1d, expM8<>(SB), Y9, Y2
+	VANDPD Y8, Y2, Y2
+	VADDPD Y2, Y15, Y15
+	ADDQ $4, AX
+	CMPQ AX, CX
+	JB loop
+done:
+	VEXTRACTF128 $1, Y12, X0
+	VADDPD X0, X12, X0
+	VHADDPD X0, X0, X0
+	MOVSD X0, sumW+32(FP)
+	VEXTRACTF128 $1, Y13, X1
+	VADDPD X1, X13, X1
+	VHADDPD X1, X1, X1
+	MOVSD X1, sumWE+40(FP)
+	VEXTRACTF128 $1, Y14, X2
+	VADDPD X2, X14, X2
+	VHADDPD X2, X2, X2
+	MOVSD X2, sum4+48(FP)
+	VEXTRACTF128 $1, Y15, X3
+	VADDPD X3, X15, X3
+	VHADDPD X3, X3, X3
+	MOVSD X3, sum8+56(FP)
+	VZEROUPPER
+	RET
+
+DATA maxNegInf<>+0(SB)/4, $0xff800000
+GLOBL maxNegInf<>(SB), RODATA|NOPTR, $4
+
+// func maxF32AVX2(src *float32, n int) (mx float32, nan bool)
+//
+// Returns the largest of src[:n] (n a multiple of 8, NaNs ignored; -Inf for
+// n = 0) and whether any is NaN.
+TEXT ·maxF32AVX2(SB), NOSPLIT, $0-21
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS maxNegInf<>(SB), Y1
+	VMOVAPS Y1, Y4
+	VXORPS Y3, Y3, Y3
+	VXORPS Y5, Y5, Y5
+	XORQ AX, AX
+	MOVQ CX, DX
+	ANDQ $-16, DX
+	CMPQ AX, DX
+	JAE tail8
+loop16:
+	VMOVUPS (SI)(AX*4), Y0
+	VMOVUPS 32(SI)(AX*4), Y6
+	VCMPPS $3, Y0, Y0, Y2
+	VORPS Y2, Y3, Y3
+	VCMPPS $3, Y6, Y6, Y7
+	VORPS Y7, Y5, Y5
+	VMAXPS Y1, Y0, Y1
+	VMAXPS Y4, Y6, Y4
+	ADDQ $16, AX
+	CMPQ AX, DX
+	JB loop16
+tail8:
+	CMPQ AX, CX
+	JAE reduce
+	VMOVUPS (SI)(AX*4), Y0
+	VCMPPS $3, Y0, Y0, Y2
+	VORPS Y2, Y3, Y3
+	VMAXPS Y1, Y0, Y1
+reduce:
+	VMAXPS Y4, Y1, Y1
+	VORPS Y5, Y3, Y3
+	VEXTRACTF128 $1, Y1, X0
+	VMAXPS X0, X1, X1
+	VPERMILPS $0x4e, X1, X0
+	VMAXPS X0, X1, X1
+	VPERMILPS $0xb1, X1, X0
+	VMAXPS X0, X1, X1
+	MOVSS X1, mx+16(FP)
+	VPTEST Y3, Y3
+	SETNE nan+20(FP)
+	VZEROUPPER
+	RET
+
+// func geIndicesAVX2(src *float32, n int, th float32, out *int32) (count int)
+//
+// Writes to out, in ascending order, the indices i < n (n a multiple of 8)
+// with src[i] >= th, and returns their number.
+TEXT ·geIndicesAVX2(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS th+16(FP), Y1
+	MOVQ out+24(FP), DI
+	XORQ AX, AX
+	XORQ R8, R8
+geloop:
+	CMPQ AX, CX
+	JAE gedone
+	VMOVUPS (SI)(AX*4), Y0
+	VCMPPS $0x1d, Y1, Y0, Y2
+	VMOVMSKPS Y2, DX
+	TESTL DX, DX
+	JZ genext
+gebits:
+	BSFL DX, BX
+	LEAQ (AX)(BX*1), R9
+	MOVL R9, (DI)(R8*4)
+	INCQ R8
+	LEAL -1(DX), R10
+	ANDL R10, DX
+	JNZ gebits
+genext:
+	ADDQ $8, AX
+	JMP geloop
+gedone:
+	MOVQ R8, count+32(FP)
+	VZEROUPPER
+	RET

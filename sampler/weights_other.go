@@ -1,0 +1,36 @@
+//go:build !amd64 || purego
+
+package sampler
+
+import "math"
+
+// denseWeights returns the weight sums of the logits src as the dense pass
+// defines them (see weights).
+func denseWeights(src []float32, ref, invT float64) weightSums {
+	return denseWeightsGo(src, ref, invT)
+}
+
+// maxF32 returns the largest value of src (-Inf when empty; NaNs ignored)
+// and whether src holds a NaN.
+func maxF32(src []float32) (float32, bool) {
+	mx, nan := float32(math.Inf(-1)), false
+	for _, x := range src {
+		if x != x {
+			nan = true
+		} else if x > mx {
+			mx = x
+		}
+	}
+	return mx, nan
+}
+
+// geIndices appends to out the indices i of src with src[i] >= th, in
+// ascending order.
+func geIndices(src []float32, th float32, out []int32) []int32 {
+	for i, x := range src {
+		if x >= th {
+			out = append(out, int32(i))
+		}
+	}
+	return out
+}
