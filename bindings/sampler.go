@@ -141,6 +141,9 @@ func (s *Sampler) SetRow(row int, cfg sampler.Config, seq uint64) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("cuda: Sampler.SetRow: %w (%w)", err, ErrInvalidArgument)
 	}
+	if err := cfg.FusedSupported(); err != nil {
+		return fmt.Errorf("cuda: Sampler.SetRow: %w: %w", err, ErrNotSupported)
+	}
 	unsupported := func(what string) error {
 		return fmt.Errorf("cuda: Sampler.SetRow: %s is not available on the device sampler: %w", what, ErrNotSupported)
 	}

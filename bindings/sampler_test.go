@@ -466,6 +466,10 @@ func testSamplerErrors(t *testing.T, open func(testing.TB) *Backend) {
 		{"penalty window", cfgWith(func(c *sampler.Config) { c.PenaltyWindow = 8 }), ErrNotSupported},
 		{"no-repeat n-gram", cfgWith(func(c *sampler.Config) { c.NoRepeatNGram = 3 }), ErrNotSupported},
 		{"typical", cfgWith(func(c *sampler.Config) { c.Typical = 0.9 }), ErrNotSupported},
+		{"DRY", cfgWith(func(c *sampler.Config) { c.DRYMultiplier = 0.8 }), ErrNotSupported},
+		{"XTC", cfgWith(func(c *sampler.Config) { c.XTCProbability = 0.5 }), ErrNotSupported},
+		{"top-n-sigma", cfgWith(func(c *sampler.Config) { c.TopNSigma = 1 }), ErrNotSupported},
+		{"n-gram penalty", cfgWith(func(c *sampler.Config) { c.NGramPenalty = 0.5 }), ErrNotSupported},
 		{"order", cfgWith(func(c *sampler.Config) {
 			c.Order = slices.Clone(sampler.DefaultOrder)
 			c.Order[0], c.Order[2] = c.Order[2], c.Order[0]
