@@ -126,5 +126,9 @@ func TestDecodeLeak(t *testing.T) {
 	if c.LiveDeviceBytes != fresh.LiveDeviceBytes {
 		t.Errorf("after closing the model: %d live device bytes, before loading it %d", c.LiveDeviceBytes, fresh.LiveDeviceBytes)
 	}
-	t.Logf("after closing the model: %d live tensor handles", c.LiveTensors)
+	// And every handle it took, views included (one ownership rule: each
+	// handle is freed exactly once).
+	if c.LiveTensors != fresh.LiveTensors {
+		t.Errorf("after closing the model: %d live tensor handles, before loading it %d", c.LiveTensors, fresh.LiveTensors)
+	}
 }
