@@ -33,22 +33,25 @@ test-cuda-emu: lib-emu
 		echo "CUEMU_SCHEDULE=$$s"; \
 		CUEMU_SCHEDULE=$$s $(GO) test -count=1 -tags cuda,cuemu -run 'TestConformance|TestGraph|TestSampler' ./bindings/; \
 	done
-	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestVendor' ./bindings/
+	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestVendor|TestStats|TestStepBatch|TestDecodeLeak' ./bindings/
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestBenchKernelsVendor' ./cmd/rwkvgo/
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestPurego(Sampler|Vendor)?$$' ./bindings/
 
-# librwkvcu_emu: the kernels and the C ABI on the CPU emulator (g++).
+# librwkvcu_emu and librwkvcu_bench_emu: the kernels and the C ABIs on the
+# CPU emulator (g++).
 lib-emu:
 	@[ -f build/emu/CMakeCache.txt ] || $(CMAKE) -S . -B build/emu -DRWKVCU_TARGET=emu
 	$(CMAKE) --build build/emu -j 2
 
-# librwkvcu: nvcc for $(CUDA_ARCHS); a ptxas spill is an error. ptxas's
-# report for sm_90 is kept in build/cuda/ptxas-sm_90.txt.
+# librwkvcu and librwkvcu_bench: nvcc for $(CUDA_ARCHS); a ptxas spill is an
+# error. ptxas's report for sm_90 is kept in build/cuda/ptxas-sm_90.txt. Only
+# librwkvcu_bench may link cuBLAS.
 lib-cuda:
 	@[ -f build/cuda/CMakeCache.txt ] || $(CMAKE) -S . -B build/cuda -DRWKVCU_TARGET=cuda "-DCMAKE_CUDA_ARCHITECTURES=$(CUDA_ARCHS)"
 	@mkdir -p build/cuda
 	@set -o pipefail; $(CMAKE) --build build/cuda -j 2 2>&1 | tee build/cuda/build.log
 	@$(MAKE) --no-print-directory ptxas-report
+	@if readelf -d build/cuda/librwkvcu.so | grep -q cublas; then echo "librwkvcu links cuBLAS"; exit 1; fi
 
 ptxas-report:
 	@awk '/Compiling entry function/ { on = ($$0 ~ /sm_90/); if (on) { match($$0, /function .[^ ]*/); print substr($$0, RSTART + 10, RLENGTH - 11) } next } \

@@ -12,8 +12,17 @@
 //     librwkvcu.so on the default search path) when the binary has no cgo
 //     bindings.
 //
-// Without either, Open returns an error wrapping ErrNotBuilt. Importing the
-// package registers the "cuda" backend with backend.Register.
+// Without either, Open returns an error wrapping ErrNotBuilt.
+//
+// The benchmarks' extras (cuBLAS baseline, event timers, L2 flush,
+// attention) are in a separate library, librwkvcu_bench
+// (csrc/include/rwkvcu_bench.h), always opened with purego on first use:
+// from $RWKVGO_CUDA_BENCH_LIB, or next to the product library
+// (librwkvcu_bench.so beside librwkvcu.so, librwkvcu_bench_emu.so beside
+// librwkvcu_emu.so). Without it VendorMatMul reports ErrNotSupported,
+// Attention fails with ErrNotSupported, and the timers fall back to the host
+// clock after a synchronization. Importing the package registers the "cuda"
+// backend with backend.Register.
 //
 // Errors follow the backend package's sticky convention; each carries the
 // library's last-error text and wraps one of ErrInvalidArgument,
@@ -33,7 +42,7 @@ import (
 // zpurego.go (the purego binding tables), zcgo.go (the cgo bindings) and
 // zops.go (every operation not written by hand in this package). See
 // internal/cmd/abigen for the rules.
-//go:generate go run ../internal/cmd/abigen bindings -header ../csrc/include/rwkvcu.h -bench-header ../csrc/include/rwkvcu_bench.h -backend ../engine/backend -iface Backend,Attender -optional rwkvcu_vendor_matmul
+//go:generate go run ../internal/cmd/abigen bindings -header ../csrc/include/rwkvcu.h -bench-header ../csrc/include/rwkvcu_bench.h -backend ../engine/backend -iface Backend,Attender
 
 // Errors wrapped by the errors of the CUDA backend, one per rwkvcu status:
 // an Error with status RWKVCU_ERR_NAME unwraps to ErrName (a status code
@@ -63,3 +72,7 @@ type ptr = unsafe.Pointer
 
 // cgoAPI is set by the cgo bindings (build tag cuda); nil otherwise.
 var cgoAPI *capi
+
+// cgoLibraryPath names the file of the library the cgo bindings link ("" if
+// unknown or without them).
+var cgoLibraryPath = func() string { return "" }

@@ -31,6 +31,8 @@ type Backend struct {
 	ctx  ptr
 	err  error
 	name string
+	// lib is the file the library was loaded from ("" if unknown).
+	lib string
 	// int32 scratch for the generated operations' []int and Batch
 	// arguments (no allocation per step).
 	i32 [2][]int32
@@ -38,9 +40,13 @@ type Backend struct {
 	// each an allocation of its own holding only C pointers, so that
 	// cgo's pointer checks allow passing it to C.
 	hs [2][]ptr
-	// The step's batch as int32 arrays (BeginStep).
-	stepOffsets, stepSlots []int32
-	stepSet                bool
+	// librwkvcu_bench (benchmark extras), loaded on first use; benchErr says
+	// why it is unavailable.
+	bench      *benchAPI
+	benchErr   error
+	benchTried bool
+	// Host-clock fallback of the timers without librwkvcu_bench.
+	hostT0 time.Time
 }
 
 // Open opens device `device` with the cgo bindings when the binary has
@@ -49,7 +55,7 @@ type Backend struct {
 // ErrNotBuilt.
 func Open(device int) (*Backend, error) {
 	if cgoAPI != nil {
-		return open(cgoAPI, device)
+		return open(cgoAPI, cgoLibraryPath(), device)
 	}
 	lib := os.Getenv("RWKVGO_CUDA_LIB")
 	if lib == "" {
@@ -59,7 +65,7 @@ func Open(device int) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: no cgo bindings in this binary, and %v", ErrNotBuilt, err)
 	}
-	return open(api, device)
+	return open(api, lib, device)
 }
 
 // OpenLibrary loads the librwkvcu shared library at path at run time
@@ -69,10 +75,12 @@ func OpenLibrary(path string, device int) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return open(api, device)
+	return open(api, path, device)
 }
 
-func open(api *capi, device int) (*Backend, error) {
+// open creates a context on device with the library's functions api
+// loaded from the file lib.
+func open(api *capi, lib string, device int) (*Backend, error) {
 	if v := api.abiVersion(); v != cABIVersion {
 		return nil, fmt.Errorf("cuda: librwkvcu has ABI version %d, these bindings need %d", v, cABIVersion)
 	}
@@ -80,7 +88,7 @@ func open(api *capi, device int) (*Backend, error) {
 	if rc := api.contextCreate(int32(device), &ctx); rc != 0 {
 		return nil, &Error{Op: "rwkvcu_context_create", Status: int(rc), Msg: api.lastError(nil)}
 	}
-	return &Backend{api: api, ctx: ctx, name: "cuda"}, nil
+	return &Backend{api: api, lib: lib, ctx: ctx, name: "cuda"}, nil
 }
 
 func init() {
@@ -272,8 +280,8 @@ func ints(buf *[]int32, v []int) []int32 {
 // VendorMatMul sets out = x @ w^T like MatMul, computed by cuBLAS
 // (rwkvcu_vendor_matmul): the vendor baseline of the kernel benchmarks
 // (backend.VendorMatMuler). When the library cannot run it at all (the
-// emulated library has no cuBLAS; I8 weights; a library loaded at run time
-// without the function) it queues nothing, records nothing and returns an
+// emulated library has no cuBLAS; I8 weights; librwkvcu_bench not found)
+// it queues nothing, records nothing and returns an
 // error wrapping ErrNotSupported. Other failures are recorded like
 // MatMul's and also returned.
 func (b *Backend) VendorMatMul(out, x, w backend.Tensor) error {
@@ -281,10 +289,11 @@ func (b *Backend) VendorMatMul(out, x, w backend.Tensor) error {
 	if !b.live() {
 		return b.err
 	}
-	if b.api.vendorMatmul == nil {
-		return &Error{Op: "rwkvcu_vendor_matmul", Status: StatusNotSupported, Msg: "the loaded librwkvcu has no rwkvcu_vendor_matmul"}
+	ba := b.benchLib()
+	if ba == nil {
+		return &Error{Op: "rwkvcu_vendor_matmul", Status: StatusNotSupported, Msg: b.benchErr.Error()}
 	}
-	rc := b.api.vendorMatmul(b.ctx, o, xh, wh)
+	rc := ba.vendorMatmul(b.ctx, o, xh, wh)
 	if rc == 0 {
 		return nil
 	}
@@ -295,6 +304,16 @@ func (b *Backend) VendorMatMul(out, x, w backend.Tensor) error {
 	return err
 }
 
+// benchLib returns librwkvcu_bench, loading it on first use; nil (and
+// b.benchErr set, wrapping ErrNotSupported) when it is unavailable.
+func (b *Backend) benchLib() *benchAPI {
+	if !b.benchTried {
+		b.benchTried = true
+		b.bench, b.benchErr = loadBench(b.lib)
+	}
+	return b.bench
+}
+
 // Sync waits for all queued work and returns its error (backend.Syncer).
 func (b *Backend) Sync() error {
 	if b.live() {
@@ -303,26 +322,57 @@ func (b *Backend) Sync() error {
 	return b.Err()
 }
 
-// StartTimer records a start event (backend.EventTimer).
+// StartTimer records a start event (backend.EventTimer). Without
+// librwkvcu_bench it waits for the queued work and reads the host clock.
 func (b *Backend) StartTimer() {
-	if b.live() {
-		b.check("rwkvcu_timer_start", b.api.timerStart(b.ctx))
+	if !b.live() {
+		return
+	}
+	if ba := b.benchLib(); ba != nil {
+		b.check("rwkvcu_timer_start", ba.timerStart(b.ctx))
+		return
+	}
+	if b.check("rwkvcu_synchronize", b.api.synchronize(b.ctx)) {
+		b.hostT0 = time.Now()
 	}
 }
 
-// StopTimer records a stop event and returns the device time since StartTimer.
+// StopTimer records a stop event and returns the device time since
+// StartTimer (without librwkvcu_bench: the host time, after waiting for the
+// queued work).
 func (b *Backend) StopTimer() (time.Duration, error) {
-	var ms float32
-	if b.live() {
-		b.check("rwkvcu_timer_stop", b.api.timerStop(b.ctx, &ms))
+	if !b.live() {
+		return 0, b.Err()
 	}
-	return time.Duration(float64(ms) * float64(time.Millisecond)), b.Err()
+	if ba := b.benchLib(); ba != nil {
+		var ms float32
+		b.check("rwkvcu_timer_stop", ba.timerStop(b.ctx, &ms))
+		return time.Duration(float64(ms) * float64(time.Millisecond)), b.Err()
+	}
+	b.check("rwkvcu_synchronize", b.api.synchronize(b.ctx))
+	return time.Since(b.hostT0), b.Err()
 }
 
-// FlushL2 evicts the device's L2 cache.
+// FlushL2 evicts the device's L2 cache (nothing without librwkvcu_bench).
 func (b *Backend) FlushL2() {
-	if b.live() {
-		b.check("rwkvcu_flush_l2", b.api.flushL2(b.ctx))
+	if !b.live() {
+		return
+	}
+	if ba := b.benchLib(); ba != nil {
+		b.check("rwkvcu_flush_l2", ba.flushL2(b.ctx))
+	}
+}
+
+// Stats returns the context's counters (backend.StatsReporter); zero after
+// Close.
+func (b *Backend) Stats() backend.Stats {
+	var v [8]uint64
+	if b.ctx == nil || b.api.stats(b.ctx, &v[0], int32(len(v))) != 0 {
+		return backend.Stats{}
+	}
+	return backend.Stats{
+		LiveTensors: v[0], LiveDeviceBytes: v[1], Allocations: v[2], KernelLaunches: v[3],
+		GraphLaunches: v[4], HostSyncs: v[5], H2DBytes: v[6], D2HBytes: v[7],
 	}
 }
 
@@ -351,4 +401,5 @@ var (
 	_ backend.DeviceReporter = (*Backend)(nil)
 	_ backend.VendorMatMuler = (*Backend)(nil)
 	_ backend.Attender       = (*Backend)(nil)
+	_ backend.StatsReporter  = (*Backend)(nil)
 )

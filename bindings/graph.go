@@ -3,10 +3,11 @@ package bindings
 import "unsafe"
 
 // Graph is a captured sequence of operations (a CUDA graph) replayed with
-// one launch. The host arrays the captured operations took (token ids, row
-// indices, batches) are its inputs, numbered in the order of first use
-// (identical arrays of the same kind share an input); SetInput replaces one
-// before the next Launch.
+// one launch. The host arrays the captured calls took are its inputs, one
+// per array in the order they were passed: the step's batch of each
+// BeginStep (offsets then slots), the token ids of each Embed, the row
+// indices of each GatherRows. SetInput replaces one before the next Launch.
+// A step used in the graph must be begun inside the capture.
 type Graph struct {
 	b *Backend
 	h ptr

@@ -9,8 +9,9 @@ import (
 	"github.com/rwkvgo/rwkvgo/engine/backend"
 )
 
-// decodeStep is a small decode step over every kind of staged input:
-// token ids (Embed), a batch (Shift, WKV5) and row indices (GatherRows).
+// decodeStep is a small decode step over every kind of staged input: the
+// step's batch (BeginStep, read by Shift and WKV5), token ids (Embed) and
+// row indices (GatherRows).
 type decodeStep struct {
 	emb, mix, w, u, wt, state    backend.Tensor
 	x, prev, xm, r, y, out, gath backend.Tensor
@@ -94,13 +95,13 @@ func TestGraph(t *testing.T) {
 	}
 	defer g.Close()
 	if n := g.Inputs(); n != 3 {
-		t.Fatalf("graph has %d inputs, want 3 (tokens, batch, rows)", n)
+		t.Fatalf("graph has %d inputs, want 3 (batch, tokens, rows)", n)
 	}
 	for i, st := range steps {
 		direct.run(b, st.tokens, st.bt, st.rows)
 		if i > 0 {
 			batch := []int32{0, 1, 2, int32(st.bt.Slots[0]), int32(st.bt.Slots[1])}
-			for in, v := range [][]int32{st.tokens, batch, {int32(st.rows[0]), int32(st.rows[1])}} {
+			for in, v := range [][]int32{batch, st.tokens, {int32(st.rows[0]), int32(st.rows[1])}} {
 				if err := g.SetInput(in, v); err != nil {
 					t.Fatal(err)
 				}

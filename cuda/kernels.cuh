@@ -1,7 +1,7 @@
 // Launchers of rwkvgo's CUDA kernels other than the matrix products
 // (matmul.cuh) and the sampler (sample.cuh). Each queues its kernel(s) on
 // stream s and returns the launch status (cudaSuccess, or the error of an
-// invalid configuration); they do not validate shapes: csrc/rwkvcu.cu does,
+// invalid configuration); they do not validate shapes: csrc/ops.cu does,
 // before calling them. All activations and states are float32, row-major,
 // rows of `cols` contiguous floats. "[1|N, C]" is a vector broadcast over
 // rows (brows == 1) or one row per token.
@@ -92,8 +92,3 @@ cudaError_t rwkvcu_launch_value_v7(cudaStream_t s, float* v, const float* first,
 /// RWKV-7 bonus over [n, C]: out += sum_head(r*k*rK) * v.
 cudaError_t rwkvcu_launch_bonus_v7(cudaStream_t s, float* out, const float* r, const float* k, const float* v,
                                    const float* rK, int64_t n, int64_t C, int32_t heads);
-
-/// Causal attention of rows at positions pos.. (q, out [n, C]) over the
-/// caches kc, vc [L, C] (already holding the step's keys and values).
-cudaError_t rwkvcu_launch_attention(cudaStream_t s, float* out, const float* q, const float* kc, const float* vc,
-                                    int64_t n, int64_t C, int64_t pos, int32_t heads);

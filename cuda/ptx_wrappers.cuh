@@ -43,15 +43,23 @@
   T* name = reinterpret_cast<T*>(rwkv_dyn_smem_)
 #endif
 
+/// rwkv_kernel_launches counts the kernels RWKV_LAUNCH has issued on the
+/// calling thread (librwkvcu's launchers read it to count the kernel
+/// launches of each context).
+inline thread_local unsigned long long rwkv_kernel_launches = 0;
+
 /// RWKV_LAUNCH(kernel, grid, block, shmem, stream)(args...) launches a
-/// kernel: `kernel<<<grid, block, shmem, stream>>>(args...)` under nvcc. The
-/// emulator's form also returns the launch status; portable host code checks
-/// cudaGetLastError() instead. A template kernel with several template
-/// arguments must be named through a function pointer variable.
+/// kernel: `kernel<<<grid, block, shmem, stream>>>(args...)` under nvcc, and
+/// counts it in rwkv_kernel_launches. It is an expression statement; portable
+/// host code checks cudaGetLastError() for the launch status. A template
+/// kernel with several template arguments must be named through a function
+/// pointer variable.
 #if defined(CUEMU)
-#define RWKV_LAUNCH(kernel, grid, block, shmem, stream) ::cuemu::launcher(kernel, grid, block, shmem, stream)
+#define RWKV_LAUNCH(kernel, grid, block, shmem, stream) \
+  (void)++rwkv_kernel_launches, ::cuemu::launcher(kernel, grid, block, shmem, stream)
 #else
-#define RWKV_LAUNCH(kernel, grid, block, shmem, stream) kernel<<<grid, block, shmem, stream>>>
+#define RWKV_LAUNCH(kernel, grid, block, shmem, stream) \
+  (void)++rwkv_kernel_launches, kernel<<<grid, block, shmem, stream>>>
 #endif
 
 #if !defined(CUEMU)

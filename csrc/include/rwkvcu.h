@@ -30,9 +30,21 @@
  *  - Host arrays passed to an operation (tokens, row indices, batch offsets,
  *    arrays of tensor handles) are read or copied before the function
  *    returns; the caller may reuse them.
- *  - Batches: a step's activations have N rows, the tokens of several
- *    sequences; sequence i owns rows [offsets[i], offsets[i+1]) and state row
- *    slots[i]; offsets has nseq+1 entries, starts at 0, strictly increasing.
+ *  - Steps and batches: a step's activations have N rows, the tokens of
+ *    several sequences; sequence i owns rows [offsets[i], offsets[i+1]) and
+ *    state row slots[i]; offsets has nseq+1 entries, starts at 0, strictly
+ *    increasing. rwkvcu_begin_step sends a step's batch to the device once;
+ *    the operations that read it (rwkvcu_shift, rwkvcu_wkv4/5/7) take no
+ *    batch arguments.
+ *  - Ownership: every handle a function creates (context, tensor, view,
+ *    graph, sampler) is released exactly once by its destroy/free function.
+ *    See rwkvcu_tensor_view for views.
+ *  - Statistics: each context counts its handles, device memory, allocations,
+ *    kernel and graph launches, host synchronizations and bytes copied each
+ *    way (rwkvcu_stats), on the GPU and in the emulated library alike.
+ *  - The benchmarks' extras (cuBLAS baseline, event timers, L2 flush and a
+ *    transformer attention baseline) live in a separate library,
+ *    librwkvcu_bench (rwkvcu_bench.h).
  */
 #ifndef RWKVCU_H
 #define RWKVCU_H
@@ -51,7 +63,7 @@ extern "C" {
 #endif
 
 /* Version of this ABI; bumped on every incompatible change. */
-#define RWKVCU_ABI_VERSION 1
+#define RWKVCU_ABI_VERSION 2
 
 /* Status codes. */
 #define RWKVCU_OK 0
@@ -89,6 +101,21 @@ extern "C" {
 
 /* The largest count of rwkvcu_mix_n. */
 #define RWKVCU_MIX_N_MAX 8
+
+/* Indices of the statistics of a context (rwkvcu_stats). Counters are
+ * cumulative since rwkvcu_context_create unless marked "live". Work queued
+ * while capturing a graph is counted by each rwkvcu_graph_launch of the graph
+ * (graph launches and the bytes its inputs copy), not when captured. */
+#define RWKVCU_STAT_LIVE_TENSORS 0      /* live tensor handles, views included */
+#define RWKVCU_STAT_LIVE_DEVICE_BYTES 1 /* live device memory of the context: tensors,
+                                           staging, samplers, graphs, benchmark scratch */
+#define RWKVCU_STAT_ALLOCATIONS 2       /* device and pinned host allocation calls */
+#define RWKVCU_STAT_KERNEL_LAUNCHES 3   /* kernels launched one by one (not in a graph) */
+#define RWKVCU_STAT_GRAPH_LAUNCHES 4    /* rwkvcu_graph_launch calls */
+#define RWKVCU_STAT_HOST_SYNCS 5        /* waits of the host for the device */
+#define RWKVCU_STAT_H2D_BYTES 6         /* bytes copied from the host to the device */
+#define RWKVCU_STAT_D2H_BYTES 7         /* bytes copied from the device to the host */
+#define RWKVCU_STAT_COUNT 8             /* the number of statistics */
 
 typedef struct rwkvcu_context rwkvcu_context; /* a device, a stream, scratch memory */
 typedef struct rwkvcu_tensor rwkvcu_tensor;   /* a device array or a view of one */
@@ -129,6 +156,12 @@ RWKVCU_API int rwkvcu_device_info(rwkvcu_context *ctx, char *name, size_t name_l
 /* Free and total device memory in bytes. */
 RWKVCU_API int rwkvcu_mem_info(rwkvcu_context *ctx, uint64_t *free_bytes, uint64_t *total_bytes);
 
+/* Writes the first n statistics of ctx (RWKVCU_STAT_* indices) to out, which
+ * holds n values; indices at or beyond RWKVCU_STAT_COUNT read as 0. out may
+ * be NULL only when n is 0; n < 0 is RWKVCU_ERR_INVALID_ARGUMENT. Cheap (no
+ * device work, no synchronization); same thread rule as every call on ctx. */
+RWKVCU_API int rwkvcu_stats(const rwkvcu_context *ctx, uint64_t *out, int32_t n);
+
 /* ---- Tensors ------------------------------------------------------------ */
 
 /* Allocates a zeroed [rows, cols] tensor of type dtype. For RWKVCU_I8 the
@@ -136,12 +169,18 @@ RWKVCU_API int rwkvcu_mem_info(rwkvcu_context *ctx, uint64_t *free_bytes, uint64
 RWKVCU_API int rwkvcu_tensor_new(rwkvcu_context *ctx, int32_t dtype, int64_t rows, int64_t cols,
                                  rwkvcu_tensor **out);
 
-/* A view of the first `rows` rows of t, sharing its memory. Free it with
- * rwkvcu_tensor_free before t. */
+/* A view of the first `rows` rows of t (1 <= rows <= t's rows), sharing its
+ * memory; t may itself be a view. A view is a handle like any other tensor:
+ * it is released with rwkvcu_tensor_free exactly once and never owns memory,
+ * so freeing it never frees t's. View and parent may be freed in either
+ * order, but a view must not be used after the tensor that owns its memory
+ * has been freed. */
 RWKVCU_API int rwkvcu_tensor_view(rwkvcu_context *ctx, const rwkvcu_tensor *t, int64_t rows,
                                   rwkvcu_tensor **out);
 
-/* Frees a tensor or view. */
+/* Frees a tensor handle or a view handle (NULL: nothing). A tensor's device
+ * memory is released; a view's never is (see rwkvcu_tensor_view). Must be
+ * called before the tensor's context is destroyed. */
 RWKVCU_API void rwkvcu_tensor_free(rwkvcu_tensor *t);
 
 /* Copies bytes of host data (exactly rows*cols elements of the tensor's type,
@@ -176,31 +215,6 @@ RWKVCU_API int rwkvcu_group_norm(rwkvcu_context *ctx, rwkvcu_tensor *out, const 
 RWKVCU_API int rwkvcu_matmul(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
                              const rwkvcu_tensor *w);
 
-/* The vendor baseline of rwkvcu_matmul (for the benchmarks): the same
- * product, out [N, O] = x [N, I] @ w[O, I]^T with float32 accumulation,
- * computed by cuBLAS on ctx's stream instead of librwkvcu's kernels.
- *  - Weights: F32 (cublasSgemm, FP32 throughout: the handle's default math
- *    mode, no TF32), F16 or BF16 (cublasGemmEx with CUBLAS_COMPUTE_32F and
- *    an F32 out; tensor cores may be used). cuBLAS needs both operands in one
- *    type, so for 16-bit weights x is first rounded to the weight's type
- *    (round to nearest even) in scratch memory owned by ctx: results differ
- *    from rwkvcu_matmul's (which keeps x in F32) by that rounding, a relative
- *    2^-11 (F16) or 2^-8 (BF16) per element of x, and F16 overflows to
- *    infinity beyond 65504. RWKVCU_I8 weights return RWKVCU_ERR_NOT_SUPPORTED.
- *  - The cuBLAS handle is created on ctx's first call (which allocates
- *    cuBLAS's workspace: time the calls after a warm-up), bound to ctx's
- *    stream and destroyed by rwkvcu_context_destroy. Like every operation,
- *    one thread at a time per context.
- *  - ctx, out, x and w must not be NULL; shapes and types are checked as for
- *    rwkvcu_matmul. Dimensions above INT32_MAX return
- *    RWKVCU_ERR_NOT_SUPPORTED. Not allowed while capturing a graph
- *    (RWKVCU_ERR_INVALID_ARGUMENT; the capture stays usable).
- *  - The emulated library (librwkvcu_emu) has no cuBLAS: after the argument
- *    checks it always returns RWKVCU_ERR_NOT_SUPPORTED, with the last error
- *    "cuBLAS is not available in the emulated library". */
-RWKVCU_API int rwkvcu_vendor_matmul(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
-                                    const rwkvcu_tensor *w);
-
 /* out [N, O] = x [N, I] @ wt [I, O] (weight stored transposed); zero entries
  * of x contribute nothing (the sparse channel-mix value projection). */
 RWKVCU_API int rwkvcu_matmul_t(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
@@ -220,11 +234,23 @@ RWKVCU_API int rwkvcu_slice(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvc
 RWKVCU_API int rwkvcu_gather_rows(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
                                   const int32_t *rows, int64_t n);
 
-/* Token shift: prev[r] = x[r-1] within a sequence, state[slot][off:off+C] for
- * its first row; then state[slot][off:off+C] = its last row of x. */
+/* Begins a step: checks the batch (nseq >= 1 sequences; offsets[nseq+1]
+ * starting at 0 and strictly increasing; slots[nseq] >= 0) and sends it to
+ * the device once, for every rwkvcu_shift and rwkvcu_wkv4/5/7 until the next
+ * rwkvcu_begin_step. Those operations fail with RWKVCU_ERR_INVALID_ARGUMENT
+ * when no step was begun, when the step's rows (offsets[nseq]) differ from
+ * their operands' rows, or when a slot is not a row of their state tensor.
+ * A failed call ends the current step. rwkvcu_graph_begin and
+ * rwkvcu_graph_end end the current step too: a step used in a capture is
+ * begun inside it and becomes one graph input (offsets then slots). */
+RWKVCU_API int rwkvcu_begin_step(rwkvcu_context *ctx, const int32_t *offsets, const int32_t *slots,
+                                 int32_t nseq);
+
+/* Token shift over the step's batch: prev[r] = x[r-1] within a sequence,
+ * state[slot][off:off+C] for its first row; then state[slot][off:off+C] =
+ * its last row of x. */
 RWKVCU_API int rwkvcu_shift(rwkvcu_context *ctx, rwkvcu_tensor *prev, const rwkvcu_tensor *x,
-                            rwkvcu_tensor *state, int64_t off, const int32_t *offsets,
-                            const int32_t *slots, int32_t nseq);
+                            rwkvcu_tensor *state, int64_t off);
 
 /* out = mix of x and prev with mix [1|N, C] (RWKVCU_MIX_LERP or _DELTA). */
 RWKVCU_API int rwkvcu_mix(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
@@ -241,25 +267,24 @@ RWKVCU_API int rwkvcu_mix_n(rwkvcu_context *ctx, rwkvcu_tensor *const *outs, con
                             const rwkvcu_tensor *prev, const rwkvcu_tensor *const *mixes, int32_t count,
                             int32_t style);
 
-/* RWKV-4 WKV; state row holds aa, bb, pp at off, off+C, off+2C. */
+/* RWKV-4 WKV over the step's batch; state row holds aa, bb, pp at off,
+ * off+C, off+2C. */
 RWKVCU_API int rwkvcu_wkv4(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *k,
                            const rwkvcu_tensor *v, const rwkvcu_tensor *w, const rwkvcu_tensor *u,
-                           rwkvcu_tensor *state, int64_t off, const int32_t *offsets,
-                           const int32_t *slots, int32_t nseq);
+                           rwkvcu_tensor *state, int64_t off);
 
-/* RWKV-5/6 WKV with head state S[h][key][value] at state[slot][off:]; w is
- * [1|N, C]. */
+/* RWKV-5/6 WKV over the step's batch with head state S[h][key][value] at
+ * state[slot][off:]; w is [1|N, C]. */
 RWKVCU_API int rwkvcu_wkv5(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *r,
                            const rwkvcu_tensor *k, const rwkvcu_tensor *v, const rwkvcu_tensor *w,
-                           const rwkvcu_tensor *u, rwkvcu_tensor *state, int64_t off, int32_t heads,
-                           const int32_t *offsets, const int32_t *slots, int32_t nseq);
+                           const rwkvcu_tensor *u, rwkvcu_tensor *state, int64_t off, int32_t heads);
 
-/* RWKV-7 WKV (generalised delta rule) with head state S[h][value][key]. */
+/* RWKV-7 WKV (generalised delta rule) over the step's batch with head state
+ * S[h][value][key]. */
 RWKVCU_API int rwkvcu_wkv7(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *r,
                            const rwkvcu_tensor *w, const rwkvcu_tensor *k, const rwkvcu_tensor *v,
                            const rwkvcu_tensor *kk, const rwkvcu_tensor *a, rwkvcu_tensor *state,
-                           int64_t off, int32_t heads, const int32_t *offsets, const int32_t *slots,
-                           int32_t nseq);
+                           int64_t off, int32_t heads);
 
 /* RWKV-7 key preprocessing: kk = l2normalize_per_head(k*kK); k *= 1+(a-1)*kA. */
 RWKVCU_API int rwkvcu_key_v7(rwkvcu_context *ctx, rwkvcu_tensor *kk, rwkvcu_tensor *k,
@@ -274,13 +299,6 @@ RWKVCU_API int rwkvcu_value_v7(rwkvcu_context *ctx, rwkvcu_tensor *v, const rwkv
 RWKVCU_API int rwkvcu_bonus_v7(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *r,
                                const rwkvcu_tensor *k, const rwkvcu_tensor *v, const rwkvcu_tensor *rK,
                                int32_t heads);
-
-/* Causal softmax attention of one sequence over a KV cache (the benchmarks'
- * transformer baseline): k and v rows are stored at rows pos.. of kc and vc,
- * then out = softmax(q K^T / sqrt(D)) V per head over positions <= pos+i. */
-RWKVCU_API int rwkvcu_attention(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *q,
-                                const rwkvcu_tensor *k, const rwkvcu_tensor *v, rwkvcu_tensor *kc,
-                                rwkvcu_tensor *vc, int64_t pos, int32_t heads);
 
 /* ---- Fused sampling ------------------------------------------------------
  * One pass per row of a logits tensor [B, V]: logit bias, repetition and
@@ -325,9 +343,9 @@ RWKVCU_API int rwkvcu_sample(rwkvcu_sampler *s, const rwkvcu_tensor *logits, uin
  * During a capture, every host array an operation takes (token ids, row
  * indices, batch offsets and slots) is copied into a pinned staging arena
  * owned by the graph, and the graph's copy node reads it from there at every
- * replay. Each distinct array (by kind and contents: a batch passed to every
- * layer is one input) becomes a graph *input*, numbered in the order of
- * first use; rwkvcu_graph_set_input replaces an input's contents (same size)
+ * replay. Each staged array (the step's batch of rwkvcu_begin_step, each
+ * operation's token ids or row indices) becomes a graph *input*, numbered in
+ * staging order; rwkvcu_graph_set_input replaces an input's contents (same size)
  * before the next replay, so one graph serves every step with the same
  * shapes. Replayed inputs must obey the rules the operation checked at
  * capture (ids below the vocabulary, slots in range, same row counts): the
@@ -338,10 +356,12 @@ RWKVCU_API int rwkvcu_sample(rwkvcu_sampler *s, const rwkvcu_tensor *logits, uin
  * with RWKVCU_ERR_INVALID_ARGUMENT (the capture stays usable). */
 
 /* Starts capturing the operations queued on ctx; staging_bytes is the size
- * of the graph's staging arena for host arrays (0: 64 KiB). */
+ * of the graph's staging arena for host arrays (0: 64 KiB). Ends the
+ * current step (begin the captured step inside the capture). */
 RWKVCU_API int rwkvcu_graph_begin(rwkvcu_context *ctx, size_t staging_bytes);
 
-/* Ends the capture and instantiates the graph. After a failed operation
+/* Ends the capture and instantiates the graph (and ends the current step:
+ * see rwkvcu_begin_step). After a failed operation
  * during the capture, the capture is ended, discarded, and the error
  * returned. */
 RWKVCU_API int rwkvcu_graph_end(rwkvcu_context *ctx, rwkvcu_graph **out);
@@ -364,18 +384,6 @@ RWKVCU_API int rwkvcu_graph_launch(rwkvcu_context *ctx, rwkvcu_graph *g);
 
 /* Frees a graph (waits for its replays). */
 RWKVCU_API void rwkvcu_graph_destroy(rwkvcu_graph *g);
-
-/* ---- Timing --------------------------------------------------------------- */
-
-/* Records a start event on ctx's stream. */
-RWKVCU_API int rwkvcu_timer_start(rwkvcu_context *ctx);
-
-/* Records a stop event, waits for it and writes the milliseconds elapsed
- * since the last rwkvcu_timer_start to *ms. */
-RWKVCU_API int rwkvcu_timer_stop(rwkvcu_context *ctx, float *ms);
-
-/* Evicts the device's L2 cache by writing a buffer twice its size (queued). */
-RWKVCU_API int rwkvcu_flush_l2(rwkvcu_context *ctx);
 
 #ifdef __cplusplus
 }

@@ -189,7 +189,12 @@ struct Alloc {
   bool canaries;
 };
 
-/// State is the process-wide runtime state.
+/// State is the process-wide runtime state. Its accessor has default
+/// visibility even in libraries built with -fvisibility=hidden, so that every
+/// shared library of a process built against the emulator (librwkvcu_emu and
+/// librwkvcu_bench_emu) shares one instance (the static is a unique symbol),
+/// as every user of the CUDA runtime in a process shares the device's
+/// streams, events and memory.
 struct State {
   std::mutex mu;
   std::map<uintptr_t, Alloc> allocs;  // keyed by user pointer
@@ -203,7 +208,7 @@ struct State {
   size_t allocated = 0;
 };
 
-inline State& state() {
+__attribute__((visibility("default"))) inline State& state() {
   static State s;
   return s;
 }
