@@ -85,7 +85,7 @@ func open(api *capi, lib string, device int) (*Backend, error) {
 		return nil, fmt.Errorf("cuda: librwkvcu has ABI version %d, these bindings need %d", v, cABIVersion)
 	}
 	var ctx ptr
-	if rc := api.contextCreate(int32(device), &ctx); rc != 0 {
+	if rc := api.contextCreate(int32(device), &ctx); rc != StatusOK {
 		return nil, &Error{Op: "rwkvcu_context_create", Status: int(rc), Msg: api.lastError(nil)}
 	}
 	return &Backend{api: api, lib: lib, ctx: ctx, name: "cuda"}, nil
@@ -127,7 +127,7 @@ func (b *Backend) Close() error {
 
 // check records the error of a call that returned rc.
 func (b *Backend) check(op string, rc int32) bool {
-	if rc == 0 {
+	if rc == StatusOK {
 		return true
 	}
 	if b.err == nil {
@@ -294,7 +294,7 @@ func (b *Backend) VendorMatMul(out, x, w backend.Tensor) error {
 		return &Error{Op: "rwkvcu_vendor_matmul", Status: StatusNotSupported, Msg: b.benchErr.Error()}
 	}
 	rc := ba.vendorMatmul(b.ctx, o, xh, wh)
-	if rc == 0 {
+	if rc == StatusOK {
 		return nil
 	}
 	err := &Error{Op: "rwkvcu_vendor_matmul", Status: int(rc), Msg: b.api.lastError(b.ctx)}
