@@ -2,6 +2,11 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -262,4 +267,21 @@ func TestRepositoryUpToDate(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, found, "abigen directives in bindings/api.go and bench/profile.go")
+}
+
+// TestEnumCheckFailsBuild: the generated equality check of an enumeration
+// and its C code compiles when they are equal and fails the build
+// otherwise, in either direction.
+func TestEnumCheckFailsBuild(t *testing.T) {
+	check := func(goValue, cValue int) error {
+		src := fmt.Sprintf("package p\ntype Unary uint8\nconst Sigmoid Unary = %d\nconst cSigmoid = %d\nvar _ = [1]struct{}{}[Sigmoid-cSigmoid]\n", goValue, cValue)
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, "p.go", src, 0)
+		require.NoError(t, err)
+		_, err = (&types.Config{}).Check("p", fset, []*ast.File{f}, nil)
+		return err
+	}
+	assert.NoError(t, check(2, 2))
+	assert.Error(t, check(3, 2), "Go value above the C code")
+	assert.Error(t, check(1, 2), "Go value below the C code")
 }

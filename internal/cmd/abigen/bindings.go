@@ -407,7 +407,11 @@ func (c *bindingsConfig) genOp(m *method) (string, error) {
 	cps := f.params[1:]
 	// Go parameter names: the interface's, renamed where they collide with the receiver or the locals.
 	local := func(n string) string {
-		if n == "b" || n == "api" || strings.HasPrefix(n, "arg") {
+		switch n {
+		case "b", "api", "ok", "offsets", "slots", "nseq":
+			return n + "Arg"
+		}
+		if strings.HasPrefix(n, "arg") {
 			return n + "Arg"
 		}
 		return n
@@ -463,7 +467,7 @@ func (c *bindingsConfig) genOp(m *method) (string, error) {
 		}
 		switch {
 		case p.typ == "Tensor":
-			if !c.header.handles[cp.t.base] && (c.bench == nil || !c.bench.handles[cp.t.base]) || cp.t.ptr != 1 {
+			if cp.t != (ctype{"rwkvcu_tensor", 1}) {
 				return bad()
 			}
 			v := fmt.Sprintf("arg%d", len(pre))
@@ -522,7 +526,7 @@ func (c *bindingsConfig) genOp(m *method) (string, error) {
 			}
 			args = append(args, "&"+v+"[0]", intC(cnt.t)+"(len("+n+"))")
 		case p.typ == "[]Tensor":
-			if !c.header.handles[cp.t.base] || cp.t.ptr != 2 {
+			if cp.t != (ctype{"rwkvcu_tensor", 2}) {
 				return bad()
 			}
 			v := fmt.Sprintf("arg%d", len(pre))
