@@ -363,10 +363,13 @@ func (b *Backend) FlushL2() {
 	}
 }
 
+// statCount is RWKVCU_STAT_COUNT; the indices below are RWKVCU_STAT_*.
+const statCount = 8
+
 // Stats returns the context's counters (backend.StatsReporter); zero after
 // Close.
 func (b *Backend) Stats() backend.Stats {
-	var v [8]uint64
+	var v [statCount]uint64
 	if b.ctx == nil || b.api.stats(b.ctx, &v[0], int32(len(v))) != 0 {
 		return backend.Stats{}
 	}

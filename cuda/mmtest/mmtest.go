@@ -1,35 +1,60 @@
 // Package mmtest tests the matrix-product kernels of cuda/matmul.cu under
 // `go test`, on the CPU.
 //
-// harness.cc compiles cuda/matmul.cu with the kernel-language emulator
-// (cuda/emu; its shadow headers come first on the include path) and calls
-// its launch functions on emulated device memory; the tests compare the
-// results with float64 references computed in Go. The tensor-core kernel
-// runs through the emulator's exact mma.sync, ldmatrix and cp.async, so the
-// code under test is the GPU code itself.
-//
-// matmul_cu.h and matmul_cuh.h are links to ../matmul.cu and ../matmul.cuh:
-// the go tool hashes the headers of a cgo package's directory, so the
-// package is rebuilt when the kernel sources change (TestBuildIsFresh
-// checks it).
+// harness.cu, built at test time by package kerneltest, compiles
+// cuda/matmul.cu with the kernel-language emulator (cuda/emu; its shadow
+// headers come first on the include path) and calls its launch functions on
+// emulated device memory; the tests compare the results with float64
+// references computed in Go. The tensor-core kernel runs through the
+// emulator's exact mma.sync, ldmatrix and cp.async, so the code under test
+// is the GPU code itself.
 package mmtest
-
-/*
-#cgo CXXFLAGS: -std=c++20 -O2 -I${SRCDIR}/../emu/include -I${SRCDIR}/..
-#include <stdlib.h>
-#include "mmtest.h"
-*/
-import "C"
 
 import (
 	"fmt"
 	"runtime"
+	"sync"
 	"unsafe"
 
-	// The emulator's headers: importing the package makes the go tool
-	// rebuild this one when they change.
-	_ "github.com/rwkvgo/rwkvgo/cuda/emu/include"
+	"github.com/rwkvgo/rwkvgo/cuda/kerneltest"
 )
+
+// The harness's entry points (mmtest.h), bound when first needed.
+var (
+	loadOnce sync.Once
+	loadErr  error
+	api      struct {
+		run           func(family, trans, dtype int32, x unsafe.Pointer, xlen uintptr, ldx int64, xoff int32, w unsafe.Pointer, wbytes uintptr, woff int32, wscale unsafe.Pointer, nscale uintptr, out unsafe.Pointer, outlen uintptr, ldo, n, o, k int64, variant *int32) int32
+		setSchedule   func(spec string) int32
+		detail        func() string
+		clearErrors   func()
+		invalidChecks func() int32
+	}
+)
+
+// load builds harness.cu with package kerneltest and binds its functions.
+func load() error {
+	loadOnce.Do(func() {
+		lib, err := kerneltest.Load("harness.cu")
+		if err != nil {
+			loadErr = err
+			return
+		}
+		for _, b := range []struct {
+			fn   any
+			name string
+		}{
+			{&api.run, "mm_run"}, {&api.setSchedule, "mm_set_schedule"}, {&api.detail, "mm_detail"},
+			{&api.clearErrors, "mm_clear_errors"}, {&api.invalidChecks, "mm_invalid_checks"},
+		} {
+			if err := lib.Bind(b.fn, b.name); err != nil {
+				loadErr = err
+				return
+			}
+		}
+	})
+	return loadErr
+}
 
 // Weight element types (csrc/include/rwkvcu.h).
 const (
@@ -85,14 +110,17 @@ func errCode(err error) int {
 	return 0
 }
 
-// call runs f (a cgo call returning a cudaError_t) and reads the error
+// call runs f (a harness call returning a cudaError_t) and reads the error
 // detail on the same OS thread (the emulator keeps error state per thread).
-func call(f func() C.int) error {
+func call(f func() int32) error {
+	if err := load(); err != nil {
+		return err
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if code := int(f()); code != 0 {
-		err := &cudaError{code, C.GoString(C.mm_detail())}
-		C.mm_clear_errors()
+		err := &cudaError{code, api.detail()}
+		api.clearErrors()
 		return err
 	}
 	return nil
@@ -115,45 +143,39 @@ type problem struct {
 // returns the result and the variant that ran.
 func (p *problem) run(family int, out []float32) ([]float32, int, error) {
 	res := append([]float32(nil), out...)
-	var variant C.int
-	var scale *C.float
+	var variant int32
+	var scale unsafe.Pointer
 	if len(p.scale) > 0 {
-		scale = (*C.float)(unsafe.Pointer(&p.scale[0]))
+		scale = unsafe.Pointer(&p.scale[0])
 	}
-	trans := 0
+	trans := int32(0)
 	if p.trans {
 		trans = 1
 	}
-	err := call(func() C.int {
-		return C.mm_run(C.int(family), C.int(trans), C.int(p.dtype),
-			(*C.float)(unsafe.Pointer(&p.x[0])), C.size_t(len(p.x)), C.int64_t(p.ldx), C.int(p.xoff),
-			unsafe.Pointer(&p.w[0]), C.size_t(len(p.w)), C.int(p.woff),
-			scale, C.size_t(len(p.scale)),
-			(*C.float)(unsafe.Pointer(&res[0])), C.size_t(len(res)), C.int64_t(p.ldo),
-			C.int64_t(p.n), C.int64_t(p.o), C.int64_t(p.k), &variant)
+	err := call(func() int32 {
+		return api.run(int32(family), trans, int32(p.dtype),
+			unsafe.Pointer(&p.x[0]), uintptr(len(p.x)), int64(p.ldx), int32(p.xoff),
+			unsafe.Pointer(&p.w[0]), uintptr(len(p.w)), int32(p.woff),
+			scale, uintptr(len(p.scale)),
+			unsafe.Pointer(&res[0]), uintptr(len(res)), int64(p.ldo),
+			int64(p.n), int64(p.o), int64(p.k), &variant)
 	})
+	runtime.KeepAlive(p)
 	return res, int(variant), err
 }
 
 // setSchedule sets the emulator's schedule mode.
 func setSchedule(spec string) error {
-	cs := C.CString(spec)
-	defer C.free(unsafe.Pointer(cs))
-	return call(func() C.int { return C.mm_set_schedule(cs) })
+	return call(func() int32 { return api.setSchedule(spec) })
 }
 
-// compiledSource returns the copy of ../matmul.cu (0), ../matmul.cuh (1) or
-// ../ptx_wrappers.cuh (2) assembled into the test binary.
-func compiledSource(which int) string {
-	var n C.size_t
-	p := C.mm_source(C.int(which), &n)
-	return C.GoStringN(p, C.int(n))
-}
-
-// invalidChecks runs the argument-validation checks of harness.cc and
+// invalidChecks runs the argument-validation checks of harness.cu and
 // returns the number of the first failed one (0: all passed).
 func invalidChecks() int {
+	if err := load(); err != nil {
+		panic(err)
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	return int(C.mm_invalid_checks())
+	return int(api.invalidChecks())
 }

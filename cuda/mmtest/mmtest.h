@@ -1,4 +1,4 @@
-// C entry points of the matmul tests (harness.cc), called from Go. Each
+// C entry points of the matmul tests (harness.cu), called from Go. Each
 // returns a cudaError_t value.
 #ifndef RWKVGO_CUDA_MMTEST_H
 #define RWKVGO_CUDA_MMTEST_H
@@ -31,11 +31,8 @@ int mm_set_schedule(const char* spec);
 const char* mm_detail(void);
 void mm_clear_errors(void);
 
-// The sources compiled into the test binary, to detect stale builds.
-const char* mm_source(int which, size_t* len);
-
 // mm_invalid_checks returns 0, or the number of the first failed check of
-// the argument validation and degenerate sizes (see harness.cc).
+// the argument validation and degenerate sizes (see harness.cu).
 int mm_invalid_checks(void);
 
 #ifdef __cplusplus

@@ -4,27 +4,10 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/rwkvgo/rwkvgo/sampler"
 )
-
-// TestBuildIsFresh fails when the test binary holds an older cuda/sample.cu
-// or cuda/sample.cuh than the ones on disk: cgo does not track files outside
-// the package directory, so the build cache may be stale. Run `go clean
-// -cache` then.
-func TestBuildIsFresh(t *testing.T) {
-	for i, name := range []string{"../sample.cu", "../sample.cuh"} {
-		disk, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(disk) != builtSource(i) {
-			t.Fatalf("the test binary was built from an older %s; run `go clean -cache` and retest", name)
-		}
-	}
-}
 
 // goConfig returns the Go sampler configuration equivalent to a device row
 // and a sparse bias (the float32 settings widened to float64, as the device

@@ -1,7 +1,7 @@
 // Package sampletest checks the fused CUDA sampler (cuda/sample.cu) against
 // the Go sampler (package sampler) without a GPU.
 //
-// harness.cc compiles cuda/sample.cu on the CPU with the project's
+// harness.cu compiles cuda/sample.cu on the CPU with the project's
 // kernel-language emulator (cuda/emu) and runs its launchers,
 // rwkvcu_launch_sample and rwkvcu_launch_sample_observe, on copies of host
 // arrays. The tests feed the same logits, history and settings to the kernel
@@ -11,22 +11,51 @@
 // with nvcc, when it is installed, and checks the ptxas resource usage.
 package sampletest
 
-/*
-#cgo CXXFLAGS: -std=c++20 -O2 -I${SRCDIR}/../emu/include -I${SRCDIR}/..
-#include <stdlib.h>
-#include "sampletest.h"
-*/
-import "C"
-
 import (
 	"fmt"
 	"runtime"
+	"sync"
 	"unsafe"
 
-	// The emulator's headers: importing the package makes the go tool
-	// rebuild this one when they change.
-	_ "github.com/rwkvgo/rwkvgo/cuda/emu/include"
+	"github.com/rwkvgo/rwkvgo/cuda/kerneltest"
 )
+
+// The harness's entry points (sampletest.h), bound when first needed.
+var (
+	loadOnce sync.Once
+	loadErr  error
+	api      struct {
+		detail      func() string
+		clearErrors func()
+		sample      func(logits unsafe.Pointer, rows, V int32, cfg unsafe.Pointer, counts, bias unsafe.Pointer, step uint64, tokens, probs unsafe.Pointer, misalign int32) int32
+		observe     func(counts unsafe.Pointer, rows, V, row int32, tokens unsafe.Pointer, n int32, decay float32) int32
+		validate    func(which int32) int32
+	}
+)
+
+// load builds harness.cu with package kerneltest and binds its functions.
+func load() error {
+	loadOnce.Do(func() {
+		lib, err := kerneltest.Load("harness.cu")
+		if err != nil {
+			loadErr = err
+			return
+		}
+		for _, b := range []struct {
+			fn   any
+			name string
+		}{
+			{&api.detail, "st_detail"}, {&api.clearErrors, "st_clear_errors"}, {&api.sample, "st_sample"},
+			{&api.observe, "st_observe"}, {&api.validate, "st_validate"},
+		} {
+			if err := lib.Bind(b.fn, b.name); err != nil {
+				loadErr = err
+				return
+			}
+		}
+	})
+	return loadErr
+}
 
 // Row is one row's settings, the layout of struct rwkvcu_sample_row.
 type Row struct {
@@ -56,14 +85,18 @@ type cudaError struct {
 
 func (e *cudaError) Error() string { return fmt.Sprintf("CUDA error %d: %s", e.code, e.detail) }
 
-// call runs f (a cgo call returning a cudaError_t) and collects the error
-// detail on the same OS thread: the emulator keeps error state per thread.
-func call(f func() C.int) error {
+// call runs f (a harness call returning a cudaError_t) and collects the
+// error detail on the same OS thread: the emulator keeps error state per
+// thread.
+func call(f func() int32) error {
+	if err := load(); err != nil {
+		return err
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if code := int(f()); code != 0 {
-		err := &cudaError{code, C.GoString(C.st_detail())}
-		C.st_clear_errors()
+		err := &cudaError{code, api.detail()}
+		api.clearErrors()
 		return err
 	}
 	return nil
@@ -79,41 +112,37 @@ func Sample(logits []float32, V int, cfg []Row, counts, bias []float32, step uin
 	}
 	tokens := make([]int32, rows)
 	probs := make([]float32, rows)
-	var pb *C.float
+	var pb unsafe.Pointer
 	if bias != nil {
-		pb = (*C.float)(unsafe.Pointer(&bias[0]))
+		pb = unsafe.Pointer(&bias[0])
 	}
-	mis := C.int(0)
+	mis := int32(0)
 	if misalign {
 		mis = 1
 	}
-	err := call(func() C.int {
-		return C.st_sample((*C.float)(unsafe.Pointer(&logits[0])), C.int(rows), C.int(V),
-			(*C.StRow)(unsafe.Pointer(&cfg[0])), (*C.float)(unsafe.Pointer(&counts[0])), pb,
-			C.uint64_t(step), (*C.int32_t)(unsafe.Pointer(&tokens[0])), (*C.float)(unsafe.Pointer(&probs[0])), mis)
+	err := call(func() int32 {
+		return api.sample(unsafe.Pointer(&logits[0]), int32(rows), int32(V), unsafe.Pointer(&cfg[0]), unsafe.Pointer(&counts[0]), pb,
+			step, unsafe.Pointer(&tokens[0]), unsafe.Pointer(&probs[0]), mis)
 	})
+	runtime.KeepAlive(bias)
 	return tokens, probs, err
 }
 
 // Observe records tokens into row `row` of counts [rows*V] on the device.
 func Observe(counts []float32, rows, V, row int, tokens []int32, decay float32) error {
-	var pt *C.int32_t
+	var pt unsafe.Pointer
 	if len(tokens) > 0 {
-		pt = (*C.int32_t)(unsafe.Pointer(&tokens[0]))
+		pt = unsafe.Pointer(&tokens[0])
 	}
-	return call(func() C.int {
-		return C.st_observe((*C.float)(unsafe.Pointer(&counts[0])), C.int(rows), C.int(V), C.int(row), pt,
-			C.int(len(tokens)), C.float(decay))
+	return call(func() int32 {
+		return api.observe(unsafe.Pointer(&counts[0]), int32(rows), int32(V), int32(row), pt, int32(len(tokens)), decay)
 	})
 }
 
-// validate returns the status of argument-check case which (harness.cc).
-func validate(which int) int { return int(C.st_validate(C.int(which))) }
-
-// builtSource returns the copy of cuda/sample.cu (which = 0) or
-// cuda/sample.cuh (1) compiled into the test binary.
-func builtSource(which int) string {
-	var n C.size_t
-	p := C.st_source(C.int(which), &n)
-	return C.GoStringN(p, C.int(n))
+// validate returns the status of argument-check case which (harness.cu).
+func validate(which int) int {
+	if err := load(); err != nil {
+		panic(err)
+	}
+	return int(api.validate(int32(which)))
 }

@@ -1,4 +1,4 @@
-// C entry points of the sampler tests (harness.cc), called from Go. Each
+// C entry points of the sampler tests (harness.cu), called from Go. Each
 // returns a cudaError_t value; st_detail() explains the calling thread's
 // last error.
 #ifndef RWKVGO_CUDA_SAMPLETEST_H
@@ -21,7 +21,6 @@ typedef struct StRow {
 
 const char* st_detail(void);
 void st_clear_errors(void);
-const char* st_source(int which, size_t* n);
 
 // st_sample runs rwkvcu_launch_sample on copies of host arrays: logits and
 // counts [rows*V], bias [rows*V] or NULL; counts is updated in place. With

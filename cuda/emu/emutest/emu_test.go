@@ -42,19 +42,6 @@ func siteLine(t *testing.T, name string) int {
 	return 0
 }
 
-// TestBuildIsFresh fails when the compiled tests use an older
-// cuda/ptx_wrappers.cuh than the one on disk: cgo does not track that file,
-// so the build cache may hold a stale object. Run `go clean -cache` then.
-func TestBuildIsFresh(t *testing.T) {
-	disk, err := os.ReadFile("../../ptx_wrappers.cuh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(disk) != ptxWrappersSource() {
-		t.Fatal("the test binary was built from an older cuda/ptx_wrappers.cuh; run `go clean -cache` and retest")
-	}
-}
-
 func TestContextSwitchSelection(t *testing.T) {
 	if got := switchIsAsm(); got != wantAsmSwitch {
 		t.Fatalf("assembly switch in use: %v, want %v", got, wantAsmSwitch)

@@ -1,49 +1,114 @@
 // Package emutest runs the tests of the CUDA kernel-language emulator
 // (cuda/emu) under `go test`.
 //
-// kernels.cu holds ordinary CUDA test kernels; harness.cc compiles them on
-// the CPU with the emulator's shadow headers (cuda/emu/include, placed before
-// any system or CUDA toolkit include directory) and launches them through the
-// emulated runtime API. The Go tests call those entry points through cgo and
-// check the results against references computed in Go, including the
-// project's own fp16/bf16 conversions (internal/half).
+// kernels.cu holds ordinary CUDA test kernels; harness.cu, built at test
+// time by package kerneltest, compiles them on the CPU with the emulator's
+// shadow headers (cuda/emu/include, placed before any system or CUDA toolkit
+// include directory) and launches them through the emulated runtime API. The
+// Go tests call those entry points through purego and check the results
+// against references computed in Go, including the project's own fp16/bf16
+// conversions (internal/half).
 //
-// The package builds with the x86-64 assembly context switch by default; the
-// build tag cuemu_ucontext selects the portable ucontext switch instead (the
+// The harness uses the x86-64 assembly context switch by default; the build
+// tag cuemu_ucontext selects the portable ucontext switch instead (the
 // emulator also selects it by itself when the C++ code is compiled with
-// AddressSanitizer or ThreadSanitizer; `go test -asan` instruments only C,
-// not C++, so it keeps the assembly switch).
+// AddressSanitizer or ThreadSanitizer).
 package emutest
-
-/*
-#cgo CXXFLAGS: -std=c++20 -O2 -I${SRCDIR}/../include -I${SRCDIR}/../../..
-#include <stdlib.h>
-#include "emutest.h"
-*/
-import "C"
 
 import (
 	_ "embed" // kernelsSource
 	"fmt"
 	"runtime"
+	"sync"
 	"unsafe"
 
-	// The emulator's headers: importing the package makes the go tool
-	// rebuild this one when they change.
-	_ "github.com/rwkvgo/rwkvgo/cuda/emu/include"
+	"github.com/rwkvgo/rwkvgo/cuda/kerneltest"
 )
 
-// kernelsSource is kernels.cu, the test kernels compiled by harness.cc.
-// Embedding it also makes the go tool rebuild the package when it changes.
+// kernelsSource is kernels.cu, the test kernels compiled by harness.cu.
 //
 //go:embed kernels.cu
 var kernelsSource string
 
-// ptxWrappersSource returns the copy of cuda/ptx_wrappers.cuh that was
-// assembled into the test binary (see harness.cc); it lies outside this
-// package, so the go tool cannot notice changes to it.
-func ptxWrappersSource() string {
-	return C.GoStringN(C.emu_ptx_wrappers_source(), C.int(C.emu_ptx_wrappers_size()))
+// p is the address of a slice's first element (nil for an empty slice).
+func p[T any](s []T) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(s)) }
+
+// api holds the harness's entry points (emutest.h), bound when first needed.
+var (
+	loadOnce sync.Once
+	loadErr  error
+	api      struct {
+		detail        func() string
+		clearErrors   func()
+		setSchedule   func(spec string) int32
+		switchIsAsm   func() int32
+		indices       func(out unsafe.Pointer, gx, gy, gz, bx, by, bz uint32) int32
+		softmax       func(x, y unsafe.Pointer, rows, n, threads int32) int32
+		matmul        func(a, b, c unsafe.Pointer, m, n, k, secondSync int32) int32
+		wkv4          func(b, t, c int32, w, u, k, v, y unsafe.Pointer) int32
+		badKernel     func(which int32, out unsafe.Pointer) int32
+		shuffles      func(out unsafe.Pointer, width int32, mask uint32, delta int32) int32
+		votes         func(out unsafe.Pointer) int32
+		syncCount     func(out unsafe.Pointer, threads int32) int32
+		atomics       func(blocks, threads int32, out unsafe.Pointer, size uintptr) int32
+		dynamicShared func(out unsafe.Pointer, blocks, threads int32, bytes uintptr, raiseLimit int32) int32
+		staticShared  func(out unsafe.Pointer, blocks, threads, salt int32) int32
+		neighbour     func(x, y unsafe.Pointer, blocks, threads, sync int32) int32
+		f16ToF32      func(in, out unsafe.Pointer, n uintptr)
+		f32ToF16      func(in, out unsafe.Pointer, n uintptr)
+		f64ToF16      func(in, out unsafe.Pointer, n uintptr)
+		bf16ToF32     func(in, out unsafe.Pointer, n uintptr)
+		f32ToBF16     func(in, out unsafe.Pointer, n uintptr)
+		halfOps       func(a, b, c, out unsafe.Pointer, n, bf16 int32) int32
+		mmaTile       func(a, b, c, d unsafe.Pointer, bf16 int32) int32
+		mmaGemm       func(a, b, c unsafe.Pointer, m, n, k, bf16 int32) int32
+		ldmatrix      func(out unsafe.Pointer) int32
+		cpAsync       func(src, out unsafe.Pointer) int32
+		math          func(x, out, bits unsafe.Pointer, n int32) int32
+		runtimeChecks func(msg unsafe.Pointer, size uintptr) int32
+		graph         func(out unsafe.Pointer, n, replays int32, nodes *uintptr) int32
+		captureErrors func(msg unsafe.Pointer, size uintptr) int32
+		checkMode     func(msg unsafe.Pointer, size uintptr) int32
+		benchSoftmax  func(rows, n, threads, reps int32) float64
+		benchMatmul   func(m, n, k, reps int32) float64
+	}
+)
+
+// mustLoad builds harness.cu with package kerneltest and binds its
+// functions, panicking if that fails (the tests cannot run without it).
+func mustLoad() {
+	loadOnce.Do(func() {
+		lib, err := kerneltest.Load("harness.cu")
+		if err != nil {
+			loadErr = err
+			return
+		}
+		for _, b := range []struct {
+			fn   any
+			name string
+		}{
+			{&api.detail, "emu_detail"}, {&api.clearErrors, "emu_clear_errors"}, {&api.setSchedule, "emu_set_schedule"},
+			{&api.switchIsAsm, "emu_switch_is_asm"}, {&api.indices, "emu_indices"}, {&api.softmax, "emu_softmax"},
+			{&api.matmul, "emu_matmul"}, {&api.wkv4, "emu_wkv4"}, {&api.badKernel, "emu_bad_kernel"},
+			{&api.shuffles, "emu_shuffles"}, {&api.votes, "emu_votes"}, {&api.syncCount, "emu_sync_count"},
+			{&api.atomics, "emu_atomics"}, {&api.dynamicShared, "emu_dynamic_shared"},
+			{&api.staticShared, "emu_static_shared"}, {&api.neighbour, "emu_neighbour"},
+			{&api.f16ToF32, "emu_f16_to_f32"}, {&api.f32ToF16, "emu_f32_to_f16"}, {&api.f64ToF16, "emu_f64_to_f16"},
+			{&api.bf16ToF32, "emu_bf16_to_f32"}, {&api.f32ToBF16, "emu_f32_to_bf16"}, {&api.halfOps, "emu_half_ops"},
+			{&api.mmaTile, "emu_mma_tile"}, {&api.mmaGemm, "emu_mma_gemm"}, {&api.ldmatrix, "emu_ldmatrix"},
+			{&api.cpAsync, "emu_cp_async"}, {&api.math, "emu_math"}, {&api.runtimeChecks, "emu_runtime_checks"},
+			{&api.graph, "emu_graph"}, {&api.captureErrors, "emu_capture_errors"}, {&api.checkMode, "emu_check_mode"},
+			{&api.benchSoftmax, "emu_bench_softmax"}, {&api.benchMatmul, "emu_bench_matmul"},
+		} {
+			if err := lib.Bind(b.fn, b.name); err != nil {
+				loadErr = err
+				return
+			}
+		}
+	})
+	if loadErr != nil {
+		panic(loadErr)
+	}
 }
 
 // cudaError is a failed CUDA call: its cudaError_t value and the emulator's
@@ -55,15 +120,16 @@ type cudaError struct {
 
 func (e *cudaError) Error() string { return fmt.Sprintf("CUDA error %d: %s", e.code, e.detail) }
 
-// call runs f (a cgo call returning a cudaError_t) and collects the error
-// detail on the same OS thread, since the emulator keeps error state per
-// thread.
-func call(f func() C.int) error {
+// call runs f (a harness call returning a cudaError_t) and collects the
+// error detail on the same OS thread, since the emulator keeps error state
+// per thread.
+func call(f func() int32) error {
+	mustLoad()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if code := int(f()); code != 0 {
-		err := &cudaError{code, C.GoString(C.emu_detail())}
-		C.emu_clear_errors()
+		err := &cudaError{code, api.detail()}
+		api.clearErrors()
 		return err
 	}
 	return nil
@@ -80,141 +146,161 @@ func errCode(err error) int {
 	return 0
 }
 
-func f32p(s []float32) *C.float   { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
-func f64p(s []float64) *C.double  { return (*C.double)(unsafe.SliceData(s)) }
-func i32p(s []int32) *C.int       { return (*C.int)(unsafe.Pointer(unsafe.SliceData(s))) }
-func u32p(s []uint32) *C.uint32_t { return (*C.uint32_t)(unsafe.SliceData(s)) }
-func u16p(s []uint16) *C.uint16_t { return (*C.uint16_t)(unsafe.SliceData(s)) }
-func uintp(s []uint32) *C.uint    { return (*C.uint)(unsafe.SliceData(s)) }
-func selfCheck(f func(*C.char, C.size_t) C.int) string {
+// selfCheck runs a harness self-check writing a message of at most 1024
+// bytes; "" when it passed.
+func selfCheck(f func(msg unsafe.Pointer, size uintptr) int32) string {
+	mustLoad()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	buf := make([]byte, 1024)
-	if f((*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf))) == 0 {
+	if f(unsafe.Pointer(&buf[0]), uintptr(len(buf))) == 0 {
 		return ""
 	}
-	return C.GoString((*C.char)(unsafe.Pointer(&buf[0])))
+	n := 0
+	for n < len(buf) && buf[n] != 0 {
+		n++
+	}
+	return string(buf[:n])
 }
 
-func b2i(b bool) C.int {
+func b2i(b bool) int32 {
 	if b {
 		return 1
 	}
 	return 0
 }
 
+// EmuAtomics mirrors struct EmuAtomics (emutest.h; its size is checked by
+// the harness).
+type EmuAtomics struct {
+	add_i        int32
+	add_u        uint32
+	add_f        float32
+	add_d        float64
+	add_ull      uint64
+	max_i, min_i int32
+	cas_winners  int32
+	exch         int32
+	inc, dec     uint32
+	sub_i        int32
+	or_u, and_u  uint32
+	xor_u        uint32
+	max_ll       int64
+}
+
 // setSchedule sets the fiber order of later launches ("forward", "reverse",
 // "random:SEED").
 func setSchedule(spec string) error {
-	cs := C.CString(spec)
-	defer C.free(unsafe.Pointer(cs))
-	return call(func() C.int { return C.emu_set_schedule(cs) })
+	return call(func() int32 { return api.setSchedule(spec) })
 }
 
-func switchIsAsm() bool { return C.emu_switch_is_asm() != 0 }
+func switchIsAsm() bool {
+	mustLoad()
+	return api.switchIsAsm() != 0
+}
 
 func indices(grid, block [3]uint32) ([]int32, error) {
 	n := int(grid[0] * grid[1] * grid[2] * block[0] * block[1] * block[2])
 	out := make([]int32, n*12)
-	err := call(func() C.int {
-		return C.emu_indices(i32p(out), C.uint(grid[0]), C.uint(grid[1]), C.uint(grid[2]),
-			C.uint(block[0]), C.uint(block[1]), C.uint(block[2]))
-	})
+	err := call(func() int32 { return api.indices(p(out), grid[0], grid[1], grid[2], block[0], block[1], block[2]) })
 	return out, err
 }
 
 func softmax(x, y []float32, rows, n, threads int) error {
-	return call(func() C.int { return C.emu_softmax(f32p(x), f32p(y), C.int(rows), C.int(n), C.int(threads)) })
+	return call(func() int32 { return api.softmax(p(x), p(y), int32(rows), int32(n), int32(threads)) })
 }
 
 func matmul(a, b, c []float32, m, n, k int, secondSync bool) error {
-	return call(func() C.int {
-		return C.emu_matmul(f32p(a), f32p(b), f32p(c), C.int(m), C.int(n), C.int(k), b2i(secondSync))
-	})
+	return call(func() int32 { return api.matmul(p(a), p(b), p(c), int32(m), int32(n), int32(k), b2i(secondSync)) })
 }
 
 func wkv4(b, t, c int, w, u, k, v, y []float32) error {
-	return call(func() C.int {
-		return C.emu_wkv4(C.int(b), C.int(t), C.int(c), f32p(w), f32p(u), f32p(k), f32p(v), f32p(y))
-	})
+	return call(func() int32 { return api.wkv4(int32(b), int32(t), int32(c), p(w), p(u), p(k), p(v), p(y)) })
 }
 
 func badKernel(which int) error {
 	out := make([]float32, 64)
-	return call(func() C.int { return C.emu_bad_kernel(C.int(which), f32p(out)) })
+	return call(func() int32 { return api.badKernel(int32(which), p(out)) })
 }
 
 func shuffles(width int, mask uint32, delta int) ([]int32, error) {
 	out := make([]int32, 32*6)
-	err := call(func() C.int { return C.emu_shuffles(i32p(out), C.int(width), C.uint(mask), C.int(delta)) })
+	err := call(func() int32 { return api.shuffles(p(out), int32(width), mask, int32(delta)) })
 	return out, err
 }
 
 func votes() ([]uint32, error) {
 	out := make([]uint32, 48*10)
-	err := call(func() C.int { return C.emu_votes(uintp(out)) })
+	err := call(func() int32 { return api.votes(p(out)) })
 	return out, err
 }
 
 func syncCount(threads int) ([]int32, error) {
 	out := make([]int32, threads*4)
-	err := call(func() C.int { return C.emu_sync_count(i32p(out), C.int(threads)) })
+	err := call(func() int32 { return api.syncCount(p(out), int32(threads)) })
 	return out, err
 }
 
-func atomics(blocks, threads int) (C.EmuAtomics, error) {
-	var out C.EmuAtomics
-	err := call(func() C.int {
-		return C.emu_atomics(C.int(blocks), C.int(threads), &out, C.size_t(unsafe.Sizeof(out)))
+func atomics(blocks, threads int) (EmuAtomics, error) {
+	var out EmuAtomics
+	err := call(func() int32 {
+		return api.atomics(int32(blocks), int32(threads), unsafe.Pointer(&out), unsafe.Sizeof(out))
 	})
 	return out, err
 }
 
 func dynamicShared(blocks, threads int, bytes int, raiseLimit bool) ([]uint32, error) {
 	out := make([]uint32, blocks*threads*2)
-	err := call(func() C.int {
-		return C.emu_dynamic_shared(uintp(out), C.int(blocks), C.int(threads), C.size_t(bytes), b2i(raiseLimit))
+	err := call(func() int32 {
+		return api.dynamicShared(p(out), int32(blocks), int32(threads), uintptr(bytes), b2i(raiseLimit))
 	})
 	return out, err
 }
 
 func staticShared(blocks, threads, salt int) ([]int32, error) {
 	out := make([]int32, blocks*threads)
-	err := call(func() C.int { return C.emu_static_shared(i32p(out), C.int(blocks), C.int(threads), C.int(salt)) })
+	err := call(func() int32 { return api.staticShared(p(out), int32(blocks), int32(threads), int32(salt)) })
 	return out, err
 }
 
 func neighbour(x []float32, blocks, threads int, sync bool) ([]float32, error) {
 	y := make([]float32, len(x))
-	err := call(func() C.int { return C.emu_neighbour(f32p(x), f32p(y), C.int(blocks), C.int(threads), b2i(sync)) })
+	err := call(func() int32 { return api.neighbour(p(x), p(y), int32(blocks), int32(threads), b2i(sync)) })
 	return y, err
 }
 
 func f16ToF32(in []uint16) []float32 {
+	mustLoad()
 	out := make([]float32, len(in))
-	C.emu_f16_to_f32(u16p(in), f32p(out), C.size_t(len(in)))
+	api.f16ToF32(p(in), p(out), uintptr(len(in)))
 	return out
 }
 
 func f32ToF16(in []float32) []uint16 {
+	mustLoad()
 	out := make([]uint16, len(in))
-	C.emu_f32_to_f16(f32p(in), u16p(out), C.size_t(len(in)))
+	api.f32ToF16(p(in), p(out), uintptr(len(in)))
 	return out
 }
 
 func f64ToF16(in []float64) []uint16 {
+	mustLoad()
 	out := make([]uint16, len(in))
-	C.emu_f64_to_f16(f64p(in), u16p(out), C.size_t(len(in)))
+	api.f64ToF16(p(in), p(out), uintptr(len(in)))
 	return out
 }
 
 func bf16ToF32(in []uint16) []float32 {
+	mustLoad()
 	out := make([]float32, len(in))
-	C.emu_bf16_to_f32(u16p(in), f32p(out), C.size_t(len(in)))
+	api.bf16ToF32(p(in), p(out), uintptr(len(in)))
 	return out
 }
 
 func f32ToBF16(in []float32) []uint16 {
+	mustLoad()
 	out := make([]uint16, len(in))
-	C.emu_f32_to_bf16(f32p(in), u16p(out), C.size_t(len(in)))
+	api.f32ToBF16(p(in), p(out), uintptr(len(in)))
 	return out
 }
 
@@ -222,74 +308,60 @@ func f32ToBF16(in []float32) []uint16 {
 // (see k_half_ops).
 func halfOps(a, b, c []uint16, bf16 bool) ([]uint16, error) {
 	out := make([]uint16, len(a)*6)
-	err := call(func() C.int {
-		return C.emu_half_ops(u16p(a), u16p(b), u16p(c), u16p(out), C.int(len(a)), b2i(bf16))
-	})
+	err := call(func() int32 { return api.halfOps(p(a), p(b), p(c), p(out), int32(len(a)), b2i(bf16)) })
 	return out, err
 }
 
 func mmaTile(a, b []uint16, c []float32, bf16 bool) ([]float32, error) {
 	d := make([]float32, 16*8)
-	err := call(func() C.int { return C.emu_mma_tile(u16p(a), u16p(b), f32p(c), f32p(d), b2i(bf16)) })
+	err := call(func() int32 { return api.mmaTile(p(a), p(b), p(c), p(d), b2i(bf16)) })
 	return d, err
 }
 
 func mmaGemm(a, b []uint16, m, n, k int, bf16 bool) ([]float32, error) {
 	c := make([]float32, m*n)
-	err := call(func() C.int {
-		return C.emu_mma_gemm(u16p(a), u16p(b), f32p(c), C.int(m), C.int(n), C.int(k), b2i(bf16))
-	})
+	err := call(func() int32 { return api.mmaGemm(p(a), p(b), p(c), int32(m), int32(n), int32(k), b2i(bf16)) })
 	return c, err
 }
 
 func ldmatrix() ([]uint32, error) {
 	out := make([]uint32, 6*32*4)
-	err := call(func() C.int { return C.emu_ldmatrix(u32p(out)) })
+	err := call(func() int32 { return api.ldmatrix(p(out)) })
 	return out, err
 }
 
 func cpAsync(src []uint32) ([]uint32, error) {
 	out := make([]uint32, 17)
-	err := call(func() C.int { return C.emu_cp_async(uintp(src), uintp(out)) })
+	err := call(func() int32 { return api.cpAsync(p(src), p(out)) })
 	return out, err
 }
 
 func mathKernel(x []float32) ([]float32, []uint32, error) {
 	out := make([]float32, len(x)*12)
 	bits := make([]uint32, len(x)*6)
-	err := call(func() C.int { return C.emu_math(f32p(x), f32p(out), uintp(bits), C.int(len(x))) })
+	err := call(func() int32 { return api.math(p(x), p(out), p(bits), int32(len(x))) })
 	return out, bits, err
 }
 
-func runtimeChecks() string {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	return selfCheck(func(m *C.char, n C.size_t) C.int { return C.emu_runtime_checks(m, n) })
-}
+func runtimeChecks() string { mustLoad(); return selfCheck(api.runtimeChecks) }
 
-func captureErrors() string {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	return selfCheck(func(m *C.char, n C.size_t) C.int { return C.emu_capture_errors(m, n) })
-}
+func captureErrors() string { mustLoad(); return selfCheck(api.captureErrors) }
 
-func checkMode() string {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	return selfCheck(func(m *C.char, n C.size_t) C.int { return C.emu_check_mode(m, n) })
-}
+func checkMode() string { mustLoad(); return selfCheck(api.checkMode) }
 
 func graph(n, replays int) ([]float32, int, error) {
 	out := make([]float32, n*replays)
-	var nodes C.size_t
-	err := call(func() C.int { return C.emu_graph(f32p(out), C.int(n), C.int(replays), &nodes) })
+	var nodes uintptr
+	err := call(func() int32 { return api.graph(p(out), int32(n), int32(replays), &nodes) })
 	return out, int(nodes), err
 }
 
 func benchSoftmax(rows, n, threads, reps int) float64 {
-	return float64(C.emu_bench_softmax(C.int(rows), C.int(n), C.int(threads), C.int(reps)))
+	mustLoad()
+	return api.benchSoftmax(int32(rows), int32(n), int32(threads), int32(reps))
 }
 
 func benchMatmul(m, n, k, reps int) float64 {
-	return float64(C.emu_bench_matmul(C.int(m), C.int(n), C.int(k), C.int(reps)))
+	mustLoad()
+	return api.benchMatmul(int32(m), int32(n), int32(k), int32(reps))
 }

@@ -1,4 +1,4 @@
-// C entry points of the emulator tests (harness.cc), called from Go. Each
+// C entry points of the emulator tests (harness.cu), called from Go. Each
 // returns a cudaError_t value; emu_detail() explains the calling thread's
 // last error.
 #ifndef RWKVGO_CUDA_EMU_EMUTEST_H
@@ -31,8 +31,6 @@ const char* emu_detail(void);
 void emu_clear_errors(void);
 int emu_set_schedule(const char* spec);
 int emu_switch_is_asm(void);
-const char* emu_ptx_wrappers_source(void);
-size_t emu_ptx_wrappers_size(void);
 
 int emu_indices(int* out, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz);
 int emu_softmax(const float* x, float* y, int rows, int n, int threads);

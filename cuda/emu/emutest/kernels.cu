@@ -1,6 +1,6 @@
 // Test kernels for the emulator. They are ordinary CUDA source: the same file
 // compiles with nvcc (see the RWKV_LAUNCH and DYNAMIC_SHARED helpers of
-// cuda/ptx_wrappers.cuh); harness.cc launches them on the CPU.
+// cuda/ptx_wrappers.cuh); harness.cu launches them on the CPU.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>

@@ -1,6 +1,7 @@
-// Host side of the emulator tests: launches the kernels of kernels.cu on the
-// CPU through the emulated runtime API. Go (emutest.go) calls these entry
-// points and checks the results against references computed in Go.
+// Host side of the emulator tests (built and loaded by package kerneltest
+// when the tests run): launches the kernels of kernels.cu on the CPU through
+// the emulated runtime API. Go (emutest.go) calls these entry points and
+// checks the results against references computed in Go.
 #include "kernels.cu"
 
 #include <chrono>
@@ -8,20 +9,6 @@
 #include <vector>
 
 #include "emutest.h"
-
-// A copy of cuda/ptx_wrappers.cuh as it was when this file was compiled, so
-// that a test can detect a stale build (the go tool tracks neither headers
-// outside the package directory nor their changes). cgo compiles in the
-// package directory, which .incbin paths are relative to.
-__asm__(
-    ".pushsection .rodata\n"
-    ".balign 16\n"
-    "emu_ptx_wrappers_begin:\n"
-    ".incbin \"../../ptx_wrappers.cuh\"\n"
-    "emu_ptx_wrappers_end:\n"
-    ".popsection\n");
-extern "C" const char emu_ptx_wrappers_begin[] __asm__("emu_ptx_wrappers_begin");
-extern "C" const char emu_ptx_wrappers_end[] __asm__("emu_ptx_wrappers_end");
 
 namespace {
 
@@ -82,8 +69,6 @@ void emu_clear_errors(void) { cudaGetLastError(); }
 
 int emu_set_schedule(const char* spec) { return cuemuSetScheduleString(spec); }
 
-const char* emu_ptx_wrappers_source(void) { return emu_ptx_wrappers_begin; }
-size_t emu_ptx_wrappers_size(void) { return size_t(emu_ptx_wrappers_end - emu_ptx_wrappers_begin); }
 
 int emu_switch_is_asm(void) {
 #if defined(CUEMU_SWITCH_ASM)

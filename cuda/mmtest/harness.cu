@@ -1,30 +1,11 @@
-// Host side of the matmul tests: compiles cuda/matmul.cu on the CPU with the
-// emulator (matmul_cu.h is a link to it, so that the go tool rebuilds this
-// package when it changes) and runs its launch functions on emulated device
-// memory.
-#include "matmul_cu.h"
+// Host side of the matmul tests: cuda/matmul.cu compiled on the CPU with the
+// emulator (built and loaded by package kerneltest when the tests run),
+// running its launch functions on emulated device memory.
+#include "matmul.cu"
 
 #include <cstring>
 
 #include "mmtest.h"
-
-// Copies of the kernel sources as compiled (see TestBuildIsFresh). cgo
-// compiles in the package directory, which .incbin paths are relative to.
-__asm__(
-    ".pushsection .rodata\n"
-    ".balign 16\n"
-    "mm_src_matmul_cu:\n"
-    ".incbin \"../matmul.cu\"\n"
-    "mm_src_matmul_cuh:\n"
-    ".incbin \"../matmul.cuh\"\n"
-    "mm_src_wrappers:\n"
-    ".incbin \"../ptx_wrappers.cuh\"\n"
-    "mm_src_end:\n"
-    ".popsection\n");
-extern "C" const char mm_src_matmul_cu[] __asm__("mm_src_matmul_cu");
-extern "C" const char mm_src_matmul_cuh[] __asm__("mm_src_matmul_cuh");
-extern "C" const char mm_src_wrappers[] __asm__("mm_src_wrappers");
-extern "C" const char mm_src_end[] __asm__("mm_src_end");
 
 namespace {
 
@@ -77,12 +58,6 @@ extern "C" int mm_set_schedule(const char* spec) { return cuemuSetScheduleString
 extern "C" const char* mm_detail(void) { return cuemuGetLastErrorDetail(); }
 
 extern "C" void mm_clear_errors(void) { cudaGetLastError(); }
-
-extern "C" const char* mm_source(int which, size_t* len) {
-  const char* b[] = {mm_src_matmul_cu, mm_src_matmul_cuh, mm_src_wrappers, mm_src_end};
-  *len = size_t(b[which + 1] - b[which]);
-  return b[which];
-}
 
 // mm_invalid_checks calls the launch functions with invalid arguments and
 // degenerate sizes; it returns 0 or the number (1-based) of the first check

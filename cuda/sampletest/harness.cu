@@ -1,5 +1,6 @@
-// Host side of the sampler tests: compiles cuda/sample.cu with the emulator
-// and runs its launchers on copies of host arrays.
+// Host side of the sampler tests: cuda/sample.cu compiled with the emulator
+// (built and loaded by package kerneltest when the tests run), running its
+// launchers on copies of host arrays.
 #include "sample.cu"
 
 #include <cstring>
@@ -9,25 +10,6 @@
 
 static_assert(sizeof(StRow) == sizeof(rwkvcu_sample_row), "StRow must mirror rwkvcu_sample_row");
 static_assert(offsetof(StRow, seed) == offsetof(rwkvcu_sample_row, seed), "StRow must mirror rwkvcu_sample_row");
-
-// Copies of cuda/sample.cu and cuda/sample.cuh as they were when this file
-// was compiled, so that a test can detect a stale build (cgo does not track
-// files outside the package directory). .incbin paths are relative to the
-// package directory, where cgo compiles.
-__asm__(
-    ".pushsection .rodata\n"
-    ".balign 16\n"
-    "st_cu_begin:\n"
-    ".incbin \"../sample.cu\"\n"
-    "st_cu_end:\n"
-    "st_cuh_begin:\n"
-    ".incbin \"../sample.cuh\"\n"
-    "st_cuh_end:\n"
-    ".popsection\n");
-extern "C" const char st_cu_begin[] __asm__("st_cu_begin");
-extern "C" const char st_cu_end[] __asm__("st_cu_end");
-extern "C" const char st_cuh_begin[] __asm__("st_cuh_begin");
-extern "C" const char st_cuh_end[] __asm__("st_cuh_end");
 
 namespace {
 
@@ -62,15 +44,6 @@ extern "C" {
 
 const char* st_detail(void) { return cuemuGetLastErrorDetail(); }
 void st_clear_errors(void) { cudaGetLastError(); }
-
-const char* st_source(int which, size_t* n) {
-  if (which == 0) {
-    *n = size_t(st_cu_end - st_cu_begin);
-    return st_cu_begin;
-  }
-  *n = size_t(st_cuh_end - st_cuh_begin);
-  return st_cuh_begin;
-}
 
 int st_sample(const float* logits, int rows, int V, const StRow* cfg, float* counts, const float* bias,
               uint64_t step, int32_t* tokens, float* probs, int misalign) {
