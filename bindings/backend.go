@@ -363,19 +363,17 @@ func (b *Backend) FlushL2() {
 	}
 }
 
-// statCount is RWKVCU_STAT_COUNT; the indices below are RWKVCU_STAT_*.
-const statCount = 8
-
 // Stats returns the context's counters (backend.StatsReporter); zero after
 // Close.
 func (b *Backend) Stats() backend.Stats {
-	var v [statCount]uint64
-	if b.ctx == nil || b.api.stats(b.ctx, &v[0], int32(len(v))) != 0 {
+	var v [cStatCount]uint64
+	if b.ctx == nil || b.api.stats(b.ctx, &v[0], int32(len(v))) != StatusOK {
 		return backend.Stats{}
 	}
 	return backend.Stats{
-		LiveTensors: v[0], LiveDeviceBytes: v[1], Allocations: v[2], KernelLaunches: v[3],
-		GraphLaunches: v[4], HostSyncs: v[5], H2DBytes: v[6], D2HBytes: v[7],
+		LiveTensors: v[cStatLiveTensors], LiveDeviceBytes: v[cStatLiveDeviceBytes], Allocations: v[cStatAllocations],
+		KernelLaunches: v[cStatKernelLaunches], GraphLaunches: v[cStatGraphLaunches], HostSyncs: v[cStatHostSyncs],
+		H2DBytes: v[cStatH2DBytes], D2HBytes: v[cStatD2HBytes],
 	}
 }
 
