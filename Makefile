@@ -6,7 +6,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 SHARED ?= ../shared/testdata
 MODEL ?= $(SHARED)/rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin
 
-.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report fuzz fuzz-list generate generate-check
+.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report fuzz fuzz-list e2e-openai generate generate-check
 
 CMAKE ?= cmake
 CUDA_ARCHS ?= 80;86;89;90
@@ -22,7 +22,7 @@ build:
 # then the CUDA backend on the emulated library (conformance suite, graphs
 # and the device sampler under every emulator schedule, the purego loader
 # and the device sampler through it, every shared model, the vendor baseline
-# reported unavailable by the bindings and bench kernels).
+# reported unavailable by the bindings and bench kernels, the scheduler).
 test: fmt-check vet
 	$(GO) test -race -count=1 ./...
 	$(MAKE) test-cuda-emu
@@ -36,6 +36,7 @@ test-cuda-emu: lib-emu
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestVendor|TestStats|TestStepBatch|TestDecodeLeak|TestBenchLibrary' ./bindings/
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestBenchKernelsVendor' ./cmd/rwkvgo/
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestPurego(Sampler|Vendor)?$$' ./bindings/
+	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestCUDABackend$$' ./scheduler/
 
 # librwkvcu_emu and librwkvcu_bench_emu: the kernels and the C ABIs on the
 # CPU emulator (g++).
@@ -128,6 +129,14 @@ run:
 # CPU benchmarks of the engine (synthetic RWKV-7 0.1B shape).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./engine/
+
+# rwkvgo serve end to end with the official OpenAI Python client (PyPI
+# "openai" in a venv under build/), on the tiny RWKV-7 model.
+E2E_VENV ?= build/venv-openai
+e2e-openai: build
+	@[ -x $(E2E_VENV)/bin/python ] || python3 -m venv $(E2E_VENV)
+	@$(E2E_VENV)/bin/python -c 'import openai' 2>/dev/null || $(E2E_VENV)/bin/pip install -q openai
+	$(E2E_VENV)/bin/python ci/openai_e2e.py bin/rwkvgo $(MODEL)
 
 clean:
 	rm -rf bin build

@@ -14,6 +14,8 @@ type modelFlags struct {
 	threads int
 	v5eps   float64
 	backend string
+	lora    string
+	alpha   float64
 }
 
 func (f *modelFlags) register(fs interface {
@@ -25,6 +27,8 @@ func (f *modelFlags) register(fs interface {
 	fs.IntVar(&f.threads, "threads", 0, "CPU threads for the pure-Go backend (0: all cores)")
 	fs.StringVar(&f.backend, "backend", "cpu", "backend running the model: cpu (pure Go; \"ref\" is the same) or cuda")
 	fs.Float64Var(&f.v5eps, "v5-groupnorm-eps", 0, "GroupNorm epsilon for v5.x models (0: 1e-5 for rwkv.cpp files, 64e-5 otherwise)")
+	fs.StringVar(&f.lora, "lora", "", "LoRA adapter (RWKV trainer's lora_A/lora_B keys, .pth or safetensors) merged into the weights at load")
+	fs.Float64Var(&f.alpha, "lora-alpha", 0, "LoRA alpha: the adapter is scaled by alpha / rank (required with --lora)")
 }
 
 func (f *modelFlags) load() (*engine.Model, error) {
@@ -33,6 +37,12 @@ func (f *modelFlags) load() (*engine.Model, error) {
 	}
 	if f.v5eps < 0 {
 		return nil, usagef("--v5-groupnorm-eps must be positive")
+	}
+	if f.lora != "" && !(f.alpha > 0) {
+		return nil, usagef("--lora needs --lora-alpha > 0 (the alpha it was trained with)")
+	}
+	if f.lora == "" && f.alpha != 0 {
+		return nil, usagef("--lora-alpha needs --lora")
 	}
 	opts := engine.Options{Threads: f.threads, V5GroupNormEps: float32(f.v5eps)}
 	if !isCPU(f.backend) {
@@ -46,6 +56,9 @@ func (f *modelFlags) load() (*engine.Model, error) {
 			return nil, usagef("--backend: %v", err)
 		}
 		opts.Backend = be
+	}
+	if f.lora != "" {
+		return engine.LoadWithLoRA(f.model, f.lora, f.alpha, opts)
 	}
 	return engine.Load(f.model, opts)
 }

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rwkvgo/rwkvgo/scheduler"
+	"github.com/rwkvgo/rwkvgo/server"
+	"github.com/rwkvgo/rwkvgo/statecache"
+	"github.com/rwkvgo/rwkvgo/tokenizer"
+)
+
+func init() {
+	register(&command{name: "serve", summary: "serve the model over an OpenAI-compatible HTTP API", run: runServe})
+}
+
+// serveOptions are the parsed flags of `rwkvgo serve`.
+type serveOptions struct {
+	mf              modelFlags
+	tokenizer       string
+	addr            string
+	maxBatch        int
+	maxQueue        int
+	chunk           int
+	apiKey          string
+	cacheBytes      int64
+	cacheDir        string
+	stateDir        string
+	maxPromptTokens int
+	maxBodyBytes    int64
+	drainTimeout    time.Duration
+	logLevel        string
+}
+
+func runServe(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	var o serveOptions
+	o.mf.register(fs)
+	fs.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer: World vocab .txt or tokenizer.json (default: found next to the model; bytes for vocab-256 models)")
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.IntVar(&o.maxBatch, "max-batch", 8, "sequences decoded together")
+	fs.IntVar(&o.maxQueue, "max-queue", 64, "requests that may wait for a slot; more are refused with 429")
+	fs.IntVar(&o.chunk, "chunk", 256, "prefill chunk in tokens (also the spacing of cached prefix states)")
+	fs.StringVar(&o.apiKey, "api-key", "", "require this key as a bearer token on /v1/ (default: $RWKVGO_API_KEY)")
+	fs.Int64Var(&o.cacheBytes, "state-cache-bytes", 1<<30, "bytes of prefix states kept in RAM (0 turns the cache off)")
+	fs.StringVar(&o.cacheDir, "state-cache-dir", "", "directory of the prefix cache's disk tier (default: none)")
+	fs.StringVar(&o.stateDir, "state-dir", "", "directory of the initial state files requests may name with \"state\"")
+	fs.IntVar(&o.maxPromptTokens, "max-prompt-tokens", 65536, "longest prompt accepted, in tokens")
+	fs.Int64Var(&o.maxBodyBytes, "max-body-bytes", 4<<20, "largest request body accepted")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 5*time.Minute, "on SIGINT/SIGTERM, how long running streams may take to finish")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if o.apiKey == "" {
+		o.apiKey = os.Getenv("RWKVGO_API_KEY")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, o, stderr, nil)
+}
+
+// serve runs the server until ctx is done, then drains running requests.
+// ready, when set, is called with the listening address.
+func serve(ctx context.Context, o serveOptions, logOut io.Writer, ready func(addr string)) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return usagef("--log-level: %v", err)
+	}
+	switch {
+	case o.mf.model == "":
+		return usagef("--model is required")
+	case o.maxBatch < 1:
+		return usagef("--max-batch must be >= 1")
+	case o.maxQueue < 1:
+		return usagef("--max-queue must be >= 1")
+	case o.chunk < 1 || o.chunk > 512:
+		return usagef("--chunk must be in [1, 512]")
+	case o.cacheBytes < 0:
+		return usagef("--state-cache-bytes must be >= 0")
+	}
+	if o.stateDir != "" {
+		if st, err := os.Stat(o.stateDir); err != nil || !st.IsDir() {
+			return usagef("--state-dir %s is not a directory", o.stateDir)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	var handler atomic.Pointer[http.Handler]
+	loading := server.Loading()
+	handler.Store(&loading)
+	hs := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	shutdown := func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), o.drainTimeout)
+		defer cancel()
+		err := hs.Shutdown(sctx)
+		if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
+		return err
+	}
+
+	t0 := time.Now()
+	m, err := o.mf.load()
+	if err != nil {
+		shutdown()
+		return err
+	}
+	defer m.Close()
+	tok, err := tokenizer.ForModel(m.Config().Vocab, o.mf.model, o.tokenizer)
+	if err != nil {
+		shutdown()
+		return err
+	}
+	var cache *statecache.Cache
+	if o.cacheBytes > 0 {
+		if cache, err = statecache.New(statecache.Config{MaxBytes: o.cacheBytes, Dir: o.cacheDir}); err != nil {
+			shutdown()
+			return err
+		}
+	}
+	srv, err := server.New(m, tok, server.Config{
+		ModelName:       filepath.Base(o.mf.model),
+		APIKey:          o.apiKey,
+		MaxBodyBytes:    o.maxBodyBytes,
+		MaxPromptTokens: o.maxPromptTokens,
+		StateDir:        o.stateDir,
+		Logger:          log,
+		Scheduler:       scheduler.Config{MaxBatch: o.maxBatch, MaxQueue: o.maxQueue, ChunkSize: o.chunk, Cache: cache},
+	})
+	if err != nil {
+		shutdown()
+		return err
+	}
+	h := srv.Handler()
+	handler.Store(&h)
+	log.Info("model loaded", "model", filepath.Base(o.mf.model), "config", m.Config().String(), "backend", m.Backend().Name(),
+		"tokenizer", tok.Name(), "load_time", time.Since(t0).Round(time.Millisecond), "state_cache_bytes", o.cacheBytes)
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		srv.Close()
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("shutting down: draining running requests", "timeout", o.drainTimeout)
+	err = shutdown()
+	srv.Close()
+	if err != nil {
+		return fmt.Errorf("draining: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rwkvgo/rwkvgo/internal/testdata"
+)
+
+const tinyModel = "rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin"
+
+// startServe runs `rwkvgo serve` in-process until the returned cancel
+// (standing in for SIGTERM); done receives serve's result.
+func startServe(t *testing.T, extra ...string) (base string, cancel func(), done chan error) {
+	t.Helper()
+	o := serveOptions{addr: "127.0.0.1:0", maxBatch: 4, maxQueue: 8, chunk: 256, cacheBytes: 1 << 24,
+		maxPromptTokens: 4096, maxBodyBytes: 1 << 20, drainTimeout: time.Minute, logLevel: "warn"}
+	o.mf.model = testdata.Path(t, tinyModel)
+	o.mf.backend = "ref"
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done = make(chan error, 1)
+	go func() { done <- serve(ctx, o, io.Discard, func(a string) { ready <- a }) }()
+	select {
+	case a := <-ready:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+			if resp.StatusCode != 503 {
+				t.Fatalf("health: %d", resp.StatusCode)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not become healthy")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return base, cancel, done
+}
+
+func TestServeGreedyEqualsGenerateAndDrains(t *testing.T) {
+	base, cancel, done := startServe(t)
+	defer cancel()
+	model := testdata.Path(t, tinyModel)
+	prompt := "In a shocking finding,"
+	rc, want, errs := runCLI("generate", "--model", model, "--prompt", prompt, "--max-tokens", "48", "--temperature", "0")
+	if rc != 0 {
+		t.Fatalf("generate: %d %s", rc, errs)
+	}
+	want = strings.TrimSuffix(want, "\n")
+
+	body, _ := json.Marshal(map[string]any{"model": "tiny-rwkv-7v0-834K-FP32.bin", "prompt": prompt, "max_tokens": 48, "temperature": 0})
+	resp, err := http.Post(base+"/v1/completions", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Choices []struct {
+			Text string `json:"text"`
+		} `json:"choices"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(out.Choices) != 1 || out.Choices[0].Text != strings.ToValidUTF8(want, "\uFFFD") {
+		t.Fatalf("server text %q, generate printed %q", out.Choices, want)
+	}
+
+	// A stream running when the server is told to stop runs to its end.
+	body, _ = json.Marshal(map[string]any{"prompt": prompt, "max_tokens": 400, "stream": true})
+	resp, err = http.Post(base+"/v1/completions", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	chunks, sawDone := 0, false
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "data: ") {
+			continue
+		}
+		if line == "data: [DONE]" {
+			sawDone = true
+			break
+		}
+		if chunks++; chunks == 1 {
+			cancel() // SIGTERM
+		}
+	}
+	if !sawDone || chunks < 50 {
+		t.Fatalf("drained stream: %d chunks, [DONE] %v", chunks, sawDone)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v after draining", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not exit after draining")
+	}
+}
+
+func TestServeFlagsValidated(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve"},
+		{"serve", "--model", "x", "--max-batch", "0"},
+		{"serve", "--model", "x", "--chunk", "9999"},
+		{"serve", "--model", "x", "--state-cache-bytes", "-1"},
+	} {
+		if rc, _, _ := runCLI(args...); rc != 2 {
+			t.Errorf("%v: exit %d, want 2", args, rc)
+		}
+	}
+}
+
+func TestChatCommand(t *testing.T) {
+	model := testdata.Path(t, tinyModel)
+	chatInput = strings.NewReader("Hello there\n/reset\nAgain\n/quit\nnot read\n")
+	defer func() { chatInput = os.Stdin }()
+	rc, out, errs := runCLI("chat", "--model", model, "--temperature", "0", "--max-tokens", "16", "--system", "Be brief.")
+	if rc != 0 {
+		t.Fatalf("chat: %d %s", rc, errs)
+	}
+	if strings.Count(out, "Assistant:") != 2 || !strings.Contains(out, "(new conversation)") {
+		t.Fatalf("chat output:\n%s", out)
+	}
+}
+
+func TestLoRAFlags(t *testing.T) {
+	model := testdata.Path(t, "pth/tiny-rwkv-7v0-834K-FP32.safetensors")
+	if rc, _, errs := runCLI("generate", "--model", model, "--prompt", "x", "--lora", "a.pth"); rc != 2 || !strings.Contains(errs, "--lora-alpha") {
+		t.Fatalf("--lora without alpha: exit %d %s", rc, errs)
+	}
+	if rc, _, _ := runCLI("generate", "--model", model, "--prompt", "x", "--lora", "/nonexistent.pth", "--lora-alpha", "16"); rc != 1 {
+		t.Fatalf("missing adapter: exit %d, want 1", rc)
+	}
+}
