@@ -6,7 +6,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 SHARED ?= ../shared/testdata
 MODEL ?= $(SHARED)/rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin
 
-.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report fuzz fuzz-list e2e-openai cuda13
+.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report fuzz fuzz-list e2e-openai cuda13 generate generate-check
 
 CMAKE ?= cmake
 CUDA_ARCHS ?= 80;86;89;90
@@ -82,6 +82,20 @@ cuda: lib-cuda
 # The emulated library and bin/rwkvgo-emu (the CUDA backend on the CPU).
 emu: lib-emu
 	$(GO) build -tags cuda,cuemu -o bin/rwkvgo-emu ./cmd/rwkvgo
+
+# Every generated file: the Go mirror of the C ABI in bindings (z*.go, from
+# csrc/include/rwkvcu.h and engine/backend's interfaces), TimedBackend's
+# methods in bench (ztimed.go) and internal/vec's assembly.
+generate:
+	$(GO) generate ./...
+
+# Fails when `go generate ./...` changes the tree (a generated file is stale
+# or was edited by hand); run on a clean checkout.
+generate-check: generate
+	@if [ -n "$$(git status --porcelain)" ]; then \
+		echo "go generate ./... changed the tree; commit the regenerated files:"; \
+		git status --porcelain; git diff --stat; exit 1; \
+	fi
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -48,8 +48,9 @@ type KernelResult struct {
 	// PeakBWFrac and PeakFLOPFrac are the fractions of the device's peaks.
 	PeakBWFrac   float64 `json:"peak_bw_frac"`
 	PeakFLOPFrac float64 `json:"peak_flop_frac"`
-	// VendorRatio is our median time / the vendor library's (MatMul on
-	// backends implementing VendorMatMuler; 0 otherwise).
+	// VendorRatio is our median time / the vendor library's for the same
+	// product (MatMul and MatMulT on backends implementing VendorMatMuler;
+	// 0 otherwise).
 	VendorRatio float64 `json:"vendor_ratio,omitempty"`
 	// VendorUnavailable is why a backend implementing VendorMatMuler could
 	// not run the vendor baseline (VendorRatio is then 0).
@@ -336,22 +337,36 @@ func buildKernels(be backend.Backend, p Preset, n int, cfg KernelConfig) ([]kern
 	add("Embed", fmt.Sprintf("[%d,%d] from [%d,%d]", n, C, V, C), fn*float64(C)*(wsize+4), 0, func() { be.Embed(out, emb, tokens) })
 	add("LayerNorm", dimsNC, 2*nc+8*float64(C), 8*fn*float64(C), func() { be.LayerNorm(out, x, vecC, vecC2, 1e-5) })
 	add("GroupNorm", fmt.Sprintf("%s, %d groups", dimsNC, H), 2*nc+8*float64(C), 8*fn*float64(C), func() { be.GroupNorm(out, x, vecC, vecC2, H, 64e-5) })
-	mm := func(name string, o, i int) {
-		w := weight(o, i)
+	// mm times out [n, o] = x [n, i] @ W^T for W [o, i]: MatMul with W as
+	// stored, or with transposed, MatMulT with W^T [i, o] stored (the
+	// channel mix's value projection, ffn-down, as the engine runs it; x is
+	// dense here, the worst case of its zero skipping). The vendor baseline
+	// is the same product by cuBLAS with W [o, i].
+	mm := func(name string, o, i int, transposed bool) {
 		xi, yo := act(n, i), act(n, o)
 		bytes := float64(o)*float64(i)*wsize + fn*float64(i+o)*4
-		k := kernel{op: "MatMul", dims: fmt.Sprintf("%s [%d,%d]x[%d,%d]^T", name, n, i, o, i), bytes: bytes,
-			flops: 2 * fn * float64(o) * float64(i), run: func() { be.MatMul(yo, xi, w) }}
+		k := kernel{op: "MatMul", bytes: bytes, flops: 2 * fn * float64(o) * float64(i)}
+		var w backend.Tensor // [o, i], for MatMul and the vendor baseline
+		if transposed {
+			wt := weight(i, o)
+			k.op, k.dims, k.run = "MatMulT", fmt.Sprintf("%s [%d,%d]x[%d,%d]", name, n, i, i, o), func() { be.MatMulT(yo, xi, wt) }
+		} else {
+			w = weight(o, i)
+			k.dims, k.run = fmt.Sprintf("%s [%d,%d]x[%d,%d]^T", name, n, i, o, i), func() { be.MatMul(yo, xi, w) }
+		}
 		if vm, ok := be.(backend.VendorMatMuler); ok {
+			if w == nil {
+				w = weight(o, i)
+			}
 			k.vendor = func() error { return vm.VendorMatMul(yo, xi, w) }
 		}
 		ks = append(ks, k)
 	}
-	mm("att", C, C)
-	mm("ffn-up", F, C)
-	mm("ffn-down", C, F)
-	mm("lora", 64, C)
-	mm("head", V, C)
+	mm("att", C, C, false)
+	mm("ffn-up", F, C, false)
+	mm("ffn-down", C, F, true)
+	mm("lora", 64, C, false)
+	mm("head", V, C, false)
 	for _, u := range []struct {
 		name  string
 		f     backend.Unary

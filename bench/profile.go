@@ -16,6 +16,13 @@ import (
 // (backend.Syncer) it synchronises around every operation, which serialises the
 // device's queue: use it to see where time goes, not for throughput figures.
 // The accumulated times export as a pprof profile (WriteProfile).
+//
+// Its methods are generated from the backend.Backend interface (ztimed.go)
+// except those written here: every operation is timed under its name (with
+// its enumeration arguments, as in Map/Sigmoid) and the shapes of its first
+// and last tensor arguments; methods with results and Free pass through.
+//
+//go:generate go run ../internal/cmd/abigen timed -backend ../engine/backend -passthrough Free -out ztimed.go
 type TimedBackend struct {
 	backend.Backend
 	mu    sync.Mutex
@@ -26,8 +33,8 @@ type TimedBackend struct {
 
 type opKey struct {
 	phase, op  string
-	rows, cols int // of the first operand
-	wr, wc     int // of the weight (MatMul, Embed), else 0
+	rows, cols int // of the first tensor argument
+	wr, wc     int // of the last one, when it has another shape; else 0
 }
 
 // OpTime is the accumulated time of one operation at one shape in one phase.
@@ -80,12 +87,17 @@ func (t *TimedBackend) begin() time.Time {
 	return time.Now()
 }
 
+// end records an operation that began at start; x and w are its first and
+// last tensor arguments (w is shown only when its shape differs from x's).
 func (t *TimedBackend) end(start time.Time, op string, x, w backend.Tensor) {
 	backend.Sync(t.Backend)
 	d := time.Since(start)
 	k := opKey{op: op}
 	k.rows, k.cols = dims(x)
 	k.wr, k.wc = dims(w)
+	if k.wr == k.rows && k.wc == k.cols {
+		w, k.wr, k.wc = nil, 0, 0
+	}
 	t.mu.Lock()
 	k.phase = t.phase
 	s := t.stats[k]
@@ -100,125 +112,6 @@ func (t *TimedBackend) end(start time.Time, op string, x, w backend.Tensor) {
 	s.Calls++
 	s.Total += d
 	t.mu.Unlock()
-}
-
-// Embed times the wrapped operation.
-func (t *TimedBackend) Embed(out, emb backend.Tensor, tokens []int32) {
-	s := t.begin()
-	t.Backend.Embed(out, emb, tokens)
-	t.end(s, "Embed", out, emb)
-}
-
-// LayerNorm times the wrapped operation.
-func (t *TimedBackend) LayerNorm(out, x, w, b backend.Tensor, eps float32) {
-	s := t.begin()
-	t.Backend.LayerNorm(out, x, w, b, eps)
-	t.end(s, "LayerNorm", x, nil)
-}
-
-// GroupNorm times the wrapped operation.
-func (t *TimedBackend) GroupNorm(out, x, w, b backend.Tensor, groups int, eps float32) {
-	s := t.begin()
-	t.Backend.GroupNorm(out, x, w, b, groups, eps)
-	t.end(s, "GroupNorm", x, nil)
-}
-
-// MatMul times the wrapped operation.
-func (t *TimedBackend) MatMul(out, x, w backend.Tensor) {
-	s := t.begin()
-	t.Backend.MatMul(out, x, w)
-	t.end(s, "MatMul", x, w)
-}
-
-// Map times the wrapped operation.
-func (t *TimedBackend) Map(out, x backend.Tensor, f backend.Unary) {
-	s := t.begin()
-	t.Backend.Map(out, x, f)
-	t.end(s, unaryNames[f], x, nil)
-}
-
-// Zip times the wrapped operation.
-func (t *TimedBackend) Zip(out, a, b backend.Tensor, f backend.Binary) {
-	s := t.begin()
-	t.Backend.Zip(out, a, b, f)
-	t.end(s, binaryNames[f], a, nil)
-}
-
-// Slice times the wrapped operation.
-func (t *TimedBackend) Slice(out, x backend.Tensor, col int) {
-	s := t.begin()
-	t.Backend.Slice(out, x, col)
-	t.end(s, "Slice", out, nil)
-}
-
-// GatherRows times the wrapped operation.
-func (t *TimedBackend) GatherRows(out, x backend.Tensor, rows []int) {
-	s := t.begin()
-	t.Backend.GatherRows(out, x, rows)
-	t.end(s, "GatherRows", out, nil)
-}
-
-// Shift times the wrapped operation.
-func (t *TimedBackend) Shift(prev, x, state backend.Tensor, off int) {
-	s := t.begin()
-	t.Backend.Shift(prev, x, state, off)
-	t.end(s, "Shift", x, nil)
-}
-
-// Mix times the wrapped operation.
-func (t *TimedBackend) Mix(out, x, prev, mix backend.Tensor, style backend.MixStyle) {
-	s := t.begin()
-	t.Backend.Mix(out, x, prev, mix, style)
-	t.end(s, "Mix", x, nil)
-}
-
-// MixN times the wrapped operation.
-func (t *TimedBackend) MixN(outs []backend.Tensor, x, prev backend.Tensor, mixes []backend.Tensor, style backend.MixStyle) {
-	s := t.begin()
-	t.Backend.MixN(outs, x, prev, mixes, style)
-	t.end(s, "MixN", x, nil)
-}
-
-// WKV4 times the wrapped operation.
-func (t *TimedBackend) WKV4(out, k, v, w, u, state backend.Tensor, off int) {
-	s := t.begin()
-	t.Backend.WKV4(out, k, v, w, u, state, off)
-	t.end(s, "WKV4", k, nil)
-}
-
-// WKV5 times the wrapped operation.
-func (t *TimedBackend) WKV5(out, r, k, v, w, u, state backend.Tensor, off, heads int) {
-	s := t.begin()
-	t.Backend.WKV5(out, r, k, v, w, u, state, off, heads)
-	t.end(s, "WKV5", k, nil)
-}
-
-// WKV7 times the wrapped operation.
-func (t *TimedBackend) WKV7(out, r, w, k, v, kk, a, state backend.Tensor, off, heads int) {
-	s := t.begin()
-	t.Backend.WKV7(out, r, w, k, v, kk, a, state, off, heads)
-	t.end(s, "WKV7", k, nil)
-}
-
-// KeyV7 times the wrapped operation.
-func (t *TimedBackend) KeyV7(kk, k, a, kK, kA backend.Tensor, heads int) {
-	s := t.begin()
-	t.Backend.KeyV7(kk, k, a, kK, kA, heads)
-	t.end(s, "KeyV7", k, nil)
-}
-
-// ValueV7 times the wrapped operation.
-func (t *TimedBackend) ValueV7(v, first, gate backend.Tensor) {
-	s := t.begin()
-	t.Backend.ValueV7(v, first, gate)
-	t.end(s, "ValueV7", v, nil)
-}
-
-// BonusV7 times the wrapped operation.
-func (t *TimedBackend) BonusV7(out, r, k, v, rK backend.Tensor, heads int) {
-	s := t.begin()
-	t.Backend.BonusV7(out, r, k, v, rK, heads)
-	t.end(s, "BonusV7", out, nil)
 }
 
 // Attention times the wrapped backend's Attention (backend.Attender); the
@@ -256,32 +149,6 @@ func (t *TimedBackend) Err() error {
 // BeginStep passes the step's batch to the wrapped backend (not timed: it
 // only hands over the batch).
 func (t *TimedBackend) BeginStep(b backend.Batch) { t.Backend.BeginStep(b) }
-
-// MatMulT times the wrapped operation.
-func (t *TimedBackend) MatMulT(out, x, wt backend.Tensor) {
-	s := t.begin()
-	t.Backend.MatMulT(out, x, wt)
-	t.end(s, "MatMulT", x, wt)
-}
-
-// Read times the wrapped operation.
-func (t *TimedBackend) Read(x backend.Tensor, row int, dst []float32) {
-	s := t.begin()
-	t.Backend.Read(x, row, dst)
-	t.end(s, "Read", x, nil)
-}
-
-// Write times the wrapped operation.
-func (t *TimedBackend) Write(x backend.Tensor, row int, src []float32) {
-	s := t.begin()
-	t.Backend.Write(x, row, src)
-	t.end(s, "Write", x, nil)
-}
-
-var unaryNames = map[backend.Unary]string{backend.Sigmoid: "Map/Sigmoid", backend.Tanh: "Map/Tanh", backend.SiLU: "Map/SiLU",
-	backend.ReLUSquare: "Map/ReLUSquare", backend.NegExpExp: "Map/NegExpExp", backend.V7Decay: "Map/V7Decay"}
-
-var binaryNames = map[backend.Binary]string{backend.Add: "Zip/Add", backend.Sub: "Zip/Sub", backend.Mul: "Zip/Mul"}
 
 var _ backend.Backend = (*TimedBackend)(nil)
 

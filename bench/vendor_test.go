@@ -42,7 +42,7 @@ func (b *vendorBackend) Err() error {
 func TestKernelsVendorBaseline(t *testing.T) {
 	p, _ := LookupPreset("v7-tiny")
 	dev := Device{Backend: "cpu", Name: "test"}
-	cfg := KernelConfig{Shapes: []Preset{p}, Repeats: 2, Warmup: 1, Ops: []string{"MatMul", "Zip/Add"}}
+	cfg := KernelConfig{Shapes: []Preset{p}, Repeats: 2, Warmup: 1, Ops: []string{"MatMul", "MatMulT", "Zip/Add"}}
 	for _, mode := range []string{"ok", "unavailable", "broken"} {
 		be := &vendorBackend{Backend: cpu.New(1), mode: mode}
 		res, err := RunKernels(be, cfg, dev, nil)
@@ -58,7 +58,7 @@ func TestKernelsVendorBaseline(t *testing.T) {
 		}
 		matmuls := 0
 		for _, k := range res {
-			if k.Op != "MatMul" {
+			if k.Op != "MatMul" && k.Op != "MatMulT" {
 				if k.VendorRatio != 0 || k.VendorUnavailable != "" {
 					t.Errorf("%s: %s has a vendor baseline", mode, k.Op)
 				}

@@ -48,7 +48,7 @@ func (b *Backend) EndGraph() (*Graph, error) {
 // Inputs returns the number of inputs of the graph.
 func (g *Graph) Inputs() int {
 	var n int32
-	if g.b.check("rwkvcu_graph_input_count", g.b.api.graphInputs(g.h, &n)) {
+	if g.b.check("rwkvcu_graph_input_count", g.b.api.graphInputCount(g.h, &n)) {
 		return int(n)
 	}
 	return 0

@@ -64,7 +64,7 @@ func (b *Backend) NewSampler(rows, vocab int) (*Sampler, error) {
 			rows, vocab, MaxSamplerVocab, ErrInvalidArgument)
 	}
 	var h ptr
-	if rc := b.api.samplerCreate(b.ctx, int32(rows), int32(vocab), &h); rc != 0 {
+	if rc := b.api.samplerCreate(b.ctx, int32(rows), int32(vocab), &h); rc != StatusOK {
 		return nil, b.callErr("rwkvcu_sampler_create", rc)
 	}
 	return &Sampler{
@@ -201,7 +201,7 @@ func (s *Sampler) SetRow(row int, cfg sampler.Config, seq uint64) error {
 	s.ids, s.vals = ids, vals
 
 	b := s.b
-	if rc := b.api.samplerSetRow(s.h, int32(row), fs[0], topK, fs[1], fs[2], fs[3], fs[4], fs[5], fs[6], cfg.Seed, seq); rc != 0 {
+	if rc := b.api.samplerSetRow(s.h, int32(row), fs[0], topK, fs[1], fs[2], fs[3], fs[4], fs[5], fs[6], cfg.Seed, seq); rc != StatusOK {
 		return b.callErr("rwkvcu_sampler_set_row", rc)
 	}
 	if len(ids) > 0 || s.biased {
@@ -210,7 +210,7 @@ func (s *Sampler) SetRow(row int, cfg sampler.Config, seq uint64) error {
 		if len(ids) > 0 {
 			pi, pv = &ids[0], &vals[0]
 		}
-		if rc := b.api.samplerSetBias(s.h, int32(row), pi, pv, int32(len(ids))); rc != 0 {
+		if rc := b.api.samplerSetBias(s.h, int32(row), pi, pv, int32(len(ids))); rc != StatusOK {
 			return b.callErr("rwkvcu_sampler_set_bias", rc)
 		}
 		s.biased = true
@@ -246,7 +246,7 @@ func (s *Sampler) Observe(row int, tokens []int) error {
 		}
 		obs[i] = int32(id)
 	}
-	if rc := s.b.api.samplerObserve(s.h, int32(row), &obs[0], int32(len(obs))); rc != 0 {
+	if rc := s.b.api.samplerObserve(s.h, int32(row), &obs[0], int32(len(obs))); rc != StatusOK {
 		return s.b.callErr("rwkvcu_sampler_observe", rc)
 	}
 	return nil
@@ -288,7 +288,7 @@ func (s *Sampler) Sample(logits backend.Tensor, step uint64) (tokens []int, prob
 			t.dt, t.rows, t.cols, s.rows, s.vocab, ErrInvalidArgument)
 	}
 	n := t.rows
-	if rc := s.b.api.sample(s.h, t.h, step, &s.tok32[0], &s.probs[0]); rc != 0 {
+	if rc := s.b.api.sample(s.h, t.h, step, &s.tok32[0], &s.probs[0]); rc != StatusOK {
 		return nil, nil, s.b.callErr("rwkvcu_sample", rc)
 	}
 	tokens, probs = s.tokens[:n], s.probs[:n]

@@ -29,7 +29,7 @@ func TestBenchKernelsVendor(t *testing.T) {
 	be.Close()
 	dir := t.TempDir()
 	rc, out, errs := runCLI("bench", "kernels", "--backend", "cuda", "--shapes", "v7-tiny", "--rows", "2", "--repeats", "2",
-		"--warmup", "1", "--context", "16", "--dtype", "F16", "--ops", "MatMul,WKV7", "--out", dir)
+		"--warmup", "1", "--context", "16", "--dtype", "F16", "--ops", "MatMul,MatMulT,WKV7", "--out", dir)
 	if rc != 0 {
 		t.Fatalf("rc %d: %s", rc, errs)
 	}
@@ -44,7 +44,7 @@ func TestBenchKernelsVendor(t *testing.T) {
 	}
 	matmuls := 0
 	for _, k := range r.Kernels {
-		if k.Op != "MatMul" {
+		if k.Op != "MatMul" && k.Op != "MatMulT" {
 			if k.VendorRatio != 0 || k.VendorUnavailable != "" {
 				t.Errorf("%s has a vendor baseline: %+v", k.Op, k)
 			}
