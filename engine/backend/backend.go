@@ -30,11 +30,18 @@ import "fmt"
 type DType uint8
 
 // Tensor element types. Activations and state are always F32; weight matrices
-// may be stored in any of these.
+// may be stored in any of these. The block-quantized types (rwkv.cpp's ggml
+// formats, see dtypes.go) are optional: a backend that takes them says so
+// through DTypeSupporter.
 const (
 	F32 DType = iota
 	F16
 	BF16
+	Q4_0
+	Q4_1
+	Q5_0
+	Q5_1
+	Q8_0
 )
 
 // String names the type.
@@ -46,16 +53,31 @@ func (d DType) String() string {
 		return "F16"
 	case BF16:
 		return "BF16"
+	case Q4_0:
+		return "Q4_0"
+	case Q4_1:
+		return "Q4_1"
+	case Q5_0:
+		return "Q5_0"
+	case Q5_1:
+		return "Q5_1"
+	case Q8_0:
+		return "Q8_0"
 	}
 	return fmt.Sprintf("DType(%d)", uint8(d))
 }
 
-// Size returns the size of one element in bytes.
+// Size returns the size of one element in bytes: 4 for F32, 2 for F16 and
+// BF16, and 0 for the block-quantized types, whose elements have no size of
+// their own (see BlockBytes and RowBytes).
 func (d DType) Size() int {
-	if d == F32 {
+	switch d {
+	case F32:
 		return 4
+	case F16, BF16:
+		return 2
 	}
-	return 2
+	return 0
 }
 
 // Tensor is an opaque handle to a 2-D row-major array owned by a Backend.

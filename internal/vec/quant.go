@@ -1,0 +1,203 @@
+package vec
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/rwkvgo/rwkvgo/internal/half"
+)
+
+// QType is one of ggml's 32-element block-quantized weight formats, as
+// rwkv.cpp stores them (little-endian; d and m are IEEE fp16):
+//
+//	Q4_0 18 bytes: d, qs[16]            x[j] = ((qs[j]&15)-8)*d, x[j+16] = ((qs[j]>>4)-8)*d
+//	Q4_1 20 bytes: d, m, qs[16]         x = q*d + m (same nibble order)
+//	Q5_0 22 bytes: d, qh u32, qs[16]    q = nibble | (bit j, or j+16, of qh) << 4; x = (q-16)*d
+//	Q5_1 24 bytes: d, m, qh u32, qs[16] x = q*d + m
+//	Q8_0 34 bytes: d, int8 qs[32]       x = q*d
+//
+// Dequantization rounds like package weights: float32(q)*d, then + m, each
+// rounded to float32 (no fused multiply-add).
+type QType uint8
+
+// Block formats.
+const (
+	Q4_0 QType = iota
+	Q4_1
+	Q5_0
+	Q5_1
+	Q8_0
+	numQTypes
+)
+
+// QBlock is the number of elements of a block.
+const QBlock = 32
+
+var qBlockBytes = [numQTypes]int{18, 20, 22, 24, 34}
+
+// BlockBytes returns the encoded size of one block of q.
+func (q QType) BlockBytes() int {
+	if q >= numQTypes {
+		return 0
+	}
+	return qBlockBytes[q]
+}
+
+func (q QType) String() string {
+	if q >= numQTypes {
+		return fmt.Sprintf("QType(%d)", uint8(q))
+	}
+	return [...]string{"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"}[q]
+}
+
+// Dequantize decodes len(dst) elements (a multiple of 32) of type q from src,
+// which must hold at least len(dst)/32 blocks. The assembly and portable
+// decoders give the same bits.
+func Dequantize(q QType, dst []float32, src []byte) {
+	bb := q.BlockBytes()
+	if bb == 0 {
+		panic(fmt.Sprintf("vec: unknown block type %d", uint8(q)))
+	}
+	if len(dst)%QBlock != 0 {
+		panic(fmt.Sprintf("vec: %d elements is not a whole number of blocks", len(dst)))
+	}
+	nblk := len(dst) / QBlock
+	if len(src) < nblk*bb {
+		panic(fmt.Sprintf("vec: %d bytes hold fewer than %d %s blocks", len(src), nblk, q))
+	}
+	if nblk == 0 {
+		return
+	}
+	if useAsm {
+		dequantAsm[q](&dst[0], &src[0], nblk)
+		return
+	}
+	dequantGeneric[q](dst, src[:nblk*bb])
+}
+
+// Tiles of dequantized weights: with one token, about qTileOne floats (in
+// L1) are decoded and multiplied before the next tile; with several, a tile
+// of chunkRows rows (in L2) is multiplied with every token.
+const qTileOne = 8 << 10
+
+// qScratch holds per-call tiles; a pointer is pooled so that Get and Put
+// allocate nothing in steady state.
+var qScratch = sync.Pool{New: func() any { return new([]float32) }}
+
+// GemmQ is GemmF32 with w a row-major [rows, k] matrix of type q blocks (k a
+// multiple of 32; a row is k/32 consecutive blocks): it computes
+// dst[t*ldd + r] = dot(dequantized row r, x row t) for r < rows, t < n. The
+// rows are dequantized exactly (see QType) tile by tile into a cache-resident
+// buffer and multiplied there by the GemmF32 kernels, so the results equal
+// GemmF32 on the dequantized matrix bitwise, with the same numerical
+// contract. It panics if a slice is too short.
+func GemmQ(q QType, dst []float32, ldd int, w []byte, rows, k int, x []float32, n int) {
+	bb := q.BlockBytes()
+	if bb == 0 {
+		panic(fmt.Sprintf("vec: unknown block type %d", uint8(q)))
+	}
+	if k%QBlock != 0 {
+		panic(fmt.Sprintf("vec: k %d is not a whole number of blocks", k))
+	}
+	rb := k / QBlock * bb
+	if rows >= 0 && len(w) < rows*rb {
+		panic(fmt.Sprintf("vec: %d bytes hold fewer than %d rows of %d %s blocks", len(w), rows, k/QBlock, q))
+	}
+	if !checkGemm(len(dst), ldd, rows*k, rows, k, len(x), n) {
+		return
+	}
+	if k == 0 {
+		clearOut(dst, ldd, rows, n)
+		return
+	}
+	tile := max(qTileOne/k&^3, 4)
+	if n > 1 {
+		tile = chunkRows(4 * k)
+	}
+	tile = min(tile, rows)
+	sp := qScratch.Get().(*[]float32)
+	if cap(*sp) < tile*k {
+		*sp = make([]float32, tile*k)
+	}
+	buf := (*sp)[:tile*k]
+	for r := 0; r < rows; r += tile {
+		tr := min(tile, rows-r)
+		Dequantize(q, buf[:tr*k], w[r*rb:(r+tr)*rb])
+		GemmF32(dst[r:], ldd, buf[:tr*k], tr, k, x, n)
+	}
+	qScratch.Put(sp)
+}
+
+// The portable decoders (the same arithmetic as package weights).
+
+var dequantGeneric = [numQTypes]func(dst []float32, src []byte){
+	dequantQ4_0, dequantQ4_1, dequantQ5_0, dequantQ5_1, dequantQ8_0,
+}
+
+func f16At(b []byte) float32 { return half.F16ToF32(binary.LittleEndian.Uint16(b)) }
+
+func dequantQ4_0(dst []float32, data []byte) {
+	for len(dst) >= QBlock && len(data) >= 18 {
+		b, y := data[:18:18], dst[:QBlock:QBlock]
+		d := f16At(b)
+		for j, q := range b[2:18] {
+			y[j] = float32(int32(q&15)-8) * d
+			y[j+16] = float32(int32(q>>4)-8) * d
+		}
+		dst, data = dst[QBlock:], data[18:]
+	}
+}
+
+func dequantQ4_1(dst []float32, data []byte) {
+	for len(dst) >= QBlock && len(data) >= 20 {
+		b, y := data[:20:20], dst[:QBlock:QBlock]
+		d, m := f16At(b), f16At(b[2:])
+		for j, q := range b[4:20] {
+			y[j] = float32(float32(q&15)*d) + m
+			y[j+16] = float32(float32(q>>4)*d) + m
+		}
+		dst, data = dst[QBlock:], data[20:]
+	}
+}
+
+func dequantQ5_0(dst []float32, data []byte) {
+	for len(dst) >= QBlock && len(data) >= 22 {
+		b, y := data[:22:22], dst[:QBlock:QBlock]
+		d := f16At(b)
+		qh := binary.LittleEndian.Uint32(b[2:])
+		for j, q := range b[6:22] {
+			lo := int32(q&15) | int32(qh>>uint(j)&1)<<4
+			hi := int32(q>>4) | int32(qh>>uint(j+16)&1)<<4
+			y[j] = float32(lo-16) * d
+			y[j+16] = float32(hi-16) * d
+		}
+		dst, data = dst[QBlock:], data[22:]
+	}
+}
+
+func dequantQ5_1(dst []float32, data []byte) {
+	for len(dst) >= QBlock && len(data) >= 24 {
+		b, y := data[:24:24], dst[:QBlock:QBlock]
+		d, m := f16At(b), f16At(b[2:])
+		qh := binary.LittleEndian.Uint32(b[4:])
+		for j, q := range b[8:24] {
+			lo := uint32(q&15) | (qh>>uint(j)&1)<<4
+			hi := uint32(q>>4) | (qh>>uint(j+16)&1)<<4
+			y[j] = float32(float32(lo)*d) + m
+			y[j+16] = float32(float32(hi)*d) + m
+		}
+		dst, data = dst[QBlock:], data[24:]
+	}
+}
+
+func dequantQ8_0(dst []float32, data []byte) {
+	for len(dst) >= QBlock && len(data) >= 34 {
+		b, y := data[:34:34], dst[:QBlock:QBlock]
+		d := f16At(b)
+		for j, q := range b[2:34] {
+			y[j] = float32(int8(q)) * d
+		}
+		dst, data = dst[QBlock:], data[34:]
+	}
+}

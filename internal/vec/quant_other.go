@@ -1,0 +1,6 @@
+//go:build !amd64 || purego
+
+package vec
+
+// dequantAsm is never called without the assembly kernels.
+var dequantAsm [numQTypes]func(dst *float32, src *byte, nblk int)
