@@ -179,8 +179,22 @@ func (b *Backend) newTensor(dt backend.DType, rows, cols int) *tensor {
 	return t
 }
 
+// Supports reports whether Upload takes weights of type dt: F32, F16 and
+// BF16 (the block-quantized types of backend.DType have no device kernels;
+// their codes would collide with RWKVCU_I8 and beyond, so they never reach
+// the C side).
+func (b *Backend) Supports(dt backend.DType) bool {
+	return dt == backend.F32 || dt == backend.F16 || dt == backend.BF16
+}
+
+var _ backend.DTypeSupporter = (*Backend)(nil)
+
 // Upload copies a [rows, cols] array encoded as dt into a new tensor.
 func (b *Backend) Upload(dt backend.DType, rows, cols int, data []byte) backend.Tensor {
+	if !b.Supports(dt) {
+		b.failf("Upload: %s weights: %w", dt, ErrNotSupported)
+		return &tensor{rows: max(rows, 1), cols: max(cols, 1)}
+	}
 	if rows <= 0 || cols <= 0 || len(data) != rows*cols*dt.Size() {
 		b.failf("Upload: %d bytes for %s[%d, %d]", len(data), dt, rows, cols)
 		return &tensor{rows: max(rows, 1), cols: max(cols, 1)}

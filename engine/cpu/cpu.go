@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
+	"github.com/rwkvgo/rwkvgo/internal/vec"
 )
 
 // tensor is the cpu backend's Tensor: a row-major array in host memory.
@@ -23,7 +24,10 @@ type tensor struct {
 	dt         backend.DType
 	f32        []float32 // F32 data
 	u16        []uint16  // F16 / BF16 data
+	q          []byte    // block-quantized data: rows of dt.RowBytes(cols) bytes
 	view       bool
+	// borrowed: the data is the caller's memory (Borrow), read-only.
+	borrowed bool
 }
 
 func (t *tensor) Rows() int            { return t.rows }
@@ -118,6 +122,10 @@ func (b *Backend) ok(op string, rows, cols int, ts ...backend.Tensor) bool {
 			b.fail("%s: operand %v must be F32", op, t)
 			return false
 		}
+		if t.borrowed {
+			b.fail("%s: operand %v is a borrowed (read-only) weight", op, t)
+			return false
+		}
 		if (cols >= 0 && t.cols != cols) || (rows >= 0 && t.rows != rows) {
 			b.fail("%s: operand %v, want [%d, %d]", op, t, rows, cols)
 			return false
@@ -134,13 +142,41 @@ func (b *Backend) okRow(op string, rows, cols int, x backend.Tensor) bool {
 	return b.ok(op, rows, cols, x)
 }
 
+// Supports reports whether Upload and Borrow take weights of type dt: F32,
+// F16, BF16 and every block-quantized type.
+func (b *Backend) Supports(dt backend.DType) bool { return dt.BlockBytes() > 0 }
+
+// checkEncoded reports whether data is the encoding of a [rows, cols] array
+// of type dt, recording an error otherwise.
+func (b *Backend) checkEncoded(op string, dt backend.DType, rows, cols int, data []byte) bool {
+	if !b.Supports(dt) {
+		b.fail("%s: unsupported dtype %s", op, dt)
+		return false
+	}
+	rb := dt.RowBytes(cols)
+	if rows <= 0 || rb <= 0 || rows > math.MaxInt/rb || len(data) != rows*rb {
+		b.fail("%s: %d bytes for %s[%d, %d]", op, len(data), dt, rows, cols)
+		return false
+	}
+	return true
+}
+
+// placeholder is what a failed Upload returns: a tensor of the asked shape
+// (at least 1x1) that operations can touch harmlessly.
+func placeholder(rows, cols int) *tensor {
+	rows, cols = max(rows, 1), max(cols, 1)
+	if rows > 1<<16 || cols > 1<<16 {
+		rows, cols = 1, 1
+	}
+	return &tensor{rows: rows, cols: cols, dt: backend.F32, f32: make([]float32, rows*cols)}
+}
+
 // Upload copies encoded data into a new tensor.
 func (b *Backend) Upload(dt backend.DType, rows, cols int, data []byte) backend.Tensor {
-	n := rows * cols
-	if rows <= 0 || cols <= 0 || len(data) != n*dt.Size() {
-		b.fail("Upload: %d bytes for %s[%d, %d]", len(data), dt, rows, cols)
-		return &tensor{rows: max(rows, 1), cols: max(cols, 1), dt: backend.F32, f32: make([]float32, max(rows, 1)*max(cols, 1))}
+	if !b.checkEncoded("Upload", dt, rows, cols, data) {
+		return placeholder(rows, cols)
 	}
+	n := rows * cols
 	t := &tensor{rows: rows, cols: cols, dt: dt}
 	switch dt {
 	case backend.F32:
@@ -150,9 +186,37 @@ func (b *Backend) Upload(dt backend.DType, rows, cols int, data []byte) backend.
 		t.u16 = make([]uint16, n)
 		copy(unsafe.Slice((*byte)(unsafe.Pointer(&t.u16[0])), 2*n), data)
 	default:
-		b.fail("Upload: unsupported dtype %s", dt)
+		t.q = append([]byte(nil), data...)
 	}
 	return t
+}
+
+// Borrow returns a read-only tensor over data without copying it (see
+// backend.Borrower): F32 data must be 4-byte aligned and F16 and BF16 data
+// 2-byte aligned, else ok is false and the caller uploads a copy. A
+// malformed shape or length is recorded as an error, as Upload does.
+func (b *Backend) Borrow(dt backend.DType, rows, cols int, data []byte) (backend.Tensor, bool) {
+	if !b.checkEncoded("Borrow", dt, rows, cols, data) {
+		return placeholder(rows, cols), true
+	}
+	n := rows * cols
+	p := unsafe.Pointer(unsafe.SliceData(data))
+	t := &tensor{rows: rows, cols: cols, dt: dt, borrowed: true}
+	switch dt {
+	case backend.F32:
+		if uintptr(p)%4 != 0 {
+			return nil, false
+		}
+		t.f32 = unsafe.Slice((*float32)(p), n)
+	case backend.F16, backend.BF16:
+		if uintptr(p)%2 != 0 {
+			return nil, false
+		}
+		t.u16 = unsafe.Slice((*uint16)(p), n)
+	default:
+		t.q = data[:len(data):len(data)]
+	}
+	return t, true
 }
 
 // UploadF32 copies float32 values into a new tensor.
@@ -194,6 +258,9 @@ func (b *Backend) View(x backend.Tensor, rows int) backend.Tensor {
 	if v.u16 != nil {
 		v.u16 = v.u16[:rows*t.cols]
 	}
+	if v.q != nil {
+		v.q = v.q[:rows*t.dt.RowBytes(t.cols)]
+	}
 	return &v
 }
 
@@ -226,7 +293,7 @@ func (b *Backend) Write(x backend.Tensor, row int, src []float32) {
 // Free drops the tensor's memory.
 func (b *Backend) Free(x backend.Tensor) {
 	if t, ok := x.(*tensor); ok && t != nil && !t.view {
-		t.f32, t.u16 = nil, nil
+		t.f32, t.u16, t.q = nil, nil, nil
 	}
 }
 
@@ -257,6 +324,9 @@ func decodeRow(dst []float32, t *tensor, r int) {
 		for i, h := range t.u16[r*c : (r+1)*c] {
 			dst[i] = math.Float32frombits(uint32(h) << 16)
 		}
+	default:
+		rb := t.dt.RowBytes(c)
+		vec.Dequantize(qtype(t.dt), dst, t.q[r*rb:(r+1)*rb])
 	}
 }
 
@@ -601,8 +671,10 @@ func (b *Backend) BonusV7(out, r, k, v, rK backend.Tensor, heads int) {
 }
 
 var (
-	_ backend.Backend  = (*Backend)(nil)
-	_ backend.Attender = (*Backend)(nil)
+	_ backend.Backend        = (*Backend)(nil)
+	_ backend.Attender       = (*Backend)(nil)
+	_ backend.DTypeSupporter = (*Backend)(nil)
+	_ backend.Borrower       = (*Backend)(nil)
 )
 
 // The registry knows this backend as "cpu"; "ref" is accepted as an alias

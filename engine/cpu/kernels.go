@@ -20,7 +20,25 @@ func gemm(dst []float32, ldd int, w *tensor, r0, r1 int, x []float32, n int) {
 		vec.GemmF16(dst[r0:], ldd, w.u16[r0*k:r1*k], rows, k, x, n)
 	case backend.BF16:
 		vec.GemmBF16(dst[r0:], ldd, w.u16[r0*k:r1*k], rows, k, x, n)
+	default:
+		rb := w.dt.RowBytes(k)
+		vec.GemmQ(qtype(w.dt), dst[r0:], ldd, w.q[r0*rb:r1*rb], rows, k, x, n)
 	}
+}
+
+// qtype maps a block-quantized backend type to vec's.
+func qtype(dt backend.DType) vec.QType {
+	switch dt {
+	case backend.Q4_0:
+		return vec.Q4_0
+	case backend.Q4_1:
+		return vec.Q4_1
+	case backend.Q5_0:
+		return vec.Q5_0
+	case backend.Q5_1:
+		return vec.Q5_1
+	}
+	return vec.Q8_0
 }
 
 func decodeF16(dst []float32, src []uint16) { half.DecodeF16(dst, src) }

@@ -94,6 +94,12 @@ func (b *Backend) MatMulT(out, x, wt backend.Tensor) {
 	if xt == nil || wtt == nil || !b.ok("MatMulT", xt.rows, wtt.cols, out) || !b.ok("MatMulT", -1, wtt.rows, x) {
 		return
 	}
+	if wtt.dt.Quantized() {
+		// Blocks run along rows; a transposed quantized matrix is multiplied
+		// with MatMul on its untransposed layout instead.
+		b.fail("MatMulT: %v: block-quantized weights are not supported transposed", wtt)
+		return
+	}
 	chunk := colsPerChunkMulti
 	var idx []int32
 	var vals []float32
