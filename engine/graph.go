@@ -31,7 +31,11 @@ func (m *Model) channelMix(s *scratch, l *layer) {
 	be.MixN(s.cmOut[:len(mixes)], s.xx, s.prev, mixes, style) // k (r)
 	be.MatMul(s.ffn, s.xk, b.FFNKey)
 	be.Map(s.ffn, s.ffn, backend.ReLUSquare)
-	be.MatMulT(s.out, s.ffn, b.FFNValueT) // reads only the rows of non-zero activations
+	if b.FFNValueT.DType().Quantized() {
+		be.MatMul(s.out, s.ffn, b.FFNValueT) // kept in its stored [C, F] layout
+	} else {
+		be.MatMulT(s.out, s.ffn, b.FFNValueT) // reads only the rows of non-zero activations
+	}
 	if receptance != nil {
 		be.MatMul(s.r, s.xr, receptance)
 		be.Map(s.r, s.r, backend.Sigmoid)

@@ -56,6 +56,9 @@ type Model struct {
 	lnOutB    backend.Tensor
 	layers    []*layer
 	owned     []backend.Tensor // every uploaded tensor, for Close
+	// wm is the weights file whose memory some tensors use in place
+	// (Borrow): kept open until Close. Nil when every tensor was copied.
+	wm *weights.Model
 	states    *statePool
 	scratch   scratchCache
 	// reused per-step buffers (guarded by mu)
@@ -65,19 +68,35 @@ type Model struct {
 	tokens                          []int32
 }
 
-// Load reads a checkpoint (rwkv.cpp, safetensors or .pth) and prepares it on the backend.
+// Load reads a checkpoint (rwkv.cpp, safetensors or .pth) and prepares it on
+// the backend. On a backend that keeps its tensors in host memory
+// (backend.Borrower, such as the default pure-Go one), weight matrices are
+// used in place from the memory-mapped file: the file's pages are shared
+// with the page cache (and with other processes mapping the same file), and
+// only matrices that need a transform (a transposed layout, a type the
+// backend lacks) are copied. The file stays mapped until Close.
 func Load(path string, opts Options) (*Model, error) {
 	wm, err := weights.Load(path, weights.Options{V5GroupNormEps: opts.V5GroupNormEps})
 	if err != nil {
 		return nil, err
 	}
-	defer wm.Close()
-	return New(wm, opts)
+	m, err := newModel(wm, opts, true)
+	if err != nil || m.wm == nil {
+		wm.Close()
+	}
+	return m, err
 }
 
 // New prepares a canonical model on the backend. The weights are copied, so wm
 // may be closed afterwards.
 func New(wm *weights.Model, opts Options) (m *Model, err error) {
+	return newModel(wm, opts, false)
+}
+
+// newModel is New; with borrow, tensors may use wm's memory in place, and
+// then the Model takes wm over (m.wm) and closes it in Close. On error the
+// caller keeps wm.
+func newModel(wm *weights.Model, opts Options, borrow bool) (m *Model, err error) {
 	be := opts.Backend
 	owns := false
 	if be == nil {
@@ -87,6 +106,7 @@ func New(wm *weights.Model, opts Options) (m *Model, err error) {
 	m = &Model{cfg: wm.Config, be: be, ownsBE: owns}
 	defer func() {
 		if err != nil {
+			m.wm = nil // the caller closes it
 			m.Close()
 			m = nil
 		}
@@ -94,7 +114,7 @@ func New(wm *weights.Model, opts Options) (m *Model, err error) {
 	if opts.V5GroupNormEps > 0 && (wm.Config.Version == weights.V51 || wm.Config.Version == weights.V52) {
 		m.cfg.GroupNormEps = opts.V5GroupNormEps
 	}
-	if err := m.upload(wm); err != nil {
+	if err := m.upload(wm, borrow); err != nil {
 		return nil, err
 	}
 	m.states = newStatePool(m)
@@ -127,15 +147,30 @@ func (m *Model) Close() error {
 	if m.states != nil {
 		m.states.destroy()
 	}
+	var err error
 	if m.ownsBE {
-		return m.be.Close()
+		err = m.be.Close()
+	} else {
+		err = m.be.Err()
 	}
-	return m.be.Err()
+	// The tensors that used the file's memory are freed: unmap it.
+	if m.wm != nil {
+		if cerr := m.wm.Close(); err == nil {
+			err = cerr
+		}
+		m.wm = nil
+	}
+	return err
 }
 
-// upload copies the canonical tensors to the backend.
-func (m *Model) upload(wm *weights.Model) error {
+// upload copies the canonical tensors to the backend, or with borrow lends
+// it the ones it can use in place (setting m.wm when any is).
+func (m *Model) upload(wm *weights.Model, borrow bool) error {
 	be := m.be
+	up := uploader{be: be, wm: wm}
+	if bo, ok := be.(backend.Borrower); ok && borrow {
+		up.bo = bo
+	}
 	var firstErr error
 	setErr := func(err error) {
 		if firstErr == nil {
@@ -158,10 +193,13 @@ func (m *Model) upload(wm *weights.Model) error {
 			setErr(err)
 			return nil
 		}
-		t, err := uploadMatrix(be, w, transposed)
+		t, borrowed, err := up.matrix(w, transposed)
 		if err != nil {
 			setErr(err)
 			return nil
+		}
+		if borrowed {
+			m.wm = wm
 		}
 		m.owned = append(m.owned, t)
 		return t
@@ -191,38 +229,61 @@ func (m *Model) upload(wm *weights.Model) error {
 	return nil
 }
 
-// uploadMatrix copies a weight matrix, optionally transposed, widening
-// quantized types to F32.
-func uploadMatrix(be backend.Backend, w *weights.Tensor, transposed bool) (backend.Tensor, error) {
+// uploader moves weight matrices to the backend.
+type uploader struct {
+	be backend.Backend
+	wm *weights.Model
+	bo backend.Borrower // non-nil: tensors may use wm's memory in place
+}
+
+// dtypes maps the weight types to the backend's.
+var dtypes = map[weights.DType]backend.DType{
+	weights.F32: backend.F32, weights.F16: backend.F16, weights.BF16: backend.BF16,
+	weights.Q4_0: backend.Q4_0, weights.Q4_1: backend.Q4_1, weights.Q5_0: backend.Q5_0,
+	weights.Q5_1: backend.Q5_1, weights.Q8_0: backend.Q8_0,
+}
+
+// matrix prepares a weight matrix [rows, cols] on the backend: in place
+// when the backend borrows it (borrowed true), else copied. A transposed
+// matrix (for MatMulT) is copied transposed, and the file's pages of the
+// original are released since nothing reads them; a block-quantized matrix
+// the backend supports stays quantized in its stored layout even when
+// transposed is asked (blocks run along rows): the graph multiplies it with
+// MatMul. Types the backend lacks are widened to F32.
+func (up *uploader) matrix(w *weights.Tensor, transposed bool) (t backend.Tensor, borrowed bool, err error) {
+	be := up.be
 	if len(w.Shape) != 2 {
-		return nil, fmt.Errorf("engine: matrix %q has shape %s", w.Name, w.ShapeString())
+		return nil, false, fmt.Errorf("engine: matrix %q has shape %s", w.Name, w.ShapeString())
 	}
 	rows, cols := w.Shape[0], w.Shape[1]
-	var dt backend.DType
-	switch w.DType {
-	case weights.F32:
-		dt = backend.F32
-	case weights.F16:
-		dt = backend.F16
-	case weights.BF16:
-		dt = backend.BF16
-	default:
+	dt, known := dtypes[w.DType]
+	if known && backend.Supports(be, dt) && (dt.Quantized() || !transposed) {
+		if up.bo != nil {
+			if t, ok := up.bo.Borrow(dt, rows, cols, w.Data); ok {
+				return t, true, nil
+			}
+		}
+		return be.Upload(dt, rows, cols, w.Data), false, nil
+	}
+	if !known || !backend.Supports(be, dt) || dt.Quantized() {
 		v, err := w.Float32()
 		if err != nil {
-			return nil, fmt.Errorf("engine: matrix %q: %w", w.Name, err)
+			return nil, false, fmt.Errorf("engine: matrix %q: %w", w.Name, err)
 		}
 		if transposed {
 			v = transposeF32(v, rows, cols)
 			rows, cols = cols, rows
 		}
-		return be.UploadF32(rows, cols, v), nil
+		up.wm.DropPages(w)
+		return be.UploadF32(rows, cols, v), false, nil
 	}
-	data := w.Data
-	if transposed {
-		data = transposeRaw(data, rows, cols, dt.Size())
-		rows, cols = cols, rows
+	// A plain type, transposed.
+	if rb := dt.RowBytes(cols); rows <= 0 || rb <= 0 || len(w.Data) != rows*rb {
+		return nil, false, fmt.Errorf("engine: matrix %q: %s %s does not match its %d data bytes", w.Name, w.DType, w.ShapeString(), len(w.Data))
 	}
-	return be.Upload(dt, rows, cols, data), nil
+	t = be.Upload(dt, cols, rows, transposeRaw(w.Data, rows, cols, dt.Size()))
+	up.wm.DropPages(w)
+	return t, false, nil
 }
 
 func transposeF32(v []float32, rows, cols int) []float32 {

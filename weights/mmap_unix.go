@@ -17,3 +17,8 @@ func mmap(f *os.File, size int64) ([]byte, func() error, error) {
 	}
 	return data, func() error { return syscall.Munmap(data) }, nil
 }
+
+// dropPages advises the kernel that the page-aligned mapped range b is not
+// needed: a shared read-only file mapping keeps its contents (read again on
+// the next access).
+func dropPages(b []byte) { _ = syscall.Madvise(b, syscall.MADV_DONTNEED) }

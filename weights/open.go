@@ -16,7 +16,7 @@ var ErrUnknownFormat = errors.New("weights: unknown model file format")
 // (never by its extension alone). Large files are memory-mapped where the
 // platform allows; call Close on the result when done.
 func Open(path string) (*File, error) {
-	data, release, err := mapFile(path)
+	data, release, mapped, err := mapFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -26,6 +26,9 @@ func Open(path string) (*File, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
 	}
 	f.close = release
+	if mapped {
+		f.mapped = data
+	}
 	return f, nil
 }
 
@@ -65,33 +68,34 @@ func Decode(data []byte) (*File, error) {
 	return nil, fmt.Errorf("%w: first bytes % x%s", ErrUnknownFormat, head, hint)
 }
 
-// mapFile returns the file's bytes and a function releasing them.
-func mapFile(path string) ([]byte, func() error, error) {
+// mapFile returns the file's bytes, a function releasing them and whether
+// they are a memory mapping of the file.
+func mapFile(path string) ([]byte, func() error, bool, error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	defer fh.Close()
 	st, err := fh.Stat()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if st.IsDir() {
-		return nil, nil, fmt.Errorf("weights: %s is a directory", path)
+		return nil, nil, false, fmt.Errorf("weights: %s is a directory", path)
 	}
 	size := st.Size()
 	if size == 0 {
-		return nil, nil, fmt.Errorf("weights: %s is empty", path)
+		return nil, nil, false, fmt.Errorf("weights: %s is empty", path)
 	}
 	if data, release, err := mmap(fh, size); err == nil {
-		return data, release, nil
+		return data, release, true, nil
 	}
 	if err := CheckHostAlloc("reading "+filepath.Base(path)+" into memory", uint64(size)); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	data := make([]byte, size)
 	if _, err := fh.ReadAt(data, 0); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	return data, func() error { return nil }, nil
+	return data, func() error { return nil }, false, nil
 }

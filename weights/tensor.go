@@ -155,6 +155,9 @@ type File struct {
 	Meta  map[string]string
 	index map[string]*Tensor
 	close func() error
+	// mapped is the file's memory mapping (nil when the file was read into
+	// memory); see DropPages.
+	mapped []byte
 }
 
 // Get returns the tensor with the given name, or nil.

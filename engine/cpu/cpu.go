@@ -35,6 +35,20 @@ func (t *tensor) Cols() int            { return t.cols }
 func (t *tensor) DType() backend.DType { return t.dt }
 func (t *tensor) row(i int) []float32  { return t.f32[i*t.cols : (i+1)*t.cols] }
 func (t *tensor) String() string       { return fmt.Sprintf("%s[%d, %d]", t.dt, t.rows, t.cols) }
+
+// HostBytes returns the tensor's memory as bytes (for tests and diagnostics:
+// it shows whether a weight was borrowed in place).
+func (t *tensor) HostBytes() []byte {
+	switch {
+	case t.q != nil:
+		return t.q
+	case t.u16 != nil:
+		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(t.u16))), 2*len(t.u16))
+	case t.f32 != nil:
+		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(t.f32))), 4*len(t.f32))
+	}
+	return nil
+}
 func (t *tensor) broadcast(i int) []float32 { // row i, or the only row of a [1, C] vector
 	if t.rows == 1 {
 		return t.f32[:t.cols]
@@ -191,10 +205,17 @@ func (b *Backend) Upload(dt backend.DType, rows, cols int, data []byte) backend.
 	return t
 }
 
+// unalignedOK: the CPU loads float32 and 16-bit values from any address (Go
+// allows unaligned slices of pointer-free types), so Borrow takes F32 and
+// 16-bit data at any offset, as rwkv.cpp's format (which does not align
+// tensors) needs.
+const unalignedOK = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
+
 // Borrow returns a read-only tensor over data without copying it (see
-// backend.Borrower): F32 data must be 4-byte aligned and F16 and BF16 data
-// 2-byte aligned, else ok is false and the caller uploads a copy. A
-// malformed shape or length is recorded as an error, as Upload does.
+// backend.Borrower). On CPUs other than amd64 and arm64, F32 data must be
+// 4-byte aligned and F16 and BF16 data 2-byte aligned, else ok is false and
+// the caller uploads a copy. A malformed shape or length is recorded as an
+// error, as Upload does.
 func (b *Backend) Borrow(dt backend.DType, rows, cols int, data []byte) (backend.Tensor, bool) {
 	if !b.checkEncoded("Borrow", dt, rows, cols, data) {
 		return placeholder(rows, cols), true
@@ -204,12 +225,12 @@ func (b *Backend) Borrow(dt backend.DType, rows, cols int, data []byte) (backend
 	t := &tensor{rows: rows, cols: cols, dt: dt, borrowed: true}
 	switch dt {
 	case backend.F32:
-		if uintptr(p)%4 != 0 {
+		if !unalignedOK && uintptr(p)%4 != 0 {
 			return nil, false
 		}
 		t.f32 = unsafe.Slice((*float32)(p), n)
 	case backend.F16, backend.BF16:
-		if uintptr(p)%2 != 0 {
+		if !unalignedOK && uintptr(p)%2 != 0 {
 			return nil, false
 		}
 		t.u16 = unsafe.Slice((*uint16)(p), n)
