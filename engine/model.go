@@ -58,9 +58,9 @@ type Model struct {
 	owned     []backend.Tensor // every uploaded tensor, for Close
 	// wm is the weights file whose memory some tensors use in place
 	// (Borrow): kept open until Close. Nil when every tensor was copied.
-	wm *weights.Model
-	states    *statePool
-	scratch   scratchCache
+	wm      *weights.Model
+	states  *statePool
+	scratch scratchCache
 	// reused per-step buffers (guarded by mu)
 	stepCount                       uint64
 	round                           []*Request
