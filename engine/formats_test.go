@@ -8,7 +8,7 @@ import (
 )
 
 // encodeAll re-encodes every tensor of f (F32) to the type pick chooses.
-func encodeAll(t *testing.T, ts []*weights.Tensor, pick func(*weights.Tensor) weights.DType) []*weights.Tensor {
+func encodeAll(t testing.TB, ts []*weights.Tensor, pick func(*weights.Tensor) weights.DType) []*weights.Tensor {
 	t.Helper()
 	out := make([]*weights.Tensor, len(ts))
 	for i, x := range ts {

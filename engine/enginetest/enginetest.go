@@ -145,8 +145,9 @@ func ReferenceOutputs(t *testing.T, c Config) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := MaxAbsDiff(got, ReadF32(t, filepath.Join(filepath.Dir(idx), e.LogitsFile))); d > tol {
-				t.Errorf("logits: max abs diff %g > %g", d, tol)
+			dl := MaxAbsDiff(got, ReadF32(t, filepath.Join(filepath.Dir(idx), e.LogitsFile)))
+			if dl > tol {
+				t.Errorf("logits: max abs diff %g > %g", dl, tol)
 			}
 			st, err := s.State()
 			if err != nil {
@@ -155,9 +156,11 @@ func ReferenceOutputs(t *testing.T, c Config) {
 			if len(st.Data) != e.StateLen {
 				t.Fatalf("state has %d values, reference %d", len(st.Data), e.StateLen)
 			}
-			if d := RelDiff(st.Data, ReadF32(t, filepath.Join(filepath.Dir(idx), e.StateFile)), 1); d > tol {
-				t.Errorf("state: max relative diff %g > %g", d, tol)
+			ds := RelDiff(st.Data, ReadF32(t, filepath.Join(filepath.Dir(idx), e.StateFile)), 1)
+			if ds > tol {
+				t.Errorf("state: max relative diff %g > %g", ds, tol)
 			}
+			t.Logf("logits max abs diff %.3g, state max relative diff %.3g (limit %g)", dl, ds, tol)
 			if c.TokenByToken != nil && !c.TokenByToken(e.PromptName) {
 				return
 			}

@@ -140,7 +140,7 @@ func TestGemmQPanics(t *testing.T) {
 
 func BenchmarkGemmQ(b *testing.B) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	const rows, k = 768, 768
+	const rows, k = 4096, 2048
 	for _, qt := range qTypes {
 		w := randBlocks(rng, qt.q, rows*k/QBlock)
 		x := randF32(rng, k)
