@@ -81,17 +81,23 @@ func Dequantize(q QType, dst []float32, src []byte) {
 // of chunkRows rows (in L2) is multiplied with every token.
 const qTileOne = 8 << 10
 
+// qFused selects the fused one-token kernels (benchmarks compare both).
+var qFused = true
+
 // qScratch holds per-call tiles; a pointer is pooled so that Get and Put
 // allocate nothing in steady state.
 var qScratch = sync.Pool{New: func() any { return new([]float32) }}
 
 // GemmQ is GemmF32 with w a row-major [rows, k] matrix of type q blocks (k a
 // multiple of 32; a row is k/32 consecutive blocks): it computes
-// dst[t*ldd + r] = dot(dequantized row r, x row t) for r < rows, t < n. The
-// rows are dequantized exactly (see QType) tile by tile into a cache-resident
-// buffer and multiplied there by the GemmF32 kernels, so the results equal
-// GemmF32 on the dequantized matrix bitwise, with the same numerical
-// contract. It panics if a slice is too short.
+// dst[t*ldd + r] = dot(dequantized row r, x row t) for r < rows, t < n.
+// With one token the assembly kernels decode the blocks in registers and
+// feed them to the FMA chains directly (the weights stream from memory once,
+// in their compact form); with several, rows are dequantized tile by tile
+// into a cache-resident buffer that the GemmF32 kernels multiply with every
+// token. Either way the weights are dequantized exactly (see QType) and the
+// results equal GemmF32 on the dequantized matrix bitwise, with the same
+// numerical contract. It panics if a slice is too short.
 func GemmQ(q QType, dst []float32, ldd int, w []byte, rows, k int, x []float32, n int) {
 	bb := q.BlockBytes()
 	if bb == 0 {
@@ -110,6 +116,15 @@ func GemmQ(q QType, dst []float32, ldd int, w []byte, rows, k int, x []float32, 
 	if k == 0 {
 		clearOut(dst, ldd, rows, n)
 		return
+	}
+	if n == 1 && useAsm && qFused && rows >= 2 {
+		// One token: rows are decoded in registers and fed to the FMA
+		// chains directly, two rows (two streams) at a time.
+		gemvAsm[q](&dst[0], &w[0], rows/2, rb, k/QBlock, &x[0])
+		if rows%2 == 0 {
+			return
+		}
+		dst, w, rows = dst[rows-1:], w[(rows-1)*rb:], 1
 	}
 	tile := max(qTileOne/k&^3, 4)
 	if n > 1 {

@@ -2,11 +2,20 @@
 
 #include "textflag.h"
 
-// Block dequantizers for AVX2/F16C (hand-written; see quant.go for the
-// formats). Each block of 32 elements becomes four ymm of float32 stored
-// to dst: the integer codes are widened to int32, converted exactly, then
-// multiplied by the block's scale d (VMULPS) and, for the _1 types, the
-// minimum m is added (VADDPS): the same two roundings as the portable code.
+// Block-quantized kernels for AVX2/FMA/F16C (hand-written; see quant.go for
+// the formats). A block of 32 elements is decoded into four ymm of float32
+// (Y4-Y7: elements 0-7, 8-15, 16-23, 24-31): the integer codes are widened
+// to int32, converted exactly, multiplied by the block's scale d (VMULPS)
+// and, for the _1 types, the minimum m is added (VADDPS): the same two
+// roundings as the portable decoder. The dequantizers store them; the
+// matrix-vector kernels feed them straight to the FMA chains of the dot
+// product contract (package doc): lanes 0-7 and 8-15 of the 16-lane
+// accumulator are two ymm registers, element i goes to lane i%16 in
+// increasing i, and the final reduction is the Gemm kernels' one, so the
+// results equal GemmF32 on the dequantized matrix bitwise.
+//
+// Registers of the decoders: Y0 d, Y8 m, Y1-Y3 scratch, Y4-Y7 the decoded
+// block, Y13 all ones, Y14 the type's byte constant, Y15 0x0F bytes.
 
 // Constants: 16 bytes of 0x0F, of 8 and of 16; the bit-expansion masks.
 DATA qLowNibble<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
@@ -15,7 +24,9 @@ GLOBL qLowNibble<>(SB), RODATA|NOPTR, $16
 
 DATA qEight<>+0(SB)/8, $0x0808080808080808
 DATA qEight<>+8(SB)/8, $0x0808080808080808
-GLOBL qEight<>(SB), RODATA|NOPTR, $16
+DATA qEight<>+16(SB)/8, $0x0808080808080808
+DATA qEight<>+24(SB)/8, $0x0808080808080808
+GLOBL qEight<>(SB), RODATA|NOPTR, $32
 
 DATA qSixteen<>+0(SB)/8, $0x1010101010101010
 DATA qSixteen<>+8(SB)/8, $0x1010101010101010
@@ -37,23 +48,21 @@ DATA qBitMask<>+16(SB)/8, $0x7fbfdfeff7fbfdfe
 DATA qBitMask<>+24(SB)/8, $0x7fbfdfeff7fbfdfe
 GLOBL qBitMask<>(SB), RODATA|NOPTR, $32
 
-// NIBBLES splits the 16 bytes at off(SI) into X1 (low nibbles: elements
-// 0-15) and X2 (high nibbles: elements 16-31). Needs X15 = 0x0F bytes.
-#define NIBBLES(off) \
-	VMOVDQU off(SI), X1 \
+// NIBBLES splits the 16 bytes at off(R) into X1 (low nibbles: elements
+// 0-15) and X2 (high nibbles: elements 16-31).
+#define NIBBLES(off, R) \
+	VMOVDQU off(R), X1 \
 	VPSRLW  $4, X1, X2 \
 	VPAND   X15, X1, X1 \
 	VPAND   X15, X2, X2
 
-// HIGHBITS ORs bit j of the u32 at off(SI) into bit 4 of element j's byte in
-// X1 (j < 16) and X2 (j >= 16). Needs Y12 = shuffle, Y13 = bit mask,
-// Y14 = 0x10 bytes; clobbers Y3, Y4.
-#define HIGHBITS(off) \
-	VPBROADCASTD off(SI), Y3 \
-	VPSHUFB      Y12, Y3, Y3 \
-	VPOR         Y13, Y3, Y3 \
-	VPCMPEQB     Y4, Y4, Y4 \
-	VPCMPEQB     Y4, Y3, Y3 \
+// HIGHBITS ORs bit j of the u32 at off(R) into bit 4 of element j's byte in
+// X1 (j < 16) and X2 (j >= 16). Needs Y13 = all ones, Y14 = 0x10 bytes.
+#define HIGHBITS(off, R) \
+	VPBROADCASTD off(R), Y3 \
+	VPSHUFB      qBitShuf<>(SB), Y3, Y3 \
+	VPOR         qBitMask<>(SB), Y3, Y3 \
+	VPCMPEQB     Y13, Y3, Y3 \
 	VPAND        Y14, Y3, Y3 \
 	VPOR         X3, X1, X1 \
 	VEXTRACTI128 $1, Y3, X3 \
@@ -87,6 +96,65 @@ GLOBL qBitMask<>(SB), RODATA|NOPTR, $32
 	VADDPS Y8, Y6, Y6 \
 	VADDPS Y8, Y7, Y7
 
+// HALF loads the fp16 at off(R), converted, into all lanes of Y.
+#define HALF(off, R, Y, X) \
+	VPBROADCASTW off(R), X \
+	VCVTPH2PS    X, Y
+
+// The decoders of one block at R into Y4-Y7.
+#define DEC_Q4_0(R) \
+	HALF(0, R, Y0, X0) \
+	NIBBLES(2, R) \
+	VPSUBB X14, X1, X1 \
+	VPSUBB X14, X2, X2 \
+	WIDEN(VPMOVSXBD) \
+	SCALE
+
+#define DEC_Q4_1(R) \
+	HALF(0, R, Y0, X0) \
+	HALF(2, R, Y8, X8) \
+	NIBBLES(4, R) \
+	WIDEN(VPMOVZXBD) \
+	SCALE \
+	OFFSET
+
+#define DEC_Q5_0(R) \
+	HALF(0, R, Y0, X0) \
+	NIBBLES(6, R) \
+	HIGHBITS(2, R) \
+	VPSUBB X14, X1, X1 \
+	VPSUBB X14, X2, X2 \
+	WIDEN(VPMOVSXBD) \
+	SCALE
+
+#define DEC_Q5_1(R) \
+	HALF(0, R, Y0, X0) \
+	HALF(2, R, Y8, X8) \
+	NIBBLES(8, R) \
+	HIGHBITS(4, R) \
+	WIDEN(VPMOVZXBD) \
+	SCALE \
+	OFFSET
+
+#define DEC_Q8_0(R) \
+	HALF(0, R, Y0, X0) \
+	VPMOVSXBD 2(R), Y4 \
+	VPMOVSXBD 10(R), Y5 \
+	VPMOVSXBD 18(R), Y6 \
+	VPMOVSXBD 26(R), Y7 \
+	VCVTDQ2PS Y4, Y4 \
+	VCVTDQ2PS Y5, Y5 \
+	VCVTDQ2PS Y6, Y6 \
+	VCVTDQ2PS Y7, Y7 \
+	SCALE
+
+// SETUP loads the decoders' constants: C, the type's byte constant (or
+// qLowNibble when it has none).
+#define SETUP(C) \
+	VMOVDQU  qLowNibble<>(SB), X15 \
+	VMOVDQU  C(SB), Y14 \
+	VPCMPEQB Y13, Y13, Y13
+
 // STORE writes Y4-Y7 to the block's 32 floats at DI.
 #define STORE \
 	VMOVUPS Y4, (DI) \
@@ -94,31 +162,83 @@ GLOBL qBitMask<>(SB), RODATA|NOPTR, $32
 	VMOVUPS Y6, 64(DI) \
 	VMOVUPS Y7, 96(DI)
 
-// D loads the fp16 at off(SI), converted, into all lanes of Y.
-#define DSCALE(off, Y, X) \
-	VPBROADCASTW off(SI), X \
-	VCVTPH2PS    X, Y
+// FMA4 accumulates the block times the 32 floats of x at DX into lanes
+// 0-7 (A) and 8-15 (B): elements 0-7 and 16-23 into A, 8-15 and 24-31 into
+// B, in increasing order.
+#define FMA4(A, B) \
+	VFMADD231PS (DX), Y4, A \
+	VFMADD231PS 32(DX), Y5, B \
+	VFMADD231PS 64(DX), Y6, A \
+	VFMADD231PS 96(DX), Y7, B
+
+// REDUCE sums the 16 lanes held in A (0-7) and B (8-15) as the Gemm kernels
+// do, into the low float of XA (the X register of A); clobbers XT.
+#define REDUCE(A, B, XA, XT) \
+	VADDPS       B, A, A \
+	VEXTRACTF128 $1, A, XT \
+	VADDPS       XT, XA, XA \
+	VMOVHLPS     XA, XA, XT \
+	VADDPS       XT, XA, XA \
+	VMOVSHDUP    XA, XT \
+	VADDSS       XT, XA, XA
 
 // func dequantQ4_0Asm(dst *float32, src *byte, nblk int)
 TEXT ·dequantQ4_0Asm(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ nblk+16(FP), CX
-	VMOVDQU qLowNibble<>(SB), X15
-	VMOVDQU qEight<>(SB), X14
+	SETUP(qEight<>)
 
-q40loop:
-	DSCALE(0, Y0, X0)
-	NIBBLES(2)
-	VPSUBB X14, X1, X1
-	VPSUBB X14, X2, X2
-	WIDEN(VPMOVSXBD)
-	SCALE
+loop:
+	DEC_Q4_0(SI)
 	STORE
 	ADDQ $18, SI
 	ADDQ $128, DI
 	DECQ CX
-	JNZ  q40loop
+	JNZ  loop
+	VZEROUPPER
+	RET
+
+// func gemvQ4_0Asm(dst *float32, w *byte, npair, rowBytes, nblk int, x *float32)
+// dst[i] = dot(row i, x) for the 2*npair rows from w (rowBytes apart, nblk
+// blocks each), two rows at a time.
+TEXT ·gemvQ4_0Asm(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ npair+16(FP), BX
+	MOVQ rowBytes+24(FP), R8
+	MOVQ nblk+32(FP), R10
+	MOVQ x+40(FP), R9
+	SETUP(qEight<>)
+
+pair:
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	MOVQ   SI, AX
+	LEAQ   (SI)(R8*1), R11
+	MOVQ   R9, DX
+	MOVQ   R10, CX
+
+block:
+	DEC_Q4_0(AX)
+	FMA4(Y9, Y10)
+	DEC_Q4_0(R11)
+	FMA4(Y11, Y12)
+	ADDQ $18, AX
+	ADDQ $18, R11
+	ADDQ $128, DX
+	DECQ CX
+	JNZ  block
+	REDUCE(Y9, Y10, X9, X3)
+	REDUCE(Y11, Y12, X11, X3)
+	VMOVSS X9, (DI)
+	VMOVSS X11, 4(DI)
+	ADDQ   $8, DI
+	LEAQ   (SI)(R8*2), SI
+	DECQ   BX
+	JNZ    pair
 	VZEROUPPER
 	RET
 
@@ -127,20 +247,58 @@ TEXT ·dequantQ4_1Asm(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ nblk+16(FP), CX
-	VMOVDQU qLowNibble<>(SB), X15
+	SETUP(qSixteen<>)
 
-q41loop:
-	DSCALE(0, Y0, X0)
-	DSCALE(2, Y8, X8)
-	NIBBLES(4)
-	WIDEN(VPMOVZXBD)
-	SCALE
-	OFFSET
+loop:
+	DEC_Q4_1(SI)
 	STORE
 	ADDQ $20, SI
 	ADDQ $128, DI
 	DECQ CX
-	JNZ  q41loop
+	JNZ  loop
+	VZEROUPPER
+	RET
+
+// func gemvQ4_1Asm(dst *float32, w *byte, npair, rowBytes, nblk int, x *float32)
+// dst[i] = dot(row i, x) for the 2*npair rows from w (rowBytes apart, nblk
+// blocks each), two rows at a time.
+TEXT ·gemvQ4_1Asm(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ npair+16(FP), BX
+	MOVQ rowBytes+24(FP), R8
+	MOVQ nblk+32(FP), R10
+	MOVQ x+40(FP), R9
+	SETUP(qSixteen<>)
+
+pair:
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	MOVQ   SI, AX
+	LEAQ   (SI)(R8*1), R11
+	MOVQ   R9, DX
+	MOVQ   R10, CX
+
+block:
+	DEC_Q4_1(AX)
+	FMA4(Y9, Y10)
+	DEC_Q4_1(R11)
+	FMA4(Y11, Y12)
+	ADDQ $20, AX
+	ADDQ $20, R11
+	ADDQ $128, DX
+	DECQ CX
+	JNZ  block
+	REDUCE(Y9, Y10, X9, X3)
+	REDUCE(Y11, Y12, X11, X3)
+	VMOVSS X9, (DI)
+	VMOVSS X11, 4(DI)
+	ADDQ   $8, DI
+	LEAQ   (SI)(R8*2), SI
+	DECQ   BX
+	JNZ    pair
 	VZEROUPPER
 	RET
 
@@ -149,24 +307,58 @@ TEXT ·dequantQ5_0Asm(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ nblk+16(FP), CX
-	VMOVDQU qLowNibble<>(SB), X15
-	VMOVDQU qBitShuf<>(SB), Y12
-	VMOVDQU qBitMask<>(SB), Y13
-	VMOVDQU qSixteen<>(SB), Y14
+	SETUP(qSixteen<>)
 
-q50loop:
-	DSCALE(0, Y0, X0)
-	NIBBLES(6)
-	HIGHBITS(2)
-	VPSUBB X14, X1, X1
-	VPSUBB X14, X2, X2
-	WIDEN(VPMOVSXBD)
-	SCALE
+loop:
+	DEC_Q5_0(SI)
 	STORE
 	ADDQ $22, SI
 	ADDQ $128, DI
 	DECQ CX
-	JNZ  q50loop
+	JNZ  loop
+	VZEROUPPER
+	RET
+
+// func gemvQ5_0Asm(dst *float32, w *byte, npair, rowBytes, nblk int, x *float32)
+// dst[i] = dot(row i, x) for the 2*npair rows from w (rowBytes apart, nblk
+// blocks each), two rows at a time.
+TEXT ·gemvQ5_0Asm(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ npair+16(FP), BX
+	MOVQ rowBytes+24(FP), R8
+	MOVQ nblk+32(FP), R10
+	MOVQ x+40(FP), R9
+	SETUP(qSixteen<>)
+
+pair:
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	MOVQ   SI, AX
+	LEAQ   (SI)(R8*1), R11
+	MOVQ   R9, DX
+	MOVQ   R10, CX
+
+block:
+	DEC_Q5_0(AX)
+	FMA4(Y9, Y10)
+	DEC_Q5_0(R11)
+	FMA4(Y11, Y12)
+	ADDQ $22, AX
+	ADDQ $22, R11
+	ADDQ $128, DX
+	DECQ CX
+	JNZ  block
+	REDUCE(Y9, Y10, X9, X3)
+	REDUCE(Y11, Y12, X11, X3)
+	VMOVSS X9, (DI)
+	VMOVSS X11, 4(DI)
+	ADDQ   $8, DI
+	LEAQ   (SI)(R8*2), SI
+	DECQ   BX
+	JNZ    pair
 	VZEROUPPER
 	RET
 
@@ -175,24 +367,58 @@ TEXT ·dequantQ5_1Asm(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ nblk+16(FP), CX
-	VMOVDQU qLowNibble<>(SB), X15
-	VMOVDQU qBitShuf<>(SB), Y12
-	VMOVDQU qBitMask<>(SB), Y13
-	VMOVDQU qSixteen<>(SB), Y14
+	SETUP(qSixteen<>)
 
-q51loop:
-	DSCALE(0, Y0, X0)
-	DSCALE(2, Y8, X8)
-	NIBBLES(8)
-	HIGHBITS(4)
-	WIDEN(VPMOVZXBD)
-	SCALE
-	OFFSET
+loop:
+	DEC_Q5_1(SI)
 	STORE
 	ADDQ $24, SI
 	ADDQ $128, DI
 	DECQ CX
-	JNZ  q51loop
+	JNZ  loop
+	VZEROUPPER
+	RET
+
+// func gemvQ5_1Asm(dst *float32, w *byte, npair, rowBytes, nblk int, x *float32)
+// dst[i] = dot(row i, x) for the 2*npair rows from w (rowBytes apart, nblk
+// blocks each), two rows at a time.
+TEXT ·gemvQ5_1Asm(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ npair+16(FP), BX
+	MOVQ rowBytes+24(FP), R8
+	MOVQ nblk+32(FP), R10
+	MOVQ x+40(FP), R9
+	SETUP(qSixteen<>)
+
+pair:
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	MOVQ   SI, AX
+	LEAQ   (SI)(R8*1), R11
+	MOVQ   R9, DX
+	MOVQ   R10, CX
+
+block:
+	DEC_Q5_1(AX)
+	FMA4(Y9, Y10)
+	DEC_Q5_1(R11)
+	FMA4(Y11, Y12)
+	ADDQ $24, AX
+	ADDQ $24, R11
+	ADDQ $128, DX
+	DECQ CX
+	JNZ  block
+	REDUCE(Y9, Y10, X9, X3)
+	REDUCE(Y11, Y12, X11, X3)
+	VMOVSS X9, (DI)
+	VMOVSS X11, 4(DI)
+	ADDQ   $8, DI
+	LEAQ   (SI)(R8*2), SI
+	DECQ   BX
+	JNZ    pair
 	VZEROUPPER
 	RET
 
@@ -201,22 +427,57 @@ TEXT ·dequantQ8_0Asm(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ nblk+16(FP), CX
+	SETUP(qSixteen<>)
 
-q80loop:
-	DSCALE(0, Y0, X0)
-	VPMOVSXBD 2(SI), Y4
-	VPMOVSXBD 10(SI), Y5
-	VPMOVSXBD 18(SI), Y6
-	VPMOVSXBD 26(SI), Y7
-	VCVTDQ2PS Y4, Y4
-	VCVTDQ2PS Y5, Y5
-	VCVTDQ2PS Y6, Y6
-	VCVTDQ2PS Y7, Y7
-	SCALE
+loop:
+	DEC_Q8_0(SI)
 	STORE
 	ADDQ $34, SI
 	ADDQ $128, DI
 	DECQ CX
-	JNZ  q80loop
+	JNZ  loop
+	VZEROUPPER
+	RET
+
+// func gemvQ8_0Asm(dst *float32, w *byte, npair, rowBytes, nblk int, x *float32)
+// dst[i] = dot(row i, x) for the 2*npair rows from w (rowBytes apart, nblk
+// blocks each), two rows at a time.
+TEXT ·gemvQ8_0Asm(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ npair+16(FP), BX
+	MOVQ rowBytes+24(FP), R8
+	MOVQ nblk+32(FP), R10
+	MOVQ x+40(FP), R9
+	SETUP(qSixteen<>)
+
+pair:
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	MOVQ   SI, AX
+	LEAQ   (SI)(R8*1), R11
+	MOVQ   R9, DX
+	MOVQ   R10, CX
+
+block:
+	DEC_Q8_0(AX)
+	FMA4(Y9, Y10)
+	DEC_Q8_0(R11)
+	FMA4(Y11, Y12)
+	ADDQ $34, AX
+	ADDQ $34, R11
+	ADDQ $128, DX
+	DECQ CX
+	JNZ  block
+	REDUCE(Y9, Y10, X9, X3)
+	REDUCE(Y11, Y12, X11, X3)
+	VMOVSS X9, (DI)
+	VMOVSS X11, 4(DI)
+	ADDQ   $8, DI
+	LEAQ   (SI)(R8*2), SI
+	DECQ   BX
+	JNZ    pair
 	VZEROUPPER
 	RET

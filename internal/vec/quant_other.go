@@ -3,4 +3,7 @@
 package vec
 
 // dequantAsm is never called without the assembly kernels.
-var dequantAsm [numQTypes]func(dst *float32, src *byte, nblk int)
+var (
+	dequantAsm [numQTypes]func(dst *float32, src *byte, nblk int)
+	gemvAsm    [numQTypes]func(dst *float32, w *byte, npair, rowBytes, nblk int, x *float32)
+)

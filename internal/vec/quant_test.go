@@ -145,11 +145,19 @@ func BenchmarkGemmQ(b *testing.B) {
 		w := randBlocks(rng, qt.q, rows*k/QBlock)
 		x := randF32(rng, k)
 		dst := make([]float32, rows)
-		b.Run(qt.q.String(), func(b *testing.B) {
-			b.SetBytes(int64(len(w)))
-			for b.Loop() {
-				GemmQ(qt.q, dst, rows, w, rows, k, x, 1)
+		for _, fused := range []bool{true, false} {
+			name := qt.q.String() + "/tiled"
+			if fused {
+				name = qt.q.String() + "/fused"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				qFused = fused
+				defer func() { qFused = true }()
+				b.SetBytes(int64(len(w)))
+				for b.Loop() {
+					GemmQ(qt.q, dst, rows, w, rows, k, x, 1)
+				}
+			})
+		}
 	}
 }
