@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -195,6 +196,11 @@ func TestLoadInPlace(t *testing.T) {
 			}
 			if m.wm != nil {
 				t.Error("Close kept the weights file")
+			}
+			// The mapping is gone: a session of the closed model must
+			// refuse to run rather than read it.
+			if _, err := s.Feed([]int{1}); !errors.Is(err, ErrClosed) {
+				t.Errorf("Feed after Close: %v, want ErrClosed", err)
 			}
 		})
 	}
