@@ -226,3 +226,30 @@ func TestLoadInPlaceOtherBackend(t *testing.T) {
 
 // noBorrow hides the Borrower and DTypeSupporter capabilities of a backend.
 type noBorrow struct{ backend.Backend }
+
+// TestTransposeRaw: the tiled transposes equal the element-by-element one
+// for every element size, odd shapes and unaligned data.
+func TestTransposeRaw(t *testing.T) {
+	for _, size := range []int{1, 2, 4, 8} {
+		for _, sh := range [][2]int{{1, 1}, {1, 37}, {37, 1}, {33, 65}, {64, 32}, {70, 3}} {
+			rows, cols := sh[0], sh[1]
+			buf := make([]byte, rows*cols*size+1)
+			for i := range buf {
+				buf[i] = byte(i*7 + i/251)
+			}
+			for _, off := range []int{0, 1} {
+				data := buf[off : off+rows*cols*size]
+				got := transposeRaw(data, rows, cols, size)
+				for r := 0; r < rows; r++ {
+					for c := 0; c < cols; c++ {
+						g := got[(c*rows+r)*size : (c*rows+r+1)*size]
+						w := data[(r*cols+c)*size : (r*cols+c+1)*size]
+						if string(g) != string(w) {
+							t.Fatalf("size %d %dx%d offset %d: element (%d, %d) = %x, want %x", size, rows, cols, off, r, c, g, w)
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -18,7 +18,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
 	"github.com/rwkvgo/rwkvgo/engine/cpu"
@@ -281,9 +283,15 @@ func (up *uploader) matrix(w *weights.Tensor, transposed bool) (t backend.Tensor
 	if rb := dt.RowBytes(cols); rows <= 0 || rb <= 0 || len(w.Data) != rows*rb {
 		return nil, false, fmt.Errorf("engine: matrix %q: %s %s does not match its %d data bytes", w.Name, w.DType, w.ShapeString(), len(w.Data))
 	}
-	t = be.Upload(dt, cols, rows, transposeRaw(w.Data, rows, cols, dt.Size()))
+	tr := transposeRaw(w.Data, rows, cols, dt.Size())
 	up.wm.DropPages(w)
-	return t, false, nil
+	if up.bo != nil {
+		// The copy is ours: lend it rather than copy it again.
+		if t, ok := up.bo.Borrow(dt, cols, rows, tr); ok {
+			return t, false, nil
+		}
+	}
+	return be.Upload(dt, cols, rows, tr), false, nil
 }
 
 func transposeF32(v []float32, rows, cols int) []float32 {
@@ -296,13 +304,47 @@ func transposeF32(v []float32, rows, cols int) []float32 {
 	return out
 }
 
-// transposeRaw transposes a row-major [rows, cols] array of size-byte elements.
+// transposeRaw transposes a row-major [rows, cols] array of size-byte
+// elements (tiles of 32x32, typed for 2- and 4-byte elements).
 func transposeRaw(data []byte, rows, cols, size int) []byte {
 	out := make([]byte, len(data))
-	for r := 0; r < rows; r++ {
-		for c := 0; c < cols; c++ {
-			copy(out[(c*rows+r)*size:(c*rows+r+1)*size], data[(r*cols+c)*size:(r*cols+c+1)*size])
+	if len(data) == 0 {
+		return out
+	}
+	p := unsafe.Pointer(unsafe.SliceData(data))
+	switch {
+	case size == 2 && (unalignedOK || uintptr(p)%2 == 0):
+		transposeTiles(unsafe.Slice((*uint16)(unsafe.Pointer(&out[0])), rows*cols), unsafe.Slice((*uint16)(p), rows*cols), rows, cols)
+	case size == 4 && (unalignedOK || uintptr(p)%4 == 0):
+		transposeTiles(unsafe.Slice((*uint32)(unsafe.Pointer(&out[0])), rows*cols), unsafe.Slice((*uint32)(p), rows*cols), rows, cols)
+	default:
+		for r := 0; r < rows; r++ {
+			for c := 0; c < cols; c++ {
+				copy(out[(c*rows+r)*size:(c*rows+r+1)*size], data[(r*cols+c)*size:(r*cols+c+1)*size])
+			}
 		}
 	}
 	return out
+}
+
+// unalignedOK: the CPU reads 2- and 4-byte values at any address (Go
+// allows unaligned slices of pointer-free types).
+const unalignedOK = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
+
+// transposeTiles sets dst [cols, rows] to the transpose of src [rows, cols]
+// tile by tile, so that both sides stay in cache.
+func transposeTiles[T uint16 | uint32](dst, src []T, rows, cols int) {
+	const tile = 32
+	for r0 := 0; r0 < rows; r0 += tile {
+		r1 := min(r0+tile, rows)
+		for c0 := 0; c0 < cols; c0 += tile {
+			c1 := min(c0+tile, cols)
+			for r := r0; r < r1; r++ {
+				row := src[r*cols+c0 : r*cols+c1]
+				for i, v := range row {
+					dst[(c0+i)*rows+r] = v
+				}
+			}
+		}
+	}
 }
