@@ -253,3 +253,36 @@ func TestTransposeRaw(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizedAcrossRows: a quantized matrix whose rows are not whole
+// blocks (blocks running across rows, which a file may hold) is widened to
+// F32 and gives the logits of the decoded weights.
+func TestQuantizedAcrossRows(t *testing.T) {
+	f, err := weights.Synthesize(weights.SynthConfig{Version: weights.V7, Layers: 2, Embd: 64, Vocab: 97, HeadSize: 16, FFN: 128,
+		DecayLoRA: 16, AaaLoRA: 8, ValueLoRA: 8, GateLoRA: 16, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, err := weights.ToRWKVCpp(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd := 0
+	ts := encodeAll(t, conv.Tensors, func(x *weights.Tensor) weights.DType {
+		if len(x.Shape) == 2 && x.Len()%32 == 0 {
+			if x.Shape[len(x.Shape)-1]%32 != 0 {
+				odd++
+			}
+			return weights.Q8_0
+		}
+		return x.DType
+	})
+	if odd == 0 {
+		t.Fatal("no matrix with rows of a partial block")
+	}
+	q := logitsOf(t, &weights.File{Format: weights.FormatGGML, Tensors: ts})
+	want := logitsOf(t, &weights.File{Format: weights.FormatGGML, Tensors: widen(t, ts)})
+	if d := maxAbsDiff(q, want); d > 5e-5 {
+		t.Errorf("logits differ by %g from the decoded weights' (limit 5e-5)", d)
+	}
+}

@@ -259,7 +259,10 @@ func (up *uploader) matrix(w *weights.Tensor, transposed bool) (t backend.Tensor
 	}
 	rows, cols := w.Shape[0], w.Shape[1]
 	dt, known := dtypes[w.DType]
-	if known && backend.Supports(be, dt) && (dt.Quantized() || !transposed) {
+	// Quantized rows must be whole blocks (a file may store a matrix whose
+	// row is not, blocks running across rows: it is widened instead).
+	native := known && backend.Supports(be, dt) && dt.RowBytes(cols) > 0
+	if native && (dt.Quantized() || !transposed) {
 		if up.bo != nil {
 			if t, ok := up.bo.Borrow(dt, rows, cols, w.Data); ok {
 				return t, true, nil
@@ -267,7 +270,7 @@ func (up *uploader) matrix(w *weights.Tensor, transposed bool) (t backend.Tensor
 		}
 		return be.Upload(dt, rows, cols, w.Data), false, nil
 	}
-	if !known || !backend.Supports(be, dt) || dt.Quantized() {
+	if !native {
 		v, err := w.Float32()
 		if err != nil {
 			return nil, false, fmt.Errorf("engine: matrix %q: %w", w.Name, err)
@@ -277,6 +280,12 @@ func (up *uploader) matrix(w *weights.Tensor, transposed bool) (t backend.Tensor
 			rows, cols = cols, rows
 		}
 		up.wm.DropPages(w)
+		if up.bo != nil && len(v) > 0 {
+			// The widened copy is ours: lend it rather than copy it again.
+			if t, ok := up.bo.Borrow(backend.F32, rows, cols, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))); ok {
+				return t, false, nil
+			}
+		}
 		return be.UploadF32(rows, cols, v), false, nil
 	}
 	// A plain type, transposed.
