@@ -1,8 +1,11 @@
 // Package cpu is the production CPU backend: pure Go with SIMD kernels
 // (AVX2/FMA/F16C assembly selected at run time, a portable fallback
 // elsewhere). It is the default backend and the correctness oracle for every
-// other backend. Activations and state are float32; weight matrices stay in their stored type (F32, F16 or BF16) and are widened on the
-// fly inside the matrix kernels. Matrix products are split across goroutines;
+// other backend. Activations and state are float32; weight matrices stay in
+// their stored type (F32, F16, BF16 or a block-quantized type: Q4_0, Q4_1,
+// Q5_0, Q5_1, Q8_0) and are widened on the fly inside the matrix kernels.
+// Weights can be used in place from the caller's memory, such as a
+// memory-mapped file (Borrow). Matrix products are split across goroutines;
 // sums inside norms are accumulated in float64. Steady-state decoding
 // allocates nothing.
 package cpu
