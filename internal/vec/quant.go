@@ -81,6 +81,10 @@ func Dequantize(q QType, dst []float32, src []byte) {
 // of chunkRows rows (in L2) is multiplied with every token.
 const qTileOne = 8 << 10
 
+// useAVX512 selects the AVX-512 one-token kernels where the CPU has them
+// (tests turn it off to run the AVX2 ones).
+var useAVX512 = hasAVX512
+
 // qFused selects the fused one-token kernels (benchmarks compare both).
 var qFused = true
 
@@ -117,14 +121,23 @@ func GemmQ(q QType, dst []float32, ldd int, w []byte, rows, k int, x []float32, 
 		clearOut(dst, ldd, rows, n)
 		return
 	}
-	if n == 1 && useAsm && qFused && rows >= 2 {
+	if n == 1 && useAsm && qFused {
 		// One token: rows are decoded in registers and fed to the FMA
-		// chains directly, two rows (two streams) at a time.
-		gemvAsm[q](&dst[0], &w[0], rows/2, rb, k/QBlock, &x[0])
-		if rows%2 == 0 {
+		// chains directly, four rows at a time with AVX-512, two with
+		// AVX2; all give the same bits.
+		if useAVX512 && rows >= 4 {
+			r4 := rows &^ 3
+			gemv4Avx512[q](&dst[0], &w[0], r4/4, rb, k/QBlock, &x[0])
+			dst, w, rows = dst[r4:], w[r4*rb:], rows-r4
+		}
+		if rows >= 2 {
+			r2 := rows &^ 1
+			gemvAsm[q](&dst[0], &w[0], r2/2, rb, k/QBlock, &x[0])
+			dst, w, rows = dst[r2:], w[r2*rb:], rows-r2
+		}
+		if rows == 0 {
 			return
 		}
-		dst, w, rows = dst[rows-1:], w[(rows-1)*rb:], 1
 	}
 	tile := max(qTileOne/k&^3, 4)
 	if n > 1 {

@@ -2,6 +2,8 @@
 
 package vec
 
+import "golang.org/x/sys/cpu"
+
 // Block dequantizers (quant_amd64.s): dst[0 : 32*nblk] = the nblk blocks at
 // src, decoded exactly as the portable decoders do; nblk >= 1.
 
@@ -41,6 +43,31 @@ func gemvQ8_0Asm(dst *float32, w *byte, npair, rowBytes, nblk int, x *float32)
 
 var gemvAsm = [numQTypes]func(dst *float32, w *byte, npair, rowBytes, nblk int, x *float32){
 	gemvQ4_0Asm, gemvQ4_1Asm, gemvQ5_0Asm, gemvQ5_1Asm, gemvQ8_0Asm,
+}
+
+// AVX-512 matrix-vector kernels, four rows at a time (see quant_amd64.s):
+// the same results as the AVX2 ones.
+
+//go:noescape
+func gemv4Q4_0Avx512(dst *float32, w *byte, nquad, rowBytes, nblk int, x *float32)
+
+//go:noescape
+func gemv4Q4_1Avx512(dst *float32, w *byte, nquad, rowBytes, nblk int, x *float32)
+
+//go:noescape
+func gemv4Q5_0Avx512(dst *float32, w *byte, nquad, rowBytes, nblk int, x *float32)
+
+//go:noescape
+func gemv4Q5_1Avx512(dst *float32, w *byte, nquad, rowBytes, nblk int, x *float32)
+
+//go:noescape
+func gemv4Q8_0Avx512(dst *float32, w *byte, nquad, rowBytes, nblk int, x *float32)
+
+// hasAVX512 reports whether the CPU (and OS) support the AVX-512 kernels.
+var hasAVX512 = hasAsm && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
+
+var gemv4Avx512 = [numQTypes]func(dst *float32, w *byte, nquad, rowBytes, nblk int, x *float32){
+	gemv4Q4_0Avx512, gemv4Q4_1Avx512, gemv4Q5_0Avx512, gemv4Q5_1Avx512, gemv4Q8_0Avx512,
 }
 
 var dequantAsm = [numQTypes]func(dst *float32, src *byte, nblk int){

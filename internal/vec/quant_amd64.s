@@ -481,3 +481,362 @@ block:
 	JNZ    pair
 	VZEROUPPER
 	RET
+
+// AVX-512 matrix-vector kernels: the 16 lanes of the accumulator are one zmm
+// register and a block is two zmm (elements 0-15, 16-31), four rows at a
+// time. Decoders: Z0 d, Z8 m, Z4 and Z5 the block; X1, X2, Y3 scratch.
+
+// WIDEN512 converts the 16 bytes of X1 and of X2 (EXT = VPMOVSXBD or
+// VPMOVZXBD) to float32 in Z4 (X1) and Z5 (X2).
+#define WIDEN512(EXT) \
+	EXT       X1, Z4 \
+	EXT       X2, Z5 \
+	VCVTDQ2PS Z4, Z4 \
+	VCVTDQ2PS Z5, Z5
+
+#define HALF512(off, R, Z, Y) \
+	VPBROADCASTW off(R), Y \
+	VCVTPH2PS    Y, Z
+
+#define SCALE512 \
+	VMULPS Z0, Z4, Z4 \
+	VMULPS Z0, Z5, Z5
+
+#define OFFSET512 \
+	VADDPS Z8, Z4, Z4 \
+	VADDPS Z8, Z5, Z5
+
+#define DEC512_Q4_0(R) \
+	HALF512(0, R, Z0, Y0) \
+	NIBBLES(2, R) \
+	VPSUBB X14, X1, X1 \
+	VPSUBB X14, X2, X2 \
+	WIDEN512(VPMOVSXBD) \
+	SCALE512
+
+#define DEC512_Q4_1(R) \
+	HALF512(0, R, Z0, Y0) \
+	HALF512(2, R, Z8, Y8) \
+	NIBBLES(4, R) \
+	WIDEN512(VPMOVZXBD) \
+	SCALE512 \
+	OFFSET512
+
+#define DEC512_Q5_0(R) \
+	HALF512(0, R, Z0, Y0) \
+	NIBBLES(6, R) \
+	HIGHBITS(2, R) \
+	VPSUBB X14, X1, X1 \
+	VPSUBB X14, X2, X2 \
+	WIDEN512(VPMOVSXBD) \
+	SCALE512
+
+#define DEC512_Q5_1(R) \
+	HALF512(0, R, Z0, Y0) \
+	HALF512(2, R, Z8, Y8) \
+	NIBBLES(8, R) \
+	HIGHBITS(4, R) \
+	WIDEN512(VPMOVZXBD) \
+	SCALE512 \
+	OFFSET512
+
+#define DEC512_Q8_0(R) \
+	HALF512(0, R, Z0, Y0) \
+	VPMOVSXBD 2(R), Z4 \
+	VPMOVSXBD 18(R), Z5 \
+	VCVTDQ2PS Z4, Z4 \
+	VCVTDQ2PS Z5, Z5 \
+	SCALE512
+
+// FMA2 accumulates the block times the 32 floats of x at DX into A: element
+// i into lane i%16, in increasing order.
+#define FMA2(A) \
+	VFMADD231PS (DX), Z4, A \
+	VFMADD231PS 64(DX), Z5, A
+
+// REDUCE512 sums the 16 lanes of A as the Gemm kernels do into the low
+// float of XA (YA, XA: the lower halves of A); clobbers Y3.
+#define REDUCE512(A, YA, XA) \
+	VEXTRACTF64X4 $1, A, Y3 \
+	VADDPS        Y3, YA, YA \
+	VEXTRACTF128  $1, YA, X3 \
+	VADDPS        X3, XA, XA \
+	VMOVHLPS      XA, XA, X3 \
+	VADDPS        X3, XA, XA \
+	VMOVSHDUP     XA, X3 \
+	VADDSS        X3, XA, XA
+
+// func gemv4Q4_0Avx512(dst *float32, w *byte, nquad, rowBytes, nblk int, x *float32)
+// dst[i] = dot(row i, x) for the 4*nquad rows from w (rowBytes apart, nblk
+// blocks each), four rows at a time.
+TEXT ·gemv4Q4_0Avx512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ nquad+16(FP), BX
+	MOVQ rowBytes+24(FP), R8
+	MOVQ nblk+32(FP), R10
+	MOVQ x+40(FP), R9
+	SETUP(qEight<>)
+
+quad:
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	MOVQ   SI, AX
+	LEAQ   (SI)(R8*1), R11
+	LEAQ   (R11)(R8*1), R12
+	LEAQ   (R12)(R8*1), R13
+	MOVQ   R9, DX
+	MOVQ   R10, CX
+
+block:
+	DEC512_Q4_0(AX)
+	FMA2(Z9)
+	DEC512_Q4_0(R11)
+	FMA2(Z10)
+	DEC512_Q4_0(R12)
+	FMA2(Z11)
+	DEC512_Q4_0(R13)
+	FMA2(Z12)
+	ADDQ $18, AX
+	ADDQ $18, R11
+	ADDQ $18, R12
+	ADDQ $18, R13
+	ADDQ $128, DX
+	DECQ CX
+	JNZ  block
+	REDUCE512(Z9, Y9, X9)
+	REDUCE512(Z10, Y10, X10)
+	REDUCE512(Z11, Y11, X11)
+	REDUCE512(Z12, Y12, X12)
+	VMOVSS X9, (DI)
+	VMOVSS X10, 4(DI)
+	VMOVSS X11, 8(DI)
+	VMOVSS X12, 12(DI)
+	ADDQ   $16, DI
+	LEAQ   (SI)(R8*4), SI
+	DECQ   BX
+	JNZ    quad
+	VZEROUPPER
+	RET
+
+// func gemv4Q4_1Avx512(dst *float32, w *byte, nquad, rowBytes, nblk int, x *float32)
+// dst[i] = dot(row i, x) for the 4*nquad rows from w (rowBytes apart, nblk
+// blocks each), four rows at a time.
+TEXT ·gemv4Q4_1Avx512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ nquad+16(FP), BX
+	MOVQ rowBytes+24(FP), R8
+	MOVQ nblk+32(FP), R10
+	MOVQ x+40(FP), R9
+	SETUP(qSixteen<>)
+
+quad:
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	MOVQ   SI, AX
+	LEAQ   (SI)(R8*1), R11
+	LEAQ   (R11)(R8*1), R12
+	LEAQ   (R12)(R8*1), R13
+	MOVQ   R9, DX
+	MOVQ   R10, CX
+
+block:
+	DEC512_Q4_1(AX)
+	FMA2(Z9)
+	DEC512_Q4_1(R11)
+	FMA2(Z10)
+	DEC512_Q4_1(R12)
+	FMA2(Z11)
+	DEC512_Q4_1(R13)
+	FMA2(Z12)
+	ADDQ $20, AX
+	ADDQ $20, R11
+	ADDQ $20, R12
+	ADDQ $20, R13
+	ADDQ $128, DX
+	DECQ CX
+	JNZ  block
+	REDUCE512(Z9, Y9, X9)
+	REDUCE512(Z10, Y10, X10)
+	REDUCE512(Z11, Y11, X11)
+	REDUCE512(Z12, Y12, X12)
+	VMOVSS X9, (DI)
+	VMOVSS X10, 4(DI)
+	VMOVSS X11, 8(DI)
+	VMOVSS X12, 12(DI)
+	ADDQ   $16, DI
+	LEAQ   (SI)(R8*4), SI
+	DECQ   BX
+	JNZ    quad
+	VZEROUPPER
+	RET
+
+// func gemv4Q5_0Avx512(dst *float32, w *byte, nquad, rowBytes, nblk int, x *float32)
+// dst[i] = dot(row i, x) for the 4*nquad rows from w (rowBytes apart, nblk
+// blocks each), four rows at a time.
+TEXT ·gemv4Q5_0Avx512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ nquad+16(FP), BX
+	MOVQ rowBytes+24(FP), R8
+	MOVQ nblk+32(FP), R10
+	MOVQ x+40(FP), R9
+	SETUP(qSixteen<>)
+
+quad:
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	MOVQ   SI, AX
+	LEAQ   (SI)(R8*1), R11
+	LEAQ   (R11)(R8*1), R12
+	LEAQ   (R12)(R8*1), R13
+	MOVQ   R9, DX
+	MOVQ   R10, CX
+
+block:
+	DEC512_Q5_0(AX)
+	FMA2(Z9)
+	DEC512_Q5_0(R11)
+	FMA2(Z10)
+	DEC512_Q5_0(R12)
+	FMA2(Z11)
+	DEC512_Q5_0(R13)
+	FMA2(Z12)
+	ADDQ $22, AX
+	ADDQ $22, R11
+	ADDQ $22, R12
+	ADDQ $22, R13
+	ADDQ $128, DX
+	DECQ CX
+	JNZ  block
+	REDUCE512(Z9, Y9, X9)
+	REDUCE512(Z10, Y10, X10)
+	REDUCE512(Z11, Y11, X11)
+	REDUCE512(Z12, Y12, X12)
+	VMOVSS X9, (DI)
+	VMOVSS X10, 4(DI)
+	VMOVSS X11, 8(DI)
+	VMOVSS X12, 12(DI)
+	ADDQ   $16, DI
+	LEAQ   (SI)(R8*4), SI
+	DECQ   BX
+	JNZ    quad
+	VZEROUPPER
+	RET
+
+// func gemv4Q5_1Avx512(dst *float32, w *byte, nquad, rowBytes, nblk int, x *float32)
+// dst[i] = dot(row i, x) for the 4*nquad rows from w (rowBytes apart, nblk
+// blocks each), four rows at a time.
+TEXT ·gemv4Q5_1Avx512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ nquad+16(FP), BX
+	MOVQ rowBytes+24(FP), R8
+	MOVQ nblk+32(FP), R10
+	MOVQ x+40(FP), R9
+	SETUP(qSixteen<>)
+
+quad:
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	MOVQ   SI, AX
+	LEAQ   (SI)(R8*1), R11
+	LEAQ   (R11)(R8*1), R12
+	LEAQ   (R12)(R8*1), R13
+	MOVQ   R9, DX
+	MOVQ   R10, CX
+
+block:
+	DEC512_Q5_1(AX)
+	FMA2(Z9)
+	DEC512_Q5_1(R11)
+	FMA2(Z10)
+	DEC512_Q5_1(R12)
+	FMA2(Z11)
+	DEC512_Q5_1(R13)
+	FMA2(Z12)
+	ADDQ $24, AX
+	ADDQ $24, R11
+	ADDQ $24, R12
+	ADDQ $24, R13
+	ADDQ $128, DX
+	DECQ CX
+	JNZ  block
+	REDUCE512(Z9, Y9, X9)
+	REDUCE512(Z10, Y10, X10)
+	REDUCE512(Z11, Y11, X11)
+	REDUCE512(Z12, Y12, X12)
+	VMOVSS X9, (DI)
+	VMOVSS X10, 4(DI)
+	VMOVSS X11, 8(DI)
+	VMOVSS X12, 12(DI)
+	ADDQ   $16, DI
+	LEAQ   (SI)(R8*4), SI
+	DECQ   BX
+	JNZ    quad
+	VZEROUPPER
+	RET
+
+// func gemv4Q8_0Avx512(dst *float32, w *byte, nquad, rowBytes, nblk int, x *float32)
+// dst[i] = dot(row i, x) for the 4*nquad rows from w (rowBytes apart, nblk
+// blocks each), four rows at a time.
+TEXT ·gemv4Q8_0Avx512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ nquad+16(FP), BX
+	MOVQ rowBytes+24(FP), R8
+	MOVQ nblk+32(FP), R10
+	MOVQ x+40(FP), R9
+	SETUP(qSixteen<>)
+
+quad:
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	MOVQ   SI, AX
+	LEAQ   (SI)(R8*1), R11
+	LEAQ   (R11)(R8*1), R12
+	LEAQ   (R12)(R8*1), R13
+	MOVQ   R9, DX
+	MOVQ   R10, CX
+
+block:
+	DEC512_Q8_0(AX)
+	FMA2(Z9)
+	DEC512_Q8_0(R11)
+	FMA2(Z10)
+	DEC512_Q8_0(R12)
+	FMA2(Z11)
+	DEC512_Q8_0(R13)
+	FMA2(Z12)
+	ADDQ $34, AX
+	ADDQ $34, R11
+	ADDQ $34, R12
+	ADDQ $34, R13
+	ADDQ $128, DX
+	DECQ CX
+	JNZ  block
+	REDUCE512(Z9, Y9, X9)
+	REDUCE512(Z10, Y10, X10)
+	REDUCE512(Z11, Y11, X11)
+	REDUCE512(Z12, Y12, X12)
+	VMOVSS X9, (DI)
+	VMOVSS X10, 4(DI)
+	VMOVSS X11, 8(DI)
+	VMOVSS X12, 12(DI)
+	ADDQ   $16, DI
+	LEAQ   (SI)(R8*4), SI
+	DECQ   BX
+	JNZ    quad
+	VZEROUPPER
+	RET

@@ -4,6 +4,9 @@ package vec
 
 // dequantAsm is never called without the assembly kernels.
 var (
-	dequantAsm [numQTypes]func(dst *float32, src *byte, nblk int)
-	gemvAsm    [numQTypes]func(dst *float32, w *byte, npair, rowBytes, nblk int, x *float32)
+	dequantAsm  [numQTypes]func(dst *float32, src *byte, nblk int)
+	gemvAsm     [numQTypes]func(dst *float32, w *byte, npair, rowBytes, nblk int, x *float32)
+	gemv4Avx512 [numQTypes]func(dst *float32, w *byte, nquad, rowBytes, nblk int, x *float32)
 )
+
+const hasAVX512 = false

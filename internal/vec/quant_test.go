@@ -53,6 +53,23 @@ func sameBits(a, b []float32) int {
 	return -1
 }
 
+// forEachQPath is forEachPath, with the assembly path run with and without
+// the AVX-512 kernels where the CPU has them.
+func forEachQPath(t *testing.T, f func(t *testing.T)) {
+	if hasAVX512 {
+		t.Run("avx512", func(t *testing.T) {
+			useAsm, useAVX512 = true, true
+			defer func() { useAsm = hasAsm }()
+			f(t)
+		})
+	}
+	forEachPath(t, func(t *testing.T) {
+		useAVX512 = false
+		defer func() { useAVX512 = hasAVX512 }()
+		f(t)
+	})
+}
+
 // TestDequantize: both decoders give exactly package weights' values, on
 // unaligned sources and for any number of blocks.
 func TestDequantize(t *testing.T) {
@@ -78,7 +95,7 @@ func TestDequantize(t *testing.T) {
 // TestGemmQ: GemmQ equals GemmF32 on the dequantized matrix bitwise, and
 // the float64 product within the documented error bound, on odd shapes.
 func TestGemmQ(t *testing.T) {
-	forEachPath(t, func(t *testing.T) {
+	forEachQPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		for _, qt := range qTypes {
 			for _, k := range []int{32, 96, 320, 2080} {
@@ -145,14 +162,13 @@ func BenchmarkGemmQ(b *testing.B) {
 		w := randBlocks(rng, qt.q, rows*k/QBlock)
 		x := randF32(rng, k)
 		dst := make([]float32, rows)
-		for _, fused := range []bool{true, false} {
-			name := qt.q.String() + "/tiled"
-			if fused {
-				name = qt.q.String() + "/fused"
+		for _, kind := range []string{"avx512", "fused", "tiled"} {
+			if kind == "avx512" && !hasAVX512 {
+				continue
 			}
-			b.Run(name, func(b *testing.B) {
-				qFused = fused
-				defer func() { qFused = true }()
+			b.Run(qt.q.String()+"/"+kind, func(b *testing.B) {
+				qFused, useAVX512 = kind != "tiled", kind == "avx512"
+				defer func() { qFused, useAVX512 = true, hasAVX512 }()
 				b.SetBytes(int64(len(w)))
 				for b.Loop() {
 					GemmQ(qt.q, dst, rows, w, rows, k, x, 1)
