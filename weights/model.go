@@ -326,6 +326,13 @@ func (c *canon) lora(src, dst string, rows, cols int) error {
 	if !transposed {
 		return c.mat(src, dst, rows, cols)
 	}
+	if size := t.DType.BlockBytes(); !t.DType.Quantized() && size > 0 && len(t.Data) == r*cc*size {
+		// A plain type is transposed as is (no widening), and the file's
+		// pages of the original are released: nothing reads them again.
+		c.m.Matrices[dst] = &Tensor{Name: dst, DType: t.DType, Shape: []int{rows, cols}, Data: transposeElems(t.Data, r, cc, size)}
+		c.f.DropPages(t.Data)
+		return nil
+	}
 	v := make([]float32, t.Len())
 	if err := DecodeFloat32(v, t.DType, t.Data); err != nil {
 		return fmt.Errorf("weights: tensor %q: %w", src, err)
@@ -355,6 +362,19 @@ func transpose(v []float32, rows, cols int) []float32 {
 	for r := 0; r < rows; r++ {
 		for c := 0; c < cols; c++ {
 			out[c*rows+r] = v[r*cols+c]
+		}
+	}
+	return out
+}
+
+// transposeElems transposes a row-major [rows, cols] array of size-byte
+// elements.
+func transposeElems(data []byte, rows, cols, size int) []byte {
+	out := make([]byte, len(data))
+	for r := 0; r < rows; r++ {
+		for c := 0; c < cols; c++ {
+			d, s := (c*rows+r)*size, (r*cols+c)*size
+			copy(out[d:d+size], data[s:s+size])
 		}
 	}
 	return out
