@@ -30,3 +30,37 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 }
 
 var _ = weights.V7
+
+// TestDecodeDoesNotAllocateInPlace: the same for models loaded in place from
+// F16 and quantized files, one token and a short sequence (the quantized
+// tiles come from a pool).
+func TestDecodeDoesNotAllocateInPlace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation count is meaningless under -short instrumentation")
+	}
+	dir := t.TempDir()
+	for _, c := range []struct {
+		dt   weights.DType
+		ggml bool
+	}{{weights.F16, false}, {weights.Q8_0, true}, {weights.Q5_1, true}, {weights.Q4_0, true}} {
+		m, err := Load(writeModel(t, dir, c.dt, c.ggml), Options{Threads: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := m.NewSession()
+		if _, err := s.Feed([]int{1, 2}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range [][]int{{5}, {5, 6, 7}} {
+			allocs := testing.AllocsPerRun(50, func() {
+				if _, err := s.Feed(tok); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%s: %.1f allocations per step of %d tokens", c.dt, allocs, len(tok))
+			}
+		}
+		m.Close()
+	}
+}
