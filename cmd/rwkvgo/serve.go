@@ -29,6 +29,7 @@ func init() {
 type serveOptions struct {
 	mf              modelFlags
 	tokenizer       string
+	modelName       string
 	addr            string
 	maxBatch        int
 	maxQueue        int
@@ -49,6 +50,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	var o serveOptions
 	o.mf.register(fs)
 	fs.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer: World vocab .txt or tokenizer.json (default: found next to the model; bytes for vocab-256 models)")
+	fs.StringVar(&o.modelName, "model-name", "", "model id served and required in requests (default: the model file's base name)")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.IntVar(&o.maxBatch, "max-batch", 8, "sequences decoded together")
 	fs.IntVar(&o.maxQueue, "max-queue", 64, "requests that may wait for a slot; more are refused with 429")
@@ -151,8 +153,12 @@ func serve(ctx context.Context, o serveOptions, logOut io.Writer, ready func(add
 			return err
 		}
 	}
+	name := o.modelName
+	if name == "" {
+		name = filepath.Base(o.mf.model)
+	}
 	srv, err := server.New(m, tok, server.Config{
-		ModelName:       filepath.Base(o.mf.model),
+		ModelName:       name,
 		APIKey:          o.apiKey,
 		MaxBodyBytes:    o.maxBodyBytes,
 		MaxPromptTokens: o.maxPromptTokens,
@@ -166,7 +172,7 @@ func serve(ctx context.Context, o serveOptions, logOut io.Writer, ready func(add
 	}
 	h := srv.Handler()
 	handler.Store(&h)
-	log.Info("model loaded", "model", filepath.Base(o.mf.model), "config", m.Config().String(), "backend", m.Backend().Name(),
+	log.Info("model loaded", "model", name, "config", m.Config().String(), "backend", m.Backend().Name(),
 		"tokenizer", tok.Name(), "load_time", time.Since(t0).Round(time.Millisecond), "state_cache_bytes", o.cacheBytes)
 
 	select {

@@ -127,7 +127,7 @@ func TestServeGreedyEqualsGenerateAndDrains(t *testing.T) {
 // exits 0.
 func TestServeDrainDelay(t *testing.T) {
 	const delay = 1500 * time.Millisecond
-	base, cancel, done := startServe(t, func(o *serveOptions) { o.drainDelay = delay })
+	base, cancel, done := startServe(t, func(o *serveOptions) { o.drainDelay, o.modelName = delay, "rwkv-tiny" })
 	defer cancel()
 	get := func(path string) int {
 		resp, err := http.Get(base + path)
@@ -151,7 +151,7 @@ func TestServeDrainDelay(t *testing.T) {
 	if c := get("/livez"); c != 200 {
 		t.Fatalf("/livez while draining: %d", c)
 	}
-	body, _ := json.Marshal(map[string]any{"prompt": "Hello", "max_tokens": 4})
+	body, _ := json.Marshal(map[string]any{"model": "rwkv-tiny", "prompt": "Hello", "max_tokens": 4})
 	resp, err := http.Post(base+"/v1/completions", "application/json", strings.NewReader(string(body)))
 	if err != nil {
 		t.Fatalf("a request during the drain delay: %v", err)
