@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -42,6 +43,17 @@ func scrape(t *testing.T, f *fixture) map[string]float64 {
 	}
 	require.NoError(t, sc.Err())
 	return out
+}
+
+// scrapeText returns /metrics as text.
+func scrapeText(t *testing.T, f *fixture) string {
+	t.Helper()
+	resp, err := f.ts.Client().Get(f.ts.URL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
 }
 
 // gatewayGauges are the gauges the Gateway API Inference Extension's endpoint
@@ -155,11 +167,15 @@ func TestReadinessAndDrain(t *testing.T) {
 	require.Equal(t, http.StatusOK, status(loading, "/livez"))
 	require.Equal(t, http.StatusServiceUnavailable, status(loading, "/v1/models"))
 
-	f := newFixture(t, Config{})
+	var logs strings.Builder
+	f := newFixture(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	h := f.srv.Handler()
 	require.False(t, f.srv.Draining())
 	require.Equal(t, http.StatusOK, status(h, "/health"))
 	require.Equal(t, http.StatusOK, status(h, "/livez"))
+	// Probes are counted under their own route and not logged.
+	require.Contains(t, scrapeText(t, f), `rwkvgo_http_requests_total{code="200",route="/livez"}`)
+	require.Empty(t, logs.String())
 	f.srv.Drain()
 	require.True(t, f.srv.Draining())
 	require.Equal(t, http.StatusServiceUnavailable, status(h, "/health"))

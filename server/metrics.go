@@ -127,7 +127,7 @@ func (s *Server) instrument(h http.Handler) http.Handler {
 		h.ServeHTTP(sw, r)
 		route := r.URL.Path
 		switch route {
-		case "/health", "/metrics", "/v1/models", "/v1/completions", "/v1/chat/completions":
+		case "/health", "/livez", "/metrics", "/v1/models", "/v1/completions", "/v1/chat/completions":
 		default:
 			route = "other"
 		}
@@ -136,7 +136,7 @@ func (s *Server) instrument(h http.Handler) http.Handler {
 			code = http.StatusOK
 		}
 		s.metrics.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-		if route != "/health" && route != "/metrics" {
+		if route != "/health" && route != "/livez" && route != "/metrics" {
 			s.cfg.Logger.Info("http", "method", r.Method, "path", r.URL.Path, "code", code, "duration", time.Since(start).Round(time.Microsecond))
 		}
 	})
