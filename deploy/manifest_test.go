@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	infv1 "sigs.k8s.io/gateway-api-inference-extension/api/v1"
 	eppconfig "sigs.k8s.io/gateway-api-inference-extension/apix/config/v1alpha1"
+	sourcemetrics "sigs.k8s.io/gateway-api-inference-extension/pkg/epp/framework/plugins/datalayer/source/metrics"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -492,6 +493,36 @@ func TestEndpointPickerConfig(t *testing.T) {
 	for _, need := range []string{"queue-scorer", "kv-cache-utilization-scorer", "prefix-cache-scorer", "metrics-data-source"} {
 		if !declared[need] {
 			t.Errorf("plugin %s is not configured", need)
+		}
+	}
+	// The EPP decodes plugin parameters leniently (a misspelt key is
+	// ignored), so check them strictly against the fields it reads.
+	for _, pl := range cfg.Plugins {
+		var into any
+		switch pl.Type {
+		case "prefix-cache-scorer":
+			into = &struct {
+				AutoTune               bool `json:"autoTune"`
+				BlockSizeTokens        int  `json:"blockSizeTokens"`
+				MaxPrefixBlocksToMatch int  `json:"maxPrefixBlocksToMatch"`
+				LRUCapacityPerServer   int  `json:"lruCapacityPerServer"`
+			}{}
+		case "metrics-data-source":
+			into = &struct {
+				Scheme             string `json:"scheme"`
+				Path               string `json:"path"`
+				InsecureSkipVerify bool   `json:"insecureSkipVerify"`
+			}{}
+			if _, err := sourcemetrics.MetricsDataSourceFactory(pl.Type, pl.Parameters, nil); err != nil {
+				t.Errorf("the EPP refuses the metrics-data-source parameters: %v", err)
+			}
+		default:
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(pl.Parameters))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(into); err != nil {
+			t.Errorf("%s parameters: %v", pl.Type, err)
 		}
 	}
 }
