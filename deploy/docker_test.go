@@ -262,7 +262,7 @@ func TestDockerfileCUDA(t *testing.T) {
 	}
 	final, cmd := checkRuntimeStage(t, df)
 	if !strings.HasPrefix(final.from, "nvidia/cuda:") || !strings.Contains(final.from, "-runtime") {
-		t.Errorf("the CUDA image's base %s is not a CUDA runtime image (cuBLAS)", final.from)
+		t.Errorf("the CUDA image's base %s is not a CUDA runtime image", final.from)
 	}
 	var libPath string
 	for _, e := range final.all("ENV") {
