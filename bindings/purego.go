@@ -1,3 +1,5 @@
+//go:build !nopurego
+
 package bindings
 
 import (

@@ -60,8 +60,15 @@ func (m *metrics) watch(s *scheduler.Scheduler, c *statecache.Cache) {
 	counter := func(name, help string, f func() float64) {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
 	}
-	gauge("rwkvgo_queue_depth", "Requests waiting for a sequence slot.", func() float64 { return float64(s.Stats().Queued) })
-	gauge("rwkvgo_running_sequences", "Sequences running.", func() float64 { return float64(s.Stats().Running) })
+	slots := s.Config().MaxBatch
+	gauge("rwkvgo_queue_depth", "Requests waiting for a sequence slot (the model server protocol's TotalQueuedRequests).",
+		func() float64 { return float64(s.Stats().Queued) })
+	gauge("rwkvgo_running_sequences", "Sequences running (the model server protocol's TotalRunningRequests).",
+		func() float64 { return float64(s.Stats().Running) })
+	gauge("rwkvgo_state_pool_capacity", "Sequence state slots in the state pool (--max-batch).", func() float64 { return float64(slots) })
+	gauge("rwkvgo_state_pool_usage_ratio", "Fraction of the state pool's slots in use, 0 to 1 "+
+		"(running sequences / capacity; the model server protocol's KVCacheUtilization).",
+		func() float64 { return usageRatio(s.Stats().Running, slots) })
 	counter("rwkvgo_steps_total", "Model steps run.", func() float64 { return float64(s.Stats().Steps) })
 	counter("rwkvgo_state_cache_hits_total", "Prefix state cache lookups that found a prefix.", func() float64 { return float64(c.Stats().Hits) })
 	counter("rwkvgo_state_cache_disk_hits_total", "Prefix state cache hits served from the disk tier.", func() float64 { return float64(c.Stats().DiskHits) })
@@ -70,6 +77,14 @@ func (m *metrics) watch(s *scheduler.Scheduler, c *statecache.Cache) {
 	gauge("rwkvgo_state_cache_bytes", "Bytes of states in the RAM tier.", func() float64 { return float64(c.Stats().Bytes) })
 	gauge("rwkvgo_state_cache_entries", "States in the RAM tier.", func() float64 { return float64(c.Stats().Entries) })
 	gauge("rwkvgo_state_cache_disk_bytes", "Bytes of states in the disk tier.", func() float64 { return float64(c.Stats().DiskBytes) })
+}
+
+// usageRatio is running/slots clamped to [0, 1] (0 without slots).
+func usageRatio(running, slots int) float64 {
+	if slots <= 0 || running <= 0 {
+		return 0
+	}
+	return min(float64(running)/float64(slots), 1)
 }
 
 func (m *metrics) step(i scheduler.StepInfo) {
@@ -112,7 +127,7 @@ func (s *Server) instrument(h http.Handler) http.Handler {
 		h.ServeHTTP(sw, r)
 		route := r.URL.Path
 		switch route {
-		case "/health", "/metrics", "/v1/models", "/v1/completions", "/v1/chat/completions":
+		case "/health", "/livez", "/metrics", "/v1/models", "/v1/completions", "/v1/chat/completions":
 		default:
 			route = "other"
 		}
@@ -121,7 +136,7 @@ func (s *Server) instrument(h http.Handler) http.Handler {
 			code = http.StatusOK
 		}
 		s.metrics.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-		if route != "/health" && route != "/metrics" {
+		if route != "/health" && route != "/livez" && route != "/metrics" {
 			s.cfg.Logger.Info("http", "method", r.Method, "path", r.URL.Path, "code", code, "duration", time.Since(start).Round(time.Microsecond))
 		}
 	})

@@ -1,6 +1,7 @@
 // Package server is an OpenAI-compatible HTTP API over the scheduler:
 //
-//	GET  /health               200 once the model is loaded
+//	GET  /health               readiness: 200 once the model is loaded, 503 while draining
+//	GET  /livez                liveness: 200 while the process serves HTTP
 //	GET  /v1/models            the model (id = its file's base name)
 //	POST /v1/completions       text completion, streaming (SSE) or not
 //	POST /v1/chat/completions  chat on the RWKV World template (package chat)
@@ -38,6 +39,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,6 +93,8 @@ type Server struct {
 
 	statesMu sync.Mutex
 	states   map[string]*engine.State
+
+	draining atomic.Bool
 }
 
 // New starts a scheduler on m and returns a server for it; tok encodes
@@ -140,6 +144,7 @@ func New(m *engine.Model, tok tokenizer.Tokenizer, cfg Config) (*Server, error) 
 	s.metrics.watch(s.sched, sc.Cache)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", s.health)
+	mux.HandleFunc("GET /livez", live)
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /v1/models", s.auth(s.listModels))
 	mux.HandleFunc("GET /v1/models/{id}", s.auth(s.getModel))
@@ -162,15 +167,38 @@ func (s *Server) Scheduler() *scheduler.Scheduler { return s.sched }
 // server down first to let running streams finish. The model is not closed.
 func (s *Server) Close() error { return s.sched.Close() }
 
-// Loading returns a handler for the time before the model is loaded: /health
-// answers 503 and every other route 503 in OpenAI's error shape.
+// Drain marks the server as draining: /health answers 503 so that load
+// balancers and the Gateway API Inference Extension's endpoint picker stop
+// sending it requests, while requests that still arrive are served. Call it on
+// SIGTERM before shutting the HTTP server down; it cannot be undone.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Draining reports whether Drain has been called.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Loading returns a handler for the time before the model is loaded: /livez
+// answers 200, /health 503 and every other route 503 in OpenAI's error shape.
 func Loading() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/livez" {
+			live(w, r)
+			return
+		}
 		writeError(w, http.StatusServiceUnavailable, "server_error", "loading", "", "the model is loading")
 	})
 }
 
+// live answers the liveness probe: the process is up and serving HTTP.
+func live(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// health answers the readiness probe: ready once loaded, not while draining.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeError(w, http.StatusServiceUnavailable, "server_error", "draining", "", "the server is shutting down")
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 

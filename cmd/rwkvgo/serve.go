@@ -29,6 +29,7 @@ func init() {
 type serveOptions struct {
 	mf              modelFlags
 	tokenizer       string
+	modelName       string
 	addr            string
 	maxBatch        int
 	maxQueue        int
@@ -39,6 +40,7 @@ type serveOptions struct {
 	stateDir        string
 	maxPromptTokens int
 	maxBodyBytes    int64
+	drainDelay      time.Duration
 	drainTimeout    time.Duration
 	logLevel        string
 }
@@ -48,6 +50,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	var o serveOptions
 	o.mf.register(fs)
 	fs.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer: World vocab .txt or tokenizer.json (default: found next to the model; bytes for vocab-256 models)")
+	fs.StringVar(&o.modelName, "model-name", "", "model id served and required in requests (default: the model file's base name)")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.IntVar(&o.maxBatch, "max-batch", 8, "sequences decoded together")
 	fs.IntVar(&o.maxQueue, "max-queue", 64, "requests that may wait for a slot; more are refused with 429")
@@ -58,7 +61,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.stateDir, "state-dir", "", "directory of the initial state files requests may name with \"state\"")
 	fs.IntVar(&o.maxPromptTokens, "max-prompt-tokens", 65536, "longest prompt accepted, in tokens")
 	fs.Int64Var(&o.maxBodyBytes, "max-body-bytes", 4<<20, "largest request body accepted")
-	fs.DurationVar(&o.drainTimeout, "drain-timeout", 5*time.Minute, "on SIGINT/SIGTERM, how long running streams may take to finish")
+	fs.DurationVar(&o.drainDelay, "drain-delay", 0, "on SIGINT/SIGTERM, how long /health reports not-ready while new requests are still served, before the listener closes (set it to cover endpoint removal in a load balancer)")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 5*time.Minute, "on SIGINT/SIGTERM, how long running streams may take to finish after the listener closes")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -71,7 +75,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	return serve(ctx, o, stderr, nil)
 }
 
-// serve runs the server until ctx is done, then drains running requests.
+// serve runs the server until ctx is done, then drains: /health turns
+// not-ready, new requests are still served for --drain-delay, then the
+// listener closes and running requests get --drain-timeout to finish.
 // ready, when set, is called with the listening address.
 func serve(ctx context.Context, o serveOptions, logOut io.Writer, ready func(addr string)) error {
 	var level slog.Level
@@ -89,6 +95,8 @@ func serve(ctx context.Context, o serveOptions, logOut io.Writer, ready func(add
 		return usagef("--chunk must be in [1, 512]")
 	case o.cacheBytes < 0:
 		return usagef("--state-cache-bytes must be >= 0")
+	case o.drainDelay < 0 || o.drainTimeout < 0:
+		return usagef("--drain-delay and --drain-timeout must be >= 0")
 	}
 	if o.stateDir != "" {
 		if st, err := os.Stat(o.stateDir); err != nil || !st.IsDir() {
@@ -145,8 +153,12 @@ func serve(ctx context.Context, o serveOptions, logOut io.Writer, ready func(add
 			return err
 		}
 	}
+	name := o.modelName
+	if name == "" {
+		name = filepath.Base(o.mf.model)
+	}
 	srv, err := server.New(m, tok, server.Config{
-		ModelName:       filepath.Base(o.mf.model),
+		ModelName:       name,
 		APIKey:          o.apiKey,
 		MaxBodyBytes:    o.maxBodyBytes,
 		MaxPromptTokens: o.maxPromptTokens,
@@ -160,7 +172,7 @@ func serve(ctx context.Context, o serveOptions, logOut io.Writer, ready func(add
 	}
 	h := srv.Handler()
 	handler.Store(&h)
-	log.Info("model loaded", "model", filepath.Base(o.mf.model), "config", m.Config().String(), "backend", m.Backend().Name(),
+	log.Info("model loaded", "model", name, "config", m.Config().String(), "backend", m.Backend().Name(),
 		"tokenizer", tok.Name(), "load_time", time.Since(t0).Round(time.Millisecond), "state_cache_bytes", o.cacheBytes)
 
 	select {
@@ -168,6 +180,16 @@ func serve(ctx context.Context, o serveOptions, logOut io.Writer, ready func(add
 	case err := <-served:
 		srv.Close()
 		return fmt.Errorf("http server: %w", err)
+	}
+	srv.Drain()
+	if o.drainDelay > 0 {
+		log.Info("draining: not ready, still serving", "delay", o.drainDelay)
+		select {
+		case <-time.After(o.drainDelay):
+		case err := <-served:
+			srv.Close()
+			return fmt.Errorf("http server: %w", err)
+		}
 	}
 	log.Info("shutting down: draining running requests", "timeout", o.drainTimeout)
 	err = shutdown()

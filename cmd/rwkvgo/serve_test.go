@@ -17,13 +17,17 @@ import (
 const tinyModel = "rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin"
 
 // startServe runs `rwkvgo serve` in-process until the returned cancel
-// (standing in for SIGTERM); done receives serve's result.
-func startServe(t *testing.T, extra ...string) (base string, cancel func(), done chan error) {
+// (standing in for SIGTERM); done receives serve's result. edit, when given,
+// adjusts the options.
+func startServe(t *testing.T, edit ...func(*serveOptions)) (base string, cancel func(), done chan error) {
 	t.Helper()
 	o := serveOptions{addr: "127.0.0.1:0", maxBatch: 4, maxQueue: 8, chunk: 256, cacheBytes: 1 << 24,
 		maxPromptTokens: 4096, maxBodyBytes: 1 << 20, drainTimeout: time.Minute, logLevel: "warn"}
 	o.mf.model = testdata.Path(t, tinyModel)
 	o.mf.backend = "ref"
+	for _, e := range edit {
+		e(&o)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done = make(chan error, 1)
@@ -118,12 +122,67 @@ func TestServeGreedyEqualsGenerateAndDrains(t *testing.T) {
 	}
 }
 
+// TestServeDrainDelay: after SIGTERM /health turns 503 at once while /livez
+// stays 200 and new requests are still served for --drain-delay; then serve
+// exits 0.
+func TestServeDrainDelay(t *testing.T) {
+	const delay = 1500 * time.Millisecond
+	base, cancel, done := startServe(t, func(o *serveOptions) { o.drainDelay, o.modelName = delay, "rwkv-tiny" })
+	defer cancel()
+	get := func(path string) int {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := get("/livez"); c != 200 {
+		t.Fatalf("/livez before SIGTERM: %d", c)
+	}
+	start := time.Now()
+	cancel() // SIGTERM
+	for get("/health") != 503 {
+		if time.Since(start) > delay/2 {
+			t.Fatal("/health still ready after SIGTERM")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if c := get("/livez"); c != 200 {
+		t.Fatalf("/livez while draining: %d", c)
+	}
+	body, _ := json.Marshal(map[string]any{"model": "rwkv-tiny", "prompt": "Hello", "max_tokens": 4})
+	resp, err := http.Post(base+"/v1/completions", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatalf("a request during the drain delay: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("a request during the drain delay: %d", resp.StatusCode)
+	}
+	if time.Since(start) >= delay {
+		t.Skip("the machine is too slow to check within the delay")
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+		if el := time.Since(start); el < delay {
+			t.Fatalf("serve exited after %v, before the drain delay %v", el, delay)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not exit after the drain delay")
+	}
+}
+
 func TestServeFlagsValidated(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve"},
 		{"serve", "--model", "x", "--max-batch", "0"},
 		{"serve", "--model", "x", "--chunk", "9999"},
 		{"serve", "--model", "x", "--state-cache-bytes", "-1"},
+		{"serve", "--model", "x", "--drain-delay", "-1s"},
 	} {
 		if rc, _, _ := runCLI(args...); rc != 2 {
 			t.Errorf("%v: exit %d, want 2", args, rc)

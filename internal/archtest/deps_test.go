@@ -74,3 +74,15 @@ func TestOnlyBenchAndCmdImportBench(t *testing.T) {
 		}
 	}
 }
+
+// TestNoKubernetesInBinaries: the Kubernetes and Gateway API modules are
+// test dependencies of deploy/ only; no command links them.
+func TestNoKubernetesInBinaries(t *testing.T) {
+	for _, tags := range []string{"", "cuda", "nopurego"} {
+		for _, dep := range goList(t, "-tags", tags, "-deps", "github.com/rwkvgo/rwkvgo/cmd/...") {
+			if strings.HasPrefix(dep, "k8s.io/") || strings.HasPrefix(dep, "sigs.k8s.io/") {
+				t.Errorf("tags %q: a command depends on %s", tags, dep)
+			}
+		}
+	}
+}

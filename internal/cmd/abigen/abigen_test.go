@@ -108,6 +108,7 @@ func TestSampleMapping(t *testing.T) {
 	assert.NotContains(t, ops, "func (b *Backend) Name(", "hand-written methods are skipped")
 	assert.NotContains(t, ops, "func (b *Backend) Free(", "hand-written methods are skipped")
 	assert.Contains(t, cgo, "//go:build cuda")
+	assert.Contains(t, pg, "//go:build !nopurego")
 	assert.Contains(t, cgo, "#include \"sample.h\"")
 	assert.Contains(t, cgo, "return C.GoString(C.rwkvcu_last_error((*C.rwkvcu_context)(ctx)))")
 	assert.Contains(t, cgo, "(**C.rwkvcu_tensor)(unsafe.Pointer(outs))")

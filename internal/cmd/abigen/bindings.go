@@ -273,9 +273,10 @@ func genBindings(c *bindingsConfig) (map[string]string, error) {
 	}
 	out["zapi.go"] = b.String()
 
-	// zpurego.go
+	// zpurego.go (left out with -tags nopurego, for a static CGO-free binary)
 	b.Reset()
-	b.WriteString(hdr + "package " + c.pkgName + "\n\n")
+	b.WriteString(strings.Replace(hdr, "\n\n", "\n\n//go:build !nopurego\n\n", 1))
+	b.WriteString("package " + c.pkgName + "\n\n")
 	b.WriteString("import (\n\t\"fmt\"\n\n\t\"github.com/ebitengine/purego\"\n)\n\n")
 	c.header.puregoTable(&b, "bindCAPI", "capi")
 	if c.bench != nil {
