@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rwkvgo/rwkvgo/sampler"
 	"github.com/rwkvgo/rwkvgo/scheduler"
 	"github.com/rwkvgo/rwkvgo/statecache"
 )
@@ -23,6 +24,7 @@ type metrics struct {
 	promptTokens prometheus.Counter
 	ttft         prometheus.Histogram
 	itl          prometheus.Histogram
+	detections   *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -49,6 +51,12 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Help: "Time between consecutive tokens of a choice.", Buckets: latency}),
 	}
 	reg.MustRegister(m.requests, m.batchSize, m.stepSeconds, m.generated, m.promptTokens, m.ttft, m.itl)
+	m.detections = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rwkvgo_repetition_detections_total",
+		Help: "Firings of the live repetition detector, by the action taken (report, stop, escalate)."}, []string{"action"})
+	for _, a := range []sampler.DetectorAction{sampler.DetectReport, sampler.DetectStop, sampler.DetectEscalate} {
+		m.detections.WithLabelValues(string(a)) // exported at 0 before the first firing
+	}
+	reg.MustRegister(m.detections)
 	return m
 }
 
@@ -70,6 +78,17 @@ func (m *metrics) watch(s *scheduler.Scheduler, c *statecache.Cache) {
 	gauge("rwkvgo_state_cache_bytes", "Bytes of states in the RAM tier.", func() float64 { return float64(c.Stats().Bytes) })
 	gauge("rwkvgo_state_cache_entries", "States in the RAM tier.", func() float64 { return float64(c.Stats().Entries) })
 	gauge("rwkvgo_state_cache_disk_bytes", "Bytes of states in the disk tier.", func() float64 { return float64(c.Stats().DiskBytes) })
+}
+
+// detected counts the repetition detector's firings of a finished request
+// (res may be nil).
+func (m *metrics) detected(res *scheduler.Result) {
+	if res == nil {
+		return
+	}
+	for _, e := range res.Events {
+		m.detections.WithLabelValues(string(e.Action)).Inc()
+	}
 }
 
 func (m *metrics) step(i scheduler.StepInfo) {
