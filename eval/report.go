@@ -71,11 +71,23 @@ func (r *Report) Plot(path string) error {
 	p.Y.Label.Text = fmt.Sprintf("rep/%d", RepWindow)
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
 	p.Add(plotter.NewGrid())
-	xys := make(plotter.XYs, len(r.Strategies))
-	labels := make([]string, len(r.Strategies))
-	for i, s := range r.Strategies {
-		xys[i] = plotter.XY{X: s.Metrics.Diversity, Y: s.Metrics.Rep}
-		labels[i] = s.Name
+	// Strategies at (nearly) the same point share one label.
+	var xys plotter.XYs
+	var labels []string
+	for _, s := range r.Strategies {
+		pt := plotter.XY{X: s.Metrics.Diversity, Y: s.Metrics.Rep}
+		merged := false
+		for i, q := range xys {
+			if math.Abs(q.X-pt.X) < 0.01 && math.Abs(q.Y-pt.Y) < 0.01 {
+				labels[i] += ", " + s.Name
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			xys = append(xys, pt)
+			labels = append(labels, s.Name)
+		}
 	}
 	sc, err := plotter.NewScatter(xys)
 	if err != nil {
@@ -83,13 +95,26 @@ func (r *Report) Plot(path string) error {
 	}
 	sc.GlyphStyle.Color = color.RGBA{R: 31, G: 119, B: 180, A: 255}
 	sc.GlyphStyle.Radius = vg.Points(3)
+	// Labels start just right of their point, or end just left of it near
+	// the right edge.
+	right := make([]bool, len(xys))
+	for i := range labels {
+		if right[i] = xys[i].X > 0.6; right[i] {
+			labels[i] += "   "
+		} else {
+			labels[i] = "   " + labels[i]
+		}
+	}
 	lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
 	if err != nil {
 		return err
 	}
 	for i := range lb.TextStyle {
 		lb.TextStyle[i].Font.Size = vg.Points(7)
-		lb.TextStyle[i].XAlign = -0.1 // just right of the point
+		lb.TextStyle[i].YAlign = -0.5
+		if right[i] {
+			lb.TextStyle[i].XAlign = -1
+		}
 	}
 	p.Add(sc, lb)
 	return p.Save(7*vg.Inch, 5*vg.Inch, path)
