@@ -6,7 +6,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 SHARED ?= ../shared/testdata
 MODEL ?= $(SHARED)/rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin
 
-.PHONY: all build study test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report fuzz fuzz-list e2e-openai cuda13
+.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report fuzz fuzz-list e2e-openai cuda13
 
 CMAKE ?= cmake
 CUDA_ARCHS ?= 80;86;89;90
@@ -147,6 +147,7 @@ STUDY_MODELS ?= $(SHARED)/rwkv.cpp/tests/tiny-rwkv-4v0-660K-FP32.bin \
 	$(SHARED)/rwkv.cpp/tests-history/tiny-rwkv-6v0-1m-FP32.bin \
 	$(SHARED)/rwkv.cpp/tests/tiny-rwkv-6v0-3m-Q5_1.bin \
 	$(SHARED)/rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin
+.PHONY: study
 study: build
 	./eval/study.sh bin/rwkvgo build/study $(STUDY_MODELS)
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/rwkvgo/rwkvgo/sampler"
+	"github.com/rwkvgo/rwkvgo/scheduler"
 	"github.com/rwkvgo/rwkvgo/tokenizer"
 )
 
@@ -126,4 +127,15 @@ func samplerParam(msg string) string {
 		}
 	}
 	return ""
+}
+
+// detected counts the repetition detector's firings of a finished request
+// (res may be nil).
+func (m *metrics) detected(res *scheduler.Result) {
+	if res == nil {
+		return
+	}
+	for _, e := range res.Events {
+		m.detections.WithLabelValues(string(e.Action)).Inc()
+	}
 }

@@ -80,17 +80,6 @@ func (m *metrics) watch(s *scheduler.Scheduler, c *statecache.Cache) {
 	gauge("rwkvgo_state_cache_disk_bytes", "Bytes of states in the disk tier.", func() float64 { return float64(c.Stats().DiskBytes) })
 }
 
-// detected counts the repetition detector's firings of a finished request
-// (res may be nil).
-func (m *metrics) detected(res *scheduler.Result) {
-	if res == nil {
-		return
-	}
-	for _, e := range res.Events {
-		m.detections.WithLabelValues(string(e.Action)).Inc()
-	}
-}
-
 func (m *metrics) step(i scheduler.StepInfo) {
 	m.batchSize.Observe(float64(i.Sequences))
 	m.stepSeconds.Observe(i.Duration.Seconds())

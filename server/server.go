@@ -100,11 +100,11 @@ type Server struct {
 	handler http.Handler
 	created int64
 
-	statesMu sync.Mutex
-	states   map[string]*engine.State
-
 	breakersMu sync.Mutex
 	breakers   map[string][][]int // resolved DRY sequence breakers by their text
+
+	statesMu sync.Mutex
+	states   map[string]*engine.State
 }
 
 // New starts a scheduler on m and returns a server for it; tok encodes
