@@ -152,5 +152,18 @@ e2e-openai: build
 	@$(E2E_VENV)/bin/python -c 'import openai' 2>/dev/null || $(E2E_VENV)/bin/pip install -q openai
 	$(E2E_VENV)/bin/python ci/openai_e2e.py bin/rwkvgo $(MODEL)
 
+# The repetition study (eval/study.sh): `rwkvgo eval repetition` with the
+# committed prompts and strategies on the shared tiny model of every RWKV
+# version; reports under build/study/, tables into README.md.
+STUDY_MODELS ?= $(SHARED)/rwkv.cpp/tests/tiny-rwkv-4v0-660K-FP32.bin \
+	$(SHARED)/rwkv.cpp/tests/tiny-rwkv-5v1-730K-FP32.bin \
+	$(SHARED)/rwkv.cpp/tests/tiny-rwkv-5v2-730K-FP32.bin \
+	$(SHARED)/rwkv.cpp/tests-history/tiny-rwkv-6v0-1m-FP32.bin \
+	$(SHARED)/rwkv.cpp/tests/tiny-rwkv-6v0-3m-Q5_1.bin \
+	$(SHARED)/rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin
+.PHONY: study
+study: build
+	./eval/study.sh bin/rwkvgo build/study $(STUDY_MODELS)
+
 clean:
 	rm -rf bin build

@@ -362,6 +362,21 @@ func TestGenerateDetector(t *testing.T) {
 	if math.Abs(res.Events[0].SeqRep-(1-5.0/17)) > 1e-12 {
 		t.Fatalf("seq-rep = %v", res.Events[0].SeqRep)
 	}
+	// report: generation goes on unchanged; every firing is recorded (the
+	// window is cleared after each, so one per 20 tokens of the loop).
+	c.Detector.Action = DetectReport
+	res, err = Generate(newFake(256, scriptTable(prompt, loop)), prompt, mustNew(t, c), Options{MaxTokens: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Reason != StopLength || string(intsToBytes(res.Tokens)) != loop[:100] || len(res.Events) != 5 {
+		t.Fatalf("report: reason %v, %d tokens, %d events", res.Reason, len(res.Tokens), len(res.Events))
+	}
+	for i, e := range res.Events {
+		if e.Step != 20*i+19 || e.Action != DetectReport {
+			t.Fatalf("report event %d: %+v", i, e)
+		}
+	}
 	c.Detector.Action = DetectEscalate
 	c.Detector.EscalatePresence = 20
 	res, err = Generate(newFake(256, scriptTable(prompt, loop)), prompt, mustNew(t, c), Options{MaxTokens: 100})

@@ -263,7 +263,7 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Stream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidRequest, err)
 	}
-	q := &seq{req: req, ctx: ctx, smp: smp, scfg: smp.Config(), stop: stop, stream: newStream()}
+	q := &seq{req: req, ctx: ctx, smp: smp, mst: smp.NewState(), scfg: smp.Config(), stop: stop, stream: newStream()}
 	q.req.Prompt = append([]int(nil), req.Prompt...)
 	if req.Sampler.Detector.Enabled() {
 		if q.det, err = sampler.NewDetector(req.Sampler.Detector); err != nil {
@@ -341,6 +341,7 @@ type seq struct {
 	stopWatch func() bool
 	stream    *Stream
 	smp       *sampler.Sampler
+	mst       *sampler.State // the sampler state (Mirostat's mu)
 	scfg      sampler.Config
 	stop      *sampler.StopMatcher
 	det       *sampler.Detector
@@ -572,7 +573,8 @@ func (s *Scheduler) runStep() {
 }
 
 // sample draws q's next token from logits, emits it and reports whether q
-// finished (it is then retired). It follows sampler.Generate exactly.
+// finished (it is then retired). It follows sampler.Generate exactly (one
+// sampler State per sequence, so Mirostat carries its mu across steps).
 func (s *Scheduler) sample(q *seq, logits []float32) bool {
 	if q.history == nil {
 		q.history = append(make([]int, 0, len(q.req.Prompt)+q.req.MaxTokens), q.req.Prompt...)
@@ -581,7 +583,7 @@ func (s *Scheduler) sample(q *seq, logits []float32) bool {
 	if q.req.PenalizeGeneratedOnly {
 		hist = q.history[len(q.req.Prompt):]
 	}
-	id, err := q.smp.Sample(logits, hist, q.req.Seq, uint64(q.step))
+	id, err := q.smp.SampleState(logits, hist, q.req.Seq, uint64(q.step), q.mst)
 	if err != nil {
 		s.finish(q, "", err)
 		return true

@@ -39,6 +39,36 @@ type completionRequest struct {
 	PenaltyDecay      *float64 `json:"penalty_decay"`
 	NoRepeatNGramSize *int     `json:"no_repeat_ngram_size"`
 	State             string   `json:"state"`
+
+	// The anti-repetition samplers, with llama.cpp's names; see
+	// sampler.Config for their meaning. dry_sequence_breakers is text
+	// (llama.cpp's defaults "\n", ":", "\"", "*" when absent; [] for none).
+	DRYMultiplier       *float64 `json:"dry_multiplier"`
+	DRYBase             *float64 `json:"dry_base"`
+	DRYAllowedLength    *int     `json:"dry_allowed_length"`
+	DRYPenaltyLastN     *int     `json:"dry_penalty_last_n"`
+	DRYSequenceBreakers []string `json:"dry_sequence_breakers"`
+	XTCThreshold        *float64 `json:"xtc_threshold"`
+	XTCProbability      *float64 `json:"xtc_probability"`
+	TopNSigma           *float64 `json:"top_n_sigma"`
+	Mirostat            *int     `json:"mirostat"`
+	MirostatTau         *float64 `json:"mirostat_tau"`
+	MirostatEta         *float64 `json:"mirostat_eta"`
+	NGramPenalty        *float64 `json:"ngram_penalty"`
+	NGramPenaltyN       *int     `json:"ngram_penalty_n"`
+	NGramPenaltyLastN   *int     `json:"ngram_penalty_last_n"`
+	// RepetitionDetector configures the live repetition detector for this
+	// request, replacing the server's default (Config.Detector).
+	RepetitionDetector *repetitionDetector `json:"repetition_detector"`
+}
+
+// repetitionDetector is the "repetition_detector" object: the fields of
+// sampler.DetectorConfig (threshold 0 turns the detector off).
+type repetitionDetector struct {
+	Threshold float64 `json:"threshold"`
+	N         int     `json:"n"`
+	Window    int     `json:"window"`
+	Action    string  `json:"action"`
 }
 
 type chatMessage struct {

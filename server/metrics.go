@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rwkvgo/rwkvgo/sampler"
 	"github.com/rwkvgo/rwkvgo/scheduler"
 	"github.com/rwkvgo/rwkvgo/statecache"
 )
@@ -23,6 +24,7 @@ type metrics struct {
 	promptTokens prometheus.Counter
 	ttft         prometheus.Histogram
 	itl          prometheus.Histogram
+	detections   *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -49,6 +51,12 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Help: "Time between consecutive tokens of a choice.", Buckets: latency}),
 	}
 	reg.MustRegister(m.requests, m.batchSize, m.stepSeconds, m.generated, m.promptTokens, m.ttft, m.itl)
+	m.detections = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rwkvgo_repetition_detections_total",
+		Help: "Firings of the live repetition detector, by the action taken (report, stop, escalate)."}, []string{"action"})
+	for _, a := range []sampler.DetectorAction{sampler.DetectReport, sampler.DetectStop, sampler.DetectEscalate} {
+		m.detections.WithLabelValues(string(a)) // exported at 0 before the first firing
+	}
+	reg.MustRegister(m.detections)
 	return m
 }
 

@@ -11,7 +11,15 @@
 // temperature, top_p, stop, seed, n, presence_penalty, frequency_penalty,
 // logit_bias, logprobs, top_logprobs, user, stream, stream_options) and the
 // extensions top_k, min_p, typical_p, repetition_penalty, penalty_decay,
-// no_repeat_ngram_size and state (a state file under Config.StateDir).
+// no_repeat_ngram_size and state (a state file under Config.StateDir); the
+// anti-repetition samplers with llama.cpp's names (dry_multiplier,
+// dry_base, dry_allowed_length, dry_penalty_last_n, dry_sequence_breakers,
+// xtc_threshold, xtc_probability, top_n_sigma, mirostat, mirostat_tau,
+// mirostat_eta) and ngram_penalty, ngram_penalty_n, ngram_penalty_last_n;
+// and repetition_detector {threshold, n, window, action}, the live
+// repetition detector (default Config.Detector). Its stop action ends a
+// choice with finish_reason "repetition"; its firings are counted in
+// rwkvgo_repetition_detections_total{action}.
 // Errors use OpenAI's JSON shape: 400 for malformed or invalid requests
 // (unknown model, bad settings, prompt too long), 401 for a wrong or missing
 // API key, 413 for an oversized body, 429 (with Retry-After) when the queue is
@@ -71,6 +79,9 @@ type Config struct {
 	MaxN int
 	// StateDir is the directory of the state files requests may name.
 	StateDir string
+	// Detector is the live repetition detector of requests that do not
+	// set "repetition_detector" (a zero Threshold: off).
+	Detector sampler.DetectorConfig
 	// Scheduler configures the scheduler the server runs.
 	Scheduler scheduler.Config
 	// Logger receives request logs (default slog.Default()).
@@ -90,6 +101,9 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	created int64
+
+	breakersMu sync.Mutex
+	breakers   map[string][][]int // resolved DRY sequence breakers by their text
 
 	statesMu sync.Mutex
 	states   map[string]*engine.State
@@ -127,7 +141,7 @@ func New(m *engine.Model, tok tokenizer.Tokenizer, cfg Config) (*Server, error) 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, model: m, tok: tok, created: time.Now().Unix(), states: map[string]*engine.State{}}
+	s := &Server{cfg: cfg, model: m, tok: tok, created: time.Now().Unix(), states: map[string]*engine.State{}, breakers: map[string][][]int{}}
 	s.metrics = newMetrics(cfg.Registry)
 	sc := cfg.Scheduler
 	user := sc.OnStep
@@ -368,6 +382,9 @@ func (s *Server) build(cr *completionRequest, isChat bool) (*job, *httpError) {
 	c.FrequencyPenalty = ptrOr(cr.FrequencyPenalty, 0)
 	c.PenaltyDecay = ptrOr(cr.PenaltyDecay, 1)
 	c.NoRepeatNGram = ptrOr(cr.NoRepeatNGramSize, 0)
+	if e := s.antiRepetition(cr, &c); e != nil {
+		return nil, e
+	}
 	if c.PresencePenalty < -2 || c.PresencePenalty > 2 {
 		return nil, badRequest("presence_penalty", "presence_penalty must be in [-2, 2], got %v", c.PresencePenalty)
 	}
@@ -404,7 +421,8 @@ func (s *Server) build(cr *completionRequest, isChat bool) (*job, *httpError) {
 		c.StopTokens = append(c.StopTokens, eot)
 	}
 	if err := c.Validate(); err != nil {
-		return nil, badRequest("", "%v", strings.TrimPrefix(err.Error(), "sampler: "))
+		msg := strings.TrimPrefix(err.Error(), "sampler: ")
+		return nil, badRequest(samplerParam(msg), "%s", msg)
 	}
 
 	// Prompts.
@@ -529,8 +547,11 @@ func newID(prefix string) string {
 }
 
 func finishReason(r sampler.StopReason) string {
-	if r == sampler.StopLength {
+	switch r {
+	case sampler.StopLength:
 		return "length"
+	case sampler.StopRepetition:
+		return "repetition"
 	}
 	return "stop"
 }
@@ -605,6 +626,7 @@ func (s *Server) plainResponse(w http.ResponseWriter, j *job, streams []*schedul
 		for ev := range st.Events() {
 			if ev.Done {
 				c.result, c.err = ev.Result, ev.Err
+				s.metrics.detected(ev.Result)
 				break
 			}
 			if ev.Token >= 0 {
@@ -798,6 +820,7 @@ func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, j *job, 
 		c, ev := choices[ce.index], ce.ev
 		if ev.Done {
 			c.result, c.err = ev.Result, ev.Err
+			s.metrics.detected(ev.Result)
 			if ev.Err != nil {
 				if failure == nil && !errors.Is(ev.Err, context.Canceled) {
 					failure = ev.Err

@@ -51,3 +51,21 @@ func TestGenerateAntiRepetitionFlags(t *testing.T) {
 		}
 	}
 }
+
+// serve's default repetition detector flags are validated before the model
+// loads.
+func TestServeDetectorFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--rep-threshold", "0.5", "--rep-action", "explode"}, "unknown detector action"},
+		{[]string{"--rep-threshold", "1.5"}, "threshold"},
+		{[]string{"--rep-threshold", "0.5", "--rep-n", "8", "--rep-window", "8"}, "window"},
+	} {
+		code, _, errs := runCLI(append([]string{"serve", "--model", "/nonexistent.bin"}, tc.args...)...)
+		if code != 2 || !strings.Contains(errs, tc.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 mentioning %q", tc.args, code, errs, tc.msg)
+		}
+	}
+}

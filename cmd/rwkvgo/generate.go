@@ -2,11 +2,10 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 
-	"github.com/rwkvgo/rwkvgo/engine"
+	"github.com/rwkvgo/rwkvgo/internal/generation"
 	"github.com/rwkvgo/rwkvgo/sampler"
 	"github.com/rwkvgo/rwkvgo/tokenizer"
 )
@@ -15,6 +14,9 @@ func init() {
 	register(&command{name: "generate", summary: "generate a continuation of a prompt", run: runGenerate})
 }
 
+// runGenerate implements `rwkvgo generate`. The generation itself (flags,
+// sampler, search) is package generation's, which `rwkvgo eval repetition`
+// shares, so both produce the same ids for the same flags, seed and prompt.
 func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("generate", stderr)
 	var mf modelFlags
@@ -22,17 +24,11 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	tokPath := fs.String("tokenizer", "", "tokenizer: World vocab .txt or tokenizer.json (default: found next to the model; bytes for vocab-256 models)")
 	prompt := fs.String("prompt", "", "prompt text (required)")
 	maxTokens := fs.Int("max-tokens", 128, "maximum number of tokens to generate")
-	keepEOT := fs.Bool("ignore-eos", false, "do not stop at the tokenizer's end-of-text token")
-	samplerCfg := sampler.RegisterFlags(fs)
-	searchCfg := sampler.RegisterSearchFlags(fs)
+	settingsOf := generation.RegisterFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := samplerCfg()
-	if err != nil {
-		return usageError{err}
-	}
-	search, err := searchCfg()
+	settings, err := settingsOf()
 	if err != nil {
 		return usageError{err}
 	}
@@ -51,26 +47,13 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// DRY sequence breakers are text: turn them into token sequences as
-	// llama.cpp does, against the tokenizer's vocabulary.
-	decodeOne := func(id int) ([]byte, error) {
-		b, err := tok.Decode([]int{id})
-		var unknown *tokenizer.UnknownIDError
-		if errors.As(err, &unknown) {
-			return nil, nil // a gap in the vocabulary
-		}
-		return b, err
-	}
-	if err := cfg.ResolveDRYBreakers(tok.VocabSize(), decodeOne, tok.Encode); err != nil {
+	cfg, err := settings.Config(tok)
+	if err != nil {
 		return err
 	}
 	ids := tok.Encode([]byte(*prompt))
 	if len(ids) == 0 {
 		return fmt.Errorf("the prompt encodes to no tokens")
-	}
-	cfg.StopStrings = append(cfg.StopStrings, search.Stop...)
-	if eot, ok := tok.EndOfText(); ok && !*keepEOT {
-		cfg.StopTokens = append(cfg.StopTokens, eot)
 	}
 	smp, err := sampler.New(cfg)
 	if err != nil {
@@ -83,46 +66,24 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	defer s.Close()
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
-	if search.Beams > 0 {
-		return beamGenerate(out, s, ids, smp, tok, search, *maxTokens)
-	}
 	stream := tokenizer.NewStreamDecoder(tok)
-	opts := sampler.Options{
-		MaxTokens:   *maxTokens,
-		Decode:      tok.Decode,
-		Contrastive: search.Contrastive,
-		OnToken: func(id int, text []byte) error {
-			// text is what the stop-string matcher releases; it may split a
-			// UTF-8 character, so print through a byte-level stream.
-			_, err := out.WriteString(stream.WriteBytes(text))
-			if err == nil {
-				err = out.Flush()
-			}
-			return err
-		},
-	}
-	if _, err := sampler.Generate(s.SamplerModel(), ids, smp, opts); err != nil {
+	onToken := func(id int, text []byte) error {
+		// text is what the stop-string matcher releases; it may split a
+		// UTF-8 character, so print through a byte-level stream.
+		_, err := out.WriteString(stream.WriteBytes(text))
+		if err == nil {
+			err = out.Flush()
+		}
 		return err
+	}
+	res, err := settings.Generate(s, ids, smp, tok.Decode, *maxTokens, onToken)
+	if err != nil {
+		return err
+	}
+	if settings.Search.Beams > 0 {
+		out.Write(res.Text) // beam search's text comes at the end
 	}
 	out.WriteString(stream.Flush())
-	out.WriteString("\n")
-	return nil
-}
-
-func beamGenerate(out *bufio.Writer, s *engine.Session, prompt []int, smp *sampler.Sampler, tok tokenizer.Tokenizer, search sampler.SearchFlags, maxTokens int) error {
-	hyps, err := sampler.BeamSearch(s.SamplerModel(), prompt, smp, sampler.BeamConfig{NumBeams: search.Beams,
-		LengthPenalty: search.LengthPenalty, EarlyStopping: search.EarlyStopping, MaxTokens: maxTokens})
-	if err != nil {
-		return err
-	}
-	if len(hyps) == 0 {
-		return fmt.Errorf("beam search produced no hypothesis")
-	}
-	text, err := tok.Decode(hyps[0].Tokens)
-	if err != nil {
-		return err
-	}
-	out.Write(text)
 	out.WriteString("\n")
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rwkvgo/rwkvgo/sampler"
 	"github.com/rwkvgo/rwkvgo/scheduler"
 	"github.com/rwkvgo/rwkvgo/server"
 	"github.com/rwkvgo/rwkvgo/statecache"
@@ -43,6 +44,7 @@ type serveOptions struct {
 	drainDelay      time.Duration
 	drainTimeout    time.Duration
 	logLevel        string
+	detector        sampler.DetectorConfig // default repetition detector of requests
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -64,8 +66,16 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.drainDelay, "drain-delay", 0, "on SIGINT/SIGTERM, how long /health reports not-ready while new requests are still served, before the listener closes (set it to cover endpoint removal in a load balancer)")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 5*time.Minute, "on SIGINT/SIGTERM, how long running streams may take to finish after the listener closes")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.Float64Var(&o.detector.Threshold, "rep-threshold", 0, "repetition detector for requests without \"repetition_detector\": seq-rep-n threshold in (0,1) (0 = off)")
+	fs.IntVar(&o.detector.N, "rep-n", 4, "repetition detector n-gram size")
+	fs.IntVar(&o.detector.Window, "rep-window", 64, "repetition detector window in tokens")
+	repAction := fs.String("rep-action", string(sampler.DetectReport), "repetition detector action: report, stop (finish_reason \"repetition\") or escalate")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	o.detector.Action = sampler.DetectorAction(*repAction)
+	if err := o.detector.Validate(); err != nil {
+		return usageError{err}
 	}
 	if o.apiKey == "" {
 		o.apiKey = os.Getenv("RWKVGO_API_KEY")
@@ -163,6 +173,7 @@ func serve(ctx context.Context, o serveOptions, logOut io.Writer, ready func(add
 		MaxBodyBytes:    o.maxBodyBytes,
 		MaxPromptTokens: o.maxPromptTokens,
 		StateDir:        o.stateDir,
+		Detector:        o.detector,
 		Logger:          log,
 		Scheduler:       scheduler.Config{MaxBatch: o.maxBatch, MaxQueue: o.maxQueue, ChunkSize: o.chunk, Cache: cache},
 	})
