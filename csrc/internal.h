@@ -335,4 +335,13 @@ inline void step_end(rwkvcu_context* ctx) {
   ctx->step.dev = nullptr;
 }
 
+/// state_range checks that state rows hold [off, off+need) and returns the state's data.
+inline float* state_range(rwkvcu_context* ctx, const rwkvcu_tensor* st, int64_t off, int64_t need_, const char* op) {
+  float* p = F(ctx, st, -1, -1, op, "state");
+  if (off < 0 || off + need_ > st->cols)
+    fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: state values [%lld, %lld) outside a state row of %lld", op, (long long)off,
+         (long long)(off + need_), (long long)st->cols);
+  return p;
+}
+
 }  // namespace rwkvcu

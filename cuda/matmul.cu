@@ -895,3 +895,40 @@ cudaError_t rwkvcu_launch_matmul_using(int32_t family, int32_t transposed, cudaS
 }
 
 int32_t rwkvcu_matmul_last_variant(void) { return rwkv_mm::g_last_variant; }
+
+// ---- Checked entry points of the C ABI (csrc/include/rwkvcu.h) ------------------------
+// Each checks its operands' types and shapes (and the step's batch where it
+// reads one) before it queues the kernels above on the context's stream, so a
+// failed call launches nothing.
+
+#include "../csrc/internal.h"
+
+using namespace rwkvcu;
+
+extern "C" {
+
+int rwkvcu_matmul(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* x, const rwkvcu_tensor* w) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_matmul";
+    T(ctx, w, op, "w");
+    const float* xp = F(ctx, x, -1, w->cols, op, "x");
+    float* o = F(ctx, out, x->rows, w->rows, op, "out");
+    launch(ctx, op, [&] { return rwkvcu_launch_matmul(ctx->stream, o, w->rows, xp, w->cols, w->data, w->dtype, w->scales, x->rows, w->rows,
+                                  w->cols); });
+  });
+}
+
+int rwkvcu_matmul_t(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* x, const rwkvcu_tensor* wt) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_matmul_t";
+    T(ctx, wt, op, "wt");
+    const float* xp = F(ctx, x, -1, wt->rows, op, "x");
+    float* o = F(ctx, out, x->rows, wt->cols, op, "out");
+    launch(ctx, op, [&] { return rwkvcu_launch_matmul_t(ctx->stream, o, wt->cols, xp, wt->rows, wt->data, wt->dtype, wt->scales, x->rows,
+                                    wt->rows, wt->cols); });
+  });
+}
+
+}  // extern "C"

@@ -10,7 +10,7 @@
 // operation as written (no FMA contraction), like the reference backend;
 // nothing depends on the schedule of threads, so results are deterministic
 // and identical for a row whether it is computed alone or in a batch.
-#include "kernels.cuh"
+#include "common.cuh"
 
 namespace {
 
@@ -313,6 +313,9 @@ cudaError_t rwkvcu_launch_embed(cudaStream_t s, float* out, const void* emb, int
   return rwkvcu_check_launch();
 }
 
+/// GroupNorm (LayerNorm is groups == 1) of x [rows, cols] into out (may
+/// alias x): each group of cols/groups values is normalised with its mean and
+/// biased variance (two passes, float32 sums), then *w + b ([1, cols]).
 cudaError_t rwkvcu_launch_group_norm(cudaStream_t s, float* out, const float* x, const float* w, const float* b,
                                      int64_t rows, int64_t cols, int32_t groups, float eps) {
   const int g = int(cols / groups);
@@ -326,6 +329,7 @@ cudaError_t rwkvcu_launch_group_norm(cudaStream_t s, float* out, const float* x,
   return rwkvcu_check_launch();
 }
 
+/// out = f(x) for n elements (f an RWKVCU_SIGMOID ... value); out may alias x.
 cudaError_t rwkvcu_launch_map(cudaStream_t s, float* out, const float* x, int64_t n, int32_t fn) {
   const dim3 grid(elem_grid(n)), block(kThreads);
   switch (fn) {
@@ -340,6 +344,7 @@ cudaError_t rwkvcu_launch_map(cudaStream_t s, float* out, const float* x, int64_
   return rwkvcu_check_launch();
 }
 
+/// out = f(a, b) for [rows, cols]; b has brows (1 or rows) rows; out may alias a.
 cudaError_t rwkvcu_launch_zip(cudaStream_t s, float* out, const float* a, const float* b, int64_t rows,
                               int64_t cols, int64_t brows, int32_t fn) {
   const int64_t n = rows * cols;
@@ -354,18 +359,22 @@ cudaError_t rwkvcu_launch_zip(cudaStream_t s, float* out, const float* a, const 
   return rwkvcu_check_launch();
 }
 
+/// out [rows, ocols] = columns [col, col+ocols) of x [rows, xcols].
 cudaError_t rwkvcu_launch_slice(cudaStream_t s, float* out, const float* x, int64_t rows, int64_t xcols,
                                 int64_t ocols, int64_t col) {
   RWKV_LAUNCH(slice_kernel, dim3(elem_grid(rows * ocols)), dim3(kThreads), 0, s)(out, x, rows, xcols, ocols, col);
   return rwkvcu_check_launch();
 }
 
+/// out[i, :] = x[idx[i], :] for i < n; x has xrows rows (ids outside give zeros).
 cudaError_t rwkvcu_launch_gather_rows(cudaStream_t s, float* out, const float* x, int64_t xrows, int64_t cols,
                                       const int32_t* idx, int64_t n) {
   RWKV_LAUNCH(gather_kernel, dim3(unsigned(n)), dim3(cols >= 256 ? 256 : 128), 0, s)(out, x, xrows, cols, idx);
   return rwkvcu_check_launch();
 }
 
+/// Token shift of x [n, C] into prev [n, C] with the state at
+/// state[slot*width + off ..] (see backend.Backend.Shift).
 cudaError_t rwkvcu_launch_shift(cudaStream_t s, float* prev, const float* x, float* state, int64_t width,
                                 int64_t nslots, int64_t off, int64_t n, int64_t C, const int32_t* batch,
                                 int32_t nseq) {
@@ -375,6 +384,8 @@ cudaError_t rwkvcu_launch_shift(cudaStream_t s, float* prev, const float* x, flo
   return rwkvcu_check_launch();
 }
 
+/// Token-shift interpolation of x and prev [n, C] with mix [mrows, C]
+/// (mrows 1 or n); style RWKVCU_MIX_LERP or RWKVCU_MIX_DELTA.
 cudaError_t rwkvcu_launch_mix(cudaStream_t s, float* out, const float* x, const float* prev, const float* mix,
                               int64_t n, int64_t C, int64_t mrows, int32_t style) {
   const int64_t total = n * C, mt = mrows * C;
@@ -401,6 +412,11 @@ void launch_mix_n(cudaStream_t s, bool vec, const float* x, const float* p, int6
 
 }  // namespace
 
+/// count (1 to RWKVCU_MIX_N_MAX) token-shift interpolations of the same x and
+/// prev [n, C] in one launch: outs[j] [n, C] = rwkvcu_launch_mix's result for
+/// mixes[j] with mrows[j] (1 or n) rows, bit for bit. The host arrays outs,
+/// mixes and mrows are read before the call returns; no output may alias x,
+/// prev, a mix or another output.
 cudaError_t rwkvcu_launch_mix_n(cudaStream_t s, float* const* outs, const float* x, const float* prev,
                                 const float* const* mixes, const int64_t* mrows, int32_t count, int64_t n, int64_t C,
                                 int32_t style) {
@@ -421,6 +437,7 @@ cudaError_t rwkvcu_launch_mix_n(cudaStream_t s, float* const* outs, const float*
   return rwkvcu_check_launch();
 }
 
+/// RWKV-7 key preprocessing over [n, C]: kk = l2norm_head(k*kK), k *= 1+(a-1)*kA.
 cudaError_t rwkvcu_launch_key_v7(cudaStream_t s, float* kk, float* k, const float* a, const float* kK,
                                  const float* kA, int64_t n, int64_t C, int32_t heads) {
   const unsigned blocks = unsigned(rwkvcu_ceil_div(n * heads, kWarpsPerBlock));
@@ -428,14 +445,213 @@ cudaError_t rwkvcu_launch_key_v7(cudaStream_t s, float* kk, float* k, const floa
   return rwkvcu_check_launch();
 }
 
+/// RWKV-7 value residual over [n, C]: v += (first-v)*sigmoid(gate).
 cudaError_t rwkvcu_launch_value_v7(cudaStream_t s, float* v, const float* first, const float* gate, int64_t n) {
   RWKV_LAUNCH(value_v7_kernel, dim3(elem_grid(n)), dim3(kThreads), 0, s)(v, first, gate, n);
   return rwkvcu_check_launch();
 }
 
+/// RWKV-7 bonus over [n, C]: out += sum_head(r*k*rK) * v.
 cudaError_t rwkvcu_launch_bonus_v7(cudaStream_t s, float* out, const float* r, const float* k, const float* v,
                                    const float* rK, int64_t n, int64_t C, int32_t heads) {
   const unsigned blocks = unsigned(rwkvcu_ceil_div(n * heads, kWarpsPerBlock));
   RWKV_LAUNCH(bonus_v7_kernel, dim3(blocks), dim3(32 * kWarpsPerBlock), 0, s)(out, r, k, v, rK, n, C, heads);
   return rwkvcu_check_launch();
 }
+
+// ---- Checked entry points of the C ABI (csrc/include/rwkvcu.h) ------------------------
+// Each checks its operands' types and shapes (and the step's batch where it
+// reads one) before it queues the kernels above on the context's stream, so a
+// failed call launches nothing.
+
+#include "../csrc/internal.h"
+
+using namespace rwkvcu;
+
+extern "C" {
+
+int rwkvcu_embed(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* emb, const int32_t* tokens, int64_t n) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_embed";
+    T(ctx, emb, op, "emb");
+    need(tokens, "tokens");
+    float* o = F(ctx, out, n, emb->cols, op, "out");
+    for (int64_t i = 0; i < n; ++i)
+      if (tokens[i] < 0 || tokens[i] >= emb->rows)
+        fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: token %d outside a vocabulary of %lld", op, int(tokens[i]), (long long)emb->rows);
+    auto* d = static_cast<const int32_t*>(stage(ctx, tokens, size_t(n) * 4));
+    launch(ctx, op, [&] { return rwkvcu_launch_embed(ctx->stream, o, emb->data, emb->dtype, emb->scales, emb->rows, emb->cols, d, n); });
+  });
+}
+
+int rwkvcu_layer_norm(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* x, const rwkvcu_tensor* w,
+                      const rwkvcu_tensor* b, float eps) {
+  return rwkvcu_group_norm(ctx, out, x, w, b, 1, eps);
+}
+
+int rwkvcu_group_norm(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* x, const rwkvcu_tensor* w,
+                      const rwkvcu_tensor* b, int32_t groups, float eps) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = groups == 1 ? "rwkvcu_layer_norm" : "rwkvcu_group_norm";
+    const float* xp = F(ctx, x, -1, -1, op, "x");
+    float* o = F(ctx, out, x->rows, x->cols, op, "out");
+    const float* wp = F(ctx, w, 1, x->cols, op, "w");
+    const float* bp = F(ctx, b, 1, x->cols, op, "b");
+    if (groups <= 0 || x->cols % groups != 0)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: %d groups do not divide %lld", op, int(groups), (long long)x->cols);
+    launch(ctx, op, [&] { return rwkvcu_launch_group_norm(ctx->stream, o, xp, wp, bp, x->rows, x->cols, groups, eps); });
+  });
+}
+
+int rwkvcu_map(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* x, int32_t fn) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_map";
+    const float* xp = F(ctx, x, -1, -1, op, "x");
+    float* o = F(ctx, out, x->rows, x->cols, op, "out");
+    if (fn < RWKVCU_SIGMOID || fn > RWKVCU_V7_DECAY) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: unknown function %d", op, int(fn));
+    launch(ctx, op, [&] { return rwkvcu_launch_map(ctx->stream, o, xp, x->rows * x->cols, fn); });
+  });
+}
+
+int rwkvcu_zip(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* a, const rwkvcu_tensor* b, int32_t fn) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_zip";
+    const float* ap = F(ctx, a, -1, -1, op, "a");
+    float* o = F(ctx, out, a->rows, a->cols, op, "out");
+    int64_t br = 0;
+    const float* bp = Fb(ctx, b, a->rows, a->cols, op, "b", &br);
+    if (fn < RWKVCU_ADD || fn > RWKVCU_MUL) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: unknown function %d", op, int(fn));
+    launch(ctx, op, [&] { return rwkvcu_launch_zip(ctx->stream, o, ap, bp, a->rows, a->cols, br, fn); });
+  });
+}
+
+int rwkvcu_slice(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* x, int64_t col) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_slice";
+    const float* xp = F(ctx, x, -1, -1, op, "x");
+    float* o = F(ctx, out, x->rows, -1, op, "out");
+    if (col < 0 || col + out->cols > x->cols)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: columns [%lld, %lld) outside %lld", op, (long long)col,
+           (long long)(col + out->cols), (long long)x->cols);
+    launch(ctx, op, [&] { return rwkvcu_launch_slice(ctx->stream, o, xp, x->rows, x->cols, out->cols, col); });
+  });
+}
+
+int rwkvcu_gather_rows(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* x, const int32_t* rows, int64_t n) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_gather_rows";
+    const float* xp = F(ctx, x, -1, -1, op, "x");
+    float* o = F(ctx, out, n, x->cols, op, "out");
+    need(rows, "rows");
+    for (int64_t i = 0; i < n; ++i)
+      if (rows[i] < 0 || rows[i] >= x->rows)
+        fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: row %d outside [0, %lld)", op, int(rows[i]), (long long)x->rows);
+    auto* d = static_cast<const int32_t*>(stage(ctx, rows, size_t(n) * 4));
+    launch(ctx, op, [&] { return rwkvcu_launch_gather_rows(ctx->stream, o, xp, x->rows, x->cols, d, n); });
+  });
+}
+
+int rwkvcu_shift(rwkvcu_context* ctx, rwkvcu_tensor* prev, const rwkvcu_tensor* x, rwkvcu_tensor* state, int64_t off) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_shift";
+    const float* xp = F(ctx, x, -1, -1, op, "x");
+    float* pp = F(ctx, prev, x->rows, x->cols, op, "prev");
+    float* sp = state_range(ctx, state, off, x->cols, op);
+    int32_t nseq = 0;
+    const int32_t* b = step_batch(ctx, x->rows, state->rows, &nseq, op);
+    launch(ctx, op, [&] { return rwkvcu_launch_shift(ctx->stream, pp, xp, sp, state->cols, state->rows, off, x->rows, x->cols, b, nseq); });
+  });
+}
+
+int rwkvcu_mix(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* x, const rwkvcu_tensor* prev,
+               const rwkvcu_tensor* mix, int32_t style) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_mix";
+    const float* xp = F(ctx, x, -1, -1, op, "x");
+    float* o = F(ctx, out, x->rows, x->cols, op, "out");
+    const float* pp = F(ctx, prev, x->rows, x->cols, op, "prev");
+    int64_t mr = 0;
+    const float* mp = Fb(ctx, mix, x->rows, x->cols, op, "mix", &mr);
+    if (style != RWKVCU_MIX_LERP && style != RWKVCU_MIX_DELTA) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: unknown style %d", op, int(style));
+    launch(ctx, op, [&] { return rwkvcu_launch_mix(ctx->stream, o, xp, pp, mp, x->rows, x->cols, mr, style); });
+  });
+}
+
+int rwkvcu_mix_n(rwkvcu_context* ctx, rwkvcu_tensor* const* outs, const rwkvcu_tensor* x, const rwkvcu_tensor* prev,
+                 const rwkvcu_tensor* const* mixes, int32_t count, int32_t style) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_mix_n";
+    need(outs, "outs");
+    need(mixes, "mixes");
+    if (count < 1 || count > RWKVCU_MIX_N_MAX)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: count %d outside [1, %d]", op, int(count), RWKVCU_MIX_N_MAX);
+    const float* xp = F(ctx, x, -1, -1, op, "x");
+    const float* pp = F(ctx, prev, x->rows, x->cols, op, "prev");
+    float* o[RWKVCU_MIX_N_MAX];
+    const float* mp[RWKVCU_MIX_N_MAX];
+    int64_t mr[RWKVCU_MIX_N_MAX];
+    char name[16];
+    for (int j = 0; j < count; ++j) {
+      snprintf(name, sizeof name, "outs[%d]", j);
+      o[j] = F(ctx, outs[j], x->rows, x->cols, op, name);
+      snprintf(name, sizeof name, "mixes[%d]", j);
+      mp[j] = Fb(ctx, mixes[j], x->rows, x->cols, op, name, &mr[j]);
+    }
+    if (style != RWKVCU_MIX_LERP && style != RWKVCU_MIX_DELTA) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: unknown style %d", op, int(style));
+    launch(ctx, op, [&] { return rwkvcu_launch_mix_n(ctx->stream, o, xp, pp, mp, mr, count, x->rows, x->cols, style); });
+  });
+}
+
+int rwkvcu_key_v7(rwkvcu_context* ctx, rwkvcu_tensor* kk, rwkvcu_tensor* k, const rwkvcu_tensor* a,
+                  const rwkvcu_tensor* kK, const rwkvcu_tensor* kA, int32_t heads) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_key_v7";
+    float* kp = F(ctx, k, -1, -1, op, "k");
+    const int64_t n = k->rows, C = k->cols;
+    float* kkp = F(ctx, kk, n, C, op, "kk");
+    const float* ap = F(ctx, a, n, C, op, "a");
+    const float* kKp = F(ctx, kK, 1, C, op, "kK");
+    const float* kAp = F(ctx, kA, 1, C, op, "kA");
+    heads_divide(heads, C, op);
+    launch(ctx, op, [&] { return rwkvcu_launch_key_v7(ctx->stream, kkp, kp, ap, kKp, kAp, n, C, heads); });
+  });
+}
+
+int rwkvcu_value_v7(rwkvcu_context* ctx, rwkvcu_tensor* v, const rwkvcu_tensor* first, const rwkvcu_tensor* gate) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_value_v7";
+    float* vp = F(ctx, v, -1, -1, op, "v");
+    const float* fp = F(ctx, first, v->rows, v->cols, op, "first");
+    const float* gp = F(ctx, gate, v->rows, v->cols, op, "gate");
+    launch(ctx, op, [&] { return rwkvcu_launch_value_v7(ctx->stream, vp, fp, gp, v->rows * v->cols); });
+  });
+}
+
+int rwkvcu_bonus_v7(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* r, const rwkvcu_tensor* k,
+                    const rwkvcu_tensor* v, const rwkvcu_tensor* rK, int32_t heads) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_bonus_v7";
+    float* o = F(ctx, out, -1, -1, op, "out");
+    const int64_t n = out->rows, C = out->cols;
+    const float* rp = F(ctx, r, n, C, op, "r");
+    const float* kp = F(ctx, k, n, C, op, "k");
+    const float* vp = F(ctx, v, n, C, op, "v");
+    const float* rKp = F(ctx, rK, 1, C, op, "rK");
+    heads_divide(heads, C, op);
+    launch(ctx, op, [&] { return rwkvcu_launch_bonus_v7(ctx->stream, o, rp, kp, vp, rKp, n, C, heads); });
+  });
+}
+
+}  // extern "C"

@@ -12,7 +12,14 @@
 // once per launch, so T tokens in one launch equal T launches of one token up
 // to FMA contraction. WKV4 uses the numerically stable aa/bb/pp form (a
 // running maximum exponent pp), so no exp overflows for any input.
-#include "kernels.cuh"
+//
+// Batches: sequence i of nseq owns rows [offsets[i], offsets[i+1]) and state
+// row slots[i]; `batch` is a device array of 2*nseq+1 int32 holding offsets
+// (nseq+1) followed by slots (nseq). Kernels skip a sequence whose slot is
+// outside [0, nslots) or whose rows are outside [0, n), so a bad replayed
+// batch cannot write out of bounds. (The token shift in ops.cu reads the same
+// layout.)
+#include "common.cuh"
 
 namespace {
 
@@ -307,6 +314,8 @@ struct WKV7K {
 
 }  // namespace
 
+/// RWKV-4 WKV over k, v [n, C] with w, u [1, C]; state row: aa, bb, pp at
+/// off, off+C, off+2C.
 cudaError_t rwkvcu_launch_wkv4(cudaStream_t s, float* out, const float* k, const float* v, const float* w,
                                const float* u, float* state, int64_t width, int64_t nslots, int64_t off, int64_t n,
                                int64_t C, const int32_t* batch, int32_t nseq) {
@@ -317,6 +326,8 @@ cudaError_t rwkvcu_launch_wkv4(cudaStream_t s, float* out, const float* k, const
   return rwkvcu_check_launch();
 }
 
+/// RWKV-5/6 WKV, heads of size N = C/heads (N <= kMaxGenericN = 160 for the generic kernels), state S[h][key][value]
+/// at state[slot*width + off + h*N*N]; w has wrows (1 or n) rows.
 cudaError_t rwkvcu_launch_wkv5(cudaStream_t s, float* out, const float* r, const float* k, const float* v,
                                const float* w, int64_t wrows, const float* u, float* state, int64_t width,
                                int64_t nslots, int64_t off, int64_t n, int64_t C, int32_t heads,
@@ -326,6 +337,7 @@ cudaError_t rwkvcu_launch_wkv5(cudaStream_t s, float* out, const float* r, const
                              width, nslots, off, n, C, int(heads), batch, int(nseq));
 }
 
+/// RWKV-7 WKV, heads of size N = C/heads (N <= kMaxGenericN = 160 for the generic kernels), state S[h][value][key].
 cudaError_t rwkvcu_launch_wkv7(cudaStream_t s, float* out, const float* r, const float* w, const float* k,
                                const float* v, const float* kk, const float* a, float* state, int64_t width,
                                int64_t nslots, int64_t off, int64_t n, int64_t C, int32_t heads,
@@ -333,3 +345,82 @@ cudaError_t rwkvcu_launch_wkv7(cudaStream_t s, float* out, const float* r, const
   return launch_heads<WKV7K, 5>(int(C / heads), n == nseq, unsigned(nseq * heads), s, out, r, w, k, v, kk, a, state,
                              width, nslots, off, n, C, int(heads), batch, int(nseq));
 }
+
+// ---- Checked entry points of the C ABI (csrc/include/rwkvcu.h) ------------------------
+// Each checks its operands' types and shapes (and the step's batch where it
+// reads one) before it queues the kernels above on the context's stream, so a
+// failed call launches nothing.
+
+#include "../csrc/internal.h"
+
+using namespace rwkvcu;
+
+extern "C" {
+
+int rwkvcu_wkv4(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* k, const rwkvcu_tensor* v,
+                const rwkvcu_tensor* w, const rwkvcu_tensor* u, rwkvcu_tensor* state, int64_t off) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_wkv4";
+    const float* kp = F(ctx, k, -1, -1, op, "k");
+    const int64_t n = k->rows, C = k->cols;
+    float* o = F(ctx, out, n, C, op, "out");
+    const float* vp = F(ctx, v, n, C, op, "v");
+    const float* wp = F(ctx, w, 1, C, op, "w");
+    const float* up = F(ctx, u, 1, C, op, "u");
+    float* sp = state_range(ctx, state, off, 3 * C, op);
+    int32_t nseq = 0;
+    const int32_t* b = step_batch(ctx, n, state->rows, &nseq, op);
+    launch(ctx, op, [&] { return rwkvcu_launch_wkv4(ctx->stream, o, kp, vp, wp, up, sp, state->cols, state->rows, off, n, C, b, nseq); });
+  });
+}
+
+int rwkvcu_wkv5(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* r, const rwkvcu_tensor* k,
+                const rwkvcu_tensor* v, const rwkvcu_tensor* w, const rwkvcu_tensor* u, rwkvcu_tensor* state,
+                int64_t off, int32_t heads) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_wkv5";
+    const float* kp = F(ctx, k, -1, -1, op, "k");
+    const int64_t n = k->rows, C = k->cols;
+    float* o = F(ctx, out, n, C, op, "out");
+    const float* rp = F(ctx, r, n, C, op, "r");
+    const float* vp = F(ctx, v, n, C, op, "v");
+    int64_t wr = 0;
+    const float* wp = Fb(ctx, w, n, C, op, "w", &wr);
+    const float* up = F(ctx, u, 1, C, op, "u");
+    heads_divide(heads, C, op);
+    const int64_t N = C / heads;
+    float* sp = state_range(ctx, state, off, heads * N * N, op);
+    int32_t nseq = 0;
+    const int32_t* b = step_batch(ctx, n, state->rows, &nseq, op);
+    launch(ctx, op, [&] { return rwkvcu_launch_wkv5(ctx->stream, o, rp, kp, vp, wp, wr, up, sp, state->cols, state->rows, off, n, C, heads, b,
+                                nseq); });
+  });
+}
+
+int rwkvcu_wkv7(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* r, const rwkvcu_tensor* w,
+                const rwkvcu_tensor* k, const rwkvcu_tensor* v, const rwkvcu_tensor* kk, const rwkvcu_tensor* a,
+                rwkvcu_tensor* state, int64_t off, int32_t heads) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_wkv7";
+    const float* kp = F(ctx, k, -1, -1, op, "k");
+    const int64_t n = k->rows, C = k->cols;
+    float* o = F(ctx, out, n, C, op, "out");
+    const float* rp = F(ctx, r, n, C, op, "r");
+    const float* wp = F(ctx, w, n, C, op, "w");
+    const float* vp = F(ctx, v, n, C, op, "v");
+    const float* kkp = F(ctx, kk, n, C, op, "kk");
+    const float* ap = F(ctx, a, n, C, op, "a");
+    heads_divide(heads, C, op);
+    const int64_t N = C / heads;
+    float* sp = state_range(ctx, state, off, heads * N * N, op);
+    int32_t nseq = 0;
+    const int32_t* b = step_batch(ctx, n, state->rows, &nseq, op);
+    launch(ctx, op, [&] { return rwkvcu_launch_wkv7(ctx->stream, o, rp, wp, kp, vp, kkp, ap, sp, state->cols, state->rows, off, n, C, heads,
+                                b, nseq); });
+  });
+}
+
+}  // extern "C"
