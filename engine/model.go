@@ -77,24 +77,21 @@ func Load(path string, opts Options) (*Model, error) {
 
 // New prepares a canonical model on the backend. The weights are copied, so wm
 // may be closed afterwards.
-func New(wm *weights.Model, opts Options) (m *Model, err error) {
+func New(wm *weights.Model, opts Options) (*Model, error) {
 	be := opts.Backend
 	owns := false
 	if be == nil {
 		be = cpu.New(opts.Threads)
 		owns = true
 	}
-	m = &Model{cfg: wm.Config, be: be, ownsBE: owns}
-	defer func() {
-		if err != nil {
-			m.Close()
-			m = nil
-		}
-	}()
+	m := &Model{cfg: wm.Config, be: be, ownsBE: owns}
 	if opts.V5GroupNormEps > 0 && (wm.Config.Version == weights.V51 || wm.Config.Version == weights.V52) {
 		m.cfg.GroupNormEps = opts.V5GroupNormEps
 	}
 	if err := m.upload(wm); err != nil {
+		// Free what was uploaded (and clear the backend's pending error,
+		// so that the backend stays usable).
+		m.Close()
 		return nil, err
 	}
 	m.states = newStatePool(m)
