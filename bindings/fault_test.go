@@ -148,12 +148,17 @@ type faultPhase struct {
 	run     func(w *faultWorld) error
 }
 
+// faultPrompts are the prompts of the scenario's two sessions.
 var faultPrompts = [2][]int{{3, 1, 4, 1, 5}, {9, 2, 6}}
 
 // faultProbe is fed to a fresh session after a failure: the model must still
 // give the logits of the run without faults.
 var faultProbe = []int{7, 1, 8}
 
+// faultPhases returns the scenario: open the device, load the model, two
+// sessions each with a prompt, the device sampler for both, three batched
+// decode steps drawn by it, a graph captured and replayed twice, three more
+// sessions (the state pool grows).
 func faultPhases() []faultPhase {
 	decode := func(i int) faultPhase {
 		return faultPhase{name: fmt.Sprintf("decode %d", i), touches: []int{0, 1}, run: func(w *faultWorld) error {
@@ -428,6 +433,12 @@ func runFault(t *testing.T, open func() (*Backend, error), rt *emuRuntime, path 
 				t.Errorf("%s: the state of session %d changed", where, i)
 			}
 		}
+		// So does the device sampler, once it was set up.
+		if failed > faultPhaseIndex(phases, "sampler") {
+			if _, _, err := w.ds.Sample(w.dl, 99); err != nil {
+				t.Errorf("%s: the device sampler is not usable after the failure: %v", where, err)
+			}
+		}
 		if got, err := probeLogits(w); err != nil {
 			t.Errorf("%s: the model is not usable after the failure: %v", where, err)
 		} else if !sameFloats(got, ref.probe) {
@@ -449,6 +460,16 @@ func runFault(t *testing.T, open func() (*Backend, error), rt *emuRuntime, path 
 			where, live0, live)
 	}
 	return ph.name
+}
+
+// faultPhaseIndex returns the index of the phase named name.
+func faultPhaseIndex(phases []faultPhase, name string) int {
+	for i, ph := range phases {
+		if ph.name == name {
+			return i
+		}
+	}
+	panic("no phase " + name)
 }
 
 func contains(s []int, x int) bool {
