@@ -22,7 +22,10 @@ build:
 # then the CUDA backend on the emulated library (conformance suite, graphs
 # and the device sampler under every emulator schedule, the purego loader
 # and the device sampler through it, every shared model, the vendor baseline
-# reported unavailable by the bindings and bench kernels, the scheduler).
+# reported unavailable by the bindings and bench kernels, the scheduler;
+# every runtime call of a load, sessions, decode steps, the device sampler
+# and a graph failed in turn by the emulator's fault injector (a sample of
+# them through purego), and the emulator's memory cap).
 test: fmt-check vet
 	$(GO) test -race -count=1 ./...
 	$(MAKE) test-cuda-emu
@@ -35,7 +38,8 @@ test-cuda-emu: lib-emu
 	done
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestVendor|TestStats|TestStepBatch|TestDecodeLeak|TestBenchLibrary' ./bindings/
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestBenchKernelsVendor' ./cmd/rwkvgo/
-	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestPurego(Sampler|Vendor)?$$' ./bindings/
+	@set -o pipefail; $(GO) test -count=1 -timeout 30m -tags cuda,cuemu -run '^(TestFaultInjection|TestOutOfDeviceMemory)$$' -v ./bindings/ | grep -Ev '^=== (RUN|PAUSE|CONT)'
+	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -short -run '^(TestPurego(Sampler|Vendor)?|TestFaultInjection|TestOutOfDeviceMemory)$$' ./bindings/
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestCUDABackend$$' ./scheduler/
 
 # librwkvcu_emu and librwkvcu_bench_emu: the kernels and the C ABIs on the

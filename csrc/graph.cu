@@ -107,10 +107,19 @@ int rwkvcu_graph_launch(rwkvcu_context* ctx, rwkvcu_graph* g) {
     if (g->ctx != ctx) fail(RWKVCU_ERR_INVALID_ARGUMENT, "graph of another context");
     not_capturing(ctx, "rwkvcu_graph_launch");
     ck(cudaGraphLaunch(g->exec, ctx->stream), "cudaGraphLaunch");
-    ck(cudaEventRecord(g->done, ctx->stream), "cudaEventRecord");
     g->launched = true;
     ctx->stats[RWKVCU_STAT_GRAPH_LAUNCHES]++;
     ctx->stats[RWKVCU_STAT_H2D_BYTES] += g->h2d_bytes;
+    try {
+      ck(cudaEventRecord(g->done, ctx->stream), "cudaEventRecord");
+    } catch (...) {
+      // Without the event nothing tells when this replay has read the
+      // arena: wait for it here before reporting the failure.
+      ctx->stats[RWKVCU_STAT_HOST_SYNCS]++;
+      cudaStreamSynchronize(ctx->stream);
+      cudaGetLastError();
+      throw;
+    }
   });
 }
 

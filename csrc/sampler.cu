@@ -108,8 +108,14 @@ int rwkvcu_sampler_set_bias(rwkvcu_sampler* s, int32_t row, const int32_t* ids, 
       bias[size_t(ids[i])] += values[i];
     }
     if (!s->d_bias) {
-      s->d_bias = static_cast<float*>(dev_alloc(ctx, cells(s) * 4, "cudaMalloc"));
-      ck(cudaMemsetAsync(s->d_bias, 0, cells(s) * 4, ctx->stream), "cudaMemsetAsync");
+      auto* bias_dev = static_cast<float*>(dev_alloc(ctx, cells(s) * 4, "cudaMalloc"));
+      try {
+        ck(cudaMemsetAsync(bias_dev, 0, cells(s) * 4, ctx->stream), "cudaMemsetAsync");
+      } catch (...) {
+        dev_free(ctx, bias_dev, cells(s) * 4);  // never keep a bias array that was not cleared
+        throw;
+      }
+      s->d_bias = bias_dev;
     }
     h2d(ctx, s->d_bias + size_t(row) * size_t(s->vocab), bias.data(), bias.size() * 4);
     sync(ctx);

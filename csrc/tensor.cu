@@ -28,8 +28,18 @@ void ring_grow(rwkvcu_context* ctx, size_t bytes) {
     sync(ctx);
     ring_free(ctx);
   }
-  ctx->h = static_cast<char*>(host_alloc(ctx, 2 * half, "cudaMallocHost (staging)"));
-  ctx->d = static_cast<char*>(dev_alloc(ctx, 2 * half, "cudaMalloc (staging)"));
+  // Both halves or neither: a failed allocation leaves no ring (the next
+  // reservation tries again), never a host ring without its device mirror.
+  char* h = static_cast<char*>(host_alloc(ctx, 2 * half, "cudaMallocHost (staging)"));
+  char* d = nullptr;
+  try {
+    d = static_cast<char*>(dev_alloc(ctx, 2 * half, "cudaMalloc (staging)"));
+  } catch (...) {
+    cudaFreeHost(h);
+    throw;
+  }
+  ctx->h = h;
+  ctx->d = d;
   ctx->half = half;
   ctx->used = 0;
   ctx->cur = 0;
@@ -49,11 +59,14 @@ Reservation reserve(rwkvcu_context* ctx, size_t bytes) {
   const size_t padded = (bytes + 15) & ~size_t(15);
   ring_grow(ctx, padded);
   if (ctx->used + padded > ctx->half) {  // switch halves
+    // The switch happens only once the other half is free: when recording
+    // or waiting fails, the ring stays on the current half.
+    const int next = ctx->cur ^ 1;
     ck(cudaEventRecord(ctx->left[ctx->cur], ctx->stream), "cudaEventRecord");
     ctx->pending[ctx->cur] = true;
-    ctx->cur ^= 1;
-    if (ctx->pending[ctx->cur]) sync_event(ctx, ctx->left[ctx->cur]);
-    ctx->pending[ctx->cur] = false;
+    if (ctx->pending[next]) sync_event(ctx, ctx->left[next]);
+    ctx->pending[next] = false;
+    ctx->cur = next;
     ctx->used = 0;
   }
   Reservation r{ctx->h + size_t(ctx->cur) * ctx->half + ctx->used, ctx->d + size_t(ctx->cur) * ctx->half + ctx->used};

@@ -91,32 +91,29 @@ func Load(path string, opts Options) (*Model, error) {
 
 // New prepares a canonical model on the backend. The weights are copied, so wm
 // may be closed afterwards.
-func New(wm *weights.Model, opts Options) (m *Model, err error) {
+func New(wm *weights.Model, opts Options) (*Model, error) {
 	return newModel(wm, opts, false)
 }
 
 // newModel is New; with borrow, tensors may use wm's memory in place, and
 // then the Model takes wm over (m.wm) and closes it in Close. On error the
-// caller keeps wm.
-func newModel(wm *weights.Model, opts Options, borrow bool) (m *Model, err error) {
+// caller keeps wm, and everything uploaded so far is freed.
+func newModel(wm *weights.Model, opts Options, borrow bool) (*Model, error) {
 	be := opts.Backend
 	owns := false
 	if be == nil {
 		be = cpu.New(opts.Threads)
 		owns = true
 	}
-	m = &Model{cfg: wm.Config, be: be, ownsBE: owns}
-	defer func() {
-		if err != nil {
-			m.wm = nil // the caller closes it
-			m.Close()
-			m = nil
-		}
-	}()
+	m := &Model{cfg: wm.Config, be: be, ownsBE: owns}
 	if opts.V5GroupNormEps > 0 && (wm.Config.Version == weights.V51 || wm.Config.Version == weights.V52) {
 		m.cfg.GroupNormEps = opts.V5GroupNormEps
 	}
 	if err := m.upload(wm, borrow); err != nil {
+		// Free what was uploaded (and clear the backend's pending error,
+		// so that the backend stays usable); the caller closes wm.
+		m.wm = nil
+		m.Close()
 		return nil, err
 	}
 	m.states = newStatePool(m)

@@ -284,6 +284,11 @@ func (m *Model) step(reqs []*Request, starts []int) error {
 		}
 	}
 	if err := be.Err(); err != nil {
+		// The activation buffers may be placeholders of failed allocations
+		// (or views of them): drop them all, so that the next step allocates
+		// afresh and a transient failure (out of memory, a failed launch)
+		// leaves the model usable.
+		m.scratch.freeAll(be)
 		return fmt.Errorf("engine: %s backend: %w", be.Name(), err)
 	}
 	return nil

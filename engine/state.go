@@ -108,30 +108,44 @@ func newStatePool(m *Model) *statePool {
 	return p
 }
 
-// acquire returns a free slot set to the initial state, growing the pool as needed.
+// acquire returns a free slot set to the initial state, growing the pool as
+// needed. On failure (out of device memory, ...) the pool, and the states
+// of the live sessions in it, stay as they were.
 func (p *statePool) acquire() (int, error) {
 	be := p.m.be
 	if len(p.free) == 0 {
+		// Grow into a new tensor: the live states, then the initial state
+		// in the slot handed out. The old tensor goes only once all of it
+		// has succeeded.
 		n := max(4, 2*p.slots)
 		t := be.New(n, len(p.init))
 		if p.t != nil {
 			buf := make([]float32, p.slots*len(p.init))
 			be.Read(p.t, 0, buf)
 			be.Write(t, 0, buf)
-			be.Free(p.t)
 		}
-		for s := n - 1; s >= p.slots; s-- {
-			p.free = append(p.free, s)
-		}
-		p.t, p.slots = t, n
+		s := p.slots
+		be.Write(t, s, p.init)
 		if err := be.Err(); err != nil {
+			be.Free(t)
 			return 0, fmt.Errorf("engine: growing the state pool to %d sequences: %w", n, err)
 		}
+		if p.t != nil {
+			be.Free(p.t)
+		}
+		for f := n - 1; f > s; f-- {
+			p.free = append(p.free, f)
+		}
+		p.t, p.slots = t, n
+		return s, nil
 	}
 	s := p.free[len(p.free)-1]
-	p.free = p.free[:len(p.free)-1]
 	be.Write(p.t, s, p.init)
-	return s, be.Err()
+	if err := be.Err(); err != nil {
+		return 0, err
+	}
+	p.free = p.free[:len(p.free)-1]
+	return s, nil
 }
 
 func (p *statePool) release(slot int) { p.free = append(p.free, slot) }

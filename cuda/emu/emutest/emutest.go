@@ -69,6 +69,7 @@ var (
 		graph         func(out unsafe.Pointer, n, replays int32, nodes *uintptr) int32
 		captureErrors func(msg unsafe.Pointer, size uintptr) int32
 		checkMode     func(msg unsafe.Pointer, size uintptr) int32
+		faults        func(msg unsafe.Pointer, size uintptr) int32
 		benchSoftmax  func(rows, n, threads, reps int32) float64
 		benchMatmul   func(m, n, k, reps int32) float64
 	}
@@ -98,6 +99,7 @@ func mustLoad() {
 			{&api.mmaTile, "emu_mma_tile"}, {&api.mmaGemm, "emu_mma_gemm"}, {&api.ldmatrix, "emu_ldmatrix"},
 			{&api.cpAsync, "emu_cp_async"}, {&api.math, "emu_math"}, {&api.runtimeChecks, "emu_runtime_checks"},
 			{&api.graph, "emu_graph"}, {&api.captureErrors, "emu_capture_errors"}, {&api.checkMode, "emu_check_mode"},
+			{&api.faults, "emu_faults"},
 			{&api.benchSoftmax, "emu_bench_softmax"}, {&api.benchMatmul, "emu_bench_matmul"},
 		} {
 			if err := lib.Bind(b.fn, b.name); err != nil {
@@ -348,6 +350,8 @@ func runtimeChecks() string { mustLoad(); return selfCheck(api.runtimeChecks) }
 func captureErrors() string { mustLoad(); return selfCheck(api.captureErrors) }
 
 func checkMode() string { mustLoad(); return selfCheck(api.checkMode) }
+
+func faults() string { mustLoad(); return selfCheck(api.faults) }
 
 func graph(n, replays int) ([]float32, int, error) {
 	out := make([]float32, n*replays)

@@ -415,6 +415,95 @@ int emu_check_mode(char* msg, size_t cap) {
   return 0;
 }
 
+int emu_faults(char* msg, size_t cap) {
+  msg[0] = 0;
+  struct Restore {
+    ~Restore() {
+      cuemuFaultDisarm();
+      cuemuSetMemoryLimit(0);
+      cudaGetLastError();
+    }
+  } restore;
+  auto injected = [](const char* what) {
+    return std::strncmp(cuemuGetLastErrorDetail(), "injected fault: ", 16) == 0 &&
+           std::strstr(cuemuGetLastErrorDetail(), what) != nullptr;
+  };
+  const int n = 10;
+  float *p = nullptr, *q = nullptr;
+  // Allocations: the second from now fails, once, with the kind's default error.
+  const unsigned long long a0 = cuemuFaultCalls(0), f0 = cuemuFaultsInjected();
+  unsigned long long live0[8], live[8];
+  CHECK(cuemuLiveResources(live0, 8) == 8);
+  CHECK(cuemuFaultArm(0, 2, 0) == 0);
+  CHECK(cudaMalloc(&p, n * sizeof(float)) == cudaSuccess);
+  CHECK(cudaMalloc(&q, n * sizeof(float)) == cudaErrorMemoryAllocation && q == nullptr);
+  CHECK(injected("allocation call"), "%s", cuemuGetLastErrorDetail());
+  CHECK(cudaGetLastError() == cudaErrorMemoryAllocation);
+  CHECK(cudaMalloc(&q, n * sizeof(float)) == cudaSuccess);
+  CHECK(cuemuFaultCalls(0) - a0 == 3 && cuemuFaultsInjected() - f0 == 1);
+  CHECK(cuemuLiveResources(live, 8) == 8 && live[0] == live0[0] + 2 && live[1] == live0[1] + 2 * n * sizeof(float));
+  // Copies, with a chosen error.
+  CHECK(cuemuFaultArm(1, 1, int(cudaErrorIllegalAddress)) == 0);
+  CHECK(cudaMemcpy(q, p, 4, cudaMemcpyDeviceToDevice) == cudaErrorIllegalAddress);
+  CHECK(injected("cudaMemcpy"), "%s", cuemuGetLastErrorDetail());
+  CHECK(cudaMemset(q, 0, 4) == cudaSuccess);
+  // Launches: reported again by the next synchronizing call.
+  CHECK(cuemuFaultArm(2, 1, 0) == 0);
+  CHECK(RWKV_LAUNCH(k_write_past_end, dim3(1), dim3(32), 0, 0)(q, n - 1) == cudaErrorLaunchFailure);
+  CHECK(injected("launch call"), "%s", cuemuGetLastErrorDetail());
+  CHECK(cudaDeviceSynchronize() == cudaErrorLaunchFailure);
+  CHECK(RWKV_LAUNCH(k_write_past_end, dim3(1), dim3(32), 0, 0)(q, n - 1) == cudaSuccess);
+  // Stream and event calls, graph calls, synchronizations.
+  cudaStream_t s = nullptr;
+  cudaEvent_t e = nullptr;
+  CHECK(cuemuFaultArm(5, 1, 0) == 0);
+  CHECK(cudaStreamCreate(&s) == cudaErrorUnknown);
+  CHECK(cudaStreamCreate(&s) == cudaSuccess && cudaEventCreate(&e) == cudaSuccess);
+  CHECK(cuemuFaultArm(3, 1, 0) == 0);
+  CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal) == cudaErrorUnknown);
+  cudaStreamCaptureStatus st;
+  CHECK(cudaStreamIsCapturing(s, &st) == cudaSuccess && st == cudaStreamCaptureStatusNone);
+  CHECK(cuemuFaultArm(4, 2, 0) == 0);
+  CHECK(cudaStreamSynchronize(s) == cudaSuccess);
+  CHECK(cudaEventSynchronize(e) == cudaErrorLaunchFailure);
+  CHECK(injected("cudaEventSynchronize"), "%s", cuemuGetLastErrorDetail());
+  // A failed launch into a capturing stream invalidates the capture.
+  CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal) == cudaSuccess);
+  CHECK(cuemuFaultArm(2, 1, 0) == 0);
+  CHECK(RWKV_LAUNCH(k_write_past_end, dim3(1), dim3(32), 0, s)(q, n - 1) == cudaErrorLaunchFailure);
+  cudaGraph_t g = nullptr;
+  CHECK(cudaStreamEndCapture(s, &g) == cudaErrorStreamCaptureInvalidated && g == nullptr);
+  cudaGetLastError();
+  // Any kind: the count runs over every kind together.
+  CHECK(cuemuFaultArm(-1, 2, 0) == 0);
+  CHECK(cudaMemset(q, 0, 4) == cudaSuccess);
+  CHECK(cudaEventRecord(e, s) == cudaErrorUnknown);
+  CHECK(injected("stream/event call"), "%s", cuemuGetLastErrorDetail());
+  // Disarmed, nothing fails; bad arguments are refused.
+  CHECK(cuemuFaultArm(0, 1, 0) == 0);
+  cuemuFaultDisarm();
+  CHECK(cudaMemset(q, 0, 4) == cudaSuccess);
+  float* r = nullptr;
+  CHECK(cudaMalloc(&r, 4) == cudaSuccess && cudaFree(r) == cudaSuccess);
+  CHECK(cuemuFaultArm(6, 1, 0) == -1 && cuemuFaultArm(0, 0, 0) == -1 && cuemuFaultArm(-2, 1, 0) == -1);
+  // The memory cap counts device memory only.
+  CHECK(cuemuLiveResources(live, 8) == 8);
+  cuemuSetMemoryLimit(live[1] + 1000);
+  size_t free_b = 0, total = 0;
+  CHECK(cudaMemGetInfo(&free_b, &total) == cudaSuccess && total == live[1] + 1000 && free_b == 1000);
+  CHECK(cudaMalloc(&r, 2000) == cudaErrorMemoryAllocation && r == nullptr);
+  CHECK(std::strstr(cuemuGetLastErrorDetail(), "cannot allocate 2000 bytes") != nullptr, "%s", cuemuGetLastErrorDetail());
+  void* h = nullptr;
+  CHECK(cudaMallocHost(&h, 4000) == cudaSuccess && cudaFreeHost(h) == cudaSuccess);
+  CHECK(cudaMalloc(&r, 1000) == cudaSuccess && cudaFree(r) == cudaSuccess);
+  cuemuSetMemoryLimit(0);
+  CHECK(cudaMalloc(&r, 2000) == cudaSuccess && cudaFree(r) == cudaSuccess);
+  CHECK(cudaEventDestroy(e) == cudaSuccess && cudaStreamDestroy(s) == cudaSuccess);
+  CHECK(cudaFree(p) == cudaSuccess && cudaFree(q) == cudaSuccess);
+  CHECK(cuemuLiveResources(live, 8) == 8 && std::memcmp(live, live0, sizeof live) == 0, "live objects leaked");
+  return 0;
+}
+
 // Timing helpers: milliseconds per launch, averaged over reps.
 double emu_bench_softmax(int rows, int n, int threads, int reps) {
   std::vector<float> x(size_t(rows) * n), y(x.size());

@@ -40,6 +40,16 @@ func TestGraphReplay(t *testing.T) {
 	}
 }
 
+// TestFaultInjection fails calls of every kind through cuemuFaultArm
+// (default and chosen errors, launches reported again at the next
+// synchronization, capture invalidation, any kind, disarming) and checks the
+// memory cap and the live-object counts.
+func TestFaultInjection(t *testing.T) {
+	if msg := faults(); msg != "" {
+		t.Fatal(msg)
+	}
+}
+
 func TestCheckModeCanaries(t *testing.T) {
 	if msg := checkMode(); msg != "" {
 		t.Fatal(msg)

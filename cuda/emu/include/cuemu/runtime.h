@@ -21,6 +21,16 @@
 //     them in order with the argument values captured. Synchronizing a
 //     capturing stream, or issuing work to the legacy default stream while a
 //     capture is in progress, fails and invalidates the capture.
+//   - Fault injection (cuemuFaultArm and the other C functions at the end of
+//     this file): the runtime counts its calls by kind (allocations, copies
+//     and memsets, kernel launches, graph calls, synchronizations, stream
+//     and event calls) and can fail the Nth call of a kind with a chosen
+//     error, once, so that tests reach every failure path of host code.
+//   - Memory cap (CUEMU_MEM_LIMIT=bytes in the environment, or
+//     cuemuSetMemoryLimit): device allocations that would take the live
+//     device bytes past the cap fail with cudaErrorMemoryAllocation, and
+//     cudaMemGetInfo and cudaGetDeviceProperties report the cap as the
+//     device's memory.
 //   - Check mode (CUEMU_CHECK=1 in the environment, or cuemuSetCheck(1)):
 //     cudaMalloc surrounds each block with 64-byte canaries and fills it with
 //     0xFF bytes; the canaries of every live block are verified after each
@@ -187,6 +197,19 @@ struct Alloc {
   size_t size;
   void* base;  // what was allocated (user pointer minus the front canary in check mode)
   bool canaries;
+  bool host;  // cudaMallocHost / cudaHostAlloc (not device memory)
+};
+
+/// FaultKind classifies the runtime calls the fault injector counts (the
+/// kind argument of cuemuFaultArm and cuemuFaultCalls; -1 means any kind).
+enum FaultKind {
+  kFaultAlloc = 0,   ///< cudaMalloc, cudaMallocManaged, cudaMallocHost, cudaHostAlloc
+  kFaultCopy = 1,    ///< cudaMemcpy*, cudaMemset*
+  kFaultLaunch = 2,  ///< kernel launches (launcher, cudaLaunchKernel)
+  kFaultGraph = 3,   ///< cudaStreamBeginCapture, cudaGraphInstantiate*, cudaGraphLaunch
+  kFaultSync = 4,    ///< cudaStreamSynchronize, cudaEventSynchronize, cudaDeviceSynchronize
+  kFaultOther = 5,   ///< cudaStreamCreate*, cudaEventCreate*, cudaEventRecord
+  kFaultKinds = 6,
 };
 
 /// State is the process-wide runtime state. Its accessor has default
@@ -205,7 +228,17 @@ struct State {
   std::map<const void*, size_t> dyn_limit;  // per kernel
   std::atomic<int> capturing{0};            // streams now capturing
   std::atomic<int> check{-1};               // -1: read CUEMU_CHECK at first use
-  size_t allocated = 0;
+  size_t allocated = 0;                     // live device bytes
+  size_t host_allocated = 0;                // live pinned host bytes
+  size_t device_blocks = 0, host_blocks = 0;
+  // Fault injection: calls per kind (and of any kind, last), the armed
+  // kind (-2: none, -1: any) and the call number that fails.
+  std::atomic<unsigned long long> fault_calls[kFaultKinds + 1] = {};
+  std::atomic<int> fault_kind{-2};
+  std::atomic<unsigned long long> fault_at{0};
+  std::atomic<int> fault_err{0};
+  std::atomic<unsigned long long> faults_injected{0};
+  std::atomic<long long> mem_limit{-1};  // bytes; 0: none; -1: read CUEMU_MEM_LIMIT at first use
 };
 
 __attribute__((visibility("default"))) inline State& state() {
@@ -222,6 +255,27 @@ inline bool check_mode() {
     s.check.store(c, std::memory_order_relaxed);
   }
   return c != 0;
+}
+
+/// memory_limit returns the device memory cap in bytes (0: none).
+inline size_t memory_limit() {
+  State& s = state();
+  long long l = s.mem_limit.load(std::memory_order_relaxed);
+  if (l < 0) {
+    const char* e = std::getenv("CUEMU_MEM_LIMIT");
+    l = e && *e ? std::strtoll(e, nullptr, 10) : 0;
+    if (l < 0) l = 0;
+    long long unset = -1;
+    s.mem_limit.compare_exchange_strong(unset, l);
+    l = s.mem_limit.load();
+  }
+  return size_t(l);
+}
+
+/// device_memory is the memory the emulated device reports: the cap, or 16 GiB.
+inline size_t device_memory() {
+  size_t l = memory_limit();
+  return l ? l : size_t(16) << 30;
 }
 
 struct ThreadErrors {
@@ -243,6 +297,39 @@ inline cudaError_t fail(cudaError_t err, std::string detail) {
   cuemu::detail::last_detail() = std::move(detail);
   return record(err);
 }
+inline const char* fault_kind_name(int k) {
+  static const char* names[] = {"allocation", "copy", "launch", "graph", "synchronization", "stream/event"};
+  return k >= 0 && k < kFaultKinds ? names[k] : "any";
+}
+
+/// fault_default is the error an injected fault of kind k returns unless
+/// cuemuFaultArm names another.
+inline cudaError_t fault_default(int k) {
+  switch (k) {
+    case kFaultAlloc: return cudaErrorMemoryAllocation;
+    case kFaultLaunch:
+    case kFaultSync: return cudaErrorLaunchFailure;
+    default: return cudaErrorUnknown;
+  }
+}
+
+/// inject counts a call of kind k (what names it) and, when it is the call
+/// the armed fault designates, disarms and fails it (recording the error
+/// and a detail naming the injection); otherwise it returns cudaSuccess.
+inline cudaError_t inject(int k, const char* what) {
+  State& s = state();
+  const unsigned long long n = s.fault_calls[k].fetch_add(1) + 1;
+  const unsigned long long all = s.fault_calls[kFaultKinds].fetch_add(1) + 1;
+  int armed = s.fault_kind.load();
+  if (armed == -2 || (armed != -1 && armed != k)) return cudaSuccess;
+  if ((armed == -1 ? all : n) != s.fault_at.load()) return cudaSuccess;
+  if (!s.fault_kind.compare_exchange_strong(armed, -2)) return cudaSuccess;
+  s.faults_injected.fetch_add(1);
+  const int e = s.fault_err.load();
+  return fail(e ? cudaError_t(e) : fault_default(k),
+              cuemu::detail::format("injected fault: %s call %llu (%s)", fault_kind_name(k), n, what));
+}
+
 /// take_pending returns (and clears) the error of an earlier failed launch.
 inline cudaError_t take_pending() {
   cudaError_t e = errors().pending;
@@ -294,6 +381,15 @@ inline cudaError_t sync_point(cudaStream_t s, bool any) {
     if (c->capturing && (any || c == s)) c->invalidated = hit = true;
   return hit ? fail(cudaErrorStreamCaptureUnsupported, "synchronization while a stream capture is in progress")
              : cudaSuccess;
+}
+
+/// invalidate_capture marks a capture in progress on s invalidated (a failed
+/// launch into a capturing stream), leaving the thread's error state alone.
+inline void invalidate_capture(cudaStream_t s) {
+  State& st = state();
+  if (st.capturing.load() == 0 || is_default_stream(s)) return;
+  std::lock_guard<std::mutex> g(st.mu);
+  if (st.streams.count(s) && s->capturing) s->invalidated = true;
 }
 
 /// canary_damage returns the offset of the first damaged canary byte of a,
@@ -348,24 +444,45 @@ inline cudaError_t check_range(const void* p, size_t n, const char* what) {
   return cudaSuccess;
 }
 
-inline cudaError_t alloc(void** p, size_t n) {
+inline cudaError_t alloc(void** p, size_t n, bool host = false) {
   if (!p) return fail(cudaErrorInvalidValue, "null result pointer");
   *p = nullptr;
   if (n == 0) return cudaSuccess;
+  if (cudaError_t e = inject(kFaultAlloc, host ? "cudaMallocHost" : "cudaMalloc")) return e;
+  State& st = state();
+  if (!host) {  // reserve the bytes under the cap before allocating
+    const size_t cap = memory_limit();
+    std::lock_guard<std::mutex> g(st.mu);
+    if (cap && st.allocated + n > cap)
+      return fail(cudaErrorMemoryAllocation,
+                  cuemu::detail::format("cannot allocate %zu bytes: %zu of the device's %zu bytes are in use", n,
+                                        st.allocated, cap));
+    st.allocated += n;
+    ++st.device_blocks;
+  }
   bool canaries = check_mode();
   size_t total = (n + (canaries ? 2 * kCanary : 0) + 255) / 256 * 256;
   void* base = std::aligned_alloc(256, total);
-  if (!base) return fail(cudaErrorMemoryAllocation, cuemu::detail::format("cannot allocate %zu bytes", n));
+  if (!base) {
+    if (!host) {
+      std::lock_guard<std::mutex> g(st.mu);
+      st.allocated -= n;
+      --st.device_blocks;
+    }
+    return fail(cudaErrorMemoryAllocation, cuemu::detail::format("cannot allocate %zu bytes", n));
+  }
   unsigned char* user = static_cast<unsigned char*>(base);
   if (canaries) {
     std::memset(base, kCanaryByte, total);
     user += kCanary;
     std::memset(user, 0xff, n);  // uninitialized device memory reads as NaN / -1
   }
-  State& st = state();
   std::lock_guard<std::mutex> g(st.mu);
-  st.allocs[reinterpret_cast<uintptr_t>(user)] = Alloc{n, base, canaries};
-  st.allocated += n;
+  st.allocs[reinterpret_cast<uintptr_t>(user)] = Alloc{n, base, canaries, host};
+  if (host) {
+    st.host_allocated += n;
+    ++st.host_blocks;
+  }
   *p = user;
   return cudaSuccess;
 }
@@ -381,7 +498,13 @@ inline cudaError_t release(void* p) {
   }
   Alloc a = it->second;
   long off = a.canaries ? canary_damage(it->first, a) : 0;
-  st.allocated -= a.size;
+  if (a.host) {
+    st.host_allocated -= a.size;
+    --st.host_blocks;
+  } else {
+    st.allocated -= a.size;
+    --st.device_blocks;
+  }
   st.allocs.erase(it);
   g.unlock();
   std::free(a.base);
@@ -475,8 +598,13 @@ class Launcher {
     static_assert(sizeof...(A) == sizeof...(P), "wrong number of kernel arguments");
     using Call = detail::KernelCall<P...>;
     const void* func = reinterpret_cast<const void*>(kernel_);
+    if (cudaError_t e = rt::inject(rt::kFaultLaunch, "kernel launch")) {
+      rt::invalidate_capture(stream_);  // a failed launch invalidates a capture
+      rt::errors().pending = e;         // and is reported again by the next synchronizing call
+      return e;
+    }
     if (cudaError_t e = rt::validate_launch(func, grid_, block_, shmem_)) {
-      rt::sync_point(stream_, false);  // a failed launch invalidates a capture
+      rt::invalidate_capture(stream_);  // a failed launch invalidates a capture
       return e;
     }
     Call call{kernel_, std::tuple<std::decay_t<P>...>(std::forward<A>(args)...)};
@@ -628,6 +756,7 @@ inline cudaError_t cudaGetDevice(int* dev) {
 /// cudaDeviceSynchronize returns the error of an earlier failed launch, if any.
 inline cudaError_t cudaDeviceSynchronize() {
   if (cudaError_t e = cuemu::rt::sync_point(nullptr, true)) return e;
+  if (cudaError_t e = cuemu::rt::inject(cuemu::rt::kFaultSync, "cudaDeviceSynchronize")) return e;
   return cuemu::rt::record(cuemu::rt::take_pending());
 }
 /// cudaDeviceReset clears the calling thread's error state (allocations stay).
@@ -644,7 +773,7 @@ inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int dev) {
   if (dev != 0) return cuemu::rt::record(cudaErrorInvalidDevice);
   *p = cudaDeviceProp{};
   std::snprintf(p->name, sizeof p->name, "cuemu");
-  p->totalGlobalMem = size_t(16) << 30;
+  p->totalGlobalMem = cuemu::rt::device_memory();
   p->sharedMemPerBlock = cuemu::rt::kDefaultDynamicShared;
   p->regsPerBlock = 65536;
   p->warpSize = 32;
@@ -739,18 +868,20 @@ inline cudaError_t cudaMallocManaged(T** p, size_t n, unsigned = cudaMemAttachGl
 inline cudaError_t cudaFree(void* p) { return cuemu::rt::release(p); }
 /// cudaMallocHost, cudaHostAlloc and cudaFreeHost manage "pinned" host
 /// memory, which is ordinary memory here.
-inline cudaError_t cudaMallocHost(void** p, size_t n) { return cuemu::rt::alloc(p, n); }
+inline cudaError_t cudaMallocHost(void** p, size_t n) { return cuemu::rt::alloc(p, n, true); }
 template <class T>
 inline cudaError_t cudaMallocHost(T** p, size_t n) {
-  return cuemu::rt::alloc(reinterpret_cast<void**>(p), n);
+  return cuemu::rt::alloc(reinterpret_cast<void**>(p), n, true);
 }
-inline cudaError_t cudaHostAlloc(void** p, size_t n, unsigned) { return cuemu::rt::alloc(p, n); }
+inline cudaError_t cudaHostAlloc(void** p, size_t n, unsigned) { return cuemu::rt::alloc(p, n, true); }
 inline cudaError_t cudaFreeHost(void* p) { return cuemu::rt::release(p); }
-/// cudaMemGetInfo reports a 16 GiB device minus the live allocations.
+/// cudaMemGetInfo reports a 16 GiB device (or the memory cap) minus the live
+/// device allocations.
 inline cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total) {
   if (!free_bytes || !total) return cuemu::rt::record(cudaErrorInvalidValue);
+  const size_t mem = cuemu::rt::device_memory();
   std::lock_guard<std::mutex> g(cuemu::rt::state().mu);
-  *total = size_t(16) << 30;
+  *total = mem;
   *free_bytes = *total - std::min(*total, cuemu::rt::state().allocated);
   return cudaSuccess;
 }
@@ -760,6 +891,7 @@ inline cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total) {
 inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind kind,
                                    cudaStream_t s = nullptr) {
   if (unsigned(kind) > cudaMemcpyDefault) return cuemu::rt::record(cudaErrorInvalidMemcpyDirection);
+  if (cudaError_t e = cuemu::rt::inject(cuemu::rt::kFaultCopy, "cudaMemcpyAsync")) return e;
   return cuemu::rt::issue(s, [dst, src, n] { return cuemu::rt::copy_now(dst, src, n); });
 }
 /// cudaMemcpy copies n bytes; it synchronizes, so it first reports the error
@@ -768,6 +900,7 @@ inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKi
   if (unsigned(kind) > cudaMemcpyDefault) return cuemu::rt::record(cudaErrorInvalidMemcpyDirection);
   if (cudaError_t e = cuemu::rt::sync_point(nullptr, true)) return e;
   if (cudaError_t e = cuemu::rt::take_pending()) return cuemu::rt::record(e);
+  if (cudaError_t e = cuemu::rt::inject(cuemu::rt::kFaultCopy, "cudaMemcpy")) return e;
   return cuemu::rt::record(cuemu::rt::copy_now(dst, src, n));
 }
 /// cudaMemcpy2DAsync / cudaMemcpy2D copy height rows of width bytes.
@@ -775,6 +908,7 @@ inline cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, 
                                      size_t height, cudaMemcpyKind kind, cudaStream_t s = nullptr) {
   if (unsigned(kind) > cudaMemcpyDefault) return cuemu::rt::record(cudaErrorInvalidMemcpyDirection);
   if (width > dpitch || width > spitch) return cuemu::rt::record(cudaErrorInvalidValue);
+  if (cudaError_t e = cuemu::rt::inject(cuemu::rt::kFaultCopy, "cudaMemcpy2D")) return e;
   return cuemu::rt::issue(s, [=] {
     for (size_t r = 0; r < height; ++r)
       if (cudaError_t e = cuemu::rt::copy_now(static_cast<char*>(dst) + r * dpitch,
@@ -791,6 +925,7 @@ inline cudaError_t cudaMemcpy2D(void* dst, size_t dpitch, const void* src, size_
 }
 /// cudaMemsetAsync / cudaMemset fill n bytes with the byte value v.
 inline cudaError_t cudaMemsetAsync(void* dst, int v, size_t n, cudaStream_t s = nullptr) {
+  if (cudaError_t e = cuemu::rt::inject(cuemu::rt::kFaultCopy, "cudaMemset")) return e;
   return cuemu::rt::issue(s, [dst, v, n] { return cuemu::rt::set_now(dst, v, n); });
 }
 inline cudaError_t cudaMemset(void* dst, int v, size_t n) { return cudaMemsetAsync(dst, v, n, nullptr); }
@@ -822,6 +957,7 @@ inline cudaError_t cudaGetSymbolAddress(void** p, T& symbol) {
 /// create a stream (work on it runs synchronously).
 inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned flags) {
   if (!s) return cuemu::rt::record(cudaErrorInvalidValue);
+  if (cudaError_t e = cuemu::rt::inject(cuemu::rt::kFaultOther, "cudaStreamCreate")) return e;
   auto* st = new CUstream_st;
   st->flags = flags;
   std::lock_guard<std::mutex> g(cuemu::rt::state().mu);
@@ -852,6 +988,7 @@ inline cudaError_t cudaStreamSynchronize(cudaStream_t s) {
   bool cap;
   if (cudaError_t e = cuemu::rt::stream_for_work(s, &cap)) return e;
   if (cudaError_t e = cuemu::rt::sync_point(s, false)) return e;
+  if (cudaError_t e = cuemu::rt::inject(cuemu::rt::kFaultSync, "cudaStreamSynchronize")) return e;
   return cuemu::rt::record(cuemu::rt::take_pending());
 }
 /// cudaStreamQuery reports completion (work is synchronous).
@@ -872,6 +1009,7 @@ inline cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode 
   (void)mode;
   auto& st = cuemu::rt::state();
   if (cuemu::rt::is_default_stream(s)) return cuemu::rt::record(cudaErrorStreamCaptureUnsupported);
+  if (cudaError_t e = cuemu::rt::inject(cuemu::rt::kFaultGraph, "cudaStreamBeginCapture")) return e;
   std::lock_guard<std::mutex> g(st.mu);
   if (!st.streams.count(s)) return cuemu::rt::record(cudaErrorInvalidResourceHandle);
   if (s->capturing) return cuemu::rt::record(cudaErrorIllegalState);
@@ -921,6 +1059,7 @@ inline cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus
 /// cudaEventCreate / cudaEventCreateWithFlags create an event.
 inline cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned flags) {
   if (!e) return cuemu::rt::record(cudaErrorInvalidValue);
+  if (cudaError_t err = cuemu::rt::inject(cuemu::rt::kFaultOther, "cudaEventCreate")) return err;
   auto* ev = new CUevent_st;
   ev->flags = flags;
   std::lock_guard<std::mutex> g(cuemu::rt::state().mu);
@@ -944,6 +1083,7 @@ inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = nullptr) {
     std::lock_guard<std::mutex> g(cuemu::rt::state().mu);
     if (!cuemu::rt::state().events.count(e)) return cuemu::rt::record(cudaErrorInvalidResourceHandle);
   }
+  if (cudaError_t err = cuemu::rt::inject(cuemu::rt::kFaultOther, "cudaEventRecord")) return err;
   return cuemu::rt::issue(s, [e] {
     e->t = std::chrono::steady_clock::now();
     e->recorded = true;
@@ -956,6 +1096,7 @@ inline cudaError_t cudaEventSynchronize(cudaEvent_t e) {
     std::lock_guard<std::mutex> g(cuemu::rt::state().mu);
     if (!cuemu::rt::state().events.count(e)) return cuemu::rt::record(cudaErrorInvalidResourceHandle);
   }
+  if (cudaError_t err = cuemu::rt::inject(cuemu::rt::kFaultSync, "cudaEventSynchronize")) return err;
   return cuemu::rt::record(cuemu::rt::take_pending());
 }
 /// cudaEventQuery reports completion.
@@ -982,6 +1123,7 @@ inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_
 inline cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags = 0) {
   (void)flags;
   if (!exec) return cuemu::rt::record(cudaErrorInvalidValue);
+  if (cudaError_t e = cuemu::rt::inject(cuemu::rt::kFaultGraph, "cudaGraphInstantiate")) return e;
   std::lock_guard<std::mutex> g(cuemu::rt::state().mu);
   if (!cuemu::rt::state().graphs.count(graph)) return cuemu::rt::record(cudaErrorInvalidResourceHandle);
   auto* x = new CUgraphExec_st;
@@ -1002,6 +1144,7 @@ inline cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s) {
     std::lock_guard<std::mutex> g(cuemu::rt::state().mu);
     if (!cuemu::rt::state().execs.count(exec)) return cuemu::rt::record(cudaErrorInvalidResourceHandle);
   }
+  if (cudaError_t e = cuemu::rt::inject(cuemu::rt::kFaultGraph, "cudaGraphLaunch")) return e;
   std::vector<cuemu::rt::Node> nodes = exec->nodes;
   return cuemu::rt::issue(s, [nodes] { return cuemu::rt::run_nodes(nodes); });
 }
@@ -1031,4 +1174,67 @@ inline cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
   g.unlock();
   delete graph;
   return cudaSuccess;
+}
+
+// ---- fault injection and the memory cap (C functions) ---------------------------------
+//
+// These are exported with C linkage and default visibility from every shared
+// library built against the emulator (they act on the process-wide runtime
+// state, so any copy will do): a test reaches them with dlsym on
+// librwkvcu_emu.so, without any function of the library's own ABI.
+
+/// CUEMU_EXPORT marks the C functions below: emitted in every translation
+/// unit that includes this header and visible under -fvisibility=hidden.
+#define CUEMU_EXPORT extern "C" __attribute__((visibility("default"), used)) inline
+
+/// cuemuFaultArm makes the nth call (n >= 1) of kind (a cuemu::rt::FaultKind:
+/// 0 allocation, 1 copy or memset, 2 kernel launch, 3 graph (begin capture,
+/// instantiate, launch), 4 synchronization, 5 stream/event creation and
+/// event record; -1 any kind) counted from now fail, once, with error err
+/// (0: the kind's default: cudaErrorMemoryAllocation for allocations,
+/// cudaErrorLaunchFailure for launches and synchronizations,
+/// cudaErrorUnknown otherwise). The failing call does nothing else; its
+/// detail (cuemuGetLastErrorDetail) starts with "injected fault". Arming
+/// replaces an earlier armed fault. It returns 0, or -1 for a bad argument.
+CUEMU_EXPORT int cuemuFaultArm(int kind, unsigned long long n, int err) {
+  auto& s = cuemu::rt::state();
+  if (kind < -1 || kind >= cuemu::rt::kFaultKinds || n == 0 || err < 0) return -1;
+  s.fault_kind.store(-2);
+  s.fault_at.store(s.fault_calls[kind < 0 ? cuemu::rt::kFaultKinds : kind].load() + n);
+  s.fault_err.store(err);
+  s.fault_kind.store(kind);
+  return 0;
+}
+
+/// cuemuFaultDisarm cancels an armed fault that has not fired.
+CUEMU_EXPORT void cuemuFaultDisarm(void) { cuemu::rt::state().fault_kind.store(-2); }
+
+/// cuemuFaultCalls returns the number of calls of kind (-1: of any kind)
+/// the runtime has made since the process started.
+CUEMU_EXPORT unsigned long long cuemuFaultCalls(int kind) {
+  if (kind < -1 || kind >= cuemu::rt::kFaultKinds) return 0;
+  return cuemu::rt::state().fault_calls[kind < 0 ? cuemu::rt::kFaultKinds : kind].load();
+}
+
+/// cuemuFaultsInjected returns the number of faults injected so far.
+CUEMU_EXPORT unsigned long long cuemuFaultsInjected(void) { return cuemu::rt::state().faults_injected.load(); }
+
+/// cuemuSetMemoryLimit caps the live device memory at bytes (0: no cap);
+/// it overrides CUEMU_MEM_LIMIT. Blocks already allocated stay.
+CUEMU_EXPORT void cuemuSetMemoryLimit(unsigned long long bytes) {
+  cuemu::rt::state().mem_limit.store((long long)bytes);
+}
+
+/// cuemuLiveResources stores up to n counts of the runtime's live objects
+/// in out, in this order: device blocks, device bytes, pinned host blocks,
+/// pinned host bytes, streams, events, graphs, executable graphs. It
+/// returns the number of counts available (8).
+CUEMU_EXPORT int cuemuLiveResources(unsigned long long* out, int n) {
+  auto& s = cuemu::rt::state();
+  std::lock_guard<std::mutex> g(s.mu);
+  const unsigned long long v[] = {s.device_blocks, s.allocated, s.host_blocks, s.host_allocated,
+                                  s.streams.size(), s.events.size(), s.graphs.size(), s.execs.size()};
+  const int count = int(sizeof v / sizeof v[0]);
+  for (int i = 0; out && i < n && i < count; ++i) out[i] = v[i];
+  return count;
 }
