@@ -36,7 +36,7 @@ test-cuda-emu: lib-emu
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestVendor|TestStats|TestStepBatch|TestDecodeLeak|TestBenchLibrary' ./bindings/
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestBenchKernelsVendor' ./cmd/rwkvgo/
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestPurego(Sampler|Vendor)?$$' ./bindings/
-	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestCUDABackend$$' ./scheduler/
+	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestCUDA' ./scheduler/
 
 # librwkvcu_emu and librwkvcu_bench_emu: the kernels and the C ABIs on the
 # CPU emulator (g++).
