@@ -120,6 +120,13 @@ func (t *TimedBackend) GatherRows(out, x backend.Tensor, rows []int) {
 	t.end(s, "GatherRows", out, x)
 }
 
+// CopyRows times the wrapped backend's CopyRows.
+func (t *TimedBackend) CopyRows(dst backend.Tensor, dstRow int, src backend.Tensor, srcRow, n int) {
+	s := t.begin()
+	t.Backend.CopyRows(dst, dstRow, src, srcRow, n)
+	t.end(s, "CopyRows", dst, src)
+}
+
 // Shift times the wrapped backend's Shift.
 func (t *TimedBackend) Shift(prev, x, state backend.Tensor, off int) {
 	s := t.begin()

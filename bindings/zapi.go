@@ -156,6 +156,8 @@ type capi struct {
 	slice func(ctx ptr, out ptr, x ptr, col int64) int32
 	// rwkvcu_gather_rows
 	gatherRows func(ctx ptr, out ptr, x ptr, rows *int32, n int64) int32
+	// rwkvcu_copy_rows
+	copyRows func(ctx ptr, dst ptr, dstRow int64, src ptr, srcRow int64, n int64) int32
 	// rwkvcu_begin_step
 	beginStep func(ctx ptr, offsets *int32, slots *int32, nseq int32) int32
 	// rwkvcu_shift

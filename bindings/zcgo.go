@@ -89,6 +89,9 @@ func newCgoAPI() *capi {
 		gatherRows: func(ctx ptr, out ptr, x ptr, rows *int32, n int64) int32 {
 			return int32(C.rwkvcu_gather_rows((*C.rwkvcu_context)(ctx), (*C.rwkvcu_tensor)(out), (*C.rwkvcu_tensor)(x), (*C.int32_t)(unsafe.Pointer(rows)), C.int64_t(n)))
 		},
+		copyRows: func(ctx ptr, dst ptr, dstRow int64, src ptr, srcRow int64, n int64) int32 {
+			return int32(C.rwkvcu_copy_rows((*C.rwkvcu_context)(ctx), (*C.rwkvcu_tensor)(dst), C.int64_t(dstRow), (*C.rwkvcu_tensor)(src), C.int64_t(srcRow), C.int64_t(n)))
+		},
 		beginStep: func(ctx ptr, offsets *int32, slots *int32, nseq int32) int32 {
 			return int32(C.rwkvcu_begin_step((*C.rwkvcu_context)(ctx), (*C.int32_t)(unsafe.Pointer(offsets)), (*C.int32_t)(unsafe.Pointer(slots)), C.int32_t(nseq)))
 		},

@@ -110,6 +110,16 @@ func (b *Backend) GatherRows(out, x backend.Tensor, rows []int) {
 	b.check("rwkvcu_gather_rows", b.api.gatherRows(b.ctx, arg0, arg1, &arg2[0], int64(len(rows))))
 }
 
+// CopyRows implements backend.Backend with rwkvcu_copy_rows.
+func (b *Backend) CopyRows(dst backend.Tensor, dstRow int, src backend.Tensor, srcRow, n int) {
+	arg0 := b.h(dst)
+	arg1 := b.h(src)
+	if !b.live() {
+		return
+	}
+	b.check("rwkvcu_copy_rows", b.api.copyRows(b.ctx, arg0, int64(dstRow), arg1, int64(srcRow), int64(n)))
+}
+
 // BeginStep implements backend.Backend with rwkvcu_begin_step.
 func (b *Backend) BeginStep(bArg backend.Batch) {
 	if !b.live() {

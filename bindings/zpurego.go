@@ -43,6 +43,7 @@ func bindCAPI(a *capi, lib uintptr, path string) error {
 		{&a.zip, "rwkvcu_zip", false},
 		{&a.slice, "rwkvcu_slice", false},
 		{&a.gatherRows, "rwkvcu_gather_rows", false},
+		{&a.copyRows, "rwkvcu_copy_rows", false},
 		{&a.beginStep, "rwkvcu_begin_step", false},
 		{&a.shift, "rwkvcu_shift", false},
 		{&a.mix, "rwkvcu_mix", false},

@@ -132,6 +132,12 @@ __global__ void slice_kernel(float* __restrict__ out, const float* __restrict__ 
   }
 }
 
+/// copy_kernel: dst[i] = src[i] for i < n (whole rows, flattened).
+__global__ void copy_kernel(float* __restrict__ dst, const float* __restrict__ src, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = src[i];
+}
+
 /// gather_kernel: one block per output row i: out[i, :] = x[idx[i], :].
 __global__ void gather_kernel(float* __restrict__ out, const float* __restrict__ x, int64_t xrows, int64_t cols,
                               const int32_t* __restrict__ idx) {
@@ -366,6 +372,12 @@ cudaError_t rwkvcu_launch_slice(cudaStream_t s, float* out, const float* x, int6
   return rwkvcu_check_launch();
 }
 
+/// dst[0:n) = src[0:n) on the device; the ranges do not overlap.
+cudaError_t rwkvcu_launch_copy_rows(cudaStream_t s, float* dst, const float* src, int64_t n) {
+  RWKV_LAUNCH(copy_kernel, dim3(elem_grid(n)), dim3(kThreads), 0, s)(dst, src, n);
+  return rwkvcu_check_launch();
+}
+
 /// out[i, :] = x[idx[i], :] for i < n; x has xrows rows (ids outside give zeros).
 cudaError_t rwkvcu_launch_gather_rows(cudaStream_t s, float* out, const float* x, int64_t xrows, int64_t cols,
                                       const int32_t* idx, int64_t n) {
@@ -554,6 +566,26 @@ int rwkvcu_gather_rows(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_ten
         fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: row %d outside [0, %lld)", op, int(rows[i]), (long long)x->rows);
     auto* d = static_cast<const int32_t*>(stage(ctx, rows, size_t(n) * 4));
     launch(ctx, op, [&] { return rwkvcu_launch_gather_rows(ctx->stream, o, xp, x->rows, x->cols, d, n); });
+  });
+}
+
+int rwkvcu_copy_rows(rwkvcu_context* ctx, rwkvcu_tensor* dst, int64_t dst_row, const rwkvcu_tensor* src,
+                     int64_t src_row, int64_t n) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_copy_rows";
+    const float* sp = F(ctx, src, -1, -1, op, "src");
+    float* dp = F(ctx, dst, -1, src->cols, op, "dst");
+    if (n < 1 || dst_row < 0 || src_row < 0 || dst_row + n > dst->rows || src_row + n > src->rows)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: %lld rows from row %lld of [%lld, %lld] to row %lld of [%lld, %lld]", op,
+           (long long)n, (long long)src_row, (long long)src->rows, (long long)src->cols, (long long)dst_row,
+           (long long)dst->rows, (long long)dst->cols);
+    const int64_t cols = src->cols;
+    const float* s0 = sp + src_row * cols;
+    float* d0 = dp + dst_row * cols;
+    if (d0 < s0 + n * cols && s0 < d0 + n * cols)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: overlapping source and destination rows", op);
+    launch(ctx, op, [&] { return rwkvcu_launch_copy_rows(ctx->stream, d0, s0, n * cols); });
   });
 }
 

@@ -62,6 +62,7 @@ type Model struct {
 	// (Borrow): kept open until Close. Nil when every tensor was copied.
 	wm      *weights.Model
 	states  *statePool
+	stores  map[*StateStore]struct{} // live StateStores, freed by Close
 	scratch scratchCache
 	// reused per-step buffers (guarded by mu)
 	stepCount                       uint64
@@ -146,6 +147,11 @@ func (m *Model) Close() error {
 	if m.states != nil {
 		m.states.destroy()
 	}
+	for s := range m.stores {
+		m.be.Free(s.t)
+		s.t = nil
+	}
+	m.stores = nil
 	var err error
 	if m.ownsBE {
 		err = m.be.Close()

@@ -15,7 +15,9 @@
 // cached prefix of its prompt, and the states at chunk boundaries (multiples
 // of Config.ChunkSize) and at the end of each prompt are saved. Prompts are
 // fed in chunks aligned to multiples of ChunkSize, so a resumed request runs
-// exactly the chunks an uncached one would.
+// exactly the chunks an uncached one would. With a cache that has a device
+// tier, saving and resuming are device-to-device copies (Cache.Save,
+// Cache.Restore).
 //
 // The queue is bounded: Submit refuses with ErrQueueFull at once when it is
 // full. Cancelling a request's context ends it before the next step and
@@ -469,9 +471,13 @@ func (s *Scheduler) start(q *seq) error {
 		q.ns = "state:" + q.req.StateKey
 	}
 	if q.useCache {
-		if n, st := s.cfg.Cache.Lookup(q.ns, q.req.Prompt[:len(q.req.Prompt)-1]); n > 0 {
+		n, err := s.cfg.Cache.Restore(q.ns, q.req.Prompt[:len(q.req.Prompt)-1], sess)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
 			q.pos, q.cached = n, n
-			return sess.SetState(st)
+			return nil
 		}
 	}
 	if q.req.InitialState != nil {
@@ -541,9 +547,8 @@ func (s *Scheduler) runStep() {
 		if q.pos < len(q.req.Prompt) {
 			q.pos = q.chunkEnd
 			if q.useCache && (q.pos%K == 0 || q.pos == len(q.req.Prompt)) {
-				if st, err := q.sess.State(); err == nil {
-					s.cfg.Cache.Insert(q.ns, q.req.Prompt[:q.pos], st)
-				}
+				// Best effort: a state that cannot be cached is simply not.
+				_ = s.cfg.Cache.Save(q.ns, q.req.Prompt[:q.pos], q.sess)
 			}
 			if q.pos < len(q.req.Prompt) {
 				continue

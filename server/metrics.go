@@ -80,6 +80,13 @@ func (m *metrics) watch(s *scheduler.Scheduler, c *statecache.Cache) {
 	counter("rwkvgo_steps_total", "Model steps run.", func() float64 { return float64(s.Stats().Steps) })
 	counter("rwkvgo_state_cache_hits_total", "Prefix state cache lookups that found a prefix.", func() float64 { return float64(c.Stats().Hits) })
 	counter("rwkvgo_state_cache_disk_hits_total", "Prefix state cache hits served from the disk tier.", func() float64 { return float64(c.Stats().DiskHits) })
+	counter("rwkvgo_state_cache_ram_hits_total", "Prefix state cache hits served from the RAM tier.", func() float64 { return float64(c.Stats().RAMHits) })
+	counter("rwkvgo_state_cache_device_hits_total", "Prefix state cache hits served from the device tier (a device-to-device copy).",
+		func() float64 { return float64(c.Stats().DeviceHits) })
+	counter("rwkvgo_state_cache_device_evictions_total", "States moved from the device tier down to RAM.",
+		func() float64 { return float64(c.Stats().DeviceEvictions) })
+	gauge("rwkvgo_state_cache_device_bytes", "Bytes of states in the device tier.", func() float64 { return float64(c.Stats().DeviceBytes) })
+	gauge("rwkvgo_state_cache_device_entries", "States in the device tier.", func() float64 { return float64(c.Stats().DeviceEntries) })
 	counter("rwkvgo_state_cache_misses_total", "Prefix state cache lookups that found nothing.", func() float64 { return float64(c.Stats().Misses) })
 	counter("rwkvgo_state_cache_evictions_total", "States evicted from the RAM tier.", func() float64 { return float64(c.Stats().Evictions) })
 	gauge("rwkvgo_state_cache_bytes", "Bytes of states in the RAM tier.", func() float64 { return float64(c.Stats().Bytes) })

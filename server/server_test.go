@@ -151,6 +151,8 @@ func TestHealthModelsMetrics(t *testing.T) {
 		"rwkvgo_generated_tokens_total 3", "rwkvgo_time_to_first_token_seconds_count 1",
 		"rwkvgo_inter_token_latency_seconds_count 2", "rwkvgo_state_cache_hits_total 0",
 		"rwkvgo_state_cache_misses_total", "rwkvgo_state_cache_bytes",
+		"rwkvgo_state_cache_device_hits_total 0", "rwkvgo_state_cache_ram_hits_total 0",
+		"rwkvgo_state_cache_device_bytes 0", "rwkvgo_state_cache_device_entries 0",
 	}
 	// The response can reach the client a moment before the scheduler
 	// retires the sequence (and the gauges follow): scrape until they settle.

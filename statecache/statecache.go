@@ -10,6 +10,15 @@
 // a directory configured, evicted states move to a disk tier (bounded too,
 // also LRU) and are read back, and promoted to RAM, on a hit.
 //
+// With a device tier configured (Config.Device, for a model on a GPU
+// backend), states saved from a session (Save) stay in the backend's memory
+// in an engine.StateStore, and a hit on one (Restore) copies it into the
+// session device to device, with no host round trip. The device tier is
+// bounded in bytes (whole state rows) with LRU eviction; an evicted device
+// state moves down to RAM (one device-to-host copy), then to disk. On the
+// CPU backend there is no device tier: its RAM tier already is the memory
+// the backend computes in.
+//
 // A Cache is safe for concurrent use. States handed to Insert are copied;
 // states returned by Lookup are shared and must not be modified.
 package statecache
@@ -42,19 +51,32 @@ type Config struct {
 	Dir string
 	// MaxDiskBytes bounds the disk tier (0: 4 x MaxBytes).
 	MaxDiskBytes int64
+	// Device, when set, is the model whose backend memory holds the device
+	// tier, and DeviceBytes (> 0) bounds it: it holds
+	// DeviceBytes / (4 x the model's state size) states. New allocates the
+	// tier; Close frees it. Without Device, Save and Restore go through
+	// RAM.
+	Device      *engine.Model
+	DeviceBytes int64
 }
 
 // Stats are the cache's counters.
 type Stats struct {
-	Hits      uint64 // lookups that found a prefix (either tier)
-	DiskHits  uint64 // hits served from the disk tier
-	Misses    uint64 // lookups that found nothing
-	Inserts   uint64 // states stored
-	Evictions uint64 // states dropped from RAM (moved to disk when a disk tier exists)
-	Entries   int    // states in RAM
-	Bytes     int64  // bytes in RAM
-	DiskFiles int    // states on disk
-	DiskBytes int64  // bytes on disk
+	Hits       uint64 // lookups that found a prefix (any tier)
+	DeviceHits uint64 // hits served from the device tier
+	RAMHits    uint64 // hits served from the RAM tier
+	DiskHits   uint64 // hits served from the disk tier
+	Misses     uint64 // lookups that found nothing
+	Inserts    uint64 // states stored
+	Evictions  uint64 // states dropped from RAM (moved to disk when a disk tier exists)
+	Entries    int    // states in RAM
+	Bytes      int64  // bytes in RAM
+	DiskFiles  int    // states on disk
+	DiskBytes  int64  // bytes on disk
+
+	DeviceEntries   int    // states in the device tier
+	DeviceBytes     int64  // bytes of the device tier's states
+	DeviceEvictions uint64 // states moved from the device tier to RAM
 }
 
 // Cache is a byte-bounded prefix state cache. See the package documentation.
@@ -66,6 +88,10 @@ type Cache struct {
 	disk  *list.List // of *node with a disk file, most recent first
 	stats Stats
 	seq   uint64
+
+	devStore *engine.StateStore // device tier, nil without one
+	dev      *list.List         // of *node with a device row, most recent first
+	devFree  []int              // free rows of store
 }
 
 type node struct {
@@ -82,7 +108,13 @@ type node struct {
 	file      string
 	diskBytes int64
 	diskElem  *list.Element
+
+	devRow  int // row of the device store, valid when devElem != nil
+	devElem *list.Element
 }
+
+// empty reports whether n holds a state in no tier.
+func (n *node) empty() bool { return n.st == nil && n.file == "" && n.devElem == nil }
 
 const fileSuffix = ".rwkvstate"
 
@@ -109,7 +141,47 @@ func New(cfg Config) (*Cache, error) {
 			os.Remove(f)
 		}
 	}
-	return &Cache{cfg: cfg, roots: map[string]*node{}, ram: list.New(), disk: list.New()}, nil
+	c := &Cache{cfg: cfg, roots: map[string]*node{}, ram: list.New(), disk: list.New(), dev: list.New()}
+	if cfg.Device != nil {
+		if cfg.DeviceBytes <= 0 {
+			return nil, fmt.Errorf("statecache: DeviceBytes must be > 0 with a device tier, got %d", cfg.DeviceBytes)
+		}
+		rows := cfg.DeviceBytes / (4 * int64(cfg.Device.Config().StateSize()))
+		if rows < 1 {
+			return nil, fmt.Errorf("statecache: DeviceBytes %d holds no state of %d bytes", cfg.DeviceBytes, 4*cfg.Device.Config().StateSize())
+		}
+		store, err := cfg.Device.NewStateStore(int(rows))
+		if err != nil {
+			return nil, fmt.Errorf("statecache: device tier: %w", err)
+		}
+		c.devStore = store
+		for r := int(rows) - 1; r >= 0; r-- {
+			c.devFree = append(c.devFree, r)
+		}
+	}
+	return c, nil
+}
+
+// Close frees the device tier (the cache keeps working without it: its
+// states are dropped). It is idempotent and nil-safe.
+func (c *Cache) Close() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.devStore == nil {
+		return
+	}
+	for e := c.dev.Front(); e != nil; {
+		next := e.Next()
+		n := e.Value.(*node)
+		c.removeDev(n)
+		c.prune(n)
+		e = next
+	}
+	c.devStore.Free()
+	c.devStore, c.devFree = nil, nil
 }
 
 // Stats returns a snapshot of the counters.
@@ -132,10 +204,34 @@ func (c *Cache) Lookup(ns string, tokens []int) (int, *engine.State) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for _, n := range c.candidates(ns, tokens) {
+		if n.devElem != nil {
+			st, err := c.devStore.Read(n.devRow)
+			if err != nil {
+				c.removeDev(n)
+				c.prune(n)
+				continue
+			}
+			c.dev.MoveToFront(n.devElem)
+			c.stats.Hits++
+			c.stats.DeviceHits++
+			return n.depth, st
+		}
+		if st := c.ramOrDisk(n); st != nil {
+			return n.depth, st
+		}
+	}
+	c.stats.Misses++
+	return 0, nil
+}
+
+// candidates returns the nodes with a state along tokens in ns, longest
+// first.
+func (c *Cache) candidates(ns string, tokens []int) []*node {
 	n := c.roots[ns]
 	var cands []*node
 	for rest := tokens; n != nil; {
-		if n.st != nil || n.file != "" {
+		if !n.empty() {
 			cands = append(cands, n)
 		}
 		if len(rest) == 0 {
@@ -148,27 +244,138 @@ func (c *Cache) Lookup(ns string, tokens []int) (int, *engine.State) {
 		rest = rest[len(ch.edge):]
 		n = ch
 	}
-	for i := len(cands) - 1; i >= 0; i-- {
-		n := cands[i]
-		if n.st != nil {
-			c.ram.MoveToFront(n.ramElem)
-			c.stats.Hits++
-			return n.depth, n.st
-		}
-		st, err := c.readFile(n)
-		if err != nil {
-			c.dropFile(n)
-			c.prune(n)
-			continue
-		}
+	for i, j := 0, len(cands)-1; i < j; i, j = i+1, j-1 {
+		cands[i], cands[j] = cands[j], cands[i]
+	}
+	return cands
+}
+
+// ramOrDisk returns n's state from RAM, or from disk (promoting it to RAM),
+// counting the hit; nil (and n's broken file dropped) when it has neither.
+func (c *Cache) ramOrDisk(n *node) *engine.State {
+	if n.st != nil {
+		c.ram.MoveToFront(n.ramElem)
 		c.stats.Hits++
-		c.stats.DiskHits++
+		c.stats.RAMHits++
+		return n.st
+	}
+	if n.file == "" {
+		return nil
+	}
+	st, err := c.readFile(n)
+	if err != nil {
 		c.dropFile(n)
-		c.store(n, st)
-		return n.depth, st
+		c.prune(n)
+		return nil
+	}
+	c.stats.Hits++
+	c.stats.DiskHits++
+	c.dropFile(n)
+	c.store(n, st)
+	return st
+}
+
+// Restore sets sess's state to the one of the longest prefix of tokens (at
+// most all of them) stored in namespace ns and returns its length, or 0
+// with sess untouched. A device-tier state is copied into the session on
+// the backend (no host copy); a RAM or disk state is written to it.
+func (c *Cache) Restore(ns string, tokens []int, sess *engine.Session) (int, error) {
+	if c == nil {
+		return 0, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.candidates(ns, tokens) {
+		if n.devElem != nil {
+			if err := sess.LoadFrom(c.devStore, n.devRow); err != nil {
+				return 0, err
+			}
+			c.dev.MoveToFront(n.devElem)
+			c.stats.Hits++
+			c.stats.DeviceHits++
+			return n.depth, nil
+		}
+		if st := c.ramOrDisk(n); st != nil {
+			if err := sess.SetState(st); err != nil {
+				return 0, err
+			}
+			return n.depth, nil
+		}
 	}
 	c.stats.Misses++
 	return 0, nil
+}
+
+// Save stores sess's current state as the state after tokens in namespace
+// ns (replacing an earlier one): with a device tier, by a device-to-device
+// copy into a row of it (the least recently used device state moving down
+// to RAM when the tier is full); otherwise as Insert of a copy read from
+// the session.
+func (c *Cache) Save(ns string, tokens []int, sess *engine.Session) error {
+	if c == nil || len(tokens) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	if c.devStore == nil {
+		c.mu.Unlock()
+		st, err := sess.State()
+		if err != nil {
+			return err
+		}
+		c.Insert(ns, tokens, st)
+		return nil
+	}
+	defer c.mu.Unlock()
+	// Make room before taking the node: demoting may prune the tree.
+	if old := c.find(ns, tokens); len(c.devFree) == 0 && (old == nil || old.devElem == nil) {
+		c.demote(c.dev.Back().Value.(*node))
+	}
+	n := c.nodeFor(ns, tokens)
+	c.dropFile(n)
+	if n.st != nil {
+		c.removeRAM(n)
+	}
+	if n.devElem == nil {
+		n.devRow = c.devFree[len(c.devFree)-1]
+		c.devFree = c.devFree[:len(c.devFree)-1]
+		n.devElem = c.dev.PushFront(n)
+		c.stats.DeviceEntries++
+		c.stats.DeviceBytes += c.devStore.RowBytes()
+	} else {
+		c.dev.MoveToFront(n.devElem)
+	}
+	c.stats.Inserts++
+	if err := sess.SaveTo(c.devStore, n.devRow); err != nil {
+		c.removeDev(n)
+		c.prune(n)
+		return err
+	}
+	return nil
+}
+
+// demote moves n's device state to RAM (which may push older RAM states to
+// disk) and frees its row.
+func (c *Cache) demote(n *node) {
+	st, err := c.devStore.Read(n.devRow)
+	c.removeDev(n)
+	c.stats.DeviceEvictions++
+	if err == nil && stateBytes(st, n.depth) <= c.cfg.MaxBytes && n.st == nil {
+		c.store(n, st)
+		return
+	}
+	c.prune(n)
+}
+
+// removeDev frees n's device row.
+func (c *Cache) removeDev(n *node) {
+	if n.devElem == nil {
+		return
+	}
+	c.dev.Remove(n.devElem)
+	n.devElem = nil
+	c.devFree = append(c.devFree, n.devRow)
+	c.stats.DeviceEntries--
+	c.stats.DeviceBytes -= c.devStore.RowBytes()
 }
 
 // Insert stores a copy of st as the state after tokens in namespace ns
@@ -191,6 +398,7 @@ func (c *Cache) Insert(ns string, tokens []int, st *engine.State) {
 	if n.st != nil {
 		c.removeRAM(n)
 	}
+	c.removeDev(n)
 	c.stats.Inserts++
 	c.store(n, st.Clone())
 }
@@ -203,19 +411,46 @@ func (c *Cache) Contains(ns string, tokens []int) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	n := c.find(ns, tokens)
+	return n != nil && !n.empty()
+}
+
+// Tier names where the state for exactly tokens in ns is stored: "device",
+// "ram", "disk", or "" when it is not.
+func (c *Cache) Tier(ns string, tokens []int) string {
+	if c == nil {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch n := c.find(ns, tokens); {
+	case n == nil:
+		return ""
+	case n.devElem != nil:
+		return "device"
+	case n.st != nil:
+		return "ram"
+	case n.file != "":
+		return "disk"
+	}
+	return ""
+}
+
+// find returns the node for exactly tokens in ns, or nil.
+func (c *Cache) find(ns string, tokens []int) *node {
 	n := c.roots[ns]
 	for rest := tokens; n != nil; {
 		if len(rest) == 0 {
-			return n.st != nil || n.file != ""
+			return n
 		}
 		ch := n.children[rest[0]]
 		if ch == nil || !hasPrefix(rest, ch.edge) {
-			return false
+			return nil
 		}
 		rest = rest[len(ch.edge):]
 		n = ch
 	}
-	return false
+	return nil
 }
 
 func stateBytes(st *engine.State, keyLen int) int64 {
@@ -296,7 +531,7 @@ func (c *Cache) nodeFor(ns string, tokens []int) *node {
 // prune removes n and its ancestors while they hold nothing, and merges a
 // state-less node with its only child.
 func (c *Cache) prune(n *node) {
-	for n != nil && n.parent != nil && n.st == nil && n.file == "" {
+	for n != nil && n.parent != nil && n.empty() {
 		p := n.parent
 		switch len(n.children) {
 		case 0:

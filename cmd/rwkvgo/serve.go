@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rwkvgo/rwkvgo/engine"
 	"github.com/rwkvgo/rwkvgo/sampler"
 	"github.com/rwkvgo/rwkvgo/scheduler"
 	"github.com/rwkvgo/rwkvgo/server"
@@ -158,10 +159,11 @@ func serve(ctx context.Context, o serveOptions, logOut io.Writer, ready func(add
 	}
 	var cache *statecache.Cache
 	if o.cacheBytes > 0 {
-		if cache, err = statecache.New(statecache.Config{MaxBytes: o.cacheBytes, Dir: o.cacheDir}); err != nil {
+		if cache, err = statecache.New(cacheConfig(m, o.cacheBytes, o.cacheDir)); err != nil {
 			shutdown()
 			return err
 		}
+		defer cache.Close() // before the model's Close (deferred earlier)
 	}
 	name := o.modelName
 	if name == "" {
@@ -210,4 +212,25 @@ func serve(ctx context.Context, o serveOptions, logOut io.Writer, ready func(add
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// maxDeviceCacheBytes caps the prefix cache's device tier.
+const maxDeviceCacheBytes = 1 << 30
+
+// cacheConfig splits --state-cache-bytes between the prefix cache's tiers.
+// On a device backend (any but the CPU one) a quarter of it, at most
+// maxDeviceCacheBytes, is the device tier, provided that holds one state,
+// and the RAM tier keeps the rest. On the CPU backend the RAM tier is the
+// backend's own memory and takes it all.
+func cacheConfig(m *engine.Model, bytes int64, dir string) statecache.Config {
+	cfg := statecache.Config{MaxBytes: bytes, Dir: dir}
+	if m.Backend().Name() == "cpu" {
+		return cfg
+	}
+	dev := min(bytes/4, maxDeviceCacheBytes)
+	if dev < 4*int64(m.Config().StateSize()) {
+		return cfg
+	}
+	cfg.Device, cfg.DeviceBytes, cfg.MaxBytes = m, dev, bytes-dev
+	return cfg
 }

@@ -237,6 +237,13 @@ RWKVCU_API int rwkvcu_slice(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvc
 RWKVCU_API int rwkvcu_gather_rows(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
                                   const int32_t *rows, int64_t n);
 
+/* Copies the n whole rows [src_row, src_row+n) of src into rows
+ * [dst_row, dst_row+n) of dst, device to device. Both F32 with the same
+ * columns; the ranges lie inside their tensors, n >= 1, and do not overlap
+ * (dst and src may be one tensor). */
+RWKVCU_API int rwkvcu_copy_rows(rwkvcu_context *ctx, rwkvcu_tensor *dst, int64_t dst_row,
+                                const rwkvcu_tensor *src, int64_t src_row, int64_t n);
+
 /* Begins a step: checks the batch (nseq >= 1 sequences; offsets[nseq+1]
  * starting at 0 and strictly increasing; slots[nseq] >= 0) and sends it to
  * the device once, for every rwkvcu_shift and rwkvcu_wkv4/5/7 until the next

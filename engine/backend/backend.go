@@ -213,6 +213,13 @@ type Backend interface {
 	Slice(out, x Tensor, col int)
 	// GatherRows copies rows rows[i] of x into row i of out.
 	GatherRows(out, x Tensor, rows []int)
+	// CopyRows copies the n whole rows [srcRow, srcRow+n) of src into rows
+	// [dstRow, dstRow+n) of dst, on the backend (no host round trip). Both
+	// are F32 with the same number of columns; the row ranges must lie inside
+	// their tensors and n >= 1. dst and src may be the same tensor when the
+	// two ranges do not overlap. It moves sequence states between the state
+	// pool and a device-resident cache (engine.Session.SaveRows).
+	CopyRows(dst Tensor, dstRow int, src Tensor, srcRow, n int)
 
 	// BeginStep sets the batch of the step that follows: the Shift and WKV
 	// operations until the next BeginStep read their sequences' rows and

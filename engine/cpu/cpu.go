@@ -495,6 +495,19 @@ func (b *Backend) GatherRows(out, x backend.Tensor, rows []int) {
 	}
 }
 
+// CopyRows copies n whole rows from src to dst.
+func (b *Backend) CopyRows(dst backend.Tensor, dstRow int, src backend.Tensor, srcRow, n int) {
+	d, st := b.t(dst), b.t(src)
+	if d == nil || st == nil || !b.ok("CopyRows", -1, st.cols, dst, src) {
+		return
+	}
+	if n < 1 || dstRow < 0 || srcRow < 0 || dstRow+n > d.rows || srcRow+n > st.rows {
+		b.fail("CopyRows: %d rows from row %d of %v to row %d of %v", n, srcRow, st, dstRow, d)
+		return
+	}
+	copy(d.f32[dstRow*d.cols:(dstRow+n)*d.cols], st.f32[srcRow*st.cols:(srcRow+n)*st.cols])
+}
+
 // stateRow returns state[slot][off:off+n] after checking bounds.
 func (b *Backend) stateRow(st *tensor, slot, off, n int) []float32 {
 	if off < 0 || off+n > st.cols || slot < 0 || slot >= st.rows {

@@ -38,6 +38,7 @@ func Run(t *testing.T, newBackend func() backend.Backend) {
 		{"Map", testMap},
 		{"Zip", testZip},
 		{"SliceGather", testSliceGather},
+		{"CopyRows", testCopyRows},
 		{"Shift", testShift},
 		{"Mix", testMix},
 		{"MixN", testMixN},
@@ -454,6 +455,71 @@ func testSliceGather(t *testing.T, be backend.Backend) {
 	be.GatherRows(g, x, []int{4, 0, 4})
 	want = append(append(f64(xv[160:200]), f64(xv[0:40])...), f64(xv[160:200])...)
 	check(t, "GatherRows", read(be, g), want, nil, 0)
+}
+
+// testCopyRows: whole-row copies between tensors and within one, at odd
+// widths and offsets, leave every other row untouched.
+func testCopyRows(t *testing.T, be backend.Backend) {
+	r := newRNG(31)
+	for _, cols := range []int{1, 37, 1029} {
+		const srows, drows = 7, 9
+		sv, dv := r.vec(srows*cols, -1, 1), r.vec(drows*cols, -1, 1)
+		src, dst := be.UploadF32(srows, cols, sv), be.UploadF32(drows, cols, dv)
+		be.CopyRows(dst, 5, src, 2, 4)
+		want := f64(dv)
+		copy(want[5*cols:9*cols], f64(sv[2*cols:6*cols]))
+		check(t, fmt.Sprintf("CopyRows cols=%d", cols), read(be, dst), want, nil, 0)
+		check(t, fmt.Sprintf("CopyRows source cols=%d", cols), read(be, src), f64(sv), nil, 0)
+
+		// Within one tensor, disjoint ranges.
+		be.CopyRows(dst, 0, dst, 6, 2)
+		copy(want[0:2*cols], want[6*cols:8*cols])
+		check(t, fmt.Sprintf("CopyRows same tensor cols=%d", cols), read(be, dst), want, nil, 0)
+
+		// One row, into a view's last row.
+		v := be.View(dst, 3)
+		be.CopyRows(v, 2, src, 6, 1)
+		copy(want[2*cols:3*cols], f64(sv[6*cols:7*cols]))
+		check(t, fmt.Sprintf("CopyRows view cols=%d", cols), read(be, dst), want, nil, 0)
+		be.Free(v)
+		be.Free(src)
+		be.Free(dst)
+	}
+	a, b, c := be.New(3, 4), be.New(2, 4), be.New(2, 5)
+	bad := []struct {
+		name string
+		op   func()
+	}{
+		{"columns", func() { be.CopyRows(a, 0, c, 0, 1) }},
+		{"dst range", func() { be.CopyRows(a, 2, b, 0, 2) }},
+		{"src range", func() { be.CopyRows(a, 0, b, 1, 2) }},
+		{"negative dst row", func() { be.CopyRows(a, -1, b, 0, 1) }},
+		{"negative src row", func() { be.CopyRows(a, 0, b, -1, 1) }},
+		{"no rows", func() { be.CopyRows(a, 0, b, 0, 0) }},
+		{"non-F32", func() { be.CopyRows(a, 0, be.Upload(backend.F16, 1, 4, make([]byte, 8)), 0, 1) }},
+	}
+	for _, c := range bad {
+		c.op()
+		if err := be.Err(); err == nil {
+			t.Errorf("CopyRows %s: no error reported", c.name)
+		}
+	}
+	// Sticky: the first failure is the one reported, and a failed copy
+	// changes nothing.
+	bv := []float32{1, 2, 3, 4, 5, 6, 7, 8}
+	be.Write(b, 0, bv)
+	be.CopyRows(a, 0, b, 5, 1)
+	be.CopyRows(a, 0, c, 0, 1)
+	err := be.Err()
+	if err == nil {
+		t.Fatalf("CopyRows: no error reported")
+	}
+	if err2 := be.Err(); err2 != nil {
+		t.Fatalf("Err did not clear: %v", err2)
+	}
+	check(t, "CopyRows after failure", read(be, a), make([]float64, 12), nil, 0)
+	be.CopyRows(a, 1, b, 0, 2)
+	check(t, "CopyRows after errors", read(be, a), append(make([]float64, 4), f64(bv)...), nil, 0)
 }
 
 func testShift(t *testing.T, be backend.Backend) {
@@ -898,6 +964,7 @@ func testErrors(t *testing.T, be backend.Backend) {
 		{"Embed token", func() { be.Embed(be.New(1, 4), w, []int32{5}) }},
 		{"Slice range", func() { be.Slice(a, b, 2) }},
 		{"GatherRows range", func() { be.GatherRows(be.New(1, 4), b, []int{2}) }},
+		{"CopyRows range", func() { be.CopyRows(a, 1, a, 0, 2) }},
 		{"Shift slot", func() { be.BeginStep(makeBatch([]int{2}, []int{2})); be.Shift(b, b, st, 0) }},
 		{"Shift offset", func() { be.BeginStep(makeBatch([]int{2}, []int{0})); be.Shift(b, b, st, 8) }},
 		{"Shift rows", func() { be.BeginStep(makeBatch([]int{1}, []int{0})); be.Shift(b, b, st, 0) }},
