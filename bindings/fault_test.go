@@ -74,7 +74,7 @@ func faultTarget(t *testing.T) (open func() (*Backend, error), rt *emuRuntime) {
 			t.Skip("fault injection needs the emulated library (-tags cuda,cuemu)")
 		}
 		open = func() (*Backend, error) { return Open(0) }
-		path = cgoAPI.path()
+		path = cgoLibraryPath()
 	} else {
 		path = os.Getenv("RWKVGO_CUDA_LIB")
 		if path == "" {
@@ -87,7 +87,10 @@ func faultTarget(t *testing.T) (open func() (*Backend, error), rt *emuRuntime) {
 		t.Fatalf("loading %s: %v", path, err)
 	}
 	rt = &emuRuntime{}
-	for _, b := range []binding{
+	for _, b := range []struct {
+		fn   any
+		name string
+	}{
 		{&rt.arm, "cuemuFaultArm"}, {&rt.disarm, "cuemuFaultDisarm"}, {&rt.calls, "cuemuFaultCalls"},
 		{&rt.injected, "cuemuFaultsInjected"}, {&rt.memLimit, "cuemuSetMemoryLimit"}, {&rt.live, "cuemuLiveResources"},
 	} {
