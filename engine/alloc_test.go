@@ -52,6 +52,11 @@ func TestDecodeDoesNotAllocateInPlace(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, tok := range [][]int{{5}, {5, 6, 7}} {
+			if raceEnabled && len(tok) > 1 && c.dt != weights.F16 {
+				// The quantized tiles of a several-token product come from
+				// a sync.Pool, which the race detector makes drop entries.
+				continue
+			}
 			allocs := testing.AllocsPerRun(50, func() {
 				if _, err := s.Feed(tok); err != nil {
 					t.Fatal(err)
