@@ -3,7 +3,7 @@
 # bindings test binary and CLI (bin/), the library's C/CUDA sources and
 # their lists from CMakeLists.txt (src/), a subset of the shared test data
 # with its reference index (testdata/), the PyTorch peer (peer/), run.sh and
-# summarize.py. The kit must stay under 64 MiB; the build fails above
+# summarize.py, and the rwkv pip package's wheel when pip can fetch it. The kit must stay under 64 MiB; the build fails above
 # GPU_KIT_MAX_MIB (48).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -81,6 +81,13 @@ PY
 
 cp ci/gpu-kit/run.sh ci/gpu-kit/summarize.py "$KIT/"
 cp ci/gpu-kit/peer/rwkv7_torch.py "$KIT/peer/"
+# The rwkv pip package (pure Python; its RWKV-7 decode runs on PyTorch): the
+# peer for batch 1, carried, never committed. Without a network the kit goes
+# without it and the peer is the PyTorch stand-in alone.
+RWKV_PIP=${GPU_KIT_RWKV_PIP:-rwkv==0.8.32}
+if [[ -n $RWKV_PIP ]] && ! python3 -m pip download -q --no-deps -d "$KIT/peer" "$RWKV_PIP" >/dev/null 2>&1; then
+	echo "gpu-kit: could not fetch the $RWKV_PIP wheel; the peer is the PyTorch stand-in alone"
+fi
 chmod +x "$KIT/run.sh"
 mib=$(du -sm "$KIT" | cut -f1)
 echo "gpu-kit: $KIT is ${mib} MiB ($(du -sh "$KIT/bin" | cut -f1) binaries, $(du -sh "$KIT/src" | cut -f1) sources, $(du -sh "$KIT/testdata" | cut -f1) test data)"

@@ -186,7 +186,7 @@ else
 	KERNEL_ARGS=(--shapes v7-0.1b,v7-1.5b --rows 1,8,64,256 --repeats 20 --warmup 3)
 	E2E_ARGS=(--prompt-tokens 128 --decode-tokens 16 --warmup 2)
 	LEDGER_BATCHES=1,8,64,256
-	SCALING_ARGS=(--layers 12 --width 768 --vocab 65536 --head-size 64 --contexts 256,1024,4096,16384 --decode-tokens 8 --warmup 2)
+	SCALING_ARGS=(--layers 12 --width 768 --vocab 65536 --head-size 64 --contexts 256,1024,4096 --decode-tokens 8 --warmup 2)
 fi
 
 # Synthetic fp16 models (safetensors) for the end-to-end bench and the ledger.
@@ -201,7 +201,7 @@ synth() {
 		"$RWKVGO" synth --version 7 "${p[@]}" --dtype F16 --out "$WORK/$s-f16.safetensors" || return 1
 	done
 }
-stage synth 60 synth
+stage synth 90 synth
 
 mark ledger
 ledger() {
@@ -227,7 +227,7 @@ print("ledger: every field for every batch size")
 PY
 	fi
 }
-stage ledger 60 ledger
+stage ledger 90 ledger
 
 mark kernels
 stage bench-kernels 90 "$RWKVGO" bench kernels --backend cuda "${KERNEL_ARGS[@]}" --dtype F16 --out "$WORK/kernels"
@@ -237,11 +237,10 @@ for s in "${SHAPES[@]}"; do
 	stage "bench-e2e-$s" 90 "$RWKVGO" bench --backend cuda --model "$WORK/$s-f16.safetensors" --batch "$BATCHES" "${E2E_ARGS[@]}" --out "$WORK/e2e-$s"
 done
 
-mark scaling
-stage memory-vs-length 60 "$RWKVGO" bench scaling --backend cuda "${SCALING_ARGS[@]}" --out "$WORK/scaling"
-
-# The peer: a plain PyTorch RWKV-7 decode step on the same shapes (a stand-in
-# for the public engines, which cannot be installed without a network).
+# The peers: the rwkv pip package's RWKV-7 path on the same model files
+# (batch 1; its wheel is carried when `make gpu-kit` could fetch it), and a
+# plain PyTorch RWKV-7 decode step on the same shapes at every batch size (a
+# labelled stand-in for the public engines).
 peer() {
 	if [[ $EMU == 1 ]]; then
 		echo "emulated run: no GPU for the peer"
@@ -251,13 +250,27 @@ peer() {
 		echo "no PyTorch with CUDA here"
 		return 77
 	fi
+	local wheel extra=() models=()
+	wheel=$(ls "$KIT"/peer/rwkv-*.whl 2>/dev/null | head -1)
+	if [[ -n $wheel ]]; then
+		for s in "${SHAPES[@]}"; do
+			models+=("$s=$WORK/$s-f16.safetensors")
+		done
+		extra=(--rwkv-wheel "$wheel" --models "$(
+			IFS=,
+			echo "${models[*]}"
+		)")
+	fi
 	python3 "$KIT/peer/rwkv7_torch.py" --shapes "$(
 		IFS=,
 		echo "${SHAPES[*]}"
-	)" --batch "$BATCHES" --steps 16 --out "$WORK/peer.json"
+	)" --batch "$BATCHES" --steps 16 --out "$WORK/peer.json" "${extra[@]}"
 }
 mark peer
-stage peer 90 peer
+stage peer 120 peer
+
+mark scaling
+stage memory-vs-length 60 "$RWKVGO" bench scaling --backend cuda "${SCALING_ARGS[@]}" --out "$WORK/scaling"
 
 if [[ -n ${TRACE_PID:-} ]]; then
 	kill "$TRACE_PID" 2>/dev/null

@@ -110,22 +110,27 @@ def main():
     md = ["# rwkvgo GPU kit: " + summary["mode"], ""]
     md += ["| stage | status | seconds | budget (s) | note |", "|---|---|---:|---:|---|"]
     md += ["| %(stage)s | %(status)s | %(seconds)d | %(budget_s)d | %(note)s |" % s for s in summary["stages"]]
-    peer = {}
+    peer = {}  # (engine, shape, batch) -> decode tok/s
     if summary["peer"]:
         for r in summary["peer"].get("runs", []):
-            peer[(r["shape"], r["batch"])] = r.get("decode_tok_s")
+            peer[(r.get("engine", "torch-standin"), r["shape"], r["batch"])] = r.get("decode_tok_s")
+    cell = lambda v: "%.0f" % v if v else "-"
+    ratio = lambda a, b: "%.2f" % (a / b) if a and b else "-"
     for s, r in summary["e2e"].items():
         if not r:
             continue
         md += ["", "## End to end: %s fp16 (%s)" % (s, r.get("device", {}).get("name", "")), ""]
-        md += ["| batch | prefill tok/s | decode tok/s | decode ms p50 | peer decode tok/s | ratio to peer |", "|---:|---:|---:|---:|---:|---:|"]
+        md += ["| batch | prefill tok/s | decode tok/s | decode ms p50 | rwkv pip tok/s | ratio | PyTorch stand-in tok/s | ratio |",
+               "|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for run in r.get("runs", []):
-            p = peer.get((s, run["batch"]))
-            ratio = "%.2f" % (run["decode_tok_s"] / p) if p else "-"
-            md.append("| %d | %.0f | %.0f | %.3f | %s | %s |" % (run["batch"], run["prefill_tok_s"], run["decode_tok_s"],
-                                                            run["decode_ms"]["p50"], "%.0f" % p if p else "-", ratio))
+            d = run["decode_tok_s"]
+            pip, std = peer.get(("rwkv-pip", s, run["batch"])), peer.get(("torch-standin", s, run["batch"]))
+            md.append("| %d | %.0f | %.0f | %.3f | %s | %s | %s | %s |" % (run["batch"], run["prefill_tok_s"], d, run["decode_ms"]["p50"],
+                                                                      cell(pip), ratio(d, pip), cell(std), ratio(d, std)))
     if summary["peer"]:
-        md += ["", "Peer: " + summary["peer"].get("label", "")]
+        md += ["", "Peers (ratio = rwkvgo decode tok/s / the peer's): the rwkv pip package's RWKV-7 path (one sequence at a time: batch 1 only) on the same model files; " + summary["peer"].get("label", "")]
+        if summary["peer"].get("rwkv_pip_error"):
+            md += ["", "rwkv pip package unusable here: " + summary["peer"]["rwkv_pip_error"]]
     if summary["ledger"]:
         md += ["", "## Step ledger (counted; the projection is a roofline model, not a measurement)", ""]
         md += ["| model | batch | launches | per layer | graph launches | host syncs | h2d B | d2h B | allocations | weight B | projected H100 SXM tok/s | projected H200 tok/s | measured tok/s |",

@@ -11,10 +11,21 @@ state, group norm, channel mix with squared ReLU, the head) with no fused
 kernels, so its figures are those of straightforward PyTorch, not of a tuned
 engine; the report labels them so.
 
+With --rwkv-wheel (the `rwkv` pip package's wheel, which the kit carries when
+`pip download` could fetch it) and --models, the same synthetic model files
+that rwkvgo ran are also timed on that package's RWKV-7 path (RWKV_x070,
+TorchScript, fp16): a public engine, but one sequence at a time, so batch 1
+only. Its runs are labelled engine "rwkv-pip", the stand-in's "torch-standin".
+
 Usage: rwkv7_torch.py --shapes v7-0.1b,v7-1.5b --batch 1,8,64,256 --steps 16 --out peer.json
+       [--rwkv-wheel rwkv-0.8.32-py3-none-any.whl --models v7-0.1b=m.safetensors,...]
 """
 import argparse
 import json
+import os
+import struct
+import tempfile
+import zipfile
 import math
 import sys
 import time
@@ -111,6 +122,67 @@ class Model:
         return F.layer_norm(x, (c,), *self.ln_out) @ self.head
 
 
+def read_safetensors(path):
+    """The tensors of a safetensors file (F16, BF16 and F32) as CPU tensors."""
+    types = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32}
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = bytearray(f.read())
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        b, e = t["data_offsets"]
+        dt = types[t["dtype"]]
+        n = (e - b) // torch.empty(0, dtype=dt).element_size()
+        if n == 0:
+            out[name] = torch.empty(t["shape"], dtype=dt)
+            continue
+        out[name] = torch.frombuffer(data, dtype=dt, count=n, offset=b).reshape(t["shape"]).clone()
+    return out
+
+
+def rwkv_pip(wheel, models, steps, warmup, tmp):
+    """Batch-1 decode of each model file on the rwkv pip package's RWKV-7
+    path; yields one run per model."""
+    with zipfile.ZipFile(wheel) as z:
+        z.extractall(os.path.join(tmp, "rwkv-pip"))
+    sys.path.insert(0, os.path.join(tmp, "rwkv-pip"))
+    os.environ.update(RWKV_V7_ON="1", RWKV_JIT_ON="1", RWKV_CUDA_ON="0")
+    from rwkv.model import RWKV  # noqa: E402 (the carried wheel)
+    import rwkv
+    version = os.path.basename(wheel).split("-")[1]
+    for name, path in models:
+        run = {"engine": "rwkv-pip", "engine_version": version, "shape": name, "batch": 1}
+        try:
+            pth = os.path.join(tmp, name)
+            torch.save(read_safetensors(path), pth + ".pth")
+            m = RWKV(model=pth, strategy="cuda fp16")
+            os.remove(pth + ".pth")
+            state, tok = None, 0
+            for _ in range(warmup):
+                logits, state = m.forward(tok, state)
+            times = []
+            for _ in range(steps):
+                e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                e0.record()
+                logits, state = m.forward(tok, state)
+                e1.record()
+                tok = int(logits.argmax())
+                times.append(e0.elapsed_time(e1))
+            times.sort()
+            p50 = times[len(times) // 2]
+            run.update(step_ms_p50=p50, decode_tok_s=1 / (p50 / 1e3))
+            del m, state
+        except Exception as e:  # recorded; the stand-in still runs
+            run["error"] = (type(e).__name__ + ": " + str(e)).splitlines()[0][:200]
+        torch.cuda.empty_cache()
+        print(json.dumps(run), flush=True)
+        yield run
+    del rwkv
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shapes", default="v7-0.1b")
@@ -118,16 +190,26 @@ def main():
     ap.add_argument("--steps", type=int, default=16)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--rwkv-wheel", default="", help="the rwkv pip package's wheel (optional)")
+    ap.add_argument("--models", default="", help="SHAPE=FILE.safetensors,... for --rwkv-wheel")
     a = ap.parse_args()
     dev, dt = "cuda", torch.float16
     report = {"label": LABEL, "torch": torch.__version__, "device": torch.cuda.get_device_name(0), "runs": []}
+    if a.rwkv_wheel and a.models:
+        models = [m.split("=", 1) for m in a.models.split(",") if "=" in m]
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                report["runs"] += list(rwkv_pip(a.rwkv_wheel, models, a.steps, a.warmup, tmp))
+            except Exception as e:
+                report["rwkv_pip_error"] = (type(e).__name__ + ": " + str(e)).splitlines()[0][:200]
+                print("rwkv pip package unusable:", report["rwkv_pip_error"], flush=True)
     for name in a.shapes.split(","):
         layers, c, vocab, n = SHAPES[name]
         t0 = time.time()
         m = Model(layers, c, vocab, n, dev, dt)
         print(f"{name}: weights ready in {time.time() - t0:.1f}s", flush=True)
         for b in (int(x) for x in a.batch.split(",")):
-            run = {"shape": name, "batch": b}
+            run = {"engine": "torch-standin", "shape": name, "batch": b}
             try:
                 st = m.new_state(b, dev, dt)
                 tok = torch.randint(0, vocab, (b,), device=dev)
@@ -155,7 +237,7 @@ def main():
         torch.cuda.empty_cache()
     with open(a.out, "w") as f:
         json.dump(report, f, indent=1)
-    return 0 if all("error" not in r for r in report["runs"]) else 1
+    return 0 if all("error" not in r for r in report["runs"] if r["engine"] == "torch-standin") else 1
 
 
 if __name__ == "__main__":
