@@ -152,9 +152,12 @@ func RunLedger(m *engine.Model, source string, cfg LedgerConfig) (*Ledger, error
 	c := m.Config()
 	nw, wb := m.MatMulWeights()
 	dt, half := "F32", false
-	if nw > 0 && wb == 2*nw {
+	switch {
+	case nw > 0 && wb == 2*nw:
 		dt, half = "F16/BF16", true
-	} else if nw > 0 && wb != 4*nw {
+	case nw > 0 && wb < 4*nw:
+		dt, half = fmt.Sprintf("quantized or mixed (%.2f bytes per weight)", float64(wb)/float64(nw)), true
+	case nw > 0 && wb != 4*nw:
 		dt = fmt.Sprintf("mixed (%.2f bytes per weight)", float64(wb)/float64(nw))
 	}
 	l := &Ledger{
@@ -167,7 +170,7 @@ func RunLedger(m *engine.Model, source string, cfg LedgerConfig) (*Ledger, error
 			"launches_per_layer = launches / layers (the head, embedding and sampling launches are spread over the layers)",
 			"weight_bytes_per_step: every weight matrix but the embedding, read once per step at its device type; flops_per_step = 2 x weights x batch",
 			"step_s = max((weight + state bytes) / bandwidth, flops / peak) + launches x launch_s + graph_launches x graph_launch_s + host_syncs x host_sync_s + (h2d + d2h bytes) / pcie_bytes_per_s: the per-step bytes and flops are pooled rather than charged launch by launch, activations and caches are ignored, and nothing overlaps",
-			"peaks: FP16/BF16 dense tensor-core peak for 16-bit weights, FP32 peak otherwise (datasheet figures, not measured)",
+			"peaks: FP16/BF16 dense tensor-core peak for 16-bit and quantized weights, FP32 peak for F32 weights (datasheet figures, not measured)",
 		},
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x1ed9e5))

@@ -132,7 +132,8 @@ func (m *Model) Config() weights.Config { return m.cfg }
 
 // MatMulWeights returns the number of weights and the bytes of the weight
 // matrices one step multiplies by, as stored on the backend (quantized
-// matrices are widened to F32 there): the head and every layer's matrices,
+// matrices in their blocks, or widened to F32 where the backend does not
+// take them): the head and every layer's matrices,
 // not the embedding, which a step only gathers rows of. A decode step reads
 // each of them once.
 func (m *Model) MatMulWeights() (weights, bytes int64) { return m.matmulWeights, m.matmulBytes }
@@ -218,7 +219,7 @@ func (m *Model) upload(wm *weights.Model, borrow bool) error {
 		if name != "emb.weight" && t != nil {
 			n := int64(t.Rows()) * int64(t.Cols())
 			m.matmulWeights += n
-			m.matmulBytes += n * int64(t.DType().Size())
+			m.matmulBytes += int64(t.Rows()) * int64(max(t.DType().RowBytes(t.Cols()), 0))
 		}
 		return t
 	}
