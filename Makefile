@@ -6,7 +6,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 SHARED ?= ../shared/testdata
 MODEL ?= $(SHARED)/rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin
 
-.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report fuzz fuzz-list e2e-openai cuda13 generate generate-check
+.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report fuzz fuzz-list e2e-openai cuda13 generate generate-check gpu-kit gpu-kit-emu
 
 CMAKE ?= cmake
 CUDA_ARCHS ?= 80;86;89;90
@@ -78,6 +78,20 @@ ptxas-report:
 		on && /ptxas info *: Used/ { sub(/^.*ptxas info *: */, "    "); print } \
 		on && /ptxas warning|ptxas error/ { print }' $(PTXAS_DIR)/build.log | c++filt > $(PTXAS_DIR)/ptxas-$(PTXAS_ARCH).txt; \
 	echo "ptxas report: $(PTXAS_DIR)/ptxas-$(PTXAS_ARCH).txt ($$(grep -c 'registers' $(PTXAS_DIR)/ptxas-$(PTXAS_ARCH).txt) kernels)"
+
+# The GPU kit (ci/gpu-kit): build/gpu-kit holds CGO_ENABLED=0 test binaries
+# and CLI, the library's sources, a subset of the shared test data and
+# run.sh, which builds librwkvcu with the device's own nvcc and runs the
+# device check (`OUT=DIR build/gpu-kit/run.sh`; under 64 MiB, under 8
+# minutes on one H200). gpu-kit-emu runs the same script on the emulated
+# library (small shapes) with its report in build/gpu-kit-out.
+gpu-kit:
+	@GO=$(GO) RWKVGO_TESTDATA=$(SHARED) ./ci/gpu-kit/build.sh
+
+gpu-kit-emu: gpu-kit
+	rm -rf build/gpu-kit-out
+	GPU_KIT_EMU=1 OUT=$(CURDIR)/build/gpu-kit-out build/gpu-kit/run.sh
+	@cat build/gpu-kit-out/summary.md
 
 # The real library and bin/rwkvgo-cuda, the CLI with the CUDA backend.
 cuda: lib-cuda

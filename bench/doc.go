@@ -2,7 +2,10 @@
 // operation at real model shapes, end-to-end prefill and decode throughput
 // against batch size and prompt length, and the scaling study that puts
 // RWKV's constant per-token cost next to a matched-size transformer baseline
-// whose KV cache and attention grow with the context.
+// whose KV cache and attention grow with the context. The step ledger
+// (RunLedger) reads a device backend's runtime counters (StatsReporter)
+// around steady-state decode steps and projects their speed on named GPUs
+// with a stated roofline model.
 //
 // Results are collected in a Report (one versioned JSON schema for every kind
 // of run), rendered as Markdown and drawn as PNG plots. Resource use is

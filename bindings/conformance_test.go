@@ -24,3 +24,10 @@ func openTest(t testing.TB) *Backend {
 func TestConformance(t *testing.T) {
 	backendtest.Run(t, func() backend.Backend { return openTest(t) })
 }
+
+// TestGraph runs the graph capture and replay test on the cgo bindings.
+func TestGraph(t *testing.T) {
+	b := openTest(t)
+	defer b.Close()
+	testGraph(t, b)
+}

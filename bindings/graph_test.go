@@ -1,5 +1,3 @@
-//go:build cuda
-
 package bindings
 
 import (
@@ -59,13 +57,11 @@ func readAll(b *Backend, ts ...backend.Tensor) []float32 {
 	return out
 }
 
-// TestGraph captures a two-sequence decode step, replays it, and checks
+// testGraph captures a two-sequence decode step, replays it, and checks
 // outputs and states against direct execution, also after replacing the
 // token ids, the batch (slots swapped) and the gathered rows through
-// SetInput.
-func TestGraph(t *testing.T) {
-	b := openTest(t)
-	defer b.Close()
+// SetInput (TestGraph on the cgo bindings, TestPuregoGraph through purego).
+func testGraph(t *testing.T, b *Backend) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	state := make([]float32, 3*(32+2*16*16))
 	for i := range state {

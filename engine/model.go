@@ -69,6 +69,10 @@ type Model struct {
 	round                           []*Request
 	starts, offsets, slots, outRows []int
 	tokens                          []int32
+	// matmulWeights and matmulBytes: the weights and device bytes of the
+	// matrices a step multiplies by (every uploaded matrix except the
+	// embedding, which is gathered).
+	matmulWeights, matmulBytes int64
 }
 
 // Load reads a checkpoint (rwkv.cpp, safetensors or .pth) and prepares it on
@@ -123,6 +127,14 @@ func newModel(wm *weights.Model, opts Options, borrow bool) (*Model, error) {
 
 // Config returns the model's hyperparameters.
 func (m *Model) Config() weights.Config { return m.cfg }
+
+// MatMulWeights returns the number of weights and the bytes of the weight
+// matrices one step multiplies by, as stored on the backend (quantized
+// matrices in their blocks, or widened to F32 where the backend does not
+// take them): the head and every layer's matrices,
+// not the embedding, which a step only gathers rows of. A decode step reads
+// each of them once.
+func (m *Model) MatMulWeights() (weights, bytes int64) { return m.matmulWeights, m.matmulBytes }
 
 // Backend returns the backend the model runs on.
 func (m *Model) Backend() backend.Backend { return m.be }
@@ -207,6 +219,11 @@ func (m *Model) upload(wm *weights.Model, borrow bool) error {
 			m.wm = wm
 		}
 		m.owned = append(m.owned, t)
+		if name != "emb.weight" && t != nil {
+			n := int64(t.Rows()) * int64(t.Cols())
+			m.matmulWeights += n
+			m.matmulBytes += int64(t.Rows()) * int64(max(t.DType().RowBytes(t.Cols()), 0))
+		}
 		return t
 	}
 	m.emb = upload("emb.weight", false)

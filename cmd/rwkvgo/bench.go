@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "bench", summary: "benchmarks: end-to-end throughput, `bench scaling` (RWKV vs transformer), `bench kernels`", run: runBench})
+	register(&command{name: "bench", summary: "benchmarks: end-to-end throughput, `bench scaling` (RWKV vs transformer), `bench kernels`, `bench ledger` (runtime counters per decode step)", run: runBench})
 }
 
 // parseInts parses a comma-separated list of positive integers.
@@ -176,6 +176,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return runBenchScaling(args, stdout, stderr)
 		case "kernels":
 			return runBenchKernels(args, stdout, stderr)
+		case "ledger":
+			return runBenchLedger(args, stdout, stderr)
 		}
 	}
 	fs := newFlagSet("bench", stderr)
