@@ -30,6 +30,14 @@ import (
 // ErrClosed is returned when a closed Model or Session is used.
 var ErrClosed = errors.New("engine: use of closed model or session")
 
+// ErrWeightsUnreadable is returned (wrapped) by a step that faulted reading
+// weights used in place from the model's memory-mapped file (the file was
+// truncated or became unreadable after Load), and by every later step of
+// that model: the process keeps running and other models are unaffected,
+// but the model's outputs can no longer be trusted. Close it and load the
+// file again. It is backend.ErrWeightsUnreadable.
+var ErrWeightsUnreadable = backend.ErrWeightsUnreadable
+
 // Options configures Load and New.
 type Options struct {
 	// Backend runs the operations. Nil means a new pure-Go backend, owned and
@@ -46,11 +54,14 @@ type Options struct {
 // Model is a loaded RWKV model. Its methods are safe for concurrent use; steps
 // are serialised.
 type Model struct {
-	cfg       weights.Config
-	be        backend.Backend
-	ownsBE    bool
-	mu        sync.Mutex
-	closed    bool
+	cfg    weights.Config
+	be     backend.Backend
+	ownsBE bool
+	mu     sync.Mutex
+	closed bool
+	// broken is the fault that made the weights unreadable (see
+	// ErrWeightsUnreadable): every later step returns it.
+	broken    error
 	emb, head backend.Tensor
 	ln0w      backend.Tensor
 	ln0b      backend.Tensor

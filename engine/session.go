@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
@@ -178,6 +179,9 @@ func (m *Model) Step(reqs []*Request) error {
 	if m.closed {
 		return ErrClosed
 	}
+	if m.broken != nil {
+		return fmt.Errorf("engine: model unusable after an earlier fault: %w", m.broken)
+	}
 	V := m.cfg.Vocab
 	m.stepCount++
 	mark := m.stepCount
@@ -289,7 +293,11 @@ func (m *Model) step(reqs []*Request, starts []int) error {
 		// afresh and a transient failure (out of memory, a failed launch)
 		// leaves the model usable.
 		m.scratch.freeAll(be)
-		return fmt.Errorf("engine: %s backend: %w", be.Name(), err)
+		err = fmt.Errorf("engine: %s backend: %w", be.Name(), err)
+		if errors.Is(err, ErrWeightsUnreadable) {
+			m.broken = err
+		}
+		return err
 	}
 	return nil
 }

@@ -44,7 +44,7 @@ func (b *Backend) Attention(out, q, k, v, kc, vc backend.Tensor, pos, heads int)
 		b.attnScores = make([]float32, need)
 	}
 	b.attn = attnTask{out: b.t(out), q: qt, kc: kct, vc: b.t(vc), pos: pos, heads: heads, scores: b.attnScores[:need]}
-	b.pool.runSized(&b.attn, heads, 2*n*(pos+n)*c)
+	b.runSized(&b.attn, heads, 2*n*(pos+n)*c)
 	b.attn = attnTask{}
 }
 

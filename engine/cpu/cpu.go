@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"unsafe"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
@@ -105,6 +106,34 @@ func (b *Backend) Err() error {
 func (b *Backend) Close() error {
 	b.pool.close()
 	return nil
+}
+
+// runSized runs a task on the pool (see pool.runSized) and records a memory
+// fault one of its chunks hit (reading a borrowed weight whose file shrank).
+func (b *Backend) runSized(t rangeTask, chunks, work int) {
+	b.pool.runSized(t, chunks, work)
+	if err := b.pool.takeFault(); err != nil && b.err == nil {
+		b.err = fmt.Errorf("cpu: %w", err)
+	}
+}
+
+// recoverFault is deferred, with the goroutine's previous
+// debug.SetPanicOnFault setting, by operations that read borrowed weights on
+// the calling goroutine: it restores the setting and records a memory fault
+// as the backend's error; any other panic goes on.
+func (b *Backend) recoverFault(old bool) {
+	debug.SetPanicOnFault(old)
+	r := recover()
+	if r == nil {
+		return
+	}
+	err := backend.FaultError(r)
+	if err == nil {
+		panic(r)
+	}
+	if b.err == nil {
+		b.err = fmt.Errorf("cpu: %w", err)
+	}
 }
 
 func (b *Backend) fail(format string, args ...any) {
@@ -327,6 +356,8 @@ func (b *Backend) Embed(out, emb backend.Tensor, tokens []int32) {
 	if o == nil || e == nil || !b.ok("Embed", len(tokens), e.cols, out) {
 		return
 	}
+	// The embedding may be borrowed from a memory-mapped file.
+	defer b.recoverFault(debug.SetPanicOnFault(true))
 	for i, tok := range tokens {
 		if tok < 0 || int(tok) >= e.rows {
 			b.fail("Embed: token %d out of range [0, %d)", tok, e.rows)

@@ -33,7 +33,7 @@ func (b *Backend) MatMul(out, x, w backend.Tensor) {
 	}
 	chunk := max(minRowsPerChunk, (wt.rows+b.pool.threads()*chunksPerThread-1)/(b.pool.threads()*chunksPerThread))
 	b.mm = matmulTask{out: b.t(out), x: xt, w: wt, chunk: chunk}
-	b.pool.runSized(&b.mm, (wt.rows+chunk-1)/chunk, xt.rows*wt.rows*wt.cols)
+	b.runSized(&b.mm, (wt.rows+chunk-1)/chunk, xt.rows*wt.rows*wt.cols)
 	b.mm = matmulTask{}
 }
 
@@ -119,6 +119,6 @@ func (b *Backend) MatMulT(out, x, wt backend.Tensor) {
 	if xt.rows == 1 {
 		work = len(idx) * wtt.cols
 	}
-	b.pool.runSized(&b.mmT, (wtt.cols+chunk-1)/chunk, work)
+	b.runSized(&b.mmT, (wtt.cols+chunk-1)/chunk, work)
 	b.mmT = matmulTTask{}
 }

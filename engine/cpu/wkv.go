@@ -127,7 +127,7 @@ func (b *Backend) runWKV(t *wkvTask) {
 	if t.version == 4 {
 		work = 16 * t.b.Rows() * t.k.cols
 	}
-	b.pool.runSized(&b.wkv, t.b.Seqs()*t.heads, work)
+	b.runSized(&b.wkv, t.b.Seqs()*t.heads, work)
 	b.wkv = wkvTask{}
 }
 
