@@ -102,3 +102,27 @@ func TestTruncatedWeightsFile(t *testing.T) {
 		})
 	}
 }
+
+// TestTruncatedBeforeNew: New (which copies the weights) on a model whose
+// mapped file was truncated after weights.Load fails with an error wrapping
+// ErrWeightsUnreadable, and the weights can still be closed.
+func TestTruncatedBeforeNew(t *testing.T) {
+	path := writeModel(t, t.TempDir(), weights.F16, false)
+	wm, err := weights.Load(path, weights.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, int64(os.Getpagesize())); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(wm, Options{Threads: 2})
+	if !errors.Is(err, ErrWeightsUnreadable) || m != nil {
+		t.Fatalf("New = %v, %v; want nil and ErrWeightsUnreadable", m, err)
+	}
+	if !errors.Is(err, weights.ErrUnreadable) {
+		t.Fatalf("%v is not weights.ErrUnreadable", err)
+	}
+	if err := wm.Close(); err != nil {
+		t.Fatalf("closing the weights: %v", err)
+	}
+}

@@ -19,11 +19,13 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"unsafe"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
 	"github.com/rwkvgo/rwkvgo/engine/cpu"
+	"github.com/rwkvgo/rwkvgo/internal/fault"
 	"github.com/rwkvgo/rwkvgo/weights"
 )
 
@@ -35,7 +37,8 @@ var ErrClosed = errors.New("engine: use of closed model or session")
 // truncated or became unreadable after Load), and by every later step of
 // that model: the process keeps running and other models are unaffected,
 // but the model's outputs can no longer be trusted. Close it and load the
-// file again. It is backend.ErrWeightsUnreadable.
+// file again. Load and New return it when the file faults while they read
+// it. It is backend.ErrWeightsUnreadable and weights.ErrUnreadable.
 var ErrWeightsUnreadable = backend.ErrWeightsUnreadable
 
 // Options configures Load and New.
@@ -125,7 +128,7 @@ func newModel(wm *weights.Model, opts Options, borrow bool) (*Model, error) {
 	if opts.V5GroupNormEps > 0 && (wm.Config.Version == weights.V51 || wm.Config.Version == weights.V52) {
 		m.cfg.GroupNormEps = opts.V5GroupNormEps
 	}
-	if err := m.upload(wm, borrow); err != nil {
+	if err := m.uploadGuarded(wm, borrow); err != nil {
 		// Free what was uploaded (and clear the backend's pending error,
 		// so that the backend stays usable); the caller closes wm.
 		m.wm = nil
@@ -134,6 +137,13 @@ func newModel(wm *weights.Model, opts Options, borrow bool) (*Model, error) {
 	}
 	m.states = newStatePool(m)
 	return m, nil
+}
+
+// uploadGuarded is upload where a fault reading the weights (a mapped file
+// that shrank since it was opened) is an error wrapping ErrWeightsUnreadable.
+func (m *Model) uploadGuarded(wm *weights.Model, borrow bool) (err error) {
+	defer fault.Catch(&err, debug.SetPanicOnFault(true))
+	return m.upload(wm, borrow)
 }
 
 // Config returns the model's hyperparameters.

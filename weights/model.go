@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/rwkvgo/rwkvgo/internal/fault"
 )
 
 // Version is an RWKV architecture version.
@@ -167,13 +170,20 @@ func Load(path string, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := Canonicalize(f, opts)
+	m, err := canonicalizeMapped(f, opts)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	m.file = f
 	return m, nil
+}
+
+// canonicalizeMapped is Canonicalize for a file that may be mapped (see
+// decodeMapped).
+func canonicalizeMapped(f *File, opts Options) (m *Model, err error) {
+	defer fault.Catch(&err, debug.SetPanicOnFault(true))
+	return Canonicalize(f, opts)
 }
 
 var blockRe = regexp.MustCompile(`^blocks\.(\d+)\.`)

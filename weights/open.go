@@ -6,11 +6,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
+
+	"github.com/rwkvgo/rwkvgo/internal/fault"
 )
 
 // ErrUnknownFormat is returned (wrapped) when a file is none of the supported containers.
 var ErrUnknownFormat = errors.New("weights: unknown model file format")
+
+// ErrUnreadable is returned (wrapped) when reading a memory-mapped file
+// faulted: the file shrank or became unreadable after it was mapped. It is
+// the same error as engine.ErrWeightsUnreadable.
+var ErrUnreadable = fault.ErrWeightsUnreadable
 
 // Open reads a checkpoint of any supported format, chosen by the file's content
 // (never by its extension alone). Large files are memory-mapped where the
@@ -20,7 +28,7 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := Decode(data)
+	f, err := decodeMapped(data)
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
@@ -30,6 +38,14 @@ func Open(path string) (*File, error) {
 		f.mapped = data
 	}
 	return f, nil
+}
+
+// decodeMapped is Decode for data that may be a file's mapping, whose
+// reading faults if the file shrank since it was mapped: the fault is an
+// error wrapping ErrUnreadable.
+func decodeMapped(data []byte) (f *File, err error) {
+	defer fault.Catch(&err, debug.SetPanicOnFault(true))
+	return Decode(data)
 }
 
 // Sniff reports the container format of data from its first bytes.
