@@ -77,8 +77,14 @@ func TestTruncatedWeightsFile(t *testing.T) {
 			if err := os.Truncate(path, c.keep(st.Size())); err != nil {
 				t.Fatal(err)
 			}
+			if err := m.Err(); err != nil {
+				t.Fatalf("Err before a step read the lost pages: %v", err)
+			}
 			if _, err := s.Feed(tokens); !errors.Is(err, ErrWeightsUnreadable) {
 				t.Fatalf("step after the truncation: err = %v, want ErrWeightsUnreadable", err)
+			}
+			if err := m.Err(); !errors.Is(err, ErrWeightsUnreadable) {
+				t.Fatalf("Err after the fault = %v, want ErrWeightsUnreadable", err)
 			}
 			// The model stays unusable, even for a step that would read
 			// nothing lost, and for new sessions.
@@ -89,6 +95,9 @@ func TestTruncatedWeightsFile(t *testing.T) {
 				t.Fatalf("new session: err = %v, want ErrWeightsUnreadable", err)
 			}
 			// The other model is unaffected.
+			if err := other.Err(); err != nil {
+				t.Fatalf("other model: Err = %v", err)
+			}
 			got, err := feed(other)
 			if err != nil || !slices.Equal(got, want) {
 				t.Fatalf("other model: err %v, same logits as before: %v", err, slices.Equal(got, want))

@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
@@ -64,7 +65,7 @@ type Model struct {
 	closed bool
 	// broken is the fault that made the weights unreadable (see
 	// ErrWeightsUnreadable): every later step returns it.
-	broken    error
+	broken    atomic.Pointer[error]
 	emb, head backend.Tensor
 	ln0w      backend.Tensor
 	ln0b      backend.Tensor
@@ -156,6 +157,17 @@ func (m *Model) Config() weights.Config { return m.cfg }
 // not the embedding, which a step only gathers rows of. A decode step reads
 // each of them once.
 func (m *Model) MatMulWeights() (weights, bytes int64) { return m.matmulWeights, m.matmulBytes }
+
+// Err returns the error that made the model unusable (wrapping
+// ErrWeightsUnreadable: its weights file faulted during a step), or nil.
+// Every step of such a model fails with it. It does not wait for a step in
+// progress.
+func (m *Model) Err() error {
+	if p := m.broken.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // Backend returns the backend the model runs on.
 func (m *Model) Backend() backend.Backend { return m.be }

@@ -179,8 +179,8 @@ func (m *Model) Step(reqs []*Request) error {
 	if m.closed {
 		return ErrClosed
 	}
-	if m.broken != nil {
-		return fmt.Errorf("engine: model unusable after an earlier fault: %w", m.broken)
+	if err := m.Err(); err != nil {
+		return fmt.Errorf("engine: model unusable after an earlier fault: %w", err)
 	}
 	V := m.cfg.Vocab
 	m.stepCount++
@@ -295,12 +295,16 @@ func (m *Model) step(reqs []*Request, starts []int) error {
 		m.scratch.freeAll(be)
 		err = fmt.Errorf("engine: %s backend: %w", be.Name(), err)
 		if errors.Is(err, ErrWeightsUnreadable) {
-			m.broken = err
+			m.markBroken(err)
 		}
 		return err
 	}
 	return nil
 }
+
+// markBroken records the fault that makes the model unusable (see Err).
+// Its own function: err escapes here only, not on every step.
+func (m *Model) markBroken(err error) { m.broken.Store(&err) }
 
 func (m *Model) readHidden(s *Session, hid backend.Tensor, row, C int) {
 	if cap(s.hidden) < C {

@@ -207,10 +207,15 @@ func live(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// health answers the readiness probe: ready once loaded, not while draining.
+// health answers the readiness probe: ready once loaded, not while
+// draining, nor once the model is unusable (its weights file faulted).
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		writeError(w, http.StatusServiceUnavailable, "server_error", "draining", "", "the server is shutting down")
+		return
+	}
+	if err := s.model.Err(); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "server_error", "model_unusable", "", err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
