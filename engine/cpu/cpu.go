@@ -5,9 +5,11 @@
 // their stored type (F32, F16, BF16 or a block-quantized type: Q4_0, Q4_1,
 // Q5_0, Q5_1, Q8_0) and are widened on the fly inside the matrix kernels.
 // Weights can be used in place from the caller's memory, such as a
-// memory-mapped file (Borrow). Matrix products are split across goroutines;
-// sums inside norms are accumulated in float64. Steady-state decoding
-// allocates nothing.
+// memory-mapped file (Borrow); a read of such memory that faults (the file
+// shrank under its mapping) is recorded as an error wrapping
+// backend.ErrWeightsUnreadable instead of crashing the process. Matrix
+// products are split across goroutines; sums inside norms are accumulated
+// in float64. Steady-state decoding allocates nothing.
 package cpu
 
 import (
