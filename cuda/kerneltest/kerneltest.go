@@ -184,3 +184,24 @@ func (l *Lib) Bind(fn any, name string) error {
 	purego.RegisterFunc(fn, sym)
 	return nil
 }
+
+// Func names a harness function and the func variable it binds to.
+type Func struct {
+	Ptr  any // a pointer to a func variable
+	Name string
+}
+
+// LoadFuncs is Load followed by Bind for every fn: how a suite gets its
+// harness in one call.
+func LoadFuncs(harness string, fns ...Func) error {
+	lib, err := Load(harness)
+	if err != nil {
+		return err
+	}
+	for _, f := range fns {
+		if err := lib.Bind(f.Ptr, f.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}

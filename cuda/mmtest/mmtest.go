@@ -35,23 +35,10 @@ var (
 // load builds harness.cu with package kerneltest and binds its functions.
 func load() error {
 	loadOnce.Do(func() {
-		lib, err := kerneltest.Load("harness.cu")
-		if err != nil {
-			loadErr = err
-			return
-		}
-		for _, b := range []struct {
-			fn   any
-			name string
-		}{
-			{&api.run, "mm_run"}, {&api.setSchedule, "mm_set_schedule"}, {&api.detail, "mm_detail"},
-			{&api.clearErrors, "mm_clear_errors"}, {&api.invalidChecks, "mm_invalid_checks"},
-		} {
-			if err := lib.Bind(b.fn, b.name); err != nil {
-				loadErr = err
-				return
-			}
-		}
+		loadErr = kerneltest.LoadFuncs("harness.cu",
+			kerneltest.Func{Ptr: &api.run, Name: "mm_run"}, kerneltest.Func{Ptr: &api.setSchedule, Name: "mm_set_schedule"}, kerneltest.Func{Ptr: &api.detail, Name: "mm_detail"},
+			kerneltest.Func{Ptr: &api.clearErrors, Name: "mm_clear_errors"}, kerneltest.Func{Ptr: &api.invalidChecks, Name: "mm_invalid_checks"},
+		)
 	})
 	return loadErr
 }

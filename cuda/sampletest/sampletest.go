@@ -36,23 +36,10 @@ var (
 // load builds harness.cu with package kerneltest and binds its functions.
 func load() error {
 	loadOnce.Do(func() {
-		lib, err := kerneltest.Load("harness.cu")
-		if err != nil {
-			loadErr = err
-			return
-		}
-		for _, b := range []struct {
-			fn   any
-			name string
-		}{
-			{&api.detail, "st_detail"}, {&api.clearErrors, "st_clear_errors"}, {&api.sample, "st_sample"},
-			{&api.observe, "st_observe"}, {&api.validate, "st_validate"},
-		} {
-			if err := lib.Bind(b.fn, b.name); err != nil {
-				loadErr = err
-				return
-			}
-		}
+		loadErr = kerneltest.LoadFuncs("harness.cu",
+			kerneltest.Func{Ptr: &api.detail, Name: "st_detail"}, kerneltest.Func{Ptr: &api.clearErrors, Name: "st_clear_errors"}, kerneltest.Func{Ptr: &api.sample, Name: "st_sample"},
+			kerneltest.Func{Ptr: &api.observe, Name: "st_observe"}, kerneltest.Func{Ptr: &api.validate, Name: "st_validate"},
+		)
 	})
 	return loadErr
 }

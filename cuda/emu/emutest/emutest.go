@@ -79,34 +79,21 @@ var (
 // functions, panicking if that fails (the tests cannot run without it).
 func mustLoad() {
 	loadOnce.Do(func() {
-		lib, err := kerneltest.Load("harness.cu")
-		if err != nil {
-			loadErr = err
-			return
-		}
-		for _, b := range []struct {
-			fn   any
-			name string
-		}{
-			{&api.detail, "emu_detail"}, {&api.clearErrors, "emu_clear_errors"}, {&api.setSchedule, "emu_set_schedule"},
-			{&api.switchIsAsm, "emu_switch_is_asm"}, {&api.indices, "emu_indices"}, {&api.softmax, "emu_softmax"},
-			{&api.matmul, "emu_matmul"}, {&api.wkv4, "emu_wkv4"}, {&api.badKernel, "emu_bad_kernel"},
-			{&api.shuffles, "emu_shuffles"}, {&api.votes, "emu_votes"}, {&api.syncCount, "emu_sync_count"},
-			{&api.atomics, "emu_atomics"}, {&api.dynamicShared, "emu_dynamic_shared"},
-			{&api.staticShared, "emu_static_shared"}, {&api.neighbour, "emu_neighbour"},
-			{&api.f16ToF32, "emu_f16_to_f32"}, {&api.f32ToF16, "emu_f32_to_f16"}, {&api.f64ToF16, "emu_f64_to_f16"},
-			{&api.bf16ToF32, "emu_bf16_to_f32"}, {&api.f32ToBF16, "emu_f32_to_bf16"}, {&api.halfOps, "emu_half_ops"},
-			{&api.mmaTile, "emu_mma_tile"}, {&api.mmaGemm, "emu_mma_gemm"}, {&api.ldmatrix, "emu_ldmatrix"},
-			{&api.cpAsync, "emu_cp_async"}, {&api.math, "emu_math"}, {&api.runtimeChecks, "emu_runtime_checks"},
-			{&api.graph, "emu_graph"}, {&api.captureErrors, "emu_capture_errors"}, {&api.checkMode, "emu_check_mode"},
-			{&api.faults, "emu_faults"},
-			{&api.benchSoftmax, "emu_bench_softmax"}, {&api.benchMatmul, "emu_bench_matmul"},
-		} {
-			if err := lib.Bind(b.fn, b.name); err != nil {
-				loadErr = err
-				return
-			}
-		}
+		loadErr = kerneltest.LoadFuncs("harness.cu",
+			kerneltest.Func{Ptr: &api.detail, Name: "emu_detail"}, kerneltest.Func{Ptr: &api.clearErrors, Name: "emu_clear_errors"}, kerneltest.Func{Ptr: &api.setSchedule, Name: "emu_set_schedule"},
+			kerneltest.Func{Ptr: &api.switchIsAsm, Name: "emu_switch_is_asm"}, kerneltest.Func{Ptr: &api.indices, Name: "emu_indices"}, kerneltest.Func{Ptr: &api.softmax, Name: "emu_softmax"},
+			kerneltest.Func{Ptr: &api.matmul, Name: "emu_matmul"}, kerneltest.Func{Ptr: &api.wkv4, Name: "emu_wkv4"}, kerneltest.Func{Ptr: &api.badKernel, Name: "emu_bad_kernel"},
+			kerneltest.Func{Ptr: &api.shuffles, Name: "emu_shuffles"}, kerneltest.Func{Ptr: &api.votes, Name: "emu_votes"}, kerneltest.Func{Ptr: &api.syncCount, Name: "emu_sync_count"},
+			kerneltest.Func{Ptr: &api.atomics, Name: "emu_atomics"}, kerneltest.Func{Ptr: &api.dynamicShared, Name: "emu_dynamic_shared"},
+			kerneltest.Func{Ptr: &api.staticShared, Name: "emu_static_shared"}, kerneltest.Func{Ptr: &api.neighbour, Name: "emu_neighbour"},
+			kerneltest.Func{Ptr: &api.f16ToF32, Name: "emu_f16_to_f32"}, kerneltest.Func{Ptr: &api.f32ToF16, Name: "emu_f32_to_f16"}, kerneltest.Func{Ptr: &api.f64ToF16, Name: "emu_f64_to_f16"},
+			kerneltest.Func{Ptr: &api.bf16ToF32, Name: "emu_bf16_to_f32"}, kerneltest.Func{Ptr: &api.f32ToBF16, Name: "emu_f32_to_bf16"}, kerneltest.Func{Ptr: &api.halfOps, Name: "emu_half_ops"},
+			kerneltest.Func{Ptr: &api.mmaTile, Name: "emu_mma_tile"}, kerneltest.Func{Ptr: &api.mmaGemm, Name: "emu_mma_gemm"}, kerneltest.Func{Ptr: &api.ldmatrix, Name: "emu_ldmatrix"},
+			kerneltest.Func{Ptr: &api.cpAsync, Name: "emu_cp_async"}, kerneltest.Func{Ptr: &api.math, Name: "emu_math"}, kerneltest.Func{Ptr: &api.runtimeChecks, Name: "emu_runtime_checks"},
+			kerneltest.Func{Ptr: &api.graph, Name: "emu_graph"}, kerneltest.Func{Ptr: &api.captureErrors, Name: "emu_capture_errors"}, kerneltest.Func{Ptr: &api.checkMode, Name: "emu_check_mode"},
+			kerneltest.Func{Ptr: &api.faults, Name: "emu_faults"},
+			kerneltest.Func{Ptr: &api.benchSoftmax, Name: "emu_bench_softmax"}, kerneltest.Func{Ptr: &api.benchMatmul, Name: "emu_bench_matmul"},
+		)
 	})
 	if loadErr != nil {
 		panic(loadErr)
