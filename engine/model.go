@@ -68,6 +68,9 @@ type Model struct {
 	round                           []*Request
 	starts, offsets, slots, outRows []int
 	tokens                          []int32
+	// decode is set for a step in which every sequence has one token: the
+	// layer graphs then use the backend's fused decode operations, if any.
+	decode bool
 }
 
 // Load reads a checkpoint (rwkv.cpp, safetensors or .pth) and prepares it on

@@ -48,6 +48,8 @@ func Run(t *testing.T, newBackend func() backend.Backend) {
 		{"KeyV7", testKeyV7},
 		{"ValueV7", testValueV7},
 		{"BonusV7", testBonusV7},
+		{"AttnDecodeV7", fusedV7(testAttnDecodeV7)},
+		{"AttnDecodeV7Errors", fusedV7(testAttnDecodeV7Errors)},
 		{"Attention", attender(testAttention)},
 		{"AttentionPrefillEqualsDecode", attender(testAttentionPrefillEqualsDecode)},
 		{"AttentionErrors", attender(testAttentionErrors)},

@@ -1,0 +1,157 @@
+package backendtest
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/rwkvgo/rwkvgo/engine/backend"
+)
+
+// fusedV7 runs a test of the optional backend.FusedV7 operations on backends
+// that implement them and skips it on the others.
+func fusedV7(fn func(*testing.T, backend.FusedV7, backend.Backend)) func(*testing.T, backend.Backend) {
+	return func(t *testing.T, be backend.Backend) {
+		f, ok := be.(backend.FusedV7)
+		if !ok {
+			t.Skipf("%s does not implement backend.FusedV7", be.Name())
+		}
+		fn(t, f, be)
+	}
+}
+
+// exactCompositions reports whether be promises the bits of the composition
+// of its own operations (the CPU backend, which computes it that way).
+func exactCompositions(be backend.Backend) bool { return be.Name() == "cpu" }
+
+// checkSame compares a fused operation's output with the composition's on the
+// same backend: bit for bit where the backend promises it, else within tol
+// relative to 1+|want|.
+func checkSame(t *testing.T, be backend.Backend, what string, got, want []float32, tol float64) {
+	t.Helper()
+	if exactCompositions(be) {
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s: element %d = %g, composition %g (not bit-identical)", what, i, got[i], want[i])
+			}
+		}
+		return
+	}
+	check(t, what, got, f64(want), nil, tol)
+}
+
+// decodeBatches are one-token-per-sequence steps with scattered slots.
+var decodeBatches = []struct {
+	lens, slots []int
+}{
+	{[]int{1}, []int{0}},
+	{[]int{1}, []int{3}},
+	{[]int{1, 1, 1}, []int{2, 0, 1}},
+	{[]int{1, 1, 1, 1}, []int{3, 1, 0, 2}},
+}
+
+// testAttnDecodeV7: the fused decode attention equals KeyV7, WKV7,
+// GroupNorm, BonusV7 and Zip(Mul) run one after the other, in y and in every
+// side effect (kk, k, the state), over two consecutive steps.
+func testAttnDecodeV7(t *testing.T, f backend.FusedV7, be backend.Backend) {
+	r := newRNG(41)
+	for _, hs := range [][2]int{{1, 8}, {3, 5}, {2, 64}, {2, 33}} {
+		H, N := hs[0], hs[1]
+		C := H * N
+		const slots, off = 4, 3
+		const eps = 64e-5
+		width := off + H*N*N + 2
+		kK, kA, rK := be.UploadF32(1, C, r.vec(C, 0.5, 1)), be.UploadF32(1, C, r.vec(C, 0, 2)), be.UploadF32(1, C, r.vec(C, -1, 1))
+		lnW, lnB := be.UploadF32(1, C, r.vec(C, 0.5, 1.5)), be.UploadF32(1, C, r.vec(C, -0.5, 0.5))
+		for _, bc := range decodeBatches {
+			b := makeBatch(bc.lens, bc.slots)
+			n := b.Rows()
+			stv := r.vec(slots*width, -1, 1)
+			stF, stC := be.UploadF32(slots, width, stv), be.UploadF32(slots, width, stv)
+			for step := 0; step < 2; step++ {
+				rv, wv, kv, vv := r.vec(n*C, -1, 1), r.vec(n*C, 0.5, 0.999), r.vec(n*C, -1, 1), r.vec(n*C, -1, 1)
+				av, gv := r.vec(n*C, 0, 1), r.vec(n*C, -1, 1)
+				up := func(v []float32) backend.Tensor { return be.UploadF32(n, C, v) }
+				rr, w, v, a, g := up(rv), up(wv), up(vv), up(av), up(gv)
+				kF, kC := up(kv), up(kv)
+				yF, kkF, yC, kkC := be.New(n, C), be.New(n, C), be.New(n, C), be.New(n, C)
+				be.BeginStep(b)
+				f.AttnDecodeV7(yF, kkF, rr, w, kF, v, a, g, kK, kA, rK, lnW, lnB, stF, off, H, eps)
+				be.KeyV7(kkC, kC, a, kK, kA, H)
+				be.WKV7(yC, rr, w, kC, v, kkC, a, stC, off, H)
+				be.GroupNorm(yC, yC, lnW, lnB, H, eps)
+				be.BonusV7(yC, rr, kC, v, rK, H)
+				be.Zip(yC, yC, g, backend.Mul)
+				if err := be.Err(); err != nil {
+					t.Fatal(err)
+				}
+				what := fmt.Sprintf("AttnDecodeV7 H=%d N=%d %v step %d", H, N, bc, step)
+				checkSame(t, be, what+" y", read(be, yF), read(be, yC), tolReduce)
+				checkSame(t, be, what+" kk", read(be, kkF), read(be, kkC), 1e-5)
+				checkSame(t, be, what+" k", read(be, kF), read(be, kC), tolElem)
+				checkSame(t, be, what+" state", read(be, stF), read(be, stC), 1e-5)
+				for _, x := range []backend.Tensor{rr, w, v, a, g, kF, kC, yF, kkF, yC, kkC} {
+					be.Free(x)
+				}
+			}
+			be.Free(stF)
+			be.Free(stC)
+		}
+		for _, x := range []backend.Tensor{kK, kA, rK, lnW, lnB} {
+			be.Free(x)
+		}
+	}
+}
+
+// testAttnDecodeV7Errors: malformed calls are reported through Err and touch
+// nothing (k, kk, y and the state keep their values).
+func testAttnDecodeV7Errors(t *testing.T, f backend.FusedV7, be backend.Backend) {
+	r := newRNG(42)
+	const H, N, off = 2, 4, 1
+	C := H * N
+	width := off + H*N*N
+	x := func(n int) backend.Tensor { return be.UploadF32(n, C, r.vec(n*C, -1, 1)) }
+	vec := func() backend.Tensor { return be.UploadF32(1, C, r.vec(C, 0.5, 1)) }
+	kK, kA, rK, lnW, lnB := vec(), vec(), vec(), vec(), vec()
+	cases := []struct {
+		name  string
+		lens  []int
+		rows  int
+		heads int
+		off   int
+		gCols int
+	}{
+		{"prefill step", []int{2}, 2, H, off, C},
+		{"mixed step", []int{1, 2}, 3, H, off, C},
+		{"heads", []int{1}, 1, 3, off, C},
+		{"state range", []int{1}, 1, H, off + 1, C},
+		{"gate shape", []int{1}, 1, H, off, C - 1},
+	}
+	for _, c := range cases {
+		n := c.rows
+		slots := make([]int, len(c.lens))
+		st := be.UploadF32(2, width, r.vec(2*width, -1, 1))
+		y, kk, rr, w, k, v, a := x(n), x(n), x(n), x(n), x(n), x(n), x(n)
+		g := be.UploadF32(n, c.gCols, r.vec(n*c.gCols, -1, 1))
+		before := [][]float32{read(be, y), read(be, kk), read(be, k), read(be, st)}
+		be.BeginStep(makeBatch(c.lens, slots))
+		f.AttnDecodeV7(y, kk, rr, w, k, v, a, g, kK, kA, rK, lnW, lnB, st, c.off, c.heads, 1e-5)
+		if err := be.Err(); err == nil {
+			t.Errorf("%s: no error reported", c.name)
+		}
+		for i, tt := range []backend.Tensor{y, kk, k, st} {
+			got := read(be, tt)
+			for j := range got {
+				if math.Float32bits(got[j]) != math.Float32bits(before[i][j]) {
+					t.Fatalf("%s: operand %d changed at %d by a failed call", c.name, i, j)
+				}
+			}
+		}
+		for _, tt := range []backend.Tensor{st, y, kk, rr, w, k, v, a, g} {
+			be.Free(tt)
+		}
+	}
+	if err := be.Err(); err != nil {
+		t.Fatalf("reading after errors: %v", err)
+	}
+}
