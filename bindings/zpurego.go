@@ -53,6 +53,7 @@ func bindCAPI(a *capi, lib uintptr, path string) error {
 		{&a.keyV7, "rwkvcu_key_v7", false},
 		{&a.valueV7, "rwkvcu_value_v7", false},
 		{&a.bonusV7, "rwkvcu_bonus_v7", false},
+		{&a.attnDecodeV7, "rwkvcu_attn_decode_v7", false},
 		{&a.samplerCreate, "rwkvcu_sampler_create", false},
 		{&a.samplerDestroy, "rwkvcu_sampler_destroy", false},
 		{&a.samplerSetRow, "rwkvcu_sampler_set_row", false},
