@@ -33,7 +33,7 @@ test-cuda-emu: lib-emu
 		echo "CUEMU_SCHEDULE=$$s"; \
 		CUEMU_SCHEDULE=$$s $(GO) test -count=1 -tags cuda,cuemu -run 'TestConformance|TestGraph|TestSampler' ./bindings/; \
 	done
-	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestVendor|TestStats|TestStepBatch|TestDecodeLeak|TestBenchLibrary' ./bindings/
+	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestVendor|TestStats|TestStepBatch|TestDecodeLeak|TestDecodeLaunchesPerLayer|TestBenchLibrary' ./bindings/
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestBenchKernelsVendor' ./cmd/rwkvgo/
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestPurego(Sampler|Vendor)?$$' ./bindings/
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestCUDABackend$$' ./scheduler/

@@ -152,6 +152,8 @@ type capi struct {
 	mapFn func(ctx ptr, out ptr, x ptr, fn int32) int32
 	// rwkvcu_zip
 	zip func(ctx ptr, out ptr, a ptr, b ptr, fn int32) int32
+	// rwkvcu_zip_map
+	zipMap func(ctx ptr, out ptr, a ptr, b ptr, fn int32, gn int32) int32
 	// rwkvcu_slice
 	slice func(ctx ptr, out ptr, x ptr, col int64) int32
 	// rwkvcu_gather_rows

@@ -83,6 +83,9 @@ func newCgoAPI() *capi {
 		zip: func(ctx ptr, out ptr, a ptr, b ptr, fn int32) int32 {
 			return int32(C.rwkvcu_zip((*C.rwkvcu_context)(ctx), (*C.rwkvcu_tensor)(out), (*C.rwkvcu_tensor)(a), (*C.rwkvcu_tensor)(b), C.int32_t(fn)))
 		},
+		zipMap: func(ctx ptr, out ptr, a ptr, b ptr, fn int32, gn int32) int32 {
+			return int32(C.rwkvcu_zip_map((*C.rwkvcu_context)(ctx), (*C.rwkvcu_tensor)(out), (*C.rwkvcu_tensor)(a), (*C.rwkvcu_tensor)(b), C.int32_t(fn), C.int32_t(gn)))
+		},
 		slice: func(ctx ptr, out ptr, x ptr, col int64) int32 {
 			return int32(C.rwkvcu_slice((*C.rwkvcu_context)(ctx), (*C.rwkvcu_tensor)(out), (*C.rwkvcu_tensor)(x), C.int64_t(col)))
 		},

@@ -289,3 +289,14 @@ func (b *Backend) AttnDecodeV7(y, kk, r, w, k, v, a, g, kK, kA, rK, lnW, lnB, st
 	}
 	b.check("rwkvcu_attn_decode_v7", b.api.attnDecodeV7(b.ctx, arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7, arg8, arg9, arg10, arg11, arg12, arg13, int64(off), int32(heads), eps))
 }
+
+// ZipMap implements backend.FusedElementwise with rwkvcu_zip_map.
+func (b *Backend) ZipMap(out, a, bArg backend.Tensor, f backend.Binary, g backend.Unary) {
+	arg0 := b.h(out)
+	arg1 := b.h(a)
+	arg2 := b.h(bArg)
+	if !b.live() {
+		return
+	}
+	b.check("rwkvcu_zip_map", b.api.zipMap(b.ctx, arg0, arg1, arg2, int32(f), int32(g)))
+}

@@ -41,6 +41,7 @@ func bindCAPI(a *capi, lib uintptr, path string) error {
 		{&a.matmulT, "rwkvcu_matmul_t", false},
 		{&a.mapFn, "rwkvcu_map", false},
 		{&a.zip, "rwkvcu_zip", false},
+		{&a.zipMap, "rwkvcu_zip_map", false},
 		{&a.slice, "rwkvcu_slice", false},
 		{&a.gatherRows, "rwkvcu_gather_rows", false},
 		{&a.beginStep, "rwkvcu_begin_step", false},

@@ -16,7 +16,12 @@ type opLevel struct{ backend.Backend }
 // fusedCounter counts the fused calls it forwards.
 type fusedCounter struct {
 	backend.Backend
-	calls int
+	calls, zipMaps int
+}
+
+func (f *fusedCounter) ZipMap(out, a, b backend.Tensor, fn backend.Binary, g backend.Unary) {
+	f.zipMaps++
+	f.Backend.(backend.FusedElementwise).ZipMap(out, a, b, fn, g)
 }
 
 func (f *fusedCounter) AttnDecodeV7(y, kk, r, w, k, v, a, g, kK, kA, rK, lnW, lnB, state backend.Tensor, off, heads int, eps float32) {
@@ -25,9 +30,9 @@ func (f *fusedCounter) AttnDecodeV7(y, kk, r, w, k, v, a, g, kK, kA, rK, lnW, ln
 }
 
 // TestFusedDecodeV7: on the CPU backend, whose fused operations compose its
-// own, RWKV-7 decode steps through the fused path give the same bits as the
-// op-level path, the prompt (prefill) does not use it, and every layer of a
-// decode step does.
+// own, RWKV-7 steps through the fused operations give the same bits as the
+// op-level path; the prompt (prefill) does not use the decode attention,
+// every layer of a decode step does, and every step uses ZipMap.
 func TestFusedDecodeV7(t *testing.T) {
 	plain := &opLevel{cpu.New(1)}
 	fused := &fusedCounter{Backend: cpu.New(1)}
@@ -46,6 +51,9 @@ func TestFusedDecodeV7(t *testing.T) {
 	}
 	if fused.calls != 0 {
 		t.Fatalf("a prefill step used the fused decode operation %d times", fused.calls)
+	}
+	if want := 2 * mf.cfg.Layers; fused.zipMaps != want { // the decay and the in-context rate
+		t.Fatalf("prefill step: %d ZipMap calls, want %d", fused.zipMaps, want)
 	}
 	same := func(what string, a, b []float32) {
 		t.Helper()

@@ -79,14 +79,12 @@ func (l *v7Layer) timeMix(m *Model, s *scratch, off int) {
 	be.MatMul(x.DecayLo, s.xw, l.W1)
 	be.Map(x.DecayLo, x.DecayLo, backend.Tanh)
 	be.MatMul(s.w, x.DecayLo, l.W2)
-	be.Zip(s.w, s.w, l.W0, backend.Add)
-	be.Map(s.w, s.w, backend.V7Decay)
+	zipMap(be, s.w, l.W0, backend.Add, backend.V7Decay)
 	be.MatMul(s.k, s.xk, l.WK)
 	be.MatMul(s.v, s.xv, l.WV)
 	be.MatMul(x.ALo, s.xa, l.A1)
 	be.MatMul(s.a, x.ALo, l.A2)
-	be.Zip(s.a, s.a, l.A0, backend.Add)
-	be.Map(s.a, s.a, backend.Sigmoid)
+	zipMap(be, s.a, l.A0, backend.Add, backend.Sigmoid)
 	be.MatMul(x.GLo, s.xg, l.G1)
 	be.Map(x.GLo, x.GLo, backend.Sigmoid)
 	be.MatMul(s.g, x.GLo, l.G2)
@@ -109,4 +107,15 @@ func (l *v7Layer) timeMix(m *Model, s *scratch, off int) {
 		be.Zip(s.y, s.y, s.g, backend.Mul)
 	}
 	be.MatMul(s.out, s.y, l.WO)
+}
+
+// zipMap sets x = g(f(x, b)): one pass on a backend.FusedElementwise backend
+// (the same bits), Zip then Map on the others.
+func zipMap(be backend.Backend, x, b backend.Tensor, f backend.Binary, g backend.Unary) {
+	if z, ok := be.(backend.FusedElementwise); ok {
+		z.ZipMap(x, x, b, f, g)
+		return
+	}
+	be.Zip(x, x, b, f)
+	be.Map(x, x, g)
 }

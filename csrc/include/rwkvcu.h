@@ -230,6 +230,12 @@ RWKVCU_API int rwkvcu_map(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_
 RWKVCU_API int rwkvcu_zip(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *a,
                           const rwkvcu_tensor *b, int32_t fn);
 
+/* out = g(f(a, b)) elementwise (backend.FusedElementwise): f an RWKVCU_ADD ...
+ * value, g an RWKVCU_SIGMOID ... value; the bits of rwkvcu_zip then rwkvcu_map.
+ * b is [1|rows, cols]; out may alias a. */
+RWKVCU_API int rwkvcu_zip_map(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *a,
+                              const rwkvcu_tensor *b, int32_t fn, int32_t gn);
+
 /* Copies columns [col, col+out.cols) of x into out. */
 RWKVCU_API int rwkvcu_slice(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x, int64_t col);
 

@@ -25,3 +25,16 @@ type FusedV7 interface {
 	// gives the same bits; others agree within the reduction tolerance.
 	AttnDecodeV7(y, kk, r, w, k, v, a, g, kK, kA, rK, lnW, lnB, state Tensor, off, heads int, eps float32)
 }
+
+// FusedElementwise is implemented by backends that apply an elementwise
+// function of two arguments and one of one argument in a single pass, such as
+// the bias add and activation that follow a LoRA product (RWKV-7's decay
+// w = V7Decay(w + w0) and in-context rate a = Sigmoid(a + a0)). Optional like
+// FusedV7.
+type FusedElementwise interface {
+	// ZipMap sets out = g(f(a, b)) elementwise, where b is [1|N, cols]: the
+	// result of Zip(out, a, b, f) followed by Map(out, out, g), with the
+	// intermediate rounded to float32, so the bits are those of the two
+	// operations. out may alias a.
+	ZipMap(out, a, b Tensor, f Binary, g Unary)
+}

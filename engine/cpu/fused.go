@@ -45,3 +45,20 @@ func (b *Backend) AttnDecodeV7(y, kk, r, w, k, v, a, g, kK, kA, rK, lnW, lnB, st
 	b.BonusV7(y, r, k, v, rK, heads)
 	b.Zip(y, y, g, backend.Mul)
 }
+
+var _ backend.FusedElementwise = (*Backend)(nil)
+
+// ZipMap implements backend.FusedElementwise as Zip then Map, after checking
+// both functions so that a failing call touches nothing.
+func (b *Backend) ZipMap(out, a, bb backend.Tensor, f backend.Binary, g backend.Unary) {
+	at := b.t(a)
+	if at == nil || !b.ok("ZipMap", at.rows, at.cols, a, out) || !b.okRow("ZipMap", at.rows, at.cols, bb) {
+		return
+	}
+	if f > backend.Mul || g > backend.V7Decay {
+		b.fail("ZipMap: unknown functions %d, %d", f, g)
+		return
+	}
+	b.Zip(out, a, bb, f)
+	b.Map(out, out, g)
+}

@@ -50,6 +50,7 @@ func Run(t *testing.T, newBackend func() backend.Backend) {
 		{"BonusV7", testBonusV7},
 		{"AttnDecodeV7", fusedV7(testAttnDecodeV7)},
 		{"AttnDecodeV7Errors", fusedV7(testAttnDecodeV7Errors)},
+		{"ZipMap", fusedElementwise(testZipMap)},
 		{"Attention", attender(testAttention)},
 		{"AttentionPrefillEqualsDecode", attender(testAttentionPrefillEqualsDecode)},
 		{"AttentionErrors", attender(testAttentionErrors)},

@@ -155,3 +155,97 @@ func testAttnDecodeV7Errors(t *testing.T, f backend.FusedV7, be backend.Backend)
 		t.Fatalf("reading after errors: %v", err)
 	}
 }
+
+// fusedElementwise runs a test of backend.FusedElementwise on backends that
+// implement it and skips it on the others.
+func fusedElementwise(fn func(*testing.T, backend.FusedElementwise, backend.Backend)) func(*testing.T, backend.Backend) {
+	return func(t *testing.T, be backend.Backend) {
+		f, ok := be.(backend.FusedElementwise)
+		if !ok {
+			t.Skipf("%s does not implement backend.FusedElementwise", be.Name())
+		}
+		fn(t, f, be)
+	}
+}
+
+// testZipMap: ZipMap gives the bits of Zip followed by Map for every pair of
+// functions, with b broadcast or per row and out aliasing a, and agrees with
+// a float64 reference.
+func testZipMap(t *testing.T, f backend.FusedElementwise, be backend.Backend) {
+	r := newRNG(43)
+	unary := map[backend.Unary]func(float64) float64{
+		backend.Sigmoid:    sigmoid,
+		backend.Tanh:       math.Tanh,
+		backend.SiLU:       func(x float64) float64 { return x * sigmoid(x) },
+		backend.ReLUSquare: func(x float64) float64 { return math.Max(x, 0) * math.Max(x, 0) },
+		backend.NegExpExp:  func(x float64) float64 { return math.Exp(-math.Exp(x)) },
+		backend.V7Decay:    func(x float64) float64 { return math.Exp(-math.Exp(-0.5) * sigmoid(x)) },
+	}
+	binary := map[backend.Binary]func(x, y float64) float64{
+		backend.Add: func(x, y float64) float64 { return x + y },
+		backend.Sub: func(x, y float64) float64 { return x - y },
+		backend.Mul: func(x, y float64) float64 { return x * y },
+	}
+	const rows, cols = 3, 37
+	for fb, fr := range binary {
+		for gu, gr := range unary {
+			for _, brows := range []int{1, rows} {
+				for _, alias := range []bool{false, true} {
+					av, bv := r.vec(rows*cols, -2, 2), r.vec(brows*cols, -2, 2)
+					a, a2, b := be.UploadF32(rows, cols, av), be.UploadF32(rows, cols, av), be.UploadF32(brows, cols, bv)
+					out, want := a, be.New(rows, cols)
+					if !alias {
+						out = be.New(rows, cols)
+					}
+					f.ZipMap(out, a, b, fb, gu)
+					be.Zip(want, a2, b, fb)
+					be.Map(want, want, gu)
+					what := fmt.Sprintf("ZipMap f=%d g=%d b rows %d alias %v", fb, gu, brows, alias)
+					got := read(be, out)
+					for i, x := range read(be, want) {
+						if math.Float32bits(got[i]) != math.Float32bits(x) {
+							t.Fatalf("%s: element %d = %g, Zip then Map %g (not bit-identical)", what, i, got[i], x)
+						}
+					}
+					ref := make([]float64, rows*cols)
+					for i := range ref {
+						ref[i] = gr(float64(float32(fr(float64(av[i]), float64(bv[(i/cols%brows)*cols+i%cols])))))
+					}
+					check(t, what, got, ref, nil, 1e-5)
+					for _, x := range []backend.Tensor{a, a2, b, want} {
+						be.Free(x)
+					}
+					if !alias {
+						be.Free(out)
+					}
+				}
+			}
+		}
+	}
+	// Errors: unknown functions and a bad b shape are reported and touch nothing.
+	a, out := be.UploadF32(2, 3, r.vec(6, -1, 1)), be.UploadF32(2, 3, r.vec(6, -1, 1))
+	before := read(be, out)
+	for _, c := range []struct {
+		name string
+		b    backend.Tensor
+		f    backend.Binary
+		g    backend.Unary
+	}{
+		{"binary", be.New(1, 3), backend.Mul + 1, backend.Sigmoid},
+		{"unary", be.New(1, 3), backend.Add, backend.V7Decay + 1},
+		{"b shape", be.New(2, 2), backend.Add, backend.Sigmoid},
+	} {
+		f.ZipMap(out, a, c.b, c.f, c.g)
+		if err := be.Err(); err == nil {
+			t.Errorf("ZipMap %s: no error reported", c.name)
+		}
+		for i, x := range read(be, out) {
+			if math.Float32bits(x) != math.Float32bits(before[i]) {
+				t.Fatalf("ZipMap %s: out changed at %d by a failed call", c.name, i)
+			}
+		}
+		be.Free(c.b)
+	}
+	be.Free(a)
+	be.Free(out)
+}
