@@ -61,8 +61,10 @@ func testAttnDecodeV7(t *testing.T, f backend.FusedV7, be backend.Backend) {
 		const slots, off = 4, 3
 		const eps = 64e-5
 		width := off + H*N*N + 2
-		kK, kA, rK := be.UploadF32(1, C, r.vec(C, 0.5, 1)), be.UploadF32(1, C, r.vec(C, 0, 2)), be.UploadF32(1, C, r.vec(C, -1, 1))
-		lnW, lnB := be.UploadF32(1, C, r.vec(C, 0.5, 1.5)), be.UploadF32(1, C, r.vec(C, -0.5, 0.5))
+		kKv, kAv, rKv := r.vec(C, 0.5, 1), r.vec(C, 0, 2), r.vec(C, -1, 1)
+		lnWv, lnBv := r.vec(C, 0.5, 1.5), r.vec(C, -0.5, 0.5)
+		kK, kA, rK := be.UploadF32(1, C, kKv), be.UploadF32(1, C, kAv), be.UploadF32(1, C, rKv)
+		lnW, lnB := be.UploadF32(1, C, lnWv), be.UploadF32(1, C, lnBv)
 		for _, bc := range decodeBatches {
 			b := makeBatch(bc.lens, bc.slots)
 			n := b.Rows()
@@ -75,6 +77,7 @@ func testAttnDecodeV7(t *testing.T, f backend.FusedV7, be backend.Backend) {
 				rr, w, v, a, g := up(rv), up(wv), up(vv), up(av), up(gv)
 				kF, kC := up(kv), up(kv)
 				yF, kkF, yC, kkC := be.New(n, C), be.New(n, C), be.New(n, C), be.New(n, C)
+				st0 := read(be, stF)
 				be.BeginStep(b)
 				f.AttnDecodeV7(yF, kkF, rr, w, kF, v, a, g, kK, kA, rK, lnW, lnB, stF, off, H, eps)
 				be.KeyV7(kkC, kC, a, kK, kA, H)
@@ -90,6 +93,9 @@ func testAttnDecodeV7(t *testing.T, f backend.FusedV7, be backend.Backend) {
 				checkSame(t, be, what+" kk", read(be, kkF), read(be, kkC), 1e-5)
 				checkSame(t, be, what+" k", read(be, kF), read(be, kC), tolElem)
 				checkSame(t, be, what+" state", read(be, stF), read(be, stC), 1e-5)
+				wantY, wantSt := refAttnDecodeV7(st0, rv, wv, kv, vv, av, gv, kKv, kAv, rKv, lnWv, lnBv, b.Slots, width, off, H, N, eps)
+				check(t, what+" y vs float64", read(be, yF), wantY, nil, tolReduce)
+				check(t, what+" state vs float64", read(be, stF), wantSt, nil, 1e-5)
 				for _, x := range []backend.Tensor{rr, w, v, a, g, kF, kC, yF, kkF, yC, kkC} {
 					be.Free(x)
 				}
@@ -101,6 +107,57 @@ func testAttnDecodeV7(t *testing.T, f backend.FusedV7, be backend.Backend) {
 			be.Free(x)
 		}
 	}
+}
+
+// refAttnDecodeV7 is AttnDecodeV7 in float64 for a decode step (row s of the
+// inputs is sequence s, state slot slots[s]); st is the state before the step.
+func refAttnDecodeV7(st []float32, r, w, k, v, a, g, kK, kA, rK, lnW, lnB []float32, slots []int, width, off, H, N int,
+	eps float64) (y, state []float64) {
+	C := H * N
+	y, state = make([]float64, len(slots)*C), f64(st)
+	for s, slot := range slots {
+		for h := 0; h < H; h++ {
+			at := func(x []float32, i int) float64 { return float64(x[s*C+h*N+i]) }
+			vec := func(x []float32, i int) float64 { return float64(x[h*N+i]) }
+			var ss float64
+			for i := 0; i < N; i++ {
+				x := at(k, i) * vec(kK, i)
+				ss += x * x
+			}
+			norm := math.Max(math.Sqrt(ss), 1e-12)
+			kk, kn := make([]float64, N), make([]float64, N)
+			for i := 0; i < N; i++ {
+				kk[i] = at(k, i) * vec(kK, i) / norm
+				kn[i] = at(k, i) * (1 + (at(a, i)-1)*vec(kA, i))
+			}
+			S := state[slot*width+off+h*N*N : slot*width+off+(h+1)*N*N]
+			yh := make([]float64, N)
+			for i := 0; i < N; i++ {
+				var sa float64
+				for j := 0; j < N; j++ {
+					sa -= S[i*N+j] * kk[j]
+				}
+				for j := 0; j < N; j++ {
+					S[i*N+j] = S[i*N+j]*at(w, j) + at(v, i)*kn[j] + sa*kk[j]*at(a, j)
+					yh[i] += S[i*N+j] * at(r, j)
+				}
+			}
+			var mean, sq, bonus float64
+			for i := 0; i < N; i++ {
+				mean += yh[i] / float64(N)
+				bonus += at(r, i) * kn[i] * vec(rK, i)
+			}
+			for i := 0; i < N; i++ {
+				sq += (yh[i] - mean) * (yh[i] - mean)
+			}
+			inv := 1 / math.Sqrt(sq/float64(N)+eps)
+			for i := 0; i < N; i++ {
+				o := (yh[i]-mean)*inv*vec(lnW, i) + vec(lnB, i) + bonus*at(v, i)
+				y[s*C+h*N+i] = o * at(g, i)
+			}
+		}
+	}
+	return y, state
 }
 
 // testAttnDecodeV7Errors: malformed calls are reported through Err and touch
