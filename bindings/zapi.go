@@ -152,6 +152,8 @@ type capi struct {
 	mapFn func(ctx ptr, out ptr, x ptr, fn int32) int32
 	// rwkvcu_zip
 	zip func(ctx ptr, out ptr, a ptr, b ptr, fn int32) int32
+	// rwkvcu_zip_map
+	zipMap func(ctx ptr, out ptr, a ptr, b ptr, fn int32, gn int32) int32
 	// rwkvcu_slice
 	slice func(ctx ptr, out ptr, x ptr, col int64) int32
 	// rwkvcu_gather_rows
@@ -178,6 +180,8 @@ type capi struct {
 	valueV7 func(ctx ptr, v ptr, first ptr, gate ptr) int32
 	// rwkvcu_bonus_v7
 	bonusV7 func(ctx ptr, out ptr, r ptr, k ptr, v ptr, rK ptr, heads int32) int32
+	// rwkvcu_attn_decode_v7
+	attnDecodeV7 func(ctx ptr, y ptr, kk ptr, r ptr, w ptr, k ptr, v ptr, a ptr, g ptr, kK ptr, kA ptr, rK ptr, lnW ptr, lnB ptr, state ptr, off int64, heads int32, eps float32) int32
 	// rwkvcu_sampler_create
 	samplerCreate func(ctx ptr, rows int32, vocab int32, out *ptr) int32
 	// rwkvcu_sampler_destroy

@@ -83,6 +83,9 @@ func newCgoAPI() *capi {
 		zip: func(ctx ptr, out ptr, a ptr, b ptr, fn int32) int32 {
 			return int32(C.rwkvcu_zip((*C.rwkvcu_context)(ctx), (*C.rwkvcu_tensor)(out), (*C.rwkvcu_tensor)(a), (*C.rwkvcu_tensor)(b), C.int32_t(fn)))
 		},
+		zipMap: func(ctx ptr, out ptr, a ptr, b ptr, fn int32, gn int32) int32 {
+			return int32(C.rwkvcu_zip_map((*C.rwkvcu_context)(ctx), (*C.rwkvcu_tensor)(out), (*C.rwkvcu_tensor)(a), (*C.rwkvcu_tensor)(b), C.int32_t(fn), C.int32_t(gn)))
+		},
 		slice: func(ctx ptr, out ptr, x ptr, col int64) int32 {
 			return int32(C.rwkvcu_slice((*C.rwkvcu_context)(ctx), (*C.rwkvcu_tensor)(out), (*C.rwkvcu_tensor)(x), C.int64_t(col)))
 		},
@@ -121,6 +124,9 @@ func newCgoAPI() *capi {
 		},
 		bonusV7: func(ctx ptr, out ptr, r ptr, k ptr, v ptr, rK ptr, heads int32) int32 {
 			return int32(C.rwkvcu_bonus_v7((*C.rwkvcu_context)(ctx), (*C.rwkvcu_tensor)(out), (*C.rwkvcu_tensor)(r), (*C.rwkvcu_tensor)(k), (*C.rwkvcu_tensor)(v), (*C.rwkvcu_tensor)(rK), C.int32_t(heads)))
+		},
+		attnDecodeV7: func(ctx ptr, y ptr, kk ptr, r ptr, w ptr, k ptr, v ptr, a ptr, g ptr, kK ptr, kA ptr, rK ptr, lnW ptr, lnB ptr, state ptr, off int64, heads int32, eps float32) int32 {
+			return int32(C.rwkvcu_attn_decode_v7((*C.rwkvcu_context)(ctx), (*C.rwkvcu_tensor)(y), (*C.rwkvcu_tensor)(kk), (*C.rwkvcu_tensor)(r), (*C.rwkvcu_tensor)(w), (*C.rwkvcu_tensor)(k), (*C.rwkvcu_tensor)(v), (*C.rwkvcu_tensor)(a), (*C.rwkvcu_tensor)(g), (*C.rwkvcu_tensor)(kK), (*C.rwkvcu_tensor)(kA), (*C.rwkvcu_tensor)(rK), (*C.rwkvcu_tensor)(lnW), (*C.rwkvcu_tensor)(lnB), (*C.rwkvcu_tensor)(state), C.int64_t(off), C.int32_t(heads), C.float(eps)))
 		},
 		samplerCreate: func(ctx ptr, rows int32, vocab int32, out *ptr) int32 {
 			return int32(C.rwkvcu_sampler_create((*C.rwkvcu_context)(ctx), C.int32_t(rows), C.int32_t(vocab), (**C.rwkvcu_sampler)(unsafe.Pointer(out))))

@@ -277,3 +277,36 @@ func (b *Backend) Attention(out, q, k, v, kc, vc backend.Tensor, pos, heads int)
 	}
 	b.check("rwkvcu_attention", api.attention(b.ctx, arg0, arg1, arg2, arg3, arg4, arg5, int64(pos), int32(heads)))
 }
+
+// AttnDecodeV7 implements backend.FusedV7 with rwkvcu_attn_decode_v7.
+func (b *Backend) AttnDecodeV7(y, kk, r, w, k, v, a, g, kK, kA, rK, lnW, lnB, state backend.Tensor, off, heads int, eps float32) {
+	arg0 := b.h(y)
+	arg1 := b.h(kk)
+	arg2 := b.h(r)
+	arg3 := b.h(w)
+	arg4 := b.h(k)
+	arg5 := b.h(v)
+	arg6 := b.h(a)
+	arg7 := b.h(g)
+	arg8 := b.h(kK)
+	arg9 := b.h(kA)
+	arg10 := b.h(rK)
+	arg11 := b.h(lnW)
+	arg12 := b.h(lnB)
+	arg13 := b.h(state)
+	if !b.live() {
+		return
+	}
+	b.check("rwkvcu_attn_decode_v7", b.api.attnDecodeV7(b.ctx, arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7, arg8, arg9, arg10, arg11, arg12, arg13, int64(off), int32(heads), eps))
+}
+
+// ZipMap implements backend.FusedElementwise with rwkvcu_zip_map.
+func (b *Backend) ZipMap(out, a, bArg backend.Tensor, f backend.Binary, g backend.Unary) {
+	arg0 := b.h(out)
+	arg1 := b.h(a)
+	arg2 := b.h(bArg)
+	if !b.live() {
+		return
+	}
+	b.check("rwkvcu_zip_map", b.api.zipMap(b.ctx, arg0, arg1, arg2, int32(f), int32(g)))
+}

@@ -97,28 +97,47 @@ __global__ void group_norm_kernel(float* out, const float* x, const float* __res
 
 // ---- Elementwise -------------------------------------------------------------
 
+/// unary_ is the elementwise function FN (an RWKVCU_SIGMOID ... value) of
+/// map_kernel and zip_map_kernel.
+template <int FN>
+__device__ __forceinline__ float unary_(float v) {
+  if constexpr (FN == 0) return sigmoidf_(v);
+  else if constexpr (FN == 1) return tanhf(v);
+  else if constexpr (FN == 2) return v * sigmoidf_(v);
+  else if constexpr (FN == 3) return v > 0.f ? v * v : 0.f;
+  else if constexpr (FN == 4) return expf(-expf(v));
+  else return expf(-0.6065306597126334f * sigmoidf_(v));
+}
+
+/// binary_ is the elementwise function FN (RWKVCU_ADD, _SUB, _MUL) of
+/// zip_kernel and zip_map_kernel.
+template <int FN>
+__device__ __forceinline__ float binary_(float x, float y) {
+  return FN == 0 ? x + y : FN == 1 ? x - y : x * y;
+}
+
 /// map_kernel: out[i] = f(x[i]) for i < n (grid-stride).
 template <int FN>
 __global__ void map_kernel(float* out, const float* x, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    const float v = x[i];
-    float r;
-    if constexpr (FN == 0) r = sigmoidf_(v);
-    else if constexpr (FN == 1) r = tanhf(v);
-    else if constexpr (FN == 2) r = v * sigmoidf_(v);
-    else if constexpr (FN == 3) r = v > 0.f ? v * v : 0.f;
-    else if constexpr (FN == 4) r = expf(-expf(v));
-    else r = expf(-0.6065306597126334f * sigmoidf_(v));
-    out[i] = r;
-  }
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = unary_<FN>(x[i]);
 }
 
 /// zip_kernel: out[i] = f(a[i], b[i or i % cols]) over [rows, cols].
 template <int FN>
 __global__ void zip_kernel(float* out, const float* a, const float* b, int64_t n, int64_t cols, bool bcast) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = binary_<FN>(a[i], b[bcast ? i % cols : i]);
+}
+
+/// zip_map_kernel: out[i] = g(f(a[i], b[i or i % cols])) over [rows, cols],
+/// the intermediate a float32 as zip_kernel stores it (so the bits of
+/// zip_kernel<F> then map_kernel<G>).
+template <int F, int G>
+__global__ void zip_map_kernel(float* out, const float* a, const float* b, int64_t n, int64_t cols, bool bcast) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    const float x = a[i], y = b[bcast ? i % cols : i];
-    out[i] = FN == 0 ? x + y : FN == 1 ? x - y : x * y;
+    const float z = binary_<F>(a[i], b[bcast ? i % cols : i]);
+    out[i] = unary_<G>(z);
   }
 }
 
@@ -350,6 +369,28 @@ cudaError_t rwkvcu_launch_map(cudaStream_t s, float* out, const float* x, int64_
   return rwkvcu_check_launch();
 }
 
+/// out = g(f(a, b)) for [rows, cols]; b has brows (1 or rows) rows; out may alias a.
+cudaError_t rwkvcu_launch_zip_map(cudaStream_t s, float* out, const float* a, const float* b, int64_t rows,
+                                  int64_t cols, int64_t brows, int32_t fn, int32_t gn) {
+  const int64_t n = rows * cols;
+  const dim3 grid(elem_grid(n)), block(kThreads);
+  const bool bc = brows == 1 && rows != 1;
+#define RWKVCU_ZIP_MAP_CASE(F, G) \
+  case F * 8 + G: RWKV_LAUNCH((zip_map_kernel<F, G>), grid, block, 0, s)(out, a, b, n, cols, bc); break;
+#define RWKVCU_ZIP_MAP_ROW(F) \
+  RWKVCU_ZIP_MAP_CASE(F, 0) RWKVCU_ZIP_MAP_CASE(F, 1) RWKVCU_ZIP_MAP_CASE(F, 2) \
+  RWKVCU_ZIP_MAP_CASE(F, 3) RWKVCU_ZIP_MAP_CASE(F, 4) RWKVCU_ZIP_MAP_CASE(F, 5)
+  switch (fn * 8 + gn) {
+    RWKVCU_ZIP_MAP_ROW(0)
+    RWKVCU_ZIP_MAP_ROW(1)
+    RWKVCU_ZIP_MAP_ROW(2)
+    default: return cudaErrorInvalidValue;
+  }
+#undef RWKVCU_ZIP_MAP_ROW
+#undef RWKVCU_ZIP_MAP_CASE
+  return rwkvcu_check_launch();
+}
+
 /// out = f(a, b) for [rows, cols]; b has brows (1 or rows) rows; out may alias a.
 cudaError_t rwkvcu_launch_zip(cudaStream_t s, float* out, const float* a, const float* b, int64_t rows,
                               int64_t cols, int64_t brows, int32_t fn) {
@@ -538,6 +579,21 @@ int rwkvcu_zip(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* a, 
     const float* bp = Fb(ctx, b, a->rows, a->cols, op, "b", &br);
     if (fn < RWKVCU_ADD || fn > RWKVCU_MUL) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: unknown function %d", op, int(fn));
     launch(ctx, op, [&] { return rwkvcu_launch_zip(ctx->stream, o, ap, bp, a->rows, a->cols, br, fn); });
+  });
+}
+
+int rwkvcu_zip_map(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* a, const rwkvcu_tensor* b,
+                   int32_t fn, int32_t gn) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_zip_map";
+    const float* ap = F(ctx, a, -1, -1, op, "a");
+    float* o = F(ctx, out, a->rows, a->cols, op, "out");
+    int64_t br = 0;
+    const float* bp = Fb(ctx, b, a->rows, a->cols, op, "b", &br);
+    if (fn < RWKVCU_ADD || fn > RWKVCU_MUL) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: unknown function %d", op, int(fn));
+    if (gn < RWKVCU_SIGMOID || gn > RWKVCU_V7_DECAY) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: unknown function %d", op, int(gn));
+    launch(ctx, op, [&] { return rwkvcu_launch_zip_map(ctx->stream, o, ap, bp, a->rows, a->cols, br, fn, gn); });
   });
 }
 

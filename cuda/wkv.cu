@@ -312,6 +312,92 @@ struct WKV7K {
   static constexpr auto fn = &wkv7_kernel<NT, TC, DECODE>;
 };
 
+// ---- RWKV-7 fused decode attention ----------------------------------------------------
+
+/// attn_decode_v7_kernel: RWKV-7's decode attention core for one (sequence,
+/// head) per block, one token per sequence (row = sequence index), in one
+/// pass: key preparation (KeyV7), the WKV7 state update and readout, the
+/// head's GroupNorm, the bonus (BonusV7) and the gate multiply. Thread i < N
+/// owns channel i of the head: its key, value and output, and value row i of
+/// the head state S[value i][key j], which lives in dynamic shared memory with
+/// rows of N+1 floats (loaded and stored coalesced, read conflict-free),
+/// followed by the staged r, w, rescaled k, kk and kk*a of the head. The
+/// head's three sums (the key's L2 norm, the mean and variance of the WKV
+/// output, the bonus) are block reductions. Per element the float32 formulas
+/// are those of key_v7_kernel, wkv7_kernel, group_norm_kernel and
+/// bonus_v7_kernel; only the grouping of the sums differs. k is rescaled in
+/// place and kk written as KeyV7 does.
+__global__ void __launch_bounds__(kMaxGenericN)
+    attn_decode_v7_kernel(float* __restrict__ y, float* __restrict__ kk, const float* __restrict__ r,
+                          const float* __restrict__ w, float* __restrict__ k, const float* __restrict__ v,
+                          const float* __restrict__ a, const float* __restrict__ g, const float* __restrict__ kK,
+                          const float* __restrict__ kA, const float* __restrict__ rK, const float* __restrict__ lnw,
+                          const float* __restrict__ lnb, float* __restrict__ state, int64_t width, int64_t nslots,
+                          int64_t off, int64_t C, int H, const int32_t* __restrict__ batch, int nseq, float eps) {
+  __shared__ float red[32];
+  DYNAMIC_SHARED(float, dyn);
+  const int s = blockIdx.x / H, h = blockIdx.x % H;
+  const int N = int(C / H), i = threadIdx.x;
+  const bool active = i < N;
+  const int64_t slot = batch[nseq + 1 + s];
+  if (slot < 0 || slot >= nslots || batch[s] != s || batch[s + 1] != s + 1) return;  // the whole block
+  const int ld = N + 1;
+  float* tile = dyn;
+  float *sr = dyn + N * ld, *sw = sr + N, *sk = sw + N, *skk = sk + N, *ska = skk + N;
+  float* st = state + slot * width + off + int64_t(h) * N * N;
+  const int64_t c = int64_t(h) * N + i, e = int64_t(s) * C + c;
+
+  // Key preparation: kk = (k*kK) / max(||k*kK||, 1e-12); k *= 1 + (a-1)*kA.
+  const float k0 = active ? k[e] : 0.f;
+  const float kx = active ? k0 * kK[c] : 0.f;
+  const float inv = 1.f / fmaxf(sqrtf(block_sum(kx * kx, red)), 1e-12f);
+  float kn = 0.f, ri = 0.f, vi = 0.f;
+  if (active) {
+    const float ai = a[e], kki = kx * inv;
+    kn = k0 * (1.f + (ai - 1.f) * kA[c]);
+    ri = r[e];
+    vi = v[e];
+    kk[e] = kki;
+    k[e] = kn;
+    sr[i] = ri;
+    sw[i] = w[e];
+    sk[i] = kn;
+    skk[i] = kki;
+    ska[i] = kki * ai;
+  }
+  for (int idx = threadIdx.x; idx < N * N; idx += blockDim.x) tile[(idx / N) * ld + idx % N] = st[idx];
+  __syncthreads();
+
+  // WKV7: sa = -sum_j S_ij kk_j; S_ij = S_ij w_j + v_i k_j + sa kk_j a_j; y_i = sum_j S_ij r_j.
+  float yi = 0.f;
+  if (active) {
+    float* Si = tile + i * ld;
+    float sa = 0.f;
+    for (int j = 0; j < N; ++j) sa -= Si[j] * skk[j];
+    for (int j = 0; j < N; ++j) {
+      const float x = Si[j] * sw[j] + vi * sk[j] + sa * ska[j];
+      Si[j] = x;
+      yi += x * sr[j];
+    }
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < N * N; idx += blockDim.x) st[idx] = tile[(idx / N) * ld + idx % N];
+
+  // GroupNorm over the head, the bonus sum_head(r*k*rK)*v, the gate.
+  const float mean = block_sum(yi, red) / N;
+  const float d = active ? yi - mean : 0.f;
+  const float rstd = 1.f / sqrtf(block_sum(d * d, red) / N + eps);
+  const float bonus = block_sum(active ? ri * kn * rK[c] : 0.f, red);
+  if (active) {
+    float o = (yi - mean) * rstd * lnw[c] + lnb[c];
+    o += bonus * vi;
+    y[e] = o * g[e];
+  }
+}
+
+/// attn_decode_v7_smem is the dynamic shared memory of attn_decode_v7_kernel in floats.
+inline int attn_decode_v7_smem(int N) { return N * (N + 1) + 5 * N; }
+
 }  // namespace
 
 /// RWKV-4 WKV over k, v [n, C] with w, u [1, C]; state row: aa, bb, pp at
@@ -344,6 +430,26 @@ cudaError_t rwkvcu_launch_wkv7(cudaStream_t s, float* out, const float* r, const
                                const int32_t* batch, int32_t nseq) {
   return launch_heads<WKV7K, 5>(int(C / heads), n == nseq, unsigned(nseq * heads), s, out, r, w, k, v, kk, a, state,
                              width, nslots, off, n, C, int(heads), batch, int(nseq));
+}
+
+/// RWKV-7 fused decode attention (attn_decode_v7_kernel): one row per
+/// sequence (n == nseq), heads of size N = C/heads <= kMaxGenericN.
+cudaError_t rwkvcu_launch_attn_decode_v7(cudaStream_t s, float* y, float* kk, const float* r, const float* w, float* k,
+                                         const float* v, const float* a, const float* g, const float* kK,
+                                         const float* kA, const float* rK, const float* lnw, const float* lnb,
+                                         float* state, int64_t width, int64_t nslots, int64_t off, int64_t C,
+                                         int32_t heads, const int32_t* batch, int32_t nseq, float eps) {
+  const int N = int(C / heads);
+  if (N > kMaxGenericN) return cudaErrorNotSupported;
+  const unsigned th = unsigned(rwkvcu_ceil_div(N, 32) * 32);
+  const size_t smem = size_t(attn_decode_v7_smem(N)) * sizeof(float);
+  if (smem > 48 * 1024) {
+    if (cudaError_t e = cudaFuncSetAttribute(attn_decode_v7_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)))
+      return e;
+  }
+  RWKV_LAUNCH(attn_decode_v7_kernel, dim3(unsigned(nseq * heads)), dim3(th), smem, s)(
+      y, kk, r, w, k, v, a, g, kK, kA, rK, lnw, lnb, state, width, nslots, off, C, int(heads), batch, int(nseq), eps);
+  return rwkvcu_check_launch();
 }
 
 // ---- Checked entry points of the C ABI (csrc/include/rwkvcu.h) ------------------------
@@ -420,6 +526,48 @@ int rwkvcu_wkv7(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* r,
     const int32_t* b = step_batch(ctx, n, state->rows, &nseq, op);
     launch(ctx, op, [&] { return rwkvcu_launch_wkv7(ctx->stream, o, rp, wp, kp, vp, kkp, ap, sp, state->cols, state->rows, off, n, C, heads,
                                 b, nseq); });
+  });
+}
+
+int rwkvcu_attn_decode_v7(rwkvcu_context* ctx, rwkvcu_tensor* y, rwkvcu_tensor* kk, const rwkvcu_tensor* r,
+                          const rwkvcu_tensor* w, rwkvcu_tensor* k, const rwkvcu_tensor* v, const rwkvcu_tensor* a,
+                          const rwkvcu_tensor* g, const rwkvcu_tensor* kK, const rwkvcu_tensor* kA,
+                          const rwkvcu_tensor* rK, const rwkvcu_tensor* ln_w, const rwkvcu_tensor* ln_b,
+                          rwkvcu_tensor* state, int64_t off, int32_t heads, float eps) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_attn_decode_v7";
+    float* kp = F(ctx, k, -1, -1, op, "k");
+    const int64_t n = k->rows, C = k->cols;
+    float* yp = F(ctx, y, n, C, op, "y");
+    float* kkp = F(ctx, kk, n, C, op, "kk");
+    const float* rp = F(ctx, r, n, C, op, "r");
+    const float* wp = F(ctx, w, n, C, op, "w");
+    const float* vp = F(ctx, v, n, C, op, "v");
+    const float* ap = F(ctx, a, n, C, op, "a");
+    const float* gp = F(ctx, g, n, C, op, "g");
+    const float* kKp = F(ctx, kK, 1, C, op, "kK");
+    const float* kAp = F(ctx, kA, 1, C, op, "kA");
+    const float* rKp = F(ctx, rK, 1, C, op, "rK");
+    const float* lwp = F(ctx, ln_w, 1, C, op, "ln_w");
+    const float* lbp = F(ctx, ln_b, 1, C, op, "ln_b");
+    heads_divide(heads, C, op);
+    const int64_t N = C / heads;
+    if (N > kMaxGenericN)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: heads of %lld channels (at most %d)", op, (long long)N, kMaxGenericN);
+    float* sp = state_range(ctx, state, off, heads * N * N, op);
+    if (yp == kkp) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: y and kk must be distinct", op);
+    for (const void* in : {(const void*)rp, (const void*)wp, (const void*)kp, (const void*)vp, (const void*)ap,
+                           (const void*)gp, (const void*)kKp, (const void*)kAp, (const void*)rKp, (const void*)lwp,
+                           (const void*)lbp, (const void*)sp})
+      if (in == yp || in == kkp) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: y and kk must not alias an input", op);
+    int32_t nseq = 0;
+    const int32_t* b = step_batch(ctx, n, state->rows, &nseq, op);
+    if (nseq != n)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: a decode step has one row per sequence, not %lld rows for %d sequences", op,
+           (long long)n, int(nseq));
+    launch(ctx, op, [&] { return rwkvcu_launch_attn_decode_v7(ctx->stream, yp, kkp, rp, wp, kp, vp, ap, gp, kKp, kAp, rKp, lwp, lbp,
+                                                          sp, state->cols, state->rows, off, C, heads, b, nseq, eps); });
   });
 }
 

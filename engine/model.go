@@ -88,6 +88,9 @@ type Model struct {
 	// matrices a step multiplies by (every uploaded matrix except the
 	// embedding, which is gathered).
 	matmulWeights, matmulBytes int64
+	// decode is set for a step in which every sequence has one token: the
+	// layer graphs then use the backend's fused decode operations, if any.
+	decode bool
 }
 
 // Load reads a checkpoint (rwkv.cpp, safetensors or .pth) and prepares it on

@@ -260,6 +260,7 @@ func (m *Model) step(reqs []*Request, starts []int) error {
 	n := len(tokens)
 	s := m.scratch.get(be, m.cfg, n)
 	be.BeginStep(b)
+	m.decode = n == b.Seqs()
 	be.Embed(s.x, m.emb, tokens)
 	be.LayerNorm(s.x, s.x, m.ln0w, m.ln0b, m.cfg.LayerNormEps)
 	m.forward(s)

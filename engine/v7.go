@@ -79,18 +79,15 @@ func (l *v7Layer) timeMix(m *Model, s *scratch, off int) {
 	be.MatMul(x.DecayLo, s.xw, l.W1)
 	be.Map(x.DecayLo, x.DecayLo, backend.Tanh)
 	be.MatMul(s.w, x.DecayLo, l.W2)
-	be.Zip(s.w, s.w, l.W0, backend.Add)
-	be.Map(s.w, s.w, backend.V7Decay)
+	zipMap(be, s.w, l.W0, backend.Add, backend.V7Decay)
 	be.MatMul(s.k, s.xk, l.WK)
 	be.MatMul(s.v, s.xv, l.WV)
 	be.MatMul(x.ALo, s.xa, l.A1)
 	be.MatMul(s.a, x.ALo, l.A2)
-	be.Zip(s.a, s.a, l.A0, backend.Add)
-	be.Map(s.a, s.a, backend.Sigmoid)
+	zipMap(be, s.a, l.A0, backend.Add, backend.Sigmoid)
 	be.MatMul(x.GLo, s.xg, l.G1)
 	be.Map(x.GLo, x.GLo, backend.Sigmoid)
 	be.MatMul(s.g, x.GLo, l.G2)
-	be.KeyV7(s.kk, s.k, s.a, l.KK, l.KA, H)
 	if l.index == 0 {
 		be.Zip(s.vFirst, s.v, s.zero, backend.Add) // copy
 	} else {
@@ -99,9 +96,26 @@ func (l *v7Layer) timeMix(m *Model, s *scratch, off int) {
 		be.Zip(s.tmp, s.tmp, l.V0, backend.Add)
 		be.ValueV7(s.v, s.vFirst, s.tmp)
 	}
-	be.WKV7(s.y, s.r, s.w, s.k, s.v, s.kk, s.a, m.states.t, off+2*m.cfg.Embd, H)
-	be.GroupNorm(s.y, s.y, l.LnXW, l.LnXB, H, m.cfg.GroupNormEps)
-	be.BonusV7(s.y, s.r, s.k, s.v, l.RK, H)
-	be.Zip(s.y, s.y, s.g, backend.Mul)
+	if f, ok := be.(backend.FusedV7); ok && m.decode {
+		f.AttnDecodeV7(s.y, s.kk, s.r, s.w, s.k, s.v, s.a, s.g, l.KK, l.KA, l.RK, l.LnXW, l.LnXB,
+			m.states.t, off+2*m.cfg.Embd, H, m.cfg.GroupNormEps)
+	} else {
+		be.KeyV7(s.kk, s.k, s.a, l.KK, l.KA, H)
+		be.WKV7(s.y, s.r, s.w, s.k, s.v, s.kk, s.a, m.states.t, off+2*m.cfg.Embd, H)
+		be.GroupNorm(s.y, s.y, l.LnXW, l.LnXB, H, m.cfg.GroupNormEps)
+		be.BonusV7(s.y, s.r, s.k, s.v, l.RK, H)
+		be.Zip(s.y, s.y, s.g, backend.Mul)
+	}
 	be.MatMul(s.out, s.y, l.WO)
+}
+
+// zipMap sets x = g(f(x, b)): one pass on a backend.FusedElementwise backend
+// (the same bits), Zip then Map on the others.
+func zipMap(be backend.Backend, x, b backend.Tensor, f backend.Binary, g backend.Unary) {
+	if z, ok := be.(backend.FusedElementwise); ok {
+		z.ZipMap(x, x, b, f, g)
+		return
+	}
+	be.Zip(x, x, b, f)
+	be.Map(x, x, g)
 }

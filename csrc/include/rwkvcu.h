@@ -230,6 +230,12 @@ RWKVCU_API int rwkvcu_map(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_
 RWKVCU_API int rwkvcu_zip(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *a,
                           const rwkvcu_tensor *b, int32_t fn);
 
+/* out = g(f(a, b)) elementwise (backend.FusedElementwise): f an RWKVCU_ADD ...
+ * value, g an RWKVCU_SIGMOID ... value; the bits of rwkvcu_zip then rwkvcu_map.
+ * b is [1|rows, cols]; out may alias a. */
+RWKVCU_API int rwkvcu_zip_map(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *a,
+                              const rwkvcu_tensor *b, int32_t fn, int32_t gn);
+
 /* Copies columns [col, col+out.cols) of x into out. */
 RWKVCU_API int rwkvcu_slice(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x, int64_t col);
 
@@ -309,6 +315,21 @@ RWKVCU_API int rwkvcu_value_v7(rwkvcu_context *ctx, rwkvcu_tensor *v, const rwkv
 RWKVCU_API int rwkvcu_bonus_v7(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *r,
                                const rwkvcu_tensor *k, const rwkvcu_tensor *v, const rwkvcu_tensor *rK,
                                int32_t heads);
+
+/* RWKV-7 fused decode attention (backend.FusedV7): for a step in which every
+ * sequence has one row (n == the step's sequences, else an error), the result
+ * of rwkvcu_key_v7(kk, k, a, kK, kA), rwkvcu_wkv7(y, r, w, k, v, kk, a, state,
+ * off), rwkvcu_group_norm(y, y, ln_w, ln_b, heads, eps), rwkvcu_bonus_v7(y, r,
+ * k, v, rK) and y *= g, in one launch: kk receives the normalised key, k is
+ * rescaled in place and the state updated. r, w, k, v, a, g, y, kk [n, C];
+ * kK, kA, rK, ln_w, ln_b [1, C]; heads of at most 160 channels; y and kk must
+ * not alias an input. */
+RWKVCU_API int rwkvcu_attn_decode_v7(rwkvcu_context *ctx, rwkvcu_tensor *y, rwkvcu_tensor *kk,
+                                     const rwkvcu_tensor *r, const rwkvcu_tensor *w, rwkvcu_tensor *k,
+                                     const rwkvcu_tensor *v, const rwkvcu_tensor *a, const rwkvcu_tensor *g,
+                                     const rwkvcu_tensor *kK, const rwkvcu_tensor *kA, const rwkvcu_tensor *rK,
+                                     const rwkvcu_tensor *ln_w, const rwkvcu_tensor *ln_b, rwkvcu_tensor *state,
+                                     int64_t off, int32_t heads, float eps);
 
 /* ---- Fused sampling ------------------------------------------------------
  * One pass per row of a logits tensor [B, V]: logit bias, repetition and

@@ -1,0 +1,89 @@
+//go:build cuda
+
+package bindings
+
+import (
+	"testing"
+
+	"github.com/rwkvgo/rwkvgo/engine"
+	"github.com/rwkvgo/rwkvgo/engine/backend"
+	"github.com/rwkvgo/rwkvgo/weights"
+)
+
+// decodeLaunches returns the kernel launches of one steady-state decode step
+// of a synthetic RWKV-7 model with the given number of layers, through the
+// fused decode operations or (fused false: the backend seen only through
+// the Backend interface, none of the optional fused operations) the
+// op-level graph.
+func decodeLaunches(t *testing.T, b *Backend, layers int, fused bool) uint64 {
+	t.Helper()
+	const steps = 4
+	f, err := weights.Synthesize(weights.SynthConfig{Version: weights.V7, Layers: layers, Embd: 64, Vocab: 32, HeadSize: 32, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wm, err := weights.Canonicalize(f, weights.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var be backend.Backend = b
+	if !fused {
+		be = struct{ backend.Backend }{b}
+	}
+	m, err := engine.New(wm, engine.Options{Backend: be})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	s, err := m.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Feed([]int{3, 1, 4}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Feed([]int{1}); err != nil { // warm-up: the decode shapes exist
+		t.Fatal(err)
+	}
+	c0 := b.Stats()
+	for range steps {
+		if _, err := s.Feed([]int{5}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := b.Stats().Sub(c0)
+	if d.KernelLaunches%steps != 0 {
+		t.Fatalf("%d launches over %d identical steps", d.KernelLaunches, steps)
+	}
+	return d.KernelLaunches / steps
+}
+
+// TestDecodeLaunchesPerLayer: an RWKV-7 decode step costs a fixed number of
+// kernel launches per layer, fewer with the fused decode operations
+// (backend.FusedV7) than with the op-level graph. Layer 0 differs from the
+// others (its value residual is a copy of v), so the count per layer is
+// measured between models of two and three layers.
+func TestDecodeLaunchesPerLayer(t *testing.T) {
+	b := openTest(t)
+	defer b.Close()
+	perLayer := func(fused bool) (one, layer uint64) {
+		l1, l2, l3 := decodeLaunches(t, b, 1, fused), decodeLaunches(t, b, 2, fused), decodeLaunches(t, b, 3, fused)
+		if l3-l2 != l2-l1 {
+			t.Errorf("fused=%v: launches per step %d, %d, %d for 1, 2, 3 layers: not linear in the layers", fused, l1, l2, l3)
+		}
+		return l1, l3 - l2
+	}
+	op1, op := perLayer(false)
+	f1, f := perLayer(true)
+	t.Logf("RWKV-7 decode step, kernel launches per layer: op-level %d, fused %d (1-layer model, whole step: %d and %d)", op, f, op1, f1)
+	// The fused decode attention (backend.FusedV7) replaces KeyV7, WKV7,
+	// GroupNorm, BonusV7 and the gate's Zip: 5 launches -> 1; ZipMap
+	// (backend.FusedElementwise) the bias add and activation of the decay
+	// and of the in-context rate: 2 x (2 -> 1).
+	const wantOp, wantFused = 36, 30
+	if op != wantOp || f != wantFused || op1-f1 != wantOp-wantFused {
+		t.Errorf("launches per layer: op-level %d, fused %d, want %d and %d; 1-layer step %d -> %d, want %d fewer",
+			op, f, wantOp, wantFused, op1, f1, wantOp-wantFused)
+	}
+}
