@@ -127,16 +127,17 @@ func (c *scratchCache) get(be backend.Backend, cfg weights.Config, n int) *scrat
 			s.views = append(s.views, *dst)
 		}
 	}
+	full := f.widthC()
 	for i, p := range s.widthC() {
-		view(p, *f.widthC()[i])
+		view(p, *full[i])
 	}
 	view(&s.ffn, f.ffn)
 	if v := versions[cfg.Version]; v.newScratch != nil {
 		s.ext = v.newScratch()
-		var full []backend.Tensor
-		extBuffers(f.ext, cfg, func(t *backend.Tensor, _ int) { full = append(full, *t) })
+		var fullExt []backend.Tensor
+		extBuffers(f.ext, cfg, func(t *backend.Tensor, _ int) { fullExt = append(fullExt, *t) })
 		i := 0
-		extBuffers(s.ext, cfg, func(t *backend.Tensor, _ int) { view(t, full[i]); i++ })
+		extBuffers(s.ext, cfg, func(t *backend.Tensor, _ int) { view(t, fullExt[i]); i++ })
 	}
 	s.tmOut, s.cmOut = versions[cfg.Version].mixOuts(s)
 	c.views[n] = s

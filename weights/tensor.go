@@ -6,6 +6,8 @@ package weights
 import (
 	"fmt"
 	"strings"
+
+	"github.com/rwkvgo/rwkvgo/internal/blockfmt"
 )
 
 // DType is the element encoding of a tensor's raw bytes.
@@ -44,37 +46,13 @@ func ParseDType(s string) (DType, error) {
 }
 
 // BlockSize is the number of elements one encoded block holds (1 for plain types).
-func (d DType) BlockSize() int {
-	switch d {
-	case Q4_0, Q4_1, Q5_0, Q5_1, Q8_0:
-		return 32
-	}
-	return 1
-}
+func (d DType) BlockSize() int { return blockfmt.BlockSize(uint8(d)) }
 
-// BlockBytes is the number of bytes one encoded block takes.
-func (d DType) BlockBytes() int {
-	switch d {
-	case F32:
-		return 4
-	case F16, BF16:
-		return 2
-	case Q4_0:
-		return 18
-	case Q4_1:
-		return 20
-	case Q5_0:
-		return 22
-	case Q5_1:
-		return 24
-	case Q8_0:
-		return 34
-	}
-	return 0
-}
+// BlockBytes is the number of bytes one encoded block takes (0 for an unknown type).
+func (d DType) BlockBytes() int { return blockfmt.BlockBytes(uint8(d)) }
 
 // Quantized reports whether d is a block-quantized type.
-func (d DType) Quantized() bool { return d.BlockSize() > 1 }
+func (d DType) Quantized() bool { return blockfmt.Quantized(uint8(d)) }
 
 // ByteSize returns the encoded size of n elements, or an error when n is not a
 // whole number of blocks or the type is unknown.

@@ -1,5 +1,7 @@
 package backend
 
+import "github.com/rwkvgo/rwkvgo/internal/blockfmt"
+
 // Block-quantized weights. Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 are ggml's
 // 32-element block formats as rwkv.cpp writes them: a row of a [rows, cols]
 // matrix is cols/32 consecutive blocks (cols must be a multiple of 32), each
@@ -16,37 +18,14 @@ package backend
 
 // BlockSize returns the number of elements of one block: 32 for the
 // quantized types, 1 for the others.
-func (d DType) BlockSize() int {
-	if d.Quantized() {
-		return 32
-	}
-	return 1
-}
+func (d DType) BlockSize() int { return blockfmt.BlockSize(uint8(d)) }
 
 // BlockBytes returns the encoded size of one block (of one element for the
 // plain types); 0 for an unknown type.
-func (d DType) BlockBytes() int {
-	switch d {
-	case F32:
-		return 4
-	case F16, BF16:
-		return 2
-	case Q4_0:
-		return 18
-	case Q4_1:
-		return 20
-	case Q5_0:
-		return 22
-	case Q5_1:
-		return 24
-	case Q8_0:
-		return 34
-	}
-	return 0
-}
+func (d DType) BlockBytes() int { return blockfmt.BlockBytes(uint8(d)) }
 
 // Quantized reports whether d is one of the block-quantized types.
-func (d DType) Quantized() bool { return d >= Q4_0 && d <= Q8_0 }
+func (d DType) Quantized() bool { return blockfmt.Quantized(uint8(d)) }
 
 // RowBytes returns the encoded size of a row of cols elements, or -1 when
 // cols is not positive, not a whole number of blocks, or d is unknown.
