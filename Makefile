@@ -128,6 +128,9 @@ vet:
 # first; a failure stops the loop and leaves the failing input under that
 # directory, to be committed as a regression case once fixed. New inputs are
 # minimized for at most FUZZMINIMIZETIME so that the time goes to fuzzing.
+# Go's fuzzing engine sometimes ends a run at its own deadline with "context
+# deadline exceeded" and no failing input: such a target is run once more,
+# and fails the loop if that happens again.
 FUZZTIME ?= 10s
 FUZZMINIMIZETIME ?= 1s
 FUZZFLAGS ?=
@@ -147,7 +150,14 @@ fuzz:
 	[ -n "$$targets" ] || { echo "no fuzz targets found"; exit 1; }; \
 	echo "$$targets" | while read -r pkg t; do \
 		echo "== fuzz $$pkg $$t ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) -parallel 1 $(FUZZFLAGS) $$pkg; \
+		for attempt in 1 2; do \
+			if out=$$($(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) -parallel 1 $(FUZZFLAGS) $$pkg 2>&1); then \
+				echo "$$out"; break; \
+			fi; \
+			echo "$$out"; \
+			if [ $$attempt = 2 ] || echo "$$out" | grep -q 'Failing input written' || ! echo "$$out" | grep -q 'context deadline exceeded'; then exit 1; fi; \
+			echo "(the fuzzing engine hit its own deadline with no failing input; running $$t again)"; \
+		done; \
 	done
 
 # Quick unit run without the race detector.
