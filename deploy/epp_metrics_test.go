@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -135,14 +136,13 @@ func TestEndpointPickerReadsServerMetrics(t *testing.T) {
 		}()
 	}
 	hold(0)
-	v := wait("one stream", func(v eppView) bool { return v.running == 1 })
-	if v != (eppView{0, 1, 0.5}) {
-		t.Errorf("one stream of %d slots: the EPP sees %+v", slots, v)
-	}
+	// The gauges are separate series, published one after the other: wait
+	// for the whole view rather than the first gauge to move.
+	wait(fmt.Sprintf("one stream of %d slots", slots), func(v eppView) bool { return v == eppView{0, 1, 0.5} })
 	for i := 1; i < slots+queued; i++ {
 		hold(i)
 	}
-	v = wait("slots and queue filled", func(v eppView) bool { return v.running == slots && v.waiting == queued })
+	v := wait("slots and queue filled", func(v eppView) bool { return v.running == slots && v.waiting == queued })
 	if v.kvUsage != 1 {
 		t.Errorf("all slots taken: the EPP sees usage %v", v.kvUsage)
 	}

@@ -68,16 +68,7 @@ func (m *metrics) watch(s *scheduler.Scheduler, c *statecache.Cache) {
 	counter := func(name, help string, f func() float64) {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
 	}
-	slots := s.Config().MaxBatch
-	gauge("rwkvgo_queue_depth", "Requests waiting for a sequence slot (the model server protocol's TotalQueuedRequests).",
-		func() float64 { return float64(s.Stats().Queued) })
-	gauge("rwkvgo_running_sequences", "Sequences running (the model server protocol's TotalRunningRequests).",
-		func() float64 { return float64(s.Stats().Running) })
-	gauge("rwkvgo_state_pool_capacity", "Sequence state slots in the state pool (--max-batch).", func() float64 { return float64(slots) })
-	gauge("rwkvgo_state_pool_usage_ratio", "Fraction of the state pool's slots in use, 0 to 1 "+
-		"(running sequences / capacity; the model server protocol's KVCacheUtilization).",
-		func() float64 { return usageRatio(s.Stats().Running, slots) })
-	counter("rwkvgo_steps_total", "Model steps run.", func() float64 { return float64(s.Stats().Steps) })
+	m.reg.MustRegister(newSchedulerCollector(s))
 	counter("rwkvgo_state_cache_hits_total", "Prefix state cache lookups that found a prefix.", func() float64 { return float64(c.Stats().Hits) })
 	counter("rwkvgo_state_cache_disk_hits_total", "Prefix state cache hits served from the disk tier.", func() float64 { return float64(c.Stats().DiskHits) })
 	counter("rwkvgo_state_cache_ram_hits_total", "Prefix state cache hits served from the RAM tier.", func() float64 { return float64(c.Stats().RAMHits) })
@@ -92,6 +83,46 @@ func (m *metrics) watch(s *scheduler.Scheduler, c *statecache.Cache) {
 	gauge("rwkvgo_state_cache_bytes", "Bytes of states in the RAM tier.", func() float64 { return float64(c.Stats().Bytes) })
 	gauge("rwkvgo_state_cache_entries", "States in the RAM tier.", func() float64 { return float64(c.Stats().Entries) })
 	gauge("rwkvgo_state_cache_disk_bytes", "Bytes of states in the disk tier.", func() float64 { return float64(c.Stats().DiskBytes) })
+}
+
+// schedulerCollector exports the scheduler's gauges from one Stats snapshot
+// per scrape, so that a scrape never pairs a running count with a usage ratio
+// read at another instant (an Endpoint Picker reads them together).
+type schedulerCollector struct {
+	s                                       *scheduler.Scheduler
+	slots                                   int
+	queued, running, capacity, usage, steps *prometheus.Desc
+}
+
+func newSchedulerCollector(s *scheduler.Scheduler) *schedulerCollector {
+	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
+	return &schedulerCollector{
+		s:        s,
+		slots:    s.Config().MaxBatch,
+		queued:   d("rwkvgo_queue_depth", "Requests waiting for a sequence slot (the model server protocol's TotalQueuedRequests)."),
+		running:  d("rwkvgo_running_sequences", "Sequences running (the model server protocol's TotalRunningRequests)."),
+		capacity: d("rwkvgo_state_pool_capacity", "Sequence state slots in the state pool (--max-batch)."),
+		usage: d("rwkvgo_state_pool_usage_ratio", "Fraction of the state pool's slots in use, 0 to 1 "+
+			"(running sequences / capacity; the model server protocol's KVCacheUtilization)."),
+		steps: d("rwkvgo_steps_total", "Model steps run."),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *schedulerCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.queued, c.running, c.capacity, c.usage, c.steps} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *schedulerCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.s.Stats()
+	ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(st.Queued))
+	ch <- prometheus.MustNewConstMetric(c.running, prometheus.GaugeValue, float64(st.Running))
+	ch <- prometheus.MustNewConstMetric(c.capacity, prometheus.GaugeValue, float64(c.slots))
+	ch <- prometheus.MustNewConstMetric(c.usage, prometheus.GaugeValue, usageRatio(st.Running, c.slots))
+	ch <- prometheus.MustNewConstMetric(c.steps, prometheus.CounterValue, float64(st.Steps))
 }
 
 // usageRatio is running/slots clamped to [0, 1] (0 without slots).
