@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -13,10 +14,17 @@ import (
 // methods), so the layer graphs take the op-level path.
 type opLevel struct{ backend.Backend }
 
-// fusedCounter counts the fused calls it forwards.
+// fusedCounter counts the fused calls it forwards (every fused operation of
+// the CPU backend).
 type fusedCounter struct {
 	backend.Backend
-	calls, zipMaps int
+	calls, zipMaps, norms int
+}
+
+func (f *fusedCounter) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, lnW, lnB, state backend.Tensor, off int,
+	mixes []backend.Tensor, style backend.MixStyle, eps float32) {
+	f.norms++
+	f.Backend.(backend.FusedNorm).AddNormShiftMix(outs, xx, prev, x, residual, lnW, lnB, state, off, mixes, style, eps)
 }
 
 func (f *fusedCounter) ZipMap(out, a, b backend.Tensor, fn backend.Binary, g backend.Unary) {
@@ -32,7 +40,8 @@ func (f *fusedCounter) AttnDecodeV7(y, kk, r, w, k, v, a, g, kK, kA, rK, lnW, ln
 // TestFusedDecodeV7: on the CPU backend, whose fused operations compose its
 // own, RWKV-7 steps through the fused operations give the same bits as the
 // op-level path; the prompt (prefill) does not use the decode attention,
-// every layer of a decode step does, and every step uses ZipMap.
+// every layer of a decode step does, and every step uses ZipMap and
+// AddNormShiftMix.
 func TestFusedDecodeV7(t *testing.T) {
 	plain := &opLevel{cpu.New(1)}
 	fused := &fusedCounter{Backend: cpu.New(1)}
@@ -80,8 +89,102 @@ func TestFusedDecodeV7(t *testing.T) {
 		if want := (i + 1) * mf.cfg.Layers; fused.calls != want {
 			t.Fatalf("after %d decode steps: %d fused calls, want %d", i+1, fused.calls, want)
 		}
+		if want := (i + 2) * 2 * mf.cfg.Layers; fused.norms != want { // the prefill step's and each decode step's
+			t.Fatalf("after %d decode steps: %d AddNormShiftMix calls, want %d", i+1, fused.norms, want)
+		}
 	}
 	st1, _ := sp.State()
 	st2, _ := sf.State()
 	same("state", st1.Data, st2.Data)
+}
+
+// normOnly exposes a backend's Backend methods and its backend.FusedNorm
+// (none of the other fused operations) and counts the fused calls.
+type normOnly struct {
+	backend.Backend
+	calls, withResidual int
+}
+
+func (n *normOnly) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, lnW, lnB, state backend.Tensor, off int,
+	mixes []backend.Tensor, style backend.MixStyle, eps float32) {
+	n.calls++
+	if residual != nil {
+		n.withResidual++
+	}
+	n.Backend.(backend.FusedNorm).AddNormShiftMix(outs, xx, prev, x, residual, lnW, lnB, state, off, mixes, style, eps)
+}
+
+// TestFusedNorm: for every version, on the CPU backend (whose AddNormShiftMix
+// composes its own operations), steps that open every sublayer with the
+// fused operation give the same bits as the op-level graph: ragged prefill
+// steps of several sequences and batched decode steps, in the logits and in
+// every sequence's state. Each step opens 2 sublayers per layer with it,
+// all but layer 0's time mix with the residual of the sublayer before.
+func TestFusedNorm(t *testing.T) {
+	for _, v := range allVersions {
+		t.Run(v.String(), func(t *testing.T) {
+			plain := &opLevel{cpu.New(1)}
+			fused := &normOnly{Backend: cpu.New(1)}
+			t.Cleanup(func() { plain.Close(); fused.Close() })
+			mp := synthModel(t, v, Options{Backend: plain})
+			mf := synthModel(t, v, Options{Backend: fused})
+			L := mf.cfg.Layers
+			var sp, sf []*Session
+			for range 3 {
+				a, _ := mp.NewSession()
+				b, _ := mf.NewSession()
+				sp, sf = append(sp, a), append(sf, b)
+			}
+			same := func(what string, a, b []float32) {
+				t.Helper()
+				if len(a) != len(b) {
+					t.Fatalf("%s: %d values vs %d", what, len(a), len(b))
+				}
+				for i := range a {
+					if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+						t.Fatalf("%s: element %d: op-level %g, fused %g", what, i, a[i], b[i])
+					}
+				}
+			}
+			// Steps over sessions 2, 0 and 1 (slots out of order), ragged
+			// prefill first, then decode; session 1 joins late.
+			steps := [][][]int{
+				{{3, 14, 15, 92}, nil, {65, 35}},
+				{{89}, {79, 32, 38}, {46}},
+				{{26}, {43}, {38}},
+				{{32}, {79}, {50}},
+			}
+			for i, st := range steps {
+				var rp, rf []*Request
+				for _, j := range []int{2, 0, 1} {
+					if st[j] == nil {
+						continue
+					}
+					rp = append(rp, &Request{Session: sp[j], Tokens: st[j], AllLogits: true})
+					rf = append(rf, &Request{Session: sf[j], Tokens: st[j], AllLogits: true})
+				}
+				before := fused.calls
+				if err := mp.Step(rp); err != nil {
+					t.Fatal(err)
+				}
+				if err := mf.Step(rf); err != nil {
+					t.Fatal(err)
+				}
+				if got := fused.calls - before; got != 2*L {
+					t.Fatalf("step %d: %d fused calls, want %d (2 per layer)", i, got, 2*L)
+				}
+				for k := range rp {
+					same(fmt.Sprintf("step %d request %d logits", i, k), rp[k].Logits, rf[k].Logits)
+				}
+			}
+			if want := len(steps) * (2*L - 1); fused.withResidual != want {
+				t.Fatalf("%d calls with a residual, want %d (all but layer 0's time mix)", fused.withResidual, want)
+			}
+			for j := range sp {
+				a, _ := sp[j].State()
+				b, _ := sf[j].State()
+				same(fmt.Sprintf("session %d state", j), a.Data, b.Data)
+			}
+		})
+	}
 }

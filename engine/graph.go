@@ -5,30 +5,55 @@ import "github.com/rwkvgo/rwkvgo/engine/backend"
 // forward runs all layers on s.x ([N, C] embeddings after ln0) for the step's
 // batch, reading and updating the state rows of the batch's slots. Each
 // version's time mix is in its own file (v4.go, v5.go, v6.go, v7.go).
+//
+// A sublayer's output (s.out) is added to the residual stream s.x by the
+// operation that opens the next sublayer (openSublayer), and the last
+// channel mix's after the loop.
 func (m *Model) forward(s *scratch) {
 	per := m.cfg.LayerStateSize()
 	C := m.cfg.Embd
+	var residual backend.Tensor // the previous sublayer's output, not yet in s.x
 	for _, l := range m.layers {
 		b := l.common()
 		off := b.index * per
-		m.be.LayerNorm(s.xx, s.x, b.LN1W, b.LN1B, m.cfg.LayerNormEps)
-		m.be.Shift(s.prev, s.xx, m.states.t, off+C)
+		mixes, style := l.timeMixes()
+		m.openSublayer(s, residual, b.LN1W, b.LN1B, off+C, s.tmOut[:len(mixes)], mixes, style)
 		l.timeMix(m, s, off)
-		m.be.Zip(s.x, s.x, s.out, backend.Add)
 
-		m.be.LayerNorm(s.xx, s.x, b.LN2W, b.LN2B, m.cfg.LayerNormEps)
-		m.be.Shift(s.prev, s.xx, m.states.t, off)
+		mixes, style, _ = l.channelMixes()
+		m.openSublayer(s, s.out, b.LN2W, b.LN2B, off, s.cmOut[:len(mixes)], mixes, style)
 		m.channelMix(s, l)
-		m.be.Zip(s.x, s.x, s.out, backend.Add)
+		residual = s.out
 	}
+	m.be.Zip(s.x, s.x, s.out, backend.Add)
 }
 
-// channelMix: the squared-ReLU MLP of every version; result in s.out.
+// openSublayer opens a time mix or a channel mix: it adds residual (nil:
+// none) to s.x, normalises s.x into s.xx with the sublayer's LayerNorm,
+// shifts s.xx into s.prev through the state at off, and computes the
+// sublayer's token-shift mixes into outs. One operation on a
+// backend.FusedNorm backend (the same bits on the CPU backend), the
+// operations it is defined by on the others.
+func (m *Model) openSublayer(s *scratch, residual, lnW, lnB backend.Tensor, off int, outs, mixes []backend.Tensor, style backend.MixStyle) {
+	be, eps := m.be, m.cfg.LayerNormEps
+	if f, ok := be.(backend.FusedNorm); ok {
+		f.AddNormShiftMix(outs, s.xx, s.prev, s.x, residual, lnW, lnB, m.states.t, off, mixes, style, eps)
+		return
+	}
+	if residual != nil {
+		be.Zip(s.x, s.x, residual, backend.Add)
+	}
+	be.LayerNorm(s.xx, s.x, lnW, lnB, eps)
+	be.Shift(s.prev, s.xx, m.states.t, off)
+	be.MixN(outs, s.xx, s.prev, mixes, style)
+}
+
+// channelMix: the squared-ReLU MLP of every version, from the token-shift
+// mixes in s.xk (and s.xr); result in s.out.
 func (m *Model) channelMix(s *scratch, l *layer) {
 	be := m.be
 	b := l.common()
-	mixes, style, receptance := l.channelMixes()
-	be.MixN(s.cmOut[:len(mixes)], s.xx, s.prev, mixes, style) // k (r)
+	_, _, receptance := l.channelMixes()
 	be.MatMul(s.ffn, s.xk, b.FFNKey)
 	be.Map(s.ffn, s.ffn, backend.ReLUSquare)
 	if b.FFNValueT.DType().Quantized() {

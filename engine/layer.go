@@ -22,9 +22,11 @@ type version struct {
 	// newScratch returns a zero struct of the version's own scratch
 	// buffers (nil: none beyond the common ones).
 	newScratch func() any
-	// mixOuts lists the scratch buffers the layer's token-shift MixN calls
-	// write: tm for the time mix (in the order of the layer's tmMixes),
-	// cm for the channel mix.
+	// mixOuts lists the scratch buffers the layer's token-shift mixes
+	// write. tm, for the time mix: first the outputs of the mixes that open
+	// it (in the order of the layer's timeMixes), then those of the mixes a
+	// version computes later in its time mix (RWKV-6's data-dependent
+	// ones); cm, for the channel mix, in the order of its channelMixes.
 	mixOuts func(s *scratch) (tm, cm []backend.Tensor)
 }
 
@@ -43,8 +45,14 @@ type versionLayer interface {
 	common() *block
 	// bound is called once the tensors are bound (to derive lists of them).
 	bound(index int)
-	// timeMix computes the attention of the layer from s.xx and s.prev into
-	// s.out, updating the head state at off in the state tensor.
+	// timeMixes returns the token-shift mixes that open the time mix and
+	// their style: the layer loop computes them (into s.tmOut) with the
+	// LayerNorm and the token shift (see Model.openSublayer).
+	timeMixes() (mixes []backend.Tensor, style backend.MixStyle)
+	// timeMix computes the attention of the layer into s.out from the
+	// opening mixes in s.tmOut (and s.xx and s.prev, the normalised and
+	// the previous rows), updating the head state at off in the state
+	// tensor.
 	timeMix(m *Model, s *scratch, off int)
 	// channelMixes returns the channel mix's token-shift mixes (k, then r
 	// if present), their style and the receptance matrix (nil for v7).

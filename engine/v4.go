@@ -42,10 +42,13 @@ func (l *v4Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Te
 	return l.cmMixes, backend.MixLerp, l.FFNR
 }
 
+func (l *v4Layer) timeMixes() ([]backend.Tensor, backend.MixStyle) {
+	return l.tmMixes, backend.MixLerp // k v r
+}
+
 // timeMix: RWKV-4 attention; result in s.out.
 func (l *v4Layer) timeMix(m *Model, s *scratch, off int) {
 	be := m.be
-	be.MixN(s.tmOut, s.xx, s.prev, l.tmMixes, backend.MixLerp) // k v r
 	be.MatMul(s.k, s.xk, l.WK)
 	be.MatMul(s.v, s.xv, l.WV)
 	be.MatMul(s.r, s.xr, l.WR)

@@ -50,10 +50,13 @@ func (l *v5Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Te
 	return l.cmMixes, backend.MixLerp, l.FFNR
 }
 
+func (l *v5Layer) timeMixes() ([]backend.Tensor, backend.MixStyle) {
+	return l.tmMixes, backend.MixLerp // k v r (g)
+}
+
 // timeMix: RWKV-5.1/5.2 attention; result in s.out.
 func (l *v5Layer) timeMix(m *Model, s *scratch, off int) {
 	be := m.be
-	be.MixN(s.tmOut[:len(l.tmMixes)], s.xx, s.prev, l.tmMixes, backend.MixLerp) // k v r (g)
 	be.MatMul(s.k, s.xk, l.WK)
 	be.MatMul(s.v, s.xv, l.WV)
 	be.MatMul(s.r, s.xr, l.WR)

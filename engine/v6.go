@@ -5,14 +5,15 @@ import (
 	"github.com/rwkvgo/rwkvgo/weights"
 )
 
-// versionV6 is RWKV-6's layer graph. Its five data-dependent mixes come in
+// versionV6 is RWKV-6's layer graph. Its time mix opens with one static mix
+// (time_maa_x, into s.xa); its five data-dependent mixes come in
 // time_maa_w2's order: w, k, v, r, g.
 var versionV6 = version{
 	archs:      []weights.Version{weights.V6},
 	newLayer:   func() versionLayer { return &v6Layer{} },
 	newScratch: func() any { return &v6Scratch{} },
 	mixOuts: func(s *scratch) (tm, cm []backend.Tensor) {
-		return []backend.Tensor{s.xw, s.xk, s.xv, s.xr, s.xg}, []backend.Tensor{s.xk, s.xr}
+		return []backend.Tensor{s.xa, s.xw, s.xk, s.xv, s.xr, s.xg}, []backend.Tensor{s.xk, s.xr}
 	},
 }
 
@@ -50,13 +51,18 @@ type v6Layer struct {
 	FMixR   backend.Tensor    `tensor:"ffn.time_maa_r"`
 	FFNR    backend.Tensor    `tensor:"ffn.receptance.weight"`
 
-	bias    [5]backend.Tensor // the mixes' static parts, order w k v r g
-	cmMixes []backend.Tensor
+	bias             [5]backend.Tensor // the mixes' static parts, order w k v r g
+	tmMixes, cmMixes []backend.Tensor
 }
 
 func (l *v6Layer) bound(int) {
 	l.bias = [5]backend.Tensor{l.MixW, l.MixK, l.MixV, l.MixR, l.MixG}
+	l.tmMixes = []backend.Tensor{l.MixX}
 	l.cmMixes = []backend.Tensor{l.FMixK, l.FMixR}
+}
+
+func (l *v6Layer) timeMixes() ([]backend.Tensor, backend.MixStyle) {
+	return l.tmMixes, backend.MixDelta // xxx, into s.xa
 }
 
 func (l *v6Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Tensor) {
@@ -67,7 +73,6 @@ func (l *v6Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Te
 func (l *v6Layer) timeMix(m *Model, s *scratch, off int) {
 	be := m.be
 	x := s.ext.(*v6Scratch)
-	be.Mix(s.xa, s.xx, s.prev, l.MixX, backend.MixDelta) // xxx
 	be.MatMul(x.Mix5, s.xa, l.MaaW1)
 	be.Map(x.Mix5, x.Mix5, backend.Tanh)
 	for j, maa := range x.Maa {
@@ -75,7 +80,7 @@ func (l *v6Layer) timeMix(m *Model, s *scratch, off int) {
 		be.MatMul(maa, x.MixLo, l.MaaW2[j])
 		be.Zip(maa, maa, l.bias[j], backend.Add)
 	}
-	be.MixN(s.tmOut, s.xx, s.prev, x.Maa[:], backend.MixDelta) // w k v r g
+	be.MixN(s.tmOut[1:], s.xx, s.prev, x.Maa[:], backend.MixDelta) // w k v r g
 	be.MatMul(s.r, s.xr, l.WR)
 	be.MatMul(s.k, s.xk, l.WK)
 	be.MatMul(s.v, s.xv, l.WV)

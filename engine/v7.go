@@ -69,12 +69,15 @@ func (l *v7Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Te
 	return l.cmMixes, backend.MixDelta, nil
 }
 
+func (l *v7Layer) timeMixes() ([]backend.Tensor, backend.MixStyle) {
+	return l.X[:], backend.MixDelta // r w k v a g
+}
+
 // timeMix: RWKV-7 attention (generalised delta rule); result in s.out.
 func (l *v7Layer) timeMix(m *Model, s *scratch, off int) {
 	be := m.be
 	x := s.ext.(*v7Scratch)
 	H := m.cfg.Heads
-	be.MixN(s.tmOut, s.xx, s.prev, l.X[:], backend.MixDelta) // r w k v a g
 	be.MatMul(s.r, s.xr, l.WR)
 	be.MatMul(x.DecayLo, s.xw, l.W1)
 	be.Map(x.DecayLo, x.DecayLo, backend.Tanh)

@@ -38,3 +38,29 @@ type FusedElementwise interface {
 	// operations. out may alias a.
 	ZipMap(out, a, b Tensor, f Binary, g Unary)
 }
+
+// FusedNorm is implemented by backends that open a sublayer of the layer
+// graph (the time mix or the channel mix, of every version) in one
+// operation: the residual add of the sublayer before it, the LayerNorm, the
+// token shift and the token-shift mixes. Optional like FusedV7.
+type FusedNorm interface {
+	// AddNormShiftMix has the result of
+	//
+	//	Zip(x, x, residual, Add)         // only when residual is not nil
+	//	LayerNorm(xx, x, lnW, lnB, eps)
+	//	Shift(prev, xx, state, off)
+	//	MixN(outs, xx, prev, mixes, style)
+	//
+	// including every side effect: x is updated in place, xx and prev
+	// receive the normalised rows and the previous token's rows, and the
+	// state rows [off, off+C) of the step's slots (BeginStep) receive each
+	// sequence's last normalised row. x, residual, xx, prev and the outs
+	// are [N, C]; lnW and lnB [1, C]; each mix [1|N, C]; len(outs) ==
+	// len(mixes), in [1, MaxMixN]. xx, prev, x and the outs must be
+	// distinct tensors, none of them an input (residual, lnW, lnB, state, a
+	// mix). A failing call reports the error through Err and changes
+	// nothing. A backend that computes the composition with the same
+	// float32 operations in the same order gives the same bits; others agree
+	// within the LayerNorm's reduction tolerance.
+	AddNormShiftMix(outs []Tensor, xx, prev, x, residual, lnW, lnB, state Tensor, off int, mixes []Tensor, style MixStyle, eps float32)
+}

@@ -62,3 +62,68 @@ func (b *Backend) ZipMap(out, a, bb backend.Tensor, f backend.Binary, g backend.
 	b.Zip(out, a, bb, f)
 	b.Map(out, out, g)
 }
+
+var _ backend.FusedNorm = (*Backend)(nil)
+
+// AddNormShiftMix implements backend.FusedNorm as the composition it is
+// defined by, after checking every operand first so that a failing call
+// touches nothing (the composition adds the residual before Shift would
+// check the step's batch).
+func (b *Backend) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, lnW, lnB, state backend.Tensor, off int,
+	mixes []backend.Tensor, style backend.MixStyle, eps float32) {
+	const op = "AddNormShiftMix"
+	if b.err != nil {
+		return
+	}
+	if len(outs) != len(mixes) || len(outs) < 1 || len(outs) > backend.MaxMixN {
+		b.fail("%s: %d outputs and %d mixes, want the same number in [1, %d]", op, len(outs), len(mixes), backend.MaxMixN)
+		return
+	}
+	if style != backend.MixLerp && style != backend.MixDelta {
+		b.fail("%s: unknown style %d", op, style)
+		return
+	}
+	xt := b.t(x)
+	if xt == nil || !b.ok(op, xt.rows, xt.cols, x, xx, prev) || !b.ok(op, xt.rows, xt.cols, outs...) ||
+		!b.ok(op, 1, xt.cols, lnW, lnB) || !b.ok(op, -1, -1, state) {
+		return
+	}
+	if residual != nil && !b.ok(op, xt.rows, xt.cols, residual) {
+		return
+	}
+	for _, m := range mixes {
+		if !b.okRow(op, xt.rows, xt.cols, m) {
+			return
+		}
+	}
+	st := b.t(state)
+	if _, ok := b.batch(op, xt.rows, st); !ok || b.stateRow(st, 0, off, xt.cols) == nil {
+		return
+	}
+	var wbuf, rbuf [4 + backend.MaxMixN]backend.Tensor // on the stack: a decode step allocates nothing
+	written := append(append(wbuf[:0], xx, prev, x), outs...)
+	read := append(append(rbuf[:0], lnW, lnB, state), mixes...)
+	if residual != nil {
+		read = append(read, residual)
+	}
+	for i, w := range written {
+		for _, o := range written[i+1:] {
+			if b.t(o) == b.t(w) {
+				b.fail("%s: xx, prev, x and the outputs must be distinct tensors", op)
+				return
+			}
+		}
+		for _, in := range read {
+			if b.t(in) == b.t(w) {
+				b.fail("%s: xx, prev, x and the outputs must not alias an input", op)
+				return
+			}
+		}
+	}
+	if residual != nil {
+		b.Zip(x, x, residual, backend.Add)
+	}
+	b.LayerNorm(xx, x, lnW, lnB, eps)
+	b.Shift(prev, xx, state, off)
+	b.MixN(outs, xx, prev, mixes, style)
+}

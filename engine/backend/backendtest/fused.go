@@ -306,3 +306,225 @@ func testZipMap(t *testing.T, f backend.FusedElementwise, be backend.Backend) {
 	be.Free(a)
 	be.Free(out)
 }
+
+// fusedNorm runs a test of backend.FusedNorm on backends that implement it
+// and skips it on the others.
+func fusedNorm(fn func(*testing.T, backend.FusedNorm, backend.Backend)) func(*testing.T, backend.Backend) {
+	return func(t *testing.T, be backend.Backend) {
+		f, ok := be.(backend.FusedNorm)
+		if !ok {
+			t.Skipf("%s does not implement backend.FusedNorm", be.Name())
+		}
+		fn(t, f, be)
+	}
+}
+
+// testAddNormShiftMix: AddNormShiftMix equals Zip(Add), LayerNorm, Shift and
+// MixN run one after the other, in the mixes and in every side effect (x,
+// xx, prev, the state), and a float64 reference, over two consecutive steps
+// of decode batches (scattered slots) and ragged prefill batches, with and
+// without a residual, both styles, broadcast and per-row mixes, at widths
+// on both sides of the block sizes (up to 4096 and above).
+func testAddNormShiftMix(t *testing.T, f backend.FusedNorm, be backend.Backend) {
+	r := newRNG(44)
+	allBatches := append(append([]struct{ lens, slots []int }{}, decodeBatches...), batches...)
+	const slots, off, eps = 4, 5, 1e-5
+	for ci, C := range []int{1, 7, 64, 200, 256, 769, 1029, 4096, 4099} {
+		lnWv, lnBv := r.vec(C, 0.5, 1.5), r.vec(C, -0.5, 0.5)
+		lnW, lnB := be.UploadF32(1, C, lnWv), be.UploadF32(1, C, lnBv)
+		width := off + C + 3
+		// Every batch at the small widths; a decode and a prefill batch at
+		// the large ones (the emulated backend runs the kernels on the CPU).
+		bcs := allBatches
+		if C > 1029 {
+			bcs = []struct{ lens, slots []int }{decodeBatches[3], batches[3]}
+		}
+		for bi, bc := range bcs {
+			b := makeBatch(bc.lens, bc.slots)
+			n := b.Rows()
+			style := []backend.MixStyle{backend.MixLerp, backend.MixDelta}[(ci+bi)%2]
+			count := 1 + (ci+2*bi)%backend.MaxMixN
+			stv := r.vec(slots*width, -1, 1)
+			stF, stC := be.UploadF32(slots, width, stv), be.UploadF32(slots, width, stv)
+			for step := 0; step < 2; step++ {
+				residual := (ci+bi+step)%3 != 0
+				xv, resv := r.vec(n*C, -3, 5), r.vec(n*C, -2, 2)
+				mvs := make([][]float32, count)
+				mixes, outsF, outsC := make([]backend.Tensor, count), make([]backend.Tensor, count), make([]backend.Tensor, count)
+				for j := range mixes {
+					rows := 1
+					if j%2 == 1 {
+						rows = n
+					}
+					mvs[j] = r.vec(rows*C, 0, 1)
+					mixes[j], outsF[j], outsC[j] = be.UploadF32(rows, C, mvs[j]), be.New(n, C), be.New(n, C)
+				}
+				xF, xC, res := be.UploadF32(n, C, xv), be.UploadF32(n, C, xv), be.UploadF32(n, C, resv)
+				xxF, prevF, xxC, prevC := be.New(n, C), be.New(n, C), be.New(n, C), be.New(n, C)
+				st0 := read(be, stF)
+				var resArg backend.Tensor
+				if residual {
+					resArg = res
+				}
+				be.BeginStep(b)
+				f.AddNormShiftMix(outsF, xxF, prevF, xF, resArg, lnW, lnB, stF, off, mixes, style, eps)
+				if residual {
+					be.Zip(xC, xC, res, backend.Add)
+				}
+				be.LayerNorm(xxC, xC, lnW, lnB, eps)
+				be.Shift(prevC, xxC, stC, off)
+				be.MixN(outsC, xxC, prevC, mixes, style)
+				if err := be.Err(); err != nil {
+					t.Fatal(err)
+				}
+				what := fmt.Sprintf("AddNormShiftMix C=%d %v style %d mixes %d residual %v step %d", C, bc, style, count, residual, step)
+				checkSame(t, be, what+" x", read(be, xF), read(be, xC), 0)
+				checkSame(t, be, what+" xx", read(be, xxF), read(be, xxC), 1e-5)
+				checkSame(t, be, what+" prev", read(be, prevF), read(be, prevC), 1e-5)
+				checkSame(t, be, what+" state", read(be, stF), read(be, stC), 1e-5)
+				for j := range outsF {
+					checkSame(t, be, fmt.Sprintf("%s out %d", what, j), read(be, outsF[j]), read(be, outsC[j]), 1e-5)
+				}
+				wx, wxx, wprev, wouts, wst := refAddNormShiftMix(st0, xv, resv, residual, lnWv, lnBv, mvs, style, b, width, off, C, eps)
+				check(t, what+" x vs float64", read(be, xF), wx, nil, 0)
+				check(t, what+" xx vs float64", read(be, xxF), wxx, nil, 1e-5)
+				check(t, what+" prev vs float64", read(be, prevF), wprev, nil, 1e-5)
+				check(t, what+" state vs float64", read(be, stF), wst, nil, 1e-5)
+				for j := range outsF {
+					check(t, fmt.Sprintf("%s out %d vs float64", what, j), read(be, outsF[j]), wouts[j], nil, 2e-5)
+				}
+				for _, x := range append(append(append([]backend.Tensor{xF, xC, res, xxF, prevF, xxC, prevC}, mixes...), outsF...), outsC...) {
+					be.Free(x)
+				}
+			}
+			be.Free(stF)
+			be.Free(stC)
+		}
+		be.Free(lnW)
+		be.Free(lnB)
+	}
+}
+
+// refAddNormShiftMix is AddNormShiftMix in float64 (the residual sum rounded
+// to float32, as every backend stores it in x); st is the state before the
+// step. It returns x, xx, prev, the outputs and the state after it.
+func refAddNormShiftMix(st, x, res []float32, residual bool, lnW, lnB []float32, mixes [][]float32, style backend.MixStyle,
+	b backend.Batch, width, off, C int, eps float64) (wx, xx, prev []float64, outs [][]float64, state []float64) {
+	n := b.Rows()
+	xs := append([]float32(nil), x...)
+	if residual {
+		for i := range xs {
+			xs[i] += res[i]
+		}
+	}
+	xx = refGroupNorm(xs, lnW, lnB, n, C, 1, eps)
+	prev, state = make([]float64, n*C), f64(st)
+	for s, slot := range b.Slots {
+		first, last := b.Offsets[s], b.Offsets[s+1]-1
+		for row := first; row <= last; row++ {
+			for i := 0; i < C; i++ {
+				if row == first {
+					prev[row*C+i] = float64(st[slot*width+off+i])
+				} else {
+					prev[row*C+i] = xx[(row-1)*C+i]
+				}
+			}
+		}
+		copy(state[slot*width+off:slot*width+off+C], xx[last*C:(last+1)*C])
+	}
+	outs = make([][]float64, len(mixes))
+	for j, mv := range mixes {
+		outs[j] = make([]float64, n*C)
+		for i := range outs[j] {
+			m, xi, pi := float64(mv[i%len(mv)]), xx[i], prev[i]
+			if style == backend.MixLerp {
+				outs[j][i] = xi*m + pi*(1-m)
+			} else {
+				outs[j][i] = xi + (pi-xi)*m
+			}
+		}
+	}
+	return f64(xs), xx, prev, outs, state
+}
+
+// testAddNormShiftMixErrors: malformed calls are reported through Err and
+// touch nothing (x, xx, prev, the outputs and the state keep their values).
+func testAddNormShiftMixErrors(t *testing.T, f backend.FusedNorm, be backend.Backend) {
+	r := newRNG(45)
+	const C, off, width = 6, 1, 9
+	var made []backend.Tensor
+	up := func(rows, cols int) backend.Tensor {
+		t := be.UploadF32(rows, cols, r.vec(rows*cols, -1, 1))
+		made = append(made, t)
+		return t
+	}
+	rowT := func(n int) backend.Tensor { return up(n, C) }
+	vec := func() backend.Tensor { return up(1, C) }
+	lnW, lnB := vec(), vec()
+	type call struct {
+		outs                     []backend.Tensor
+		xx, prev, x, res, lw, st backend.Tensor
+		off                      int
+		mixes                    []backend.Tensor
+		style                    backend.MixStyle
+	}
+	cases := []struct {
+		name string
+		lens []int
+		edit func(c *call)
+	}{
+		{"no mixes", []int{1}, func(c *call) { c.outs, c.mixes = nil, nil }},
+		{"outs and mixes", []int{1}, func(c *call) { c.outs = c.outs[:1] }},
+		{"too many mixes", []int{1}, func(c *call) {
+			for len(c.mixes) <= backend.MaxMixN {
+				c.mixes, c.outs = append(c.mixes, vec()), append(c.outs, rowT(1))
+			}
+		}},
+		{"style", []int{1}, func(c *call) { c.style = backend.MixDelta + 1 }},
+		{"residual shape", []int{1}, func(c *call) { c.res = rowT(2) }},
+		{"x shape", []int{1}, func(c *call) { c.x = up(1, C+1) }},
+		{"ln shape", []int{1}, func(c *call) { c.lw = rowT(2) }},
+		{"mix shape", []int{1}, func(c *call) { c.mixes[1] = up(1, C-1) }},
+		{"state range", []int{1}, func(c *call) { c.off = width - C + 1 }},
+		{"negative offset", []int{1}, func(c *call) { c.off = -1 }},
+		{"batch rows", []int{2}, func(*call) {}},
+		{"state slot", []int{1}, func(c *call) { c.st = up(1, width) }},
+		{"output aliases x", []int{1}, func(c *call) { c.outs[0] = c.x }},
+		{"xx is prev", []int{1}, func(c *call) { c.prev = c.xx }},
+		{"output is a mix", []int{1}, func(c *call) { c.outs[1] = c.mixes[0] }},
+		{"x is the residual", []int{1}, func(c *call) { c.res = c.x }},
+		{"prev is a mix", []int{1}, func(c *call) { c.prev = c.mixes[1] }},
+		{"outputs", []int{1}, func(c *call) { c.outs[1] = c.outs[0] }},
+	}
+	for _, tc := range cases {
+		c := &call{outs: []backend.Tensor{rowT(1), rowT(1)}, xx: rowT(1), prev: rowT(1), x: rowT(1), res: rowT(1), lw: lnW,
+			st: up(2, width), off: off, mixes: []backend.Tensor{vec(), rowT(1)}, style: backend.MixDelta}
+		keep := append([]backend.Tensor{c.xx, c.prev, c.x, c.st}, c.outs...)
+		tc.edit(c)
+		before := make([][]float32, len(keep))
+		for i, tt := range keep {
+			before[i] = read(be, tt)
+		}
+		slots := make([]int, len(tc.lens))
+		slots[0] = 1
+		be.BeginStep(makeBatch(tc.lens, slots))
+		f.AddNormShiftMix(c.outs, c.xx, c.prev, c.x, c.res, c.lw, lnB, c.st, c.off, c.mixes, c.style, 1e-5)
+		if err := be.Err(); err == nil {
+			t.Errorf("%s: no error reported", tc.name)
+		}
+		for i, tt := range keep {
+			got := read(be, tt)
+			for j := range got {
+				if math.Float32bits(got[j]) != math.Float32bits(before[i][j]) {
+					t.Fatalf("%s: operand %d changed at %d by a failed call", tc.name, i, j)
+				}
+			}
+		}
+	}
+	if err := be.Err(); err != nil {
+		t.Fatalf("reading after errors: %v", err)
+	}
+	for _, tt := range made {
+		be.Free(tt)
+	}
+}
