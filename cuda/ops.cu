@@ -1,6 +1,7 @@
 // Elementwise, normalisation, token-shift, embedding and RWKV-7 helper
 // kernels of rwkvgo (everything but WKV, matmul, sampling and the
-// benchmarks' attention).
+// benchmarks' attention), and the fused opening of a sublayer (residual
+// add, LayerNorm, token shift and mixes: rwkvcu_add_norm_shift_mix).
 // Shapes are in each kernel's comment; [N, C] activations are float32
 // row-major. Numerical contract: float32 arithmetic throughout; norms sum in
 // float32 with tree reductions (two passes: mean, then the variance of the
@@ -266,6 +267,106 @@ __global__ void shift_kernel(float* __restrict__ prev, const float* __restrict__
   *st = x[last * C + c];
 }
 
+// ---- Fused sublayer opening -----------------------------------------------------
+
+/// add_norm_shift_mix_kernel: one block per row of a decode step over [n, C]
+/// (row r is sequence r of the step, in state slot slots[r]):
+///
+///   x[r] += res[r]                       (res NULL: none)
+///   xx[r] = LayerNorm(x[r]) * w + b
+///   prev[r] = state[slot][off:off+C]; state[slot][off:off+C] = xx[r]
+///   out[j][r] = mix_value(xx[r], prev[r], mix[j])   for j < args.count
+///
+/// The residual add and the norm are zip_kernel's and group_norm_kernel's
+/// arithmetic for groups == 1 with the same block size and PER (PER > 0:
+/// each thread keeps its PER values of the row in registers; PER == 0
+/// streams the row three times), the mixes mix_n_kernel's, so a decode step
+/// computes what the op-level composition's kernels compute, operation for
+/// operation (bit for bit on the emulator, which contracts nothing). Every element
+/// of x, xx, prev, the outputs and the state row is read and written by one
+/// thread; the block's only communication is the two sums. A decode step
+/// has one block per sequence, few next to the GPU's capacity, so the launch
+/// bounds ask for only one resident block per SM: with the default budget
+/// (six blocks of 256 threads per SM on sm_86 and sm_89, 40 registers)
+/// PER == 16 with the mixes' unrolled epilogue spills.
+template <int PER, int STYLE>
+__global__ void __launch_bounds__(256, 1)
+    add_norm_shift_mix_kernel(float* __restrict__ x, const float* __restrict__ res, float* __restrict__ xx,
+                              float* __restrict__ prev, const float* __restrict__ w, const float* __restrict__ b,
+                              float* __restrict__ state, int64_t width, int64_t nslots, int64_t off, int C,
+                              const int32_t* __restrict__ batch, int nseq, float eps, const MixNArgs args) {
+  __shared__ float red[32];
+  const int64_t row = blockIdx.x;
+  const int64_t slot = batch[nseq + 1 + row];  // the slots follow the nseq+1 offsets
+  if (slot < 0 || slot >= nslots) return;      // checked by the entry point; the whole block returns
+  const int64_t base = row * C;
+  float* xr = x + base;
+  const float* rr = res ? res + base : nullptr;
+  float* st = state + slot * width + off;
+  // The epilogue of element i of the row: normalised value y.
+  auto finish = [&](int i, float y) {
+    const float p = st[i];
+    xx[base + i] = y;
+    prev[base + i] = p;
+    st[i] = y;
+#pragma unroll
+    for (int j = 0; j < kMaxMixN; ++j)
+      if (j < args.count) {
+        const float m = args.mix[j][(args.bcast >> j) & 1u ? i : base + i];
+        args.out[j][base + i] = mix_value<STYLE>(y, p, m);
+      }
+  };
+  if constexpr (PER > 0) {
+    float v[PER];
+    float sum = 0.f;
+#pragma unroll
+    for (int t = 0; t < PER; ++t) {
+      const int i = threadIdx.x + t * blockDim.x;
+      v[t] = 0.f;
+      if (i < C) {
+        v[t] = xr[i];
+        if (rr) {
+          v[t] = v[t] + rr[i];
+          xr[i] = v[t];
+        }
+      }
+      sum += v[t];
+    }
+    const float mean = block_sum(sum, red) / C;
+    float sq = 0.f;
+#pragma unroll
+    for (int t = 0; t < PER; ++t) {
+      const int i = threadIdx.x + t * blockDim.x;
+      const float d = v[t] - mean;
+      if (i < C) sq += d * d;
+    }
+    const float inv = 1.f / sqrtf(block_sum(sq, red) / C + eps);
+#pragma unroll
+    for (int t = 0; t < PER; ++t) {
+      const int i = threadIdx.x + t * blockDim.x;
+      if (i < C) finish(i, (v[t] - mean) * inv * w[i] + b[i]);
+    }
+  } else {
+    float sum = 0.f;
+    for (int i = threadIdx.x; i < C; i += blockDim.x) {
+      float v = xr[i];
+      if (rr) {
+        v = v + rr[i];
+        xr[i] = v;
+      }
+      sum += v;
+    }
+    const float mean = block_sum(sum, red) / C;
+    float sq = 0.f;
+    for (int i = threadIdx.x; i < C; i += blockDim.x) {
+      const float d = xr[i] - mean;
+      sq += d * d;
+    }
+    const float inv = 1.f / sqrtf(block_sum(sq, red) / C + eps);
+    for (int i = threadIdx.x; i < C; i += blockDim.x) finish(i, (xr[i] - mean) * inv * w[i] + b[i]);
+  }
+}
+
 // ---- RWKV-7 helpers --------------------------------------------------------------
 
 constexpr int kWarpsPerBlock = 8;
@@ -490,6 +591,62 @@ cudaError_t rwkvcu_launch_mix_n(cudaStream_t s, float* const* outs, const float*
   return rwkvcu_check_launch();
 }
 
+namespace {
+
+/// launch_add_norm_shift_mix queues add_norm_shift_mix_kernel<PER, STYLE>
+/// for C: group_norm_kernel's block size and PER.
+template <int STYLE>
+void launch_add_norm_shift_mix(cudaStream_t s, float* x, const float* res, float* xx, float* prev, const float* w,
+                               const float* b, float* state, int64_t width, int64_t nslots, int64_t off, int64_t C,
+                               const int32_t* batch, int32_t nseq, float eps, const MixNArgs& args) {
+  const int th = C >= 256 ? 256 : int(rwkvcu_ceil_div(C, 32) * 32);
+  const int per = int(rwkvcu_ceil_div(C, th));
+  auto* kern = per <= 1    ? &add_norm_shift_mix_kernel<1, STYLE>
+               : per <= 4  ? &add_norm_shift_mix_kernel<4, STYLE>
+               : per <= 16 ? &add_norm_shift_mix_kernel<16, STYLE>
+                           : &add_norm_shift_mix_kernel<0, STYLE>;
+  const dim3 grid(static_cast<unsigned>(nseq)), block(static_cast<unsigned>(th));
+  RWKV_LAUNCH(kern, grid, block, 0, s)(x, res, xx, prev, w, b, state, width, nslots, off, int(C), batch, int(nseq), eps,
+                                       args);
+}
+
+}  // namespace
+
+/// The opening of a sublayer over x [n, C] (see rwkvcu_add_norm_shift_mix):
+/// x += res (res NULL: none), xx = LayerNorm(x), the token shift of xx into
+/// prev through the state at state[slot*width + off ..], and count mixes
+/// outs[j] of xx and prev with mixes[j] [mrows[j], C] (mrows 1 or n). A
+/// decode step (n == nseq: one row per sequence) is one launch of
+/// add_norm_shift_mix_kernel; a step with a longer sequence, whose shift
+/// reads other rows' norms, queues the kernels of the composition (zip,
+/// group_norm, shift, mix_n). The host arrays are read before the call
+/// returns.
+cudaError_t rwkvcu_launch_add_norm_shift_mix(cudaStream_t s, float* const* outs, float* xx, float* prev, float* x,
+                                             const float* res, const float* w, const float* b, float* state,
+                                             int64_t width, int64_t nslots, int64_t off,
+                                             const float* const* mixes, const int64_t* mrows, int32_t count,
+                                             int64_t n, int64_t C, const int32_t* batch, int32_t nseq,
+                                             int32_t style, float eps) {
+  if (count < 1 || count > kMaxMixN || n < 1 || C < 1 || nseq < 1) return cudaErrorInvalidValue;
+  if (n != nseq) {
+    if (res)
+      if (cudaError_t e = rwkvcu_launch_zip(s, x, x, res, n, C, n, 0)) return e;
+    if (cudaError_t e = rwkvcu_launch_group_norm(s, xx, x, w, b, n, C, 1, eps)) return e;
+    if (cudaError_t e = rwkvcu_launch_shift(s, prev, xx, state, width, nslots, off, n, C, batch, nseq)) return e;
+    return rwkvcu_launch_mix_n(s, outs, xx, prev, mixes, mrows, count, n, C, style);
+  }
+  MixNArgs args{};
+  args.count = count;
+  for (int j = 0; j < count; ++j) {
+    args.out[j] = outs[j];
+    args.mix[j] = mixes[j];
+    if (mrows[j] == 1) args.bcast |= 1u << j;
+  }
+  if (style == 0) launch_add_norm_shift_mix<0>(s, x, res, xx, prev, w, b, state, width, nslots, off, C, batch, nseq, eps, args);
+  else launch_add_norm_shift_mix<1>(s, x, res, xx, prev, w, b, state, width, nslots, off, C, batch, nseq, eps, args);
+  return rwkvcu_check_launch();
+}
+
 /// RWKV-7 key preprocessing over [n, C]: kk = l2norm_head(k*kK), k *= 1+(a-1)*kA.
 cudaError_t rwkvcu_launch_key_v7(cudaStream_t s, float* kk, float* k, const float* a, const float* kK,
                                  const float* kA, int64_t n, int64_t C, int32_t heads) {
@@ -696,6 +853,59 @@ int rwkvcu_mix_n(rwkvcu_context* ctx, rwkvcu_tensor* const* outs, const rwkvcu_t
     }
     if (style != RWKVCU_MIX_LERP && style != RWKVCU_MIX_DELTA) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: unknown style %d", op, int(style));
     launch(ctx, op, [&] { return rwkvcu_launch_mix_n(ctx->stream, o, xp, pp, mp, mr, count, x->rows, x->cols, style); });
+  });
+}
+
+int rwkvcu_add_norm_shift_mix(rwkvcu_context* ctx, rwkvcu_tensor* const* outs, rwkvcu_tensor* xx, rwkvcu_tensor* prev,
+                              rwkvcu_tensor* x, const rwkvcu_tensor* residual, const rwkvcu_tensor* ln_w,
+                              const rwkvcu_tensor* ln_b, rwkvcu_tensor* state, int64_t off,
+                              const rwkvcu_tensor* const* mixes, int32_t count, int32_t style, float eps) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_add_norm_shift_mix";
+    need(outs, "outs");
+    need(mixes, "mixes");
+    if (count < 1 || count > RWKVCU_MIX_N_MAX)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: count %d outside [1, %d]", op, int(count), RWKVCU_MIX_N_MAX);
+    float* xp = F(ctx, x, -1, -1, op, "x");
+    const int64_t n = x->rows, C = x->cols;
+    const float* rp = residual ? F(ctx, residual, n, C, op, "residual") : nullptr;
+    float* xxp = F(ctx, xx, n, C, op, "xx");
+    float* pp = F(ctx, prev, n, C, op, "prev");
+    const float* lwp = F(ctx, ln_w, 1, C, op, "ln_w");
+    const float* lbp = F(ctx, ln_b, 1, C, op, "ln_b");
+    float* o[RWKVCU_MIX_N_MAX];
+    const float* mp[RWKVCU_MIX_N_MAX];
+    int64_t mr[RWKVCU_MIX_N_MAX];
+    char name[16];
+    for (int j = 0; j < count; ++j) {
+      snprintf(name, sizeof name, "outs[%d]", j);
+      o[j] = F(ctx, outs[j], n, C, op, name);
+      snprintf(name, sizeof name, "mixes[%d]", j);
+      mp[j] = Fb(ctx, mixes[j], n, C, op, name, &mr[j]);
+    }
+    if (style != RWKVCU_MIX_LERP && style != RWKVCU_MIX_DELTA) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: unknown style %d", op, int(style));
+    float* sp = state_range(ctx, state, off, C, op);
+    // What the call writes (xx, prev, x, the outputs) must be distinct and
+    // not alias what it reads.
+    const void* written[3 + RWKVCU_MIX_N_MAX] = {xxp, pp, xp};
+    const void* read[4 + RWKVCU_MIX_N_MAX] = {lwp, lbp, sp, rp};
+    const int nw = 3 + count, nr = 4 + count;
+    for (int j = 0; j < count; ++j) {
+      written[3 + j] = o[j];
+      read[4 + j] = mp[j];
+    }
+    for (int i = 0; i < nw; ++i) {
+      for (int k = i + 1; k < nw; ++k)
+        if (written[i] == written[k])
+          fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: xx, prev, x and the outputs must be distinct tensors", op);
+      for (int k = 0; k < nr; ++k)
+        if (written[i] == read[k])
+          fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: xx, prev, x and the outputs must not alias an input", op);
+    }
+    int32_t nseq = 0;
+    const int32_t* b = step_batch(ctx, n, state->rows, &nseq, op);
+    launch(ctx, op, [&] { return rwkvcu_launch_add_norm_shift_mix(ctx->stream, o, xxp, pp, xp, rp, lwp, lbp, sp, state->cols, state->rows, off, mp, mr, count, n, C, b, nseq, style, eps); });
   });
 }
 
