@@ -25,7 +25,9 @@ func (m *Model) forward(s *scratch) {
 		m.channelMix(s, l)
 		residual = s.out
 	}
-	m.be.Zip(s.x, s.x, s.out, backend.Add)
+	if residual != nil {
+		m.be.Zip(s.x, s.x, residual, backend.Add)
+	}
 }
 
 // openSublayer opens a time mix or a channel mix: it adds residual (nil:
