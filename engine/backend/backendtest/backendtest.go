@@ -52,6 +52,8 @@ func Run(t *testing.T, newBackend func() backend.Backend) {
 		{"AttnDecodeV7", fusedV7(testAttnDecodeV7)},
 		{"AttnDecodeV7Errors", fusedV7(testAttnDecodeV7Errors)},
 		{"ZipMap", fusedElementwise(testZipMap)},
+		{"MatMulGroup", fusedProducts(testMatMulGroup)},
+		{"MatMulGroupErrors", fusedProducts(testMatMulGroupErrors)},
 		{"Attention", attender(testAttention)},
 		{"AttentionPrefillEqualsDecode", attender(testAttentionPrefillEqualsDecode)},
 		{"AttentionErrors", attender(testAttentionErrors)},
