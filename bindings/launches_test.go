@@ -16,9 +16,14 @@ import (
 // the Backend interface, none of the optional fused operations) the
 // op-level graph.
 func decodeLaunches(t *testing.T, b *Backend, layers int, fused bool) uint64 {
+	return versionDecodeLaunches(t, b, weights.V7, layers, fused)
+}
+
+// versionDecodeLaunches is decodeLaunches for a synthetic model of version v.
+func versionDecodeLaunches(t *testing.T, b *Backend, v weights.Version, layers int, fused bool) uint64 {
 	t.Helper()
 	const steps = 4
-	f, err := weights.Synthesize(weights.SynthConfig{Version: weights.V7, Layers: layers, Embd: 64, Vocab: 32, HeadSize: 32, Seed: 5})
+	f, err := weights.Synthesize(weights.SynthConfig{Version: v, Layers: layers, Embd: 64, Vocab: 32, HeadSize: 32, Seed: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,5 +99,38 @@ func TestDecodeLaunchesPerLayer(t *testing.T) {
 	if op != wantOp || f != wantFused || op1-f1 != wantOp0-wantFused0 {
 		t.Errorf("launches per layer: op-level %d, fused %d, want %d and %d; 1-layer step %d -> %d, want %d fewer",
 			op, f, wantOp, wantFused, op1, f1, wantOp0-wantFused0)
+	}
+}
+
+// TestDecodeLaunchesPerLayerV6V5: the grouped products
+// (backend.FusedProducts) on RWKV-6 and RWKV-5.2 decode steps, per layer.
+func TestDecodeLaunchesPerLayerV6V5(t *testing.T) {
+	b := openTest(t)
+	defer b.Close()
+	for _, c := range []struct {
+		v                 weights.Version
+		wantOp, wantFused uint64
+		why               string
+	}{
+		// RWKV-6: the mixes' LoRA-down and tanh (2 -> 1), their five
+		// LoRA-ups with the static mixes (5 x (MatMul + Zip) -> 1; the five
+		// Slices stay), r, k, v, g with the gate's SiLU and the decay's
+		// LoRA-down with its tanh (7 -> 1), the decay's LoRA-up with its
+		// bias and activation (3 -> 1), the channel mix's key and
+		// receptance with their activations (4 -> 1).
+		{weights.V6, 46, 25, "v6"},
+		// RWKV-5.2: k, v, r, g with the gate's SiLU (5 -> 1), the channel
+		// mix's key and receptance (4 -> 1).
+		{weights.V52, 23, 16, "v5.2"},
+	} {
+		var got [2]uint64
+		for i, fused := range []bool{false, true} {
+			l1, l2 := versionDecodeLaunches(t, b, c.v, 1, fused), versionDecodeLaunches(t, b, c.v, 2, fused)
+			got[i] = l2 - l1
+		}
+		t.Logf("%s decode step, kernel launches per layer: op-level %d, fused %d", c.why, got[0], got[1])
+		if got[0] != c.wantOp || got[1] != c.wantFused {
+			t.Errorf("%s: launches per layer: op-level %d, fused %d, want %d and %d", c.why, got[0], got[1], c.wantOp, c.wantFused)
+		}
 	}
 }

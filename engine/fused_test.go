@@ -95,22 +95,28 @@ func TestFusedDecodeV7(t *testing.T) {
 	same("state", st1.Data, st2.Data)
 }
 
-// TestFusedProductsSharedModels: on the CPU backend every shared RWKV-7 model
-// file (each weight type and container) gives the same bits through the
+// TestFusedProductsSharedModels: on the CPU backend every shared model file
+// (every version, weight type and container) gives the same bits through the
 // grouped products (backend.FusedProducts, with the fused attention and
 // elementwise operations) as through the op-level graph: logits and states
 // after a prompt, after single-sequence decode steps (N = 1) and after
-// batched decode steps of three sequences (N = 3), where every layer of a
-// decode step runs three product groups.
+// batched decode steps of three sequences (N = 3), in which every layer runs
+// its version's number of product groups.
 func TestFusedProductsSharedModels(t *testing.T) {
 	var files []string
-	for _, pat := range []string{"rwkv.cpp/tests/tiny-rwkv-7v0-*.bin", "rwkv.cpp/quantized-by-rwkv.cpp/tiny-rwkv-7v0-*.bin",
-		"pth/tiny-rwkv-7v0-*"} {
+	for _, pat := range []string{"rwkv.cpp/tests/tiny-rwkv-*.bin", "rwkv.cpp/tests-history/tiny-rwkv-*.bin",
+		"rwkv.cpp/quantized-by-rwkv.cpp/tiny-rwkv-*.bin", "pth/tiny-rwkv-*"} {
 		files = append(files, testdata.Glob(t, pat)...)
 	}
-	if len(files) < 10 {
-		t.Fatalf("only %d shared RWKV-7 model files: %v", len(files), files)
+	if len(files) < 40 {
+		t.Fatalf("only %d shared model files: %v", len(files), files)
 	}
+	// Product groups per layer and decode step: RWKV-7's products of the
+	// mixed inputs and LoRA-ups; RWKV-6's mix LoRA-down, mix LoRA-ups,
+	// products of the mixed inputs and decay LoRA-up; RWKV-5's products;
+	// and every version's channel mix.
+	groupsPerLayer := map[weights.Version]int{weights.V7: 3, weights.V6: 5, weights.V52: 2, weights.V51: 2, weights.V4: 1}
+	seen := map[weights.Version]int{}
 	same := func(t *testing.T, what string, a, b []float32) {
 		t.Helper()
 		if len(a) != len(b) {
@@ -143,10 +149,12 @@ func TestFusedProductsSharedModels(t *testing.T) {
 					}
 				}
 			}
-			if models[1].cfg.Version != weights.V7 {
-				t.Fatalf("%s is %v, not RWKV-7", path, models[1].cfg.Version)
+			perStep, ok := groupsPerLayer[models[1].cfg.Version]
+			if !ok {
+				t.Fatalf("%s: version %v", path, models[1].cfg.Version)
 			}
-			layers := models[1].cfg.Layers
+			seen[models[1].cfg.Version]++
+			perStep *= models[1].cfg.Layers
 			// Prompts of different lengths (prefill: no groups).
 			var logits [2][3][]float32
 			for i := range models {
@@ -175,7 +183,7 @@ func TestFusedProductsSharedModels(t *testing.T) {
 				}
 				same(t, fmt.Sprintf("decode step %d logits", step), logits[0][0], logits[1][0])
 			}
-			if want := 4 * 3 * layers; fused.groups != want {
+			if want := 4 * perStep; fused.groups != want {
 				t.Fatalf("4 decode steps ran %d product groups, want %d", fused.groups, want)
 			}
 			for step, tok := range prompt[14:18] {
@@ -192,7 +200,7 @@ func TestFusedProductsSharedModels(t *testing.T) {
 					same(t, fmt.Sprintf("batched step %d sequence %d logits", step, j), reqs[0][j].Logits, reqs[1][j].Logits)
 				}
 			}
-			if want := 8 * 3 * layers; fused.groups != want {
+			if want := 8 * perStep; fused.groups != want {
 				t.Fatalf("8 decode steps ran %d product groups, want %d", fused.groups, want)
 			}
 			for j := range sess[0] {
@@ -204,5 +212,8 @@ func TestFusedProductsSharedModels(t *testing.T) {
 				same(t, fmt.Sprintf("sequence %d state", j), st0.Data, st1.Data)
 			}
 		})
+	}
+	if len(seen) != len(groupsPerLayer) {
+		t.Errorf("model files per version: %v, want every version of %v", seen, groupsPerLayer)
 	}
 }
