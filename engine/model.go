@@ -91,8 +91,8 @@ type Model struct {
 	// decode is set for a step in which every sequence has one token: the
 	// layer graphs then use the backend's fused decode operations, if any.
 	decode bool
-	// prods holds the products of one FusedProducts.MatMulGroup call
-	// (products, group).
+	// prods holds the products of one FusedProducts.MatMulGroup call of
+	// the layer graphs (no allocation per step).
 	prods [backend.MaxGroup]backend.Product
 }
 

@@ -137,29 +137,56 @@ func (b *Backend) MatMulGroup(entries []backend.Product) {
 	}
 	g := &b.group
 	*g = groupTask{count: len(entries)}
-	n, chunks, work, tmp := -1, 0, 0, 0
+	chunks, work, tmp, ok := b.planGroup(g, entries)
+	if !ok {
+		*g = groupTask{} // keep no tensor of a failed call
+		return
+	}
+	if cap(b.groupTmp) < tmp {
+		b.groupTmp = make([]float32, tmp)
+	}
+	tmp = 0
+	for j := range entries {
+		e := &g.es[j]
+		e.dst = e.out.f32
+		if e.lerp != nil {
+			e.dst = b.groupTmp[tmp : tmp+len(e.out.f32)]
+			tmp += len(e.out.f32)
+		}
+	}
+	b.runSized(g, chunks, work)
+	*g = groupTask{}
+}
+
+// planGroup checks every operand of entries and fills g's entries; it
+// returns the task's chunks, its work (multiply-adds), the scratch the Lerp
+// entries need (floats) and whether the group is valid (else an error is
+// recorded).
+func (b *Backend) planGroup(g *groupTask, entries []backend.Product) (chunks, work, tmp int, ok bool) {
+	const op = "MatMulGroup"
+	n := -1
 	for j, e := range entries {
 		ge := &g.es[j]
 		if ge.x, ge.w = b.t(e.In), b.t(e.W); ge.x == nil || ge.w == nil {
-			return
+			return 0, 0, 0, false
 		}
 		if n < 0 {
 			n = ge.x.rows
 		}
 		O, I := ge.w.rows, ge.w.cols
 		if !b.ok(op, n, I, e.In) || !b.ok(op, n, O, e.Out) {
-			return
+			return 0, 0, 0, false
 		}
 		ge.out = b.t(e.Out)
 		if e.Bias != nil {
 			if !b.okRow(op, n, O, e.Bias) {
-				return
+				return 0, 0, 0, false
 			}
 			ge.bias = b.t(e.Bias)
 		}
 		if e.Lerp != nil {
 			if !b.ok(op, n, O, e.Lerp) {
-				return
+				return 0, 0, 0, false
 			}
 			ge.lerp = b.t(e.Lerp)
 			tmp += n * O
@@ -167,7 +194,7 @@ func (b *Backend) MatMulGroup(entries []backend.Product) {
 		if f, ok := e.Act.Unary(); ok {
 			if f > backend.V7Decay {
 				b.fail("%s: product %d: unknown activation %d", op, j, e.Act)
-				return
+				return 0, 0, 0, false
 			}
 			ge.f, ge.act = f, true
 		}
@@ -185,26 +212,12 @@ func (b *Backend) MatMulGroup(entries []backend.Product) {
 			for k, in := range []*tensor{e.out, e.x, e.w, e.bias, e.lerp} {
 				if in != nil && (q != j || k != 0) && overlap(out, in) {
 					b.fail("%s: the output of product %d overlaps an operand of product %d", op, j, q)
-					*g = groupTask{}
-					return
+					return 0, 0, 0, false
 				}
 			}
 		}
 	}
-	if cap(b.groupTmp) < tmp {
-		b.groupTmp = make([]float32, tmp)
-	}
-	tmp = 0
-	for j := range entries {
-		e := &g.es[j]
-		e.dst = e.out.f32
-		if e.lerp != nil {
-			e.dst = b.groupTmp[tmp : tmp+len(e.out.f32)]
-			tmp += len(e.out.f32)
-		}
-	}
-	b.runSized(g, chunks, work)
-	*g = groupTask{}
+	return chunks, work, tmp, true
 }
 
 // overlap reports whether two tensors share memory (views included).
