@@ -69,9 +69,9 @@ func (a Activation) Unary() (f Unary, ok bool) {
 //	Out = p                          if Lerp is nil
 //	Out = Out + (Lerp - Out) * p     otherwise             (Out and Lerp [N, O]; Out is read first)
 //
-// each step rounded to float32. The last form with Act = Activate(Sigmoid) is
-// RWKV-7's value residual: after p = V2-product + Bias it is exactly
-// ValueV7(Out, Lerp, p) (v += (first - v) * sigmoid(gate)).
+// each step rounded to float32. With Act = Activate(Sigmoid) the Lerp form
+// is RWKV-7's value residual: ValueV7(Out, Lerp, gate) with gate the product
+// plus Bias (v += (first - v) * sigmoid(gate)).
 type Product struct {
 	Out, In, W Tensor
 	Bias       Tensor // optional
