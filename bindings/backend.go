@@ -40,6 +40,11 @@ type Backend struct {
 	// each an allocation of its own holding only C pointers, so that
 	// cgo's pointer checks allow passing it to C.
 	hs [2][]ptr
+	// MatMulGroup's arrays (products.go), allocated on first use.
+	grp struct {
+		outs, xs, ws, biases, lerps []ptr
+		acts                        []int32
+	}
 	// librwkvcu_bench (benchmark extras), loaded on first use; benchErr says
 	// why it is unavailable.
 	bench      *benchAPI

@@ -9,10 +9,13 @@ import (
 
 // decodeStep is a small decode step over every kind of staged input: the
 // step's batch (BeginStep, read by Shift and WKV5), token ids (Embed) and
-// row indices (GatherRows).
+// row indices (GatherRows); and a product group (MatMulGroup, whose table of
+// products a captured graph keeps), one product interpolating into its
+// output, which carries over from step to step.
 type decodeStep struct {
 	emb, mix, w, u, wt, state    backend.Tensor
 	x, prev, xm, r, y, out, gath backend.Tensor
+	g, lerped                    backend.Tensor
 }
 
 func newDecodeStep(b *Backend, rng *rand.Rand, state []float32) *decodeStep {
@@ -29,7 +32,7 @@ func newDecodeStep(b *Backend, rng *rand.Rand, state []float32) *decodeStep {
 		w: b.UploadF32(1, C, vals(C)), u: b.UploadF32(1, C, vals(C)), wt: b.UploadF32(C, C, vals(C*C)),
 		state: b.UploadF32(slots, C+2*16*16, state),
 	}
-	for i, p := range []*backend.Tensor{&d.x, &d.prev, &d.xm, &d.r, &d.y, &d.out, &d.gath} {
+	for i, p := range []*backend.Tensor{&d.x, &d.prev, &d.xm, &d.r, &d.y, &d.out, &d.gath, &d.g, &d.lerped} {
 		_ = i
 		*p = b.New(2, C)
 	}
@@ -41,6 +44,10 @@ func (d *decodeStep) run(b *Backend, tokens []int32, bt backend.Batch, rows []in
 	b.Embed(d.x, d.emb, tokens)
 	b.Shift(d.prev, d.x, d.state, 0)
 	b.Mix(d.xm, d.x, d.prev, d.mix, backend.MixDelta)
+	b.MatMulGroup([]backend.Product{
+		{Out: d.g, In: d.xm, W: d.wt, Bias: d.mix, Act: backend.Activate(backend.Sigmoid)},
+		{Out: d.lerped, In: d.x, W: d.wt, Act: backend.Activate(backend.Tanh), Lerp: d.prev},
+	})
 	b.Map(d.r, d.xm, backend.Tanh)
 	b.WKV5(d.y, d.r, d.xm, d.x, d.w, d.u, d.state, 32, 2)
 	b.MatMulT(d.out, d.y, d.wt)
@@ -104,8 +111,8 @@ func testGraph(t *testing.T, b *Backend) {
 			}
 		}
 		g.Launch()
-		want := readAll(b, direct.gath, direct.out, direct.state)
-		got := readAll(b, graph.gath, graph.out, graph.state)
+		want := readAll(b, direct.gath, direct.out, direct.state, direct.g, direct.lerped)
+		got := readAll(b, graph.gath, graph.out, graph.state, graph.g, graph.lerped)
 		if err := b.Err(); err != nil {
 			t.Fatal(err)
 		}

@@ -16,9 +16,14 @@ import (
 // the Backend interface, none of the optional fused operations) the
 // op-level graph.
 func decodeLaunches(t *testing.T, b *Backend, layers int, fused bool) uint64 {
+	return versionDecodeLaunches(t, b, weights.V7, layers, fused)
+}
+
+// versionDecodeLaunches is decodeLaunches for a synthetic model of version v.
+func versionDecodeLaunches(t *testing.T, b *Backend, v weights.Version, layers int, fused bool) uint64 {
 	t.Helper()
 	const steps = 4
-	f, err := weights.Synthesize(weights.SynthConfig{Version: weights.V7, Layers: layers, Embd: 64, Vocab: 32, HeadSize: 32, Seed: 5})
+	f, err := weights.Synthesize(weights.SynthConfig{Version: v, Layers: layers, Embd: 64, Vocab: 32, HeadSize: 32, Seed: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +65,12 @@ func decodeLaunches(t *testing.T, b *Backend, layers int, fused bool) uint64 {
 }
 
 // TestDecodeLaunchesPerLayer: an RWKV-7 decode step costs a fixed number of
-// kernel launches per layer, fewer with the fused operations
-// (backend.FusedV7, FusedElementwise, FusedNorm) than with the op-level
-// graph. Layer 0 differs from the others (its value residual is a copy of
-// v; its time mix adds no residual), so the count per layer is measured
-// between models of two and three layers.
+// kernel launches per layer, fewer with the fused decode operations
+// (backend.FusedV7, FusedElementwise, FusedNorm, FusedProducts) than with
+// the op-level graph. Layer 0 differs from the others (its value residual is
+// a copy of v; its time mix adds no residual), so the count per layer is
+// measured between models of two and three layers, and layer 0's through
+// the one-layer model.
 func TestDecodeLaunchesPerLayer(t *testing.T) {
 	b := openTest(t)
 	defer b.Close()
@@ -79,17 +85,61 @@ func TestDecodeLaunchesPerLayer(t *testing.T) {
 	f1, f := perLayer(true)
 	t.Logf("RWKV-7 decode step, kernel launches per layer: op-level %d, fused %d (1-layer model, whole step: %d and %d)", op, f, op1, f1)
 	// The fused decode attention (backend.FusedV7) replaces KeyV7, WKV7,
-	// GroupNorm, BonusV7 and the gate's Zip: 5 launches -> 1; ZipMap
-	// (backend.FusedElementwise) the bias add and activation of the decay
-	// and of the in-context rate: 2 x (2 -> 1); AddNormShiftMix
-	// (backend.FusedNorm) the residual add of the sublayer before, the
-	// LayerNorm, Shift and MixN that open each sublayer: 2 x (4 -> 1).
-	// Layer 0's time mix has no residual to add (3 -> 1) and the last
-	// layer's residual add stays after the loop, so a 1-layer step saves
-	// one launch less than a layer.
-	const wantOp, wantFused = 36, 24
-	if op != wantOp || f != wantFused || op1-f1 != wantOp-wantFused-1 {
+	// GroupNorm, BonusV7 and the gate's Zip: 5 launches -> 1.
+	// AddNormShiftMix (backend.FusedNorm) the residual add of the sublayer
+	// before, the LayerNorm, Shift and MixN that open each sublayer: 2 x
+	// (4 -> 1). The grouped products (backend.FusedProducts) replace the 7
+	// products of the mixed inputs with the LoRA-downs' 2 activations
+	// (9 -> 1), the LoRA-ups with their biases, activations and the value
+	// residual (W2 + ZipMap, A2 + ZipMap, G2, V2 + Zip + ValueV7: 8 -> 1) and
+	// the channel mix's key with its squared ReLU (2 -> 1). What remains per
+	// layer: 2 norms, 3 groups, the fused attention, the output product and
+	// the channel mix's value product.
+	const wantOp, wantFused = 36, 8
+	// Layer 0 of the op-level graph copies v into vFirst (1 launch) instead
+	// of the value residual's V1, V2, Zip and ValueV7 (4); the fused graph
+	// computes layer 0's v into vFirst directly, and the residual is inside
+	// the other layers' groups. Layer 0's time mix adds no residual (the
+	// op-level graph saves that Zip too), and the last layer's residual add
+	// stays after the loop on both.
+	const wantOp0, wantFused0 = wantOp - 3, wantFused
+	if op != wantOp || f != wantFused || op1-f1 != wantOp0-wantFused0 {
 		t.Errorf("launches per layer: op-level %d, fused %d, want %d and %d; 1-layer step %d -> %d, want %d fewer",
-			op, f, wantOp, wantFused, op1, f1, wantOp-wantFused-1)
+			op, f, wantOp, wantFused, op1, f1, wantOp0-wantFused0)
+	}
+}
+
+// TestDecodeLaunchesPerLayerV6V5: the grouped products
+// (backend.FusedProducts) on RWKV-6 and RWKV-5.2 decode steps, per layer.
+func TestDecodeLaunchesPerLayerV6V5(t *testing.T) {
+	b := openTest(t)
+	defer b.Close()
+	for _, c := range []struct {
+		v                 weights.Version
+		wantOp, wantFused uint64
+		why               string
+	}{
+		// Both: each sublayer opens with AddNormShiftMix (backend.FusedNorm):
+		// the residual add, LayerNorm, Shift and mixes, 2 x (4 -> 1).
+		// RWKV-6: the mixes' LoRA-down and tanh (2 -> 1), their five
+		// LoRA-ups with the static mixes (5 x (MatMul + Zip) -> 1; the five
+		// Slices stay), r, k, v, g with the gate's SiLU and the decay's
+		// LoRA-down with its tanh (7 -> 1), the decay's LoRA-up with its
+		// bias and activation (3 -> 1), the channel mix's key and
+		// receptance with their activations (4 -> 1).
+		{weights.V6, 46, 19, "v6"},
+		// RWKV-5.2: k, v, r, g with the gate's SiLU (5 -> 1), the channel
+		// mix's key and receptance (4 -> 1).
+		{weights.V52, 23, 10, "v5.2"},
+	} {
+		var got [2]uint64
+		for i, fused := range []bool{false, true} {
+			l1, l2 := versionDecodeLaunches(t, b, c.v, 1, fused), versionDecodeLaunches(t, b, c.v, 2, fused)
+			got[i] = l2 - l1
+		}
+		t.Logf("%s decode step, kernel launches per layer: op-level %d, fused %d", c.why, got[0], got[1])
+		if got[0] != c.wantOp || got[1] != c.wantFused {
+			t.Errorf("%s: launches per layer: op-level %d, fused %d, want %d and %d", c.why, got[0], got[1], c.wantOp, c.wantFused)
+		}
 	}
 }

@@ -10,32 +10,34 @@ import (
 
 // The integer macros of the C headers: RWKVCU_NAME is cName.
 const (
-	cABIVersion          = 2 // RWKVCU_ABI_VERSION
-	cF32                 = 0 // RWKVCU_F32
-	cF16                 = 1 // RWKVCU_F16
-	cBF16                = 2 // RWKVCU_BF16
-	cI8                  = 3 // RWKVCU_I8
-	cSigmoid             = 0 // RWKVCU_SIGMOID
-	cTanh                = 1 // RWKVCU_TANH
-	cSilu                = 2 // RWKVCU_SILU
-	cReluSquare          = 3 // RWKVCU_RELU_SQUARE
-	cNegExpExp           = 4 // RWKVCU_NEG_EXP_EXP
-	cV7Decay             = 5 // RWKVCU_V7_DECAY
-	cAdd                 = 0 // RWKVCU_ADD
-	cSub                 = 1 // RWKVCU_SUB
-	cMul                 = 2 // RWKVCU_MUL
-	cMixLerp             = 0 // RWKVCU_MIX_LERP
-	cMixDelta            = 1 // RWKVCU_MIX_DELTA
-	cMixNMax             = 8 // RWKVCU_MIX_N_MAX
-	cStatLiveTensors     = 0 // RWKVCU_STAT_LIVE_TENSORS
-	cStatLiveDeviceBytes = 1 // RWKVCU_STAT_LIVE_DEVICE_BYTES
-	cStatAllocations     = 2 // RWKVCU_STAT_ALLOCATIONS
-	cStatKernelLaunches  = 3 // RWKVCU_STAT_KERNEL_LAUNCHES
-	cStatGraphLaunches   = 4 // RWKVCU_STAT_GRAPH_LAUNCHES
-	cStatHostSyncs       = 5 // RWKVCU_STAT_HOST_SYNCS
-	cStatH2DBytes        = 6 // RWKVCU_STAT_H2D_BYTES
-	cStatD2HBytes        = 7 // RWKVCU_STAT_D2H_BYTES
-	cStatCount           = 8 // RWKVCU_STAT_COUNT
+	cABIVersion          = 2  // RWKVCU_ABI_VERSION
+	cF32                 = 0  // RWKVCU_F32
+	cF16                 = 1  // RWKVCU_F16
+	cBF16                = 2  // RWKVCU_BF16
+	cI8                  = 3  // RWKVCU_I8
+	cSigmoid             = 0  // RWKVCU_SIGMOID
+	cTanh                = 1  // RWKVCU_TANH
+	cSilu                = 2  // RWKVCU_SILU
+	cReluSquare          = 3  // RWKVCU_RELU_SQUARE
+	cNegExpExp           = 4  // RWKVCU_NEG_EXP_EXP
+	cV7Decay             = 5  // RWKVCU_V7_DECAY
+	cNoFunction          = -1 // RWKVCU_NO_FUNCTION
+	cAdd                 = 0  // RWKVCU_ADD
+	cSub                 = 1  // RWKVCU_SUB
+	cMul                 = 2  // RWKVCU_MUL
+	cMixLerp             = 0  // RWKVCU_MIX_LERP
+	cMixDelta            = 1  // RWKVCU_MIX_DELTA
+	cMixNMax             = 8  // RWKVCU_MIX_N_MAX
+	cGroupMax            = 8  // RWKVCU_GROUP_MAX
+	cStatLiveTensors     = 0  // RWKVCU_STAT_LIVE_TENSORS
+	cStatLiveDeviceBytes = 1  // RWKVCU_STAT_LIVE_DEVICE_BYTES
+	cStatAllocations     = 2  // RWKVCU_STAT_ALLOCATIONS
+	cStatKernelLaunches  = 3  // RWKVCU_STAT_KERNEL_LAUNCHES
+	cStatGraphLaunches   = 4  // RWKVCU_STAT_GRAPH_LAUNCHES
+	cStatHostSyncs       = 5  // RWKVCU_STAT_HOST_SYNCS
+	cStatH2DBytes        = 6  // RWKVCU_STAT_H2D_BYTES
+	cStatD2HBytes        = 7  // RWKVCU_STAT_D2H_BYTES
+	cStatCount           = 8  // RWKVCU_STAT_COUNT
 )
 
 // Status codes returned by librwkvcu (Error.Status): RWKVCU_OK is
@@ -148,6 +150,8 @@ type capi struct {
 	matmul func(ctx ptr, out ptr, x ptr, w ptr) int32
 	// rwkvcu_matmul_t
 	matmulT func(ctx ptr, out ptr, x ptr, wt ptr) int32
+	// rwkvcu_matmul_group
+	matmulGroup func(ctx ptr, outs *ptr, xs *ptr, ws *ptr, biases *ptr, acts *int32, lerps *ptr, count int32) int32
 	// rwkvcu_map
 	mapFn func(ctx ptr, out ptr, x ptr, fn int32) int32
 	// rwkvcu_zip

@@ -77,6 +77,9 @@ func newCgoAPI() *capi {
 		matmulT: func(ctx ptr, out ptr, x ptr, wt ptr) int32 {
 			return int32(C.rwkvcu_matmul_t((*C.rwkvcu_context)(ctx), (*C.rwkvcu_tensor)(out), (*C.rwkvcu_tensor)(x), (*C.rwkvcu_tensor)(wt)))
 		},
+		matmulGroup: func(ctx ptr, outs *ptr, xs *ptr, ws *ptr, biases *ptr, acts *int32, lerps *ptr, count int32) int32 {
+			return int32(C.rwkvcu_matmul_group((*C.rwkvcu_context)(ctx), (**C.rwkvcu_tensor)(unsafe.Pointer(outs)), (**C.rwkvcu_tensor)(unsafe.Pointer(xs)), (**C.rwkvcu_tensor)(unsafe.Pointer(ws)), (**C.rwkvcu_tensor)(unsafe.Pointer(biases)), (*C.int32_t)(unsafe.Pointer(acts)), (**C.rwkvcu_tensor)(unsafe.Pointer(lerps)), C.int32_t(count)))
+		},
 		mapFn: func(ctx ptr, out ptr, x ptr, fn int32) int32 {
 			return int32(C.rwkvcu_map((*C.rwkvcu_context)(ctx), (*C.rwkvcu_tensor)(out), (*C.rwkvcu_tensor)(x), C.int32_t(fn)))
 		},

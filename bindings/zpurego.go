@@ -39,6 +39,7 @@ func bindCAPI(a *capi, lib uintptr, path string) error {
 		{&a.groupNorm, "rwkvcu_group_norm", false},
 		{&a.matmul, "rwkvcu_matmul", false},
 		{&a.matmulT, "rwkvcu_matmul_t", false},
+		{&a.matmulGroup, "rwkvcu_matmul_group", false},
 		{&a.mapFn, "rwkvcu_map", false},
 		{&a.zip, "rwkvcu_zip", false},
 		{&a.zipMap, "rwkvcu_zip_map", false},

@@ -15,6 +15,7 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include "elementwise.cuh"
 #include "matmul.cuh"
 #include "ptx_wrappers.cuh"
 
@@ -102,22 +103,24 @@ __device__ __forceinline__ float warp_sum(float v) {
 // ============================================================================
 constexpr int kGemvThreads = 128;
 
-template <int WT, int NT, int ROWS, bool WVEC, bool XVEC>
-__global__ void __launch_bounds__(kGemvThreads)
-    gemv_kernel(float* __restrict__ out,          // [n, ldo]
-                int64_t ldo,                      //
-                const float* __restrict__ x,      // [n, ldx]
-                int64_t ldx,                      //
-                const void* __restrict__ wv,      // [o, k] of Elem<WT>::S
-                const float* __restrict__ wscale, // [o] (I8 only)
-                int64_t n, int64_t o, int64_t k) {
+// gemv_tile is the work of one GEMV block, for rows [r0, r0+ROWS) of the
+// weight and tokens [t0, t0+NT) (those below o and n): every thread of the
+// block calls it (it synchronizes the block once), with red a shared array
+// of kGemvThreads/32 * ROWS * NT floats, and store(t, r, s) receives each
+// finished sum (from one thread per output). gemv_kernel stores the sums;
+// group_gemv_kernel applies its products' epilogues: both sum identically.
+template <int WT, int NT, int ROWS, bool WVEC, bool XVEC, class Store>
+__device__ __forceinline__ void gemv_tile(const float* __restrict__ x,      // [n, ldx]
+                                          int64_t ldx,                      //
+                                          const void* __restrict__ wv,      // [o, k] of Elem<WT>::S
+                                          const float* __restrict__ wscale, // [o] (I8 only)
+                                          int64_t n, int64_t o, int64_t k, int64_t r0, int64_t t0, float* red,
+                                          const Store& store) {
   using S = typename Elem<WT>::S;
   constexpr int V = WVEC ? int(16 / sizeof(S)) : 1;  // elements per load
   constexpr int WPV = 4 / int(sizeof(S)) > 0 ? 4 / int(sizeof(S)) : 1;  // elements per 32-bit word
   const S* w = static_cast<const S*>(wv);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int64_t r0 = int64_t(blockIdx.x) * ROWS;
-  const int64_t t0 = int64_t(blockIdx.y) * NT;
   const int nt = int(min64(NT, n - t0));
 
   const S* wrow[ROWS];
@@ -173,26 +176,137 @@ __global__ void __launch_bounds__(kGemvThreads)
     }
   }
 
-  __shared__ float red[kGemvThreads / 32][ROWS * NT];
 #pragma unroll
   for (int j = 0; j < ROWS; ++j)
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
       float s = warp_sum(acc[j][t]);
-      if (lane == 0) red[warp][j * NT + t] = s;
+      if (lane == 0) red[warp * (ROWS * NT) + j * NT + t] = s;
     }
   __syncthreads();
   if (tid < ROWS * NT) {
     const int j = tid / NT, t = tid % NT;
     const int64_t r = r0 + j;
     if (r < o && t < nt) {
-      float s = red[0][tid];
+      float s = red[tid];
 #pragma unroll
-      for (int q = 1; q < kGemvThreads / 32; ++q) s += red[q][tid];
+      for (int q = 1; q < kGemvThreads / 32; ++q) s += red[q * (ROWS * NT) + tid];
       if constexpr (WT == kI8) s *= wscale[r];
-      out[(t0 + t) * ldo + r] = s;
+      store(t0 + t, r, s);
     }
   }
+}
+
+// StoreOut is gemv_kernel's store: out[t, r] = s.
+struct StoreOut {
+  float* out;
+  int64_t ldo;
+  __device__ __forceinline__ void operator()(int64_t t, int64_t r, float s) const { out[t * ldo + r] = s; }
+};
+
+template <int WT, int NT, int ROWS, bool WVEC, bool XVEC>
+__global__ void __launch_bounds__(kGemvThreads)
+    gemv_kernel(float* __restrict__ out,          // [n, ldo]
+                int64_t ldo,                      //
+                const float* __restrict__ x,      // [n, ldx]
+                int64_t ldx,                      //
+                const void* __restrict__ wv,      // [o, k] of Elem<WT>::S
+                const float* __restrict__ wscale, // [o] (I8 only)
+                int64_t n, int64_t o, int64_t k) {
+  __shared__ float red[kGemvThreads / 32 * ROWS * NT];
+  gemv_tile<WT, NT, ROWS, WVEC, XVEC>(x, ldx, wv, wscale, n, o, k, int64_t(blockIdx.x) * ROWS, int64_t(blockIdx.y) * NT,
+                                      red, StoreOut{out, ldo});
+}
+
+// ============================================================================
+// Grouped GEMV with epilogues (rwkvcu_launch_matmul_group): the products
+// of up to kGroupMax weights, each with its own input, weight type and
+// epilogue (bias, activation, interpolation into the output), in one
+// launch. The table of products travels by value in the kernel's parameter
+// space (no upload, and a captured graph keeps it). Block x of the grid
+// belongs to the product whose first block is the largest at or below x
+// and is a GEMV block of it (gemv_tile with that product's weight type and
+// load form, chosen per block: uniform, so without divergence); block y
+// is the token chunk, as in gemv_kernel, so each sum is the one
+// gemv_kernel computes for the same weight type, load form and NT.
+// ============================================================================
+
+// GroupEntry is one product of a group_gemv_kernel launch (see
+// rwkvcu_group_product for the fields' meaning).
+struct GroupEntry {
+  float* out;
+  const float* x;
+  const void* w;
+  const float* wscale;
+  const float* bias;
+  const float* lerp;
+  int64_t o, k;
+  int32_t form;         // group_form(): the weight type and the load form
+  int32_t act;          // an RWKVCU_SIGMOID ... value, or RWKVCU_NO_FUNCTION (-1)
+  int32_t bias_bcast;   // bias is [1, o]
+  int32_t first_block;  // the product's first block along x
+};
+
+// GroupArgs is the parameter of group_gemv_kernel: count products, n tokens.
+struct GroupArgs {
+  GroupEntry e[kGroupMax];
+  int32_t count;
+  int64_t n;
+};
+
+// group_form numbers the gemv_tile forms of group_gemv_kernel: a weight
+// type with 16-byte weight and x loads (vec) or scalar ones.
+__host__ __device__ constexpr int32_t group_form(int32_t dt, bool vec) { return dt * 2 + (vec ? 1 : 0); }
+
+// group_rows is the number of weight rows a block of the form covers.
+__host__ __device__ constexpr int group_rows(int32_t form) { return form == group_form(kI8, true) ? 2 : 4; }
+
+// StoreGroup is group_gemv_kernel's store: the epilogue of a product, each
+// operation rounded to float (no contraction): s += bias; s = f(s); then
+// out = s, or out += (lerp - out) * s.
+struct StoreGroup {
+  float* out;
+  const float* bias;
+  const float* lerp;
+  int64_t o;
+  bool bcast;
+  int act;
+  __device__ __forceinline__ void operator()(int64_t t, int64_t r, float s) const {
+    const int64_t i = t * o + r;
+    if (bias) s = __fadd_rn(s, bias[bcast ? r : i]);
+    s = rwkv_unary_fn(act, s);
+    out[i] = lerp ? rwkv_lerp(out[i], lerp[i], s) : s;
+  }
+};
+
+template <int NT>
+__global__ void __launch_bounds__(kGemvThreads) group_gemv_kernel(const GroupArgs args) {
+  __shared__ float red[kGemvThreads / 32 * 4 * NT];
+  // The block's product, selected with constant indices only, so that the
+  // table is read from the parameter space (no local copy).
+  const int bx = int(blockIdx.x);
+  GroupEntry e = args.e[0];
+#pragma unroll
+  for (int q = 1; q < kGroupMax; ++q)
+    if (q < args.count && bx >= args.e[q].first_block) e = args.e[q];
+  const int64_t t0 = int64_t(blockIdx.y) * NT, b = bx - e.first_block;
+  const StoreGroup st{e.out, e.bias, e.lerp, e.o, e.bias_bcast != 0, e.act};
+#define RWKV_GROUP_TILE(DT, VEC)                                                                                  \
+  case group_form(DT, VEC):                                                                                       \
+    gemv_tile<DT, NT, group_rows(group_form(DT, VEC)), VEC, VEC>(e.x, e.k, e.w, e.wscale, args.n, e.o, e.k,       \
+                                                                 b * group_rows(group_form(DT, VEC)), t0, red, st); \
+    break;
+  switch (e.form) {
+    RWKV_GROUP_TILE(kF32, true)
+    RWKV_GROUP_TILE(kF32, false)
+    RWKV_GROUP_TILE(kF16, true)
+    RWKV_GROUP_TILE(kF16, false)
+    RWKV_GROUP_TILE(kBF16, true)
+    RWKV_GROUP_TILE(kBF16, false)
+    RWKV_GROUP_TILE(kI8, true)
+    RWKV_GROUP_TILE(kI8, false)
+  }
+#undef RWKV_GROUP_TILE
 }
 
 // ============================================================================
@@ -850,6 +964,55 @@ cudaError_t dispatch(int32_t family, bool trans, const Args& a) {
   }
 }
 
+// launch_group_nt launches group_gemv_kernel<NT> over the n tokens of args
+// (more than one launch only past kMaxGridY chunks of NT tokens).
+template <int NT>
+cudaError_t launch_group_nt(cudaStream_t s, const GroupArgs& args, int64_t blocks) {
+  for (int64_t t0 = 0; t0 < args.n; t0 += kMaxGridY * NT) {
+    GroupArgs a = args;
+    a.n = args.n - t0 < kMaxGridY * NT ? args.n - t0 : kMaxGridY * NT;
+    if (t0 > 0) {
+      for (int j = 0; j < a.count; ++j) {
+        GroupEntry& e = a.e[j];
+        e.out += t0 * e.o;
+        e.x += t0 * e.k;
+        if (e.lerp) e.lerp += t0 * e.o;
+        if (e.bias && !e.bias_bcast) e.bias += t0 * e.o;
+      }
+    }
+    auto* kern = group_gemv_kernel<NT>;
+    RWKV_LAUNCH(kern, dim3(unsigned(blocks), unsigned(cdiv(a.n, NT))), dim3(kGemvThreads), 0, s)(a);
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
+
+cudaError_t run_group(cudaStream_t s, const rwkvcu_group_product* ps, int32_t count, int64_t n) {
+  if (!ps || count < 1 || count > kGroupMax || n < 0) return cudaErrorInvalidValue;
+  GroupArgs args{};
+  args.count = count;
+  args.n = n;
+  int64_t blocks = 0;
+  for (int j = 0; j < count; ++j) {
+    const rwkvcu_group_product& p = ps[j];
+    if (!p.out || !p.x || !p.w || p.o < 1 || p.k < 0) return cudaErrorInvalidValue;
+    if (p.wdtype < kF32 || p.wdtype > kI8 || (p.wdtype == kI8 && !p.wscale)) return cudaErrorInvalidValue;
+    if ((p.bias && p.bias_rows != 1 && p.bias_rows != n) || p.act < -1 || p.act > 5) return cudaErrorInvalidValue;
+    const bool vec = aligned(p.w, 16) && (p.k * int64_t(esize(p.wdtype))) % 16 == 0 && aligned(p.x, 16);
+    GroupEntry& e = args.e[j];
+    e = GroupEntry{p.out, p.x, p.w, p.wscale, p.bias, p.lerp, p.o, p.k, group_form(p.wdtype, vec), p.act,
+                   p.bias_rows == 1, int32_t(blocks)};
+    blocks += cdiv(p.o, group_rows(e.form));
+    if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
+  }
+  if (n == 0) return cudaSuccess;
+  if (n <= 1) return launch_group_nt<1>(s, args, blocks);
+  if (n <= 2) return launch_group_nt<2>(s, args, blocks);
+  if (n <= 4) return launch_group_nt<4>(s, args, blocks);
+  return launch_group_nt<8>(s, args, blocks);
+}
+
 // choose_family is the launch heuristic (see cuda/matmul.cuh).
 inline int32_t choose_family(bool trans, int32_t dt, int64_t n) {
   if (n <= 8) return trans ? RWKVCU_MM_SPARSE_T : RWKVCU_MM_GEMV;
@@ -896,6 +1059,10 @@ cudaError_t rwkvcu_launch_matmul_using(int32_t family, int32_t transposed, cudaS
 
 int32_t rwkvcu_matmul_last_variant(void) { return rwkv_mm::g_last_variant; }
 
+cudaError_t rwkvcu_launch_matmul_group(cudaStream_t s, const rwkvcu_group_product* ps, int32_t count, int64_t n) {
+  return rwkv_mm::run_group(s, ps, count, n);
+}
+
 // ---- Checked entry points of the C ABI (csrc/include/rwkvcu.h) ------------------------
 // Each checks its operands' types and shapes (and the step's batch where it
 // reads one) before it queues the kernels above on the context's stream, so a
@@ -928,6 +1095,75 @@ int rwkvcu_matmul_t(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor
     float* o = F(ctx, out, x->rows, wt->cols, op, "out");
     launch(ctx, op, [&] { return rwkvcu_launch_matmul_t(ctx->stream, o, wt->cols, xp, wt->rows, wt->data, wt->dtype, wt->scales, x->rows,
                                     wt->rows, wt->cols); });
+  });
+}
+
+static_assert(RWKVCU_GROUP_MAX == kGroupMax, "RWKVCU_GROUP_MAX");
+static_assert(RWKVCU_NO_FUNCTION == -1, "RWKVCU_NO_FUNCTION");
+
+int rwkvcu_matmul_group(rwkvcu_context* ctx, rwkvcu_tensor* const* outs, const rwkvcu_tensor* const* xs,
+                        const rwkvcu_tensor* const* ws, const rwkvcu_tensor* const* biases, const int32_t* acts,
+                        const rwkvcu_tensor* const* lerps, int32_t count) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_matmul_group";
+    need(outs, "outs");
+    need(xs, "xs");
+    need(ws, "ws");
+    need(biases, "biases");
+    need(acts, "acts");
+    need(lerps, "lerps");
+    if (count < 1 || count > RWKVCU_GROUP_MAX)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: count %d outside [1, %d]", op, int(count), RWKVCU_GROUP_MAX);
+    rwkvcu_group_product ps[RWKVCU_GROUP_MAX];
+    // The bytes each product reads ([0]: x, w, w's scales, bias, lerp)
+    // and writes (out), for the overlap check.
+    struct Span {
+      const char* p = nullptr;
+      size_t bytes = 0;
+    };
+    auto span = [](const void* p, const rwkvcu_tensor* t, size_t esize) {
+      return Span{static_cast<const char*>(p), size_t(t->rows * t->cols) * esize};
+    };
+    Span reads[RWKVCU_GROUP_MAX][5], writes[RWKVCU_GROUP_MAX];
+    int64_t n = -1;
+    char name[16];
+    for (int j = 0; j < count; ++j) {
+      snprintf(name, sizeof name, "ws[%d]", j);
+      const rwkvcu_tensor* w = T(ctx, ws[j], op, name);
+      snprintf(name, sizeof name, "xs[%d]", j);
+      const float* xp = F(ctx, xs[j], n, w->cols, op, name);
+      n = xs[j]->rows;
+      snprintf(name, sizeof name, "outs[%d]", j);
+      float* o = F(ctx, outs[j], n, w->rows, op, name);
+      rwkvcu_group_product& p = ps[j];
+      p = rwkvcu_group_product{o, xp, w->data, w->dtype, w->scales, nullptr, 0, acts[j], nullptr, w->rows, w->cols};
+      reads[j][0] = span(xp, xs[j], 4);
+      reads[j][1] = span(w->data, w, dtype_size(w->dtype));
+      if (w->dtype == RWKVCU_I8) reads[j][2] = Span{reinterpret_cast<const char*>(w->scales), size_t(w->rows) * 4};
+      if (biases[j]) {
+        snprintf(name, sizeof name, "biases[%d]", j);
+        p.bias = Fb(ctx, biases[j], n, w->rows, op, name, &p.bias_rows);
+        reads[j][3] = span(p.bias, biases[j], 4);
+      }
+      if (lerps[j]) {
+        snprintf(name, sizeof name, "lerps[%d]", j);
+        p.lerp = F(ctx, lerps[j], n, w->rows, op, name);
+        reads[j][4] = span(p.lerp, lerps[j], 4);
+      }
+      if (acts[j] != RWKVCU_NO_FUNCTION && (acts[j] < RWKVCU_SIGMOID || acts[j] > RWKVCU_V7_DECAY))
+        fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: acts[%d]: unknown function %d", op, j, int(acts[j]));
+      writes[j] = span(o, outs[j], 4);
+    }
+    for (int j = 0; j < count; ++j)
+      for (int q = 0; q < count; ++q) {
+        for (const Span& r : reads[q])
+          if (r.bytes && writes[j].p < r.p + r.bytes && r.p < writes[j].p + writes[j].bytes)
+            fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: outs[%d] overlaps an operand of product %d", op, j, q);
+        if (q != j && writes[j].p < writes[q].p + writes[q].bytes && writes[q].p < writes[j].p + writes[j].bytes)
+          fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: outs[%d] and outs[%d] overlap", op, j, q);
+      }
+    launch(ctx, op, [&] { return rwkvcu_launch_matmul_group(ctx->stream, ps, count, n); });
   });
 }
 

@@ -84,6 +84,43 @@ cudaError_t rwkvcu_launch_matmul_t(cudaStream_t s, float* out, int64_t ldo, cons
                                    const void* wt, int32_t wdtype, const float* wscale, int64_t n, int64_t k,
                                    int64_t o);
 
+// ---- grouped products with epilogues (rwkvcu_matmul_group) ----------------
+
+// The most products of one rwkvcu_launch_matmul_group call (RWKVCU_GROUP_MAX).
+constexpr int kGroupMax = 8;
+
+// One product of rwkvcu_launch_matmul_group: p = x @ W^T as
+// rwkvcu_launch_matmul computes it for up to 8 tokens (its GEMV, with the
+// same sums), x [n, k] and out [n, o] contiguous; then its epilogue, each
+// operation rounded to float: p += bias when bias is not NULL (bias_rows 1:
+// [1, o] broadcast over the tokens; n: [n, o]); p = f(p) for act an
+// RWKVCU_SIGMOID ... value (-1, RWKVCU_NO_FUNCTION: none); out = p, or
+// out += (lerp - out) * p when lerp is not NULL ([n, o]).
+struct rwkvcu_group_product {
+  float* out;
+  const float* x;
+  const void* w;  // [o, k] of wdtype
+  int32_t wdtype;
+  const float* wscale;  // [o] for I8
+  const float* bias;
+  int64_t bias_rows;
+  int32_t act;
+  const float* lerp;
+  int64_t o, k;
+};
+
+// rwkvcu_launch_matmul_group queues count products (1 to kGroupMax) of n
+// tokens each, read from the host array ps before it returns, as one kernel
+// launch (one per 524280 tokens beyond): a grid of GEMV blocks covering
+// every product's outputs for a chunk of up to 8 tokens each, every weight
+// type and load form in the same launch. For n > 8 the chunks re-read the
+// weights (from L2), so the group is meant for decode-sized n. No output
+// may overlap another product's operands or its own x, w, bias or lerp (the
+// caller checks). Returns cudaErrorInvalidValue, launching nothing, for a
+// malformed product (NULL pointer, o < 1, k < 0, unknown dtype or act, I8
+// without scales, bias_rows other than 1 or n).
+cudaError_t rwkvcu_launch_matmul_group(cudaStream_t s, const rwkvcu_group_product* ps, int32_t count, int64_t n);
+
 // ---- kernel selection (tests and benchmarks) ------------------------------
 
 // Kernel families, for rwkvcu_launch_matmul_using.

@@ -12,6 +12,7 @@
 // nothing depends on the schedule of threads, so results are deterministic
 // and identical for a row whether it is computed alone or in a batch.
 #include "common.cuh"
+#include "elementwise.cuh"
 
 namespace {
 
@@ -24,8 +25,6 @@ inline unsigned elem_grid(int64_t n) {
   if (b > 65536) b = 65536;
   return static_cast<unsigned>(b < 1 ? 1 : b);
 }
-
-__device__ __forceinline__ float sigmoidf_(float x) { return 1.f / (1.f + expf(-x)); }
 
 // ---- Embedding ---------------------------------------------------------------
 
@@ -98,18 +97,6 @@ __global__ void group_norm_kernel(float* out, const float* x, const float* __res
 
 // ---- Elementwise -------------------------------------------------------------
 
-/// unary_ is the elementwise function FN (an RWKVCU_SIGMOID ... value) of
-/// map_kernel and zip_map_kernel.
-template <int FN>
-__device__ __forceinline__ float unary_(float v) {
-  if constexpr (FN == 0) return sigmoidf_(v);
-  else if constexpr (FN == 1) return tanhf(v);
-  else if constexpr (FN == 2) return v * sigmoidf_(v);
-  else if constexpr (FN == 3) return v > 0.f ? v * v : 0.f;
-  else if constexpr (FN == 4) return expf(-expf(v));
-  else return expf(-0.6065306597126334f * sigmoidf_(v));
-}
-
 /// binary_ is the elementwise function FN (RWKVCU_ADD, _SUB, _MUL) of
 /// zip_kernel and zip_map_kernel.
 template <int FN>
@@ -121,7 +108,7 @@ __device__ __forceinline__ float binary_(float x, float y) {
 template <int FN>
 __global__ void map_kernel(float* out, const float* x, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    out[i] = unary_<FN>(x[i]);
+    out[i] = rwkv_unary<FN>(x[i]);
 }
 
 /// zip_kernel: out[i] = f(a[i], b[i or i % cols]) over [rows, cols].
@@ -138,7 +125,7 @@ template <int F, int G>
 __global__ void zip_map_kernel(float* out, const float* a, const float* b, int64_t n, int64_t cols, bool bcast) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     const float z = binary_<F>(a[i], b[bcast ? i % cols : i]);
-    out[i] = unary_<G>(z);
+    out[i] = rwkv_unary<G>(z);
   }
 }
 
@@ -397,12 +384,13 @@ __global__ void key_v7_kernel(float* __restrict__ kk, float* __restrict__ k, con
   }
 }
 
-/// value_v7_kernel: v += (first - v) * sigmoid(gate) elementwise.
+/// value_v7_kernel: v += (first - v) * sigmoid(gate) elementwise, rounded as
+/// written (rwkv_lerp).
 __global__ void value_v7_kernel(float* v, const float* __restrict__ first, const float* __restrict__ gate,
                                 int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     const float x = v[i];
-    v[i] = x + (first[i] - x) * sigmoidf_(gate[i]);
+    v[i] = rwkv_lerp(x, first[i], rwkv_sigmoid(gate[i]));
   }
 }
 

@@ -3,10 +3,12 @@ package engine
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"testing"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
 	"github.com/rwkvgo/rwkvgo/engine/cpu"
+	"github.com/rwkvgo/rwkvgo/internal/testdata"
 	"github.com/rwkvgo/rwkvgo/weights"
 )
 
@@ -18,13 +20,18 @@ type opLevel struct{ backend.Backend }
 // the CPU backend).
 type fusedCounter struct {
 	backend.Backend
-	calls, zipMaps, norms int
+	calls, zipMaps, norms, groups int
 }
 
 func (f *fusedCounter) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, lnW, lnB, state backend.Tensor, off int,
 	mixes []backend.Tensor, style backend.MixStyle, eps float32) {
 	f.norms++
 	f.Backend.(backend.FusedNorm).AddNormShiftMix(outs, xx, prev, x, residual, lnW, lnB, state, off, mixes, style, eps)
+}
+
+func (f *fusedCounter) MatMulGroup(entries []backend.Product) {
+	f.groups++
+	f.Backend.(backend.FusedProducts).MatMulGroup(entries)
 }
 
 func (f *fusedCounter) ZipMap(out, a, b backend.Tensor, fn backend.Binary, g backend.Unary) {
@@ -61,8 +68,8 @@ func TestFusedDecodeV7(t *testing.T) {
 	if fused.calls != 0 {
 		t.Fatalf("a prefill step used the fused decode operation %d times", fused.calls)
 	}
-	if want := 2 * mf.cfg.Layers; fused.zipMaps != want { // the decay and the in-context rate
-		t.Fatalf("prefill step: %d ZipMap calls, want %d", fused.zipMaps, want)
+	if want := 2 * mf.cfg.Layers; fused.zipMaps != want || fused.groups != 0 { // the decay and the in-context rate
+		t.Fatalf("prefill step: %d ZipMap calls, want %d, and %d grouped products, want none", fused.zipMaps, want, fused.groups)
 	}
 	same := func(what string, a, b []float32) {
 		t.Helper()
@@ -86,8 +93,9 @@ func TestFusedDecodeV7(t *testing.T) {
 			t.Fatal(err)
 		}
 		same("decode logits", lp, lf)
-		if want := (i + 1) * mf.cfg.Layers; fused.calls != want {
-			t.Fatalf("after %d decode steps: %d fused calls, want %d", i+1, fused.calls, want)
+		if want := (i + 1) * mf.cfg.Layers; fused.calls != want || fused.groups != 3*want {
+			t.Fatalf("after %d decode steps: %d fused calls and %d product groups, want %d and %d", i+1, fused.calls,
+				fused.groups, want, 3*want)
 		}
 		if want := (i + 2) * 2 * mf.cfg.Layers; fused.norms != want { // the prefill step's and each decode step's
 			t.Fatalf("after %d decode steps: %d AddNormShiftMix calls, want %d", i+1, fused.norms, want)
@@ -186,5 +194,128 @@ func TestFusedNorm(t *testing.T) {
 				same(fmt.Sprintf("session %d state", j), a.Data, b.Data)
 			}
 		})
+	}
+}
+
+// TestFusedProductsSharedModels: on the CPU backend every shared model file
+// (every version, weight type and container) gives the same bits through the
+// grouped products (backend.FusedProducts, with the fused attention and
+// elementwise operations) as through the op-level graph: logits and states
+// after a prompt, after single-sequence decode steps (N = 1) and after
+// batched decode steps of three sequences (N = 3), in which every layer runs
+// its version's number of product groups.
+func TestFusedProductsSharedModels(t *testing.T) {
+	var files []string
+	for _, pat := range []string{"rwkv.cpp/tests/tiny-rwkv-*.bin", "rwkv.cpp/tests-history/tiny-rwkv-*.bin",
+		"rwkv.cpp/quantized-by-rwkv.cpp/tiny-rwkv-*.bin", "pth/tiny-rwkv-*"} {
+		files = append(files, testdata.Glob(t, pat)...)
+	}
+	if len(files) < 40 {
+		t.Fatalf("only %d shared model files: %v", len(files), files)
+	}
+	// Product groups per layer and decode step: RWKV-7's products of the
+	// mixed inputs and LoRA-ups; RWKV-6's mix LoRA-down, mix LoRA-ups,
+	// products of the mixed inputs and decay LoRA-up; RWKV-5's products;
+	// and every version's channel mix.
+	groupsPerLayer := map[weights.Version]int{weights.V7: 3, weights.V6: 5, weights.V52: 2, weights.V51: 2, weights.V4: 1}
+	seen := map[weights.Version]int{}
+	same := func(t *testing.T, what string, a, b []float32) {
+		t.Helper()
+		if len(a) != len(b) {
+			t.Fatalf("%s: %d values vs %d", what, len(a), len(b))
+		}
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				t.Fatalf("%s: element %d: op-level %g, fused %g", what, i, a[i], b[i])
+			}
+		}
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			plain := &opLevel{cpu.New(2)}
+			fused := &fusedCounter{Backend: cpu.New(2)}
+			defer plain.Close()
+			defer fused.Close()
+			var models [2]*Model
+			var sess [2][3]*Session
+			for i, be := range []backend.Backend{plain, fused} {
+				m, err := Load(path, Options{Backend: be})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				models[i] = m
+				for j := range sess[i] {
+					if sess[i][j], err = m.NewSession(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			perStep, ok := groupsPerLayer[models[1].cfg.Version]
+			if !ok {
+				t.Fatalf("%s: version %v", path, models[1].cfg.Version)
+			}
+			seen[models[1].cfg.Version]++
+			perStep *= models[1].cfg.Layers
+			// Prompts of different lengths (prefill: no groups).
+			var logits [2][3][]float32
+			for i := range models {
+				for j, s := range sess[i] {
+					l, err := s.FeedAll(prompt[:3+2*j])
+					if err != nil {
+						t.Fatal(err)
+					}
+					logits[i][j] = l
+				}
+			}
+			if fused.groups != 0 {
+				t.Fatalf("prefill used %d product groups", fused.groups)
+			}
+			for j := range logits[0] {
+				same(t, fmt.Sprintf("prompt %d logits", j), logits[0][j], logits[1][j])
+			}
+			// Decode steps of one sequence (N = 1), then of all three (N = 3).
+			for step, tok := range prompt[10:14] {
+				for i := range models {
+					l, err := sess[i][0].Feed([]int{tok})
+					if err != nil {
+						t.Fatal(err)
+					}
+					logits[i][0] = l
+				}
+				same(t, fmt.Sprintf("decode step %d logits", step), logits[0][0], logits[1][0])
+			}
+			if want := 4 * perStep; fused.groups != want {
+				t.Fatalf("4 decode steps ran %d product groups, want %d", fused.groups, want)
+			}
+			for step, tok := range prompt[14:18] {
+				var reqs [2][]*Request
+				for i := range models {
+					for j, s := range sess[i] {
+						reqs[i] = append(reqs[i], &Request{Session: s, Tokens: []int{(tok + j) % models[i].cfg.Vocab}})
+					}
+					if err := models[i].Step(reqs[i]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for j := range reqs[0] {
+					same(t, fmt.Sprintf("batched step %d sequence %d logits", step, j), reqs[0][j].Logits, reqs[1][j].Logits)
+				}
+			}
+			if want := 8 * perStep; fused.groups != want {
+				t.Fatalf("8 decode steps ran %d product groups, want %d", fused.groups, want)
+			}
+			for j := range sess[0] {
+				st0, err0 := sess[0][j].State()
+				st1, err1 := sess[1][j].State()
+				if err0 != nil || err1 != nil {
+					t.Fatal(err0, err1)
+				}
+				same(t, fmt.Sprintf("sequence %d state", j), st0.Data, st1.Data)
+			}
+		})
+	}
+	if len(seen) != len(groupsPerLayer) {
+		t.Errorf("model files per version: %v, want every version of %v", seen, groupsPerLayer)
 	}
 }

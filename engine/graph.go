@@ -56,16 +56,39 @@ func (m *Model) channelMix(s *scratch, l *layer) {
 	be := m.be
 	b := l.common()
 	_, _, receptance := l.channelMixes()
-	be.MatMul(s.ffn, s.xk, b.FFNKey)
-	be.Map(s.ffn, s.ffn, backend.ReLUSquare)
+	g := m.products()
+	if g != nil {
+		// relu(x_k @ K)^2 (and sigmoid(x_r @ R)) as one group
+		ps := append(m.prods[:0], backend.Product{Out: s.ffn, In: s.xk, W: b.FFNKey, Act: backend.Activate(backend.ReLUSquare)})
+		if receptance != nil {
+			ps = append(ps, backend.Product{Out: s.r, In: s.xr, W: receptance, Act: backend.Activate(backend.Sigmoid)})
+		}
+		g.MatMulGroup(ps)
+	} else {
+		be.MatMul(s.ffn, s.xk, b.FFNKey)
+		be.Map(s.ffn, s.ffn, backend.ReLUSquare)
+	}
 	if b.FFNValueT.DType().Quantized() {
 		be.MatMul(s.out, s.ffn, b.FFNValueT) // kept in its stored [C, F] layout
 	} else {
 		be.MatMulT(s.out, s.ffn, b.FFNValueT) // reads only the rows of non-zero activations
 	}
 	if receptance != nil {
-		be.MatMul(s.r, s.xr, receptance)
-		be.Map(s.r, s.r, backend.Sigmoid)
+		if g == nil {
+			be.MatMul(s.r, s.xr, receptance)
+			be.Map(s.r, s.r, backend.Sigmoid)
+		}
 		be.Zip(s.out, s.out, s.r, backend.Mul)
 	}
+}
+
+// products returns the backend's grouped products on a decode step (the
+// layer graphs then compute their products with backend.FusedProducts), nil
+// on other steps and on backends without them.
+func (m *Model) products() backend.FusedProducts {
+	if !m.decode {
+		return nil
+	}
+	g, _ := m.be.(backend.FusedProducts)
+	return g
 }

@@ -91,6 +91,9 @@ type Model struct {
 	// decode is set for a step in which every sequence has one token: the
 	// layer graphs then use the backend's fused decode operations, if any.
 	decode bool
+	// prods holds the products of one FusedProducts.MatMulGroup call of
+	// the layer graphs (no allocation per step).
+	prods [backend.MaxGroup]backend.Product
 }
 
 // Load reads a checkpoint (rwkv.cpp, safetensors or .pth) and prepares it on

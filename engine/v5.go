@@ -57,14 +57,29 @@ func (l *v5Layer) timeMixes() ([]backend.Tensor, backend.MixStyle) {
 // timeMix: RWKV-5.1/5.2 attention; result in s.out.
 func (l *v5Layer) timeMix(m *Model, s *scratch, off int) {
 	be := m.be
-	be.MatMul(s.k, s.xk, l.WK)
-	be.MatMul(s.v, s.xv, l.WV)
-	be.MatMul(s.r, s.xr, l.WR)
+	g := m.products()
+	if g != nil {
+		// every product of the mixed inputs (and the gate's SiLU) as one group
+		ps := append(m.prods[:0],
+			backend.Product{Out: s.k, In: s.xk, W: l.WK},
+			backend.Product{Out: s.v, In: s.xv, W: l.WV},
+			backend.Product{Out: s.r, In: s.xr, W: l.WR})
+		if l.WG != nil {
+			ps = append(ps, backend.Product{Out: s.g, In: s.xg, W: l.WG, Act: backend.Activate(backend.SiLU)})
+		}
+		g.MatMulGroup(ps)
+	} else {
+		be.MatMul(s.k, s.xk, l.WK)
+		be.MatMul(s.v, s.xv, l.WV)
+		be.MatMul(s.r, s.xr, l.WR)
+	}
 	be.WKV5(s.y, s.r, s.k, s.v, l.Decay, l.First, m.states.t, off+2*m.cfg.Embd, m.cfg.Heads)
 	be.GroupNorm(s.y, s.y, l.LnXW, l.LnXB, m.cfg.Heads, m.cfg.GroupNormEps)
 	if l.WG != nil {
-		be.MatMul(s.g, s.xg, l.WG)
-		be.Map(s.g, s.g, backend.SiLU)
+		if g == nil {
+			be.MatMul(s.g, s.xg, l.WG)
+			be.Map(s.g, s.g, backend.SiLU)
+		}
 		be.Zip(s.y, s.y, s.g, backend.Mul)
 	}
 	be.MatMul(s.out, s.y, l.WO)

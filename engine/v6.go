@@ -20,7 +20,7 @@ var versionV6 = version{
 // v6Scratch holds RWKV-6's own activations.
 type v6Scratch struct {
 	Mix5    backend.Tensor    `scratch:"5*MixLoRA"` // tanh(xxx @ maa_w1): the five LoRA inputs
-	MixLo   backend.Tensor    `scratch:"MixLoRA"`   // one of them
+	MixLo   [5]backend.Tensor `scratch:"MixLoRA"`   // each of them
 	DecayLo backend.Tensor    `scratch:"DecayLoRA"`
 	Maa     [5]backend.Tensor `scratch:"Embd"` // the data-dependent mixes, order w k v r g
 }
@@ -69,28 +69,55 @@ func (l *v6Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Te
 	return l.cmMixes, backend.MixDelta, l.FFNR
 }
 
-// timeMix: RWKV-6 attention with data-dependent token shift and decay.
+// timeMix: RWKV-6 attention with data-dependent token shift and decay. On a
+// decode step with backend.FusedProducts its products run as four groups
+// with their epilogues: the mixes' LoRA-down, their five LoRA-ups with the
+// static mixes as biases, the products of the mixed inputs (with the gate's
+// SiLU and the decay's LoRA-down), and the decay's LoRA-up.
 func (l *v6Layer) timeMix(m *Model, s *scratch, off int) {
 	be := m.be
 	x := s.ext.(*v6Scratch)
-	be.MatMul(x.Mix5, s.xa, l.MaaW1)
-	be.Map(x.Mix5, x.Mix5, backend.Tanh)
-	for j, maa := range x.Maa {
-		be.Slice(x.MixLo, x.Mix5, j*m.cfg.MixLoRA)
-		be.MatMul(maa, x.MixLo, l.MaaW2[j])
-		be.Zip(maa, maa, l.bias[j], backend.Add)
+	g := m.products()
+	if g != nil {
+		g.MatMulGroup(append(m.prods[:0], backend.Product{Out: x.Mix5, In: s.xa, W: l.MaaW1, Act: backend.Activate(backend.Tanh)}))
+		ps := m.prods[:0]
+		for j, maa := range x.Maa {
+			be.Slice(x.MixLo[j], x.Mix5, j*m.cfg.MixLoRA)
+			ps = append(ps, backend.Product{Out: maa, In: x.MixLo[j], W: l.MaaW2[j], Bias: l.bias[j]})
+		}
+		g.MatMulGroup(ps)
+	} else {
+		be.MatMul(x.Mix5, s.xa, l.MaaW1)
+		be.Map(x.Mix5, x.Mix5, backend.Tanh)
+		for j, maa := range x.Maa {
+			be.Slice(x.MixLo[j], x.Mix5, j*m.cfg.MixLoRA)
+			be.MatMul(maa, x.MixLo[j], l.MaaW2[j])
+			be.Zip(maa, maa, l.bias[j], backend.Add)
+		}
 	}
 	be.MixN(s.tmOut[1:], s.xx, s.prev, x.Maa[:], backend.MixDelta) // w k v r g
-	be.MatMul(s.r, s.xr, l.WR)
-	be.MatMul(s.k, s.xk, l.WK)
-	be.MatMul(s.v, s.xv, l.WV)
-	be.MatMul(s.g, s.xg, l.WG)
-	be.Map(s.g, s.g, backend.SiLU)
-	be.MatMul(x.DecayLo, s.xw, l.DecayW1)
-	be.Map(x.DecayLo, x.DecayLo, backend.Tanh)
-	be.MatMul(s.w, x.DecayLo, l.DecayW2)
-	be.Zip(s.w, s.w, l.Decay, backend.Add)
-	be.Map(s.w, s.w, backend.NegExpExp)
+	if g != nil {
+		// the products of the mixed inputs, then the decay's LoRA-up
+		g.MatMulGroup(append(m.prods[:0],
+			backend.Product{Out: s.r, In: s.xr, W: l.WR},
+			backend.Product{Out: s.k, In: s.xk, W: l.WK},
+			backend.Product{Out: s.v, In: s.xv, W: l.WV},
+			backend.Product{Out: s.g, In: s.xg, W: l.WG, Act: backend.Activate(backend.SiLU)},
+			backend.Product{Out: x.DecayLo, In: s.xw, W: l.DecayW1, Act: backend.Activate(backend.Tanh)}))
+		g.MatMulGroup(append(m.prods[:0],
+			backend.Product{Out: s.w, In: x.DecayLo, W: l.DecayW2, Bias: l.Decay, Act: backend.Activate(backend.NegExpExp)}))
+	} else {
+		be.MatMul(s.r, s.xr, l.WR)
+		be.MatMul(s.k, s.xk, l.WK)
+		be.MatMul(s.v, s.xv, l.WV)
+		be.MatMul(s.g, s.xg, l.WG)
+		be.Map(s.g, s.g, backend.SiLU)
+		be.MatMul(x.DecayLo, s.xw, l.DecayW1)
+		be.Map(x.DecayLo, x.DecayLo, backend.Tanh)
+		be.MatMul(s.w, x.DecayLo, l.DecayW2)
+		be.Zip(s.w, s.w, l.Decay, backend.Add)
+		be.Map(s.w, s.w, backend.NegExpExp)
+	}
 	be.WKV5(s.y, s.r, s.k, s.v, s.w, l.First, m.states.t, off+2*m.cfg.Embd, m.cfg.Heads)
 	be.GroupNorm(s.y, s.y, l.LnXW, l.LnXB, m.cfg.Heads, m.cfg.GroupNormEps)
 	be.Zip(s.y, s.y, s.g, backend.Mul)

@@ -78,38 +78,80 @@ func (l *v7Layer) timeMix(m *Model, s *scratch, off int) {
 	be := m.be
 	x := s.ext.(*v7Scratch)
 	H := m.cfg.Heads
-	be.MatMul(s.r, s.xr, l.WR)
-	be.MatMul(x.DecayLo, s.xw, l.W1)
-	be.Map(x.DecayLo, x.DecayLo, backend.Tanh)
-	be.MatMul(s.w, x.DecayLo, l.W2)
-	zipMap(be, s.w, l.W0, backend.Add, backend.V7Decay)
-	be.MatMul(s.k, s.xk, l.WK)
-	be.MatMul(s.v, s.xv, l.WV)
-	be.MatMul(x.ALo, s.xa, l.A1)
-	be.MatMul(s.a, x.ALo, l.A2)
-	zipMap(be, s.a, l.A0, backend.Add, backend.Sigmoid)
-	be.MatMul(x.GLo, s.xg, l.G1)
-	be.Map(x.GLo, x.GLo, backend.Sigmoid)
-	be.MatMul(s.g, x.GLo, l.G2)
-	if l.index == 0 {
-		be.Zip(s.vFirst, s.v, s.zero, backend.Add) // copy
+	v := s.v
+	if g := m.products(); g != nil {
+		v = l.products(m, s, g)
 	} else {
-		be.MatMul(x.VLo, s.xv, l.V1)
-		be.MatMul(s.tmp, x.VLo, l.V2)
-		be.Zip(s.tmp, s.tmp, l.V0, backend.Add)
-		be.ValueV7(s.v, s.vFirst, s.tmp)
+		be.MatMul(s.r, s.xr, l.WR)
+		be.MatMul(x.DecayLo, s.xw, l.W1)
+		be.Map(x.DecayLo, x.DecayLo, backend.Tanh)
+		be.MatMul(s.w, x.DecayLo, l.W2)
+		zipMap(be, s.w, l.W0, backend.Add, backend.V7Decay)
+		be.MatMul(s.k, s.xk, l.WK)
+		be.MatMul(s.v, s.xv, l.WV)
+		be.MatMul(x.ALo, s.xa, l.A1)
+		be.MatMul(s.a, x.ALo, l.A2)
+		zipMap(be, s.a, l.A0, backend.Add, backend.Sigmoid)
+		be.MatMul(x.GLo, s.xg, l.G1)
+		be.Map(x.GLo, x.GLo, backend.Sigmoid)
+		be.MatMul(s.g, x.GLo, l.G2)
+		if l.index == 0 {
+			be.Zip(s.vFirst, s.v, s.zero, backend.Add) // copy
+		} else {
+			be.MatMul(x.VLo, s.xv, l.V1)
+			be.MatMul(s.tmp, x.VLo, l.V2)
+			be.Zip(s.tmp, s.tmp, l.V0, backend.Add)
+			be.ValueV7(s.v, s.vFirst, s.tmp)
+		}
 	}
 	if f, ok := be.(backend.FusedV7); ok && m.decode {
-		f.AttnDecodeV7(s.y, s.kk, s.r, s.w, s.k, s.v, s.a, s.g, l.KK, l.KA, l.RK, l.LnXW, l.LnXB,
+		f.AttnDecodeV7(s.y, s.kk, s.r, s.w, s.k, v, s.a, s.g, l.KK, l.KA, l.RK, l.LnXW, l.LnXB,
 			m.states.t, off+2*m.cfg.Embd, H, m.cfg.GroupNormEps)
 	} else {
 		be.KeyV7(s.kk, s.k, s.a, l.KK, l.KA, H)
-		be.WKV7(s.y, s.r, s.w, s.k, s.v, s.kk, s.a, m.states.t, off+2*m.cfg.Embd, H)
+		be.WKV7(s.y, s.r, s.w, s.k, v, s.kk, s.a, m.states.t, off+2*m.cfg.Embd, H)
 		be.GroupNorm(s.y, s.y, l.LnXW, l.LnXB, H, m.cfg.GroupNormEps)
-		be.BonusV7(s.y, s.r, s.k, s.v, l.RK, H)
+		be.BonusV7(s.y, s.r, s.k, v, l.RK, H)
 		be.Zip(s.y, s.y, s.g, backend.Mul)
 	}
 	be.MatMul(s.out, s.y, l.WO)
+}
+
+// products computes r, w, k, v, a and g of a decode step as two groups of
+// products with epilogues (backend.FusedProducts): first every product of
+// the mixed inputs (with the LoRA-downs' activations), then the LoRA-ups
+// with their biases and activations, the value residual included. It
+// returns the tensor holding v: in block 0 that is vFirst, into which the
+// value goes directly (the later blocks' residual reads it; the attention
+// does not write v), which saves the op-level graph's copy.
+func (l *v7Layer) products(m *Model, s *scratch, g backend.FusedProducts) backend.Tensor {
+	x := s.ext.(*v7Scratch)
+	v := s.v
+	if l.index == 0 {
+		v = s.vFirst
+	}
+	ps := append(m.prods[:0],
+		backend.Product{Out: s.r, In: s.xr, W: l.WR},
+		backend.Product{Out: x.DecayLo, In: s.xw, W: l.W1, Act: backend.Activate(backend.Tanh)},
+		backend.Product{Out: s.k, In: s.xk, W: l.WK},
+		backend.Product{Out: v, In: s.xv, W: l.WV},
+		backend.Product{Out: x.ALo, In: s.xa, W: l.A1},
+		backend.Product{Out: x.GLo, In: s.xg, W: l.G1, Act: backend.Activate(backend.Sigmoid)})
+	if l.index > 0 {
+		ps = append(ps, backend.Product{Out: x.VLo, In: s.xv, W: l.V1})
+	}
+	g.MatMulGroup(ps)
+	ps = append(m.prods[:0],
+		backend.Product{Out: s.w, In: x.DecayLo, W: l.W2, Bias: l.W0, Act: backend.Activate(backend.V7Decay)},
+		backend.Product{Out: s.a, In: x.ALo, W: l.A2, Bias: l.A0, Act: backend.Activate(backend.Sigmoid)},
+		backend.Product{Out: s.g, In: x.GLo, W: l.G2})
+	if l.index > 0 {
+		// v += (vFirst - v) * sigmoid(V0 + VLo @ V2): ValueV7's residual
+		ps = append(ps, backend.Product{Out: s.v, In: x.VLo, W: l.V2, Bias: l.V0, Act: backend.Activate(backend.Sigmoid),
+			Lerp: s.vFirst})
+	}
+	g.MatMulGroup(ps)
+	return v
 }
 
 // zipMap sets x = g(f(x, b)): one pass on a backend.FusedElementwise backend

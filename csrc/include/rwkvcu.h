@@ -88,6 +88,7 @@ extern "C" {
 #define RWKVCU_RELU_SQUARE 3
 #define RWKVCU_NEG_EXP_EXP 4 /* exp(-exp(x)) */
 #define RWKVCU_V7_DECAY 5    /* exp(-exp(-0.5) * sigmoid(x)) */
+#define RWKVCU_NO_FUNCTION (-1) /* rwkvcu_matmul_group: no activation */
 
 /* Elementwise functions of two arguments (rwkvcu_zip). */
 #define RWKVCU_ADD 0
@@ -101,6 +102,9 @@ extern "C" {
 
 /* The largest count of rwkvcu_mix_n. */
 #define RWKVCU_MIX_N_MAX 8
+
+/* The largest count of rwkvcu_matmul_group. */
+#define RWKVCU_GROUP_MAX 8
 
 /* Indices of the statistics of a context (rwkvcu_stats). Counters are
  * cumulative since rwkvcu_context_create unless marked "live". Work queued
@@ -222,6 +226,21 @@ RWKVCU_API int rwkvcu_matmul(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkv
  * of x contribute nothing (the sparse channel-mix value projection). */
 RWKVCU_API int rwkvcu_matmul_t(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
                                const rwkvcu_tensor *wt);
+
+/* count matrix products with epilogues in one launch (backend.FusedProducts),
+ * 1 <= count <= RWKVCU_GROUP_MAX: for each j, p = xs[j] @ ws[j]^T as
+ * rwkvcu_matmul computes it (xs[j] [n, I_j], the same n for every j; ws[j]
+ * [O_j, I_j] of any weight type), then, each operation rounded to float:
+ * p += biases[j] unless it is NULL ([1|n, O_j]); p = f(p) for acts[j] an
+ * RWKVCU_SIGMOID ... value (RWKVCU_NO_FUNCTION: none); outs[j] [n, O_j] = p,
+ * or, when lerps[j] is not NULL ([n, O_j]), outs[j] += (lerps[j] - outs[j]) * p
+ * (RWKV-7's value residual with the sigmoid). outs, xs, ws, biases, acts and
+ * lerps are host arrays of count entries. No output may overlap another
+ * output or any product's operand (views included). Meant for decode-sized
+ * n (GEMV blocks of up to 8 tokens; more tokens re-read the weights). */
+RWKVCU_API int rwkvcu_matmul_group(rwkvcu_context *ctx, rwkvcu_tensor *const *outs, const rwkvcu_tensor *const *xs,
+                                   const rwkvcu_tensor *const *ws, const rwkvcu_tensor *const *biases,
+                                   const int32_t *acts, const rwkvcu_tensor *const *lerps, int32_t count);
 
 /* out = f(x) elementwise (RWKVCU_SIGMOID ...); out may alias x. */
 RWKVCU_API int rwkvcu_map(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x, int32_t fn);

@@ -53,6 +53,35 @@ extern "C" int mm_run(int family, int trans, int dtype, const float* x, size_t x
   return cudaMemcpy(out, dout.p, outlen * sizeof(float), cudaMemcpyDeviceToHost);
 }
 
+extern "C" int mm_group(int dtype, const float* x, int64_t n, int64_t k, const void* w, size_t wbytes, int woff,
+                        const float* wscale, size_t nscale, int64_t o, float* out0, float* out1) {
+  Buf dx(size_t(n * k) * sizeof(float)), dw(wbytes + size_t(woff)), ds(nscale * sizeof(float)),
+      d0(size_t(n * o) * sizeof(float)), d1(size_t(n * o) * sizeof(float));
+  TRY(dx.err);
+  TRY(dw.err);
+  TRY(ds.err);
+  TRY(d0.err);
+  TRY(d1.err);
+  char* pw = static_cast<char*>(dw.p) + woff;
+  TRY(cudaMemcpy(dx.p, x, size_t(n * k) * sizeof(float), cudaMemcpyHostToDevice));
+  TRY(cudaMemcpy(pw, w, wbytes, cudaMemcpyHostToDevice));
+  if (nscale) TRY(cudaMemcpy(ds.p, wscale, nscale * sizeof(float), cudaMemcpyHostToDevice));
+  const float* sc = nscale ? static_cast<const float*>(ds.p) : nullptr;
+  const float* px = static_cast<const float*>(dx.p);
+  rwkvcu_group_product ps[2] = {
+      {static_cast<float*>(d0.p), px, pw, dtype, sc, nullptr, 0, -1, nullptr, o, k},
+      {static_cast<float*>(d1.p), px, pw, dtype, sc, nullptr, 0, -1, nullptr, o, k},
+  };
+  cudaStream_t s;
+  TRY(cudaStreamCreate(&s));
+  cudaError_t e = rwkvcu_launch_matmul_group(s, ps, 2, n);
+  if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+  cudaStreamDestroy(s);
+  TRY(e);
+  TRY(cudaMemcpy(out0, d0.p, size_t(n * o) * sizeof(float), cudaMemcpyDeviceToHost));
+  return cudaMemcpy(out1, d1.p, size_t(n * o) * sizeof(float), cudaMemcpyDeviceToHost);
+}
+
 extern "C" int mm_set_schedule(const char* spec) { return cuemuSetScheduleString(spec); }
 
 extern "C" const char* mm_detail(void) { return cuemuGetLastErrorDetail(); }

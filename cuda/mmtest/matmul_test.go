@@ -485,3 +485,44 @@ func TestInvalidArguments(t *testing.T) {
 		t.Fatalf("check %d of harness.cu mm_invalid_checks failed", c)
 	}
 }
+
+// TestGroupEqualsGEMV: each product of a grouped launch
+// (rwkvcu_launch_matmul_group, here two products of one weight, so the
+// second's blocks start past the first's) gives bit for bit what the GEMV
+// kernel gives for the same weight type and load form, for every weight
+// type (I8 included, which only the C ABI takes), aligned and misaligned
+// weights, token counts below and above a block's 8 tokens, and odd shapes.
+func TestGroupEqualsGEMV(t *testing.T) {
+	rng := rand.New(rand.NewSource(31))
+	for dt := dtF32; dt <= dtI8; dt++ {
+		for _, n := range []int{1, 2, 3, 5, 8, 17} {
+			for c, sh := range [][2]int{{1, 1}, {7, 300}, {17, 64}, {65, 16}, {129, 33}, {4, 128}} {
+				layout := 0
+				if c%2 == 1 {
+					layout = 3 // misaligned weight: the scalar form
+				}
+				p, _ := newProblem(rng, false, dt, n, sh[0], sh[1], layout, genOpts{zeroFrac: 0.1})
+				// contiguous x and out, as the group takes them
+				x := make([]float32, n*p.k)
+				for tk := 0; tk < n; tk++ {
+					copy(x[tk*p.k:], p.x[tk*p.ldx:tk*p.ldx+p.k])
+				}
+				p.x, p.ldx, p.ldo = x, p.k, p.o
+				want, _, err := p.run(famGEMV, make([]float32, n*p.o))
+				if err != nil {
+					t.Fatalf("%v: GEMV: %v", p, err)
+				}
+				g0, g1, err := p.runGroup()
+				if err != nil {
+					t.Fatalf("%v: group: %v", p, err)
+				}
+				for i := range want {
+					if math.Float32bits(g0[i]) != math.Float32bits(want[i]) || math.Float32bits(g1[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s n=%d o=%d k=%d woff=%d: output %d: group %g and %g, GEMV %g", dtypeNames[dt], n, p.o, p.k,
+							p.woff, i, g0[i], g1[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

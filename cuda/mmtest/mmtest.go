@@ -29,6 +29,7 @@ var (
 		detail        func() string
 		clearErrors   func()
 		invalidChecks func() int32
+		group         func(dtype int32, x unsafe.Pointer, n, k int64, w unsafe.Pointer, wbytes uintptr, woff int32, wscale unsafe.Pointer, nscale uintptr, o int64, out0, out1 unsafe.Pointer) int32
 	}
 )
 
@@ -38,6 +39,7 @@ func load() error {
 		loadErr = kerneltest.LoadFuncs("harness.cu",
 			kerneltest.Func{Ptr: &api.run, Name: "mm_run"}, kerneltest.Func{Ptr: &api.setSchedule, Name: "mm_set_schedule"}, kerneltest.Func{Ptr: &api.detail, Name: "mm_detail"},
 			kerneltest.Func{Ptr: &api.clearErrors, Name: "mm_clear_errors"}, kerneltest.Func{Ptr: &api.invalidChecks, Name: "mm_invalid_checks"},
+			kerneltest.Func{Ptr: &api.group, Name: "mm_group"},
 		)
 	})
 	return loadErr
@@ -165,4 +167,22 @@ func invalidChecks() int {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	return int(api.invalidChecks())
+}
+
+// runGroup runs the product of p (whose x must be contiguous: ldx == k) as
+// two identical products of one rwkvcu_launch_matmul_group launch and
+// returns both outputs ([n, o] each).
+func (p *problem) runGroup() (out0, out1 []float32, err error) {
+	out0, out1 = make([]float32, p.n*p.o), make([]float32, p.n*p.o)
+	var scale unsafe.Pointer
+	if len(p.scale) > 0 {
+		scale = unsafe.Pointer(&p.scale[0])
+	}
+	err = call(func() int32 {
+		return api.group(int32(p.dtype), unsafe.Pointer(&p.x[0]), int64(p.n), int64(p.k), unsafe.Pointer(&p.w[0]),
+			uintptr(len(p.w)), int32(p.woff), scale, uintptr(len(p.scale)), int64(p.o), unsafe.Pointer(&out0[0]),
+			unsafe.Pointer(&out1[0]))
+	})
+	runtime.KeepAlive(p)
+	return out0, out1, err
 }

@@ -23,6 +23,12 @@ int mm_run(int family, int trans, int dtype, const float* x, size_t xlen, int64_
            size_t wbytes, int woff, const float* wscale, size_t nscale, float* out, size_t outlen, int64_t ldo,
            int64_t n, int64_t o, int64_t k, int* variant);
 
+// mm_group runs rwkvcu_launch_matmul_group with two products of the same
+// weight (w, woff, wscale as for mm_run; [o, k]) and input x [n, k]
+// (contiguous), without epilogues, into out0 and out1 ([n, o] each).
+int mm_group(int dtype, const float* x, int64_t n, int64_t k, const void* w, size_t wbytes, int woff,
+             const float* wscale, size_t nscale, int64_t o, float* out0, float* out1);
+
 // mm_set_schedule sets the emulator's schedule ("forward", "reverse",
 // "random:SEED").
 int mm_set_schedule(const char* spec);

@@ -58,7 +58,7 @@ func parsePtxas(out string) []*ptxasEntry {
 
 // kernelFamily maps a mangled kernel name to its template name.
 func kernelFamily(mangled string) string {
-	for _, k := range []string{"gemv_kernel", "simt_gemm_kernel", "tc_gemm_kernel", "sparse_t_kernel"} {
+	for _, k := range []string{"group_gemv_kernel", "gemv_kernel", "simt_gemm_kernel", "tc_gemm_kernel", "sparse_t_kernel"} {
 		if strings.Contains(mangled, k) {
 			return k
 		}

@@ -64,3 +64,64 @@ type FusedNorm interface {
 	// within the LayerNorm's reduction tolerance.
 	AddNormShiftMix(outs []Tensor, xx, prev, x, residual, lnW, lnB, state Tensor, off int, mixes []Tensor, style MixStyle, eps float32)
 }
+
+// MaxGroup is the largest number of products one MatMulGroup call takes.
+const MaxGroup = 8
+
+// Activation is the optional elementwise function of a Product's epilogue:
+// NoActivation (the zero value) or Activate(f) for a Unary f.
+type Activation uint8
+
+// NoActivation leaves a product as it is.
+const NoActivation Activation = 0
+
+// Activate returns the Activation that applies f.
+func Activate(f Unary) Activation { return Activation(f) + 1 }
+
+// Unary returns the function a applies; ok is false for NoActivation.
+func (a Activation) Unary() (f Unary, ok bool) {
+	if a == NoActivation {
+		return 0, false
+	}
+	return Unary(a - 1), true
+}
+
+// Product is one entry of FusedProducts.MatMulGroup: a matrix product and
+// its epilogue. With p [N, O] the product In [N, I] @ W[O, I]^T (Backend.MatMul;
+// W of any weight type the backend's MatMul takes), the entry sets
+//
+//	p = p + Bias                     if Bias is not nil    (Zip(p, p, Bias, Add); Bias [1|N, O])
+//	p = f(p)                         if Act is Activate(f) (Map(p, p, f))
+//	Out = p                          if Lerp is nil
+//	Out = Out + (Lerp - Out) * p     otherwise             (Out and Lerp [N, O]; Out is read first)
+//
+// each step rounded to float32. With Act = Activate(Sigmoid) the Lerp form
+// is RWKV-7's value residual: ValueV7(Out, Lerp, gate) with gate the product
+// plus Bias (v += (first - v) * sigmoid(gate)).
+type Product struct {
+	Out, In, W Tensor
+	Bias       Tensor // optional
+	Act        Activation
+	Lerp       Tensor // optional
+}
+
+// FusedProducts is implemented by backends that run several matrix products
+// with their epilogues as one operation: on the decode path (few rows) the
+// products that read the same step's activations are memory-bound
+// matrix-vector products, and one pass over all of them saves the launches
+// of the separate products and of their elementwise epilogues, and the round
+// trips of the intermediates through memory. Optional like FusedV7.
+type FusedProducts interface {
+	// MatMulGroup computes every entry of entries (1 to MaxGroup of them; see
+	// Product): the result of MatMul(Out, In, W) followed by the epilogue's
+	// Zip, Map and (for a Lerp) the in-place interpolation, entry by entry,
+	// with every intermediate rounded to float32. Every In has the same
+	// number of rows N >= 1. The entries are independent: no Out may overlap
+	// (share memory with, views included) another Out or any entry's In, W,
+	// Bias or Lerp, so a backend may compute them in any order or together.
+	// A malformed group (a shape, a weight type, an activation, an overlap)
+	// is an error and touches nothing. The CPU backend gives the bits of the
+	// composition; a backend that sums the products in another order agrees
+	// within the reduction tolerance (its MatMul's).
+	MatMulGroup(entries []Product)
+}

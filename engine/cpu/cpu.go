@@ -74,6 +74,10 @@ type Backend struct {
 	nzVal []float32
 	wkv   wkvTask
 	attn  attnTask
+	// group is MatMulGroup's task; groupTmp holds the products of its
+	// Lerp entries (grown as needed).
+	group    groupTask
+	groupTmp []float32
 	// attnScores is Attention's score scratch, grown as needed.
 	attnScores []float32
 	// step is the batch set by BeginStep (stepSet: one was set).
@@ -431,8 +435,16 @@ func (b *Backend) Map(out, x backend.Tensor, f backend.Unary) {
 	if xt == nil || !b.ok("Map", xt.rows, xt.cols, x, out) {
 		return
 	}
-	o := b.t(out)
-	src, dst := xt.f32, o.f32
+	if !mapInto(b.t(out).f32, xt.f32, f) {
+		b.fail("Map: unknown function %d", f)
+	}
+}
+
+// mapInto sets dst[i] = f(src[i]) (dst may be src) and reports whether f is
+// a known function (nothing is written otherwise). Map and MatMulGroup's
+// epilogue share it, so they give the same bits.
+func mapInto(dst, src []float32, f backend.Unary) bool {
+	dst = dst[:len(src)]
 	switch f {
 	case backend.Sigmoid:
 		for i, v := range src {
@@ -463,8 +475,9 @@ func (b *Backend) Map(out, x backend.Tensor, f backend.Unary) {
 			dst[i] = float32(math.Exp(-0.6065306597126334 * float64(sigmoid(v))))
 		}
 	default:
-		b.fail("Map: unknown function %d", f)
+		return false
 	}
+	return true
 }
 
 func sigmoid(v float32) float32 { return float32(1 / (1 + math.Exp(-float64(v)))) }
@@ -710,9 +723,15 @@ func (b *Backend) ValueV7(v, first, gate backend.Tensor) {
 	}
 	ft, gt := b.t(first), b.t(gate)
 	for i, x := range vt.f32 {
-		vt.f32[i] = x + (ft.f32[i]-x)*sigmoid(gt.f32[i])
+		vt.f32[i] = lerpTo(x, ft.f32[i], sigmoid(gt.f32[i]))
 	}
 }
+
+// lerpTo is x + (to - x) * s, each operation rounded to float32 (the
+// conversion keeps the compiler from fusing the multiply-add): ValueV7's
+// interpolation, shared with the Lerp epilogue of MatMulGroup so that the
+// two give the same bits.
+func lerpTo(x, to, s float32) float32 { return x + float32((to-x)*s) }
 
 // BonusV7 adds the per-head bonus.
 func (b *Backend) BonusV7(out, r, k, v, rK backend.Tensor, heads int) {

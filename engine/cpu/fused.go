@@ -1,6 +1,10 @@
 package cpu
 
-import "github.com/rwkvgo/rwkvgo/engine/backend"
+import (
+	"unsafe"
+
+	"github.com/rwkvgo/rwkvgo/engine/backend"
+)
 
 var _ backend.FusedV7 = (*Backend)(nil)
 
@@ -126,4 +130,167 @@ func (b *Backend) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, 
 	b.LayerNorm(xx, x, lnW, lnB, eps)
 	b.Shift(prev, xx, state, off)
 	b.MixN(outs, xx, prev, mixes, style)
+}
+
+var _ backend.FusedProducts = (*Backend)(nil)
+
+// groupEntry is one product of a groupTask.
+type groupEntry struct {
+	out, x, w, bias, lerp *tensor
+	// dst receives the product: out's values, or for a Lerp entry a
+	// scratch [N, O] from which the interpolation reads.
+	dst   []float32
+	f     backend.Unary
+	act   bool
+	chunk int // weight rows (output columns) per chunk
+	first int // the entry's first chunk of the task
+}
+
+// groupTask computes the chunks of every product of a MatMulGroup in one run
+// of the pool: chunk c is a range of one entry's weight rows, multiplied for
+// every token (the same gemm calls as MatMul's, so the same bits), followed
+// by the entry's epilogue on those output columns (the same scalar
+// functions as Zip, Map and ValueV7).
+type groupTask struct {
+	es    [backend.MaxGroup]groupEntry
+	count int
+}
+
+func (g *groupTask) do(c int) {
+	j := 0
+	for j+1 < g.count && c >= g.es[j+1].first {
+		j++
+	}
+	e := &g.es[j]
+	O := e.w.rows
+	r0 := (c - e.first) * e.chunk
+	r1 := min(r0+e.chunk, O)
+	gemm(e.dst, O, e.w, r0, r1, e.x.f32, e.x.rows)
+	for t := 0; t < e.x.rows; t++ {
+		p := e.dst[t*O+r0 : t*O+r1]
+		if e.bias != nil {
+			br := e.bias.broadcast(t)[r0:r1]
+			for i := range p {
+				p[i] = p[i] + br[i]
+			}
+		}
+		if e.act {
+			mapInto(p, p, e.f)
+		}
+		if e.lerp != nil {
+			or, lr := e.out.row(t)[r0:r1], e.lerp.row(t)[r0:r1]
+			for i := range or {
+				or[i] = lerpTo(or[i], lr[i], p[i])
+			}
+		}
+	}
+}
+
+// MatMulGroup implements backend.FusedProducts: every operand of every entry
+// is checked first (so that a failing call touches nothing), then all the
+// products run as one task of the pool, each chunk followed by its
+// epilogue: the bits of MatMul, Zip, Map and the interpolation run entry by
+// entry.
+func (b *Backend) MatMulGroup(entries []backend.Product) {
+	const op = "MatMulGroup"
+	if b.err != nil {
+		return
+	}
+	if len(entries) < 1 || len(entries) > backend.MaxGroup {
+		b.fail("%s: %d products, want 1 to %d", op, len(entries), backend.MaxGroup)
+		return
+	}
+	g := &b.group
+	*g = groupTask{count: len(entries)}
+	chunks, work, tmp, ok := b.planGroup(g, entries)
+	if !ok {
+		*g = groupTask{} // keep no tensor of a failed call
+		return
+	}
+	if cap(b.groupTmp) < tmp {
+		b.groupTmp = make([]float32, tmp)
+	}
+	tmp = 0
+	for j := range entries {
+		e := &g.es[j]
+		e.dst = e.out.f32
+		if e.lerp != nil {
+			e.dst = b.groupTmp[tmp : tmp+len(e.out.f32)]
+			tmp += len(e.out.f32)
+		}
+	}
+	b.runSized(g, chunks, work)
+	*g = groupTask{}
+}
+
+// planGroup checks every operand of entries and fills g's entries; it
+// returns the task's chunks, its work (multiply-adds), the scratch the Lerp
+// entries need (floats) and whether the group is valid (else an error is
+// recorded).
+func (b *Backend) planGroup(g *groupTask, entries []backend.Product) (chunks, work, tmp int, ok bool) {
+	const op = "MatMulGroup"
+	n := -1
+	for j, e := range entries {
+		ge := &g.es[j]
+		if ge.x, ge.w = b.t(e.In), b.t(e.W); ge.x == nil || ge.w == nil {
+			return 0, 0, 0, false
+		}
+		if n < 0 {
+			n = ge.x.rows
+		}
+		O, I := ge.w.rows, ge.w.cols
+		if !b.ok(op, n, I, e.In) || !b.ok(op, n, O, e.Out) {
+			return 0, 0, 0, false
+		}
+		ge.out = b.t(e.Out)
+		if e.Bias != nil {
+			if !b.okRow(op, n, O, e.Bias) {
+				return 0, 0, 0, false
+			}
+			ge.bias = b.t(e.Bias)
+		}
+		if e.Lerp != nil {
+			if !b.ok(op, n, O, e.Lerp) {
+				return 0, 0, 0, false
+			}
+			ge.lerp = b.t(e.Lerp)
+			tmp += n * O
+		}
+		if f, ok := e.Act.Unary(); ok {
+			if f > backend.V7Decay {
+				b.fail("%s: product %d: unknown activation %d", op, j, e.Act)
+				return 0, 0, 0, false
+			}
+			ge.f, ge.act = f, true
+		}
+		ge.chunk = max(minRowsPerChunk, (O+b.pool.threads()*chunksPerThread-1)/(b.pool.threads()*chunksPerThread))
+		ge.first = chunks
+		chunks += (O + ge.chunk - 1) / ge.chunk
+		work += n * O * I
+	}
+	// No output may share memory with another output or with anything an
+	// entry reads.
+	for j := range entries {
+		out := g.es[j].out
+		for q := range entries {
+			e := &g.es[q]
+			for k, in := range []*tensor{e.out, e.x, e.w, e.bias, e.lerp} {
+				if in != nil && (q != j || k != 0) && overlap(out, in) {
+					b.fail("%s: the output of product %d overlaps an operand of product %d", op, j, q)
+					return 0, 0, 0, false
+				}
+			}
+		}
+	}
+	return chunks, work, tmp, true
+}
+
+// overlap reports whether two tensors share memory (views included).
+func overlap(a, b *tensor) bool {
+	x, y := a.HostBytes(), b.HostBytes()
+	if len(x) == 0 || len(y) == 0 {
+		return false
+	}
+	x0, y0 := uintptr(unsafe.Pointer(unsafe.SliceData(x))), uintptr(unsafe.Pointer(unsafe.SliceData(y)))
+	return x0 < y0+uintptr(len(y)) && y0 < x0+uintptr(len(x))
 }

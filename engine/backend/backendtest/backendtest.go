@@ -54,6 +54,8 @@ func Run(t *testing.T, newBackend func() backend.Backend) {
 		{"ZipMap", fusedElementwise(testZipMap)},
 		{"AddNormShiftMix", fusedNorm(testAddNormShiftMix)},
 		{"AddNormShiftMixErrors", fusedNorm(testAddNormShiftMixErrors)},
+		{"MatMulGroup", fusedProducts(testMatMulGroup)},
+		{"MatMulGroupErrors", fusedProducts(testMatMulGroupErrors)},
 		{"Attention", attender(testAttention)},
 		{"AttentionPrefillEqualsDecode", attender(testAttentionPrefillEqualsDecode)},
 		{"AttentionErrors", attender(testAttentionErrors)},
