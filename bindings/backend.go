@@ -179,12 +179,13 @@ func (b *Backend) newTensor(dt backend.DType, rows, cols int) *tensor {
 	return t
 }
 
-// Supports reports whether Upload takes weights of type dt: F32, F16 and
-// BF16 (the block-quantized types of backend.DType have no device kernels;
-// their codes would collide with RWKVCU_I8 and beyond, so they never reach
-// the C side).
+// Supports reports whether Upload takes weights of type dt: F32, F16, BF16
+// and I8 (RWKVCU_I8: the same planar encoding, codes then row scales). The
+// block-quantized types of backend.DType have no device kernels: the engine
+// widens them to F32 for this backend (dtypeCode maps types by name, so
+// their Go codes never reach the C side).
 func (b *Backend) Supports(dt backend.DType) bool {
-	return dt == backend.F32 || dt == backend.F16 || dt == backend.BF16
+	return dt == backend.F32 || dt == backend.F16 || dt == backend.BF16 || dt == backend.I8
 }
 
 var _ backend.DTypeSupporter = (*Backend)(nil)
@@ -195,7 +196,7 @@ func (b *Backend) Upload(dt backend.DType, rows, cols int, data []byte) backend.
 		b.failf("Upload: %s weights: %w", dt, ErrNotSupported)
 		return &tensor{rows: max(rows, 1), cols: max(cols, 1)}
 	}
-	if rows <= 0 || cols <= 0 || len(data) != rows*cols*dt.Size() {
+	if rb := dt.RowBytes(cols); rows <= 0 || cols <= 0 || rb <= 0 || len(data) != rows*rb {
 		b.failf("Upload: %d bytes for %s[%d, %d]", len(data), dt, rows, cols)
 		return &tensor{rows: max(rows, 1), cols: max(cols, 1)}
 	}

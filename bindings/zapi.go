@@ -83,6 +83,8 @@ func dtypeCode(dt backend.DType) (code int32, ok bool) {
 		return cF16, true
 	case backend.BF16:
 		return cBF16, true
+	case backend.I8:
+		return cI8, true
 	}
 	return 0, false
 }
