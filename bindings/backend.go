@@ -47,6 +47,8 @@ type Backend struct {
 	benchTried bool
 	// Host-clock fallback of the timers without librwkvcu_bench.
 	hostT0 time.Time
+	// fp8: the device takes F8E4M3 weights (rwkvcu_dtype_supported).
+	fp8 bool
 }
 
 // Open opens device `device` with the cgo bindings when the binary has
@@ -88,7 +90,12 @@ func open(api *capi, lib string, device int) (*Backend, error) {
 	if rc := api.contextCreate(int32(device), &ctx); rc != StatusOK {
 		return nil, &Error{Op: "rwkvcu_context_create", Status: int(rc), Msg: api.lastError(nil)}
 	}
-	return &Backend{api: api, lib: lib, ctx: ctx, name: "cuda"}, nil
+	b := &Backend{api: api, lib: lib, ctx: ctx, name: "cuda"}
+	var ok int32
+	if api.dtypeSupported(ctx, cF8E4M3, &ok) == StatusOK {
+		b.fp8 = ok != 0
+	}
+	return b, nil
 }
 
 func init() {
@@ -179,13 +186,21 @@ func (b *Backend) newTensor(dt backend.DType, rows, cols int) *tensor {
 	return t
 }
 
-// Supports reports whether Upload takes weights of type dt: F32, F16, BF16
-// and I8 (RWKVCU_I8: the same planar encoding, codes then row scales). The
-// block-quantized types of backend.DType have no device kernels: the engine
-// widens them to F32 for this backend (dtypeCode maps types by name, so
-// their Go codes never reach the C side).
+// Supports reports whether Upload takes weights of type dt: F32, F16, BF16,
+// I8 (RWKVCU_I8: the same planar encoding, codes then row scales) and, on
+// devices of compute capability 8.9 or later and in the emulated library,
+// F8E4M3 (RWKVCU_F8E4M3, the same layout). The block-quantized types of
+// backend.DType have no device kernels: the engine widens them to F32 for
+// this backend (dtypeCode maps types by name, so their Go codes never reach
+// the C side).
 func (b *Backend) Supports(dt backend.DType) bool {
-	return dt == backend.F32 || dt == backend.F16 || dt == backend.BF16 || dt == backend.I8
+	switch dt {
+	case backend.F32, backend.F16, backend.BF16, backend.I8:
+		return true
+	case backend.F8E4M3:
+		return b.fp8
+	}
+	return false
 }
 
 var _ backend.DTypeSupporter = (*Backend)(nil)

@@ -33,3 +33,11 @@ func TestQuantizedInt8(t *testing.T) {
 	defer be.Close()
 	enginetest.QuantizedInt8(t, enginetest.Config{Backend: be})
 }
+
+// TestQuantizedFP8 runs shared models quantized to fp8 e4m3 at load on the
+// CUDA backend against the unquantized models on the pure-Go backend.
+func TestQuantizedFP8(t *testing.T) {
+	be := openTest(t)
+	defer be.Close()
+	enginetest.QuantizedFP8(t, enginetest.Config{Backend: be})
+}

@@ -84,18 +84,37 @@ const (
 	// stores block-quantized keep their types. The backend must support
 	// backend.I8.
 	QuantizeInt8 Quantization = "int8"
+	// QuantizeFP8 is QuantizeInt8 with backend.F8E4M3: fp8 e4m3 codes
+	// nearest to w/scale with scale = max|row| / 448 (see
+	// blockfmt.QuantizeF8E4M3). The CUDA backend has it on devices of
+	// compute capability 8.9 and later; the CPU backend does not.
+	QuantizeFP8 Quantization = "fp8"
 )
 
-// ParseQuantization parses a quantization name: "int8", or "" and "none"
-// for no quantization.
+// ParseQuantization parses a quantization name: "int8", "fp8", or "" and
+// "none" for no quantization.
 func ParseQuantization(s string) (Quantization, error) {
 	switch s {
 	case "", "none":
 		return NoQuantization, nil
 	case "int8":
 		return QuantizeInt8, nil
+	case "fp8":
+		return QuantizeFP8, nil
 	}
-	return NoQuantization, fmt.Errorf("engine: unknown quantization %q (want int8 or none)", s)
+	return NoQuantization, fmt.Errorf("engine: unknown quantization %q (want int8, fp8 or none)", s)
+}
+
+// dtype returns the backend type of the quantized matrices and the
+// quantizer (ok false for NoQuantization).
+func (q Quantization) dtype() (dt backend.DType, quantize func(w []float32, rows, cols int) []byte, ok bool) {
+	switch q {
+	case QuantizeInt8:
+		return backend.I8, blockfmt.QuantizeI8, true
+	case QuantizeFP8:
+		return backend.F8E4M3, blockfmt.QuantizeF8E4M3, true
+	}
+	return 0, nil, false
 }
 
 // quantizable reports whether the canonical matrix name is one that
@@ -284,8 +303,8 @@ func (m *Model) upload(wm *weights.Model, borrow bool, q Quantization) error {
 	if _, err := ParseQuantization(string(q)); err != nil {
 		return err
 	}
-	if q == QuantizeInt8 && !backend.Supports(be, backend.I8) {
-		return fmt.Errorf("engine: the %s backend does not support int8 weights", be.Name())
+	if dt, _, ok := q.dtype(); ok && !backend.Supports(be, dt) {
+		return fmt.Errorf("engine: the %s backend does not support %s weights (%s)", be.Name(), q, dt)
 	}
 	up := uploader{be: be, wm: wm, quant: q}
 	if bo, ok := be.(backend.Borrower); ok && borrow {
@@ -383,7 +402,7 @@ func (up *uploader) matrix(w *weights.Tensor, transposed bool) (t backend.Tensor
 		return nil, false, fmt.Errorf("engine: matrix %q has shape %s", w.Name, w.ShapeString())
 	}
 	rows, cols := w.Shape[0], w.Shape[1]
-	if up.quant == QuantizeInt8 && quantizable(w.Name) && (w.DType == weights.F32 || w.DType == weights.F16 || w.DType == weights.BF16) {
+	if _, _, ok := up.quant.dtype(); ok && quantizable(w.Name) && (w.DType == weights.F32 || w.DType == weights.F16 || w.DType == weights.BF16) {
 		return up.quantized(w, transposed)
 	}
 	dt, known := dtypes[w.DType]
@@ -431,9 +450,9 @@ func (up *uploader) matrix(w *weights.Tensor, transposed bool) (t backend.Tensor
 	return be.Upload(dt, cols, rows, tr), false, nil
 }
 
-// quantized prepares w as I8 (QuantizeInt8), in the layout the graph
-// multiplies it in: transposed when asked (the scale is then per row of the
-// transposed layout).
+// quantized prepares w in the type of up.quant (I8 or F8E4M3), in the
+// layout the graph multiplies it in: transposed when asked (the scale is
+// then per row of the transposed layout).
 func (up *uploader) quantized(w *weights.Tensor, transposed bool) (backend.Tensor, bool, error) {
 	rows, cols := w.Shape[0], w.Shape[1]
 	v, err := w.Float32()
@@ -444,15 +463,16 @@ func (up *uploader) quantized(w *weights.Tensor, transposed bool) (backend.Tenso
 		v = transposeF32(v, rows, cols)
 		rows, cols = cols, rows
 	}
-	enc := blockfmt.QuantizeI8(v, rows, cols)
+	dt, quantize, _ := up.quant.dtype()
+	enc := quantize(v, rows, cols)
 	up.wm.DropPages(w)
 	if up.bo != nil {
 		// The encoding is ours: lend it rather than copy it again.
-		if t, ok := up.bo.Borrow(backend.I8, rows, cols, enc); ok {
+		if t, ok := up.bo.Borrow(dt, rows, cols, enc); ok {
 			return t, false, nil
 		}
 	}
-	return up.be.Upload(backend.I8, rows, cols, enc), false, nil
+	return up.be.Upload(dt, rows, cols, enc), false, nil
 }
 
 func transposeF32(v []float32, rows, cols int) []float32 {

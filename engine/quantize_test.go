@@ -62,6 +62,8 @@ func TestQuantizeErrors(t *testing.T) {
 	defer be.Close()
 	_, err = Load(path, Options{Backend: be, Quantize: QuantizeInt8})
 	require.ErrorContains(t, err, "does not support int8")
+	_, err = Load(path, Options{Threads: 1, Quantize: QuantizeFP8})
+	require.ErrorContains(t, err, "does not support fp8", "the CPU backend has no F8E4M3")
 	q, err := ParseQuantization("none")
 	require.NoError(t, err)
 	require.Equal(t, NoQuantization, q)

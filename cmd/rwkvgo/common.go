@@ -21,7 +21,7 @@ type modelFlags struct {
 }
 
 // quantizeUsage documents --quantize.
-const quantizeUsage = "store the large weight matrices (time and channel mix, head) of an F32/F16/BF16 model in a lower-precision type, quantized at load: int8 (one scale per row), or none"
+const quantizeUsage = "store the large weight matrices (time and channel mix, head) of an F32/F16/BF16 model in a lower-precision type, quantized at load: int8 or fp8 (e4m3; CUDA on compute capability 8.9+), one scale per row; or none"
 
 func (f *modelFlags) register(fs interface {
 	StringVar(*string, string, string, string)

@@ -24,6 +24,10 @@ import "github.com/rwkvgo/rwkvgo/internal/blockfmt"
 // max|row|/127). The scale belongs to the stored row: per output channel
 // for MatMul's w [O, I], per input channel for MatMulT's wt [I, O]. Its
 // row of codes is contiguous, so a matrix-vector product streams it.
+//
+// F8E4M3 is I8 with OCP FP8 E4M3 codes (blockfmt.DecodeE4M3) and scale =
+// max|row|/448 (engine.QuantizeFP8); the CUDA backend has it on devices of
+// compute capability 8.9 and later (and in the emulated library).
 
 // BlockSize returns the number of elements of one block: 32 for the
 // quantized types, 1 for the others.
@@ -36,8 +40,8 @@ func (d DType) BlockBytes() int { return blockfmt.BlockBytes(uint8(d)) }
 // Quantized reports whether d is one of the block-quantized types (not I8).
 func (d DType) Quantized() bool { return blockfmt.Quantized(uint8(d)) }
 
-// RowBytes returns the encoded size of a row of cols elements (I8: cols
-// codes and a 4-byte scale), or -1 when cols is not positive, not a whole
+// RowBytes returns the encoded size of a row of cols elements (I8, F8E4M3:
+// cols codes and a 4-byte scale), or -1 when cols is not positive, not a whole
 // number of blocks, or d is unknown. A [rows, cols] array takes rows *
 // RowBytes(cols) bytes.
 func (d DType) RowBytes(cols int) int { return blockfmt.RowBytes(uint8(d), cols) }

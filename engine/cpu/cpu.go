@@ -199,8 +199,8 @@ func (b *Backend) okRow(op string, rows, cols int, x backend.Tensor) bool {
 }
 
 // Supports reports whether Upload and Borrow take weights of type dt: F32,
-// F16, BF16, every block-quantized type and I8.
-func (b *Backend) Supports(dt backend.DType) bool { return dt.BlockBytes() > 0 }
+// F16, BF16, every block-quantized type and I8 (not F8E4M3).
+func (b *Backend) Supports(dt backend.DType) bool { return dt.BlockBytes() > 0 && dt != backend.F8E4M3 }
 
 // checkEncoded reports whether data is the encoding of a [rows, cols] array
 // of type dt, recording an error otherwise.

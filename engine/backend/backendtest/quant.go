@@ -155,7 +155,7 @@ func testQuantErrors(t *testing.T, be backend.Backend) {
 		}
 	}
 	// Unsupported types are refused with an error by every backend.
-	for _, dt := range []backend.DType{backend.Q4_0, backend.Q4_1, backend.Q5_0, backend.Q5_1, backend.Q8_0, backend.I8, backend.DType(200)} {
+	for _, dt := range []backend.DType{backend.Q4_0, backend.Q4_1, backend.Q5_0, backend.Q5_1, backend.Q8_0, backend.I8, backend.F8E4M3, backend.DType(200)} {
 		if backend.Supports(be, dt) {
 			continue
 		}
