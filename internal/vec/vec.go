@@ -12,9 +12,10 @@
 //
 // A weight matrix w is row-major [rows, k]: row r is w[r*k : (r+1)*k]. The
 // tokens x are row-major [n, k]. The output for row r and token t is stored at
-// dst[t*ldd + r]. Weights may be float32, IEEE binary16 (fp16) bits or
-// bfloat16 bits; 16-bit weights are decoded exactly to float32, so GemmF16 and
-// GemmBF16 give exactly the results of GemmF32 on the decoded matrix. Slices
+// dst[t*ldd + r]. Weights may be float32, IEEE binary16 (fp16) bits,
+// bfloat16 bits or int8 codes (I8 weights, see i8.go); they are decoded
+// exactly to float32, so GemmF16, GemmBF16 and the code products of GemmI8
+// give exactly the results of GemmF32 on the decoded matrix. Slices
 // need no particular alignment. The functions check that slices are long
 // enough and panic otherwise; shapes are the caller's responsibility (this is
 // an internal package and callers validate model dimensions first).
