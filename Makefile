@@ -36,7 +36,7 @@ test-cuda-emu: lib-emu
 		echo "CUEMU_SCHEDULE=$$s"; \
 		CUEMU_SCHEDULE=$$s $(GO) test -count=1 -tags cuda,cuemu -run 'TestConformance|TestGraph|TestSampler' ./bindings/; \
 	done
-	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestVendor|TestStats|TestStepBatch|TestDecodeLeak|TestDecodeLaunchesPerLayer|TestBenchLibrary' ./bindings/
+	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestQuantizedInt8|TestQuantizedFP8|TestVendor|TestStats|TestStepBatch|TestDecodeLeak|TestDecodeLaunchesPerLayer|TestBenchLibrary' ./bindings/
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestBenchKernelsVendor' ./cmd/rwkvgo/
 	@set -o pipefail; $(GO) test -count=1 -timeout 30m -tags cuda,cuemu -run '^(TestFaultInjection|TestOutOfDeviceMemory)$$' -v ./bindings/ | grep -Ev '^=== (RUN|PAUSE|CONT)'
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -short -run '^(TestPurego(Sampler|Vendor)?|TestFaultInjection|TestOutOfDeviceMemory)$$' ./bindings/

@@ -74,6 +74,12 @@ func (p Preset) SynthConfig(seed uint64) weights.SynthConfig {
 // SyntheticModel generates a random-weight model of the configuration and
 // prepares it on be (nil: a new pure-Go backend owned by the model).
 func SyntheticModel(sc weights.SynthConfig, be backend.Backend, threads int) (*engine.Model, error) {
+	return SyntheticModelWith(sc, engine.Options{Backend: be, Threads: threads})
+}
+
+// SyntheticModelWith is SyntheticModel with every engine option (a
+// quantization, say); opts.V5GroupNormEps is ignored.
+func SyntheticModelWith(sc weights.SynthConfig, opts engine.Options) (*engine.Model, error) {
 	f, err := weights.Synthesize(sc)
 	if err != nil {
 		return nil, err
@@ -82,7 +88,7 @@ func SyntheticModel(sc weights.SynthConfig, be backend.Backend, threads int) (*e
 	if err != nil {
 		return nil, err
 	}
-	return engine.New(wm, engine.Options{Backend: be, Threads: threads})
+	return engine.New(wm, opts)
 }
 
 // ModelInfo describes the model a report was measured on.

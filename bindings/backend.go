@@ -52,6 +52,8 @@ type Backend struct {
 	benchTried bool
 	// Host-clock fallback of the timers without librwkvcu_bench.
 	hostT0 time.Time
+	// fp8: the device takes F8E4M3 weights (rwkvcu_dtype_supported).
+	fp8 bool
 }
 
 // Open opens device `device` with the cgo bindings when the binary has
@@ -93,7 +95,12 @@ func open(api *capi, lib string, device int) (*Backend, error) {
 	if rc := api.contextCreate(int32(device), &ctx); rc != StatusOK {
 		return nil, &Error{Op: "rwkvcu_context_create", Status: int(rc), Msg: api.lastError(nil)}
 	}
-	return &Backend{api: api, lib: lib, ctx: ctx, name: "cuda"}, nil
+	b := &Backend{api: api, lib: lib, ctx: ctx, name: "cuda"}
+	var ok int32
+	if api.dtypeSupported(ctx, cF8E4M3, &ok) == StatusOK {
+		b.fp8 = ok != 0
+	}
+	return b, nil
 }
 
 func init() {
@@ -184,12 +191,21 @@ func (b *Backend) newTensor(dt backend.DType, rows, cols int) *tensor {
 	return t
 }
 
-// Supports reports whether Upload takes weights of type dt: F32, F16 and
-// BF16 (the block-quantized types of backend.DType have no device kernels;
-// their codes would collide with RWKVCU_I8 and beyond, so they never reach
+// Supports reports whether Upload takes weights of type dt: F32, F16, BF16,
+// I8 (RWKVCU_I8: the same planar encoding, codes then row scales) and, on
+// devices of compute capability 8.9 or later and in the emulated library,
+// F8E4M3 (RWKVCU_F8E4M3, the same layout). The block-quantized types of
+// backend.DType have no device kernels: the engine widens them to F32 for
+// this backend (dtypeCode maps types by name, so their Go codes never reach
 // the C side).
 func (b *Backend) Supports(dt backend.DType) bool {
-	return dt == backend.F32 || dt == backend.F16 || dt == backend.BF16
+	switch dt {
+	case backend.F32, backend.F16, backend.BF16, backend.I8:
+		return true
+	case backend.F8E4M3:
+		return b.fp8
+	}
+	return false
 }
 
 var _ backend.DTypeSupporter = (*Backend)(nil)
@@ -200,7 +216,7 @@ func (b *Backend) Upload(dt backend.DType, rows, cols int, data []byte) backend.
 		b.failf("Upload: %s weights: %w", dt, ErrNotSupported)
 		return &tensor{rows: max(rows, 1), cols: max(cols, 1)}
 	}
-	if rows <= 0 || cols <= 0 || len(data) != rows*cols*dt.Size() {
+	if rb := dt.RowBytes(cols); rows <= 0 || cols <= 0 || rb <= 0 || len(data) != rows*rb {
 		b.failf("Upload: %d bytes for %s[%d, %d]", len(data), dt, rows, cols)
 		return &tensor{rows: max(rows, 1), cols: max(cols, 1)}
 	}

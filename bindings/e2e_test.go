@@ -25,3 +25,19 @@ func TestUpstreamExpectedLogits(t *testing.T) {
 	defer be.Close()
 	enginetest.UpstreamExpectedLogits(t, enginetest.Config{Backend: be})
 }
+
+// TestQuantizedInt8 runs shared models quantized to int8 at load on the
+// CUDA backend against the pure-Go backend with the same I8 weights.
+func TestQuantizedInt8(t *testing.T) {
+	be := openTest(t)
+	defer be.Close()
+	enginetest.QuantizedInt8(t, enginetest.Config{Backend: be})
+}
+
+// TestQuantizedFP8 runs shared models quantized to fp8 e4m3 at load on the
+// CUDA backend against the unquantized models on the pure-Go backend.
+func TestQuantizedFP8(t *testing.T) {
+	be := openTest(t)
+	defer be.Close()
+	enginetest.QuantizedFP8(t, enginetest.Config{Backend: be})
+}

@@ -9,7 +9,7 @@ var _ backend.FusedProducts = (*Backend)(nil)
 
 // MatMulGroup implements backend.FusedProducts with rwkvcu_matmul_group, one
 // kernel launch for the whole group (every weight type librwkvcu takes: F32,
-// F16 and BF16 from Upload, and I8; the block-quantized types never reach
+// F16 and BF16 from Upload, I8 and F8E4M3; the block-quantized types never reach
 // the device, see Supports). Written by hand: the C function takes one
 // host array per field of backend.Product (a nil Bias or Lerp as NULL, the
 // activation as an RWKVCU_SIGMOID ... code or RWKVCU_NO_FUNCTION), a mapping

@@ -15,6 +15,7 @@ const (
 	cF16                 = 1  // RWKVCU_F16
 	cBF16                = 2  // RWKVCU_BF16
 	cI8                  = 3  // RWKVCU_I8
+	cF8E4M3              = 4  // RWKVCU_F8E4M3
 	cSigmoid             = 0  // RWKVCU_SIGMOID
 	cTanh                = 1  // RWKVCU_TANH
 	cSilu                = 2  // RWKVCU_SILU
@@ -85,6 +86,10 @@ func dtypeCode(dt backend.DType) (code int32, ok bool) {
 		return cF16, true
 	case backend.BF16:
 		return cBF16, true
+	case backend.I8:
+		return cI8, true
+	case backend.F8E4M3:
+		return cF8E4M3, true
 	}
 	return 0, false
 }
@@ -124,6 +129,8 @@ type capi struct {
 	synchronize func(ctx ptr) int32
 	// rwkvcu_device_info
 	deviceInfo func(ctx ptr, name *byte, nameLen uintptr, ccMajor *int32, ccMinor *int32, smCount *int32, totalMemBytes *uint64, peakBytesPerS *float64, peakFp32Flops *float64, peakF16TensorFlops *float64) int32
+	// rwkvcu_dtype_supported
+	dtypeSupported func(ctx ptr, dtype int32, supported *int32) int32
 	// rwkvcu_mem_info
 	memInfo func(ctx ptr, freeBytes *uint64, totalBytes *uint64) int32
 	// rwkvcu_stats

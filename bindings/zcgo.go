@@ -38,6 +38,9 @@ func newCgoAPI() *capi {
 		deviceInfo: func(ctx ptr, name *byte, nameLen uintptr, ccMajor *int32, ccMinor *int32, smCount *int32, totalMemBytes *uint64, peakBytesPerS *float64, peakFp32Flops *float64, peakF16TensorFlops *float64) int32 {
 			return int32(C.rwkvcu_device_info((*C.rwkvcu_context)(ctx), (*C.char)(unsafe.Pointer(name)), C.size_t(nameLen), (*C.int32_t)(unsafe.Pointer(ccMajor)), (*C.int32_t)(unsafe.Pointer(ccMinor)), (*C.int32_t)(unsafe.Pointer(smCount)), (*C.uint64_t)(unsafe.Pointer(totalMemBytes)), (*C.double)(unsafe.Pointer(peakBytesPerS)), (*C.double)(unsafe.Pointer(peakFp32Flops)), (*C.double)(unsafe.Pointer(peakF16TensorFlops))))
 		},
+		dtypeSupported: func(ctx ptr, dtype int32, supported *int32) int32 {
+			return int32(C.rwkvcu_dtype_supported((*C.rwkvcu_context)(ctx), C.int32_t(dtype), (*C.int32_t)(unsafe.Pointer(supported))))
+		},
 		memInfo: func(ctx ptr, freeBytes *uint64, totalBytes *uint64) int32 {
 			return int32(C.rwkvcu_mem_info((*C.rwkvcu_context)(ctx), (*C.uint64_t)(unsafe.Pointer(freeBytes)), (*C.uint64_t)(unsafe.Pointer(totalBytes))))
 		},

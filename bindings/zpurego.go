@@ -26,6 +26,7 @@ func bindCAPI(a *capi, lib uintptr, path string) error {
 		{&a.contextDestroy, "rwkvcu_context_destroy", false},
 		{&a.synchronize, "rwkvcu_synchronize", false},
 		{&a.deviceInfo, "rwkvcu_device_info", false},
+		{&a.dtypeSupported, "rwkvcu_dtype_supported", false},
 		{&a.memInfo, "rwkvcu_mem_info", false},
 		{&a.stats, "rwkvcu_stats", false},
 		{&a.tensorNew, "rwkvcu_tensor_new", false},

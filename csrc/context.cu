@@ -73,6 +73,14 @@ int rwkvcu_synchronize(rwkvcu_context* ctx) {
   });
 }
 
+int rwkvcu_dtype_supported(rwkvcu_context* ctx, int32_t dtype, int32_t* supported) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    need(supported, "supported");
+    *supported = dtype_supported(ctx, dtype) ? 1 : 0;
+  });
+}
+
 int rwkvcu_device_info(rwkvcu_context* ctx, char* name, size_t name_len, int32_t* cc_major, int32_t* cc_minor,
                        int32_t* sm_count, uint64_t* total_mem_bytes, double* peak_bytes_per_s,
                        double* peak_fp32_flops, double* peak_f16_tensor_flops) {

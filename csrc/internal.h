@@ -147,7 +147,7 @@ struct rwkvcu_tensor {
   int32_t dtype;
   int64_t rows, cols;
   void* data;
-  float* scales;  // RWKVCU_I8 only
+  float* scales;  // RWKVCU_I8 and RWKVCU_F8E4M3 only
   size_t owned;   // bytes of device memory this handle allocated (0 for views)
 };
 
@@ -186,14 +186,35 @@ inline size_t dtype_size(int32_t dt) {
     case RWKVCU_F32: return 4;
     case RWKVCU_F16:
     case RWKVCU_BF16: return 2;
-    case RWKVCU_I8: return 1;
+    case RWKVCU_I8:
+    case RWKVCU_F8E4M3: return 1;
   }
   fail(RWKVCU_ERR_INVALID_ARGUMENT, "unknown dtype %d", int(dt));
 }
 
+/// has_scales reports whether tensors of type dt carry one float scale per row.
+inline bool has_scales(int32_t dt) { return dt == RWKVCU_I8 || dt == RWKVCU_F8E4M3; }
+
 inline const char* dtype_name(int32_t dt) {
-  static const char* names[] = {"F32", "F16", "BF16", "I8"};
-  return dt >= 0 && dt < 4 ? names[dt] : "?";
+  static const char* names[] = {"F32", "F16", "BF16", "I8", "F8E4M3"};
+  return dt >= 0 && dt < 5 ? names[dt] : "?";
+}
+
+/// dtype_supported reports whether ctx's device takes tensors of type dt:
+/// F8E4M3 needs compute capability 8.9 (hardware e4m3 conversion); the
+/// emulated library decodes e4m3 with integer operations and has it.
+inline bool dtype_supported(rwkvcu_context* ctx, int32_t dt) {
+  if (dt < RWKVCU_F32 || dt > RWKVCU_F8E4M3) return false;
+  if (dt != RWKVCU_F8E4M3) return true;
+#if defined(CUEMU)
+  (void)ctx;
+  return true;
+#else
+  int major = 0, minor = 0;
+  ck(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, ctx->device), "cudaDeviceGetAttribute");
+  ck(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, ctx->device), "cudaDeviceGetAttribute");
+  return major * 10 + minor >= 89;
+#endif
 }
 
 /// T checks that t is a tensor of ctx.

@@ -139,10 +139,12 @@ int rwkvcu_tensor_new(rwkvcu_context* ctx, int32_t dtype, int64_t rows, int64_t 
     *out = nullptr;
     not_capturing(ctx, "rwkvcu_tensor_new");
     const size_t es = dtype_size(dtype);
+    if (!dtype_supported(ctx, dtype))
+      fail(RWKVCU_ERR_NOT_SUPPORTED, "rwkvcu_tensor_new: %s tensors need compute capability 8.9 or later", dtype_name(dtype));
     if (rows <= 0 || cols <= 0 || rows > (int64_t(1) << 40) / cols)
       fail(RWKVCU_ERR_INVALID_ARGUMENT, "tensor shape [%lld, %lld]", (long long)rows, (long long)cols);
     const size_t bytes = size_t(rows * cols) * es, data_bytes = (bytes + 15) & ~size_t(15);
-    const size_t total = data_bytes + (dtype == RWKVCU_I8 ? size_t(rows) * 4 : 0);
+    const size_t total = data_bytes + (has_scales(dtype) ? size_t(rows) * 4 : 0);
     auto* t = new rwkvcu_tensor{ctx, dtype, rows, cols, nullptr, nullptr, 0};
     try {
       t->data = dev_alloc(ctx, total, "cudaMalloc");
@@ -153,7 +155,7 @@ int rwkvcu_tensor_new(rwkvcu_context* ctx, int32_t dtype, int64_t rows, int64_t 
       delete t;
       throw;
     }
-    if (dtype == RWKVCU_I8) t->scales = reinterpret_cast<float*>(static_cast<char*>(t->data) + data_bytes);
+    if (has_scales(dtype)) t->scales = reinterpret_cast<float*>(static_cast<char*>(t->data) + data_bytes);
     ctx->stats[RWKVCU_STAT_LIVE_TENSORS]++;
     *out = t;
   });
@@ -191,12 +193,12 @@ int rwkvcu_tensor_upload(rwkvcu_context* ctx, rwkvcu_tensor* t, const void* data
     T(ctx, t, "rwkvcu_tensor_upload", "t");
     need(data, "data");
     const size_t n = size_t(t->rows * t->cols) * dtype_size(t->dtype);
-    const size_t want = n + (t->dtype == RWKVCU_I8 ? size_t(t->rows) * 4 : 0);
+    const size_t want = n + (has_scales(t->dtype) ? size_t(t->rows) * 4 : 0);
     if (bytes != want)
       fail(RWKVCU_ERR_INVALID_ARGUMENT, "upload of %zu bytes into %s[%lld, %lld] (%zu bytes)", bytes, dtype_name(t->dtype),
            (long long)t->rows, (long long)t->cols, want);
     h2d(ctx, t->data, data, n);
-    if (t->dtype == RWKVCU_I8) h2d(ctx, t->scales, static_cast<const char*>(data) + n, size_t(t->rows) * 4);
+    if (has_scales(t->dtype)) h2d(ctx, t->scales, static_cast<const char*>(data) + n, size_t(t->rows) * 4);
     sync(ctx);
   });
 }

@@ -11,10 +11,11 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "fp8.cuh"
 #include "ptx_wrappers.cuh"
 
 /// Element types of weight tensors (the values of rwkvcu.h's RWKVCU_F32 ...).
-enum rwkvcu_dtype_id : int32_t { kF32 = 0, kF16 = 1, kBF16 = 2, kI8 = 3 };
+enum rwkvcu_dtype_id : int32_t { kF32 = 0, kF16 = 1, kBF16 = 2, kI8 = 3, kF8E4M3 = 4 };
 
 /// rwkvcu_check_launch returns the error of the launch just issued (and
 /// clears it), so that launchers report a bad configuration as a status.
@@ -23,8 +24,8 @@ inline cudaError_t rwkvcu_check_launch() { return cudaGetLastError(); }
 /// rwkvcu_ceil_div is ceil(a / b) for positive b.
 __host__ __device__ inline int64_t rwkvcu_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-/// load_elem returns element i of an array of type DT as float; for kI8 the
-/// value is q * scale[row].
+/// load_elem returns element i of an array of type DT as float; for kI8 and
+/// kF8E4M3 the value is q * scale[row] (q the code's exact value).
 template <int DT>
 __device__ __forceinline__ float load_elem(const void* p, int64_t i, const float* scales, int64_t row) {
   if constexpr (DT == kF32) {
@@ -33,6 +34,8 @@ __device__ __forceinline__ float load_elem(const void* p, int64_t i, const float
     return __half2float(static_cast<const __half*>(p)[i]);
   } else if constexpr (DT == kBF16) {
     return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+  } else if constexpr (DT == kF8E4M3) {
+    return rwkv_e4m3_to_float(static_cast<const uint8_t*>(p)[i]) * scales[row];
   } else {
     return static_cast<float>(static_cast<const int8_t*>(p)[i]) * scales[row];
   }

@@ -16,13 +16,18 @@
 #include <stdint.h>
 
 #include "elementwise.cuh"
+#include "fp8.cuh"
 #include "matmul.cuh"
 #include "ptx_wrappers.cuh"
 
 namespace rwkv_mm {
 
-// Weight element types (RWKVCU_F32 ... RWKVCU_I8).
-constexpr int kF32 = 0, kF16 = 1, kBF16 = 2, kI8 = 3;
+// Weight element types (RWKVCU_F32 ... RWKVCU_F8E4M3).
+constexpr int kF32 = 0, kF16 = 1, kBF16 = 2, kI8 = 3, kF8 = 4;
+
+// kScaled<WT>: one-byte codes with one float scale per stored row.
+template <int WT>
+constexpr bool kScaled = WT == kI8 || WT == kF8;
 
 // Storage type of a weight element.
 template <int WT>
@@ -43,11 +48,72 @@ template <>
 struct Elem<kI8> {
   using S = int8_t;
 };
+template <>
+struct Elem<kF8> {
+  using S = uint8_t;
+};
 
 __device__ __forceinline__ float f16_bits_to_float(uint32_t b) {
   return __half2float(__ushort_as_half(static_cast<unsigned short>(b)));
 }
 __device__ __forceinline__ float bf16_bits_to_float(uint32_t b) { return __uint_as_float(b << 16); }
+
+// F8E4M3 weights run on sm_89 and later (rwkvcu_dtype_supported refuses
+// them on older devices) and in the emulated library. The device code for
+// older architectures never runs them: there the decoders trap, which keeps
+// those kernels' code (and registers) small.
+#if !defined(CUEMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 890
+#define RWKV_FP8_TRAP 1
+#endif
+
+// e4m3_1 decodes one OCP E4M3 code exactly (rwkv_e4m3_to_float: integer
+// operations, the same bits as the hardware conversion).
+__device__ __forceinline__ float e4m3_1(uint32_t b) {
+#if defined(RWKV_FP8_TRAP)
+  (void)b;
+  __trap();
+  return 0.f;
+#else
+  return rwkv_e4m3_to_float(b);
+#endif
+}
+
+// e4m3x4 decodes the four OCP E4M3 codes packed in w (lowest address in the
+// low byte) exactly. On sm_90 and later the hardware converts pairs to f16
+// (cvt.rn.f16x2.e4m3x2, which ptxas 11.8 has for sm_90 only: every e4m3
+// value is an f16, so the conversion is exact). On sm_89 and in the
+// emulated library integer operations do the same: a code's bits shifted
+// left by 7 (the sign by 8) are the f16 of its value times 2^-8 (exponent
+// bias 15 against 7, subnormals included), so the f16 pair times 256 is
+// exact; the NaN codes S.1111.111 are then set to NaN.
+__device__ __forceinline__ void e4m3x4(uint32_t w, float* f) {
+#if defined(RWKV_FP8_TRAP)
+  (void)w;
+  __trap();
+#pragma unroll
+  for (int j = 0; j < 4; ++j) f[j] = 0.f;
+#elif !defined(CUEMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#pragma unroll
+  for (int p = 0; p < 2; ++p) {
+    uint32_t h2;
+    const unsigned short pair = static_cast<unsigned short>(w >> (16 * p));
+    asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(h2) : "h"(pair));
+    f[2 * p] = f16_bits_to_float(h2 & 0xffffu);
+    f[2 * p + 1] = f16_bits_to_float(h2 >> 16);
+  }
+#else
+  const uint32_t pairs[2] = {(w & 0xffu) | ((w & 0xff00u) << 8), ((w >> 16) & 0xffu) | ((w >> 8) & 0xff0000u)};
+#pragma unroll
+  for (int p = 0; p < 2; ++p) {
+    const uint32_t h2 = ((pairs[p] & 0x007f007fu) << 7) | ((pairs[p] & 0x00800080u) << 8);
+    f[2 * p] = f16_bits_to_float(h2 & 0xffffu) * 256.f;
+    f[2 * p + 1] = f16_bits_to_float(h2 >> 16) * 256.f;
+  }
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+    if (((w >> (8 * j)) & 0x7fu) == 0x7fu) f[j] = __uint_as_float(0x7fc00000u | (((w >> (8 * j + 7)) & 1u) << 31));
+#endif
+}
 
 // cvt converts one stored weight element to float (exactly).
 template <int WT>
@@ -58,6 +124,8 @@ __device__ __forceinline__ float cvt(typename Elem<WT>::S v) {
     return f16_bits_to_float(v);
   } else if constexpr (WT == kBF16) {
     return bf16_bits_to_float(v);
+  } else if constexpr (WT == kF8) {
+    return e4m3_1(v);
   } else {
     return static_cast<float>(v);
   }
@@ -75,6 +143,8 @@ __device__ __forceinline__ void unpack_word(uint32_t w, float* f) {
   } else if constexpr (WT == kBF16) {
     f[0] = __uint_as_float(w << 16);
     f[1] = __uint_as_float(w & 0xffff0000u);
+  } else if constexpr (WT == kF8) {
+    e4m3x4(w, f);
   } else {
 #pragma unroll
     for (int j = 0; j < 4; ++j) f[j] = static_cast<float>(static_cast<int8_t>((w >> (8 * j)) & 0xffu));
@@ -191,7 +261,7 @@ __device__ __forceinline__ void gemv_tile(const float* __restrict__ x,      // [
       float s = red[tid];
 #pragma unroll
       for (int q = 1; q < kGemvThreads / 32; ++q) s += red[q * (ROWS * NT) + tid];
-      if constexpr (WT == kI8) s *= wscale[r];
+      if constexpr (kScaled<WT>) s *= wscale[r];
       store(t0 + t, r, s);
     }
   }
@@ -259,7 +329,9 @@ struct GroupArgs {
 __host__ __device__ constexpr int32_t group_form(int32_t dt, bool vec) { return dt * 2 + (vec ? 1 : 0); }
 
 // group_rows is the number of weight rows a block of the form covers.
-__host__ __device__ constexpr int group_rows(int32_t form) { return form == group_form(kI8, true) ? 2 : 4; }
+__host__ __device__ constexpr int group_rows(int32_t form) {
+  return form == group_form(kI8, true) || form == group_form(kF8, true) ? 2 : 4;
+}
 
 // StoreGroup is group_gemv_kernel's store: the epilogue of a product, each
 // operation rounded to float (no contraction): s += bias; s = f(s); then
@@ -305,6 +377,8 @@ __global__ void __launch_bounds__(kGemvThreads) group_gemv_kernel(const GroupArg
     RWKV_GROUP_TILE(kBF16, false)
     RWKV_GROUP_TILE(kI8, true)
     RWKV_GROUP_TILE(kI8, false)
+    RWKV_GROUP_TILE(kF8, true)
+    RWKV_GROUP_TILE(kF8, false)
   }
 #undef RWKV_GROUP_TILE
 }
@@ -361,7 +435,7 @@ __global__ void __launch_bounds__(kSimtThreads)
       float v = 0.f;
       if (c < o && i < k) {
         v = cvt<WT>(TRANS ? w[i * ldw + c] : w[c * ldw + i]);
-        if constexpr (TRANS && WT == kI8) v *= wscale[i];
+        if constexpr (TRANS && kScaled<WT>) v *= wscale[i];
       }
       wr[j] = v;
     }
@@ -421,7 +495,7 @@ __global__ void __launch_bounds__(kSimtThreads)
       const int64_t c = n0 + (q < 4 ? tx * 4 + q : 64 + tx * 4 + q - 4);
       if (c < o) {
         float v = acc[p][q];
-        if constexpr (!TRANS && WT == kI8) v *= wscale[c];
+        if constexpr (!TRANS && kScaled<WT>) v *= wscale[c];
         out[t * ldo + c] = v;
       }
     }
@@ -695,7 +769,7 @@ __global__ void __launch_bounds__(kSparseThreads, sparse_min_blocks<WT, NT, VEC>
                     int64_t n, int64_t k, int64_t o) {
   using S = typename Elem<WT>::S;
   // elements per lane: 2 (f32: 8 bytes; f16/bf16: 4 bytes), 4 for i8 (4 bytes)
-  constexpr int CPL = VEC ? (WT == kI8 ? 4 : 2) : 1;
+  constexpr int CPL = VEC ? (sizeof(S) == 1 ? 4 : 2) : 1;
   constexpr int STRIP = 32 * CPL;
   const S* w = static_cast<const S*>(wv);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -714,7 +788,7 @@ __global__ void __launch_bounds__(kSparseThreads, sparse_min_blocks<WT, NT, VEC>
 
   auto load_x = [&](int64_t grp, float* xv) {
     const int64_t i = grp * 32 + lane;
-    const float s = (WT == kI8 && i < k) ? wscale[i] : 1.f;
+    const float s = (kScaled<WT> && i < k) ? wscale[i] : 1.f;
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
       const float v = (t < nt && i < k) ? x[(t0 + t) * ldx + i] : 0.f;
@@ -804,7 +878,7 @@ constexpr int64_t kMaxGridY = 65535;
 
 inline bool aligned(const void* p, uintptr_t a) { return (reinterpret_cast<uintptr_t>(p) & (a - 1)) == 0; }
 inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-inline size_t esize(int32_t dt) { return dt == kF32 ? 4 : dt == kI8 ? 1 : 2; }
+inline size_t esize(int32_t dt) { return dt == kF32 ? 4 : (dt == kI8 || dt == kF8) ? 1 : 2; }
 
 struct Args {
   cudaStream_t s;
@@ -820,7 +894,7 @@ struct Args {
 // GEMV launches for a fixed weight type, token chunk and load forms.
 template <int WT, int NT, bool WVEC, bool XVEC>
 cudaError_t launch_gemv_nt(const Args& a) {
-  constexpr int ROWS = (WT == kI8 && WVEC) ? 2 : 4;
+  constexpr int ROWS = (kScaled<WT> && WVEC) ? 2 : 4;
   for (int64_t t0 = 0; t0 < a.n; t0 += kMaxGridY * NT) {
     const int64_t nn = a.n - t0 < kMaxGridY * NT ? a.n - t0 : kMaxGridY * NT;
     dim3 grid(unsigned(cdiv(a.o, ROWS)), unsigned(cdiv(nn, NT)));
@@ -906,7 +980,7 @@ cudaError_t launch_tc(const Args& a) {
 
 template <int WT, int NT, bool VEC>
 cudaError_t launch_sparse_nt(const Args& a) {
-  constexpr int CPL = VEC ? (WT == kI8 ? 4 : 2) : 1;
+  constexpr int CPL = VEC ? (kScaled<WT> ? 4 : 2) : 1;
   for (int64_t t0 = 0; t0 < a.n; t0 += kMaxGridY * NT) {
     const int64_t nn = a.n - t0 < kMaxGridY * NT ? a.n - t0 : kMaxGridY * NT;
     dim3 grid(unsigned(cdiv(a.o, 32 * CPL)), unsigned(cdiv(nn, NT)));
@@ -929,7 +1003,7 @@ cudaError_t launch_sparse_forms(const Args& a) {
 
 template <int WT>
 cudaError_t launch_sparse(const Args& a) {
-  constexpr int CPL = WT == kI8 ? 4 : 2;
+  constexpr int CPL = kScaled<WT> ? 4 : 2;
   constexpr int64_t bytes = CPL * int64_t(sizeof(typename Elem<WT>::S));
   const bool vec = aligned(a.w, bytes) && (a.o * int64_t(sizeof(typename Elem<WT>::S))) % bytes == 0;
   if (vec) {
@@ -997,7 +1071,7 @@ cudaError_t run_group(cudaStream_t s, const rwkvcu_group_product* ps, int32_t co
   for (int j = 0; j < count; ++j) {
     const rwkvcu_group_product& p = ps[j];
     if (!p.out || !p.x || !p.w || p.o < 1 || p.k < 0) return cudaErrorInvalidValue;
-    if (p.wdtype < kF32 || p.wdtype > kI8 || (p.wdtype == kI8 && !p.wscale)) return cudaErrorInvalidValue;
+    if (p.wdtype < kF32 || p.wdtype > kF8 || ((p.wdtype == kI8 || p.wdtype == kF8) && !p.wscale)) return cudaErrorInvalidValue;
     if ((p.bias && p.bias_rows != 1 && p.bias_rows != n) || p.act < -1 || p.act > 5) return cudaErrorInvalidValue;
     const bool vec = aligned(p.w, 16) && (p.k * int64_t(esize(p.wdtype))) % 16 == 0 && aligned(p.x, 16);
     GroupEntry& e = args.e[j];
@@ -1022,7 +1096,7 @@ inline int32_t choose_family(bool trans, int32_t dt, int64_t n) {
 
 cudaError_t run(int32_t family, bool trans, const Args& a, int32_t dt) {
   if (!a.out || !a.x || !a.w || a.n < 0 || a.o < 0 || a.k < 0 || a.ldx < a.k || a.ldo < a.o) return cudaErrorInvalidValue;
-  if (dt < kF32 || dt > kI8 || (dt == kI8 && !a.wscale)) return cudaErrorInvalidValue;
+  if (dt < kF32 || dt > kF8 || ((dt == kI8 || dt == kF8) && !a.wscale)) return cudaErrorInvalidValue;
   if (a.n == 0 || a.o == 0) return cudaSuccess;
   if (family == RWKVCU_MM_AUTO) family = choose_family(trans, dt, a.n);
   switch (dt) {
@@ -1032,8 +1106,10 @@ cudaError_t run(int32_t family, bool trans, const Args& a, int32_t dt) {
       return dispatch<kF16>(family, trans, a);
     case kBF16:
       return dispatch<kBF16>(family, trans, a);
-    default:
+    case kI8:
       return dispatch<kI8>(family, trans, a);
+    default:
+      return dispatch<kF8>(family, trans, a);
   }
 }
 

@@ -1,5 +1,6 @@
-// cuda/matmul.cuh: matrix products of fp32 activations with fp32, fp16, bf16
-// or int8 weights, with fp32 accumulation (implemented in cuda/matmul.cu).
+// cuda/matmul.cuh: matrix products of fp32 activations with fp32, fp16, bf16,
+// int8 or fp8 (e4m3) weights, with fp32 accumulation (implemented in
+// cuda/matmul.cu).
 //
 // Both entry points take device pointers, queue their work on stream s, and
 // return cudaSuccess or the launch error (cudaErrorInvalidValue, launching
@@ -12,7 +13,10 @@
 //
 // Weight element types (the values of csrc/include/rwkvcu.h):
 //   0 F32, 1 F16, 2 BF16, 3 I8 (element value = q * wscale[row of the stored
-//   weight]; wscale is only read, and must be non-NULL, for I8).
+//   weight]; wscale is only read, and must be non-NULL, for I8 and F8E4M3),
+//   4 F8E4M3 (OCP E4M3FN codes, element value = e4m3(q) * wscale[row]; the
+//   code is decoded exactly: by the hardware on sm_89 and later, by integer
+//   operations elsewhere and in the emulator, with the same bits).
 //
 // Kernels and launch heuristics (n tokens, o outputs, k reduction length):
 //   rwkvcu_launch_matmul:
@@ -56,8 +60,9 @@
 //     (worst case; the test tolerance 1e-5 sum|terms| covers k <= 300 by the
 //     usual sqrt(k) behaviour and the split bound by 40x). Real tensor cores
 //     may round the accumulation in the last bit differently from IEEE.
-//   * I8: the per-row scale multiplies the integer sum once (matmul) or each
-//     x entry once (matmul_t): one extra rounding, relative u.
+//   * I8, F8E4M3: the per-row scale multiplies the sum of the exact code
+//     values once (matmul) or each x entry once (matmul_t): one extra
+//     rounding, relative u.
 //   * Non-finite inputs propagate as in IEEE arithmetic, except that an
 //     infinite x makes the whole token row of a TC F16 product NaN.
 #pragma once
@@ -69,7 +74,7 @@
 // row-major (w points at o*k elements of type wdtype); float32 accumulation.
 //   out    [n, ldo] float32, columns [0, o) written
 //   x      [n, ldx] float32, columns [0, k) read
-//   w      [o, k] weights; wscale [o] float32 for I8 (else ignored, may be NULL)
+//   w      [o, k] weights; wscale [o] float32 for I8/F8E4M3 (else ignored, may be NULL)
 cudaError_t rwkvcu_launch_matmul(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
                                  const void* w, int32_t wdtype, const float* wscale, int64_t n, int64_t o,
                                  int64_t k);
@@ -79,7 +84,7 @@ cudaError_t rwkvcu_launch_matmul(cudaStream_t s, float* out, int64_t ldo, const 
 // and, at decode sizes, their rows of WT are not read.
 //   out    [n, ldo] float32, columns [0, o) written
 //   x      [n, ldx] float32, columns [0, k) read
-//   wt     [k, o] weights; wscale [k] float32 for I8 (per row of WT)
+//   wt     [k, o] weights; wscale [k] float32 for I8/F8E4M3 (per row of WT)
 cudaError_t rwkvcu_launch_matmul_t(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
                                    const void* wt, int32_t wdtype, const float* wscale, int64_t n, int64_t k,
                                    int64_t o);

@@ -422,6 +422,9 @@ cudaError_t rwkvcu_launch_embed(cudaStream_t s, float* out, const void* emb, int
     case kF16: RWKV_LAUNCH(embed_kernel<kF16>, dim3(unsigned(n)), dim3(th), 0, s)(out, emb, scales, V, C, tokens); break;
     case kBF16: RWKV_LAUNCH(embed_kernel<kBF16>, dim3(unsigned(n)), dim3(th), 0, s)(out, emb, scales, V, C, tokens); break;
     case kI8: RWKV_LAUNCH(embed_kernel<kI8>, dim3(unsigned(n)), dim3(th), 0, s)(out, emb, scales, V, C, tokens); break;
+    case kF8E4M3:
+      RWKV_LAUNCH(embed_kernel<kF8E4M3>, dim3(unsigned(n)), dim3(th), 0, s)(out, emb, scales, V, C, tokens);
+      break;
     default: return cudaErrorInvalidValue;
   }
   return rwkvcu_check_launch();

@@ -67,9 +67,10 @@ type block struct {
 	LN2B backend.Tensor `tensor:"ln2.bias"`
 	// FFNKey is the channel mix's key [F, C]; FFNValueT its value
 	// projection stored transposed [F, C] for MatMulT (which reads only
-	// the rows of non-zero squared-ReLU activations), except when it is
-	// block-quantized: blocks run along the stored rows, so it stays [C, F]
-	// and is multiplied with MatMul.
+	// the rows of non-zero squared-ReLU activations; I8 quantized at load
+	// too, with a scale per row of that layout), except when the file
+	// stores it block-quantized: blocks run along the stored rows, so it
+	// stays [C, F] and is multiplied with MatMul.
 	FFNKey    backend.Tensor `tensor:"ffn.key.weight"`
 	FFNValueT backend.Tensor `tensor:"ffn.value.weight,transposed"`
 	index     int

@@ -20,12 +20,14 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
 	"github.com/rwkvgo/rwkvgo/engine/cpu"
+	"github.com/rwkvgo/rwkvgo/internal/blockfmt"
 	"github.com/rwkvgo/rwkvgo/internal/fault"
 	"github.com/rwkvgo/rwkvgo/weights"
 )
@@ -53,6 +55,84 @@ type Options struct {
 	// V5GroupNormEps overrides the GroupNorm epsilon of v5.x models (0: the
 	// default of the file's format; see weights.Options).
 	V5GroupNormEps float32
+	// Quantize stores the large weight matrices in a lower-precision type,
+	// quantized at load (see Quantization); the zero value keeps every
+	// tensor in its file's type.
+	Quantize Quantization
+}
+
+// Quantization is a lower-precision type for the large weight matrices,
+// produced at load (Options.Quantize).
+type Quantization string
+
+// Quantizations.
+const (
+	// NoQuantization keeps every tensor in its file's type.
+	NoQuantization Quantization = ""
+	// QuantizeInt8 stores the matrices of the time mix (receptance, key,
+	// value, output and, for v5.2/v6, gate), of the channel mix (key,
+	// value, receptance) and the head as backend.I8: int8 codes with one
+	// float32 scale per stored row, symmetric (scale = max|row| / 127,
+	// codes rounded to nearest, see blockfmt.QuantizeI8). Matrices are
+	// stored as the graph multiplies them: x @ W^T with W [out, in], so the
+	// scale is per output channel, except the channel mix's value
+	// projection, stored transposed [ffn, width] for the sparse product
+	// (only the rows of non-zero squared-ReLU activations are read), whose
+	// scale is per row of that layout, one per ffn channel. Only F32, F16
+	// and BF16 matrices are quantized; the embedding, norms, vectors,
+	// per-head parameters, the LoRA matrices of v6/v7 and matrices a file
+	// stores block-quantized keep their types. The backend must support
+	// backend.I8.
+	QuantizeInt8 Quantization = "int8"
+	// QuantizeFP8 is QuantizeInt8 with backend.F8E4M3: fp8 e4m3 codes
+	// nearest to w/scale with scale = max|row| / 448 (see
+	// blockfmt.QuantizeF8E4M3). The CUDA backend has it on devices of
+	// compute capability 8.9 and later; the CPU backend does not.
+	QuantizeFP8 Quantization = "fp8"
+)
+
+// ParseQuantization parses a quantization name: "int8", "fp8", or "" and
+// "none" for no quantization.
+func ParseQuantization(s string) (Quantization, error) {
+	switch s {
+	case "", "none":
+		return NoQuantization, nil
+	case "int8":
+		return QuantizeInt8, nil
+	case "fp8":
+		return QuantizeFP8, nil
+	}
+	return NoQuantization, fmt.Errorf("engine: unknown quantization %q (want int8, fp8 or none)", s)
+}
+
+// dtype returns the backend type of the quantized matrices and the
+// quantizer (ok false for NoQuantization).
+func (q Quantization) dtype() (dt backend.DType, quantize func(w []float32, rows, cols int) []byte, ok bool) {
+	switch q {
+	case QuantizeInt8:
+		return backend.I8, blockfmt.QuantizeI8, true
+	case QuantizeFP8:
+		return backend.F8E4M3, blockfmt.QuantizeF8E4M3, true
+	}
+	return 0, nil, false
+}
+
+// quantizable reports whether the canonical matrix name is one that
+// Options.Quantize stores in a lower-precision type.
+func quantizable(name string) bool {
+	if name == "head.weight" {
+		return true
+	}
+	if !strings.HasPrefix(name, "blocks.") {
+		return false
+	}
+	for _, s := range [...]string{".att.receptance.weight", ".att.key.weight", ".att.value.weight", ".att.output.weight",
+		".att.gate.weight", ".ffn.key.weight", ".ffn.value.weight", ".ffn.receptance.weight"} {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // Model is a loaded RWKV model. Its methods are safe for concurrent use; steps
@@ -135,7 +215,7 @@ func newModel(wm *weights.Model, opts Options, borrow bool) (*Model, error) {
 	if opts.V5GroupNormEps > 0 && (wm.Config.Version == weights.V51 || wm.Config.Version == weights.V52) {
 		m.cfg.GroupNormEps = opts.V5GroupNormEps
 	}
-	if err := m.uploadGuarded(wm, borrow); err != nil {
+	if err := m.uploadGuarded(wm, borrow, opts.Quantize); err != nil {
 		// Free what was uploaded (and clear the backend's pending error,
 		// so that the backend stays usable); the caller closes wm.
 		m.wm = nil
@@ -148,9 +228,9 @@ func newModel(wm *weights.Model, opts Options, borrow bool) (*Model, error) {
 
 // uploadGuarded is upload where a fault reading the weights (a mapped file
 // that shrank since it was opened) is an error wrapping ErrWeightsUnreadable.
-func (m *Model) uploadGuarded(wm *weights.Model, borrow bool) (err error) {
+func (m *Model) uploadGuarded(wm *weights.Model, borrow bool, q Quantization) (err error) {
 	defer fault.Catch(&err, debug.SetPanicOnFault(true))
-	return m.upload(wm, borrow)
+	return m.upload(wm, borrow, q)
 }
 
 // Config returns the model's hyperparameters.
@@ -221,9 +301,15 @@ func (m *Model) Close() error {
 
 // upload copies the canonical tensors to the backend, or with borrow lends
 // it the ones it can use in place (setting m.wm when any is).
-func (m *Model) upload(wm *weights.Model, borrow bool) error {
+func (m *Model) upload(wm *weights.Model, borrow bool, q Quantization) error {
 	be := m.be
-	up := uploader{be: be, wm: wm}
+	if _, err := ParseQuantization(string(q)); err != nil {
+		return err
+	}
+	if dt, _, ok := q.dtype(); ok && !backend.Supports(be, dt) {
+		return fmt.Errorf("engine: the %s backend does not support %s weights (%s)", be.Name(), q, dt)
+	}
+	up := uploader{be: be, wm: wm, quant: q}
 	if bo, ok := be.(backend.Borrower); ok && borrow {
 		up.bo = bo
 	}
@@ -295,6 +381,8 @@ type uploader struct {
 	be backend.Backend
 	wm *weights.Model
 	bo backend.Borrower // non-nil: tensors may use wm's memory in place
+	// quant: the quantization of the large matrices (Options.Quantize).
+	quant Quantization
 }
 
 // dtypes maps the weight types to the backend's.
@@ -317,6 +405,9 @@ func (up *uploader) matrix(w *weights.Tensor, transposed bool) (t backend.Tensor
 		return nil, false, fmt.Errorf("engine: matrix %q has shape %s", w.Name, w.ShapeString())
 	}
 	rows, cols := w.Shape[0], w.Shape[1]
+	if _, _, ok := up.quant.dtype(); ok && quantizable(w.Name) && (w.DType == weights.F32 || w.DType == weights.F16 || w.DType == weights.BF16) {
+		return up.quantized(w, transposed)
+	}
 	dt, known := dtypes[w.DType]
 	// Quantized rows must be whole blocks (a file may store a matrix whose
 	// row is not, blocks running across rows: it is widened instead).
@@ -360,6 +451,31 @@ func (up *uploader) matrix(w *weights.Tensor, transposed bool) (t backend.Tensor
 		}
 	}
 	return be.Upload(dt, cols, rows, tr), false, nil
+}
+
+// quantized prepares w in the type of up.quant (I8 or F8E4M3), in the
+// layout the graph multiplies it in: transposed when asked (the scale is
+// then per row of the transposed layout).
+func (up *uploader) quantized(w *weights.Tensor, transposed bool) (backend.Tensor, bool, error) {
+	rows, cols := w.Shape[0], w.Shape[1]
+	v, err := w.Float32()
+	if err != nil {
+		return nil, false, fmt.Errorf("engine: matrix %q: %w", w.Name, err)
+	}
+	if transposed {
+		v = transposeF32(v, rows, cols)
+		rows, cols = cols, rows
+	}
+	dt, quantize, _ := up.quant.dtype()
+	enc := quantize(v, rows, cols)
+	up.wm.DropPages(w)
+	if up.bo != nil {
+		// The encoding is ours: lend it rather than copy it again.
+		if t, ok := up.bo.Borrow(dt, rows, cols, enc); ok {
+			return t, false, nil
+		}
+	}
+	return up.be.Upload(dt, rows, cols, enc), false, nil
 }
 
 func transposeF32(v []float32, rows, cols int) []float32 {

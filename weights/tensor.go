@@ -48,8 +48,15 @@ func ParseDType(s string) (DType, error) {
 // BlockSize is the number of elements one encoded block holds (1 for plain types).
 func (d DType) BlockSize() int { return blockfmt.BlockSize(uint8(d)) }
 
-// BlockBytes is the number of bytes one encoded block takes (0 for an unknown type).
-func (d DType) BlockBytes() int { return blockfmt.BlockBytes(uint8(d)) }
+// BlockBytes is the number of bytes one encoded block takes (0 for an unknown
+// type). Code blockfmt.I8, which backends hold for weights quantized at load
+// and no file stores, is unknown here.
+func (d DType) BlockBytes() int {
+	if int(d) >= len(dtypeNames) {
+		return 0
+	}
+	return blockfmt.BlockBytes(uint8(d))
+}
 
 // Quantized reports whether d is a block-quantized type.
 func (d DType) Quantized() bool { return blockfmt.Quantized(uint8(d)) }

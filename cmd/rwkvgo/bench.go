@@ -191,11 +191,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	warmup := fs.Int("warmup", 1, "untimed decode steps before the timed ones")
 	minDecode := fs.Duration("min-decode-time", 0, "keep decoding until the decode phase lasts this long (NVML's window)")
 	kprof := fs.String("kernel-profile", "", "time every backend operation and write a pprof profile of it to this file")
+	quantize := fs.String("quantize", "", quantizeUsage)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := c.validate(); err != nil {
 		return err
+	}
+	quant, err := engine.ParseQuantization(*quantize)
+	if err != nil {
+		return usagef("--quantize: %v", err)
 	}
 	if (*model == "") == (*synthetic == "") {
 		return usagef("exactly one of --model and --synthetic is required")
@@ -237,9 +242,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	p.Begin("loading model", 0)
 	if *synthetic != "" {
 		source = "synthetic:" + preset.Name
-		m, err = bench.SyntheticModel(preset.SynthConfig(c.seed), be, c.threads)
+		m, err = bench.SyntheticModelWith(preset.SynthConfig(c.seed), engine.Options{Backend: be, Threads: c.threads, Quantize: quant})
 	} else {
-		m, err = engine.Load(*model, engine.Options{Backend: be, Threads: c.threads})
+		m, err = engine.Load(*model, engine.Options{Backend: be, Threads: c.threads, Quantize: quant})
 	}
 	if err != nil {
 		return err

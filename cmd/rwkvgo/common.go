@@ -16,7 +16,12 @@ type modelFlags struct {
 	backend string
 	lora    string
 	alpha   float64
+	// quantize is --quantize (engine.ParseQuantization).
+	quantize string
 }
+
+// quantizeUsage documents --quantize.
+const quantizeUsage = "store the large weight matrices (time and channel mix, head) of an F32/F16/BF16 model in a lower-precision type, quantized at load: int8 or fp8 (e4m3; CUDA on compute capability 8.9+), one scale per row; or none"
 
 func (f *modelFlags) register(fs interface {
 	StringVar(*string, string, string, string)
@@ -29,6 +34,7 @@ func (f *modelFlags) register(fs interface {
 	fs.Float64Var(&f.v5eps, "v5-groupnorm-eps", 0, "GroupNorm epsilon for v5.x models (0: 1e-5 for rwkv.cpp files, 64e-5 otherwise)")
 	fs.StringVar(&f.lora, "lora", "", "LoRA adapter (RWKV trainer's lora_A/lora_B keys, .pth or safetensors) merged into the weights at load")
 	fs.Float64Var(&f.alpha, "lora-alpha", 0, "LoRA alpha: the adapter is scaled by alpha / rank (required with --lora)")
+	fs.StringVar(&f.quantize, "quantize", "", quantizeUsage)
 }
 
 func (f *modelFlags) load() (*engine.Model, error) {
@@ -44,7 +50,11 @@ func (f *modelFlags) load() (*engine.Model, error) {
 	if f.lora == "" && f.alpha != 0 {
 		return nil, usagef("--lora-alpha needs --lora")
 	}
-	opts := engine.Options{Threads: f.threads, V5GroupNormEps: float32(f.v5eps)}
+	quant, err := engine.ParseQuantization(f.quantize)
+	if err != nil {
+		return nil, usagef("--quantize: %v", err)
+	}
+	opts := engine.Options{Threads: f.threads, V5GroupNormEps: float32(f.v5eps), Quantize: quant}
 	if !isCPU(f.backend) {
 		// The model does not own a backend it is given; a CLI process ends
 		// with the model, so the backend is left to the process exit.

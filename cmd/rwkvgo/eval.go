@@ -1,23 +1,95 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/rwkvgo/rwkvgo/engine"
 	"github.com/rwkvgo/rwkvgo/eval"
 	"github.com/rwkvgo/rwkvgo/tokenizer"
 )
 
 func init() {
-	register(&command{name: "eval", summary: "evaluation studies: eval repetition (decoding strategies against loops)", run: runEval})
+	register(&command{name: "eval", summary: "evaluation studies: eval repetition (decoding strategies against loops), eval quantization (quantized against unquantized logits)", run: runEval})
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "quantization" {
+		return runEvalQuantization(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "repetition" {
-		return usagef("usage: rwkvgo eval repetition --model PATH --prompts FILE --strategies FILE --max-tokens N [--seed S] --out DIR")
+		return usagef("usage: rwkvgo eval repetition --model PATH --prompts FILE --strategies FILE --max-tokens N [--seed S] --out DIR\n" +
+			"       rwkvgo eval quantization --model PATH [--quantize int8] [--prompt-tokens 34,105,110] [--steps 256]")
 	}
 	return runEvalRepetition(args[1:], stdout, stderr)
+}
+
+// runEvalQuantization implements
+//
+//	rwkvgo eval quantization --model PATH [--quantize int8]
+//	    [--prompt-tokens IDS] [--steps N] [--quiet]
+//
+// It loads the model twice, as stored and quantized at load, and prints the
+// eval.QuantizationResult of the reference's greedy continuation as JSON:
+// the largest logit error and the greedy agreement over --steps positions.
+func runEvalQuantization(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("eval quantization", stderr)
+	var mf modelFlags
+	mf.register(fs)
+	promptIDs := fs.String("prompt-tokens", "34,105,110", "prompt token ids, comma-separated")
+	steps := fs.Int("steps", 256, "compared positions: after the prompt, then after each greedy token")
+	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *steps < 1 {
+		return usagef("--steps must be >= 1")
+	}
+	prompt, err := parseInts("prompt-tokens", *promptIDs)
+	if err != nil {
+		return err
+	}
+	if len(prompt) == 0 {
+		return usagef("--prompt-tokens is empty")
+	}
+	if mf.quantize == "" {
+		mf.quantize = string(engine.QuantizeInt8)
+	}
+	refFlags := mf
+	refFlags.quantize = ""
+	ref, err := refFlags.load()
+	if err != nil {
+		return err
+	}
+	defer ref.Close()
+	q, err := mf.load()
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	var progress io.Writer
+	if !*quiet {
+		progress = stderr
+	}
+	res, err := eval.CompareQuantized(ref, q, prompt, *steps, progress)
+	if err != nil {
+		return err
+	}
+	_, rb := ref.MatMulWeights()
+	_, qb := q.MatMulWeights()
+	out := struct {
+		Model          string `json:"model"`
+		Quantize       string `json:"quantize"`
+		Prompt         []int  `json:"prompt"`
+		RefBytes       int64  `json:"matmul_bytes_reference"`
+		QuantizedBytes int64  `json:"matmul_bytes_quantized"`
+		eval.QuantizationResult
+	}{mf.model, mf.quantize, prompt, rb, qb, res}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }
 
 // runEvalRepetition implements

@@ -156,8 +156,9 @@ int rwkvcu_vendor_matmul(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_t
     (void)o;
     fail(RWKVCU_ERR_NOT_SUPPORTED, "cuBLAS is not available in the emulated library");
 #else
-    if (w->dtype == RWKVCU_I8)
-      fail(RWKVCU_ERR_NOT_SUPPORTED, "%s: I8 weights have no cuBLAS equivalent (F32, F16 and BF16 only)", op);
+    if (has_scales(w->dtype))
+      fail(RWKVCU_ERR_NOT_SUPPORTED, "%s: %s weights have no cuBLAS equivalent (F32, F16 and BF16 only)", op,
+           dtype_name(w->dtype));
     not_capturing(ctx, op);
     const int64_t N = x->rows, O = w->rows, I = w->cols;
     if (N > INT_MAX || O > INT_MAX || I > INT_MAX)

@@ -20,7 +20,9 @@
  *    Destroy/free functions accept NULL and do nothing.
  *  - Tensors are 2-D row-major [rows, cols] arrays in device memory. Element
  *    types: RWKVCU_F32 (activations and state are always F32), RWKVCU_F16,
- *    RWKVCU_BF16 and RWKVCU_I8 (int8 with one float scale per row) for weights.
+ *    RWKVCU_BF16, RWKVCU_I8 (int8 with one float scale per row) and
+ *    RWKVCU_F8E4M3 (fp8 e4m3 with one float scale per row; compute
+ *    capability 8.9 or later, see rwkvcu_dtype_supported) for weights.
  *    Shapes are checked by every operation; a mismatch returns
  *    RWKVCU_ERR_INVALID_ARGUMENT and launches nothing.
  *  - Ordering: operations are queued on the context's stream in call order
@@ -80,6 +82,7 @@ extern "C" {
 #define RWKVCU_F16 1
 #define RWKVCU_BF16 2
 #define RWKVCU_I8 3
+#define RWKVCU_F8E4M3 4 /* OCP FP8 E4M3 (E4M3FN: bias 7, no infinities, S.1111.111 is NaN) */
 
 /* Elementwise functions (rwkvcu_map), as in rwkvgo's backend.Unary. */
 #define RWKVCU_SIGMOID 0
@@ -160,6 +163,12 @@ RWKVCU_API int rwkvcu_device_info(rwkvcu_context *ctx, char *name, size_t name_l
                                   uint64_t *total_mem_bytes, double *peak_bytes_per_s,
                                   double *peak_fp32_flops, double *peak_f16_tensor_flops);
 
+/* Writes 1 to *supported when tensors of element type dtype can be made on
+ * ctx's device, else 0: every type on every device, except RWKVCU_F8E4M3,
+ * which needs compute capability 8.9 or later (the emulated library has it).
+ * An unknown dtype writes 0. */
+RWKVCU_API int rwkvcu_dtype_supported(rwkvcu_context *ctx, int32_t dtype, int32_t *supported);
+
 /* Free and total device memory in bytes. */
 RWKVCU_API int rwkvcu_mem_info(rwkvcu_context *ctx, uint64_t *free_bytes, uint64_t *total_bytes);
 
@@ -171,8 +180,10 @@ RWKVCU_API int rwkvcu_stats(const rwkvcu_context *ctx, uint64_t *out, int32_t n)
 
 /* ---- Tensors ------------------------------------------------------------ */
 
-/* Allocates a zeroed [rows, cols] tensor of type dtype. For RWKVCU_I8 the
- * tensor also holds rows float scales. */
+/* Allocates a zeroed [rows, cols] tensor of type dtype. For RWKVCU_I8 and
+ * RWKVCU_F8E4M3 the tensor also holds rows float scales. A type the device
+ * does not support (rwkvcu_dtype_supported) fails with
+ * RWKVCU_ERR_NOT_SUPPORTED. */
 RWKVCU_API int rwkvcu_tensor_new(rwkvcu_context *ctx, int32_t dtype, int64_t rows, int64_t cols,
                                  rwkvcu_tensor **out);
 
@@ -191,8 +202,8 @@ RWKVCU_API int rwkvcu_tensor_view(rwkvcu_context *ctx, const rwkvcu_tensor *t, i
 RWKVCU_API void rwkvcu_tensor_free(rwkvcu_tensor *t);
 
 /* Copies bytes of host data (exactly rows*cols elements of the tensor's type,
- * little-endian) into t. For RWKVCU_I8, data is rows*cols int8 values followed
- * by rows float32 scales. Synchronous. */
+ * little-endian) into t. For RWKVCU_I8 and RWKVCU_F8E4M3, data is rows*cols
+ * one-byte codes followed by rows float32 scales. Synchronous. */
 RWKVCU_API int rwkvcu_tensor_upload(rwkvcu_context *ctx, rwkvcu_tensor *t, const void *data, size_t bytes);
 
 /* Copies n float values starting at row `row` of an F32 tensor to host dst

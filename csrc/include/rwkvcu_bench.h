@@ -35,7 +35,8 @@ RWKVCU_API uint32_t rwkvcu_bench_abi_version(void);
  *    (round to nearest even) in scratch memory owned by ctx: results differ
  *    from rwkvcu_matmul's (which keeps x in F32) by that rounding, a relative
  *    2^-11 (F16) or 2^-8 (BF16) per element of x, and F16 overflows to
- *    infinity beyond 65504. RWKVCU_I8 weights return RWKVCU_ERR_NOT_SUPPORTED.
+ *    infinity beyond 65504. RWKVCU_I8 and RWKVCU_F8E4M3 weights return
+ *    RWKVCU_ERR_NOT_SUPPORTED.
  *  - The cuBLAS handle is created on ctx's first call (which allocates
  *    cuBLAS's workspace: time the calls after a warm-up), bound to ctx's
  *    stream and destroyed by rwkvcu_context_destroy.

@@ -109,7 +109,8 @@ extern "C" int mm_invalid_checks(void) {
   EXPECT(rwkvcu_launch_matmul(0, nullptr, 4, x, 4, w, 0, nullptr, 2, 4, 4), bad);
   EXPECT(rwkvcu_launch_matmul(0, out, 4, nullptr, 4, w, 0, nullptr, 2, 4, 4), bad);
   EXPECT(rwkvcu_launch_matmul(0, out, 4, x, 4, nullptr, 0, nullptr, 2, 4, 4), bad);
-  EXPECT(rwkvcu_launch_matmul(0, out, 4, x, 4, w, 4, nullptr, 2, 4, 4), bad);   // dtype
+  EXPECT(rwkvcu_launch_matmul(0, out, 4, x, 4, w, 5, nullptr, 2, 4, 4), bad);   // dtype
+  EXPECT(rwkvcu_launch_matmul(0, out, 4, x, 4, w, 4, nullptr, 2, 4, 4), bad);   // F8E4M3 without scales
   EXPECT(rwkvcu_launch_matmul(0, out, 4, x, 4, w, -1, nullptr, 2, 4, 4), bad);  // dtype
   EXPECT(rwkvcu_launch_matmul(0, out, 4, x, 4, w, 3, nullptr, 2, 4, 4), bad);   // I8 without scales
   EXPECT(rwkvcu_launch_matmul(0, out, 4, x, 3, w, 0, nullptr, 2, 4, 4), bad);   // ldx < k
@@ -122,6 +123,7 @@ extern "C" int mm_invalid_checks(void) {
   EXPECT(rwkvcu_launch_matmul_using(RWKVCU_MM_SPARSE_T, 0, 0, out, 4, x, 4, w, 0, nullptr, 2, 4, 4), bad);
   EXPECT(rwkvcu_launch_matmul_using(RWKVCU_MM_TC, 0, 0, out, 4, x, 4, w, 0, nullptr, 2, 4, 4), bad);
   EXPECT(rwkvcu_launch_matmul_using(RWKVCU_MM_TC, 1, 0, out, 4, x, 4, w, 3, sc, 2, 4, 4), bad);
+  EXPECT(rwkvcu_launch_matmul_using(RWKVCU_MM_TC, 0, 0, out, 4, x, 4, w, 4, sc, 2, 4, 4), bad);  // no TC for F8E4M3
   EXPECT(rwkvcu_launch_matmul_using(99, 0, 0, out, 4, x, 4, w, 0, nullptr, 2, 4, 4), bad);
   // no-ops: nothing to write
   EXPECT(rwkvcu_launch_matmul(0, out, 4, x, 4, w, 0, nullptr, 0, 4, 4), cudaSuccess);

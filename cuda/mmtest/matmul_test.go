@@ -8,6 +8,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/rwkvgo/rwkvgo/internal/blockfmt"
 	"github.com/rwkvgo/rwkvgo/internal/half"
 )
 
@@ -27,13 +28,13 @@ func esize(dtype int) int {
 	switch dtype {
 	case dtF32:
 		return 4
-	case dtI8:
+	case dtI8, dtF8:
 		return 1
 	}
 	return 2
 }
 
-var dtypeNames = []string{"f32", "f16", "bf16", "i8"}
+var dtypeNames = []string{"f32", "f16", "bf16", "i8", "f8e4m3"}
 
 // layout variants of a problem: 0 aligned, 1 odd ldx, 2 x base off by one
 // float, 3 weight base off by one element.
@@ -84,7 +85,7 @@ func newProblem(rng *rand.Rand, trans bool, dtype, n, o, k, layout int, g genOpt
 	es := esize(dtype)
 	p.w = make([]byte, rows*cols*es)
 	wv := make([]float64, rows*cols)
-	if dtype == dtI8 {
+	if dtype == dtI8 || dtype == dtF8 {
 		p.scale = make([]float32, rows)
 		for r := range p.scale {
 			p.scale[r] = float32(0.001 + 0.02*rng.Float64())
@@ -126,6 +127,16 @@ func newProblem(rng *rand.Rand, trans bool, dtype, n, o, k, layout int, g genOpt
 				}
 				p.w[j] = byte(q)
 				wv[j] = float64(q) * float64(p.scale[r])
+			case dtF8:
+				q := byte(rng.Intn(254)) // any finite code (0x7f and 0xff are NaN)
+				if q >= 0x7f {
+					q++
+				}
+				if nanRow {
+					q = 0x7f // the NaN code
+				}
+				p.w[j] = q
+				wv[j] = float64(blockfmt.DecodeE4M3(q)) * float64(p.scale[r])
 			}
 		}
 	}
@@ -217,7 +228,7 @@ var tokenCounts = []int{1, 2, 3, 7, 16, 17, 64, 130}
 // type over tokenCounts x shapes, cycling through the layouts.
 func TestMatmul(t *testing.T) {
 	for _, trans := range []bool{false, true} {
-		for dt := dtF32; dt <= dtI8; dt++ {
+		for dt := dtF32; dt <= dtF8; dt++ {
 			name := fmt.Sprintf("%s/trans=%v", dtypeNames[dt], trans)
 			t.Run(name, func(t *testing.T) {
 				rng := rand.New(rand.NewSource(int64(10*dt + 1)))
@@ -283,6 +294,12 @@ var variantCases = []variantCase{
 	{famGEMV, dtF32, false, 130, 17, 36, 0, varGEMVVec},
 	{famGEMV, dtI8, false, 17, 9, 48, 1, varGEMVVecXS},
 	{famSparseT, dtI8, true, 130, 68, 40, 0, varSparseTVec},
+	{famAuto, dtF8, false, 4, 33, 64, 0, varGEMVVec},
+	{famAuto, dtF8, false, 2, 9, 33, 0, varGEMVScalar},
+	{famAuto, dtF8, true, 3, 68, 40, 0, varSparseTVec},
+	{famAuto, dtF8, true, 1, 67, 40, 0, varSparseTScalar},
+	{famAuto, dtF8, false, 17, 65, 64, 1, varSIMT},
+	{famAuto, dtF8, true, 17, 65, 31, 0, varSIMTT},
 	{famSparseT, dtBF16, true, 17, 7, 33, 0, varSparseTScalar},
 	{famTC, dtF16, false, 1, 17, 16, 0, varTCF16},
 	{famTC, dtBF16, false, 3, 7, 40, 2, varTCBF16},
@@ -379,7 +396,7 @@ func restoreSchedule(t *testing.T) {
 // NaN), at every token count it serves.
 func TestSparseSkipsZeroRows(t *testing.T) {
 	rng := rand.New(rand.NewSource(9))
-	for dt := dtF32; dt <= dtI8; dt++ {
+	for dt := dtF32; dt <= dtF8; dt++ {
 		for _, n := range []int{1, 2, 3, 8} {
 			for li, sh := range [][2]int{{65, 300}, {300, 129}, {7, 64}} {
 				p, wv := newProblem(rng, true, dt, n, sh[0], sh[1], li%numLayouts,
@@ -490,11 +507,11 @@ func TestInvalidArguments(t *testing.T) {
 // (rwkvcu_launch_matmul_group, here two products of one weight, so the
 // second's blocks start past the first's) gives bit for bit what the GEMV
 // kernel gives for the same weight type and load form, for every weight
-// type (I8 included, which only the C ABI takes), aligned and misaligned
+// type (I8 and F8E4M3 included, which only the C ABI takes), aligned and misaligned
 // weights, token counts below and above a block's 8 tokens, and odd shapes.
 func TestGroupEqualsGEMV(t *testing.T) {
 	rng := rand.New(rand.NewSource(31))
-	for dt := dtF32; dt <= dtI8; dt++ {
+	for dt := dtF32; dt <= dtF8; dt++ {
 		for _, n := range []int{1, 2, 3, 5, 8, 17} {
 			for c, sh := range [][2]int{{1, 1}, {7, 300}, {17, 64}, {65, 16}, {129, 33}, {4, 128}} {
 				layout := 0

@@ -51,6 +51,7 @@ const (
 	dtF16  = 1
 	dtBF16 = 2
 	dtI8   = 3
+	dtF8   = 4 // RWKVCU_F8E4M3
 )
 
 // Kernel families and variants (cuda/matmul.cuh).

@@ -31,8 +31,10 @@ type DType uint8
 
 // Tensor element types. Activations and state are always F32; weight matrices
 // may be stored in any of these. The block-quantized types (rwkv.cpp's ggml
-// formats, see dtypes.go) are optional: a backend that takes them says so
-// through DTypeSupporter.
+// formats), I8 (int8 with one float32 scale per row) and F8E4M3 (fp8 e4m3
+// with one float32 scale per row), for weights quantized at load (see
+// dtypes.go), are optional: a backend that takes them says so through
+// DTypeSupporter.
 const (
 	F32 DType = iota
 	F16
@@ -42,6 +44,8 @@ const (
 	Q5_0
 	Q5_1
 	Q8_0
+	I8
+	F8E4M3
 )
 
 // String names the type.
@@ -63,13 +67,17 @@ func (d DType) String() string {
 		return "Q5_1"
 	case Q8_0:
 		return "Q8_0"
+	case I8:
+		return "I8"
+	case F8E4M3:
+		return "F8E4M3"
 	}
 	return fmt.Sprintf("DType(%d)", uint8(d))
 }
 
 // Size returns the size of one element in bytes: 4 for F32, 2 for F16 and
-// BF16, and 0 for the block-quantized types, whose elements have no size of
-// their own (see BlockBytes and RowBytes).
+// BF16, and 0 for the block-quantized types, I8 and F8E4M3, whose encodings have
+// more than elements (see BlockBytes and RowBytes).
 func (d DType) Size() int {
 	switch d {
 	case F32:

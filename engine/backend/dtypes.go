@@ -15,6 +15,19 @@ import "github.com/rwkvgo/rwkvgo/internal/blockfmt"
 //
 // with every product and sum rounded to float32 (q*d first, then + m), which
 // is how package weights dequantizes them.
+//
+// I8 is int8 with one float32 scale per row (internal/blockfmt): a [rows,
+// cols] array is encoded as the rows*cols int8 codes row-major followed by
+// the rows scales (float32 little-endian), and element (r, c) is
+// float32(q[r][c]) * scale[r]. No file stores it: engine.Options.Quantize
+// produces it at load from F32, F16 and BF16 matrices (symmetric, scale =
+// max|row|/127). The scale belongs to the stored row: per output channel
+// for MatMul's w [O, I], per input channel for MatMulT's wt [I, O]. Its
+// row of codes is contiguous, so a matrix-vector product streams it.
+//
+// F8E4M3 is I8 with OCP FP8 E4M3 codes (blockfmt.DecodeE4M3) and scale =
+// max|row|/448 (engine.QuantizeFP8); the CUDA backend has it on devices of
+// compute capability 8.9 and later (and in the emulated library).
 
 // BlockSize returns the number of elements of one block: 32 for the
 // quantized types, 1 for the others.
@@ -24,18 +37,14 @@ func (d DType) BlockSize() int { return blockfmt.BlockSize(uint8(d)) }
 // plain types); 0 for an unknown type.
 func (d DType) BlockBytes() int { return blockfmt.BlockBytes(uint8(d)) }
 
-// Quantized reports whether d is one of the block-quantized types.
+// Quantized reports whether d is one of the block-quantized types (not I8).
 func (d DType) Quantized() bool { return blockfmt.Quantized(uint8(d)) }
 
-// RowBytes returns the encoded size of a row of cols elements, or -1 when
-// cols is not positive, not a whole number of blocks, or d is unknown.
-func (d DType) RowBytes(cols int) int {
-	bb, bs := d.BlockBytes(), d.BlockSize()
-	if bb == 0 || cols <= 0 || cols%bs != 0 {
-		return -1
-	}
-	return cols / bs * bb
-}
+// RowBytes returns the encoded size of a row of cols elements (I8, F8E4M3:
+// cols codes and a 4-byte scale), or -1 when cols is not positive, not a whole
+// number of blocks, or d is unknown. A [rows, cols] array takes rows *
+// RowBytes(cols) bytes.
+func (d DType) RowBytes(cols int) int { return blockfmt.RowBytes(uint8(d), cols) }
 
 // DTypeSupporter is implemented by backends that can tell which weight
 // types Upload accepts. A backend that does not implement it accepts F32,

@@ -2,8 +2,9 @@
 // (AVX2/FMA/F16C assembly selected at run time, a portable fallback
 // elsewhere). It is the default backend and the correctness oracle for every
 // other backend. Activations and state are float32; weight matrices stay in
-// their stored type (F32, F16, BF16 or a block-quantized type: Q4_0, Q4_1,
-// Q5_0, Q5_1, Q8_0) and are widened on the fly inside the matrix kernels.
+// their stored type (F32, F16, BF16, a block-quantized type: Q4_0, Q4_1,
+// Q5_0, Q5_1, Q8_0, or I8: int8 with a scale per row) and are widened on the
+// fly inside the matrix kernels.
 // Weights can be used in place from the caller's memory, such as a
 // memory-mapped file (Borrow); a read of such memory that faults (the file
 // shrank under its mapping) is recorded as an error wrapping
@@ -21,6 +22,7 @@ import (
 	"unsafe"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
+	"github.com/rwkvgo/rwkvgo/internal/blockfmt"
 	"github.com/rwkvgo/rwkvgo/internal/vec"
 )
 
@@ -31,6 +33,8 @@ type tensor struct {
 	f32        []float32 // F32 data
 	u16        []uint16  // F16 / BF16 data
 	q          []byte    // block-quantized data: rows of dt.RowBytes(cols) bytes
+	i8         []int8    // I8 codes, row-major
+	scl        []float32 // I8 row scales
 	view       bool
 	// borrowed: the data is the caller's memory (Borrow), read-only.
 	borrowed bool
@@ -46,6 +50,8 @@ func (t *tensor) String() string       { return fmt.Sprintf("%s[%d, %d]", t.dt, 
 // it shows whether a weight was borrowed in place).
 func (t *tensor) HostBytes() []byte {
 	switch {
+	case t.i8 != nil:
+		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(t.i8))), len(t.i8))
 	case t.q != nil:
 		return t.q
 	case t.u16 != nil:
@@ -72,8 +78,10 @@ type Backend struct {
 	// MatMulT with one token: indices and values of its non-zero inputs.
 	nzIdx []int32
 	nzVal []float32
-	wkv   wkvTask
-	attn  attnTask
+	// MatMulT of an I8 weight with several tokens: x times the row scales.
+	xScaled []float32
+	wkv     wkvTask
+	attn    attnTask
 	// group is MatMulGroup's task; groupTmp holds the products of its
 	// Lerp entries (grown as needed).
 	group    groupTask
@@ -195,8 +203,8 @@ func (b *Backend) okRow(op string, rows, cols int, x backend.Tensor) bool {
 }
 
 // Supports reports whether Upload and Borrow take weights of type dt: F32,
-// F16, BF16 and every block-quantized type.
-func (b *Backend) Supports(dt backend.DType) bool { return dt.BlockBytes() > 0 }
+// F16, BF16, every block-quantized type and I8 (not F8E4M3).
+func (b *Backend) Supports(dt backend.DType) bool { return dt.BlockBytes() > 0 && dt != backend.F8E4M3 }
 
 // checkEncoded reports whether data is the encoding of a [rows, cols] array
 // of type dt, recording an error otherwise.
@@ -237,6 +245,10 @@ func (b *Backend) Upload(dt backend.DType, rows, cols int, data []byte) backend.
 	case backend.F16, backend.BF16:
 		t.u16 = make([]uint16, n)
 		copy(unsafe.Slice((*byte)(unsafe.Pointer(&t.u16[0])), 2*n), data)
+	case backend.I8:
+		t.i8 = make([]int8, n)
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&t.i8[0])), n), data)
+		t.scl = i8Scales(data, rows, cols)
 	default:
 		t.q = append([]byte(nil), data...)
 	}
@@ -272,10 +284,20 @@ func (b *Backend) Borrow(dt backend.DType, rows, cols int, data []byte) (backend
 			return nil, false
 		}
 		t.u16 = unsafe.Slice((*uint16)(p), n)
+	case backend.I8:
+		// The codes in place; the scales (4 bytes a row) are copied.
+		t.i8 = unsafe.Slice((*int8)(p), n)
+		t.scl = i8Scales(data, rows, cols)
 	default:
 		t.q = data[:len(data):len(data)]
 	}
 	return t, true
+}
+
+// i8Scales decodes the row scales of an encoded I8 [rows, cols] matrix.
+func i8Scales(data []byte, rows, cols int) []float32 {
+	_, s := blockfmt.SplitI8(data, rows, cols)
+	return s
 }
 
 // UploadF32 copies float32 values into a new tensor.
@@ -320,6 +342,9 @@ func (b *Backend) View(x backend.Tensor, rows int) backend.Tensor {
 	if v.q != nil {
 		v.q = v.q[:rows*t.dt.RowBytes(t.cols)]
 	}
+	if v.i8 != nil {
+		v.i8, v.scl = v.i8[:rows*t.cols], v.scl[:rows]
+	}
 	return &v
 }
 
@@ -352,7 +377,7 @@ func (b *Backend) Write(x backend.Tensor, row int, src []float32) {
 // Free drops the tensor's memory.
 func (b *Backend) Free(x backend.Tensor) {
 	if t, ok := x.(*tensor); ok && t != nil && !t.view {
-		t.f32, t.u16, t.q = nil, nil, nil
+		t.f32, t.u16, t.q, t.i8, t.scl = nil, nil, nil, nil, nil
 	}
 }
 
@@ -384,6 +409,11 @@ func decodeRow(dst []float32, t *tensor, r int) {
 	case backend.BF16:
 		for i, h := range t.u16[r*c : (r+1)*c] {
 			dst[i] = math.Float32frombits(uint32(h) << 16)
+		}
+	case backend.I8:
+		s := t.scl[r]
+		for i, q := range t.i8[r*c : (r+1)*c] {
+			dst[i] = float32(q) * s
 		}
 	default:
 		rb := t.dt.RowBytes(c)

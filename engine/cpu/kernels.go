@@ -20,6 +20,8 @@ func gemm(dst []float32, ldd int, w *tensor, r0, r1 int, x []float32, n int) {
 		vec.GemmF16(dst[r0:], ldd, w.u16[r0*k:r1*k], rows, k, x, n)
 	case backend.BF16:
 		vec.GemmBF16(dst[r0:], ldd, w.u16[r0*k:r1*k], rows, k, x, n)
+	case backend.I8:
+		vec.GemmI8(dst[r0:], ldd, w.i8[r0*k:r1*k], w.scl[r0:r1], rows, k, x, n)
 	default:
 		rb := w.dt.RowBytes(k)
 		vec.GemmQ(qtype(w.dt), dst[r0:], ldd, w.q[r0*rb:r1*rb], rows, k, x, n)

@@ -54,7 +54,8 @@ const (
 type matmulTTask struct {
 	out, x, wt *tensor
 	idx        []int32   // one token: the indices of its non-zero inputs
-	vals       []float32 // and their values
+	vals       []float32 // and their values (I8: times their rows' scales)
+	xs         []float32 // I8, several tokens: x with each entry times its row's scale
 	chunk      int
 }
 
@@ -71,12 +72,16 @@ func (m *matmulTTask) do(c int) {
 			vec.SparseRowsF16(dst, m.idx, m.vals, m.wt.u16[c0:], O)
 		case backend.BF16:
 			vec.SparseRowsBF16(dst, m.idx, m.vals, m.wt.u16[c0:], O)
+		case backend.I8:
+			vec.SparseRowsI8(dst, m.idx, m.vals, m.wt.i8[c0:], O)
 		}
 		return
 	}
 	N, I := m.x.rows, m.x.cols
 	dst := m.out.f32[c0:]
 	switch m.wt.dt {
+	case backend.I8:
+		vec.GemmTI8(dst, O, m.xs, I, N, I, m.wt.i8[c0:], O, cw)
 	case backend.F32:
 		vec.GemmTF32(dst, O, m.x.f32, I, N, I, m.wt.f32[c0:], O, cw)
 	case backend.F16:
@@ -88,7 +93,9 @@ func (m *matmulTTask) do(c int) {
 
 // MatMulT sets out = x @ wt. With one token only the weight rows of its
 // non-zero inputs are read; several tokens are multiplied densely, which
-// gives the same bits (zero inputs add nothing to the chains).
+// gives the same bits (zero inputs add nothing to the chains). For I8 the
+// scale of weight row i (an input) multiplies x[t, i] first, with one
+// rounding (a zero entry stays zero), and the codes enter the chains.
 func (b *Backend) MatMulT(out, x, wt backend.Tensor) {
 	xt, wtt := b.t(x), b.t(wt)
 	if xt == nil || wtt == nil || !b.ok("MatMulT", xt.rows, wtt.cols, out) || !b.ok("MatMulT", -1, wtt.rows, x) {
@@ -108,13 +115,32 @@ func (b *Backend) MatMulT(out, x, wt backend.Tensor) {
 		idx, vals = b.nzIdx[:0], b.nzVal[:0]
 		for i, v := range xt.f32[:xt.cols] {
 			if v != 0 {
+				if wtt.dt == backend.I8 {
+					v *= wtt.scl[i]
+				}
 				idx = append(idx, int32(i))
 				vals = append(vals, v)
 			}
 		}
 		b.nzIdx, b.nzVal = idx, vals
 	}
-	b.mmT = matmulTTask{out: b.t(out), x: xt, wt: wtt, idx: idx, vals: vals, chunk: chunk}
+	var xs []float32
+	if wtt.dt == backend.I8 && xt.rows > 1 {
+		n := xt.rows * xt.cols
+		if cap(b.xScaled) < n {
+			b.xScaled = make([]float32, n)
+		}
+		xs = b.xScaled[:n]
+		for t := 0; t < xt.rows; t++ {
+			for i, v := range xt.f32[t*xt.cols : (t+1)*xt.cols] {
+				if v != 0 {
+					v *= wtt.scl[i]
+				}
+				xs[t*xt.cols+i] = v
+			}
+		}
+	}
+	b.mmT = matmulTTask{out: b.t(out), x: xt, wt: wtt, idx: idx, vals: vals, xs: xs, chunk: chunk}
 	work := xt.rows * wtt.rows * wtt.cols
 	if xt.rows == 1 {
 		work = len(idx) * wtt.cols

@@ -1,8 +1,13 @@
 // Package blockfmt describes the element encodings that files (package
 // weights) and backends (package engine/backend) share: F32, F16, BF16 and
 // ggml's 32-element block-quantized formats Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
-// numbered in that order by both weights.DType and backend.DType.
+// numbered in that order by both weights.DType and backend.DType, and I8 and
+// F8E4M3, the per-row int8 and fp8 encodings that backends hold for weights
+// quantized at load (no file format stores them; weights.DType leaves their
+// codes unused).
 package blockfmt
+
+import "math"
 
 // Codes of the encodings, the values of weights.DType and backend.DType.
 const (
@@ -14,15 +19,37 @@ const (
 	Q5_0
 	Q5_1
 	Q8_0
+	// I8 is a [rows, cols] matrix of int8 codes with one float32 scale per
+	// row: element (r, c) is float32(q[r*cols+c]) * scale[r]. The encoding
+	// is planar, the layout of librwkvcu's RWKVCU_I8 (rwkvcu_tensor_upload):
+	// the rows*cols codes row-major, then the rows scales as float32
+	// little-endian, so a row of codes is contiguous and a matrix-vector
+	// product streams it. The scale belongs to the row of the stored
+	// orientation: for a weight multiplied as x @ W^T (W [out, in]) it is
+	// per output channel; for a weight stored transposed (x @ WT, WT
+	// [in, out]) it is per input channel. QuantizeI8 sets it symmetric,
+	// max|row| / 127.
+	I8
+	// F8E4M3 is I8's layout with OCP FP8 E4M3 (E4M3FN) codes instead of
+	// int8: element (r, c) is e4m3(q[r*cols+c]) * scale[r], where a code
+	// has a sign, 4 exponent bits (bias 7) and 3 mantissa bits, exponent 0
+	// is subnormal (m * 2^-9), S.1111.111 is NaN and there are no
+	// infinities (largest value 448). QuantizeF8E4M3 sets the scale to
+	// max|row| / 448.
+	F8E4M3
 	count
 )
 
 // blockBytes is the encoded size of one block (of one element for the
-// plain types), by code.
-var blockBytes = [count]int{F32: 4, F16: 2, BF16: 2, Q4_0: 18, Q4_1: 20, Q5_0: 22, Q5_1: 24, Q8_0: 34}
+// plain types and I8, whose scales RowBytes adds), by code.
+var blockBytes = [count]int{F32: 4, F16: 2, BF16: 2, Q4_0: 18, Q4_1: 20, Q5_0: 22, Q5_1: 24, Q8_0: 34, I8: 1, F8E4M3: 1}
 
-// Quantized reports whether code is a block-quantized encoding.
-func Quantized(code uint8) bool { return code >= Q4_0 && code < count }
+// Scaled reports whether code is a per-row scaled encoding (I8, F8E4M3).
+func Scaled(code uint8) bool { return code == I8 || code == F8E4M3 }
+
+// Quantized reports whether code is a block-quantized encoding (not I8 or
+// F8E4M3, whose rows are not blocks).
+func Quantized(code uint8) bool { return code >= Q4_0 && code <= Q8_0 }
 
 // BlockSize returns the number of elements one block of code holds: 32 for
 // the quantized encodings, 1 for the others.
@@ -40,4 +67,156 @@ func BlockBytes(code uint8) int {
 		return 0
 	}
 	return blockBytes[code]
+}
+
+// RowBytes returns the encoded size of a row of cols elements (for I8 and
+// F8E4M3, the row's codes and its share of the scales: cols + 4), or -1 when cols is
+// not positive, not a whole number of blocks, or code is unknown. A
+// [rows, cols] array takes rows * RowBytes(cols) bytes.
+func RowBytes(code uint8, cols int) int {
+	bb, bs := BlockBytes(code), BlockSize(code)
+	if bb == 0 || cols <= 0 || cols%bs != 0 {
+		return -1
+	}
+	if Scaled(code) {
+		return cols + 4
+	}
+	return cols / bs * bb
+}
+
+// QuantizeI8 encodes the row-major [rows, cols] matrix w as I8: per row,
+// scale = max|w| / 127 rounded to float32 and q = round(w / scale) (halves
+// away from zero) clamped to [-127, 127]. An all-zero row has scale 0 and
+// codes 0; a row holding a NaN or an infinity has scale NaN (its products
+// are NaN, as with the original row) and codes 0.
+func QuantizeI8(w []float32, rows, cols int) []byte {
+	out := make([]byte, rows*cols+4*rows)
+	for r := 0; r < rows; r++ {
+		row := w[r*cols : (r+1)*cols]
+		q := out[r*cols : (r+1)*cols]
+		var amax float32
+		finite := true
+		for _, v := range row {
+			a := float32(math.Abs(float64(v)))
+			if a != a || a > math.MaxFloat32 {
+				finite = false
+			}
+			amax = max(amax, a)
+		}
+		var scale float32
+		switch {
+		case !finite:
+			scale = float32(math.NaN())
+		case amax > 0:
+			scale = amax / 127
+			inv := 1 / float64(scale)
+			for c, v := range row {
+				x := math.Round(float64(v) * inv)
+				x = max(-127, min(127, x))
+				q[c] = byte(int8(x))
+			}
+		}
+		putF32(out[rows*cols+4*r:], scale)
+	}
+	return out
+}
+
+// QuantizeF8E4M3 encodes the row-major [rows, cols] matrix w as F8E4M3:
+// per row, scale = max|w| / 448 rounded to float32 and q = the E4M3 code
+// nearest to w / scale (ties to the even code), at most 448 in magnitude.
+// Zero and non-finite rows are treated as by QuantizeI8.
+func QuantizeF8E4M3(w []float32, rows, cols int) []byte {
+	out := make([]byte, rows*cols+4*rows)
+	for r := 0; r < rows; r++ {
+		row := w[r*cols : (r+1)*cols]
+		q := out[r*cols : (r+1)*cols]
+		var amax float32
+		finite := true
+		for _, v := range row {
+			a := float32(math.Abs(float64(v)))
+			if a != a || a > math.MaxFloat32 {
+				finite = false
+			}
+			amax = max(amax, a)
+		}
+		var scale float32
+		switch {
+		case !finite:
+			scale = float32(math.NaN())
+		case amax > 0:
+			scale = amax / 448
+			inv := 1 / float64(scale)
+			for c, v := range row {
+				q[c] = encodeE4M3(float64(v) * inv)
+			}
+		}
+		putF32(out[rows*cols+4*r:], scale)
+	}
+	return out
+}
+
+// DecodeE4M3 returns the value of the E4M3 code b (exact in float32).
+func DecodeE4M3(b byte) float32 {
+	em := uint32(b & 0x7f)
+	var v float32
+	switch {
+	case em == 0x7f:
+		v = float32(math.NaN())
+	case em >= 8:
+		v = math.Float32frombits((em + 120<<3) << 20)
+	default:
+		v = float32(em) / 512
+	}
+	if b&0x80 != 0 {
+		v = -v
+	}
+	return v
+}
+
+// encodeE4M3 returns the finite E4M3 code nearest to x (ties to the even
+// code), saturating at +-448.
+func encodeE4M3(x float64) byte {
+	var sign byte
+	if x < 0 || (x == 0 && math.Signbit(x)) {
+		sign, x = 0x80, -x
+	}
+	// Positive codes 0..0x7e are increasing in value: binary search for the
+	// first whose value is >= x, then pick the nearer of it and the one below.
+	lo, hi := 0, 0x7e
+	if x >= 448 {
+		return sign | 0x7e
+	}
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if float64(DecodeE4M3(byte(mid))) < x {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	c := lo
+	if c > 0 {
+		below, above := float64(DecodeE4M3(byte(c-1))), float64(DecodeE4M3(byte(c)))
+		if x-below < above-x || (x-below == above-x && (c-1)&1 == 0) {
+			c--
+		}
+	}
+	return sign | byte(c)
+}
+
+// SplitI8 returns the codes and the scales of an encoded [rows, cols] I8 or
+// F8E4M3 matrix (scales decoded; the codes alias enc).
+func SplitI8(enc []byte, rows, cols int) (codes []byte, scales []float32) {
+	codes = enc[:rows*cols]
+	scales = make([]float32, rows)
+	for r := range scales {
+		b := enc[rows*cols+4*r:]
+		scales[r] = math.Float32frombits(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24)
+	}
+	return codes, scales
+}
+
+func putF32(b []byte, v float32) {
+	u := math.Float32bits(v)
+	b[0], b[1], b[2], b[3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
 }

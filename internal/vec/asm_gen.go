@@ -29,6 +29,9 @@ var (
 	f32  = elem{"F32", "float32", 4}
 	f16  = elem{"F16", "uint16", 2}
 	bf16 = elem{"BF16", "uint16", 2}
+	// i8 is the codes of I8 weights: the kernels multiply the integers,
+	// converted exactly to float32; the caller applies the row scales.
+	i8 = elem{"I8", "int8", 1}
 )
 
 type gen struct {
@@ -68,6 +71,9 @@ func (g *gen) loadW(e elem, addr string, y int) {
 		// the lane's half into the high half of dword d, zeroing the low.
 		g.p("VBROADCASTI128 %s, Y%d", addr, y)
 		g.p("VPSHUFB %s, Y%d, Y%d", g.shufArg(), y, y)
+	case i8:
+		g.p("VPMOVSXBD %s, Y%d", addr, y)
+		g.p("VCVTDQ2PS Y%d, Y%d", y, y)
 	}
 }
 
@@ -95,10 +101,14 @@ func (g *gen) copyTail(src string, size, o int) {
 	g.p("LEAQ (%s)(R12*%d), SI", src, size)
 	g.p("XORQ AX, AX")
 	g.lbl(l)
-	if size == 4 {
+	switch size {
+	case 4:
 		g.p("MOVL (SI)(AX*4), DX")
 		g.p("MOVL DX, %d(SP)(AX*4)", o)
-	} else {
+	case 1:
+		g.p("MOVBLZX (SI)(AX*1), DX")
+		g.p("MOVB DX, %d(SP)(AX*1)", o)
+	default:
 		g.p("MOVWLZX (SI)(AX*2), DX")
 		g.p("MOVW DX, %d(SP)(AX*2)", o)
 	}
@@ -210,11 +220,7 @@ func (g *gen) rowsKernel(e elem, nr, nt int) string {
 	}
 	g.lbl(tail)
 	// Row stride in bytes.
-	if es == 4 {
-		g.p("SHLQ $2, R14")
-	} else {
-		g.p("SHLQ $1, R14")
-	}
+	g.shl(shiftFor(es), "R14")
 	// Row pointers R9.. from R8 (token pointers use R10/R11 only when nr <= 2).
 	for r := 1; r < nr; r++ {
 		g.p("LEAQ (%s)(R14*1), %s", rowReg[r-1], rowReg[r])
@@ -380,6 +386,9 @@ func (g *gen) axpy(e elem) string {
 		g.p("MOVWLZX (SI)(AX*2), DX")
 		g.p("SHLL $16, DX")
 		g.p("VMOVD DX, X1")
+	case i8:
+		g.p("MOVBLSX (SI)(AX*1), DX")
+		g.p("VCVTSI2SSL DX, X1, X1")
 	}
 	g.p("VFMADD213SS (DI)(AX*4), X0, X1")
 	g.p("VMOVSS X1, (DI)(AX*4)")
@@ -469,6 +478,9 @@ func (g *gen) loadScalarW(e elem, addr, tmp string) {
 		g.p("MOVWLZX %s, %s", addr, tmp)
 		g.p("SHLL $16, %s", tmp)
 		g.p("VMOVD %s, X0", tmp)
+	case i8:
+		g.p("MOVBLSX %s, %s", addr, tmp)
+		g.p("VCVTSI2SSL %s, X0, X0", tmp)
 	}
 }
 
@@ -642,10 +654,20 @@ func (g *gen) colLoops(e elem, vmax int, block func(v int)) {
 
 // shiftFor returns log2 of an element size.
 func shiftFor(size int) int {
-	if size == 4 {
+	switch size {
+	case 4:
 		return 2
+	case 2:
+		return 1
 	}
-	return 1
+	return 0
+}
+
+// shl shifts register r left by n bits (nothing for 0).
+func (g *gen) shl(n int, r string) {
+	if n > 0 {
+		g.p("SHLQ $%d, %s", n, r)
+	}
 }
 
 // gemmTKernel emits
@@ -667,7 +689,7 @@ func (g *gen) gemmTKernel(e elem, nt int) {
 	g.p("LEAQ (DX)(DX*2), R8")
 	g.p("MOVQ wt+40(FP), R9")
 	g.p("MOVQ ldw+48(FP), R10")
-	g.p("SHLQ $%d, R10", shiftFor(e.size))
+	g.shl(shiftFor(e.size), "R10")
 	g.p("MOVQ cols+56(FP), R11")
 	g.colLoops(e, widthT[nt], func(v int) { g.blockT(e, nt, v) })
 }
@@ -732,7 +754,7 @@ func (g *gen) sparseKernel(e elem) {
 	g.p("MOVQ nnz+32(FP), CX")
 	g.p("MOVQ wt+40(FP), R9")
 	g.p("MOVQ ldw+48(FP), R10")
-	g.p("SHLQ $%d, R10", shiftFor(e.size))
+	g.shl(shiftFor(e.size), "R10")
 	g.colLoops(e, widthS, func(v int) { g.blockS(e, v) })
 }
 
@@ -744,14 +766,14 @@ func main() {
 		fmt.Fprintf(&g.buf, "DATA bf16Shuf<>+%d(SB)/4, $0x%08x\n", 4*d, 0x8080|(2*d)<<16|(2*d+1)<<24)
 	}
 	g.buf.WriteString("GLOBL bf16Shuf<>(SB), RODATA|NOPTR, $32\n")
-	for _, e := range []elem{f32, f16, bf16} {
+	for _, e := range []elem{f32, f16, bf16, i8} {
 		g.rowsKernel(e, 1, 1)
 		g.rowsKernel(e, 4, 1)
 		g.rowsKernel(e, 2, 2)
 		g.rowsKernel(e, 2, 3)
 		g.axpy(e)
 	}
-	for _, e := range []elem{f32, f16, bf16} {
+	for _, e := range []elem{f32, f16, bf16, i8} {
 		for nt := 1; nt <= maxTokensT; nt++ {
 			g.gemmTKernel(e, nt)
 		}

@@ -51,7 +51,7 @@ func GemmTBF16(dst []float32, ldd int, x []float32, ldx, n, k int, wt []uint16, 
 
 // gemmT checks the arguments of a GemmT call and runs it on the assembly
 // kernels kn (weight element size es) or the portable path with axpy.
-func gemmT[T float32 | uint16](kn *kernels[T], es int, axpy func(dst []float32, a float32, x []T),
+func gemmT[T float32 | uint16 | int8](kn *kernels[T], es int, axpy func(dst []float32, a float32, x []T),
 	dst []float32, ldd int, x []float32, ldx, n, k int, wt []T, ldw, cols int) {
 	if !checkGemmT(len(dst), ldd, len(x), ldx, n, k, len(wt), ldw, cols) {
 		return
@@ -185,7 +185,7 @@ func checkSparse(nd int, idx []int32, nv, nw, ldw int) bool {
 
 // gemmTAsm runs a GemmT (k >= 1) with the assembly kernels kn; es is the
 // weight element size in bytes.
-func gemmTAsm[T float32 | uint16](kn *kernels[T], dst []float32, ldd int, x []float32, ldx, n, k int, wt []T, ldw, cols, es int) {
+func gemmTAsm[T float32 | uint16 | int8](kn *kernels[T], dst []float32, ldd int, x []float32, ldx, n, k int, wt []T, ldw, cols, es int) {
 	cb, kb := blocksT(k, cols, es)
 	for c0 := 0; c0 < cols; c0 += cb {
 		cw := min(cb, cols-c0)
@@ -203,7 +203,7 @@ func gemmTAsm[T float32 | uint16](kn *kernels[T], dst []float32, ldd int, x []fl
 // gemmTGeneric is the portable GemmT (k >= 1), blocked like gemmTAsm: each
 // output is cleared, then updated by axpy (one rounded product and one
 // rounded addition) for i in increasing order.
-func gemmTGeneric[T float32 | uint16](dst []float32, ldd int, x []float32, ldx, n, k int, wt []T, ldw, cols, es int, axpy func(dst []float32, a float32, x []T)) {
+func gemmTGeneric[T float32 | uint16 | int8](dst []float32, ldd int, x []float32, ldx, n, k int, wt []T, ldw, cols, es int, axpy func(dst []float32, a float32, x []T)) {
 	cb, kb := blocksT(k, cols, es)
 	for c0 := 0; c0 < cols; c0 += cb {
 		cw := min(cb, cols-c0)
@@ -225,7 +225,7 @@ func gemmTGeneric[T float32 | uint16](dst []float32, ldd int, x []float32, ldx, 
 
 // sparseGeneric is the portable SparseRows: dst is cleared, then updated by
 // axpy for each entry in order.
-func sparseGeneric[T float32 | uint16](dst []float32, idx []int32, vals []float32, wt []T, ldw int, axpy func(dst []float32, a float32, x []T)) {
+func sparseGeneric[T float32 | uint16 | int8](dst []float32, idx []int32, vals []float32, wt []T, ldw int, axpy func(dst []float32, a float32, x []T)) {
 	clear(dst)
 	for j, i := range idx {
 		r := int(i) * ldw

@@ -51,6 +51,18 @@ func gemm2x2BF16(dst *float32, ldd int, w *uint16, nblk, k int, x *float32)
 //go:noescape
 func gemm2x3BF16(dst *float32, ldd int, w *uint16, nblk, k int, x *float32)
 
+//go:noescape
+func gemm1x1I8(dst *float32, w *int8, nblk, k int, x *float32)
+
+//go:noescape
+func gemm4x1I8(dst *float32, w *int8, nblk, k int, x *float32)
+
+//go:noescape
+func gemm2x2I8(dst *float32, ldd int, w *int8, nblk, k int, x *float32)
+
+//go:noescape
+func gemm2x3I8(dst *float32, ldd int, w *int8, nblk, k int, x *float32)
+
 // dst[i] = fma(a, x[i], dst[i]) for i < n.
 
 //go:noescape
@@ -61,6 +73,9 @@ func axpyF16(dst *float32, a float32, x *uint16, n int)
 
 //go:noescape
 func axpyBF16(dst *float32, a float32, x *uint16, n int)
+
+//go:noescape
+func axpyI8(dst *float32, a float32, x *int8, n int)
 
 // Transposed kernels for nt = 1..4 tokens (gemmT<nt>):
 // dst[t*ldd + c] = (accum != 0 ? dst[t*ldd + c] : 0) + sum_{i<k} x[t*ldx + i] * wt[i*ldw + c]
@@ -103,6 +118,18 @@ func gemmT3BF16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, 
 //go:noescape
 func gemmT4BF16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
 
+//go:noescape
+func gemmT1I8(dst *float32, ldd int, x *float32, ldx, k int, wt *int8, ldw, cols, accum int)
+
+//go:noescape
+func gemmT2I8(dst *float32, ldd int, x *float32, ldx, k int, wt *int8, ldw, cols, accum int)
+
+//go:noescape
+func gemmT3I8(dst *float32, ldd int, x *float32, ldx, k int, wt *int8, ldw, cols, accum int)
+
+//go:noescape
+func gemmT4I8(dst *float32, ldd int, x *float32, ldx, k int, wt *int8, ldw, cols, accum int)
+
 // dst[c] = sum_{j<nnz} vals[j] * wt[idx[j]*ldw + c] for c < cols, one fused
 // multiply-add chain over increasing j; nnz >= 1, cols >= 1, idx[j] >= 0.
 
@@ -115,6 +142,9 @@ func sparseRowsF16(dst *float32, cols int, idx *int32, vals *float32, nnz int, w
 //go:noescape
 func sparseRowsBF16(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *uint16, ldw int)
 
+//go:noescape
+func sparseRowsI8(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *int8, ldw int)
+
 var (
 	kernF32 = kernels[float32]{gemm1x1F32, gemm4x1F32, gemm2x2F32, gemm2x3F32, axpyF32,
 		[maxTokensT]gemmTKernel[float32]{gemmT1F32, gemmT2F32, gemmT3F32, gemmT4F32}, sparseRowsF32}
@@ -122,6 +152,8 @@ var (
 		[maxTokensT]gemmTKernel[uint16]{gemmT1F16, gemmT2F16, gemmT3F16, gemmT4F16}, sparseRowsF16}
 	kernBF16 = kernels[uint16]{gemm1x1BF16, gemm4x1BF16, gemm2x2BF16, gemm2x3BF16, axpyBF16,
 		[maxTokensT]gemmTKernel[uint16]{gemmT1BF16, gemmT2BF16, gemmT3BF16, gemmT4BF16}, sparseRowsBF16}
+	kernI8 = kernels[int8]{gemm1x1I8, gemm4x1I8, gemm2x2I8, gemm2x3I8, axpyI8,
+		[maxTokensT]gemmTKernel[int8]{gemmT1I8, gemmT2I8, gemmT3I8, gemmT4I8}, sparseRowsI8}
 )
 
 // dotAsm is Dot on the assembly kernel, called directly (not through the

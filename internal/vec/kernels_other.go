@@ -9,6 +9,7 @@ var (
 	kernF32  kernels[float32]
 	kernF16  kernels[uint16]
 	kernBF16 kernels[uint16]
+	kernI8   kernels[int8]
 )
 
 // dotAsm is never called without the assembly kernels.

@@ -73,3 +73,10 @@ var gemv4Avx512 = [numQTypes]func(dst *float32, w *byte, nquad, rowBytes, nblk i
 var dequantAsm = [numQTypes]func(dst *float32, src *byte, nblk int){
 	dequantQ4_0Asm, dequantQ4_1Asm, dequantQ5_0Asm, dequantQ5_1Asm, dequantQ8_0Asm,
 }
+
+// gemv4I8Avx512 computes dst[i] = dot(row i, x) for the 4*nquad rows of k
+// int8 codes at w (k apart, k >= 1, nquad >= 1) with AVX-512: the same
+// results as gemm1x1I8 (see quant_amd64.s).
+//
+//go:noescape
+func gemv4I8Avx512(dst *float32, w *int8, nquad, k int, x *float32)

@@ -840,3 +840,89 @@ block:
 	JNZ    quad
 	VZEROUPPER
 	RET
+
+// func gemv4I8Avx512(dst *float32, w *int8, nquad, k int, x *float32)
+// dst[i] = dot(row i, x) for the 4*nquad rows of k int8 codes from w (k
+// apart; k >= 1), four rows at a time: the codes are widened to int32,
+// converted exactly and fed to the FMA chains of the dot-product contract
+// (one zmm holds the 16 lanes); the last partial block is read with a mask
+// (zeroed lanes, nothing read past the row), which accumulates exactly as
+// the AVX2 kernels' zero padding does, so the results equal gemm1x1I8's.
+TEXT ·gemv4I8Avx512(SB), NOSPLIT, $0-40
+	MOVQ  dst+0(FP), DI
+	MOVQ  w+8(FP), SI
+	MOVQ  nquad+16(FP), BX
+	MOVQ  k+24(FP), R8
+	MOVQ  x+32(FP), R9
+	MOVQ  R8, R10
+	ANDQ  $-16, R10
+	MOVQ  R8, CX
+	SUBQ  R10, CX
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+
+i8quad:
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	MOVQ   SI, AX
+	LEAQ   (SI)(R8*1), R11
+	LEAQ   (R11)(R8*1), R12
+	LEAQ   (R12)(R8*1), R13
+	XORQ   CX, CX
+	TESTQ  R10, R10
+	JZ     i8tail
+
+i8block:
+	VPMOVSXBD   (AX)(CX*1), Z4
+	VPMOVSXBD   (R11)(CX*1), Z5
+	VPMOVSXBD   (R12)(CX*1), Z6
+	VPMOVSXBD   (R13)(CX*1), Z7
+	VMOVUPS     (R9)(CX*4), Z0
+	VCVTDQ2PS   Z4, Z4
+	VCVTDQ2PS   Z5, Z5
+	VCVTDQ2PS   Z6, Z6
+	VCVTDQ2PS   Z7, Z7
+	VFMADD231PS Z0, Z4, Z9
+	VFMADD231PS Z0, Z5, Z10
+	VFMADD231PS Z0, Z6, Z11
+	VFMADD231PS Z0, Z7, Z12
+	ADDQ        $16, CX
+	CMPQ        CX, R10
+	JB          i8block
+
+i8tail:
+	CMPQ          CX, R8
+	JAE           i8done
+	VPMOVSXBD.Z   (AX)(CX*1), K1, Z4
+	VPMOVSXBD.Z   (R11)(CX*1), K1, Z5
+	VPMOVSXBD.Z   (R12)(CX*1), K1, Z6
+	VPMOVSXBD.Z   (R13)(CX*1), K1, Z7
+	VMOVUPS.Z     (R9)(CX*4), K1, Z0
+	VCVTDQ2PS     Z4, Z4
+	VCVTDQ2PS     Z5, Z5
+	VCVTDQ2PS     Z6, Z6
+	VCVTDQ2PS     Z7, Z7
+	VFMADD231PS   Z0, Z4, Z9
+	VFMADD231PS   Z0, Z5, Z10
+	VFMADD231PS   Z0, Z6, Z11
+	VFMADD231PS   Z0, Z7, Z12
+
+i8done:
+	REDUCE512(Z9, Y9, X9)
+	REDUCE512(Z10, Y10, X10)
+	REDUCE512(Z11, Y11, X11)
+	REDUCE512(Z12, Y12, X12)
+	VMOVSS X9, (DI)
+	VMOVSS X10, 4(DI)
+	VMOVSS X11, 8(DI)
+	VMOVSS X12, 12(DI)
+	ADDQ   $16, DI
+	LEAQ   (SI)(R8*4), SI
+	DECQ   BX
+	JNZ    i8quad
+	VZEROUPPER
+	RET

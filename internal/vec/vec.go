@@ -12,9 +12,10 @@
 //
 // A weight matrix w is row-major [rows, k]: row r is w[r*k : (r+1)*k]. The
 // tokens x are row-major [n, k]. The output for row r and token t is stored at
-// dst[t*ldd + r]. Weights may be float32, IEEE binary16 (fp16) bits or
-// bfloat16 bits; 16-bit weights are decoded exactly to float32, so GemmF16 and
-// GemmBF16 give exactly the results of GemmF32 on the decoded matrix. Slices
+// dst[t*ldd + r]. Weights may be float32, IEEE binary16 (fp16) bits,
+// bfloat16 bits or int8 codes (I8 weights, see i8.go); they are decoded
+// exactly to float32, so GemmF16, GemmBF16 and the code products of GemmI8
+// give exactly the results of GemmF32 on the decoded matrix. Slices
 // need no particular alignment. The functions check that slices are long
 // enough and panic otherwise; shapes are the caller's responsibility (this is
 // an internal package and callers validate model dimensions first).
@@ -114,7 +115,7 @@ import (
 var useAsm = hasAsm
 
 // kernels is the set of assembly kernels for one weight element type.
-type kernels[T float32 | uint16] struct {
+type kernels[T float32 | uint16 | int8] struct {
 	g1x1 func(dst *float32, w *T, nblk, k int, x *float32)
 	g4x1 func(dst *float32, w *T, nblk, k int, x *float32)
 	g2x2 func(dst *float32, ldd int, w *T, nblk, k int, x *float32)
@@ -126,7 +127,7 @@ type kernels[T float32 | uint16] struct {
 }
 
 // gemmTKernel is the signature of the transposed kernels.
-type gemmTKernel[T float32 | uint16] func(dst *float32, ldd int, x *float32, ldx, k int, wt *T, ldw, cols, accum int)
+type gemmTKernel[T float32 | uint16 | int8] func(dst *float32, ldd int, x *float32, ldx, k int, wt *T, ldw, cols, accum int)
 
 // chunkBytes bounds the weight bytes of a block of rows that is multiplied
 // with all tokens before moving to the next block, so that it stays in the
@@ -177,7 +178,7 @@ func GemmBF16(dst []float32, ldd int, w []uint16, rows, k int, x []float32, n in
 
 // gemm checks the arguments of a Gemm call and runs it on the assembly
 // kernels kn (weight element size es) or the portable path generic.
-func gemm[T float32 | uint16](kn *kernels[T], es int, generic func(dst []float32, ldd int, w []T, rows, k int, x []float32, n int),
+func gemm[T float32 | uint16 | int8](kn *kernels[T], es int, generic func(dst []float32, ldd int, w []T, rows, k int, x []float32, n int),
 	dst []float32, ldd int, w []T, rows, k int, x []float32, n int) {
 	if !checkGemm(len(dst), ldd, len(w), rows, k, len(x), n) {
 		return
@@ -304,7 +305,7 @@ func clearOut(dst []float32, ldd, rows, n int) {
 
 // gemmAsm runs a Gemm with the assembly kernels kn; es is the weight element
 // size in bytes.
-func gemmAsm[T float32 | uint16](kn *kernels[T], dst []float32, ldd int, w []T, rows, k int, x []float32, n, es int) {
+func gemmAsm[T float32 | uint16 | int8](kn *kernels[T], dst []float32, ldd int, w []T, rows, k int, x []float32, n, es int) {
 	rows4 := rows &^ 3
 	if n == 1 {
 		// One token: the weights stream from memory once, and one row at a

@@ -155,7 +155,7 @@ func testQuantErrors(t *testing.T, be backend.Backend) {
 		}
 	}
 	// Unsupported types are refused with an error by every backend.
-	for _, dt := range []backend.DType{backend.Q4_0, backend.Q4_1, backend.Q5_0, backend.Q5_1, backend.Q8_0, backend.DType(200)} {
+	for _, dt := range []backend.DType{backend.Q4_0, backend.Q4_1, backend.Q5_0, backend.Q5_1, backend.Q8_0, backend.I8, backend.F8E4M3, backend.DType(200)} {
 		if backend.Supports(be, dt) {
 			continue
 		}
@@ -180,6 +180,7 @@ func testBorrow(t *testing.T, be backend.Backend) {
 	for _, q := range quantTypes {
 		all = append(all, q.dt)
 	}
+	all = append(all, backend.I8)
 	const n, o, k = 3, 13, 64
 	xv := r.normal(n*k, 1)
 	x := be.UploadF32(n, k, xv)
@@ -189,7 +190,13 @@ func testBorrow(t *testing.T, be backend.Backend) {
 		}
 		var data []byte
 		var exact []float32
-		if dt.Quantized() {
+		if dt == backend.I8 {
+			var e64 []float64
+			data, e64 = i8Matrix(r, o, k)
+			for _, v := range e64 {
+				exact = append(exact, float32(v)) // one rounding, far inside tolReduce
+			}
+		} else if dt.Quantized() {
 			for _, q := range quantTypes {
 				if q.dt == dt {
 					data, exact = quantize(t, q.w, r.normal(o*k, 1))

@@ -1,0 +1,63 @@
+package enginetest
+
+import (
+	"testing"
+
+	"github.com/rwkvgo/rwkvgo/engine"
+	"github.com/rwkvgo/rwkvgo/engine/backend"
+	"github.com/rwkvgo/rwkvgo/internal/testdata"
+)
+
+// quantizedModels are the shared models QuantizedInt8 runs: one per
+// version's graph, F32, F16 and BF16 sources.
+var quantizedModels = []string{
+	"rwkv.cpp/tests/tiny-rwkv-4v0-660K-FP16.bin",
+	"rwkv.cpp/tests/tiny-rwkv-5v2-730K-FP32.bin",
+	"pth/tiny-rwkv-6v0-1m-BF16.pth",
+	"rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin",
+}
+
+// QuantizedInt8 loads shared models with engine.QuantizeInt8 on the backend
+// under test and on the pure-Go backend: both multiply the same I8 weights,
+// so their logits after `"in` (sequence mode, then one more token in decode
+// mode) agree within the float32 engine tolerance of 1e-4 (only the order
+// of float32 accumulation differs).
+func QuantizedInt8(t *testing.T, cfg Config) {
+	t.Helper()
+	if cfg.Backend != nil && !backend.Supports(cfg.Backend, backend.I8) {
+		t.Skipf("%s does not support I8 weights", cfg.Backend.Name())
+	}
+	for _, rel := range quantizedModels {
+		path := testdata.Path(t, rel)
+		logits := func(opts engine.Options) [][]float32 {
+			t.Helper()
+			opts.Quantize = engine.QuantizeInt8
+			m, err := engine.Load(path, opts)
+			if err != nil {
+				t.Fatalf("%s: %v", rel, err)
+			}
+			defer m.Close()
+			s, err := m.NewSession()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var out [][]float32
+			for _, in := range [][]int{{34, 105, 110}, {32}} {
+				l, err := s.Feed(in)
+				if err != nil {
+					t.Fatalf("%s: %v", rel, err)
+				}
+				out = append(out, append([]float32(nil), l...))
+			}
+			return out
+		}
+		want := logits(engine.Options{Threads: 1})
+		got := logits(cfg.options(0))
+		for i := range want {
+			if d := MaxAbsDiff(got[i], want[i]); d > 1e-4 {
+				t.Errorf("%s int8, feed %d: max |logit - cpu| = %.3g > 1e-4", rel, i, d)
+			}
+		}
+	}
+}
