@@ -18,3 +18,6 @@ func init() {
 		kernF16.g4z = gemv4F16Avx512
 	}
 }
+
+//go:noescape
+func wkv7HeadAvx512(s *float32, n int, w, k, v, kk, ka, r, out *float32)

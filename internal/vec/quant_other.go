@@ -10,3 +10,8 @@ var (
 )
 
 const hasAVX512 = false
+
+// wkv7HeadAvx512 is never called without the assembly kernels.
+func wkv7HeadAvx512(s *float32, n int, w, k, v, kk, ka, r, out *float32) {
+	panic("vec: no AVX-512 kernels")
+}
