@@ -99,6 +99,15 @@
 // With several tokens, rows are processed in blocks of about 128 KiB of
 // weights that stay in L2 while all tokens pass, and the 2 x 3 kernel makes
 // 12 FMAs per 10 loads.
+//
+// With one token and weights streamed from memory, a core is limited by how
+// many weight lines it keeps in flight: the hardware prefetchers alone stay
+// well below its streaming rate, the more so the more instructions a line
+// costs (16-bit and block-quantized weights). On CPUs with AVX-512 the
+// one-token kernels (float32, fp16 and every block type) therefore take four
+// rows at a time, one zmm accumulator each (the 16 lanes of the scheme
+// above), and prefetch the same offset of the next four rows; SparseRows
+// prefetches the row eight listed entries ahead.
 package vec
 
 import (
