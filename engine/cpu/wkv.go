@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
+	"github.com/rwkvgo/rwkvgo/internal/vec"
 )
 
 // wkvTask runs one recurrence for one (sequence, head) pair per chunk.
@@ -83,39 +84,25 @@ func (t *wkvTask) wkv5(slot, lo, hi, h int) {
 	}
 }
 
-// wkv7: S[i=value][j=key]; sa = S @ -kk; S = S*diag(w) + v k^T + sa (kk*a)^T; y = S r.
+// wkv7: S[i=value][j=key]; sa = S @ -kk; S = S*diag(w) + v k^T + sa (kk*a)^T; y = S r
+// (vec.WKV7Head, SIMD where the CPU has AVX-512).
 func (t *wkvTask) wkv7(slot, lo, hi, h int) {
 	n := t.headSize
 	c0 := h * n
 	base := slot*t.st.cols + t.off + h*n*n
 	S := t.st.f32[base : base+n*n]
 	var kab [256]float32
-	ka := kab[:n]
+	ka := kab[:min(n, len(kab))]
 	if n > len(kab) {
 		ka = make([]float32, n)
 	}
 	for r := lo; r < hi; r++ {
 		rr, wr, kr := t.r.row(r)[c0:c0+n], t.w.row(r)[c0:c0+n], t.k.row(r)[c0:c0+n]
 		vr, kkr, ar := t.v.row(r)[c0:c0+n], t.kk.row(r)[c0:c0+n], t.a.row(r)[c0:c0+n]
-		or := t.out.row(r)[c0 : c0+n]
 		for j := range ka {
 			ka[j] = kkr[j] * ar[j]
 		}
-		for i := 0; i < n; i++ {
-			Si := S[i*n : (i+1)*n]
-			var sa float32
-			for j, s := range Si {
-				sa -= s * kkr[j]
-			}
-			vi := vr[i]
-			var y float32
-			for j := range Si {
-				s := Si[j]*wr[j] + vi*kr[j] + sa*ka[j]
-				Si[j] = s
-				y += s * rr[j]
-			}
-			or[i] = y
-		}
+		vec.WKV7Head(S, wr, kr, vr, kkr, ka, rr, t.out.row(r)[c0:c0+n])
 	}
 }
 

@@ -428,7 +428,8 @@ func (g *gen) axpy(e elem) string {
 // sparseRows only:
 //
 //	R8   idx; SI vals; CX number of rows; AX current entry; DX row offset in
-//	     bytes; BX temporary (16-bit decode)
+//	     bytes; BX temporary (16-bit decode, prefetch offset); R12 the entry
+//	     prefetched; R13 the last entry
 
 // maxTokensT is the largest number of tokens a gemmT kernel handles at once.
 const maxTokensT = 4
@@ -439,6 +440,10 @@ var widthT = [maxTokensT + 1]int{0, 8, 4, 3, 3}
 
 // widthS is the same for the sparseRows kernels.
 const widthS = 8
+
+// sparsePrefetch is how many listed rows ahead the sparseRows kernels
+// prefetch the weights of their column block.
+const sparsePrefetch = 8
 
 // disp prefixes a memory operand with a byte displacement.
 func disp(d int, base string) string {
@@ -707,6 +712,19 @@ func (g *gen) blockS(e elem, v int) {
 	loop := g.newLabel("srow")
 	g.p("XORQ AX, AX")
 	g.lbl(loop)
+	if v > 0 {
+		// Prefetch this block's columns of the row sparsePrefetch entries
+		// ahead (the last row once past the end): the listed rows are
+		// scattered, beyond what the hardware prefetchers predict.
+		g.p("LEAQ %d(AX), R12", sparsePrefetch)
+		g.p("CMPQ R12, CX")
+		g.p("CMOVQCC R13, R12")
+		g.p("MOVLQSX (R8)(R12*4), BX")
+		g.p("IMULQ R10, BX")
+		for off := 0; off < v*8*e.size; off += 64 {
+			g.p("PREFETCHT0 %s", disp(off, "(R9)(BX*1)"))
+		}
+	}
 	g.p("MOVLQSX (R8)(AX*4), DX")
 	g.p("IMULQ R10, DX")
 	if v == 0 {
@@ -755,6 +773,7 @@ func (g *gen) sparseKernel(e elem) {
 	g.p("MOVQ wt+40(FP), R9")
 	g.p("MOVQ ldw+48(FP), R10")
 	g.shl(shiftFor(e.size), "R10")
+	g.p("LEAQ -1(CX), R13")
 	g.colLoops(e, widthS, func(v int) { g.blockS(e, v) })
 }
 

@@ -41,6 +41,35 @@ DATA qBitShuf<>+16(SB)/8, $0x0202020202020202
 DATA qBitShuf<>+24(SB)/8, $0x0303030303030303
 GLOBL qBitShuf<>(SB), RODATA|NOPTR, $32
 
+// Dword j holds bit j (qBit16Lo) and bit j+16 (qBit16Hi) of the Q5 high
+// bits word, for the AVX-512 decoders; qDword0F and qDword10 are the dword
+// constants 0x0F and 0x10.
+DATA qBit16Lo<>+0(SB)/8, $0x0000000200000001
+DATA qBit16Lo<>+8(SB)/8, $0x0000000800000004
+DATA qBit16Lo<>+16(SB)/8, $0x0000002000000010
+DATA qBit16Lo<>+24(SB)/8, $0x0000008000000040
+DATA qBit16Lo<>+32(SB)/8, $0x0000020000000100
+DATA qBit16Lo<>+40(SB)/8, $0x0000080000000400
+DATA qBit16Lo<>+48(SB)/8, $0x0000200000001000
+DATA qBit16Lo<>+56(SB)/8, $0x0000800000004000
+GLOBL qBit16Lo<>(SB), RODATA|NOPTR, $64
+
+DATA qBit16Hi<>+0(SB)/8, $0x0002000000010000
+DATA qBit16Hi<>+8(SB)/8, $0x0008000000040000
+DATA qBit16Hi<>+16(SB)/8, $0x0020000000100000
+DATA qBit16Hi<>+24(SB)/8, $0x0080000000400000
+DATA qBit16Hi<>+32(SB)/8, $0x0200000001000000
+DATA qBit16Hi<>+40(SB)/8, $0x0800000004000000
+DATA qBit16Hi<>+48(SB)/8, $0x2000000010000000
+DATA qBit16Hi<>+56(SB)/8, $0x8000000040000000
+GLOBL qBit16Hi<>(SB), RODATA|NOPTR, $64
+
+DATA qDword0F<>+0(SB)/4, $0x0000000f
+GLOBL qDword0F<>(SB), RODATA|NOPTR, $4
+
+DATA qDword10<>+0(SB)/4, $0x00000010
+GLOBL qDword10<>(SB), RODATA|NOPTR, $4
+
 // Byte j of the mask has every bit set except bit j%8.
 DATA qBitMask<>+0(SB)/8, $0x7fbfdfeff7fbfdfe
 DATA qBitMask<>+8(SB)/8, $0x7fbfdfeff7fbfdfe
@@ -485,6 +514,9 @@ block:
 // AVX-512 matrix-vector kernels: the 16 lanes of the accumulator are one zmm
 // register and a block is two zmm (elements 0-15, 16-31), four rows at a
 // time. Decoders: Z0 d, Z8 m, Z4 and Z5 the block; X1, X2, Y3 scratch.
+// Each block step also prefetches (into L2) the same block of the next four
+// rows: a single core's hardware prefetchers alone keep too few weight
+// lines in flight to stream them from memory at full speed.
 
 // WIDEN512 converts the 16 bytes of X1 and of X2 (EXT = VPMOVSXBD or
 // VPMOVZXBD) to float32 in Z4 (X1) and Z5 (X2).
@@ -502,9 +534,12 @@ block:
 	VMULPS Z0, Z4, Z4 \
 	VMULPS Z0, Z5, Z5
 
-#define OFFSET512 \
-	VADDPS Z8, Z4, Z4 \
-	VADDPS Z8, Z5, Z5
+// SCALEOFFSET512 sets Z4 and Z5 to Z4*d + m and Z5*d + m, each with one
+// rounding, which is the portable decoder's float32(q*d) + m: the product
+// of a code below 32 and a binary16 scale is exact in float32.
+#define SCALEOFFSET512 \
+	VFMADD213PS Z8, Z0, Z4 \
+	VFMADD213PS Z8, Z0, Z5
 
 #define DEC512_Q4_0(R) \
 	HALF512(0, R, Z0, Y0) \
@@ -519,26 +554,45 @@ block:
 	HALF512(2, R, Z8, Y8) \
 	NIBBLES(4, R) \
 	WIDEN512(VPMOVZXBD) \
-	SCALE512 \
-	OFFSET512
+	SCALEOFFSET512
+
+// The Q5 decoders work on dwords: Z4 (elements 0-15) takes the 16 code
+// bytes zero-extended and Z5 their high nibbles; VPTESTMD of the broadcast
+// high-bits word against Z17/Z18 (qBit16Lo/Hi) selects the elements whose
+// bit 4 is set, which a masked VPORD with Z20 (0x10) sets. Needs Z19 = 0x0F.
+#define Q5CODES512(qs, qh, R) \
+	VPMOVZXBD    qs(R), Z4 \
+	VPBROADCASTD qh(R), Z6 \
+	VPSRLD       $4, Z4, Z5 \
+	VPANDD       Z19, Z4, Z4 \
+	VPTESTMD     Z17, Z6, K1 \
+	VPTESTMD     Z18, Z6, K2 \
+	VPORD        Z20, Z4, K1, Z4 \
+	VPORD        Z20, Z5, K2, Z5
 
 #define DEC512_Q5_0(R) \
 	HALF512(0, R, Z0, Y0) \
-	NIBBLES(6, R) \
-	HIGHBITS(2, R) \
-	VPSUBB X14, X1, X1 \
-	VPSUBB X14, X2, X2 \
-	WIDEN512(VPMOVSXBD) \
+	Q5CODES512(6, 2, R) \
+	VPSUBD    Z20, Z4, Z4 \
+	VPSUBD    Z20, Z5, Z5 \
+	VCVTDQ2PS Z4, Z4 \
+	VCVTDQ2PS Z5, Z5 \
 	SCALE512
 
 #define DEC512_Q5_1(R) \
 	HALF512(0, R, Z0, Y0) \
 	HALF512(2, R, Z8, Y8) \
-	NIBBLES(8, R) \
-	HIGHBITS(4, R) \
-	WIDEN512(VPMOVZXBD) \
-	SCALE512 \
-	OFFSET512
+	Q5CODES512(8, 4, R) \
+	VCVTDQ2PS Z4, Z4 \
+	VCVTDQ2PS Z5, Z5 \
+	SCALEOFFSET512
+
+// Q5SETUP loads the Q5 decoders' constants into Z17-Z20.
+#define Q5SETUP \
+	VMOVDQU32     qBit16Lo<>(SB), Z17 \
+	VMOVDQU32     qBit16Hi<>(SB), Z18 \
+	VPBROADCASTD  qDword0F<>(SB), Z19 \
+	VPBROADCASTD  qDword10<>(SB), Z20
 
 #define DEC512_Q8_0(R) \
 	HALF512(0, R, Z0, Y0) \
@@ -547,6 +601,15 @@ block:
 	VCVTDQ2PS Z4, Z4 \
 	VCVTDQ2PS Z5, Z5 \
 	SCALE512
+
+// PREFETCH4 prefetches the block at the same offset in the four rows after
+// the four at AX, R11, R12, R13 (R8 = rowBytes). A prefetch never faults,
+// also past the end of the weights.
+#define PREFETCH4 \
+	PREFETCHT1 (AX)(R8*4) \
+	PREFETCHT1 (R11)(R8*4) \
+	PREFETCHT1 (R12)(R8*4) \
+	PREFETCHT1 (R13)(R8*4)
 
 // FMA2 accumulates the block times the 32 floats of x at DX into A: element
 // i into lane i%16, in increasing order.
@@ -591,6 +654,7 @@ quad:
 	MOVQ   R10, CX
 
 block:
+	PREFETCH4
 	DEC512_Q4_0(AX)
 	FMA2(Z9)
 	DEC512_Q4_0(R11)
@@ -646,6 +710,7 @@ quad:
 	MOVQ   R10, CX
 
 block:
+	PREFETCH4
 	DEC512_Q4_1(AX)
 	FMA2(Z9)
 	DEC512_Q4_1(R11)
@@ -687,6 +752,7 @@ TEXT ·gemv4Q5_0Avx512(SB), NOSPLIT, $0-48
 	MOVQ nblk+32(FP), R10
 	MOVQ x+40(FP), R9
 	SETUP(qSixteen<>)
+	Q5SETUP
 
 quad:
 	VXORPS Z9, Z9, Z9
@@ -701,6 +767,7 @@ quad:
 	MOVQ   R10, CX
 
 block:
+	PREFETCH4
 	DEC512_Q5_0(AX)
 	FMA2(Z9)
 	DEC512_Q5_0(R11)
@@ -742,6 +809,7 @@ TEXT ·gemv4Q5_1Avx512(SB), NOSPLIT, $0-48
 	MOVQ nblk+32(FP), R10
 	MOVQ x+40(FP), R9
 	SETUP(qSixteen<>)
+	Q5SETUP
 
 quad:
 	VXORPS Z9, Z9, Z9
@@ -756,6 +824,7 @@ quad:
 	MOVQ   R10, CX
 
 block:
+	PREFETCH4
 	DEC512_Q5_1(AX)
 	FMA2(Z9)
 	DEC512_Q5_1(R11)
@@ -811,6 +880,7 @@ quad:
 	MOVQ   R10, CX
 
 block:
+	PREFETCH4
 	DEC512_Q8_0(AX)
 	FMA2(Z9)
 	DEC512_Q8_0(R11)

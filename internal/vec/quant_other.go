@@ -13,3 +13,8 @@ const hasAVX512 = false
 
 // gemv4I8Avx512 is never called without the assembly kernels.
 func gemv4I8Avx512(dst *float32, w *int8, nquad, k int, x *float32) {}
+
+// wkv7HeadAvx512 is never called without the assembly kernels.
+func wkv7HeadAvx512(s *float32, n int, w, k, v, kk, ka, r, out *float32) {
+	panic("vec: no AVX-512 kernels")
+}

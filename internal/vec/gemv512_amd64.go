@@ -1,0 +1,23 @@
+//go:build amd64 && !purego
+
+package vec
+
+// AVX-512 one-token kernels (gemv512_amd64.s): dst[i] = dot(row i, x) for
+// the 4*nquad rows at w (k elements each, k a multiple of 16, nquad >= 1),
+// with the results of the AVX2 kernels bitwise.
+
+//go:noescape
+func gemv4F32Avx512(dst *float32, w *float32, nquad, k int, x *float32)
+
+//go:noescape
+func gemv4F16Avx512(dst *float32, w *uint16, nquad, k int, x *float32)
+
+func init() {
+	if hasAVX512 {
+		kernF32.g4z = gemv4F32Avx512
+		kernF16.g4z = gemv4F16Avx512
+	}
+}
+
+//go:noescape
+func wkv7HeadAvx512(s *float32, n int, w, k, v, kk, ka, r, out *float32)
