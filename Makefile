@@ -22,7 +22,8 @@ build:
 # then the CUDA backend on the emulated library (conformance suite, graphs
 # and the device sampler under every emulator schedule, the purego loader
 # and the device sampler through it, every shared model, the vendor baseline
-# reported unavailable by the bindings and bench kernels, the scheduler;
+# reported unavailable by the bindings and bench kernels, the scheduler,
+# `rwkvgo generate` giving the CPU backend's tokens on every shared model;
 # every runtime call of a load, sessions, decode steps, the device sampler
 # and a graph failed in turn by the emulator's fault injector (a sample of
 # them through purego), and the emulator's memory cap).
@@ -41,6 +42,7 @@ test-cuda-emu: lib-emu
 	@set -o pipefail; $(GO) test -count=1 -timeout 30m -tags cuda,cuemu -run '^(TestFaultInjection|TestOutOfDeviceMemory)$$' -v ./bindings/ | grep -Ev '^=== (RUN|PAUSE|CONT)'
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -short -run '^(TestPurego(Sampler|Vendor)?|TestFaultInjection|TestOutOfDeviceMemory)$$' ./bindings/
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestCUDA' ./scheduler/
+	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestGenerateSameTokensAcrossBackends$$' ./cmd/rwkvgo/
 
 # librwkvcu_emu and librwkvcu_bench_emu: the kernels and the C ABIs on the
 # CPU emulator (g++).

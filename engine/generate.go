@@ -9,15 +9,24 @@ import (
 	"github.com/rwkvgo/rwkvgo/sampler"
 )
 
-// Token is one generated token of a stream.
+// Token is one generated token of a stream (Session.Stream, Stream.Tokens).
 type Token struct {
 	// ID is the token id, or -1 for a last piece of text held back while it
-	// could still have begun a stop string.
+	// could still have begun a stop string, and for the end of a
+	// Stream.Tokens stream.
 	ID int
 	// Text is the text this token releases. It may be empty (while a stop
 	// string may be forming) and may end inside a UTF-8 character; it is nil
 	// without a decoder.
 	Text []byte
+	// Logprob is the token's log-probability under the model and
+	// TopLogprobs the most likely alternatives, when the SubmitRequest
+	// asked for them (Stream.Tokens only).
+	Logprob     float64
+	TopLogprobs []TokenLogprob
+	// Finish is set on the last Token of a Stream.Tokens stream that ended
+	// normally: why generation ended.
+	Finish sampler.StopReason
 }
 
 // GenerateOptions configures Session.Generate and Session.Stream.

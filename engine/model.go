@@ -5,7 +5,9 @@
 // A Model holds the weights; a Session is one sequence with its own
 // constant-size state. Sessions are fed tokens and return logits; their state
 // can be saved, restored and forked. Model.Step runs many sessions at once in
-// one ragged batch (each with its own number of tokens).
+// one ragged batch (each with its own number of tokens). An Engine serves
+// many generation requests on one model with continuous batching
+// (Engine.Submit returns a Stream of tokens).
 //
 //	m, err := engine.Load("model.pth", engine.Options{})
 //	if err != nil { ... }

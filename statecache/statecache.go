@@ -646,3 +646,6 @@ func (c *Cache) readFile(n *node) (*engine.State, error) {
 	}
 	return st, nil
 }
+
+// A Cache is the prefix cache of an engine.Engine.
+var _ engine.PrefixCache = (*Cache)(nil)
