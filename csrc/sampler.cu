@@ -1,23 +1,22 @@
 // The fused device sampler (rwkvcu_sampler_* and rwkvcu_sample).
 #include <cmath>
 
-#include "../cuda/sample.cuh"
-#include "internal.h"
+#include "sampler.h"
 
 using namespace rwkvcu;
 
-struct rwkvcu_sampler {
-  rwkvcu_context* ctx;
-  int32_t rows, vocab;
-  std::vector<rwkvcu_sample_row> host_rows;
-  bool dirty = true;
-  bool has_bias = false;
-  rwkvcu_sample_row* d_rows = nullptr;
-  float* d_counts = nullptr;
-  float* d_bias = nullptr;
-  int32_t* d_tokens = nullptr;
-  float* d_probs = nullptr;
-};
+namespace rwkvcu {
+
+void sampler_flush_async(rwkvcu_sampler* s) {
+  if (!s->dirty) return;
+  rwkvcu_context* ctx = s->ctx;
+  const size_t bytes = s->host_rows.size() * sizeof(rwkvcu_sample_row);
+  const void* src = stage(ctx, s->host_rows.data(), bytes);
+  ck(cudaMemcpyAsync(s->d_rows, src, bytes, cudaMemcpyDeviceToDevice, ctx->stream), "cudaMemcpyAsync (sampler rows)");
+  s->dirty = false;
+}
+
+}  // namespace rwkvcu
 
 namespace {
 
