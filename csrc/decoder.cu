@@ -153,6 +153,19 @@ int rwkvcu_decoder_create(rwkvcu_context* ctx, rwkvcu_sampler* s, int32_t depth,
       d->d_batch = static_cast<int32_t*>(dev_alloc(ctx, d->batch_ints * 4, "cudaMalloc (decoder)"));
       d->d_counter = static_cast<uint32_t*>(dev_alloc(ctx, 16, "cudaMalloc (decoder)"));
       d->d_map = static_cast<int32_t*>(dev_alloc(ctx, size_t(d->rows) * 4, "cudaMalloc (decoder)"));
+      if (!s->d_bias) {
+        // The bias array exists from the start, so that captured steps
+        // read it whichever rows get a bias later (a row's flag says so).
+        const size_t bytes = size_t(s->rows) * size_t(s->vocab) * 4;
+        auto* bias = static_cast<float*>(dev_alloc(ctx, bytes, "cudaMalloc (sampler bias)"));
+        try {
+          ck(cudaMemsetAsync(bias, 0, bytes, ctx->stream), "cudaMemsetAsync");
+        } catch (...) {
+          dev_free(ctx, bias, bytes);
+          throw;
+        }
+        s->d_bias = bias;
+      }
       void* dring = nullptr;
       d->ring = static_cast<rwkvcu_decode_entry*>(mapped_alloc(ctx, ring_bytes(d), &dring));
       d->d_ring = static_cast<rwkvcu_decode_entry*>(dring);
@@ -205,6 +218,7 @@ int rwkvcu_decoder_set_row(rwkvcu_decoder* d, int32_t row, int32_t slot, int32_t
       r.step = step;
       r.nstop = nstop;
       for (int32_t i = 0; i < nstop; ++i) r.stop[i] = stop[i];
+      r.biased = d->s->row_biased[size_t(row)];
     } else {
       token = 0;
     }
@@ -273,7 +287,7 @@ int rwkvcu_decoder_sample(rwkvcu_context* ctx, rwkvcu_decoder* d, const rwkvcu_t
     rwkvcu_sampler* s = d->s;
     launch(ctx, op, [&] {
       return rwkvcu_launch_sample_loop(ctx->stream, lp, int32_t(logits->rows), s->vocab, s->d_rows, s->d_counts,
-                                       s->has_bias ? s->d_bias : nullptr, loop_args(d, nullptr));
+                                       s->d_bias, loop_args(d, nullptr));
     });
     count_entries(ctx, logits->rows);
   });
@@ -304,8 +318,8 @@ int rwkvcu_decoder_admit(rwkvcu_context* ctx, rwkvcu_decoder* d, const rwkvcu_te
     rwkvcu_sampler* s = d->s;
     launch(ctx, op, [&] { return rwkvcu_launch_decode_begin(ctx->stream, nullptr, 0, nullptr, d->d_counter); });
     launch(ctx, op, [&] {
-      return rwkvcu_launch_sample_loop(ctx->stream, lp, n, s->vocab, s->d_rows, s->d_counts,
-                                       s->has_bias ? s->d_bias : nullptr, loop_args(d, d->d_map));
+      return rwkvcu_launch_sample_loop(ctx->stream, lp, n, s->vocab, s->d_rows, s->d_counts, s->d_bias,
+                                       loop_args(d, d->d_map));
     });
     count_entries(ctx, drawn);
   });

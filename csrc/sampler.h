@@ -13,6 +13,7 @@ struct rwkvcu_sampler {
   std::vector<rwkvcu_sample_row> host_rows;
   bool dirty = true;  // host_rows changed since they were last sent to d_rows
   bool has_bias = false;
+  std::vector<char> row_biased;  // a row's bias has a nonzero entry
   rwkvcu_sample_row* d_rows = nullptr;
   float* d_counts = nullptr;
   float* d_bias = nullptr;

@@ -550,7 +550,7 @@ __global__ void __launch_bounds__(kThreads) k_sample(const float* logits, int V,
 
   Row r;
   r.logits = logits + size_t(lrow) * V;
-  r.bias = bias ? bias + size_t(row) * V : nullptr;
+  r.bias = bias && (!LOOP || lp.rows[row].biased) ? bias + size_t(row) * V : nullptr;
   float* const crow = counts + size_t(row) * V;
   r.counts = crow;
   r.V = V;

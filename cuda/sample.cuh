@@ -100,12 +100,13 @@ cudaError_t rwkvcu_launch_sample_observe(cudaStream_t s, float* d_counts, int32_
 ///   step       Philox counter of the row's next draw (the 0-based index of
 ///              the token it draws), incremented by every draw
 ///   stop       the row's stop ids (nstop of them)
+///   biased     1: the row reads its logit bias (the sampler's bias array)
 struct rwkvcu_decode_row {
   int32_t slot, done, remaining, logprobs;
   uint64_t step;
   int32_t nstop;
   int32_t stop[RWKVCU_DECODE_MAX_STOP];
-  int32_t pad_;
+  int32_t biased;
 };
 
 /// One row of a ring entry (16 bytes): what launch `launch` (its low 32
@@ -135,7 +136,8 @@ struct rwkvcu_sample_loop {
 };
 
 /// rwkvcu_launch_sample_loop samples logits rows [0, rows) like
-/// rwkvcu_launch_sample, for decoder rows (sampler rows) given by loop.map,
+/// rwkvcu_launch_sample (a row reads d_bias only when its decoder row is
+/// biased), for decoder rows (sampler rows) given by loop.map,
 /// each at its own step (loop.rows[r].step): an idle row (done, or slot -1)
 /// draws nothing and gets an entry flagged RWKVCU_DECODE_IDLE; an active row
 /// draws its token, records it in its penalty state, stores it in ids,

@@ -53,6 +53,12 @@ type Options struct {
 	// V5GroupNormEps overrides the GroupNorm epsilon of v5.x models (0: the
 	// default of the file's format; see weights.Options).
 	V5GroupNormEps float32
+	// StateSlots, when > 0, is the capacity of the state pool in
+	// sequences, allocated once by Load and never moved (graphs captured
+	// over it stay valid): beyond it, the least recently used session's
+	// state is copied out to host memory, and back in when the session is
+	// next used. 0: the pool grows on demand.
+	StateSlots int
 }
 
 // Model is a loaded RWKV model. Its methods are safe for concurrent use; steps
@@ -81,6 +87,7 @@ type Model struct {
 	scratch scratchCache
 	// reused per-step buffers (guarded by mu)
 	stepCount                       uint64
+	stepping                        bool // a step is running: its sessions are not evicted
 	round                           []*Request
 	starts, offsets, slots, outRows []int
 	tokens                          []int32
@@ -91,6 +98,13 @@ type Model struct {
 	// decode is set for a step in which every sequence has one token: the
 	// layer graphs then use the backend's fused decode operations, if any.
 	decode bool
+	// admitting is the decoder whose rows draw the first tokens of the
+	// step's requests with admitRow set (Decoder.Add); admitMap maps the
+	// head's rows to its rows.
+	admitting *Decoder
+	admitMap  []int
+	// decoders are idle one-row decoders kept for Session.Generate.
+	decoders []*Decoder
 }
 
 // Load reads a checkpoint (rwkv.cpp, safetensors or .pth) and prepares it on
@@ -139,7 +153,13 @@ func newModel(wm *weights.Model, opts Options, borrow bool) (*Model, error) {
 		m.Close()
 		return nil, err
 	}
-	m.states = newStatePool(m)
+	states, err := newStatePool(m, opts.StateSlots)
+	if err != nil {
+		m.wm = nil
+		m.Close()
+		return nil, err
+	}
+	m.states = states
 	return m, nil
 }
 
@@ -191,6 +211,10 @@ func (m *Model) Close() error {
 		m.be.Free(t)
 	}
 	m.owned = nil
+	for _, d := range m.decoders {
+		d.closeLocked()
+	}
+	m.decoders = nil
 	m.scratch.freeAll(m.be)
 	if m.states != nil {
 		m.states.destroy()
