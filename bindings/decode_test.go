@@ -243,3 +243,59 @@ func TestDeviceDecodeLedger(t *testing.T) {
 		})
 	}
 }
+
+// eagerBackend is the CUDA backend without graph capture (nor the fused
+// operations): the device loop then launches its steps operation by
+// operation.
+type eagerBackend struct {
+	backend.Backend
+	backend.DeviceDecoder
+	backend.StatsReporter
+}
+
+// TestDeviceDecodeEager: without graphs the device loop gives the same
+// tokens as host sampling, still without logits or synchronizations per
+// step: only its kernel launches are counted one by one.
+func TestDeviceDecodeEager(t *testing.T) {
+	b := openTest(t)
+	defer b.Close()
+	m, err := engine.Load(testdata.Path(t, decodeModels[0]), engine.Options{Backend: eagerBackend{b, b, b}})
+	require.NoError(t, err)
+	defer m.Close()
+	cfg := decodeConfigs()["sampled"]
+	smp, err := sampler.New(cfg)
+	require.NoError(t, err)
+	prompt := []int{84, 104, 101}
+	host, err := m.NewSession()
+	require.NoError(t, err)
+	defer host.Close()
+	want, err := sampler.Generate(host.SamplerModel(), prompt, smp, sampler.Options{MaxTokens: 5, Seq: 2})
+	require.NoError(t, err)
+	d, err := m.NewDecoder(1)
+	require.NoError(t, err)
+	defer d.Close()
+	s, err := m.NewSession()
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = d.Add([]engine.DecodeRequest{{Session: s, Prompt: prompt, Sampler: cfg, Seq: 2, MaxTokens: 5}})
+	require.NoError(t, err)
+	var got []int
+	for len(got) < 5 {
+		s0 := b.Stats()
+		require.NoError(t, d.Launch())
+		dl := b.Stats().Sub(s0)
+		if len(got) > 0 { // steps after the first: the loop's steady state
+			assert.Zero(t, dl.GraphLaunches)
+			assert.NotZero(t, dl.KernelLaunches)
+			assert.Zero(t, dl.HostSyncs)
+			assert.Zero(t, dl.Allocations)
+			assert.LessOrEqual(t, dl.D2HBytes, uint64(16))
+		}
+		toks, err := d.Read()
+		require.NoError(t, err)
+		for _, tk := range toks {
+			got = append(got, tk.Token)
+		}
+	}
+	assert.Equal(t, want.Tokens, got)
+}

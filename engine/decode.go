@@ -323,17 +323,24 @@ func (d *Decoder) Launch() error {
 		}
 		g := d.graphs[n]
 		if g == nil {
-			if err := gc.BeginCapture(); err != nil {
-				return d.fail(err)
+			// A capture that fails queues nothing: the steps then run
+			// operation by operation.
+			if gc.BeginCapture() == nil {
+				d.enqueue(n, s, h)
+				if g, _ = gc.EndCapture(); g != nil {
+					d.graphs[n] = g
+				}
 			}
-			d.enqueue(n, s, h)
-			var err error
-			if g, err = gc.EndCapture(); err != nil {
-				return d.fail(err)
+			if g == nil {
+				d.noGraphs = true
+				be.Err()
 			}
-			d.graphs[n] = g
 		}
-		g.Launch()
+		if g != nil {
+			g.Launch()
+		} else {
+			d.enqueue(n, s, h)
+		}
 	} else {
 		d.enqueue(n, s, h)
 	}
