@@ -41,7 +41,7 @@ test-cuda-emu: lib-emu
 	$(GO) test -count=1 -timeout 30m -tags cuda,cuemu -run 'TestDeviceDecode' ./bindings/
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestBenchKernelsVendor|TestBenchLedgerCUDA' ./cmd/rwkvgo/
 	@set -o pipefail; $(GO) test -count=1 -timeout 30m -tags cuda,cuemu -run '^(TestFaultInjection|TestOutOfDeviceMemory)$$' -v ./bindings/ | grep -Ev '^=== (RUN|PAUSE|CONT)'
-	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -short -run '^(TestPurego(Sampler|Vendor)?|TestFaultInjection|TestOutOfDeviceMemory)$$' ./bindings/
+	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -short -run '^(TestPurego(Sampler|Vendor|DeviceDecode)?|TestFaultInjection|TestOutOfDeviceMemory)$$' ./bindings/
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestCUDA' ./scheduler/
 
 # librwkvcu_emu and librwkvcu_bench_emu: the kernels and the C ABIs on the
