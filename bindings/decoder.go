@@ -1,6 +1,7 @@
 package bindings
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
@@ -9,6 +10,9 @@ import (
 // MaxDecodeStops is the most stop tokens a row of a device decode loop
 // checks on the device (sampler.Config.StopTokens).
 const MaxDecodeStops = cDecodeMaxStop
+
+// maxDecodeRows is the most rows of a decode loop (rwkvcu_decoder_create).
+const maxDecodeRows = 4096
 
 // decodeLoop is the device-resident decode loop of librwkvcu
 // (rwkvcu_decoder_*) over a device sampler: backend.DecodeLoop.
@@ -28,6 +32,10 @@ type decodeLoop struct {
 // NewDecodeLoop creates a decode loop of rows rows over a vocabulary of
 // vocab ids with a results ring of depth launches (backend.DeviceDecoder).
 func (b *Backend) NewDecodeLoop(rows, vocab, depth int) (backend.DecodeLoop, error) {
+	if rows < 1 || rows > maxDecodeRows || vocab < 1 || vocab > MaxSamplerVocab {
+		return nil, fmt.Errorf("cuda: NewDecodeLoop: %d rows over a vocabulary of %d (at most %d and %d): %w: %w",
+			rows, vocab, maxDecodeRows, MaxSamplerVocab, backend.ErrDecodeUnsupported, ErrInvalidArgument)
+	}
 	smp, err := b.NewSampler(rows, vocab)
 	if err != nil {
 		return nil, err
@@ -59,12 +67,16 @@ func (d *decodeLoop) SetRow(row int, r backend.DecodeRow) error {
 		return err
 	}
 	if len(r.Sampler.StopTokens) > MaxDecodeStops {
-		return fmt.Errorf("cuda: DecodeLoop.SetRow: %d stop tokens (the device checks at most %d): %w", len(r.Sampler.StopTokens), MaxDecodeStops, ErrNotSupported)
+		return fmt.Errorf("cuda: DecodeLoop.SetRow: %d stop tokens (the device checks at most %d): %w: %w",
+			len(r.Sampler.StopTokens), MaxDecodeStops, backend.ErrDecodeUnsupported, ErrNotSupported)
 	}
 	if r.Slot < 0 || r.Remaining < 1 {
 		return fmt.Errorf("cuda: DecodeLoop.SetRow: slot %d, %d tokens remaining: %w", r.Slot, r.Remaining, ErrInvalidArgument)
 	}
 	if err := d.smp.SetRow(row, r.Sampler, r.Seq); err != nil {
+		if errors.Is(err, ErrNotSupported) {
+			err = fmt.Errorf("%w: %w", backend.ErrDecodeUnsupported, err)
+		}
 		return err
 	}
 	if err := d.smp.Observe(row, r.History); err != nil {

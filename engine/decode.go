@@ -34,7 +34,8 @@ const decodeDepth = 4
 // The tokens are those of sampler.Generate with the same settings, seed
 // and sequence id (greedy and sampled), for the settings the device
 // sampler implements (sampler.Config.FusedSupported; settings in float32,
-// see bindings.Sampler): Add refuses others. A Decoder is not safe for
+// see bindings.Sampler): Add refuses others with an error wrapping
+// backend.ErrDecodeUnsupported. A Decoder is not safe for
 // concurrent use; its methods take the model's lock.
 type Decoder struct {
 	m      *Model
@@ -102,8 +103,10 @@ type DecodeToken struct {
 }
 
 // NewDecoder returns a decoder of up to rows (1..256) concurrent sequences
-// on the model's backend, or an error wrapping ErrNoDeviceDecoder. Its
-// buffers (device ring, activations) are allocated here, once.
+// on the model's backend; an error wraps ErrNoDeviceDecoder when the
+// backend has no device loop, backend.ErrDecodeUnsupported when it cannot
+// take the model (its vocabulary). Its buffers (device ring, activations)
+// are allocated here, once.
 func (m *Model) NewDecoder(rows int) (*Decoder, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -123,7 +126,7 @@ func (m *Model) newDecoderLocked(rows int) (*Decoder, error) {
 	}
 	loop, err := dd.NewDecodeLoop(rows, m.cfg.Vocab, decodeDepth)
 	if err != nil {
-		return nil, fmt.Errorf("engine: %w: %w", ErrNoDeviceDecoder, err)
+		return nil, fmt.Errorf("engine: device decode loop: %w", err)
 	}
 	d := &Decoder{m: m, loop: loop, rows: make([]decodeRow, rows), cap: pow2(rows), graphs: map[int]backend.Graph{},
 		res: make([]backend.DecodeResult, rows)}
@@ -214,7 +217,7 @@ func (d *Decoder) Add(reqs []DecodeRequest) ([]int, error) {
 		}
 		if q.Sampler.Detector.Enabled() {
 			undo()
-			return nil, errors.New("engine: the repetition detector is not available on the device")
+			return nil, fmt.Errorf("engine: the repetition detector: %w", backend.ErrDecodeUnsupported)
 		}
 		row := -1
 		for r := range d.rows {
@@ -323,24 +326,17 @@ func (d *Decoder) Launch() error {
 		}
 		g := d.graphs[n]
 		if g == nil {
-			// A capture that fails queues nothing: the steps then run
-			// operation by operation.
-			if gc.BeginCapture() == nil {
-				d.enqueue(n, s, h)
-				if g, _ = gc.EndCapture(); g != nil {
-					d.graphs[n] = g
-				}
+			if err := gc.BeginCapture(); err != nil {
+				return d.fail(err)
 			}
-			if g == nil {
-				d.noGraphs = true
-				be.Err()
-			}
-		}
-		if g != nil {
-			g.Launch()
-		} else {
 			d.enqueue(n, s, h)
+			var err error
+			if g, err = gc.EndCapture(); err != nil {
+				return d.fail(err)
+			}
+			d.graphs[n] = g
 		}
+		g.Launch()
 	} else {
 		d.enqueue(n, s, h)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 
+	"github.com/rwkvgo/rwkvgo/engine/backend"
 	"github.com/rwkvgo/rwkvgo/sampler"
 )
 
@@ -204,15 +205,21 @@ func (s *Session) generateDevice(ctx context.Context, prompt []int, smp *sampler
 	if err != nil {
 		return nil, false, nil // sampler.Generate reports it
 	}
-	d := s.m.takeDecoder()
-	if d == nil {
-		return nil, false, nil
+	if err := ctx.Err(); err != nil {
+		return nil, true, err
+	}
+	d, err := s.m.takeDecoder()
+	if err != nil {
+		if errors.Is(err, ErrNoDeviceDecoder) || errors.Is(err, backend.ErrDecodeUnsupported) {
+			return nil, false, nil // the host path
+		}
+		return nil, true, err
 	}
 	defer s.m.putDecoder(d)
 	rows, err := d.Add([]DecodeRequest{{Session: s, Prompt: prompt, Sampler: cfg, Seq: opts.Seq, MaxTokens: opts.MaxTokens,
 		PenalizeGeneratedOnly: opts.PenalizeGeneratedOnly}})
 	if err != nil {
-		if d.err == nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrDecoding) {
+		if errors.Is(err, backend.ErrDecodeUnsupported) && d.err == nil {
 			return nil, false, nil // settings the device lacks: the host path
 		}
 		return nil, true, err
@@ -287,24 +294,20 @@ func (s *Session) finishDevice(res *sampler.Result, stop *sampler.StopMatcher, s
 	return res, true, nil
 }
 
-// takeDecoder returns an idle one-row decoder of the model (nil without a
-// device-resident decode loop).
-func (m *Model) takeDecoder() *Decoder {
+// takeDecoder returns an idle one-row decoder of the model (an error
+// wrapping ErrNoDeviceDecoder without a device-resident decode loop).
+func (m *Model) takeDecoder() (*Decoder, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil
+		return nil, ErrClosed
 	}
 	if n := len(m.decoders); n > 0 {
 		d := m.decoders[n-1]
 		m.decoders = m.decoders[:n-1]
-		return d
+		return d, nil
 	}
-	d, err := m.newDecoderLocked(1)
-	if err != nil {
-		return nil
-	}
-	return d
+	return m.newDecoderLocked(1)
 }
 
 // putDecoder keeps d for the next generation once its launches are read.

@@ -1,6 +1,16 @@
 package backend
 
-import "github.com/rwkvgo/rwkvgo/sampler"
+import (
+	"errors"
+
+	"github.com/rwkvgo/rwkvgo/sampler"
+)
+
+// ErrDecodeUnsupported is wrapped by the errors of NewDecodeLoop and
+// DecodeLoop.SetRow for sizes and sampling settings the device loop does
+// not implement (not for device failures): a caller may then sample on the
+// host instead.
+var ErrDecodeUnsupported = errors.New("backend: not available on the device decode loop")
 
 // DeviceDecoder is implemented by device backends that keep the decode loop
 // on the device (the CUDA backend): the token ids, the sampler and the stop
@@ -9,7 +19,7 @@ import "github.com/rwkvgo/rwkvgo/sampler"
 type DeviceDecoder interface {
 	// NewDecodeLoop returns a loop of rows rows over a vocabulary of vocab
 	// ids, whose results ring holds depth launches (>= 2). Every row
-	// starts idle.
+	// starts idle. Sizes it does not take wrap ErrDecodeUnsupported.
 	NewDecodeLoop(rows, vocab, depth int) (DecodeLoop, error)
 }
 
@@ -70,7 +80,7 @@ type DecodeResult struct {
 type DecodeLoop interface {
 	Rows() int
 	// SetRow configures row (idle until then). An error leaves the row
-	// idle; settings the device cannot honour wrap an error saying so.
+	// idle; settings the device cannot honour wrap ErrDecodeUnsupported.
 	SetRow(row int, r DecodeRow) error
 	// ClearRow makes row idle (queued after the launches queued before).
 	ClearRow(row int) error
