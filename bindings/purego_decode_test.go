@@ -2,6 +2,7 @@ package bindings
 
 import (
 	"context"
+	"math"
 	"os"
 	"testing"
 
@@ -50,4 +51,35 @@ func TestPuregoDeviceDecode(t *testing.T) {
 	ds, err := dev.State()
 	require.NoError(t, err)
 	assert.Equal(t, hs.Data, ds.Data)
+
+	// Log-probabilities on request: the first token's equals the
+	// log-softmax of the prompt's logits on the host (float64, rounded to
+	// float32 on the device: a relative 2^-23).
+	d, err := m.NewDecoder(1)
+	require.NoError(t, err)
+	defer d.Close()
+	lps, err := m.NewSession()
+	require.NoError(t, err)
+	defer lps.Close()
+	_, err = d.Add([]engine.DecodeRequest{{Session: lps, Prompt: prompt, Sampler: cfg, Seq: 1, MaxTokens: 1, Logprobs: true}})
+	require.NoError(t, err)
+	toks, err := d.Read()
+	require.NoError(t, err)
+	require.Len(t, toks, 1)
+	ref, err := m.NewSession()
+	require.NoError(t, err)
+	defer ref.Close()
+	logits, err := ref.Feed(prompt)
+	require.NoError(t, err)
+	mx := math.Inf(-1)
+	for _, x := range logits {
+		mx = math.Max(mx, float64(x))
+	}
+	z := 0.0
+	for _, x := range logits {
+		z += math.Exp(float64(x) - mx)
+	}
+	want0 := float64(logits[toks[0].Token]) - mx - math.Log(z)
+	assert.InDelta(t, want0, toks[0].Logprob, 1e-6*math.Max(1, math.Abs(want0)), "log-probability of token %d", toks[0].Token)
+	assert.True(t, toks[0].Done, "a budget of one token")
 }
