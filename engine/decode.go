@@ -130,6 +130,10 @@ func (m *Model) newDecoderLocked(rows int) (*Decoder, error) {
 	}
 	d := &Decoder{m: m, loop: loop, rows: make([]decodeRow, rows), cap: pow2(rows), graphs: map[int]backend.Graph{},
 		res: make([]backend.DecodeResult, rows)}
+	if m.liveDecoders == nil {
+		m.liveDecoders = map[*Decoder]struct{}{}
+	}
+	m.liveDecoders[d] = struct{}{}
 	// Every buffer at its final size now, so that no later step allocates
 	// and captured graphs never see them move.
 	d.s.get(m.be, m.cfg, d.cap)
@@ -464,6 +468,7 @@ func (d *Decoder) removeSession(s *Session) {
 }
 
 // Close releases the decoder: rows still generating are removed first.
+// Model.Close closes the decoders still open.
 func (d *Decoder) Close() error {
 	m := d.m
 	m.mu.Lock()
@@ -476,6 +481,7 @@ func (d *Decoder) Close() error {
 }
 
 func (d *Decoder) closeLocked() {
+	delete(d.m.liveDecoders, d)
 	for r := range d.rows {
 		d.release(r)
 	}

@@ -103,8 +103,10 @@ type Model struct {
 	// head's rows to its rows.
 	admitting *Decoder
 	admitMap  []int
-	// decoders are idle one-row decoders kept for Session.Generate.
-	decoders []*Decoder
+	// decoders are idle one-row decoders kept for Session.Generate;
+	// liveDecoders every decoder not closed yet (freed by Close).
+	decoders     []*Decoder
+	liveDecoders map[*Decoder]struct{}
 }
 
 // Load reads a checkpoint (rwkv.cpp, safetensors or .pth) and prepares it on
@@ -211,10 +213,10 @@ func (m *Model) Close() error {
 		m.be.Free(t)
 	}
 	m.owned = nil
-	for _, d := range m.decoders {
+	for d := range m.liveDecoders {
 		d.closeLocked()
 	}
-	m.decoders = nil
+	m.decoders, m.liveDecoders = nil, nil
 	m.scratch.freeAll(m.be)
 	if m.states != nil {
 		m.states.destroy()
