@@ -193,7 +193,7 @@ func hostLockstep(t *testing.T, m *engine.Model, reqs []engine.DecodeRequest) []
 // batch 1, 8 and 64 on a shared RWKV-7 model cost, per step, one graph
 // launch and no other kernel launch, at most one host synchronization, at
 // most 16 bytes to the host per sequence, nothing to the device, and no
-// allocation (the runtime's counters).
+// allocation (the runtime's counters, and Go's).
 func TestDeviceDecodeLedger(t *testing.T) {
 	b := openTest(t)
 	defer b.Close()
@@ -238,8 +238,15 @@ func TestDeviceDecodeLedger(t *testing.T) {
 				sum.HostSyncs += dl.HostSyncs
 				sum.D2HBytes += dl.D2HBytes
 			}
-			t.Logf("batch %d: per step %d graph launch, %.2f host syncs, %.1f bytes to the host (%.1f per sequence)",
-				batch, 1, float64(sum.HostSyncs)/steps, float64(sum.D2HBytes)/steps, float64(sum.D2HBytes)/steps/float64(batch))
+			// Nor does a step allocate Go memory (through cgo).
+			allocs := testing.AllocsPerRun(2, func() {
+				if d.Launch() == nil {
+					d.Read()
+				}
+			})
+			assert.Zero(t, allocs, "Go allocations per step")
+			t.Logf("batch %d: per step %d graph launch, %.2f host syncs, %.1f bytes to the host (%.1f per sequence), %v Go allocations",
+				batch, 1, float64(sum.HostSyncs)/steps, float64(sum.D2HBytes)/steps, float64(sum.D2HBytes)/steps/float64(batch), allocs)
 		})
 	}
 }

@@ -27,6 +27,10 @@ type decodeLoop struct {
 	lps    []float32
 	stop   []int32
 	admit  []int32
+	// Out-parameters of the C calls, kept here so that passing their
+	// addresses allocates nothing.
+	launch uint64
+	ready  int32
 }
 
 // NewDecodeLoop creates a decode loop of rows rows over a vocabulary of
@@ -156,11 +160,10 @@ func (d *decodeLoop) Commit() (uint64, error) {
 	if err := d.usable("Commit"); err != nil {
 		return 0, err
 	}
-	var l uint64
-	if rc := d.b.api.decoderCommit(d.h, &l); rc != StatusOK {
+	if rc := d.b.api.decoderCommit(d.h, &d.launch); rc != StatusOK {
 		return 0, d.b.callErr("rwkvcu_decoder_commit", rc)
 	}
-	return l, nil
+	return d.launch, nil
 }
 
 // Read writes the results of launch for rows [0, len(out)).
@@ -172,14 +175,15 @@ func (d *decodeLoop) Read(launch uint64, wait bool, out []backend.DecodeResult) 
 	if n > d.rows {
 		return false, fmt.Errorf("cuda: DecodeLoop.Read: %d rows of a loop of %d: %w", n, d.rows, ErrInvalidArgument)
 	}
-	w, ready := int32(0), int32(0)
+	w := int32(0)
 	if wait {
 		w = 1
 	}
-	if rc := d.b.api.decoderRead(d.h, launch, w, &ready, &d.tokens[0], &d.flags[0], &d.lps[0], int32(n)); rc != StatusOK {
+	d.ready = 0
+	if rc := d.b.api.decoderRead(d.h, launch, w, &d.ready, &d.tokens[0], &d.flags[0], &d.lps[0], int32(n)); rc != StatusOK {
 		return false, d.b.callErr("rwkvcu_decoder_read", rc)
 	}
-	if ready == 0 {
+	if d.ready == 0 {
 		return false, nil
 	}
 	for i := range out {
