@@ -20,7 +20,8 @@ build:
 
 # The full test suite: formatting, vet, every test with the race detector,
 # then the CUDA backend on the emulated library (conformance suite, graphs
-# and the device sampler under every emulator schedule, the purego loader
+# and the device sampler under every emulator schedule, the device-resident
+# decode loop against host sampling and its per-step ledger, the purego loader
 # and the device sampler through it, every shared model, the vendor baseline
 # reported unavailable by the bindings and bench kernels, the scheduler,
 # `rwkvgo generate` giving the CPU backend's tokens on every shared model;
@@ -38,9 +39,10 @@ test-cuda-emu: lib-emu
 		CUEMU_SCHEDULE=$$s $(GO) test -count=1 -tags cuda,cuemu -run 'TestConformance|TestGraph|TestSampler' ./bindings/; \
 	done
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestQuantizedInt8|TestQuantizedFP8|TestVendor|TestStats|TestStepBatch|TestDecodeLeak|TestDecodeLaunchesPerLayer|TestBenchLibrary' ./bindings/
-	$(GO) test -count=1 -tags cuda,cuemu -run 'TestBenchKernelsVendor' ./cmd/rwkvgo/
+	$(GO) test -count=1 -timeout 30m -tags cuda,cuemu -run 'TestDeviceDecode' ./bindings/
+	$(GO) test -count=1 -tags cuda,cuemu -run 'TestBenchKernelsVendor|TestBenchLedgerCUDA' ./cmd/rwkvgo/
 	@set -o pipefail; $(GO) test -count=1 -timeout 30m -tags cuda,cuemu -run '^(TestFaultInjection|TestOutOfDeviceMemory)$$' -v ./bindings/ | grep -Ev '^=== (RUN|PAUSE|CONT)'
-	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -short -run '^(TestPurego(Sampler|Vendor)?|TestFaultInjection|TestOutOfDeviceMemory)$$' ./bindings/
+	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -short -run '^(TestPurego(Sampler|Vendor|DeviceDecode)?|TestFaultInjection|TestOutOfDeviceMemory)$$' ./bindings/
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestCUDA' ./scheduler/
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestGenerateSameTokensAcrossBackends$$' ./cmd/rwkvgo/
 

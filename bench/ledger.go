@@ -9,6 +9,7 @@ import (
 
 	"github.com/rwkvgo/rwkvgo/engine"
 	"github.com/rwkvgo/rwkvgo/engine/backend"
+	"github.com/rwkvgo/rwkvgo/sampler"
 )
 
 // The step ledger: what one steady-state decode step of engine.Model.Step
@@ -73,6 +74,12 @@ type LedgerRun struct {
 	// Steps is the number of counted steps.
 	Steps  int  `json:"steps"`
 	Steady bool `json:"steady"`
+
+	// DeviceLoop says the steps ran on the device-resident decode loop
+	// (engine.Decoder: ids, sampling and stop checks on the device, a
+	// graph per step size) rather than engine.Model.Step with the logits
+	// copied to the host.
+	DeviceLoop bool `json:"device_loop"`
 
 	Launches         float64 `json:"launches"`
 	LaunchesPerLayer float64 `json:"launches_per_layer"`
@@ -166,7 +173,8 @@ func RunLedger(m *engine.Model, source string, cfg LedgerConfig) (*Ledger, error
 		WeightDType: dt,
 		Devices:     devs,
 		Assumptions: []string{
-			"counters are read before and after each decode step of engine.Model.Step (one new token per sequence) after a one-token prefill and warmup steps; figures are per step, averaged over the counted steps",
+			"counters are read before and after each decode step (one new token per sequence) after a one-token prefill and warmup steps; figures are per step, averaged over the counted steps",
+			"device_loop: the steps are those of the device-resident decode loop (engine.Decoder: token ids, the fused sampler and stop checks on the device, the next step launched before the previous one's tokens are read, one graph replay per step), sampling with the default settings; otherwise engine.Model.Step with random token ids, its logits copied to the host",
 			"launches_per_layer = launches / layers (the head, embedding and sampling launches are spread over the layers)",
 			"weight_bytes_per_step: every weight matrix but the embedding, read once per step at its device type; flops_per_step = 2 x weights x batch",
 			"step_s = max((weight + state bytes) / bandwidth, flops / peak) + launches x launch_s + graph_launches x graph_launch_s + host_syncs x host_sync_s + (h2d + d2h bytes) / pcie_bytes_per_s: the per-step bytes and flops are pooled rather than charged launch by launch, activations and caches are ignored, and nothing overlaps",
@@ -191,6 +199,9 @@ func RunLedger(m *engine.Model, source string, cfg LedgerConfig) (*Ledger, error
 }
 
 func ledgerRun(m *engine.Model, sr backend.StatsReporter, batch int, cfg LedgerConfig, rng *rand.Rand) (LedgerRun, error) {
+	if _, ok := m.Backend().(backend.DeviceDecoder); ok {
+		return ledgerDeviceRun(m, sr, batch, cfg, rng)
+	}
 	V := m.Config().Vocab
 	run := LedgerRun{Batch: batch, Steps: cfg.Steps, Steady: true}
 	reqs := make([]*engine.Request, batch)
@@ -218,6 +229,54 @@ func ledgerRun(m *engine.Model, sr backend.StatsReporter, batch int, cfg LedgerC
 			return run, err
 		}
 	}
+	return countSteps(m, sr, run, cfg, step)
+}
+
+// ledgerDeviceRun is ledgerRun on the device-resident decode loop: batch
+// sequences admitted with a one-token prompt, then decode steps (each
+// launches the next step and reads the previous one's tokens).
+func ledgerDeviceRun(m *engine.Model, sr backend.StatsReporter, batch int, cfg LedgerConfig, rng *rand.Rand) (LedgerRun, error) {
+	run := LedgerRun{Batch: batch, Steps: cfg.Steps, Steady: true, DeviceLoop: true}
+	if batch > 256 {
+		return run, fmt.Errorf("bench: batch %d: the device decode loop takes at most 256 sequences", batch)
+	}
+	d, err := m.NewDecoder(batch)
+	if err != nil {
+		return run, err
+	}
+	defer d.Close()
+	reqs := make([]engine.DecodeRequest, batch)
+	sc := sampler.DefaultConfig()
+	sc.Seed = cfg.Seed
+	budget := 2 + cfg.Warmup + cfg.Steps
+	for i := range reqs {
+		s, err := m.NewSession()
+		if err != nil {
+			return run, err
+		}
+		defer s.Close()
+		reqs[i] = engine.DecodeRequest{Session: s, Prompt: []int{rng.IntN(m.Config().Vocab)}, Sampler: sc, Seq: uint64(i), MaxTokens: budget}
+	}
+	if _, err := d.Add(reqs); err != nil {
+		return run, err
+	}
+	step := func() error {
+		if err := d.Launch(); err != nil {
+			return err
+		}
+		_, err := d.Read()
+		return err
+	}
+	for i := 0; i < cfg.Warmup; i++ {
+		if err := step(); err != nil {
+			return run, err
+		}
+	}
+	return countSteps(m, sr, run, cfg, step)
+}
+
+// countSteps runs cfg.Steps counted steps and fills run's per-step figures.
+func countSteps(m *engine.Model, sr backend.StatsReporter, run LedgerRun, cfg LedgerConfig, step func() error) (LedgerRun, error) {
 	var sum, first backend.Stats
 	for i := 0; i < cfg.Steps; i++ {
 		s0 := sr.Stats()
@@ -277,11 +336,11 @@ func project(r LedgerRun, d LedgerDevice, half bool) LedgerProjection {
 func (l *Ledger) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "# Step ledger: %s (%d layers, width %d, vocabulary %d, %s weights)\n\n", l.Model.Source, l.Model.Layers, l.Model.Width, l.Model.Vocab, l.WeightDType)
 	fmt.Fprintf(w, "Counted per decode step by the runtime (steady state):\n\n")
-	fmt.Fprintf(w, "| batch | launches | per layer | graph launches | host syncs | h2d bytes | d2h bytes | allocations | weight bytes | steady |\n")
-	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|\n")
+	fmt.Fprintf(w, "| batch | launches | per layer | graph launches | host syncs | h2d bytes | d2h bytes | allocations | weight bytes | steady | device loop |\n")
+	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|:---:|\n")
 	for _, r := range l.Runs {
-		fmt.Fprintf(w, "| %d | %g | %.2f | %g | %g | %g | %g | %g | %d | %v |\n", r.Batch, r.Launches, r.LaunchesPerLayer, r.GraphLaunches,
-			r.HostSyncs, r.H2DBytes, r.D2HBytes, r.Allocations, r.WeightBytesPerStep, r.Steady)
+		fmt.Fprintf(w, "| %d | %g | %.2f | %g | %g | %g | %g | %g | %d | %v | %v |\n", r.Batch, r.Launches, r.LaunchesPerLayer, r.GraphLaunches,
+			r.HostSyncs, r.H2DBytes, r.D2HBytes, r.Allocations, r.WeightBytesPerStep, r.Steady, r.DeviceLoop)
 	}
 	fmt.Fprintf(w, "\nProjected decode tok/s (a roofline model, not a measurement):\n\n| batch |")
 	for _, d := range l.Devices {

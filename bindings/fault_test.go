@@ -139,6 +139,7 @@ type faultWorld struct {
 	tokens  [2]int
 	extra   []*engine.Session
 	decoded [][2]int
+	dec     *engine.Decoder
 }
 
 // faultPhase is one operation of the scenario. touches names the sessions
@@ -161,7 +162,8 @@ var faultProbe = []int{7, 1, 8}
 // faultPhases returns the scenario: open the device, load the model, two
 // sessions each with a prompt, the device sampler for both, three batched
 // decode steps drawn by it, a graph captured and replayed twice, three more
-// sessions (the state pool grows).
+// sessions (the state pool grows), and a sixth session generating on the
+// device-resident decode loop.
 func faultPhases() []faultPhase {
 	decode := func(i int) faultPhase {
 		return faultPhase{name: fmt.Sprintf("decode %d", i), touches: []int{0, 1}, run: func(w *faultWorld) error {
@@ -263,11 +265,42 @@ func faultPhases() []faultPhase {
 			}
 			return nil
 		}},
+		{name: "device loop", run: func(w *faultWorld) error {
+			// A sixth session generates on the device-resident decode
+			// loop: admission, then three steps (the first captures the
+			// step's graph).
+			s, err := w.m.NewSession()
+			if err != nil {
+				return err
+			}
+			w.extra = append(w.extra, s)
+			if w.dec, err = w.m.NewDecoder(2); err != nil {
+				return err
+			}
+			cfg := sampler.DefaultConfig()
+			cfg.TopK, cfg.Seed, cfg.StopTokens = 8, 5, []int{0}
+			cfg.LogitBias = map[int]float64{3: 1}
+			if _, err := w.dec.Add([]engine.DecodeRequest{{Session: s, Prompt: []int{2, 7}, Sampler: cfg, MaxTokens: 8}}); err != nil {
+				return err
+			}
+			for range 3 {
+				if err := w.dec.Launch(); err != nil {
+					return err
+				}
+				if _, err := w.dec.Read(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
 	}
 }
 
 // close releases everything the scenario built.
 func (w *faultWorld) close() {
+	if w.dec != nil {
+		w.dec.Close()
+	}
 	for _, s := range w.extra {
 		s.Close()
 	}

@@ -10,7 +10,7 @@ import (
 
 // The integer macros of the C headers: RWKVCU_NAME is cName.
 const (
-	cABIVersion          = 2  // RWKVCU_ABI_VERSION
+	cABIVersion          = 3  // RWKVCU_ABI_VERSION
 	cF32                 = 0  // RWKVCU_F32
 	cF16                 = 1  // RWKVCU_F16
 	cBF16                = 2  // RWKVCU_BF16
@@ -39,6 +39,11 @@ const (
 	cStatH2DBytes        = 6  // RWKVCU_STAT_H2D_BYTES
 	cStatD2HBytes        = 7  // RWKVCU_STAT_D2H_BYTES
 	cStatCount           = 8  // RWKVCU_STAT_COUNT
+	cDecodeMaxStop       = 16 // RWKVCU_DECODE_MAX_STOP
+	cDecodeDone          = 1  // RWKVCU_DECODE_DONE
+	cDecodeStop          = 2  // RWKVCU_DECODE_STOP
+	cDecodeNoToken       = 4  // RWKVCU_DECODE_NO_TOKEN
+	cDecodeIdle          = 8  // RWKVCU_DECODE_IDLE
 )
 
 // Status codes returned by librwkvcu (Error.Status): RWKVCU_OK is
@@ -207,6 +212,24 @@ type capi struct {
 	samplerObserve func(s ptr, row int32, tokens *int32, n int32) int32
 	// rwkvcu_sample
 	sample func(s ptr, logits ptr, step uint64, tokens *int32, probs *float32) int32
+	// rwkvcu_decoder_create
+	decoderCreate func(ctx ptr, s ptr, depth int32, out *ptr) int32
+	// rwkvcu_decoder_destroy
+	decoderDestroy func(d ptr)
+	// rwkvcu_decoder_set_row
+	decoderSetRow func(d ptr, row int32, slot int32, token int32, step uint64, remaining int32, logprobs int32, stop *int32, nstop int32) int32
+	// rwkvcu_decoder_begin_step
+	decoderBeginStep func(ctx ptr, d ptr, n int32) int32
+	// rwkvcu_decoder_embed
+	decoderEmbed func(ctx ptr, d ptr, out ptr, emb ptr) int32
+	// rwkvcu_decoder_sample
+	decoderSample func(ctx ptr, d ptr, logits ptr) int32
+	// rwkvcu_decoder_admit
+	decoderAdmit func(ctx ptr, d ptr, logits ptr, rows *int32, n int32) int32
+	// rwkvcu_decoder_commit
+	decoderCommit func(d ptr, launch *uint64) int32
+	// rwkvcu_decoder_read
+	decoderRead func(d ptr, launch uint64, wait int32, ready *int32, tokens *int32, flags *uint32, logprobs *float32, n int32) int32
 	// rwkvcu_graph_begin
 	graphBegin func(ctx ptr, stagingBytes uintptr) int32
 	// rwkvcu_graph_end

@@ -155,6 +155,33 @@ func newCgoAPI() *capi {
 		sample: func(s ptr, logits ptr, step uint64, tokens *int32, probs *float32) int32 {
 			return int32(C.rwkvcu_sample((*C.rwkvcu_sampler)(s), (*C.rwkvcu_tensor)(logits), C.uint64_t(step), (*C.int32_t)(unsafe.Pointer(tokens)), (*C.float)(unsafe.Pointer(probs))))
 		},
+		decoderCreate: func(ctx ptr, s ptr, depth int32, out *ptr) int32 {
+			return int32(C.rwkvcu_decoder_create((*C.rwkvcu_context)(ctx), (*C.rwkvcu_sampler)(s), C.int32_t(depth), (**C.rwkvcu_decoder)(unsafe.Pointer(out))))
+		},
+		decoderDestroy: func(d ptr) {
+			C.rwkvcu_decoder_destroy((*C.rwkvcu_decoder)(d))
+		},
+		decoderSetRow: func(d ptr, row int32, slot int32, token int32, step uint64, remaining int32, logprobs int32, stop *int32, nstop int32) int32 {
+			return int32(C.rwkvcu_decoder_set_row((*C.rwkvcu_decoder)(d), C.int32_t(row), C.int32_t(slot), C.int32_t(token), C.uint64_t(step), C.int32_t(remaining), C.int32_t(logprobs), (*C.int32_t)(unsafe.Pointer(stop)), C.int32_t(nstop)))
+		},
+		decoderBeginStep: func(ctx ptr, d ptr, n int32) int32 {
+			return int32(C.rwkvcu_decoder_begin_step((*C.rwkvcu_context)(ctx), (*C.rwkvcu_decoder)(d), C.int32_t(n)))
+		},
+		decoderEmbed: func(ctx ptr, d ptr, out ptr, emb ptr) int32 {
+			return int32(C.rwkvcu_decoder_embed((*C.rwkvcu_context)(ctx), (*C.rwkvcu_decoder)(d), (*C.rwkvcu_tensor)(out), (*C.rwkvcu_tensor)(emb)))
+		},
+		decoderSample: func(ctx ptr, d ptr, logits ptr) int32 {
+			return int32(C.rwkvcu_decoder_sample((*C.rwkvcu_context)(ctx), (*C.rwkvcu_decoder)(d), (*C.rwkvcu_tensor)(logits)))
+		},
+		decoderAdmit: func(ctx ptr, d ptr, logits ptr, rows *int32, n int32) int32 {
+			return int32(C.rwkvcu_decoder_admit((*C.rwkvcu_context)(ctx), (*C.rwkvcu_decoder)(d), (*C.rwkvcu_tensor)(logits), (*C.int32_t)(unsafe.Pointer(rows)), C.int32_t(n)))
+		},
+		decoderCommit: func(d ptr, launch *uint64) int32 {
+			return int32(C.rwkvcu_decoder_commit((*C.rwkvcu_decoder)(d), (*C.uint64_t)(unsafe.Pointer(launch))))
+		},
+		decoderRead: func(d ptr, launch uint64, wait int32, ready *int32, tokens *int32, flags *uint32, logprobs *float32, n int32) int32 {
+			return int32(C.rwkvcu_decoder_read((*C.rwkvcu_decoder)(d), C.uint64_t(launch), C.int32_t(wait), (*C.int32_t)(unsafe.Pointer(ready)), (*C.int32_t)(unsafe.Pointer(tokens)), (*C.uint32_t)(unsafe.Pointer(flags)), (*C.float)(unsafe.Pointer(logprobs)), C.int32_t(n)))
+		},
 		graphBegin: func(ctx ptr, stagingBytes uintptr) int32 {
 			return int32(C.rwkvcu_graph_begin((*C.rwkvcu_context)(ctx), C.size_t(stagingBytes)))
 		},

@@ -110,6 +110,7 @@ int rwkvcu_graph_launch(rwkvcu_context* ctx, rwkvcu_graph* g) {
     g->launched = true;
     ctx->stats[RWKVCU_STAT_GRAPH_LAUNCHES]++;
     ctx->stats[RWKVCU_STAT_H2D_BYTES] += g->h2d_bytes;
+    ctx->stats[RWKVCU_STAT_D2H_BYTES] += g->d2h_bytes;
     try {
       ck(cudaEventRecord(g->done, ctx->stream), "cudaEventRecord");
     } catch (...) {

@@ -102,6 +102,7 @@ struct rwkvcu_graph {
   bool launched = false;
   uint64_t kernels = 0;    // kernels captured (run by every replay)
   uint64_t h2d_bytes = 0;  // bytes copied to the device by every replay
+  uint64_t d2h_bytes = 0;  // bytes its kernels write into mapped host memory at every replay
 };
 
 /// The batch of the current step (rwkvcu_begin_step): host copies for the

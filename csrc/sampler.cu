@@ -1,23 +1,22 @@
 // The fused device sampler (rwkvcu_sampler_* and rwkvcu_sample).
 #include <cmath>
 
-#include "../cuda/sample.cuh"
-#include "internal.h"
+#include "sampler.h"
 
 using namespace rwkvcu;
 
-struct rwkvcu_sampler {
-  rwkvcu_context* ctx;
-  int32_t rows, vocab;
-  std::vector<rwkvcu_sample_row> host_rows;
-  bool dirty = true;
-  bool has_bias = false;
-  rwkvcu_sample_row* d_rows = nullptr;
-  float* d_counts = nullptr;
-  float* d_bias = nullptr;
-  int32_t* d_tokens = nullptr;
-  float* d_probs = nullptr;
-};
+namespace rwkvcu {
+
+void sampler_flush_async(rwkvcu_sampler* s) {
+  if (!s->dirty) return;
+  rwkvcu_context* ctx = s->ctx;
+  const size_t bytes = s->host_rows.size() * sizeof(rwkvcu_sample_row);
+  const void* src = stage(ctx, s->host_rows.data(), bytes);
+  ck(cudaMemcpyAsync(s->d_rows, src, bytes, cudaMemcpyDeviceToDevice, ctx->stream), "cudaMemcpyAsync (sampler rows)");
+  s->dirty = false;
+}
+
+}  // namespace rwkvcu
 
 namespace {
 
@@ -50,6 +49,7 @@ int rwkvcu_sampler_create(rwkvcu_context* ctx, int32_t rows, int32_t vocab, rwkv
     if (rows <= 0 || vocab <= 0) fail(RWKVCU_ERR_INVALID_ARGUMENT, "sampler of %d rows over %d ids", int(rows), int(vocab));
     auto* s = new rwkvcu_sampler{ctx, rows, vocab, {}};
     s->host_rows.assign(size_t(rows), rwkvcu_sample_row{0.f, 0, 1.f, 0.f, 1.f, 0.f, 0.f, 1.f, 0, 0});
+    s->row_biased.assign(size_t(rows), 0);
     try {
       s->d_rows = static_cast<rwkvcu_sample_row*>(dev_alloc(ctx, sizeof(rwkvcu_sample_row) * size_t(rows), "cudaMalloc"));
       s->d_counts = static_cast<float*>(dev_alloc(ctx, cells(s) * 4, "cudaMalloc"));
@@ -120,6 +120,7 @@ int rwkvcu_sampler_set_bias(rwkvcu_sampler* s, int32_t row, const int32_t* ids, 
     h2d(ctx, s->d_bias + size_t(row) * size_t(s->vocab), bias.data(), bias.size() * 4);
     sync(ctx);
     s->has_bias = true;
+    s->row_biased[size_t(row)] = n > 0;
   });
 }
 

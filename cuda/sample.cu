@@ -469,18 +469,88 @@ __device__ __forceinline__ float record(float c, bool hit, float decay) {
   return hit ? __fadd_rn(c, 1.f) : c;
 }
 
-/// k_sample: one block per row (see the file comment and sample.cuh).
+/// block_sum_double: the sum of v over the block in a fixed order (a
+/// shuffle tree per warp, then the warps in order): deterministic.
+__device__ double block_sum_double(Smem& s, double v) {
+#pragma unroll
+  for (int d = 16; d > 0; d >>= 1) v += __shfl_xor_sync(0xffffffffu, v, d);
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) s.red[0][threadIdx.x >> 5] = u64(__double_as_longlong(v));
+  __syncthreads();
+  double t = 0;
+  for (int w = 0; w < kWarps; ++w) t += __longlong_as_double((long long)s.red[0][w]);
+  return t;
+}
+
+/// block_max_double: the max of v over the block.
+__device__ double block_max_double(Smem& s, double v) {
+#pragma unroll
+  for (int d = 16; d > 0; d >>= 1) {
+    const double o = __shfl_xor_sync(0xffffffffu, v, d);
+    v = o > v ? o : v;
+  }
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) s.red[1][threadIdx.x >> 5] = u64(__double_as_longlong(v));
+  __syncthreads();
+  double m = -INFINITY;
+  for (int w = 0; w < kWarps; ++w) {
+    const double o = __longlong_as_double((long long)s.red[1][w]);
+    m = o > m ? o : m;
+  }
+  return m;
+}
+
+/// model_logprob returns log softmax(logits)[token] of a raw logits row, as
+/// the serving scheduler computes it on the host (max, then the sum of
+/// exp(x - max) in float64), with a block-order sum.
+__device__ double model_logprob(Smem& s, const float* lg, int V, int begin, int end, int token) {
+  double m = -INFINITY;
+  for (int i = begin; i < end; ++i) m = fmax(m, double(lg[i]));
+  m = block_max_double(s, m);
+  double z = 0;
+  for (int i = begin; i < end; ++i) z += exp(double(lg[i]) - m);
+  z = block_sum_double(s, z);
+  return double(lg[token]) - (m + log(z));
+}
+
+/// loop_entry writes a decode ring entry for decoder row `row` of the
+/// current launch (thread 0 only).
+__device__ __forceinline__ void loop_entry(const rwkvcu_sample_loop& lp, int row, int32_t token, uint32_t flags,
+                                           float logprob) {
+  const uint32_t launch = *lp.counter - 1u;
+  rwkvcu_decode_entry* e = lp.ring + size_t(launch % uint32_t(lp.depth)) * size_t(lp.R) + size_t(row);
+  e->token = token;
+  e->flags = flags;
+  e->logprob = logprob;
+  e->launch = launch;
+}
+
+/// k_sample: one block per row (see the file comment and sample.cuh). LOOP:
+/// the decode loop's sampler (rwkvcu_launch_sample_loop); block b samples
+/// logits row b for decoder (and sampler) row lp.map[b].
+template <bool LOOP>
 __global__ void __launch_bounds__(kThreads) k_sample(const float* logits, int V, const rwkvcu_sample_row* rows,
                                                      float* counts, const float* bias, u64 step, int32_t* tokens,
-                                                     float* probs, int vec) {
+                                                     float* probs, int vec, rwkvcu_sample_loop lp) {
   __shared__ Smem s;
-  const int row = blockIdx.x;
+  const int lrow = blockIdx.x;
+  int row = lrow;
+  if (LOOP) {
+    row = lp.map ? lp.map[lrow] : lrow;
+    if (row < 0 || row >= lp.R) return;  // the whole block: no decoder row
+    const rwkvcu_decode_row& d = lp.rows[row];
+    if (d.done || d.slot < 0) {
+      if (threadIdx.x == 0) loop_entry(lp, row, -1, RWKVCU_DECODE_IDLE, 0.f);
+      return;
+    }
+    step = d.step;
+  }
   const rwkvcu_sample_row cfg = rows[row];
   const int C = ((V + kThreads - 1) / kThreads + 3) & ~3;
 
   Row r;
-  r.logits = logits + size_t(row) * V;
-  r.bias = bias ? bias + size_t(row) * V : nullptr;
+  r.logits = logits + size_t(lrow) * V;
+  r.bias = bias && (!LOOP || lp.rows[row].biased) ? bias + size_t(row) * V : nullptr;
   float* const crow = counts + size_t(row) * V;
   r.counts = crow;
   r.V = V;
@@ -517,8 +587,13 @@ __global__ void __launch_bounds__(kThreads) k_sample(const float* logits, int V,
   block_max_arg(s, best, arg, nfin);
   if (nfin == 0) {  // everything filtered: no token, state unchanged
     if (threadIdx.x == 0) {
-      tokens[row] = -1;
-      if (probs) probs[row] = 0.f;
+      if (LOOP) {
+        lp.rows[row].done = 1;
+        loop_entry(lp, row, -1, RWKVCU_DECODE_NO_TOKEN | RWKVCU_DECODE_DONE, 0.f);
+      } else {
+        tokens[row] = -1;
+        if (probs) probs[row] = 0.f;
+      }
     }
     return;
   }
@@ -648,7 +723,30 @@ __global__ void __launch_bounds__(kThreads) k_sample(const float* logits, int V,
     __syncthreads();
   }
 
-  if (threadIdx.x == 0) {
+  if (LOOP) {
+    const rwkvcu_decode_row& d = lp.rows[row];
+    // Every thread reads the row before thread 0 updates it below.
+    const bool want_lp = d.logprobs != 0;
+    const int nstop = d.nstop < RWKVCU_DECODE_MAX_STOP ? d.nstop : RWKVCU_DECODE_MAX_STOP;
+    bool stop = false;
+    for (int i = 0; i < nstop; ++i) stop = stop || d.stop[i] == token;
+    const int remaining = d.remaining;
+    const u64 next_step = d.step + 1;
+    float logprob = 0.f;
+    if (want_lp) logprob = float(model_logprob(s, r.logits, V, r.begin, r.end, token));  // the whole block
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      uint32_t flags = 0;
+      if (stop) flags = RWKVCU_DECODE_STOP | RWKVCU_DECODE_DONE;
+      else if (remaining <= 1) flags = RWKVCU_DECODE_DONE;
+      rwkvcu_decode_row& w = lp.rows[row];
+      w.step = next_step;
+      w.remaining = remaining - 1;
+      if (flags & RWKVCU_DECODE_DONE) w.done = 1;
+      lp.ids[row] = token;
+      loop_entry(lp, row, token, flags, logprob);
+    }
+  } else if (threadIdx.x == 0) {
     tokens[row] = token;
     if (probs) probs[row] = float(prob);
   }
@@ -689,8 +787,40 @@ cudaError_t rwkvcu_launch_sample(cudaStream_t s, const float* logits, int32_t ro
   if (!logits || !d_rows || !d_counts || !d_tokens) return cudaErrorInvalidValue;
   const auto aligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; };
   const int vec = V % 4 == 0 && aligned(logits) && aligned(d_counts) && (!d_bias || aligned(d_bias));
-  RWKV_LAUNCH(rwkv_sample::k_sample, dim3(rows), dim3(rwkv_sample::kThreads), 0, s)(
-      logits, V, d_rows, d_counts, d_bias, step, d_tokens, d_probs, vec);
+  RWKV_LAUNCH(rwkv_sample::k_sample<false>, dim3(rows), dim3(rwkv_sample::kThreads), 0, s)(
+      logits, V, d_rows, d_counts, d_bias, step, d_tokens, d_probs, vec, rwkvcu_sample_loop{});
+  return cudaGetLastError();
+}
+
+cudaError_t rwkvcu_launch_sample_loop(cudaStream_t s, const float* logits, int32_t rows, int32_t V,
+                                      const rwkvcu_sample_row* d_rows, float* d_counts, const float* d_bias,
+                                      rwkvcu_sample_loop loop) {
+  if (rows < 0 || V < 1 || V > RWKVCU_SAMPLE_MAX_VOCAB || loop.R < 1 || loop.depth < 1) return cudaErrorInvalidValue;
+  if (rows == 0) return cudaSuccess;
+  if (!logits || !d_rows || !d_counts || !loop.rows || !loop.ids || !loop.ring || !loop.counter)
+    return cudaErrorInvalidValue;
+  const auto aligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; };
+  const int vec = V % 4 == 0 && aligned(logits) && aligned(d_counts) && (!d_bias || aligned(d_bias));
+  RWKV_LAUNCH(rwkv_sample::k_sample<true>, dim3(rows), dim3(rwkv_sample::kThreads), 0, s)(
+      logits, V, d_rows, d_counts, d_bias, 0, nullptr, nullptr, vec, loop);
+  return cudaGetLastError();
+}
+
+namespace rwkv_sample {
+
+/// k_decode_begin: one block; see rwkvcu_launch_decode_begin.
+__global__ void k_decode_begin(const rwkvcu_decode_row* rows, int n, int32_t* batch_slots, uint32_t* counter) {
+  if (batch_slots)
+    for (int i = threadIdx.x; i < n; i += blockDim.x) batch_slots[i] = rows[i].done ? -1 : rows[i].slot;
+  if (threadIdx.x == 0) *counter += 1u;
+}
+
+}  // namespace rwkv_sample
+
+cudaError_t rwkvcu_launch_decode_begin(cudaStream_t s, const rwkvcu_decode_row* rows, int32_t n, int32_t* batch_slots,
+                                       uint32_t* counter) {
+  if (n < 0 || !counter || (n > 0 && (!rows || !batch_slots))) return cudaErrorInvalidValue;
+  RWKV_LAUNCH(rwkv_sample::k_decode_begin, dim3(1), dim3(256), 0, s)(rows, n, n > 0 ? batch_slots : nullptr, counter);
   return cudaGetLastError();
 }
 

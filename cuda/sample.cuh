@@ -69,3 +69,89 @@ cudaError_t rwkvcu_launch_sample(cudaStream_t s, const float* logits, int32_t ro
 /// launch error. Asynchronous on s.
 cudaError_t rwkvcu_launch_sample_observe(cudaStream_t s, float* d_counts, int32_t V, int32_t row,
                                          const int32_t* d_tokens, int32_t n, float decay);
+
+// ---- Device-resident decode loop -------------------------------------------
+//
+// A decode loop keeps each sequence's next input token on the device: the
+// embedding reads it (rwkvcu_launch_embed on `ids`), the loop's sampler
+// (rwkvcu_launch_sample_loop) draws the next one into the same buffer,
+// checks the sequence's stop ids and token budget on the device, and writes
+// one 16-byte entry per row into a ring in mapped pinned host memory, where
+// the host reads it once the launch's event has completed: no logits, no
+// copy and no synchronization per step. A "launch" is one decode step (or
+// one admission draw): rwkvcu_launch_decode_begin starts it (the launch
+// counter, and the step's batch of state slots), the loop sampler ends it.
+
+/// The most stop ids a decode row checks on the device, and the flags of a
+/// ring entry (rwkvcu_decode_entry.flags); the same definitions as rwkvcu.h.
+#define RWKVCU_DECODE_MAX_STOP 16
+#define RWKVCU_DECODE_DONE 1     /* the row finished with this draw */
+#define RWKVCU_DECODE_STOP 2     /* the token is one of the row's stop ids */
+#define RWKVCU_DECODE_NO_TOKEN 4 /* every token was filtered out (token -1) */
+#define RWKVCU_DECODE_IDLE 8     /* the row drew nothing in this launch */
+
+/// Per-row state of a decode loop (host layout = device layout, 96 bytes).
+///   slot       state slot of the sequence; -1: the row is idle
+///   done       set by the loop sampler when the row finishes; an idle row's
+///              steps leave its state untouched (its batch slot is -1)
+///   remaining  tokens the row may still draw (>= 1 while active)
+///   logprobs   1: compute each drawn token's log-probability under the
+///              model (log-softmax of the raw logits)
+///   step       Philox counter of the row's next draw (the 0-based index of
+///              the token it draws), incremented by every draw
+///   stop       the row's stop ids (nstop of them)
+///   biased     1: the row reads its logit bias (the sampler's bias array)
+struct rwkvcu_decode_row {
+  int32_t slot, done, remaining, logprobs;
+  uint64_t step;
+  int32_t nstop;
+  int32_t stop[RWKVCU_DECODE_MAX_STOP];
+  int32_t biased;
+};
+
+/// One row of a ring entry (16 bytes): what launch `launch` (its low 32
+/// bits) drew for the row. An entry whose launch differs from the one read
+/// belongs to an older launch: the row drew nothing in the one read.
+struct rwkvcu_decode_entry {
+  int32_t token;
+  uint32_t flags;
+  float logprob;  // the model log-probability (rows with logprobs), else 0
+  uint32_t launch;
+};
+
+/// The decode-loop arguments of the loop sampler.
+///   map      [logits rows] decoder row of each logits row (-1: none), or
+///            NULL: logits row i is decoder row i
+///   rows     [R] decoder rows (read and updated)
+///   ids      [R] next input ids (written for each drawn token)
+///   ring     [depth][R] entries, device address of the mapped host ring
+///   counter  launches begun; the current launch is *counter - 1
+struct rwkvcu_sample_loop {
+  const int32_t* map;
+  rwkvcu_decode_row* rows;
+  int32_t* ids;
+  rwkvcu_decode_entry* ring;
+  const uint32_t* counter;
+  int32_t R, depth;
+};
+
+/// rwkvcu_launch_sample_loop samples logits rows [0, rows) like
+/// rwkvcu_launch_sample (a row reads d_bias only when its decoder row is
+/// biased), for decoder rows (sampler rows) given by loop.map,
+/// each at its own step (loop.rows[r].step): an idle row (done, or slot -1)
+/// draws nothing and gets an entry flagged RWKVCU_DECODE_IDLE; an active row
+/// draws its token, records it in its penalty state, stores it in ids,
+/// advances step, uses one token of its budget, and is done when the token
+/// is a stop id, when its budget is spent, or when nothing survives the
+/// filters (token -1, state unchanged). Its entry carries the token, the
+/// flags and, with logprobs, the token's model log-probability.
+cudaError_t rwkvcu_launch_sample_loop(cudaStream_t s, const float* logits, int32_t rows, int32_t V,
+                                      const rwkvcu_sample_row* d_rows, float* d_counts, const float* d_bias,
+                                      rwkvcu_sample_loop loop);
+
+/// rwkvcu_launch_decode_begin begins a launch of a decode loop: increments
+/// *counter and, with batch_slots, writes the state slot of decoder rows
+/// [0, n) into it (-1 for an idle row, whose state the step's operations
+/// then skip). One block.
+cudaError_t rwkvcu_launch_decode_begin(cudaStream_t s, const rwkvcu_decode_row* rows, int32_t n, int32_t* batch_slots,
+                                       uint32_t* counter);

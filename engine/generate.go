@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 
+	"github.com/rwkvgo/rwkvgo/engine/backend"
 	"github.com/rwkvgo/rwkvgo/sampler"
 )
 
@@ -51,11 +52,23 @@ type GenerateOptions struct {
 	// sampler.BeamConfig); LengthPenalty 0 means 1.
 	LengthPenalty float64
 	EarlyStopping bool
+	// OnToken, when set, is called by Generate as sampler.Options.OnToken
+	// (not for beam search).
+	OnToken func(id int, text []byte) error
+	// HostSampling keeps sampling on the host even on a backend with a
+	// device-resident decode loop (see below).
+	HostSampling bool
 }
 
 // Generate feeds prompt to the session and generates up to opts.MaxTokens
 // tokens with smp (sampling or greedy, contrastive or beam search as opts
 // says); see sampler.Generate for the exact semantics, which it follows.
+// On a backend with a device-resident decode loop (backend.DeviceDecoder,
+// the CUDA backend), greedy decoding and sampling whose settings the
+// device sampler implements run there (see Decoder): the same tokens, no
+// logits copied to the host and no synchronization per token; Hidden is
+// then unknown (empty) afterwards. Other settings, and HostSampling,
+// sample on the host.
 // Cancelling ctx stops the generation before the next model step and returns
 // ctx's error; forks made by the search are closed before Generate returns.
 // The session's state is advanced past the tokens fed.
@@ -149,6 +162,11 @@ func (s *Session) generate(ctx context.Context, prompt []int, smp *sampler.Sampl
 		sopts.OnToken = func(id int, text []byte) error {
 			return emit(Token{ID: id, Text: text})
 		}
+	} else {
+		sopts.OnToken = opts.OnToken
+	}
+	if res, ok, err := s.generateDevice(ctx, prompt, smp, opts, sopts); ok {
+		return res, err
 	}
 	res, err := sampler.Generate(m, prompt, smp, sopts)
 	if err != nil && ctx.Err() != nil && !errors.Is(err, errStopIteration) {
@@ -182,3 +200,139 @@ func (c ctxModel) Fork() (sampler.Model, error) {
 }
 
 func (c ctxModel) Close() error { return c.m.Close() }
+
+// generateDevice is generate's sampling on the device-resident decode loop,
+// with sampler.Generate's semantics. ok is false (nothing done) when the
+// backend has no such loop or the settings need the host.
+func (s *Session) generateDevice(ctx context.Context, prompt []int, smp *sampler.Sampler, opts GenerateOptions, sopts sampler.Options) (res *sampler.Result, ok bool, err error) {
+	cfg := smp.Config()
+	if opts.HostSampling || opts.Contrastive != nil || len(prompt) == 0 || opts.MaxTokens < 1 ||
+		cfg.FusedSupported() != nil || cfg.Detector.Enabled() {
+		return nil, false, nil
+	}
+	stop, err := sampler.NewStopMatcher(cfg.StopStrings, opts.Decode)
+	if err != nil {
+		return nil, false, nil // sampler.Generate reports it
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, true, err
+	}
+	d, err := s.m.takeDecoder()
+	if err != nil {
+		if errors.Is(err, ErrNoDeviceDecoder) || errors.Is(err, backend.ErrDecodeUnsupported) {
+			return nil, false, nil // the host path
+		}
+		return nil, true, err
+	}
+	defer s.m.putDecoder(d)
+	rows, err := d.Add([]DecodeRequest{{Session: s, Prompt: prompt, Sampler: cfg, Seq: opts.Seq, MaxTokens: opts.MaxTokens,
+		PenalizeGeneratedOnly: opts.PenalizeGeneratedOnly}})
+	if err != nil {
+		if errors.Is(err, backend.ErrDecodeUnsupported) && d.err == nil {
+			return nil, false, nil // settings the device lacks: the host path
+		}
+		return nil, true, err
+	}
+	row := rows[0]
+	defer d.Remove(row)
+	s.hidden = s.hidden[:0]
+	res = &sampler.Result{Reason: sampler.StopLength}
+	if opts.Decode != nil {
+		res.Text = []byte{}
+	}
+	for n := 0; n < opts.MaxTokens; {
+		// Run ahead: queue the step that feeds the token read below (and
+		// draws the next) before reading it, unless it is the last.
+		if n+1 < opts.MaxTokens {
+			if err := ctx.Err(); err != nil {
+				return nil, true, err
+			}
+			if err := d.Launch(); err != nil {
+				return nil, true, err
+			}
+		}
+		toks, err := d.Read()
+		if err != nil {
+			return nil, true, err
+		}
+		for _, t := range toks {
+			if t.Row != row {
+				continue
+			}
+			n++
+			if t.Err != nil {
+				return nil, true, t.Err
+			}
+			if t.Reason == sampler.StopToken {
+				res.Reason = sampler.StopToken
+				return s.finishDevice(res, stop, sopts)
+			}
+			res.Tokens = append(res.Tokens, t.Token)
+			text, stopped, err := stop.Push(t.Token)
+			if err != nil {
+				return nil, true, err
+			}
+			res.Text = append(res.Text, text...)
+			if sopts.OnToken != nil {
+				if err := sopts.OnToken(t.Token, text); err != nil {
+					return nil, true, err
+				}
+			}
+			if stopped {
+				res.Reason = sampler.StopString
+				return res, true, nil
+			}
+			if t.Done {
+				return s.finishDevice(res, stop, sopts)
+			}
+		}
+	}
+	return s.finishDevice(res, stop, sopts)
+}
+
+// finishDevice flushes the stop matcher's held-back text, as
+// sampler.Generate does when generation ends other than by a stop string.
+func (s *Session) finishDevice(res *sampler.Result, stop *sampler.StopMatcher, sopts sampler.Options) (*sampler.Result, bool, error) {
+	tail := stop.Flush()
+	res.Text = append(res.Text, tail...)
+	if sopts.OnToken != nil && len(tail) > 0 {
+		if err := sopts.OnToken(-1, tail); err != nil {
+			return nil, true, err
+		}
+	}
+	return res, true, nil
+}
+
+// takeDecoder returns an idle one-row decoder of the model (an error
+// wrapping ErrNoDeviceDecoder without a device-resident decode loop).
+func (m *Model) takeDecoder() (*Decoder, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	if n := len(m.decoders); n > 0 {
+		d := m.decoders[n-1]
+		m.decoders = m.decoders[:n-1]
+		return d, nil
+	}
+	return m.newDecoderLocked(1)
+}
+
+// putDecoder keeps d for the next generation once its launches are read.
+func (m *Model) putDecoder(d *Decoder) {
+	for d.Pending() > 0 {
+		if _, err := d.Read(); err != nil {
+			break
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || d.err != nil || len(m.decoders) >= 4 {
+		if !m.closed {
+			d.closeLocked()
+		}
+		return
+	}
+	m.decoders = append(m.decoders, d)
+}

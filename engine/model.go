@@ -61,6 +61,12 @@ type Options struct {
 	// quantized at load (see Quantization); the zero value keeps every
 	// tensor in its file's type.
 	Quantize Quantization
+	// StateSlots, when > 0, is the capacity of the state pool in
+	// sequences, allocated once by Load and never moved (graphs captured
+	// over it stay valid): beyond it, the least recently used session's
+	// state is copied out to host memory, and back in when the session is
+	// next used. 0: the pool grows on demand.
+	StateSlots int
 }
 
 // Quantization is a lower-precision type for the large weight matrices,
@@ -163,6 +169,7 @@ type Model struct {
 	scratch scratchCache
 	// reused per-step buffers (guarded by mu)
 	stepCount                       uint64
+	stepping                        bool // a step is running: its sessions are not evicted
 	round                           []*Request
 	starts, offsets, slots, outRows []int
 	tokens                          []int32
@@ -176,6 +183,15 @@ type Model struct {
 	// prods holds the products of one FusedProducts.MatMulGroup call of
 	// the layer graphs (no allocation per step).
 	prods [backend.MaxGroup]backend.Product
+	// admitting is the decoder whose rows draw the first tokens of the
+	// step's requests with admitRow set (Decoder.Add); admitMap maps the
+	// head's rows to its rows.
+	admitting *Decoder
+	admitMap  []int
+	// decoders are idle one-row decoders kept for Session.Generate;
+	// liveDecoders every decoder not closed yet (freed by Close).
+	decoders     []*Decoder
+	liveDecoders map[*Decoder]struct{}
 }
 
 // Load reads a checkpoint (rwkv.cpp, safetensors or .pth) and prepares it on
@@ -224,7 +240,13 @@ func newModel(wm *weights.Model, opts Options, borrow bool) (*Model, error) {
 		m.Close()
 		return nil, err
 	}
-	m.states = newStatePool(m)
+	states, err := newStatePool(m, opts.StateSlots)
+	if err != nil {
+		m.wm = nil
+		m.Close()
+		return nil, err
+	}
+	m.states = states
 	return m, nil
 }
 
@@ -276,6 +298,10 @@ func (m *Model) Close() error {
 		m.be.Free(t)
 	}
 	m.owned = nil
+	for d := range m.liveDecoders {
+		d.closeLocked()
+	}
+	m.decoders, m.liveDecoders = nil, nil
 	m.scratch.freeAll(m.be)
 	if m.states != nil {
 		m.states.destroy()

@@ -24,6 +24,13 @@ type Session struct {
 	hidden   []float32
 	req      Request
 	reqs     [1]*Request
+	// dec is the decoder whose row the session occupies (nil: none); the
+	// session cannot be stepped or changed meanwhile.
+	dec *Decoder
+	// parked is the state of a session evicted from the state pool (slot
+	// -1; nil: the initial state); used orders evictions.
+	parked []float32
+	used   uint64
 }
 
 // NewSession returns a session at the model's initial state.
@@ -37,7 +44,9 @@ func (m *Model) NewSession() (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Session{m: m, slot: slot}, nil
+	s := &Session{m: m}
+	m.states.take(s, slot)
+	return s, nil
 }
 
 // Close releases the session's state slot. It is idempotent.
@@ -48,8 +57,11 @@ func (s *Session) Close() error {
 	s.closed = true
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
+	if s.dec != nil {
+		s.dec.removeSession(s)
+	}
 	if !s.m.closed {
-		s.m.states.release(s.slot)
+		s.m.states.release(s)
 	}
 	return nil
 }
@@ -98,6 +110,12 @@ func (s *Session) State() (*State, error) {
 		return nil, ErrClosed
 	}
 	st := NewState(m.cfg)
+	if s.slot < 0 {
+		if s.parked != nil {
+			copy(st.Data, s.parked)
+		}
+		return st, nil
+	}
 	m.be.Read(m.states.t, s.slot, st.Data)
 	return st, m.be.Err()
 }
@@ -116,6 +134,13 @@ func (s *Session) SetState(st *State) error {
 	if m.closed {
 		return ErrClosed
 	}
+	if s.dec != nil {
+		return ErrDecoding
+	}
+	if s.slot < 0 {
+		s.parked = append(s.parked[:0], st.Data...)
+		return nil
+	}
 	m.be.Write(m.states.t, s.slot, st.Data)
 	return m.be.Err()
 }
@@ -131,22 +156,51 @@ func (s *Session) Reset() error {
 	if m.closed {
 		return ErrClosed
 	}
+	if s.dec != nil {
+		return ErrDecoding
+	}
+	s.hidden = s.hidden[:0]
+	if s.slot < 0 {
+		s.parked = nil
+		return nil
+	}
 	m.be.Write(m.states.t, s.slot, m.states.init)
 	s.hidden = s.hidden[:0]
 	return m.be.Err()
 }
 
-// Fork returns a new session with a copy of this session's state.
+// Fork returns a new session with a copy of this session's state, copied
+// on the backend (device to device on a GPU backend).
 func (s *Session) Fork() (*Session, error) {
-	st, err := s.State()
-	if err != nil {
+	if s.closed {
+		return nil, ErrClosed
+	}
+	m := s.m
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if err := m.states.resident(s); err != nil {
+		m.mu.Unlock()
 		return nil, err
 	}
-	f, err := s.m.NewSession()
+	slot, err := m.states.acquire()
 	if err != nil {
+		m.mu.Unlock()
 		return nil, err
 	}
-	if err := f.SetState(st); err != nil {
+	f := &Session{m: m}
+	m.states.take(f, slot)
+	switch {
+	case s.slot >= 0:
+		m.be.CopyRows(m.states.t, f.slot, m.states.t, s.slot, 1)
+	case s.parked != nil: // s was evicted to make room for f
+		m.be.Write(m.states.t, f.slot, s.parked)
+	}
+	err = m.be.Err()
+	m.mu.Unlock()
+	if err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -165,6 +219,11 @@ type Request struct {
 	// Logits receives the output: [vocab] or, with AllLogits, [len(Tokens)*vocab].
 	// It is reused across calls when its capacity suffices.
 	Logits []float32
+
+	// admitRow+1 is the row of the decoder (Model.admitting) that draws
+	// this request's first token on the device from its last logits,
+	// which then stay there (0: the logits are copied into Logits).
+	admitRow int
 }
 
 // Step runs one batched step: every request's tokens are appended to its
@@ -176,6 +235,11 @@ func (m *Model) Step(reqs []*Request) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.stepLocked(reqs)
+}
+
+// stepLocked is Step with the model's lock held.
+func (m *Model) stepLocked(reqs []*Request) error {
 	if m.closed {
 		return ErrClosed
 	}
@@ -185,6 +249,8 @@ func (m *Model) Step(reqs []*Request) error {
 	V := m.cfg.Vocab
 	m.stepCount++
 	mark := m.stepCount
+	m.stepping = true
+	defer func() { m.stepping = false }()
 	for i, r := range reqs {
 		switch {
 		case r == nil || r.Session == nil:
@@ -195,6 +261,8 @@ func (m *Model) Step(reqs []*Request) error {
 			return fmt.Errorf("engine: request %d: session belongs to another model", i)
 		case len(r.Tokens) == 0:
 			return fmt.Errorf("engine: request %d has no tokens", i)
+		case r.Session.dec != nil && r.admitRow == 0:
+			return fmt.Errorf("engine: request %d: %w", i, ErrDecoding)
 		}
 		if r.Session.stepMark == mark {
 			return fmt.Errorf("engine: request %d: session appears twice in one step", i)
@@ -209,10 +277,20 @@ func (m *Model) Step(reqs []*Request) error {
 		if r.AllLogits {
 			n = len(r.Tokens) * V
 		}
+		if r.admitRow > 0 {
+			continue
+		}
 		if cap(r.Logits) < n {
 			r.Logits = make([]float32, n)
 		}
 		r.Logits = r.Logits[:n]
+	}
+	// Every sequence's state in the pool (copied back in if it was evicted;
+	// the step's own sequences are not evicted).
+	for _, r := range reqs {
+		if err := m.states.resident(r.Session); err != nil {
+			return err
+		}
 	}
 	// Feed in rounds of at most MaxChunk tokens per sequence.
 	for done := 0; ; done += MaxChunk {
@@ -271,9 +349,17 @@ func (m *Model) step(reqs []*Request, starts []int) error {
 		be.MatMul(h.logits, h.hid, m.head)
 		// Copy results out, in request order.
 		row := 0
+		admit := false
+		m.admitMap = m.admitMap[:0]
 		for i, r := range reqs {
 			end := min(starts[i]+MaxChunk, len(r.Tokens))
 			switch {
+			case r.admitRow > 0:
+				if end == len(r.Tokens) {
+					m.admitMap = append(m.admitMap, r.admitRow-1)
+					admit = true
+					row++
+				}
 			case r.AllLogits:
 				k := end - starts[i]
 				be.Read(h.logits, row, r.Logits[starts[i]*V:end*V])
@@ -286,6 +372,12 @@ func (m *Model) step(reqs []*Request, starts []int) error {
 				m.readHidden(r.Session, h.hid, row, C)
 				row++
 			}
+			for len(m.admitMap) < row {
+				m.admitMap = append(m.admitMap, -1)
+			}
+		}
+		if admit {
+			m.admitting.admit(h.logits, m.admitMap[:row])
 		}
 	}
 	if err := be.Err(); err != nil {

@@ -123,6 +123,9 @@ func (s *Session) copyRows(store *StateStore, row int, save bool) error {
 	if err := store.check(row); err != nil {
 		return err
 	}
+	if err := m.states.resident(s); err != nil {
+		return err
+	}
 	if save {
 		m.be.CopyRows(store.t, row, m.states.t, s.slot, 1)
 	} else {

@@ -165,9 +165,11 @@ if [[ -f $RWKVGO_CUDA_LIB ]]; then
 	stage sampler 60 gotest -test.run '^TestPuregoSampler$'
 	mark graph
 	stage graph 30 gotest -test.run '^TestPuregoGraph$'
+	mark decode-loop
+	stage decode-loop 60 gotest -test.run '^TestPuregoDeviceDecode$'
 else
 	say "no library: the device stages are skipped"
-	for s in conformance reference-outputs sampler graph; do
+	for s in conformance reference-outputs sampler graph decode-loop; do
 		printf '%s\tfail\t0\t0\tno library\n' "$s" >>"$STAGES"
 	done
 fi

@@ -33,7 +33,10 @@ func TestBenchLedgerErrors(t *testing.T) {
 
 // TestBenchLedgerCUDA runs `bench ledger --json` on the CUDA backend when
 // this binary has it (cgo with -tags cuda, or the library named by
-// $RWKVGO_CUDA_LIB) and checks every field for every batch size.
+// $RWKVGO_CUDA_LIB) and checks every field for every batch size: the steps
+// are those of the device-resident decode loop, one graph replay each, at
+// most one host synchronization and 16 bytes to the host per sequence, no
+// allocation.
 func TestBenchLedgerCUDA(t *testing.T) {
 	be, err := backend.Open("cuda", 0)
 	if err != nil {
@@ -63,7 +66,9 @@ func TestBenchLedgerCUDA(t *testing.T) {
 				t.Errorf("batch %v: %q missing", r["batch"], k)
 			}
 		}
-		if r["launches"].(float64) < 2 || r["host_syncs"].(float64) < 1 || r["d2h_bytes"].(float64) < 4*256 || r["steady"] != true {
+		batch := r["batch"].(float64)
+		if r["device_loop"] != true || r["launches"].(float64) != 0 || r["graph_launches"].(float64) != 1 || r["host_syncs"].(float64) > 1 ||
+			r["d2h_bytes"].(float64) > 16*batch || r["allocations"].(float64) != 0 || r["steady"] != true {
 			t.Errorf("batch %v: %v", r["batch"], r)
 		}
 	}

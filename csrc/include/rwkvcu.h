@@ -43,7 +43,9 @@
  *    See rwkvcu_tensor_view for views.
  *  - Statistics: each context counts its handles, device memory, allocations,
  *    kernel and graph launches, host synchronizations and bytes copied each
- *    way (rwkvcu_stats), on the GPU and in the emulated library alike.
+ *    way (rwkvcu_stats), on the GPU and in the emulated library alike; the
+ *    entries a decoder's kernels write into mapped host memory count as
+ *    bytes to the host.
  *  - The benchmarks' extras (cuBLAS baseline, event timers, L2 flush and a
  *    transformer attention baseline) live in a separate library,
  *    librwkvcu_bench (rwkvcu_bench.h).
@@ -65,7 +67,7 @@ extern "C" {
 #endif
 
 /* Version of this ABI; bumped on every incompatible change. */
-#define RWKVCU_ABI_VERSION 2
+#define RWKVCU_ABI_VERSION 3
 
 /* Status codes. */
 #define RWKVCU_OK 0
@@ -112,7 +114,8 @@ extern "C" {
 /* Indices of the statistics of a context (rwkvcu_stats). Counters are
  * cumulative since rwkvcu_context_create unless marked "live". Work queued
  * while capturing a graph is counted by each rwkvcu_graph_launch of the graph
- * (graph launches and the bytes its inputs copy), not when captured. */
+ * (graph launches, the bytes its inputs copy and its decoder entries), not
+ * when captured. */
 #define RWKVCU_STAT_LIVE_TENSORS 0      /* live tensor handles, views included */
 #define RWKVCU_STAT_LIVE_DEVICE_BYTES 1 /* live device memory of the context: tensors,
                                            staging, samplers, graphs, benchmark scratch */
@@ -121,7 +124,8 @@ extern "C" {
 #define RWKVCU_STAT_GRAPH_LAUNCHES 4    /* rwkvcu_graph_launch calls */
 #define RWKVCU_STAT_HOST_SYNCS 5        /* waits of the host for the device */
 #define RWKVCU_STAT_H2D_BYTES 6         /* bytes copied from the host to the device */
-#define RWKVCU_STAT_D2H_BYTES 7         /* bytes copied from the device to the host */
+#define RWKVCU_STAT_D2H_BYTES 7         /* bytes copied (or written by kernels into mapped
+                                           host memory) from the device to the host */
 #define RWKVCU_STAT_COUNT 8             /* the number of statistics */
 
 typedef struct rwkvcu_context rwkvcu_context; /* a device, a stream, scratch memory */
@@ -414,6 +418,103 @@ RWKVCU_API int rwkvcu_sampler_observe(rwkvcu_sampler *s, int32_t row, const int3
  * not NULL, their probabilities) to host arrays of logits.rows entries. */
 RWKVCU_API int rwkvcu_sample(rwkvcu_sampler *s, const rwkvcu_tensor *logits, uint64_t step,
                              int32_t *tokens, float *probs);
+
+/* ---- Device-resident decode loop -----------------------------------------
+ * A decoder keeps a decode loop on the device for up to `rows` sequences
+ * (decoder rows = rows of its sampler): the next input token of each row is
+ * in a device buffer, read by rwkvcu_decoder_embed and written by
+ * rwkvcu_decoder_sample, which also checks each row's stop ids and token
+ * budget on the device and writes one 16-byte entry per row (token, flags,
+ * log-probability, launch) into a ring of `depth` entries in mapped pinned
+ * host memory. Logits never leave the device, and no step synchronizes:
+ * the host commits each launch (an event per ring entry) and reads an entry
+ * once its event has completed, after queueing the next launch.
+ *
+ * A launch is either a decode step
+ *
+ *   rwkvcu_decoder_begin_step(d, n)     the step's batch: decoder rows [0, n)
+ *   rwkvcu_decoder_embed(d, x, emb)     x[i] = emb[id of row i]
+ *   ... the layers and the head, any operations (the batch above) ...
+ *   rwkvcu_decoder_sample(d, logits)    logits [n, V] -> next ids, entries
+ *   rwkvcu_decoder_commit(d, &launch)
+ *
+ * (capturable as one graph, replayed as is: only the commit stays outside),
+ * or an admission draw, rwkvcu_decoder_admit then rwkvcu_decoder_commit,
+ * which draws first tokens from a prefill's logits. A row whose state slot
+ * is -1, or that finished (a stop id, its last token, or no candidate), is
+ * idle: its batch slot reads -1, so the step's operations leave its state
+ * untouched (its activations are computed and ignored), and it draws
+ * nothing. Launches are numbered from 0 in commit order; at most `depth`
+ * may be committed and unread at any time. */
+
+typedef struct rwkvcu_decoder rwkvcu_decoder; /* a decode loop over a sampler's rows */
+
+/* The most stop ids of a decoder row. */
+#define RWKVCU_DECODE_MAX_STOP 16
+
+/* Flags of a decoder entry (rwkvcu_decoder_read). */
+#define RWKVCU_DECODE_DONE 1     /* the row finished with this draw (idle from the next launch) */
+#define RWKVCU_DECODE_STOP 2     /* the token is one of the row's stop ids (with DONE) */
+#define RWKVCU_DECODE_NO_TOKEN 4 /* every token was filtered out: token -1 (with DONE) */
+#define RWKVCU_DECODE_IDLE 8     /* the row drew nothing in this launch */
+
+/* Creates a decoder over sampler s (its rows are the decoder's rows; at most
+ * 4096) with a ring of depth >= 2 entries. Every row starts idle. Mapped
+ * pinned memory for the ring and the device buffers are allocated here, once. */
+RWKVCU_API int rwkvcu_decoder_create(rwkvcu_context *ctx, rwkvcu_sampler *s, int32_t depth, rwkvcu_decoder **out);
+
+/* Destroys a decoder (waits for its launches); its sampler is not destroyed. */
+RWKVCU_API void rwkvcu_decoder_destroy(rwkvcu_decoder *d);
+
+/* Sets row `row`: state slot (-1: idle; the other arguments are then
+ * ignored), the token its next step feeds (0 <= token < vocab; an admission
+ * draw feeds nothing), the Philox step of its next draw, the tokens it may
+ * draw (remaining >= 1), whether to compute log-probabilities, and its stop
+ * ids (nstop <= RWKVCU_DECODE_MAX_STOP). Configure the row's sampler
+ * settings (rwkvcu_sampler_set_row, _set_bias, _observe) first: this call
+ * also sends them to the device. Queued on the stream (a few bytes through
+ * the staging ring), after the launches queued before it. */
+RWKVCU_API int rwkvcu_decoder_set_row(rwkvcu_decoder *d, int32_t row, int32_t slot, int32_t token, uint64_t step,
+                                      int32_t remaining, int32_t logprobs, const int32_t *stop, int32_t nstop);
+
+/* Begins a decode step over decoder rows [0, n) (n a power of two below the
+ * decoder's rows, or its rows): as rwkvcu_begin_step with one row per
+ * sequence and the rows' state slots, kept in device memory (an idle row's
+ * slot reads -1 there: the kernels skip its state). Launches one small
+ * kernel (the launch counter). */
+RWKVCU_API int rwkvcu_decoder_begin_step(rwkvcu_context *ctx, rwkvcu_decoder *d, int32_t n);
+
+/* out[i] = emb[id of decoder row i] for i < out.rows (emb [V, C] of any type,
+ * out [n, C] F32). */
+RWKVCU_API int rwkvcu_decoder_embed(rwkvcu_context *ctx, rwkvcu_decoder *d, rwkvcu_tensor *out,
+                                    const rwkvcu_tensor *emb);
+
+/* Draws decoder row i from logits row i for i < logits.rows (F32 [n, V],
+ * V the sampler's vocabulary), each at its own step, with the semantics of
+ * rwkvcu_sample; writes each active row's token into the row's next input,
+ * checks its stop ids and budget, and writes the entries of the launch. */
+RWKVCU_API int rwkvcu_decoder_sample(rwkvcu_context *ctx, rwkvcu_decoder *d, const rwkvcu_tensor *logits);
+
+/* An admission draw (a launch of its own; not while capturing): draws
+ * decoder row rows[i] from logits row i for each i < n with rows[i] >= 0
+ * (n = logits.rows; the rows distinct), as rwkvcu_decoder_sample. */
+RWKVCU_API int rwkvcu_decoder_admit(rwkvcu_context *ctx, rwkvcu_decoder *d, const rwkvcu_tensor *logits,
+                                    const int32_t *rows, int32_t n);
+
+/* Ends the launch queued last (a decode step or an admission draw; its
+ * replayed graph): records its event and writes its number to *launch.
+ * Fails when the launch overwrote an entry of the ring that was not read. */
+RWKVCU_API int rwkvcu_decoder_commit(rwkvcu_decoder *d, uint64_t *launch);
+
+/* Reads launch `launch` (committed and not older than the last `depth`
+ * launches): once its event has completed (with wait, after a wait counted
+ * as a host synchronization if it had not; without, *ready = 0 and nothing
+ * else when it has not), writes the entries of decoder rows [0, n) to
+ * tokens, flags and logprobs (any may be NULL) and sets *ready = 1. A row
+ * that drew nothing in that launch reads token -1 and RWKVCU_DECODE_IDLE.
+ * No device work: the entries are in host memory. */
+RWKVCU_API int rwkvcu_decoder_read(rwkvcu_decoder *d, uint64_t launch, int32_t wait, int32_t *ready,
+                                   int32_t *tokens, uint32_t *flags, float *logprobs, int32_t n);
 
 /* ---- CUDA graphs ---------------------------------------------------------
  * Capture a decode step once and replay it at the cost of one launch.

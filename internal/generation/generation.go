@@ -6,6 +6,7 @@
 package generation
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -122,7 +123,9 @@ func (st Settings) Generate(s *engine.Session, prompt []int, smp *sampler.Sample
 		}
 		return res, nil
 	}
-	return sampler.Generate(s.SamplerModel(), prompt, smp, sampler.Options{
+	// Session.Generate is sampler.Generate, sampling on the device when the
+	// backend has a device-resident decode loop and the settings allow.
+	return s.Generate(context.Background(), prompt, smp, engine.GenerateOptions{
 		MaxTokens:   maxTokens,
 		Decode:      decode,
 		Contrastive: st.Search.Contrastive,

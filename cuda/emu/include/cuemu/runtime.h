@@ -108,6 +108,9 @@ enum cudaDeviceAttr {
 #define cudaEventBlockingSync 0x01
 #define cudaEventDisableTiming 0x02
 #define cudaHostAllocDefault 0x00
+#define cudaHostAllocPortable 0x01
+#define cudaHostAllocMapped 0x02
+#define cudaHostAllocWriteCombined 0x04
 #define cudaMemAttachGlobal 0x01
 #define cudaGraphInstantiateFlagAutoFreeOnLaunch 1
 
@@ -875,6 +878,13 @@ inline cudaError_t cudaMallocHost(T** p, size_t n) {
 }
 inline cudaError_t cudaHostAlloc(void** p, size_t n, unsigned) { return cuemu::rt::alloc(p, n, true); }
 inline cudaError_t cudaFreeHost(void* p) { return cuemu::rt::release(p); }
+/// cudaHostGetDevicePointer returns the device address of mapped pinned
+/// memory: the same address here (device memory is host memory).
+inline cudaError_t cudaHostGetDevicePointer(void** dev, void* host, unsigned flags) {
+  if (!dev || !host || flags != 0) return cuemu::rt::record(cudaErrorInvalidValue);
+  *dev = host;
+  return cudaSuccess;
+}
 /// cudaMemGetInfo reports a 16 GiB device (or the memory cap) minus the live
 /// device allocations.
 inline cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total) {
