@@ -90,35 +90,9 @@ func RowBytes(code uint8, cols int) int {
 // codes 0; a row holding a NaN or an infinity has scale NaN (its products
 // are NaN, as with the original row) and codes 0.
 func QuantizeI8(w []float32, rows, cols int) []byte {
-	out := make([]byte, rows*cols+4*rows)
-	for r := 0; r < rows; r++ {
-		row := w[r*cols : (r+1)*cols]
-		q := out[r*cols : (r+1)*cols]
-		var amax float32
-		finite := true
-		for _, v := range row {
-			a := float32(math.Abs(float64(v)))
-			if a != a || a > math.MaxFloat32 {
-				finite = false
-			}
-			amax = max(amax, a)
-		}
-		var scale float32
-		switch {
-		case !finite:
-			scale = float32(math.NaN())
-		case amax > 0:
-			scale = amax / 127
-			inv := 1 / float64(scale)
-			for c, v := range row {
-				x := math.Round(float64(v) * inv)
-				x = max(-127, min(127, x))
-				q[c] = byte(int8(x))
-			}
-		}
-		putF32(out[rows*cols+4*r:], scale)
-	}
-	return out
+	return quantizeRows(w, rows, cols, 127, func(x float64) byte {
+		return byte(int8(max(-127, min(127, math.Round(x)))))
+	})
 }
 
 // QuantizeF8E4M3 encodes the row-major [rows, cols] matrix w as F8E4M3:
@@ -126,6 +100,15 @@ func QuantizeI8(w []float32, rows, cols int) []byte {
 // nearest to w / scale (ties to the even code), at most 448 in magnitude.
 // Zero and non-finite rows are treated as by QuantizeI8.
 func QuantizeF8E4M3(w []float32, rows, cols int) []byte {
+	return quantizeRows(w, rows, cols, 448, encodeE4M3)
+}
+
+// quantizeRows encodes the row-major [rows, cols] matrix w as a scaled
+// one-byte type: per row, scale = max|w| / qmax rounded to float32 and code
+// = encode(w / scale), then the float32 scales after all the codes. An
+// all-zero row has scale 0 and codes 0; a row holding a NaN or an infinity
+// has scale NaN and codes 0.
+func quantizeRows(w []float32, rows, cols int, qmax float32, encode func(float64) byte) []byte {
 	out := make([]byte, rows*cols+4*rows)
 	for r := 0; r < rows; r++ {
 		row := w[r*cols : (r+1)*cols]
@@ -144,10 +127,10 @@ func QuantizeF8E4M3(w []float32, rows, cols int) []byte {
 		case !finite:
 			scale = float32(math.NaN())
 		case amax > 0:
-			scale = amax / 448
+			scale = amax / qmax
 			inv := 1 / float64(scale)
 			for c, v := range row {
-				q[c] = encodeE4M3(float64(v) * inv)
+				q[c] = encode(float64(v) * inv)
 			}
 		}
 		putF32(out[rows*cols+4*r:], scale)
