@@ -26,7 +26,7 @@ import (
 //     exact float64 logits of the few candidates.
 //   - Top-p, typical sampling and a draw over the untruncated distribution
 //     need the normaliser Z of all V tokens. They use weights from expNeg
-//     (summed by an AVX2 kernel where available), whose error is bounded,
+//     (summed by an AVX-512 or AVX2 kernel where available), whose error is bounded,
 //     and decide only when the decision holds for every value within the
 //     error bound (of these weights and of the reference's own float64
 //     rounding): then the reference decides the same. Otherwise (a

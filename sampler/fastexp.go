@@ -42,3 +42,17 @@ var expTab = func() (t [256]float64) {
 	}
 	return t
 }()
+
+// expTabHi[h] = 2^(h/16) and expTabLo[l] = 2^(l/256), so that 2^(j/256) =
+// expTabHi[j>>4] * expTabLo[j&15] for j < 256: the AVX-512 weight kernel
+// looks both up with in-register permutes. Each entry is rounded (1/2 ulp)
+// and their product once more, so the kernel's table factor is within
+// 2 ulp (4.5e-16 relative) of expTab[j]'s, and its weights within
+// expNegErr of exp like expNeg's (TestDenseWeights).
+var expTabHi, expTabLo = func() (hi, lo [16]float64) {
+	for j := range hi {
+		hi[j] = math.Exp2(float64(j) / 16)
+		lo[j] = math.Exp2(float64(j) / 256)
+	}
+	return hi, lo
+}()

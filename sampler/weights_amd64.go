@@ -9,8 +9,12 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// hasWeightsAsm reports whether expWeightsAVX2 may run.
-var hasWeightsAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// hasWeightsAsm reports whether expWeightsAVX2 may run; hasWeights512
+// whether expWeightsAVX512 may.
+var (
+	hasWeightsAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasWeights512 = hasWeightsAsm && cpu.X86.HasAVX512F
+)
 
 // expWeightsAVX2 is denseWeights over src[:n], n a multiple of 4, four
 // lanes at a time with AVX2 and FMA (the fused operations round differently
@@ -19,12 +23,22 @@ var hasWeightsAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 //go:noescape
 func expWeightsAVX2(src *float32, n int, ref, invT float64) (sumW, sumWE, sum4, sum8 float64)
 
+// expWeightsAVX512 is expWeightsAVX2 with AVX-512 over src[:n], n a
+// multiple of 8. Its table factor is the product of two table entries
+// (expTabHi, expTabLo), one more rounding than expTab's (see expTabHi).
+//
+//go:noescape
+func expWeightsAVX512(src *float32, n int, ref, invT float64) (sumW, sumWE, sum4, sum8 float64)
+
 // denseWeights returns the weight sums of the logits src as the dense pass
 // defines them (see weights).
 func denseWeights(src []float32, ref, invT float64) weightSums {
 	n := 0
 	var s weightSums
-	if hasWeightsAsm && len(src) >= 4 {
+	if hasWeights512 && len(src) >= 8 {
+		n = len(src) &^ 7
+		s.w, s.we, s.above[0], s.above[1] = expWeightsAVX512(&src[0], n, ref, invT)
+	} else if hasWeightsAsm && len(src) >= 4 {
 		n = len(src) &^ 3
 		s.w, s.we, s.above[0], s.above[1] = expWeightsAVX2(&src[0], n, ref, invT)
 	}

@@ -248,3 +248,120 @@ gedone:
 	MOVQ R8, count+32(FP)
 	VZEROUPPER
 	RET
+
+DATA expInv256<>+0(SB)/8, $0x3f70000000000000
+GLOBL expInv256<>(SB), RODATA|NOPTR, $8
+
+// One group of 8 lanes of expWeightsAVX512: the float32 logits at off(SI)(AX*4)
+// into e (T0), the weight into T1, accumulated under masks KA (e >= -100),
+// KB (e >= -4) and KC (e >= -8) into the accumulators AW, AWE, A4, A8.
+// T2..T4 are scratch. Constants: Z18 ref, Z19 invT, Z20 256/ln2, Z21
+// 1.5*2^52, Z22 ln2/256, Z23 1/6, Z24 1/2, Z25 1, Z26 -4, Z27 -8, Z28/Z29
+// 2^(h/16) for h = 0..15, Z30/Z31 2^(l/256) for l = 0..15.
+#define WEIGHTS8(off, T0, T1, T2, T3, T4, KA, KB, KC, AW, AWE, A4, A8) \
+	VCVTPS2PD off(SI)(AX*4), T0 \
+	VSUBPD Z18, T0, T0 \
+	VMULPD Z19, T0, T0 \
+	VMINPD.BCST expMaxE<>(SB), T0, T0 \
+	VCMPPD.BCST $0x1d, expLow<>(SB), T0, KA \
+	VMOVAPD T0, T1 \
+	VFMADD213PD Z21, Z20, T1 \
+	VSUBPD Z21, T1, T2 \
+	VMOVAPD T0, T3 \
+	VFNMADD231PD Z22, T2, T3 \
+	VMOVAPD Z23, T4 \
+	VFMADD213PD Z24, T3, T4 \
+	VFMADD213PD Z25, T3, T4 \
+	VFMADD213PD Z25, T3, T4 \
+	VPSRLQ $4, T1, T3 \
+	VPERMI2PD Z29, Z28, T3 \
+	VPERMI2PD Z31, Z30, T1 \
+	VMULPD T3, T1, T1 \
+	VMULPD T4, T1, T1 \
+	VMULPD.BCST expInv256<>(SB), T2, T2 \
+	VSCALEFPD T2, T1, T1 \
+	VCMPPD $0x1d, Z26, T0, KB \
+	VCMPPD $0x1d, Z27, T0, KC \
+	VADDPD T1, AW, KA, AW \
+	VFMADD231PD T0, T1, KA, AWE \
+	VADDPD T1, A4, KB, A4 \
+	VADDPD T1, A8, KC, A8
+
+// func expWeightsAVX512(src *float32, n int, ref, invT float64) (sumW, sumWE, sum4, sum8 float64)
+//
+// expWeightsAVX2 with AVX-512 over n a multiple of 8, 16 lanes per
+// iteration in two accumulator sets. The table factor 2^(j/256) (j = k&255)
+// is 2^((j>>4)/16) * 2^((j&15)/256), two 16-entry tables looked up with
+// VPERMI2PD (one more rounding than expTab[j]); 2^(k>>8) is applied with
+// VSCALEFPD.
+TEXT ·expWeightsAVX512(SB), NOSPLIT, $0-64
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSD ref+16(FP), Z18
+	VBROADCASTSD invT+24(FP), Z19
+	VBROADCASTSD expInv<>(SB), Z20
+	VBROADCASTSD expShift<>(SB), Z21
+	VBROADCASTSD expStepC<>(SB), Z22
+	VBROADCASTSD expC6<>(SB), Z23
+	VBROADCASTSD expHalf<>(SB), Z24
+	VBROADCASTSD expOne<>(SB), Z25
+	VBROADCASTSD expM4<>(SB), Z26
+	VBROADCASTSD expM8<>(SB), Z27
+	VMOVUPD ·expTabHi+0(SB), Z28
+	VMOVUPD ·expTabHi+64(SB), Z29
+	VMOVUPD ·expTabLo+0(SB), Z30
+	VMOVUPD ·expTabLo+64(SB), Z31
+	VXORPD Z0, Z0, Z0
+	VXORPD Z1, Z1, Z1
+	VXORPD Z2, Z2, Z2
+	VXORPD Z3, Z3, Z3
+	VXORPD Z4, Z4, Z4
+	VXORPD Z5, Z5, Z5
+	VXORPD Z6, Z6, Z6
+	VXORPD Z7, Z7, Z7
+	XORQ AX, AX
+	MOVQ CX, DX
+	ANDQ $-16, DX
+	CMPQ AX, DX
+	JAE w512tail
+w512loop:
+	WEIGHTS8(0, Z8, Z9, Z10, Z11, Z12, K1, K2, K3, Z0, Z1, Z2, Z3)
+	WEIGHTS8(32, Z13, Z14, Z15, Z16, Z17, K4, K5, K6, Z4, Z5, Z6, Z7)
+	ADDQ $16, AX
+	CMPQ AX, DX
+	JB w512loop
+w512tail:
+	CMPQ AX, CX
+	JAE w512done
+	WEIGHTS8(0, Z8, Z9, Z10, Z11, Z12, K1, K2, K3, Z0, Z1, Z2, Z3)
+w512done:
+	VADDPD Z4, Z0, Z0
+	VADDPD Z5, Z1, Z1
+	VADDPD Z6, Z2, Z2
+	VADDPD Z7, Z3, Z3
+	VEXTRACTF64X4 $1, Z0, Y8
+	VADDPD Y8, Y0, Y0
+	VEXTRACTF128 $1, Y0, X8
+	VADDPD X8, X0, X0
+	VHADDPD X0, X0, X0
+	MOVSD X0, sumW+32(FP)
+	VEXTRACTF64X4 $1, Z1, Y8
+	VADDPD Y8, Y1, Y1
+	VEXTRACTF128 $1, Y1, X8
+	VADDPD X8, X1, X1
+	VHADDPD X1, X1, X1
+	MOVSD X1, sumWE+40(FP)
+	VEXTRACTF64X4 $1, Z2, Y8
+	VADDPD Y8, Y2, Y2
+	VEXTRACTF128 $1, Y2, X8
+	VADDPD X8, X2, X2
+	VHADDPD X2, X2, X2
+	MOVSD X2, sum4+48(FP)
+	VEXTRACTF64X4 $1, Z3, Y8
+	VADDPD Y8, Y3, Y3
+	VEXTRACTF128 $1, Y3, X8
+	VADDPD X8, X3, X3
+	VHADDPD X3, X3, X3
+	MOVSD X3, sum8+56(FP)
+	VZEROUPPER
+	RET

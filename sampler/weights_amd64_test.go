@@ -1,0 +1,116 @@
+//go:build amd64 && !purego
+
+package sampler
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Each weight of the AVX-512 and AVX2 kernels, taken alone (the other lanes
+// -Inf), is within half of expNegErr of exp, as expNeg's (the AVX-512
+// kernel's extra table rounding included), and sits on the right side of
+// the clamp and of the -100, -4 and -8 cut-offs. The kernels' sums over
+// random inputs agree with the Go loop within the summation error.
+func TestWeightKernelsLanes(t *testing.T) {
+	type kernel struct {
+		name  string
+		ok    bool
+		lanes int
+		f     func(*float32, int, float64, float64) (float64, float64, float64, float64)
+	}
+	kernels := []kernel{
+		{"avx512", hasWeights512, 8, expWeightsAVX512},
+		{"avx2", hasWeightsAsm, 4, expWeightsAVX2},
+	}
+	r := rand.New(rand.NewPCG(61, 62))
+	ref, invT := 1.25, 1/0.9
+	worst := 0.0
+	for _, k := range kernels {
+		if !k.ok {
+			t.Logf("%s: not available on this CPU", k.name)
+			continue
+		}
+		src := make([]float32, 16)
+		for it := 0; it < 200_000; it++ {
+			for i := range src {
+				src[i] = float32(math.Inf(-1))
+			}
+			lane := r.IntN(16)
+			x := float32(ref + (-105+150*r.Float64())/invT)
+			if it%50 == 0 {
+				x = float32(ref + []float64{-100, -4, -8, 0, maxE, -100.0000001}[it/50%6]/invT)
+			}
+			src[lane] = x
+			w, we, a4, a8 := k.f(&src[0], 16, ref, invT)
+			e := min((float64(x)-ref)*invT, maxE)
+			if e < -100 {
+				require.Zero(t, w, "%s e=%v", k.name, e)
+				require.Zero(t, we, "%s e=%v", k.name, e)
+				continue
+			}
+			want := math.Exp(e)
+			rel := math.Abs(w-want) / want
+			worst = max(worst, rel)
+			require.LessOrEqual(t, rel, expNegErr/2, "%s lane %d e=%v: weight %v, exp %v", k.name, lane, e, w, want)
+			require.InDelta(t, w*e, we, math.Abs(w*e)*4e-16+1e-300, "%s e=%v", k.name, e)
+			require.Equal(t, e >= -4, a4 == w && w != 0, "%s e=%v: above -4 %v, w %v", k.name, e, a4, w)
+			require.Equal(t, e >= -8, a8 == w && w != 0, "%s e=%v: above -8 %v, w %v", k.name, e, a8, w)
+		}
+		// Sums over long random inputs (both accumulator sets and the
+		// 8-lane tail of the AVX-512 kernel) agree with the Go loop.
+		for _, n := range []int{8, 16, 24, 1024, 1032} {
+			if n%k.lanes != 0 {
+				continue
+			}
+			src := make([]float32, n)
+			for i := range src {
+				src[i] = float32(r.NormFloat64() * 20)
+				if r.IntN(10) == 0 {
+					src[i] = float32(math.Inf(-1))
+				}
+			}
+			w, we, a4, a8 := k.f(&src[0], n, ref, invT)
+			g := denseWeightsGo(src, ref, invT)
+			tol := expNegErr + float64(n)*0x1p-52
+			require.InDelta(t, g.w, w, tol*g.w, "%s n=%d", k.name, n)
+			require.InDelta(t, g.above[0], a4, tol*g.w, "%s n=%d", k.name, n)
+			require.InDelta(t, g.above[1], a8, tol*g.w, "%s n=%d", k.name, n)
+			absWE := 0.0
+			for _, x := range src {
+				if e := min((float64(x)-ref)*invT, maxE); e >= -100 {
+					absWE += math.Exp(e) * math.Abs(e)
+				}
+			}
+			require.InDelta(t, g.we, we, tol*absWE, "%s n=%d", k.name, n)
+		}
+	}
+	t.Logf("kernel weights: max relative error %g", worst)
+}
+
+func BenchmarkWeightKernels(b *testing.B) {
+	r := rand.New(rand.NewPCG(7, 11))
+	src := zipfLogits(r, 65536)
+	run := func(name string, ok bool, f func([]float32) float64) {
+		b.Run(name, func(b *testing.B) {
+			if !ok {
+				b.Skip("not available on this CPU")
+			}
+			for b.Loop() {
+				f(src)
+			}
+		})
+	}
+	run("avx512", hasWeights512, func(s []float32) float64 {
+		w, _, _, _ := expWeightsAVX512(&s[0], len(s), 8, 1/0.8)
+		return w
+	})
+	run("avx2", hasWeightsAsm, func(s []float32) float64 {
+		w, _, _, _ := expWeightsAVX2(&s[0], len(s), 8, 1/0.8)
+		return w
+	})
+	run("go", true, func(s []float32) float64 { return denseWeightsGo(s, 8, 1/0.8).w })
+}
