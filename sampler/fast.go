@@ -40,11 +40,22 @@ import (
 //     order, which computes bit-for-bit what the reference computes over the
 //     full vocabulary (filtered tokens contribute nothing to any sum).
 //
+//   - Top-n-sigma over the untruncated vocabulary is a threshold max -
+//     n*sigma on the processed logit: the moments are summed vectorised
+//     from the float32 logits, and tokens within the error bound of both
+//     the reference's sequential float64 sums and these of the threshold
+//     make the reference decide (see topNSigmaDense).
+//   - XTC over the untruncated distribution and Mirostat 2.0's truncation
+//     are probability thresholds decided with the dense pass's normaliser
+//     Z and its bound. XTC removes a few top tokens from the dense weights
+//     and the draw runs over the rest of the vocabulary; Mirostat keeps the
+//     few tokens above its threshold (see fastdense.go).
+//
 // The fast path handles the stage orders in which only those sparse stages
-// precede temperature (the default order among them), without top-n-sigma
-// or Mirostat, and XTC only after another active truncation; for other
-// settings, and for invalid input (whose error the reference reports),
-// Sample runs the reference pipeline.
+// precede temperature (the default order among them); XTC over the
+// untruncated distribution only as the last stage. For other settings, and
+// for invalid input (whose error the reference reports), Sample runs the
+// reference pipeline.
 
 const (
 	u53 = 0x1p-53 // unit roundoff of float64
@@ -182,6 +193,8 @@ func active(st Stage, c *Config, v int) bool {
 		return c.Typical < 1
 	case StageXTC:
 		return c.XTCProbability > 0 && c.XTCThreshold <= 0.5
+	case StageTopNSigma:
+		return c.TopNSigma > 0
 	}
 	return false
 }
@@ -210,6 +223,7 @@ type fastState struct {
 	logits []float32
 	t      float64 // temperature (1 when greedy)
 	greedy bool
+	mu     float64    // Mirostat's mu
 	ref    float64    // the largest value after the sparse stages: e_i = (y_i - ref)/T
 	m      float64    // largest processed logit
 	delta  float64    // relative error bound of a weight
@@ -237,25 +251,37 @@ func (f *fastState) x(i int) float64 {
 // pipeline must decide (unsupported order, invalid input, or a decision too
 // close to call).
 func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) (int, bool) {
+	id, _, ok := s.sampleFastMu(logits, history, seq, step, MirostatMu0(s.cfg.MirostatTau))
+	return id, ok
+}
+
+// sampleFastMu is sampleFast with Mirostat's mu; it also returns the drawn
+// token's probability in the final distribution when Mirostat truncated it
+// (0 otherwise).
+func (s *Sampler) sampleFastMu(logits []float32, history []int, seq, step uint64, mu float64) (int, float64, bool) {
+	return s.sampleFastAt(logits, history, seq, step, mu)
+}
+
+func (s *Sampler) sampleFastAt(logits []float32, history []int, seq, step uint64, mu float64) (int, float64, bool) {
 	c := &s.cfg
 	v := len(logits)
 	greedy := c.Temperature == 0
 	if v == 0 || v > math.MaxInt32 {
-		return 0, false
+		return 0, 0, false
 	}
 	for _, id := range history {
 		if id < 0 || id >= v {
-			return 0, false
+			return 0, 0, false
 		}
 	}
 	for id := range c.LogitBias {
 		if id >= v {
-			return 0, false
+			return 0, 0, false
 		}
 	}
 	for _, id := range s.banned {
 		if id >= v {
-			return 0, false
+			return 0, 0, false
 		}
 	}
 	sc := scratchPool.Get().(*scratch)
@@ -294,7 +320,7 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 	}
 	for _, t := range sc.touched {
 		if raw := logits[t]; raw != raw || raw > math.MaxFloat32 {
-			return 0, false
+			return 0, 0, false
 		}
 	}
 	ti := slices.Index(s.order, StageTemperature)
@@ -327,7 +353,7 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 	}
 	for _, t := range sc.touched {
 		if y := sc.y[t]; y != y || y > math.MaxFloat64 {
-			return 0, false // NaN or +Inf: let the reference decide
+			return 0, 0, false // NaN or +Inf: let the reference decide
 		}
 	}
 
@@ -339,25 +365,31 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 	if greedy {
 		f.t = 1
 	}
-	var stages []Stage
+	f.mu = mu
+	var stageBuf [16]Stage
+	stages := stageBuf[:0]
 	for _, st := range s.order[ti+1:] {
+		if st == StageXTC && active(st, c, v) && XTCUniform(c.Seed, seq, step) > c.XTCProbability {
+			continue // XTC does not fire at this step
+		}
 		if active(st, c, v) {
 			stages = append(stages, st)
 		}
 	}
-	if len(stages) > 0 && stages[0] == StageXTC {
-		return 0, false // XTC over the untruncated vocabulary: the reference decides
+	if c.Mirostat == 2 && !greedy {
+		// Mirostat keeps the most probable token: greedy decoding ignores it.
+		stages = append(stages, stageMirostat)
 	}
 	if (!greedy || greedyTypical) && len(stages) > 0 && stages[0] == StageTopK {
 		if !f.topKDense(c.TopK) {
-			return 0, false
+			return 0, 0, false
 		}
 		return f.finishSparse(stages[1:], seq, step)
 	}
 
 	best, bi, ok := f.maxPass()
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
 	ymax, amax := negInf, -1
 	if bi >= 0 {
@@ -369,10 +401,10 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 		}
 	}
 	if amax < 0 {
-		return 0, false
+		return 0, 0, false
 	}
 	if greedy && !greedyTypical {
-		return amax, true
+		return amax, 0, true
 	}
 	// Exponents are taken relative to the largest value: e = (y - ymax)/T.
 	f.ref = ymax
@@ -381,7 +413,17 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 	f.delta = expNegErr + eexp
 	f.eta = 3*f.delta + (6*float64(v)+4*float64(len(sc.touched)+2))*u53 + 1e-15
 	if !(f.delta < 1e-9) || math.IsInf(f.m, 0) {
-		return 0, false
+		return 0, 0, false
+	}
+	if len(stages) > 0 && stages[0] == StageTopNSigma {
+		applied, ok := f.topNSigmaDense(c.TopNSigma)
+		if !ok {
+			return 0, 0, false
+		}
+		if applied {
+			return f.finishSparse(stages[1:], seq, step)
+		}
+		stages = stages[1:]
 	}
 	if len(stages) == 0 || stages[0] != StageMinP {
 		f.weights()
@@ -391,11 +433,35 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 			f.resum()
 		}
 		if !(f.z > 0) || f.margin() > 1e-7*f.z {
-			return 0, false
+			return 0, 0, false
+		}
+	}
+	if len(stages) > 0 && stages[0] == StageXTC {
+		last, ok := f.xtcDense(c.XTCThreshold)
+		if !ok {
+			return 0, 0, false
+		}
+		stages = stages[1:]
+		if last >= 0 {
+			// The rest of the vocabulary stays: the draw runs over the
+			// dense distribution minus the removed tokens, and the
+			// remaining top token is the largest.
+			switch {
+			case len(stages) > 0:
+				return 0, 0, false
+			case greedy:
+				return last, 0, true
+			}
+			id, ok := f.drawDense(seq, step)
+			return id, 0, ok
 		}
 	}
 	if len(stages) == 0 {
-		return f.drawDense(seq, step)
+		if greedy {
+			return amax, 0, true
+		}
+		id, ok := f.drawDense(seq, step)
+		return id, 0, ok
 	}
 	switch stages[0] {
 	case StageMinP:
@@ -404,11 +470,13 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 		ok = f.topPDense(c.TopP)
 	case StageTypical:
 		ok = f.typicalDense(c.Typical)
+	case stageMirostat:
+		ok = f.mirostatDense(mu)
 	default:
 		ok = false
 	}
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
 	return f.finishSparse(stages[1:], seq, step)
 }
@@ -1014,7 +1082,7 @@ func (f *fastState) drawDense(seq, step uint64) (int, bool) {
 
 // finishSparse runs the remaining truncation stages on the candidate list
 // with the reference functions and draws from it exactly as the reference.
-func (f *fastState) finishSparse(stages []Stage, seq, step uint64) (int, bool) {
+func (f *fastState) finishSparse(stages []Stage, seq, step uint64) (int, float64, bool) {
 	c := &f.s.cfg
 	sc := f.sc
 	for _, st := range stages {
@@ -1029,23 +1097,27 @@ func (f *fastState) finishSparse(stages []Stage, seq, step uint64) (int, bool) {
 			Typical(sc.xs, c.Typical)
 		case StageXTC:
 			XTC(sc.xs, c.XTCThreshold, c.XTCProbability, XTCUniform(c.Seed, seq, step))
+		case StageTopNSigma:
+			TopNSigma(sc.xs, c.TopNSigma)
+		case stageMirostat:
+			MirostatTruncate(sc.xs, f.mu)
 		}
 		f.compact()
 	}
 	if f.greedy {
 		j := Argmax(sc.xs)
 		if j < 0 {
-			return 0, false
+			return 0, 0, false
 		}
-		return int(sc.ids[j]), true
+		return int(sc.ids[j]), 0, true
 	}
 	p := Softmax(sc.xs)
 	if p == nil {
-		return 0, false
+		return 0, 0, false
 	}
 	j := Draw(p, Uniform(c.Seed, seq, step))
 	if j < 0 {
-		return 0, false
+		return 0, 0, false
 	}
-	return int(sc.ids[j]), true
+	return int(sc.ids[j]), p[j], true
 }

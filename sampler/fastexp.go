@@ -56,3 +56,17 @@ var expTabHi, expTabLo = func() (hi, lo [16]float64) {
 	}
 	return hi, lo
 }()
+
+// momentsGo is moments in Go.
+func momentsGo(src []float32, c float64) (int, float64, float64) {
+	cnt, s1, s2 := 0, 0.0, 0.0
+	for _, x := range src {
+		if x > float32(math.Inf(-1)) {
+			d := float64(x) - c
+			cnt++
+			s1 += d
+			s2 += d * d
+		}
+	}
+	return cnt, s1, s2
+}

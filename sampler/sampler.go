@@ -35,7 +35,7 @@ func New(cfg Config) (*Sampler, error) {
 	}
 	s.dry = DRYParams{Multiplier: cfg.DRYMultiplier, Base: cfg.DRYBase, AllowedLength: cfg.DRYAllowedLength,
 		PenaltyLastN: cfg.DRYPenaltyLastN, Breakers: cfg.DRYSequenceBreakers}
-	s.fast = fastOrder(s.order) && cfg.TopNSigma == 0 && cfg.Mirostat == 0
+	s.fast = fastOrder(s.order)
 	return s, nil
 }
 
@@ -224,6 +224,14 @@ func (s *Sampler) Sample(logits []float32, history []int, seq, step uint64) (int
 func (s *Sampler) SampleState(logits []float32, history []int, seq, step uint64, st *State) (int, error) {
 	if s.cfg.Mirostat == 0 {
 		return s.Sample(logits, history, seq, step)
+	}
+	if s.fast {
+		if id, p, ok := s.sampleFastMu(logits, history, seq, step, st.Mu); ok {
+			if s.cfg.Temperature != 0 {
+				st.Mu = MirostatUpdate(st.Mu, s.cfg.MirostatTau, s.cfg.MirostatEta, p)
+			}
+			return id, nil
+		}
 	}
 	return s.sampleRef(logits, history, seq, step, st)
 }

@@ -99,3 +99,23 @@ func geIndices(src []float32, th float32, out []int32) []int32 {
 	}
 	return out
 }
+
+// momentsAVX512 returns, over the values of src[:n] (n a multiple of 16)
+// other than -Inf, their number and the sums of d = float64(x) - c and of
+// d*d.
+//
+//go:noescape
+func momentsAVX512(src *float32, n int, c float64) (cnt int, s1, s2 float64)
+
+// moments returns, over the values x of src other than -Inf, their number
+// and the sums of d = float64(x) - c and of d*d (in any order).
+func moments(src []float32, c float64) (int, float64, float64) {
+	n := 0
+	cnt, s1, s2 := 0, 0.0, 0.0
+	if hasWeights512 && len(src) >= 16 {
+		n = len(src) &^ 15
+		cnt, s1, s2 = momentsAVX512(&src[0], n, c)
+	}
+	k, t1, t2 := momentsGo(src[n:], c)
+	return cnt + k, s1 + t1, s2 + t2
+}

@@ -365,3 +365,63 @@ w512done:
 	MOVSD X3, sum8+56(FP)
 	VZEROUPPER
 	RET
+
+DATA momNegInf<>+0(SB)/8, $0xfff0000000000000
+GLOBL momNegInf<>(SB), RODATA|NOPTR, $8
+
+// func momentsAVX512(src *float32, n int, c float64) (cnt int, s1, s2 float64)
+//
+// Over the values x of src[:n] (n a multiple of 16) other than -Inf: their
+// number, the sum of d = float64(x) - c and the sum of d*d, in two
+// accumulator sets of 8 lanes.
+TEXT ·momentsAVX512(SB), NOSPLIT, $0-48
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSD c+16(FP), Z16
+	VBROADCASTSD momNegInf<>(SB), Z17
+	VXORPD Z0, Z0, Z0
+	VXORPD Z1, Z1, Z1
+	VXORPD Z2, Z2, Z2
+	VXORPD Z3, Z3, Z3
+	XORQ AX, AX
+	XORQ R8, R8
+	CMPQ AX, CX
+	JAE momdone
+momloop:
+	VCVTPS2PD (SI)(AX*4), Z4
+	VCVTPS2PD 32(SI)(AX*4), Z5
+	VCMPPD $0x1e, Z17, Z4, K1
+	VCMPPD $0x1e, Z17, Z5, K2
+	VSUBPD Z16, Z4, Z4
+	VSUBPD Z16, Z5, Z5
+	VADDPD Z4, Z0, K1, Z0
+	VADDPD Z5, Z1, K2, Z1
+	VFMADD231PD Z4, Z4, K1, Z2
+	VFMADD231PD Z5, Z5, K2, Z3
+	KMOVB K1, BX
+	KMOVB K2, DX
+	POPCNTL BX, BX
+	POPCNTL DX, DX
+	ADDQ BX, R8
+	ADDQ DX, R8
+	ADDQ $16, AX
+	CMPQ AX, CX
+	JB momloop
+momdone:
+	VADDPD Z1, Z0, Z0
+	VADDPD Z3, Z2, Z2
+	VEXTRACTF64X4 $1, Z0, Y8
+	VADDPD Y8, Y0, Y0
+	VEXTRACTF128 $1, Y0, X8
+	VADDPD X8, X0, X0
+	VHADDPD X0, X0, X0
+	MOVSD X0, s1+32(FP)
+	VEXTRACTF64X4 $1, Z2, Y8
+	VADDPD Y8, Y2, Y2
+	VEXTRACTF128 $1, Y2, X8
+	VADDPD X8, X2, X2
+	VHADDPD X2, X2, X2
+	MOVSD X2, s2+40(FP)
+	MOVQ R8, cnt+24(FP)
+	VZEROUPPER
+	RET

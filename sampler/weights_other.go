@@ -34,3 +34,9 @@ func geIndices(src []float32, th float32, out []int32) []int32 {
 	}
 	return out
 }
+
+// moments returns, over the values x of src other than -Inf, their number
+// and the sums of d = float64(x) - c and of d*d (in any order).
+func moments(src []float32, c float64) (int, float64, float64) {
+	return momentsGo(src, c)
+}
