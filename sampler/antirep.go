@@ -237,19 +237,26 @@ func XTCUniform(seed, seq, step uint64) float64 {
 // ascending; if there are at least two, all of them but the last ranked (the
 // least probable) are set to -Inf. Otherwise l is unchanged.
 func XTC(l []float64, threshold, probability, u float64) {
+	xtc(l, threshold, probability, u, &selBuf{})
+}
+
+// xtc is XTC with the buffers of b.
+func xtc(l []float64, threshold, probability, u float64, b *selBuf) {
 	if probability <= 0 || threshold > 0.5 || u > probability {
 		return
 	}
-	p := Softmax(l)
+	p := softmaxTo(b.probs, l)
 	if p == nil {
 		return
 	}
-	var top []int32
+	b.probs = p
+	top := b.pre[:0]
 	for i, x := range p {
 		if x >= threshold && x > 0 {
 			top = append(top, int32(i))
 		}
 	}
+	b.pre = top
 	if len(top) < 2 {
 		return
 	}
@@ -266,11 +273,15 @@ func MirostatMu0(tau float64) float64 { return 2 * tau }
 // mirostat_v2): with p = Softmax(l), tokens whose surprise -log2(p) exceeds
 // mu are set to -Inf; if that would remove every token, the most probable
 // one (lowest id on ties) is kept.
-func MirostatTruncate(l []float64, mu float64) {
-	p := Softmax(l)
+func MirostatTruncate(l []float64, mu float64) { mirostatTruncate(l, mu, &selBuf{}) }
+
+// mirostatTruncate is MirostatTruncate with the buffers of b.
+func mirostatTruncate(l []float64, mu float64, b *selBuf) {
+	p := softmaxTo(b.probs, l)
 	if p == nil {
 		return
 	}
+	b.probs = p
 	best := Argmax(l)
 	keptAny := false
 	for _, x := range p {

@@ -93,6 +93,7 @@ type scratch struct {
 	cands    []cand
 	ids      []int32
 	xs       []float64
+	sel      selBuf // buffers of the truncation stages on the candidate list
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -485,39 +486,44 @@ func (s *Sampler) sampleFastAt(logits []float32, history []int, seq, step uint64
 // reference) and returns the largest untouched logit and its lowest id (-1
 // when every untouched logit is -Inf).
 func (f *fastState) maxPass() (float32, int, bool) {
-	gen, stamp := f.sc.gen, f.sc.stamp[:len(f.logits)]
-	// The largest value over all tokens (vectorised); its first token is
-	// the answer unless that token is touched.
+	sc := f.sc
+	gen, stamp := sc.gen, sc.stamp[:len(f.logits)]
+	// The largest value over all tokens (vectorised) also reports NaN and
+	// +Inf.
 	mx, nan := maxF32(f.logits)
 	if nan || mx > math.MaxFloat32 {
 		return 0, 0, false
 	}
-	if mx > float32(math.Inf(-1)) {
-		for i, x := range f.logits {
-			if x == mx {
-				if stamp[i] != gen {
-					return mx, i, true
-				}
-				break
+	if mx == float32(math.Inf(-1)) {
+		return mx, -1, true
+	}
+	// The untouched tokens with logit >= mx - d, d widened until there is
+	// one (or every finite logit is taken): the largest of them, lowest id
+	// first, is the largest untouched logit.
+	idx := sc.kidx[:0]
+	for d := float32(0); ; {
+		th := mx - d
+		all := d > 1e30 || th < -math.MaxFloat32
+		if all {
+			th = -math.MaxFloat32
+		}
+		idx = geIndices(f.logits, th, idx[:0])
+		best, bi := float32(math.Inf(-1)), -1
+		for _, i := range idx {
+			if x := f.logits[i]; stamp[i] != gen && (bi < 0 || x > best) {
+				best, bi = x, int(i)
 			}
 		}
-	}
-	best, bi := float32(math.Inf(-1)), -1
-	bad := false
-	for i, x := range f.logits {
-		// One comparison per token: true for a new maximum and for NaN.
-		if !(x <= best) {
-			if x != x {
-				bad = true
-			} else if stamp[i] != gen {
-				best, bi = x, i
-			}
+		if bi >= 0 || all {
+			sc.kidx = idx
+			return best, bi, true
+		}
+		if d == 0 {
+			d = 0.125
+		} else {
+			d *= 4
 		}
 	}
-	if bad || best > math.MaxFloat32 {
-		return 0, 0, false
-	}
-	return best, bi, true
 }
 
 // setCands replaces the candidate list by the ids of cs (sorted by id) and
@@ -595,7 +601,7 @@ func (f *fastState) topKDense(k int) bool {
 	}
 	sc.cands = cs
 	f.setCands(cs)
-	TopK(sc.xs, k)
+	topK(sc.xs, k, &sc.sel)
 	f.compact()
 	return true
 }
@@ -1088,19 +1094,19 @@ func (f *fastState) finishSparse(stages []Stage, seq, step uint64) (int, float64
 	for _, st := range stages {
 		switch st {
 		case StageTopK:
-			TopK(sc.xs, c.TopK)
+			topK(sc.xs, c.TopK, &sc.sel)
 		case StageTopP:
-			TopP(sc.xs, c.TopP)
+			topP(sc.xs, c.TopP, &sc.sel)
 		case StageMinP:
-			MinP(sc.xs, c.MinP)
+			minPTo(sc.xs, c.MinP, &sc.sel)
 		case StageTypical:
-			Typical(sc.xs, c.Typical)
+			typical(sc.xs, c.Typical, &sc.sel)
 		case StageXTC:
-			XTC(sc.xs, c.XTCThreshold, c.XTCProbability, XTCUniform(c.Seed, seq, step))
+			xtc(sc.xs, c.XTCThreshold, c.XTCProbability, XTCUniform(c.Seed, seq, step), &sc.sel)
 		case StageTopNSigma:
 			TopNSigma(sc.xs, c.TopNSigma)
 		case stageMirostat:
-			MirostatTruncate(sc.xs, f.mu)
+			mirostatTruncate(sc.xs, f.mu, &sc.sel)
 		}
 		f.compact()
 	}
@@ -1111,10 +1117,11 @@ func (f *fastState) finishSparse(stages []Stage, seq, step uint64) (int, float64
 		}
 		return int(sc.ids[j]), 0, true
 	}
-	p := Softmax(sc.xs)
+	p := softmaxTo(sc.sel.probs, sc.xs)
 	if p == nil {
 		return 0, 0, false
 	}
+	sc.sel.probs = p
 	j := Draw(p, Uniform(c.Seed, seq, step))
 	if j < 0 {
 		return 0, 0, false

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // ErrNoCandidates is returned when every token has been filtered out (for
@@ -279,7 +280,10 @@ func Argmax(l []float64) int {
 // largest finite logit, w[i] = exp(l[i]-m), Z the sum of w in ascending index
 // order, p[i] = w[i]/Z. -Inf logits get probability exactly 0. It returns nil
 // when every logit is -Inf.
-func Softmax(l []float64) []float64 {
+func Softmax(l []float64) []float64 { return softmaxTo(nil, l) }
+
+// softmaxTo is Softmax into dst's storage.
+func softmaxTo(dst, l []float64) []float64 {
 	m := math.Inf(-1)
 	for _, x := range l {
 		if x > m {
@@ -289,7 +293,8 @@ func Softmax(l []float64) []float64 {
 	if math.IsInf(m, -1) {
 		return nil
 	}
-	p := make([]float64, len(l))
+	p := slices.Grow(dst[:0], len(l))[:len(l)]
+	clear(p)
 	z := 0.0
 	for i, x := range l {
 		if !math.IsInf(x, -1) {
@@ -430,7 +435,13 @@ func Temperature(l []float64, t float64) {
 // or false when l has fewer than k finite values. It keeps a min-heap of the
 // k largest values seen, O(len(l) log k).
 func kthLargest(l []float64, k int) (float64, bool) {
-	h := make([]float64, 0, k)
+	x, ok, _ := kthLargestTo(nil, l, k)
+	return x, ok
+}
+
+// kthLargestTo is kthLargest with its heap in h's storage (returned).
+func kthLargestTo(h, l []float64, k int) (float64, bool, []float64) {
+	h = slices.Grow(h[:0], k)
 	for _, x := range l {
 		if math.IsInf(x, -1) {
 			continue
@@ -467,20 +478,24 @@ func kthLargest(l []float64, k int) (float64, bool) {
 		}
 	}
 	if len(h) < k {
-		return 0, false
+		return 0, false, h
 	}
-	return h[0], true
+	return h[0], true, h
 }
 
 // TopK keeps, in place, every token whose logit is at least the k-th largest
 // surviving logit (ties at the boundary are all kept) and sets the others to
 // -Inf (Hugging Face TopKLogitsWarper). k = 0 or k >= the number of
 // surviving tokens is a no-op.
-func TopK(l []float64, k int) {
+func TopK(l []float64, k int) { topK(l, k, &selBuf{}) }
+
+// topK is TopK with the buffers of b.
+func topK(l []float64, k int, b *selBuf) {
 	if k <= 0 {
 		return
 	}
-	th, ok := kthLargest(l, k)
+	th, ok, h := kthLargestTo(b.heap, l, k)
+	b.heap = h
 	if !ok {
 		return
 	}
@@ -495,14 +510,18 @@ func TopK(l []float64, k int) {
 // minP times the largest probability and sets the others to -Inf (Hugging
 // Face MinPLogitsWarper). The most probable token is always kept. minP = 0 is
 // a no-op.
-func MinP(l []float64, minP float64) {
+func MinP(l []float64, minP float64) { minPTo(l, minP, &selBuf{}) }
+
+// minPTo is MinP with the buffers of b.
+func minPTo(l []float64, minP float64, b *selBuf) {
 	if minP <= 0 {
 		return
 	}
-	probs := Softmax(l)
+	probs := softmaxTo(b.probs, l)
 	if probs == nil {
 		return
 	}
+	b.probs = probs
 	pmax := 0.0
 	for _, x := range probs {
 		pmax = math.Max(pmax, x)

@@ -68,9 +68,20 @@ func massSelect(idx []int32, key, w []float64, target float64) (t float64, all b
 	return 0, true
 }
 
+// selBuf holds the buffers of the truncation stages, so that the fast path
+// can reuse them from call to call; the zero value is ready (the exported
+// functions use a fresh one).
+type selBuf struct {
+	probs, neg, heap []float64
+	idx, work, pre   []int32
+}
+
 // finiteIdx returns the ids of the finite values of l.
-func finiteIdx(l []float64) []int32 {
-	idx := make([]int32, 0, len(l))
+func finiteIdx(l []float64) []int32 { return finiteIdxTo(nil, l) }
+
+// finiteIdxTo is finiteIdx into dst's storage.
+func finiteIdxTo(dst []int32, l []float64) []int32 {
+	idx := slices.Grow(dst[:0], len(l))
 	for i, x := range l {
 		if !math.IsInf(x, -1) {
 			idx = append(idx, int32(i))
@@ -81,8 +92,8 @@ func finiteIdx(l []float64) []int32 {
 
 // upperSet returns the ids of idx whose key is >= t, or a copy of idx when
 // all is set.
-func upperSet(idx []int32, key []float64, t float64, all bool) []int32 {
-	var out []int32
+func upperSet(out, idx []int32, key []float64, t float64, all bool) []int32 {
+	out = out[:0]
 	for _, i := range idx {
 		if all || key[i] >= t {
 			out = append(out, i)
@@ -112,18 +123,25 @@ func sortRanked(ids []int32, key []float64) {
 // that order in float64: a token is kept iff the sum of the probabilities
 // ranked before it is < p. The most probable token is always kept. p >= 1
 // is a no-op. It sorts only the ranks down to the cut (see massSelect).
-func TopP(l []float64, p float64) {
+func TopP(l []float64, p float64) { topP(l, p, &selBuf{}) }
+
+// topP is TopP with the buffers of b.
+func topP(l []float64, p float64, b *selBuf) {
 	if p >= 1 {
 		return
 	}
-	probs := Softmax(l)
+	probs := softmaxTo(b.probs, l)
 	if probs == nil {
 		return
 	}
-	idx := finiteIdx(l)
-	work := slices.Clone(idx)
+	b.probs = probs
+	idx := finiteIdxTo(b.idx, l)
+	b.idx = idx
+	work := append(b.work[:0], idx...)
+	b.work = work
 	t, all := massSelect(work, l, probs, p+selectMargin)
-	pre := upperSet(idx, l, t, all)
+	pre := upperSet(b.pre, idx, l, t, all)
+	b.pre = pre
 	sortRanked(pre, l)
 	k, cum := walkTopP(pre, probs, p)
 	if k == len(pre) && cum < p && !all {
@@ -167,14 +185,18 @@ func walkTopP(ranked []int32, probs []float64, p float64) (int, float64) {
 // whose score is greater than the score at rank k is set to -Inf (ties with
 // it are kept). mass >= 1 is a no-op. It sorts only the ranks down to the
 // cut (see massSelect).
-func Typical(l []float64, mass float64) {
+func Typical(l []float64, mass float64) { typical(l, mass, &selBuf{}) }
+
+// typical is Typical with the buffers of b.
+func typical(l []float64, mass float64, b *selBuf) {
 	if mass >= 1 {
 		return
 	}
-	probs := Softmax(l)
+	probs := softmaxTo(b.probs, l)
 	if probs == nil {
 		return
 	}
+	b.probs = probs
 	m := math.Inf(-1)
 	for _, x := range l {
 		m = math.Max(m, x)
@@ -186,7 +208,7 @@ func Typical(l []float64, mass float64) {
 		}
 	}
 	logZ := m + math.Log(z)
-	idx := make([]int32, 0, len(l))
+	idx := b.idx[:0]
 	ent := 0.0
 	for i, x := range l {
 		if math.IsInf(x, -1) {
@@ -196,13 +218,18 @@ func Typical(l []float64, mass float64) {
 		ent -= probs[i] * (x - logZ)
 	}
 	// neg holds -score, so that the most typical tokens rank first.
-	neg := make([]float64, len(l))
+	b.idx = idx
+	neg := slices.Grow(b.neg[:0], len(l))[:len(l)]
+	clear(neg)
+	b.neg = neg
 	for _, i := range idx {
 		neg[i] = -math.Abs(-(l[i] - logZ) - ent)
 	}
-	work := slices.Clone(idx)
+	work := append(b.work[:0], idx...)
+	b.work = work
 	t, all := massSelect(work, neg, probs, mass+selectMargin)
-	pre := upperSet(idx, neg, t, all)
+	pre := upperSet(b.pre, idx, neg, t, all)
+	b.pre = pre
 	sortRanked(pre, neg)
 	k, reached := walkTypical(pre, probs, mass)
 	if !reached && !all {
