@@ -55,11 +55,15 @@ func benchSample(b *testing.B, mut func(*Config)) {
 	}
 	b.ReportAllocs()
 	step := uint64(0)
+	cpu0 := cpuTime()
 	for b.Loop() {
 		if _, err := s.Sample(logits[step%rows], hist, 0, step); err != nil {
 			b.Fatal(err)
 		}
 		step++
+	}
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
 

@@ -529,12 +529,14 @@ func (f *fastState) maxPass() (float32, int, bool) {
 // setCands replaces the candidate list by the ids of cs (sorted by id) and
 // their exact logits.
 func (f *fastState) setCands(cs []cand) {
-	slices.SortFunc(cs, func(a, b cand) int { return cmp.Compare(a.id, b.id) })
 	sc := f.sc
 	sc.ids, sc.xs = sc.ids[:0], sc.xs[:0]
 	for _, c := range cs {
 		sc.ids = append(sc.ids, c.id)
-		sc.xs = append(sc.xs, c.x)
+	}
+	slices.Sort(sc.ids)
+	for _, id := range sc.ids {
+		sc.xs = append(sc.xs, f.x(int(id)))
 	}
 }
 
