@@ -61,7 +61,10 @@ func maxF32AVX2(src *float32, n int) (mx float32, nan bool)
 func maxF32(src []float32) (float32, bool) {
 	n := 0
 	mx, nan := float32(math.Inf(-1)), false
-	if hasWeightsAsm && len(src) >= 8 {
+	if hasWeights512 && len(src) >= 16 {
+		n = len(src) &^ 15
+		mx, nan = maxF32AVX512(&src[0], n)
+	} else if hasWeightsAsm && len(src) >= 8 {
 		n = len(src) &^ 7
 		mx, nan = maxF32AVX2(&src[0], n)
 	}
@@ -82,11 +85,27 @@ func maxF32(src []float32) (float32, bool) {
 //go:noescape
 func geIndicesAVX2(src *float32, n int, th float32, out *int32) (count int)
 
+// geIndicesAVX512 is geIndicesAVX2 with AVX-512 over n a multiple of 16;
+// out must have room for n+16 (whole groups of 16 are stored).
+//
+//go:noescape
+func geIndicesAVX512(src *float32, n int, th float32, out *int32) (count int)
+
+// maxF32AVX512 is maxF32AVX2 with AVX-512 over n a multiple of 16.
+//
+//go:noescape
+func maxF32AVX512(src *float32, n int) (mx float32, nan bool)
+
 // geIndices appends to out the indices i of src with src[i] >= th, in
 // ascending order.
 func geIndices(src []float32, th float32, out []int32) []int32 {
 	n := 0
-	if hasWeightsAsm && len(src) >= 8 {
+	if hasWeights512 && len(src) >= 16 {
+		n = len(src) &^ 15
+		out = slices.Grow(out, n+16)
+		m := geIndicesAVX512(&src[0], n, th, &out[len(out):cap(out)][0])
+		out = out[:len(out)+m]
+	} else if hasWeightsAsm && len(src) >= 8 {
 		n = len(src) &^ 7
 		out = slices.Grow(out, n)
 		m := geIndicesAVX2(&src[0], n, th, &out[len(out):cap(out)][0])

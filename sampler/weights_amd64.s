@@ -425,3 +425,110 @@ momdone:
 	MOVQ R8, cnt+24(FP)
 	VZEROUPPER
 	RET
+
+DATA geIota<>+0(SB)/4, $0
+DATA geIota<>+4(SB)/4, $1
+DATA geIota<>+8(SB)/4, $2
+DATA geIota<>+12(SB)/4, $3
+DATA geIota<>+16(SB)/4, $4
+DATA geIota<>+20(SB)/4, $5
+DATA geIota<>+24(SB)/4, $6
+DATA geIota<>+28(SB)/4, $7
+DATA geIota<>+32(SB)/4, $8
+DATA geIota<>+36(SB)/4, $9
+DATA geIota<>+40(SB)/4, $10
+DATA geIota<>+44(SB)/4, $11
+DATA geIota<>+48(SB)/4, $12
+DATA geIota<>+52(SB)/4, $13
+DATA geIota<>+56(SB)/4, $14
+DATA geIota<>+60(SB)/4, $15
+GLOBL geIota<>(SB), RODATA|NOPTR, $64
+
+DATA geSixteen<>+0(SB)/4, $16
+GLOBL geSixteen<>(SB), RODATA|NOPTR, $4
+
+// func geIndicesAVX512(src *float32, n int, th float32, out *int32) (count int)
+//
+// geIndicesAVX2 with AVX-512 over n a multiple of 16: the indices of each
+// 16 values are compressed in a register and stored whole, so out must
+// have room for n+16.
+TEXT ·geIndicesAVX512(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS th+16(FP), Z1
+	MOVQ out+24(FP), DI
+	VMOVDQU32 geIota<>(SB), Z3
+	VPBROADCASTD geSixteen<>(SB), Z4
+	XORQ AX, AX
+	XORQ R8, R8
+ge512loop:
+	CMPQ AX, CX
+	JAE ge512done
+	VMOVUPS (SI)(AX*4), Z0
+	VCMPPS $0x1d, Z1, Z0, K1
+	KORTESTW K1, K1
+	JZ ge512next
+	VPCOMPRESSD Z3, K1, Z2
+	VMOVDQU32 Z2, (DI)(R8*4)
+	KMOVW K1, BX
+	POPCNTL BX, BX
+	ADDQ BX, R8
+ge512next:
+	VPADDD Z4, Z3, Z3
+	ADDQ $16, AX
+	JMP ge512loop
+ge512done:
+	MOVQ R8, count+32(FP)
+	VZEROUPPER
+	RET
+
+// func maxF32AVX512(src *float32, n int) (mx float32, nan bool)
+//
+// maxF32AVX2 with AVX-512 over n a multiple of 16.
+TEXT ·maxF32AVX512(SB), NOSPLIT, $0-21
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS maxNegInf<>(SB), Z1
+	VMOVAPS Z1, Z4
+	KXORW K3, K3, K3
+	KXORW K4, K4, K4
+	XORQ AX, AX
+	MOVQ CX, DX
+	ANDQ $-32, DX
+	CMPQ AX, DX
+	JAE max512tail
+max512loop:
+	VMOVUPS (SI)(AX*4), Z0
+	VMOVUPS 64(SI)(AX*4), Z6
+	VCMPPS $3, Z0, Z0, K1
+	VCMPPS $3, Z6, Z6, K2
+	KORW K1, K3, K3
+	KORW K2, K4, K4
+	VMAXPS Z1, Z0, Z1
+	VMAXPS Z4, Z6, Z4
+	ADDQ $32, AX
+	CMPQ AX, DX
+	JB max512loop
+max512tail:
+	CMPQ AX, CX
+	JAE max512reduce
+	VMOVUPS (SI)(AX*4), Z0
+	VCMPPS $3, Z0, Z0, K1
+	KORW K1, K3, K3
+	VMAXPS Z1, Z0, Z1
+max512reduce:
+	VMAXPS Z4, Z1, Z1
+	KORW K4, K3, K3
+	VEXTRACTF64X4 $1, Z1, Y0
+	VMAXPS Y0, Y1, Y1
+	VEXTRACTF128 $1, Y1, X0
+	VMAXPS X0, X1, X1
+	VPERMILPS $0x4e, X1, X0
+	VMAXPS X0, X1, X1
+	VPERMILPS $0xb1, X1, X0
+	VMAXPS X0, X1, X1
+	MOVSS X1, mx+16(FP)
+	KORTESTW K3, K3
+	SETNE nan+20(FP)
+	VZEROUPPER
+	RET

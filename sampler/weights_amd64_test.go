@@ -114,3 +114,54 @@ func BenchmarkWeightKernels(b *testing.B) {
 	})
 	run("go", true, func(s []float32) float64 { return denseWeightsGo(s, 8, 1/0.8).w })
 }
+
+// The AVX2 and AVX-512 scans (maximum with NaN detection, indices above a
+// threshold) agree with a plain loop.
+func TestScanKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(63, 64))
+	for _, n := range []int{16, 32, 48, 64, 1024, 4096} {
+		for rep := 0; rep < 30; rep++ {
+			src := make([]float32, n)
+			for i := range src {
+				src[i] = float32(r.IntN(9)) - 4
+				switch r.IntN(40) {
+				case 0:
+					src[i] = float32(math.Inf(-1))
+				case 1:
+					if rep%3 == 0 {
+						src[i] = float32(math.NaN())
+					}
+				}
+			}
+			wantMx, wantNaN := float32(math.Inf(-1)), false
+			for _, x := range src {
+				if x != x {
+					wantNaN = true
+				} else if x > wantMx {
+					wantMx = x
+				}
+			}
+			th := float32(r.IntN(9)) - 4
+			var want []int32
+			for i, x := range src {
+				if x >= th {
+					want = append(want, int32(i))
+				}
+			}
+			if hasWeightsAsm {
+				mx, nan := maxF32AVX2(&src[0], n)
+				require.Equal(t, wantMx, mx)
+				require.Equal(t, wantNaN, nan)
+				out := make([]int32, n)
+				require.Equal(t, want, append([]int32(nil), out[:geIndicesAVX2(&src[0], n, th, &out[0])]...))
+			}
+			if hasWeights512 {
+				mx, nan := maxF32AVX512(&src[0], n)
+				require.Equal(t, wantMx, mx)
+				require.Equal(t, wantNaN, nan)
+				out := make([]int32, n+16)
+				require.Equal(t, want, append([]int32(nil), out[:geIndicesAVX512(&src[0], n, th, &out[0])]...))
+			}
+		}
+	}
+}
