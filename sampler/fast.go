@@ -358,10 +358,6 @@ func (s *Sampler) sampleFastAt(logits []float32, history []int, seq, step uint64
 		}
 	}
 
-	// Greedy decoding skips the temperature stage (T = 1 below) and takes
-	// the argmax at the end. Top-k, top-p and min-p keep the argmax, so
-	// only typical sampling and XTC need the truncation stages.
-	greedyTypical := greedy && (c.Typical < 1 || active(StageXTC, c, v))
 	f := &fastState{s: s, sc: sc, logits: logits, t: c.Temperature, greedy: greedy}
 	if greedy {
 		f.t = 1
@@ -381,6 +377,11 @@ func (s *Sampler) sampleFastAt(logits []float32, history []int, seq, step uint64
 		// Mirostat keeps the most probable token: greedy decoding ignores it.
 		stages = append(stages, stageMirostat)
 	}
+	// Greedy decoding skips the temperature stage (T = 1 below) and takes
+	// the argmax at the end. Top-k, top-p, min-p and top-n-sigma keep the
+	// argmax, so only typical sampling and XTC (when it fires) need the
+	// truncation stages.
+	greedyTypical := greedy && (slices.Contains(stages, StageTypical) || slices.Contains(stages, StageXTC))
 	if (!greedy || greedyTypical) && len(stages) > 0 && stages[0] == StageTopK {
 		if !f.topKDense(c.TopK) {
 			return 0, 0, false
