@@ -71,9 +71,9 @@
 // Sample's token is defined by the pipeline above, but Sample usually
 // reaches it without copying the V logits to float64, without sorting and
 // without V calls to math.Exp, when only the penalty, DRY, n-gram penalty,
-// n-gram and bias stages precede temperature (as in the default order) and
-// neither top-n-sigma nor Mirostat is on (XTC only after another
-// truncation stage); otherwise Sample runs the pipeline as written:
+// n-gram and bias stages precede temperature (as in the default order), XTC
+// over the untruncated distribution being the last stage; otherwise Sample
+// runs the pipeline as written:
 //
 //   - Only the tokens named by the history window, DRY, the n-gram penalty,
 //     the n-gram ban, the bias and the banned list change before the
@@ -89,6 +89,16 @@
 //     float64 rounding (cumulative masses more than ~1e-10 away from the
 //     cut); otherwise, which happens at exact ties of cumulative mass and
 //     about once in 10^5 draws, the reference pipeline decides.
+//   - Top-n-sigma, XTC and Mirostat 2.0's truncation over the untruncated
+//     vocabulary are thresholds on the processed logit: top-n-sigma's from
+//     vectorised moment sums with an error bound against the reference's
+//     sequential float64 sums, XTC's and Mirostat's from that normaliser and
+//     its bound. Tokens within the error band of a threshold make the
+//     reference decide. XTC removes a few top tokens; the draw then runs
+//     over the rest of the vocabulary as above. SampleState takes the same
+//     path with the sequence's mu.
+//   - The weights, maxima and threshold scans run in AVX-512 kernels where
+//     the CPU has them (AVX2 or Go otherwise).
 //   - After the first truncation, the remaining stages and the draw run the
 //     reference functions on the surviving tokens in ascending id order,
 //     which computes bit for bit what they compute over the full vocabulary.
