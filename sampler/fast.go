@@ -876,15 +876,17 @@ func (f *fastState) tailBound(mass float64) (float64, bool) {
 	return math.Log(rest / float64(len(f.logits))), true
 }
 
-// rankSelect orders the prefix of cs that holds at least target of the
-// weight w by key k descending (ties by id ascending) and returns it: a
-// mass-weighted selection finds the threshold, and only the tokens at or
-// above it are sorted.
-func rankSelect(cs []cand, target float64) []cand {
-	s0 := 0 // a = cs[s0:s0+len(a)]
-	a := cs
-	need := target
-	for len(a) > 0 {
+// crossSelect finds, in the ranking of cs by key k descending (ties by id
+// ascending), the first token whose inclusive cumulative weight w reaches
+// target: it returns its index in cs (which it permutes) and the weight of
+// the tokens ranked before it, summed in another order than the ranking's
+// (the callers' margins cover the difference). ok is false when cs holds
+// less than target. A weighted quickselect: only the tokens that tie with
+// the answer's key are sorted (by id).
+func crossSelect(cs []cand, target float64) (j int, before float64, ok bool) {
+	lo, hi := 0, len(cs)
+	for hi > lo {
+		a := cs[lo:hi]
 		x0, x1, x2 := a[0].k, a[len(a)/2].k, a[len(a)-1].k
 		pv := max(min(x0, x1), min(max(x0, x1), x2))
 		lt, i, gt := 0, 0, len(a)
@@ -906,29 +908,29 @@ func rankSelect(cs []cand, target float64) []cand {
 		for _, c := range a[:lt] {
 			mG += c.w
 		}
-		if mG >= need {
-			a = a[:lt]
+		if lt > 0 && before+mG >= target {
+			hi = lo + lt
 			continue
 		}
 		mE := 0.0
 		for _, c := range a[lt:gt] {
 			mE += c.w
 		}
-		if mG+mE >= need {
-			cs = cs[:s0+gt] // the upper set ends after the equal part of a
-			break
+		if before+mG+mE >= target {
+			e := a[lt:gt]
+			slices.SortFunc(e, func(a, b cand) int { return cmp.Compare(a.id, b.id) })
+			cum := before + mG
+			for i, c := range e {
+				if cum+c.w >= target || i == len(e)-1 {
+					return lo + lt + i, cum, true
+				}
+				cum += c.w
+			}
 		}
-		need -= mG + mE
-		s0 += gt
-		a = a[gt:]
+		before += mG + mE
+		lo += gt
 	}
-	slices.SortFunc(cs, func(a, b cand) int {
-		if c := cmp.Compare(b.k, a.k); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.id, b.id)
-	})
-	return cs
+	return 0, before, false
 }
 
 // cutSteps returns the exponents at which the dense top-p and typical
@@ -966,25 +968,25 @@ func (f *fastState) topPDense(p float64) bool {
 		if mass < target+2*mg && si < len(steps)-1 {
 			continue
 		}
-		cs := rankSelect(all, target+mg)
-		cum := 0.0
-		for k, c := range cs {
-			if cum >= target {
-				if k == 0 || cum < target+mg || cum-cs[k-1].w >= target-mg {
-					return false
-				}
-				f.setCands(cs[:k])
-				return true
+		// The last kept token is the first whose inclusive cumulative
+		// mass reaches p*Z; the decision must hold within the margin.
+		j, before, ok := crossSelect(all, target)
+		if !ok {
+			return false
+		}
+		c := all[j]
+		if !(before < target-mg && before+c.w >= target+mg) {
+			return false
+		}
+		n := 0
+		for _, o := range all {
+			if o.x > c.x || (o.x == c.x && o.id <= c.id) {
+				all[n] = o
+				n++
 			}
-			cum += c.w
 		}
-		// The cut falls right after cs (a prefix of the ranking: every
-		// token outside it ranks lower), whose tokens are all kept.
-		if n := len(cs); n > 0 && cum >= target+mg && cum-cs[n-1].w < target-mg {
-			f.setCands(cs)
-			return true
-		}
-		return false
+		f.setCands(all[:n])
+		return true
 	}
 	return false
 }
@@ -1022,24 +1024,19 @@ func (f *fastState) typicalDense(mass float64) bool {
 			all[j].s = math.Abs(all[j].x - f.m - ebarM)
 			all[j].k = -all[j].s
 		}
-		cs := rankSelect(all, target+mg)
-		cum := 0.0
+		j, before, found := crossSelect(all, target)
 		var c cand
-		found := false
-		for _, c = range cs {
-			cum += c.w
-			if cum >= target {
-				found = true
-				break
-			}
+		if found {
+			c = all[j]
 		}
+		cum := before + c.w
 		if !found || c.s+2*sigma >= bound {
 			if si < len(steps)-1 {
 				continue
 			}
 			return false
 		}
-		if cum < target+mg || cum-c.w >= target-mg {
+		if cum < target+mg || before >= target-mg {
 			return false
 		}
 		// Every token whose score could be on the other side of c's in the
