@@ -184,15 +184,18 @@ func (f *fastState) mirostatDense(mu float64) bool {
 	}
 	rel := f.probErr()
 	band := 3*rel + 8*u53*(math.Abs(mu)+2) + 1e-13
+	// -log2(w/z) < mu - band iff w > wHi; > mu + band iff w < wLo (Exp2's
+	// and the products' roundings are far inside band).
+	wHi := math.Exp2(-(mu - band)) * f.z * (1 + 8*u53)
+	wLo := math.Exp2(-(mu + band)) * f.z * (1 - 8*u53)
 	cs := f.collect(lo, math.Inf(1), true)
 	kept := 0
 	for _, cd := range cs {
-		s := -math.Log2(cd.w / f.z)
 		switch {
-		case s < mu-band:
+		case cd.w > wHi:
 			cs[kept] = cd
 			kept++
-		case s > mu+band:
+		case cd.w < wLo:
 		default:
 			return false
 		}
