@@ -26,8 +26,8 @@ import (
 //     exact float64 logits of the few candidates.
 //   - Top-p, typical sampling and a draw over the untruncated distribution
 //     need the normaliser Z of all V tokens. They use weights from expNeg
-//     (summed by an AVX-512 or AVX2 kernel where available), whose error is bounded,
-//     and decide only when the decision holds for every value within the
+//     (summed by an AVX-512 or AVX2 kernel where available), whose error is
+//     bounded, and decide only when the decision holds for every value within the
 //     error bound (of these weights and of the reference's own float64
 //     rounding): then the reference decides the same. Otherwise (a
 //     cumulative mass within ~1e-10 of a cut, a probability of order 1e-6
@@ -260,10 +260,6 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 // token's probability in the final distribution when Mirostat truncated it
 // (0 otherwise).
 func (s *Sampler) sampleFastMu(logits []float32, history []int, seq, step uint64, mu float64) (int, float64, bool) {
-	return s.sampleFastAt(logits, history, seq, step, mu)
-}
-
-func (s *Sampler) sampleFastAt(logits []float32, history []int, seq, step uint64, mu float64) (int, float64, bool) {
 	c := &s.cfg
 	v := len(logits)
 	greedy := c.Temperature == 0
