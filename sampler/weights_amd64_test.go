@@ -165,3 +165,39 @@ func TestScanKernels(t *testing.T) {
 		}
 	}
 }
+
+// The AVX-512 moment sums count the values other than -Inf and sum d and
+// d*d within the summation error of the Go loop's.
+func TestMomentsKernel(t *testing.T) {
+	if !hasWeights512 {
+		t.Skip("AVX-512 not available on this CPU")
+	}
+	r := rand.New(rand.NewPCG(65, 66))
+	for _, n := range []int{16, 32, 48, 1024, 65536} {
+		for rep := 0; rep < 10; rep++ {
+			src := make([]float32, n)
+			for i := range src {
+				src[i] = float32(r.NormFloat64()*3 + 2)
+				switch r.IntN(20) {
+				case 0:
+					src[i] = float32(math.Inf(-1))
+				case 1:
+					src[i] = -1e30
+				}
+			}
+			c := 1.5
+			cnt, s1, s2 := momentsAVX512(&src[0], n, c)
+			gc, g1, g2 := momentsGo(src, c)
+			abs1 := 0.0
+			for _, x := range src {
+				if x > float32(math.Inf(-1)) {
+					abs1 += math.Abs(float64(x) - c)
+				}
+			}
+			tol := float64(2*n) * 0x1p-53
+			require.Equal(t, gc, cnt, "n=%d", n)
+			require.InDelta(t, g1, s1, tol*abs1, "n=%d", n)
+			require.InDelta(t, g2, s2, tol*g2, "n=%d", n)
+		}
+	}
+}
