@@ -201,3 +201,33 @@ func TestMomentsKernel(t *testing.T) {
 		}
 	}
 }
+
+// With the AVX-512 kernels switched off (CPUs with AVX2 only), the fast
+// path still returns the reference's tokens.
+func TestSampleFastAVX2Only(t *testing.T) {
+	if !hasWeights512 {
+		t.Skip("the AVX2 kernels already run in the other tests")
+	}
+	hasWeights512 = false
+	defer func() { hasWeights512 = true }()
+	r := rand.New(rand.NewPCG(67, 68))
+	for it := 0; it < 600; it++ {
+		v := 2 + r.IntN(500)
+		if it%60 == 0 {
+			v = 65536
+		}
+		logits := propLogits32(r, v)
+		hist := make([]int, r.IntN(40))
+		for i := range hist {
+			hist[i] = r.IntN(v)
+		}
+		c := denseConfig(r, v)
+		if it%2 == 1 {
+			c = randConfig(r, v)
+		}
+		s := mustNew(t, c)
+		for step := uint64(0); step < 2; step++ {
+			sampleBoth(t, s, logits, hist, step, MirostatMu0(c.MirostatTau), "AVX2 only")
+		}
+	}
+}
