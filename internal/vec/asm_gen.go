@@ -798,9 +798,138 @@ func main() {
 		}
 		g.sparseKernel(e)
 	}
+	for _, e := range []elem{f32, f16, bf16, i8} {
+		for nt := 1; nt <= maxTile512; nt++ {
+			g.tileKernel512(e, nt)
+		}
+	}
 	out := strings.ReplaceAll(g.buf.String(), "\t\n", "\n")
 	if err := os.WriteFile("kernels_amd64.s", []byte(out), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// AVX-512 tiles for several tokens: tileKernel512 emits
+//
+//	func gemm4x<nt><E>Avx512(dst *float32, ldd int, w *T, nquad, k int, x *float32)
+//
+// computing 4 rows x nt tokens (nt <= maxTile512) per quad of rows, over
+// nquad quads of consecutive rows, with k a positive multiple of 16. Each
+// output keeps its 16 lanes in one zmm accumulator (Z8 upwards, 4*nt of
+// them): per 16 elements, the four rows are loaded and decoded once into
+// Z0-Z3, and each token's x is loaded once (Z4/Z5) and multiplied with the
+// four rows, so a tile issues 4 + nt loads per 4*nt fused multiply-adds.
+// Element i goes to lane i%16 in increasing i and the reduction is the Gemm
+// kernels' one, so every output equals the one-token kernels' bitwise.
+//
+// Registers: DI dst of the quad (token 0, row 0); SI row 0 and R8 row 3 of
+// the current step, DX the row stride in bytes; BX token 0 and R9 token 3 of
+// the current step, CX the x row stride in bytes, R10 the end of token 0;
+// R11 and R12 the start of tokens 0 and 3; R13 quads left; R14 the dst row
+// stride in bytes; AX the dst base of tokens 3-5.
+const maxTile512 = 6
+
+// loadW512 loads 16 weights at addr, converted to float32, into Zz.
+func (g *gen) loadW512(e elem, addr string, z int) {
+	switch e {
+	case f32:
+		g.p("VMOVUPS %s, Z%d", addr, z)
+	case f16:
+		g.p("VCVTPH2PS %s, Z%d", addr, z)
+	case bf16:
+		g.p("VPMOVZXWD %s, Z%d", addr, z)
+		g.p("VPSLLD $16, Z%d, Z%d", z, z)
+	case i8:
+		g.p("VPMOVSXBD %s, Z%d", addr, z)
+		g.p("VCVTDQ2PS Z%d, Z%d", z, z)
+	}
+}
+
+// reduce512 sums the 16 lanes of Za in the fixed order of the package
+// contract and stores the float32 result at addr. Clobbers Z0 and Za.
+func (g *gen) reduce512(a int, addr string) {
+	g.p("VEXTRACTF64X4 $1, Z%d, Y0", a)
+	g.p("VADDPS Y0, Y%d, Y%d", a, a) // v[j] = L[j] + L[j+8]
+	g.p("VEXTRACTF32X4 $1, Y%d, X0", a)
+	g.p("VADDPS X0, X%d, X%d", a, a) // u[j] = v[j] + v[j+4]
+	g.p("VMOVHLPS X%d, X%d, X0", a, a)
+	g.p("VADDPS X0, X%d, X%d", a, a) // p[j] = u[j] + u[j+2]
+	g.p("VMOVSHDUP X%d, X0", a)
+	g.p("VADDSS X0, X%d, X%d", a, a) // s = p[0] + p[1]
+	g.p("VMOVSS X%d, %s", a, addr)
+}
+
+func (g *gen) tileKernel512(e elem, nt int) string {
+	name := fmt.Sprintf("gemm4x%d%sAvx512", nt, e.name)
+	es := e.size
+	acc := func(r, t int) int { return 8 + t*4 + r }
+	fmt.Fprintf(&g.buf, "\n// func %s(dst *float32, ldd int, w *%s, nquad, k int, x *float32)\n", name, e.goT)
+	fmt.Fprintf(&g.buf, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	g.p("MOVQ dst+0(FP), DI")
+	g.p("MOVQ ldd+8(FP), R14")
+	g.p("SHLQ $2, R14")
+	g.p("MOVQ w+16(FP), SI")
+	g.p("MOVQ nquad+24(FP), R13")
+	g.p("MOVQ k+32(FP), DX")
+	g.p("LEAQ (DX*4), CX")
+	g.shl(shiftFor(es), "DX")
+	g.p("MOVQ x+40(FP), R11")
+	g.p("LEAQ (R11)(CX*2), R12")
+	g.p("ADDQ CX, R12")
+	g.p("LEAQ (SI)(DX*2), R8")
+	g.p("ADDQ DX, R8")
+	quad, loop := g.newLabel("tquad"), g.newLabel("tloop")
+	g.lbl(quad)
+	for t := 0; t < nt; t++ {
+		for r := 0; r < 4; r++ {
+			a := acc(r, t)
+			g.p("VPXORD Z%d, Z%d, Z%d", a, a, a)
+		}
+	}
+	g.p("MOVQ R11, BX")
+	g.p("MOVQ R12, R9")
+	g.p("LEAQ (R11)(CX*1), R10")
+	g.lbl(loop)
+	rowAddr := [4]string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(R8)"}
+	tokAddr := [maxTile512]string{"(BX)", "(BX)(CX*1)", "(BX)(CX*2)", "(R9)", "(R9)(CX*1)", "(R9)(CX*2)"}
+	for r := 0; r < 4; r++ {
+		g.loadW512(e, rowAddr[r], r)
+	}
+	for t := 0; t < nt; t++ {
+		x := 4 + t%2
+		g.p("VMOVUPS %s, Z%d", tokAddr[t], x)
+		for r := 0; r < 4; r++ {
+			g.p("VFMADD231PS Z%d, Z%d, Z%d", r, x, acc(r, t))
+		}
+	}
+	g.p("ADDQ $%d, SI", 16*es)
+	g.p("ADDQ $%d, R8", 16*es)
+	g.p("ADDQ $64, BX")
+	if nt > 3 {
+		g.p("ADDQ $64, R9")
+	}
+	g.p("CMPQ BX, R10")
+	g.p("JB %s", loop)
+	// Reduce and store.
+	if nt > 3 {
+		g.p("LEAQ (DI)(R14*2), AX")
+		g.p("ADDQ R14, AX")
+	}
+	dstBase := [maxTile512]string{"(DI)", "(DI)(R14*1)", "(DI)(R14*2)", "(AX)", "(AX)(R14*1)", "(AX)(R14*2)"}
+	for t := 0; t < nt; t++ {
+		for r := 0; r < 4; r++ {
+			g.reduce512(acc(r, t), disp(r*4, dstBase[t]))
+		}
+	}
+	// Next quad: SI ends at row 1 and R8 at row 4.
+	g.p("ADDQ $16, DI")
+	g.p("MOVQ R8, SI")
+	g.p("LEAQ (SI)(DX*2), R8")
+	g.p("ADDQ DX, R8")
+	g.p("DECQ R13")
+	g.p("JNZ %s", quad)
+	g.p("VZEROUPPER")
+	g.p("RET")
+	return name
 }

@@ -136,7 +136,17 @@ type kernels[T float32 | uint16 | int8] struct {
 	// Transposed products: gemmT[nt-1] handles nt tokens.
 	gemmT  [maxTokensT]gemmTKernel[T]
 	sparse func(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *T, ldw int)
+	// tile[nt-1] is the AVX-512 kernel for 4 rows x nt tokens, k a
+	// multiple of 16 (nil where there is none).
+	tile [maxTile512]tileKernel[T]
 }
+
+// maxTile512 is the largest number of tokens of an AVX-512 tile.
+const maxTile512 = 6
+
+// tileKernel is the signature of the AVX-512 tiles: 4 rows x nt tokens per
+// quad of rows, over nquad quads.
+type tileKernel[T float32 | uint16 | int8] func(dst *float32, ldd int, w *T, nquad, k int, x *float32)
 
 // gemmTKernel is the signature of the transposed kernels.
 type gemmTKernel[T float32 | uint16 | int8] func(dst *float32, ldd int, x *float32, ldx, k int, wt *T, ldw, cols, accum int)
@@ -337,9 +347,19 @@ func gemmAsm[T float32 | uint16 | int8](kn *kernels[T], dst []float32, ldd int, 
 		return
 	}
 	chunk := chunkRows(k * es)
+	tiles := kn.tile[0] != nil && useAVX512 && k%16 == 0
 	for r0 := 0; r0 < rows4; r0 += chunk {
 		rc := min(chunk, rows4-r0)
 		wp := &w[r0*k]
+		if tiles {
+			// AVX-512: 4 rows x up to 6 tokens in 24 zmm accumulators;
+			// the block of rows stays in L2 while the tokens pass.
+			for t := 0; t < n; t += maxTile512 {
+				nt := min(maxTile512, n-t)
+				kn.tile[nt-1](&dst[t*ldd+r0], ldd, wp, rc/4, k, &x[t*k])
+			}
+			continue
+		}
 		t := 0
 		for ; t+3 <= n; t += 3 {
 			kn.g2x3(&dst[t*ldd+r0], ldd, wp, rc/2, k, &x[t*k])
