@@ -802,6 +802,9 @@ func main() {
 		for nt := 1; nt <= maxTile512; nt++ {
 			g.tileKernel512(e, nt)
 		}
+		for nt := 1; nt <= maxTile512; nt++ {
+			g.gemmT512Kernel(e, nt)
+		}
 	}
 	out := strings.ReplaceAll(g.buf.String(), "\t\n", "\n")
 	if err := os.WriteFile("kernels_amd64.s", []byte(out), 0o644); err != nil {
@@ -932,4 +935,122 @@ func (g *gen) tileKernel512(e elem, nt int) string {
 	g.p("VZEROUPPER")
 	g.p("RET")
 	return name
+}
+
+// Transposed AVX-512 kernels: gemmT512<nt><E> is gemmT<nt><E> for nt <=
+// maxTile512 tokens and cols a positive multiple of 16, with the columns in
+// zmm accumulators (16 columns each): blocks of 64 columns (4*nt
+// accumulators from Z8 upwards; per weight row, 4 weight vectors in Z0-Z3
+// and one broadcast x value in Z4 per token, so 4 + nt loads per 4*nt fused
+// multiply-adds), then one block of 48, 32 or 16. Each output is the same
+// multiply-add chain over increasing rows as in the AVX2 kernels.
+//
+// Registers: those of gemmT, and R14 the x of token 3 of the current row.
+
+// xAddrT512 is the x operand of token t in the gemmT512 kernels.
+func xAddrT512(t int) string {
+	return [...]string{"(R12)", "(R12)(DX*1)", "(R12)(DX*2)", "(R14)", "(R14)(DX*1)", "(R14)(DX*2)"}[t]
+}
+
+// dstBaseT512 returns the base of the dst operands of token t in the
+// gemmT512 kernels, emitting the address computation it needs (AX).
+func (g *gen) dstBaseT512(t int) string {
+	if t == 3 {
+		g.p("LEAQ (DI)(BX*2), AX")
+		g.p("ADDQ BX, AX")
+	}
+	return [...]string{"(DI)", "(DI)(BX*1)", "(DI)(BX*2)", "(AX)", "(AX)(BX*1)", "(AX)(BX*2)"}[t]
+}
+
+// blockT512 emits one column block of v zmm vectors for nt tokens over all k
+// weight rows, starting from zero or, when accum is set, from dst.
+func (g *gen) blockT512(e elem, nt, v int) {
+	acc := func(t, h int) int { return 8 + t*v + h }
+	load, start := g.newLabel("zload"), g.newLabel("zstart")
+	g.p("CMPQ accum+64(FP), $0")
+	g.p("JNE %s", load)
+	for t := 0; t < nt; t++ {
+		for h := 0; h < v; h++ {
+			a := acc(t, h)
+			g.p("VPXORD Z%d, Z%d, Z%d", a, a, a)
+		}
+	}
+	g.p("JMP %s", start)
+	g.lbl(load)
+	for t := 0; t < nt; t++ {
+		base := g.dstBaseT512(t)
+		for h := 0; h < v; h++ {
+			g.p("VMOVUPS %s, Z%d", disp(h*64, base), acc(t, h))
+		}
+	}
+	g.lbl(start)
+	g.p("MOVQ SI, R12")
+	g.p("LEAQ (SI)(R8*1), R14")
+	g.p("MOVQ R9, R13")
+	g.p("MOVQ k+32(FP), CX")
+	loop := g.newLabel("zrow")
+	g.lbl(loop)
+	for h := 0; h < v; h++ {
+		g.loadW512(e, disp(h*16*e.size, "(R13)"), h)
+	}
+	for t := 0; t < nt; t++ {
+		g.p("VBROADCASTSS %s, Z4", xAddrT512(t))
+		for h := 0; h < v; h++ {
+			g.p("VFMADD231PS Z%d, Z4, Z%d", h, acc(t, h))
+		}
+	}
+	g.p("ADDQ $4, R12")
+	g.p("ADDQ $4, R14")
+	g.p("ADDQ R10, R13")
+	g.p("DECQ CX")
+	g.p("JNZ %s", loop)
+	for t := 0; t < nt; t++ {
+		base := g.dstBaseT512(t)
+		for h := 0; h < v; h++ {
+			g.p("VMOVUPS Z%d, %s", acc(t, h), disp(h*64, base))
+		}
+	}
+}
+
+// gemmT512Kernel emits
+//
+//	func gemmT512<nt><E>(dst *float32, ldd int, x *float32, ldx, k int, wt *T, ldw, cols, accum int)
+//
+// as gemmTKernel, with cols a positive multiple of 16.
+func (g *gen) gemmT512Kernel(e elem, nt int) {
+	name := fmt.Sprintf("gemmT512%d%s", nt, e.name)
+	fmt.Fprintf(&g.buf, "\n// func %s(dst *float32, ldd int, x *float32, ldx, k int, wt *%s, ldw, cols, accum int)\n", name, e.goT)
+	fmt.Fprintf(&g.buf, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	g.p("MOVQ dst+0(FP), DI")
+	g.p("MOVQ ldd+8(FP), BX")
+	g.p("SHLQ $2, BX")
+	g.p("MOVQ x+16(FP), SI")
+	g.p("MOVQ ldx+24(FP), DX")
+	g.p("SHLQ $2, DX")
+	g.p("LEAQ (DX)(DX*2), R8")
+	g.p("MOVQ wt+40(FP), R9")
+	g.p("MOVQ ldw+48(FP), R10")
+	g.shl(shiftFor(e.size), "R10")
+	g.p("MOVQ cols+56(FP), R11")
+	wide, tail, end := g.newLabel("zwide"), g.newLabel("ztail"), g.newLabel("zend")
+	g.lbl(wide)
+	g.p("CMPQ R11, $64")
+	g.p("JB %s", tail)
+	g.blockT512(e, nt, 4)
+	g.p("ADDQ $256, DI")
+	g.p("ADDQ $%d, R9", 64*e.size)
+	g.p("SUBQ $64, R11")
+	g.p("JMP %s", wide)
+	g.lbl(tail)
+	for v := 3; v >= 1; v-- {
+		next := g.newLabel("znext")
+		g.p("CMPQ R11, $%d", 16*v)
+		g.p("JNE %s", next)
+		g.blockT512(e, nt, v)
+		g.p("JMP %s", end)
+		g.lbl(next)
+	}
+	g.lbl(end)
+	g.p("VZEROUPPER")
+	g.p("RET")
 }

@@ -80,6 +80,80 @@ func gemm4x5I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32)
 //go:noescape
 func gemm4x6I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32)
 
+// Transposed AVX-512 kernels (kernels_amd64.s): gemmT512<nt><E> is
+// gemmT<nt><E> with cols a positive multiple of 16, the same chains.
+
+//go:noescape
+func gemmT5121F32(dst *float32, ldd int, x *float32, ldx, k int, wt *float32, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5122F32(dst *float32, ldd int, x *float32, ldx, k int, wt *float32, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5123F32(dst *float32, ldd int, x *float32, ldx, k int, wt *float32, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5124F32(dst *float32, ldd int, x *float32, ldx, k int, wt *float32, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5125F32(dst *float32, ldd int, x *float32, ldx, k int, wt *float32, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5126F32(dst *float32, ldd int, x *float32, ldx, k int, wt *float32, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5121F16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5122F16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5123F16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5124F16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5125F16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5126F16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5121BF16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5122BF16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5123BF16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5124BF16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5125BF16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5126BF16(dst *float32, ldd int, x *float32, ldx, k int, wt *uint16, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5121I8(dst *float32, ldd int, x *float32, ldx, k int, wt *int8, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5122I8(dst *float32, ldd int, x *float32, ldx, k int, wt *int8, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5123I8(dst *float32, ldd int, x *float32, ldx, k int, wt *int8, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5124I8(dst *float32, ldd int, x *float32, ldx, k int, wt *int8, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5125I8(dst *float32, ldd int, x *float32, ldx, k int, wt *int8, ldw, cols, accum int)
+
+//go:noescape
+func gemmT5126I8(dst *float32, ldd int, x *float32, ldx, k int, wt *int8, ldw, cols, accum int)
 func init() {
 	if !hasAVX512 {
 		return
@@ -88,4 +162,8 @@ func init() {
 	kernF16.tile = [maxTile512]tileKernel[uint16]{gemm4x1F16Avx512, gemm4x2F16Avx512, gemm4x3F16Avx512, gemm4x4F16Avx512, gemm4x5F16Avx512, gemm4x6F16Avx512}
 	kernBF16.tile = [maxTile512]tileKernel[uint16]{gemm4x1BF16Avx512, gemm4x2BF16Avx512, gemm4x3BF16Avx512, gemm4x4BF16Avx512, gemm4x5BF16Avx512, gemm4x6BF16Avx512}
 	kernI8.tile = [maxTile512]tileKernel[int8]{gemm4x1I8Avx512, gemm4x2I8Avx512, gemm4x3I8Avx512, gemm4x4I8Avx512, gemm4x5I8Avx512, gemm4x6I8Avx512}
+	kernF32.gemmT512 = [maxTile512]gemmTKernel[float32]{gemmT5121F32, gemmT5122F32, gemmT5123F32, gemmT5124F32, gemmT5125F32, gemmT5126F32}
+	kernF16.gemmT512 = [maxTile512]gemmTKernel[uint16]{gemmT5121F16, gemmT5122F16, gemmT5123F16, gemmT5124F16, gemmT5125F16, gemmT5126F16}
+	kernBF16.gemmT512 = [maxTile512]gemmTKernel[uint16]{gemmT5121BF16, gemmT5122BF16, gemmT5123BF16, gemmT5124BF16, gemmT5125BF16, gemmT5126BF16}
+	kernI8.gemmT512 = [maxTile512]gemmTKernel[int8]{gemmT5121I8, gemmT5122I8, gemmT5123I8, gemmT5124I8, gemmT5125I8, gemmT5126I8}
 }

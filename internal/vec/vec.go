@@ -139,6 +139,9 @@ type kernels[T float32 | uint16 | int8] struct {
 	// tile[nt-1] is the AVX-512 kernel for 4 rows x nt tokens, k a
 	// multiple of 16 (nil where there is none).
 	tile [maxTile512]tileKernel[T]
+	// gemmT512[nt-1] is the AVX-512 transposed kernel for nt tokens, cols
+	// a multiple of 16 (nil where there is none).
+	gemmT512 [maxTile512]gemmTKernel[T]
 }
 
 // maxTile512 is the largest number of tokens of an AVX-512 tile.
