@@ -815,22 +815,29 @@ func main() {
 
 // AVX-512 tiles for several tokens: tileKernel512 emits
 //
-//	func gemm4x<nt><E>Avx512(dst *float32, ldd int, w *T, nquad, k int, x *float32)
+//	func gemm4x<nt><E>Avx512(dst *float32, ldd int, w *T, nquad, k int, x *float32, ld, part *float32, mode int)
 //
 // computing 4 rows x nt tokens (nt <= maxTile512) per quad of rows, over
-// nquad quads of consecutive rows, with k a positive multiple of 16. Each
-// output keeps its 16 lanes in one zmm accumulator (Z8 upwards, 4*nt of
-// them): per 16 elements, the four rows are loaded and decoded once into
+// nquad quads of consecutive rows, for the elements [0, k) of rows and
+// tokens that are ld elements long (k a positive multiple of 16, k <= ld).
+// Each output keeps its 16 lanes in one zmm accumulator (Z8 upwards, 4*nt
+// of them): per 16 elements, the four rows are loaded and decoded once into
 // Z0-Z3, and each token's x is loaded once (Z4/Z5) and multiplied with the
 // four rows, so a tile issues 4 + nt loads per 4*nt fused multiply-adds.
 // Element i goes to lane i%16 in increasing i and the reduction is the Gemm
 // kernels' one, so every output equals the one-token kernels' bitwise.
 //
+// A long product is split into ranges of elements (so that the x of the
+// tile's tokens stays in L1) with the accumulators kept in part between
+// calls, 4*nt vectors of 16 floats per quad: mode bit 0 starts them from
+// part instead of zero, bit 1 reduces them into dst at the end instead of
+// storing them to part. The chains are those of one call over all elements.
+//
 // Registers: DI dst of the quad (token 0, row 0); SI row 0 and R8 row 3 of
 // the current step, DX the row stride in bytes; BX token 0 and R9 token 3 of
 // the current step, CX the x row stride in bytes, R10 the end of token 0;
 // R11 and R12 the start of tokens 0 and 3; R13 quads left; R14 the dst row
-// stride in bytes; AX the dst base of tokens 3-5.
+// stride in bytes; R15 part of the quad; AX the dst base of tokens 3-5.
 const maxTile512 = 6
 
 // loadW512 loads 16 weights at addr, converted to float32, into Zz.
@@ -867,32 +874,46 @@ func (g *gen) tileKernel512(e elem, nt int) string {
 	name := fmt.Sprintf("gemm4x%d%sAvx512", nt, e.name)
 	es := e.size
 	acc := func(r, t int) int { return 8 + t*4 + r }
-	fmt.Fprintf(&g.buf, "\n// func %s(dst *float32, ldd int, w *%s, nquad, k int, x *float32)\n", name, e.goT)
-	fmt.Fprintf(&g.buf, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	fmt.Fprintf(&g.buf, "\n// func %s(dst *float32, ldd int, w *%s, nquad, k int, x *float32, ld int, part *float32, mode int)\n", name, e.goT)
+	fmt.Fprintf(&g.buf, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
 	g.p("MOVQ dst+0(FP), DI")
 	g.p("MOVQ ldd+8(FP), R14")
 	g.p("SHLQ $2, R14")
 	g.p("MOVQ w+16(FP), SI")
 	g.p("MOVQ nquad+24(FP), R13")
-	g.p("MOVQ k+32(FP), DX")
+	g.p("MOVQ ld+48(FP), DX")
 	g.p("LEAQ (DX*4), CX")
 	g.shl(shiftFor(es), "DX")
+	g.p("MOVQ part+56(FP), R15")
 	g.p("MOVQ x+40(FP), R11")
 	g.p("LEAQ (R11)(CX*2), R12")
 	g.p("ADDQ CX, R12")
 	g.p("LEAQ (SI)(DX*2), R8")
 	g.p("ADDQ DX, R8")
-	quad, loop := g.newLabel("tquad"), g.newLabel("tloop")
+	quad, loop, zero, start := g.newLabel("tquad"), g.newLabel("tloop"), g.newLabel("tzero"), g.newLabel("tstart")
+	store, next := g.newLabel("tstore"), g.newLabel("tnext")
 	g.lbl(quad)
+	g.p("TESTQ $1, mode+64(FP)")
+	g.p("JZ %s", zero)
+	for t := 0; t < nt; t++ {
+		for r := 0; r < 4; r++ {
+			g.p("VMOVUPS %s, Z%d", disp((t*4+r)*64, "(R15)"), acc(r, t))
+		}
+	}
+	g.p("JMP %s", start)
+	g.lbl(zero)
 	for t := 0; t < nt; t++ {
 		for r := 0; r < 4; r++ {
 			a := acc(r, t)
 			g.p("VPXORD Z%d, Z%d, Z%d", a, a, a)
 		}
 	}
+	g.lbl(start)
 	g.p("MOVQ R11, BX")
 	g.p("MOVQ R12, R9")
-	g.p("LEAQ (R11)(CX*1), R10")
+	g.p("MOVQ k+32(FP), R10")
+	g.p("LEAQ (R11)(R10*4), R10")
+	g.p("MOVQ SI, AX") // row 0 of the quad
 	g.lbl(loop)
 	rowAddr := [4]string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(R8)"}
 	tokAddr := [maxTile512]string{"(BX)", "(BX)(CX*1)", "(BX)(CX*2)", "(R9)", "(R9)(CX*1)", "(R9)(CX*2)"}
@@ -914,7 +935,13 @@ func (g *gen) tileKernel512(e elem, nt int) string {
 	}
 	g.p("CMPQ BX, R10")
 	g.p("JB %s", loop)
-	// Reduce and store.
+	// Next quad: 4 rows past the start of this one.
+	g.p("LEAQ (AX)(DX*4), SI")
+	g.p("LEAQ (SI)(DX*2), R8")
+	g.p("ADDQ DX, R8")
+	g.p("TESTQ $2, mode+64(FP)")
+	g.p("JZ %s", store)
+	// Reduce into dst.
 	if nt > 3 {
 		g.p("LEAQ (DI)(R14*2), AX")
 		g.p("ADDQ R14, AX")
@@ -925,11 +952,16 @@ func (g *gen) tileKernel512(e elem, nt int) string {
 			g.reduce512(acc(r, t), disp(r*4, dstBase[t]))
 		}
 	}
-	// Next quad: SI ends at row 1 and R8 at row 4.
+	g.p("JMP %s", next)
+	g.lbl(store)
+	for t := 0; t < nt; t++ {
+		for r := 0; r < 4; r++ {
+			g.p("VMOVUPS Z%d, %s", acc(r, t), disp((t*4+r)*64, "(R15)"))
+		}
+	}
+	g.lbl(next)
 	g.p("ADDQ $16, DI")
-	g.p("MOVQ R8, SI")
-	g.p("LEAQ (SI)(DX*2), R8")
-	g.p("ADDQ DX, R8")
+	g.p("ADDQ $%d, R15", nt*4*64)
 	g.p("DECQ R13")
 	g.p("JNZ %s", quad)
 	g.p("VZEROUPPER")

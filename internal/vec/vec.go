@@ -148,8 +148,15 @@ type kernels[T float32 | uint16 | int8] struct {
 const maxTile512 = 6
 
 // tileKernel is the signature of the AVX-512 tiles: 4 rows x nt tokens per
-// quad of rows, over nquad quads.
-type tileKernel[T float32 | uint16 | int8] func(dst *float32, ldd int, w *T, nquad, k int, x *float32)
+// quad of rows, over nquad quads, elements [0, k) of rows ld long, the
+// accumulators starting from part (mode&1) and reduced into dst (mode&2) or
+// stored to part.
+type tileKernel[T float32 | uint16 | int8] func(dst *float32, ldd int, w *T, nquad, k int, x *float32, ld int, part *float32, mode int)
+
+// tileK is the length of the element ranges of the AVX-512 tiles: the x of
+// six tokens (18 KiB) stays in L1 while the weights of the quads of rows
+// stream past. Tests change it.
+var tileK = 768
 
 // gemmTKernel is the signature of the transposed kernels.
 type gemmTKernel[T float32 | uint16 | int8] func(dst *float32, ldd int, x *float32, ldx, k int, wt *T, ldw, cols, accum int)
@@ -351,15 +358,38 @@ func gemmAsm[T float32 | uint16 | int8](kn *kernels[T], dst []float32, ldd int, 
 	}
 	chunk := chunkRows(k * es)
 	tiles := kn.tile[0] != nil && useAVX512 && k%16 == 0
+	var bp *[]float32
+	if tiles {
+		bp = bufPool.Get().(*[]float32)
+		defer bufPool.Put(bp)
+	}
 	for r0 := 0; r0 < rows4; r0 += chunk {
 		rc := min(chunk, rows4-r0)
 		wp := &w[r0*k]
 		if tiles {
 			// AVX-512: 4 rows x up to 6 tokens in 24 zmm accumulators;
-			// the block of rows stays in L2 while the tokens pass.
+			// the block of rows stays in L2 while the tokens pass, and
+			// the tokens' x in L1 while the quads of rows pass, a range
+			// of tileK elements at a time (the accumulators wait in part
+			// between ranges).
+			var part *float32
+			if k > tileK {
+				need := rc / 4 * maxTile512 * 4 * 16
+				if cap(*bp) < need {
+					*bp = make([]float32, need)
+				}
+				part = &(*bp)[:need][0]
+			}
 			for t := 0; t < n; t += maxTile512 {
 				nt := min(maxTile512, n-t)
-				kn.tile[nt-1](&dst[t*ldd+r0], ldd, wp, rc/4, k, &x[t*k])
+				for k0 := 0; k0 < k; k0 += tileK {
+					kw := min(tileK, k-k0)
+					mode := min(k0, 1)
+					if k0+kw == k {
+						mode |= 2
+					}
+					kn.tile[nt-1](&dst[t*ldd+r0], ldd, &w[r0*k+k0], rc/4, kw, &x[t*k+k0], k, part, mode)
+				}
 			}
 			continue
 		}

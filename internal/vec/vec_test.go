@@ -555,17 +555,19 @@ func TestGemvAVX512(t *testing.T) {
 // up to 6 tokens, k a multiple of 16) against the AVX2 kernels bitwise, and
 // the float32 ones against the documented scheme, for every token count
 // that leaves a partial tile, row counts with a remainder of one to three
-// rows, several row blocks and unaligned slices; int8 codes likewise.
+// rows, several row blocks, products split into element ranges and
+// unaligned slices; int8 codes likewise.
 func TestGemmTilesAVX512(t *testing.T) {
 	if !hasAVX512 {
 		t.Skip("no AVX-512 on this CPU")
 	}
 	rng := rand.New(rand.NewPCG(13, 14))
-	saved := chunkBytes
-	defer func() { chunkBytes = saved }()
-	for _, cb := range []int{4 << 10, saved} {
-		chunkBytes = cb
-		for _, k := range []int{16, 48, 768} {
+	saved, savedK := chunkBytes, tileK
+	defer func() { chunkBytes, tileK = saved, savedK }()
+	for _, cfg := range [][2]int{{4 << 10, 32}, {saved, 48}, {saved, savedK}} {
+		chunkBytes, tileK = cfg[0], cfg[1]
+		cb := cfg[0]
+		for _, k := range []int{16, 48, 768, 1040} {
 			for _, rows := range []int{4, 7, 9, 67} {
 				for _, n := range []int{2, 5, 6, 7, 12, 13} {
 					x := offsetCopy(randF32(rng, n*k), 1)
@@ -583,7 +585,7 @@ func TestGemmTilesAVX512(t *testing.T) {
 						wt.gemm(want, ldd, w, w16, rows, k, x, n)
 						useAVX512 = hasAVX512
 						if i := sameBits(got, want); i >= 0 {
-							t.Fatalf("%s k=%d rows=%d n=%d chunk=%d: element %d: AVX-512 %g, AVX2 %g", wt.name, k, rows, n, cb, i, got[i], want[i])
+							t.Fatalf("%s k=%d rows=%d n=%d chunk=%d range=%d: element %d: AVX-512 %g, AVX2 %g", wt.name, k, rows, n, cb, tileK, i, got[i], want[i])
 						}
 						if wt.name != "f32" {
 							continue
