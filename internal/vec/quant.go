@@ -141,7 +141,11 @@ func GemmQ(q QType, dst []float32, ldd int, w []byte, rows, k int, x []float32, 
 	}
 	tile := max(qTileOne/k&^3, 4)
 	if n > 1 {
+		// The block of rows that GemmF32 multiplies with all tokens.
 		tile = chunkRows(4 * k)
+		if useAsm && useAVX512 && kernF32.tile[0] != nil && k%16 == 0 {
+			tile = tileChunkRows(4 * k)
+		}
 	}
 	tile = min(tile, rows)
 	sp := qScratch.Get().(*[]float32)

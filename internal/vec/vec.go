@@ -173,6 +173,15 @@ func chunkRows(rowBytes int) int {
 	return max(c&^3, 4)
 }
 
+// tileChunkRows is chunkRows for the AVX-512 tiles, whose blocks of rows
+// hold about three times as many weight bytes: the weights of a block are
+// read from L2 once per six tokens, the tokens from farther once per block,
+// and a block of few long rows would read them too often.
+func tileChunkRows(rowBytes int) int {
+	c := 3 * chunkBytes / max(rowBytes, 1)
+	return max(c&^3, 4)
+}
+
 // Dot returns the dot product of a and b, which must have the same length.
 // It equals GemmF32(dst, 1, a, 1, len(a), b, 1) bitwise.
 func Dot(a, b []float32) float32 {
@@ -358,6 +367,9 @@ func gemmAsm[T float32 | uint16 | int8](kn *kernels[T], dst []float32, ldd int, 
 	}
 	chunk := chunkRows(k * es)
 	tiles := kn.tile[0] != nil && useAVX512 && k%16 == 0
+	if tiles {
+		chunk = tileChunkRows(k * es)
+	}
 	var bp *[]float32
 	if tiles {
 		bp = bufPool.Get().(*[]float32)
