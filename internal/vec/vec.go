@@ -40,7 +40,16 @@
 // accumulators.
 // Instruction-level parallelism comes from computing 4 rows x 1 token,
 // 2 rows x 2 tokens or 2 rows x 3 tokens at once, each output keeping its own
-// accumulators, so each weight load is reused across tokens.
+// accumulators, so each weight load is reused across tokens. On CPUs with
+// AVX-512 (and k a multiple of 16), several tokens are multiplied in tiles of
+// 4 rows x up to 6 tokens, each output's 16 lanes in one zmm register (24
+// accumulators): per 16 elements 4 weight and 6 token loads feed 24 fused
+// multiply-adds, where the AVX2 2 x 3 kernel needs 10 loads per 12 (two
+// accumulators per output leave no room for a larger tile in 16 ymm
+// registers). A long row is walked in ranges of elements that keep the x of
+// the tile's tokens in L1, the accumulators waiting in memory between ranges;
+// the lanes, the order of the chains and the reduction are the same, so the
+// tiles give the other kernels' bits.
 //
 // The portable kernels follow the same rule among themselves with 4 lanes,
 // L[i%4] += w[i]*x[i] (multiply and add rounded separately) and result
@@ -85,7 +94,10 @@
 //
 // The assembly GemmT computes blocks of 4 tokens x 24 columns (12 ymm
 // accumulators: per input, 3 weight loads, 4 broadcasts and 12 FMAs; narrower
-// blocks and single columns for the edges), over blocks of about 192 KiB of
+// blocks and single columns for the edges); with AVX-512, blocks of up to 6
+// tokens x 64 columns (24 zmm accumulators: 4 weight loads, 6 broadcasts and
+// 24 FMAs per input) for the columns up to the last multiple of 16, the AVX2
+// kernels for the rest; over blocks of about 192 KiB of
 // weights that stay in L2 while all tokens pass; accumulators go through dst
 // between blocks of inputs, which does not change the chain. SparseRows keeps
 // 64 columns in 8 ymm accumulators while it walks all listed rows, one call
@@ -98,8 +110,12 @@
 // otherwise; more accumulators per output do not help (4 x 2 and 4 x 1
 // accumulator chains measure the same), the parallelism comes from the rows.
 // With several tokens, rows are processed in blocks of about 128 KiB of
-// weights that stay in L2 while all tokens pass, and the 2 x 3 kernel makes
-// 12 FMAs per 10 loads.
+// weights (384 KiB for the AVX-512 tiles, which read the tokens once per
+// block) that stay in L2 while all tokens pass, and the 2 x 3 kernel makes
+// 12 FMAs per 10 loads, the AVX-512 4 x 6 tile 24 per 10. Block-quantized
+// weights are multiplied with several tokens by dequantizing such a block of
+// rows once into a cache-resident buffer and running the float32 tiles over
+// it, so decoding a weight costs a fraction of a multiply-add per token.
 //
 // With one token and weights streamed from memory, a core is limited by how
 // many weight lines it keeps in flight: the hardware prefetchers alone stay
