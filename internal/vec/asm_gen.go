@@ -8,7 +8,9 @@
 // added to lane i%16 by a fused multiply-add in increasing i, the final partial
 // block zero-padded through a stack scratch area (no read past a slice end),
 // then the fixed reduction emitted by reduce. Kernels differ only in how many
-// rows and tokens share one pass over k.
+// rows and tokens share one pass over k. The AVX-512 tiles of several tokens
+// (tileKernel512, gemmT512Kernel) hold the 16 lanes in one zmm accumulator
+// and give the same bits.
 package main
 
 import (
