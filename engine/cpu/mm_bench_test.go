@@ -80,7 +80,8 @@ func BenchmarkChannelMixValue(b *testing.B) {
 }
 
 // BenchmarkMatMulPrefill times the products of a 0.1B model's prefill (128
-// tokens) and decode (one token) for each weight type: the 768 x 768
+// tokens), a batched decode step (4 tokens) and decode (one token) for each
+// weight type: the 768 x 768
 // projections and the channel-mix key (768 -> 3072) and value (3072 -> 768)
 // on the untransposed layout.
 func BenchmarkMatMulPrefill(b *testing.B) {
@@ -117,7 +118,7 @@ func BenchmarkMatMulPrefill(b *testing.B) {
 	for _, dt := range []backend.DType{backend.F32, backend.F16, backend.BF16, backend.Q8_0, backend.Q5_1, backend.Q4_0} {
 		for _, s := range shapes {
 			w := encode(dt, s.out, s.in)
-			for _, n := range []int{1, 128} {
+			for _, n := range []int{1, 4, 128} {
 				x := randTensor(be, n, s.in, 0, r)
 				out := be.New(n, s.out)
 				b.Run(fmt.Sprintf("%v/%s/n=%d", dt, s.name, n), func(b *testing.B) {
