@@ -109,9 +109,10 @@ var qScratch = sync.Pool{New: func() any { return new([]float32) }}
 // in their compact form); with a small batch (fewer than qSmallBatch tokens)
 // and AVX-512, a decoded block feeds the chains of four tokens; with more,
 // rows are dequantized tile by tile into a cache-resident buffer that the
-// GemmF32 kernels multiply with every token. Either way the weights are dequantized exactly (see QType) and the
-// results equal GemmF32 on the dequantized matrix bitwise, with the same
-// numerical contract. It panics if a slice is too short.
+// GemmF32 kernels multiply with every token. Either way the weights are
+// dequantized exactly (see QType) and the results equal GemmF32 on the
+// dequantized matrix bitwise, with the same numerical contract. It panics if
+// a slice is too short.
 func GemmQ(q QType, dst []float32, ldd int, w []byte, rows, k int, x []float32, n int) {
 	bb := q.BlockBytes()
 	if bb == 0 {

@@ -113,9 +113,11 @@
 // weights (384 KiB for the AVX-512 tiles, which read the tokens once per
 // block) that stay in L2 while all tokens pass, and the 2 x 3 kernel makes
 // 12 FMAs per 10 loads, the AVX-512 4 x 6 tile 24 per 10. Block-quantized
-// weights are multiplied with several tokens by dequantizing such a block of
+// weights are multiplied with many tokens by dequantizing such a block of
 // rows once into a cache-resident buffer and running the float32 tiles over
-// it, so decoding a weight costs a fraction of a multiply-add per token.
+// it, so decoding a weight costs a fraction of a multiply-add per token; with
+// a few tokens (a batched decode step), AVX-512 kernels decode each block in
+// registers once for four tokens (GemmQ).
 //
 // With one token and weights streamed from memory, a core is limited by how
 // many weight lines it keeps in flight: the hardware prefetchers alone stay
