@@ -611,11 +611,17 @@ block:
 	PREFETCHT1 (R12)(R8*4) \
 	PREFETCHT1 (R13)(R8*4)
 
-// FMA2 accumulates the block times the 32 floats of x at DX into A: element
-// i into lane i%16, in increasing order.
+// XLOAD loads the 32 floats of x at DX into Z21 and Z22, once per block for
+// the four rows.
+#define XLOAD \
+	VMOVUPS (DX), Z21 \
+	VMOVUPS 64(DX), Z22
+
+// FMA2 accumulates the block times the x of XLOAD into A: element i into
+// lane i%16, in increasing order.
 #define FMA2(A) \
-	VFMADD231PS (DX), Z4, A \
-	VFMADD231PS 64(DX), Z5, A
+	VFMADD231PS Z21, Z4, A \
+	VFMADD231PS Z22, Z5, A
 
 // REDUCE512 sums the 16 lanes of A as the Gemm kernels do into the low
 // float of XA (YA, XA: the lower halves of A); clobbers Y3.
@@ -655,6 +661,7 @@ quad:
 
 block:
 	PREFETCH4
+	XLOAD
 	DEC512_Q4_0(AX)
 	FMA2(Z9)
 	DEC512_Q4_0(R11)
@@ -711,6 +718,7 @@ quad:
 
 block:
 	PREFETCH4
+	XLOAD
 	DEC512_Q4_1(AX)
 	FMA2(Z9)
 	DEC512_Q4_1(R11)
@@ -768,6 +776,7 @@ quad:
 
 block:
 	PREFETCH4
+	XLOAD
 	DEC512_Q5_0(AX)
 	FMA2(Z9)
 	DEC512_Q5_0(R11)
@@ -825,6 +834,7 @@ quad:
 
 block:
 	PREFETCH4
+	XLOAD
 	DEC512_Q5_1(AX)
 	FMA2(Z9)
 	DEC512_Q5_1(R11)
@@ -881,6 +891,7 @@ quad:
 
 block:
 	PREFETCH4
+	XLOAD
 	DEC512_Q8_0(AX)
 	FMA2(Z9)
 	DEC512_Q8_0(R11)
