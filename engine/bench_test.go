@@ -121,6 +121,12 @@ func BenchmarkDecode01BFile_Q4_0(b *testing.B) { benchDecodeModel(b, file01B(b, 
 // BenchmarkPrefill128_01BFile_Q8_0 is a 128-token prefill of the Q8_0 file.
 func BenchmarkPrefill128_01BFile_Q8_0(b *testing.B) { benchPrefillModel(b, file01B(b, weights.Q8_0)) }
 
+// BenchmarkPrefill128_01BFile_Q5_1 is a 128-token prefill of the Q5_1 file.
+func BenchmarkPrefill128_01BFile_Q5_1(b *testing.B) { benchPrefillModel(b, file01B(b, weights.Q5_1)) }
+
+// BenchmarkPrefill128_01BFile_F16 is a 128-token prefill of the F16 file.
+func BenchmarkPrefill128_01BFile_F16(b *testing.B) { benchPrefillModel(b, file01B(b, weights.F16)) }
+
 func benchDecode(b *testing.B, dt weights.DType) { benchDecodeModel(b, model01B(b, dt)) }
 
 func benchDecodeModel(b *testing.B, m *Model) {

@@ -115,3 +115,72 @@ func TestMatMulSequenceEqualsTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMatMulSequenceEqualsTokensTypes: the same for every weight type at an
+// input width that is a multiple of 16 (the AVX-512 tiles of several tokens
+// where the CPU has them), with a token count that leaves a partial tile.
+func TestMatMulSequenceEqualsTokensTypes(t *testing.T) {
+	const n, in, out = 13, 768, 203
+	r := rand.New(rand.NewPCG(11, 12))
+	be := New(2)
+	defer be.Close()
+	xs := make([]float32, n*in)
+	for i := range xs {
+		xs[i] = float32(r.NormFloat64())
+	}
+	x := be.UploadF32(n, in, xs)
+	for _, dt := range []backend.DType{backend.F32, backend.F16, backend.BF16, backend.I8, backend.Q8_0, backend.Q5_1, backend.Q5_0, backend.Q4_1, backend.Q4_0} {
+		var raw []byte
+		switch {
+		case dt.Quantized():
+			bb := dt.BlockBytes()
+			raw = make([]byte, out*in/32*bb)
+			for i := range raw {
+				raw[i] = byte(r.Uint32())
+			}
+			for o := 0; o < len(raw); o += bb {
+				raw[o+1], raw[o+3] = byte(0x20+r.IntN(8)), byte(0xa0+r.IntN(8)) // normal fp16 d (and m)
+			}
+		case dt == backend.I8:
+			raw = make([]byte, out*in+4*out)
+			for i := range raw[:out*in] {
+				raw[i] = byte(r.Uint32())
+			}
+			for o := out * in; o < len(raw); o += 4 {
+				binary.LittleEndian.PutUint32(raw[o:], math.Float32bits(float32(r.Float64()+0.5)))
+			}
+		default:
+			raw = make([]byte, out*in*dt.Size())
+			for i := 0; i < len(raw); i += dt.Size() {
+				v := float32(r.NormFloat64())
+				switch dt {
+				case backend.F32:
+					binary.LittleEndian.PutUint32(raw[i:], math.Float32bits(v))
+				case backend.F16:
+					binary.LittleEndian.PutUint16(raw[i:], half.F32ToF16(v))
+				case backend.BF16:
+					binary.LittleEndian.PutUint16(raw[i:], half.F32ToBF16(v))
+				}
+			}
+		}
+		w := be.Upload(dt, out, in, raw)
+		all := be.New(n, out)
+		be.MatMul(all, x, w)
+		got := make([]float32, n*out)
+		be.Read(all, 0, got)
+		one := be.New(1, out)
+		row := make([]float32, out)
+		for tk := range n {
+			be.MatMul(one, be.UploadF32(1, in, xs[tk*in:(tk+1)*in]), w)
+			be.Read(one, 0, row)
+			for j, v := range row {
+				if math.Float32bits(v) != math.Float32bits(got[tk*out+j]) {
+					t.Fatalf("%v: token %d column %d: %g alone, %g in a batch", dt, tk, j, v, got[tk*out+j])
+				}
+			}
+		}
+		if err := be.Err(); err != nil {
+			t.Fatalf("%v: %v", dt, err)
+		}
+	}
+}

@@ -8,7 +8,9 @@
 // added to lane i%16 by a fused multiply-add in increasing i, the final partial
 // block zero-padded through a stack scratch area (no read past a slice end),
 // then the fixed reduction emitted by reduce. Kernels differ only in how many
-// rows and tokens share one pass over k.
+// rows and tokens share one pass over k. The AVX-512 tiles of several tokens
+// (tileKernel512, gemmT512Kernel) hold the 16 lanes in one zmm accumulator
+// and give the same bits.
 package main
 
 import (
@@ -798,9 +800,291 @@ func main() {
 		}
 		g.sparseKernel(e)
 	}
+	for _, e := range []elem{f32, f16, bf16, i8} {
+		for nt := 1; nt <= maxTile512; nt++ {
+			g.tileKernel512(e, nt)
+		}
+		for nt := 1; nt <= maxTile512; nt++ {
+			g.gemmT512Kernel(e, nt)
+		}
+	}
 	out := strings.ReplaceAll(g.buf.String(), "\t\n", "\n")
 	if err := os.WriteFile("kernels_amd64.s", []byte(out), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// AVX-512 tiles for several tokens: tileKernel512 emits
+//
+//	func gemm4x<nt><E>Avx512(dst *float32, ldd int, w *T, nquad, k int, x *float32, ld, part *float32, mode int)
+//
+// computing 4 rows x nt tokens (nt <= maxTile512) per quad of rows, over
+// nquad quads of consecutive rows, for the elements [0, k) of rows and
+// tokens that are ld elements long (k a positive multiple of 16, k <= ld).
+// Each output keeps its 16 lanes in one zmm accumulator (Z8 upwards, 4*nt
+// of them): per 16 elements, the four rows are loaded and decoded once into
+// Z0-Z3, and each token's x is loaded once (Z4/Z5) and multiplied with the
+// four rows, so a tile issues 4 + nt loads per 4*nt fused multiply-adds.
+// Element i goes to lane i%16 in increasing i and the reduction is the Gemm
+// kernels' one, so every output equals the one-token kernels' bitwise.
+//
+// A long product is split into ranges of elements (so that the x of the
+// tile's tokens stays in L1) with the accumulators kept in part between
+// calls, 4*nt vectors of 16 floats per quad: mode bit 0 starts them from
+// part instead of zero, bit 1 reduces them into dst at the end instead of
+// storing them to part. The chains are those of one call over all elements.
+//
+// Registers: DI dst of the quad (token 0, row 0); SI row 0 and R8 row 3 of
+// the current step, DX the row stride in bytes; BX token 0 and R9 token 3 of
+// the current step, CX the x row stride in bytes, R10 the end of token 0;
+// R11 and R12 the start of tokens 0 and 3; R13 quads left; R14 the dst row
+// stride in bytes; R15 part of the quad; AX the dst base of tokens 3-5.
+const maxTile512 = 6
+
+// loadW512 loads 16 weights at addr, converted to float32, into Zz.
+func (g *gen) loadW512(e elem, addr string, z int) {
+	switch e {
+	case f32:
+		g.p("VMOVUPS %s, Z%d", addr, z)
+	case f16:
+		g.p("VCVTPH2PS %s, Z%d", addr, z)
+	case bf16:
+		g.p("VPMOVZXWD %s, Z%d", addr, z)
+		g.p("VPSLLD $16, Z%d, Z%d", z, z)
+	case i8:
+		g.p("VPMOVSXBD %s, Z%d", addr, z)
+		g.p("VCVTDQ2PS Z%d, Z%d", z, z)
+	}
+}
+
+// reduce512 sums the 16 lanes of Za in the fixed order of the package
+// contract and stores the float32 result at addr. Clobbers Z0 and Za.
+func (g *gen) reduce512(a int, addr string) {
+	g.p("VEXTRACTF64X4 $1, Z%d, Y0", a)
+	g.p("VADDPS Y0, Y%d, Y%d", a, a) // v[j] = L[j] + L[j+8]
+	g.p("VEXTRACTF32X4 $1, Y%d, X0", a)
+	g.p("VADDPS X0, X%d, X%d", a, a) // u[j] = v[j] + v[j+4]
+	g.p("VMOVHLPS X%d, X%d, X0", a, a)
+	g.p("VADDPS X0, X%d, X%d", a, a) // p[j] = u[j] + u[j+2]
+	g.p("VMOVSHDUP X%d, X0", a)
+	g.p("VADDSS X0, X%d, X%d", a, a) // s = p[0] + p[1]
+	g.p("VMOVSS X%d, %s", a, addr)
+}
+
+func (g *gen) tileKernel512(e elem, nt int) string {
+	name := fmt.Sprintf("gemm4x%d%sAvx512", nt, e.name)
+	es := e.size
+	acc := func(r, t int) int { return 8 + t*4 + r }
+	fmt.Fprintf(&g.buf, "\n// func %s(dst *float32, ldd int, w *%s, nquad, k int, x *float32, ld int, part *float32, mode int)\n", name, e.goT)
+	fmt.Fprintf(&g.buf, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	g.p("MOVQ dst+0(FP), DI")
+	g.p("MOVQ ldd+8(FP), R14")
+	g.p("SHLQ $2, R14")
+	g.p("MOVQ w+16(FP), SI")
+	g.p("MOVQ nquad+24(FP), R13")
+	g.p("MOVQ ld+48(FP), DX")
+	g.p("LEAQ (DX*4), CX")
+	g.shl(shiftFor(es), "DX")
+	g.p("MOVQ part+56(FP), R15")
+	g.p("MOVQ x+40(FP), R11")
+	g.p("LEAQ (R11)(CX*2), R12")
+	g.p("ADDQ CX, R12")
+	g.p("LEAQ (SI)(DX*2), R8")
+	g.p("ADDQ DX, R8")
+	quad, loop, zero, start := g.newLabel("tquad"), g.newLabel("tloop"), g.newLabel("tzero"), g.newLabel("tstart")
+	store, next := g.newLabel("tstore"), g.newLabel("tnext")
+	g.lbl(quad)
+	g.p("TESTQ $1, mode+64(FP)")
+	g.p("JZ %s", zero)
+	for t := 0; t < nt; t++ {
+		for r := 0; r < 4; r++ {
+			g.p("VMOVUPS %s, Z%d", disp((t*4+r)*64, "(R15)"), acc(r, t))
+		}
+	}
+	g.p("JMP %s", start)
+	g.lbl(zero)
+	for t := 0; t < nt; t++ {
+		for r := 0; r < 4; r++ {
+			a := acc(r, t)
+			g.p("VPXORD Z%d, Z%d, Z%d", a, a, a)
+		}
+	}
+	g.lbl(start)
+	g.p("MOVQ R11, BX")
+	g.p("MOVQ R12, R9")
+	g.p("MOVQ k+32(FP), R10")
+	g.p("LEAQ (R11)(R10*4), R10")
+	g.p("MOVQ SI, AX") // row 0 of the quad
+	g.lbl(loop)
+	rowAddr := [4]string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(R8)"}
+	tokAddr := [maxTile512]string{"(BX)", "(BX)(CX*1)", "(BX)(CX*2)", "(R9)", "(R9)(CX*1)", "(R9)(CX*2)"}
+	for r := 0; r < 4; r++ {
+		g.loadW512(e, rowAddr[r], r)
+	}
+	for t := 0; t < nt; t++ {
+		x := 4 + t%2
+		g.p("VMOVUPS %s, Z%d", tokAddr[t], x)
+		for r := 0; r < 4; r++ {
+			g.p("VFMADD231PS Z%d, Z%d, Z%d", r, x, acc(r, t))
+		}
+	}
+	g.p("ADDQ $%d, SI", 16*es)
+	g.p("ADDQ $%d, R8", 16*es)
+	g.p("ADDQ $64, BX")
+	if nt > 3 {
+		g.p("ADDQ $64, R9")
+	}
+	g.p("CMPQ BX, R10")
+	g.p("JB %s", loop)
+	// Next quad: 4 rows past the start of this one.
+	g.p("LEAQ (AX)(DX*4), SI")
+	g.p("LEAQ (SI)(DX*2), R8")
+	g.p("ADDQ DX, R8")
+	g.p("TESTQ $2, mode+64(FP)")
+	g.p("JZ %s", store)
+	// Reduce into dst.
+	if nt > 3 {
+		g.p("LEAQ (DI)(R14*2), AX")
+		g.p("ADDQ R14, AX")
+	}
+	dstBase := [maxTile512]string{"(DI)", "(DI)(R14*1)", "(DI)(R14*2)", "(AX)", "(AX)(R14*1)", "(AX)(R14*2)"}
+	for t := 0; t < nt; t++ {
+		for r := 0; r < 4; r++ {
+			g.reduce512(acc(r, t), disp(r*4, dstBase[t]))
+		}
+	}
+	g.p("JMP %s", next)
+	g.lbl(store)
+	for t := 0; t < nt; t++ {
+		for r := 0; r < 4; r++ {
+			g.p("VMOVUPS Z%d, %s", acc(r, t), disp((t*4+r)*64, "(R15)"))
+		}
+	}
+	g.lbl(next)
+	g.p("ADDQ $16, DI")
+	g.p("ADDQ $%d, R15", nt*4*64)
+	g.p("DECQ R13")
+	g.p("JNZ %s", quad)
+	g.p("VZEROUPPER")
+	g.p("RET")
+	return name
+}
+
+// Transposed AVX-512 kernels: gemmT512<nt><E> is gemmT<nt><E> for nt <=
+// maxTile512 tokens and cols a positive multiple of 16, with the columns in
+// zmm accumulators (16 columns each): blocks of 64 columns (4*nt
+// accumulators from Z8 upwards; per weight row, 4 weight vectors in Z0-Z3
+// and one broadcast x value in Z4 per token, so 4 + nt loads per 4*nt fused
+// multiply-adds), then one block of 48, 32 or 16. Each output is the same
+// multiply-add chain over increasing rows as in the AVX2 kernels.
+//
+// Registers: those of gemmT, and R14 the x of token 3 of the current row.
+
+// xAddrT512 is the x operand of token t in the gemmT512 kernels.
+func xAddrT512(t int) string {
+	return [...]string{"(R12)", "(R12)(DX*1)", "(R12)(DX*2)", "(R14)", "(R14)(DX*1)", "(R14)(DX*2)"}[t]
+}
+
+// dstBaseT512 returns the base of the dst operands of token t in the
+// gemmT512 kernels, emitting the address computation it needs (AX).
+func (g *gen) dstBaseT512(t int) string {
+	if t == 3 {
+		g.p("LEAQ (DI)(BX*2), AX")
+		g.p("ADDQ BX, AX")
+	}
+	return [...]string{"(DI)", "(DI)(BX*1)", "(DI)(BX*2)", "(AX)", "(AX)(BX*1)", "(AX)(BX*2)"}[t]
+}
+
+// blockT512 emits one column block of v zmm vectors for nt tokens over all k
+// weight rows, starting from zero or, when accum is set, from dst.
+func (g *gen) blockT512(e elem, nt, v int) {
+	acc := func(t, h int) int { return 8 + t*v + h }
+	load, start := g.newLabel("zload"), g.newLabel("zstart")
+	g.p("CMPQ accum+64(FP), $0")
+	g.p("JNE %s", load)
+	for t := 0; t < nt; t++ {
+		for h := 0; h < v; h++ {
+			a := acc(t, h)
+			g.p("VPXORD Z%d, Z%d, Z%d", a, a, a)
+		}
+	}
+	g.p("JMP %s", start)
+	g.lbl(load)
+	for t := 0; t < nt; t++ {
+		base := g.dstBaseT512(t)
+		for h := 0; h < v; h++ {
+			g.p("VMOVUPS %s, Z%d", disp(h*64, base), acc(t, h))
+		}
+	}
+	g.lbl(start)
+	g.p("MOVQ SI, R12")
+	g.p("LEAQ (SI)(R8*1), R14")
+	g.p("MOVQ R9, R13")
+	g.p("MOVQ k+32(FP), CX")
+	loop := g.newLabel("zrow")
+	g.lbl(loop)
+	for h := 0; h < v; h++ {
+		g.loadW512(e, disp(h*16*e.size, "(R13)"), h)
+	}
+	for t := 0; t < nt; t++ {
+		g.p("VBROADCASTSS %s, Z4", xAddrT512(t))
+		for h := 0; h < v; h++ {
+			g.p("VFMADD231PS Z%d, Z4, Z%d", h, acc(t, h))
+		}
+	}
+	g.p("ADDQ $4, R12")
+	g.p("ADDQ $4, R14")
+	g.p("ADDQ R10, R13")
+	g.p("DECQ CX")
+	g.p("JNZ %s", loop)
+	for t := 0; t < nt; t++ {
+		base := g.dstBaseT512(t)
+		for h := 0; h < v; h++ {
+			g.p("VMOVUPS Z%d, %s", acc(t, h), disp(h*64, base))
+		}
+	}
+}
+
+// gemmT512Kernel emits
+//
+//	func gemmT512<nt><E>(dst *float32, ldd int, x *float32, ldx, k int, wt *T, ldw, cols, accum int)
+//
+// as gemmTKernel, with cols a positive multiple of 16.
+func (g *gen) gemmT512Kernel(e elem, nt int) {
+	name := fmt.Sprintf("gemmT512%d%s", nt, e.name)
+	fmt.Fprintf(&g.buf, "\n// func %s(dst *float32, ldd int, x *float32, ldx, k int, wt *%s, ldw, cols, accum int)\n", name, e.goT)
+	fmt.Fprintf(&g.buf, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	g.p("MOVQ dst+0(FP), DI")
+	g.p("MOVQ ldd+8(FP), BX")
+	g.p("SHLQ $2, BX")
+	g.p("MOVQ x+16(FP), SI")
+	g.p("MOVQ ldx+24(FP), DX")
+	g.p("SHLQ $2, DX")
+	g.p("LEAQ (DX)(DX*2), R8")
+	g.p("MOVQ wt+40(FP), R9")
+	g.p("MOVQ ldw+48(FP), R10")
+	g.shl(shiftFor(e.size), "R10")
+	g.p("MOVQ cols+56(FP), R11")
+	wide, tail, end := g.newLabel("zwide"), g.newLabel("ztail"), g.newLabel("zend")
+	g.lbl(wide)
+	g.p("CMPQ R11, $64")
+	g.p("JB %s", tail)
+	g.blockT512(e, nt, 4)
+	g.p("ADDQ $256, DI")
+	g.p("ADDQ $%d, R9", 64*e.size)
+	g.p("SUBQ $64, R11")
+	g.p("JMP %s", wide)
+	g.lbl(tail)
+	for v := 3; v >= 1; v-- {
+		next := g.newLabel("znext")
+		g.p("CMPQ R11, $%d", 16*v)
+		g.p("JNE %s", next)
+		g.blockT512(e, nt, v)
+		g.p("JMP %s", end)
+		g.lbl(next)
+	}
+	g.lbl(end)
+	g.p("VZEROUPPER")
+	g.p("RET")
 }

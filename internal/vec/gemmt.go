@@ -192,9 +192,21 @@ func gemmTAsm[T float32 | uint16 | int8](kn *kernels[T], dst []float32, ldd int,
 		for i0 := 0; i0 < k; i0 += kb {
 			kw := min(kb, k-i0)
 			accum := min(i0, 1)
-			for t := 0; t < n; t += maxTokensT {
-				nt := min(maxTokensT, n-t)
-				kn.gemmT[nt-1](&dst[t*ldd+c0], ldd, &x[t*ldx+i0], ldx, kw, &wt[i0*ldw+c0], ldw, cw, accum)
+			c1 := c0
+			if z := cw &^ 15; z > 0 && useAVX512 && kn.gemmT512[0] != nil {
+				// AVX-512: up to 6 tokens x 64 columns in 24 zmm
+				// accumulators; the AVX2 kernels take the last columns.
+				for t := 0; t < n; t += maxTile512 {
+					nt := min(maxTile512, n-t)
+					kn.gemmT512[nt-1](&dst[t*ldd+c0], ldd, &x[t*ldx+i0], ldx, kw, &wt[i0*ldw+c0], ldw, z, accum)
+				}
+				c1 += z
+			}
+			if rest := c0 + cw - c1; rest > 0 {
+				for t := 0; t < n; t += maxTokensT {
+					nt := min(maxTokensT, n-t)
+					kn.gemmT[nt-1](&dst[t*ldd+c1], ldd, &x[t*ldx+i0], ldx, kw, &wt[i0*ldw+c1], ldw, rest, accum)
+				}
 			}
 		}
 	}

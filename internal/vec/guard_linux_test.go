@@ -32,9 +32,9 @@ func guarded[T any](t *testing.T, n int) []T {
 func TestNoAccessPastEnd(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(11, 12))
-		for _, k := range []int{1, 7, 9, 15, 17, 31, 33, 39, 41} {
+		for _, k := range []int{1, 7, 9, 15, 16, 17, 31, 33, 39, 41, 48} {
 			for _, rows := range []int{1, 3, 4, 5, 7} {
-				for _, n := range []int{1, 2, 3, 4} {
+				for _, n := range []int{1, 2, 3, 4, 6, 7} {
 					w := guarded[float32](t, rows*k)
 					copy(w, randF32(rng, rows*k))
 					w16 := guarded[uint16](t, rows*k)
@@ -65,7 +65,7 @@ func TestGemmTNoAccessPastEnd(t *testing.T) {
 				w := guarded[float32](t, k*cols)
 				copy(w, randF32(rng, k*cols))
 				w16 := guarded[uint16](t, k*cols)
-				for _, n := range []int{1, 2, 3, 4, 5} {
+				for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 13} {
 					x := guarded[float32](t, n*k)
 					copy(x, randF32(rng, n*k))
 					dst := guarded[float32](t, n*cols)

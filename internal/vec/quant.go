@@ -81,6 +81,15 @@ func Dequantize(q QType, dst []float32, src []byte) {
 // of chunkRows rows (in L2) is multiplied with every token.
 const qTileOne = 8 << 10
 
+// qSmallBatch is the number of tokens from which the block-quantized
+// products dequantize blocks of rows into a buffer for the float32 tiles
+// rather than decoding blocks in registers for four tokens at a time, and
+// qChunkBytes the encoded bytes of a block of rows of the latter.
+const (
+	qSmallBatch = 8
+	qChunkBytes = 64 << 10
+)
+
 // useAVX512 selects the AVX-512 one-token kernels where the CPU has them
 // (tests turn it off to run the AVX2 ones).
 var useAVX512 = hasAVX512
@@ -97,11 +106,13 @@ var qScratch = sync.Pool{New: func() any { return new([]float32) }}
 // dst[t*ldd + r] = dot(dequantized row r, x row t) for r < rows, t < n.
 // With one token the assembly kernels decode the blocks in registers and
 // feed them to the FMA chains directly (the weights stream from memory once,
-// in their compact form); with several, rows are dequantized tile by tile
-// into a cache-resident buffer that the GemmF32 kernels multiply with every
-// token. Either way the weights are dequantized exactly (see QType) and the
-// results equal GemmF32 on the dequantized matrix bitwise, with the same
-// numerical contract. It panics if a slice is too short.
+// in their compact form); with a small batch (fewer than qSmallBatch tokens)
+// and AVX-512, a decoded block feeds the chains of four tokens; with more,
+// rows are dequantized tile by tile into a cache-resident buffer that the
+// GemmF32 kernels multiply with every token. Either way the weights are
+// dequantized exactly (see QType) and the results equal GemmF32 on the
+// dequantized matrix bitwise, with the same numerical contract. It panics if
+// a slice is too short.
 func GemmQ(q QType, dst []float32, ldd int, w []byte, rows, k int, x []float32, n int) {
 	bb := q.BlockBytes()
 	if bb == 0 {
@@ -139,9 +150,35 @@ func GemmQ(q QType, dst []float32, ldd int, w []byte, rows, k int, x []float32, 
 			return
 		}
 	}
+	if n > 1 && n < qSmallBatch && useAsm && useAVX512 && qFused && rows >= 4 {
+		// A small batch: each block is decoded in registers once per four
+		// tokens (AVX-512, four rows x four tokens), the tokens left over
+		// one at a time; blocks of rows stay in L2 while the tokens pass.
+		// All give the one-token kernels' bits.
+		r4 := rows &^ 3
+		chunk := max(qChunkBytes/rb&^3, 4)
+		for r0 := 0; r0 < r4; r0 += chunk {
+			nr := min(chunk, r4-r0)
+			t := 0
+			for ; t+4 <= n; t += 4 {
+				gemm4x4Avx512[q](&dst[t*ldd+r0], ldd, &w[r0*rb], nr/4, rb, k/QBlock, &x[t*k])
+			}
+			for ; t < n; t++ {
+				gemv4Avx512[q](&dst[t*ldd+r0], &w[r0*rb], nr/4, rb, k/QBlock, &x[t*k])
+			}
+		}
+		if r4 == rows {
+			return
+		}
+		dst, w, rows = dst[r4:], w[r4*rb:], rows-r4
+	}
 	tile := max(qTileOne/k&^3, 4)
 	if n > 1 {
+		// The block of rows that GemmF32 multiplies with all tokens.
 		tile = chunkRows(4 * k)
+		if useAsm && useAVX512 && kernF32.tile[0] != nil && k%16 == 0 {
+			tile = tileChunkRows(4 * k)
+		}
 	}
 	tile = min(tile, rows)
 	sp := qScratch.Get().(*[]float32)

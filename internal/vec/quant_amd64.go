@@ -80,3 +80,26 @@ var dequantAsm = [numQTypes]func(dst *float32, src *byte, nblk int){
 //
 //go:noescape
 func gemv4I8Avx512(dst *float32, w *int8, nquad, k int, x *float32)
+
+// AVX-512 products of four rows x four tokens (see quant_amd64.s):
+// dst[t*ldd + i] = dot(row i, x row t) for the 4*nquad rows at w and 4
+// tokens, the same results as the one-token kernels.
+
+//go:noescape
+func gemm4x4Q4_0Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32)
+
+//go:noescape
+func gemm4x4Q4_1Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32)
+
+//go:noescape
+func gemm4x4Q5_0Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32)
+
+//go:noescape
+func gemm4x4Q5_1Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32)
+
+//go:noescape
+func gemm4x4Q8_0Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32)
+
+var gemm4x4Avx512 = [numQTypes]func(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32){
+	gemm4x4Q4_0Avx512, gemm4x4Q4_1Avx512, gemm4x4Q5_0Avx512, gemm4x4Q5_1Avx512, gemm4x4Q8_0Avx512,
+}

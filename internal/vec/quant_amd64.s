@@ -611,11 +611,17 @@ block:
 	PREFETCHT1 (R12)(R8*4) \
 	PREFETCHT1 (R13)(R8*4)
 
-// FMA2 accumulates the block times the 32 floats of x at DX into A: element
-// i into lane i%16, in increasing order.
+// XLOAD loads the 32 floats of x at DX into Z21 and Z22, once per block for
+// the four rows.
+#define XLOAD \
+	VMOVUPS (DX), Z21 \
+	VMOVUPS 64(DX), Z22
+
+// FMA2 accumulates the block times the x of XLOAD into A: element i into
+// lane i%16, in increasing order.
 #define FMA2(A) \
-	VFMADD231PS (DX), Z4, A \
-	VFMADD231PS 64(DX), Z5, A
+	VFMADD231PS Z21, Z4, A \
+	VFMADD231PS Z22, Z5, A
 
 // REDUCE512 sums the 16 lanes of A as the Gemm kernels do into the low
 // float of XA (YA, XA: the lower halves of A); clobbers Y3.
@@ -655,6 +661,7 @@ quad:
 
 block:
 	PREFETCH4
+	XLOAD
 	DEC512_Q4_0(AX)
 	FMA2(Z9)
 	DEC512_Q4_0(R11)
@@ -711,6 +718,7 @@ quad:
 
 block:
 	PREFETCH4
+	XLOAD
 	DEC512_Q4_1(AX)
 	FMA2(Z9)
 	DEC512_Q4_1(R11)
@@ -768,6 +776,7 @@ quad:
 
 block:
 	PREFETCH4
+	XLOAD
 	DEC512_Q5_0(AX)
 	FMA2(Z9)
 	DEC512_Q5_0(R11)
@@ -825,6 +834,7 @@ quad:
 
 block:
 	PREFETCH4
+	XLOAD
 	DEC512_Q5_1(AX)
 	FMA2(Z9)
 	DEC512_Q5_1(R11)
@@ -881,6 +891,7 @@ quad:
 
 block:
 	PREFETCH4
+	XLOAD
 	DEC512_Q8_0(AX)
 	FMA2(Z9)
 	DEC512_Q8_0(R11)
@@ -994,5 +1005,539 @@ i8done:
 	LEAQ   (SI)(R8*4), SI
 	DECQ   BX
 	JNZ    i8quad
+	VZEROUPPER
+	RET
+
+// AVX-512 products of four rows and four tokens (a small batch): each block
+// of a row is decoded once into Z4/Z5 (the decoders above) and multiplied
+// with the four tokens' x, so the decoding costs a quarter of the
+// one-token kernels' per multiply-add. Output (r, t) keeps its 16 lanes in
+// one zmm (accumulators Z9-Z12, Z16, Z21-Z31), elements 0-15 of a block
+// then 16-31 in increasing order, and is reduced as the Gemm kernels do, so
+// the results equal the one-token kernels' bitwise.
+
+// FMA2X4(A0, A1, A2, A3) accumulates the block in Z4/Z5 times the 32 floats
+// of tokens 0-3 (at DX, DX+R14, DX+2*R14, R15) into A0-A3.
+#define FMA2X4(A0, A1, A2, A3) \
+	VFMADD231PS (DX), Z4, A0 \
+	VFMADD231PS 64(DX), Z5, A0 \
+	VFMADD231PS (DX)(R14*1), Z4, A1 \
+	VFMADD231PS 64(DX)(R14*1), Z5, A1 \
+	VFMADD231PS (DX)(R14*2), Z4, A2 \
+	VFMADD231PS 64(DX)(R14*2), Z5, A2 \
+	VFMADD231PS (R15), Z4, A3 \
+	VFMADD231PS 64(R15), Z5, A3
+
+// RED512X is REDUCE512 for any zmm (EVEX forms only); clobbers Y3.
+#define RED512X(A, YA, XA) \
+	VEXTRACTF64X4 $1, A, Y3 \
+	VADDPS        Y3, YA, YA \
+	VEXTRACTF32X4 $1, YA, X3 \
+	VADDPS        X3, XA, XA \
+	VMOVHLPS      XA, XA, X3 \
+	VADDPS        X3, XA, XA \
+	VMOVSHDUP     XA, X3 \
+	VADDSS        X3, XA, XA
+
+
+// func gemm4x4Q4_0Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32)
+// dst[t*ldd + i] = dot(row i, x row t) for the 4*nquad rows from w (rowBytes
+// apart, nblk blocks each) and the 4 tokens of x (32*nblk floats apart).
+TEXT ·gemm4x4Q4_0Avx512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ w+16(FP), SI
+	MOVQ nquad+24(FP), BX
+	MOVQ rowBytes+32(FP), R8
+	MOVQ nblk+40(FP), R10
+	MOVQ x+48(FP), R9
+	MOVQ R10, R14
+	SHLQ $7, R14
+	SETUP(qEight<>)
+
+q4quad:
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z16, Z16, Z16
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+	MOVQ SI, AX
+	LEAQ (SI)(R8*1), R11
+	LEAQ (R11)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	MOVQ R9, DX
+	LEAQ (R9)(R14*2), R15
+	ADDQ R14, R15
+	MOVQ R10, CX
+
+q4block:
+	DEC512_Q4_0(AX)
+	FMA2X4(Z9, Z10, Z11, Z12)
+	DEC512_Q4_0(R11)
+	FMA2X4(Z16, Z21, Z22, Z23)
+	DEC512_Q4_0(R12)
+	FMA2X4(Z24, Z25, Z26, Z27)
+	DEC512_Q4_0(R13)
+	FMA2X4(Z28, Z29, Z30, Z31)
+	ADDQ $18, AX
+	ADDQ $18, R11
+	ADDQ $18, R12
+	ADDQ $18, R13
+	ADDQ $128, DX
+	ADDQ $128, R15
+	DECQ CX
+	JNZ  q4block
+	MOVQ ldd+8(FP), CX
+	SHLQ $2, CX
+	LEAQ (DI)(CX*2), AX
+	ADDQ CX, AX
+	RED512X(Z9, Y9, X9)
+	VMOVSS X9, (DI)
+	RED512X(Z16, Y16, X16)
+	VMOVSS X16, 4(DI)
+	RED512X(Z24, Y24, X24)
+	VMOVSS X24, 8(DI)
+	RED512X(Z28, Y28, X28)
+	VMOVSS X28, 12(DI)
+	RED512X(Z10, Y10, X10)
+	VMOVSS X10, (DI)(CX*1)
+	RED512X(Z21, Y21, X21)
+	VMOVSS X21, 4(DI)(CX*1)
+	RED512X(Z25, Y25, X25)
+	VMOVSS X25, 8(DI)(CX*1)
+	RED512X(Z29, Y29, X29)
+	VMOVSS X29, 12(DI)(CX*1)
+	RED512X(Z11, Y11, X11)
+	VMOVSS X11, (DI)(CX*2)
+	RED512X(Z22, Y22, X22)
+	VMOVSS X22, 4(DI)(CX*2)
+	RED512X(Z26, Y26, X26)
+	VMOVSS X26, 8(DI)(CX*2)
+	RED512X(Z30, Y30, X30)
+	VMOVSS X30, 12(DI)(CX*2)
+	RED512X(Z12, Y12, X12)
+	VMOVSS X12, (AX)
+	RED512X(Z23, Y23, X23)
+	VMOVSS X23, 4(AX)
+	RED512X(Z27, Y27, X27)
+	VMOVSS X27, 8(AX)
+	RED512X(Z31, Y31, X31)
+	VMOVSS X31, 12(AX)
+	ADDQ $16, DI
+	LEAQ (SI)(R8*4), SI
+	DECQ BX
+	JNZ  q4quad
+	VZEROUPPER
+	RET
+
+// func gemm4x4Q4_1Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32)
+// dst[t*ldd + i] = dot(row i, x row t) for the 4*nquad rows from w (rowBytes
+// apart, nblk blocks each) and the 4 tokens of x (32*nblk floats apart).
+TEXT ·gemm4x4Q4_1Avx512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ w+16(FP), SI
+	MOVQ nquad+24(FP), BX
+	MOVQ rowBytes+32(FP), R8
+	MOVQ nblk+40(FP), R10
+	MOVQ x+48(FP), R9
+	MOVQ R10, R14
+	SHLQ $7, R14
+	SETUP(qSixteen<>)
+
+q4quad:
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z16, Z16, Z16
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+	MOVQ SI, AX
+	LEAQ (SI)(R8*1), R11
+	LEAQ (R11)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	MOVQ R9, DX
+	LEAQ (R9)(R14*2), R15
+	ADDQ R14, R15
+	MOVQ R10, CX
+
+q4block:
+	DEC512_Q4_1(AX)
+	FMA2X4(Z9, Z10, Z11, Z12)
+	DEC512_Q4_1(R11)
+	FMA2X4(Z16, Z21, Z22, Z23)
+	DEC512_Q4_1(R12)
+	FMA2X4(Z24, Z25, Z26, Z27)
+	DEC512_Q4_1(R13)
+	FMA2X4(Z28, Z29, Z30, Z31)
+	ADDQ $20, AX
+	ADDQ $20, R11
+	ADDQ $20, R12
+	ADDQ $20, R13
+	ADDQ $128, DX
+	ADDQ $128, R15
+	DECQ CX
+	JNZ  q4block
+	MOVQ ldd+8(FP), CX
+	SHLQ $2, CX
+	LEAQ (DI)(CX*2), AX
+	ADDQ CX, AX
+	RED512X(Z9, Y9, X9)
+	VMOVSS X9, (DI)
+	RED512X(Z16, Y16, X16)
+	VMOVSS X16, 4(DI)
+	RED512X(Z24, Y24, X24)
+	VMOVSS X24, 8(DI)
+	RED512X(Z28, Y28, X28)
+	VMOVSS X28, 12(DI)
+	RED512X(Z10, Y10, X10)
+	VMOVSS X10, (DI)(CX*1)
+	RED512X(Z21, Y21, X21)
+	VMOVSS X21, 4(DI)(CX*1)
+	RED512X(Z25, Y25, X25)
+	VMOVSS X25, 8(DI)(CX*1)
+	RED512X(Z29, Y29, X29)
+	VMOVSS X29, 12(DI)(CX*1)
+	RED512X(Z11, Y11, X11)
+	VMOVSS X11, (DI)(CX*2)
+	RED512X(Z22, Y22, X22)
+	VMOVSS X22, 4(DI)(CX*2)
+	RED512X(Z26, Y26, X26)
+	VMOVSS X26, 8(DI)(CX*2)
+	RED512X(Z30, Y30, X30)
+	VMOVSS X30, 12(DI)(CX*2)
+	RED512X(Z12, Y12, X12)
+	VMOVSS X12, (AX)
+	RED512X(Z23, Y23, X23)
+	VMOVSS X23, 4(AX)
+	RED512X(Z27, Y27, X27)
+	VMOVSS X27, 8(AX)
+	RED512X(Z31, Y31, X31)
+	VMOVSS X31, 12(AX)
+	ADDQ $16, DI
+	LEAQ (SI)(R8*4), SI
+	DECQ BX
+	JNZ  q4quad
+	VZEROUPPER
+	RET
+
+// func gemm4x4Q5_0Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32)
+// dst[t*ldd + i] = dot(row i, x row t) for the 4*nquad rows from w (rowBytes
+// apart, nblk blocks each) and the 4 tokens of x (32*nblk floats apart).
+TEXT ·gemm4x4Q5_0Avx512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ w+16(FP), SI
+	MOVQ nquad+24(FP), BX
+	MOVQ rowBytes+32(FP), R8
+	MOVQ nblk+40(FP), R10
+	MOVQ x+48(FP), R9
+	MOVQ R10, R14
+	SHLQ $7, R14
+	SETUP(qSixteen<>)
+	Q5SETUP
+
+q4quad:
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z16, Z16, Z16
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+	MOVQ SI, AX
+	LEAQ (SI)(R8*1), R11
+	LEAQ (R11)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	MOVQ R9, DX
+	LEAQ (R9)(R14*2), R15
+	ADDQ R14, R15
+	MOVQ R10, CX
+
+q4block:
+	DEC512_Q5_0(AX)
+	FMA2X4(Z9, Z10, Z11, Z12)
+	DEC512_Q5_0(R11)
+	FMA2X4(Z16, Z21, Z22, Z23)
+	DEC512_Q5_0(R12)
+	FMA2X4(Z24, Z25, Z26, Z27)
+	DEC512_Q5_0(R13)
+	FMA2X4(Z28, Z29, Z30, Z31)
+	ADDQ $22, AX
+	ADDQ $22, R11
+	ADDQ $22, R12
+	ADDQ $22, R13
+	ADDQ $128, DX
+	ADDQ $128, R15
+	DECQ CX
+	JNZ  q4block
+	MOVQ ldd+8(FP), CX
+	SHLQ $2, CX
+	LEAQ (DI)(CX*2), AX
+	ADDQ CX, AX
+	RED512X(Z9, Y9, X9)
+	VMOVSS X9, (DI)
+	RED512X(Z16, Y16, X16)
+	VMOVSS X16, 4(DI)
+	RED512X(Z24, Y24, X24)
+	VMOVSS X24, 8(DI)
+	RED512X(Z28, Y28, X28)
+	VMOVSS X28, 12(DI)
+	RED512X(Z10, Y10, X10)
+	VMOVSS X10, (DI)(CX*1)
+	RED512X(Z21, Y21, X21)
+	VMOVSS X21, 4(DI)(CX*1)
+	RED512X(Z25, Y25, X25)
+	VMOVSS X25, 8(DI)(CX*1)
+	RED512X(Z29, Y29, X29)
+	VMOVSS X29, 12(DI)(CX*1)
+	RED512X(Z11, Y11, X11)
+	VMOVSS X11, (DI)(CX*2)
+	RED512X(Z22, Y22, X22)
+	VMOVSS X22, 4(DI)(CX*2)
+	RED512X(Z26, Y26, X26)
+	VMOVSS X26, 8(DI)(CX*2)
+	RED512X(Z30, Y30, X30)
+	VMOVSS X30, 12(DI)(CX*2)
+	RED512X(Z12, Y12, X12)
+	VMOVSS X12, (AX)
+	RED512X(Z23, Y23, X23)
+	VMOVSS X23, 4(AX)
+	RED512X(Z27, Y27, X27)
+	VMOVSS X27, 8(AX)
+	RED512X(Z31, Y31, X31)
+	VMOVSS X31, 12(AX)
+	ADDQ $16, DI
+	LEAQ (SI)(R8*4), SI
+	DECQ BX
+	JNZ  q4quad
+	VZEROUPPER
+	RET
+
+// func gemm4x4Q5_1Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32)
+// dst[t*ldd + i] = dot(row i, x row t) for the 4*nquad rows from w (rowBytes
+// apart, nblk blocks each) and the 4 tokens of x (32*nblk floats apart).
+TEXT ·gemm4x4Q5_1Avx512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ w+16(FP), SI
+	MOVQ nquad+24(FP), BX
+	MOVQ rowBytes+32(FP), R8
+	MOVQ nblk+40(FP), R10
+	MOVQ x+48(FP), R9
+	MOVQ R10, R14
+	SHLQ $7, R14
+	SETUP(qSixteen<>)
+	Q5SETUP
+
+q4quad:
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z16, Z16, Z16
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+	MOVQ SI, AX
+	LEAQ (SI)(R8*1), R11
+	LEAQ (R11)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	MOVQ R9, DX
+	LEAQ (R9)(R14*2), R15
+	ADDQ R14, R15
+	MOVQ R10, CX
+
+q4block:
+	DEC512_Q5_1(AX)
+	FMA2X4(Z9, Z10, Z11, Z12)
+	DEC512_Q5_1(R11)
+	FMA2X4(Z16, Z21, Z22, Z23)
+	DEC512_Q5_1(R12)
+	FMA2X4(Z24, Z25, Z26, Z27)
+	DEC512_Q5_1(R13)
+	FMA2X4(Z28, Z29, Z30, Z31)
+	ADDQ $24, AX
+	ADDQ $24, R11
+	ADDQ $24, R12
+	ADDQ $24, R13
+	ADDQ $128, DX
+	ADDQ $128, R15
+	DECQ CX
+	JNZ  q4block
+	MOVQ ldd+8(FP), CX
+	SHLQ $2, CX
+	LEAQ (DI)(CX*2), AX
+	ADDQ CX, AX
+	RED512X(Z9, Y9, X9)
+	VMOVSS X9, (DI)
+	RED512X(Z16, Y16, X16)
+	VMOVSS X16, 4(DI)
+	RED512X(Z24, Y24, X24)
+	VMOVSS X24, 8(DI)
+	RED512X(Z28, Y28, X28)
+	VMOVSS X28, 12(DI)
+	RED512X(Z10, Y10, X10)
+	VMOVSS X10, (DI)(CX*1)
+	RED512X(Z21, Y21, X21)
+	VMOVSS X21, 4(DI)(CX*1)
+	RED512X(Z25, Y25, X25)
+	VMOVSS X25, 8(DI)(CX*1)
+	RED512X(Z29, Y29, X29)
+	VMOVSS X29, 12(DI)(CX*1)
+	RED512X(Z11, Y11, X11)
+	VMOVSS X11, (DI)(CX*2)
+	RED512X(Z22, Y22, X22)
+	VMOVSS X22, 4(DI)(CX*2)
+	RED512X(Z26, Y26, X26)
+	VMOVSS X26, 8(DI)(CX*2)
+	RED512X(Z30, Y30, X30)
+	VMOVSS X30, 12(DI)(CX*2)
+	RED512X(Z12, Y12, X12)
+	VMOVSS X12, (AX)
+	RED512X(Z23, Y23, X23)
+	VMOVSS X23, 4(AX)
+	RED512X(Z27, Y27, X27)
+	VMOVSS X27, 8(AX)
+	RED512X(Z31, Y31, X31)
+	VMOVSS X31, 12(AX)
+	ADDQ $16, DI
+	LEAQ (SI)(R8*4), SI
+	DECQ BX
+	JNZ  q4quad
+	VZEROUPPER
+	RET
+
+// func gemm4x4Q8_0Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32)
+// dst[t*ldd + i] = dot(row i, x row t) for the 4*nquad rows from w (rowBytes
+// apart, nblk blocks each) and the 4 tokens of x (32*nblk floats apart).
+TEXT ·gemm4x4Q8_0Avx512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ w+16(FP), SI
+	MOVQ nquad+24(FP), BX
+	MOVQ rowBytes+32(FP), R8
+	MOVQ nblk+40(FP), R10
+	MOVQ x+48(FP), R9
+	MOVQ R10, R14
+	SHLQ $7, R14
+	SETUP(qSixteen<>)
+
+q4quad:
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z16, Z16, Z16
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+	MOVQ SI, AX
+	LEAQ (SI)(R8*1), R11
+	LEAQ (R11)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	MOVQ R9, DX
+	LEAQ (R9)(R14*2), R15
+	ADDQ R14, R15
+	MOVQ R10, CX
+
+q4block:
+	DEC512_Q8_0(AX)
+	FMA2X4(Z9, Z10, Z11, Z12)
+	DEC512_Q8_0(R11)
+	FMA2X4(Z16, Z21, Z22, Z23)
+	DEC512_Q8_0(R12)
+	FMA2X4(Z24, Z25, Z26, Z27)
+	DEC512_Q8_0(R13)
+	FMA2X4(Z28, Z29, Z30, Z31)
+	ADDQ $34, AX
+	ADDQ $34, R11
+	ADDQ $34, R12
+	ADDQ $34, R13
+	ADDQ $128, DX
+	ADDQ $128, R15
+	DECQ CX
+	JNZ  q4block
+	MOVQ ldd+8(FP), CX
+	SHLQ $2, CX
+	LEAQ (DI)(CX*2), AX
+	ADDQ CX, AX
+	RED512X(Z9, Y9, X9)
+	VMOVSS X9, (DI)
+	RED512X(Z16, Y16, X16)
+	VMOVSS X16, 4(DI)
+	RED512X(Z24, Y24, X24)
+	VMOVSS X24, 8(DI)
+	RED512X(Z28, Y28, X28)
+	VMOVSS X28, 12(DI)
+	RED512X(Z10, Y10, X10)
+	VMOVSS X10, (DI)(CX*1)
+	RED512X(Z21, Y21, X21)
+	VMOVSS X21, 4(DI)(CX*1)
+	RED512X(Z25, Y25, X25)
+	VMOVSS X25, 8(DI)(CX*1)
+	RED512X(Z29, Y29, X29)
+	VMOVSS X29, 12(DI)(CX*1)
+	RED512X(Z11, Y11, X11)
+	VMOVSS X11, (DI)(CX*2)
+	RED512X(Z22, Y22, X22)
+	VMOVSS X22, 4(DI)(CX*2)
+	RED512X(Z26, Y26, X26)
+	VMOVSS X26, 8(DI)(CX*2)
+	RED512X(Z30, Y30, X30)
+	VMOVSS X30, 12(DI)(CX*2)
+	RED512X(Z12, Y12, X12)
+	VMOVSS X12, (AX)
+	RED512X(Z23, Y23, X23)
+	VMOVSS X23, 4(AX)
+	RED512X(Z27, Y27, X27)
+	VMOVSS X27, 8(AX)
+	RED512X(Z31, Y31, X31)
+	VMOVSS X31, 12(AX)
+	ADDQ $16, DI
+	LEAQ (SI)(R8*4), SI
+	DECQ BX
+	JNZ  q4quad
 	VZEROUPPER
 	RET

@@ -7,6 +7,8 @@ var (
 	dequantAsm  [numQTypes]func(dst *float32, src *byte, nblk int)
 	gemvAsm     [numQTypes]func(dst *float32, w *byte, npair, rowBytes, nblk int, x *float32)
 	gemv4Avx512 [numQTypes]func(dst *float32, w *byte, nquad, rowBytes, nblk int, x *float32)
+	// gemm4x4Avx512 is never called without the assembly kernels.
+	gemm4x4Avx512 [numQTypes]func(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32)
 )
 
 const hasAVX512 = false

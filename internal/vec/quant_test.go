@@ -100,7 +100,7 @@ func TestGemmQ(t *testing.T) {
 		for _, qt := range qTypes {
 			for _, k := range []int{32, 96, 320, 2080} {
 				for _, rows := range []int{1, 3, 5, 67, 300} {
-					for _, n := range []int{1, 2, 3, 5} {
+					for _, n := range []int{1, 2, 3, 4, 5, 7, 9} {
 						name := fmt.Sprintf("%s rows=%d k=%d n=%d", qt.q, rows, k, n)
 						w := offsetCopy(randBlocks(rng, qt.q, rows*k/QBlock), rows%3)
 						deq := make([]float32, rows*k)

@@ -40,7 +40,16 @@
 // accumulators.
 // Instruction-level parallelism comes from computing 4 rows x 1 token,
 // 2 rows x 2 tokens or 2 rows x 3 tokens at once, each output keeping its own
-// accumulators, so each weight load is reused across tokens.
+// accumulators, so each weight load is reused across tokens. On CPUs with
+// AVX-512 (and k a multiple of 16), several tokens are multiplied in tiles of
+// 4 rows x up to 6 tokens, each output's 16 lanes in one zmm register (24
+// accumulators): per 16 elements 4 weight and 6 token loads feed 24 fused
+// multiply-adds, where the AVX2 2 x 3 kernel needs 10 loads per 12 (two
+// accumulators per output leave no room for a larger tile in 16 ymm
+// registers). A long row is walked in ranges of elements that keep the x of
+// the tile's tokens in L1, the accumulators waiting in memory between ranges;
+// the lanes, the order of the chains and the reduction are the same, so the
+// tiles give the other kernels' bits.
 //
 // The portable kernels follow the same rule among themselves with 4 lanes,
 // L[i%4] += w[i]*x[i] (multiply and add rounded separately) and result
@@ -85,7 +94,10 @@
 //
 // The assembly GemmT computes blocks of 4 tokens x 24 columns (12 ymm
 // accumulators: per input, 3 weight loads, 4 broadcasts and 12 FMAs; narrower
-// blocks and single columns for the edges), over blocks of about 192 KiB of
+// blocks and single columns for the edges); with AVX-512, blocks of up to 6
+// tokens x 64 columns (24 zmm accumulators: 4 weight loads, 6 broadcasts and
+// 24 FMAs per input) for the columns up to the last multiple of 16, the AVX2
+// kernels for the rest; over blocks of about 192 KiB of
 // weights that stay in L2 while all tokens pass; accumulators go through dst
 // between blocks of inputs, which does not change the chain. SparseRows keeps
 // 64 columns in 8 ymm accumulators while it walks all listed rows, one call
@@ -98,8 +110,14 @@
 // otherwise; more accumulators per output do not help (4 x 2 and 4 x 1
 // accumulator chains measure the same), the parallelism comes from the rows.
 // With several tokens, rows are processed in blocks of about 128 KiB of
-// weights that stay in L2 while all tokens pass, and the 2 x 3 kernel makes
-// 12 FMAs per 10 loads.
+// weights (384 KiB for the AVX-512 tiles, which read the tokens once per
+// block) that stay in L2 while all tokens pass, and the 2 x 3 kernel makes
+// 12 FMAs per 10 loads, the AVX-512 4 x 6 tile 24 per 10. Block-quantized
+// weights are multiplied with many tokens by dequantizing such a block of
+// rows once into a cache-resident buffer and running the float32 tiles over
+// it, so decoding a weight costs a fraction of a multiply-add per token; with
+// a few tokens (a batched decode step), AVX-512 kernels decode each block in
+// registers once for four tokens (GemmQ).
 //
 // With one token and weights streamed from memory, a core is limited by how
 // many weight lines it keeps in flight: the hardware prefetchers alone stay
@@ -136,7 +154,27 @@ type kernels[T float32 | uint16 | int8] struct {
 	// Transposed products: gemmT[nt-1] handles nt tokens.
 	gemmT  [maxTokensT]gemmTKernel[T]
 	sparse func(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *T, ldw int)
+	// tile[nt-1] is the AVX-512 kernel for 4 rows x nt tokens, k a
+	// multiple of 16 (nil where there is none).
+	tile [maxTile512]tileKernel[T]
+	// gemmT512[nt-1] is the AVX-512 transposed kernel for nt tokens, cols
+	// a multiple of 16 (nil where there is none).
+	gemmT512 [maxTile512]gemmTKernel[T]
 }
+
+// maxTile512 is the largest number of tokens of an AVX-512 tile.
+const maxTile512 = 6
+
+// tileKernel is the signature of the AVX-512 tiles: 4 rows x nt tokens per
+// quad of rows, over nquad quads, elements [0, k) of rows ld long, the
+// accumulators starting from part (mode&1) and reduced into dst (mode&2) or
+// stored to part.
+type tileKernel[T float32 | uint16 | int8] func(dst *float32, ldd int, w *T, nquad, k int, x *float32, ld int, part *float32, mode int)
+
+// tileK is the length of the element ranges of the AVX-512 tiles: the x of
+// six tokens (18 KiB) stays in L1 while the weights of the quads of rows
+// stream past. Tests change it.
+var tileK = 768
 
 // gemmTKernel is the signature of the transposed kernels.
 type gemmTKernel[T float32 | uint16 | int8] func(dst *float32, ldd int, x *float32, ldx, k int, wt *T, ldw, cols, accum int)
@@ -150,6 +188,15 @@ var chunkBytes = 128 << 10
 // together when n > 1, for rows of rowBytes bytes.
 func chunkRows(rowBytes int) int {
 	c := chunkBytes / max(rowBytes, 1)
+	return max(c&^3, 4)
+}
+
+// tileChunkRows is chunkRows for the AVX-512 tiles, whose blocks of rows
+// hold about three times as many weight bytes: the weights of a block are
+// read from L2 once per six tokens, the tokens from farther once per block,
+// and a block of few long rows would read them too often.
+func tileChunkRows(rowBytes int) int {
+	c := 3 * chunkBytes / max(rowBytes, 1)
 	return max(c&^3, 4)
 }
 
@@ -337,9 +384,45 @@ func gemmAsm[T float32 | uint16 | int8](kn *kernels[T], dst []float32, ldd int, 
 		return
 	}
 	chunk := chunkRows(k * es)
+	tiles := kn.tile[0] != nil && useAVX512 && k%16 == 0
+	if tiles {
+		chunk = tileChunkRows(k * es)
+	}
+	var bp *[]float32
+	if tiles {
+		bp = bufPool.Get().(*[]float32)
+		defer bufPool.Put(bp)
+	}
 	for r0 := 0; r0 < rows4; r0 += chunk {
 		rc := min(chunk, rows4-r0)
 		wp := &w[r0*k]
+		if tiles {
+			// AVX-512: 4 rows x up to 6 tokens in 24 zmm accumulators;
+			// the block of rows stays in L2 while the tokens pass, and
+			// the tokens' x in L1 while the quads of rows pass, a range
+			// of tileK elements at a time (the accumulators wait in part
+			// between ranges).
+			var part *float32
+			if k > tileK {
+				need := rc / 4 * maxTile512 * 4 * 16
+				if cap(*bp) < need {
+					*bp = make([]float32, need)
+				}
+				part = &(*bp)[:need][0]
+			}
+			for t := 0; t < n; t += maxTile512 {
+				nt := min(maxTile512, n-t)
+				for k0 := 0; k0 < k; k0 += tileK {
+					kw := min(tileK, k-k0)
+					mode := min(k0, 1)
+					if k0+kw == k {
+						mode |= 2
+					}
+					kn.tile[nt-1](&dst[t*ldd+r0], ldd, &w[r0*k+k0], rc/4, kw, &x[t*k+k0], k, part, mode)
+				}
+			}
+			continue
+		}
 		t := 0
 		for ; t+3 <= n; t += 3 {
 			kn.g2x3(&dst[t*ldd+r0], ldd, wp, rc/2, k, &x[t*k])

@@ -550,3 +550,68 @@ func TestGemvAVX512(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmTilesAVX512 checks the AVX-512 tiles of several tokens (4 rows x
+// up to 6 tokens, k a multiple of 16) against the AVX2 kernels bitwise, and
+// the float32 ones against the documented scheme, for every token count
+// that leaves a partial tile, row counts with a remainder of one to three
+// rows, several row blocks, products split into element ranges and
+// unaligned slices; int8 codes likewise.
+func TestGemmTilesAVX512(t *testing.T) {
+	if !hasAVX512 {
+		t.Skip("no AVX-512 on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	saved, savedK := chunkBytes, tileK
+	defer func() { chunkBytes, tileK = saved, savedK }()
+	for _, cfg := range [][2]int{{4 << 10, 32}, {saved, 48}, {saved, savedK}} {
+		chunkBytes, tileK = cfg[0], cfg[1]
+		cb := cfg[0]
+		for _, k := range []int{16, 48, 768, 1040} {
+			for _, rows := range []int{4, 7, 9, 67} {
+				for _, n := range []int{2, 5, 6, 7, 12, 13} {
+					x := offsetCopy(randF32(rng, n*k), 1)
+					ldd := rows + 3
+					for _, wt := range wtypes {
+						w, w16 := wt.weights(rng, rows, k)
+						if w16 != nil {
+							w16 = offsetCopy(w16, 1)
+						} else {
+							w = offsetCopy(w, 1)
+						}
+						got, want := make([]float32, n*ldd), make([]float32, n*ldd)
+						wt.gemm(got, ldd, w, w16, rows, k, x, n)
+						useAVX512 = false
+						wt.gemm(want, ldd, w, w16, rows, k, x, n)
+						useAVX512 = hasAVX512
+						if i := sameBits(got, want); i >= 0 {
+							t.Fatalf("%s k=%d rows=%d n=%d chunk=%d range=%d: element %d: AVX-512 %g, AVX2 %g", wt.name, k, rows, n, cb, tileK, i, got[i], want[i])
+						}
+						if wt.name != "f32" {
+							continue
+						}
+						for tk := range n {
+							for r := range rows {
+								d := laneDot(w[r*k:(r+1)*k], x[tk*k:(tk+1)*k])
+								if g := got[tk*ldd+r]; math.Float32bits(d) != math.Float32bits(g) {
+									t.Fatalf("f32 k=%d rows=%d n=%d: (t=%d,r=%d) %g, documented scheme %g", k, rows, n, tk, r, g, d)
+								}
+							}
+						}
+					}
+					q, _ := randI8(rng, rows*k)
+					q = offsetCopy(q, 3)
+					scales := randF32(rng, rows)
+					got, want := make([]float32, n*ldd), make([]float32, n*ldd)
+					GemmI8(got, ldd, q, scales, rows, k, x, n)
+					useAVX512 = false
+					GemmI8(want, ldd, q, scales, rows, k, x, n)
+					useAVX512 = hasAVX512
+					if i := sameBits(got, want); i >= 0 {
+						t.Fatalf("i8 k=%d rows=%d n=%d: element %d: AVX-512 %g, AVX2 %g", k, rows, n, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
