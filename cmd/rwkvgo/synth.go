@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "synth", summary: "write a random-weight model of any version and size (safetensors or rwkv.cpp format)", run: runSynth})
+	register(&command{name: "synth", summary: "write a random-weight model of any version and size (safetensors, rwkv.cpp or Hugging Face format)", run: runSynth})
 }
 
 func runSynth(args []string, stdout, stderr io.Writer) error {
@@ -25,7 +25,9 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	ffn := fs.Int("ffn", 0, "channel-mix width (0: 4*width, v6: 3.5*width)")
 	dtype := fs.String("dtype", "F32", "tensor type: F32, F16, BF16 (safetensors); F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (rwkv.cpp)")
 	seed := fs.Uint64("seed", 1, "random seed")
-	out := fs.String("out", "", "output file: .st/.safetensors (official keys) or .bin (rwkv.cpp format) (required)")
+	out := fs.String("out", "", "output file: .st/.safetensors (official keys) or .bin (rwkv.cpp format); with --format hf a directory (required)")
+	format := fs.String("format", "", "output format: empty (from --out's extension) or hf (Hugging Face RWKV-7 directory: config.json and model.safetensors; F32, F16 or BF16)")
+	worldVocab := fs.String("world-vocab", "", "with --format hf: World vocabulary file copied into the directory as "+weights.HFWorldVocabName)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -40,6 +42,31 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
+	cfg := weights.SynthConfig{Version: ver, Layers: *layers, Embd: *width, Vocab: *vocab, HeadSize: *headSize, FFN: *ffn, Seed: *seed}
+	switch *format {
+	case "":
+		if *worldVocab != "" {
+			return usagef("--world-vocab needs --format hf")
+		}
+	case "hf":
+		if ver != weights.V7 {
+			return usagef("--format hf writes RWKV-7 only, not %s", ver)
+		}
+		if dt != weights.F32 && dt != weights.F16 && dt != weights.BF16 {
+			return usagef("--format hf holds F32, F16 or BF16, not %s", dt)
+		}
+		f, err := weights.Synthesize(cfg)
+		if err != nil {
+			return usageError{err}
+		}
+		if err := writeHFDir(*out, f, dt, *worldVocab); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s: RWKV %s, %d layers, width %d, vocab %d, %s (Hugging Face layout)\n", *out, ver, *layers, *width, *vocab, dt)
+		return nil
+	default:
+		return usagef("--format: unknown format %q (want hf, or empty for the extension's)", *format)
+	}
 	ext := strings.ToLower(filepath.Ext(*out))
 	if ext != ".st" && ext != ".safetensors" && ext != ".bin" {
 		return usagef("--out must end in .st, .safetensors or .bin, not %q", ext)
@@ -50,8 +77,7 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	if ext == ".bin" && dt == weights.BF16 {
 		return usagef("rwkv.cpp format has no BF16")
 	}
-	f, err := weights.Synthesize(weights.SynthConfig{Version: ver, Layers: *layers, Embd: *width, Vocab: *vocab,
-		HeadSize: *headSize, FFN: *ffn, Seed: *seed})
+	f, err := weights.Synthesize(cfg)
 	if err != nil {
 		return usageError{err}
 	}
@@ -116,4 +142,20 @@ func writeRWKVCpp(w io.Writer, f *weights.File, dt weights.DType) error {
 	version := uint32(weights.GGMLVersion101)
 	return weights.WriteGGML(w, weights.GGMLHeader{Version: version, NVocab: uint32(g.Header["n_vocab"]),
 		NEmbed: uint32(g.Header["n_embed"]), NLayer: uint32(g.Header["n_layer"]), DataType: dt}, g.Tensors)
+}
+
+// writeHFDir writes f as a Hugging Face RWKV-7 directory and, when vocab is
+// set, copies the World vocabulary file into it.
+func writeHFDir(dir string, f *weights.File, dt weights.DType, vocab string) error {
+	if err := weights.WriteHF(dir, f, dt); err != nil {
+		return err
+	}
+	if vocab == "" {
+		return nil
+	}
+	b, err := os.ReadFile(vocab)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, weights.HFWorldVocabName), b, 0o644)
 }
