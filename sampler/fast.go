@@ -88,6 +88,8 @@ type scratch struct {
 	touched  []int32
 	distinct []int32
 	blocks   []float64
+	kblocks  []float64 // per-block weights of drawKept's survivors
+	kblock   []cand    // drawKept's survivors in the block of the draw
 	heap     []float32
 	kidx     []int32
 	cands    []cand
@@ -225,6 +227,8 @@ type fastState struct {
 	t      float64 // temperature (1 when greedy)
 	greedy bool
 	mu     float64    // Mirostat's mu
+	needP  bool       // the caller needs the drawn token's probability
+	kept   []cand     // the survivors of a dense truncation, with weights
 	ref    float64    // the largest value after the sparse stages: e_i = (y_i - ref)/T
 	m      float64    // largest processed logit
 	delta  float64    // relative error bound of a weight
@@ -252,7 +256,7 @@ func (f *fastState) x(i int) float64 {
 // pipeline must decide (unsupported order, invalid input, or a decision too
 // close to call).
 func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) (int, bool) {
-	id, _, ok := s.sampleFastMu(logits, history, seq, step, MirostatMu0(s.cfg.MirostatTau))
+	id, _, ok := s.sampleFastOpt(logits, history, seq, step, MirostatMu0(s.cfg.MirostatTau), false)
 	return id, ok
 }
 
@@ -260,6 +264,13 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 // token's probability in the final distribution when Mirostat truncated it
 // (0 otherwise).
 func (s *Sampler) sampleFastMu(logits []float32, history []int, seq, step uint64, mu float64) (int, float64, bool) {
+	return s.sampleFastOpt(logits, history, seq, step, mu, true)
+}
+
+// sampleFastOpt is sampleFastMu; without needP the returned probability is
+// 0, which lets the draw after a wide truncation run over the dense weights
+// (drawKept) instead of an exact softmax of the survivors.
+func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint64, mu float64, needP bool) (int, float64, bool) {
 	c := &s.cfg
 	v := len(logits)
 	greedy := c.Temperature == 0
@@ -358,7 +369,7 @@ func (s *Sampler) sampleFastMu(logits []float32, history []int, seq, step uint64
 	if greedy {
 		f.t = 1
 	}
-	f.mu = mu
+	f.mu, f.needP = mu, needP
 	var stageBuf [16]Stage
 	stages := stageBuf[:0]
 	for _, st := range s.order[ti+1:] {
@@ -475,6 +486,13 @@ func (s *Sampler) sampleFastMu(logits []float32, history []int, seq, step uint64
 	}
 	if !ok {
 		return 0, 0, false
+	}
+	if f.kept != nil {
+		if len(stages) == 1 && !greedy && !(stages[0] == stageMirostat && f.needP) {
+			id, ok := f.drawKept(f.kept, seq, step)
+			return id, 0, ok
+		}
+		f.setCands(f.kept)
 	}
 	return f.finishSparse(stages[1:], seq, step)
 }
@@ -981,7 +999,7 @@ func (f *fastState) topPDense(p float64) bool {
 				n++
 			}
 		}
-		f.setCands(all[:n])
+		f.kept = all[:n]
 		return true
 	}
 	return false
@@ -1049,7 +1067,7 @@ func (f *fastState) typicalDense(mass float64) bool {
 				n++
 			}
 		}
-		f.setCands(all[:n])
+		f.kept = all[:n]
 		return true
 	}
 	return false
@@ -1076,6 +1094,60 @@ func (f *fastState) drawDense(seq, step uint64) (int, bool) {
 				return i, true
 			}
 			cum += wi
+		}
+		return 0, false // the block sum and its elements disagree: too close
+	}
+	return 0, false
+}
+
+// drawKept draws from the survivors cs of a dense truncation (with their
+// weights; every other token is filtered), as the reference's softmax and
+// Draw over them would: the first survivor, in id order, whose inclusive
+// cumulative weight exceeds u times their total. The weights are summed per
+// id block, the block holding the target is found from those sums and only
+// its survivors are sorted by id; a cumulative weight within the margin of
+// the target makes the reference decide. The margin bounds every error of
+// drawDense's over all tokens, so it bounds these over a subset too.
+func (f *fastState) drawKept(cs []cand, seq, step uint64) (int, bool) {
+	sc := f.sc
+	nb := len(sc.blocks)
+	kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
+	clear(kb)
+	sc.kblocks = kb
+	for _, c := range cs {
+		kb[int(c.id)/blockSize] += c.w
+	}
+	zk := 0.0
+	for _, w := range kb {
+		zk += w
+	}
+	u := Uniform(f.s.cfg.Seed, seq, step)
+	target, mg := u*zk, f.margin()
+	if !(zk > 2*mg) {
+		return 0, false
+	}
+	cum := 0.0
+	for b, bs := range kb {
+		if cum+bs <= target-mg {
+			cum += bs
+			continue
+		}
+		in := sc.kblock[:0]
+		for _, c := range cs {
+			if int(c.id)/blockSize == b {
+				in = append(in, c)
+			}
+		}
+		sc.kblock = in
+		slices.SortFunc(in, func(a, b cand) int { return cmp.Compare(a.id, b.id) })
+		for _, c := range in {
+			if cum+c.w > target {
+				if cum >= target-mg || cum+c.w <= target+mg {
+					return 0, false
+				}
+				return int(c.id), true
+			}
+			cum += c.w
 		}
 		return 0, false // the block sum and its elements disagree: too close
 	}

@@ -210,9 +210,10 @@ func (f *fastState) mirostatDense(mu float64) bool {
 		if best.id < 0 {
 			return false
 		}
+		best.w = f.w(int(best.id))
 		cs = append(cs[:0], best)
 		kept = 1
 	}
-	f.setCands(cs[:kept])
+	f.kept = cs[:kept]
 	return true
 }
