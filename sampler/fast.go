@@ -88,6 +88,7 @@ type scratch struct {
 	touched  []int32
 	distinct []int32
 	blocks   []float64
+	babove   [][2]float64 // per-block weights of the tokens with e >= th[j]
 	kblocks  []float64 // per-block weights of drawKept's survivors
 	kblock   []cand    // drawKept's survivors in the block of the draw
 	heap     []float32
@@ -234,7 +235,8 @@ type fastState struct {
 	delta  float64    // relative error bound of a weight
 	eta    float64    // relative error bound of a mass comparison
 	z      float64    // approximate normaliser (dense weights)
-	above  [2]float64 // weight of the tokens with e >= aboveE[j]
+	th     [2]float64 // exponents of the dense pass's partial sums (aboveE unless moved)
+	above  [2]float64 // weight of the tokens with e >= th[j]
 	zerr   float64    // absolute error of z and of the sums from replacing touched weights
 	a      float64    // approximate sum of w*e (dense weights)
 }
@@ -435,13 +437,8 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 		stages = stages[1:]
 	}
 	if len(stages) == 0 || stages[0] != StageMinP {
-		f.weights()
-		f.fixTouched()
-		if f.margin() > 1e-9*f.z {
-			// Replacing large touched weights cancelled: sum again.
-			f.resum()
-		}
-		if !(f.z > 0) || f.margin() > 1e-7*f.z {
+		f.th = aboveE
+		if !f.densePass() {
 			return 0, 0, false
 		}
 	}
@@ -726,7 +723,8 @@ const maxE = 40
 var aboveE = [2]float64{-4, -8}
 
 // weightSums are the sums of the dense pass over some tokens: of the weights
-// w, of w*e, and of w over the tokens with e >= aboveE[j].
+// w, of w*e, and of w over the tokens with e >= th[j] (the thresholds of
+// the pass).
 type weightSums struct {
 	w, we float64
 	above [2]float64
@@ -734,13 +732,13 @@ type weightSums struct {
 
 // add adds the contribution of a token of exponent e and weight w (w = 0
 // contributes nothing).
-func (s *weightSums) add(e, w float64) {
+func (s *weightSums) add(e, w float64, ths [2]float64) {
 	if w == 0 {
 		return
 	}
 	s.w += w
 	s.we += w * e
-	for j, th := range aboveE {
+	for j, th := range ths {
 		if e >= th {
 			s.above[j] += w
 		}
@@ -748,7 +746,7 @@ func (s *weightSums) add(e, w float64) {
 }
 
 // denseWeightsGo is denseWeights in Go: expNeg inlined by hand.
-func denseWeightsGo(src []float32, ref, invT float64) weightSums {
+func denseWeightsGo(src []float32, ref, invT float64, th [2]float64) weightSums {
 	var s weightSums
 	for _, x := range src {
 		e := (float64(x) - ref) * invT
@@ -763,10 +761,10 @@ func denseWeightsGo(src []float32, ref, invT float64) weightSums {
 			wi := math.Float64frombits(math.Float64bits(expTab[k&255]*p) + uint64(k>>8)<<52)
 			s.w += wi
 			s.we += wi * e
-			if e >= aboveE[0] {
+			if e >= th[0] {
 				s.above[0] += wi
 			}
-			if e >= aboveE[1] {
+			if e >= th[1] {
 				s.above[1] += wi
 			}
 		}
@@ -777,8 +775,9 @@ func denseWeightsGo(src []float32, ref, invT float64) weightSums {
 // weights sums the approximate weights exp(e_i) (expNeg, 0 for e_i <
 // -100) of every token computed from its float32 logit, e_i =
 // min((logit_i - ref)/T, maxE): their total z, the per-block sums, the sum
-// a of w*e and the weights above aboveE. fixTouched then replaces the
-// touched tokens' contributions. The logits have been checked by maxPass.
+// a of w*e and the weights above f.th, in total and per block. fixTouched
+// then replaces the touched tokens' contributions. The logits have been
+// checked by maxPass.
 func (f *fastState) weights() {
 	sc := f.sc
 	v := len(f.logits)
@@ -786,20 +785,38 @@ func (f *fastState) weights() {
 	if cap(sc.blocks) < nb {
 		sc.blocks = make([]float64, nb)
 	}
+	if cap(sc.babove) < nb {
+		sc.babove = make([][2]float64, nb)
+	}
 	blocks := sc.blocks[:nb]
+	babove := sc.babove[:nb]
 	ref, invT := f.ref, 1/f.t
 	z, a := 0.0, 0.0
 	f.above = [2]float64{}
 	for b := range blocks {
-		ws := denseWeights(f.logits[b*blockSize:min((b+1)*blockSize, v)], ref, invT)
+		ws := denseWeights(f.logits[b*blockSize:min((b+1)*blockSize, v)], ref, invT, f.th)
 		blocks[b] = ws.w
+		babove[b] = ws.above
 		z += ws.w
 		a += ws.we
 		f.above[0] += ws.above[0]
 		f.above[1] += ws.above[1]
 	}
-	sc.blocks = blocks
+	sc.blocks, sc.babove = blocks, babove
 	f.z, f.a = z, a
+}
+
+// densePass runs weights and fixTouched (and resum when replacing the
+// touched weights cancelled); false when the normaliser is not accurate
+// enough to decide anything.
+func (f *fastState) densePass() bool {
+	f.weights()
+	f.fixTouched()
+	if f.margin() > 1e-9*f.z {
+		// Replacing large touched weights cancelled: sum again.
+		f.resum()
+	}
+	return f.z > 0 && f.margin() <= 1e-7*f.z
 }
 
 // fixTouched replaces the weights the dense pass computed from the touched
@@ -815,9 +832,10 @@ func (f *fastState) fixTouched() {
 			f.z -= old
 			f.a -= old * e
 			blocks[int(t)/blockSize] -= old
-			for j, th := range aboveE {
+			for j, th := range f.th {
 				if e >= th {
 					f.above[j] -= old
+					sc.babove[int(t)/blockSize][j] -= old
 				}
 			}
 		}
@@ -828,9 +846,10 @@ func (f *fastState) fixTouched() {
 				f.a += nw * e
 				zmax += nw
 				blocks[int(t)/blockSize] += nw
-				for j, th := range aboveE {
+				for j, th := range f.th {
 					if e >= th {
 						f.above[j] += nw
+						sc.babove[int(t)/blockSize][j] += nw
 					}
 				}
 			}
@@ -864,9 +883,10 @@ func (f *fastState) resum() {
 		var s weightSums
 		for i := off; i < end; i++ {
 			e := f.e(i)
-			s.add(e, expNeg(e))
+			s.add(e, expNeg(e), f.th)
 		}
 		sc.blocks[b] = s.w
+		sc.babove[b] = s.above
 		all.w += s.w
 		all.we += s.we
 		all.above[0] += s.above[0]
@@ -952,8 +972,8 @@ func crossSelect(cs []cand, target float64) (j int, before float64, ok bool) {
 // hold at least need (so few candidates usually suffice), then lo, the
 // bound that always holds enough.
 func (f *fastState) cutSteps(lo, need float64) []float64 {
-	steps := make([]float64, 0, len(aboveE)+1)
-	for j, th := range aboveE {
+	steps := make([]float64, 0, len(f.th)+1)
+	for j, th := range f.th {
 		if th > lo && f.above[j] >= need {
 			steps = append(steps, th)
 		}

@@ -60,12 +60,12 @@ func TestDenseWeights(t *testing.T) {
 			for _, x := range src {
 				e := min((float64(x)-ref)*invT, maxE)
 				if e >= -100 {
-					want.add(e, math.Exp(e))
+					want.add(e, math.Exp(e), aboveE)
 					absWE += math.Exp(e) * math.Abs(e)
 				}
 			}
 			tol := (expNegErr/2 + float64(n+4)*0x1p-52)
-			for name, got := range map[string]weightSums{"kernel": denseWeights(src, ref, invT), "Go": denseWeightsGo(src, ref, invT)} {
+			for name, got := range map[string]weightSums{"kernel": denseWeights(src, ref, invT, aboveE), "Go": denseWeightsGo(src, ref, invT, aboveE)} {
 				if math.Abs(got.w-want.w) > tol*want.w {
 					t.Fatalf("%s n=%d: sum of weights %v, exp gives %v", name, n, got.w, want.w)
 				}
@@ -82,10 +82,10 @@ func TestDenseWeights(t *testing.T) {
 	}
 	// One token of each kind, checked exactly: -Inf and e < -100 add
 	// nothing; e above maxE counts as maxE.
-	if s := denseWeights([]float32{float32(math.Inf(-1)), -500, -500, -500}, 0, 1); s != (weightSums{}) {
+	if s := denseWeights([]float32{float32(math.Inf(-1)), -500, -500, -500}, 0, 1, aboveE); s != (weightSums{}) {
 		t.Fatalf("far tail: sums %+v; want 0", s)
 	}
-	s := denseWeights([]float32{100, -500, -5, -500}, 0, 1)
+	s := denseWeights([]float32{100, -500, -5, -500}, 0, 1, aboveE)
 	if math.Abs(s.w-math.Exp(maxE)-math.Exp(-5)) > expNegErr*s.w {
 		t.Fatalf("clamp: weight %v, want e^%d + e^-5", s.w, maxE)
 	}

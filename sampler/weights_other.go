@@ -5,9 +5,9 @@ package sampler
 import "math"
 
 // denseWeights returns the weight sums of the logits src as the dense pass
-// defines them (see weights).
-func denseWeights(src []float32, ref, invT float64) weightSums {
-	return denseWeightsGo(src, ref, invT)
+// defines them (see weights), above the exponents th.
+func denseWeights(src []float32, ref, invT float64, th [2]float64) weightSums {
+	return denseWeightsGo(src, ref, invT, th)
 }
 
 // maxF32 returns the largest value of src (-Inf when empty; NaNs ignored)
