@@ -473,6 +473,13 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 	case StageMinP:
 		ok = f.minPDense(c.MinP)
 	case StageTopP:
+		if len(stages) == 1 && !greedy {
+			if lo, ok := f.tailBound(1 - c.TopP); ok {
+				if id, ok, tried := f.topPWide(c.TopP, lo, seq, step); tried {
+					return id, 0, ok
+				}
+			}
+		}
 		ok = f.topPDense(c.TopP)
 	case StageTypical:
 		ok = f.typicalDense(c.Typical)

@@ -157,6 +157,7 @@ func TestSampleFastWideWorldVocab(t *testing.T) {
 			c.TopP, c.RepetitionPenalty, c.PresencePenalty, c.PenaltyWindow = 0.99, 1.1, 0.2, 64
 		},
 	}
+	wide0 := wideDraws.Load()
 	for name, mut := range settings {
 		c := DefaultConfig()
 		c.Seed = 99
@@ -171,4 +172,7 @@ func TestSampleFastWideWorldVocab(t *testing.T) {
 			require.Equal(t, want, id, "%s step %d", name, step)
 		}
 	}
+	// The wide top-p settings took the bracketed cut (three of them, 12
+	// draws each), not the collection of every kept token.
+	require.GreaterOrEqual(t, wideDraws.Load()-wide0, uint64(36))
 }

@@ -1,0 +1,243 @@
+package sampler
+
+import (
+	"math"
+	"slices"
+	"sync/atomic"
+)
+
+// Wide top-p cuts. When top-p keeps thousands of tokens (p close to 1), the
+// tokens above the cut are not collected: further dense passes move the
+// two partial-sum thresholds of the weight kernel until they bracket the
+// cut (the tokens above the upper threshold hold less than p*Z, those above
+// the lower one at least p*Z, both with the margin), only the tokens
+// between the two thresholds are ranked exactly, and the draw runs over the
+// per-block partial sums of the upper threshold plus the kept tokens of
+// the bracket (drawAbove).
+
+// wideDraws counts the draws decided by topPWide (read by the tests).
+var wideDraws atomic.Uint64
+
+// tailPoint is a partial sum of a dense pass: the weight of the tokens with
+// exponent below e.
+type tailPoint struct{ e, tail float64 }
+
+// nextCut returns the exponent where the tail weight is expected to equal
+// tail, interpolating log(tail) linearly in e between the known points
+// (sorted by e ascending), or extrapolating from the two lowest ones.
+func nextCut(pts []tailPoint, tail float64) (float64, bool) {
+	lt := math.Log(tail)
+	for j := 1; j < len(pts); j++ {
+		a, b := pts[j-1], pts[j]
+		if b.tail >= tail && a.tail < tail {
+			if !(a.tail > 0) {
+				return (a.e + b.e) / 2, true
+			}
+			la, lb := math.Log(a.tail), math.Log(b.tail)
+			if !(lb > la) {
+				return (a.e + b.e) / 2, true
+			}
+			return a.e + (lt-la)*(b.e-a.e)/(lb-la), true
+		}
+	}
+	if len(pts) >= 2 && pts[0].tail >= tail && pts[0].tail > 0 && pts[1].tail > pts[0].tail {
+		la, lb := math.Log(pts[0].tail), math.Log(pts[1].tail)
+		return pts[0].e + (lt-la)*(pts[1].e-pts[0].e)/(lb-la), true
+	}
+	return 0, false
+}
+
+// wideWidths are the half-widths of the threshold pairs tried around the
+// estimated cut, one dense pass each.
+var wideWidths = [...]float64{0.5, 0.15, 0.04, 0.02}
+
+// topPWide decides top-p p followed by the draw when the cut lies below
+// the dense pass's default thresholds (after weights). tried is false when
+// it did not apply or found no bracket; then the caller goes on with
+// topPDense (the thresholds may have moved, with their sums).
+func (f *fastState) topPWide(p, lo float64, seq, step uint64) (id int, ok, tried bool) {
+	z, mg := f.z, f.margin()
+	target := p * z
+	if !(f.above[1] < target-2*mg) || !(lo > -90) {
+		return 0, false, false
+	}
+	var ptsBuf [2 + 2*len(wideWidths)]tailPoint
+	pts := append(ptsBuf[:0], tailPoint{f.th[1], z - f.above[1]}, tailPoint{f.th[0], z - f.above[0]})
+	tail := z - target
+	// The cut lies in [a, b): the tokens above a hold at least the target,
+	// those above b less (both with the margin). bj is the index of b among
+	// the last pass's thresholds (-1: an earlier pass).
+	a, b, bj := lo, f.th[1], -1
+	lp := [2]tailPoint{pts[1], pts[0]}
+	found := false
+	for _, hw := range wideWidths {
+		ec, ok := nextCut(pts, tail)
+		if !ok {
+			return 0, false, false
+		}
+		// From the last pass's pair, the local slope of log(tail) (Newton
+		// from the nearer point) usually predicts better.
+		if lp[1].tail > 0 && lp[0].tail > lp[1].tail {
+			s := (math.Log(lp[0].tail) - math.Log(lp[1].tail)) / (lp[0].e - lp[1].e)
+			q := lp[0]
+			if math.Abs(math.Log(tail/lp[1].tail)) < math.Abs(math.Log(tail/lp[0].tail)) {
+				q = lp[1]
+			}
+			if en := q.e + (math.Log(tail)-math.Log(q.tail))/s; en > a && en < b {
+				ec = en
+			}
+		}
+		th0, th1 := min(ec+hw, b), max(ec-hw, a)
+		if !(th0 > th1) {
+			th0, th1 = b, a
+		}
+		f.th = [2]float64{th0, th1}
+		if !f.densePass() {
+			return 0, false, true
+		}
+		bj = -1
+		for j, th := range f.th {
+			switch {
+			case f.above[j] >= target+2*mg:
+				a = max(a, th)
+			case f.above[j] < target-2*mg && th <= b:
+				b, bj = th, j
+			}
+		}
+		if bj >= 0 && b-a <= 2*hw+1e-9 {
+			found = true
+			break
+		}
+		lp = [2]tailPoint{{th0, z - f.above[0]}, {th1, z - f.above[1]}}
+		pts = append(pts, lp[0], lp[1])
+		slices.SortFunc(pts, func(a, b tailPoint) int {
+			switch {
+			case a.e < b.e:
+				return -1
+			case a.e > b.e:
+				return 1
+			}
+			return 0
+		})
+	}
+	if !found {
+		return 0, false, false
+	}
+	// The tokens of the bracket, ranked by logit within it.
+	th0, th1 := b, a
+	cs := f.bracket(th1, th0)
+	for j := range cs {
+		cs[j].k = cs[j].x
+	}
+	above := f.above[bj]
+	j, before, found := crossSelect(cs, target-above)
+	if !found {
+		return 0, false, true
+	}
+	c := cs[j]
+	before += above
+	if !(before < target-mg && before+c.w >= target+mg) {
+		return 0, false, true
+	}
+	// Every token above th0 must rank before c and every token below th1
+	// after it: no equal processed logit across a threshold.
+	gap := 16*u53*(math.Abs(f.m)+math.Abs(c.x)+2*maxE+200) + 1e-300
+	if !(c.e(f) < th0-gap && c.e(f) >= th1+gap) {
+		return 0, false, true
+	}
+	// Per-block weights of the kept tokens: those above th0 and those of
+	// the bracket ranked up to c.
+	sc := f.sc
+	nb := len(sc.blocks)
+	kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
+	for b := range kb {
+		kb[b] = sc.babove[b][bj]
+	}
+	sc.kblocks = kb
+	for _, o := range cs {
+		if o.x > c.x || (o.x == c.x && o.id <= c.id) {
+			kb[int(o.id)/blockSize] += o.w
+		}
+	}
+	id, ok = f.drawAbove(kb, c, seq, step)
+	if ok {
+		wideDraws.Add(1)
+	}
+	return id, ok, true
+}
+
+// e returns the exponent of candidate c (as the dense pass defines it).
+func (c cand) e(f *fastState) float64 { return f.e(int(c.id)) }
+
+// bracket returns the finite tokens with exponent e (as the dense pass
+// computes it) in [lo, hi), with their exact logits and weights.
+func (f *fastState) bracket(lo, hi float64) []cand {
+	sc := f.sc
+	gen, stamp := sc.gen, sc.stamp[:len(f.logits)]
+	// Every untouched token with e >= lo has a float32 logit >= rlo.
+	rlo := roundDown32(f.ref + f.t*(lo-eSlack))
+	sc.kidx = geIndices(f.logits, rlo, sc.kidx[:0])
+	cs := sc.cands[:0]
+	// Every untouched token with e < hi has a float32 logit <= rhi.
+	rhi := roundUp32(f.ref + f.t*(hi+eSlack))
+	for _, i := range sc.kidx {
+		if f.logits[i] <= rhi && stamp[i] != gen {
+			if e := f.e(int(i)); e >= lo && e < hi {
+				cs = append(cs, cand{id: i})
+			}
+		}
+	}
+	for _, t := range sc.touched {
+		if sc.y[t] > negInf {
+			if e := f.e(int(t)); e >= lo && e < hi {
+				cs = append(cs, cand{id: t})
+			}
+		}
+	}
+	for j := range cs {
+		id := int(cs[j].id)
+		cs[j].x = f.x(id)
+		cs[j].w = f.w(id)
+	}
+	sc.cands = cs
+	return cs
+}
+
+// drawAbove draws from the tokens ranked up to c by logit (x > c.x, or x ==
+// c.x and id <= c.id), whose per-block weights are kb: the block holding
+// the target is found from kb and walked token by token, as drawKept.
+func (f *fastState) drawAbove(kb []float64, c cand, seq, step uint64) (int, bool) {
+	zk := 0.0
+	for _, w := range kb {
+		zk += w
+	}
+	u := Uniform(f.s.cfg.Seed, seq, step)
+	target, mg := u*zk, f.margin()
+	if !(zk > 2*mg) {
+		return 0, false
+	}
+	cum := 0.0
+	for b, bs := range kb {
+		if cum+bs <= target-mg {
+			cum += bs
+			continue
+		}
+		end := min((b+1)*blockSize, len(f.logits))
+		for i := b * blockSize; i < end; i++ {
+			x := f.x(i)
+			if !(x > c.x || (x == c.x && i <= int(c.id))) {
+				continue
+			}
+			wi := f.w(i)
+			if cum+wi > target {
+				if cum >= target-mg || cum+wi <= target+mg {
+					return 0, false
+				}
+				return i, true
+			}
+			cum += wi
+		}
+		return 0, false // the block sum and its elements disagree: too close
+	}
+	return 0, false
+}
