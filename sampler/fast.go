@@ -89,8 +89,8 @@ type scratch struct {
 	distinct []int32
 	blocks   []float64
 	babove   [][2]float64 // per-block weights of the tokens with e >= th[j]
-	kblocks  []float64 // per-block weights of drawKept's survivors
-	kblock   []cand    // drawKept's survivors in the block of the draw
+	kblocks  []float64    // per-block weights of drawKept's survivors
+	kblock   []cand       // drawKept's survivors in the block of the draw
 	heap     []float32
 	kidx     []int32
 	cands    []cand
