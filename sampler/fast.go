@@ -482,6 +482,11 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 		}
 		ok = f.topPDense(c.TopP)
 	case StageTypical:
+		if len(stages) == 1 && !greedy {
+			if id, ok, tried := f.typicalWide(c.Typical, seq, step); tried {
+				return id, 0, ok
+			}
+		}
 		ok = f.typicalDense(c.Typical)
 	case stageMirostat:
 		ok = f.mirostatDense(mu)
@@ -1040,17 +1045,11 @@ func (f *fastState) topPDense(p float64) bool {
 // ebar - bound, which must exceed the cut's score.
 func (f *fastState) typicalDense(mass float64) bool {
 	z := f.z
-	ebar := f.a / z
-	ebarM, logzM := ebar, math.Log(z) // relative to the most probable token
-	logZ := f.m + logzM
-	v := float64(len(f.logits))
-	// Error bound of the scores: the weights' errors and the reference's
-	// float64 sums move ebar by (delta + V*u)*(|ebar| + log z); rounding x,
-	// m and logZ adds a few u*(|m| + |logZ|).
-	sigma := 8*(f.delta+v*u53)*(1+math.Abs(ebarM)+math.Abs(logzM)) + 16*u53*(math.Abs(f.m)+math.Abs(logZ)) + 4*f.zerr/z*(maxE+100) + 1e-15
-	if !(sigma < 1e-5) {
+	ts, ok := f.typicalSigma()
+	if !ok {
 		return false
 	}
+	ebar, ebarM, sigma := ts.ebar, ts.ebar, ts.sigma
 	target, mg := mass*z, f.margin()
 	lo, ok := f.tailBound(1 - mass)
 	if !ok {
@@ -1098,6 +1097,21 @@ func (f *fastState) typicalDense(mass float64) bool {
 		return true
 	}
 	return false
+}
+
+// typicalSigma returns the mean exponent of typical sampling and the error
+// bound of its scores (after weights); false when the bound is too large.
+func (f *fastState) typicalSigma() (typicalScores, bool) {
+	z := f.z
+	ebar := f.a / z
+	ebarM, logzM := ebar, math.Log(z) // relative to the most probable token
+	logZ := f.m + logzM
+	v := float64(len(f.logits))
+	// Error bound of the scores: the weights' errors and the reference's
+	// float64 sums move ebar by (delta + V*u)*(|ebar| + log z); rounding x,
+	// m and logZ adds a few u*(|m| + |logZ|).
+	sigma := 8*(f.delta+v*u53)*(1+math.Abs(ebarM)+math.Abs(logzM)) + 16*u53*(math.Abs(f.m)+math.Abs(logZ)) + 4*f.zerr/z*(maxE+100) + 1e-15
+	return typicalScores{ebar, sigma}, sigma < 1e-5
 }
 
 // drawDense draws from the untruncated distribution (after weights): the

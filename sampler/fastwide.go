@@ -56,6 +56,33 @@ var wideWidths = [...]float64{0.5, 0.15, 0.04, 0.02}
 // it did not apply or found no bracket; then the caller goes on with
 // topPDense (the thresholds may have moved, with their sums).
 func (f *fastState) topPWide(p, lo float64, seq, step uint64) (id int, ok, tried bool) {
+	return f.wideCut(p, lo, nil, seq, step)
+}
+
+// typicalScores are the mean exponent ebar = sum(w*e)/Z of typical
+// sampling (a token's score is |e - ebar|) and the error bound sigma of the
+// scores (see typicalDense).
+type typicalScores struct{ ebar, sigma float64 }
+
+// typicalWide is topPWide for typical sampling with the given mass, when
+// its kept set is every token above a logit (the cut scores more than the
+// most probable token): then the ranking by score below the cut is the
+// ranking by logit, and the cumulative mass of the ranks down to a token is
+// the weight of the tokens above it.
+func (f *fastState) typicalWide(mass float64, seq, step uint64) (id int, ok, tried bool) {
+	ts, ok := f.typicalSigma()
+	if !ok {
+		return 0, false, false
+	}
+	lo, ok := f.tailBound(1 - mass)
+	if !ok {
+		return 0, false, false
+	}
+	return f.wideCut(mass, lo, &ts, seq, step)
+}
+
+// wideCut is topPWide, or typicalWide when ts is not nil.
+func (f *fastState) wideCut(p, lo float64, ts *typicalScores, seq, step uint64) (id int, ok, tried bool) {
 	z, mg := f.z, f.margin()
 	target := p * z
 	if !(f.above[1] < target-2*mg) || !(lo > -90) {
@@ -142,6 +169,21 @@ func (f *fastState) topPWide(p, lo float64, seq, step uint64) (id int, ok, tried
 	// Every token above th0 must rank before c and every token below th1
 	// after it: no equal processed logit across a threshold.
 	gap := 16*u53*(math.Abs(f.m)+math.Abs(c.x)+2*maxE+200) + 1e-300
+	if ts != nil {
+		// The scores' errors: 2*sigma more on each side, and the cut must
+		// score more than every token above 2*ebar (the upper side of the
+		// kept interval holds the most probable token).
+		gap += 4 * ts.sigma
+		if !(th0 < 2*ts.ebar-gap) {
+			return 0, false, true
+		}
+		sc := math.Abs(c.x - f.m - ts.ebar)
+		for _, o := range cs {
+			if o.x != c.x && math.Abs(math.Abs(o.x-f.m-ts.ebar)-sc) <= 2*ts.sigma {
+				return 0, false, true
+			}
+		}
+	}
 	if !(c.e(f) < th0-gap && c.e(f) >= th1+gap) {
 		return 0, false, true
 	}
@@ -154,12 +196,14 @@ func (f *fastState) topPWide(p, lo float64, seq, step uint64) (id int, ok, tried
 		kb[b] = sc.babove[b][bj]
 	}
 	sc.kblocks = kb
+	// Typical sampling keeps every token tied with c's score.
+	ties := ts != nil
 	for _, o := range cs {
-		if o.x > c.x || (o.x == c.x && o.id <= c.id) {
+		if o.x > c.x || (o.x == c.x && (ties || o.id <= c.id)) {
 			kb[int(o.id)/blockSize] += o.w
 		}
 	}
-	id, ok = f.drawAbove(kb, c, seq, step)
+	id, ok = f.drawAbove(kb, c, ties, seq, step)
 	if ok {
 		wideDraws.Add(1)
 	}
@@ -204,9 +248,10 @@ func (f *fastState) bracket(lo, hi float64) []cand {
 }
 
 // drawAbove draws from the tokens ranked up to c by logit (x > c.x, or x ==
-// c.x and id <= c.id), whose per-block weights are kb: the block holding
-// the target is found from kb and walked token by token, as drawKept.
-func (f *fastState) drawAbove(kb []float64, c cand, seq, step uint64) (int, bool) {
+// c.x and, unless ties, id <= c.id), whose per-block weights are kb: the
+// block holding the target is found from kb and walked token by token, as
+// drawKept.
+func (f *fastState) drawAbove(kb []float64, c cand, ties bool, seq, step uint64) (int, bool) {
 	zk := 0.0
 	for _, w := range kb {
 		zk += w
@@ -225,7 +270,7 @@ func (f *fastState) drawAbove(kb []float64, c cand, seq, step uint64) (int, bool
 		end := min((b+1)*blockSize, len(f.logits))
 		for i := b * blockSize; i < end; i++ {
 			x := f.x(i)
-			if !(x > c.x || (x == c.x && i <= int(c.id))) {
+			if !(x > c.x || (x == c.x && (ties || i <= int(c.id)))) {
 				continue
 			}
 			wi := f.w(i)
