@@ -489,6 +489,11 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 		}
 		ok = f.typicalDense(c.Typical)
 	case stageMirostat:
+		if len(stages) == 1 && !f.needP {
+			if id, ok, tried := f.mirostatWide(mu, seq, step); tried {
+				return id, 0, ok
+			}
+		}
 		ok = f.mirostatDense(mu)
 	default:
 		ok = false

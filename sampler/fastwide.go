@@ -203,7 +203,7 @@ func (f *fastState) wideCut(p, lo float64, ts *typicalScores, seq, step uint64) 
 			kb[int(o.id)/blockSize] += o.w
 		}
 	}
-	id, ok = f.drawAbove(kb, c, ties, seq, step)
+	id, ok = f.drawAbove(kb, c, ties, math.NaN(), seq, step)
 	if ok {
 		wideDraws.Add(1)
 	}
@@ -247,11 +247,51 @@ func (f *fastState) bracket(lo, hi float64) []cand {
 	return cs
 }
 
+// mirostatWide applies Mirostat 2.0's truncation with mu (after weights)
+// followed by the draw when it keeps many tokens: the kept tokens are those
+// with exponent e >= eHi (whose weight is above mirostatDense's wHi) when
+// no token lies in the band [eLo, eHi) (whose weight could be within the
+// error band of the threshold). One more dense pass gives the per-block
+// weights above eHi, and the draw runs over them (drawAbove).
+func (f *fastState) mirostatWide(mu float64, seq, step uint64) (id int, ok, tried bool) {
+	rel := f.probErr()
+	band := 3*rel + 8*u53*(math.Abs(mu)+2) + 1e-13
+	wHi := math.Exp2(-(mu - band)) * f.z * (1 + 8*u53)
+	wLo := math.Exp2(-(mu + band)) * f.z * (1 - 8*u53)
+	// expNeg(e) is within expNegErr of exp(e).
+	eHi := math.Log(wHi) + 2*expNegErr + 1e-12
+	eLo := math.Log(wLo) - 2*expNegErr - 1e-12
+	if !(eLo > -90) || !(eHi < f.th[1]) {
+		return 0, false, false // few kept tokens: mirostatDense collects them
+	}
+	if len(f.bracket(eLo, eHi)) > 0 {
+		return 0, false, false
+	}
+	f.th = [2]float64{eHi, eLo}
+	if !f.densePass() || !(f.above[0] > 0) {
+		return 0, false, true
+	}
+	sc := f.sc
+	nb := len(sc.blocks)
+	kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
+	for b := range kb {
+		kb[b] = sc.babove[b][0]
+	}
+	sc.kblocks = kb
+	id, ok = f.drawAbove(kb, cand{}, false, eHi, seq, step)
+	if ok {
+		wideDraws.Add(1)
+	}
+	return id, ok, true
+}
+
 // drawAbove draws from the tokens ranked up to c by logit (x > c.x, or x ==
-// c.x and, unless ties, id <= c.id), whose per-block weights are kb: the
-// block holding the target is found from kb and walked token by token, as
+// c.x and, unless ties, id <= c.id), or, when eMin is not NaN, from the
+// tokens of exponent e >= eMin, whose per-block weights are kb: the block
+// holding the target is found from kb and walked token by token, as
 // drawKept.
-func (f *fastState) drawAbove(kb []float64, c cand, ties bool, seq, step uint64) (int, bool) {
+func (f *fastState) drawAbove(kb []float64, c cand, ties bool, eMin float64, seq, step uint64) (int, bool) {
+	byE := eMin == eMin
 	zk := 0.0
 	for _, w := range kb {
 		zk += w
@@ -269,8 +309,11 @@ func (f *fastState) drawAbove(kb []float64, c cand, ties bool, seq, step uint64)
 		}
 		end := min((b+1)*blockSize, len(f.logits))
 		for i := b * blockSize; i < end; i++ {
-			x := f.x(i)
-			if !(x > c.x || (x == c.x && (ties || i <= int(c.id)))) {
+			if byE {
+				if !(f.e(i) >= eMin) || f.x(i) == negInf {
+					continue
+				}
+			} else if x := f.x(i); !(x > c.x || (x == c.x && (ties || i <= int(c.id)))) {
 				continue
 			}
 			wi := f.w(i)

@@ -51,6 +51,7 @@ func wideConfig(r *rand.Rand, v int) Config {
 func TestSampleFastWideMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(91, 92))
 	decided, eligible := 0, 0
+	wide0 := wideDraws.Load()
 	for it := 0; it < 400; it++ {
 		v := 2 + r.IntN(4000)
 		if it%20 == 0 {
@@ -79,8 +80,9 @@ func TestSampleFastWideMatchesReference(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("fast path decided %d of %d", decided, eligible)
+	t.Logf("fast path decided %d of %d, %d by a bracketed cut", decided, eligible, wideDraws.Load()-wide0)
 	require.GreaterOrEqual(t, float64(decided), 0.9*float64(eligible))
+	require.Positive(t, wideDraws.Load()-wide0, "no bracketed cut decided")
 }
 
 // Near-ties of a wide top-p cut: p set to the reference's cumulative
@@ -176,4 +178,50 @@ func TestSampleFastWideWorldVocab(t *testing.T) {
 	// (four of them, 12 draws each), not the collection of every kept
 	// token.
 	require.GreaterOrEqual(t, wideDraws.Load()-wide0, uint64(48))
+}
+
+// Near-ties of a wide Mirostat truncation through Sample (mu = 2*tau): a
+// token deep in the ranking at exactly, or a few ulp to 1e-6 away from,
+// the surprise bound. The fast path must fall back or decide exactly as
+// the reference.
+func TestSampleFastWideMirostatNearTies(t *testing.T) {
+	r := rand.New(rand.NewPCG(97, 98))
+	deltas := []float64{0, 1e-16, -1e-16, 1e-14, -1e-14, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
+	fellBack := 0
+	for it := 0; it < 12; it++ {
+		v := 2000 + r.IntN(4000)
+		if it%4 == 0 {
+			v = 65536
+		}
+		logits := zipfLogits(r, v)
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.Temperature = []float64{0.8, 1, 1.5}[r.IntN(3)]
+		c.Mirostat = 2
+		l, err := mustNew(t, DefaultConfig()).Process(logits, nil)
+		require.NoError(t, err)
+		for i := range l {
+			l[i] /= c.Temperature
+		}
+		p := Softmax(l)
+		ranked := survivorsByLogit(l)
+		tok := ranked[len(ranked)/3+r.IntN(len(ranked)/3)]
+		tau := -math.Log2(p[tok]) / 2
+		for _, d := range deltas {
+			c.MirostatTau = tau * (1 + d)
+			s := mustNew(t, c)
+			for step := uint64(0); step < 2; step++ {
+				got, gerr := s.Sample(logits, nil, 6, step)
+				want, werr := s.sampleRef(logits, nil, 6, step, nil)
+				require.NoError(t, gerr)
+				require.NoError(t, werr)
+				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
+				if _, ok := s.sampleFast(logits, nil, 6, step); !ok && math.Abs(d) <= 1e-14 {
+					fellBack++
+				}
+			}
+		}
+	}
+	t.Logf("fell back at the tie: %d", fellBack)
+	require.Positive(t, fellBack, "the fast path never fell back at a Mirostat tie")
 }
