@@ -103,6 +103,16 @@
 //     reference functions on the surviving tokens in ascending id order,
 //     which computes bit for bit what they compute over the full vocabulary.
 //
+//   - When top-p, typical sampling or Mirostat keeps thousands of tokens
+//     and is the last truncation, the kept tokens are not collected: the
+//     weight kernel also sums the weights above two exponent thresholds,
+//     per id block; further dense passes move the thresholds until they
+//     bracket the cut (top-p and typical, whose kept set is then every
+//     token above a logit) or sit on both sides of Mirostat's band, only
+//     the tokens between them are ranked exactly, and the draw walks the
+//     per-block sums of the kept tokens, then the one block holding the
+//     target. The same error margins decide when the reference must.
+//
 // TopP and Typical themselves rank only down to the cut: a mass-weighted
 // quickselect finds a threshold whose upper set holds the required mass (with
 // a margin), and only that set is sorted and walked; the probabilities and
