@@ -82,6 +82,7 @@
 //     top-k (a heap of the k largest)
 //     and min-p (a logit threshold) are decided on the float32 logits plus
 //     those few tokens, then on the exact float64 logits of the candidates.
+//
 //   - Top-p, typical sampling and a draw from the untruncated distribution
 //     need the normaliser of all V tokens. They use weights from a fast
 //     exponential with a bounded relative error and accept a decision only
@@ -89,6 +90,7 @@
 //     float64 rounding (cumulative masses more than ~1e-10 away from the
 //     cut); otherwise, which happens at exact ties of cumulative mass and
 //     about once in 10^5 draws, the reference pipeline decides.
+//
 //   - Top-n-sigma, XTC and Mirostat 2.0's truncation over the untruncated
 //     vocabulary are thresholds on the processed logit: top-n-sigma's from
 //     vectorised moment sums with an error bound against the reference's
@@ -97,8 +99,10 @@
 //     reference decide. XTC removes a few top tokens; the draw then runs
 //     over the rest of the vocabulary as above. SampleState takes the same
 //     path with the sequence's mu.
+//
 //   - The weights, maxima and threshold scans run in AVX-512 kernels where
 //     the CPU has them (AVX2 or Go otherwise).
+//
 //   - After the first truncation, the remaining stages and the draw run the
 //     reference functions on the surviving tokens in ascending id order,
 //     which computes bit for bit what they compute over the full vocabulary.
