@@ -130,7 +130,7 @@ func TestMaxF32(t *testing.T) {
 
 func TestGeIndices(t *testing.T) {
 	r := rand.New(rand.NewPCG(37, 38))
-	for _, n := range []int{0, 1, 7, 8, 9, 16, 31, 1000} {
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 31, 33, 1000} {
 		src := make([]float32, n)
 		for i := range src {
 			src[i] = float32(r.IntN(5))
@@ -148,6 +148,19 @@ func TestGeIndices(t *testing.T) {
 			got := geIndices(src, th, []int32{99})
 			if !slices.Equal(got, append([]int32{99}, want...)) {
 				t.Fatalf("n=%d th=%v: %v, want %v", n, th, got, want)
+			}
+			// The indices within [th, th+1.5] (and an empty range).
+			for _, hi := range []float32{th + 1.5, th - 1} {
+				want = want[:0]
+				for i, x := range src {
+					if x >= th && x <= hi {
+						want = append(want, int32(i))
+					}
+				}
+				got = rangeIndices(src, th, hi, []int32{99})
+				if !slices.Equal(got, append([]int32{99}, want...)) {
+					t.Fatalf("n=%d range [%v, %v]: %v, want %v", n, th, hi, got, want)
+				}
 			}
 		}
 	}

@@ -218,14 +218,14 @@ func (c cand) e(f *fastState) float64 { return f.e(int(c.id)) }
 func (f *fastState) bracket(lo, hi float64) []cand {
 	sc := f.sc
 	gen, stamp := sc.gen, sc.stamp[:len(f.logits)]
-	// Every untouched token with e >= lo has a float32 logit >= rlo.
+	// Every untouched token with lo <= e < hi has a float32 logit in [rlo,
+	// rhi].
 	rlo := roundDown32(f.ref + f.t*(lo-eSlack))
-	sc.kidx = geIndices(f.logits, rlo, sc.kidx[:0])
-	cs := sc.cands[:0]
-	// Every untouched token with e < hi has a float32 logit <= rhi.
 	rhi := roundUp32(f.ref + f.t*(hi+eSlack))
+	sc.kidx = rangeIndices(f.logits, rlo, rhi, sc.kidx[:0])
+	cs := sc.cands[:0]
 	for _, i := range sc.kidx {
-		if f.logits[i] <= rhi && stamp[i] != gen {
+		if stamp[i] != gen {
 			if e := f.e(int(i)); e >= lo && e < hi {
 				cs = append(cs, cand{id: i})
 			}

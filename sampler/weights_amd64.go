@@ -138,3 +138,26 @@ func moments(src []float32, c float64) (int, float64, float64) {
 	k, t1, t2 := momentsGo(src[n:], c)
 	return cnt + k, s1 + t1, s2 + t2
 }
+
+// rangeIndicesAVX512 is geIndicesAVX512 for lo <= src[i] <= hi.
+//
+//go:noescape
+func rangeIndicesAVX512(src *float32, n int, lo, hi float32, out *int32) (count int)
+
+// rangeIndices appends to out the indices i of src with lo <= src[i] <=
+// hi, in ascending order.
+func rangeIndices(src []float32, lo, hi float32, out []int32) []int32 {
+	n := 0
+	if hasWeights512 && len(src) >= 16 {
+		n = len(src) &^ 15
+		out = slices.Grow(out, n+16)
+		m := rangeIndicesAVX512(&src[0], n, lo, hi, &out[len(out):cap(out)][0])
+		out = out[:len(out)+m]
+	}
+	for i, x := range src[n:] {
+		if x >= lo && x <= hi {
+			out = append(out, int32(n+i))
+		}
+	}
+	return out
+}

@@ -522,3 +522,40 @@ max512reduce:
 	SETNE nan+20(FP)
 	VZEROUPPER
 	RET
+
+// func rangeIndicesAVX512(src *float32, n int, lo, hi float32, out *int32) (count int)
+//
+// geIndicesAVX512 with the indices of lo <= src[i] <= hi; out must have room
+// for n+16.
+TEXT ·rangeIndicesAVX512(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS lo+16(FP), Z1
+	VBROADCASTSS hi+20(FP), Z5
+	MOVQ out+24(FP), DI
+	VMOVDQU32 geIota<>(SB), Z3
+	VPBROADCASTD geSixteen<>(SB), Z4
+	XORQ AX, AX
+	XORQ R8, R8
+rg512loop:
+	CMPQ AX, CX
+	JAE rg512done
+	VMOVUPS (SI)(AX*4), Z0
+	VCMPPS $0x1d, Z1, Z0, K1
+	VCMPPS $0x12, Z5, Z0, K2
+	KANDW K2, K1, K1
+	KORTESTW K1, K1
+	JZ rg512next
+	VPCOMPRESSD Z3, K1, Z2
+	VMOVDQU32 Z2, (DI)(R8*4)
+	KMOVW K1, BX
+	POPCNTL BX, BX
+	ADDQ BX, R8
+rg512next:
+	VPADDD Z4, Z3, Z3
+	ADDQ $16, AX
+	JMP rg512loop
+rg512done:
+	MOVQ R8, count+32(FP)
+	VZEROUPPER
+	RET

@@ -40,3 +40,14 @@ func geIndices(src []float32, th float32, out []int32) []int32 {
 func moments(src []float32, c float64) (int, float64, float64) {
 	return momentsGo(src, c)
 }
+
+// rangeIndices appends to out the indices i of src with lo <= src[i] <=
+// hi, in ascending order.
+func rangeIndices(src []float32, lo, hi float32, out []int32) []int32 {
+	for i, x := range src {
+		if x >= lo && x <= hi {
+			out = append(out, int32(i))
+		}
+	}
+	return out
+}
