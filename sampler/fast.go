@@ -475,6 +475,15 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 		id, ok := f.drawDense(seq, step)
 		return id, 0, ok
 	}
+	// Top-p followed by min-p: when the tokens above aboveE[1] hold less
+	// than p*Z, top-p's cut lies below it and top-p keeps every token above
+	// it; if min-p keeps only such tokens (its threshold on w/w_max does
+	// not depend on the normaliser, see minPDense), top-p changes nothing
+	// min-p keeps.
+	if len(stages) >= 2 && stages[0] == StageTopP && stages[1] == StageMinP && f.th == aboveE &&
+		math.Log(c.MinP) > aboveE[1]+1e-3 && f.above[1] < c.TopP*f.z-2*f.margin() {
+		stages = stages[1:]
+	}
 	switch stages[0] {
 	case StageMinP:
 		ok = f.minPDense(c.MinP)

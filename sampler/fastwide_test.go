@@ -225,3 +225,44 @@ func TestSampleFastWideMirostatNearTies(t *testing.T) {
 	t.Logf("fell back at the tie: %d", fellBack)
 	require.Positive(t, fellBack, "the fast path never fell back at a Mirostat tie")
 }
+
+// Top-p followed by min-p, with min-p's threshold near aboveE[1] (where
+// top-p is skipped when its cut lies below it) and a token placed at, or a
+// few ulp to 1e-6 around, the min-p threshold: Sample returns exactly the
+// reference's token.
+func TestSampleFastTopPMinPNearTies(t *testing.T) {
+	r := rand.New(rand.NewPCG(99, 100))
+	deltas := []float64{0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-8, -1e-8, 1e-6, -1e-6}
+	skipped := 0
+	for it := 0; it < 16; it++ {
+		v := 1000 + r.IntN(4000)
+		if it%4 == 0 {
+			v = 65536
+		}
+		logits := zipfLogits(r, v)
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.TopP = []float64{0.9, 0.99, 0.999}[r.IntN(3)]
+		c.MinP = math.Exp([]float64{-7.99, -8.01, -6.9, -4.6}[r.IntN(4)])
+		// A token at the min-p threshold: x = max + log(minP).
+		mx, tok := float32(math.Inf(-1)), r.IntN(v)
+		for _, x := range logits {
+			mx = max(mx, x)
+		}
+		for _, d := range deltas {
+			c.LogitBias = map[int]float64{tok: float64(mx) + math.Log(c.MinP)*(1+d) - float64(logits[tok])}
+			s := mustNew(t, c)
+			for step := uint64(0); step < 2; step++ {
+				got, gerr := s.Sample(logits, nil, 8, step)
+				want, werr := s.sampleRef(logits, nil, 8, step, nil)
+				require.NoError(t, gerr)
+				require.NoError(t, werr)
+				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
+				if _, ok := s.sampleFast(logits, nil, 8, step); !ok {
+					skipped++
+				}
+			}
+		}
+	}
+	t.Logf("left to the reference: %d", skipped)
+}
