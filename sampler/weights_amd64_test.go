@@ -224,12 +224,22 @@ func TestSampleFastAVX2Only(t *testing.T) {
 			hist[i] = r.IntN(v)
 		}
 		c := denseConfig(r, v)
-		if it%2 == 1 {
+		switch it % 3 {
+		case 1:
 			c = randConfig(r, v)
+		case 2:
+			c = wideConfig(r, v)
+			logits = zipfLogits(r, v)
 		}
 		s := mustNew(t, c)
 		for step := uint64(0); step < 2; step++ {
 			sampleBoth(t, s, logits, hist, step, MirostatMu0(c.MirostatTau), "AVX2 only")
+			// Sample itself (no Mirostat probability needed: the wide
+			// paths).
+			got, gerr := s.Sample(logits, hist, 3, step)
+			want, werr := s.sampleRef(logits, hist, 3, step, nil)
+			require.Equal(t, werr, gerr, "AVX2 only: error (config %+v)", c)
+			require.Equal(t, want, got, "AVX2 only: token (config %+v)", c)
 		}
 	}
 }
