@@ -102,6 +102,18 @@ func BenchmarkSampleV65536(b *testing.B) {
 		{"xtc", func(c *Config) { c.XTCProbability, c.XTCThreshold = 0.5, 0.1 }},
 		{"top_n_sigma", func(c *Config) { c.TopNSigma = 1 }},
 		{"mirostat", func(c *Config) { c.Mirostat = 2 }},
+		{"top_p_0.99", func(c *Config) { c.TopP = 0.99 }},
+		{"typical_0.99", func(c *Config) { c.Typical = 0.99 }},
+		{"mirostat_tau10", func(c *Config) { c.Mirostat, c.MirostatTau = 2, 10 }},
+		{"top_p_0.99_temperature_1.5", func(c *Config) { c.Temperature, c.TopP = 1.5, 0.99 }},
+		{"top_p_0.99_min_p_0.001", func(c *Config) { c.TopP, c.MinP = 0.99, 0.001 }},
+		{"top_p_0.95_typical_0.99", func(c *Config) { c.TopP, c.Typical = 0.95, 0.99 }},
+		{"top_p_0.99_penalties", func(c *Config) {
+			c.TopP = 0.99
+			c.RepetitionPenalty = 1.1
+			c.PresencePenalty = 0.2
+			c.PenaltyWindow = 64
+		}},
 		{"top_p_min_p_temperature", func(c *Config) {
 			c.Temperature = 0.8
 			c.TopP = 0.9

@@ -82,6 +82,7 @@
 //     top-k (a heap of the k largest)
 //     and min-p (a logit threshold) are decided on the float32 logits plus
 //     those few tokens, then on the exact float64 logits of the candidates.
+//
 //   - Top-p, typical sampling and a draw from the untruncated distribution
 //     need the normaliser of all V tokens. They use weights from a fast
 //     exponential with a bounded relative error and accept a decision only
@@ -89,6 +90,7 @@
 //     float64 rounding (cumulative masses more than ~1e-10 away from the
 //     cut); otherwise, which happens at exact ties of cumulative mass and
 //     about once in 10^5 draws, the reference pipeline decides.
+//
 //   - Top-n-sigma, XTC and Mirostat 2.0's truncation over the untruncated
 //     vocabulary are thresholds on the processed logit: top-n-sigma's from
 //     vectorised moment sums with an error bound against the reference's
@@ -97,11 +99,23 @@
 //     reference decide. XTC removes a few top tokens; the draw then runs
 //     over the rest of the vocabulary as above. SampleState takes the same
 //     path with the sequence's mu.
+//
 //   - The weights, maxima and threshold scans run in AVX-512 kernels where
 //     the CPU has them (AVX2 or Go otherwise).
+//
 //   - After the first truncation, the remaining stages and the draw run the
 //     reference functions on the surviving tokens in ascending id order,
 //     which computes bit for bit what they compute over the full vocabulary.
+//
+//   - When top-p, typical sampling or Mirostat keeps thousands of tokens
+//     and is the last truncation, the kept tokens are not collected: the
+//     weight kernel also sums the weights above two exponent thresholds,
+//     per id block; further dense passes move the thresholds until they
+//     bracket the cut (top-p and typical, whose kept set is then every
+//     token above a logit) or sit on both sides of Mirostat's band, only
+//     the tokens between them are ranked exactly, and the draw walks the
+//     per-block sums of the kept tokens, then the one block holding the
+//     target. The same error margins decide when the reference must.
 //
 // TopP and Typical themselves rank only down to the cut: a mass-weighted
 // quickselect finds a threshold whose upper set holds the required mass (with

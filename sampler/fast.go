@@ -35,6 +35,12 @@ import (
 //     tokens of an exact logit range holding enough weight (a prefix of
 //     the ranking), by a mass-weighted selection and a sort of the tokens
 //     above it only.
+//   - A wide top-p, typical or Mirostat truncation followed by the draw
+//     (thousands of kept tokens) is decided by moving the dense pass's
+//     partial-sum thresholds instead (see fastwide.go), and the draw after
+//     any dense truncation runs over the survivors' weights (drawKept)
+//     rather than an exact softmax of them, unless the caller needs the
+//     drawn token's probability (SampleState's Mirostat update).
 //   - Once a truncation has left a candidate list, the remaining stages and
 //     the draw run the reference functions on the list in ascending id
 //     order, which computes bit-for-bit what the reference computes over the
@@ -88,6 +94,9 @@ type scratch struct {
 	touched  []int32
 	distinct []int32
 	blocks   []float64
+	babove   [][2]float64 // per-block weights of the tokens with e >= th[j]
+	kblocks  []float64    // per-block weights of drawKept's survivors
+	kblock   []cand       // drawKept's survivors in the block of the draw
 	heap     []float32
 	kidx     []int32
 	cands    []cand
@@ -225,12 +234,15 @@ type fastState struct {
 	t      float64 // temperature (1 when greedy)
 	greedy bool
 	mu     float64    // Mirostat's mu
+	needP  bool       // the caller needs the drawn token's probability
+	kept   []cand     // the survivors of a dense truncation, with weights
 	ref    float64    // the largest value after the sparse stages: e_i = (y_i - ref)/T
 	m      float64    // largest processed logit
 	delta  float64    // relative error bound of a weight
 	eta    float64    // relative error bound of a mass comparison
 	z      float64    // approximate normaliser (dense weights)
-	above  [2]float64 // weight of the tokens with e >= aboveE[j]
+	th     [2]float64 // exponents of the dense pass's partial sums (aboveE unless moved)
+	above  [2]float64 // weight of the tokens with e >= th[j]
 	zerr   float64    // absolute error of z and of the sums from replacing touched weights
 	a      float64    // approximate sum of w*e (dense weights)
 }
@@ -252,7 +264,7 @@ func (f *fastState) x(i int) float64 {
 // pipeline must decide (unsupported order, invalid input, or a decision too
 // close to call).
 func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) (int, bool) {
-	id, _, ok := s.sampleFastMu(logits, history, seq, step, MirostatMu0(s.cfg.MirostatTau))
+	id, _, ok := s.sampleFastOpt(logits, history, seq, step, MirostatMu0(s.cfg.MirostatTau), false)
 	return id, ok
 }
 
@@ -260,6 +272,13 @@ func (s *Sampler) sampleFast(logits []float32, history []int, seq, step uint64) 
 // token's probability in the final distribution when Mirostat truncated it
 // (0 otherwise).
 func (s *Sampler) sampleFastMu(logits []float32, history []int, seq, step uint64, mu float64) (int, float64, bool) {
+	return s.sampleFastOpt(logits, history, seq, step, mu, true)
+}
+
+// sampleFastOpt is sampleFastMu; without needP the returned probability is
+// 0, which lets the draw after a wide truncation run over the dense weights
+// (drawKept) instead of an exact softmax of the survivors.
+func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint64, mu float64, needP bool) (int, float64, bool) {
 	c := &s.cfg
 	v := len(logits)
 	greedy := c.Temperature == 0
@@ -358,7 +377,7 @@ func (s *Sampler) sampleFastMu(logits []float32, history []int, seq, step uint64
 	if greedy {
 		f.t = 1
 	}
-	f.mu = mu
+	f.mu, f.needP = mu, needP
 	var stageBuf [16]Stage
 	stages := stageBuf[:0]
 	for _, st := range s.order[ti+1:] {
@@ -424,13 +443,8 @@ func (s *Sampler) sampleFastMu(logits []float32, history []int, seq, step uint64
 		stages = stages[1:]
 	}
 	if len(stages) == 0 || stages[0] != StageMinP {
-		f.weights()
-		f.fixTouched()
-		if f.margin() > 1e-9*f.z {
-			// Replacing large touched weights cancelled: sum again.
-			f.resum()
-		}
-		if !(f.z > 0) || f.margin() > 1e-7*f.z {
+		f.th = aboveE
+		if !f.densePass() {
 			return 0, 0, false
 		}
 	}
@@ -461,20 +475,53 @@ func (s *Sampler) sampleFastMu(logits []float32, history []int, seq, step uint64
 		id, ok := f.drawDense(seq, step)
 		return id, 0, ok
 	}
+	// Top-p followed by min-p: when the tokens above aboveE[1] hold less
+	// than p*Z, top-p's cut lies below it and top-p keeps every token above
+	// it; if min-p keeps only such tokens (its threshold on w/w_max does
+	// not depend on the normaliser, see minPDense), top-p changes nothing
+	// min-p keeps.
+	if len(stages) >= 2 && stages[0] == StageTopP && stages[1] == StageMinP && f.th == aboveE &&
+		math.Log(c.MinP) > aboveE[1]+1e-3 && f.above[1] < c.TopP*f.z-2*f.margin() {
+		stages = stages[1:]
+	}
 	switch stages[0] {
 	case StageMinP:
 		ok = f.minPDense(c.MinP)
 	case StageTopP:
+		if len(stages) == 1 && !greedy {
+			if lo, ok := f.tailBound(1 - c.TopP); ok {
+				if id, ok, tried := f.topPWide(c.TopP, lo, seq, step); tried {
+					return id, 0, ok
+				}
+			}
+		}
 		ok = f.topPDense(c.TopP)
 	case StageTypical:
+		if len(stages) == 1 && !greedy {
+			if id, ok, tried := f.typicalWide(c.Typical, seq, step); tried {
+				return id, 0, ok
+			}
+		}
 		ok = f.typicalDense(c.Typical)
 	case stageMirostat:
+		if len(stages) == 1 && !f.needP {
+			if id, ok, tried := f.mirostatWide(mu, seq, step); tried {
+				return id, 0, ok
+			}
+		}
 		ok = f.mirostatDense(mu)
 	default:
 		ok = false
 	}
 	if !ok {
 		return 0, 0, false
+	}
+	if f.kept != nil {
+		if len(stages) == 1 && !greedy && !(stages[0] == stageMirostat && f.needP) {
+			id, ok := f.drawKept(f.kept, seq, step)
+			return id, 0, ok
+		}
+		f.setCands(f.kept)
 	}
 	return f.finishSparse(stages[1:], seq, step)
 }
@@ -708,7 +755,8 @@ const maxE = 40
 var aboveE = [2]float64{-4, -8}
 
 // weightSums are the sums of the dense pass over some tokens: of the weights
-// w, of w*e, and of w over the tokens with e >= aboveE[j].
+// w, of w*e, and of w over the tokens with e >= th[j] (the thresholds of
+// the pass).
 type weightSums struct {
 	w, we float64
 	above [2]float64
@@ -716,13 +764,13 @@ type weightSums struct {
 
 // add adds the contribution of a token of exponent e and weight w (w = 0
 // contributes nothing).
-func (s *weightSums) add(e, w float64) {
+func (s *weightSums) add(e, w float64, ths [2]float64) {
 	if w == 0 {
 		return
 	}
 	s.w += w
 	s.we += w * e
-	for j, th := range aboveE {
+	for j, th := range ths {
 		if e >= th {
 			s.above[j] += w
 		}
@@ -730,7 +778,7 @@ func (s *weightSums) add(e, w float64) {
 }
 
 // denseWeightsGo is denseWeights in Go: expNeg inlined by hand.
-func denseWeightsGo(src []float32, ref, invT float64) weightSums {
+func denseWeightsGo(src []float32, ref, invT float64, th [2]float64) weightSums {
 	var s weightSums
 	for _, x := range src {
 		e := (float64(x) - ref) * invT
@@ -745,10 +793,10 @@ func denseWeightsGo(src []float32, ref, invT float64) weightSums {
 			wi := math.Float64frombits(math.Float64bits(expTab[k&255]*p) + uint64(k>>8)<<52)
 			s.w += wi
 			s.we += wi * e
-			if e >= aboveE[0] {
+			if e >= th[0] {
 				s.above[0] += wi
 			}
-			if e >= aboveE[1] {
+			if e >= th[1] {
 				s.above[1] += wi
 			}
 		}
@@ -759,8 +807,9 @@ func denseWeightsGo(src []float32, ref, invT float64) weightSums {
 // weights sums the approximate weights exp(e_i) (expNeg, 0 for e_i <
 // -100) of every token computed from its float32 logit, e_i =
 // min((logit_i - ref)/T, maxE): their total z, the per-block sums, the sum
-// a of w*e and the weights above aboveE. fixTouched then replaces the
-// touched tokens' contributions. The logits have been checked by maxPass.
+// a of w*e and the weights above f.th, in total and per block. fixTouched
+// then replaces the touched tokens' contributions. The logits have been
+// checked by maxPass.
 func (f *fastState) weights() {
 	sc := f.sc
 	v := len(f.logits)
@@ -768,20 +817,38 @@ func (f *fastState) weights() {
 	if cap(sc.blocks) < nb {
 		sc.blocks = make([]float64, nb)
 	}
+	if cap(sc.babove) < nb {
+		sc.babove = make([][2]float64, nb)
+	}
 	blocks := sc.blocks[:nb]
+	babove := sc.babove[:nb]
 	ref, invT := f.ref, 1/f.t
 	z, a := 0.0, 0.0
 	f.above = [2]float64{}
 	for b := range blocks {
-		ws := denseWeights(f.logits[b*blockSize:min((b+1)*blockSize, v)], ref, invT)
+		ws := denseWeights(f.logits[b*blockSize:min((b+1)*blockSize, v)], ref, invT, f.th)
 		blocks[b] = ws.w
+		babove[b] = ws.above
 		z += ws.w
 		a += ws.we
 		f.above[0] += ws.above[0]
 		f.above[1] += ws.above[1]
 	}
-	sc.blocks = blocks
+	sc.blocks, sc.babove = blocks, babove
 	f.z, f.a = z, a
+}
+
+// densePass runs weights and fixTouched (and resum when replacing the
+// touched weights cancelled); false when the normaliser is not accurate
+// enough to decide anything.
+func (f *fastState) densePass() bool {
+	f.weights()
+	f.fixTouched()
+	if f.margin() > 1e-9*f.z {
+		// Replacing large touched weights cancelled: sum again.
+		f.resum()
+	}
+	return f.z > 0 && f.margin() <= 1e-7*f.z
 }
 
 // fixTouched replaces the weights the dense pass computed from the touched
@@ -797,9 +864,10 @@ func (f *fastState) fixTouched() {
 			f.z -= old
 			f.a -= old * e
 			blocks[int(t)/blockSize] -= old
-			for j, th := range aboveE {
+			for j, th := range f.th {
 				if e >= th {
 					f.above[j] -= old
+					sc.babove[int(t)/blockSize][j] -= old
 				}
 			}
 		}
@@ -810,9 +878,10 @@ func (f *fastState) fixTouched() {
 				f.a += nw * e
 				zmax += nw
 				blocks[int(t)/blockSize] += nw
-				for j, th := range aboveE {
+				for j, th := range f.th {
 					if e >= th {
 						f.above[j] += nw
+						sc.babove[int(t)/blockSize][j] += nw
 					}
 				}
 			}
@@ -846,9 +915,10 @@ func (f *fastState) resum() {
 		var s weightSums
 		for i := off; i < end; i++ {
 			e := f.e(i)
-			s.add(e, expNeg(e))
+			s.add(e, expNeg(e), f.th)
 		}
 		sc.blocks[b] = s.w
+		sc.babove[b] = s.above
 		all.w += s.w
 		all.we += s.we
 		all.above[0] += s.above[0]
@@ -934,8 +1004,8 @@ func crossSelect(cs []cand, target float64) (j int, before float64, ok bool) {
 // hold at least need (so few candidates usually suffice), then lo, the
 // bound that always holds enough.
 func (f *fastState) cutSteps(lo, need float64) []float64 {
-	steps := make([]float64, 0, len(aboveE)+1)
-	for j, th := range aboveE {
+	steps := make([]float64, 0, len(f.th)+1)
+	for j, th := range f.th {
 		if th > lo && f.above[j] >= need {
 			steps = append(steps, th)
 		}
@@ -981,7 +1051,7 @@ func (f *fastState) topPDense(p float64) bool {
 				n++
 			}
 		}
-		f.setCands(all[:n])
+		f.kept = all[:n]
 		return true
 	}
 	return false
@@ -995,17 +1065,11 @@ func (f *fastState) topPDense(p float64) bool {
 // ebar - bound, which must exceed the cut's score.
 func (f *fastState) typicalDense(mass float64) bool {
 	z := f.z
-	ebar := f.a / z
-	ebarM, logzM := ebar, math.Log(z) // relative to the most probable token
-	logZ := f.m + logzM
-	v := float64(len(f.logits))
-	// Error bound of the scores: the weights' errors and the reference's
-	// float64 sums move ebar by (delta + V*u)*(|ebar| + log z); rounding x,
-	// m and logZ adds a few u*(|m| + |logZ|).
-	sigma := 8*(f.delta+v*u53)*(1+math.Abs(ebarM)+math.Abs(logzM)) + 16*u53*(math.Abs(f.m)+math.Abs(logZ)) + 4*f.zerr/z*(maxE+100) + 1e-15
-	if !(sigma < 1e-5) {
+	ts, ok := f.typicalSigma()
+	if !ok {
 		return false
 	}
+	ebar, ebarM, sigma := ts.ebar, ts.ebar, ts.sigma
 	target, mg := mass*z, f.margin()
 	lo, ok := f.tailBound(1 - mass)
 	if !ok {
@@ -1049,10 +1113,25 @@ func (f *fastState) typicalDense(mass float64) bool {
 				n++
 			}
 		}
-		f.setCands(all[:n])
+		f.kept = all[:n]
 		return true
 	}
 	return false
+}
+
+// typicalSigma returns the mean exponent of typical sampling and the error
+// bound of its scores (after weights); false when the bound is too large.
+func (f *fastState) typicalSigma() (typicalScores, bool) {
+	z := f.z
+	ebar := f.a / z
+	ebarM, logzM := ebar, math.Log(z) // relative to the most probable token
+	logZ := f.m + logzM
+	v := float64(len(f.logits))
+	// Error bound of the scores: the weights' errors and the reference's
+	// float64 sums move ebar by (delta + V*u)*(|ebar| + log z); rounding x,
+	// m and logZ adds a few u*(|m| + |logZ|).
+	sigma := 8*(f.delta+v*u53)*(1+math.Abs(ebarM)+math.Abs(logzM)) + 16*u53*(math.Abs(f.m)+math.Abs(logZ)) + 4*f.zerr/z*(maxE+100) + 1e-15
+	return typicalScores{ebar, sigma}, sigma < 1e-5
 }
 
 // drawDense draws from the untruncated distribution (after weights): the
@@ -1076,6 +1155,60 @@ func (f *fastState) drawDense(seq, step uint64) (int, bool) {
 				return i, true
 			}
 			cum += wi
+		}
+		return 0, false // the block sum and its elements disagree: too close
+	}
+	return 0, false
+}
+
+// drawKept draws from the survivors cs of a dense truncation (with their
+// weights; every other token is filtered), as the reference's softmax and
+// Draw over them would: the first survivor, in id order, whose inclusive
+// cumulative weight exceeds u times their total. The weights are summed per
+// id block, the block holding the target is found from those sums and only
+// its survivors are sorted by id; a cumulative weight within the margin of
+// the target makes the reference decide. The margin bounds every error of
+// drawDense's over all tokens, so it bounds these over a subset too.
+func (f *fastState) drawKept(cs []cand, seq, step uint64) (int, bool) {
+	sc := f.sc
+	nb := len(sc.blocks)
+	kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
+	clear(kb)
+	sc.kblocks = kb
+	for _, c := range cs {
+		kb[int(c.id)/blockSize] += c.w
+	}
+	zk := 0.0
+	for _, w := range kb {
+		zk += w
+	}
+	u := Uniform(f.s.cfg.Seed, seq, step)
+	target, mg := u*zk, f.margin()
+	if !(zk > 2*mg) {
+		return 0, false
+	}
+	cum := 0.0
+	for b, bs := range kb {
+		if cum+bs <= target-mg {
+			cum += bs
+			continue
+		}
+		in := sc.kblock[:0]
+		for _, c := range cs {
+			if int(c.id)/blockSize == b {
+				in = append(in, c)
+			}
+		}
+		sc.kblock = in
+		slices.SortFunc(in, func(a, b cand) int { return cmp.Compare(a.id, b.id) })
+		for _, c := range in {
+			if cum+c.w > target {
+				if cum >= target-mg || cum+c.w <= target+mg {
+					return 0, false
+				}
+				return int(c.id), true
+			}
+			cum += c.w
 		}
 		return 0, false // the block sum and its elements disagree: too close
 	}

@@ -152,9 +152,10 @@ func (f *fastState) xtcDense(th float64) (int, bool) {
 		f.z -= w
 		f.a -= w * e
 		sc.blocks[id/blockSize] -= w
-		for j, ae := range aboveE {
+		for j, ae := range f.th {
 			if e >= ae {
 				f.above[j] -= w
+				sc.babove[id/blockSize][j] -= w
 			}
 		}
 		sc.touch(id, f.logits)
@@ -210,9 +211,10 @@ func (f *fastState) mirostatDense(mu float64) bool {
 		if best.id < 0 {
 			return false
 		}
+		best.w = f.w(int(best.id))
 		cs = append(cs[:0], best)
 		kept = 1
 	}
-	f.setCands(cs[:kept])
+	f.kept = cs[:kept]
 	return true
 }

@@ -60,12 +60,12 @@ func TestDenseWeights(t *testing.T) {
 			for _, x := range src {
 				e := min((float64(x)-ref)*invT, maxE)
 				if e >= -100 {
-					want.add(e, math.Exp(e))
+					want.add(e, math.Exp(e), aboveE)
 					absWE += math.Exp(e) * math.Abs(e)
 				}
 			}
 			tol := (expNegErr/2 + float64(n+4)*0x1p-52)
-			for name, got := range map[string]weightSums{"kernel": denseWeights(src, ref, invT), "Go": denseWeightsGo(src, ref, invT)} {
+			for name, got := range map[string]weightSums{"kernel": denseWeights(src, ref, invT, aboveE), "Go": denseWeightsGo(src, ref, invT, aboveE)} {
 				if math.Abs(got.w-want.w) > tol*want.w {
 					t.Fatalf("%s n=%d: sum of weights %v, exp gives %v", name, n, got.w, want.w)
 				}
@@ -82,10 +82,10 @@ func TestDenseWeights(t *testing.T) {
 	}
 	// One token of each kind, checked exactly: -Inf and e < -100 add
 	// nothing; e above maxE counts as maxE.
-	if s := denseWeights([]float32{float32(math.Inf(-1)), -500, -500, -500}, 0, 1); s != (weightSums{}) {
+	if s := denseWeights([]float32{float32(math.Inf(-1)), -500, -500, -500}, 0, 1, aboveE); s != (weightSums{}) {
 		t.Fatalf("far tail: sums %+v; want 0", s)
 	}
-	s := denseWeights([]float32{100, -500, -5, -500}, 0, 1)
+	s := denseWeights([]float32{100, -500, -5, -500}, 0, 1, aboveE)
 	if math.Abs(s.w-math.Exp(maxE)-math.Exp(-5)) > expNegErr*s.w {
 		t.Fatalf("clamp: weight %v, want e^%d + e^-5", s.w, maxE)
 	}
@@ -130,7 +130,7 @@ func TestMaxF32(t *testing.T) {
 
 func TestGeIndices(t *testing.T) {
 	r := rand.New(rand.NewPCG(37, 38))
-	for _, n := range []int{0, 1, 7, 8, 9, 16, 31, 1000} {
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 31, 33, 1000} {
 		src := make([]float32, n)
 		for i := range src {
 			src[i] = float32(r.IntN(5))
@@ -148,6 +148,19 @@ func TestGeIndices(t *testing.T) {
 			got := geIndices(src, th, []int32{99})
 			if !slices.Equal(got, append([]int32{99}, want...)) {
 				t.Fatalf("n=%d th=%v: %v, want %v", n, th, got, want)
+			}
+			// The indices within [th, th+1.5] (and an empty range).
+			for _, hi := range []float32{th + 1.5, th - 1} {
+				want = want[:0]
+				for i, x := range src {
+					if x >= th && x <= hi {
+						want = append(want, int32(i))
+					}
+				}
+				got = rangeIndices(src, th, hi, []int32{99})
+				if !slices.Equal(got, append([]int32{99}, want...)) {
+					t.Fatalf("n=%d range [%v, %v]: %v, want %v", n, th, hi, got, want)
+				}
 			}
 		}
 	}

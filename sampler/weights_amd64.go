@@ -21,28 +21,28 @@ var (
 // from expNeg, within expNegErr of exp).
 //
 //go:noescape
-func expWeightsAVX2(src *float32, n int, ref, invT float64) (sumW, sumWE, sum4, sum8 float64)
+func expWeightsAVX2(src *float32, n int, ref, invT, th0, th1 float64) (sumW, sumWE, sum0, sum1 float64)
 
 // expWeightsAVX512 is expWeightsAVX2 with AVX-512 over src[:n], n a
 // multiple of 8. Its table factor is the product of two table entries
 // (expTabHi, expTabLo), one more rounding than expTab's (see expTabHi).
 //
 //go:noescape
-func expWeightsAVX512(src *float32, n int, ref, invT float64) (sumW, sumWE, sum4, sum8 float64)
+func expWeightsAVX512(src *float32, n int, ref, invT, th0, th1 float64) (sumW, sumWE, sum0, sum1 float64)
 
 // denseWeights returns the weight sums of the logits src as the dense pass
-// defines them (see weights).
-func denseWeights(src []float32, ref, invT float64) weightSums {
+// defines them (see weights), above the exponents th.
+func denseWeights(src []float32, ref, invT float64, th [2]float64) weightSums {
 	n := 0
 	var s weightSums
 	if hasWeights512 && len(src) >= 8 {
 		n = len(src) &^ 7
-		s.w, s.we, s.above[0], s.above[1] = expWeightsAVX512(&src[0], n, ref, invT)
+		s.w, s.we, s.above[0], s.above[1] = expWeightsAVX512(&src[0], n, ref, invT, th[0], th[1])
 	} else if hasWeightsAsm && len(src) >= 4 {
 		n = len(src) &^ 3
-		s.w, s.we, s.above[0], s.above[1] = expWeightsAVX2(&src[0], n, ref, invT)
+		s.w, s.we, s.above[0], s.above[1] = expWeightsAVX2(&src[0], n, ref, invT, th[0], th[1])
 	}
-	g := denseWeightsGo(src[n:], ref, invT)
+	g := denseWeightsGo(src[n:], ref, invT, th)
 	s.w += g.w
 	s.we += g.we
 	s.above[0] += g.above[0]
@@ -137,4 +137,27 @@ func moments(src []float32, c float64) (int, float64, float64) {
 	}
 	k, t1, t2 := momentsGo(src[n:], c)
 	return cnt + k, s1 + t1, s2 + t2
+}
+
+// rangeIndicesAVX512 is geIndicesAVX512 for lo <= src[i] <= hi.
+//
+//go:noescape
+func rangeIndicesAVX512(src *float32, n int, lo, hi float32, out *int32) (count int)
+
+// rangeIndices appends to out the indices i of src with lo <= src[i] <=
+// hi, in ascending order.
+func rangeIndices(src []float32, lo, hi float32, out []int32) []int32 {
+	n := 0
+	if hasWeights512 && len(src) >= 16 {
+		n = len(src) &^ 15
+		out = slices.Grow(out, n+16)
+		m := rangeIndicesAVX512(&src[0], n, lo, hi, &out[len(out):cap(out)][0])
+		out = out[:len(out)+m]
+	}
+	for i, x := range src[n:] {
+		if x >= lo && x <= hi {
+			out = append(out, int32(n+i))
+		}
+	}
+	return out
 }

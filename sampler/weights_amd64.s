@@ -70,26 +70,14 @@ DATA expEBias<>+16(SB)/8, $0x44c0000000000000
 DATA expEBias<>+24(SB)/8, $0x44c0000000000000
 GLOBL expEBias<>(SB), RODATA|NOPTR, $32
 
-DATA expM4<>+0(SB)/8, $0xc010000000000000
-DATA expM4<>+8(SB)/8, $0xc010000000000000
-DATA expM4<>+16(SB)/8, $0xc010000000000000
-DATA expM4<>+24(SB)/8, $0xc010000000000000
-GLOBL expM4<>(SB), RODATA|NOPTR, $32
-
-DATA expM8<>+0(SB)/8, $0xc020000000000000
-DATA expM8<>+8(SB)/8, $0xc020000000000000
-DATA expM8<>+16(SB)/8, $0xc020000000000000
-DATA expM8<>+24(SB)/8, $0xc020000000000000
-GLOBL expM8<>(SB), RODATA|NOPTR, $32
-
-// func expWeightsAVX2(src *float32, n int, ref, invT float64) (sumW, sumWE, sum4, sum8 float64)
+// func expWeightsAVX2(src *float32, n int, ref, invT, th0, th1 float64) (sumW, sumWE, sum0, sum1 float64)
 //
 // For i in [0, n) (n a multiple of 4): e = min((float64(src[i]) - ref) *
 // invT, 40); w = 0 if !(e >= -100), else 2^(k>>8) * tab[k&255] * P(r) with
 // k = round(e*256/ln2), r = e - k*ln2/256 and P(r) = 1 + r*(1 + r*(1/2 +
 // r/6)), as expNeg. Returns the sums of w, of w*e (e taken as 0 where w is
-// 0), and of w over the tokens with e >= -4 and with e >= -8.
-TEXT ·expWeightsAVX2(SB), NOSPLIT, $0-64
+// 0), and of w over the tokens with e >= th0 and with e >= th1.
+TEXT ·expWeightsAVX2(SB), NOSPLIT, $0-80
 	MOVQ src+0(FP), SI
 	MOVQ n+8(FP), CX
 	VBROADCASTSD ref+16(FP), Y10
@@ -132,10 +120,12 @@ loop:
 	VANDPD Y7, Y8, Y8
 	VADDPD Y8, Y12, Y12
 	VFMADD231PD Y9, Y8, Y13
-	VCMPPD $0x1d, expM4<>(SB), Y9, Y1
+	VBROADCASTSD th0+32(FP), Y1
+	VCMPPD $0x1d, Y1, Y9, Y1
 	VANDPD Y8, Y1, Y1
 	VADDPD Y1, Y14, Y14
-	VCMPPD $0x1d, expM8<>(SB), Y9, Y2
+	VBROADCASTSD th1+40(FP), Y2
+	VCMPPD $0x1d, Y2, Y9, Y2
 	VANDPD Y8, Y2, Y2
 	VADDPD Y2, Y15, Y15
 	ADDQ $4, AX
@@ -145,19 +135,19 @@ done:
 	VEXTRACTF128 $1, Y12, X0
 	VADDPD X0, X12, X0
 	VHADDPD X0, X0, X0
-	MOVSD X0, sumW+32(FP)
+	MOVSD X0, sumW+48(FP)
 	VEXTRACTF128 $1, Y13, X1
 	VADDPD X1, X13, X1
 	VHADDPD X1, X1, X1
-	MOVSD X1, sumWE+40(FP)
+	MOVSD X1, sumWE+56(FP)
 	VEXTRACTF128 $1, Y14, X2
 	VADDPD X2, X14, X2
 	VHADDPD X2, X2, X2
-	MOVSD X2, sum4+48(FP)
+	MOVSD X2, sum0+64(FP)
 	VEXTRACTF128 $1, Y15, X3
 	VADDPD X3, X15, X3
 	VHADDPD X3, X3, X3
-	MOVSD X3, sum8+56(FP)
+	MOVSD X3, sum1+72(FP)
 	VZEROUPPER
 	RET
 
@@ -254,9 +244,9 @@ GLOBL expInv256<>(SB), RODATA|NOPTR, $8
 
 // One group of 8 lanes of expWeightsAVX512: the float32 logits at off(SI)(AX*4)
 // into e (T0), the weight into T1, accumulated under masks KA (e >= -100),
-// KB (e >= -4) and KC (e >= -8) into the accumulators AW, AWE, A4, A8.
+// KB (e >= th0) and KC (e >= th1) into the accumulators AW, AWE, A4, A8.
 // T2..T4 are scratch. Constants: Z18 ref, Z19 invT, Z20 256/ln2, Z21
-// 1.5*2^52, Z22 ln2/256, Z23 1/6, Z24 1/2, Z25 1, Z26 -4, Z27 -8, Z28/Z29
+// 1.5*2^52, Z22 ln2/256, Z23 1/6, Z24 1/2, Z25 1, Z26 th0, Z27 th1, Z28/Z29
 // 2^(h/16) for h = 0..15, Z30/Z31 2^(l/256) for l = 0..15.
 #define WEIGHTS8(off, T0, T1, T2, T3, T4, KA, KB, KC, AW, AWE, A4, A8) \
 	VCVTPS2PD off(SI)(AX*4), T0 \
@@ -287,14 +277,14 @@ GLOBL expInv256<>(SB), RODATA|NOPTR, $8
 	VADDPD T1, A4, KB, A4 \
 	VADDPD T1, A8, KC, A8
 
-// func expWeightsAVX512(src *float32, n int, ref, invT float64) (sumW, sumWE, sum4, sum8 float64)
+// func expWeightsAVX512(src *float32, n int, ref, invT, th0, th1 float64) (sumW, sumWE, sum0, sum1 float64)
 //
 // expWeightsAVX2 with AVX-512 over n a multiple of 8, 16 lanes per
 // iteration in two accumulator sets. The table factor 2^(j/256) (j = k&255)
 // is 2^((j>>4)/16) * 2^((j&15)/256), two 16-entry tables looked up with
 // VPERMI2PD (one more rounding than expTab[j]); 2^(k>>8) is applied with
 // VSCALEFPD.
-TEXT ·expWeightsAVX512(SB), NOSPLIT, $0-64
+TEXT ·expWeightsAVX512(SB), NOSPLIT, $0-80
 	MOVQ src+0(FP), SI
 	MOVQ n+8(FP), CX
 	VBROADCASTSD ref+16(FP), Z18
@@ -305,8 +295,8 @@ TEXT ·expWeightsAVX512(SB), NOSPLIT, $0-64
 	VBROADCASTSD expC6<>(SB), Z23
 	VBROADCASTSD expHalf<>(SB), Z24
 	VBROADCASTSD expOne<>(SB), Z25
-	VBROADCASTSD expM4<>(SB), Z26
-	VBROADCASTSD expM8<>(SB), Z27
+	VBROADCASTSD th0+32(FP), Z26
+	VBROADCASTSD th1+40(FP), Z27
 	VMOVUPD ·expTabHi+0(SB), Z28
 	VMOVUPD ·expTabHi+64(SB), Z29
 	VMOVUPD ·expTabLo+0(SB), Z30
@@ -344,25 +334,25 @@ w512done:
 	VEXTRACTF128 $1, Y0, X8
 	VADDPD X8, X0, X0
 	VHADDPD X0, X0, X0
-	MOVSD X0, sumW+32(FP)
+	MOVSD X0, sumW+48(FP)
 	VEXTRACTF64X4 $1, Z1, Y8
 	VADDPD Y8, Y1, Y1
 	VEXTRACTF128 $1, Y1, X8
 	VADDPD X8, X1, X1
 	VHADDPD X1, X1, X1
-	MOVSD X1, sumWE+40(FP)
+	MOVSD X1, sumWE+56(FP)
 	VEXTRACTF64X4 $1, Z2, Y8
 	VADDPD Y8, Y2, Y2
 	VEXTRACTF128 $1, Y2, X8
 	VADDPD X8, X2, X2
 	VHADDPD X2, X2, X2
-	MOVSD X2, sum4+48(FP)
+	MOVSD X2, sum0+64(FP)
 	VEXTRACTF64X4 $1, Z3, Y8
 	VADDPD Y8, Y3, Y3
 	VEXTRACTF128 $1, Y3, X8
 	VADDPD X8, X3, X3
 	VHADDPD X3, X3, X3
-	MOVSD X3, sum8+56(FP)
+	MOVSD X3, sum1+72(FP)
 	VZEROUPPER
 	RET
 
@@ -530,5 +520,42 @@ max512reduce:
 	MOVSS X1, mx+16(FP)
 	KORTESTW K3, K3
 	SETNE nan+20(FP)
+	VZEROUPPER
+	RET
+
+// func rangeIndicesAVX512(src *float32, n int, lo, hi float32, out *int32) (count int)
+//
+// geIndicesAVX512 with the indices of lo <= src[i] <= hi; out must have room
+// for n+16.
+TEXT ·rangeIndicesAVX512(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS lo+16(FP), Z1
+	VBROADCASTSS hi+20(FP), Z5
+	MOVQ out+24(FP), DI
+	VMOVDQU32 geIota<>(SB), Z3
+	VPBROADCASTD geSixteen<>(SB), Z4
+	XORQ AX, AX
+	XORQ R8, R8
+rg512loop:
+	CMPQ AX, CX
+	JAE rg512done
+	VMOVUPS (SI)(AX*4), Z0
+	VCMPPS $0x1d, Z1, Z0, K1
+	VCMPPS $0x12, Z5, Z0, K2
+	KANDW K2, K1, K1
+	KORTESTW K1, K1
+	JZ rg512next
+	VPCOMPRESSD Z3, K1, Z2
+	VMOVDQU32 Z2, (DI)(R8*4)
+	KMOVW K1, BX
+	POPCNTL BX, BX
+	ADDQ BX, R8
+rg512next:
+	VPADDD Z4, Z3, Z3
+	ADDQ $16, AX
+	JMP rg512loop
+rg512done:
+	MOVQ R8, count+32(FP)
 	VZEROUPPER
 	RET

@@ -20,7 +20,7 @@ func TestWeightKernelsLanes(t *testing.T) {
 		name  string
 		ok    bool
 		lanes int
-		f     func(*float32, int, float64, float64) (float64, float64, float64, float64)
+		f     func(*float32, int, float64, float64, float64, float64) (float64, float64, float64, float64)
 	}
 	kernels := []kernel{
 		{"avx512", hasWeights512, 8, expWeightsAVX512},
@@ -28,6 +28,8 @@ func TestWeightKernelsLanes(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(61, 62))
 	ref, invT := 1.25, 1/0.9
+	// The partial-sum thresholds are arguments: off the default ones.
+	th0, th1 := -4.5, -11.25
 	worst := 0.0
 	for _, k := range kernels {
 		if !k.ok {
@@ -42,10 +44,10 @@ func TestWeightKernelsLanes(t *testing.T) {
 			lane := r.IntN(16)
 			x := float32(ref + (-105+150*r.Float64())/invT)
 			if it%50 == 0 {
-				x = float32(ref + []float64{-100, -4, -8, 0, maxE, -100.0000001}[it/50%6]/invT)
+				x = float32(ref + []float64{-100, th0, th1, 0, maxE, -100.0000001}[it/50%6]/invT)
 			}
 			src[lane] = x
-			w, we, a4, a8 := k.f(&src[0], 16, ref, invT)
+			w, we, a4, a8 := k.f(&src[0], 16, ref, invT, th0, th1)
 			e := min((float64(x)-ref)*invT, maxE)
 			if e < -100 {
 				require.Zero(t, w, "%s e=%v", k.name, e)
@@ -57,8 +59,8 @@ func TestWeightKernelsLanes(t *testing.T) {
 			worst = max(worst, rel)
 			require.LessOrEqual(t, rel, expNegErr/2, "%s lane %d e=%v: weight %v, exp %v", k.name, lane, e, w, want)
 			require.InDelta(t, w*e, we, math.Abs(w*e)*4e-16+1e-300, "%s e=%v", k.name, e)
-			require.Equal(t, e >= -4, a4 == w && w != 0, "%s e=%v: above -4 %v, w %v", k.name, e, a4, w)
-			require.Equal(t, e >= -8, a8 == w && w != 0, "%s e=%v: above -8 %v, w %v", k.name, e, a8, w)
+			require.Equal(t, e >= th0, a4 == w && w != 0, "%s e=%v: above th0 %v, w %v", k.name, e, a4, w)
+			require.Equal(t, e >= th1, a8 == w && w != 0, "%s e=%v: above th1 %v, w %v", k.name, e, a8, w)
 		}
 		// Sums over long random inputs (both accumulator sets and the
 		// 8-lane tail of the AVX-512 kernel) agree with the Go loop.
@@ -73,8 +75,8 @@ func TestWeightKernelsLanes(t *testing.T) {
 					src[i] = float32(math.Inf(-1))
 				}
 			}
-			w, we, a4, a8 := k.f(&src[0], n, ref, invT)
-			g := denseWeightsGo(src, ref, invT)
+			w, we, a4, a8 := k.f(&src[0], n, ref, invT, th0, th1)
+			g := denseWeightsGo(src, ref, invT, [2]float64{th0, th1})
 			tol := expNegErr + float64(n)*0x1p-52
 			require.InDelta(t, g.w, w, tol*g.w, "%s n=%d", k.name, n)
 			require.InDelta(t, g.above[0], a4, tol*g.w, "%s n=%d", k.name, n)
@@ -105,14 +107,14 @@ func BenchmarkWeightKernels(b *testing.B) {
 		})
 	}
 	run("avx512", hasWeights512, func(s []float32) float64 {
-		w, _, _, _ := expWeightsAVX512(&s[0], len(s), 8, 1/0.8)
+		w, _, _, _ := expWeightsAVX512(&s[0], len(s), 8, 1/0.8, -4, -8)
 		return w
 	})
 	run("avx2", hasWeightsAsm, func(s []float32) float64 {
-		w, _, _, _ := expWeightsAVX2(&s[0], len(s), 8, 1/0.8)
+		w, _, _, _ := expWeightsAVX2(&s[0], len(s), 8, 1/0.8, -4, -8)
 		return w
 	})
-	run("go", true, func(s []float32) float64 { return denseWeightsGo(s, 8, 1/0.8).w })
+	run("go", true, func(s []float32) float64 { return denseWeightsGo(s, 8, 1/0.8, aboveE).w })
 }
 
 // The AVX2 and AVX-512 scans (maximum with NaN detection, indices above a
@@ -222,12 +224,22 @@ func TestSampleFastAVX2Only(t *testing.T) {
 			hist[i] = r.IntN(v)
 		}
 		c := denseConfig(r, v)
-		if it%2 == 1 {
+		switch it % 3 {
+		case 1:
 			c = randConfig(r, v)
+		case 2:
+			c = wideConfig(r, v)
+			logits = zipfLogits(r, v)
 		}
 		s := mustNew(t, c)
 		for step := uint64(0); step < 2; step++ {
 			sampleBoth(t, s, logits, hist, step, MirostatMu0(c.MirostatTau), "AVX2 only")
+			// Sample itself (no Mirostat probability needed: the wide
+			// paths).
+			got, gerr := s.Sample(logits, hist, 3, step)
+			want, werr := s.sampleRef(logits, hist, 3, step, nil)
+			require.Equal(t, werr, gerr, "AVX2 only: error (config %+v)", c)
+			require.Equal(t, want, got, "AVX2 only: token (config %+v)", c)
 		}
 	}
 }

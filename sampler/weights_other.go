@@ -5,9 +5,9 @@ package sampler
 import "math"
 
 // denseWeights returns the weight sums of the logits src as the dense pass
-// defines them (see weights).
-func denseWeights(src []float32, ref, invT float64) weightSums {
-	return denseWeightsGo(src, ref, invT)
+// defines them (see weights), above the exponents th.
+func denseWeights(src []float32, ref, invT float64, th [2]float64) weightSums {
+	return denseWeightsGo(src, ref, invT, th)
 }
 
 // maxF32 returns the largest value of src (-Inf when empty; NaNs ignored)
@@ -39,4 +39,15 @@ func geIndices(src []float32, th float32, out []int32) []int32 {
 // and the sums of d = float64(x) - c and of d*d (in any order).
 func moments(src []float32, c float64) (int, float64, float64) {
 	return momentsGo(src, c)
+}
+
+// rangeIndices appends to out the indices i of src with lo <= src[i] <=
+// hi, in ascending order.
+func rangeIndices(src []float32, lo, hi float32, out []int32) []int32 {
+	for i, x := range src {
+		if x >= lo && x <= hi {
+			out = append(out, int32(i))
+		}
+	}
+	return out
 }

@@ -1,0 +1,331 @@
+package sampler
+
+import (
+	"math"
+	"slices"
+	"sync/atomic"
+)
+
+// Wide top-p cuts. When top-p keeps thousands of tokens (p close to 1), the
+// tokens above the cut are not collected: further dense passes move the
+// two partial-sum thresholds of the weight kernel until they bracket the
+// cut (the tokens above the upper threshold hold less than p*Z, those above
+// the lower one at least p*Z, both with the margin), only the tokens
+// between the two thresholds are ranked exactly, and the draw runs over the
+// per-block partial sums of the upper threshold plus the kept tokens of
+// the bracket (drawAbove).
+
+// wideDraws counts the draws decided by topPWide (read by the tests).
+var wideDraws atomic.Uint64
+
+// tailPoint is a partial sum of a dense pass: the weight of the tokens with
+// exponent below e.
+type tailPoint struct{ e, tail float64 }
+
+// nextCut returns the exponent where the tail weight is expected to equal
+// tail, interpolating log(tail) linearly in e between the known points
+// (sorted by e ascending), or extrapolating from the two lowest ones.
+func nextCut(pts []tailPoint, tail float64) (float64, bool) {
+	lt := math.Log(tail)
+	for j := 1; j < len(pts); j++ {
+		a, b := pts[j-1], pts[j]
+		if b.tail >= tail && a.tail < tail {
+			if !(a.tail > 0) {
+				return (a.e + b.e) / 2, true
+			}
+			la, lb := math.Log(a.tail), math.Log(b.tail)
+			if !(lb > la) {
+				return (a.e + b.e) / 2, true
+			}
+			return a.e + (lt-la)*(b.e-a.e)/(lb-la), true
+		}
+	}
+	if len(pts) >= 2 && pts[0].tail >= tail && pts[0].tail > 0 && pts[1].tail > pts[0].tail {
+		la, lb := math.Log(pts[0].tail), math.Log(pts[1].tail)
+		return pts[0].e + (lt-la)*(pts[1].e-pts[0].e)/(lb-la), true
+	}
+	return 0, false
+}
+
+// wideWidths are the half-widths of the threshold pairs tried around the
+// estimated cut, one dense pass each.
+var wideWidths = [...]float64{0.5, 0.15, 0.04, 0.02}
+
+// topPWide decides top-p p followed by the draw when the cut lies below
+// the dense pass's default thresholds (after weights). tried is false when
+// it did not apply or found no bracket; then the caller goes on with
+// topPDense (the thresholds may have moved, with their sums).
+func (f *fastState) topPWide(p, lo float64, seq, step uint64) (id int, ok, tried bool) {
+	return f.wideCut(p, lo, nil, seq, step)
+}
+
+// typicalScores are the mean exponent ebar = sum(w*e)/Z of typical
+// sampling (a token's score is |e - ebar|) and the error bound sigma of the
+// scores (see typicalDense).
+type typicalScores struct{ ebar, sigma float64 }
+
+// typicalWide is topPWide for typical sampling with the given mass, when
+// its kept set is every token above a logit (the cut scores more than the
+// most probable token): then the ranking by score below the cut is the
+// ranking by logit, and the cumulative mass of the ranks down to a token is
+// the weight of the tokens above it.
+func (f *fastState) typicalWide(mass float64, seq, step uint64) (id int, ok, tried bool) {
+	ts, ok := f.typicalSigma()
+	if !ok {
+		return 0, false, false
+	}
+	lo, ok := f.tailBound(1 - mass)
+	if !ok {
+		return 0, false, false
+	}
+	return f.wideCut(mass, lo, &ts, seq, step)
+}
+
+// wideCut is topPWide, or typicalWide when ts is not nil.
+func (f *fastState) wideCut(p, lo float64, ts *typicalScores, seq, step uint64) (id int, ok, tried bool) {
+	z, mg := f.z, f.margin()
+	target := p * z
+	if !(f.above[1] < target-2*mg) || !(lo > -90) {
+		return 0, false, false
+	}
+	var ptsBuf [2 + 2*len(wideWidths)]tailPoint
+	pts := append(ptsBuf[:0], tailPoint{f.th[1], z - f.above[1]}, tailPoint{f.th[0], z - f.above[0]})
+	tail := z - target
+	// The cut lies in [a, b): the tokens above a hold at least the target,
+	// those above b less (both with the margin). bj is the index of b among
+	// the last pass's thresholds (-1: an earlier pass).
+	a, b, bj := lo, f.th[1], -1
+	lp := [2]tailPoint{pts[1], pts[0]}
+	found := false
+	for _, hw := range wideWidths {
+		ec, ok := nextCut(pts, tail)
+		if !ok {
+			return 0, false, false
+		}
+		// From the last pass's pair, the local slope of log(tail) (Newton
+		// from the nearer point) usually predicts better.
+		if lp[1].tail > 0 && lp[0].tail > lp[1].tail {
+			s := (math.Log(lp[0].tail) - math.Log(lp[1].tail)) / (lp[0].e - lp[1].e)
+			q := lp[0]
+			if math.Abs(math.Log(tail/lp[1].tail)) < math.Abs(math.Log(tail/lp[0].tail)) {
+				q = lp[1]
+			}
+			if en := q.e + (math.Log(tail)-math.Log(q.tail))/s; en > a && en < b {
+				ec = en
+			}
+		}
+		th0, th1 := min(ec+hw, b), max(ec-hw, a)
+		if !(th0 > th1) {
+			th0, th1 = b, a
+		}
+		f.th = [2]float64{th0, th1}
+		if !f.densePass() {
+			return 0, false, true
+		}
+		bj = -1
+		for j, th := range f.th {
+			switch {
+			case f.above[j] >= target+2*mg:
+				a = max(a, th)
+			case f.above[j] < target-2*mg && th <= b:
+				b, bj = th, j
+			}
+		}
+		if bj >= 0 && b-a <= 2*hw+1e-9 {
+			found = true
+			break
+		}
+		lp = [2]tailPoint{{th0, z - f.above[0]}, {th1, z - f.above[1]}}
+		pts = append(pts, lp[0], lp[1])
+		slices.SortFunc(pts, func(a, b tailPoint) int {
+			switch {
+			case a.e < b.e:
+				return -1
+			case a.e > b.e:
+				return 1
+			}
+			return 0
+		})
+	}
+	if !found {
+		return 0, false, false
+	}
+	// The tokens of the bracket, ranked by logit within it.
+	th0, th1 := b, a
+	cs := f.bracket(th1, th0)
+	for j := range cs {
+		cs[j].k = cs[j].x
+	}
+	above := f.above[bj]
+	j, before, found := crossSelect(cs, target-above)
+	if !found {
+		return 0, false, true
+	}
+	c := cs[j]
+	before += above
+	if !(before < target-mg && before+c.w >= target+mg) {
+		return 0, false, true
+	}
+	// Every token above th0 must rank before c and every token below th1
+	// after it: no equal processed logit across a threshold.
+	gap := 16*u53*(math.Abs(f.m)+math.Abs(c.x)+2*maxE+200) + 1e-300
+	if ts != nil {
+		// The scores' errors: 2*sigma more on each side, and the cut must
+		// score more than every token above 2*ebar (the upper side of the
+		// kept interval holds the most probable token).
+		gap += 4 * ts.sigma
+		if !(th0 < 2*ts.ebar-gap) {
+			return 0, false, true
+		}
+		sc := math.Abs(c.x - f.m - ts.ebar)
+		for _, o := range cs {
+			if o.x != c.x && math.Abs(math.Abs(o.x-f.m-ts.ebar)-sc) <= 2*ts.sigma {
+				return 0, false, true
+			}
+		}
+	}
+	if !(c.e(f) < th0-gap && c.e(f) >= th1+gap) {
+		return 0, false, true
+	}
+	// Per-block weights of the kept tokens: those above th0 and those of
+	// the bracket ranked up to c.
+	sc := f.sc
+	nb := len(sc.blocks)
+	kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
+	for b := range kb {
+		kb[b] = sc.babove[b][bj]
+	}
+	sc.kblocks = kb
+	// Typical sampling keeps every token tied with c's score.
+	ties := ts != nil
+	for _, o := range cs {
+		if o.x > c.x || (o.x == c.x && (ties || o.id <= c.id)) {
+			kb[int(o.id)/blockSize] += o.w
+		}
+	}
+	id, ok = f.drawAbove(kb, c, ties, math.NaN(), seq, step)
+	if ok {
+		wideDraws.Add(1)
+	}
+	return id, ok, true
+}
+
+// e returns the exponent of candidate c (as the dense pass defines it).
+func (c cand) e(f *fastState) float64 { return f.e(int(c.id)) }
+
+// bracket returns the finite tokens with exponent e (as the dense pass
+// computes it) in [lo, hi), with their exact logits and weights.
+func (f *fastState) bracket(lo, hi float64) []cand {
+	sc := f.sc
+	gen, stamp := sc.gen, sc.stamp[:len(f.logits)]
+	// Every untouched token with lo <= e < hi has a float32 logit in [rlo,
+	// rhi].
+	rlo := roundDown32(f.ref + f.t*(lo-eSlack))
+	rhi := roundUp32(f.ref + f.t*(hi+eSlack))
+	sc.kidx = rangeIndices(f.logits, rlo, rhi, sc.kidx[:0])
+	cs := sc.cands[:0]
+	for _, i := range sc.kidx {
+		if stamp[i] != gen {
+			if e := f.e(int(i)); e >= lo && e < hi {
+				cs = append(cs, cand{id: i})
+			}
+		}
+	}
+	for _, t := range sc.touched {
+		if sc.y[t] > negInf {
+			if e := f.e(int(t)); e >= lo && e < hi {
+				cs = append(cs, cand{id: t})
+			}
+		}
+	}
+	for j := range cs {
+		id := int(cs[j].id)
+		cs[j].x = f.x(id)
+		cs[j].w = f.w(id)
+	}
+	sc.cands = cs
+	return cs
+}
+
+// mirostatWide applies Mirostat 2.0's truncation with mu (after weights)
+// followed by the draw when it keeps many tokens: the kept tokens are those
+// with exponent e >= eHi (whose weight is above mirostatDense's wHi) when
+// no token lies in the band [eLo, eHi) (whose weight could be within the
+// error band of the threshold). One more dense pass gives the per-block
+// weights above eHi, and the draw runs over them (drawAbove).
+func (f *fastState) mirostatWide(mu float64, seq, step uint64) (id int, ok, tried bool) {
+	rel := f.probErr()
+	band := 3*rel + 8*u53*(math.Abs(mu)+2) + 1e-13
+	wHi := math.Exp2(-(mu - band)) * f.z * (1 + 8*u53)
+	wLo := math.Exp2(-(mu + band)) * f.z * (1 - 8*u53)
+	// expNeg(e) is within expNegErr of exp(e).
+	eHi := math.Log(wHi) + 2*expNegErr + 1e-12
+	eLo := math.Log(wLo) - 2*expNegErr - 1e-12
+	if !(eLo > -90) || !(eHi < f.th[1]) {
+		return 0, false, false // few kept tokens: mirostatDense collects them
+	}
+	if len(f.bracket(eLo, eHi)) > 0 {
+		return 0, false, false
+	}
+	f.th = [2]float64{eHi, eLo}
+	if !f.densePass() || !(f.above[0] > 0) {
+		return 0, false, true
+	}
+	sc := f.sc
+	nb := len(sc.blocks)
+	kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
+	for b := range kb {
+		kb[b] = sc.babove[b][0]
+	}
+	sc.kblocks = kb
+	id, ok = f.drawAbove(kb, cand{}, false, eHi, seq, step)
+	if ok {
+		wideDraws.Add(1)
+	}
+	return id, ok, true
+}
+
+// drawAbove draws from the tokens ranked up to c by logit (x > c.x, or x ==
+// c.x and, unless ties, id <= c.id), or, when eMin is not NaN, from the
+// tokens of exponent e >= eMin, whose per-block weights are kb: the block
+// holding the target is found from kb and walked token by token, as
+// drawKept.
+func (f *fastState) drawAbove(kb []float64, c cand, ties bool, eMin float64, seq, step uint64) (int, bool) {
+	byE := eMin == eMin
+	zk := 0.0
+	for _, w := range kb {
+		zk += w
+	}
+	u := Uniform(f.s.cfg.Seed, seq, step)
+	target, mg := u*zk, f.margin()
+	if !(zk > 2*mg) {
+		return 0, false
+	}
+	cum := 0.0
+	for b, bs := range kb {
+		if cum+bs <= target-mg {
+			cum += bs
+			continue
+		}
+		end := min((b+1)*blockSize, len(f.logits))
+		for i := b * blockSize; i < end; i++ {
+			if byE {
+				if !(f.e(i) >= eMin) || f.x(i) == negInf {
+					continue
+				}
+			} else if x := f.x(i); !(x > c.x || (x == c.x && (ties || i <= int(c.id)))) {
+				continue
+			}
+			wi := f.w(i)
+			if cum+wi > target {
+				if cum >= target-mg || cum+wi <= target+mg {
+					return 0, false
+				}
+				return i, true
+			}
+			cum += wi
+		}
+		return 0, false // the block sum and its elements disagree: too close
+	}
+	return 0, false
+}

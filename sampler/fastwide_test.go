@@ -1,0 +1,268 @@
+package sampler
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// wideConfig returns a random configuration whose truncation keeps
+// thousands of tokens of a Zipf-like distribution (top-p or typical mass
+// close to 1, Mirostat with a large tau), alone or combined.
+func wideConfig(r *rand.Rand, v int) Config {
+	c := DefaultConfig()
+	c.Seed = r.Uint64()
+	pick := func(xs ...float64) float64 { return xs[r.IntN(len(xs))] }
+	c.Temperature = pick(0.3, 0.8, 1, 1, 1.5)
+	switch r.IntN(6) {
+	case 0:
+		c.TopP = pick(0.98, 0.99, 0.99, 0.995, 0.999)
+	case 1:
+		c.Typical = pick(0.98, 0.99, 0.99, 0.995, 0.999)
+	case 2:
+		c.Mirostat, c.MirostatTau = 2, pick(8, 10, 10, 12, 16)
+	case 3:
+		c.TopP, c.MinP = 0.99, pick(0.001, 1e-4)
+	case 4:
+		c.TopP, c.Typical = pick(0.95, 0.99), 0.99
+	default:
+		c.Typical, c.TopP = 0.99, 0.99
+		c.Order = []Stage{StagePenalties, StageNGram, StageBias, StageTemperature, StageTypical, StageTopK, StageMinP, StageTopP}
+	}
+	if r.IntN(2) == 0 {
+		c.RepetitionPenalty = pick(0.8, 1.1, 1.3)
+		c.PresencePenalty = pick(0, 0.2, -0.5)
+		c.PenaltyWindow = []int{0, 8, 64}[r.IntN(3)]
+	}
+	if r.IntN(3) == 0 {
+		c.LogitBias = map[int]float64{}
+		for j := 0; j < 3; j++ {
+			c.LogitBias[r.IntN(v)] = pick(math.Inf(-1), 5, -2, 0.5)
+		}
+	}
+	return c
+}
+
+// Property: with wide truncations, Sample returns exactly the reference's
+// token on many random logits and settings, and the fast path decides
+// almost all of them itself.
+func TestSampleFastWideMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(91, 92))
+	decided, eligible := 0, 0
+	wide0 := wideDraws.Load()
+	for it := 0; it < 400; it++ {
+		v := 2 + r.IntN(4000)
+		if it%20 == 0 {
+			v = 65536
+		}
+		logits := propLogits32(r, v)
+		if it%2 == 0 {
+			logits = zipfLogits(r, v)
+		}
+		hist := make([]int, r.IntN(40))
+		for i := range hist {
+			hist[i] = r.IntN(v)
+		}
+		c := wideConfig(r, v)
+		s := mustNew(t, c)
+		for step := uint64(0); step < 3; step++ {
+			got, gerr := s.Sample(logits, hist, 2, step)
+			want, werr := s.sampleRef(logits, hist, 2, step, nil)
+			require.Equal(t, werr, gerr, "it %d: error (config %+v)", it, c)
+			require.Equal(t, want, got, "it %d step %d: token (config %+v)", it, step, c)
+			if s.fast && werr == nil {
+				eligible++
+				if _, ok := s.sampleFast(logits, hist, 2, step); ok {
+					decided++
+				}
+			}
+		}
+	}
+	t.Logf("fast path decided %d of %d, %d by a bracketed cut", decided, eligible, wideDraws.Load()-wide0)
+	require.GreaterOrEqual(t, float64(decided), 0.9*float64(eligible))
+	require.Positive(t, wideDraws.Load()-wide0, "no bracketed cut decided")
+}
+
+// Near-ties of a wide top-p cut: p set to the reference's cumulative
+// probability at some rank, and a few ulp to 1e-6 around it, on Zipf-like
+// and quantized logits (exact ties of logit). The fast path must fall
+// back or decide exactly as the reference.
+func TestSampleFastWideNearTies(t *testing.T) {
+	r := rand.New(rand.NewPCG(93, 94))
+	deltas := []float64{0, 1e-16, -1e-16, 1e-14, -1e-14, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
+	fellBack := 0
+	for it := 0; it < 24; it++ {
+		v := 500 + r.IntN(4000)
+		if it%8 == 0 {
+			v = 65536
+		}
+		logits := zipfLogits(r, v)
+		if it%3 == 1 {
+			for i, x := range logits {
+				logits[i] = float32(math.Round(float64(x)*4) / 4)
+			}
+		}
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.Temperature = []float64{0.8, 1, 1.5}[r.IntN(3)]
+		l, err := mustNew(t, c).Process(logits, nil)
+		require.NoError(t, err)
+		p := Softmax(l)
+		ranked := survivorsByLogit(l)
+		// A rank in the wide part of the ranking: cumulative mass ~0.97-0.999.
+		cum, k := 0.0, 0
+		goal := 0.97 + 0.029*r.Float64()
+		for k < len(ranked)-1 && cum < goal {
+			cum += p[ranked[k]]
+			k++
+		}
+		for _, d := range deltas {
+			c.TopP = cum * (1 + d)
+			if !(c.TopP < 1) {
+				continue
+			}
+			s := mustNew(t, c)
+			for step := uint64(0); step < 2; step++ {
+				got, gerr := s.Sample(logits, nil, 4, step)
+				want, werr := s.sampleRef(logits, nil, 4, step, nil)
+				require.NoError(t, gerr)
+				require.NoError(t, werr)
+				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
+				if _, ok := s.sampleFast(logits, nil, 4, step); !ok && math.Abs(d) <= 1e-14 {
+					fellBack++
+				}
+			}
+		}
+	}
+	t.Logf("fell back at the tie: %d", fellBack)
+	require.Positive(t, fellBack, "the fast path never fell back at a cut tie")
+}
+
+// At the benchmark's vocabulary size and on realistic logits, the fast path
+// decides every draw of the wide benchmark settings itself and draws the
+// reference's tokens.
+func TestSampleFastWideWorldVocab(t *testing.T) {
+	r := rand.New(rand.NewPCG(95, 96))
+	const v = 65536
+	rows := [][]float32{zipfLogits(r, v), zipfLogits(r, v)}
+	hist := benchHistory(r, rows[0], 64)
+	settings := map[string]func(*Config){
+		"top_p_0.99":     func(c *Config) { c.TopP = 0.99 },
+		"typical_0.99":   func(c *Config) { c.Typical = 0.99 },
+		"mirostat_tau10": func(c *Config) { c.Mirostat, c.MirostatTau = 2, 10 },
+		"top_p_temp":     func(c *Config) { c.Temperature, c.TopP = 1.5, 0.99 },
+		"top_p_min_p":    func(c *Config) { c.TopP, c.MinP = 0.99, 0.001 },
+		"top_p_typical":  func(c *Config) { c.TopP, c.Typical = 0.95, 0.99 },
+		"top_p_penalties": func(c *Config) {
+			c.TopP, c.RepetitionPenalty, c.PresencePenalty, c.PenaltyWindow = 0.99, 1.1, 0.2, 64
+		},
+	}
+	wide0 := wideDraws.Load()
+	for name, mut := range settings {
+		c := DefaultConfig()
+		c.Seed = 99
+		mut(&c)
+		s := mustNew(t, c)
+		for step := uint64(0); step < 12; step++ {
+			l := rows[step%2]
+			id, ok := s.sampleFast(l, hist, 1, step)
+			want, err := s.sampleRef(l, hist, 1, step, nil)
+			require.NoError(t, err)
+			require.True(t, ok, "%s step %d: the fast path did not decide", name, step)
+			require.Equal(t, want, id, "%s step %d", name, step)
+		}
+	}
+	// The wide top-p and typical settings alone took the bracketed cut
+	// (four of them, 12 draws each), not the collection of every kept
+	// token.
+	require.GreaterOrEqual(t, wideDraws.Load()-wide0, uint64(48))
+}
+
+// Near-ties of a wide Mirostat truncation through Sample (mu = 2*tau): a
+// token deep in the ranking at exactly, or a few ulp to 1e-6 away from,
+// the surprise bound. The fast path must fall back or decide exactly as
+// the reference.
+func TestSampleFastWideMirostatNearTies(t *testing.T) {
+	r := rand.New(rand.NewPCG(97, 98))
+	deltas := []float64{0, 1e-16, -1e-16, 1e-14, -1e-14, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
+	fellBack := 0
+	for it := 0; it < 12; it++ {
+		v := 2000 + r.IntN(4000)
+		if it%4 == 0 {
+			v = 65536
+		}
+		logits := zipfLogits(r, v)
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.Temperature = []float64{0.8, 1, 1.5}[r.IntN(3)]
+		c.Mirostat = 2
+		l, err := mustNew(t, DefaultConfig()).Process(logits, nil)
+		require.NoError(t, err)
+		for i := range l {
+			l[i] /= c.Temperature
+		}
+		p := Softmax(l)
+		ranked := survivorsByLogit(l)
+		tok := ranked[len(ranked)/3+r.IntN(len(ranked)/3)]
+		tau := -math.Log2(p[tok]) / 2
+		for _, d := range deltas {
+			c.MirostatTau = tau * (1 + d)
+			s := mustNew(t, c)
+			for step := uint64(0); step < 2; step++ {
+				got, gerr := s.Sample(logits, nil, 6, step)
+				want, werr := s.sampleRef(logits, nil, 6, step, nil)
+				require.NoError(t, gerr)
+				require.NoError(t, werr)
+				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
+				if _, ok := s.sampleFast(logits, nil, 6, step); !ok && math.Abs(d) <= 1e-14 {
+					fellBack++
+				}
+			}
+		}
+	}
+	t.Logf("fell back at the tie: %d", fellBack)
+	require.Positive(t, fellBack, "the fast path never fell back at a Mirostat tie")
+}
+
+// Top-p followed by min-p, with min-p's threshold near aboveE[1] (where
+// top-p is skipped when its cut lies below it) and a token placed at, or a
+// few ulp to 1e-6 around, the min-p threshold: Sample returns exactly the
+// reference's token.
+func TestSampleFastTopPMinPNearTies(t *testing.T) {
+	r := rand.New(rand.NewPCG(99, 100))
+	deltas := []float64{0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-8, -1e-8, 1e-6, -1e-6}
+	skipped := 0
+	for it := 0; it < 16; it++ {
+		v := 1000 + r.IntN(4000)
+		if it%4 == 0 {
+			v = 65536
+		}
+		logits := zipfLogits(r, v)
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.TopP = []float64{0.9, 0.99, 0.999}[r.IntN(3)]
+		c.MinP = math.Exp([]float64{-7.99, -8.01, -6.9, -4.6}[r.IntN(4)])
+		// A token at the min-p threshold: x = max + log(minP).
+		mx, tok := float32(math.Inf(-1)), r.IntN(v)
+		for _, x := range logits {
+			mx = max(mx, x)
+		}
+		for _, d := range deltas {
+			c.LogitBias = map[int]float64{tok: float64(mx) + math.Log(c.MinP)*(1+d) - float64(logits[tok])}
+			s := mustNew(t, c)
+			for step := uint64(0); step < 2; step++ {
+				got, gerr := s.Sample(logits, nil, 8, step)
+				want, werr := s.sampleRef(logits, nil, 8, step, nil)
+				require.NoError(t, gerr)
+				require.NoError(t, werr)
+				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
+				if _, ok := s.sampleFast(logits, nil, 8, step); !ok {
+					skipped++
+				}
+			}
+		}
+	}
+	t.Logf("left to the reference: %d", skipped)
+}
