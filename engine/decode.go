@@ -53,7 +53,8 @@ type Decoder struct {
 	out         []DecodeToken
 	reqs        []*Request
 	rowsOf      []int
-	err         error // a failed launch: the decoder is unusable
+	committed   uint64 // launches committed (the number of the next one)
+	err         error  // a failed launch: the decoder is unusable
 }
 
 // decodeRow is the host's view of one row.
@@ -295,7 +296,80 @@ func (d *Decoder) admit(logits backend.Tensor, rows []int) {
 			d.rows[r].from = l
 		}
 	}
+	d.committed = l + 1
 	d.pending = append(d.pending, l)
+}
+
+// decodeResume is a sequence whose prompt the host has fed and whose
+// tokens up to Step it has drawn (Decoder.resume).
+type decodeResume struct {
+	Session *Session
+	Sampler sampler.Config
+	Seq     uint64
+	// Token is the last token drawn (the next step feeds it) and Step its
+	// index + 1: the index of the next token drawn.
+	Token, Step int
+	// History is the penalties' history before the next draw.
+	History []int
+	// Remaining is the number of tokens still to draw (>= 1).
+	Remaining int
+	Logprobs  bool
+}
+
+// resume makes a free row continue q's generation: the next launch feeds
+// q.Token and draws token q.Step as sampler.Sampler.Sample would (seed,
+// q.Seq, q.Step). It returns the row. An error wrapping
+// backend.ErrDecodeUnsupported (settings the device lacks, no free row)
+// leaves the decoder as it was; the sequence is then stepped on the host.
+func (d *Decoder) resume(q decodeResume) (int, error) {
+	m := d.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := d.usable(); err != nil {
+		return -1, err
+	}
+	s := q.Session
+	switch {
+	case s == nil || s.m != m:
+		return -1, errors.New("engine: decoder resume: no session of this model")
+	case s.closed:
+		return -1, ErrClosed
+	case s.dec != nil:
+		return -1, ErrDecoding
+	case q.Remaining < 1:
+		return -1, fmt.Errorf("engine: decoder resume: %d tokens remaining", q.Remaining)
+	case q.Sampler.Detector.Enabled():
+		return -1, fmt.Errorf("engine: the repetition detector: %w", backend.ErrDecodeUnsupported)
+	}
+	row := -1
+	for r := range d.rows {
+		if !d.rows[r].active && d.rows[r].s == nil {
+			row = r
+			break
+		}
+	}
+	if row < 0 {
+		return -1, fmt.Errorf("engine: no free decoder row (%d rows): %w", len(d.rows), backend.ErrDecodeUnsupported)
+	}
+	if err := m.states.resident(s); err != nil {
+		return -1, err
+	}
+	err := d.loop.SetRow(row, backend.DecodeRow{Slot: s.slot, Token: q.Token, Sampler: q.Sampler, Seq: q.Seq,
+		Step: uint64(q.Step), History: q.History, Remaining: q.Remaining, Logprobs: q.Logprobs})
+	if err != nil {
+		return -1, err // the row stays idle
+	}
+	s.dec = d
+	d.rows[row] = decodeRow{s: s, active: true, from: d.committed, next: q.Step, logprobs: q.Logprobs}
+	return row, nil
+}
+
+// session returns the session generating on row (nil: none).
+func (d *Decoder) session(row int) *Session {
+	if row < 0 || row >= len(d.rows) {
+		return nil
+	}
+	return d.rows[row].s
 }
 
 // Launch queues one decode step for every active row: it feeds each row's
@@ -351,6 +425,7 @@ func (d *Decoder) Launch() error {
 	if err != nil {
 		return d.fail(err)
 	}
+	d.committed = l + 1
 	d.pending = append(d.pending, l)
 	return nil
 }
