@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -89,8 +90,8 @@ func engineRequests(n int) []engine.SubmitRequest {
 // HostSampling) for the same seeds and settings, greedy and sampled, with
 // several concurrent requests of different settings; no logits row crosses
 // to the host after a request's first token. A request the device sampler
-// cannot serve (Mirostat, a repetition detector, top log-probabilities) is
-// stepped on the host path, among device ones, with the same tokens.
+// cannot serve (Mirostat, a repetition detector) is stepped on the host
+// path, among device ones, with the same tokens.
 func TestEngineDeviceTokens(t *testing.T) {
 	b := openTest(t)
 	defer b.Close()
@@ -127,11 +128,9 @@ func TestEngineDeviceTokens(t *testing.T) {
 		det := sampler.DefaultConfig()
 		det.Seed = 6
 		det.Detector = sampler.DetectorConfig{Window: 8, Threshold: 0.5, Action: sampler.DetectStop}
-		top := decodeConfigs()["sampled"]
 		reqs = append(reqs,
 			engine.SubmitRequest{Prompt: []int{72, 105}, Sampler: miro, Seq: 9, MaxTokens: 6},
-			engine.SubmitRequest{Prompt: []int{87, 111}, Sampler: det, Seq: 10, MaxTokens: 6},
-			engine.SubmitRequest{Prompt: []int{83, 111}, Sampler: top, Seq: 11, MaxTokens: 6, Logprobs: true, TopLogprobs: 3})
+			engine.SubmitRequest{Prompt: []int{87, 111}, Sampler: det, Seq: 10, MaxTokens: 6})
 		want, _, _ := engineRun(t, b, m, engine.EngineOptions{MaxBatch: 8, HostSampling: true}, reqs)
 		got, dc, _ := engineRun(t, b, m, engine.EngineOptions{MaxBatch: 8}, reqs)
 		for i := range reqs {
@@ -150,23 +149,25 @@ func TestEngineDeviceTokens(t *testing.T) {
 	})
 }
 
-// TestEngineDeviceLogprobs: the chosen token's log-probability of a request
-// on the device loop (computed on the device: log-softmax of the raw
-// logits in float32) equals the host path's (float64 over the same
-// logits) within 1e-4, for the same tokens. The bound: the device sums
-// exp(x - max) over the vocabulary in float32, a relative error of a few
-// float32 ulps (6e-8 each) per term of a sum of at most V terms of 1 or
-// less, far below 1e-4 at the logits' magnitudes of the test models; a
-// wrong token or an unnormalised value is off by much more.
+// TestEngineDeviceLogprobs: the log-probabilities of a request on the
+// device loop, the chosen token's and its top 1, 3 or 20 alternatives
+// (computed on the device: the log-softmax of the raw logits in float64, a
+// block-order sum, rounded to float32; the alternatives picked there),
+// equal the host path's (float64 over the logits read back, a sequential
+// sum): the same alternatives in the same order, the values within a
+// relative 1e-6 (the rounding to float32 is at most 2^-24, 6e-8, relative;
+// the sums' orders differ by a few float64 ulps; a wrong token or an
+// unnormalised value is off by far more). A request without Logprobs gets
+// none, and the bytes to the host stay far below one logits row per token.
 func TestEngineDeviceLogprobs(t *testing.T) {
 	b := openTest(t)
 	defer b.Close()
 	m, err := engine.Load(testdata.Path(t, decodeModels[0]), engine.Options{Backend: b})
 	require.NoError(t, err)
 	defer m.Close()
-	reqs := engineRequests(4)
-	for i := range reqs {
-		reqs[i].Logprobs = i != 3 // one without: it gets none
+	reqs := engineRequests(5)
+	for i, n := range []int{0, 3, 20, 0, 1} {
+		reqs[i].Logprobs, reqs[i].TopLogprobs = i != 3, n // one without: it gets none
 	}
 	run := func(opts engine.EngineOptions) [][]engine.Event {
 		e, err := engine.NewEngine(m, opts)
@@ -188,9 +189,22 @@ func TestEngineDeviceLogprobs(t *testing.T) {
 		}
 		return out
 	}
-	want := run(engine.EngineOptions{MaxBatch: 4, HostSampling: true})
-	got := run(engine.EngineOptions{MaxBatch: 4})
-	const tol = 1e-4
+	want := run(engine.EngineOptions{MaxBatch: 8, HostSampling: true})
+	s0 := b.Stats()
+	got := run(engine.EngineOptions{MaxBatch: 8})
+	st := b.Stats().Sub(s0)
+	const tol = 1e-6
+	maxDiff := 0.0
+	tokens := 0
+	for i := range got {
+		tokens += len(got[i])
+	}
+	V, C := m.Config().Vocab, m.Config().Embd
+	// The prompts' last logits and hidden rows, then 16 bytes per sequence
+	// and launch and 8 bytes per alternative: far below a logits row per
+	// token.
+	assert.Less(t, st.D2HBytes, uint64(len(reqs)*4*(V+C)+tokens*4*V/2), "bytes to the host: %+v", st)
+	defer func() { t.Logf("largest log-probability difference %.3g; %d bytes to the host for %d tokens", maxDiff, st.D2HBytes, tokens) }()
 	for i := range reqs {
 		require.Len(t, got[i], len(want[i]), "request %d", i)
 		for k := range want[i] {
@@ -200,7 +214,16 @@ func TestEngineDeviceLogprobs(t *testing.T) {
 				continue
 			}
 			assert.Less(t, want[i][k].Logprob, 0.0)
-			assert.InDelta(t, want[i][k].Logprob, got[i][k].Logprob, tol, "request %d token %d", i, k)
+			assert.InDelta(t, want[i][k].Logprob, got[i][k].Logprob, tol*math.Abs(want[i][k].Logprob)+1e-12, "request %d token %d", i, k)
+			w, g := want[i][k].TopLogprobs, got[i][k].TopLogprobs
+			require.Len(t, g, reqs[i].TopLogprobs, "request %d token %d", i, k)
+			require.Len(t, w, reqs[i].TopLogprobs)
+			for a := range w {
+				assert.Equal(t, w[a].Token, g[a].Token, "request %d token %d alternative %d", i, k, a)
+				assert.InDelta(t, w[a].Logprob, g[a].Logprob, tol*math.Abs(w[a].Logprob)+1e-12, "request %d token %d alternative %d", i, k, a)
+				maxDiff = max(maxDiff, math.Abs(w[a].Logprob-g[a].Logprob))
+			}
+			maxDiff = max(maxDiff, math.Abs(want[i][k].Logprob-got[i][k].Logprob))
 		}
 	}
 }
@@ -208,11 +231,15 @@ func TestEngineDeviceLogprobs(t *testing.T) {
 // TestEngineDeviceLifecycle: on the device loop, a request cancelled mid
 // stream ends with its context's error and frees its row while another
 // request admitted meanwhile runs on and gets its tokens of a run alone;
-// Shutdown lets a running request finish; afterwards no tensor handle,
-// device memory or goroutine is left.
+// Shutdown lets a running request finish; afterwards no goroutine is
+// left. Run twice, the second run leaves no tensor handle or device memory
+// (the first one grows the caches that outlive an engine: the model's
+// activation buffers, the context's staging and step buffers), and once
+// the model is closed no tensor handle is left.
 func TestEngineDeviceLifecycle(t *testing.T) {
 	b := openTest(t)
 	defer b.Close()
+	fresh := b.Stats()
 	m, err := engine.Load(testdata.Path(t, decodeModels[0]), engine.Options{Backend: b})
 	require.NoError(t, err)
 	defer m.Close()
@@ -221,8 +248,21 @@ func TestEngineDeviceLifecycle(t *testing.T) {
 	other := engine.SubmitRequest{Prompt: []int{65, 32, 98}, Sampler: cfgs["penalized"], Seq: 2, MaxTokens: 12}
 	alone, _, _ := engineRun(t, b, m, engine.EngineOptions{MaxBatch: 2, HostSampling: true}, []engine.SubmitRequest{other})
 
+	var live [2]backend.Stats
+	for round := range 2 {
+		engineLifecycle(t, m, long, other, alone[0].Tokens)
+		live[round] = b.Stats()
+	}
+	assert.Equal(t, live[0].LiveTensors, live[1].LiveTensors, "live tensor handles")
+	assert.Equal(t, live[0].LiveDeviceBytes, live[1].LiveDeviceBytes, "live device bytes")
+	require.NoError(t, m.Close())
+	assert.Equal(t, fresh.LiveTensors, b.Stats().LiveTensors, "live tensor handles")
+}
+
+// engineLifecycle is a round of TestEngineDeviceLifecycle.
+func engineLifecycle(t *testing.T, m *engine.Model, long, other engine.SubmitRequest, alone []int) {
+	t.Helper()
 	ignore := goleak.IgnoreCurrent()
-	s0 := b.Stats()
 	c := &stepCounter{}
 	e, err := engine.NewEngine(m, engine.EngineOptions{MaxBatch: 2, OnStep: c.onStep})
 	require.NoError(t, err)
@@ -251,7 +291,7 @@ func TestEngineDeviceLifecycle(t *testing.T) {
 	require.ErrorIs(t, end.Err, context.Canceled)
 	res, err := st2.Result()
 	require.NoError(t, err)
-	assert.Equal(t, alone[0].Tokens, res.Tokens)
+	assert.Equal(t, alone, res.Tokens)
 	assert.Equal(t, res.Tokens[0], ev.Token)
 	dev, _, hostDecode := c.get()
 	assert.Positive(t, dev)
@@ -265,14 +305,11 @@ func TestEngineDeviceLifecycle(t *testing.T) {
 	require.NoError(t, e.Shutdown(sctx))
 	res3, err := st3.Result()
 	require.NoError(t, err)
-	assert.Equal(t, alone[0].Tokens, res3.Tokens)
+	assert.Equal(t, alone, res3.Tokens)
 	_, err = e.Submit(context.Background(), other)
 	require.ErrorIs(t, err, engine.ErrEngineClosed)
 	require.NoError(t, e.Close())
 
-	s1 := b.Stats()
-	assert.Equal(t, s0.LiveTensors, s1.LiveTensors, "live tensor handles")
-	assert.Equal(t, s0.LiveDeviceBytes, s1.LiveDeviceBytes, "live device bytes")
 	goleak.VerifyNone(t, ignore)
 }
 

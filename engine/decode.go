@@ -54,6 +54,7 @@ type Decoder struct {
 	reqs        []*Request
 	rowsOf      []int
 	committed   uint64 // launches committed (the number of the next one)
+	top         []backend.DecodeTop
 	err         error  // a failed launch: the decoder is unusable
 }
 
@@ -64,6 +65,7 @@ type decodeRow struct {
 	from     uint64 // the first launch whose results belong to this occupant
 	next     int    // index of the row's next token
 	logprobs bool
+	top      int // alternatives listed with each token (TopLogprobs)
 	req      Request
 }
 
@@ -79,8 +81,11 @@ type DecodeRequest struct {
 	Seq                   uint64
 	MaxTokens             int
 	PenalizeGeneratedOnly bool
-	// Logprobs asks for each token's log-probability under the model.
-	Logprobs bool
+	// Logprobs asks for each token's log-probability under the model;
+	// TopLogprobs (0..20, with Logprobs) for that many most likely
+	// tokens with theirs, computed on the device.
+	Logprobs    bool
+	TopLogprobs int
 }
 
 // DecodeToken is a token drawn for one row.
@@ -91,8 +96,11 @@ type DecodeToken struct {
 	// set). Index is its 0-based index in the row's generation.
 	Token int
 	Index int
-	// Logprob is its log-probability under the model (Logprobs requests).
-	Logprob float64
+	// Logprob is its log-probability under the model (Logprobs requests),
+	// TopLogprobs the most likely tokens (TopLogprobs requests; most
+	// likely first, the lower id on ties).
+	Logprob     float64
+	TopLogprobs []TokenLogprob
 	// Done says the row finished with this token: Reason StopToken (Token
 	// is a stop token, which sampler.Generate does not emit) or
 	// StopLength; the row is free again.
@@ -215,6 +223,9 @@ func (d *Decoder) Add(reqs []DecodeRequest) ([]int, error) {
 		case len(q.Prompt) == 0 || q.MaxTokens < 1:
 			undo()
 			return nil, fmt.Errorf("engine: decode request %d: %d prompt tokens, %d max tokens", i, len(q.Prompt), q.MaxTokens)
+		case q.TopLogprobs < 0 || q.TopLogprobs > backend.MaxTopLogprobs || q.TopLogprobs > 0 && !q.Logprobs:
+			undo()
+			return nil, fmt.Errorf("engine: decode request %d: %d top log-probabilities (0..%d, with Logprobs)", i, q.TopLogprobs, backend.MaxTopLogprobs)
 		}
 		if err := q.Sampler.Validate(); err != nil {
 			undo()
@@ -244,13 +255,13 @@ func (d *Decoder) Add(reqs []DecodeRequest) ([]int, error) {
 			hist = nil
 		}
 		err := d.loop.SetRow(row, backend.DecodeRow{Slot: q.Session.slot, Sampler: q.Sampler, Seq: q.Seq, History: hist,
-			Remaining: q.MaxTokens, Logprobs: q.Logprobs})
+			Remaining: q.MaxTokens, Logprobs: q.Logprobs, TopLogprobs: q.TopLogprobs})
 		if err != nil {
 			undo()
 			return nil, err
 		}
 		q.Session.dec = d
-		d.rows[row] = decodeRow{s: q.Session, logprobs: q.Logprobs}
+		d.rows[row] = decodeRow{s: q.Session, logprobs: q.Logprobs, top: q.TopLogprobs}
 		rows = append(rows, row)
 	}
 	// The prefill: the logits of each prompt's last token stay on the
@@ -312,8 +323,9 @@ type decodeResume struct {
 	// History is the penalties' history before the next draw.
 	History []int
 	// Remaining is the number of tokens still to draw (>= 1).
-	Remaining int
-	Logprobs  bool
+	Remaining   int
+	Logprobs    bool
+	TopLogprobs int
 }
 
 // resume makes a free row continue q's generation: the next launch feeds
@@ -355,12 +367,12 @@ func (d *Decoder) resume(q decodeResume) (int, error) {
 		return -1, err
 	}
 	err := d.loop.SetRow(row, backend.DecodeRow{Slot: s.slot, Token: q.Token, Sampler: q.Sampler, Seq: q.Seq,
-		Step: uint64(q.Step), History: q.History, Remaining: q.Remaining, Logprobs: q.Logprobs})
+		Step: uint64(q.Step), History: q.History, Remaining: q.Remaining, Logprobs: q.Logprobs, TopLogprobs: q.TopLogprobs})
 	if err != nil {
 		return -1, err // the row stays idle
 	}
 	s.dec = d
-	d.rows[row] = decodeRow{s: s, active: true, from: d.committed, next: q.Step, logprobs: q.Logprobs}
+	d.rows[row] = decodeRow{s: s, active: true, from: d.committed, next: q.Step, logprobs: q.Logprobs, top: q.TopLogprobs}
 	return row, nil
 }
 
@@ -482,6 +494,11 @@ func (d *Decoder) Read() ([]DecodeToken, error) {
 		if row.logprobs {
 			t.Logprob = float64(e.Logprob)
 		}
+		if row.top > 0 && e.Token >= 0 {
+			if err := d.readTop(l, r, &t); err != nil {
+				return nil, d.fail(err)
+			}
+		}
 		switch {
 		case e.Flags&backend.DecodeNoToken != 0:
 			t.Err = fmt.Errorf("engine: decoder row %d, token %d: %w", r, row.next, sampler.ErrNoCandidates)
@@ -497,6 +514,27 @@ func (d *Decoder) Read() ([]DecodeToken, error) {
 		d.out = append(d.out, t)
 	}
 	return d.out, nil
+}
+
+// readTop fills t.TopLogprobs with row r's alternatives in launch l (its
+// own slice: the event keeps it).
+func (d *Decoder) readTop(l uint64, r int, t *DecodeToken) error {
+	n := d.rows[r].top
+	if cap(d.top) < n {
+		d.top = make([]backend.DecodeTop, backend.MaxTopLogprobs)
+	}
+	top := d.top[:n]
+	if err := d.loop.ReadTop(l, r, top); err != nil {
+		return err
+	}
+	t.TopLogprobs = make([]TokenLogprob, 0, n)
+	for _, a := range top {
+		if a.Token < 0 {
+			break
+		}
+		t.TopLogprobs = append(t.TopLogprobs, TokenLogprob{Token: int(a.Token), Logprob: float64(a.Logprob)})
+	}
+	return nil
 }
 
 // release frees row r on the host (its device row is done or cleared).

@@ -113,12 +113,12 @@ func newDeviceLoop(m *Model, rows int) (*deviceLoop, error) {
 // device loop: settings the fused device sampler implements
 // (sampler.Config.FusedSupported: no Mirostat, DRY, XTC, typical, ...), no
 // repetition detector (its escalation changes the settings between steps
-// on the host), and no alternatives' log-probabilities (TopLogprobs 0; the
-// chosen token's log-probability is computed on the device). Every other
+// on the host). Log-probabilities (the chosen token's and up to 20 most
+// likely alternatives) are computed on the device. Every other
 // sequence, and one that finds no free row or more stop tokens than the
 // device checks, is stepped on the host path.
 func deviceEligible(j *job) bool {
-	return j.det == nil && j.req.TopLogprobs == 0 && j.scfg.FusedSupported() == nil
+	return j.det == nil && j.scfg.FusedSupported() == nil
 }
 
 // attach moves j, whose prompt is fed and whose token j.pending is drawn
@@ -126,8 +126,12 @@ func deviceEligible(j *job) bool {
 // path) for settings or sizes the device loop does not take; an error is a
 // device failure.
 func (l *deviceLoop) attach(j *job) (bool, error) {
+	top := 0
+	if j.req.Logprobs {
+		top = j.req.TopLogprobs
+	}
 	row, err := l.d.resume(decodeResume{Session: j.sess, Sampler: j.scfg, Seq: j.req.Seq, Token: j.pending, Step: j.step,
-		History: j.penaltyHistory(), Remaining: j.req.MaxTokens - j.step, Logprobs: j.req.Logprobs})
+		History: j.penaltyHistory(), Remaining: j.req.MaxTokens - j.step, Logprobs: j.req.Logprobs, TopLogprobs: top})
 	if err != nil {
 		if errors.Is(err, backend.ErrDecodeUnsupported) && l.d.err == nil {
 			return false, nil

@@ -401,6 +401,7 @@ type job struct {
 	row      int
 	inflight int
 	lp       float64
+	top      []TokenLogprob
 	hostOnly bool // the device loop refused the job
 }
 
@@ -673,11 +674,15 @@ func (e *Engine) deviceStep() bool {
 		}
 	}
 	if launch {
+		before := d.Pending()
 		if err := d.Launch(); err != nil {
 			return e.deviceFailed(err)
 		}
+		// Launch queues nothing when no row is active on the decoder (its
+		// rows finished in launches not read yet).
+		launch = d.Pending() > before
 		for _, j := range l.jobs {
-			if j != nil {
+			if j != nil && launch {
 				j.inflight++
 			}
 		}
@@ -695,7 +700,7 @@ func (e *Engine) deviceStep() bool {
 				continue
 			}
 			j.inflight--
-			j.next, j.nextErr, j.lp = t.Token, t.Err, t.Logprob
+			j.next, j.nextErr, j.lp, j.top = t.Token, t.Err, t.Logprob, t.TopLogprobs
 			switch {
 			case e.emit(j):
 				retired = true
@@ -755,7 +760,8 @@ func (e *Engine) emit(j *job) bool {
 	ev := Event{Token: id}
 	switch {
 	case j.req.Logprobs && j.row > 0:
-		ev.Logprob = j.lp // computed on the device
+		ev.Logprob, ev.TopLogprobs = j.lp, j.top // computed on the device
+		j.top = nil
 	case j.req.Logprobs:
 		ev.Logprob, ev.TopLogprobs = logprobs(logits, id, j.req.TopLogprobs)
 	}
