@@ -204,7 +204,9 @@ func TestEngineDeviceLogprobs(t *testing.T) {
 	// and launch and 8 bytes per alternative: far below a logits row per
 	// token.
 	assert.Less(t, st.D2HBytes, uint64(len(reqs)*4*(V+C)+tokens*4*V/2), "bytes to the host: %+v", st)
-	defer func() { t.Logf("largest log-probability difference %.3g; %d bytes to the host for %d tokens", maxDiff, st.D2HBytes, tokens) }()
+	defer func() {
+		t.Logf("largest log-probability difference %.3g; %d bytes to the host for %d tokens", maxDiff, st.D2HBytes, tokens)
+	}()
 	for i := range reqs {
 		require.Len(t, got[i], len(want[i]), "request %d", i)
 		for k := range want[i] {

@@ -55,7 +55,7 @@ type Decoder struct {
 	rowsOf      []int
 	committed   uint64 // launches committed (the number of the next one)
 	top         []backend.DecodeTop
-	err         error  // a failed launch: the decoder is unusable
+	err         error // a failed launch: the decoder is unusable
 }
 
 // decodeRow is the host's view of one row.
