@@ -90,8 +90,9 @@ func engineRequests(n int) []engine.SubmitRequest {
 // HostSampling) for the same seeds and settings, greedy and sampled, with
 // several concurrent requests of different settings; no logits row crosses
 // to the host after a request's first token. A request the device sampler
-// cannot serve (Mirostat, a repetition detector) is stepped on the host
-// path, among device ones, with the same tokens.
+// cannot serve (Mirostat, a repetition detector, more stop tokens than the
+// device checks) is stepped on the host path, among device ones, with the
+// same tokens.
 func TestEngineDeviceTokens(t *testing.T) {
 	b := openTest(t)
 	defer b.Close()
@@ -128,9 +129,14 @@ func TestEngineDeviceTokens(t *testing.T) {
 		det := sampler.DefaultConfig()
 		det.Seed = 6
 		det.Detector = sampler.DetectorConfig{Window: 8, Threshold: 0.5, Action: sampler.DetectStop}
+		stops := decodeConfigs()["sampled"]
+		for id := range MaxDecodeStops + 1 {
+			stops.StopTokens = append(stops.StopTokens, 200+id)
+		}
 		reqs = append(reqs,
 			engine.SubmitRequest{Prompt: []int{72, 105}, Sampler: miro, Seq: 9, MaxTokens: 6},
-			engine.SubmitRequest{Prompt: []int{87, 111}, Sampler: det, Seq: 10, MaxTokens: 6})
+			engine.SubmitRequest{Prompt: []int{87, 111}, Sampler: det, Seq: 10, MaxTokens: 6},
+			engine.SubmitRequest{Prompt: []int{66, 111}, Sampler: stops, Seq: 12, MaxTokens: 6})
 		want, _, _ := engineRun(t, b, m, engine.EngineOptions{MaxBatch: 8, HostSampling: true}, reqs)
 		got, dc, _ := engineRun(t, b, m, engine.EngineOptions{MaxBatch: 8}, reqs)
 		for i := range reqs {
@@ -329,7 +335,9 @@ func TestEngineDeviceLedger(t *testing.T) {
 	defer m.Close()
 	for _, batch := range []int{1, 8, 64} {
 		t.Run(fmt.Sprint(batch), func(t *testing.T) {
-			const skip, steps = 3, 4
+			// The first full step captures its graph (and one more is left
+			// out for margin); the emulator is slow: two counted steps.
+			const skip, steps = 1, 2
 			var (
 				mu      sync.Mutex
 				samples []backend.Stats
@@ -388,4 +396,26 @@ func TestEngineDeviceLedger(t *testing.T) {
 				batch, float64(sum.HostSyncs)/steps, float64(sum.D2HBytes)/steps/float64(batch))
 		})
 	}
+}
+
+// TestDecodeLoopTopErrors: the top log-probabilities of a decode loop row
+// are refused without Logprobs and beyond backend.MaxTopLogprobs, and
+// ReadTop refuses a launch not read yet and more alternatives than a row
+// lists.
+func TestDecodeLoopTopErrors(t *testing.T) {
+	b := openTest(t)
+	defer b.Close()
+	l, err := b.NewDecodeLoop(2, 64, 2)
+	require.NoError(t, err)
+	defer l.Close()
+	row := backend.DecodeRow{Slot: 0, Sampler: sampler.DefaultConfig(), Remaining: 1, TopLogprobs: 3}
+	require.ErrorIs(t, l.SetRow(0, row), ErrInvalidArgument, "alternatives without Logprobs")
+	row.Logprobs, row.TopLogprobs = true, backend.MaxTopLogprobs+1
+	require.ErrorIs(t, l.SetRow(0, row), ErrInvalidArgument, "too many alternatives")
+	row.TopLogprobs = backend.MaxTopLogprobs
+	require.NoError(t, l.SetRow(0, row))
+	require.ErrorIs(t, l.ReadTop(0, 0, make([]backend.DecodeTop, 3)), ErrInvalidArgument, "a launch not committed")
+	require.ErrorIs(t, l.ReadTop(0, 0, make([]backend.DecodeTop, backend.MaxTopLogprobs+1)), ErrInvalidArgument)
+	require.NoError(t, l.ReadTop(0, 0, nil))
+	require.NoError(t, b.Err())
 }
