@@ -39,8 +39,8 @@ test-cuda-emu: lib-emu
 		CUEMU_SCHEDULE=$$s $(GO) test -count=1 -tags cuda,cuemu -run 'TestConformance|TestGraph|TestSampler' ./bindings/; \
 	done
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestQuantizedInt8|TestQuantizedFP8|TestVendor|TestStats|TestStepBatch|TestDecodeLeak|TestDecodeLaunchesPerLayer|TestBenchLibrary' ./bindings/
-	$(GO) test -count=1 -timeout 30m -tags cuda,cuemu -run 'TestDeviceDecode' ./bindings/
-	$(GO) test -count=1 -tags cuda,cuemu -run 'TestBenchKernelsVendor|TestBenchLedgerCUDA' ./cmd/rwkvgo/
+	$(GO) test -count=1 -timeout 60m -tags cuda,cuemu -run 'TestDeviceDecode|TestEngineDevice|TestDecodeLoopTopErrors' ./bindings/
+	$(GO) test -count=1 -tags cuda,cuemu -run 'TestBenchKernelsVendor|TestBenchLedgerCUDA|TestBenchLedgerEngineCUDA' ./cmd/rwkvgo/
 	@set -o pipefail; $(GO) test -count=1 -timeout 30m -tags cuda,cuemu -run '^(TestFaultInjection|TestOutOfDeviceMemory)$$' -v ./bindings/ | grep -Ev '^=== (RUN|PAUSE|CONT)'
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -short -run '^(TestPurego(Sampler|Vendor|DeviceDecode)?|TestFaultInjection|TestOutOfDeviceMemory)$$' ./bindings/
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -run '^TestCUDA' ./scheduler/

@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"strings"
+	"sync"
 
 	"github.com/rwkvgo/rwkvgo/engine"
 	"github.com/rwkvgo/rwkvgo/engine/backend"
@@ -28,6 +30,9 @@ type LedgerConfig struct {
 	Warmup int
 	// Seed draws the token ids.
 	Seed uint64
+	// Engine counts the steps of an engine.Engine (Submit) running Batch
+	// requests instead of the model's step (or decoder) directly.
+	Engine bool
 	// Devices are the projection targets (nil: DefaultLedgerDevices).
 	Devices []LedgerDevice
 }
@@ -80,6 +85,10 @@ type LedgerRun struct {
 	// graph per step size) rather than engine.Model.Step with the logits
 	// copied to the host.
 	DeviceLoop bool `json:"device_loop"`
+	// Engine says the steps were an engine.Engine's (Submit; the device
+	// loop's when DeviceLoop): the counters between two consecutive decode
+	// steps of every sequence, the engine's host work included.
+	Engine bool `json:"engine,omitempty"`
 
 	Launches         float64 `json:"launches"`
 	LaunchesPerLayer float64 `json:"launches_per_layer"`
@@ -175,6 +184,7 @@ func RunLedger(m *engine.Model, source string, cfg LedgerConfig) (*Ledger, error
 		Assumptions: []string{
 			"counters are read before and after each decode step (one new token per sequence) after a one-token prefill and warmup steps; figures are per step, averaged over the counted steps",
 			"device_loop: the steps are those of the device-resident decode loop (engine.Decoder: token ids, the fused sampler and stop checks on the device, the next step launched before the previous one's tokens are read, one graph replay per step), sampling with the default settings; otherwise engine.Model.Step with random token ids, its logits copied to the host",
+			"engine: with --engine, the steps are those of an engine.Engine serving batch requests of a one-token prompt (Submit, default sampling settings), counted between consecutive steps in which every sequence decodes",
 			"launches_per_layer = launches / layers (the head, embedding and sampling launches are spread over the layers)",
 			"weight_bytes_per_step: every weight matrix but the embedding, read once per step at its device type; flops_per_step = 2 x weights x batch",
 			"step_s = max((weight + state bytes) / bandwidth, flops / peak) + launches x launch_s + graph_launches x graph_launch_s + host_syncs x host_sync_s + (h2d + d2h bytes) / pcie_bytes_per_s: the per-step bytes and flops are pooled rather than charged launch by launch, activations and caches are ignored, and nothing overlaps",
@@ -199,6 +209,9 @@ func RunLedger(m *engine.Model, source string, cfg LedgerConfig) (*Ledger, error
 }
 
 func ledgerRun(m *engine.Model, sr backend.StatsReporter, batch int, cfg LedgerConfig, rng *rand.Rand) (LedgerRun, error) {
+	if cfg.Engine {
+		return ledgerEngineRun(m, sr, batch, cfg, rng)
+	}
 	if _, ok := m.Backend().(backend.DeviceDecoder); ok {
 		return ledgerDeviceRun(m, sr, batch, cfg, rng)
 	}
@@ -275,15 +288,101 @@ func ledgerDeviceRun(m *engine.Model, sr backend.StatsReporter, batch int, cfg L
 	return countSteps(m, sr, run, cfg, step)
 }
 
-// countSteps runs cfg.Steps counted steps and fills run's per-step figures.
-func countSteps(m *engine.Model, sr backend.StatsReporter, run LedgerRun, cfg LedgerConfig, step func() error) (LedgerRun, error) {
-	var sum, first backend.Stats
-	for i := 0; i < cfg.Steps; i++ {
-		s0 := sr.Stats()
-		if err := step(); err != nil {
+// ledgerEngineRun is ledgerRun through an engine.Engine: batch requests
+// of a one-token prompt submitted at once; the counters are read by the
+// engine's goroutine after each step in which every sequence decodes (on
+// the device loop when the backend has one), and a counted step is the
+// difference of two consecutive readings.
+func ledgerEngineRun(m *engine.Model, sr backend.StatsReporter, batch int, cfg LedgerConfig, rng *rand.Rand) (LedgerRun, error) {
+	_, dev := m.Backend().(backend.DeviceDecoder)
+	run := LedgerRun{Batch: batch, Steps: cfg.Steps, Steady: true, DeviceLoop: dev && batch <= 256, Engine: true}
+	want := cfg.Warmup + cfg.Steps + 1
+	var (
+		mu    sync.Mutex
+		reads []backend.Stats
+	)
+	full := make(chan struct{})
+	onStep := func(info engine.StepInfo) {
+		if info.DecodeTokens != batch || info.Device != run.DeviceLoop {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(reads) < want {
+			reads = append(reads, sr.Stats())
+			if len(reads) == want {
+				close(full)
+			}
+		}
+	}
+	e, err := engine.NewEngine(m, engine.EngineOptions{MaxBatch: batch, MaxQueue: batch, OnStep: onStep})
+	if err != nil {
+		return run, err
+	}
+	defer e.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sc := sampler.DefaultConfig()
+	sc.Seed = cfg.Seed
+	streams := make([]*engine.Stream, batch)
+	for i := range streams {
+		streams[i], err = e.Submit(ctx, engine.SubmitRequest{Prompt: []int{rng.IntN(m.Config().Vocab)}, Sampler: sc, Seq: uint64(i),
+			MaxTokens: 1 << 30})
+		if err != nil {
 			return run, err
 		}
-		d := sr.Stats().Sub(s0)
+	}
+	// Every request runs until cancelled: a stream that ends first is a
+	// failure, reported instead of waiting for ever.
+	ended := make(chan error, batch)
+	for _, st := range streams {
+		go func() {
+			_, err := st.Result()
+			ended <- err
+		}()
+	}
+	select {
+	case <-full:
+	case err := <-ended:
+		if err == nil {
+			err = errors.New("a request ended before the counted steps")
+		}
+		return run, fmt.Errorf("bench: engine ledger at batch %d: %w", batch, err)
+	}
+	cancel()
+	for range streams {
+		<-ended
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	i := cfg.Warmup
+	return sumSteps(m, run, cfg, func() (backend.Stats, error) {
+		d := reads[i+1].Sub(reads[i])
+		i++
+		return d, nil
+	})
+}
+
+// countSteps runs cfg.Steps counted steps and fills run's per-step figures.
+func countSteps(m *engine.Model, sr backend.StatsReporter, run LedgerRun, cfg LedgerConfig, step func() error) (LedgerRun, error) {
+	return sumSteps(m, run, cfg, func() (backend.Stats, error) {
+		s0 := sr.Stats()
+		if err := step(); err != nil {
+			return backend.Stats{}, err
+		}
+		return sr.Stats().Sub(s0), nil
+	})
+}
+
+// sumSteps sums cfg.Steps counted steps (each returns its counters) into
+// run's per-step figures.
+func sumSteps(m *engine.Model, run LedgerRun, cfg LedgerConfig, step func() (backend.Stats, error)) (LedgerRun, error) {
+	var sum, first backend.Stats
+	for i := 0; i < cfg.Steps; i++ {
+		d, err := step()
+		if err != nil {
+			return run, err
+		}
 		if i == 0 {
 			first = d
 		} else if d.KernelLaunches != first.KernelLaunches || d.GraphLaunches != first.GraphLaunches || d.HostSyncs != first.HostSyncs ||

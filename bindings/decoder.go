@@ -27,6 +27,8 @@ type decodeLoop struct {
 	lps    []float32
 	stop   []int32
 	admit  []int32
+	topIDs []int32
+	topLPs []float32
 	// Out-parameters of the C calls, kept here so that passing their
 	// addresses allocates nothing.
 	launch uint64
@@ -51,7 +53,8 @@ func (b *Backend) NewDecodeLoop(rows, vocab, depth int) (backend.DecodeLoop, err
 		return nil, err
 	}
 	return &decodeLoop{b: b, smp: smp, h: h, rows: rows,
-		tokens: make([]int32, rows), flags: make([]uint32, rows), lps: make([]float32, rows), admit: make([]int32, rows)}, nil
+		tokens: make([]int32, rows), flags: make([]uint32, rows), lps: make([]float32, rows), admit: make([]int32, rows),
+		topIDs: make([]int32, cDecodeMaxTop), topLPs: make([]float32, cDecodeMaxTop)}, nil
 }
 
 func (d *decodeLoop) Rows() int { return d.rows }
@@ -77,6 +80,10 @@ func (d *decodeLoop) SetRow(row int, r backend.DecodeRow) error {
 	if r.Slot < 0 || r.Remaining < 1 {
 		return fmt.Errorf("cuda: DecodeLoop.SetRow: slot %d, %d tokens remaining: %w", r.Slot, r.Remaining, ErrInvalidArgument)
 	}
+	if r.TopLogprobs < 0 || r.TopLogprobs > cDecodeMaxTop || (r.TopLogprobs > 0 && !r.Logprobs) {
+		return fmt.Errorf("cuda: DecodeLoop.SetRow: %d top log-probabilities (0..%d, with Logprobs): %w",
+			r.TopLogprobs, cDecodeMaxTop, ErrInvalidArgument)
+	}
 	if err := d.smp.SetRow(row, r.Sampler, r.Seq); err != nil {
 		if errors.Is(err, ErrNotSupported) {
 			err = fmt.Errorf("%w: %w", backend.ErrDecodeUnsupported, err)
@@ -98,7 +105,7 @@ func (d *decodeLoop) SetRow(row int, r backend.DecodeRow) error {
 	if r.Logprobs {
 		lp = 1
 	}
-	if rc := d.b.api.decoderSetRow(d.h, int32(row), int32(r.Slot), int32(r.Token), r.Step, int32(r.Remaining), lp, stop, int32(len(d.stop))); rc != StatusOK {
+	if rc := d.b.api.decoderSetRow(d.h, int32(row), int32(r.Slot), int32(r.Token), r.Step, int32(r.Remaining), lp, int32(r.TopLogprobs), stop, int32(len(d.stop))); rc != StatusOK {
 		return d.b.callErr("rwkvcu_decoder_set_row", rc)
 	}
 	return nil
@@ -109,7 +116,7 @@ func (d *decodeLoop) ClearRow(row int) error {
 	if err := d.usable("ClearRow"); err != nil {
 		return err
 	}
-	if rc := d.b.api.decoderSetRow(d.h, int32(row), -1, 0, 0, 0, 0, nil, 0); rc != StatusOK {
+	if rc := d.b.api.decoderSetRow(d.h, int32(row), -1, 0, 0, 0, 0, 0, nil, 0); rc != StatusOK {
 		return d.b.callErr("rwkvcu_decoder_set_row", rc)
 	}
 	return nil
@@ -190,6 +197,27 @@ func (d *decodeLoop) Read(launch uint64, wait bool, out []backend.DecodeResult) 
 		out[i] = backend.DecodeResult{Token: d.tokens[i], Flags: backend.DecodeFlags(d.flags[i]), Logprob: d.lps[i]}
 	}
 	return true, nil
+}
+
+// ReadTop writes the most likely tokens of row's draw in launch (read).
+func (d *decodeLoop) ReadTop(launch uint64, row int, out []backend.DecodeTop) error {
+	if err := d.usable("ReadTop"); err != nil {
+		return err
+	}
+	n := len(out)
+	if n > cDecodeMaxTop {
+		return fmt.Errorf("cuda: DecodeLoop.ReadTop: %d alternatives (at most %d): %w", n, cDecodeMaxTop, ErrInvalidArgument)
+	}
+	if n == 0 {
+		return nil
+	}
+	if rc := d.b.api.decoderReadTop(d.h, launch, int32(row), &d.topIDs[0], &d.topLPs[0], int32(n)); rc != StatusOK {
+		return d.b.callErr("rwkvcu_decoder_read_top", rc)
+	}
+	for i := range out {
+		out[i] = backend.DecodeTop{Token: d.topIDs[i], Logprob: d.topLPs[i]}
+	}
+	return nil
 }
 
 // Close frees the loop and its sampler (waiting for their work).

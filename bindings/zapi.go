@@ -40,6 +40,7 @@ const (
 	cStatD2HBytes        = 7  // RWKVCU_STAT_D2H_BYTES
 	cStatCount           = 8  // RWKVCU_STAT_COUNT
 	cDecodeMaxStop       = 16 // RWKVCU_DECODE_MAX_STOP
+	cDecodeMaxTop        = 20 // RWKVCU_DECODE_MAX_TOP
 	cDecodeDone          = 1  // RWKVCU_DECODE_DONE
 	cDecodeStop          = 2  // RWKVCU_DECODE_STOP
 	cDecodeNoToken       = 4  // RWKVCU_DECODE_NO_TOKEN
@@ -217,7 +218,7 @@ type capi struct {
 	// rwkvcu_decoder_destroy
 	decoderDestroy func(d ptr)
 	// rwkvcu_decoder_set_row
-	decoderSetRow func(d ptr, row int32, slot int32, token int32, step uint64, remaining int32, logprobs int32, stop *int32, nstop int32) int32
+	decoderSetRow func(d ptr, row int32, slot int32, token int32, step uint64, remaining int32, logprobs int32, top int32, stop *int32, nstop int32) int32
 	// rwkvcu_decoder_begin_step
 	decoderBeginStep func(ctx ptr, d ptr, n int32) int32
 	// rwkvcu_decoder_embed
@@ -230,6 +231,8 @@ type capi struct {
 	decoderCommit func(d ptr, launch *uint64) int32
 	// rwkvcu_decoder_read
 	decoderRead func(d ptr, launch uint64, wait int32, ready *int32, tokens *int32, flags *uint32, logprobs *float32, n int32) int32
+	// rwkvcu_decoder_read_top
+	decoderReadTop func(d ptr, launch uint64, row int32, tokens *int32, logprobs *float32, n int32) int32
 	// rwkvcu_graph_begin
 	graphBegin func(ctx ptr, stagingBytes uintptr) int32
 	// rwkvcu_graph_end

@@ -161,8 +161,8 @@ func newCgoAPI() *capi {
 		decoderDestroy: func(d ptr) {
 			C.rwkvcu_decoder_destroy((*C.rwkvcu_decoder)(d))
 		},
-		decoderSetRow: func(d ptr, row int32, slot int32, token int32, step uint64, remaining int32, logprobs int32, stop *int32, nstop int32) int32 {
-			return int32(C.rwkvcu_decoder_set_row((*C.rwkvcu_decoder)(d), C.int32_t(row), C.int32_t(slot), C.int32_t(token), C.uint64_t(step), C.int32_t(remaining), C.int32_t(logprobs), (*C.int32_t)(unsafe.Pointer(stop)), C.int32_t(nstop)))
+		decoderSetRow: func(d ptr, row int32, slot int32, token int32, step uint64, remaining int32, logprobs int32, top int32, stop *int32, nstop int32) int32 {
+			return int32(C.rwkvcu_decoder_set_row((*C.rwkvcu_decoder)(d), C.int32_t(row), C.int32_t(slot), C.int32_t(token), C.uint64_t(step), C.int32_t(remaining), C.int32_t(logprobs), C.int32_t(top), (*C.int32_t)(unsafe.Pointer(stop)), C.int32_t(nstop)))
 		},
 		decoderBeginStep: func(ctx ptr, d ptr, n int32) int32 {
 			return int32(C.rwkvcu_decoder_begin_step((*C.rwkvcu_context)(ctx), (*C.rwkvcu_decoder)(d), C.int32_t(n)))
@@ -181,6 +181,9 @@ func newCgoAPI() *capi {
 		},
 		decoderRead: func(d ptr, launch uint64, wait int32, ready *int32, tokens *int32, flags *uint32, logprobs *float32, n int32) int32 {
 			return int32(C.rwkvcu_decoder_read((*C.rwkvcu_decoder)(d), C.uint64_t(launch), C.int32_t(wait), (*C.int32_t)(unsafe.Pointer(ready)), (*C.int32_t)(unsafe.Pointer(tokens)), (*C.uint32_t)(unsafe.Pointer(flags)), (*C.float)(unsafe.Pointer(logprobs)), C.int32_t(n)))
+		},
+		decoderReadTop: func(d ptr, launch uint64, row int32, tokens *int32, logprobs *float32, n int32) int32 {
+			return int32(C.rwkvcu_decoder_read_top((*C.rwkvcu_decoder)(d), C.uint64_t(launch), C.int32_t(row), (*C.int32_t)(unsafe.Pointer(tokens)), (*C.float)(unsafe.Pointer(logprobs)), C.int32_t(n)))
 		},
 		graphBegin: func(ctx ptr, stagingBytes uintptr) int32 {
 			return int32(C.rwkvcu_graph_begin((*C.rwkvcu_context)(ctx), C.size_t(stagingBytes)))

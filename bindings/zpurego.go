@@ -74,6 +74,7 @@ func bindCAPI(a *capi, lib uintptr, path string) error {
 		{&a.decoderAdmit, "rwkvcu_decoder_admit", false},
 		{&a.decoderCommit, "rwkvcu_decoder_commit", false},
 		{&a.decoderRead, "rwkvcu_decoder_read", false},
+		{&a.decoderReadTop, "rwkvcu_decoder_read_top", false},
 		{&a.graphBegin, "rwkvcu_graph_begin", false},
 		{&a.graphEnd, "rwkvcu_graph_end", false},
 		{&a.graphInputCount, "rwkvcu_graph_input_count", false},

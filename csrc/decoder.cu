@@ -39,6 +39,8 @@ struct rwkvcu_decoder {
   uint32_t* d_counter = nullptr;
   rwkvcu_decode_entry* ring = nullptr;    // host address (mapped pinned memory)
   rwkvcu_decode_entry* d_ring = nullptr;  // its device address
+  rwkvcu_decode_top* top = nullptr;       // top lists [depth][rows][MAX_TOP], host address (mapped pinned memory)
+  rwkvcu_decode_top* d_top = nullptr;     // its device address
   std::vector<cudaEvent_t> ev;            // recorded by the commit of each ring entry
   uint64_t committed = 0;                 // launches committed
   uint64_t read_next = 0;                 // every launch before it has been read (or dropped)
@@ -49,11 +51,16 @@ namespace {
 
 size_t ring_bytes(const rwkvcu_decoder* d) { return size_t(d->rows) * size_t(d->depth) * sizeof(rwkvcu_decode_entry); }
 
+size_t top_bytes(const rwkvcu_decoder* d) {
+  return size_t(d->rows) * size_t(d->depth) * RWKVCU_DECODE_MAX_TOP * sizeof(rwkvcu_decode_top);
+}
+
 void decoder_free(rwkvcu_decoder* d) {
   rwkvcu_context* ctx = d->ctx;
   for (size_t i = 0; i < d->ev.size(); ++i)
     if (d->ev[i]) cudaEventDestroy(d->ev[i]);
   if (d->ring) cudaFreeHost(d->ring);
+  if (d->top) cudaFreeHost(d->top);
   dev_free(ctx, d->d_rows, sizeof(rwkvcu_decode_row) * size_t(d->rows));
   dev_free(ctx, d->d_ids, size_t(d->rows) * 4);
   dev_free(ctx, d->d_batch, d->batch_ints * 4);
@@ -108,7 +115,7 @@ void count_entries(rwkvcu_context* ctx, int64_t rows) {
 }
 
 rwkvcu_sample_loop loop_args(const rwkvcu_decoder* d, const int32_t* map) {
-  return rwkvcu_sample_loop{map, d->d_rows, d->d_ids, d->d_ring, d->d_counter, d->rows, d->depth};
+  return rwkvcu_sample_loop{map, d->d_rows, d->d_ids, d->d_ring, d->d_counter, d->rows, d->depth, d->d_top};
 }
 
 }  // namespace
@@ -171,6 +178,10 @@ int rwkvcu_decoder_create(rwkvcu_context* ctx, rwkvcu_sampler* s, int32_t depth,
       d->d_ring = static_cast<rwkvcu_decode_entry*>(dring);
       // No entry belongs to a launch yet (launch numbers start at 0).
       std::memset(static_cast<void*>(d->ring), 0xff, ring_bytes(d));
+      void* dtop = nullptr;
+      d->top = static_cast<rwkvcu_decode_top*>(mapped_alloc(ctx, top_bytes(d), &dtop));
+      d->d_top = static_cast<rwkvcu_decode_top*>(dtop);
+      std::memset(static_cast<void*>(d->top), 0xff, top_bytes(d));
       d->ev.assign(size_t(depth), nullptr);
       for (auto& e : d->ev) ck(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate (decoder)");
       std::vector<rwkvcu_decode_row> rows(d->host);
@@ -197,7 +208,7 @@ void rwkvcu_decoder_destroy(rwkvcu_decoder* d) {
 }
 
 int rwkvcu_decoder_set_row(rwkvcu_decoder* d, int32_t row, int32_t slot, int32_t token, uint64_t step,
-                           int32_t remaining, int32_t logprobs, const int32_t* stop, int32_t nstop) {
+                           int32_t remaining, int32_t logprobs, int32_t top, const int32_t* stop, int32_t nstop) {
   if (!d) return RWKVCU_ERR_INVALID_ARGUMENT;
   rwkvcu_context* ctx = d->ctx;
   return guard(ctx, [&] {
@@ -212,9 +223,13 @@ int rwkvcu_decoder_set_row(rwkvcu_decoder* d, int32_t row, int32_t slot, int32_t
       if (remaining < 1) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: %d tokens remaining", op, int(remaining));
       if (nstop < 0 || nstop > RWKVCU_DECODE_MAX_STOP || (nstop > 0 && !stop))
         fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: %d stop ids (at most %d)", op, int(nstop), RWKVCU_DECODE_MAX_STOP);
+      if (top < 0 || top > RWKVCU_DECODE_MAX_TOP || (top > 0 && logprobs == 0))
+        fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: %d alternatives (0..%d, with logprobs)", op, int(top),
+             RWKVCU_DECODE_MAX_TOP);
       r.slot = slot;
       r.remaining = remaining;
       r.logprobs = logprobs != 0;
+      r.top = top;
       r.step = step;
       r.nstop = nstop;
       for (int32_t i = 0; i < nstop; ++i) r.stop[i] = stop[i];
@@ -376,6 +391,31 @@ int rwkvcu_decoder_read(rwkvcu_decoder* d, uint64_t launch, int32_t wait, int32_
     }
     d->read_next = launch + 1;
     *ready = 1;
+  });
+}
+
+int rwkvcu_decoder_read_top(rwkvcu_decoder* d, uint64_t launch, int32_t row, int32_t* tokens, float* logprobs,
+                            int32_t n) {
+  if (!d) return RWKVCU_ERR_INVALID_ARGUMENT;
+  rwkvcu_context* ctx = d->ctx;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_decoder_read_top";
+    if (row < 0 || row >= d->rows) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: row %d outside [0, %d)", op, int(row), int(d->rows));
+    if (n < 0 || n > RWKVCU_DECODE_MAX_TOP)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: %d alternatives (at most %d)", op, int(n), RWKVCU_DECODE_MAX_TOP);
+    if (n > 0 && (!tokens || !logprobs)) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: no output arrays", op);
+    // Read (its event completed) and not overwritten by a later launch.
+    if (launch >= d->read_next || d->committed - launch > uint64_t(d->depth))
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: launch %llu has not been read or was overwritten (committed %llu, read up to %llu, ring of %d)",
+           op, (unsigned long long)launch, (unsigned long long)d->committed, (unsigned long long)d->read_next,
+           int(d->depth));
+    const rwkvcu_decode_top* e =
+        d->top + (size_t(launch % uint64_t(d->depth)) * size_t(d->rows) + size_t(row)) * RWKVCU_DECODE_MAX_TOP;
+    for (int32_t i = 0; i < n; ++i) {
+      tokens[i] = e[i].token;
+      logprobs[i] = e[i].logprob;
+    }
+    ctx->stats[RWKVCU_STAT_D2H_BYTES] += uint64_t(n) * sizeof(rwkvcu_decode_top);
   });
 }
 

@@ -500,17 +500,46 @@ __device__ double block_max_double(Smem& s, double v) {
   return m;
 }
 
-/// model_logprob returns log softmax(logits)[token] of a raw logits row, as
-/// the serving scheduler computes it on the host (max, then the sum of
-/// exp(x - max) in float64), with a block-order sum.
-__device__ double model_logprob(Smem& s, const float* lg, int V, int begin, int end, int token) {
+/// model_lse returns log sum exp of a raw logits row, as the serving
+/// scheduler computes it on the host (max, then the sum of exp(x - max) in
+/// float64), with a block-order sum: log softmax(logits)[i] = logits[i] -
+/// model_lse.
+__device__ double model_lse(Smem& s, const float* lg, int begin, int end) {
   double m = -INFINITY;
   for (int i = begin; i < end; ++i) m = fmax(m, double(lg[i]));
   m = block_max_double(s, m);
   double z = 0;
   for (int i = begin; i < end; ++i) z += exp(double(lg[i]) - m);
   z = block_sum_double(s, z);
-  return double(lg[token]) - (m + log(z));
+  return m + log(z);
+}
+
+/// loop_top writes the n most likely ids of a raw logits row (highest
+/// first, the lowest id on ties) and their log-probabilities (x - lse) into
+/// decoder row `row`'s top list of the current launch, token -1 past the
+/// last finite logit. The whole block: round k picks the largest logit
+/// after pick k-1 in that order, so no list is kept in registers.
+__device__ void loop_top(Smem& s, const rwkvcu_sample_loop& lp, int row, const float* lg, int begin, int end, int n,
+                         double lse) {
+  const uint32_t launch = *lp.counter - 1u;
+  rwkvcu_decode_top* out =
+      lp.top + (size_t(launch % uint32_t(lp.depth)) * size_t(lp.R) + size_t(row)) * RWKVCU_DECODE_MAX_TOP;
+  double pv = INFINITY;
+  int pid = -1;
+  for (int k = 0; k < n; ++k) {
+    double v = -INFINITY;
+    int id = INT_MAX, cnt = 0;
+    for (int i = begin; i < end; ++i) {
+      const double x = double(lg[i]);
+      if ((x < pv || (x == pv && i > pid)) && x > v) v = x, id = i;
+    }
+    block_max_arg(s, v, id, cnt);
+    if (threadIdx.x == 0) {
+      out[k].token = id == INT_MAX ? -1 : id;
+      out[k].logprob = id == INT_MAX ? 0.f : float(v - lse);
+    }
+    pv = v, pid = id;
+  }
 }
 
 /// loop_entry writes a decode ring entry for decoder row `row` of the
@@ -732,8 +761,13 @@ __global__ void __launch_bounds__(kThreads) k_sample(const float* logits, int V,
     for (int i = 0; i < nstop; ++i) stop = stop || d.stop[i] == token;
     const int remaining = d.remaining;
     const u64 next_step = d.step + 1;
+    const int ntop = want_lp ? min(d.top, RWKVCU_DECODE_MAX_TOP) : 0;
     float logprob = 0.f;
-    if (want_lp) logprob = float(model_logprob(s, r.logits, V, r.begin, r.end, token));  // the whole block
+    if (want_lp) {  // the whole block
+      const double lse = model_lse(s, r.logits, r.begin, r.end);
+      logprob = token >= 0 ? float(double(r.logits[token]) - lse) : 0.f;
+      if (ntop > 0 && lp.top) loop_top(s, lp, row, r.logits, r.begin, r.end, ntop, lse);
+    }
     __syncthreads();
     if (threadIdx.x == 0) {
       uint32_t flags = 0;

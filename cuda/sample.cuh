@@ -85,6 +85,7 @@ cudaError_t rwkvcu_launch_sample_observe(cudaStream_t s, float* d_counts, int32_
 /// The most stop ids a decode row checks on the device, and the flags of a
 /// ring entry (rwkvcu_decode_entry.flags); the same definitions as rwkvcu.h.
 #define RWKVCU_DECODE_MAX_STOP 16
+#define RWKVCU_DECODE_MAX_TOP 20
 #define RWKVCU_DECODE_DONE 1     /* the row finished with this draw */
 #define RWKVCU_DECODE_STOP 2     /* the token is one of the row's stop ids */
 #define RWKVCU_DECODE_NO_TOKEN 4 /* every token was filtered out (token -1) */
@@ -101,12 +102,21 @@ cudaError_t rwkvcu_launch_sample_observe(cudaStream_t s, float* d_counts, int32_
 ///              the token it draws), incremented by every draw
 ///   stop       the row's stop ids (nstop of them)
 ///   biased     1: the row reads its logit bias (the sampler's bias array)
+///   top        with logprobs: the number of most likely tokens to list
+///              with their log-probabilities (<= RWKVCU_DECODE_MAX_TOP)
 struct rwkvcu_decode_row {
   int32_t slot, done, remaining, logprobs;
   uint64_t step;
   int32_t nstop;
   int32_t stop[RWKVCU_DECODE_MAX_STOP];
   int32_t biased;
+  int32_t top;
+};
+
+/// One alternative of a row's top list (rwkvcu_decode_row.top).
+struct rwkvcu_decode_top {
+  int32_t token;  // -1: none (fewer finite logits than the list)
+  float logprob;
 };
 
 /// One row of a ring entry (16 bytes): what launch `launch` (its low 32
@@ -126,6 +136,8 @@ struct rwkvcu_decode_entry {
 ///   ids      [R] next input ids (written for each drawn token)
 ///   ring     [depth][R] entries, device address of the mapped host ring
 ///   counter  launches begun; the current launch is *counter - 1
+///   top      [depth][R][RWKVCU_DECODE_MAX_TOP] top lists, device address
+///            of the mapped host ring (written for rows with top > 0)
 struct rwkvcu_sample_loop {
   const int32_t* map;
   rwkvcu_decode_row* rows;
@@ -133,6 +145,7 @@ struct rwkvcu_sample_loop {
   rwkvcu_decode_entry* ring;
   const uint32_t* counter;
   int32_t R, depth;
+  rwkvcu_decode_top* top;
 };
 
 /// rwkvcu_launch_sample_loop samples logits rows [0, rows) like

@@ -53,6 +53,8 @@ type Decoder struct {
 	out         []DecodeToken
 	reqs        []*Request
 	rowsOf      []int
+	committed   uint64 // launches committed (the number of the next one)
+	top         []backend.DecodeTop
 	err         error // a failed launch: the decoder is unusable
 }
 
@@ -63,6 +65,7 @@ type decodeRow struct {
 	from     uint64 // the first launch whose results belong to this occupant
 	next     int    // index of the row's next token
 	logprobs bool
+	top      int // alternatives listed with each token (TopLogprobs)
 	req      Request
 }
 
@@ -78,8 +81,11 @@ type DecodeRequest struct {
 	Seq                   uint64
 	MaxTokens             int
 	PenalizeGeneratedOnly bool
-	// Logprobs asks for each token's log-probability under the model.
-	Logprobs bool
+	// Logprobs asks for each token's log-probability under the model;
+	// TopLogprobs (0..20, with Logprobs) for that many most likely
+	// tokens with theirs, computed on the device.
+	Logprobs    bool
+	TopLogprobs int
 }
 
 // DecodeToken is a token drawn for one row.
@@ -90,8 +96,11 @@ type DecodeToken struct {
 	// set). Index is its 0-based index in the row's generation.
 	Token int
 	Index int
-	// Logprob is its log-probability under the model (Logprobs requests).
-	Logprob float64
+	// Logprob is its log-probability under the model (Logprobs requests),
+	// TopLogprobs the most likely tokens (TopLogprobs requests; most
+	// likely first, the lower id on ties).
+	Logprob     float64
+	TopLogprobs []TokenLogprob
 	// Done says the row finished with this token: Reason StopToken (Token
 	// is a stop token, which sampler.Generate does not emit) or
 	// StopLength; the row is free again.
@@ -214,6 +223,9 @@ func (d *Decoder) Add(reqs []DecodeRequest) ([]int, error) {
 		case len(q.Prompt) == 0 || q.MaxTokens < 1:
 			undo()
 			return nil, fmt.Errorf("engine: decode request %d: %d prompt tokens, %d max tokens", i, len(q.Prompt), q.MaxTokens)
+		case q.TopLogprobs < 0 || q.TopLogprobs > backend.MaxTopLogprobs || q.TopLogprobs > 0 && !q.Logprobs:
+			undo()
+			return nil, fmt.Errorf("engine: decode request %d: %d top log-probabilities (0..%d, with Logprobs)", i, q.TopLogprobs, backend.MaxTopLogprobs)
 		}
 		if err := q.Sampler.Validate(); err != nil {
 			undo()
@@ -243,13 +255,13 @@ func (d *Decoder) Add(reqs []DecodeRequest) ([]int, error) {
 			hist = nil
 		}
 		err := d.loop.SetRow(row, backend.DecodeRow{Slot: q.Session.slot, Sampler: q.Sampler, Seq: q.Seq, History: hist,
-			Remaining: q.MaxTokens, Logprobs: q.Logprobs})
+			Remaining: q.MaxTokens, Logprobs: q.Logprobs, TopLogprobs: q.TopLogprobs})
 		if err != nil {
 			undo()
 			return nil, err
 		}
 		q.Session.dec = d
-		d.rows[row] = decodeRow{s: q.Session, logprobs: q.Logprobs}
+		d.rows[row] = decodeRow{s: q.Session, logprobs: q.Logprobs, top: q.TopLogprobs}
 		rows = append(rows, row)
 	}
 	// The prefill: the logits of each prompt's last token stay on the
@@ -295,7 +307,81 @@ func (d *Decoder) admit(logits backend.Tensor, rows []int) {
 			d.rows[r].from = l
 		}
 	}
+	d.committed = l + 1
 	d.pending = append(d.pending, l)
+}
+
+// decodeResume is a sequence whose prompt the host has fed and whose
+// tokens up to Step it has drawn (Decoder.resume).
+type decodeResume struct {
+	Session *Session
+	Sampler sampler.Config
+	Seq     uint64
+	// Token is the last token drawn (the next step feeds it) and Step its
+	// index + 1: the index of the next token drawn.
+	Token, Step int
+	// History is the penalties' history before the next draw.
+	History []int
+	// Remaining is the number of tokens still to draw (>= 1).
+	Remaining   int
+	Logprobs    bool
+	TopLogprobs int
+}
+
+// resume makes a free row continue q's generation: the next launch feeds
+// q.Token and draws token q.Step as sampler.Sampler.Sample would (seed,
+// q.Seq, q.Step). It returns the row. An error wrapping
+// backend.ErrDecodeUnsupported (settings the device lacks, no free row)
+// leaves the decoder as it was; the sequence is then stepped on the host.
+func (d *Decoder) resume(q decodeResume) (int, error) {
+	m := d.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := d.usable(); err != nil {
+		return -1, err
+	}
+	s := q.Session
+	switch {
+	case s == nil || s.m != m:
+		return -1, errors.New("engine: decoder resume: no session of this model")
+	case s.closed:
+		return -1, ErrClosed
+	case s.dec != nil:
+		return -1, ErrDecoding
+	case q.Remaining < 1:
+		return -1, fmt.Errorf("engine: decoder resume: %d tokens remaining", q.Remaining)
+	case q.Sampler.Detector.Enabled():
+		return -1, fmt.Errorf("engine: the repetition detector: %w", backend.ErrDecodeUnsupported)
+	}
+	row := -1
+	for r := range d.rows {
+		if !d.rows[r].active && d.rows[r].s == nil {
+			row = r
+			break
+		}
+	}
+	if row < 0 {
+		return -1, fmt.Errorf("engine: no free decoder row (%d rows): %w", len(d.rows), backend.ErrDecodeUnsupported)
+	}
+	if err := m.states.resident(s); err != nil {
+		return -1, err
+	}
+	err := d.loop.SetRow(row, backend.DecodeRow{Slot: s.slot, Token: q.Token, Sampler: q.Sampler, Seq: q.Seq,
+		Step: uint64(q.Step), History: q.History, Remaining: q.Remaining, Logprobs: q.Logprobs, TopLogprobs: q.TopLogprobs})
+	if err != nil {
+		return -1, err // the row stays idle
+	}
+	s.dec = d
+	d.rows[row] = decodeRow{s: s, active: true, from: d.committed, next: q.Step, logprobs: q.Logprobs, top: q.TopLogprobs}
+	return row, nil
+}
+
+// session returns the session generating on row (nil: none).
+func (d *Decoder) session(row int) *Session {
+	if row < 0 || row >= len(d.rows) {
+		return nil
+	}
+	return d.rows[row].s
 }
 
 // Launch queues one decode step for every active row: it feeds each row's
@@ -351,6 +437,7 @@ func (d *Decoder) Launch() error {
 	if err != nil {
 		return d.fail(err)
 	}
+	d.committed = l + 1
 	d.pending = append(d.pending, l)
 	return nil
 }
@@ -407,6 +494,11 @@ func (d *Decoder) Read() ([]DecodeToken, error) {
 		if row.logprobs {
 			t.Logprob = float64(e.Logprob)
 		}
+		if row.top > 0 && e.Token >= 0 {
+			if err := d.readTop(l, r, &t); err != nil {
+				return nil, d.fail(err)
+			}
+		}
 		switch {
 		case e.Flags&backend.DecodeNoToken != 0:
 			t.Err = fmt.Errorf("engine: decoder row %d, token %d: %w", r, row.next, sampler.ErrNoCandidates)
@@ -422,6 +514,27 @@ func (d *Decoder) Read() ([]DecodeToken, error) {
 		d.out = append(d.out, t)
 	}
 	return d.out, nil
+}
+
+// readTop fills t.TopLogprobs with row r's alternatives in launch l (its
+// own slice: the event keeps it).
+func (d *Decoder) readTop(l uint64, r int, t *DecodeToken) error {
+	n := d.rows[r].top
+	if cap(d.top) < n {
+		d.top = make([]backend.DecodeTop, backend.MaxTopLogprobs)
+	}
+	top := d.top[:n]
+	if err := d.loop.ReadTop(l, r, top); err != nil {
+		return err
+	}
+	t.TopLogprobs = make([]TokenLogprob, 0, n)
+	for _, a := range top {
+		if a.Token < 0 {
+			break
+		}
+		t.TopLogprobs = append(t.TopLogprobs, TokenLogprob{Token: int(a.Token), Logprob: float64(a.Logprob)})
+	}
+	return nil
 }
 
 // release frees row r on the host (its device row is done or cleared).

@@ -43,6 +43,10 @@ type EngineOptions struct {
 	// OnStep, when set, is called by the engine's goroutine after every
 	// model step.
 	OnStep func(StepInfo)
+	// HostSampling keeps every decode step on the host path (Model.Step
+	// and the Go sampler) even on a backend with a device-resident decode
+	// loop.
+	HostSampling bool
 }
 
 // PrefixCache is a store of sequence states keyed by the token prefix that
@@ -61,6 +65,10 @@ type StepInfo struct {
 	DecodeTokens  int           // sequences that fed one generated token
 	PrefillTokens int           // prompt tokens fed
 	Duration      time.Duration // time of the model step
+	// Device says the step was a launch of the device-resident decode
+	// loop: Duration is then the time to queue it and read the launch
+	// before it (the device runs one step ahead of the host).
+	Device bool
 }
 
 // SubmitRequest is one generation request of Engine.Submit. (Request is the
@@ -156,10 +164,18 @@ type EngineStats struct {
 // frees its sequence slot; its stream ends with the context's error.
 // Close fails every request still queued or running with ErrEngineClosed;
 // Shutdown lets them finish first.
+//
+// On a backend with a device-resident decode loop (backend.DeviceDecoder,
+// the CUDA backend) the decode steps of the sequences whose settings the
+// device sampler implements run on that loop once their prompt is fed and
+// their first token drawn (see deviceLoop and deviceEligible in
+// engine/stepper.go); the others, and every prefill, run on the host path.
+// The tokens are the same either way.
 type Engine struct {
 	m    *Model
 	opts EngineOptions
 	st   stepper
+	dev  *deviceLoop // nil: every step on the host path
 
 	mu       sync.Mutex
 	queue    jobHeap
@@ -201,6 +217,13 @@ func NewEngine(m *Model, opts EngineOptions) (*Engine, error) {
 		opts.PrefillBudget = opts.ChunkSize
 	}
 	e := &Engine{m: m, opts: opts, st: &hostStepper{m: m}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if !opts.HostSampling {
+		dev, err := newDeviceLoop(m, opts.MaxBatch)
+		if err != nil {
+			return nil, err
+		}
+		e.dev = dev
+	}
 	go e.loop()
 	return e, nil
 }
@@ -371,6 +394,15 @@ type job struct {
 	logits  []float32 // the logits next was chosen from (host stepper)
 	one     [1]int
 	ereq    Request
+
+	// On the device loop: row+1 is the job's decoder row (0: host path),
+	// inflight its launched draws not read yet, lp the log-probability of
+	// the token read (Logprobs requests).
+	row      int
+	inflight int
+	lp       float64
+	top      []TokenLogprob
+	hostOnly bool // the device loop refused the job
 }
 
 // penaltyHistory is the history the sampler's penalties see.
@@ -527,6 +559,9 @@ func (e *Engine) runStep() {
 	info := StepInfo{}
 	K := e.opts.ChunkSize
 	for _, j := range e.running {
+		if j.row > 0 {
+			continue // on the device loop
+		}
 		if j.pos < len(j.req.Prompt) {
 			if budget <= 0 {
 				continue
@@ -545,6 +580,34 @@ func (e *Engine) runStep() {
 		batch = append(batch, j)
 	}
 	e.batch = batch
+	retired := false
+	if len(batch) > 0 {
+		retired = e.hostStep(batch, info)
+	}
+	if e.dev != nil && (e.dev.n > 0 || e.dev.d.Pending() > 0) {
+		if e.deviceStep() {
+			retired = true
+		}
+	}
+	if retired {
+		kept := e.running[:0]
+		for _, j := range e.running {
+			if j.sess != nil {
+				kept = append(kept, j)
+			}
+		}
+		clear(e.running[len(kept):])
+		e.running = kept
+		e.runningN.Store(int64(len(e.running)))
+	}
+	clear(e.batch)
+}
+
+// hostStep has the host stepper run batch, then emits the tokens chosen
+// and moves the sequences that start decoding onto the device loop when
+// they may. It reports whether a job finished.
+func (e *Engine) hostStep(batch []*job, info StepInfo) bool {
+	K := e.opts.ChunkSize
 	info.Sequences = len(batch)
 	d, err := e.st.step(batch)
 	info.Duration = d
@@ -572,20 +635,108 @@ func (e *Engine) runStep() {
 		}
 		if e.emit(j) {
 			retired = true
+			continue
 		}
-	}
-	if retired {
-		kept := e.running[:0]
-		for _, j := range e.running {
-			if j.sess != nil {
-				kept = append(kept, j)
+		if e.dev != nil && !j.hostOnly && deviceEligible(j) {
+			ok, err := e.dev.attach(j)
+			switch {
+			case err != nil:
+				e.finish(j, "", fmt.Errorf("engine: device decode loop: %w", err))
+				e.deviceFailed(err)
+				retired = true
+			case !ok:
+				j.hostOnly = true
 			}
 		}
-		clear(e.running[len(kept):])
-		e.running = kept
-		e.runningN.Store(int64(len(e.running)))
 	}
-	clear(e.batch)
+	return retired
+}
+
+// deviceStep is the device loop's part of an engine step: it launches the
+// next decode step of the sequences on the loop (unless each has its
+// remaining draws in flight already) and reads the launches before it, so
+// that one step stays queued on the device while the host emits the tokens
+// of the one before (the device never waits for the host, nor the host for
+// the device while the device runs ahead). It reports whether a job
+// finished.
+func (e *Engine) deviceStep() bool {
+	l := e.dev
+	d := l.d
+	t0 := time.Now()
+	launch := false
+	n := 0
+	for _, j := range l.jobs {
+		if j != nil {
+			n++
+			if j.step+j.inflight < j.req.MaxTokens {
+				launch = true
+			}
+		}
+	}
+	if launch {
+		before := d.Pending()
+		if err := d.Launch(); err != nil {
+			return e.deviceFailed(err)
+		}
+		// Launch queues nothing when no row is active on the decoder (its
+		// rows finished in launches not read yet).
+		launch = d.Pending() > before
+		for _, j := range l.jobs {
+			if j != nil && launch {
+				j.inflight++
+			}
+		}
+	}
+	retired := false
+	for d.Pending() > 1 || (!launch && d.Pending() > 0) {
+		toks, err := d.Read()
+		if err != nil {
+			return e.deviceFailed(err)
+		}
+		for i := range toks {
+			t := &toks[i]
+			j := l.jobs[t.Row]
+			if j == nil || j.sess != t.Session {
+				continue
+			}
+			j.inflight--
+			j.next, j.nextErr, j.lp, j.top = t.Token, t.Err, t.Logprob, t.TopLogprobs
+			switch {
+			case e.emit(j):
+				retired = true
+			case t.Done:
+				// The device spent the row's budget: the host's count
+				// agrees (emit ends it), so this is only a safeguard.
+				e.finish(j, sampler.StopLength, nil)
+				retired = true
+			}
+		}
+		if l.err != nil {
+			return e.deviceFailed(l.err)
+		}
+	}
+	if launch {
+		e.steps.Add(1)
+		if e.opts.OnStep != nil {
+			e.opts.OnStep(StepInfo{Sequences: n, DecodeTokens: n, Duration: time.Since(t0), Device: true})
+		}
+	}
+	return retired
+}
+
+// deviceFailed ends the device loop after a device failure: its sequences
+// end with the error, later ones are stepped on the host path.
+func (e *Engine) deviceFailed(err error) bool {
+	l := e.dev
+	e.dev = nil
+	for _, j := range l.jobs {
+		if j != nil {
+			j.row = 0
+			e.finish(j, "", fmt.Errorf("engine: device decode loop: %w", err))
+		}
+	}
+	l.close()
+	return true
 }
 
 // emit handles the token the stepper chose for j (j.next): it ends j on a
@@ -607,7 +758,11 @@ func (e *Engine) emit(j *job) bool {
 		return true
 	}
 	ev := Event{Token: id}
-	if j.req.Logprobs {
+	switch {
+	case j.req.Logprobs && j.row > 0:
+		ev.Logprob, ev.TopLogprobs = j.lp, j.top // computed on the device
+		j.top = nil
+	case j.req.Logprobs:
 		ev.Logprob, ev.TopLogprobs = logprobs(logits, id, j.req.TopLogprobs)
 	}
 	j.penaltyHistory()
@@ -663,6 +818,9 @@ func (e *Engine) finish(j *job, reason sampler.StopReason, err error) {
 		j.stopWatch()
 	}
 	e.st.retire(j)
+	if e.dev != nil {
+		e.dev.retire(j)
+	}
 	if j.sess != nil {
 		if len(e.idle) < e.opts.MaxBatch {
 			e.idle = append(e.idle, j.sess)
@@ -711,6 +869,10 @@ func (e *Engine) shutdown() {
 	}
 	e.idle = nil
 	e.st.close()
+	if e.dev != nil {
+		e.dev.close()
+		e.dev = nil
+	}
 }
 
 // logprobs returns the log-probability of id under the softmax of logits

@@ -23,6 +23,7 @@ func runBenchLedger(args []string, stdout, stderr io.Writer) error {
 	warmup := fs.Int("warmup", 2, "uncounted decode steps per batch size (after a one-token prefill)")
 	jsonOut := fs.Bool("json", false, "print one JSON object instead of Markdown")
 	seed := fs.Uint64("seed", 1, "random seed (synthetic weights and token ids)")
+	eng := fs.Bool("engine", false, "count the steps of an engine serving batch requests (Submit, as rwkvgo serve) instead of the decode loop directly")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func runBenchLedger(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	l, err := bench.RunLedger(m, source, bench.LedgerConfig{Batches: batches, Steps: *steps, Warmup: *warmup, Seed: *seed})
+	l, err := bench.RunLedger(m, source, bench.LedgerConfig{Batches: batches, Steps: *steps, Warmup: *warmup, Seed: *seed, Engine: *eng})
 	if err != nil {
 		return err
 	}

@@ -73,3 +73,40 @@ func TestBenchLedgerCUDA(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchLedgerEngineCUDA runs `bench ledger --engine --json` on the CUDA
+// backend when one is available: an engine's steady decode steps on the
+// device loop cost one graph launch, no other launch, no host
+// synchronization, at most 16 bytes per sequence to the host and no
+// allocation.
+func TestBenchLedgerEngineCUDA(t *testing.T) {
+	be, err := backend.Open("cuda", 0)
+	if err != nil {
+		if errors.Is(err, backend.ErrNotBuilt) || os.Getenv("RWKVGO_CUDA_LIB") == "" {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	be.Close()
+	rc, out, errs := runCLI("bench", "ledger", "--backend", "cuda", "--synthetic", "v7-tiny", "--batch", "1,3", "--steps", "2", "--engine", "--json")
+	if rc != 0 {
+		t.Fatalf("rc %d: %s", rc, errs)
+	}
+	var l struct {
+		Raw []map[string]any `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(l.Raw) != 2 {
+		t.Fatalf("ledger %s", out)
+	}
+	for _, r := range l.Raw {
+		batch := r["batch"].(float64)
+		if r["engine"] != true || r["device_loop"] != true || r["launches"].(float64) != 0 || r["graph_launches"].(float64) != 1 ||
+			r["host_syncs"].(float64) != 0 || r["d2h_bytes"].(float64) > 16*batch || r["h2d_bytes"].(float64) != 0 ||
+			r["allocations"].(float64) != 0 || r["steady"] != true {
+			t.Errorf("batch %v: %v", r["batch"], r)
+		}
+	}
+}

@@ -426,7 +426,9 @@ RWKVCU_API int rwkvcu_sample(rwkvcu_sampler *s, const rwkvcu_tensor *logits, uin
  * rwkvcu_decoder_sample, which also checks each row's stop ids and token
  * budget on the device and writes one 16-byte entry per row (token, flags,
  * log-probability, launch) into a ring of `depth` entries in mapped pinned
- * host memory. Logits never leave the device, and no step synchronizes:
+ * host memory; a row that asks for them also gets its most likely tokens
+ * with their log-probabilities (at most RWKVCU_DECODE_MAX_TOP) in a second
+ * mapped ring of the same depth. Logits never leave the device, and no step synchronizes:
  * the host commits each launch (an event per ring entry) and reads an entry
  * once its event has completed, after queueing the next launch.
  *
@@ -452,6 +454,9 @@ typedef struct rwkvcu_decoder rwkvcu_decoder; /* a decode loop over a sampler's 
 /* The most stop ids of a decoder row. */
 #define RWKVCU_DECODE_MAX_STOP 16
 
+/* The most alternatives (top log-probabilities) of a decoder row. */
+#define RWKVCU_DECODE_MAX_TOP 20
+
 /* Flags of a decoder entry (rwkvcu_decoder_read). */
 #define RWKVCU_DECODE_DONE 1     /* the row finished with this draw (idle from the next launch) */
 #define RWKVCU_DECODE_STOP 2     /* the token is one of the row's stop ids (with DONE) */
@@ -469,13 +474,16 @@ RWKVCU_API void rwkvcu_decoder_destroy(rwkvcu_decoder *d);
 /* Sets row `row`: state slot (-1: idle; the other arguments are then
  * ignored), the token its next step feeds (0 <= token < vocab; an admission
  * draw feeds nothing), the Philox step of its next draw, the tokens it may
- * draw (remaining >= 1), whether to compute log-probabilities, and its stop
- * ids (nstop <= RWKVCU_DECODE_MAX_STOP). Configure the row's sampler
+ * draw (remaining >= 1), whether to compute log-probabilities, how many
+ * most likely alternatives to list with them (0 <= top <=
+ * RWKVCU_DECODE_MAX_TOP; 0 without logprobs), and its stop ids (nstop <=
+ * RWKVCU_DECODE_MAX_STOP). Configure the row's sampler
  * settings (rwkvcu_sampler_set_row, _set_bias, _observe) first: this call
  * also sends them to the device. Queued on the stream (a few bytes through
  * the staging ring), after the launches queued before it. */
 RWKVCU_API int rwkvcu_decoder_set_row(rwkvcu_decoder *d, int32_t row, int32_t slot, int32_t token, uint64_t step,
-                                      int32_t remaining, int32_t logprobs, const int32_t *stop, int32_t nstop);
+                                      int32_t remaining, int32_t logprobs, int32_t top, const int32_t *stop,
+                                      int32_t nstop);
 
 /* Begins a decode step over decoder rows [0, n) (n a power of two below the
  * decoder's rows, or its rows): as rwkvcu_begin_step with one row per
@@ -515,6 +523,18 @@ RWKVCU_API int rwkvcu_decoder_commit(rwkvcu_decoder *d, uint64_t *launch);
  * No device work: the entries are in host memory. */
 RWKVCU_API int rwkvcu_decoder_read(rwkvcu_decoder *d, uint64_t launch, int32_t wait, int32_t *ready,
                                    int32_t *tokens, uint32_t *flags, float *logprobs, int32_t n);
+
+/* Reads the alternatives decoder row `row` drew with its token in launch
+ * `launch`, once rwkvcu_decoder_read has returned that launch and before
+ * `depth` later launches are committed: its n (<= RWKVCU_DECODE_MAX_TOP,
+ * at most the row's top) most likely tokens under the model (the raw
+ * logits; highest first, the lower id on ties; token -1 past the last
+ * finite logit) and their log-probabilities (log-softmax of the raw logits,
+ * as the entry's). Meaningful only for a row with top >= n that drew a
+ * token in that launch. No device work: the ring is in host memory (its
+ * bytes read count as bytes to the host). */
+RWKVCU_API int rwkvcu_decoder_read_top(rwkvcu_decoder *d, uint64_t launch, int32_t row, int32_t *tokens,
+                                       float *logprobs, int32_t n);
 
 /* ---- CUDA graphs ---------------------------------------------------------
  * Capture a decode step once and replay it at the cost of one launch.

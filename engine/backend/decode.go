@@ -43,8 +43,21 @@ type DecodeRow struct {
 	// Remaining is the number of tokens the row may draw (>= 1).
 	Remaining int
 	// Logprobs asks for each drawn token's log-probability under the
-	// model (the log-softmax of the raw logits).
-	Logprobs bool
+	// model (the log-softmax of the raw logits); TopLogprobs (with
+	// Logprobs, 0..MaxTopLogprobs) for that many most likely tokens with
+	// theirs (DecodeLoop.ReadTop).
+	Logprobs    bool
+	TopLogprobs int
+}
+
+// MaxTopLogprobs is the most alternatives a decode loop row lists
+// (DecodeRow.TopLogprobs), as many as the OpenAI API allows.
+const MaxTopLogprobs = 20
+
+// DecodeTop is one of the most likely tokens of a row's draw.
+type DecodeTop struct {
+	Token   int32 // -1: none (fewer finite logits than asked for)
+	Logprob float32
 }
 
 // DecodeFlags describe a row's result in one launch.
@@ -100,6 +113,11 @@ type DecodeLoop interface {
 	// are available; without wait it returns false at once when they are
 	// not yet.
 	Read(launch uint64, wait bool, out []DecodeResult) (bool, error)
+	// ReadTop writes the len(out) (<= the row's TopLogprobs) most likely
+	// tokens of row's draw in launch (highest first, the lower id on ties)
+	// with their log-probabilities, after Read has returned launch and
+	// before depth later commits. Only the bytes of out cross to the host.
+	ReadTop(launch uint64, row int, out []DecodeTop) error
 	// Close releases the loop.
 	Close() error
 }
