@@ -472,22 +472,19 @@ func (b *Backend) Map(out, x backend.Tensor, f backend.Unary) {
 
 // mapInto sets dst[i] = f(src[i]) (dst may be src) and reports whether f is
 // a known function (nothing is written otherwise). Map and MatMulGroup's
-// epilogue share it, so they give the same bits.
+// epilogue share it, so they give the same bits. The functions built on exp
+// are vec's (float32, SIMD): each element gets the bits of the scalar
+// function whatever its position in the slice, so a sequence and its tokens
+// one by one give the same numbers.
 func mapInto(dst, src []float32, f backend.Unary) bool {
 	dst = dst[:len(src)]
 	switch f {
 	case backend.Sigmoid:
-		for i, v := range src {
-			dst[i] = sigmoid(v)
-		}
+		vec.Map(vec.FSigmoid, dst, src)
 	case backend.Tanh:
-		for i, v := range src {
-			dst[i] = float32(math.Tanh(float64(v)))
-		}
+		vec.Map(vec.FTanh, dst, src)
 	case backend.SiLU:
-		for i, v := range src {
-			dst[i] = v * sigmoid(v)
-		}
+		vec.Map(vec.FSiLU, dst, src)
 	case backend.ReLUSquare:
 		for i, v := range src {
 			if v > 0 {
@@ -497,20 +494,17 @@ func mapInto(dst, src []float32, f backend.Unary) bool {
 			}
 		}
 	case backend.NegExpExp:
-		for i, v := range src {
-			dst[i] = float32(math.Exp(-math.Exp(float64(v))))
-		}
+		vec.Map(vec.FNegExpExp, dst, src)
 	case backend.V7Decay:
-		for i, v := range src {
-			dst[i] = float32(math.Exp(-0.6065306597126334 * float64(sigmoid(v))))
-		}
+		vec.Map(vec.FV7Decay, dst, src)
 	default:
 		return false
 	}
 	return true
 }
 
-func sigmoid(v float32) float32 { return float32(1 / (1 + math.Exp(-float64(v)))) }
+// sigmoid is vec.Sigmoid: the bits of Map's Sigmoid.
+func sigmoid(v float32) float32 { return vec.Sigmoid(v) }
 
 // Zip applies f elementwise with row broadcasting of b.
 func (b *Backend) Zip(out, a, bb backend.Tensor, f backend.Binary) {
