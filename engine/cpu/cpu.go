@@ -472,8 +472,8 @@ func (b *Backend) Map(out, x backend.Tensor, f backend.Unary) {
 
 // mapInto sets dst[i] = f(src[i]) (dst may be src) and reports whether f is
 // a known function (nothing is written otherwise). Map and MatMulGroup's
-// epilogue share it, so they give the same bits. The functions built on exp
-// are vec's (float32, SIMD): each element gets the bits of the scalar
+// epilogue share it, so they give the same bits. The functions are vec's
+// (float32, SIMD): each element gets the bits of the scalar
 // function whatever its position in the slice, so a sequence and its tokens
 // one by one give the same numbers.
 func mapInto(dst, src []float32, f backend.Unary) bool {
@@ -486,13 +486,7 @@ func mapInto(dst, src []float32, f backend.Unary) bool {
 	case backend.SiLU:
 		vec.Map(vec.FSiLU, dst, src)
 	case backend.ReLUSquare:
-		for i, v := range src {
-			if v > 0 {
-				dst[i] = v * v
-			} else {
-				dst[i] = 0
-			}
-		}
+		vec.Map(vec.FReLUSquare, dst, src)
 	case backend.NegExpExp:
 		vec.Map(vec.FNegExpExp, dst, src)
 	case backend.V7Decay:
@@ -502,9 +496,6 @@ func mapInto(dst, src []float32, f backend.Unary) bool {
 	}
 	return true
 }
-
-// sigmoid is vec.Sigmoid: the bits of Map's Sigmoid.
-func sigmoid(v float32) float32 { return vec.Sigmoid(v) }
 
 // Zip applies f elementwise with row broadcasting of b.
 func (b *Backend) Zip(out, a, bb backend.Tensor, f backend.Binary) {
@@ -746,8 +737,14 @@ func (b *Backend) ValueV7(v, first, gate backend.Tensor) {
 		return
 	}
 	ft, gt := b.t(first), b.t(gate)
-	for i, x := range vt.f32 {
-		vt.f32[i] = lerpTo(x, ft.f32[i], sigmoid(gt.f32[i]))
+	var sb [512]float32 // the gate's sigmoids, a block at a time (vec.Map: the bits of sigmoid)
+	for i0 := 0; i0 < len(vt.f32); i0 += len(sb) {
+		v := vt.f32[i0:min(i0+len(sb), len(vt.f32))]
+		f, sg := ft.f32[i0:i0+len(v)], sb[:len(v)]
+		vec.Map(vec.FSigmoid, sg, gt.f32[i0:i0+len(v)])
+		for i, x := range v {
+			v[i] = lerpTo(x, f[i], sg[i])
+		}
 	}
 }
 

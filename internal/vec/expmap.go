@@ -8,7 +8,7 @@ import (
 // Func selects the element-wise function of Map.
 type Func int
 
-// The functions of Map, all built on Exp.
+// The functions of Map: those built on Exp, and the squared ReLU.
 const (
 	FExp       Func = iota // exp(x)
 	FSigmoid               // 1 / (1 + exp(-x))
@@ -16,6 +16,7 @@ const (
 	FTanh                  // tanh(x)
 	FNegExpExp             // exp(-exp(x))
 	FV7Decay               // exp(-e^-0.5 * sigmoid(x))
+	FReLUSquare            // max(x, 0)^2
 	numFuncs
 )
 
@@ -110,7 +111,15 @@ func NegExpExp(x float32) float32 { return Exp(-Exp(x)) }
 // V7Decay returns Exp(-e^-0.5 * Sigmoid(x)) (-e^-0.5 rounded to float32).
 func V7Decay(x float32) float32 { return Exp(float32(v7Neg * Sigmoid(x))) }
 
-var scalarFuncs = [numFuncs]func(float32) float32{Exp, Sigmoid, SiLU, Tanh, NegExpExp, V7Decay}
+// ReLUSquare returns x*x for x > 0, else 0 (NaN included).
+func ReLUSquare(x float32) float32 {
+	if x > 0 {
+		return x * x
+	}
+	return 0
+}
+
+var scalarFuncs = [numFuncs]func(float32) float32{Exp, Sigmoid, SiLU, Tanh, NegExpExp, V7Decay, ReLUSquare}
 
 // mapConsts are the constants of the SIMD kernels, in the order they load
 // them.
@@ -122,7 +131,7 @@ var mapConsts = [32]float32{
 
 // Map sets dst[i] = f(src[i]) for every element of src (dst may be src; it
 // must not overlap it otherwise). The elements give the bits of the scalar
-// function (Exp, Sigmoid, SiLU, Tanh, NegExpExp, V7Decay), 16 or 8 at a time
+// function (Exp, Sigmoid, SiLU, Tanh, NegExpExp, V7Decay, ReLUSquare), 16 or 8 at a time
 // with AVX-512 or AVX2.
 func Map(f Func, dst, src []float32) {
 	if f < 0 || f >= numFuncs {

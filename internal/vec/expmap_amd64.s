@@ -93,6 +93,8 @@ TEXT ·mapAvx512(SB), NOSPLIT, $0-40
 	JEQ  nee512
 	CMPQ AX, $5
 	JEQ  v7d512
+	CMPQ AX, $6
+	JEQ  relu512
 
 exp512:
 	VMOVUPS (SI), Z0
@@ -182,6 +184,22 @@ tanh512:
 	SUBQ      $16, CX
 	JNZ       tanh512
 
+	JMP       done512
+
+// ReLUSquare: the max returns its second source, 0, for a NaN or a zero x.
+relu512:
+	VPXORD Z7, Z7, Z7
+
+relu512loop:
+	VMOVUPS (SI), Z0
+	VMAXPS  Z7, Z0, Z0
+	VMULPS  Z0, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JNZ     relu512loop
+
 done512:
 	VZEROUPPER
 	RET
@@ -264,6 +282,8 @@ TEXT ·mapAvx2(SB), NOSPLIT, $0-40
 	JEQ  nee256
 	CMPQ AX, $5
 	JEQ  v7d256
+	CMPQ AX, $6
+	JEQ  relu256
 
 exp256:
 	VMOVUPS (SI), Y0
@@ -364,6 +384,21 @@ tanh256:
 	ADDQ      $32, DI
 	SUBQ      $8, CX
 	JNZ       tanh256
+
+	JMP       done256
+
+relu256:
+	VXORPS Y7, Y7, Y7
+
+relu256loop:
+	VMOVUPS (SI), Y0
+	VMAXPS  Y7, Y0, Y0
+	VMULPS  Y0, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     relu256loop
 
 done256:
 	VZEROUPPER
