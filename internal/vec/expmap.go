@@ -10,13 +10,13 @@ type Func int
 
 // The functions of Map: those built on Exp, and the squared ReLU.
 const (
-	FExp       Func = iota // exp(x)
-	FSigmoid               // 1 / (1 + exp(-x))
-	FSiLU                  // x * sigmoid(x)
-	FTanh                  // tanh(x)
-	FNegExpExp             // exp(-exp(x))
-	FV7Decay               // exp(-e^-0.5 * sigmoid(x))
-	FReLUSquare            // max(x, 0)^2
+	FExp        Func = iota // exp(x)
+	FSigmoid                // 1 / (1 + exp(-x))
+	FSiLU                   // x * sigmoid(x)
+	FTanh                   // tanh(x)
+	FNegExpExp              // exp(-exp(x))
+	FV7Decay                // exp(-e^-0.5 * sigmoid(x))
+	FReLUSquare             // max(x, 0)^2
 	numFuncs
 )
 
