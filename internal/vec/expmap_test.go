@@ -170,3 +170,22 @@ func BenchmarkMap(b *testing.B) {
 		}
 	})
 }
+
+// TestMapSpecialValues: the limits of the functions at the ends of float32.
+func TestMapSpecialValues(t *testing.T) {
+	inf := float32(math.Inf(1))
+	cases := []struct {
+		f    func(float32) float32
+		x, y float32
+	}{
+		{Exp, inf, inf}, {Exp, -inf, 0}, {Exp, 0, 1}, {Exp, 89, inf}, {Exp, -104, 0},
+		{Sigmoid, inf, 1}, {Sigmoid, -inf, 0}, {Sigmoid, 0, 0.5},
+		{Tanh, inf, 1}, {Tanh, -inf, -1}, {Tanh, 0, 0}, {Tanh, 20, 1}, {Tanh, -20, -1},
+		{NegExpExp, inf, 0}, {NegExpExp, -inf, 1},
+		{V7Decay, -inf, 1}, {V7Decay, inf, float32(math.Exp(float64(v7Neg)))},
+		{ReLUSquare, -inf, 0}, {ReLUSquare, inf, inf}, {ReLUSquare, -3, 0}, {ReLUSquare, 3, 9},
+	}
+	for i, c := range cases {
+		require.Equal(t, c.y, c.f(c.x), "case %d: f(%g)", i, c.x)
+	}
+}
