@@ -438,7 +438,21 @@ func (b *Backend) GroupNorm(out, x, w, bias backend.Tensor, groups int, eps floa
 	}
 	o, wt, bt := b.t(out), b.t(w), b.t(bias)
 	g := xt.cols / groups
-	for r := 0; r < xt.rows; r++ {
+	r := 0
+	// Four rows at a time (a prefill): their sums are four independent
+	// chains, each in the order of a single row, so the bits are those of
+	// the rows one by one.
+	for ; r+4 <= xt.rows; r += 4 {
+		x0, x1, x2, x3 := xt.row(r), xt.row(r+1), xt.row(r+2), xt.row(r+3)
+		for s := 0; s < xt.cols; s += g {
+			var m, inv [4]float64
+			normStats4(&m, &inv, x0[s:s+g], x1[s:s+g], x2[s:s+g], x3[s:s+g], eps)
+			for j := range 4 {
+				normAffine(o.row(r + j)[s:s+g], xt.row(r + j)[s:s+g], wt.f32[s:s+g], bt.f32[s:s+g], m[j], inv[j])
+			}
+		}
+	}
+	for ; r < xt.rows; r++ {
 		xr, or := xt.row(r), o.row(r)
 		for s := 0; s < xt.cols; s += g {
 			var sum float64
@@ -452,10 +466,47 @@ func (b *Backend) GroupNorm(out, x, w, bias backend.Tensor, groups int, eps floa
 				sq += d * d
 			}
 			inv := 1 / math.Sqrt(sq/float64(g)+float64(eps))
-			for i := s; i < s+g; i++ {
-				or[i] = float32((float64(xr[i])-mean)*inv)*wt.f32[i] + bt.f32[i]
-			}
+			normAffine(or[s:s+g], xr[s:s+g], wt.f32[s:s+g], bt.f32[s:s+g], mean, inv)
 		}
+	}
+}
+
+// normStats4 sets the means and inverse deviations of four groups of the
+// same length with the operations, in the same order, of GroupNorm's single
+// row.
+func normStats4(mean, inv *[4]float64, x0, x1, x2, x3 []float32, eps float32) {
+	g := len(x0)
+	x1, x2, x3 = x1[:g], x2[:g], x3[:g]
+	var s0, s1, s2, s3 float64
+	for i, v := range x0 {
+		s0 += float64(v)
+		s1 += float64(x1[i])
+		s2 += float64(x2[i])
+		s3 += float64(x3[i])
+	}
+	m0, m1, m2, m3 := s0/float64(g), s1/float64(g), s2/float64(g), s3/float64(g)
+	var q0, q1, q2, q3 float64
+	for i, v := range x0 {
+		d0 := float64(v) - m0
+		q0 += d0 * d0
+		d1 := float64(x1[i]) - m1
+		q1 += d1 * d1
+		d2 := float64(x2[i]) - m2
+		q2 += d2 * d2
+		d3 := float64(x3[i]) - m3
+		q3 += d3 * d3
+	}
+	*mean = [4]float64{m0, m1, m2, m3}
+	for j, q := range [4]float64{q0, q1, q2, q3} {
+		inv[j] = 1 / math.Sqrt(q/float64(g)+float64(eps))
+	}
+}
+
+// normAffine sets out = float32((x - mean) * inv) * w + b.
+func normAffine(out, x, w, b []float32, mean, inv float64) {
+	x, w, b = x[:len(out)], w[:len(out)], b[:len(out)]
+	for i := range out {
+		out[i] = float32((float64(x[i])-mean)*inv)*w[i] + b[i]
 	}
 }
 
