@@ -438,7 +438,21 @@ func (b *Backend) GroupNorm(out, x, w, bias backend.Tensor, groups int, eps floa
 	}
 	o, wt, bt := b.t(out), b.t(w), b.t(bias)
 	g := xt.cols / groups
-	for r := 0; r < xt.rows; r++ {
+	r := 0
+	// Four rows at a time (a prefill): their sums are four independent
+	// chains, each in the order of a single row, so the bits are those of
+	// the rows one by one.
+	for ; r+4 <= xt.rows; r += 4 {
+		x0, x1, x2, x3 := xt.row(r), xt.row(r+1), xt.row(r+2), xt.row(r+3)
+		for s := 0; s < xt.cols; s += g {
+			var m, inv [4]float64
+			normStats4(&m, &inv, x0[s:s+g], x1[s:s+g], x2[s:s+g], x3[s:s+g], eps)
+			for j := range 4 {
+				normAffine(o.row(r + j)[s:s+g], xt.row(r + j)[s:s+g], wt.f32[s:s+g], bt.f32[s:s+g], m[j], inv[j])
+			}
+		}
+	}
+	for ; r < xt.rows; r++ {
 		xr, or := xt.row(r), o.row(r)
 		for s := 0; s < xt.cols; s += g {
 			var sum float64
@@ -452,10 +466,47 @@ func (b *Backend) GroupNorm(out, x, w, bias backend.Tensor, groups int, eps floa
 				sq += d * d
 			}
 			inv := 1 / math.Sqrt(sq/float64(g)+float64(eps))
-			for i := s; i < s+g; i++ {
-				or[i] = float32((float64(xr[i])-mean)*inv)*wt.f32[i] + bt.f32[i]
-			}
+			normAffine(or[s:s+g], xr[s:s+g], wt.f32[s:s+g], bt.f32[s:s+g], mean, inv)
 		}
+	}
+}
+
+// normStats4 sets the means and inverse deviations of four groups of the
+// same length with the operations, in the same order, of GroupNorm's single
+// row.
+func normStats4(mean, inv *[4]float64, x0, x1, x2, x3 []float32, eps float32) {
+	g := len(x0)
+	x1, x2, x3 = x1[:g], x2[:g], x3[:g]
+	var s0, s1, s2, s3 float64
+	for i, v := range x0 {
+		s0 += float64(v)
+		s1 += float64(x1[i])
+		s2 += float64(x2[i])
+		s3 += float64(x3[i])
+	}
+	m0, m1, m2, m3 := s0/float64(g), s1/float64(g), s2/float64(g), s3/float64(g)
+	var q0, q1, q2, q3 float64
+	for i, v := range x0 {
+		d0 := float64(v) - m0
+		q0 += d0 * d0
+		d1 := float64(x1[i]) - m1
+		q1 += d1 * d1
+		d2 := float64(x2[i]) - m2
+		q2 += d2 * d2
+		d3 := float64(x3[i]) - m3
+		q3 += d3 * d3
+	}
+	*mean = [4]float64{m0, m1, m2, m3}
+	for j, q := range [4]float64{q0, q1, q2, q3} {
+		inv[j] = 1 / math.Sqrt(q/float64(g)+float64(eps))
+	}
+}
+
+// normAffine sets out = float32((x - mean) * inv) * w + b.
+func normAffine(out, x, w, b []float32, mean, inv float64) {
+	x, w, b = x[:len(out)], w[:len(out)], b[:len(out)]
+	for i := range out {
+		out[i] = float32((float64(x[i])-mean)*inv)*w[i] + b[i]
 	}
 }
 
@@ -472,45 +523,30 @@ func (b *Backend) Map(out, x backend.Tensor, f backend.Unary) {
 
 // mapInto sets dst[i] = f(src[i]) (dst may be src) and reports whether f is
 // a known function (nothing is written otherwise). Map and MatMulGroup's
-// epilogue share it, so they give the same bits.
+// epilogue share it, so they give the same bits. The functions are vec's
+// (float32, SIMD): each element gets the bits of the scalar
+// function whatever its position in the slice, so a sequence and its tokens
+// one by one give the same numbers.
 func mapInto(dst, src []float32, f backend.Unary) bool {
 	dst = dst[:len(src)]
 	switch f {
 	case backend.Sigmoid:
-		for i, v := range src {
-			dst[i] = sigmoid(v)
-		}
+		vec.Map(vec.FSigmoid, dst, src)
 	case backend.Tanh:
-		for i, v := range src {
-			dst[i] = float32(math.Tanh(float64(v)))
-		}
+		vec.Map(vec.FTanh, dst, src)
 	case backend.SiLU:
-		for i, v := range src {
-			dst[i] = v * sigmoid(v)
-		}
+		vec.Map(vec.FSiLU, dst, src)
 	case backend.ReLUSquare:
-		for i, v := range src {
-			if v > 0 {
-				dst[i] = v * v
-			} else {
-				dst[i] = 0
-			}
-		}
+		vec.Map(vec.FReLUSquare, dst, src)
 	case backend.NegExpExp:
-		for i, v := range src {
-			dst[i] = float32(math.Exp(-math.Exp(float64(v))))
-		}
+		vec.Map(vec.FNegExpExp, dst, src)
 	case backend.V7Decay:
-		for i, v := range src {
-			dst[i] = float32(math.Exp(-0.6065306597126334 * float64(sigmoid(v))))
-		}
+		vec.Map(vec.FV7Decay, dst, src)
 	default:
 		return false
 	}
 	return true
 }
-
-func sigmoid(v float32) float32 { return float32(1 / (1 + math.Exp(-float64(v)))) }
 
 // Zip applies f elementwise with row broadcasting of b.
 func (b *Backend) Zip(out, a, bb backend.Tensor, f backend.Binary) {
@@ -752,8 +788,14 @@ func (b *Backend) ValueV7(v, first, gate backend.Tensor) {
 		return
 	}
 	ft, gt := b.t(first), b.t(gate)
-	for i, x := range vt.f32 {
-		vt.f32[i] = lerpTo(x, ft.f32[i], sigmoid(gt.f32[i]))
+	var sb [512]float32 // the gate's sigmoids, a block at a time (vec.Map: the bits of sigmoid)
+	for i0 := 0; i0 < len(vt.f32); i0 += len(sb) {
+		v := vt.f32[i0:min(i0+len(sb), len(vt.f32))]
+		f, sg := ft.f32[i0:i0+len(v)], sb[:len(v)]
+		vec.Map(vec.FSigmoid, sg, gt.f32[i0:i0+len(v)])
+		for i, x := range v {
+			v[i] = lerpTo(x, f[i], sg[i])
+		}
 	}
 }
 

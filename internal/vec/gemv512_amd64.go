@@ -21,3 +21,15 @@ func init() {
 
 //go:noescape
 func wkv7HeadAvx512(s *float32, n int, w, k, v, kk, ka, r, out *float32)
+
+// mapAvx512 applies function f of Map to n (a multiple of 16) elements;
+// c is mapConsts.
+//
+//go:noescape
+func mapAvx512(f int, dst, src *float32, n int, c *[32]float32)
+
+// mapAvx2 applies function f of Map to n (a multiple of 8) elements; c is
+// mapConsts.
+//
+//go:noescape
+func mapAvx2(f int, dst, src *float32, n int, c *[32]float32)

@@ -20,3 +20,9 @@ func gemv4I8Avx512(dst *float32, w *int8, nquad, k int, x *float32) {}
 func wkv7HeadAvx512(s *float32, n int, w, k, v, kk, ka, r, out *float32) {
 	panic("vec: no AVX-512 kernels")
 }
+
+// mapAvx512 is never called without the assembly kernels.
+func mapAvx512(f int, dst, src *float32, n int, c *[32]float32) { panic("vec: no AVX-512 kernels") }
+
+// mapAvx2 is never called without the assembly kernels.
+func mapAvx2(f int, dst, src *float32, n int, c *[32]float32) { panic("vec: no AVX2 kernels") }
