@@ -21,6 +21,12 @@ type opLevel struct{ backend.Backend }
 type fusedCounter struct {
 	backend.Backend
 	calls, zipMaps, norms, groups int
+	v5calls                       int // AttnDecodeV5
+}
+
+func (f *fusedCounter) AttnDecodeV5(y, r, k, v, w, u, g, lnW, lnB, state backend.Tensor, off, heads int, eps float32) {
+	f.v5calls++
+	f.Backend.(backend.FusedV5).AttnDecodeV5(y, r, k, v, w, u, g, lnW, lnB, state, off, heads, eps)
 }
 
 func (f *fusedCounter) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, lnW, lnB, state backend.Tensor, off int,
@@ -200,7 +206,7 @@ func TestFusedNorm(t *testing.T) {
 // TestFusedProductsSharedModels: on the CPU backend every shared model file
 // (every version, weight type and container) gives the same bits through the
 // grouped products (backend.FusedProducts, with the fused attention and
-// elementwise operations) as through the op-level graph: logits and states
+// elementwise operations, RWKV-5's and RWKV-6's decode attention) as through the op-level graph: logits and states
 // after a prompt, after single-sequence decode steps (N = 1) and after
 // batched decode steps of three sequences (N = 3), in which every layer runs
 // its version's number of product groups.
@@ -268,8 +274,8 @@ func TestFusedProductsSharedModels(t *testing.T) {
 					logits[i][j] = l
 				}
 			}
-			if fused.groups != 0 {
-				t.Fatalf("prefill used %d product groups", fused.groups)
+			if fused.groups != 0 || fused.v5calls != 0 {
+				t.Fatalf("prefill used %d product groups and %d fused RWKV-5/6 attentions", fused.groups, fused.v5calls)
 			}
 			for j := range logits[0] {
 				same(t, fmt.Sprintf("prompt %d logits", j), logits[0][j], logits[1][j])
@@ -304,6 +310,12 @@ func TestFusedProductsSharedModels(t *testing.T) {
 			}
 			if want := 8 * perStep; fused.groups != want {
 				t.Fatalf("8 decode steps ran %d product groups, want %d", fused.groups, want)
+			}
+			switch v := models[1].cfg.Version; v {
+			case weights.V51, weights.V52, weights.V6: // one fused attention per layer and decode step
+				if want := 8 * models[1].cfg.Layers; fused.v5calls != want {
+					t.Fatalf("8 decode steps ran %d fused RWKV-5/6 attentions, want %d", fused.v5calls, want)
+				}
 			}
 			for j := range sess[0] {
 				st0, err0 := sess[0][j].State()

@@ -118,8 +118,6 @@ func (l *v6Layer) timeMix(m *Model, s *scratch, off int) {
 		be.Zip(s.w, s.w, l.Decay, backend.Add)
 		be.Map(s.w, s.w, backend.NegExpExp)
 	}
-	be.WKV5(s.y, s.r, s.k, s.v, s.w, l.First, m.states.t, off+2*m.cfg.Embd, m.cfg.Heads)
-	be.GroupNorm(s.y, s.y, l.LnXW, l.LnXB, m.cfg.Heads, m.cfg.GroupNormEps)
-	be.Zip(s.y, s.y, s.g, backend.Mul)
+	attnV5(m, s.y, s.r, s.k, s.v, s.w, l.First, s.g, l.LnXW, l.LnXB, off)
 	be.MatMul(s.out, s.y, l.WO)
 }

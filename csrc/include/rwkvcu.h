@@ -365,6 +365,18 @@ RWKVCU_API int rwkvcu_attn_decode_v7(rwkvcu_context *ctx, rwkvcu_tensor *y, rwkv
                                      const rwkvcu_tensor *ln_w, const rwkvcu_tensor *ln_b, rwkvcu_tensor *state,
                                      int64_t off, int32_t heads, float eps);
 
+/* The core of RWKV-5's and RWKV-6's decode attention (backend.FusedV5):
+ * the result of rwkvcu_wkv5(y, r, k, v, w, u, state, off, heads),
+ * rwkvcu_group_norm(y, y, ln_w, ln_b, heads, eps) and, when g is not NULL,
+ * rwkvcu_zip(y, y, g, RWKVCU_MUL), with the state rows of the step's slots
+ * updated. A decode step only (one row per sequence). r, k, v, g, y [N, C];
+ * w [1|N, C]; u, ln_w, ln_b [1, C]; y must not alias an input. */
+RWKVCU_API int rwkvcu_attn_decode_v5(rwkvcu_context *ctx, rwkvcu_tensor *y, const rwkvcu_tensor *r,
+                                     const rwkvcu_tensor *k, const rwkvcu_tensor *v, const rwkvcu_tensor *w,
+                                     const rwkvcu_tensor *u, const rwkvcu_tensor *g, const rwkvcu_tensor *ln_w,
+                                     const rwkvcu_tensor *ln_b, rwkvcu_tensor *state, int64_t off,
+                                     int32_t heads, float eps);
+
 /* The opening of a sublayer (backend.FusedNorm): the result of
  * rwkvcu_zip(x, x, residual, RWKVCU_ADD) (residual NULL: none),
  * rwkvcu_layer_norm(xx, x, ln_w, ln_b, eps), rwkvcu_shift(prev, xx, state,

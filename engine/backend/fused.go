@@ -26,6 +26,27 @@ type FusedV7 interface {
 	AttnDecodeV7(y, kk, r, w, k, v, a, g, kK, kA, rK, lnW, lnB, state Tensor, off, heads int, eps float32)
 }
 
+// FusedV5 is implemented by backends that run the core of RWKV-5's and
+// RWKV-6's decode attention as one operation. Optional like FusedV7.
+type FusedV5 interface {
+	// AttnDecodeV5 runs the core of the RWKV-5.1, 5.2 and 6 time mix for a
+	// decode step (every sequence of the step, BeginStep, has exactly one
+	// row; a step with a longer sequence is an error and nothing is
+	// touched). Its result is that of
+	//
+	//	WKV5(y, r, k, v, w, u, state, off, heads)
+	//	GroupNorm(y, y, lnW, lnB, heads, eps)
+	//	Zip(y, y, g, Mul)                 // only when g is not nil (RWKV-5.1 has no gate)
+	//
+	// including the update of the state rows of the step's slots. r, k, v,
+	// g and y are [N, C]; w is [1|N, C] (RWKV-5's static decay, RWKV-6's
+	// per token); u, lnW and lnB are [1, C]. y must not alias an input. A
+	// backend that computes the composition with the same float32
+	// operations in the same order gives the same bits; others agree within
+	// the reduction tolerance.
+	AttnDecodeV5(y, r, k, v, w, u, g, lnW, lnB, state Tensor, off, heads int, eps float32)
+}
+
 // FusedElementwise is implemented by backends that apply an elementwise
 // function of two arguments and one of one argument in a single pass, such as
 // the bias add and activation that follow a LoRA product (RWKV-7's decay

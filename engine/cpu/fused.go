@@ -50,6 +50,49 @@ func (b *Backend) AttnDecodeV7(y, kk, r, w, k, v, a, g, kK, kA, rK, lnW, lnB, st
 	b.Zip(y, y, g, backend.Mul)
 }
 
+var _ backend.FusedV5 = (*Backend)(nil)
+
+// AttnDecodeV5 implements backend.FusedV5 as the composition it is defined
+// by, after checking every operand first so that a failing call touches
+// nothing.
+func (b *Backend) AttnDecodeV5(y, r, k, v, w, u, g, lnW, lnB, state backend.Tensor, off, heads int, eps float32) {
+	const op = "AttnDecodeV5"
+	kt := b.t(k)
+	if kt == nil || !b.ok(op, kt.rows, kt.cols, y, r, k, v) || !b.okRow(op, kt.rows, kt.cols, w) ||
+		!b.ok(op, 1, kt.cols, u, lnW, lnB) || !b.ok(op, -1, -1, state) {
+		return
+	}
+	if g != nil && !b.ok(op, kt.rows, kt.cols, g) {
+		return
+	}
+	if heads <= 0 || kt.cols%heads != 0 {
+		b.fail("%s: %d heads do not divide %d", op, heads, kt.cols)
+		return
+	}
+	n := kt.cols / heads
+	st := b.t(state)
+	bt, ok := b.batch(op, kt.rows, st)
+	if !ok || b.stateRow(st, 0, off, heads*n*n) == nil {
+		return
+	}
+	if bt.Seqs() != bt.Rows() {
+		b.fail("%s: a decode step has one row per sequence, not %d rows for %d sequences", op, bt.Rows(), bt.Seqs())
+		return
+	}
+	yt := b.t(y)
+	for _, in := range []backend.Tensor{r, k, v, w, u, g, lnW, lnB, state} {
+		if in != nil && b.t(in) == yt {
+			b.fail("%s: y must not alias an input", op)
+			return
+		}
+	}
+	b.WKV5(y, r, k, v, w, u, state, off, heads)
+	b.GroupNorm(y, y, lnW, lnB, heads, eps)
+	if g != nil {
+		b.Zip(y, y, g, backend.Mul)
+	}
+}
+
 var _ backend.FusedElementwise = (*Backend)(nil)
 
 // ZipMap implements backend.FusedElementwise as Zip then Map, after checking

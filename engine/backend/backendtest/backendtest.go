@@ -56,6 +56,8 @@ func Run(t *testing.T, newBackend func() backend.Backend) {
 		{"BonusV7", testBonusV7},
 		{"AttnDecodeV7", fusedV7(testAttnDecodeV7)},
 		{"AttnDecodeV7Errors", fusedV7(testAttnDecodeV7Errors)},
+		{"AttnDecodeV5", fusedV5(testAttnDecodeV5)},
+		{"AttnDecodeV5Errors", fusedV5(testAttnDecodeV5Errors)},
 		{"ZipMap", fusedElementwise(testZipMap)},
 		{"AddNormShiftMix", fusedNorm(testAddNormShiftMix)},
 		{"AddNormShiftMixErrors", fusedNorm(testAddNormShiftMixErrors)},

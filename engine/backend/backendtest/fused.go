@@ -528,3 +528,197 @@ func testAddNormShiftMixErrors(t *testing.T, f backend.FusedNorm, be backend.Bac
 		be.Free(tt)
 	}
 }
+
+// fusedV5 runs a test of the optional backend.FusedV5 operation on backends
+// that implement it and skips it on the others.
+func fusedV5(fn func(*testing.T, backend.FusedV5, backend.Backend)) func(*testing.T, backend.Backend) {
+	return func(t *testing.T, be backend.Backend) {
+		f, ok := be.(backend.FusedV5)
+		if !ok {
+			t.Skipf("%s does not implement backend.FusedV5", be.Name())
+		}
+		fn(t, f, be)
+	}
+}
+
+// testAttnDecodeV5: the fused RWKV-5/6 decode attention equals WKV5,
+// GroupNorm and (with a gate) Zip(Mul) run one after the other, in y and in
+// the state, over two consecutive steps, for a static decay (RWKV-5) and a
+// decay per token (RWKV-6), with and without the gate (RWKV-5.1 has none).
+// Tolerances: y within tolReduce of the composition and of float64 (the
+// kernel may sum the head's WKV readout and the GroupNorm statistics in
+// another order); the state within 1e-5 (elementwise updates, the same
+// formula per element).
+func testAttnDecodeV5(t *testing.T, f backend.FusedV5, be backend.Backend) {
+	r := newRNG(43)
+	for _, hs := range [][2]int{{1, 8}, {3, 5}, {2, 64}, {2, 33}} {
+		H, N := hs[0], hs[1]
+		C := H * N
+		const slots, off = 4, 3
+		const eps = 64e-5
+		width := off + H*N*N + 2
+		uv, lnWv, lnBv := r.vec(C, -1, 1), r.vec(C, 0.5, 1.5), r.vec(C, -0.5, 0.5)
+		u, lnW, lnB := be.UploadF32(1, C, uv), be.UploadF32(1, C, lnWv), be.UploadF32(1, C, lnBv)
+		for _, bc := range decodeBatches {
+			for _, variant := range []struct{ perToken, gate bool }{{false, false}, {false, true}, {true, true}} {
+				b := makeBatch(bc.lens, bc.slots)
+				n := b.Rows()
+				wrows := 1
+				if variant.perToken {
+					wrows = n
+				}
+				stv := r.vec(slots*width, -1, 1)
+				stF, stC := be.UploadF32(slots, width, stv), be.UploadF32(slots, width, stv)
+				for step := 0; step < 2; step++ {
+					rv, kv, vv, gv := r.vec(n*C, -1, 1), r.vec(n*C, -1, 1), r.vec(n*C, -1, 1), r.vec(n*C, -1, 1)
+					wv := r.vec(wrows*C, 0.3, 0.999)
+					up := func(v []float32) backend.Tensor { return be.UploadF32(len(v)/C, C, v) }
+					rr, k, v, w := up(rv), up(kv), up(vv), up(wv)
+					var g backend.Tensor
+					if variant.gate {
+						g = up(gv)
+					} else {
+						gv = nil
+					}
+					yF, yC := be.New(n, C), be.New(n, C)
+					st0 := read(be, stF)
+					be.BeginStep(b)
+					f.AttnDecodeV5(yF, rr, k, v, w, u, g, lnW, lnB, stF, off, H, eps)
+					be.WKV5(yC, rr, k, v, w, u, stC, off, H)
+					be.GroupNorm(yC, yC, lnW, lnB, H, eps)
+					if g != nil {
+						be.Zip(yC, yC, g, backend.Mul)
+					}
+					if err := be.Err(); err != nil {
+						t.Fatal(err)
+					}
+					what := fmt.Sprintf("AttnDecodeV5 H=%d N=%d %v %+v step %d", H, N, bc, variant, step)
+					checkSame(t, be, what+" y", read(be, yF), read(be, yC), tolReduce)
+					checkSame(t, be, what+" state", read(be, stF), read(be, stC), 1e-5)
+					wantY, wantSt := refAttnDecodeV5(st0, rv, kv, vv, wv, uv, gv, lnWv, lnBv, b.Slots, width, off, H, N, eps)
+					check(t, what+" y vs float64", read(be, yF), wantY, nil, tolReduce)
+					check(t, what+" state vs float64", read(be, stF), wantSt, nil, 1e-5)
+					for _, x := range []backend.Tensor{rr, k, v, w, g, yF, yC} {
+						if x != nil {
+							be.Free(x)
+						}
+					}
+				}
+				be.Free(stF)
+				be.Free(stC)
+			}
+		}
+		for _, x := range []backend.Tensor{u, lnW, lnB} {
+			be.Free(x)
+		}
+	}
+}
+
+// refAttnDecodeV5 is AttnDecodeV5 in float64 for a decode step (row s of the
+// inputs is sequence s, state slot slots[s]; w has one row or one per
+// sequence; g nil: no gate); st is the state before the step.
+func refAttnDecodeV5(st []float32, r, k, v, w, u, g, lnW, lnB []float32, slots []int, width, off, H, N int,
+	eps float64) (y, state []float64) {
+	C := H * N
+	y, state = make([]float64, len(slots)*C), f64(st)
+	for s, slot := range slots {
+		ws := s
+		if len(w) == C {
+			ws = 0
+		}
+		for h := 0; h < H; h++ {
+			at := func(x []float32, i int) float64 { return float64(x[s*C+h*N+i]) }
+			vec := func(x []float32, i int) float64 { return float64(x[h*N+i]) }
+			S := state[slot*width+off+h*N*N : slot*width+off+(h+1)*N*N]
+			yh := make([]float64, N)
+			for i := 0; i < N; i++ { // key i
+				for j := 0; j < N; j++ { // value j
+					kvij := at(k, i) * at(v, j)
+					yh[j] += at(r, i) * (vec(u, i)*kvij + S[i*N+j])
+					S[i*N+j] = kvij + float64(w[ws*C+h*N+i])*S[i*N+j]
+				}
+			}
+			var mean, sq float64
+			for i := 0; i < N; i++ {
+				mean += yh[i] / float64(N)
+			}
+			for i := 0; i < N; i++ {
+				sq += (yh[i] - mean) * (yh[i] - mean)
+			}
+			inv := 1 / math.Sqrt(sq/float64(N)+eps)
+			for i := 0; i < N; i++ {
+				o := (yh[i]-mean)*inv*vec(lnW, i) + vec(lnB, i)
+				if g != nil {
+					o *= at(g, i)
+				}
+				y[s*C+h*N+i] = o
+			}
+		}
+	}
+	return y, state
+}
+
+// testAttnDecodeV5Errors: malformed calls are reported through Err and touch
+// nothing (y and the state keep their values).
+func testAttnDecodeV5Errors(t *testing.T, f backend.FusedV5, be backend.Backend) {
+	r := newRNG(44)
+	const H, N, off = 2, 4, 1
+	C := H * N
+	width := off + H*N*N
+	x := func(n int) backend.Tensor { return be.UploadF32(n, C, r.vec(n*C, -1, 1)) }
+	vec := func() backend.Tensor { return be.UploadF32(1, C, r.vec(C, 0.5, 1)) }
+	u, lnW, lnB := vec(), vec(), vec()
+	cases := []struct {
+		name  string
+		lens  []int
+		rows  int
+		heads int
+		off   int
+		gCols int
+		wRows int
+		alias bool
+	}{
+		{"prefill step", []int{2}, 2, H, off, C, 1, false},
+		{"mixed step", []int{1, 2}, 3, H, off, C, 1, false},
+		{"heads", []int{1}, 1, 3, off, C, 1, false},
+		{"state range", []int{1}, 1, H, off + 1, C, 1, false},
+		{"gate shape", []int{1}, 1, H, off, C - 1, 1, false},
+		{"decay rows", []int{1, 1, 1}, 3, H, off, C, 2, false},
+		{"y aliases r", []int{1}, 1, H, off, C, 1, true},
+	}
+	for _, c := range cases {
+		n := c.rows
+		slots := make([]int, len(c.lens))
+		for i := range slots {
+			slots[i] = i % 2
+		}
+		st := be.UploadF32(2, width, r.vec(2*width, -1, 1))
+		y, rr, k, v := x(n), x(n), x(n), x(n)
+		w := x(c.wRows)
+		g := be.UploadF32(n, c.gCols, r.vec(n*c.gCols, -1, 1))
+		in := rr
+		if c.alias {
+			in = y
+		}
+		before := [][]float32{read(be, y), read(be, st)}
+		be.BeginStep(makeBatch(c.lens, slots))
+		f.AttnDecodeV5(y, in, k, v, w, u, g, lnW, lnB, st, c.off, c.heads, 1e-5)
+		if err := be.Err(); err == nil {
+			t.Errorf("%s: no error reported", c.name)
+		}
+		for i, tt := range []backend.Tensor{y, st} {
+			got := read(be, tt)
+			for j := range got {
+				if math.Float32bits(got[j]) != math.Float32bits(before[i][j]) {
+					t.Fatalf("%s: operand %d changed at %d by a failed call", c.name, i, j)
+				}
+			}
+		}
+		for _, tt := range []backend.Tensor{st, y, rr, k, v, w, g} {
+			be.Free(tt)
+		}
+	}
+	for _, tt := range []backend.Tensor{u, lnW, lnB} {
+		be.Free(tt)
+	}
+}
