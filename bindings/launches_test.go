@@ -126,12 +126,15 @@ func TestDecodeLaunchesPerLayerV6V5(t *testing.T) {
 		// and the gate's Zip (3 -> 1, v5.1 without a gate 2 -> 1); the
 		// channel mix's key and receptance with their activations are one
 		// group (4 -> 1).
-		// RWKV-6: the mixes' LoRA-down and tanh (2 -> 1), their five
-		// LoRA-ups with the static mixes (5 x (MatMul + Zip) -> 1; the five
-		// Slices stay), r, k, v, g with the gate's SiLU and the decay's
-		// LoRA-down with its tanh (7 -> 1), the decay's LoRA-up with its
-		// bias and activation (3 -> 1).
-		{weights.V6, 46, 17, "v6"},
+		// RWKV-6: the opening also leaves the normalised rows in the five
+		// data-dependent mixes' outputs (zero mixes); then the mixes'
+		// five LoRA-downs with their tanh (op-level 5 x (MatMul + Map) ->
+		// 1), their five LoRA-ups with the static mixes and the token
+		// shift's interpolation as epilogues (5 x (MatMul + Zip) + MixN ->
+		// 1), r, k, v, g with the gate's SiLU and the decay's LoRA-down with
+		// its tanh (7 -> 1), the decay's LoRA-up with its bias and
+		// activation (3 -> 1).
+		{weights.V6, 49, 11, "v6"},
 		// RWKV-5.2: k, v, r, g with the gate's SiLU (5 -> 1).
 		{weights.V52, 23, 8, "v5.2"},
 		// RWKV-5.1: k, v, r (3 -> 1).

@@ -16,7 +16,7 @@ func (m *Model) forward(s *scratch) {
 	for _, l := range m.layers {
 		b := l.common()
 		off := b.index * per
-		mixes, style := l.timeMixes()
+		mixes, style := l.timeMixes(s)
 		m.openSublayer(s, residual, b.LN1W, b.LN1B, off+C, s.tmOut[:len(mixes)], mixes, style)
 		l.timeMix(m, s, off)
 

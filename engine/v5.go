@@ -50,7 +50,7 @@ func (l *v5Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Te
 	return l.cmMixes, backend.MixLerp, l.FFNR
 }
 
-func (l *v5Layer) timeMixes() ([]backend.Tensor, backend.MixStyle) {
+func (l *v5Layer) timeMixes(*scratch) ([]backend.Tensor, backend.MixStyle) {
 	return l.tmMixes, backend.MixLerp // k v r (g)
 }
 
