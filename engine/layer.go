@@ -93,7 +93,7 @@ type binder struct {
 	mat     func(name string, transposed bool) backend.Tensor
 	// rows uploads a matrix as parts equal blocks of its rows.
 	rows func(name string, parts []backend.Tensor)
-	used    map[string]bool
+	used map[string]bool
 }
 
 // newLayer binds block i of the model's version: each tagged field receives
