@@ -121,11 +121,15 @@ func TestDecodeLaunchesPerLayerV6V5(t *testing.T) {
 		why               string
 	}{
 		// All: each sublayer opens with AddNormShiftMix (backend.FusedNorm):
-		// the residual add, LayerNorm, Shift and mixes, 2 x (4 -> 1); the
+		// the residual add, LayerNorm, Shift and mixes, 2 x (4 -> 1), the
+		// time mix's opening also multiplying the channel mix's output by
+		// its receptance (the channel mix's Zip(Mul), 1 -> 0); the
 		// attention core is AttnDecodeV5 (backend.FusedV5): WKV5, GroupNorm
 		// and the gate's Zip (3 -> 1, v5.1 without a gate 2 -> 1); the
 		// channel mix's key and receptance with their activations are one
-		// group (4 -> 1).
+		// group (4 -> 1). What remains per layer: 2 openings, the groups,
+		// the fused attention, the output product and the channel mix's
+		// value product.
 		// RWKV-6: the opening also leaves the normalised rows in the five
 		// data-dependent mixes' outputs (zero mixes); then the mixes'
 		// five LoRA-downs with their tanh (op-level 5 x (MatMul + Map) ->
@@ -134,11 +138,11 @@ func TestDecodeLaunchesPerLayerV6V5(t *testing.T) {
 		// 1), r, k, v, g with the gate's SiLU and the decay's LoRA-down with
 		// its tanh (7 -> 1), the decay's LoRA-up with its bias and
 		// activation (3 -> 1).
-		{weights.V6, 49, 11, "v6"},
+		{weights.V6, 49, 10, "v6"},
 		// RWKV-5.2: k, v, r, g with the gate's SiLU (5 -> 1).
-		{weights.V52, 23, 8, "v5.2"},
+		{weights.V52, 23, 7, "v5.2"},
 		// RWKV-5.1: k, v, r (3 -> 1).
-		{weights.V51, 20, 8, "v5.1"},
+		{weights.V51, 20, 7, "v5.1"},
 	} {
 		var got [2]uint64
 		for i, fused := range []bool{false, true} {

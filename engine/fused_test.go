@@ -29,10 +29,10 @@ func (f *fusedCounter) AttnDecodeV5(y, r, k, v, w, u, g, lnW, lnB, state backend
 	f.Backend.(backend.FusedV5).AttnDecodeV5(y, r, k, v, w, u, g, lnW, lnB, state, off, heads, eps)
 }
 
-func (f *fusedCounter) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, lnW, lnB, state backend.Tensor, off int,
+func (f *fusedCounter) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, gate, lnW, lnB, state backend.Tensor, off int,
 	mixes []backend.Tensor, style backend.MixStyle, eps float32) {
 	f.norms++
-	f.Backend.(backend.FusedNorm).AddNormShiftMix(outs, xx, prev, x, residual, lnW, lnB, state, off, mixes, style, eps)
+	f.Backend.(backend.FusedNorm).AddNormShiftMix(outs, xx, prev, x, residual, gate, lnW, lnB, state, off, mixes, style, eps)
 }
 
 func (f *fusedCounter) MatMulGroup(entries []backend.Product) {
@@ -119,13 +119,13 @@ type normOnly struct {
 	calls, withResidual int
 }
 
-func (n *normOnly) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, lnW, lnB, state backend.Tensor, off int,
+func (n *normOnly) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, gate, lnW, lnB, state backend.Tensor, off int,
 	mixes []backend.Tensor, style backend.MixStyle, eps float32) {
 	n.calls++
 	if residual != nil {
 		n.withResidual++
 	}
-	n.Backend.(backend.FusedNorm).AddNormShiftMix(outs, xx, prev, x, residual, lnW, lnB, state, off, mixes, style, eps)
+	n.Backend.(backend.FusedNorm).AddNormShiftMix(outs, xx, prev, x, residual, gate, lnW, lnB, state, off, mixes, style, eps)
 }
 
 // TestFusedNorm: for every version, on the CPU backend (whose AddNormShiftMix

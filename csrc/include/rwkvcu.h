@@ -378,18 +378,20 @@ RWKVCU_API int rwkvcu_attn_decode_v5(rwkvcu_context *ctx, rwkvcu_tensor *y, cons
                                      int32_t heads, float eps);
 
 /* The opening of a sublayer (backend.FusedNorm): the result of
- * rwkvcu_zip(x, x, residual, RWKVCU_ADD) (residual NULL: none),
+ * rwkvcu_zip(x, x, residual, RWKVCU_ADD) (residual NULL: none; with a gate,
+ * rwkvcu_zip(xx, residual, gate, RWKVCU_MUL) and rwkvcu_zip(x, x, xx,
+ * RWKVCU_ADD) instead; gate NULL: none, non-NULL only with a residual),
  * rwkvcu_layer_norm(xx, x, ln_w, ln_b, eps), rwkvcu_shift(prev, xx, state,
  * off) and rwkvcu_mix_n(outs, xx, prev, mixes, count, style), with every
  * side effect (x updated in place, xx, prev and the state rows of the
- * step's slots written). x, residual, xx, prev and outs[j] [N, C]; ln_w and
+ * step's slots written). x, residual, gate, xx, prev and outs[j] [N, C]; ln_w and
  * ln_b [1, C]; mixes[j] [1|N, C]; 1 <= count <= RWKVCU_MIX_N_MAX. On a
  * decode step (every sequence of the step has one row) one launch with the
  * composition's arithmetic; on another step the composition's kernels. xx,
  * prev, x and the outputs must be distinct and none may alias an input. */
 RWKVCU_API int rwkvcu_add_norm_shift_mix(rwkvcu_context *ctx, rwkvcu_tensor *const *outs, rwkvcu_tensor *xx,
                                          rwkvcu_tensor *prev, rwkvcu_tensor *x, const rwkvcu_tensor *residual,
-                                         const rwkvcu_tensor *ln_w, const rwkvcu_tensor *ln_b,
+                                         const rwkvcu_tensor *gate, const rwkvcu_tensor *ln_w, const rwkvcu_tensor *ln_b,
                                          rwkvcu_tensor *state, int64_t off, const rwkvcu_tensor *const *mixes,
                                          int32_t count, int32_t style, float eps);
 

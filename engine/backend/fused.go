@@ -67,7 +67,9 @@ type FusedElementwise interface {
 type FusedNorm interface {
 	// AddNormShiftMix has the result of
 	//
-	//	Zip(x, x, residual, Add)         // only when residual is not nil
+	//	Zip(xx, residual, gate, Mul)     // only when gate is not nil
+	//	Zip(x, x, xx, Add)               // ... and then the gated residual
+	//	Zip(x, x, residual, Add)         // only when residual is not nil and gate is nil
 	//	LayerNorm(xx, x, lnW, lnB, eps)
 	//	Shift(prev, xx, state, off)
 	//	MixN(outs, xx, prev, mixes, style)
@@ -75,15 +77,17 @@ type FusedNorm interface {
 	// including every side effect: x is updated in place, xx and prev
 	// receive the normalised rows and the previous token's rows, and the
 	// state rows [off, off+C) of the step's slots (BeginStep) receive each
-	// sequence's last normalised row. x, residual, xx, prev and the outs
+	// sequence's last normalised row. The gate (the channel mix's
+	// receptance, whose product with the sublayer's output the residual
+	// add takes) needs a residual. x, residual, gate, xx, prev and the outs
 	// are [N, C]; lnW and lnB [1, C]; each mix [1|N, C]; len(outs) ==
 	// len(mixes), in [1, MaxMixN]. xx, prev, x and the outs must be
-	// distinct tensors, none of them an input (residual, lnW, lnB, state, a
-	// mix). A failing call reports the error through Err and changes
+	// distinct tensors, none of them an input (residual, gate, lnW, lnB,
+	// state, a mix). A failing call reports the error through Err and changes
 	// nothing. A backend that computes the composition with the same
 	// float32 operations in the same order gives the same bits; others agree
 	// within the LayerNorm's reduction tolerance.
-	AddNormShiftMix(outs []Tensor, xx, prev, x, residual, lnW, lnB, state Tensor, off int, mixes []Tensor, style MixStyle, eps float32)
+	AddNormShiftMix(outs []Tensor, xx, prev, x, residual, gate, lnW, lnB, state Tensor, off int, mixes []Tensor, style MixStyle, eps float32)
 }
 
 // MaxGroup is the largest number of products one MatMulGroup call takes.

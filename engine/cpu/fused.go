@@ -116,7 +116,7 @@ var _ backend.FusedNorm = (*Backend)(nil)
 // defined by, after checking every operand first so that a failing call
 // touches nothing (the composition adds the residual before Shift would
 // check the step's batch).
-func (b *Backend) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, lnW, lnB, state backend.Tensor, off int,
+func (b *Backend) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, gate, lnW, lnB, state backend.Tensor, off int,
 	mixes []backend.Tensor, style backend.MixStyle, eps float32) {
 	const op = "AddNormShiftMix"
 	if b.err != nil {
@@ -138,6 +138,12 @@ func (b *Backend) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, 
 	if residual != nil && !b.ok(op, xt.rows, xt.cols, residual) {
 		return
 	}
+	if gate != nil && (residual == nil || !b.ok(op, xt.rows, xt.cols, gate)) {
+		if residual == nil {
+			b.fail("%s: a gate without a residual", op)
+		}
+		return
+	}
 	for _, m := range mixes {
 		if !b.okRow(op, xt.rows, xt.cols, m) {
 			return
@@ -147,11 +153,14 @@ func (b *Backend) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, 
 	if _, ok := b.batch(op, xt.rows, st); !ok || b.stateRow(st, 0, off, xt.cols) == nil {
 		return
 	}
-	var wbuf, rbuf [4 + backend.MaxMixN]backend.Tensor // on the stack: a decode step allocates nothing
+	var wbuf, rbuf [5 + backend.MaxMixN]backend.Tensor // on the stack: a decode step allocates nothing
 	written := append(append(wbuf[:0], xx, prev, x), outs...)
 	read := append(append(rbuf[:0], lnW, lnB, state), mixes...)
 	if residual != nil {
 		read = append(read, residual)
+	}
+	if gate != nil {
+		read = append(read, gate)
 	}
 	for i, w := range written {
 		for _, o := range written[i+1:] {
@@ -167,7 +176,11 @@ func (b *Backend) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, 
 			}
 		}
 	}
-	if residual != nil {
+	switch {
+	case gate != nil:
+		b.Zip(xx, residual, gate, backend.Mul)
+		b.Zip(x, x, xx, backend.Add)
+	case residual != nil:
 		b.Zip(x, x, residual, backend.Add)
 	}
 	b.LayerNorm(xx, x, lnW, lnB, eps)

@@ -322,8 +322,8 @@ func fusedNorm(fn func(*testing.T, backend.FusedNorm, backend.Backend)) func(*te
 // testAddNormShiftMix: AddNormShiftMix equals Zip(Add), LayerNorm, Shift and
 // MixN run one after the other, in the mixes and in every side effect (x,
 // xx, prev, the state), and a float64 reference, over two consecutive steps
-// of decode batches (scattered slots) and ragged prefill batches, with and
-// without a residual, both styles, broadcast and per-row mixes, at widths
+// of decode batches (scattered slots) and ragged prefill batches, without a
+// residual, with one and with a gated one (Zip(Mul) into xx, then Zip(Add)), both styles, broadcast and per-row mixes, at widths
 // on both sides of the block sizes (up to 4096 and above).
 func testAddNormShiftMix(t *testing.T, f backend.FusedNorm, be backend.Backend) {
 	r := newRNG(44)
@@ -347,8 +347,8 @@ func testAddNormShiftMix(t *testing.T, f backend.FusedNorm, be backend.Backend) 
 			stv := r.vec(slots*width, -1, 1)
 			stF, stC := be.UploadF32(slots, width, stv), be.UploadF32(slots, width, stv)
 			for step := 0; step < 2; step++ {
-				residual := (ci+bi+step)%3 != 0
-				xv, resv := r.vec(n*C, -3, 5), r.vec(n*C, -2, 2)
+				residual, gated := (ci+bi+step)%3 != 0, (ci+bi+step)%3 == 2
+				xv, resv, gatev := r.vec(n*C, -3, 5), r.vec(n*C, -2, 2), r.vec(n*C, 0, 1)
 				mvs := make([][]float32, count)
 				mixes, outsF, outsC := make([]backend.Tensor, count), make([]backend.Tensor, count), make([]backend.Tensor, count)
 				for j := range mixes {
@@ -359,16 +359,23 @@ func testAddNormShiftMix(t *testing.T, f backend.FusedNorm, be backend.Backend) 
 					mvs[j] = r.vec(rows*C, 0, 1)
 					mixes[j], outsF[j], outsC[j] = be.UploadF32(rows, C, mvs[j]), be.New(n, C), be.New(n, C)
 				}
-				xF, xC, res := be.UploadF32(n, C, xv), be.UploadF32(n, C, xv), be.UploadF32(n, C, resv)
+				xF, xC, res, gate := be.UploadF32(n, C, xv), be.UploadF32(n, C, xv), be.UploadF32(n, C, resv), be.UploadF32(n, C, gatev)
 				xxF, prevF, xxC, prevC := be.New(n, C), be.New(n, C), be.New(n, C), be.New(n, C)
 				st0 := read(be, stF)
-				var resArg backend.Tensor
+				var resArg, gateArg backend.Tensor
 				if residual {
 					resArg = res
 				}
+				if gated {
+					gateArg = gate
+				}
 				be.BeginStep(b)
-				f.AddNormShiftMix(outsF, xxF, prevF, xF, resArg, lnW, lnB, stF, off, mixes, style, eps)
-				if residual {
+				f.AddNormShiftMix(outsF, xxF, prevF, xF, resArg, gateArg, lnW, lnB, stF, off, mixes, style, eps)
+				switch {
+				case gated:
+					be.Zip(xxC, res, gate, backend.Mul)
+					be.Zip(xC, xC, xxC, backend.Add)
+				case residual:
 					be.Zip(xC, xC, res, backend.Add)
 				}
 				be.LayerNorm(xxC, xC, lnW, lnB, eps)
@@ -377,7 +384,7 @@ func testAddNormShiftMix(t *testing.T, f backend.FusedNorm, be backend.Backend) 
 				if err := be.Err(); err != nil {
 					t.Fatal(err)
 				}
-				what := fmt.Sprintf("AddNormShiftMix C=%d %v style %d mixes %d residual %v step %d", C, bc, style, count, residual, step)
+				what := fmt.Sprintf("AddNormShiftMix C=%d %v style %d mixes %d residual %v gated %v step %d", C, bc, style, count, residual, gated, step)
 				checkSame(t, be, what+" x", read(be, xF), read(be, xC), 0)
 				checkSame(t, be, what+" xx", read(be, xxF), read(be, xxC), 1e-5)
 				checkSame(t, be, what+" prev", read(be, prevF), read(be, prevC), 1e-5)
@@ -385,7 +392,10 @@ func testAddNormShiftMix(t *testing.T, f backend.FusedNorm, be backend.Backend) 
 				for j := range outsF {
 					checkSame(t, be, fmt.Sprintf("%s out %d", what, j), read(be, outsF[j]), read(be, outsC[j]), 1e-5)
 				}
-				wx, wxx, wprev, wouts, wst := refAddNormShiftMix(st0, xv, resv, residual, lnWv, lnBv, mvs, style, b, width, off, C, eps)
+				if !gated {
+					gatev = nil
+				}
+				wx, wxx, wprev, wouts, wst := refAddNormShiftMix(st0, xv, resv, gatev, residual, lnWv, lnBv, mvs, style, b, width, off, C, eps)
 				check(t, what+" x vs float64", read(be, xF), wx, nil, 0)
 				check(t, what+" xx vs float64", read(be, xxF), wxx, nil, 1e-5)
 				check(t, what+" prev vs float64", read(be, prevF), wprev, nil, 1e-5)
@@ -393,7 +403,7 @@ func testAddNormShiftMix(t *testing.T, f backend.FusedNorm, be backend.Backend) 
 				for j := range outsF {
 					check(t, fmt.Sprintf("%s out %d vs float64", what, j), read(be, outsF[j]), wouts[j], nil, 2e-5)
 				}
-				for _, x := range append(append(append([]backend.Tensor{xF, xC, res, xxF, prevF, xxC, prevC}, mixes...), outsF...), outsC...) {
+				for _, x := range append(append(append([]backend.Tensor{xF, xC, res, gate, xxF, prevF, xxC, prevC}, mixes...), outsF...), outsC...) {
 					be.Free(x)
 				}
 			}
@@ -405,16 +415,21 @@ func testAddNormShiftMix(t *testing.T, f backend.FusedNorm, be backend.Backend) 
 	}
 }
 
-// refAddNormShiftMix is AddNormShiftMix in float64 (the residual sum rounded
-// to float32, as every backend stores it in x); st is the state before the
-// step. It returns x, xx, prev, the outputs and the state after it.
-func refAddNormShiftMix(st, x, res []float32, residual bool, lnW, lnB []float32, mixes [][]float32, style backend.MixStyle,
+// refAddNormShiftMix is AddNormShiftMix in float64 (the residual sum, and
+// the gate's product, rounded to float32, as every backend stores them);
+// gate nil: none; st is the state before the step. It returns x, xx, prev,
+// the outputs and the state after it.
+func refAddNormShiftMix(st, x, res, gate []float32, residual bool, lnW, lnB []float32, mixes [][]float32, style backend.MixStyle,
 	b backend.Batch, width, off, C int, eps float64) (wx, xx, prev []float64, outs [][]float64, state []float64) {
 	n := b.Rows()
 	xs := append([]float32(nil), x...)
 	if residual {
 		for i := range xs {
-			xs[i] += res[i]
+			if gate != nil {
+				xs[i] += float32(res[i] * gate[i])
+			} else {
+				xs[i] += res[i]
+			}
 		}
 	}
 	xx = refGroupNorm(xs, lnW, lnB, n, C, 1, eps)
@@ -462,11 +477,12 @@ func testAddNormShiftMixErrors(t *testing.T, f backend.FusedNorm, be backend.Bac
 	vec := func() backend.Tensor { return up(1, C) }
 	lnW, lnB := vec(), vec()
 	type call struct {
-		outs                     []backend.Tensor
-		xx, prev, x, res, lw, st backend.Tensor
-		off                      int
-		mixes                    []backend.Tensor
-		style                    backend.MixStyle
+		outs                   []backend.Tensor
+		xx, prev, x, res, gate backend.Tensor
+		lw, st                 backend.Tensor
+		off                    int
+		mixes                  []backend.Tensor
+		style                  backend.MixStyle
 	}
 	cases := []struct {
 		name string
@@ -493,6 +509,9 @@ func testAddNormShiftMixErrors(t *testing.T, f backend.FusedNorm, be backend.Bac
 		{"xx is prev", []int{1}, func(c *call) { c.prev = c.xx }},
 		{"output is a mix", []int{1}, func(c *call) { c.outs[1] = c.mixes[0] }},
 		{"x is the residual", []int{1}, func(c *call) { c.res = c.x }},
+		{"gate without a residual", []int{1}, func(c *call) { c.res, c.gate = nil, rowT(1) }},
+		{"gate shape", []int{1}, func(c *call) { c.gate = up(1, C-1) }},
+		{"x is the gate", []int{1}, func(c *call) { c.gate = c.x }},
 		{"prev is a mix", []int{1}, func(c *call) { c.prev = c.mixes[1] }},
 		{"outputs", []int{1}, func(c *call) { c.outs[1] = c.outs[0] }},
 	}
@@ -508,7 +527,7 @@ func testAddNormShiftMixErrors(t *testing.T, f backend.FusedNorm, be backend.Bac
 		slots := make([]int, len(tc.lens))
 		slots[0] = 1
 		be.BeginStep(makeBatch(tc.lens, slots))
-		f.AddNormShiftMix(c.outs, c.xx, c.prev, c.x, c.res, c.lw, lnB, c.st, c.off, c.mixes, c.style, 1e-5)
+		f.AddNormShiftMix(c.outs, c.xx, c.prev, c.x, c.res, c.gate, c.lw, lnB, c.st, c.off, c.mixes, c.style, 1e-5)
 		if err := be.Err(); err == nil {
 			t.Errorf("%s: no error reported", tc.name)
 		}
