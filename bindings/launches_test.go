@@ -136,9 +136,10 @@ func TestDecodeLaunchesPerLayerV6V5(t *testing.T) {
 		// 1), their five LoRA-ups with the static mixes and the token
 		// shift's interpolation as epilogues (5 x (MatMul + Zip) + MixN ->
 		// 1), r, k, v, g with the gate's SiLU and the decay's LoRA-down with
-		// its tanh (7 -> 1), the decay's LoRA-up with its bias and
-		// activation (3 -> 1).
-		{weights.V6, 49, 10, "v6"},
+		// its tanh (7 -> 1); the decay's LoRA-up with its bias and
+		// activation is inside the fused attention, AttnDecodeV6
+		// (backend.FusedV6: 3 + 3 -> 1).
+		{weights.V6, 49, 9, "v6"},
 		// RWKV-5.2: k, v, r, g with the gate's SiLU (5 -> 1).
 		{weights.V52, 23, 7, "v5.2"},
 		// RWKV-5.1: k, v, r (3 -> 1).

@@ -80,7 +80,8 @@ func (l *v6Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Te
 // five LoRA-ups with the static mixes as biases and the token shift's
 // interpolation (x + (prev - x) * mix, from the normalised rows the opening
 // left in the outputs), the products of the mixed inputs (with the gate's
-// SiLU and the decay's LoRA-down), and the decay's LoRA-up.
+// SiLU and the decay's LoRA-down), and the decay's LoRA-up, which a
+// backend.FusedV6 backend computes inside the decode attention.
 func (l *v6Layer) timeMix(m *Model, s *scratch, off int) {
 	be := m.be
 	x := s.ext.(*v6Scratch)
@@ -113,6 +114,13 @@ func (l *v6Layer) timeMix(m *Model, s *scratch, off int) {
 			backend.Product{Out: s.v, In: s.xv, W: l.WV},
 			backend.Product{Out: s.g, In: s.xg, W: l.WG, Act: backend.Activate(backend.SiLU)},
 			backend.Product{Out: x.DecayLo, In: s.xw, W: l.DecayW1, Act: backend.Activate(backend.Tanh)}))
+		if f, ok := be.(backend.FusedV6); ok {
+			// the decay's LoRA-up inside the attention
+			f.AttnDecodeV6(s.y, s.w, s.r, s.k, s.v, x.DecayLo, l.DecayW2, l.Decay, l.First, s.g, l.LnXW, l.LnXB,
+				m.states.t, off+2*m.cfg.Embd, m.cfg.Heads, m.cfg.GroupNormEps)
+			be.MatMul(s.out, s.y, l.WO)
+			return
+		}
 		g.MatMulGroup(append(m.prods[:0],
 			backend.Product{Out: s.w, In: x.DecayLo, W: l.DecayW2, Bias: l.Decay, Act: backend.Activate(backend.NegExpExp)}))
 	} else {

@@ -377,6 +377,20 @@ RWKVCU_API int rwkvcu_attn_decode_v5(rwkvcu_context *ctx, rwkvcu_tensor *y, cons
                                      const rwkvcu_tensor *ln_b, rwkvcu_tensor *state, int64_t off,
                                      int32_t heads, float eps);
 
+/* RWKV-6's decode attention with its decay's LoRA-up (backend.FusedV6): the
+ * result of rwkvcu_matmul(w, decay_lo, decay_w2), rwkvcu_zip(w, w, decay,
+ * RWKVCU_ADD), rwkvcu_map(w, w, RWKVCU_NEG_EXP_EXP) and
+ * rwkvcu_attn_decode_v5(y, r, k, v, w, u, g, ln_w, ln_b, state, off, heads,
+ * eps). A decode step only. r, k, v, g, w, y [N, C]; decay_lo [N, D];
+ * decay_w2 [C, D] of any weight type; decay, u, ln_w, ln_b [1, C]; y and w
+ * distinct, neither aliasing an input. */
+RWKVCU_API int rwkvcu_attn_decode_v6(rwkvcu_context *ctx, rwkvcu_tensor *y, rwkvcu_tensor *w,
+                                     const rwkvcu_tensor *r, const rwkvcu_tensor *k, const rwkvcu_tensor *v,
+                                     const rwkvcu_tensor *decay_lo, const rwkvcu_tensor *decay_w2,
+                                     const rwkvcu_tensor *decay, const rwkvcu_tensor *u, const rwkvcu_tensor *g,
+                                     const rwkvcu_tensor *ln_w, const rwkvcu_tensor *ln_b, rwkvcu_tensor *state,
+                                     int64_t off, int32_t heads, float eps);
+
 /* The opening of a sublayer (backend.FusedNorm): the result of
  * rwkvcu_zip(x, x, residual, RWKVCU_ADD) (residual NULL: none; with a gate,
  * rwkvcu_zip(xx, residual, gate, RWKVCU_MUL) and rwkvcu_zip(x, x, xx,

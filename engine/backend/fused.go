@@ -47,6 +47,27 @@ type FusedV5 interface {
 	AttnDecodeV5(y, r, k, v, w, u, g, lnW, lnB, state Tensor, off, heads int, eps float32)
 }
 
+// FusedV6 is implemented by backends that run RWKV-6's decode attention
+// with its decay's LoRA-up as one operation. Optional like FusedV7.
+type FusedV6 interface {
+	// AttnDecodeV6 has the result of
+	//
+	//	MatMul(w, decayLo, decayW2)
+	//	Zip(w, w, decay, Add)
+	//	Map(w, w, NegExpExp)
+	//	AttnDecodeV5(y, r, k, v, w, u, g, lnW, lnB, state, off, heads, eps)
+	//
+	// including the side effects: w receives the decay, the state rows of
+	// the step's slots are updated. A decode step only, as AttnDecodeV5. r,
+	// k, v, g, w and y are [N, C]; decayLo is [N, D]; decayW2 [C, D] of any
+	// weight type the backend's MatMul takes; decay, u, lnW and lnB [1, C].
+	// y and w must be distinct, neither of them an input. A backend that
+	// computes the composition with the same float32 operations in the same
+	// order gives the same bits; others agree within the reduction
+	// tolerance.
+	AttnDecodeV6(y, w, r, k, v, decayLo, decayW2, decay, u, g, lnW, lnB, state Tensor, off, heads int, eps float32)
+}
+
 // FusedElementwise is implemented by backends that apply an elementwise
 // function of two arguments and one of one argument in a single pass, such as
 // the bias add and activation that follow a LoRA product (RWKV-7's decay

@@ -58,6 +58,8 @@ func Run(t *testing.T, newBackend func() backend.Backend) {
 		{"AttnDecodeV7Errors", fusedV7(testAttnDecodeV7Errors)},
 		{"AttnDecodeV5", fusedV5(testAttnDecodeV5)},
 		{"AttnDecodeV5Errors", fusedV5(testAttnDecodeV5Errors)},
+		{"AttnDecodeV6", fusedV6(testAttnDecodeV6)},
+		{"AttnDecodeV6Errors", fusedV6(testAttnDecodeV6Errors)},
 		{"ZipMap", fusedElementwise(testZipMap)},
 		{"AddNormShiftMix", fusedNorm(testAddNormShiftMix)},
 		{"AddNormShiftMixErrors", fusedNorm(testAddNormShiftMixErrors)},

@@ -741,3 +741,165 @@ func testAttnDecodeV5Errors(t *testing.T, f backend.FusedV5, be backend.Backend)
 		be.Free(tt)
 	}
 }
+
+// fusedV6 runs a test of the optional backend.FusedV6 operation on backends
+// that implement it and skips it on the others.
+func fusedV6(fn func(*testing.T, backend.FusedV6, backend.Backend)) func(*testing.T, backend.Backend) {
+	return func(t *testing.T, be backend.Backend) {
+		f, ok := be.(backend.FusedV6)
+		if !ok {
+			t.Skipf("%s does not implement backend.FusedV6", be.Name())
+		}
+		fn(t, f, be)
+	}
+}
+
+// testAttnDecodeV6: the fused RWKV-6 decode attention equals the decay's
+// LoRA-up (MatMul, Zip(Add), Map(NegExpExp)) followed by WKV5, GroupNorm and
+// Zip(Mul), in y, in w and in the state, over two consecutive steps, for
+// every weight type of the LoRA matrix the backend's MatMul takes.
+// Tolerances: y within tolReduce of the composition and of float64 (the
+// kernel may sum the LoRA-up, the head's readout and the GroupNorm's
+// statistics in another order); w and the state within 1e-5 (|d exp(-exp(x))
+// / dx| <= 1/e, so a reduction error in x of ~1e-6 stays ~1e-6 in w).
+func testAttnDecodeV6(t *testing.T, f backend.FusedV6, be backend.Backend) {
+	r := newRNG(46)
+	for _, dt := range dtypes {
+		if !backend.Supports(be, dt) {
+			continue
+		}
+		for _, hs := range [][3]int{{1, 8, 5}, {3, 5, 16}, {2, 64, 32}, {2, 33, 7}} {
+			H, N, D := hs[0], hs[1], hs[2]
+			C := H * N
+			const slots, off = 4, 3
+			const eps = 64e-5
+			width := off + H*N*N + 2
+			uv, lnWv, lnBv, biasv := r.vec(C, -1, 1), r.vec(C, 0.5, 1.5), r.vec(C, -0.5, 0.5), r.vec(C, -4, 0)
+			u, lnW, lnB, bias := be.UploadF32(1, C, uv), be.UploadF32(1, C, lnWv), be.UploadF32(1, C, lnBv), be.UploadF32(1, C, biasv)
+			wb, w2v := encode(dt, r.vec(C*D, -0.5, 0.5))
+			w2 := be.Upload(dt, C, D, wb)
+			for _, bc := range decodeBatches {
+				b := makeBatch(bc.lens, bc.slots)
+				n := b.Rows()
+				stv := r.vec(slots*width, -1, 1)
+				stF, stC := be.UploadF32(slots, width, stv), be.UploadF32(slots, width, stv)
+				for step := 0; step < 2; step++ {
+					rv, kv, vv, gv := r.vec(n*C, -1, 1), r.vec(n*C, -1, 1), r.vec(n*C, -1, 1), r.vec(n*C, -1, 1)
+					lov := r.vec(n*D, -1, 1)
+					up := func(v []float32) backend.Tensor { return be.UploadF32(len(v)/C, C, v) }
+					rr, k, v, g, lo := up(rv), up(kv), up(vv), up(gv), be.UploadF32(n, D, lov)
+					yF, yC, wF, wC := be.New(n, C), be.New(n, C), be.New(n, C), be.New(n, C)
+					st0 := read(be, stF)
+					be.BeginStep(b)
+					f.AttnDecodeV6(yF, wF, rr, k, v, lo, w2, bias, u, g, lnW, lnB, stF, off, H, eps)
+					be.MatMul(wC, lo, w2)
+					be.Zip(wC, wC, bias, backend.Add)
+					be.Map(wC, wC, backend.NegExpExp)
+					be.WKV5(yC, rr, k, v, wC, u, stC, off, H)
+					be.GroupNorm(yC, yC, lnW, lnB, H, eps)
+					be.Zip(yC, yC, g, backend.Mul)
+					if err := be.Err(); err != nil {
+						t.Fatal(err)
+					}
+					what := fmt.Sprintf("AttnDecodeV6 %s H=%d N=%d D=%d %v step %d", dt, H, N, D, bc, step)
+					checkSame(t, be, what+" w", read(be, wF), read(be, wC), 1e-5)
+					checkSame(t, be, what+" y", read(be, yF), read(be, yC), tolReduce)
+					checkSame(t, be, what+" state", read(be, stF), read(be, stC), 1e-5)
+					wantW := make([]float64, n*C)
+					w32 := make([]float32, n*C)
+					for s := 0; s < n; s++ {
+						for c := 0; c < C; c++ {
+							x := float64(biasv[c])
+							for d := 0; d < D; d++ {
+								x += float64(lov[s*D+d]) * float64(w2v[c*D+d])
+							}
+							wantW[s*C+c] = math.Exp(-math.Exp(x))
+							w32[s*C+c] = float32(wantW[s*C+c])
+						}
+					}
+					check(t, what+" w vs float64", read(be, wF), wantW, nil, 1e-5)
+					wantY, wantSt := refAttnDecodeV5(st0, rv, kv, vv, w32, uv, gv, lnWv, lnBv, b.Slots, width, off, H, N, eps)
+					check(t, what+" y vs float64", read(be, yF), wantY, nil, tolReduce)
+					check(t, what+" state vs float64", read(be, stF), wantSt, nil, 1e-5)
+					for _, x := range []backend.Tensor{rr, k, v, g, lo, yF, yC, wF, wC} {
+						be.Free(x)
+					}
+				}
+				be.Free(stF)
+				be.Free(stC)
+			}
+			for _, x := range []backend.Tensor{u, lnW, lnB, bias, w2} {
+				be.Free(x)
+			}
+		}
+	}
+}
+
+// testAttnDecodeV6Errors: malformed calls are reported through Err and touch
+// nothing (y, w and the state keep their values).
+func testAttnDecodeV6Errors(t *testing.T, f backend.FusedV6, be backend.Backend) {
+	r := newRNG(47)
+	const H, N, D, off = 2, 4, 3, 1
+	C := H * N
+	width := off + H*N*N
+	var made []backend.Tensor
+	up := func(rows, cols int) backend.Tensor {
+		t := be.UploadF32(rows, cols, r.vec(rows*cols, -1, 1))
+		made = append(made, t)
+		return t
+	}
+	u, lnW, lnB, bias := up(1, C), up(1, C), up(1, C), up(1, C)
+	type call struct {
+		y, w, r, lo, w2, bias, g backend.Tensor
+		heads                    int
+	}
+	cases := []struct {
+		name string
+		lens []int
+		edit func(c *call)
+	}{
+		{"prefill step", []int{2}, func(*call) {}},
+		{"heads", []int{1}, func(c *call) { c.heads = 3 }},
+		{"LoRA rows", []int{1}, func(c *call) { c.lo = up(2, D) }},
+		{"LoRA matrix shape", []int{1}, func(c *call) { c.w2 = up(C, D+1) }},
+		{"decay shape", []int{1}, func(c *call) { c.bias = up(1, C-1) }},
+		{"gate shape", []int{1}, func(c *call) { c.g = up(1, C+1) }},
+		{"w is y", []int{1}, func(c *call) { c.w = c.y }},
+		{"w is r", []int{1}, func(c *call) { c.w = c.r }},
+		{"y is r", []int{1}, func(c *call) { c.y = c.r }},
+	}
+	for _, tc := range cases {
+		n := 0
+		for _, l := range tc.lens {
+			n += l
+		}
+		c := &call{y: up(n, C), w: up(n, C), r: up(n, C), lo: up(n, D), w2: up(C, D), bias: bias, g: up(n, C), heads: H}
+		k, v, st := up(n, C), up(n, C), up(2, width)
+		keep := []backend.Tensor{c.y, c.w, st}
+		tc.edit(c)
+		before := make([][]float32, len(keep))
+		for i, tt := range keep {
+			before[i] = read(be, tt)
+		}
+		slots := make([]int, len(tc.lens))
+		be.BeginStep(makeBatch(tc.lens, slots))
+		f.AttnDecodeV6(c.y, c.w, c.r, k, v, c.lo, c.w2, c.bias, u, c.g, lnW, lnB, st, off, c.heads, 1e-5)
+		if err := be.Err(); err == nil {
+			t.Errorf("%s: no error reported", tc.name)
+		}
+		for i, tt := range keep {
+			got := read(be, tt)
+			for j := range got {
+				if math.Float32bits(got[j]) != math.Float32bits(before[i][j]) {
+					t.Fatalf("%s: operand %d changed at %d by a failed call", tc.name, i, j)
+				}
+			}
+		}
+	}
+	for _, tt := range made {
+		be.Free(tt)
+	}
+	if err := be.Err(); err != nil {
+		t.Fatalf("after the errors: %v", err)
+	}
+}
