@@ -16,12 +16,16 @@ import (
 	"github.com/rwkvgo/rwkvgo/sampler"
 )
 
-// decodeModels are the shared RWKV-7 models of the device decode tests (one
-// per weight type the CUDA backend keeps).
+// decodeModels are the shared models of the device decode tests: RWKV-7
+// (one per weight type the CUDA backend keeps), then RWKV-6, 5.2 and 5.1.
 var decodeModels = []string{
 	"rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin",
 	"rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP16.bin",
 	"pth/tiny-rwkv-7v0-834K-BF16.safetensors",
+	// RWKV-6, 5.2 and 5.1: the loop is the version's layer graph (its fused decode operations).
+	"pth/tiny-rwkv-6v0-1m-FP32.safetensors",
+	"rwkv.cpp/tests/tiny-rwkv-5v2-730K-FP32.bin",
+	"rwkv.cpp/tests/tiny-rwkv-5v1-730K-FP32.bin",
 }
 
 // decodeConfigs are sampler settings the device sampler implements, in
@@ -42,7 +46,7 @@ func decodeConfigs() map[string]sampler.Config {
 // TestDeviceDecodeTokens: Session.Generate on the device-resident decode
 // loop gives the tokens, stop reason and final state of sampler.Generate on
 // the host for the same settings, seed and sequence id, on every shared
-// RWKV-7 model, greedy and sampled.
+// RWKV-7 model and on RWKV-6, 5.2 and 5.1 models, greedy and sampled.
 func TestDeviceDecodeTokens(t *testing.T) {
 	b := openTest(t)
 	defer b.Close()

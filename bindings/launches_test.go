@@ -110,8 +110,8 @@ func TestDecodeLaunchesPerLayer(t *testing.T) {
 	}
 }
 
-// TestDecodeLaunchesPerLayerV6V5: the grouped products
-// (backend.FusedProducts) on RWKV-6 and RWKV-5.2 decode steps, per layer.
+// TestDecodeLaunchesPerLayerV6V5: the fused decode operations on RWKV-6,
+// RWKV-5.2 and RWKV-5.1 decode steps, per layer.
 func TestDecodeLaunchesPerLayerV6V5(t *testing.T) {
 	b := openTest(t)
 	defer b.Close()
@@ -120,18 +120,30 @@ func TestDecodeLaunchesPerLayerV6V5(t *testing.T) {
 		wantOp, wantFused uint64
 		why               string
 	}{
-		// Both: each sublayer opens with AddNormShiftMix (backend.FusedNorm):
-		// the residual add, LayerNorm, Shift and mixes, 2 x (4 -> 1).
-		// RWKV-6: the mixes' LoRA-down and tanh (2 -> 1), their five
-		// LoRA-ups with the static mixes (5 x (MatMul + Zip) -> 1; the five
-		// Slices stay), r, k, v, g with the gate's SiLU and the decay's
-		// LoRA-down with its tanh (7 -> 1), the decay's LoRA-up with its
-		// bias and activation (3 -> 1), the channel mix's key and
-		// receptance with their activations (4 -> 1).
-		{weights.V6, 46, 19, "v6"},
-		// RWKV-5.2: k, v, r, g with the gate's SiLU (5 -> 1), the channel
-		// mix's key and receptance (4 -> 1).
-		{weights.V52, 23, 10, "v5.2"},
+		// All: each sublayer opens with AddNormShiftMix (backend.FusedNorm):
+		// the residual add, LayerNorm, Shift and mixes, 2 x (4 -> 1), the
+		// time mix's opening also multiplying the channel mix's output by
+		// its receptance (the channel mix's Zip(Mul), 1 -> 0); the
+		// attention core is AttnDecodeV5 (backend.FusedV5): WKV5, GroupNorm
+		// and the gate's Zip (3 -> 1, v5.1 without a gate 2 -> 1); the
+		// channel mix's key and receptance with their activations are one
+		// group (4 -> 1). What remains per layer: 2 openings, the groups,
+		// the fused attention, the output product and the channel mix's
+		// value product.
+		// RWKV-6: the opening also leaves the normalised rows in the five
+		// data-dependent mixes' outputs (zero mixes); then the mixes'
+		// five LoRA-downs with their tanh (op-level 5 x (MatMul + Map) ->
+		// 1), their five LoRA-ups with the static mixes and the token
+		// shift's interpolation as epilogues (5 x (MatMul + Zip) + MixN ->
+		// 1), r, k, v, g with the gate's SiLU and the decay's LoRA-down with
+		// its tanh (7 -> 1); the decay's LoRA-up with its bias and
+		// activation is inside the fused attention, AttnDecodeV6
+		// (backend.FusedV6: 3 + 3 -> 1).
+		{weights.V6, 49, 9, "v6"},
+		// RWKV-5.2: k, v, r, g with the gate's SiLU (5 -> 1).
+		{weights.V52, 23, 7, "v5.2"},
+		// RWKV-5.1: k, v, r (3 -> 1).
+		{weights.V51, 20, 7, "v5.1"},
 	} {
 		var got [2]uint64
 		for i, fused := range []bool{false, true} {

@@ -199,8 +199,12 @@ type capi struct {
 	bonusV7 func(ctx ptr, out ptr, r ptr, k ptr, v ptr, rK ptr, heads int32) int32
 	// rwkvcu_attn_decode_v7
 	attnDecodeV7 func(ctx ptr, y ptr, kk ptr, r ptr, w ptr, k ptr, v ptr, a ptr, g ptr, kK ptr, kA ptr, rK ptr, lnW ptr, lnB ptr, state ptr, off int64, heads int32, eps float32) int32
+	// rwkvcu_attn_decode_v5
+	attnDecodeV5 func(ctx ptr, y ptr, r ptr, k ptr, v ptr, w ptr, u ptr, g ptr, lnW ptr, lnB ptr, state ptr, off int64, heads int32, eps float32) int32
+	// rwkvcu_attn_decode_v6
+	attnDecodeV6 func(ctx ptr, y ptr, w ptr, r ptr, k ptr, v ptr, decayLo ptr, decayW2 ptr, decay ptr, u ptr, g ptr, lnW ptr, lnB ptr, state ptr, off int64, heads int32, eps float32) int32
 	// rwkvcu_add_norm_shift_mix
-	addNormShiftMix func(ctx ptr, outs *ptr, xx ptr, prev ptr, x ptr, residual ptr, lnW ptr, lnB ptr, state ptr, off int64, mixes *ptr, count int32, style int32, eps float32) int32
+	addNormShiftMix func(ctx ptr, outs *ptr, xx ptr, prev ptr, x ptr, residual ptr, gate ptr, lnW ptr, lnB ptr, state ptr, off int64, mixes *ptr, count int32, style int32, eps float32) int32
 	// rwkvcu_sampler_create
 	samplerCreate func(ctx ptr, rows int32, vocab int32, out *ptr) int32
 	// rwkvcu_sampler_destroy

@@ -134,8 +134,14 @@ func newCgoAPI() *capi {
 		attnDecodeV7: func(ctx ptr, y ptr, kk ptr, r ptr, w ptr, k ptr, v ptr, a ptr, g ptr, kK ptr, kA ptr, rK ptr, lnW ptr, lnB ptr, state ptr, off int64, heads int32, eps float32) int32 {
 			return int32(C.rwkvcu_attn_decode_v7((*C.rwkvcu_context)(ctx), (*C.rwkvcu_tensor)(y), (*C.rwkvcu_tensor)(kk), (*C.rwkvcu_tensor)(r), (*C.rwkvcu_tensor)(w), (*C.rwkvcu_tensor)(k), (*C.rwkvcu_tensor)(v), (*C.rwkvcu_tensor)(a), (*C.rwkvcu_tensor)(g), (*C.rwkvcu_tensor)(kK), (*C.rwkvcu_tensor)(kA), (*C.rwkvcu_tensor)(rK), (*C.rwkvcu_tensor)(lnW), (*C.rwkvcu_tensor)(lnB), (*C.rwkvcu_tensor)(state), C.int64_t(off), C.int32_t(heads), C.float(eps)))
 		},
-		addNormShiftMix: func(ctx ptr, outs *ptr, xx ptr, prev ptr, x ptr, residual ptr, lnW ptr, lnB ptr, state ptr, off int64, mixes *ptr, count int32, style int32, eps float32) int32 {
-			return int32(C.rwkvcu_add_norm_shift_mix((*C.rwkvcu_context)(ctx), (**C.rwkvcu_tensor)(unsafe.Pointer(outs)), (*C.rwkvcu_tensor)(xx), (*C.rwkvcu_tensor)(prev), (*C.rwkvcu_tensor)(x), (*C.rwkvcu_tensor)(residual), (*C.rwkvcu_tensor)(lnW), (*C.rwkvcu_tensor)(lnB), (*C.rwkvcu_tensor)(state), C.int64_t(off), (**C.rwkvcu_tensor)(unsafe.Pointer(mixes)), C.int32_t(count), C.int32_t(style), C.float(eps)))
+		attnDecodeV5: func(ctx ptr, y ptr, r ptr, k ptr, v ptr, w ptr, u ptr, g ptr, lnW ptr, lnB ptr, state ptr, off int64, heads int32, eps float32) int32 {
+			return int32(C.rwkvcu_attn_decode_v5((*C.rwkvcu_context)(ctx), (*C.rwkvcu_tensor)(y), (*C.rwkvcu_tensor)(r), (*C.rwkvcu_tensor)(k), (*C.rwkvcu_tensor)(v), (*C.rwkvcu_tensor)(w), (*C.rwkvcu_tensor)(u), (*C.rwkvcu_tensor)(g), (*C.rwkvcu_tensor)(lnW), (*C.rwkvcu_tensor)(lnB), (*C.rwkvcu_tensor)(state), C.int64_t(off), C.int32_t(heads), C.float(eps)))
+		},
+		attnDecodeV6: func(ctx ptr, y ptr, w ptr, r ptr, k ptr, v ptr, decayLo ptr, decayW2 ptr, decay ptr, u ptr, g ptr, lnW ptr, lnB ptr, state ptr, off int64, heads int32, eps float32) int32 {
+			return int32(C.rwkvcu_attn_decode_v6((*C.rwkvcu_context)(ctx), (*C.rwkvcu_tensor)(y), (*C.rwkvcu_tensor)(w), (*C.rwkvcu_tensor)(r), (*C.rwkvcu_tensor)(k), (*C.rwkvcu_tensor)(v), (*C.rwkvcu_tensor)(decayLo), (*C.rwkvcu_tensor)(decayW2), (*C.rwkvcu_tensor)(decay), (*C.rwkvcu_tensor)(u), (*C.rwkvcu_tensor)(g), (*C.rwkvcu_tensor)(lnW), (*C.rwkvcu_tensor)(lnB), (*C.rwkvcu_tensor)(state), C.int64_t(off), C.int32_t(heads), C.float(eps)))
+		},
+		addNormShiftMix: func(ctx ptr, outs *ptr, xx ptr, prev ptr, x ptr, residual ptr, gate ptr, lnW ptr, lnB ptr, state ptr, off int64, mixes *ptr, count int32, style int32, eps float32) int32 {
+			return int32(C.rwkvcu_add_norm_shift_mix((*C.rwkvcu_context)(ctx), (**C.rwkvcu_tensor)(unsafe.Pointer(outs)), (*C.rwkvcu_tensor)(xx), (*C.rwkvcu_tensor)(prev), (*C.rwkvcu_tensor)(x), (*C.rwkvcu_tensor)(residual), (*C.rwkvcu_tensor)(gate), (*C.rwkvcu_tensor)(lnW), (*C.rwkvcu_tensor)(lnB), (*C.rwkvcu_tensor)(state), C.int64_t(off), (**C.rwkvcu_tensor)(unsafe.Pointer(mixes)), C.int32_t(count), C.int32_t(style), C.float(eps)))
 		},
 		samplerCreate: func(ctx ptr, rows int32, vocab int32, out *ptr) int32 {
 			return int32(C.rwkvcu_sampler_create((*C.rwkvcu_context)(ctx), C.int32_t(rows), C.int32_t(vocab), (**C.rwkvcu_sampler)(unsafe.Pointer(out))))

@@ -300,6 +300,27 @@ func (b *Backend) AttnDecodeV7(y, kk, r, w, k, v, a, g, kK, kA, rK, lnW, lnB, st
 	b.check("rwkvcu_attn_decode_v7", b.api.attnDecodeV7(b.ctx, arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7, arg8, arg9, arg10, arg11, arg12, arg13, int64(off), int32(heads), eps))
 }
 
+// AttnDecodeV6 implements backend.FusedV6 with rwkvcu_attn_decode_v6.
+func (b *Backend) AttnDecodeV6(y, w, r, k, v, decayLo, decayW2, decay, u, g, lnW, lnB, state backend.Tensor, off, heads int, eps float32) {
+	arg0 := b.h(y)
+	arg1 := b.h(w)
+	arg2 := b.h(r)
+	arg3 := b.h(k)
+	arg4 := b.h(v)
+	arg5 := b.h(decayLo)
+	arg6 := b.h(decayW2)
+	arg7 := b.h(decay)
+	arg8 := b.h(u)
+	arg9 := b.h(g)
+	arg10 := b.h(lnW)
+	arg11 := b.h(lnB)
+	arg12 := b.h(state)
+	if !b.live() {
+		return
+	}
+	b.check("rwkvcu_attn_decode_v6", b.api.attnDecodeV6(b.ctx, arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7, arg8, arg9, arg10, arg11, arg12, int64(off), int32(heads), eps))
+}
+
 // ZipMap implements backend.FusedElementwise with rwkvcu_zip_map.
 func (b *Backend) ZipMap(out, a, bArg backend.Tensor, f backend.Binary, g backend.Unary) {
 	arg0 := b.h(out)

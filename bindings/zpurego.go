@@ -58,6 +58,8 @@ func bindCAPI(a *capi, lib uintptr, path string) error {
 		{&a.valueV7, "rwkvcu_value_v7", false},
 		{&a.bonusV7, "rwkvcu_bonus_v7", false},
 		{&a.attnDecodeV7, "rwkvcu_attn_decode_v7", false},
+		{&a.attnDecodeV5, "rwkvcu_attn_decode_v5", false},
+		{&a.attnDecodeV6, "rwkvcu_attn_decode_v6", false},
 		{&a.addNormShiftMix, "rwkvcu_add_norm_shift_mix", false},
 		{&a.samplerCreate, "rwkvcu_sampler_create", false},
 		{&a.samplerDestroy, "rwkvcu_sampler_destroy", false},

@@ -259,7 +259,7 @@ __global__ void shift_kernel(float* __restrict__ prev, const float* __restrict__
 /// add_norm_shift_mix_kernel: one block per row of a decode step over [n, C]
 /// (row r is sequence r of the step, in state slot slots[r]):
 ///
-///   x[r] += res[r]                       (res NULL: none)
+///   x[r] += res[r] (* gate[r])           (res NULL: none; gate NULL: none)
 ///   xx[r] = LayerNorm(x[r]) * w + b
 ///   prev[r] = state[slot][off:off+C]; state[slot][off:off+C] = xx[r]
 ///   out[j][r] = mix_value(xx[r], prev[r], mix[j])   for j < args.count
@@ -278,7 +278,8 @@ __global__ void shift_kernel(float* __restrict__ prev, const float* __restrict__
 /// PER == 16 with the mixes' unrolled epilogue spills.
 template <int PER, int STYLE>
 __global__ void __launch_bounds__(256, 1)
-    add_norm_shift_mix_kernel(float* __restrict__ x, const float* __restrict__ res, float* __restrict__ xx,
+    add_norm_shift_mix_kernel(float* __restrict__ x, const float* __restrict__ res, const float* __restrict__ gate,
+                              float* __restrict__ xx,
                               float* __restrict__ prev, const float* __restrict__ w, const float* __restrict__ b,
                               float* __restrict__ state, int64_t width, int64_t nslots, int64_t off, int C,
                               const int32_t* __restrict__ batch, int nseq, float eps, const MixNArgs args) {
@@ -289,6 +290,7 @@ __global__ void __launch_bounds__(256, 1)
   const int64_t base = row * C;
   float* xr = x + base;
   const float* rr = res ? res + base : nullptr;
+  const float* gr = gate ? gate + base : nullptr;  // the gate's product is rounded first, as zip_kernel's Mul
   float* st = state + slot * width + off;
   // The epilogue of element i of the row: normalised value y.
   auto finish = [&](int i, float y) {
@@ -313,7 +315,7 @@ __global__ void __launch_bounds__(256, 1)
       if (i < C) {
         v[t] = xr[i];
         if (rr) {
-          v[t] = v[t] + rr[i];
+          v[t] = v[t] + (gr ? __fmul_rn(rr[i], gr[i]) : rr[i]);
           xr[i] = v[t];
         }
       }
@@ -338,7 +340,7 @@ __global__ void __launch_bounds__(256, 1)
     for (int i = threadIdx.x; i < C; i += blockDim.x) {
       float v = xr[i];
       if (rr) {
-        v = v + rr[i];
+        v = v + (gr ? __fmul_rn(rr[i], gr[i]) : rr[i]);
         xr[i] = v;
       }
       sum += v;
@@ -587,7 +589,8 @@ namespace {
 /// launch_add_norm_shift_mix queues add_norm_shift_mix_kernel<PER, STYLE>
 /// for C: group_norm_kernel's block size and PER.
 template <int STYLE>
-void launch_add_norm_shift_mix(cudaStream_t s, float* x, const float* res, float* xx, float* prev, const float* w,
+void launch_add_norm_shift_mix(cudaStream_t s, float* x, const float* res, const float* gate, float* xx, float* prev,
+                               const float* w,
                                const float* b, float* state, int64_t width, int64_t nslots, int64_t off, int64_t C,
                                const int32_t* batch, int32_t nseq, float eps, const MixNArgs& args) {
   const int th = C >= 256 ? 256 : int(rwkvcu_ceil_div(C, 32) * 32);
@@ -597,14 +600,14 @@ void launch_add_norm_shift_mix(cudaStream_t s, float* x, const float* res, float
                : per <= 16 ? &add_norm_shift_mix_kernel<16, STYLE>
                            : &add_norm_shift_mix_kernel<0, STYLE>;
   const dim3 grid(static_cast<unsigned>(nseq)), block(static_cast<unsigned>(th));
-  RWKV_LAUNCH(kern, grid, block, 0, s)(x, res, xx, prev, w, b, state, width, nslots, off, int(C), batch, int(nseq), eps,
-                                       args);
+  RWKV_LAUNCH(kern, grid, block, 0, s)(x, res, gate, xx, prev, w, b, state, width, nslots, off, int(C), batch, int(nseq),
+                                       eps, args);
 }
 
 }  // namespace
 
 /// The opening of a sublayer over x [n, C] (see rwkvcu_add_norm_shift_mix):
-/// x += res (res NULL: none), xx = LayerNorm(x), the token shift of xx into
+/// x += res (res NULL: none; times gate unless gate is NULL), xx = LayerNorm(x), the token shift of xx into
 /// prev through the state at state[slot*width + off ..], and count mixes
 /// outs[j] of xx and prev with mixes[j] [mrows[j], C] (mrows 1 or n). A
 /// decode step (n == nseq: one row per sequence) is one launch of
@@ -613,15 +616,20 @@ void launch_add_norm_shift_mix(cudaStream_t s, float* x, const float* res, float
 /// group_norm, shift, mix_n). The host arrays are read before the call
 /// returns.
 cudaError_t rwkvcu_launch_add_norm_shift_mix(cudaStream_t s, float* const* outs, float* xx, float* prev, float* x,
-                                             const float* res, const float* w, const float* b, float* state,
+                                             const float* res, const float* gate, const float* w, const float* b,
+                                             float* state,
                                              int64_t width, int64_t nslots, int64_t off,
                                              const float* const* mixes, const int64_t* mrows, int32_t count,
                                              int64_t n, int64_t C, const int32_t* batch, int32_t nseq,
                                              int32_t style, float eps) {
   if (count < 1 || count > kMaxMixN || n < 1 || C < 1 || nseq < 1) return cudaErrorInvalidValue;
   if (n != nseq) {
-    if (res)
+    if (res && gate) {  // xx holds the gated residual until the norm writes it
+      if (cudaError_t e = rwkvcu_launch_zip(s, xx, res, gate, n, C, n, 2)) return e;
+      if (cudaError_t e = rwkvcu_launch_zip(s, x, x, xx, n, C, n, 0)) return e;
+    } else if (res) {
       if (cudaError_t e = rwkvcu_launch_zip(s, x, x, res, n, C, n, 0)) return e;
+    }
     if (cudaError_t e = rwkvcu_launch_group_norm(s, xx, x, w, b, n, C, 1, eps)) return e;
     if (cudaError_t e = rwkvcu_launch_shift(s, prev, xx, state, width, nslots, off, n, C, batch, nseq)) return e;
     return rwkvcu_launch_mix_n(s, outs, xx, prev, mixes, mrows, count, n, C, style);
@@ -633,8 +641,8 @@ cudaError_t rwkvcu_launch_add_norm_shift_mix(cudaStream_t s, float* const* outs,
     args.mix[j] = mixes[j];
     if (mrows[j] == 1) args.bcast |= 1u << j;
   }
-  if (style == 0) launch_add_norm_shift_mix<0>(s, x, res, xx, prev, w, b, state, width, nslots, off, C, batch, nseq, eps, args);
-  else launch_add_norm_shift_mix<1>(s, x, res, xx, prev, w, b, state, width, nslots, off, C, batch, nseq, eps, args);
+  if (style == 0) launch_add_norm_shift_mix<0>(s, x, res, gate, xx, prev, w, b, state, width, nslots, off, C, batch, nseq, eps, args);
+  else launch_add_norm_shift_mix<1>(s, x, res, gate, xx, prev, w, b, state, width, nslots, off, C, batch, nseq, eps, args);
   return rwkvcu_check_launch();
 }
 
@@ -848,7 +856,8 @@ int rwkvcu_mix_n(rwkvcu_context* ctx, rwkvcu_tensor* const* outs, const rwkvcu_t
 }
 
 int rwkvcu_add_norm_shift_mix(rwkvcu_context* ctx, rwkvcu_tensor* const* outs, rwkvcu_tensor* xx, rwkvcu_tensor* prev,
-                              rwkvcu_tensor* x, const rwkvcu_tensor* residual, const rwkvcu_tensor* ln_w,
+                              rwkvcu_tensor* x, const rwkvcu_tensor* residual, const rwkvcu_tensor* gate,
+                              const rwkvcu_tensor* ln_w,
                               const rwkvcu_tensor* ln_b, rwkvcu_tensor* state, int64_t off,
                               const rwkvcu_tensor* const* mixes, int32_t count, int32_t style, float eps) {
   if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
@@ -861,6 +870,8 @@ int rwkvcu_add_norm_shift_mix(rwkvcu_context* ctx, rwkvcu_tensor* const* outs, r
     float* xp = F(ctx, x, -1, -1, op, "x");
     const int64_t n = x->rows, C = x->cols;
     const float* rp = residual ? F(ctx, residual, n, C, op, "residual") : nullptr;
+    const float* gp = gate ? F(ctx, gate, n, C, op, "gate") : nullptr;
+    if (gp && !rp) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: a gate without a residual", op);
     float* xxp = F(ctx, xx, n, C, op, "xx");
     float* pp = F(ctx, prev, n, C, op, "prev");
     const float* lwp = F(ctx, ln_w, 1, C, op, "ln_w");
@@ -880,11 +891,11 @@ int rwkvcu_add_norm_shift_mix(rwkvcu_context* ctx, rwkvcu_tensor* const* outs, r
     // What the call writes (xx, prev, x, the outputs) must be distinct and
     // not alias what it reads.
     const void* written[3 + RWKVCU_MIX_N_MAX] = {xxp, pp, xp};
-    const void* read[4 + RWKVCU_MIX_N_MAX] = {lwp, lbp, sp, rp};
-    const int nw = 3 + count, nr = 4 + count;
+    const void* read[5 + RWKVCU_MIX_N_MAX] = {lwp, lbp, sp, rp, gp};
+    const int nw = 3 + count, nr = 5 + count;
     for (int j = 0; j < count; ++j) {
       written[3 + j] = o[j];
-      read[4 + j] = mp[j];
+      read[5 + j] = mp[j];
     }
     for (int i = 0; i < nw; ++i) {
       for (int k = i + 1; k < nw; ++k)
@@ -896,7 +907,7 @@ int rwkvcu_add_norm_shift_mix(rwkvcu_context* ctx, rwkvcu_tensor* const* outs, r
     }
     int32_t nseq = 0;
     const int32_t* b = step_batch(ctx, n, state->rows, &nseq, op);
-    launch(ctx, op, [&] { return rwkvcu_launch_add_norm_shift_mix(ctx->stream, o, xxp, pp, xp, rp, lwp, lbp, sp, state->cols, state->rows, off, mp, mr, count, n, C, b, nseq, style, eps); });
+    launch(ctx, op, [&] { return rwkvcu_launch_add_norm_shift_mix(ctx->stream, o, xxp, pp, xp, rp, gp, lwp, lbp, sp, state->cols, state->rows, off, mp, mr, count, n, C, b, nseq, style, eps); });
   });
 }
 

@@ -20,6 +20,7 @@
 // batch cannot write out of bounds. (The token shift in ops.cu reads the same
 // layout.)
 #include "common.cuh"
+#include "elementwise.cuh"
 
 namespace {
 
@@ -398,6 +399,92 @@ __global__ void __launch_bounds__(kMaxGenericN)
 /// attn_decode_v7_smem is the dynamic shared memory of attn_decode_v7_kernel in floats.
 inline int attn_decode_v7_smem(int N) { return N * (N + 1) + 5 * N; }
 
+// ---- RWKV-5/6 fused decode attention --------------------------------------------------
+
+/// attn_decode_v5_kernel: the core of RWKV-5's and RWKV-6's decode attention
+/// for one (sequence, head) per block, one token per sequence (row =
+/// sequence index), in one pass: (DT >= 0, RWKV-6) the decay from its LoRA,
+/// the WKV5 state update and readout, the head's GroupNorm and (g not null)
+/// the gate multiply. Thread j < N owns value column j of the head state
+/// S[key i][value j], which lives in dynamic shared memory (loaded and
+/// stored coalesced; column reads are conflict-free), followed by the staged
+/// r, k, w and u of the head and (DT >= 0) the sequence's LoRA row lo [D].
+/// Per element the float32 formulas are those of wkv5_kernel (the readout
+/// summed over the keys in the same order), group_norm_kernel and
+/// zip_kernel; only the grouping of the GroupNorm's sums differs. DT < 0: w
+/// is given, with one row (wper false) or one per sequence. DT >= 0 (the
+/// element type of w2 [C, D], scales w2s for I8 and F8E4M3): thread j
+/// computes w = exp(-exp(lo . w2[c] + bias[c])) (matmul_kernel's epilogue
+/// order: the product, the bias, the function), stores it in w and stages it.
+template <int DT>
+__global__ void __launch_bounds__(kMaxGenericN)
+    attn_decode_v5_kernel(float* __restrict__ y, const float* __restrict__ r, const float* __restrict__ k,
+                          const float* __restrict__ v, float* __restrict__ w, bool wper,
+                          const float* __restrict__ u, const float* __restrict__ g, const float* __restrict__ lnw,
+                          const float* __restrict__ lnb, float* __restrict__ state, int64_t width, int64_t nslots,
+                          int64_t off, int64_t C, int H, const int32_t* __restrict__ batch, int nseq, float eps,
+                          const float* __restrict__ lo, const void* __restrict__ w2, const float* __restrict__ w2s,
+                          const float* __restrict__ bias, int D) {
+  __shared__ float red[32];
+  DYNAMIC_SHARED(float, dyn);
+  const int s = blockIdx.x / H, h = blockIdx.x % H;
+  const int N = int(C / H), j = threadIdx.x;
+  const bool active = j < N;
+  const int64_t slot = batch[nseq + 1 + s];
+  if (slot < 0 || slot >= nslots || batch[s] != s || batch[s + 1] != s + 1) return;  // the whole block
+  float* Ss = dyn;  // S[i][j] at i*N + j
+  float *sr = dyn + N * N, *sk = sr + N, *sw = sk + N, *su = sw + N;
+  float* st = state + slot * width + off + int64_t(h) * N * N;
+  const int64_t c = int64_t(h) * N + j, e = int64_t(s) * C + c;
+  float vj = 0.f;
+  if constexpr (DT >= 0) {
+    float* slo = su + N;
+    for (int d = threadIdx.x; d < D; d += blockDim.x) slo[d] = lo[int64_t(s) * D + d];
+    __syncthreads();
+    if (active) {
+      float acc = 0.f;
+      for (int d = 0; d < D; ++d) acc += slo[d] * load_elem<DT>(w2, c * D + d, w2s, c);
+      const float wv = rwkv_unary<4>(acc + bias[c]);
+      w[e] = wv;
+      sw[j] = wv;
+    }
+  } else {
+    if (active) sw[j] = w[(wper ? e : c)];
+  }
+  if (active) {
+    sr[j] = r[e];
+    sk[j] = k[e];
+    su[j] = u[c];
+    vj = v[e];
+  }
+  for (int idx = threadIdx.x; idx < N * N; idx += blockDim.x) Ss[idx] = st[idx];
+  __syncthreads();
+
+  // WKV5: y_j = sum_i r_i (u_i k_i v_j + S_ij); S_ij = k_i v_j + w_i S_ij.
+  float yj = 0.f;
+  if (active) {
+    for (int i = 0; i < N; ++i) {
+      const float kv = sk[i] * vj, sij = Ss[i * N + j];
+      yj += sr[i] * (su[i] * kv + sij);
+      Ss[i * N + j] = kv + sw[i] * sij;
+    }
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < N * N; idx += blockDim.x) st[idx] = Ss[idx];
+
+  // GroupNorm over the head, then the gate.
+  const float mean = block_sum(yj, red) / N;
+  const float d = active ? yj - mean : 0.f;
+  const float inv = 1.f / sqrtf(block_sum(d * d, red) / N + eps);
+  if (active) {
+    const float o = (yj - mean) * inv * lnw[c] + lnb[c];
+    y[e] = g ? o * g[e] : o;
+  }
+}
+
+/// attn_decode_v5_smem is the dynamic shared memory of attn_decode_v5_kernel in floats (D: the LoRA's width, 0 without).
+inline int attn_decode_v5_smem(int N, int D) { return N * N + 4 * N + D; }
+
 }  // namespace
 
 /// RWKV-4 WKV over k, v [n, C] with w, u [1, C]; state row: aa, bb, pp at
@@ -450,6 +537,72 @@ cudaError_t rwkvcu_launch_attn_decode_v7(cudaStream_t s, float* y, float* kk, co
   RWKV_LAUNCH(attn_decode_v7_kernel, dim3(unsigned(nseq * heads)), dim3(th), smem, s)(
       y, kk, r, w, k, v, a, g, kK, kA, rK, lnw, lnb, state, width, nslots, off, C, int(heads), batch, int(nseq), eps);
   return rwkvcu_check_launch();
+}
+
+namespace {
+
+/// launch_attn_decode_v5 queues attn_decode_v5_kernel<DT> (see rwkvcu_launch_attn_decode_v5).
+template <int DT>
+cudaError_t launch_attn_decode_v5(cudaStream_t s, float* y, const float* r, const float* k, const float* v, float* w,
+                                  bool wper, const float* u, const float* g, const float* lnw, const float* lnb,
+                                  float* state, int64_t width, int64_t nslots, int64_t off, int64_t C, int32_t heads,
+                                  const int32_t* batch, int32_t nseq, float eps, const float* lo, const void* w2,
+                                  const float* w2s, const float* bias, int D) {
+  const int N = int(C / heads);
+  const unsigned th = unsigned(rwkvcu_ceil_div(N, 32) * 32);
+  const size_t smem = size_t(attn_decode_v5_smem(N, D)) * sizeof(float);
+  if (smem > 48 * 1024) {
+    if (cudaError_t e = cudaFuncSetAttribute(attn_decode_v5_kernel<DT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             int(smem)))
+      return e;
+  }
+  RWKV_LAUNCH(attn_decode_v5_kernel<DT>, dim3(unsigned(nseq * heads)), dim3(th), smem, s)(
+      y, r, k, v, w, wper, u, g, lnw, lnb, state, width, nslots, off, C, int(heads), batch, int(nseq), eps, lo, w2, w2s,
+      bias, D);
+  return rwkvcu_check_launch();
+}
+
+}  // namespace
+
+/// RWKV-5/6 fused decode attention (attn_decode_v5_kernel): one row per
+/// sequence (n == nseq), heads of size N = C/heads <= kMaxGenericN; w has
+/// wrows (1 or n) rows; g may be null (no gate).
+cudaError_t rwkvcu_launch_attn_decode_v5(cudaStream_t s, float* y, const float* r, const float* k, const float* v,
+                                         const float* w, int64_t wrows, const float* u, const float* g,
+                                         const float* lnw, const float* lnb, float* state, int64_t width,
+                                         int64_t nslots, int64_t off, int64_t C, int32_t heads,
+                                         const int32_t* batch, int32_t nseq, float eps) {
+  if (C / heads > kMaxGenericN) return cudaErrorNotSupported;
+  const bool wper = wrows != 1 || nseq == 1;
+  return launch_attn_decode_v5<-1>(s, y, r, k, v, const_cast<float*>(w), wper, u, g, lnw, lnb, state, width, nslots,
+                                   off, C, heads, batch, nseq, eps, nullptr, nullptr, nullptr, nullptr, 0);
+}
+
+/// RWKV-6 fused decode attention with the decay's LoRA-up
+/// (attn_decode_v5_kernel<dtype>): w [n, C] receives exp(-exp(lo @ w2^T +
+/// bias)); lo [n, D]; w2 [C, D] of element type dtype (scales w2s for I8 and
+/// F8E4M3); otherwise as rwkvcu_launch_attn_decode_v5 with a gate.
+cudaError_t rwkvcu_launch_attn_decode_v6(cudaStream_t s, float* y, float* w, const float* r, const float* k,
+                                         const float* v, const float* lo, const void* w2, int32_t dtype,
+                                         const float* w2s, int64_t D, const float* bias, const float* u,
+                                         const float* g, const float* lnw, const float* lnb, float* state,
+                                         int64_t width, int64_t nslots, int64_t off, int64_t C, int32_t heads,
+                                         const int32_t* batch, int32_t nseq, float eps) {
+  if (C / heads > kMaxGenericN) return cudaErrorNotSupported;
+#define RWKVCU_ATTN_V6_CASE(DTV)                                                                                     \
+  case DTV:                                                                                                           \
+    return launch_attn_decode_v5<DTV>(s, y, r, k, v, w, true, u, g, lnw, lnb, state, width, nslots, off, C, heads, \
+                                      batch, nseq, eps, lo, w2, w2s, bias, int(D));
+  switch (dtype) {
+    RWKVCU_ATTN_V6_CASE(kF32)
+    RWKVCU_ATTN_V6_CASE(kF16)
+    RWKVCU_ATTN_V6_CASE(kBF16)
+    RWKVCU_ATTN_V6_CASE(kI8)
+    RWKVCU_ATTN_V6_CASE(kF8E4M3)
+    default:
+      return cudaErrorInvalidValue;
+  }
+#undef RWKVCU_ATTN_V6_CASE
 }
 
 // ---- Checked entry points of the C ABI (csrc/include/rwkvcu.h) ------------------------
@@ -568,6 +721,92 @@ int rwkvcu_attn_decode_v7(rwkvcu_context* ctx, rwkvcu_tensor* y, rwkvcu_tensor* 
            (long long)n, int(nseq));
     launch(ctx, op, [&] { return rwkvcu_launch_attn_decode_v7(ctx->stream, yp, kkp, rp, wp, kp, vp, ap, gp, kKp, kAp, rKp, lwp, lbp,
                                                           sp, state->cols, state->rows, off, C, heads, b, nseq, eps); });
+  });
+}
+
+int rwkvcu_attn_decode_v5(rwkvcu_context* ctx, rwkvcu_tensor* y, const rwkvcu_tensor* r, const rwkvcu_tensor* k,
+                          const rwkvcu_tensor* v, const rwkvcu_tensor* w, const rwkvcu_tensor* u,
+                          const rwkvcu_tensor* g, const rwkvcu_tensor* ln_w, const rwkvcu_tensor* ln_b,
+                          rwkvcu_tensor* state, int64_t off, int32_t heads, float eps) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_attn_decode_v5";
+    const float* kp = F(ctx, k, -1, -1, op, "k");
+    const int64_t n = k->rows, C = k->cols;
+    float* yp = F(ctx, y, n, C, op, "y");
+    const float* rp = F(ctx, r, n, C, op, "r");
+    const float* vp = F(ctx, v, n, C, op, "v");
+    int64_t wr = 0;
+    const float* wp = Fb(ctx, w, n, C, op, "w", &wr);
+    const float* up = F(ctx, u, 1, C, op, "u");
+    const float* gp = g ? F(ctx, g, n, C, op, "g") : nullptr;
+    const float* lwp = F(ctx, ln_w, 1, C, op, "ln_w");
+    const float* lbp = F(ctx, ln_b, 1, C, op, "ln_b");
+    heads_divide(heads, C, op);
+    const int64_t N = C / heads;
+    if (N > kMaxGenericN)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: heads of %lld channels (at most %d)", op, (long long)N, kMaxGenericN);
+    float* sp = state_range(ctx, state, off, heads * N * N, op);
+    for (const void* in : {(const void*)rp, (const void*)kp, (const void*)vp, (const void*)wp, (const void*)up,
+                           (const void*)gp, (const void*)lwp, (const void*)lbp, (const void*)sp})
+      if (in == yp) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: y must not alias an input", op);
+    int32_t nseq = 0;
+    const int32_t* b = step_batch(ctx, n, state->rows, &nseq, op);
+    if (nseq != n)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: a decode step has one row per sequence, not %lld rows for %d sequences", op,
+           (long long)n, int(nseq));
+    launch(ctx, op, [&] { return rwkvcu_launch_attn_decode_v5(ctx->stream, yp, rp, kp, vp, wp, wr, up, gp, lwp, lbp, sp,
+                                                          state->cols, state->rows, off, C, heads, b, nseq, eps); });
+  });
+}
+
+int rwkvcu_attn_decode_v6(rwkvcu_context* ctx, rwkvcu_tensor* y, rwkvcu_tensor* w, const rwkvcu_tensor* r,
+                          const rwkvcu_tensor* k, const rwkvcu_tensor* v, const rwkvcu_tensor* decay_lo,
+                          const rwkvcu_tensor* decay_w2, const rwkvcu_tensor* decay, const rwkvcu_tensor* u,
+                          const rwkvcu_tensor* g, const rwkvcu_tensor* ln_w, const rwkvcu_tensor* ln_b,
+                          rwkvcu_tensor* state, int64_t off, int32_t heads, float eps) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_attn_decode_v6";
+    const float* kp = F(ctx, k, -1, -1, op, "k");
+    const int64_t n = k->rows, C = k->cols;
+    float* yp = F(ctx, y, n, C, op, "y");
+    float* wp = F(ctx, w, n, C, op, "w");
+    const float* rp = F(ctx, r, n, C, op, "r");
+    const float* vp = F(ctx, v, n, C, op, "v");
+    const float* lop = F(ctx, decay_lo, n, -1, op, "decay_lo");
+    const int64_t D = decay_lo->cols;
+    T(ctx, decay_w2, op, "decay_w2");
+    if (decay_w2->rows != C || decay_w2->cols != D)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: decay_w2 is [%lld, %lld], want [%lld, %lld]", op,
+           (long long)decay_w2->rows, (long long)decay_w2->cols, (long long)C, (long long)D);
+    if (decay_w2->dtype < RWKVCU_F32 || decay_w2->dtype > RWKVCU_F8E4M3)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: decay_w2 has element type %d", op, int(decay_w2->dtype));
+    const float* bp = F(ctx, decay, 1, C, op, "decay");
+    const float* up = F(ctx, u, 1, C, op, "u");
+    const float* gp = F(ctx, g, n, C, op, "g");
+    const float* lwp = F(ctx, ln_w, 1, C, op, "ln_w");
+    const float* lbp = F(ctx, ln_b, 1, C, op, "ln_b");
+    heads_divide(heads, C, op);
+    const int64_t N = C / heads;
+    if (N > kMaxGenericN)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: heads of %lld channels (at most %d)", op, (long long)N, kMaxGenericN);
+    float* sp = state_range(ctx, state, off, heads * N * N, op);
+    if (yp == wp) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: y and w must be distinct", op);
+    for (const void* in : {(const void*)rp, (const void*)kp, (const void*)vp, (const void*)lop,
+                           (const void*)decay_w2->data, (const void*)bp, (const void*)up, (const void*)gp,
+                           (const void*)lwp, (const void*)lbp, (const void*)sp})
+      if (in == yp || in == wp) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: y and w must not alias an input", op);
+    int32_t nseq = 0;
+    const int32_t* b = step_batch(ctx, n, state->rows, &nseq, op);
+    if (nseq != n)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: a decode step has one row per sequence, not %lld rows for %d sequences", op,
+           (long long)n, int(nseq));
+    launch(ctx, op, [&] {
+      return rwkvcu_launch_attn_decode_v6(ctx->stream, yp, wp, rp, kp, vp, lop, decay_w2->data, decay_w2->dtype,
+                                          decay_w2->scales, D, bp, up, gp, lwp, lbp, sp, state->cols, state->rows, off, C,
+                                          heads, b, nseq, eps);
+    });
   });
 }
 

@@ -21,12 +21,24 @@ type opLevel struct{ backend.Backend }
 type fusedCounter struct {
 	backend.Backend
 	calls, zipMaps, norms, groups int
+	v5calls                       int // AttnDecodeV5
+	v6calls                       int // AttnDecodeV6
 }
 
-func (f *fusedCounter) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, lnW, lnB, state backend.Tensor, off int,
+func (f *fusedCounter) AttnDecodeV6(y, w, r, k, v, decayLo, decayW2, decay, u, g, lnW, lnB, state backend.Tensor, off, heads int, eps float32) {
+	f.v6calls++
+	f.Backend.(backend.FusedV6).AttnDecodeV6(y, w, r, k, v, decayLo, decayW2, decay, u, g, lnW, lnB, state, off, heads, eps)
+}
+
+func (f *fusedCounter) AttnDecodeV5(y, r, k, v, w, u, g, lnW, lnB, state backend.Tensor, off, heads int, eps float32) {
+	f.v5calls++
+	f.Backend.(backend.FusedV5).AttnDecodeV5(y, r, k, v, w, u, g, lnW, lnB, state, off, heads, eps)
+}
+
+func (f *fusedCounter) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, gate, lnW, lnB, state backend.Tensor, off int,
 	mixes []backend.Tensor, style backend.MixStyle, eps float32) {
 	f.norms++
-	f.Backend.(backend.FusedNorm).AddNormShiftMix(outs, xx, prev, x, residual, lnW, lnB, state, off, mixes, style, eps)
+	f.Backend.(backend.FusedNorm).AddNormShiftMix(outs, xx, prev, x, residual, gate, lnW, lnB, state, off, mixes, style, eps)
 }
 
 func (f *fusedCounter) MatMulGroup(entries []backend.Product) {
@@ -113,13 +125,13 @@ type normOnly struct {
 	calls, withResidual int
 }
 
-func (n *normOnly) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, lnW, lnB, state backend.Tensor, off int,
+func (n *normOnly) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, gate, lnW, lnB, state backend.Tensor, off int,
 	mixes []backend.Tensor, style backend.MixStyle, eps float32) {
 	n.calls++
 	if residual != nil {
 		n.withResidual++
 	}
-	n.Backend.(backend.FusedNorm).AddNormShiftMix(outs, xx, prev, x, residual, lnW, lnB, state, off, mixes, style, eps)
+	n.Backend.(backend.FusedNorm).AddNormShiftMix(outs, xx, prev, x, residual, gate, lnW, lnB, state, off, mixes, style, eps)
 }
 
 // TestFusedNorm: for every version, on the CPU backend (whose AddNormShiftMix
@@ -200,7 +212,7 @@ func TestFusedNorm(t *testing.T) {
 // TestFusedProductsSharedModels: on the CPU backend every shared model file
 // (every version, weight type and container) gives the same bits through the
 // grouped products (backend.FusedProducts, with the fused attention and
-// elementwise operations) as through the op-level graph: logits and states
+// elementwise operations, RWKV-5's and RWKV-6's decode attention) as through the op-level graph: logits and states
 // after a prompt, after single-sequence decode steps (N = 1) and after
 // batched decode steps of three sequences (N = 3), in which every layer runs
 // its version's number of product groups.
@@ -214,10 +226,11 @@ func TestFusedProductsSharedModels(t *testing.T) {
 		t.Fatalf("only %d shared model files: %v", len(files), files)
 	}
 	// Product groups per layer and decode step: RWKV-7's products of the
-	// mixed inputs and LoRA-ups; RWKV-6's mix LoRA-down, mix LoRA-ups,
-	// products of the mixed inputs and decay LoRA-up; RWKV-5's products;
+	// mixed inputs and LoRA-ups; RWKV-6's mix LoRA-downs, mix LoRA-ups and
+	// products of the mixed inputs (its decay's LoRA-up is in the fused
+	// attention); RWKV-5's products;
 	// and every version's channel mix.
-	groupsPerLayer := map[weights.Version]int{weights.V7: 3, weights.V6: 5, weights.V52: 2, weights.V51: 2, weights.V4: 1}
+	groupsPerLayer := map[weights.Version]int{weights.V7: 3, weights.V6: 4, weights.V52: 2, weights.V51: 2, weights.V4: 1}
 	seen := map[weights.Version]int{}
 	same := func(t *testing.T, what string, a, b []float32) {
 		t.Helper()
@@ -268,8 +281,8 @@ func TestFusedProductsSharedModels(t *testing.T) {
 					logits[i][j] = l
 				}
 			}
-			if fused.groups != 0 {
-				t.Fatalf("prefill used %d product groups", fused.groups)
+			if fused.groups != 0 || fused.v5calls != 0 || fused.v6calls != 0 {
+				t.Fatalf("prefill used %d product groups and %d fused RWKV-5/6 attentions", fused.groups, fused.v5calls+fused.v6calls)
 			}
 			for j := range logits[0] {
 				same(t, fmt.Sprintf("prompt %d logits", j), logits[0][j], logits[1][j])
@@ -304,6 +317,17 @@ func TestFusedProductsSharedModels(t *testing.T) {
 			}
 			if want := 8 * perStep; fused.groups != want {
 				t.Fatalf("8 decode steps ran %d product groups, want %d", fused.groups, want)
+			}
+			switch v := models[1].cfg.Version; v {
+			case weights.V51, weights.V52: // one fused attention per layer and decode step
+				if want := 8 * models[1].cfg.Layers; fused.v5calls != want {
+					t.Fatalf("8 decode steps ran %d fused RWKV-5 attentions, want %d", fused.v5calls, want)
+				}
+			case weights.V6: // ... with the decay's LoRA-up
+				if want := 8 * models[1].cfg.Layers; fused.v6calls != want || fused.v5calls != 0 {
+					t.Fatalf("8 decode steps ran %d fused RWKV-6 attentions and %d RWKV-5 ones, want %d and none", fused.v6calls,
+						fused.v5calls, want)
+				}
 			}
 			for j := range sess[0] {
 				st0, err0 := sess[0][j].State()

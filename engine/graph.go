@@ -12,18 +12,24 @@ import "github.com/rwkvgo/rwkvgo/engine/backend"
 func (m *Model) forward(s *scratch) {
 	per := m.cfg.LayerStateSize()
 	C := m.cfg.Embd
-	var residual backend.Tensor // the previous sublayer's output, not yet in s.x
+	// residual is the previous sublayer's output, not yet in s.x, and gate
+	// the factor it still takes (the channel mix's receptance, which the
+	// fused opening applies), or nil.
+	var residual, gate backend.Tensor
 	for _, l := range m.layers {
 		b := l.common()
 		off := b.index * per
-		mixes, style := l.timeMixes()
-		m.openSublayer(s, residual, b.LN1W, b.LN1B, off+C, s.tmOut[:len(mixes)], mixes, style)
+		mixes, style := l.timeMixes(s)
+		m.openSublayer(s, residual, gate, b.LN1W, b.LN1B, off+C, s.tmOut[:len(mixes)], mixes, style)
 		l.timeMix(m, s, off)
 
 		mixes, style, _ = l.channelMixes()
-		m.openSublayer(s, s.out, b.LN2W, b.LN2B, off, s.cmOut[:len(mixes)], mixes, style)
-		m.channelMix(s, l)
+		m.openSublayer(s, s.out, nil, b.LN2W, b.LN2B, off, s.cmOut[:len(mixes)], mixes, style)
+		gate = m.channelMix(s, l)
 		residual = s.out
+	}
+	if gate != nil {
+		m.be.Zip(residual, residual, gate, backend.Mul)
 	}
 	if residual != nil {
 		m.be.Zip(s.x, s.x, residual, backend.Add)
@@ -31,16 +37,19 @@ func (m *Model) forward(s *scratch) {
 }
 
 // openSublayer opens a time mix or a channel mix: it adds residual (nil:
-// none) to s.x, normalises s.x into s.xx with the sublayer's LayerNorm,
+// none; times gate unless gate is nil) to s.x, normalises s.x into s.xx with the sublayer's LayerNorm,
 // shifts s.xx into s.prev through the state at off, and computes the
 // sublayer's token-shift mixes into outs. One operation on a
 // backend.FusedNorm backend (the same bits on the CPU backend), the
 // operations it is defined by on the others.
-func (m *Model) openSublayer(s *scratch, residual, lnW, lnB backend.Tensor, off int, outs, mixes []backend.Tensor, style backend.MixStyle) {
+func (m *Model) openSublayer(s *scratch, residual, gate, lnW, lnB backend.Tensor, off int, outs, mixes []backend.Tensor, style backend.MixStyle) {
 	be, eps := m.be, m.cfg.LayerNormEps
 	if f, ok := be.(backend.FusedNorm); ok {
-		f.AddNormShiftMix(outs, s.xx, s.prev, s.x, residual, lnW, lnB, m.states.t, off, mixes, style, eps)
+		f.AddNormShiftMix(outs, s.xx, s.prev, s.x, residual, gate, lnW, lnB, m.states.t, off, mixes, style, eps)
 		return
+	}
+	if gate != nil {
+		be.Zip(residual, residual, gate, backend.Mul)
 	}
 	if residual != nil {
 		be.Zip(s.x, s.x, residual, backend.Add)
@@ -51,8 +60,10 @@ func (m *Model) openSublayer(s *scratch, residual, lnW, lnB backend.Tensor, off 
 }
 
 // channelMix: the squared-ReLU MLP of every version, from the token-shift
-// mixes in s.xk (and s.xr); result in s.out.
-func (m *Model) channelMix(s *scratch, l *layer) {
+// mixes in s.xk (and s.xr); result in s.out. On a backend.FusedNorm backend
+// the receptance's factor is left to the next sublayer's opening: it returns
+// the tensor s.out still has to be multiplied by (nil: none).
+func (m *Model) channelMix(s *scratch, l *layer) (gate backend.Tensor) {
 	be := m.be
 	b := l.common()
 	_, _, receptance := l.channelMixes()
@@ -73,13 +84,18 @@ func (m *Model) channelMix(s *scratch, l *layer) {
 	} else {
 		be.MatMulT(s.out, s.ffn, b.FFNValueT) // reads only the rows of non-zero activations
 	}
-	if receptance != nil {
-		if g == nil {
-			be.MatMul(s.r, s.xr, receptance)
-			be.Map(s.r, s.r, backend.Sigmoid)
-		}
-		be.Zip(s.out, s.out, s.r, backend.Mul)
+	if receptance == nil {
+		return nil
 	}
+	if g == nil {
+		be.MatMul(s.r, s.xr, receptance)
+		be.Map(s.r, s.r, backend.Sigmoid)
+	}
+	if _, ok := be.(backend.FusedNorm); ok {
+		return s.r // the next opening adds s.out * s.r (the same bits)
+	}
+	be.Zip(s.out, s.out, s.r, backend.Mul)
+	return nil
 }
 
 // products returns the backend's grouped products on a decode step (the

@@ -48,7 +48,7 @@ type versionLayer interface {
 	// timeMixes returns the token-shift mixes that open the time mix and
 	// their style: the layer loop computes them (into s.tmOut) with the
 	// LayerNorm and the token shift (see Model.openSublayer).
-	timeMixes() (mixes []backend.Tensor, style backend.MixStyle)
+	timeMixes(s *scratch) (mixes []backend.Tensor, style backend.MixStyle)
 	// timeMix computes the attention of the layer into s.out from the
 	// opening mixes in s.tmOut (and s.xx and s.prev, the normalised and
 	// the previous rows), updating the head state at off in the state
@@ -91,7 +91,9 @@ type binder struct {
 	known   map[string]bool // names any block of the version has
 	vec     func(name string) backend.Tensor
 	mat     func(name string, transposed bool) backend.Tensor
-	used    map[string]bool
+	// rows uploads a matrix as parts equal blocks of its rows.
+	rows func(name string, parts []backend.Tensor)
+	used map[string]bool
 }
 
 // newLayer binds block i of the model's version: each tagged field receives
@@ -163,6 +165,21 @@ func (bd *binder) bind(v reflect.Value, prefix string) error {
 				return fmt.Errorf("engine: RWKV %s layer field %s: tensor %q is not in the version's table", bd.cfg.Version, field.Name, name)
 			} else if t != nil {
 				v.Field(f).Set(reflect.ValueOf(t))
+			}
+		case field.Type.Kind() == reflect.Array && field.Type.Elem() == tensorType && opts == "rows":
+			// one matrix, bound as field.Type.Len() equal blocks of its rows
+			if !bd.known[name] {
+				return fmt.Errorf("engine: RWKV %s layer field %s: tensor %q is not in the version's table", bd.cfg.Version, field.Name, name)
+			}
+			if bd.present[name] {
+				bd.used[name] = true
+				parts := make([]backend.Tensor, field.Type.Len())
+				bd.rows(prefix+name, parts)
+				for j, t := range parts {
+					if t != nil {
+						v.Field(f).Index(j).Set(reflect.ValueOf(t))
+					}
+				}
 			}
 		case field.Type.Kind() == reflect.Array && field.Type.Elem() == tensorType && strings.Contains(name, "%d"):
 			for j := 0; j < field.Type.Len(); j++ {

@@ -357,12 +357,32 @@ func (m *Model) upload(wm *weights.Model, borrow bool, q Quantization) error {
 		m.owned = append(m.owned, t)
 		return t
 	}
+	var uploadT func(w *weights.Tensor, transposed bool) backend.Tensor
 	upload := func(name string, transposed bool) backend.Tensor {
 		w, err := wm.Matrix(name)
 		if err != nil {
 			setErr(err)
 			return nil
 		}
+		return uploadT(w, transposed)
+	}
+	rows := func(name string, parts []backend.Tensor) {
+		w, err := wm.Matrix(name)
+		if err != nil {
+			setErr(err)
+			return
+		}
+		ws, err := splitRows(w, len(parts))
+		if err != nil {
+			setErr(err)
+			return
+		}
+		for j, p := range ws {
+			parts[j] = uploadT(p, false)
+		}
+	}
+	uploadT = func(w *weights.Tensor, transposed bool) backend.Tensor {
+		name := w.Name
 		t, borrowed, err := up.matrix(w, transposed)
 		if err != nil {
 			setErr(err)
@@ -387,7 +407,7 @@ func (m *Model) upload(wm *weights.Model, borrow bool, q Quantization) error {
 	if !ok {
 		return fmt.Errorf("engine: no layer graph for RWKV %s", m.cfg.Version)
 	}
-	bd := &binder{wm: wm, cfg: m.cfg, vec: vec, mat: upload}
+	bd := &binder{wm: wm, cfg: m.cfg, vec: vec, mat: upload, rows: rows}
 	for i := 0; i < m.cfg.Layers && firstErr == nil; i++ {
 		l, err := bd.newLayer(v, i)
 		if err != nil {
@@ -559,4 +579,32 @@ func transposeTiles[T uint16 | uint32](dst, src []T, rows, cols int) {
 			}
 		}
 	}
+}
+
+// splitRows returns parts matrices of equal blocks of w's rows (the same
+// name, so quantized on load like w). A matrix whose rows are not separable
+// in its stored form (blocks running across rows) is widened to float32
+// first, as uploading it would.
+func splitRows(w *weights.Tensor, parts int) ([]*weights.Tensor, error) {
+	if len(w.Shape) != 2 || parts <= 0 || w.Shape[0]%parts != 0 {
+		return nil, fmt.Errorf("engine: matrix %q of shape %s does not split into %d blocks of rows", w.Name, w.ShapeString(), parts)
+	}
+	rows, cols := w.Shape[0], w.Shape[1]
+	per := rows / parts
+	dt, data := w.DType, w.Data
+	rb := 0
+	if bdt, ok := dtypes[w.DType]; ok && bdt.RowBytes(cols) > 0 && len(w.Data) == rows*bdt.RowBytes(cols) {
+		rb = bdt.RowBytes(cols)
+	} else {
+		v, err := w.Float32()
+		if err != nil {
+			return nil, fmt.Errorf("engine: matrix %q: %w", w.Name, err)
+		}
+		dt, data, rb = weights.F32, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v)), 4*cols
+	}
+	out := make([]*weights.Tensor, parts)
+	for j := range out {
+		out[j] = &weights.Tensor{Name: w.Name, DType: dt, Shape: []int{per, cols}, Data: data[j*per*rb : (j+1)*per*rb : (j+1)*per*rb]}
+	}
+	return out, nil
 }

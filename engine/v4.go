@@ -42,7 +42,7 @@ func (l *v4Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Te
 	return l.cmMixes, backend.MixLerp, l.FFNR
 }
 
-func (l *v4Layer) timeMixes() ([]backend.Tensor, backend.MixStyle) {
+func (l *v4Layer) timeMixes(*scratch) ([]backend.Tensor, backend.MixStyle) {
 	return l.tmMixes, backend.MixLerp // k v r
 }
 

@@ -50,7 +50,7 @@ func (l *v5Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Te
 	return l.cmMixes, backend.MixLerp, l.FFNR
 }
 
-func (l *v5Layer) timeMixes() ([]backend.Tensor, backend.MixStyle) {
+func (l *v5Layer) timeMixes(*scratch) ([]backend.Tensor, backend.MixStyle) {
 	return l.tmMixes, backend.MixLerp // k v r (g)
 }
 
@@ -73,14 +73,32 @@ func (l *v5Layer) timeMix(m *Model, s *scratch, off int) {
 		be.MatMul(s.v, s.xv, l.WV)
 		be.MatMul(s.r, s.xr, l.WR)
 	}
-	be.WKV5(s.y, s.r, s.k, s.v, l.Decay, l.First, m.states.t, off+2*m.cfg.Embd, m.cfg.Heads)
-	be.GroupNorm(s.y, s.y, l.LnXW, l.LnXB, m.cfg.Heads, m.cfg.GroupNormEps)
-	if l.WG != nil {
-		if g == nil {
-			be.MatMul(s.g, s.xg, l.WG)
-			be.Map(s.g, s.g, backend.SiLU)
-		}
-		be.Zip(s.y, s.y, s.g, backend.Mul)
+	if l.WG != nil && g == nil {
+		be.MatMul(s.g, s.xg, l.WG)
+		be.Map(s.g, s.g, backend.SiLU)
 	}
+	var gate backend.Tensor // v5.1 has none
+	if l.WG != nil {
+		gate = s.g
+	}
+	attnV5(m, s.y, s.r, s.k, s.v, l.Decay, l.First, gate, l.LnXW, l.LnXB, off)
 	be.MatMul(s.out, s.y, l.WO)
+}
+
+// attnV5 computes the core of RWKV-5's and RWKV-6's attention into y: WKV5
+// over the head state at off+2C, the heads' GroupNorm and, when gate is not
+// nil, the gate multiply. One operation on a decode step of a
+// backend.FusedV5 backend (the same bits on the CPU backend), the operations
+// it is defined by otherwise.
+func attnV5(m *Model, y, r, k, v, w, u, gate, lnW, lnB backend.Tensor, off int) {
+	be, H, eps := m.be, m.cfg.Heads, m.cfg.GroupNormEps
+	if f, ok := be.(backend.FusedV5); ok && m.decode {
+		f.AttnDecodeV5(y, r, k, v, w, u, gate, lnW, lnB, m.states.t, off+2*m.cfg.Embd, H, eps)
+		return
+	}
+	be.WKV5(y, r, k, v, w, u, m.states.t, off+2*m.cfg.Embd, H)
+	be.GroupNorm(y, y, lnW, lnB, H, eps)
+	if gate != nil {
+		be.Zip(y, y, gate, backend.Mul)
+	}
 }

@@ -19,10 +19,11 @@ var versionV6 = version{
 
 // v6Scratch holds RWKV-6's own activations.
 type v6Scratch struct {
-	Mix5    backend.Tensor    `scratch:"5*MixLoRA"` // tanh(xxx @ maa_w1): the five LoRA inputs
-	MixLo   [5]backend.Tensor `scratch:"MixLoRA"`   // each of them
+	MixLo   [5]backend.Tensor `scratch:"MixLoRA"` // tanh(xxx @ maa_w1[j]): the five LoRA inputs
 	DecayLo backend.Tensor    `scratch:"DecayLoRA"`
 	Maa     [5]backend.Tensor `scratch:"Embd"` // the data-dependent mixes, order w k v r g
+
+	open [6]backend.Tensor // the opening's mixes (timeMixes)
 }
 
 // v6Layer is an RWKV-6 block (tensor table: weights/v6.go).
@@ -34,8 +35,8 @@ type v6Layer struct {
 	MixV    backend.Tensor    `tensor:"att.time_maa_v"`
 	MixR    backend.Tensor    `tensor:"att.time_maa_r"`
 	MixG    backend.Tensor    `tensor:"att.time_maa_g"`
-	MaaW1   backend.Tensor    `tensor:"att.time_maa_w1"`    // [5D, C]
-	MaaW2   [5]backend.Tensor `tensor:"att.time_maa_w2.%d"` // [C, D] each, order w k v r g
+	MaaW1   [5]backend.Tensor `tensor:"att.time_maa_w1,rows"` // [D, C] each: [5D, C] by blocks of rows, order w k v r g
+	MaaW2   [5]backend.Tensor `tensor:"att.time_maa_w2.%d"`   // [C, D] each, order w k v r g
 	Decay   backend.Tensor    `tensor:"att.time_decay"`
 	DecayW1 backend.Tensor    `tensor:"att.time_decay_w1"`
 	DecayW2 backend.Tensor    `tensor:"att.time_decay_w2"`
@@ -51,18 +52,22 @@ type v6Layer struct {
 	FMixR   backend.Tensor    `tensor:"ffn.time_maa_r"`
 	FFNR    backend.Tensor    `tensor:"ffn.receptance.weight"`
 
-	bias             [5]backend.Tensor // the mixes' static parts, order w k v r g
-	tmMixes, cmMixes []backend.Tensor
+	bias    [5]backend.Tensor // the mixes' static parts, order w k v r g
+	cmMixes []backend.Tensor
 }
 
 func (l *v6Layer) bound(int) {
 	l.bias = [5]backend.Tensor{l.MixW, l.MixK, l.MixV, l.MixR, l.MixG}
-	l.tmMixes = []backend.Tensor{l.MixX}
 	l.cmMixes = []backend.Tensor{l.FMixK, l.FMixR}
 }
 
-func (l *v6Layer) timeMixes() ([]backend.Tensor, backend.MixStyle) {
-	return l.tmMixes, backend.MixDelta // xxx, into s.xa
+// timeMixes: the static mix time_maa_x into s.xa, and the normalised rows
+// themselves (a zero mix) into the five data-dependent mixes' outputs, which
+// their LoRA-ups then interpolate towards the previous rows in place.
+func (l *v6Layer) timeMixes(s *scratch) ([]backend.Tensor, backend.MixStyle) {
+	x := s.ext.(*v6Scratch)
+	x.open = [6]backend.Tensor{l.MixX, s.zero, s.zero, s.zero, s.zero, s.zero}
+	return x.open[:], backend.MixDelta // xxx, then x itself five times
 }
 
 func (l *v6Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Tensor) {
@@ -71,31 +76,36 @@ func (l *v6Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Te
 
 // timeMix: RWKV-6 attention with data-dependent token shift and decay. On a
 // decode step with backend.FusedProducts its products run as four groups
-// with their epilogues: the mixes' LoRA-down, their five LoRA-ups with the
-// static mixes as biases, the products of the mixed inputs (with the gate's
-// SiLU and the decay's LoRA-down), and the decay's LoRA-up.
+// with their epilogues: the mixes' five LoRA-downs with their tanh, their
+// five LoRA-ups with the static mixes as biases and the token shift's
+// interpolation (x + (prev - x) * mix, from the normalised rows the opening
+// left in the outputs), the products of the mixed inputs (with the gate's
+// SiLU and the decay's LoRA-down), and the decay's LoRA-up, which a
+// backend.FusedV6 backend computes inside the decode attention.
 func (l *v6Layer) timeMix(m *Model, s *scratch, off int) {
 	be := m.be
 	x := s.ext.(*v6Scratch)
 	g := m.products()
 	if g != nil {
-		g.MatMulGroup(append(m.prods[:0], backend.Product{Out: x.Mix5, In: s.xa, W: l.MaaW1, Act: backend.Activate(backend.Tanh)}))
 		ps := m.prods[:0]
-		for j, maa := range x.Maa {
-			be.Slice(x.MixLo[j], x.Mix5, j*m.cfg.MixLoRA)
-			ps = append(ps, backend.Product{Out: maa, In: x.MixLo[j], W: l.MaaW2[j], Bias: l.bias[j]})
+		for j, lo := range x.MixLo {
+			ps = append(ps, backend.Product{Out: lo, In: s.xa, W: l.MaaW1[j], Act: backend.Activate(backend.Tanh)})
+		}
+		g.MatMulGroup(ps)
+		ps = m.prods[:0]
+		for j, out := range s.tmOut[1:6] { // w k v r g
+			ps = append(ps, backend.Product{Out: out, In: x.MixLo[j], W: l.MaaW2[j], Bias: l.bias[j], Lerp: s.prev})
 		}
 		g.MatMulGroup(ps)
 	} else {
-		be.MatMul(x.Mix5, s.xa, l.MaaW1)
-		be.Map(x.Mix5, x.Mix5, backend.Tanh)
 		for j, maa := range x.Maa {
-			be.Slice(x.MixLo[j], x.Mix5, j*m.cfg.MixLoRA)
+			be.MatMul(x.MixLo[j], s.xa, l.MaaW1[j])
+			be.Map(x.MixLo[j], x.MixLo[j], backend.Tanh)
 			be.MatMul(maa, x.MixLo[j], l.MaaW2[j])
 			be.Zip(maa, maa, l.bias[j], backend.Add)
 		}
+		be.MixN(s.tmOut[1:6], s.xx, s.prev, x.Maa[:], backend.MixDelta) // w k v r g
 	}
-	be.MixN(s.tmOut[1:], s.xx, s.prev, x.Maa[:], backend.MixDelta) // w k v r g
 	if g != nil {
 		// the products of the mixed inputs, then the decay's LoRA-up
 		g.MatMulGroup(append(m.prods[:0],
@@ -104,6 +114,13 @@ func (l *v6Layer) timeMix(m *Model, s *scratch, off int) {
 			backend.Product{Out: s.v, In: s.xv, W: l.WV},
 			backend.Product{Out: s.g, In: s.xg, W: l.WG, Act: backend.Activate(backend.SiLU)},
 			backend.Product{Out: x.DecayLo, In: s.xw, W: l.DecayW1, Act: backend.Activate(backend.Tanh)}))
+		if f, ok := be.(backend.FusedV6); ok {
+			// the decay's LoRA-up inside the attention
+			f.AttnDecodeV6(s.y, s.w, s.r, s.k, s.v, x.DecayLo, l.DecayW2, l.Decay, l.First, s.g, l.LnXW, l.LnXB,
+				m.states.t, off+2*m.cfg.Embd, m.cfg.Heads, m.cfg.GroupNormEps)
+			be.MatMul(s.out, s.y, l.WO)
+			return
+		}
 		g.MatMulGroup(append(m.prods[:0],
 			backend.Product{Out: s.w, In: x.DecayLo, W: l.DecayW2, Bias: l.Decay, Act: backend.Activate(backend.NegExpExp)}))
 	} else {
@@ -118,8 +135,6 @@ func (l *v6Layer) timeMix(m *Model, s *scratch, off int) {
 		be.Zip(s.w, s.w, l.Decay, backend.Add)
 		be.Map(s.w, s.w, backend.NegExpExp)
 	}
-	be.WKV5(s.y, s.r, s.k, s.v, s.w, l.First, m.states.t, off+2*m.cfg.Embd, m.cfg.Heads)
-	be.GroupNorm(s.y, s.y, l.LnXW, l.LnXB, m.cfg.Heads, m.cfg.GroupNormEps)
-	be.Zip(s.y, s.y, s.g, backend.Mul)
+	attnV5(m, s.y, s.r, s.k, s.v, s.w, l.First, s.g, l.LnXW, l.LnXB, off)
 	be.MatMul(s.out, s.y, l.WO)
 }

@@ -69,7 +69,7 @@ func (l *v7Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Te
 	return l.cmMixes, backend.MixDelta, nil
 }
 
-func (l *v7Layer) timeMixes() ([]backend.Tensor, backend.MixStyle) {
+func (l *v7Layer) timeMixes(*scratch) ([]backend.Tensor, backend.MixStyle) {
 	return l.X[:], backend.MixDelta // r w k v a g
 }
 

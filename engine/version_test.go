@@ -137,9 +137,11 @@ type badLayer struct {
 
 type partialLayer struct{ block }
 
-func (l *partialLayer) bound(int)                                       {}
-func (l *partialLayer) timeMixes() ([]backend.Tensor, backend.MixStyle) { return nil, backend.MixLerp }
-func (l *partialLayer) timeMix(*Model, *scratch, int)                   {}
+func (l *partialLayer) bound(int) {}
+func (l *partialLayer) timeMixes(*scratch) ([]backend.Tensor, backend.MixStyle) {
+	return nil, backend.MixLerp
+}
+func (l *partialLayer) timeMix(*Model, *scratch, int) {}
 func (l *partialLayer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Tensor) {
 	return nil, backend.MixLerp, nil
 }

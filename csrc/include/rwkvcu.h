@@ -365,19 +365,47 @@ RWKVCU_API int rwkvcu_attn_decode_v7(rwkvcu_context *ctx, rwkvcu_tensor *y, rwkv
                                      const rwkvcu_tensor *ln_w, const rwkvcu_tensor *ln_b, rwkvcu_tensor *state,
                                      int64_t off, int32_t heads, float eps);
 
+/* The core of RWKV-5's and RWKV-6's decode attention (backend.FusedV5):
+ * the result of rwkvcu_wkv5(y, r, k, v, w, u, state, off, heads),
+ * rwkvcu_group_norm(y, y, ln_w, ln_b, heads, eps) and, when g is not NULL,
+ * rwkvcu_zip(y, y, g, RWKVCU_MUL), with the state rows of the step's slots
+ * updated. A decode step only (one row per sequence). r, k, v, g, y [N, C];
+ * w [1|N, C]; u, ln_w, ln_b [1, C]; y must not alias an input. */
+RWKVCU_API int rwkvcu_attn_decode_v5(rwkvcu_context *ctx, rwkvcu_tensor *y, const rwkvcu_tensor *r,
+                                     const rwkvcu_tensor *k, const rwkvcu_tensor *v, const rwkvcu_tensor *w,
+                                     const rwkvcu_tensor *u, const rwkvcu_tensor *g, const rwkvcu_tensor *ln_w,
+                                     const rwkvcu_tensor *ln_b, rwkvcu_tensor *state, int64_t off,
+                                     int32_t heads, float eps);
+
+/* RWKV-6's decode attention with its decay's LoRA-up (backend.FusedV6): the
+ * result of rwkvcu_matmul(w, decay_lo, decay_w2), rwkvcu_zip(w, w, decay,
+ * RWKVCU_ADD), rwkvcu_map(w, w, RWKVCU_NEG_EXP_EXP) and
+ * rwkvcu_attn_decode_v5(y, r, k, v, w, u, g, ln_w, ln_b, state, off, heads,
+ * eps). A decode step only. r, k, v, g, w, y [N, C]; decay_lo [N, D];
+ * decay_w2 [C, D] of any weight type; decay, u, ln_w, ln_b [1, C]; y and w
+ * distinct, neither aliasing an input. */
+RWKVCU_API int rwkvcu_attn_decode_v6(rwkvcu_context *ctx, rwkvcu_tensor *y, rwkvcu_tensor *w,
+                                     const rwkvcu_tensor *r, const rwkvcu_tensor *k, const rwkvcu_tensor *v,
+                                     const rwkvcu_tensor *decay_lo, const rwkvcu_tensor *decay_w2,
+                                     const rwkvcu_tensor *decay, const rwkvcu_tensor *u, const rwkvcu_tensor *g,
+                                     const rwkvcu_tensor *ln_w, const rwkvcu_tensor *ln_b, rwkvcu_tensor *state,
+                                     int64_t off, int32_t heads, float eps);
+
 /* The opening of a sublayer (backend.FusedNorm): the result of
- * rwkvcu_zip(x, x, residual, RWKVCU_ADD) (residual NULL: none),
+ * rwkvcu_zip(x, x, residual, RWKVCU_ADD) (residual NULL: none; with a gate,
+ * rwkvcu_zip(xx, residual, gate, RWKVCU_MUL) and rwkvcu_zip(x, x, xx,
+ * RWKVCU_ADD) instead; gate NULL: none, non-NULL only with a residual),
  * rwkvcu_layer_norm(xx, x, ln_w, ln_b, eps), rwkvcu_shift(prev, xx, state,
  * off) and rwkvcu_mix_n(outs, xx, prev, mixes, count, style), with every
  * side effect (x updated in place, xx, prev and the state rows of the
- * step's slots written). x, residual, xx, prev and outs[j] [N, C]; ln_w and
+ * step's slots written). x, residual, gate, xx, prev and outs[j] [N, C]; ln_w and
  * ln_b [1, C]; mixes[j] [1|N, C]; 1 <= count <= RWKVCU_MIX_N_MAX. On a
  * decode step (every sequence of the step has one row) one launch with the
  * composition's arithmetic; on another step the composition's kernels. xx,
  * prev, x and the outputs must be distinct and none may alias an input. */
 RWKVCU_API int rwkvcu_add_norm_shift_mix(rwkvcu_context *ctx, rwkvcu_tensor *const *outs, rwkvcu_tensor *xx,
                                          rwkvcu_tensor *prev, rwkvcu_tensor *x, const rwkvcu_tensor *residual,
-                                         const rwkvcu_tensor *ln_w, const rwkvcu_tensor *ln_b,
+                                         const rwkvcu_tensor *gate, const rwkvcu_tensor *ln_w, const rwkvcu_tensor *ln_b,
                                          rwkvcu_tensor *state, int64_t off, const rwkvcu_tensor *const *mixes,
                                          int32_t count, int32_t style, float eps);
 

@@ -26,6 +26,48 @@ type FusedV7 interface {
 	AttnDecodeV7(y, kk, r, w, k, v, a, g, kK, kA, rK, lnW, lnB, state Tensor, off, heads int, eps float32)
 }
 
+// FusedV5 is implemented by backends that run the core of RWKV-5's and
+// RWKV-6's decode attention as one operation. Optional like FusedV7.
+type FusedV5 interface {
+	// AttnDecodeV5 runs the core of the RWKV-5.1, 5.2 and 6 time mix for a
+	// decode step (every sequence of the step, BeginStep, has exactly one
+	// row; a step with a longer sequence is an error and nothing is
+	// touched). Its result is that of
+	//
+	//	WKV5(y, r, k, v, w, u, state, off, heads)
+	//	GroupNorm(y, y, lnW, lnB, heads, eps)
+	//	Zip(y, y, g, Mul)                 // only when g is not nil (RWKV-5.1 has no gate)
+	//
+	// including the update of the state rows of the step's slots. r, k, v,
+	// g and y are [N, C]; w is [1|N, C] (RWKV-5's static decay, RWKV-6's
+	// per token); u, lnW and lnB are [1, C]. y must not alias an input. A
+	// backend that computes the composition with the same float32
+	// operations in the same order gives the same bits; others agree within
+	// the reduction tolerance.
+	AttnDecodeV5(y, r, k, v, w, u, g, lnW, lnB, state Tensor, off, heads int, eps float32)
+}
+
+// FusedV6 is implemented by backends that run RWKV-6's decode attention
+// with its decay's LoRA-up as one operation. Optional like FusedV7.
+type FusedV6 interface {
+	// AttnDecodeV6 has the result of
+	//
+	//	MatMul(w, decayLo, decayW2)
+	//	Zip(w, w, decay, Add)
+	//	Map(w, w, NegExpExp)
+	//	AttnDecodeV5(y, r, k, v, w, u, g, lnW, lnB, state, off, heads, eps)
+	//
+	// including the side effects: w receives the decay, the state rows of
+	// the step's slots are updated. A decode step only, as AttnDecodeV5. r,
+	// k, v, g, w and y are [N, C]; decayLo is [N, D]; decayW2 [C, D] of any
+	// weight type the backend's MatMul takes; decay, u, lnW and lnB [1, C].
+	// y and w must be distinct, neither of them an input. A backend that
+	// computes the composition with the same float32 operations in the same
+	// order gives the same bits; others agree within the reduction
+	// tolerance.
+	AttnDecodeV6(y, w, r, k, v, decayLo, decayW2, decay, u, g, lnW, lnB, state Tensor, off, heads int, eps float32)
+}
+
 // FusedElementwise is implemented by backends that apply an elementwise
 // function of two arguments and one of one argument in a single pass, such as
 // the bias add and activation that follow a LoRA product (RWKV-7's decay
@@ -46,7 +88,9 @@ type FusedElementwise interface {
 type FusedNorm interface {
 	// AddNormShiftMix has the result of
 	//
-	//	Zip(x, x, residual, Add)         // only when residual is not nil
+	//	Zip(xx, residual, gate, Mul)     // only when gate is not nil
+	//	Zip(x, x, xx, Add)               // ... and then the gated residual
+	//	Zip(x, x, residual, Add)         // only when residual is not nil and gate is nil
 	//	LayerNorm(xx, x, lnW, lnB, eps)
 	//	Shift(prev, xx, state, off)
 	//	MixN(outs, xx, prev, mixes, style)
@@ -54,15 +98,17 @@ type FusedNorm interface {
 	// including every side effect: x is updated in place, xx and prev
 	// receive the normalised rows and the previous token's rows, and the
 	// state rows [off, off+C) of the step's slots (BeginStep) receive each
-	// sequence's last normalised row. x, residual, xx, prev and the outs
+	// sequence's last normalised row. The gate (the channel mix's
+	// receptance, whose product with the sublayer's output the residual
+	// add takes) needs a residual. x, residual, gate, xx, prev and the outs
 	// are [N, C]; lnW and lnB [1, C]; each mix [1|N, C]; len(outs) ==
 	// len(mixes), in [1, MaxMixN]. xx, prev, x and the outs must be
-	// distinct tensors, none of them an input (residual, lnW, lnB, state, a
-	// mix). A failing call reports the error through Err and changes
+	// distinct tensors, none of them an input (residual, gate, lnW, lnB,
+	// state, a mix). A failing call reports the error through Err and changes
 	// nothing. A backend that computes the composition with the same
 	// float32 operations in the same order gives the same bits; others agree
 	// within the LayerNorm's reduction tolerance.
-	AddNormShiftMix(outs []Tensor, xx, prev, x, residual, lnW, lnB, state Tensor, off int, mixes []Tensor, style MixStyle, eps float32)
+	AddNormShiftMix(outs []Tensor, xx, prev, x, residual, gate, lnW, lnB, state Tensor, off int, mixes []Tensor, style MixStyle, eps float32)
 }
 
 // MaxGroup is the largest number of products one MatMulGroup call takes.

@@ -50,6 +50,89 @@ func (b *Backend) AttnDecodeV7(y, kk, r, w, k, v, a, g, kK, kA, rK, lnW, lnB, st
 	b.Zip(y, y, g, backend.Mul)
 }
 
+var _ backend.FusedV5 = (*Backend)(nil)
+
+// AttnDecodeV5 implements backend.FusedV5 as the composition it is defined
+// by, after checking every operand first so that a failing call touches
+// nothing.
+func (b *Backend) AttnDecodeV5(y, r, k, v, w, u, g, lnW, lnB, state backend.Tensor, off, heads int, eps float32) {
+	if !b.okAttnV5("AttnDecodeV5", y, r, k, v, w, u, g, lnW, lnB, state, off, heads) {
+		return
+	}
+	b.WKV5(y, r, k, v, w, u, state, off, heads)
+	b.GroupNorm(y, y, lnW, lnB, heads, eps)
+	if g != nil {
+		b.Zip(y, y, g, backend.Mul)
+	}
+}
+
+// okAttnV5 checks the operands of AttnDecodeV5 (and of AttnDecodeV6's
+// attention), recording the first problem.
+func (b *Backend) okAttnV5(op string, y, r, k, v, w, u, g, lnW, lnB, state backend.Tensor, off, heads int) bool {
+	kt := b.t(k)
+	if kt == nil || !b.ok(op, kt.rows, kt.cols, y, r, k, v) || !b.okRow(op, kt.rows, kt.cols, w) ||
+		!b.ok(op, 1, kt.cols, u, lnW, lnB) || !b.ok(op, -1, -1, state) {
+		return false
+	}
+	if g != nil && !b.ok(op, kt.rows, kt.cols, g) {
+		return false
+	}
+	if heads <= 0 || kt.cols%heads != 0 {
+		b.fail("%s: %d heads do not divide %d", op, heads, kt.cols)
+		return false
+	}
+	n := kt.cols / heads
+	st := b.t(state)
+	bt, ok := b.batch(op, kt.rows, st)
+	if !ok || b.stateRow(st, 0, off, heads*n*n) == nil {
+		return false
+	}
+	if bt.Seqs() != bt.Rows() {
+		b.fail("%s: a decode step has one row per sequence, not %d rows for %d sequences", op, bt.Rows(), bt.Seqs())
+		return false
+	}
+	yt := b.t(y)
+	for _, in := range [...]backend.Tensor{r, k, v, w, u, g, lnW, lnB, state} {
+		if in != nil && b.t(in) == yt {
+			b.fail("%s: y must not alias an input", op)
+			return false
+		}
+	}
+	return true
+}
+
+var _ backend.FusedV6 = (*Backend)(nil)
+
+// AttnDecodeV6 implements backend.FusedV6 as the composition it is defined
+// by, after checking every operand first so that a failing call touches
+// nothing.
+func (b *Backend) AttnDecodeV6(y, w, r, k, v, decayLo, decayW2, decay, u, g, lnW, lnB, state backend.Tensor, off, heads int, eps float32) {
+	const op = "AttnDecodeV6"
+	if b.err != nil {
+		return
+	}
+	kt, lt, wt := b.t(k), b.t(decayLo), b.t(decayW2)
+	if kt == nil || lt == nil || wt == nil || !b.ok(op, kt.rows, kt.cols, w, g) || !b.ok(op, kt.rows, lt.cols, decayLo) ||
+		!b.ok(op, 1, kt.cols, decay) || !b.okAttnV5(op, y, r, k, v, w, u, g, lnW, lnB, state, off, heads) {
+		return
+	}
+	if wt.rows != kt.cols || wt.cols != lt.cols {
+		b.fail("%s: decayW2 %v, want [%d, %d]", op, wt, kt.cols, lt.cols)
+		return
+	}
+	wo := b.t(w)
+	for _, in := range [...]backend.Tensor{y, r, k, v, decayLo, decayW2, decay, u, g, lnW, lnB, state} {
+		if b.t(in) == wo {
+			b.fail("%s: w must not be y or an input", op)
+			return
+		}
+	}
+	b.MatMul(w, decayLo, decayW2)
+	b.Zip(w, w, decay, backend.Add)
+	b.Map(w, w, backend.NegExpExp)
+	b.AttnDecodeV5(y, r, k, v, w, u, g, lnW, lnB, state, off, heads, eps)
+}
+
 var _ backend.FusedElementwise = (*Backend)(nil)
 
 // ZipMap implements backend.FusedElementwise as Zip then Map, after checking
@@ -73,7 +156,7 @@ var _ backend.FusedNorm = (*Backend)(nil)
 // defined by, after checking every operand first so that a failing call
 // touches nothing (the composition adds the residual before Shift would
 // check the step's batch).
-func (b *Backend) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, lnW, lnB, state backend.Tensor, off int,
+func (b *Backend) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, gate, lnW, lnB, state backend.Tensor, off int,
 	mixes []backend.Tensor, style backend.MixStyle, eps float32) {
 	const op = "AddNormShiftMix"
 	if b.err != nil {
@@ -95,6 +178,12 @@ func (b *Backend) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, 
 	if residual != nil && !b.ok(op, xt.rows, xt.cols, residual) {
 		return
 	}
+	if gate != nil && (residual == nil || !b.ok(op, xt.rows, xt.cols, gate)) {
+		if residual == nil {
+			b.fail("%s: a gate without a residual", op)
+		}
+		return
+	}
 	for _, m := range mixes {
 		if !b.okRow(op, xt.rows, xt.cols, m) {
 			return
@@ -104,11 +193,14 @@ func (b *Backend) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, 
 	if _, ok := b.batch(op, xt.rows, st); !ok || b.stateRow(st, 0, off, xt.cols) == nil {
 		return
 	}
-	var wbuf, rbuf [4 + backend.MaxMixN]backend.Tensor // on the stack: a decode step allocates nothing
+	var wbuf, rbuf [5 + backend.MaxMixN]backend.Tensor // on the stack: a decode step allocates nothing
 	written := append(append(wbuf[:0], xx, prev, x), outs...)
 	read := append(append(rbuf[:0], lnW, lnB, state), mixes...)
 	if residual != nil {
 		read = append(read, residual)
+	}
+	if gate != nil {
+		read = append(read, gate)
 	}
 	for i, w := range written {
 		for _, o := range written[i+1:] {
@@ -124,7 +216,11 @@ func (b *Backend) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, 
 			}
 		}
 	}
-	if residual != nil {
+	switch {
+	case gate != nil:
+		b.Zip(xx, residual, gate, backend.Mul)
+		b.Zip(x, x, xx, backend.Add)
+	case residual != nil:
 		b.Zip(x, x, residual, backend.Add)
 	}
 	b.LayerNorm(xx, x, lnW, lnB, eps)

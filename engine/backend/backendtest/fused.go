@@ -322,8 +322,8 @@ func fusedNorm(fn func(*testing.T, backend.FusedNorm, backend.Backend)) func(*te
 // testAddNormShiftMix: AddNormShiftMix equals Zip(Add), LayerNorm, Shift and
 // MixN run one after the other, in the mixes and in every side effect (x,
 // xx, prev, the state), and a float64 reference, over two consecutive steps
-// of decode batches (scattered slots) and ragged prefill batches, with and
-// without a residual, both styles, broadcast and per-row mixes, at widths
+// of decode batches (scattered slots) and ragged prefill batches, without a
+// residual, with one and with a gated one (Zip(Mul) into xx, then Zip(Add)), both styles, broadcast and per-row mixes, at widths
 // on both sides of the block sizes (up to 4096 and above).
 func testAddNormShiftMix(t *testing.T, f backend.FusedNorm, be backend.Backend) {
 	r := newRNG(44)
@@ -347,8 +347,8 @@ func testAddNormShiftMix(t *testing.T, f backend.FusedNorm, be backend.Backend) 
 			stv := r.vec(slots*width, -1, 1)
 			stF, stC := be.UploadF32(slots, width, stv), be.UploadF32(slots, width, stv)
 			for step := 0; step < 2; step++ {
-				residual := (ci+bi+step)%3 != 0
-				xv, resv := r.vec(n*C, -3, 5), r.vec(n*C, -2, 2)
+				residual, gated := (ci+bi+step)%3 != 0, (ci+bi+step)%3 == 2
+				xv, resv, gatev := r.vec(n*C, -3, 5), r.vec(n*C, -2, 2), r.vec(n*C, 0, 1)
 				mvs := make([][]float32, count)
 				mixes, outsF, outsC := make([]backend.Tensor, count), make([]backend.Tensor, count), make([]backend.Tensor, count)
 				for j := range mixes {
@@ -359,16 +359,23 @@ func testAddNormShiftMix(t *testing.T, f backend.FusedNorm, be backend.Backend) 
 					mvs[j] = r.vec(rows*C, 0, 1)
 					mixes[j], outsF[j], outsC[j] = be.UploadF32(rows, C, mvs[j]), be.New(n, C), be.New(n, C)
 				}
-				xF, xC, res := be.UploadF32(n, C, xv), be.UploadF32(n, C, xv), be.UploadF32(n, C, resv)
+				xF, xC, res, gate := be.UploadF32(n, C, xv), be.UploadF32(n, C, xv), be.UploadF32(n, C, resv), be.UploadF32(n, C, gatev)
 				xxF, prevF, xxC, prevC := be.New(n, C), be.New(n, C), be.New(n, C), be.New(n, C)
 				st0 := read(be, stF)
-				var resArg backend.Tensor
+				var resArg, gateArg backend.Tensor
 				if residual {
 					resArg = res
 				}
+				if gated {
+					gateArg = gate
+				}
 				be.BeginStep(b)
-				f.AddNormShiftMix(outsF, xxF, prevF, xF, resArg, lnW, lnB, stF, off, mixes, style, eps)
-				if residual {
+				f.AddNormShiftMix(outsF, xxF, prevF, xF, resArg, gateArg, lnW, lnB, stF, off, mixes, style, eps)
+				switch {
+				case gated:
+					be.Zip(xxC, res, gate, backend.Mul)
+					be.Zip(xC, xC, xxC, backend.Add)
+				case residual:
 					be.Zip(xC, xC, res, backend.Add)
 				}
 				be.LayerNorm(xxC, xC, lnW, lnB, eps)
@@ -377,7 +384,7 @@ func testAddNormShiftMix(t *testing.T, f backend.FusedNorm, be backend.Backend) 
 				if err := be.Err(); err != nil {
 					t.Fatal(err)
 				}
-				what := fmt.Sprintf("AddNormShiftMix C=%d %v style %d mixes %d residual %v step %d", C, bc, style, count, residual, step)
+				what := fmt.Sprintf("AddNormShiftMix C=%d %v style %d mixes %d residual %v gated %v step %d", C, bc, style, count, residual, gated, step)
 				checkSame(t, be, what+" x", read(be, xF), read(be, xC), 0)
 				checkSame(t, be, what+" xx", read(be, xxF), read(be, xxC), 1e-5)
 				checkSame(t, be, what+" prev", read(be, prevF), read(be, prevC), 1e-5)
@@ -385,7 +392,10 @@ func testAddNormShiftMix(t *testing.T, f backend.FusedNorm, be backend.Backend) 
 				for j := range outsF {
 					checkSame(t, be, fmt.Sprintf("%s out %d", what, j), read(be, outsF[j]), read(be, outsC[j]), 1e-5)
 				}
-				wx, wxx, wprev, wouts, wst := refAddNormShiftMix(st0, xv, resv, residual, lnWv, lnBv, mvs, style, b, width, off, C, eps)
+				if !gated {
+					gatev = nil
+				}
+				wx, wxx, wprev, wouts, wst := refAddNormShiftMix(st0, xv, resv, gatev, residual, lnWv, lnBv, mvs, style, b, width, off, C, eps)
 				check(t, what+" x vs float64", read(be, xF), wx, nil, 0)
 				check(t, what+" xx vs float64", read(be, xxF), wxx, nil, 1e-5)
 				check(t, what+" prev vs float64", read(be, prevF), wprev, nil, 1e-5)
@@ -393,7 +403,7 @@ func testAddNormShiftMix(t *testing.T, f backend.FusedNorm, be backend.Backend) 
 				for j := range outsF {
 					check(t, fmt.Sprintf("%s out %d vs float64", what, j), read(be, outsF[j]), wouts[j], nil, 2e-5)
 				}
-				for _, x := range append(append(append([]backend.Tensor{xF, xC, res, xxF, prevF, xxC, prevC}, mixes...), outsF...), outsC...) {
+				for _, x := range append(append(append([]backend.Tensor{xF, xC, res, gate, xxF, prevF, xxC, prevC}, mixes...), outsF...), outsC...) {
 					be.Free(x)
 				}
 			}
@@ -405,16 +415,21 @@ func testAddNormShiftMix(t *testing.T, f backend.FusedNorm, be backend.Backend) 
 	}
 }
 
-// refAddNormShiftMix is AddNormShiftMix in float64 (the residual sum rounded
-// to float32, as every backend stores it in x); st is the state before the
-// step. It returns x, xx, prev, the outputs and the state after it.
-func refAddNormShiftMix(st, x, res []float32, residual bool, lnW, lnB []float32, mixes [][]float32, style backend.MixStyle,
+// refAddNormShiftMix is AddNormShiftMix in float64 (the residual sum, and
+// the gate's product, rounded to float32, as every backend stores them);
+// gate nil: none; st is the state before the step. It returns x, xx, prev,
+// the outputs and the state after it.
+func refAddNormShiftMix(st, x, res, gate []float32, residual bool, lnW, lnB []float32, mixes [][]float32, style backend.MixStyle,
 	b backend.Batch, width, off, C int, eps float64) (wx, xx, prev []float64, outs [][]float64, state []float64) {
 	n := b.Rows()
 	xs := append([]float32(nil), x...)
 	if residual {
 		for i := range xs {
-			xs[i] += res[i]
+			if gate != nil {
+				xs[i] += float32(res[i] * gate[i])
+			} else {
+				xs[i] += res[i]
+			}
 		}
 	}
 	xx = refGroupNorm(xs, lnW, lnB, n, C, 1, eps)
@@ -462,11 +477,12 @@ func testAddNormShiftMixErrors(t *testing.T, f backend.FusedNorm, be backend.Bac
 	vec := func() backend.Tensor { return up(1, C) }
 	lnW, lnB := vec(), vec()
 	type call struct {
-		outs                     []backend.Tensor
-		xx, prev, x, res, lw, st backend.Tensor
-		off                      int
-		mixes                    []backend.Tensor
-		style                    backend.MixStyle
+		outs                   []backend.Tensor
+		xx, prev, x, res, gate backend.Tensor
+		lw, st                 backend.Tensor
+		off                    int
+		mixes                  []backend.Tensor
+		style                  backend.MixStyle
 	}
 	cases := []struct {
 		name string
@@ -493,6 +509,9 @@ func testAddNormShiftMixErrors(t *testing.T, f backend.FusedNorm, be backend.Bac
 		{"xx is prev", []int{1}, func(c *call) { c.prev = c.xx }},
 		{"output is a mix", []int{1}, func(c *call) { c.outs[1] = c.mixes[0] }},
 		{"x is the residual", []int{1}, func(c *call) { c.res = c.x }},
+		{"gate without a residual", []int{1}, func(c *call) { c.res, c.gate = nil, rowT(1) }},
+		{"gate shape", []int{1}, func(c *call) { c.gate = up(1, C-1) }},
+		{"x is the gate", []int{1}, func(c *call) { c.gate = c.x }},
 		{"prev is a mix", []int{1}, func(c *call) { c.prev = c.mixes[1] }},
 		{"outputs", []int{1}, func(c *call) { c.outs[1] = c.outs[0] }},
 	}
@@ -508,7 +527,7 @@ func testAddNormShiftMixErrors(t *testing.T, f backend.FusedNorm, be backend.Bac
 		slots := make([]int, len(tc.lens))
 		slots[0] = 1
 		be.BeginStep(makeBatch(tc.lens, slots))
-		f.AddNormShiftMix(c.outs, c.xx, c.prev, c.x, c.res, c.lw, lnB, c.st, c.off, c.mixes, c.style, 1e-5)
+		f.AddNormShiftMix(c.outs, c.xx, c.prev, c.x, c.res, c.gate, c.lw, lnB, c.st, c.off, c.mixes, c.style, 1e-5)
 		if err := be.Err(); err == nil {
 			t.Errorf("%s: no error reported", tc.name)
 		}
@@ -526,5 +545,361 @@ func testAddNormShiftMixErrors(t *testing.T, f backend.FusedNorm, be backend.Bac
 	}
 	for _, tt := range made {
 		be.Free(tt)
+	}
+}
+
+// fusedV5 runs a test of the optional backend.FusedV5 operation on backends
+// that implement it and skips it on the others.
+func fusedV5(fn func(*testing.T, backend.FusedV5, backend.Backend)) func(*testing.T, backend.Backend) {
+	return func(t *testing.T, be backend.Backend) {
+		f, ok := be.(backend.FusedV5)
+		if !ok {
+			t.Skipf("%s does not implement backend.FusedV5", be.Name())
+		}
+		fn(t, f, be)
+	}
+}
+
+// testAttnDecodeV5: the fused RWKV-5/6 decode attention equals WKV5,
+// GroupNorm and (with a gate) Zip(Mul) run one after the other, in y and in
+// the state, over two consecutive steps, for a static decay (RWKV-5) and a
+// decay per token (RWKV-6), with and without the gate (RWKV-5.1 has none).
+// Tolerances: y within tolReduce of the composition and of float64 (the
+// kernel may sum the head's WKV readout and the GroupNorm statistics in
+// another order); the state within 1e-5 (elementwise updates, the same
+// formula per element).
+func testAttnDecodeV5(t *testing.T, f backend.FusedV5, be backend.Backend) {
+	r := newRNG(43)
+	for _, hs := range [][2]int{{1, 8}, {3, 5}, {2, 64}, {2, 33}} {
+		H, N := hs[0], hs[1]
+		C := H * N
+		const slots, off = 4, 3
+		const eps = 64e-5
+		width := off + H*N*N + 2
+		uv, lnWv, lnBv := r.vec(C, -1, 1), r.vec(C, 0.5, 1.5), r.vec(C, -0.5, 0.5)
+		u, lnW, lnB := be.UploadF32(1, C, uv), be.UploadF32(1, C, lnWv), be.UploadF32(1, C, lnBv)
+		for _, bc := range decodeBatches {
+			for _, variant := range []struct{ perToken, gate bool }{{false, false}, {false, true}, {true, true}} {
+				b := makeBatch(bc.lens, bc.slots)
+				n := b.Rows()
+				wrows := 1
+				if variant.perToken {
+					wrows = n
+				}
+				stv := r.vec(slots*width, -1, 1)
+				stF, stC := be.UploadF32(slots, width, stv), be.UploadF32(slots, width, stv)
+				for step := 0; step < 2; step++ {
+					rv, kv, vv, gv := r.vec(n*C, -1, 1), r.vec(n*C, -1, 1), r.vec(n*C, -1, 1), r.vec(n*C, -1, 1)
+					wv := r.vec(wrows*C, 0.3, 0.999)
+					up := func(v []float32) backend.Tensor { return be.UploadF32(len(v)/C, C, v) }
+					rr, k, v, w := up(rv), up(kv), up(vv), up(wv)
+					var g backend.Tensor
+					if variant.gate {
+						g = up(gv)
+					} else {
+						gv = nil
+					}
+					yF, yC := be.New(n, C), be.New(n, C)
+					st0 := read(be, stF)
+					be.BeginStep(b)
+					f.AttnDecodeV5(yF, rr, k, v, w, u, g, lnW, lnB, stF, off, H, eps)
+					be.WKV5(yC, rr, k, v, w, u, stC, off, H)
+					be.GroupNorm(yC, yC, lnW, lnB, H, eps)
+					if g != nil {
+						be.Zip(yC, yC, g, backend.Mul)
+					}
+					if err := be.Err(); err != nil {
+						t.Fatal(err)
+					}
+					what := fmt.Sprintf("AttnDecodeV5 H=%d N=%d %v %+v step %d", H, N, bc, variant, step)
+					checkSame(t, be, what+" y", read(be, yF), read(be, yC), tolReduce)
+					checkSame(t, be, what+" state", read(be, stF), read(be, stC), 1e-5)
+					wantY, wantSt := refAttnDecodeV5(st0, rv, kv, vv, wv, uv, gv, lnWv, lnBv, b.Slots, width, off, H, N, eps)
+					check(t, what+" y vs float64", read(be, yF), wantY, nil, tolReduce)
+					check(t, what+" state vs float64", read(be, stF), wantSt, nil, 1e-5)
+					for _, x := range []backend.Tensor{rr, k, v, w, g, yF, yC} {
+						if x != nil {
+							be.Free(x)
+						}
+					}
+				}
+				be.Free(stF)
+				be.Free(stC)
+			}
+		}
+		for _, x := range []backend.Tensor{u, lnW, lnB} {
+			be.Free(x)
+		}
+	}
+}
+
+// refAttnDecodeV5 is AttnDecodeV5 in float64 for a decode step (row s of the
+// inputs is sequence s, state slot slots[s]; w has one row or one per
+// sequence; g nil: no gate); st is the state before the step.
+func refAttnDecodeV5(st []float32, r, k, v, w, u, g, lnW, lnB []float32, slots []int, width, off, H, N int,
+	eps float64) (y, state []float64) {
+	C := H * N
+	y, state = make([]float64, len(slots)*C), f64(st)
+	for s, slot := range slots {
+		ws := s
+		if len(w) == C {
+			ws = 0
+		}
+		for h := 0; h < H; h++ {
+			at := func(x []float32, i int) float64 { return float64(x[s*C+h*N+i]) }
+			vec := func(x []float32, i int) float64 { return float64(x[h*N+i]) }
+			S := state[slot*width+off+h*N*N : slot*width+off+(h+1)*N*N]
+			yh := make([]float64, N)
+			for i := 0; i < N; i++ { // key i
+				for j := 0; j < N; j++ { // value j
+					kvij := at(k, i) * at(v, j)
+					yh[j] += at(r, i) * (vec(u, i)*kvij + S[i*N+j])
+					S[i*N+j] = kvij + float64(w[ws*C+h*N+i])*S[i*N+j]
+				}
+			}
+			var mean, sq float64
+			for i := 0; i < N; i++ {
+				mean += yh[i] / float64(N)
+			}
+			for i := 0; i < N; i++ {
+				sq += (yh[i] - mean) * (yh[i] - mean)
+			}
+			inv := 1 / math.Sqrt(sq/float64(N)+eps)
+			for i := 0; i < N; i++ {
+				o := (yh[i]-mean)*inv*vec(lnW, i) + vec(lnB, i)
+				if g != nil {
+					o *= at(g, i)
+				}
+				y[s*C+h*N+i] = o
+			}
+		}
+	}
+	return y, state
+}
+
+// testAttnDecodeV5Errors: malformed calls are reported through Err and touch
+// nothing (y and the state keep their values).
+func testAttnDecodeV5Errors(t *testing.T, f backend.FusedV5, be backend.Backend) {
+	r := newRNG(44)
+	const H, N, off = 2, 4, 1
+	C := H * N
+	width := off + H*N*N
+	x := func(n int) backend.Tensor { return be.UploadF32(n, C, r.vec(n*C, -1, 1)) }
+	vec := func() backend.Tensor { return be.UploadF32(1, C, r.vec(C, 0.5, 1)) }
+	u, lnW, lnB := vec(), vec(), vec()
+	cases := []struct {
+		name  string
+		lens  []int
+		rows  int
+		heads int
+		off   int
+		gCols int
+		wRows int
+		alias bool
+	}{
+		{"prefill step", []int{2}, 2, H, off, C, 1, false},
+		{"mixed step", []int{1, 2}, 3, H, off, C, 1, false},
+		{"heads", []int{1}, 1, 3, off, C, 1, false},
+		{"state range", []int{1}, 1, H, off + 1, C, 1, false},
+		{"gate shape", []int{1}, 1, H, off, C - 1, 1, false},
+		{"decay rows", []int{1, 1, 1}, 3, H, off, C, 2, false},
+		{"y aliases r", []int{1}, 1, H, off, C, 1, true},
+	}
+	for _, c := range cases {
+		n := c.rows
+		slots := make([]int, len(c.lens))
+		for i := range slots {
+			slots[i] = i % 2
+		}
+		st := be.UploadF32(2, width, r.vec(2*width, -1, 1))
+		y, rr, k, v := x(n), x(n), x(n), x(n)
+		w := x(c.wRows)
+		g := be.UploadF32(n, c.gCols, r.vec(n*c.gCols, -1, 1))
+		in := rr
+		if c.alias {
+			in = y
+		}
+		before := [][]float32{read(be, y), read(be, st)}
+		be.BeginStep(makeBatch(c.lens, slots))
+		f.AttnDecodeV5(y, in, k, v, w, u, g, lnW, lnB, st, c.off, c.heads, 1e-5)
+		if err := be.Err(); err == nil {
+			t.Errorf("%s: no error reported", c.name)
+		}
+		for i, tt := range []backend.Tensor{y, st} {
+			got := read(be, tt)
+			for j := range got {
+				if math.Float32bits(got[j]) != math.Float32bits(before[i][j]) {
+					t.Fatalf("%s: operand %d changed at %d by a failed call", c.name, i, j)
+				}
+			}
+		}
+		for _, tt := range []backend.Tensor{st, y, rr, k, v, w, g} {
+			be.Free(tt)
+		}
+	}
+	for _, tt := range []backend.Tensor{u, lnW, lnB} {
+		be.Free(tt)
+	}
+}
+
+// fusedV6 runs a test of the optional backend.FusedV6 operation on backends
+// that implement it and skips it on the others.
+func fusedV6(fn func(*testing.T, backend.FusedV6, backend.Backend)) func(*testing.T, backend.Backend) {
+	return func(t *testing.T, be backend.Backend) {
+		f, ok := be.(backend.FusedV6)
+		if !ok {
+			t.Skipf("%s does not implement backend.FusedV6", be.Name())
+		}
+		fn(t, f, be)
+	}
+}
+
+// testAttnDecodeV6: the fused RWKV-6 decode attention equals the decay's
+// LoRA-up (MatMul, Zip(Add), Map(NegExpExp)) followed by WKV5, GroupNorm and
+// Zip(Mul), in y, in w and in the state, over two consecutive steps, for
+// every weight type of the LoRA matrix the backend's MatMul takes.
+// Tolerances: y within tolReduce of the composition and of float64 (the
+// kernel may sum the LoRA-up, the head's readout and the GroupNorm's
+// statistics in another order); w and the state within 1e-5 (|d exp(-exp(x))
+// / dx| <= 1/e, so a reduction error in x of ~1e-6 stays ~1e-6 in w).
+func testAttnDecodeV6(t *testing.T, f backend.FusedV6, be backend.Backend) {
+	r := newRNG(46)
+	for _, dt := range dtypes {
+		if !backend.Supports(be, dt) {
+			continue
+		}
+		for _, hs := range [][3]int{{1, 8, 5}, {3, 5, 16}, {2, 64, 32}, {2, 33, 7}} {
+			H, N, D := hs[0], hs[1], hs[2]
+			C := H * N
+			const slots, off = 4, 3
+			const eps = 64e-5
+			width := off + H*N*N + 2
+			uv, lnWv, lnBv, biasv := r.vec(C, -1, 1), r.vec(C, 0.5, 1.5), r.vec(C, -0.5, 0.5), r.vec(C, -4, 0)
+			u, lnW, lnB, bias := be.UploadF32(1, C, uv), be.UploadF32(1, C, lnWv), be.UploadF32(1, C, lnBv), be.UploadF32(1, C, biasv)
+			wb, w2v := encode(dt, r.vec(C*D, -0.5, 0.5))
+			w2 := be.Upload(dt, C, D, wb)
+			for _, bc := range decodeBatches {
+				b := makeBatch(bc.lens, bc.slots)
+				n := b.Rows()
+				stv := r.vec(slots*width, -1, 1)
+				stF, stC := be.UploadF32(slots, width, stv), be.UploadF32(slots, width, stv)
+				for step := 0; step < 2; step++ {
+					rv, kv, vv, gv := r.vec(n*C, -1, 1), r.vec(n*C, -1, 1), r.vec(n*C, -1, 1), r.vec(n*C, -1, 1)
+					lov := r.vec(n*D, -1, 1)
+					up := func(v []float32) backend.Tensor { return be.UploadF32(len(v)/C, C, v) }
+					rr, k, v, g, lo := up(rv), up(kv), up(vv), up(gv), be.UploadF32(n, D, lov)
+					yF, yC, wF, wC := be.New(n, C), be.New(n, C), be.New(n, C), be.New(n, C)
+					st0 := read(be, stF)
+					be.BeginStep(b)
+					f.AttnDecodeV6(yF, wF, rr, k, v, lo, w2, bias, u, g, lnW, lnB, stF, off, H, eps)
+					be.MatMul(wC, lo, w2)
+					be.Zip(wC, wC, bias, backend.Add)
+					be.Map(wC, wC, backend.NegExpExp)
+					be.WKV5(yC, rr, k, v, wC, u, stC, off, H)
+					be.GroupNorm(yC, yC, lnW, lnB, H, eps)
+					be.Zip(yC, yC, g, backend.Mul)
+					if err := be.Err(); err != nil {
+						t.Fatal(err)
+					}
+					what := fmt.Sprintf("AttnDecodeV6 %s H=%d N=%d D=%d %v step %d", dt, H, N, D, bc, step)
+					checkSame(t, be, what+" w", read(be, wF), read(be, wC), 1e-5)
+					checkSame(t, be, what+" y", read(be, yF), read(be, yC), tolReduce)
+					checkSame(t, be, what+" state", read(be, stF), read(be, stC), 1e-5)
+					wantW := make([]float64, n*C)
+					w32 := make([]float32, n*C)
+					for s := 0; s < n; s++ {
+						for c := 0; c < C; c++ {
+							x := float64(biasv[c])
+							for d := 0; d < D; d++ {
+								x += float64(lov[s*D+d]) * float64(w2v[c*D+d])
+							}
+							wantW[s*C+c] = math.Exp(-math.Exp(x))
+							w32[s*C+c] = float32(wantW[s*C+c])
+						}
+					}
+					check(t, what+" w vs float64", read(be, wF), wantW, nil, 1e-5)
+					wantY, wantSt := refAttnDecodeV5(st0, rv, kv, vv, w32, uv, gv, lnWv, lnBv, b.Slots, width, off, H, N, eps)
+					check(t, what+" y vs float64", read(be, yF), wantY, nil, tolReduce)
+					check(t, what+" state vs float64", read(be, stF), wantSt, nil, 1e-5)
+					for _, x := range []backend.Tensor{rr, k, v, g, lo, yF, yC, wF, wC} {
+						be.Free(x)
+					}
+				}
+				be.Free(stF)
+				be.Free(stC)
+			}
+			for _, x := range []backend.Tensor{u, lnW, lnB, bias, w2} {
+				be.Free(x)
+			}
+		}
+	}
+}
+
+// testAttnDecodeV6Errors: malformed calls are reported through Err and touch
+// nothing (y, w and the state keep their values).
+func testAttnDecodeV6Errors(t *testing.T, f backend.FusedV6, be backend.Backend) {
+	r := newRNG(47)
+	const H, N, D, off = 2, 4, 3, 1
+	C := H * N
+	width := off + H*N*N
+	var made []backend.Tensor
+	up := func(rows, cols int) backend.Tensor {
+		t := be.UploadF32(rows, cols, r.vec(rows*cols, -1, 1))
+		made = append(made, t)
+		return t
+	}
+	u, lnW, lnB, bias := up(1, C), up(1, C), up(1, C), up(1, C)
+	type call struct {
+		y, w, r, lo, w2, bias, g backend.Tensor
+		heads                    int
+	}
+	cases := []struct {
+		name string
+		lens []int
+		edit func(c *call)
+	}{
+		{"prefill step", []int{2}, func(*call) {}},
+		{"heads", []int{1}, func(c *call) { c.heads = 3 }},
+		{"LoRA rows", []int{1}, func(c *call) { c.lo = up(2, D) }},
+		{"LoRA matrix shape", []int{1}, func(c *call) { c.w2 = up(C, D+1) }},
+		{"decay shape", []int{1}, func(c *call) { c.bias = up(1, C-1) }},
+		{"gate shape", []int{1}, func(c *call) { c.g = up(1, C+1) }},
+		{"w is y", []int{1}, func(c *call) { c.w = c.y }},
+		{"w is r", []int{1}, func(c *call) { c.w = c.r }},
+		{"y is r", []int{1}, func(c *call) { c.y = c.r }},
+	}
+	for _, tc := range cases {
+		n := 0
+		for _, l := range tc.lens {
+			n += l
+		}
+		c := &call{y: up(n, C), w: up(n, C), r: up(n, C), lo: up(n, D), w2: up(C, D), bias: bias, g: up(n, C), heads: H}
+		k, v, st := up(n, C), up(n, C), up(2, width)
+		keep := []backend.Tensor{c.y, c.w, st}
+		tc.edit(c)
+		before := make([][]float32, len(keep))
+		for i, tt := range keep {
+			before[i] = read(be, tt)
+		}
+		slots := make([]int, len(tc.lens))
+		be.BeginStep(makeBatch(tc.lens, slots))
+		f.AttnDecodeV6(c.y, c.w, c.r, k, v, c.lo, c.w2, c.bias, u, c.g, lnW, lnB, st, off, c.heads, 1e-5)
+		if err := be.Err(); err == nil {
+			t.Errorf("%s: no error reported", tc.name)
+		}
+		for i, tt := range keep {
+			got := read(be, tt)
+			for j := range got {
+				if math.Float32bits(got[j]) != math.Float32bits(before[i][j]) {
+					t.Fatalf("%s: operand %d changed at %d by a failed call", tc.name, i, j)
+				}
+			}
+		}
+	}
+	for _, tt := range made {
+		be.Free(tt)
+	}
+	if err := be.Err(); err != nil {
+		t.Fatalf("after the errors: %v", err)
 	}
 }
