@@ -559,3 +559,100 @@ rg512done:
 	MOVQ R8, count+32(FP)
 	VZEROUPPER
 	RET
+
+// One group of 8 lanes of expAbove8AVX512: the weight of the float32
+// logits at 0(SI)(AX*4) (as WEIGHTS8 computes it) added into Z0..Z7 under
+// the masks e >= ths[j] (thresholds broadcast from (R8)).
+#define ABOVE8 \
+	VCVTPS2PD 0(SI)(AX*4), Z8 \
+	VSUBPD Z18, Z8, Z8 \
+	VMULPD Z19, Z8, Z8 \
+	VMINPD.BCST expMaxE<>(SB), Z8, Z8 \
+	VMOVAPD Z8, Z9 \
+	VFMADD213PD Z21, Z20, Z9 \
+	VSUBPD Z21, Z9, Z10 \
+	VMOVAPD Z8, Z11 \
+	VFNMADD231PD Z22, Z10, Z11 \
+	VMOVAPD Z23, Z12 \
+	VFMADD213PD Z24, Z11, Z12 \
+	VFMADD213PD Z25, Z11, Z12 \
+	VFMADD213PD Z25, Z11, Z12 \
+	VPSRLQ $4, Z9, Z11 \
+	VPERMI2PD Z29, Z28, Z11 \
+	VPERMI2PD Z31, Z30, Z9 \
+	VMULPD Z11, Z9, Z9 \
+	VMULPD Z12, Z9, Z9 \
+	VMULPD.BCST expInv256<>(SB), Z10, Z10 \
+	VSCALEFPD Z10, Z9, Z9 \
+	VCMPPD.BCST $0x1d, 0(R8), Z8, K1 \
+	VCMPPD.BCST $0x1d, 8(R8), Z8, K2 \
+	VCMPPD.BCST $0x1d, 16(R8), Z8, K3 \
+	VCMPPD.BCST $0x1d, 24(R8), Z8, K4 \
+	VCMPPD.BCST $0x1d, 32(R8), Z8, K5 \
+	VCMPPD.BCST $0x1d, 40(R8), Z8, K6 \
+	VCMPPD.BCST $0x1d, 48(R8), Z8, K7 \
+	VADDPD Z9, Z0, K1, Z0 \
+	VADDPD Z9, Z1, K2, Z1 \
+	VADDPD Z9, Z2, K3, Z2 \
+	VADDPD Z9, Z3, K4, Z3 \
+	VADDPD Z9, Z4, K5, Z4 \
+	VADDPD Z9, Z5, K6, Z5 \
+	VADDPD Z9, Z6, K7, Z6 \
+	VCMPPD.BCST $0x1d, 56(R8), Z8, K1 \
+	VADDPD Z9, Z7, K1, Z7
+
+#define HSUM8(Z, Y, X, off) \
+	VEXTRACTF64X4 $1, Z, Y13 \
+	VADDPD Y13, Y, Y \
+	VEXTRACTF128 $1, Y, X13 \
+	VADDPD X13, X, X \
+	VHADDPD X, X, X \
+	MOVSD X, off(DI)
+
+// func expAbove8AVX512(src *float32, n int, ref, invT float64, ths, out *[8]float64)
+//
+// For src[:n] (n a multiple of 8): out[j] is the sum of the weights (as
+// expWeightsAVX512 computes them) of the logits with e >= ths[j].
+TEXT ·expAbove8AVX512(SB), NOSPLIT, $0-48
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSD ref+16(FP), Z18
+	VBROADCASTSD invT+24(FP), Z19
+	MOVQ ths+32(FP), R8
+	MOVQ out+40(FP), DI
+	VBROADCASTSD expInv<>(SB), Z20
+	VBROADCASTSD expShift<>(SB), Z21
+	VBROADCASTSD expStepC<>(SB), Z22
+	VBROADCASTSD expC6<>(SB), Z23
+	VBROADCASTSD expHalf<>(SB), Z24
+	VBROADCASTSD expOne<>(SB), Z25
+	VMOVUPD ·expTabHi+0(SB), Z28
+	VMOVUPD ·expTabHi+64(SB), Z29
+	VMOVUPD ·expTabLo+0(SB), Z30
+	VMOVUPD ·expTabLo+64(SB), Z31
+	VXORPD Z0, Z0, Z0
+	VXORPD Z1, Z1, Z1
+	VXORPD Z2, Z2, Z2
+	VXORPD Z3, Z3, Z3
+	VXORPD Z4, Z4, Z4
+	VXORPD Z5, Z5, Z5
+	VXORPD Z6, Z6, Z6
+	VXORPD Z7, Z7, Z7
+	XORQ AX, AX
+a8loop:
+	CMPQ AX, CX
+	JAE a8done
+	ABOVE8
+	ADDQ $8, AX
+	JMP a8loop
+a8done:
+	HSUM8(Z0, Y0, X0, 0)
+	HSUM8(Z1, Y1, X1, 8)
+	HSUM8(Z2, Y2, X2, 16)
+	HSUM8(Z3, Y3, X3, 24)
+	HSUM8(Z4, Y4, X4, 32)
+	HSUM8(Z5, Y5, X5, 40)
+	HSUM8(Z6, Y6, X6, 48)
+	HSUM8(Z7, Y7, X7, 56)
+	VZEROUPPER
+	RET

@@ -243,3 +243,60 @@ func TestSampleFastAVX2Only(t *testing.T) {
 		}
 	}
 }
+
+// The eight-threshold kernel computes each weight exactly as the AVX-512
+// weight kernel (one lane alone: bit-equal) and adds it above exactly the
+// thresholds it reaches (at, just above and just below each); over random
+// inputs its sums agree with the Go loop within the summation error.
+func TestAbove8Kernel(t *testing.T) {
+	if !hasWeights512 {
+		t.Skip("AVX-512 not available on this CPU")
+	}
+	r := rand.New(rand.NewPCG(63, 64))
+	ref, invT := 1.25, 1/0.9
+	ths := [8]float64{-4.5, -11.25, -11.2500001, -13, -13.03125, -20, -0.5, -60}
+	src := make([]float32, 16)
+	for it := 0; it < 100_000; it++ {
+		for i := range src {
+			src[i] = float32(math.Inf(-1))
+		}
+		x := float32(ref + (-90+130*r.Float64())/invT)
+		if it%4 == 0 {
+			th := ths[r.IntN(8)]
+			x = float32(ref + th/invT)
+			x = []float32{x, math.Nextafter32(x, 100), math.Nextafter32(x, -100)}[r.IntN(3)]
+		}
+		src[r.IntN(16)] = x
+		var out [8]float64
+		expAbove8AVX512(&src[0], 16, ref, invT, &ths, &out)
+		w, _, _, _ := expWeightsAVX512(&src[0], 16, ref, invT, 0, 0)
+		e := min((float64(x)-ref)*invT, maxE)
+		for j, th := range ths {
+			if e >= th {
+				require.Equal(t, w, out[j], "e=%v th=%v", e, th)
+			} else {
+				require.Zero(t, out[j], "e=%v th=%v", e, th)
+			}
+		}
+	}
+	for _, n := range []int{8, 16, 1024, 1030} {
+		src := make([]float32, n)
+		for i := range src {
+			src[i] = float32(r.NormFloat64() * 8)
+			if r.IntN(10) == 0 {
+				src[i] = float32(math.Inf(-1))
+			}
+		}
+		got, ok := denseAbove8(src, ref, invT, &ths)
+		require.True(t, ok)
+		var want [8]float64
+		denseAbove8Go(src, ref, invT, &ths, &want)
+		g := denseWeightsGo(src, ref, invT, [2]float64{})
+		// Each weight within expNegErr of the Go loop's (the table
+		// product's extra rounding), plus one rounding per addition.
+		tol := expNegErr + float64(n)*0x1p-52
+		for j := range ths {
+			require.InDelta(t, want[j], got[j], tol*g.w, "n=%d th=%v", n, ths[j])
+		}
+	}
+}
