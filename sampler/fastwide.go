@@ -15,8 +15,9 @@ import (
 // per-block partial sums of the upper threshold plus the kept tokens of
 // the bracket (drawAbove).
 
-// wideDraws counts the draws decided by topPWide (read by the tests).
-var wideDraws atomic.Uint64
+// wideDraws counts the draws decided by topPWide (read by the tests);
+// wide8Draws those of them bracketed by the eight-threshold passes.
+var wideDraws, wide8Draws atomic.Uint64
 
 // tailPoint is a partial sum of a dense pass: the weight of the tokens with
 // exponent below e.
@@ -96,10 +97,8 @@ func (f *fastState) wideCut(p, lo float64, ts *typicalScores, seq, step uint64) 
 	// the last pass's thresholds (-1: an earlier pass).
 	a, b, bj := lo, f.th[1], -1
 	lp := [2]tailPoint{pts[1], pts[0]}
-	if ec, ok := nextCut(pts, tail); ok {
-		if id, ok, tried := f.wideCut8(p, a, b, ec, ts, seq, step); tried {
-			return id, ok, true
-		}
+	if id, ok, tried := f.wideCut8(p, a, b, ts, seq, step); tried {
+		return id, ok, true
 	}
 	found := false
 	for _, hw := range wideWidths {
@@ -408,28 +407,27 @@ func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
 }
 
 // wideOffsets place the free thresholds of the first 8-threshold pass
-// around the estimated cut.
-var wideOffsets = [7]float64{-0.6, -0.25, -0.08, 0, 0.08, 0.25, 0.6}
+// above the lower bound of the cut (tailBound's, which assumes every token
+// at the cut's weight): on realistic logits the cut lies one to three
+// units above it.
+var wideOffsets = [7]float64{1.0, 1.15, 1.3, 1.45, 1.6, 2.0, 2.6}
 
 // wideMaxWidth is the widest bracket (in exponent) whose tokens are ranked
 // exactly.
 const wideMaxWidth = 0.15
 
 // wideCut8 is the bracketing of wideCut by passes of eight thresholds
-// each: the first around the estimated cut ec, the next ones spread evenly
+// each: the first at wideOffsets above the lower bound a, the next ones spread evenly
 // over the bracket, the upper end b of the bracket always one of them (so
 // its per-block sums come from the last pass). tried is false when the
 // AVX-512 kernel is not available.
-func (f *fastState) wideCut8(p, a, b, ec float64, ts *typicalScores, seq, step uint64) (id int, ok, tried bool) {
+func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint64) (id int, ok, tried bool) {
 	target, mg := p*f.z, f.margin()
 	var ths [8]float64
-	// The estimate is kept far enough inside the bracket that the offsets
-	// split it.
-	ec = max(min(ec, b-0.3), a+0.3)
 	for pass := 0; pass < 3; pass++ {
 		for j := range wideOffsets {
 			if pass == 0 {
-				ths[j] = min(max(ec+wideOffsets[j], a), b)
+				ths[j] = min(a+wideOffsets[j], b)
 			} else {
 				ths[j] = a + (b-a)*float64(j+1)/8
 			}
@@ -451,7 +449,7 @@ func (f *fastState) wideCut8(p, a, b, ec float64, ts *typicalScores, seq, step u
 		if jb < 0 || !(a < b) {
 			return 0, false, true
 		}
-		if b-a <= wideMaxWidth {
+		if b-a <= wideMaxWidth+1e-9 {
 			sc := f.sc
 			nb := len(sc.blocks)
 			kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
@@ -459,7 +457,11 @@ func (f *fastState) wideCut8(p, a, b, ec float64, ts *typicalScores, seq, step u
 				kb[i] = sc.bk8[i][jb]
 			}
 			sc.kblocks = kb
-			return f.wideFinish(p, a, b, tot[jb], kb, ts, seq, step)
+			id, ok, tried := f.wideFinish(p, a, b, tot[jb], kb, ts, seq, step)
+			if ok {
+				wide8Draws.Add(1)
+			}
+			return id, ok, tried
 		}
 	}
 	return 0, false, true

@@ -300,3 +300,87 @@ func TestAbove8Kernel(t *testing.T) {
 		}
 	}
 }
+
+// With the AVX-512 kernel, wide top-p and typical cuts are bracketed by
+// the eight-threshold passes, and Sample draws the reference's token: on
+// Zipf-like logits at several temperatures and with penalties, and at
+// near-ties of the cut (p at a rank's exact cumulative probability and a
+// few ulp to 1e-6 around it, on logits quantized to exact ties), where the
+// fast path must fall back or agree.
+func TestSampleFastWide8MatchesReference(t *testing.T) {
+	if !hasWeights512 {
+		t.Skip("AVX-512 not available on this CPU")
+	}
+	r := rand.New(rand.NewPCG(97, 98))
+	w0 := wide8Draws.Load()
+	for it := 0; it < 16; it++ {
+		v := []int{65536, 3000 + r.IntN(20000)}[it%2]
+		logits := zipfLogits(r, v)
+		if it%4 == 3 {
+			for i, x := range logits {
+				logits[i] = float32(math.Round(float64(x)*8) / 8)
+			}
+		}
+		hist := benchHistory(r, logits, 32)
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.Temperature = []float64{0.7, 1, 1.5}[r.IntN(3)]
+		mass := 0.97 + 0.029*r.Float64()
+		if it%3 == 0 {
+			c.Typical = mass
+		} else {
+			c.TopP = mass
+		}
+		if it%5 == 1 {
+			c.RepetitionPenalty, c.PresencePenalty, c.PenaltyWindow = 1.1, 0.2, 32
+		}
+		s := mustNew(t, c)
+		for step := uint64(0); step < 3; step++ {
+			got, gerr := s.Sample(logits, hist, 5, step)
+			want, werr := s.sampleRef(logits, hist, 5, step, nil)
+			require.NoError(t, gerr)
+			require.NoError(t, werr)
+			require.Equal(t, want, got, "it %d step %d (config %+v)", it, step, c)
+		}
+	}
+	require.Positive(t, wide8Draws.Load()-w0, "no cut bracketed by the eight-threshold passes")
+
+	fellBack := 0
+	for it := 0; it < 6; it++ {
+		logits := zipfLogits(r, 65536)
+		if it%2 == 1 {
+			for i, x := range logits {
+				logits[i] = float32(math.Round(float64(x)*4) / 4)
+			}
+		}
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.Temperature = []float64{1, 1.5}[it%2]
+		l, err := mustNew(t, c).Process(logits, nil)
+		require.NoError(t, err)
+		p := Softmax(l)
+		ranked := survivorsByLogit(l)
+		cum, k := 0.0, 0
+		goal := 0.985 + 0.01*r.Float64()
+		for k < len(ranked)-1 && cum < goal {
+			cum += p[ranked[k]]
+			k++
+		}
+		for _, d := range []float64{0, 1e-16, -1e-16, 1e-13, -1e-13, 1e-9, -1e-9, 1e-6, -1e-6} {
+			c.TopP = cum * (1 + d)
+			if !(c.TopP < 1) {
+				continue
+			}
+			s := mustNew(t, c)
+			got, gerr := s.Sample(logits, nil, 6, 0)
+			want, werr := s.sampleRef(logits, nil, 6, 0, nil)
+			require.NoError(t, gerr)
+			require.NoError(t, werr)
+			require.Equal(t, want, got, "it %d delta %g (config %+v)", it, d, c)
+			if _, ok := s.sampleFast(logits, nil, 6, 0); !ok && math.Abs(d) <= 1e-13 {
+				fellBack++
+			}
+		}
+	}
+	require.Positive(t, fellBack, "the fast path never fell back at a cut tie")
+}
