@@ -561,45 +561,46 @@ rg512done:
 	RET
 
 // One group of 8 lanes of expAbove8AVX512: the weight of the float32
-// logits at 0(SI)(AX*4) (as WEIGHTS8 computes it) added into Z0..Z7 under
-// the masks e >= ths[j] (thresholds broadcast from (R8)).
-#define ABOVE8 \
-	VCVTPS2PD 0(SI)(AX*4), Z8 \
-	VSUBPD Z18, Z8, Z8 \
-	VMULPD Z19, Z8, Z8 \
-	VMINPD.BCST expMaxE<>(SB), Z8, Z8 \
-	VMOVAPD Z8, Z9 \
-	VFMADD213PD Z21, Z20, Z9 \
-	VSUBPD Z21, Z9, Z10 \
-	VMOVAPD Z8, Z11 \
-	VFNMADD231PD Z22, Z10, Z11 \
-	VMOVAPD Z23, Z12 \
-	VFMADD213PD Z24, Z11, Z12 \
-	VFMADD213PD Z25, Z11, Z12 \
-	VFMADD213PD Z25, Z11, Z12 \
-	VPSRLQ $4, Z9, Z11 \
-	VPERMI2PD Z29, Z28, Z11 \
-	VPERMI2PD Z31, Z30, Z9 \
-	VMULPD Z11, Z9, Z9 \
-	VMULPD Z12, Z9, Z9 \
-	VMULPD.BCST expInv256<>(SB), Z10, Z10 \
-	VSCALEFPD Z10, Z9, Z9 \
-	VCMPPD.BCST $0x1d, 0(R8), Z8, K1 \
-	VCMPPD.BCST $0x1d, 8(R8), Z8, K2 \
-	VCMPPD.BCST $0x1d, 16(R8), Z8, K3 \
-	VCMPPD.BCST $0x1d, 24(R8), Z8, K4 \
-	VCMPPD.BCST $0x1d, 32(R8), Z8, K5 \
-	VCMPPD.BCST $0x1d, 40(R8), Z8, K6 \
-	VCMPPD.BCST $0x1d, 48(R8), Z8, K7 \
-	VADDPD Z9, Z0, K1, Z0 \
-	VADDPD Z9, Z1, K2, Z1 \
-	VADDPD Z9, Z2, K3, Z2 \
-	VADDPD Z9, Z3, K4, Z3 \
-	VADDPD Z9, Z4, K5, Z4 \
-	VADDPD Z9, Z5, K6, Z5 \
-	VADDPD Z9, Z6, K7, Z6 \
-	VCMPPD.BCST $0x1d, 56(R8), Z8, K1 \
-	VADDPD Z9, Z7, K1, Z7
+// logits at off(SI)(AX*4) (as WEIGHTS8 computes it, into T1) added into
+// Z0..Z7 under the masks e >= ths[j] (thresholds broadcast from (R8)).
+// T0..T4 are scratch, KA and KB masks.
+#define ABOVE8(off, T0, T1, T2, T3, T4, KA, KB) \
+	VCVTPS2PD off(SI)(AX*4), T0 \
+	VSUBPD Z18, T0, T0 \
+	VMULPD Z19, T0, T0 \
+	VMINPD.BCST expMaxE<>(SB), T0, T0 \
+	VMOVAPD T0, T1 \
+	VFMADD213PD Z21, Z20, T1 \
+	VSUBPD Z21, T1, T2 \
+	VMOVAPD T0, T3 \
+	VFNMADD231PD Z22, T2, T3 \
+	VMOVAPD Z23, T4 \
+	VFMADD213PD Z24, T3, T4 \
+	VFMADD213PD Z25, T3, T4 \
+	VFMADD213PD Z25, T3, T4 \
+	VPSRLQ $4, T1, T3 \
+	VPERMI2PD Z29, Z28, T3 \
+	VPERMI2PD Z31, Z30, T1 \
+	VMULPD T3, T1, T1 \
+	VMULPD T4, T1, T1 \
+	VMULPD.BCST expInv256<>(SB), T2, T2 \
+	VSCALEFPD T2, T1, T1 \
+	VCMPPD.BCST $0x1d, 0(R8), T0, KA \
+	VCMPPD.BCST $0x1d, 8(R8), T0, KB \
+	VADDPD T1, Z0, KA, Z0 \
+	VADDPD T1, Z1, KB, Z1 \
+	VCMPPD.BCST $0x1d, 16(R8), T0, KA \
+	VCMPPD.BCST $0x1d, 24(R8), T0, KB \
+	VADDPD T1, Z2, KA, Z2 \
+	VADDPD T1, Z3, KB, Z3 \
+	VCMPPD.BCST $0x1d, 32(R8), T0, KA \
+	VCMPPD.BCST $0x1d, 40(R8), T0, KB \
+	VADDPD T1, Z4, KA, Z4 \
+	VADDPD T1, Z5, KB, Z5 \
+	VCMPPD.BCST $0x1d, 48(R8), T0, KA \
+	VCMPPD.BCST $0x1d, 56(R8), T0, KB \
+	VADDPD T1, Z6, KA, Z6 \
+	VADDPD T1, Z7, KB, Z7
 
 #define HSUM8(Z, Y, X, off) \
 	VEXTRACTF64X4 $1, Z, Y13 \
@@ -639,12 +640,19 @@ TEXT ·expAbove8AVX512(SB), NOSPLIT, $0-48
 	VXORPD Z6, Z6, Z6
 	VXORPD Z7, Z7, Z7
 	XORQ AX, AX
+	MOVQ CX, DX
+	ANDQ $-16, DX
 a8loop:
+	CMPQ AX, DX
+	JAE a8tail
+	ABOVE8(0, Z8, Z9, Z10, Z11, Z12, K1, K2)
+	ABOVE8(32, Z13, Z14, Z15, Z16, Z17, K3, K4)
+	ADDQ $16, AX
+	JMP a8loop
+a8tail:
 	CMPQ AX, CX
 	JAE a8done
-	ABOVE8
-	ADDQ $8, AX
-	JMP a8loop
+	ABOVE8(0, Z8, Z9, Z10, Z11, Z12, K1, K2)
 a8done:
 	HSUM8(Z0, Y0, X0, 0)
 	HSUM8(Z1, Y1, X1, 8)

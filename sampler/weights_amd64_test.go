@@ -115,6 +115,12 @@ func BenchmarkWeightKernels(b *testing.B) {
 		return w
 	})
 	run("go", true, func(s []float32) float64 { return denseWeightsGo(s, 8, 1/0.8, aboveE).w })
+	ths := [8]float64{-13, -12.8, -12.6, -12.4, -12.2, -12, -11, -8}
+	run("above8_avx512", hasWeights512, func(s []float32) float64 {
+		var out [8]float64
+		expAbove8AVX512(&s[0], len(s), 8, 1/0.8, &ths, &out)
+		return out[0]
+	})
 }
 
 // The AVX2 and AVX-512 scans (maximum with NaN detection, indices above a
@@ -247,7 +253,8 @@ func TestSampleFastAVX2Only(t *testing.T) {
 // The eight-threshold kernel computes each weight exactly as the AVX-512
 // weight kernel (one lane alone: bit-equal) and adds it above exactly the
 // thresholds it reaches (at, just above and just below each); over random
-// inputs its sums agree with the Go loop within the summation error.
+// inputs (both unrolled groups and the 8-lane tail) its sums agree with the
+// Go loop within the summation error.
 func TestAbove8Kernel(t *testing.T) {
 	if !hasWeights512 {
 		t.Skip("AVX-512 not available on this CPU")
@@ -255,7 +262,7 @@ func TestAbove8Kernel(t *testing.T) {
 	r := rand.New(rand.NewPCG(63, 64))
 	ref, invT := 1.25, 1/0.9
 	ths := [8]float64{-4.5, -11.25, -11.2500001, -13, -13.03125, -20, -0.5, -60}
-	src := make([]float32, 16)
+	src := make([]float32, 24)
 	for it := 0; it < 100_000; it++ {
 		for i := range src {
 			src[i] = float32(math.Inf(-1))
@@ -266,10 +273,10 @@ func TestAbove8Kernel(t *testing.T) {
 			x = float32(ref + th/invT)
 			x = []float32{x, math.Nextafter32(x, 100), math.Nextafter32(x, -100)}[r.IntN(3)]
 		}
-		src[r.IntN(16)] = x
+		src[r.IntN(24)] = x
 		var out [8]float64
-		expAbove8AVX512(&src[0], 16, ref, invT, &ths, &out)
-		w, _, _, _ := expWeightsAVX512(&src[0], 16, ref, invT, 0, 0)
+		expAbove8AVX512(&src[0], 24, ref, invT, &ths, &out)
+		w, _, _, _ := expWeightsAVX512(&src[0], 24, ref, invT, 0, 0)
 		e := min((float64(x)-ref)*invT, maxE)
 		for j, th := range ths {
 			if e >= th {
@@ -279,7 +286,7 @@ func TestAbove8Kernel(t *testing.T) {
 			}
 		}
 	}
-	for _, n := range []int{8, 16, 1024, 1030} {
+	for _, n := range []int{8, 16, 24, 1024, 1030, 1032} {
 		src := make([]float32, n)
 		for i := range src {
 			src[i] = float32(r.NormFloat64() * 8)
