@@ -380,6 +380,10 @@ func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
 			tot[j] += s[j]
 		}
 	}
+	zmax := tot[0]
+	for _, s := range tot {
+		zmax = max(zmax, s)
+	}
 	for _, t := range sc.touched {
 		blk := int(t) / blockSize
 		e := min((float64(f.logits[t])-ref)*invT, maxE)
@@ -394,6 +398,7 @@ func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
 		if y := sc.y[t]; y > negInf {
 			e := (y - ref) * invT
 			if nw := expNeg(e); nw != 0 {
+				zmax += nw
 				for j, th := range ths {
 					if e >= th {
 						tot[j] += nw
@@ -402,6 +407,13 @@ func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
 				}
 			}
 		}
+	}
+	// Replacing the touched weights errs as in fixTouched; the margins
+	// cover it only up to the dense pass's zerr (zero after a resum, when
+	// the replacement cancelled; the slack covers the sums' rounding
+	// differences, about V*u relative).
+	if len(sc.touched) > 0 && (4*float64(len(sc.touched)+1)*u53+2*expNegErr)*zmax > f.zerr*(1+1e-6) {
+		return tot, false
 	}
 	return tot, true
 }
@@ -419,8 +431,10 @@ const wideMaxWidth = 0.15
 // wideCut8 is the bracketing of wideCut by passes of eight thresholds
 // each: the first at wideOffsets above the lower bound a, the next ones spread evenly
 // over the bracket, the upper end b of the bracket always one of them (so
-// its per-block sums come from the last pass). tried is false when the
-// AVX-512 kernel is not available.
+// its per-block sums come from the last pass). tried is false when it
+// found no bracket (the AVX-512 kernel not available, too many passes):
+// the thresholds and sums of the dense pass are unchanged, and wideCut's
+// two-threshold passes go on.
 func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint64) (id int, ok, tried bool) {
 	target, mg := p*f.z, f.margin()
 	var ths [8]float64
@@ -435,7 +449,7 @@ func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint6
 		ths[7] = b
 		tot, ok := f.aboveK(&ths)
 		if !ok {
-			return 0, false, pass > 0
+			return 0, false, false
 		}
 		jb := -1
 		for j, th := range ths {
@@ -447,7 +461,7 @@ func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint6
 			}
 		}
 		if jb < 0 || !(a < b) {
-			return 0, false, true
+			return 0, false, false
 		}
 		if b-a <= wideMaxWidth+1e-9 {
 			sc := f.sc
@@ -464,5 +478,5 @@ func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint6
 			return id, ok, tried
 		}
 	}
-	return 0, false, true
+	return 0, false, false
 }
