@@ -115,7 +115,11 @@
 //     token above a logit) or sit on both sides of Mirostat's band, only
 //     the tokens between them are ranked exactly, and the draw walks the
 //     per-block sums of the kept tokens, then the one block holding the
-//     target. The same error margins decide when the reference must.
+//     target. The same error margins decide when the reference must. With
+//     AVX-512, the top-p and typical brackets come from passes of a kernel
+//     that sums the weights above eight thresholds at once (the first
+//     placed above the cut's lower bound, the next spread evenly over the
+//     bracket), usually one pass and at most three.
 //
 // TopP and Typical themselves rank only down to the cut: a mass-weighted
 // quickselect finds a threshold whose upper set holds the required mass (with

@@ -96,6 +96,7 @@ type scratch struct {
 	blocks   []float64
 	babove   [][2]float64 // per-block weights of the tokens with e >= th[j]
 	kblocks  []float64    // per-block weights of drawKept's survivors
+	bk8      [][8]float64 // per-block weights above the thresholds of aboveK
 	kblock   []cand       // drawKept's survivors in the block of the draw
 	heap     []float32
 	kidx     []int32

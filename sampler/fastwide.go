@@ -15,8 +15,9 @@ import (
 // per-block partial sums of the upper threshold plus the kept tokens of
 // the bracket (drawAbove).
 
-// wideDraws counts the draws decided by topPWide (read by the tests).
-var wideDraws atomic.Uint64
+// wideDraws counts the draws decided by topPWide (read by the tests);
+// wide8Draws those of them bracketed by the eight-threshold passes.
+var wideDraws, wide8Draws atomic.Uint64
 
 // tailPoint is a partial sum of a dense pass: the weight of the tokens with
 // exponent below e.
@@ -96,6 +97,9 @@ func (f *fastState) wideCut(p, lo float64, ts *typicalScores, seq, step uint64) 
 	// the last pass's thresholds (-1: an earlier pass).
 	a, b, bj := lo, f.th[1], -1
 	lp := [2]tailPoint{pts[1], pts[0]}
+	if id, ok, tried := f.wideCut8(p, a, b, ts, seq, step); tried {
+		return id, ok, true
+	}
 	found := false
 	for _, hw := range wideWidths {
 		ec, ok := nextCut(pts, tail)
@@ -150,13 +154,28 @@ func (f *fastState) wideCut(p, lo float64, ts *typicalScores, seq, step uint64) 
 	if !found {
 		return 0, false, false
 	}
+	sc := f.sc
+	nb := len(sc.blocks)
+	kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
+	for b := range kb {
+		kb[b] = sc.babove[b][bj]
+	}
+	sc.kblocks = kb
+	return f.wideFinish(p, a, b, f.above[bj], kb, ts, seq, step)
+}
+
+// wideFinish decides the cut of wideCut within the bracket [a, b) of
+// exponents, given the weight above of the tokens with e >= b and its
+// per-block sums kb (which it adds the bracket's kept tokens to), and draws.
+func (f *fastState) wideFinish(p, a, b, above float64, kb []float64, ts *typicalScores, seq, step uint64) (id int, ok, tried bool) {
+	z, mg := f.z, f.margin()
+	target := p * z
 	// The tokens of the bracket, ranked by logit within it.
 	th0, th1 := b, a
 	cs := f.bracket(th1, th0)
 	for j := range cs {
 		cs[j].k = cs[j].x
 	}
-	above := f.above[bj]
 	j, before, found := crossSelect(cs, target-above)
 	if !found {
 		return 0, false, true
@@ -187,15 +206,8 @@ func (f *fastState) wideCut(p, lo float64, ts *typicalScores, seq, step uint64) 
 	if !(c.e(f) < th0-gap && c.e(f) >= th1+gap) {
 		return 0, false, true
 	}
-	// Per-block weights of the kept tokens: those above th0 and those of
-	// the bracket ranked up to c.
-	sc := f.sc
-	nb := len(sc.blocks)
-	kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
-	for b := range kb {
-		kb[b] = sc.babove[b][bj]
-	}
-	sc.kblocks = kb
+	// Per-block weights of the kept tokens: those above th0 (kb) and
+	// those of the bracket ranked up to c.
 	// Typical sampling keeps every token tied with c's score.
 	ties := ts != nil
 	for _, o := range cs {
@@ -328,4 +340,143 @@ func (f *fastState) drawAbove(kb []float64, c cand, ties bool, eMin float64, seq
 		return 0, false // the block sum and its elements disagree: too close
 	}
 	return 0, false
+}
+
+// denseAbove8Go adds to out[j] the weights (as denseWeightsGo computes
+// them) of the logits src with exponent e >= ths[j].
+func denseAbove8Go(src []float32, ref, invT float64, ths *[8]float64, out *[8]float64) {
+	for _, x := range src {
+		e := min((float64(x)-ref)*invT, maxE)
+		if !(e >= -100) {
+			continue
+		}
+		wi := expNeg(e)
+		for j, th := range ths {
+			if e >= th {
+				out[j] += wi
+			}
+		}
+	}
+}
+
+// aboveK returns the weights of the tokens with exponent e >= ths[j] (as
+// the dense pass and fixTouched define them), in total and per block
+// (sc.bk8); ok is false without the AVX-512 kernel. The thresholds must be
+// above -100.
+func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
+	sc := f.sc
+	v := len(f.logits)
+	nb := (v + blockSize - 1) / blockSize
+	bk := slices.Grow(sc.bk8[:0], nb)[:nb]
+	sc.bk8 = bk
+	ref, invT := f.ref, 1/f.t
+	for b := range bk {
+		s, ok := denseAbove8(f.logits[b*blockSize:min((b+1)*blockSize, v)], ref, invT, ths)
+		if !ok {
+			return tot, false
+		}
+		bk[b] = s
+		for j := range tot {
+			tot[j] += s[j]
+		}
+	}
+	zmax := tot[0]
+	for _, s := range tot {
+		zmax = max(zmax, s)
+	}
+	for _, t := range sc.touched {
+		blk := int(t) / blockSize
+		e := min((float64(f.logits[t])-ref)*invT, maxE)
+		if old := expNeg(e); old != 0 {
+			for j, th := range ths {
+				if e >= th {
+					tot[j] -= old
+					bk[blk][j] -= old
+				}
+			}
+		}
+		if y := sc.y[t]; y > negInf {
+			e := (y - ref) * invT
+			if nw := expNeg(e); nw != 0 {
+				zmax += nw
+				for j, th := range ths {
+					if e >= th {
+						tot[j] += nw
+						bk[blk][j] += nw
+					}
+				}
+			}
+		}
+	}
+	// Replacing the touched weights errs as in fixTouched; the margins
+	// cover it only up to the dense pass's zerr (zero after a resum, when
+	// the replacement cancelled; the slack covers the sums' rounding
+	// differences, about V*u relative).
+	if len(sc.touched) > 0 && (4*float64(len(sc.touched)+1)*u53+2*expNegErr)*zmax > f.zerr*(1+1e-6) {
+		return tot, false
+	}
+	return tot, true
+}
+
+// wideOffsets place the free thresholds of the first 8-threshold pass
+// above the lower bound of the cut (tailBound's, which assumes every token
+// at the cut's weight): on realistic logits the cut lies one to three
+// units above it.
+var wideOffsets = [7]float64{1.0, 1.15, 1.3, 1.45, 1.6, 2.0, 2.6}
+
+// wideMaxWidth is the widest bracket (in exponent) whose tokens are ranked
+// exactly.
+const wideMaxWidth = 0.15
+
+// wideCut8 is the bracketing of wideCut by passes of eight thresholds
+// each: the first at wideOffsets above the lower bound a, the next ones spread evenly
+// over the bracket, the upper end b of the bracket always one of them (so
+// its per-block sums come from the last pass). tried is false when it
+// found no bracket (the AVX-512 kernel not available, too many passes):
+// the thresholds and sums of the dense pass are unchanged, and wideCut's
+// two-threshold passes go on.
+func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint64) (id int, ok, tried bool) {
+	target, mg := p*f.z, f.margin()
+	var ths [8]float64
+	for pass := 0; pass < 3; pass++ {
+		for j := range wideOffsets {
+			if pass == 0 {
+				ths[j] = min(a+wideOffsets[j], b)
+			} else {
+				ths[j] = a + (b-a)*float64(j+1)/8
+			}
+		}
+		ths[7] = b
+		tot, ok := f.aboveK(&ths)
+		if !ok {
+			return 0, false, false
+		}
+		jb := -1
+		for j, th := range ths {
+			switch {
+			case tot[j] >= target+2*mg:
+				a = max(a, th)
+			case tot[j] < target-2*mg && th <= b:
+				b, jb = th, j
+			}
+		}
+		if jb < 0 || !(a < b) {
+			return 0, false, false
+		}
+		if b-a <= wideMaxWidth+1e-9 {
+			sc := f.sc
+			nb := len(sc.blocks)
+			kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
+			for i := range kb {
+				kb[i] = sc.bk8[i][jb]
+			}
+			sc.kblocks = kb
+			id, ok, tried := f.wideFinish(p, a, b, tot[jb], kb, ts, seq, step)
+			if ok {
+				wide8Draws.Add(1)
+			}
+			return id, ok, tried
+		}
+	}
+	return 0, false, false
 }

@@ -161,3 +161,26 @@ func rangeIndices(src []float32, lo, hi float32, out []int32) []int32 {
 	}
 	return out
 }
+
+// expAbove8AVX512 sets out[j] to the sum of the weights (as
+// expWeightsAVX512 computes them) of the logits of src[:n] (n a multiple
+// of 8) with exponent e >= ths[j].
+//
+//go:noescape
+func expAbove8AVX512(src *float32, n int, ref, invT float64, ths, out *[8]float64)
+
+// denseAbove8 returns, for each threshold ths[j], the weight of the logits
+// src with exponent e >= ths[j], as denseWeights computes it; ok is false
+// when the AVX-512 kernel is not available (the sums would differ from the
+// pass's weights by more than one rounding each).
+func denseAbove8(src []float32, ref, invT float64, ths *[8]float64) (out [8]float64, ok bool) {
+	if !hasWeights512 {
+		return out, false
+	}
+	n := len(src) &^ 7
+	if n > 0 {
+		expAbove8AVX512(&src[0], n, ref, invT, ths, &out)
+	}
+	denseAbove8Go(src[n:], ref, invT, ths, &out)
+	return out, true
+}

@@ -559,3 +559,108 @@ rg512done:
 	MOVQ R8, count+32(FP)
 	VZEROUPPER
 	RET
+
+// One group of 8 lanes of expAbove8AVX512: the weight of the float32
+// logits at off(SI)(AX*4) (as WEIGHTS8 computes it, into T1) added into
+// Z0..Z7 under the masks e >= ths[j] (thresholds broadcast from (R8)).
+// T0..T4 are scratch, KA and KB masks.
+#define ABOVE8(off, T0, T1, T2, T3, T4, KA, KB) \
+	VCVTPS2PD off(SI)(AX*4), T0 \
+	VSUBPD Z18, T0, T0 \
+	VMULPD Z19, T0, T0 \
+	VMINPD.BCST expMaxE<>(SB), T0, T0 \
+	VMOVAPD T0, T1 \
+	VFMADD213PD Z21, Z20, T1 \
+	VSUBPD Z21, T1, T2 \
+	VMOVAPD T0, T3 \
+	VFNMADD231PD Z22, T2, T3 \
+	VMOVAPD Z23, T4 \
+	VFMADD213PD Z24, T3, T4 \
+	VFMADD213PD Z25, T3, T4 \
+	VFMADD213PD Z25, T3, T4 \
+	VPSRLQ $4, T1, T3 \
+	VPERMI2PD Z29, Z28, T3 \
+	VPERMI2PD Z31, Z30, T1 \
+	VMULPD T3, T1, T1 \
+	VMULPD T4, T1, T1 \
+	VMULPD.BCST expInv256<>(SB), T2, T2 \
+	VSCALEFPD T2, T1, T1 \
+	VCMPPD.BCST $0x1d, 0(R8), T0, KA \
+	VCMPPD.BCST $0x1d, 8(R8), T0, KB \
+	VADDPD T1, Z0, KA, Z0 \
+	VADDPD T1, Z1, KB, Z1 \
+	VCMPPD.BCST $0x1d, 16(R8), T0, KA \
+	VCMPPD.BCST $0x1d, 24(R8), T0, KB \
+	VADDPD T1, Z2, KA, Z2 \
+	VADDPD T1, Z3, KB, Z3 \
+	VCMPPD.BCST $0x1d, 32(R8), T0, KA \
+	VCMPPD.BCST $0x1d, 40(R8), T0, KB \
+	VADDPD T1, Z4, KA, Z4 \
+	VADDPD T1, Z5, KB, Z5 \
+	VCMPPD.BCST $0x1d, 48(R8), T0, KA \
+	VCMPPD.BCST $0x1d, 56(R8), T0, KB \
+	VADDPD T1, Z6, KA, Z6 \
+	VADDPD T1, Z7, KB, Z7
+
+#define HSUM8(Z, Y, X, off) \
+	VEXTRACTF64X4 $1, Z, Y13 \
+	VADDPD Y13, Y, Y \
+	VEXTRACTF128 $1, Y, X13 \
+	VADDPD X13, X, X \
+	VHADDPD X, X, X \
+	MOVSD X, off(DI)
+
+// func expAbove8AVX512(src *float32, n int, ref, invT float64, ths, out *[8]float64)
+//
+// For src[:n] (n a multiple of 8): out[j] is the sum of the weights (as
+// expWeightsAVX512 computes them) of the logits with e >= ths[j].
+TEXT ·expAbove8AVX512(SB), NOSPLIT, $0-48
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSD ref+16(FP), Z18
+	VBROADCASTSD invT+24(FP), Z19
+	MOVQ ths+32(FP), R8
+	MOVQ out+40(FP), DI
+	VBROADCASTSD expInv<>(SB), Z20
+	VBROADCASTSD expShift<>(SB), Z21
+	VBROADCASTSD expStepC<>(SB), Z22
+	VBROADCASTSD expC6<>(SB), Z23
+	VBROADCASTSD expHalf<>(SB), Z24
+	VBROADCASTSD expOne<>(SB), Z25
+	VMOVUPD ·expTabHi+0(SB), Z28
+	VMOVUPD ·expTabHi+64(SB), Z29
+	VMOVUPD ·expTabLo+0(SB), Z30
+	VMOVUPD ·expTabLo+64(SB), Z31
+	VXORPD Z0, Z0, Z0
+	VXORPD Z1, Z1, Z1
+	VXORPD Z2, Z2, Z2
+	VXORPD Z3, Z3, Z3
+	VXORPD Z4, Z4, Z4
+	VXORPD Z5, Z5, Z5
+	VXORPD Z6, Z6, Z6
+	VXORPD Z7, Z7, Z7
+	XORQ AX, AX
+	MOVQ CX, DX
+	ANDQ $-16, DX
+a8loop:
+	CMPQ AX, DX
+	JAE a8tail
+	ABOVE8(0, Z8, Z9, Z10, Z11, Z12, K1, K2)
+	ABOVE8(32, Z13, Z14, Z15, Z16, Z17, K3, K4)
+	ADDQ $16, AX
+	JMP a8loop
+a8tail:
+	CMPQ AX, CX
+	JAE a8done
+	ABOVE8(0, Z8, Z9, Z10, Z11, Z12, K1, K2)
+a8done:
+	HSUM8(Z0, Y0, X0, 0)
+	HSUM8(Z1, Y1, X1, 8)
+	HSUM8(Z2, Y2, X2, 16)
+	HSUM8(Z3, Y3, X3, 24)
+	HSUM8(Z4, Y4, X4, 32)
+	HSUM8(Z5, Y5, X5, 40)
+	HSUM8(Z6, Y6, X6, 48)
+	HSUM8(Z7, Y7, X7, 56)
+	VZEROUPPER
+	RET

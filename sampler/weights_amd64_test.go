@@ -115,6 +115,12 @@ func BenchmarkWeightKernels(b *testing.B) {
 		return w
 	})
 	run("go", true, func(s []float32) float64 { return denseWeightsGo(s, 8, 1/0.8, aboveE).w })
+	ths := [8]float64{-13, -12.8, -12.6, -12.4, -12.2, -12, -11, -8}
+	run("above8_avx512", hasWeights512, func(s []float32) float64 {
+		var out [8]float64
+		expAbove8AVX512(&s[0], len(s), 8, 1/0.8, &ths, &out)
+		return out[0]
+	})
 }
 
 // The AVX2 and AVX-512 scans (maximum with NaN detection, indices above a
@@ -242,4 +248,146 @@ func TestSampleFastAVX2Only(t *testing.T) {
 			require.Equal(t, want, got, "AVX2 only: token (config %+v)", c)
 		}
 	}
+}
+
+// The eight-threshold kernel computes each weight exactly as the AVX-512
+// weight kernel (one lane alone: bit-equal) and adds it above exactly the
+// thresholds it reaches (at, just above and just below each); over random
+// inputs (both unrolled groups and the 8-lane tail) its sums agree with the
+// Go loop within the summation error.
+func TestAbove8Kernel(t *testing.T) {
+	if !hasWeights512 {
+		t.Skip("AVX-512 not available on this CPU")
+	}
+	r := rand.New(rand.NewPCG(63, 64))
+	ref, invT := 1.25, 1/0.9
+	ths := [8]float64{-4.5, -11.25, -11.2500001, -13, -13.03125, -20, -0.5, -60}
+	src := make([]float32, 24)
+	for it := 0; it < 100_000; it++ {
+		for i := range src {
+			src[i] = float32(math.Inf(-1))
+		}
+		x := float32(ref + (-90+130*r.Float64())/invT)
+		if it%4 == 0 {
+			th := ths[r.IntN(8)]
+			x = float32(ref + th/invT)
+			x = []float32{x, math.Nextafter32(x, 100), math.Nextafter32(x, -100)}[r.IntN(3)]
+		}
+		src[r.IntN(24)] = x
+		var out [8]float64
+		expAbove8AVX512(&src[0], 24, ref, invT, &ths, &out)
+		w, _, _, _ := expWeightsAVX512(&src[0], 24, ref, invT, 0, 0)
+		e := min((float64(x)-ref)*invT, maxE)
+		for j, th := range ths {
+			if e >= th {
+				require.Equal(t, w, out[j], "e=%v th=%v", e, th)
+			} else {
+				require.Zero(t, out[j], "e=%v th=%v", e, th)
+			}
+		}
+	}
+	for _, n := range []int{8, 16, 24, 1024, 1030, 1032} {
+		src := make([]float32, n)
+		for i := range src {
+			src[i] = float32(r.NormFloat64() * 8)
+			if r.IntN(10) == 0 {
+				src[i] = float32(math.Inf(-1))
+			}
+		}
+		got, ok := denseAbove8(src, ref, invT, &ths)
+		require.True(t, ok)
+		var want [8]float64
+		denseAbove8Go(src, ref, invT, &ths, &want)
+		g := denseWeightsGo(src, ref, invT, [2]float64{})
+		// Each weight within expNegErr of the Go loop's (the table
+		// product's extra rounding), plus one rounding per addition.
+		tol := expNegErr + float64(n)*0x1p-52
+		for j := range ths {
+			require.InDelta(t, want[j], got[j], tol*g.w, "n=%d th=%v", n, ths[j])
+		}
+	}
+}
+
+// With the AVX-512 kernel, wide top-p and typical cuts are bracketed by
+// the eight-threshold passes, and Sample draws the reference's token: on
+// Zipf-like logits at several temperatures and with penalties, and at
+// near-ties of the cut (p at a rank's exact cumulative probability and a
+// few ulp to 1e-6 around it, on logits quantized to exact ties), where the
+// fast path must fall back or agree.
+func TestSampleFastWide8MatchesReference(t *testing.T) {
+	if !hasWeights512 {
+		t.Skip("AVX-512 not available on this CPU")
+	}
+	r := rand.New(rand.NewPCG(97, 98))
+	w0 := wide8Draws.Load()
+	for it := 0; it < 16; it++ {
+		v := []int{65536, 3000 + r.IntN(20000)}[it%2]
+		logits := zipfLogits(r, v)
+		if it%4 == 3 {
+			for i, x := range logits {
+				logits[i] = float32(math.Round(float64(x)*8) / 8)
+			}
+		}
+		hist := benchHistory(r, logits, 32)
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.Temperature = []float64{0.7, 1, 1.5}[r.IntN(3)]
+		mass := 0.97 + 0.029*r.Float64()
+		if it%3 == 0 {
+			c.Typical = mass
+		} else {
+			c.TopP = mass
+		}
+		if it%5 == 1 {
+			c.RepetitionPenalty, c.PresencePenalty, c.PenaltyWindow = 1.1, 0.2, 32
+		}
+		s := mustNew(t, c)
+		for step := uint64(0); step < 3; step++ {
+			got, gerr := s.Sample(logits, hist, 5, step)
+			want, werr := s.sampleRef(logits, hist, 5, step, nil)
+			require.NoError(t, gerr)
+			require.NoError(t, werr)
+			require.Equal(t, want, got, "it %d step %d (config %+v)", it, step, c)
+		}
+	}
+	require.Positive(t, wide8Draws.Load()-w0, "no cut bracketed by the eight-threshold passes")
+
+	fellBack := 0
+	for it := 0; it < 6; it++ {
+		logits := zipfLogits(r, 65536)
+		if it%2 == 1 {
+			for i, x := range logits {
+				logits[i] = float32(math.Round(float64(x)*4) / 4)
+			}
+		}
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.Temperature = []float64{1, 1.5}[it%2]
+		l, err := mustNew(t, c).Process(logits, nil)
+		require.NoError(t, err)
+		p := Softmax(l)
+		ranked := survivorsByLogit(l)
+		cum, k := 0.0, 0
+		goal := 0.985 + 0.01*r.Float64()
+		for k < len(ranked)-1 && cum < goal {
+			cum += p[ranked[k]]
+			k++
+		}
+		for _, d := range []float64{0, 1e-16, -1e-16, 1e-13, -1e-13, 1e-9, -1e-9, 1e-6, -1e-6} {
+			c.TopP = cum * (1 + d)
+			if !(c.TopP < 1) {
+				continue
+			}
+			s := mustNew(t, c)
+			got, gerr := s.Sample(logits, nil, 6, 0)
+			want, werr := s.sampleRef(logits, nil, 6, 0, nil)
+			require.NoError(t, gerr)
+			require.NoError(t, werr)
+			require.Equal(t, want, got, "it %d delta %g (config %+v)", it, d, c)
+			if _, ok := s.sampleFast(logits, nil, 6, 0); !ok && math.Abs(d) <= 1e-13 {
+				fellBack++
+			}
+		}
+	}
+	require.Positive(t, fellBack, "the fast path never fell back at a cut tie")
 }

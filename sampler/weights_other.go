@@ -51,3 +51,8 @@ func rangeIndices(src []float32, lo, hi float32, out []int32) []int32 {
 	}
 	return out
 }
+
+// denseAbove8 is not available without the AVX-512 kernel.
+func denseAbove8(src []float32, ref, invT float64, ths *[8]float64) (out [8]float64, ok bool) {
+	return out, false
+}
