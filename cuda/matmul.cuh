@@ -17,6 +17,12 @@
 //   4 F8E4M3 (OCP E4M3FN codes, element value = e4m3(q) * wscale[row]; the
 //   code is decoded exactly: by the hardware on sm_89 and later, by integer
 //   operations elsewhere and in the emulator, with the same bits).
+//   5 Q4_0, 6 Q4_1, 7 Q5_0, 8 Q5_1, 9 Q8_0: ggml's 32-element blocks in the
+//   bytes of an rwkv.cpp file (cuda/qblock.cuh), decoded exactly in
+//   registers; plain products only (matmul, GEMV and SIMT, and the group),
+//   k % 32 == 0 and w 2-byte aligned (else cudaErrorInvalidValue). GEMV
+//   reads runs of 8 elements per thread (16-bit loads: the header and 8
+//   code bytes, 4 for the 4- and 5-bit types), 4 rows per block.
 //
 // Kernels and launch heuristics (n tokens, o outputs, k reduction length):
 //   rwkvcu_launch_matmul:
