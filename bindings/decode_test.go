@@ -22,6 +22,7 @@ var decodeModels = []string{
 	"rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin",
 	"rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP16.bin",
 	"pth/tiny-rwkv-7v0-834K-BF16.safetensors",
+	"rwkv.cpp/tests/tiny-rwkv-7v0-834K-Q5_1.bin",
 }
 
 // decodeConfigs are sampler settings the device sampler implements, in

@@ -82,8 +82,6 @@ func (t *Tensor) Float32() ([]float32, error) {
 	return dst, nil
 }
 
-func f16At(b []byte) float32 { return half.F16ToF32(binary.LittleEndian.Uint16(b)) }
-
 func decodeF32(dst []float32, data []byte) {
 	data = data[:4*len(dst)]
 	for i := range dst {
