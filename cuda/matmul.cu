@@ -373,7 +373,7 @@ __host__ __device__ constexpr int32_t group_form(int32_t dt, bool vec) { return 
 
 // group_rows is the number of weight rows a block of the form covers.
 __host__ __device__ constexpr int group_rows(int32_t form) {
-  return form == group_form(kI8, true) || form == group_form(kF8, true) ? 2 : 4;
+  return form == group_form(kI8, true) || form == group_form(kF8, true) || qblock_is(form / 2) ? 2 : 4;
 }
 
 // StoreGroup is group_gemv_kernel's store: the epilogue of a product, each
@@ -962,7 +962,9 @@ struct Args {
 // GEMV launches for a fixed weight type, token chunk and load forms.
 template <int WT, int NT, bool WVEC, bool XVEC>
 cudaError_t launch_gemv_nt(const Args& a) {
-  constexpr int ROWS = (kScaled<WT> && WVEC) ? 2 : 4;
+  // 2 rows for the wide scaled loads and for the block types (whose
+  // decoding holds a row's header and code words besides its 8 values).
+  constexpr int ROWS = ((kScaled<WT> && WVEC) || kQuant<WT>) ? 2 : 4;
   for (int64_t t0 = 0; t0 < a.n; t0 += kMaxGridY * NT) {
     const int64_t nn = a.n - t0 < kMaxGridY * NT ? a.n - t0 : kMaxGridY * NT;
     dim3 grid(unsigned(cdiv(a.o, ROWS)), unsigned(cdiv(nn, NT)));

@@ -22,13 +22,14 @@
 //   registers; plain products only (matmul, GEMV and SIMT, and the group),
 //   k % 32 == 0 and w 2-byte aligned (else cudaErrorInvalidValue). GEMV
 //   reads runs of 8 elements per thread (16-bit loads: the header and 8
-//   code bytes, 4 for the 4- and 5-bit types), 4 rows per block.
+//   code bytes, 4 for the 4- and 5-bit types), 2 rows per block.
 //
 // Kernels and launch heuristics (n tokens, o outputs, k reduction length):
 //   rwkvcu_launch_matmul:
 //     n <= 8                    GEMV: a block of 4 warps per 4 weight rows
-//                               (2 for I8) and up to 8 tokens, split over k
-//                               inside the block, 16-byte weight loads.
+//                               (2 for I8, F8E4M3 and the block types) and up
+//                               to 8 tokens, split over k inside the block,
+//                               16-byte weight loads (block types: 16-bit).
 //     n > 8, F16/BF16, weight   TC: tensor-core GEMM, 64x128x32 tiles,
 //       rows 16-byte aligned    cp.async double buffering, ldmatrix,
 //       (k % 8 == 0)            mma.sync m16n8k16 on split activations.
