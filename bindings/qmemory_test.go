@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rwkvgo/rwkvgo/engine"
-	"github.com/rwkvgo/rwkvgo/internal/testdata"
+	"github.com/rwkvgo/rwkvgo/engine/enginetest"
 	"github.com/rwkvgo/rwkvgo/weights"
 )
 
@@ -23,12 +23,7 @@ import (
 // Widened, every shared quantized model exceeds the bound by far. The log
 // gives each model's device bytes against its file's size.
 func TestQuantizedDeviceMemory(t *testing.T) {
-	var paths []string
-	for _, pat := range []string{"rwkv.cpp/quantized-by-rwkv.cpp/*.bin", "rwkv.cpp/tests/*-Q5_*.bin"} {
-		paths = append(paths, testdata.Glob(t, pat)...)
-	}
-	require.NotEmpty(t, paths)
-	for _, path := range paths {
+	for _, path := range enginetest.BlockQuantizedModels(t) {
 		f, err := weights.Open(path)
 		require.NoError(t, err)
 		var matrix, other, quantized int64
@@ -51,7 +46,7 @@ func TestQuantizedDeviceMemory(t *testing.T) {
 		require.NoError(t, err, path)
 		live := int64(be.Stats().LiveDeviceBytes - before)
 		bound := int64(1.05*float64(matrix)) + other
-		t.Logf("%s: %d device bytes for a file of %d bytes (ratio %.3f; %d matrix bytes in %d blocks-quantized tensors, bound %d)",
+		t.Logf("%s: %d device bytes for a file of %d bytes (ratio %.3f; %d matrix bytes in %d block-quantized tensors, bound %d)",
 			filepath.Base(path), live, st.Size(), float64(live)/float64(st.Size()), matrix, quantized, bound)
 		require.LessOrEqual(t, live, bound, "%s: the quantized matrices were widened", path)
 		require.NoError(t, m.Close())

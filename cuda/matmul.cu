@@ -987,28 +987,29 @@ cudaError_t launch_gemv_forms(const Args& a) {
 
 template <int WT>
 cudaError_t launch_gemv(const Args& a) {
+  const bool xvec = aligned(a.x, 16) && a.ldx % 4 == 0;
   if constexpr (kQuant<WT>) {
-    // Block rows are read with 16-bit loads in every form; x with float4
+    // Block rows are read with 16-bit loads in both forms; x with float4
     // loads when it allows them.
-    if (aligned(a.x, 16) && a.ldx % 4 == 0) {
-      g_last_variant = RWKVCU_MMV_GEMV_VEC_XS;
+    if (xvec) {
+      g_last_variant = RWKVCU_MMV_GEMV_VEC;
       return launch_gemv_forms<WT, true, true>(a);
     }
     g_last_variant = RWKVCU_MMV_GEMV_SCALAR;
     return launch_gemv_forms<WT, false, false>(a);
+  } else {
+    const bool wvec = aligned(a.w, 16) && (a.k * int64_t(sizeof(typename Elem<WT>::S))) % 16 == 0;
+    if (wvec && xvec) {
+      g_last_variant = RWKVCU_MMV_GEMV_VEC;
+      return launch_gemv_forms<WT, true, true>(a);
+    }
+    if (wvec) {
+      g_last_variant = RWKVCU_MMV_GEMV_VEC_XS;
+      return launch_gemv_forms<WT, true, false>(a);
+    }
+    g_last_variant = RWKVCU_MMV_GEMV_SCALAR;
+    return launch_gemv_forms<WT, false, false>(a);
   }
-  const bool wvec = aligned(a.w, 16) && (a.k * int64_t(sizeof(typename Elem<WT>::S))) % 16 == 0;
-  const bool xvec = aligned(a.x, 16) && a.ldx % 4 == 0;
-  if (wvec && xvec) {
-    g_last_variant = RWKVCU_MMV_GEMV_VEC;
-    return launch_gemv_forms<WT, true, true>(a);
-  }
-  if (wvec) {
-    g_last_variant = RWKVCU_MMV_GEMV_VEC_XS;
-    return launch_gemv_forms<WT, true, false>(a);
-  }
-  g_last_variant = RWKVCU_MMV_GEMV_SCALAR;
-  return launch_gemv_forms<WT, false, false>(a);
 }
 
 // Launches a tiled kernel over (ceil(n/BM), ceil(o/BN)) blocks, in slices of

@@ -147,6 +147,8 @@ cudaError_t rwkvcu_launch_matmul_group(cudaStream_t s, const rwkvcu_group_produc
 #define RWKVCU_MMV_GEMV_VEC 1      // 16-byte weight and x loads
 #define RWKVCU_MMV_GEMV_VEC_XS 2   // 16-byte weight loads, scalar x loads
 #define RWKVCU_MMV_GEMV_SCALAR 3   // scalar weight and x loads
+// (The block types run GEMV_VEC when x allows float4 loads, GEMV_SCALAR
+// otherwise; their weights are read with 16-bit loads in both.)
 #define RWKVCU_MMV_SIMT 4
 #define RWKVCU_MMV_SIMT_T 5
 #define RWKVCU_MMV_TC_F16 6

@@ -63,6 +63,22 @@ func QuantizedInt8(t *testing.T, cfg Config) {
 	}
 }
 
+// BlockQuantizedModels returns the paths of the shared rwkv.cpp models whose
+// matrices are block-quantized (rwkv.cpp's own Q5_0 and Q5_1 test files and
+// the Q4_0, Q4_1 and Q8_0 files it quantized); it fails the test when there
+// are none.
+func BlockQuantizedModels(t testing.TB) []string {
+	t.Helper()
+	var paths []string
+	for _, pat := range []string{"rwkv.cpp/quantized-by-rwkv.cpp/*.bin", "rwkv.cpp/tests/*-Q5_*.bin", "rwkv.cpp/tests-history/*-Q5_*.bin"} {
+		paths = append(paths, testdata.Glob(t, pat)...)
+	}
+	if len(paths) == 0 {
+		t.Fatal("no shared block-quantized models")
+	}
+	return paths
+}
+
 // BlockQuantized loads every shared rwkv.cpp block-quantized model (Q4_0,
 // Q4_1, Q5_0, Q5_1 and Q8_0 matrices) on the backend under test and on the
 // pure-Go backend and compares their logits after a 12-token prompt
@@ -74,13 +90,7 @@ func QuantizedInt8(t *testing.T, cfg Config) {
 // its block kernels.
 func BlockQuantized(t *testing.T, cfg Config) {
 	t.Helper()
-	var paths []string
-	for _, pat := range []string{"rwkv.cpp/quantized-by-rwkv.cpp/*.bin", "rwkv.cpp/tests/*-Q5_*.bin"} {
-		paths = append(paths, testdata.Glob(t, pat)...)
-	}
-	if len(paths) == 0 {
-		t.Fatal("no shared block-quantized models")
-	}
+	paths := BlockQuantizedModels(t)
 	feeds := [][]int{{34, 105, 110, 32, 116, 104, 101, 32, 98, 101, 103, 105}, {32}, {105, 110, 32}}
 	for _, path := range paths {
 		rel := filepath.Base(path)
