@@ -94,36 +94,38 @@ func BlockQuantized(t *testing.T, cfg Config) {
 	feeds := [][]int{{34, 105, 110, 32, 116, 104, 101, 32, 98, 101, 103, 105}, {32}, {105, 110, 32}}
 	for _, path := range paths {
 		rel := filepath.Base(path)
-		logits := func(opts engine.Options) [][]float32 {
-			t.Helper()
-			m, err := engine.Load(path, opts)
-			if err != nil {
-				t.Fatalf("%s: %v", rel, err)
-			}
-			defer m.Close()
-			s, err := m.NewSession()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			var out [][]float32
-			for _, in := range feeds {
-				l, err := s.Feed(in)
+		t.Run(rel, func(t *testing.T) {
+			logits := func(opts engine.Options) [][]float32 {
+				t.Helper()
+				m, err := engine.Load(path, opts)
 				if err != nil {
 					t.Fatalf("%s: %v", rel, err)
 				}
-				out = append(out, append([]float32(nil), l...))
+				defer m.Close()
+				s, err := m.NewSession()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				var out [][]float32
+				for _, in := range feeds {
+					l, err := s.Feed(in)
+					if err != nil {
+						t.Fatalf("%s: %v", rel, err)
+					}
+					out = append(out, append([]float32(nil), l...))
+				}
+				return out
 			}
-			return out
-		}
-		want := logits(engine.Options{Threads: 1})
-		got := logits(cfg.options(0))
-		for i := range want {
-			d := MaxAbsDiff(got[i], want[i])
-			if d > 1e-4 {
-				t.Errorf("%s, feed %d: max |logit - cpu| = %.3g > 1e-4", rel, i, d)
+			want := logits(engine.Options{Threads: 1})
+			got := logits(cfg.options(0))
+			for i := range want {
+				d := MaxAbsDiff(got[i], want[i])
+				if d > 1e-4 {
+					t.Errorf("%s, feed %d: max |logit - cpu| = %.3g > 1e-4", rel, i, d)
+				}
+				t.Logf("%s, feed %d: max |logit - cpu| = %.3g", rel, i, d)
 			}
-			t.Logf("%s, feed %d: max |logit - cpu| = %.3g", rel, i, d)
-		}
+		})
 	}
 }
