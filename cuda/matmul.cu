@@ -317,8 +317,17 @@ struct StoreOut {
   __device__ __forceinline__ void operator()(int64_t t, int64_t r, float s) const { out[t * ldo + r] = s; }
 };
 
+// Minimum resident blocks per SM promised to ptxas (0: none). ptxas 13.0
+// for sm_90a gives the 8-token forms of the block types 72 registers and
+// spills; promising 4 blocks of 128 threads lets it use up to 128 (ptxas
+// 11.8 chooses 72 to 80 for them on its own, without spilling).
+template <int WT, int NT>
+constexpr int gemv_min_blocks() {
+  return (kQuant<WT> && NT == 8) ? 4 : 0;
+}
+
 template <int WT, int NT, int ROWS, bool WVEC, bool XVEC>
-__global__ void __launch_bounds__(kGemvThreads)
+__global__ void __launch_bounds__(kGemvThreads, gemv_min_blocks<WT, NT>())
     gemv_kernel(float* __restrict__ out,          // [n, ldo]
                 int64_t ldo,                      //
                 const float* __restrict__ x,      // [n, ldx]
