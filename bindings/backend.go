@@ -194,13 +194,14 @@ func (b *Backend) newTensor(dt backend.DType, rows, cols int) *tensor {
 // Supports reports whether Upload takes weights of type dt: F32, F16, BF16,
 // I8 (RWKVCU_I8: the same planar encoding, codes then row scales) and, on
 // devices of compute capability 8.9 or later and in the emulated library,
-// F8E4M3 (RWKVCU_F8E4M3, the same layout). The block-quantized types of
-// backend.DType have no device kernels: the engine widens them to F32 for
-// this backend (dtypeCode maps types by name, so their Go codes never reach
-// the C side).
+// F8E4M3 (RWKVCU_F8E4M3, the same layout), and the block-quantized types
+// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 (RWKVCU_Q4_0 ...: the file's blocks,
+// kept as they are on the device and decoded in registers by Embed, MatMul
+// and MatMulGroup; MatMulT refuses them).
 func (b *Backend) Supports(dt backend.DType) bool {
 	switch dt {
-	case backend.F32, backend.F16, backend.BF16, backend.I8:
+	case backend.F32, backend.F16, backend.BF16, backend.I8,
+		backend.Q4_0, backend.Q4_1, backend.Q5_0, backend.Q5_1, backend.Q8_0:
 		return true
 	case backend.F8E4M3:
 		return b.fp8

@@ -22,6 +22,7 @@ var decodeModels = []string{
 	"rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin",
 	"rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP16.bin",
 	"pth/tiny-rwkv-7v0-834K-BF16.safetensors",
+	"rwkv.cpp/tests/tiny-rwkv-7v0-834K-Q5_1.bin",
 	// RWKV-6, 5.2 and 5.1: the loop is the version's layer graph (its fused decode operations).
 	"pth/tiny-rwkv-6v0-1m-FP32.safetensors",
 	"rwkv.cpp/tests/tiny-rwkv-5v2-730K-FP32.bin",

@@ -3,33 +3,36 @@
 package bindings
 
 import (
-	"errors"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
 )
 
-// TestQuantizedNotSupported: the block-quantized weight types (whose Go
-// codes would collide with RWKVCU_I8 and beyond) are refused before the C
-// side with an error wrapping ErrNotSupported, and the backend stays usable.
-func TestQuantizedNotSupported(t *testing.T) {
+// TestQuantizedSupported: the block-quantized weight types are kept on the
+// device in their blocks (the upload takes exactly the file's bytes), and
+// MatMulT, which the engine never uses on them, refuses them with an error
+// (not a crash) that leaves the backend usable.
+func TestQuantizedSupported(t *testing.T) {
 	b := openTest(t)
 	defer b.Close()
+	x := b.UploadF32(1, 64, make([]float32, 64))
 	for _, dt := range []backend.DType{backend.Q4_0, backend.Q4_1, backend.Q5_0, backend.Q5_1, backend.Q8_0} {
-		if backend.Supports(b, dt) {
-			t.Fatalf("cuda claims to support %s", dt)
-		}
-		w := b.Upload(dt, 2, 32, make([]byte, 2*dt.RowBytes(32)))
-		if err := b.Err(); !errors.Is(err, ErrNotSupported) {
-			t.Fatalf("Upload %s: error %v, want ErrNotSupported", dt, err)
-		}
+		require.True(t, backend.Supports(b, dt), "%s", dt)
+		w := b.Upload(dt, 64, 32, make([]byte, 64*dt.RowBytes(32)))
+		require.NoError(t, b.Err(), "Upload %s", dt)
+		out := b.New(1, 32)
+		b.MatMulT(out, x, w)
+		require.Error(t, b.Err(), "MatMulT with %s weights", dt)
 		b.Free(w)
-	}
-	x := b.UploadF32(1, 2, []float32{1, 2})
-	got := make([]float32, 2)
-	b.Read(x, 0, got)
-	if err := b.Err(); err != nil || got[1] != 2 {
-		t.Fatalf("backend unusable after the refusals: %v %v", got, err)
+		b.Free(out)
 	}
 	b.Free(x)
+	y := b.UploadF32(1, 2, []float32{1, 2})
+	got := make([]float32, 2)
+	b.Read(y, 0, got)
+	require.NoError(t, b.Err())
+	require.Equal(t, float32(2), got[1])
+	b.Free(y)
 }

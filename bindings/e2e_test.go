@@ -41,3 +41,12 @@ func TestQuantizedFP8(t *testing.T) {
 	defer be.Close()
 	enginetest.QuantizedFP8(t, enginetest.Config{Backend: be})
 }
+
+// TestBlockQuantized runs every shared rwkv.cpp block-quantized model on
+// the CUDA backend (the blocks kept on the device) against the pure-Go
+// backend.
+func TestBlockQuantized(t *testing.T) {
+	be := openTest(t)
+	defer be.Close()
+	enginetest.BlockQuantized(t, enginetest.Config{Backend: be})
+}

@@ -16,6 +16,11 @@ const (
 	cBF16                = 2  // RWKVCU_BF16
 	cI8                  = 3  // RWKVCU_I8
 	cF8E4M3              = 4  // RWKVCU_F8E4M3
+	cQ40                 = 5  // RWKVCU_Q4_0
+	cQ41                 = 6  // RWKVCU_Q4_1
+	cQ50                 = 7  // RWKVCU_Q5_0
+	cQ51                 = 8  // RWKVCU_Q5_1
+	cQ80                 = 9  // RWKVCU_Q8_0
 	cSigmoid             = 0  // RWKVCU_SIGMOID
 	cTanh                = 1  // RWKVCU_TANH
 	cSilu                = 2  // RWKVCU_SILU
@@ -92,6 +97,16 @@ func dtypeCode(dt backend.DType) (code int32, ok bool) {
 		return cF16, true
 	case backend.BF16:
 		return cBF16, true
+	case backend.Q4_0:
+		return cQ40, true
+	case backend.Q4_1:
+		return cQ41, true
+	case backend.Q5_0:
+		return cQ50, true
+	case backend.Q5_1:
+		return cQ51, true
+	case backend.Q8_0:
+		return cQ80, true
 	case backend.I8:
 		return cI8, true
 	case backend.F8E4M3:

@@ -27,7 +27,12 @@
 #include <cuda_runtime.h>
 
 #include "../cuda/ptx_wrappers.cuh"
+#include "../cuda/qblock.cuh"
 #include "include/rwkvcu.h"
+
+static_assert(kQ4_0 == RWKVCU_Q4_0 && kQ4_1 == RWKVCU_Q4_1 && kQ5_0 == RWKVCU_Q5_0 && kQ5_1 == RWKVCU_Q5_1 &&
+                  kQ8_0 == RWKVCU_Q8_0,
+              "cuda/qblock.cuh's codes are rwkvcu.h's");
 
 namespace rwkvcu {
 
@@ -196,16 +201,33 @@ inline size_t dtype_size(int32_t dt) {
 /// has_scales reports whether tensors of type dt carry one float scale per row.
 inline bool has_scales(int32_t dt) { return dt == RWKVCU_I8 || dt == RWKVCU_F8E4M3; }
 
+/// is_block reports whether dt is one of the 32-element block formats
+/// (RWKVCU_Q4_0 ... RWKVCU_Q8_0, cuda/qblock.cuh).
+inline bool is_block(int32_t dt) { return qblock_is(dt); }
+
+/// row_bytes is the encoded size of a row of cols elements of type dt,
+/// without the scales of I8 and F8E4M3; a block type needs cols to be a
+/// multiple of 32.
+inline size_t row_bytes(int32_t dt, int64_t cols) {
+  if (is_block(dt)) {
+    if (cols % kQK != 0)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "a row of %lld elements is not a whole number of 32-element blocks",
+           (long long)cols);
+    return size_t(qblock_row_bytes(dt, cols));
+  }
+  return size_t(cols) * dtype_size(dt);
+}
+
 inline const char* dtype_name(int32_t dt) {
-  static const char* names[] = {"F32", "F16", "BF16", "I8", "F8E4M3"};
-  return dt >= 0 && dt < 5 ? names[dt] : "?";
+  static const char* names[] = {"F32", "F16", "BF16", "I8", "F8E4M3", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"};
+  return dt >= 0 && dt < 10 ? names[dt] : "?";
 }
 
 /// dtype_supported reports whether ctx's device takes tensors of type dt:
 /// F8E4M3 needs compute capability 8.9 (hardware e4m3 conversion); the
 /// emulated library decodes e4m3 with integer operations and has it.
 inline bool dtype_supported(rwkvcu_context* ctx, int32_t dt) {
-  if (dt < RWKVCU_F32 || dt > RWKVCU_F8E4M3) return false;
+  if (dt < RWKVCU_F32 || dt > RWKVCU_Q8_0) return false;
   if (dt != RWKVCU_F8E4M3) return true;
 #if defined(CUEMU)
   (void)ctx;

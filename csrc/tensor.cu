@@ -138,12 +138,12 @@ int rwkvcu_tensor_new(rwkvcu_context* ctx, int32_t dtype, int64_t rows, int64_t 
     need(out, "out");
     *out = nullptr;
     not_capturing(ctx, "rwkvcu_tensor_new");
-    const size_t es = dtype_size(dtype);
+    if (!is_block(dtype)) dtype_size(dtype);  // fails for an unknown type
     if (!dtype_supported(ctx, dtype))
       fail(RWKVCU_ERR_NOT_SUPPORTED, "rwkvcu_tensor_new: %s tensors need compute capability 8.9 or later", dtype_name(dtype));
     if (rows <= 0 || cols <= 0 || rows > (int64_t(1) << 40) / cols)
       fail(RWKVCU_ERR_INVALID_ARGUMENT, "tensor shape [%lld, %lld]", (long long)rows, (long long)cols);
-    const size_t bytes = size_t(rows * cols) * es, data_bytes = (bytes + 15) & ~size_t(15);
+    const size_t bytes = size_t(rows) * row_bytes(dtype, cols), data_bytes = (bytes + 15) & ~size_t(15);
     const size_t total = data_bytes + (has_scales(dtype) ? size_t(rows) * 4 : 0);
     auto* t = new rwkvcu_tensor{ctx, dtype, rows, cols, nullptr, nullptr, 0};
     try {
@@ -192,7 +192,7 @@ int rwkvcu_tensor_upload(rwkvcu_context* ctx, rwkvcu_tensor* t, const void* data
     not_capturing(ctx, "rwkvcu_tensor_upload");
     T(ctx, t, "rwkvcu_tensor_upload", "t");
     need(data, "data");
-    const size_t n = size_t(t->rows * t->cols) * dtype_size(t->dtype);
+    const size_t n = size_t(t->rows) * row_bytes(t->dtype, t->cols);
     const size_t want = n + (has_scales(t->dtype) ? size_t(t->rows) * 4 : 0);
     if (bytes != want)
       fail(RWKVCU_ERR_INVALID_ARGUMENT, "upload of %zu bytes into %s[%lld, %lld] (%zu bytes)", bytes, dtype_name(t->dtype),

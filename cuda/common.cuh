@@ -13,6 +13,7 @@
 
 #include "fp8.cuh"
 #include "ptx_wrappers.cuh"
+#include "qblock.cuh"
 
 /// Element types of weight tensors (the values of rwkvcu.h's RWKVCU_F32 ...).
 enum rwkvcu_dtype_id : int32_t { kF32 = 0, kF16 = 1, kBF16 = 2, kI8 = 3, kF8E4M3 = 4 };

@@ -19,6 +19,7 @@
 #include "fp8.cuh"
 #include "matmul.cuh"
 #include "ptx_wrappers.cuh"
+#include "qblock.cuh"
 
 namespace rwkv_mm {
 
@@ -28,6 +29,11 @@ constexpr int kF32 = 0, kF16 = 1, kBF16 = 2, kI8 = 3, kF8 = 4;
 // kScaled<WT>: one-byte codes with one float scale per stored row.
 template <int WT>
 constexpr bool kScaled = WT == kI8 || WT == kF8;
+
+// kQuant<WT>: a 32-element block format (kQ4_0 ... kQ8_0, cuda/qblock.cuh),
+// decoded by qblock_run8 (8 consecutive elements) and qblock_elem.
+template <int WT>
+constexpr bool kQuant = qblock_is(WT);
 
 // Storage type of a weight element.
 template <int WT>
@@ -52,6 +58,37 @@ template <>
 struct Elem<kF8> {
   using S = uint8_t;
 };
+// The block formats are addressed in bytes.
+template <>
+struct Elem<kQ4_0> {
+  using S = uint8_t;
+};
+template <>
+struct Elem<kQ4_1> {
+  using S = uint8_t;
+};
+template <>
+struct Elem<kQ5_0> {
+  using S = uint8_t;
+};
+template <>
+struct Elem<kQ5_1> {
+  using S = uint8_t;
+};
+template <>
+struct Elem<kQ8_0> {
+  using S = uint8_t;
+};
+
+// wstride is the distance between rows of an [o, k] weight in units of
+// Elem<WT>::S: k, or the bytes of a row of blocks.
+template <int WT>
+__host__ __device__ constexpr int64_t wstride(int64_t k) {
+  if constexpr (kQuant<WT>)
+    return qblock_row_bytes(WT, k);
+  else
+    return k;
+}
 
 __device__ __forceinline__ float f16_bits_to_float(uint32_t b) {
   return __half2float(__ushort_as_half(static_cast<unsigned short>(b)));
@@ -187,7 +224,10 @@ __device__ __forceinline__ void gemv_tile(const float* __restrict__ x,      // [
                                           int64_t n, int64_t o, int64_t k, int64_t r0, int64_t t0, float* red,
                                           const Store& store) {
   using S = typename Elem<WT>::S;
-  constexpr int V = WVEC ? int(16 / sizeof(S)) : 1;  // elements per load
+  // Elements per load: 16 bytes' worth, 1 for scalar loads, or a run of 8
+  // elements of a block (the block types, whose rows are read with 16-bit
+  // loads whatever the form; WVEC is then ignored).
+  constexpr int V = kQuant<WT> ? 8 : WVEC ? int(16 / sizeof(S)) : 1;
   constexpr int WPV = 4 / int(sizeof(S)) > 0 ? 4 / int(sizeof(S)) : 1;  // elements per 32-bit word
   const S* w = static_cast<const S*>(wv);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -195,7 +235,7 @@ __device__ __forceinline__ void gemv_tile(const float* __restrict__ x,      // [
 
   const S* wrow[ROWS];
 #pragma unroll
-  for (int j = 0; j < ROWS; ++j) wrow[j] = w + min64(r0 + j, o - 1) * k;  // clamped rows are computed, not stored
+  for (int j = 0; j < ROWS; ++j) wrow[j] = w + min64(r0 + j, o - 1) * wstride<WT>(k);  // clamped rows are computed, not stored
   const float* xrow = x + t0 * ldx;
 
   float acc[ROWS][NT];
@@ -204,11 +244,14 @@ __device__ __forceinline__ void gemv_tile(const float* __restrict__ x,      // [
 #pragma unroll
     for (int t = 0; t < NT; ++t) acc[j][t] = 0.f;
 
-  const int64_t nv = k / V;  // WVEC implies k % V == 0
+  const int64_t nv = k / V;  // WVEC (and a block type) implies k % V == 0
 #pragma unroll 1  // ROWS independent loads per step already; unrolling only adds pressure
   for (int64_t v = tid; v < nv; v += kGemvThreads) {
     float wf[ROWS][V];
-    if constexpr (WVEC) {
+    if constexpr (kQuant<WT>) {
+#pragma unroll
+      for (int j = 0; j < ROWS; ++j) qblock_run8<WT>(wrow[j], v * V, wf[j]);
+    } else if constexpr (WVEC) {
       uint4 raw[ROWS];
 #pragma unroll
       for (int j = 0; j < ROWS; ++j) raw[j] = __ldg(reinterpret_cast<const uint4*>(wrow[j] + v * V));
@@ -274,8 +317,17 @@ struct StoreOut {
   __device__ __forceinline__ void operator()(int64_t t, int64_t r, float s) const { out[t * ldo + r] = s; }
 };
 
+// Minimum resident blocks per SM promised to ptxas (0: none). ptxas 13.0
+// for sm_90a gives the 8-token forms of the block types 72 registers and
+// spills; promising 4 blocks of 128 threads lets it use up to 128 (ptxas
+// 11.8 chooses 72 to 80 for them on its own, without spilling).
+template <int WT, int NT>
+constexpr int gemv_min_blocks() {
+  return (kQuant<WT> && NT == 8) ? 4 : 0;
+}
+
 template <int WT, int NT, int ROWS, bool WVEC, bool XVEC>
-__global__ void __launch_bounds__(kGemvThreads)
+__global__ void __launch_bounds__(kGemvThreads, gemv_min_blocks<WT, NT>())
     gemv_kernel(float* __restrict__ out,          // [n, ldo]
                 int64_t ldo,                      //
                 const float* __restrict__ x,      // [n, ldx]
@@ -330,7 +382,7 @@ __host__ __device__ constexpr int32_t group_form(int32_t dt, bool vec) { return 
 
 // group_rows is the number of weight rows a block of the form covers.
 __host__ __device__ constexpr int group_rows(int32_t form) {
-  return form == group_form(kI8, true) || form == group_form(kF8, true) ? 2 : 4;
+  return form == group_form(kI8, true) || form == group_form(kF8, true) || qblock_is(form / 2) ? 2 : 4;
 }
 
 // StoreGroup is group_gemv_kernel's store: the epilogue of a product, each
@@ -379,6 +431,16 @@ __global__ void __launch_bounds__(kGemvThreads) group_gemv_kernel(const GroupArg
     RWKV_GROUP_TILE(kI8, false)
     RWKV_GROUP_TILE(kF8, true)
     RWKV_GROUP_TILE(kF8, false)
+    RWKV_GROUP_TILE(kQ4_0, true)
+    RWKV_GROUP_TILE(kQ4_0, false)
+    RWKV_GROUP_TILE(kQ4_1, true)
+    RWKV_GROUP_TILE(kQ4_1, false)
+    RWKV_GROUP_TILE(kQ5_0, true)
+    RWKV_GROUP_TILE(kQ5_0, false)
+    RWKV_GROUP_TILE(kQ5_1, true)
+    RWKV_GROUP_TILE(kQ5_1, false)
+    RWKV_GROUP_TILE(kQ8_0, true)
+    RWKV_GROUP_TILE(kQ8_0, false)
   }
 #undef RWKV_GROUP_TILE
 }
@@ -428,16 +490,27 @@ __global__ void __launch_bounds__(kSimtThreads)
       const int64_t i = k0 + xk + j;
       xr[j] = (t < n && i < k) ? x[t * ldx + i] : 0.f;
     }
+    if constexpr (kQuant<WT>) {
+      // 8 elements of one block (k % 32 == 0): all inside or all outside.
+      const int64_t c = n0 + wn, i0 = k0 + wk;
+      if (c < o && i0 < k) {
+        qblock_run8<WT>(w + c * ldw, i0, wr);
+      } else {
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const int64_t c = TRANS ? n0 + wn + j : n0 + wn;
-      const int64_t i = TRANS ? k0 + wk : k0 + wk + j;
-      float v = 0.f;
-      if (c < o && i < k) {
-        v = cvt<WT>(TRANS ? w[i * ldw + c] : w[c * ldw + i]);
-        if constexpr (TRANS && kScaled<WT>) v *= wscale[i];
+        for (int j = 0; j < 8; ++j) wr[j] = 0.f;
       }
-      wr[j] = v;
+    } else {
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        const int64_t c = TRANS ? n0 + wn + j : n0 + wn;
+        const int64_t i = TRANS ? k0 + wk : k0 + wk + j;
+        float v = 0.f;
+        if (c < o && i < k) {
+          v = cvt<WT>(TRANS ? w[i * ldw + c] : w[c * ldw + i]);
+          if constexpr (TRANS && kScaled<WT>) v *= wscale[i];
+        }
+        wr[j] = v;
+      }
     }
   };
   auto store = [&](int buf) {
@@ -879,6 +952,10 @@ constexpr int64_t kMaxGridY = 65535;
 inline bool aligned(const void* p, uintptr_t a) { return (reinterpret_cast<uintptr_t>(p) & (a - 1)) == 0; }
 inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline size_t esize(int32_t dt) { return dt == kF32 ? 4 : (dt == kI8 || dt == kF8) ? 1 : 2; }
+// wrow_bytes is the size of a row of k elements of a (plain) weight of type dt.
+inline int64_t wrow_bytes(int32_t dt, int64_t k) {
+  return qblock_is(dt) ? qblock_row_bytes(dt, k) : k * int64_t(esize(dt));
+}
 
 struct Args {
   cudaStream_t s;
@@ -894,7 +971,9 @@ struct Args {
 // GEMV launches for a fixed weight type, token chunk and load forms.
 template <int WT, int NT, bool WVEC, bool XVEC>
 cudaError_t launch_gemv_nt(const Args& a) {
-  constexpr int ROWS = (kScaled<WT> && WVEC) ? 2 : 4;
+  // 2 rows for the wide scaled loads and for the block types (whose
+  // decoding holds a row's header and code words besides its 8 values).
+  constexpr int ROWS = ((kScaled<WT> && WVEC) || kQuant<WT>) ? 2 : 4;
   for (int64_t t0 = 0; t0 < a.n; t0 += kMaxGridY * NT) {
     const int64_t nn = a.n - t0 < kMaxGridY * NT ? a.n - t0 : kMaxGridY * NT;
     dim3 grid(unsigned(cdiv(a.o, ROWS)), unsigned(cdiv(nn, NT)));
@@ -917,18 +996,29 @@ cudaError_t launch_gemv_forms(const Args& a) {
 
 template <int WT>
 cudaError_t launch_gemv(const Args& a) {
-  const bool wvec = aligned(a.w, 16) && (a.k * int64_t(sizeof(typename Elem<WT>::S))) % 16 == 0;
   const bool xvec = aligned(a.x, 16) && a.ldx % 4 == 0;
-  if (wvec && xvec) {
-    g_last_variant = RWKVCU_MMV_GEMV_VEC;
-    return launch_gemv_forms<WT, true, true>(a);
+  if constexpr (kQuant<WT>) {
+    // Block rows are read with 16-bit loads in both forms; x with float4
+    // loads when it allows them.
+    if (xvec) {
+      g_last_variant = RWKVCU_MMV_GEMV_VEC;
+      return launch_gemv_forms<WT, true, true>(a);
+    }
+    g_last_variant = RWKVCU_MMV_GEMV_SCALAR;
+    return launch_gemv_forms<WT, false, false>(a);
+  } else {
+    const bool wvec = aligned(a.w, 16) && (a.k * int64_t(sizeof(typename Elem<WT>::S))) % 16 == 0;
+    if (wvec && xvec) {
+      g_last_variant = RWKVCU_MMV_GEMV_VEC;
+      return launch_gemv_forms<WT, true, true>(a);
+    }
+    if (wvec) {
+      g_last_variant = RWKVCU_MMV_GEMV_VEC_XS;
+      return launch_gemv_forms<WT, true, false>(a);
+    }
+    g_last_variant = RWKVCU_MMV_GEMV_SCALAR;
+    return launch_gemv_forms<WT, false, false>(a);
   }
-  if (wvec) {
-    g_last_variant = RWKVCU_MMV_GEMV_VEC_XS;
-    return launch_gemv_forms<WT, true, false>(a);
-  }
-  g_last_variant = RWKVCU_MMV_GEMV_SCALAR;
-  return launch_gemv_forms<WT, false, false>(a);
 }
 
 // Launches a tiled kernel over (ceil(n/BM), ceil(o/BN)) blocks, in slices of
@@ -944,7 +1034,7 @@ cudaError_t launch_tiles(const Args& a, bool trans, int32_t dt, int bm, int bn, 
       // columns of WT: the row stride stays the full o
       b.w = static_cast<const char*>(a.w) + c0 * int64_t(esize(dt));
     } else {
-      b.w = static_cast<const char*>(a.w) + c0 * a.k * int64_t(esize(dt));
+      b.w = static_cast<const char*>(a.w) + c0 * wrow_bytes(dt, a.k);
       if (a.wscale) b.wscale = a.wscale + c0;
     }
     f(b, dim3(unsigned(cdiv(a.n, bm)), unsigned(cdiv(b.o, bn))));
@@ -957,7 +1047,7 @@ cudaError_t launch_tiles(const Args& a, bool trans, int32_t dt, int bm, int bn, 
 template <int WT, bool TRANS>
 cudaError_t launch_simt(const Args& a) {
   g_last_variant = TRANS ? RWKVCU_MMV_SIMT_T : RWKVCU_MMV_SIMT;
-  const int64_t ldw = TRANS ? a.o : a.k;  // slices keep the stride of the whole weight
+  const int64_t ldw = TRANS ? a.o : wstride<WT>(a.k);  // slices keep the stride of the whole weight
   return launch_tiles(a, TRANS, WT, kSimtBM, kSimtBN, [&](const Args& b, dim3 grid) {
     auto* kern = simt_gemm_kernel<WT, TRANS>;
     RWKV_LAUNCH(kern, grid, dim3(kSimtThreads), 0, b.s)
@@ -1021,8 +1111,12 @@ cudaError_t dispatch(int32_t family, bool trans, const Args& a) {
       if (trans) return cudaErrorInvalidValue;
       return launch_gemv<WT>(a);
     case RWKVCU_MM_SPARSE_T:
-      if (!trans) return cudaErrorInvalidValue;
-      return launch_sparse<WT>(a);
+      if constexpr (kQuant<WT>) {
+        return cudaErrorInvalidValue;
+      } else {
+        if (!trans) return cudaErrorInvalidValue;
+        return launch_sparse<WT>(a);
+      }
     case RWKVCU_MM_TC:
       if constexpr (WT == kF16 || WT == kBF16) {
         const bool ok = aligned(a.w, 16) && (trans ? a.o % 8 == 0 : a.k % 8 == 0) && a.k > 0;
@@ -1032,7 +1126,12 @@ cudaError_t dispatch(int32_t family, bool trans, const Args& a) {
         return cudaErrorInvalidValue;
       }
     case RWKVCU_MM_SIMT:
-      return trans ? launch_simt<WT, true>(a) : launch_simt<WT, false>(a);
+      if constexpr (kQuant<WT>) {
+        if (trans) return cudaErrorInvalidValue;
+        return launch_simt<WT, false>(a);
+      } else {
+        return trans ? launch_simt<WT, true>(a) : launch_simt<WT, false>(a);
+      }
     default:
       return cudaErrorInvalidValue;
   }
@@ -1062,6 +1161,16 @@ cudaError_t launch_group_nt(cudaStream_t s, const GroupArgs& args, int64_t block
   return cudaSuccess;
 }
 
+// known_dtype reports whether a weight of type dt can be multiplied: a
+// known type, with scales for I8 and F8E4M3, and for the block types rows
+// of whole blocks (k % 32 == 0) starting 2-byte aligned.
+inline bool known_dtype(int32_t dt, const float* wscale, const void* w, int64_t k) {
+  if ((dt < kF32 || dt > kF8) && !qblock_is(dt)) return false;
+  if ((dt == kI8 || dt == kF8) && !wscale) return false;
+  if (qblock_is(dt) && (k % kQK != 0 || !aligned(w, 2))) return false;
+  return true;
+}
+
 cudaError_t run_group(cudaStream_t s, const rwkvcu_group_product* ps, int32_t count, int64_t n) {
   if (!ps || count < 1 || count > kGroupMax || n < 0) return cudaErrorInvalidValue;
   GroupArgs args{};
@@ -1071,9 +1180,12 @@ cudaError_t run_group(cudaStream_t s, const rwkvcu_group_product* ps, int32_t co
   for (int j = 0; j < count; ++j) {
     const rwkvcu_group_product& p = ps[j];
     if (!p.out || !p.x || !p.w || p.o < 1 || p.k < 0) return cudaErrorInvalidValue;
-    if (p.wdtype < kF32 || p.wdtype > kF8 || ((p.wdtype == kI8 || p.wdtype == kF8) && !p.wscale)) return cudaErrorInvalidValue;
+    if (!known_dtype(p.wdtype, p.wscale, p.w, p.k)) return cudaErrorInvalidValue;
     if ((p.bias && p.bias_rows != 1 && p.bias_rows != n) || p.act < -1 || p.act > 5) return cudaErrorInvalidValue;
-    const bool vec = aligned(p.w, 16) && (p.k * int64_t(esize(p.wdtype))) % 16 == 0 && aligned(p.x, 16);
+    // The block types always read their rows with 16-bit loads: vec is
+    // then about x alone (k % 32 == 0 keeps every token's row aligned).
+    const bool vec = qblock_is(p.wdtype) ? aligned(p.x, 16)
+                                         : aligned(p.w, 16) && (p.k * int64_t(esize(p.wdtype))) % 16 == 0 && aligned(p.x, 16);
     GroupEntry& e = args.e[j];
     e = GroupEntry{p.out, p.x, p.w, p.wscale, p.bias, p.lerp, p.o, p.k, group_form(p.wdtype, vec), p.act,
                    p.bias_rows == 1, int32_t(blocks)};
@@ -1096,7 +1208,7 @@ inline int32_t choose_family(bool trans, int32_t dt, int64_t n) {
 
 cudaError_t run(int32_t family, bool trans, const Args& a, int32_t dt) {
   if (!a.out || !a.x || !a.w || a.n < 0 || a.o < 0 || a.k < 0 || a.ldx < a.k || a.ldo < a.o) return cudaErrorInvalidValue;
-  if (dt < kF32 || dt > kF8 || ((dt == kI8 || dt == kF8) && !a.wscale)) return cudaErrorInvalidValue;
+  if (!known_dtype(dt, a.wscale, a.w, a.k) || (trans && qblock_is(dt))) return cudaErrorInvalidValue;
   if (a.n == 0 || a.o == 0) return cudaSuccess;
   if (family == RWKVCU_MM_AUTO) family = choose_family(trans, dt, a.n);
   switch (dt) {
@@ -1108,6 +1220,16 @@ cudaError_t run(int32_t family, bool trans, const Args& a, int32_t dt) {
       return dispatch<kBF16>(family, trans, a);
     case kI8:
       return dispatch<kI8>(family, trans, a);
+    case kQ4_0:
+      return dispatch<kQ4_0>(family, trans, a);
+    case kQ4_1:
+      return dispatch<kQ4_1>(family, trans, a);
+    case kQ5_0:
+      return dispatch<kQ5_0>(family, trans, a);
+    case kQ5_1:
+      return dispatch<kQ5_1>(family, trans, a);
+    case kQ8_0:
+      return dispatch<kQ8_0>(family, trans, a);
     default:
       return dispatch<kF8>(family, trans, a);
   }
@@ -1167,6 +1289,9 @@ int rwkvcu_matmul_t(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor
   return guard(ctx, [&] {
     const char* op = "rwkvcu_matmul_t";
     T(ctx, wt, op, "wt");
+    if (is_block(wt->dtype))
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: %s weights are multiplied by rwkvcu_matmul, not transposed", op,
+           dtype_name(wt->dtype));
     const float* xp = F(ctx, x, -1, wt->rows, op, "x");
     float* o = F(ctx, out, x->rows, wt->cols, op, "out");
     launch(ctx, op, [&] { return rwkvcu_launch_matmul_t(ctx->stream, o, wt->cols, xp, wt->rows, wt->data, wt->dtype, wt->scales, x->rows,
@@ -1215,7 +1340,7 @@ int rwkvcu_matmul_group(rwkvcu_context* ctx, rwkvcu_tensor* const* outs, const r
       rwkvcu_group_product& p = ps[j];
       p = rwkvcu_group_product{o, xp, w->data, w->dtype, w->scales, nullptr, 0, acts[j], nullptr, w->rows, w->cols};
       reads[j][0] = span(xp, xs[j], 4);
-      reads[j][1] = span(w->data, w, dtype_size(w->dtype));
+      reads[j][1] = Span{static_cast<const char*>(w->data), size_t(w->rows) * row_bytes(w->dtype, w->cols)};
       if (w->dtype == RWKVCU_I8) reads[j][2] = Span{reinterpret_cast<const char*>(w->scales), size_t(w->rows) * 4};
       if (biases[j]) {
         snprintf(name, sizeof name, "biases[%d]", j);

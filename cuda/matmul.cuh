@@ -17,12 +17,19 @@
 //   4 F8E4M3 (OCP E4M3FN codes, element value = e4m3(q) * wscale[row]; the
 //   code is decoded exactly: by the hardware on sm_89 and later, by integer
 //   operations elsewhere and in the emulator, with the same bits).
+//   5 Q4_0, 6 Q4_1, 7 Q5_0, 8 Q5_1, 9 Q8_0: ggml's 32-element blocks in the
+//   bytes of an rwkv.cpp file (cuda/qblock.cuh), decoded exactly in
+//   registers; plain products only (matmul, GEMV and SIMT, and the group),
+//   k % 32 == 0 and w 2-byte aligned (else cudaErrorInvalidValue). GEMV
+//   reads runs of 8 elements per thread (16-bit loads: the header and 8
+//   code bytes, 4 for the 4- and 5-bit types), 2 rows per block.
 //
 // Kernels and launch heuristics (n tokens, o outputs, k reduction length):
 //   rwkvcu_launch_matmul:
 //     n <= 8                    GEMV: a block of 4 warps per 4 weight rows
-//                               (2 for I8) and up to 8 tokens, split over k
-//                               inside the block, 16-byte weight loads.
+//                               (2 for I8, F8E4M3 and the block types) and up
+//                               to 8 tokens, split over k inside the block,
+//                               16-byte weight loads (block types: 16-bit).
 //     n > 8, F16/BF16, weight   TC: tensor-core GEMM, 64x128x32 tiles,
 //       rows 16-byte aligned    cp.async double buffering, ldmatrix,
 //       (k % 8 == 0)            mma.sync m16n8k16 on split activations.
@@ -140,6 +147,8 @@ cudaError_t rwkvcu_launch_matmul_group(cudaStream_t s, const rwkvcu_group_produc
 #define RWKVCU_MMV_GEMV_VEC 1      // 16-byte weight and x loads
 #define RWKVCU_MMV_GEMV_VEC_XS 2   // 16-byte weight loads, scalar x loads
 #define RWKVCU_MMV_GEMV_SCALAR 3   // scalar weight and x loads
+// (The block types run GEMV_VEC when x allows float4 loads, GEMV_SCALAR
+// otherwise; their weights are read with 16-bit loads in both.)
 #define RWKVCU_MMV_SIMT 4
 #define RWKVCU_MMV_SIMT_T 5
 #define RWKVCU_MMV_TC_F16 6

@@ -39,7 +39,12 @@ __global__ void embed_kernel(float* __restrict__ out, const void* __restrict__ e
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x) o[c] = 0.f;
     return;
   }
-  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) o[c] = load_elem<DT>(emb, tok * C + c, scales, tok);
+  if constexpr (qblock_is(DT)) {
+    const uint8_t* row = static_cast<const uint8_t*>(emb) + tok * qblock_row_bytes(DT, C);
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) o[c] = qblock_elem<DT>(row, c);
+  } else {
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) o[c] = load_elem<DT>(emb, tok * C + c, scales, tok);
+  }
 }
 
 // ---- Norms -------------------------------------------------------------------
@@ -427,6 +432,11 @@ cudaError_t rwkvcu_launch_embed(cudaStream_t s, float* out, const void* emb, int
     case kF8E4M3:
       RWKV_LAUNCH(embed_kernel<kF8E4M3>, dim3(unsigned(n)), dim3(th), 0, s)(out, emb, scales, V, C, tokens);
       break;
+    case kQ4_0: RWKV_LAUNCH(embed_kernel<kQ4_0>, dim3(unsigned(n)), dim3(th), 0, s)(out, emb, scales, V, C, tokens); break;
+    case kQ4_1: RWKV_LAUNCH(embed_kernel<kQ4_1>, dim3(unsigned(n)), dim3(th), 0, s)(out, emb, scales, V, C, tokens); break;
+    case kQ5_0: RWKV_LAUNCH(embed_kernel<kQ5_0>, dim3(unsigned(n)), dim3(th), 0, s)(out, emb, scales, V, C, tokens); break;
+    case kQ5_1: RWKV_LAUNCH(embed_kernel<kQ5_1>, dim3(unsigned(n)), dim3(th), 0, s)(out, emb, scales, V, C, tokens); break;
+    case kQ8_0: RWKV_LAUNCH(embed_kernel<kQ8_0>, dim3(unsigned(n)), dim3(th), 0, s)(out, emb, scales, V, C, tokens); break;
     default: return cudaErrorInvalidValue;
   }
   return rwkvcu_check_launch();

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 
+	"github.com/rwkvgo/rwkvgo/internal/blockfmt"
 	"github.com/rwkvgo/rwkvgo/internal/half"
 )
 
@@ -47,16 +48,8 @@ func DecodeFloat32(dst []float32, dt DType, data []byte) error {
 		decodeF16(dst, data)
 	case BF16:
 		decodeBF16(dst, data)
-	case Q4_0:
-		decodeQ4_0(dst, data)
-	case Q4_1:
-		decodeQ4_1(dst, data)
-	case Q5_0:
-		decodeQ5_0(dst, data)
-	case Q5_1:
-		decodeQ5_1(dst, data)
-	case Q8_0:
-		decodeQ8_0(dst, data)
+	case Q4_0, Q4_1, Q5_0, Q5_1, Q8_0:
+		blockfmt.DecodeBlocks(uint8(dt), dst, data)
 	}
 	return nil
 }
@@ -89,8 +82,6 @@ func (t *Tensor) Float32() ([]float32, error) {
 	return dst, nil
 }
 
-func f16At(b []byte) float32 { return half.F16ToF32(binary.LittleEndian.Uint16(b)) }
-
 func decodeF32(dst []float32, data []byte) {
 	data = data[:4*len(dst)]
 	for i := range dst {
@@ -117,76 +108,6 @@ func decodeBF16(dst []float32, data []byte) {
 	data = data[:2*len(dst)]
 	for i := range dst {
 		dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(data[2*i:])) << 16)
-	}
-}
-
-func decodeQ4_0(dst []float32, data []byte) {
-	for len(dst) >= qk && len(data) >= 18 {
-		b, y := data[:18:18], dst[:qk:qk]
-		d := f16At(b)
-		qs := b[2:18]
-		for j, q := range qs {
-			y[j] = float32(int32(q&15)-8) * d
-			y[j+16] = float32(int32(q>>4)-8) * d
-		}
-		dst, data = dst[qk:], data[18:]
-	}
-}
-
-func decodeQ4_1(dst []float32, data []byte) {
-	for len(dst) >= qk && len(data) >= 20 {
-		b, y := data[:20:20], dst[:qk:qk]
-		d, m := f16At(b), f16At(b[2:])
-		qs := b[4:20]
-		for j, q := range qs {
-			y[j] = float32(float32(q&15)*d) + m
-			y[j+16] = float32(float32(q>>4)*d) + m
-		}
-		dst, data = dst[qk:], data[20:]
-	}
-}
-
-func decodeQ5_0(dst []float32, data []byte) {
-	for len(dst) >= qk && len(data) >= 22 {
-		b, y := data[:22:22], dst[:qk:qk]
-		d := f16At(b)
-		qh := binary.LittleEndian.Uint32(b[2:])
-		qs := b[6:22]
-		for j, q := range qs {
-			lo := int32(q&15) | int32(qh>>uint(j)&1)<<4
-			hi := int32(q>>4) | int32(qh>>uint(j+16)&1)<<4
-			y[j] = float32(lo-16) * d
-			y[j+16] = float32(hi-16) * d
-		}
-		dst, data = dst[qk:], data[22:]
-	}
-}
-
-func decodeQ5_1(dst []float32, data []byte) {
-	for len(dst) >= qk && len(data) >= 24 {
-		b, y := data[:24:24], dst[:qk:qk]
-		d, m := f16At(b), f16At(b[2:])
-		qh := binary.LittleEndian.Uint32(b[4:])
-		qs := b[8:24]
-		for j, q := range qs {
-			lo := uint32(q&15) | (qh>>uint(j)&1)<<4
-			hi := uint32(q>>4) | (qh>>uint(j+16)&1)<<4
-			y[j] = float32(float32(lo)*d) + m
-			y[j+16] = float32(float32(hi)*d) + m
-		}
-		dst, data = dst[qk:], data[24:]
-	}
-}
-
-func decodeQ8_0(dst []float32, data []byte) {
-	for len(dst) >= qk && len(data) >= 34 {
-		b, y := data[:34:34], dst[:qk:qk]
-		d := f16At(b)
-		qs := b[2:34]
-		for j, q := range qs {
-			y[j] = float32(int8(q)) * d
-		}
-		dst, data = dst[qk:], data[34:]
 	}
 }
 

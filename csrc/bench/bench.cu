@@ -156,7 +156,7 @@ int rwkvcu_vendor_matmul(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_t
     (void)o;
     fail(RWKVCU_ERR_NOT_SUPPORTED, "cuBLAS is not available in the emulated library");
 #else
-    if (has_scales(w->dtype))
+    if (has_scales(w->dtype) || is_block(w->dtype))
       fail(RWKVCU_ERR_NOT_SUPPORTED, "%s: %s weights have no cuBLAS equivalent (F32, F16 and BF16 only)", op,
            dtype_name(w->dtype));
     not_capturing(ctx, op);

@@ -22,7 +22,9 @@
  *    types: RWKVCU_F32 (activations and state are always F32), RWKVCU_F16,
  *    RWKVCU_BF16, RWKVCU_I8 (int8 with one float scale per row) and
  *    RWKVCU_F8E4M3 (fp8 e4m3 with one float scale per row; compute
- *    capability 8.9 or later, see rwkvcu_dtype_supported) for weights.
+ *    capability 8.9 or later, see rwkvcu_dtype_supported) and ggml's
+ *    32-element block formats RWKVCU_Q4_0 ... RWKVCU_Q8_0 as rwkv.cpp writes
+ *    them (cuda/qblock.cuh; cols a multiple of 32) for weights.
  *    Shapes are checked by every operation; a mismatch returns
  *    RWKVCU_ERR_INVALID_ARGUMENT and launches nothing.
  *  - Ordering: operations are queued on the context's stream in call order
@@ -85,6 +87,14 @@ extern "C" {
 #define RWKVCU_BF16 2
 #define RWKVCU_I8 3
 #define RWKVCU_F8E4M3 4 /* OCP FP8 E4M3 (E4M3FN: bias 7, no infinities, S.1111.111 is NaN) */
+/* Block-quantized: a row is cols/32 blocks of 32 elements, in the bytes of an
+ * rwkv.cpp file (cuda/qblock.cuh has the layouts). Weights of rwkvcu_embed,
+ * rwkvcu_matmul and rwkvcu_matmul_group (not rwkvcu_matmul_t). */
+#define RWKVCU_Q4_0 5 /* 18 bytes: fp16 d, 16 bytes of 4-bit codes; x = (q-8)*d */
+#define RWKVCU_Q4_1 6 /* 20 bytes: fp16 d, fp16 m, 16 bytes of 4-bit codes; x = q*d + m */
+#define RWKVCU_Q5_0 7 /* 22 bytes: fp16 d, u32 fifth bits, 4-bit codes; x = (q-16)*d */
+#define RWKVCU_Q5_1 8 /* 24 bytes: fp16 d, fp16 m, u32 fifth bits, 4-bit codes; x = q*d + m */
+#define RWKVCU_Q8_0 9 /* 34 bytes: fp16 d, 32 int8 codes; x = q*d */
 
 /* Elementwise functions (rwkvcu_map), as in rwkvgo's backend.Unary. */
 #define RWKVCU_SIGMOID 0
@@ -185,7 +195,8 @@ RWKVCU_API int rwkvcu_stats(const rwkvcu_context *ctx, uint64_t *out, int32_t n)
 /* ---- Tensors ------------------------------------------------------------ */
 
 /* Allocates a zeroed [rows, cols] tensor of type dtype. For RWKVCU_I8 and
- * RWKVCU_F8E4M3 the tensor also holds rows float scales. A type the device
+ * RWKVCU_F8E4M3 the tensor also holds rows float scales; for the block types
+ * cols must be a multiple of 32 (RWKVCU_ERR_INVALID_ARGUMENT). A type the device
  * does not support (rwkvcu_dtype_supported) fails with
  * RWKVCU_ERR_NOT_SUPPORTED. */
 RWKVCU_API int rwkvcu_tensor_new(rwkvcu_context *ctx, int32_t dtype, int64_t rows, int64_t cols,
@@ -207,7 +218,8 @@ RWKVCU_API void rwkvcu_tensor_free(rwkvcu_tensor *t);
 
 /* Copies bytes of host data (exactly rows*cols elements of the tensor's type,
  * little-endian) into t. For RWKVCU_I8 and RWKVCU_F8E4M3, data is rows*cols
- * one-byte codes followed by rows float32 scales. Synchronous. */
+ * one-byte codes followed by rows float32 scales; for the block types, the
+ * rows*cols/32 blocks as the file stores them. Synchronous. */
 RWKVCU_API int rwkvcu_tensor_upload(rwkvcu_context *ctx, rwkvcu_tensor *t, const void *data, size_t bytes);
 
 /* Copies n float values starting at row `row` of an F32 tensor to host dst
@@ -238,7 +250,9 @@ RWKVCU_API int rwkvcu_matmul(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkv
                              const rwkvcu_tensor *w);
 
 /* out [N, O] = x [N, I] @ wt [I, O] (weight stored transposed); zero entries
- * of x contribute nothing (the sparse channel-mix value projection). */
+ * of x contribute nothing (the sparse channel-mix value projection). The
+ * block types are refused (RWKVCU_ERR_INVALID_ARGUMENT): their blocks run
+ * along the rows of the stored weight, which rwkvcu_matmul multiplies. */
 RWKVCU_API int rwkvcu_matmul_t(rwkvcu_context *ctx, rwkvcu_tensor *out, const rwkvcu_tensor *x,
                                const rwkvcu_tensor *wt);
 

@@ -109,7 +109,13 @@ extern "C" int mm_invalid_checks(void) {
   EXPECT(rwkvcu_launch_matmul(0, nullptr, 4, x, 4, w, 0, nullptr, 2, 4, 4), bad);
   EXPECT(rwkvcu_launch_matmul(0, out, 4, nullptr, 4, w, 0, nullptr, 2, 4, 4), bad);
   EXPECT(rwkvcu_launch_matmul(0, out, 4, x, 4, nullptr, 0, nullptr, 2, 4, 4), bad);
-  EXPECT(rwkvcu_launch_matmul(0, out, 4, x, 4, w, 5, nullptr, 2, 4, 4), bad);   // dtype
+  EXPECT(rwkvcu_launch_matmul(0, out, 4, x, 4, w, 10, nullptr, 2, 4, 4), bad);  // dtype
+  EXPECT(rwkvcu_launch_matmul(0, out, 4, x, 4, w, 5, nullptr, 2, 4, 4), bad);   // Q4_0: k not whole blocks
+  EXPECT(rwkvcu_launch_matmul(0, out, 2, x, 32, static_cast<const char*>(w) + 1, 6, nullptr, 1, 2, 32), bad);  // Q4_1 misaligned
+  EXPECT(rwkvcu_launch_matmul_t(0, out, 2, x, 32, w, 9, nullptr, 1, 32, 2), bad);  // Q8_0 transposed
+  EXPECT(rwkvcu_launch_matmul_using(RWKVCU_MM_TC, 0, 0, out, 2, x, 32, w, 7, nullptr, 1, 2, 32), bad);  // no TC for Q5_0
+  EXPECT(rwkvcu_launch_matmul_using(RWKVCU_MM_SIMT, 1, 0, out, 2, x, 32, w, 8, nullptr, 1, 2, 32), bad);  // Q5_1 transposed
+  EXPECT(rwkvcu_launch_matmul(0, out, 2, x, 32, w, 8, nullptr, 1, 2, 32), cudaSuccess);  // Q5_1 [2, 32]
   EXPECT(rwkvcu_launch_matmul(0, out, 4, x, 4, w, 4, nullptr, 2, 4, 4), bad);   // F8E4M3 without scales
   EXPECT(rwkvcu_launch_matmul(0, out, 4, x, 4, w, -1, nullptr, 2, 4, 4), bad);  // dtype
   EXPECT(rwkvcu_launch_matmul(0, out, 4, x, 4, w, 3, nullptr, 2, 4, 4), bad);   // I8 without scales

@@ -212,6 +212,9 @@ type Backend interface {
 	// transposed. Zero entries of x are skipped exactly, so a sparse input (the
 	// squared-ReLU activations of the channel mix, mostly zeros) reads only the
 	// weight rows it needs. Each output accumulates over i in increasing order.
+	// A backend may refuse a block-quantized wt with an error (their blocks
+	// run along the stored rows, which MatMul multiplies; the engine keeps
+	// such matrices in their stored layout and uses MatMul).
 	MatMulT(out, x, wt Tensor)
 	// Map sets out = f(x) elementwise; out may alias x.
 	Map(out, x Tensor, f Unary)

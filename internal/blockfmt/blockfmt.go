@@ -7,7 +7,12 @@
 // codes unused).
 package blockfmt
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/rwkvgo/rwkvgo/internal/half"
+)
 
 // Codes of the encodings, the values of weights.DType and backend.DType.
 const (
@@ -202,4 +207,107 @@ func SplitI8(enc []byte, rows, cols int) (codes []byte, scales []float32) {
 func putF32(b []byte, v float32) {
 	u := math.Float32bits(v)
 	b[0], b[1], b[2], b[3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
+}
+
+// DecodeBlocks decodes the whole blocks of the block-quantized encoding
+// code (Q4_0 ... Q8_0) in data into dst, 32 elements per block, as many
+// as both hold; other codes decode nothing. This is the one definition of
+// the block layouts on the Go side (package weights dequantizes with it;
+// librwkvcu's is cuda/qblock.cuh, and the backend conformance suite checks
+// that both give the same floats): little-endian, fp16 d and m,
+//
+//	Q4_0 18 bytes: d, qs[16]            x[j] = ((qs[j]&15)-8)*d, x[j+16] = ((qs[j]>>4)-8)*d
+//	Q4_1 20 bytes: d, m, qs[16]         x = q*d + m (same nibble order)
+//	Q5_0 22 bytes: d, qh u32, qs[16]    q = nibble | (bit j, or j+16, of qh) << 4; x = (q-16)*d
+//	Q5_1 24 bytes: d, m, qh u32, qs[16] x = q*d + m
+//	Q8_0 34 bytes: d, int8 qs[32]       x = q*d
+//
+// with every product and sum rounded to float32 (q*d first, then + m).
+func DecodeBlocks(code uint8, dst []float32, data []byte) {
+	switch code {
+	case Q4_0:
+		decodeQ4_0(dst, data)
+	case Q4_1:
+		decodeQ4_1(dst, data)
+	case Q5_0:
+		decodeQ5_0(dst, data)
+	case Q5_1:
+		decodeQ5_1(dst, data)
+	case Q8_0:
+		decodeQ8_0(dst, data)
+	}
+}
+
+const qk = 32 // elements per block
+
+func f16At(b []byte) float32 { return half.F16ToF32(binary.LittleEndian.Uint16(b)) }
+
+func decodeQ4_0(dst []float32, data []byte) {
+	for len(dst) >= qk && len(data) >= 18 {
+		b, y := data[:18:18], dst[:qk:qk]
+		d := f16At(b)
+		qs := b[2:18]
+		for j, q := range qs {
+			y[j] = float32(int32(q&15)-8) * d
+			y[j+16] = float32(int32(q>>4)-8) * d
+		}
+		dst, data = dst[qk:], data[18:]
+	}
+}
+
+func decodeQ4_1(dst []float32, data []byte) {
+	for len(dst) >= qk && len(data) >= 20 {
+		b, y := data[:20:20], dst[:qk:qk]
+		d, m := f16At(b), f16At(b[2:])
+		qs := b[4:20]
+		for j, q := range qs {
+			y[j] = float32(float32(q&15)*d) + m
+			y[j+16] = float32(float32(q>>4)*d) + m
+		}
+		dst, data = dst[qk:], data[20:]
+	}
+}
+
+func decodeQ5_0(dst []float32, data []byte) {
+	for len(dst) >= qk && len(data) >= 22 {
+		b, y := data[:22:22], dst[:qk:qk]
+		d := f16At(b)
+		qh := binary.LittleEndian.Uint32(b[2:])
+		qs := b[6:22]
+		for j, q := range qs {
+			lo := int32(q&15) | int32(qh>>uint(j)&1)<<4
+			hi := int32(q>>4) | int32(qh>>uint(j+16)&1)<<4
+			y[j] = float32(lo-16) * d
+			y[j+16] = float32(hi-16) * d
+		}
+		dst, data = dst[qk:], data[22:]
+	}
+}
+
+func decodeQ5_1(dst []float32, data []byte) {
+	for len(dst) >= qk && len(data) >= 24 {
+		b, y := data[:24:24], dst[:qk:qk]
+		d, m := f16At(b), f16At(b[2:])
+		qh := binary.LittleEndian.Uint32(b[4:])
+		qs := b[8:24]
+		for j, q := range qs {
+			lo := uint32(q&15) | (qh>>uint(j)&1)<<4
+			hi := uint32(q>>4) | (qh>>uint(j+16)&1)<<4
+			y[j] = float32(float32(lo)*d) + m
+			y[j+16] = float32(float32(hi)*d) + m
+		}
+		dst, data = dst[qk:], data[24:]
+	}
+}
+
+func decodeQ8_0(dst []float32, data []byte) {
+	for len(dst) >= qk && len(data) >= 34 {
+		b, y := data[:34:34], dst[:qk:qk]
+		d := f16At(b)
+		qs := b[2:34]
+		for j, q := range qs {
+			y[j] = float32(int8(q)) * d
+		}
+		dst, data = dst[qk:], data[34:]
+	}
 }

@@ -33,6 +33,7 @@ func Run(t *testing.T, newBackend func() backend.Backend) {
 		{"MatMulT", testMatMulT},
 		{"MatMulQuant", testMatMulQuant},
 		{"EmbedQuant", testEmbedQuant},
+		{"QuantDecode", testQuantDecode},
 		{"QuantErrors", testQuantErrors},
 		{"MatMulScaled", testMatMulScaled},
 		{"MatMulTScaled", testMatMulTScaled},

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
+	"github.com/rwkvgo/rwkvgo/internal/blockfmt"
 	"github.com/rwkvgo/rwkvgo/weights"
 )
 
@@ -235,4 +236,106 @@ func testBorrow(t *testing.T, be backend.Backend) {
 		be.Free(out)
 	}
 	be.Free(x)
+}
+
+// randomBlocks returns rows*cols/32 random blocks of the block-quantized
+// type dt, every bit random except that the fp16 scale d and minimum m are
+// finite (normal or subnormal, either sign): random codes, random fifth bits
+// of Q5_0/Q5_1 and random minima of Q4_1/Q5_1, none of which ggml's
+// quantizers are bound to produce.
+func randomBlocks(r rng, dt backend.DType, rows, cols int) []byte {
+	bb := dt.BlockBytes()
+	data := make([]byte, rows*dt.RowBytes(cols))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	finite := func(b []byte) {
+		// exponent field 0..30: clear bit 14 when the exponent is 31
+		if b[1]&0x7c == 0x7c {
+			b[1] &^= 0x40
+		}
+	}
+	for off := 0; off < len(data); off += bb {
+		finite(data[off:])
+		if dt == backend.Q4_1 || dt == backend.Q5_1 {
+			finite(data[off+2:])
+		}
+	}
+	return data
+}
+
+// testQuantDecode: the backend decodes random blocks of every
+// block-quantized type it supports to exactly the floats of
+// blockfmt.DecodeBlocks, the layouts' one definition on the Go side (for a
+// CUDA backend this checks its own definition, cuda/qblock.cuh): Embed
+// decodes rows, and MatMul (one token and batches: on a GPU backend the
+// matrix-vector and the tiled kernels) and MatMulGroup with one-hot inputs
+// select single elements. Exact: a one-hot product adds one decoded element
+// to zeros, with no rounding.
+func testQuantDecode(t *testing.T, be backend.Backend) {
+	r := newRNG(24)
+	forQuant(t, be, func(dt backend.DType, _ weights.DType) {
+		const V, C = 37, 96
+		data := randomBlocks(r, dt, V, C)
+		exact := make([]float32, V*C)
+		blockfmt.DecodeBlocks(uint8(dt), exact, data)
+		emb := be.Upload(dt, V, C, data)
+		tokens := make([]int32, V)
+		for i := range tokens {
+			tokens[i] = int32(V - 1 - i)
+		}
+		out := be.New(V, C)
+		be.Embed(out, emb, tokens)
+		var want []float64
+		for _, tok := range tokens {
+			want = append(want, f64(exact[int(tok)*C:(int(tok)+1)*C])...)
+		}
+		check(t, "Embed of random "+dt.String()+" blocks", read(be, out), want, nil, 0)
+		be.Free(out)
+
+		// Column i of the weight, for the columns of cols, as rows of an
+		// [len(cols), V] result.
+		column := func(cols []int) []float64 {
+			var w []float64
+			for _, i := range cols {
+				for row := 0; row < V; row++ {
+					w = append(w, float64(exact[row*C+i]))
+				}
+			}
+			return w
+		}
+		oneHot := func(cols []int) backend.Tensor {
+			x := make([]float32, len(cols)*C)
+			for tk, i := range cols {
+				x[tk*C+i] = 1
+			}
+			return be.UploadF32(len(cols), C, x)
+		}
+		all := make([]int, C)
+		for i := range all {
+			all[i] = i
+		}
+		g, grouped := be.(backend.FusedProducts)
+		for _, n := range []int{1, 3, 8, C} {
+			for c0 := 0; c0 < C; c0 += n {
+				cols := all[c0:min(c0+n, C)]
+				x := oneHot(cols)
+				y := be.New(len(cols), V)
+				be.MatMul(y, x, emb)
+				check(t, fmt.Sprintf("MatMul of random %s blocks, one-hot columns %d..%d", dt, cols[0], cols[len(cols)-1]),
+					read(be, y), column(cols), nil, 0)
+				if grouped && len(cols) <= 8 {
+					g.MatMulGroup([]backend.Product{{Out: y, In: x, W: emb}})
+					check(t, fmt.Sprintf("MatMulGroup of random %s blocks, one-hot columns %d..%d", dt, cols[0], cols[len(cols)-1]),
+						read(be, y), column(cols), nil, 0)
+				}
+				be.Free(x)
+				be.Free(y)
+			}
+		}
+		be.Free(emb)
+		if err := be.Err(); err != nil {
+			t.Fatalf("%s: %v", dt, err)
+		}
+	})
 }
