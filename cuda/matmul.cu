@@ -166,12 +166,35 @@ __device__ __forceinline__ float warp_sum(float v) {
 // rows for NT consecutive tokens; grid (ceil(o/ROWS), ceil(n/NT)). The
 // threads stride over the row in units of one load (V elements: 16 bytes
 // when WVEC, else 1 element), so each warp reads 32 consecutive 16-byte
-// pieces of each of its ROWS rows per step (coalesced, ROWS loads in flight
-// per thread). Each thread accumulates ROWS x NT sums in k order; the sums
-// are reduced over the warp by shuffles and over the 4 warps through shared
-// memory in warp order.
+// pieces of each of its ROWS rows per step (coalesced). Each thread
+// accumulates ROWS x NT sums in k order; the sums are reduced over the warp
+// by shuffles and over the 4 warps through shared memory in warp order.
+//
+// Loads in flight: a decode GEMV is bound by the weight's bytes, and DRAM
+// bandwidth needs many independent loads in flight per SM (Little's law:
+// about 3 MB over an H200's 132 SMs at ~600 ns latency). With WVEC each
+// thread issues kGemvLoads (8) independent 16-byte weight loads, U =
+// kGemvLoads/ROWS consecutive steps of each of its ROWS rows, into
+// registers (raw words, 4 registers per load) before it converts and
+// consumes the first: 8 x 16 bytes x 128 threads = 16 KB per block in
+// flight. The unrolled steps are consumed in k order, so each thread's
+// terms are summed in the same order as one step at a time: the sums do
+// not depend on U, nor on ROWS (each row's sum is its own), so every GEMV
+// form with the same V gives the same bits.
+//
+// Grid fill: the launcher takes ROWS = 4 (2 for the one-byte I8/F8E4M3
+// codes, whose 16 elements per load double the registers of a step) when
+// that gives at least kGemvFillBlocks blocks, else ROWS = 2, so the model
+// shapes 768 ... 2048 outputs still put 2-3 blocks (8-12 warps, 32-48 KB
+// of loads in flight) on each of 132 SMs; the 65536-row head runs 16384
+// blocks of 4 rows.
 // ============================================================================
 constexpr int kGemvThreads = 128;
+// 16-byte weight loads in flight per thread (WVEC forms).
+constexpr int kGemvLoads = 8;
+// The fewest blocks a GEMV grid of 4-row blocks should have before the
+// launcher prefers 2-row blocks: two per SM of a 132-SM H100/H200.
+constexpr int64_t kGemvFillBlocks = 2 * 132;
 
 // gemv_tile is the work of one GEMV block, for rows [r0, r0+ROWS) of the
 // weight and tokens [t0, t0+NT) (those below o and n): every thread of the
@@ -189,6 +212,8 @@ __device__ __forceinline__ void gemv_tile(const float* __restrict__ x,      // [
   using S = typename Elem<WT>::S;
   constexpr int V = WVEC ? int(16 / sizeof(S)) : 1;  // elements per load
   constexpr int WPV = 4 / int(sizeof(S)) > 0 ? 4 / int(sizeof(S)) : 1;  // elements per 32-bit word
+  constexpr int U = WVEC ? kGemvLoads / ROWS : 1;  // steps per iteration (loads in flight: U * ROWS)
+  static_assert(!WVEC || U * ROWS == kGemvLoads, "ROWS must divide kGemvLoads");
   const S* w = static_cast<const S*>(wv);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int nt = int(min64(NT, n - t0));
@@ -204,25 +229,9 @@ __device__ __forceinline__ void gemv_tile(const float* __restrict__ x,      // [
 #pragma unroll
     for (int t = 0; t < NT; ++t) acc[j][t] = 0.f;
 
-  const int64_t nv = k / V;  // WVEC implies k % V == 0
-#pragma unroll 1  // ROWS independent loads per step already; unrolling only adds pressure
-  for (int64_t v = tid; v < nv; v += kGemvThreads) {
-    float wf[ROWS][V];
-    if constexpr (WVEC) {
-      uint4 raw[ROWS];
-#pragma unroll
-      for (int j = 0; j < ROWS; ++j) raw[j] = __ldg(reinterpret_cast<const uint4*>(wrow[j] + v * V));
-#pragma unroll
-      for (int j = 0; j < ROWS; ++j) {
-        unpack_word<WT>(raw[j].x, &wf[j][0 * WPV]);
-        unpack_word<WT>(raw[j].y, &wf[j][1 * WPV]);
-        unpack_word<WT>(raw[j].z, &wf[j][2 * WPV]);
-        unpack_word<WT>(raw[j].w, &wf[j][3 * WPV]);
-      }
-    } else {
-#pragma unroll
-      for (int j = 0; j < ROWS; ++j) wf[j][0] = cvt<WT>(__ldg(wrow[j] + v));
-    }
+  // consume adds the terms of step v (weights wf of the ROWS rows) for
+  // every token, x read at v.
+  auto consume = [&](int64_t v, const float (&wf)[ROWS][V]) {
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
       if (t < nt) {
@@ -243,6 +252,47 @@ __device__ __forceinline__ void gemv_tile(const float* __restrict__ x,      // [
 #pragma unroll
           for (int e = 0; e < V; ++e) acc[j][t] = fmaf(wf[j][e], xf[e], acc[j][t]);
       }
+    }
+  };
+
+  const int64_t nv = k / V;  // WVEC implies k % V == 0
+  if constexpr (WVEC) {
+#pragma unroll 1  // U * ROWS independent loads per iteration already
+    for (int64_t v0 = tid; v0 < nv; v0 += int64_t(kGemvThreads) * U) {
+      // Issue every load of the iteration first (steps past the end load
+      // nothing and are not consumed: a zero weight would still turn an
+      // infinite x into NaN).
+      uint4 raw[U][ROWS];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int64_t v = v0 + int64_t(u) * kGemvThreads;
+#pragma unroll
+        for (int j = 0; j < ROWS; ++j)
+          raw[u][j] = v < nv ? __ldg(reinterpret_cast<const uint4*>(wrow[j] + v * V)) : make_uint4(0u, 0u, 0u, 0u);
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int64_t v = v0 + int64_t(u) * kGemvThreads;
+        if (v < nv) {
+          float wf[ROWS][V];
+#pragma unroll
+          for (int j = 0; j < ROWS; ++j) {
+            unpack_word<WT>(raw[u][j].x, &wf[j][0 * WPV]);
+            unpack_word<WT>(raw[u][j].y, &wf[j][1 * WPV]);
+            unpack_word<WT>(raw[u][j].z, &wf[j][2 * WPV]);
+            unpack_word<WT>(raw[u][j].w, &wf[j][3 * WPV]);
+          }
+          consume(v, wf);
+        }
+      }
+    }
+  } else {
+#pragma unroll 1  // ROWS independent loads per step
+    for (int64_t v = tid; v < nv; v += kGemvThreads) {
+      float wf[ROWS][V];
+#pragma unroll
+      for (int j = 0; j < ROWS; ++j) wf[j][0] = cvt<WT>(__ldg(wrow[j] + v));
+      consume(v, wf);
     }
   }
 
@@ -351,8 +401,18 @@ struct StoreGroup {
   }
 };
 
+// Minimum resident blocks per SM promised to ptxas for group_gemv_kernel
+// (0: none). With kGemvLoads loads in flight the 8-token instance, which
+// holds every weight type's tile, needs a little over 128 registers; ptxas
+// 13.0 for sm_100a caps it at 128 without a bound and spills. Promising 3
+// blocks (12 warps, 48 KB of loads in flight per SM) lets it use up to 168.
 template <int NT>
-__global__ void __launch_bounds__(kGemvThreads) group_gemv_kernel(const GroupArgs args) {
+constexpr int group_min_blocks() {
+  return NT == 8 ? 3 : 0;
+}
+
+template <int NT>
+__global__ void __launch_bounds__(kGemvThreads, group_min_blocks<NT>()) group_gemv_kernel(const GroupArgs args) {
   __shared__ float red[kGemvThreads / 32 * 4 * NT];
   // The block's product, selected with constant indices only, so that the
   // table is read from the parameter space (no local copy).
@@ -892,9 +952,19 @@ struct Args {
 };
 
 // GEMV launches for a fixed weight type, token chunk and load forms.
-template <int WT, int NT, bool WVEC, bool XVEC>
-cudaError_t launch_gemv_nt(const Args& a) {
-  constexpr int ROWS = (kScaled<WT> && WVEC) ? 2 : 4;
+// gemv_rows is the number of weight rows of a GEMV block for o outputs
+// (see the grid-fill note at gemv_tile): 4, or 2 when 4-row blocks would
+// be fewer than kGemvFillBlocks; always 2 for the I8/F8E4M3 vector forms.
+// The scalar forms (misaligned weights) keep 4.
+template <int WT, bool WVEC>
+int gemv_rows(int64_t o) {
+  if constexpr (!WVEC) return 4;
+  if constexpr (kScaled<WT>) return 2;
+  return cdiv(o, 4) >= kGemvFillBlocks ? 4 : 2;
+}
+
+template <int WT, int NT, int ROWS, bool WVEC, bool XVEC>
+cudaError_t launch_gemv_rows(const Args& a) {
   for (int64_t t0 = 0; t0 < a.n; t0 += kMaxGridY * NT) {
     const int64_t nn = a.n - t0 < kMaxGridY * NT ? a.n - t0 : kMaxGridY * NT;
     dim3 grid(unsigned(cdiv(a.o, ROWS)), unsigned(cdiv(nn, NT)));
@@ -905,6 +975,16 @@ cudaError_t launch_gemv_nt(const Args& a) {
     if (e != cudaSuccess) return e;
   }
   return cudaSuccess;
+}
+
+template <int WT, int NT, bool WVEC, bool XVEC>
+cudaError_t launch_gemv_nt(const Args& a) {
+  if constexpr (WVEC && !kScaled<WT>) {
+    if (gemv_rows<WT, WVEC>(a.o) == 2) return launch_gemv_rows<WT, NT, 2, WVEC, XVEC>(a);
+    return launch_gemv_rows<WT, NT, 4, WVEC, XVEC>(a);
+  } else {
+    return launch_gemv_rows<WT, NT, kScaled<WT> && WVEC ? 2 : 4, WVEC, XVEC>(a);
+  }
 }
 
 template <int WT, bool WVEC, bool XVEC>

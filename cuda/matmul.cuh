@@ -21,8 +21,11 @@
 // Kernels and launch heuristics (n tokens, o outputs, k reduction length):
 //   rwkvcu_launch_matmul:
 //     n <= 8                    GEMV: a block of 4 warps per 4 weight rows
-//                               (2 for I8) and up to 8 tokens, split over k
-//                               inside the block, 16-byte weight loads.
+//                               (2 for I8/F8E4M3, and 2 when 4-row blocks
+//                               would be fewer than 2 per SM of a 132-SM
+//                               GPU) and up to 8 tokens, split over k inside
+//                               the block; each thread has 8 independent
+//                               16-byte weight loads in flight.
 //     n > 8, F16/BF16, weight   TC: tensor-core GEMM, 64x128x32 tiles,
 //       rows 16-byte aligned    cp.async double buffering, ldmatrix,
 //       (k % 8 == 0)            mma.sync m16n8k16 on split activations.

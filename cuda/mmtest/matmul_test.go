@@ -543,3 +543,83 @@ func TestGroupEqualsGEMV(t *testing.T) {
 		}
 	}
 }
+
+// TestGEMVSummationOrder checks that the GEMV sums do not depend on how the
+// work is laid out or scheduled: each thread sums its terms in k order
+// however many loads it has in flight, and each row's sum is its own, so
+// the 2-row blocks the launcher takes for few outputs (o = 1052: 263 blocks
+// of 4 rows would be too few) give the bits of the 4-row blocks (o = 1056)
+// on the same rows; and every result is the same bit for bit on repeated
+// runs and under every emulator schedule. Long rows (several iterations of
+// kGemvLoads loads per thread plus a partial one) are checked against the
+// float64 reference with the tolerance of the other tests (tolRel: k/(128 V)
+// + 8 terms per sum here, far below the tolerance's margin).
+func TestGEMVSummationOrder(t *testing.T) {
+	defer restoreSchedule(t)
+	rng := rand.New(rand.NewSource(41))
+	type result struct {
+		p   *problem
+		out []float32
+	}
+	var runs []result
+	run := func(p *problem) []float32 {
+		t.Helper()
+		got, v, err := p.run(famGEMV, newOut(p))
+		if err != nil {
+			t.Fatalf("%v: %v", p, err)
+		}
+		if v != varGEMVVec {
+			t.Fatalf("%v ran %s, want %s", p, variantNames[v], variantNames[varGEMVVec])
+		}
+		return got
+	}
+	if err := setSchedule("forward"); err != nil {
+		t.Fatal(err)
+	}
+	for dt := dtF32; dt <= dtBF16; dt++ {
+		// 4-row blocks for 1056 outputs, 2-row blocks for its first 1052 rows
+		p4, _ := newProblem(rng, false, dt, 3, 1056, 64, 0, genOpts{zeroFrac: 0.1})
+		p2 := *p4
+		p2.o = 1052
+		p2.w = p4.w[:p2.o*p2.k*esize(dt)]
+		out4, out2 := run(p4), run(&p2)
+		for tok := 0; tok < p4.n; tok++ {
+			for r := 0; r < p2.o; r++ {
+				i := tok*p4.ldo + r
+				if math.Float32bits(out4[i]) != math.Float32bits(out2[i]) {
+					t.Fatalf("%s: out[%d][%d]: 4-row blocks %g, 2-row blocks %g", dtypeNames[dt], tok, r, out4[i], out2[i])
+				}
+			}
+		}
+		runs = append(runs, result{p4, out4}, result{&p2, out2})
+	}
+	for dt := dtF32; dt <= dtF8; dt++ {
+		// V elements per 16-byte load, U loads per row in flight: rows of two
+		// full iterations of the unrolled loop and 37 more loads.
+		v, u := 16/esize(dt), 2
+		if dt == dtI8 || dt == dtF8 {
+			u = 4
+		}
+		k := 2*128*u*v + 37*v
+		for _, n := range []int{1, 5} {
+			p, wv := newProblem(rng, false, dt, n, 5, k, 0, genOpts{zeroFrac: 0.1})
+			got := run(p)
+			ref, bound := reference(p, wv)
+			check(t, p, "gemv", got, ref, bound)
+			runs = append(runs, result{p, got})
+		}
+	}
+	for _, spec := range []string{"forward", "reverse", "random:3"} {
+		if err := setSchedule(spec); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range runs {
+			got := run(r.p)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(r.out[i]) {
+					t.Fatalf("%s: %v: out[%d] = %g, the first forward run gave %g", spec, r.p, i, got[i], r.out[i])
+				}
+			}
+		}
+	}
+}
