@@ -26,6 +26,7 @@
 
 #include <cuda_runtime.h>
 
+#include "../cuda/matmul.cuh"
 #include "../cuda/ptx_wrappers.cuh"
 #include "include/rwkvcu.h"
 
@@ -132,6 +133,10 @@ struct rwkvcu_context {
   int32_t* step_buf = nullptr;
   size_t step_cap = 0;  // bytes
   rwkvcu_graph* capture = nullptr;  // the graph being captured
+  // The split sparse product's scratch (cuda/matmul.cuh), allocated with the
+  // context: partial sums and zeroed tickets, kept for the context's life
+  // (captured graphs keep its address).
+  rwkvcu_mm_scratch mm_scratch = {};
   uint64_t stats[RWKVCU_STAT_COUNT] = {};
   // Per-context state of librwkvcu_bench (timers, cuBLAS, L2 flush buffer),
   // created by its first call on the context and released through ext_free

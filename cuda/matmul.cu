@@ -826,7 +826,10 @@ __global__ void __launch_bounds__(kSparseThreads, sparse_min_blocks<WT, NT, VEC>
                     int64_t ldx,                      //
                     const void* __restrict__ wv,      // [k, o] of Elem<WT>::S
                     const float* __restrict__ wscale, // [k] (I8 only)
-                    int64_t n, int64_t k, int64_t o) {
+                    int64_t n, int64_t k, int64_t o,
+                    int64_t gper,          // groups of 32 rows of WT per split (blockIdx.z)
+                    float* part,           // [gridDim.z, n, o] partial sums (gridDim.z > 1)
+                    unsigned* tickets) {   // [gridDim.y * gridDim.x], zero between launches
   using S = typename Elem<WT>::S;
   // elements per lane: 2 (f32: 8 bytes; f16/bf16: 4 bytes), 4 for i8 (4 bytes)
   constexpr int CPL = VEC ? (sizeof(S) == 1 ? 4 : 2) : 1;
@@ -870,14 +873,15 @@ __global__ void __launch_bounds__(kSparseThreads, sparse_min_blocks<WT, NT, VEC>
     }
   };
 
-  const int64_t ngroups = (k + 31) / 32;
+  // This block's split: groups [g0, g1) of 32 rows.
+  const int64_t g0 = int64_t(blockIdx.z) * gper, g1 = min64((k + 31) / 32, g0 + gper);
   float xv[NT], xnext[NT];
-  if (warp < ngroups) load_x(warp, xnext);
+  if (g0 + warp < g1) load_x(g0 + warp, xnext);
 #pragma unroll 1
-  for (int64_t grp = warp; grp < ngroups; grp += kSparseWarps) {
+  for (int64_t grp = g0 + warp; grp < g1; grp += kSparseWarps) {
 #pragma unroll
     for (int t = 0; t < NT; ++t) xv[t] = xnext[t];
-    if (grp + kSparseWarps < ngroups) load_x(grp + kSparseWarps, xnext);
+    if (grp + kSparseWarps < g1) load_x(grp + kSparseWarps, xnext);
     bool nz = false;
 #pragma unroll
     for (int t = 0; t < NT; ++t) nz |= xv[t] != 0.f;
@@ -909,6 +913,7 @@ __global__ void __launch_bounds__(kSparseThreads, sparse_min_blocks<WT, NT, VEC>
   }
 
   __shared__ float red[kSparseWarps][STRIP];
+  const int splits = int(gridDim.z);
 #pragma unroll
   for (int t = 0; t < NT; ++t) {
     if (t >= nt) break;  // uniform over the block
@@ -921,11 +926,37 @@ __global__ void __launch_bounds__(kSparseThreads, sparse_min_blocks<WT, NT, VEC>
         float s = red[0][c];
 #pragma unroll
         for (int q = 1; q < kSparseWarps; ++q) s += red[q][c];
-        out[(t0 + t) * ldo + col] = s;
+        if (splits == 1)
+          out[(t0 + t) * ldo + col] = s;
+        else
+          part[(int64_t(blockIdx.z) * n + t0 + t) * o + col] = s;
       }
     }
     __syncthreads();
   }
+  if (splits == 1) return;
+  // Split rows: the last block of the strip to finish (a ticket per strip
+  // and token chunk) adds the splits' partial sums in split order, so the
+  // result does not depend on which block finishes last, and puts the
+  // ticket back to zero for the next launch (or graph replay).
+  __shared__ int last;
+  __threadfence();  // this block's partial sums before its ticket
+  __syncthreads();
+  unsigned* ticket = tickets + int64_t(blockIdx.y) * gridDim.x + blockIdx.x;
+  if (tid == 0) last = atomicAdd(ticket, 1u) == unsigned(splits - 1);
+  __syncthreads();
+  if (!last) return;
+  __threadfence();  // the other blocks' partial sums, read past L1 (__ldcg)
+  for (int t = 0; t < nt; ++t)
+    for (int c = tid; c < STRIP; c += kSparseThreads) {
+      const int64_t col = int64_t(blockIdx.x) * STRIP + c;
+      if (col < o) {
+        float s = __ldcg(part + (t0 + t) * o + col);
+        for (int z = 1; z < splits; ++z) s += __ldcg(part + (int64_t(z) * n + t0 + t) * o + col);
+        out[(t0 + t) * ldo + col] = s;
+      }
+    }
+  if (tid == 0) *ticket = 0u;
 }
 
 // ============================================================================
@@ -933,6 +964,7 @@ __global__ void __launch_bounds__(kSparseThreads, sparse_min_blocks<WT, NT, VEC>
 // ============================================================================
 
 thread_local int32_t g_last_variant = RWKVCU_MMV_NONE;
+thread_local int32_t g_last_splits = 0;
 
 constexpr int64_t kMaxGridY = 65535;
 
@@ -949,6 +981,7 @@ struct Args {
   const void* w;
   const float* wscale;
   int64_t n, o, k;
+  const rwkvcu_mm_scratch* sc;  // may be NULL: no split sparse products
 };
 
 // GEMV launches for a fixed weight type, token chunk and load forms.
@@ -1058,15 +1091,38 @@ cudaError_t launch_tc(const Args& a) {
   });
 }
 
+// sparse_splits is the number of row splits (blockIdx.z) of a SPARSE_T
+// launch of xy blocks (column strips x token chunks) over nn tokens: enough
+// for kSparseFillBlocks blocks, each split at least kSparseWarps groups of
+// 32 rows (a group per warp), at most kSparseMaxSplits, and only as many as
+// the scratch holds (partial sums, a ticket per xy block); 1 without it.
+constexpr int64_t kSparseFillBlocks = 2 * 132, kSparseMaxSplits = 64;
+inline int64_t sparse_splits(const rwkvcu_mm_scratch* sc, int64_t xy, int64_t nn, int64_t o, int64_t k) {
+  if (!sc || !sc->part || !sc->tickets || xy > sc->ntickets) return 1;
+  int64_t sp = cdiv(kSparseFillBlocks, xy);
+  const int64_t by_rows = cdiv(k, 32) / kSparseWarps, by_scratch = sc->part_floats / (nn * o);
+  sp = sp < by_rows ? sp : by_rows;
+  sp = sp < by_scratch ? sp : by_scratch;
+  sp = sp < kSparseMaxSplits ? sp : kSparseMaxSplits;
+  return sp > 1 ? sp : 1;
+}
+
 template <int WT, int NT, bool VEC>
 cudaError_t launch_sparse_nt(const Args& a) {
   constexpr int CPL = VEC ? (kScaled<WT> ? 4 : 2) : 1;
   for (int64_t t0 = 0; t0 < a.n; t0 += kMaxGridY * NT) {
     const int64_t nn = a.n - t0 < kMaxGridY * NT ? a.n - t0 : kMaxGridY * NT;
-    dim3 grid(unsigned(cdiv(a.o, 32 * CPL)), unsigned(cdiv(nn, NT)));
+    const int64_t strips = cdiv(a.o, 32 * CPL), chunks = cdiv(nn, NT), ngroups = cdiv(a.k, 32);
+    // whole groups per split, no empty split
+    int64_t sp = sparse_splits(a.sc, strips * chunks, nn, a.o, a.k);
+    const int64_t gper = ngroups > 0 ? cdiv(ngroups, sp) : 1;
+    sp = ngroups > 0 ? cdiv(ngroups, gper) : 1;
+    const dim3 grid{unsigned(strips), unsigned(chunks), unsigned(sp)};
+    g_last_splits = int32_t(sp);
     auto* kern = sparse_t_kernel<WT, NT, VEC>;
     RWKV_LAUNCH(kern, grid, dim3(kSparseThreads), 0, a.s)
-    (a.out + t0 * a.ldo, a.ldo, a.x + t0 * a.ldx, a.ldx, a.w, a.wscale, nn, a.k, a.o);
+    (a.out + t0 * a.ldo, a.ldo, a.x + t0 * a.ldx, a.ldx, a.w, a.wscale, nn, a.k, a.o, gper,
+     sp > 1 ? a.sc->part : nullptr, sp > 1 ? a.sc->tickets : nullptr);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return e;
   }
@@ -1198,22 +1254,38 @@ cudaError_t run(int32_t family, bool trans, const Args& a, int32_t dt) {
 cudaError_t rwkvcu_launch_matmul(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
                                  const void* w, int32_t wdtype, const float* wscale, int64_t n, int64_t o,
                                  int64_t k) {
-  return rwkv_mm::run(RWKVCU_MM_AUTO, false, rwkv_mm::Args{s, out, ldo, x, ldx, w, wscale, n, o, k}, wdtype);
+  return rwkv_mm::run(RWKVCU_MM_AUTO, false, rwkv_mm::Args{s, out, ldo, x, ldx, w, wscale, n, o, k, nullptr}, wdtype);
 }
 
 cudaError_t rwkvcu_launch_matmul_t(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
                                    const void* wt, int32_t wdtype, const float* wscale, int64_t n, int64_t k,
                                    int64_t o) {
-  return rwkv_mm::run(RWKVCU_MM_AUTO, true, rwkv_mm::Args{s, out, ldo, x, ldx, wt, wscale, n, o, k}, wdtype);
+  return rwkv_mm::run(RWKVCU_MM_AUTO, true, rwkv_mm::Args{s, out, ldo, x, ldx, wt, wscale, n, o, k, nullptr}, wdtype);
+}
+
+cudaError_t rwkvcu_launch_matmul_t_scratch(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
+                                           const void* wt, int32_t wdtype, const float* wscale, int64_t n, int64_t k,
+                                           int64_t o, const rwkvcu_mm_scratch* sc) {
+  return rwkv_mm::run(RWKVCU_MM_AUTO, true, rwkv_mm::Args{s, out, ldo, x, ldx, wt, wscale, n, o, k, sc}, wdtype);
 }
 
 cudaError_t rwkvcu_launch_matmul_using(int32_t family, int32_t transposed, cudaStream_t s, float* out, int64_t ldo,
                                        const float* x, int64_t ldx, const void* w, int32_t wdtype,
                                        const float* wscale, int64_t n, int64_t o, int64_t k) {
-  return rwkv_mm::run(family, transposed != 0, rwkv_mm::Args{s, out, ldo, x, ldx, w, wscale, n, o, k}, wdtype);
+  return rwkvcu_launch_matmul_using_scratch(family, transposed, s, out, ldo, x, ldx, w, wdtype, wscale, n, o, k,
+                                            nullptr);
+}
+
+cudaError_t rwkvcu_launch_matmul_using_scratch(int32_t family, int32_t transposed, cudaStream_t s, float* out,
+                                               int64_t ldo, const float* x, int64_t ldx, const void* w,
+                                               int32_t wdtype, const float* wscale, int64_t n, int64_t o, int64_t k,
+                                               const rwkvcu_mm_scratch* sc) {
+  return rwkv_mm::run(family, transposed != 0, rwkv_mm::Args{s, out, ldo, x, ldx, w, wscale, n, o, k, sc}, wdtype);
 }
 
 int32_t rwkvcu_matmul_last_variant(void) { return rwkv_mm::g_last_variant; }
+
+int32_t rwkvcu_matmul_last_splits(void) { return rwkv_mm::g_last_splits; }
 
 cudaError_t rwkvcu_launch_matmul_group(cudaStream_t s, const rwkvcu_group_product* ps, int32_t count, int64_t n) {
   return rwkv_mm::run_group(s, ps, count, n);
@@ -1249,8 +1321,8 @@ int rwkvcu_matmul_t(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor
     T(ctx, wt, op, "wt");
     const float* xp = F(ctx, x, -1, wt->rows, op, "x");
     float* o = F(ctx, out, x->rows, wt->cols, op, "out");
-    launch(ctx, op, [&] { return rwkvcu_launch_matmul_t(ctx->stream, o, wt->cols, xp, wt->rows, wt->data, wt->dtype, wt->scales, x->rows,
-                                    wt->rows, wt->cols); });
+    launch(ctx, op, [&] { return rwkvcu_launch_matmul_t_scratch(ctx->stream, o, wt->cols, xp, wt->rows, wt->data, wt->dtype, wt->scales,
+                                            x->rows, wt->rows, wt->cols, &ctx->mm_scratch); });
   });
 }
 

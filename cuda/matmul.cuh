@@ -92,6 +92,30 @@ cudaError_t rwkvcu_launch_matmul_t(cudaStream_t s, float* out, int64_t ldo, cons
                                    const void* wt, int32_t wdtype, const float* wscale, int64_t n, int64_t k,
                                    int64_t o);
 
+// Scratch of the split sparse product (SPARSE_T), owned by the caller (the
+// context allocates it once, with the tickets zeroed) and used by one stream
+// at a time: part holds part_floats floats of partial sums, tickets
+// ntickets counters that every launch leaves at zero.
+struct rwkvcu_mm_scratch {
+  float* part;
+  int64_t part_floats;
+  unsigned* tickets;
+  int64_t ntickets;
+};
+
+// The sizes of the context's scratch: 1 MiB of partial sums (a 4096-wide
+// product of 8 tokens in 8 splits, of one token in 64) and 4096 tickets.
+constexpr int64_t kMmScratchFloats = int64_t(1) << 18, kMmScratchTickets = 4096;
+
+// rwkvcu_launch_matmul_t_scratch is rwkvcu_launch_matmul_t that may split
+// the rows of WT of a SPARSE_T product over several blocks per column strip
+// (so that decode-sized products fill the GPU; the splits' partial sums go
+// through sc and are added in split order by the strip's last block, so the
+// result is the same on every run). sc NULL: no splits.
+cudaError_t rwkvcu_launch_matmul_t_scratch(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
+                                           const void* wt, int32_t wdtype, const float* wscale, int64_t n, int64_t k,
+                                           int64_t o, const rwkvcu_mm_scratch* sc);
+
 // ---- grouped products with epilogues (rwkvcu_matmul_group) ----------------
 
 // The most products of one rwkvcu_launch_matmul_group call (RWKVCU_GROUP_MAX).
@@ -163,6 +187,17 @@ cudaError_t rwkvcu_launch_matmul_using(int32_t family, int32_t transposed, cudaS
                                        const float* x, int64_t ldx, const void* w, int32_t wdtype,
                                        const float* wscale, int64_t n, int64_t o, int64_t k);
 
+// rwkvcu_launch_matmul_using_scratch is rwkvcu_launch_matmul_using with
+// the scratch of rwkvcu_launch_matmul_t_scratch (for SPARSE_T).
+cudaError_t rwkvcu_launch_matmul_using_scratch(int32_t family, int32_t transposed, cudaStream_t s, float* out,
+                                               int64_t ldo, const float* x, int64_t ldx, const void* w,
+                                               int32_t wdtype, const float* wscale, int64_t n, int64_t o, int64_t k,
+                                               const rwkvcu_mm_scratch* sc);
+
 // rwkvcu_matmul_last_variant returns the RWKVCU_MMV_ variant of the last
 // kernel launched by this host thread (RWKVCU_MMV_NONE before any).
 int32_t rwkvcu_matmul_last_variant(void);
+
+// rwkvcu_matmul_last_splits returns the row splits (blockIdx.z) of the last
+// SPARSE_T launch of this host thread (0 before any).
+int32_t rwkvcu_matmul_last_splits(void);

@@ -623,3 +623,60 @@ func TestGEMVSummationOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestSparseSplit runs decode-sized transposed products whose rows of WT are
+// split over several blocks per column strip (the context's scratch holds
+// the partial sums; the strip's last block adds them in split order): each
+// result agrees with the float64 reference (tolRel: a sum is at most
+// k/(16 S) + 16 + S rounded additions, S splits, about 100 here, and the
+// 85% zero entries leave fewer), no row of WT whose x entries are all zero
+// is read (those rows are NaN), the tickets are back at zero after every
+// launch (the harness checks), and the results are the same bit for bit on
+// a second run and under other emulator schedules (the splits' order of
+// completion changes, their order of summation does not).
+func TestSparseSplit(t *testing.T) {
+	defer restoreSchedule(t)
+	if err := setSchedule("forward"); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(43))
+	type result struct {
+		p   *problem
+		out []float32
+	}
+	var runs []result
+	c := 0
+	for dt := dtF32; dt <= dtF8; dt++ {
+		for _, n := range []int{1, 3, 8} {
+			// 50 groups of 32 rows: 3 splits of 17, 17 and 16 groups
+			p, wv := newProblem(rng, true, dt, n, 100, 16*32*3+45, c%numLayouts, genOpts{zeroFrac: 0.85, nanZeroRows: true})
+			c++
+			got, v, splits, err := p.runSplits(famAuto, newOut(p))
+			if err != nil {
+				t.Fatalf("%v: %v", p, err)
+			}
+			if (v != varSparseTVec && v != varSparseTScalar) || splits != 3 {
+				t.Fatalf("%v ran %s in %d splits, want a sparse variant in 3", p, variantNames[v], splits)
+			}
+			ref, bound := reference(p, wv)
+			check(t, p, variantNames[v], got, ref, bound)
+			runs = append(runs, result{p, got})
+		}
+	}
+	for _, spec := range []string{"forward", "reverse", "random:5"} {
+		if err := setSchedule(spec); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range runs {
+			got, _, err := r.p.run(famAuto, newOut(r.p))
+			if err != nil {
+				t.Fatalf("%s: %v: %v", spec, r.p, err)
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(r.out[i]) {
+					t.Fatalf("%s: %v: out[%d] = %g, the first forward run gave %g", spec, r.p, i, got[i], r.out[i])
+				}
+			}
+		}
+	}
+}
