@@ -444,6 +444,44 @@ __global__ void __launch_bounds__(kGemvThreads, group_min_blocks<NT>()) group_ge
 }
 
 // ============================================================================
+// Split-K for the tiled kernels (SIMT, TC): with gridDim.z = S > 1, block z
+// takes reduction indices [z*kper, min(k, (z+1)*kper)) of its tile and
+// writes its partial tile to part + z*n*o ([n, o]); the last block of the
+// tile to take its ticket adds the S partial tiles in split order (so the
+// sum does not depend on which block finishes last) into out and leaves the
+// ticket at zero for the next launch or graph replay. A decode batch of 9 to
+// 64 tokens is one row of tiles: a 768-wide product has 6 tiles of 128
+// outputs, far fewer than the SMs, and the split multiplies them (see
+// splitk_splits for how many).
+// ============================================================================
+
+// splitk_finish ends a split-K block (every thread calls it, after its
+// partial tile [m0, m0+BM) x [n0, n0+BN) is written).
+template <int THREADS, int BM, int BN>
+__device__ __forceinline__ void splitk_finish(float* out, int64_t ldo, const float* part, unsigned* tickets,
+                                              int64_t n, int64_t o, int64_t m0, int64_t n0) {
+  const int splits = int(gridDim.z);
+  if (splits == 1) return;
+  __shared__ int last;
+  __threadfence();  // this block's partial tile before its ticket
+  __syncthreads();
+  unsigned* ticket = tickets + int64_t(blockIdx.y) * gridDim.x + blockIdx.x;
+  if (threadIdx.x == 0) last = atomicAdd(ticket, 1u) == unsigned(splits - 1);
+  __syncthreads();
+  if (!last) return;
+  __threadfence();  // the other blocks' partial tiles, read past L1 (__ldcg)
+  for (int e = threadIdx.x; e < BM * BN; e += THREADS) {
+    const int64_t t = m0 + e / BN, c = n0 + e % BN;
+    if (t < n && c < o) {
+      float v = __ldcg(part + t * o + c);
+      for (int z = 1; z < splits; ++z) v += __ldcg(part + (int64_t(z) * n + t) * o + c);
+      out[t * ldo + c] = v;
+    }
+  }
+  if (threadIdx.x == 0) *ticket = 0u;
+}
+
+// ============================================================================
 // SIMT GEMM: out[t, c] = sum_i x[t, i] W(c, i), W(c, i) = w[c*k + i] (plain)
 // or w[i*o + c] (TRANS), fp32 FMAs (no TF32).
 //
@@ -465,9 +503,23 @@ __global__ void __launch_bounds__(kSimtThreads)
                      const void* __restrict__ wv,      // [o, k] (plain) or [k, o] (TRANS) of Elem<WT>::S
                      const float* __restrict__ wscale, // I8: [o] (plain) or [k] (TRANS)
                      int64_t n, int64_t o, int64_t k,
-                     int64_t ldw) {  // row stride of the stored weight (>= k plain, >= o TRANS)
+                     int64_t ldw,     // row stride of the stored weight (>= k plain, >= o TRANS)
+                     int64_t kper,    // split-K: reduction indices per split (gridDim.z > 1)
+                     float* part,     // split-K: [gridDim.z, n, o] partial tiles
+                     unsigned* tickets) {  // split-K: [gridDim.y * gridDim.x], zero between launches
   using S = typename Elem<WT>::S;
   const S* w = static_cast<const S*>(wv);
+  float* dst = out;  // where this block's (partial) tile goes
+  int64_t ldd = ldo;
+  if (gridDim.z > 1) {
+    const int64_t kb = int64_t(blockIdx.z) * kper;
+    x += kb;
+    w += TRANS ? kb * ldw : kb;
+    if constexpr (TRANS && kScaled<WT>) wscale += kb;
+    k = min64(kper, k - kb);
+    dst = part + int64_t(blockIdx.z) * n * o;
+    ldd = o;
+  }
   __shared__ __align__(16) float xs[2][kSimtBK][kSimtBM + 4];
   __shared__ __align__(16) float ws[2][kSimtBK][kSimtBN];
   const int tid = threadIdx.x;
@@ -556,10 +608,11 @@ __global__ void __launch_bounds__(kSimtThreads)
       if (c < o) {
         float v = acc[p][q];
         if constexpr (!TRANS && kScaled<WT>) v *= wscale[c];
-        out[t * ldo + c] = v;
+        dst[t * ldd + c] = v;
       }
     }
   }
+  splitk_finish<kSimtThreads, kSimtBM, kSimtBN>(out, ldo, part, tickets, n, o, m0, n0);
 }
 
 // ============================================================================
@@ -592,8 +645,21 @@ __global__ void __launch_bounds__(kTcThreads)
                    const uint16_t* __restrict__ w,  // [o, k] (plain) or [k, o] (TRANS), f16/bf16 bits
                    int64_t n, int64_t o, int64_t k,
                    int64_t ldw,  // row stride of w in elements (a multiple of 8)
-                   int xvec) {   // non-zero: x and ldx allow float4 loads
+                   int xvec,     // non-zero: x and ldx allow float4 loads
+                   int64_t kper,    // split-K: reduction indices per split, a multiple of kTcBK (gridDim.z > 1)
+                   float* part,     // split-K: [gridDim.z, n, o] partial tiles
+                   unsigned* tickets) {  // split-K: [gridDim.y * gridDim.x], zero between launches
   constexpr bool BF16 = WT == kBF16;
+  float* dst = out;  // where this block's (partial) tile goes
+  int64_t ldd = ldo;
+  if (gridDim.z > 1) {
+    const int64_t kb = int64_t(blockIdx.z) * kper;  // keeps x and w 16-byte aligned
+    x += kb;
+    w += TRANS ? kb * ldw : kb;
+    k = min64(kper, k - kb);
+    dst = part + int64_t(blockIdx.z) * n * o;
+    ldd = o;
+  }
   constexpr int NSPLIT = BF16 ? 3 : 2;
   __shared__ __align__(16) uint16_t xs[NSPLIT][kTcBM][kTcBK + kTcPad];
   constexpr int WROWS = TRANS ? kTcBK : kTcBN, WCOLS = (TRANS ? kTcBN : kTcBK) + kTcPad;
@@ -787,9 +853,10 @@ __global__ void __launch_bounds__(kTcThreads)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const int64_t c = n0 + wn + j * 8 + 2 * tg + e;
-          if (c < o) out[t * ldo + c] = acc[i][j][2 * h + e] * us;
+          if (c < o) dst[t * ldd + c] = acc[i][j][2 * h + e] * us;
         }
     }
+  splitk_finish<kTcThreads, kTcBM, kTcBN>(out, ldo, part, tickets, n, o, m0, n0);
 }
 
 // ============================================================================
@@ -805,6 +872,19 @@ __global__ void __launch_bounds__(kTcThreads)
 // a non-zero entry for some token, and only those rows are read, up to 4 at
 // a time. The per-warp sums (k order) are combined in warp order through
 // shared memory, one token at a time.
+//
+// Filling the GPU: a decode-sized product has few strips (ffn-down of a
+// 768-wide model: 12), so with a scratch the launcher also splits the rows
+// of WT (blockIdx.z, whole groups of 32 rows, at least one group per warp)
+// until the grid has about kSparseFillBlocks blocks. The zero entries are
+// skipped within each split as above (the ballot compacts the non-zero rows
+// of each group of 32 before any weight is read), and ReLU^2 inputs spread
+// their non-zero entries over all the rows, so the splits carry similar
+// work. Each split writes its partial sums to the scratch; the last block
+// of the strip to take a ticket adds them in split order (deterministic:
+// the order does not depend on which block finishes last) and leaves the
+// ticket at zero. All of it is one launch: an RWKV-7 decode layer keeps
+// its 8 launches.
 // ============================================================================
 constexpr int kSparseWarps = 16, kSparseThreads = kSparseWarps * 32;
 
@@ -1067,14 +1147,40 @@ cudaError_t launch_tiles(const Args& a, bool trans, int32_t dt, int bm, int bn, 
   return cudaSuccess;
 }
 
+// splitk_splits is the split-K factor of a tiled launch of `tiles` blocks
+// (and kper, the reduction indices per split, a multiple of bk): enough
+// splits for kSplitFillBlocks blocks, each split at least kSplitMinSteps
+// steps of bk, at most kSplitMaxSplits, and only as many as the scratch
+// holds (partial tiles [S, n, o], a ticket per tile); 1 without a scratch.
+// The factor depends only on the shape, so the sums are the same on every
+// run. Large batches have enough tiles and run unsplit.
+constexpr int64_t kSplitFillBlocks = 2 * 132, kSplitMinSteps = 4, kSplitMaxSplits = 16;
+inline int64_t splitk_splits(const rwkvcu_mm_scratch* sc, int64_t tiles, int64_t n, int64_t o, int64_t k, int bk,
+                             int64_t* kper) {
+  *kper = k;
+  if (!sc || !sc->part || !sc->tickets || tiles > sc->ntickets || n * o <= 0) return 1;
+  int64_t sp = cdiv(kSplitFillBlocks, tiles);
+  const int64_t by_k = k / (kSplitMinSteps * bk), by_scratch = sc->part_floats / (n * o);
+  sp = sp < by_k ? sp : by_k;
+  sp = sp < by_scratch ? sp : by_scratch;
+  sp = sp < kSplitMaxSplits ? sp : kSplitMaxSplits;
+  if (sp <= 1) return 1;
+  *kper = cdiv(cdiv(k, sp), bk) * bk;
+  return cdiv(k, *kper);  // no empty split
+}
+
 template <int WT, bool TRANS>
 cudaError_t launch_simt(const Args& a) {
   g_last_variant = TRANS ? RWKVCU_MMV_SIMT_T : RWKVCU_MMV_SIMT;
   const int64_t ldw = TRANS ? a.o : a.k;  // slices keep the stride of the whole weight
   return launch_tiles(a, TRANS, WT, kSimtBM, kSimtBN, [&](const Args& b, dim3 grid) {
+    int64_t kper;
+    grid.z = unsigned(splitk_splits(b.sc, int64_t(grid.x) * grid.y, b.n, b.o, b.k, kSimtBK, &kper));
+    g_last_splits = int32_t(grid.z);
     auto* kern = simt_gemm_kernel<WT, TRANS>;
     RWKV_LAUNCH(kern, grid, dim3(kSimtThreads), 0, b.s)
-    (b.out, b.ldo, b.x, b.ldx, b.w, b.wscale, b.n, b.o, b.k, ldw);
+    (b.out, b.ldo, b.x, b.ldx, b.w, b.wscale, b.n, b.o, b.k, ldw, kper, grid.z > 1 ? b.sc->part : nullptr,
+     grid.z > 1 ? b.sc->tickets : nullptr);
   });
 }
 
@@ -1085,9 +1191,13 @@ cudaError_t launch_tc(const Args& a) {
   const int xvec = aligned(a.x, 16) && a.ldx % 4 == 0;
   const int64_t ldw = TRANS ? a.o : a.k;
   return launch_tiles(a, TRANS, WT, kTcBM, kTcBN, [&](const Args& b, dim3 grid) {
+    int64_t kper;
+    grid.z = unsigned(splitk_splits(b.sc, int64_t(grid.x) * grid.y, b.n, b.o, b.k, kTcBK, &kper));
+    g_last_splits = int32_t(grid.z);
     auto* kern = tc_gemm_kernel<WT, TRANS>;
     RWKV_LAUNCH(kern, grid, dim3(kTcThreads), 0, b.s)
-    (b.out, b.ldo, b.x, b.ldx, static_cast<const uint16_t*>(b.w), b.n, b.o, b.k, ldw, xvec);
+    (b.out, b.ldo, b.x, b.ldx, static_cast<const uint16_t*>(b.w), b.n, b.o, b.k, ldw, xvec, kper,
+     grid.z > 1 ? b.sc->part : nullptr, grid.z > 1 ? b.sc->tickets : nullptr);
   });
 }
 
@@ -1254,7 +1364,13 @@ cudaError_t run(int32_t family, bool trans, const Args& a, int32_t dt) {
 cudaError_t rwkvcu_launch_matmul(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
                                  const void* w, int32_t wdtype, const float* wscale, int64_t n, int64_t o,
                                  int64_t k) {
-  return rwkv_mm::run(RWKVCU_MM_AUTO, false, rwkv_mm::Args{s, out, ldo, x, ldx, w, wscale, n, o, k, nullptr}, wdtype);
+  return rwkvcu_launch_matmul_scratch(s, out, ldo, x, ldx, w, wdtype, wscale, n, o, k, nullptr);
+}
+
+cudaError_t rwkvcu_launch_matmul_scratch(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
+                                         const void* w, int32_t wdtype, const float* wscale, int64_t n, int64_t o,
+                                         int64_t k, const rwkvcu_mm_scratch* sc) {
+  return rwkv_mm::run(RWKVCU_MM_AUTO, false, rwkv_mm::Args{s, out, ldo, x, ldx, w, wscale, n, o, k, sc}, wdtype);
 }
 
 cudaError_t rwkvcu_launch_matmul_t(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
@@ -1309,8 +1425,8 @@ int rwkvcu_matmul(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* 
     T(ctx, w, op, "w");
     const float* xp = F(ctx, x, -1, w->cols, op, "x");
     float* o = F(ctx, out, x->rows, w->rows, op, "out");
-    launch(ctx, op, [&] { return rwkvcu_launch_matmul(ctx->stream, o, w->rows, xp, w->cols, w->data, w->dtype, w->scales, x->rows, w->rows,
-                                  w->cols); });
+    launch(ctx, op, [&] { return rwkvcu_launch_matmul_scratch(ctx->stream, o, w->rows, xp, w->cols, w->data, w->dtype, w->scales,
+                                          x->rows, w->rows, w->cols, &ctx->mm_scratch); });
   });
 }
 

@@ -680,3 +680,64 @@ func TestSparseSplit(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitK runs decode batches above the GEMV's 8 tokens on few output
+// tiles, so that the tiled kernels split k (SIMT: F32, I8, F8E4M3; TC: F16,
+// BF16; plain and transposed): each result agrees with the float64
+// reference (tolRel: each split sums at most 160 terms in sequence, then
+// at most 7 partial sums are added), the tickets are back at zero after
+// every launch (the harness checks), and the results are the same bit for
+// bit on a second run and under other emulator schedules.
+func TestSplitK(t *testing.T) {
+	defer restoreSchedule(t)
+	if err := setSchedule("forward"); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(47))
+	type result struct {
+		p   *problem
+		out []float32
+	}
+	var runs []result
+	c := 0
+	for _, trans := range []bool{false, true} {
+		for dt := dtF32; dt <= dtF8; dt++ {
+			for _, n := range []int{9, 33} {
+				// 2 tiles of 128 outputs; k = 520: 7 splits of 5 SIMT steps
+				// (80 k), 4 of 5 TC steps (160 k), each with a shorter last one
+				p, wv := newProblem(rng, trans, dt, n, 136, 520, c%2, genOpts{zeroFrac: 0.1})
+				c++
+				got, v, splits, err := p.runSplits(famAuto, newOut(p))
+				if err != nil {
+					t.Fatalf("%v: %v", p, err)
+				}
+				want := 7
+				if v >= varTCF16 && v <= varTCTBF16 {
+					want = 4
+				}
+				if splits != want {
+					t.Fatalf("%v ran %s in %d splits, want %d", p, variantNames[v], splits, want)
+				}
+				ref, bound := reference(p, wv)
+				check(t, p, variantNames[v], got, ref, bound)
+				runs = append(runs, result{p, got})
+			}
+		}
+	}
+	for _, spec := range []string{"forward", "reverse", "random:6"} {
+		if err := setSchedule(spec); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range runs {
+			got, _, err := r.p.run(famAuto, newOut(r.p))
+			if err != nil {
+				t.Fatalf("%s: %v: %v", spec, r.p, err)
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(r.out[i]) {
+					t.Fatalf("%s: %v: out[%d] = %g, the first forward run gave %g", spec, r.p, i, got[i], r.out[i])
+				}
+			}
+		}
+	}
+}
