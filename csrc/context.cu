@@ -43,12 +43,6 @@ int rwkvcu_context_create(int32_t device, rwkvcu_context** out) {
       ck(cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
       for (auto& ev : ctx->left) ck(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), "cudaEventCreate");
       ring_init(ctx);
-      rwkvcu_mm_scratch& sc = ctx->mm_scratch;
-      sc.part = static_cast<float*>(dev_alloc(ctx, size_t(kMmScratchFloats) * 4, "cudaMalloc (matmul scratch)"));
-      sc.part_floats = kMmScratchFloats;
-      sc.tickets = static_cast<unsigned*>(dev_alloc(ctx, size_t(kMmScratchTickets) * 4, "cudaMalloc (matmul tickets)"));
-      sc.ntickets = kMmScratchTickets;
-      ck(cudaMemsetAsync(sc.tickets, 0, size_t(kMmScratchTickets) * 4, ctx->stream), "cudaMemsetAsync (matmul tickets)");
     } catch (...) {
       rwkvcu_context_destroy(ctx);
       throw;
@@ -64,8 +58,7 @@ void rwkvcu_context_destroy(rwkvcu_context* ctx) {
   if (ctx->ext_free) ctx->ext_free(ctx);
   ring_free(ctx);
   dev_free(ctx, ctx->step_buf, ctx->step_cap);
-  dev_free(ctx, ctx->mm_scratch.part, size_t(ctx->mm_scratch.part_floats) * 4);
-  dev_free(ctx, ctx->mm_scratch.tickets, size_t(ctx->mm_scratch.ntickets) * 4);
+  dev_free(ctx, ctx->mm_scratch.part, mm_scratch_bytes());  // NULL until the scratch is enabled
   for (auto ev : ctx->left)
     if (ev) cudaEventDestroy(ev);
   if (ctx->stream) cudaStreamDestroy(ctx->stream);

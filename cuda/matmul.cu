@@ -177,7 +177,8 @@ __device__ __forceinline__ float warp_sum(float v) {
 // kGemvLoads/ROWS consecutive steps of each of its ROWS rows, into
 // registers (raw words, 4 registers per load) before it converts and
 // consumes the first: 8 x 16 bytes x 128 threads = 16 KB per block in
-// flight. The unrolled steps are consumed in k order, so each thread's
+// flight (4 loads, 8 KB, for the I8/F8E4M3 codes and in the forms with
+// scalar x loads, for a misaligned x). The unrolled steps are consumed in k order, so each thread's
 // terms are summed in the same order as one step at a time: the sums do
 // not depend on U, nor on ROWS (each row's sum is its own), so every GEMV
 // form with the same V gives the same bits.
@@ -212,8 +213,13 @@ __device__ __forceinline__ void gemv_tile(const float* __restrict__ x,      // [
   using S = typename Elem<WT>::S;
   constexpr int V = WVEC ? int(16 / sizeof(S)) : 1;  // elements per load
   constexpr int WPV = 4 / int(sizeof(S)) > 0 ? 4 / int(sizeof(S)) : 1;  // elements per 32-bit word
-  constexpr int U = WVEC ? kGemvLoads / ROWS : 1;  // steps per iteration (loads in flight: U * ROWS)
-  static_assert(!WVEC || U * ROWS == kGemvLoads, "ROWS must divide kGemvLoads");
+  // steps per iteration (loads in flight: U * ROWS): kGemvLoads, or half
+  // as many with scalar x loads (misaligned x: V x loads per step and
+  // token; ptxas 11.8 for sm_80 spills the 2-row f32 form with 8) and for
+  // the one-byte codes (16 elements per load; the integer F8E4M3 decoding
+  // of sm_89 spills with 8)
+  constexpr int LOADS = XVEC && !kScaled<WT> ? kGemvLoads : kGemvLoads / 2;
+  constexpr int U = WVEC ? (LOADS / ROWS > 0 ? LOADS / ROWS : 1) : 1;
   const S* w = static_cast<const S*>(wv);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int nt = int(min64(NT, n - t0));
@@ -893,9 +899,13 @@ constexpr int kSparseWarps = 16, kSparseThreads = kSparseWarps * 32;
 // without a bound, ptxas 13.0 for sm_90a aims at 40 (3 blocks of 512
 // threads) and spills. Promising 2 blocks gives it up to 64 registers, the
 // occupancy that ptxas 11.8 already chooses for it on sm_80 and sm_90.
+//
+// The 8-token F8E4M3 vector form (with the row splits' parameters) is
+// held to 64 registers by ptxas 11.8 for sm_80 (where it only traps) and
+// spills; promising 1 block gives it up to 128.
 template <int WT, int NT, bool VEC>
 constexpr int sparse_min_blocks() {
-  return (WT == kF32 && NT == 4 && VEC) ? 2 : 0;
+  return (WT == kF32 && NT == 4 && VEC) ? 2 : (WT == kF8 && NT == 8 && VEC) ? 1 : 0;
 }
 
 template <int WT, int NT, bool VEC>

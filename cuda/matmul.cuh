@@ -125,6 +125,8 @@ struct rwkvcu_mm_scratch {
 // The sizes of the context's scratch: 4 MiB of partial sums (a 4096-wide
 // product of 64 tokens in 4 splits, of 8 tokens in 32) and 4096 tickets.
 constexpr int64_t kMmScratchFloats = int64_t(1) << 20, kMmScratchTickets = 4096;
+// The bytes of a context's scratch (one allocation, the tickets last).
+constexpr size_t mm_scratch_bytes() { return size_t(kMmScratchFloats + kMmScratchTickets) * 4; }
 
 // rwkvcu_launch_matmul_scratch is rwkvcu_launch_matmul that may split the
 // reduction of a tiled product (SIMT, TC: n > 8) over several blocks per

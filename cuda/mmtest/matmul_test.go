@@ -596,10 +596,7 @@ func TestGEMVSummationOrder(t *testing.T) {
 	for dt := dtF32; dt <= dtF8; dt++ {
 		// V elements per 16-byte load, U loads per row in flight: rows of two
 		// full iterations of the unrolled loop and 37 more loads.
-		v, u := 16/esize(dt), 2
-		if dt == dtI8 || dt == dtF8 {
-			u = 4
-		}
+		v, u := 16/esize(dt), 2 // I8/F8E4M3: 4 loads over 2 rows
 		k := 2*128*u*v + 37*v
 		for _, n := range []int{1, 5} {
 			p, wv := newProblem(rng, false, dt, n, 5, k, 0, genOpts{zeroFrac: 0.1})
