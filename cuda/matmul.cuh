@@ -42,8 +42,8 @@
 //                               splitting the rows of WT; only the rows
 //                               whose x entry is non-zero (for some token of
 //                               the block) are read. With a scratch
-//                               (rwkvcu_launch_matmul_t_scratch, the C ABI's
-//                               rwkvcu_matmul_t) the rows are also split
+//                               (rwkvcu_launch_matmul_t_scratch) the rows
+//                               are also split
 //                               over up to 64 blocks per strip so that the
 //                               grid has about 2 blocks per SM of a 132-SM
 //                               GPU; the strip's last block adds the
@@ -111,10 +111,12 @@ cudaError_t rwkvcu_launch_matmul_t(cudaStream_t s, float* out, int64_t ldo, cons
                                    const void* wt, int32_t wdtype, const float* wscale, int64_t n, int64_t k,
                                    int64_t o);
 
-// Scratch of the split sparse product (SPARSE_T), owned by the caller (the
-// context allocates it once, with the tickets zeroed) and used by one stream
-// at a time: part holds part_floats floats of partial sums, tickets
-// ntickets counters that every launch leaves at zero.
+// Scratch of the split products (SPARSE_T row splits, tiled split-K), owned
+// by the caller (allocated once, the tickets zeroed; the context's
+// rwkvcu_mm_scratch is meant for it but not allocated yet, so the C ABI runs
+// unsplit) and used by one stream at a time: part holds part_floats floats
+// of partial sums, tickets ntickets counters that every launch leaves at
+// zero.
 struct rwkvcu_mm_scratch {
   float* part;
   int64_t part_floats;
@@ -122,7 +124,8 @@ struct rwkvcu_mm_scratch {
   int64_t ntickets;
 };
 
-// The sizes of the context's scratch: 4 MiB of partial sums (a 4096-wide
+// The sizes of a scratch (the test harness's, and the context's once
+// allocated): 4 MiB of partial sums (a 4096-wide
 // product of 64 tokens in 4 splits, of 8 tokens in 32) and 4096 tickets.
 constexpr int64_t kMmScratchFloats = int64_t(1) << 20, kMmScratchTickets = 4096;
 // The bytes of a context's scratch (one allocation, the tickets last).
@@ -131,7 +134,7 @@ constexpr size_t mm_scratch_bytes() { return size_t(kMmScratchFloats + kMmScratc
 // rwkvcu_launch_matmul_scratch is rwkvcu_launch_matmul that may split the
 // reduction of a tiled product (SIMT, TC: n > 8) over several blocks per
 // tile (split-K) when the tiles are too few to fill the GPU, through sc as
-// below; the C ABI's rwkvcu_matmul passes the context's. sc NULL: no splits.
+// below. sc NULL: no splits.
 cudaError_t rwkvcu_launch_matmul_scratch(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
                                          const void* w, int32_t wdtype, const float* wscale, int64_t n, int64_t o,
                                          int64_t k, const rwkvcu_mm_scratch* sc);
