@@ -330,8 +330,17 @@ struct StoreOut {
   __device__ __forceinline__ void operator()(int64_t t, int64_t r, float s) const { out[t * ldo + r] = s; }
 };
 
+// Minimum resident blocks per SM promised to ptxas for gemv_kernel (0:
+// none). Without a bound ptxas caps the 128-thread GEMV blocks at 128
+// registers, and 13.0 spills a few bytes in the 8-token I8/F8E4M3 forms;
+// promising 3 blocks (12 warps per SM) allows up to 168.
+template <int NT>
+constexpr int gemv_min_blocks() {
+  return NT == 8 ? 3 : 0;
+}
+
 template <int WT, int NT, int ROWS, bool WVEC, bool XVEC>
-__global__ void __launch_bounds__(kGemvThreads)
+__global__ void __launch_bounds__(kGemvThreads, gemv_min_blocks<NT>())
     gemv_kernel(float* __restrict__ out,          // [n, ldo]
                 int64_t ldo,                      //
                 const float* __restrict__ x,      // [n, ldx]
@@ -900,12 +909,12 @@ constexpr int kSparseWarps = 16, kSparseThreads = kSparseWarps * 32;
 // threads) and spills. Promising 2 blocks gives it up to 64 registers, the
 // occupancy that ptxas 11.8 already chooses for it on sm_80 and sm_90.
 //
-// The 8-token F8E4M3 vector form (with the row splits' parameters) is
-// held to 64 registers by ptxas 11.8 for sm_80 (where it only traps) and
-// spills; promising 1 block gives it up to 128.
+// The I8/F8E4M3 vector forms (with the row splits' parameters) are held to
+// 64 registers by ptxas 11.8 for sm_80 (8 tokens) and 13.0 for sm_100a (2
+// tokens) and spill; promising 1 block gives them up to 128.
 template <int WT, int NT, bool VEC>
 constexpr int sparse_min_blocks() {
-  return (WT == kF32 && NT == 4 && VEC) ? 2 : (WT == kF8 && NT == 8 && VEC) ? 1 : 0;
+  return (WT == kF32 && NT == 4 && VEC) ? 2 : (kScaled<WT> && VEC) ? 1 : 0;
 }
 
 template <int WT, int NT, bool VEC>
