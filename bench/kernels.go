@@ -367,6 +367,50 @@ func buildKernels(be backend.Backend, p Preset, n int, cfg KernelConfig) ([]kern
 	mm("ffn-down", C, F, true)
 	mm("lora", 64, C, false)
 	mm("head", V, C, false)
+	// The fused operations of a decode step beside the products they
+	// replace (backends with FusedProducts / FusedNorm only).
+	if fp, ok := be.(backend.FusedProducts); ok {
+		// group times MatMulGroup over products of [n, i] inputs (each its
+		// own) and [o, i] weights with the given epilogue; bytes: the
+		// weights once, the inputs and outputs, a bias row and a Lerp
+		// (read, and Out read and written) when present.
+		group := func(name string, count, o, i int, fa backend.Activation, bias, lerp bool) {
+			ps := make([]backend.Product, count)
+			bytes := 0.0
+			for j := range ps {
+				ps[j] = backend.Product{Out: act(n, o), In: act(n, i), W: weight(o, i), Act: fa}
+				bytes += float64(o)*float64(i)*wsize + fn*float64(i+o)*4
+				if bias {
+					ps[j].Bias = act(1, o)
+					bytes += float64(o) * 4
+				}
+				if lerp {
+					ps[j].Lerp = act(n, o)
+					bytes += 2 * fn * float64(o) * 4
+				}
+			}
+			add("MatMulGroup", fmt.Sprintf("%s %dx[%d,%d]x[%d,%d]^T", name, count, n, i, o, i), bytes,
+				2*float64(count)*fn*float64(o)*float64(i), func() { fp.MatMulGroup(ps) })
+		}
+		group("att-rkv", 3, C, C, backend.NoActivation, false, false)
+		group("ffn-key+relu2", 1, F, C, backend.Activate(backend.ReLUSquare), false, false)
+		group("value-residual", 1, C, 64, backend.Activate(backend.Sigmoid), true, true)
+	}
+	if fnorm, ok := be.(backend.FusedNorm); ok {
+		// AddNormShiftMix as an RWKV-7 time-mix opening: x += residual,
+		// LayerNorm, token shift through the state, six mixes. Bytes: x and
+		// residual read, x, xx, prev and the six outputs written, the state
+		// row read and written, the eight [1, C] vectors.
+		outs, mixes := make([]backend.Tensor, 6), make([]backend.Tensor, 6)
+		for j := range outs {
+			outs[j], mixes[j] = act(n, C), act(1, C)
+		}
+		xin, xx, prev, res, st := act(n, C), act(n, C), act(n, C), act(n, C), act(n, 2*C)
+		add("AddNormShiftMix", dimsNC+" x6", 13*nc+8*float64(C)*4, (8+6*3)*fn*float64(C), func() {
+			be.BeginStep(b)
+			fnorm.AddNormShiftMix(outs, xx, prev, xin, res, vecC, vecC2, st, 0, mixes, backend.MixDelta, 1e-5)
+		})
+	}
 	for _, u := range []struct {
 		name  string
 		f     backend.Unary

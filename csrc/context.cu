@@ -58,6 +58,7 @@ void rwkvcu_context_destroy(rwkvcu_context* ctx) {
   if (ctx->ext_free) ctx->ext_free(ctx);
   ring_free(ctx);
   dev_free(ctx, ctx->step_buf, ctx->step_cap);
+  dev_free(ctx, ctx->mm_scratch.part, mm_scratch_bytes());  // NULL until the scratch is enabled
   for (auto ev : ctx->left)
     if (ev) cudaEventDestroy(ev);
   if (ctx->stream) cudaStreamDestroy(ctx->stream);

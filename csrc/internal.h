@@ -26,6 +26,7 @@
 
 #include <cuda_runtime.h>
 
+#include "../cuda/matmul.cuh"
 #include "../cuda/ptx_wrappers.cuh"
 #include "../cuda/qblock.cuh"
 #include "include/rwkvcu.h"
@@ -137,6 +138,12 @@ struct rwkvcu_context {
   int32_t* step_buf = nullptr;
   size_t step_cap = 0;  // bytes
   rwkvcu_graph* capture = nullptr;  // the graph being captured
+  // The scratch of the split products (cuda/matmul.cuh: the partial sums
+  // and zeroed tickets of SPARSE_T row splits and tiled split-K), passed by
+  // rwkvcu_matmul and rwkvcu_matmul_t. Not allocated yet (all NULL: no
+  // splits); when it is, it is allocated once with the context and kept for
+  // its life (captured graphs keep its address).
+  rwkvcu_mm_scratch mm_scratch = {};
   uint64_t stats[RWKVCU_STAT_COUNT] = {};
   // Per-context state of librwkvcu_bench (timers, cuBLAS, L2 flush buffer),
   // created by its first call on the context and released through ext_free

@@ -203,12 +203,36 @@ __device__ __forceinline__ float warp_sum(float v) {
 // rows for NT consecutive tokens; grid (ceil(o/ROWS), ceil(n/NT)). The
 // threads stride over the row in units of one load (V elements: 16 bytes
 // when WVEC, else 1 element), so each warp reads 32 consecutive 16-byte
-// pieces of each of its ROWS rows per step (coalesced, ROWS loads in flight
-// per thread). Each thread accumulates ROWS x NT sums in k order; the sums
-// are reduced over the warp by shuffles and over the 4 warps through shared
-// memory in warp order.
+// pieces of each of its ROWS rows per step (coalesced). Each thread
+// accumulates ROWS x NT sums in k order; the sums are reduced over the warp
+// by shuffles and over the 4 warps through shared memory in warp order.
+//
+// Loads in flight: a decode GEMV is bound by the weight's bytes, and DRAM
+// bandwidth needs many independent loads in flight per SM (Little's law:
+// about 3 MB over an H200's 132 SMs at ~600 ns latency). With WVEC each
+// thread issues kGemvLoads (8) independent 16-byte weight loads, U =
+// kGemvLoads/ROWS consecutive steps of each of its ROWS rows, into
+// registers (raw words, 4 registers per load) before it converts and
+// consumes the first: 8 x 16 bytes x 128 threads = 16 KB per block in
+// flight (4 loads, 8 KB, for the I8/F8E4M3 codes and in the forms with
+// scalar x loads, for a misaligned x). The unrolled steps are consumed in k order, so each thread's
+// terms are summed in the same order as one step at a time: the sums do
+// not depend on U, nor on ROWS (each row's sum is its own), so every GEMV
+// form with the same V gives the same bits.
+//
+// Grid fill: the launcher takes ROWS = 4 (2 for the one-byte I8/F8E4M3
+// codes, whose 16 elements per load double the registers of a step) when
+// that gives at least kGemvFillBlocks blocks, else ROWS = 2, so the model
+// shapes 768 ... 2048 outputs still put 2-3 blocks (8-12 warps, 32-48 KB
+// of loads in flight) on each of 132 SMs; the 65536-row head runs 16384
+// blocks of 4 rows.
 // ============================================================================
 constexpr int kGemvThreads = 128;
+// 16-byte weight loads in flight per thread (WVEC forms).
+constexpr int kGemvLoads = 8;
+// The fewest blocks a GEMV grid of 4-row blocks should have before the
+// launcher prefers 2-row blocks: two per SM of a 132-SM H100/H200.
+constexpr int64_t kGemvFillBlocks = 2 * 132;
 
 // gemv_tile is the work of one GEMV block, for rows [r0, r0+ROWS) of the
 // weight and tokens [t0, t0+NT) (those below o and n): every thread of the
@@ -229,6 +253,13 @@ __device__ __forceinline__ void gemv_tile(const float* __restrict__ x,      // [
   // loads whatever the form; WVEC is then ignored).
   constexpr int V = kQuant<WT> ? 8 : WVEC ? int(16 / sizeof(S)) : 1;
   constexpr int WPV = 4 / int(sizeof(S)) > 0 ? 4 / int(sizeof(S)) : 1;  // elements per 32-bit word
+  // steps per iteration (loads in flight: U * ROWS): kGemvLoads, or half
+  // as many with scalar x loads (misaligned x: V x loads per step and
+  // token; ptxas 11.8 for sm_80 spills the 2-row f32 form with 8) and for
+  // the one-byte codes (16 elements per load; the integer F8E4M3 decoding
+  // of sm_89 spills with 8)
+  constexpr int LOADS = XVEC && !kScaled<WT> ? kGemvLoads : kGemvLoads / 2;
+  constexpr int U = WVEC ? (LOADS / ROWS > 0 ? LOADS / ROWS : 1) : 1;
   const S* w = static_cast<const S*>(wv);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int nt = int(min64(NT, n - t0));
@@ -244,28 +275,9 @@ __device__ __forceinline__ void gemv_tile(const float* __restrict__ x,      // [
 #pragma unroll
     for (int t = 0; t < NT; ++t) acc[j][t] = 0.f;
 
-  const int64_t nv = k / V;  // WVEC (and a block type) implies k % V == 0
-#pragma unroll 1  // ROWS independent loads per step already; unrolling only adds pressure
-  for (int64_t v = tid; v < nv; v += kGemvThreads) {
-    float wf[ROWS][V];
-    if constexpr (kQuant<WT>) {
-#pragma unroll
-      for (int j = 0; j < ROWS; ++j) qblock_run8<WT>(wrow[j], v * V, wf[j]);
-    } else if constexpr (WVEC) {
-      uint4 raw[ROWS];
-#pragma unroll
-      for (int j = 0; j < ROWS; ++j) raw[j] = __ldg(reinterpret_cast<const uint4*>(wrow[j] + v * V));
-#pragma unroll
-      for (int j = 0; j < ROWS; ++j) {
-        unpack_word<WT>(raw[j].x, &wf[j][0 * WPV]);
-        unpack_word<WT>(raw[j].y, &wf[j][1 * WPV]);
-        unpack_word<WT>(raw[j].z, &wf[j][2 * WPV]);
-        unpack_word<WT>(raw[j].w, &wf[j][3 * WPV]);
-      }
-    } else {
-#pragma unroll
-      for (int j = 0; j < ROWS; ++j) wf[j][0] = cvt<WT>(__ldg(wrow[j] + v));
-    }
+  // consume adds the terms of step v (weights wf of the ROWS rows) for
+  // every token, x read at v.
+  auto consume = [&](int64_t v, const float (&wf)[ROWS][V]) {
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
       if (t < nt) {
@@ -286,6 +298,55 @@ __device__ __forceinline__ void gemv_tile(const float* __restrict__ x,      // [
 #pragma unroll
           for (int e = 0; e < V; ++e) acc[j][t] = fmaf(wf[j][e], xf[e], acc[j][t]);
       }
+    }
+  };
+
+  const int64_t nv = k / V;  // WVEC (and a block type) implies k % V == 0
+  if constexpr (kQuant<WT>) {
+#pragma unroll 1  // ROWS independent block decodes per step already; unrolling only adds pressure
+    for (int64_t v = tid; v < nv; v += kGemvThreads) {
+      float wf[ROWS][V];
+#pragma unroll
+      for (int j = 0; j < ROWS; ++j) qblock_run8<WT>(wrow[j], v * V, wf[j]);
+      consume(v, wf);
+    }
+  } else if constexpr (WVEC) {
+#pragma unroll 1  // U * ROWS independent loads per iteration already
+    for (int64_t v0 = tid; v0 < nv; v0 += int64_t(kGemvThreads) * U) {
+      // Issue every load of the iteration first (steps past the end load
+      // nothing and are not consumed: a zero weight would still turn an
+      // infinite x into NaN).
+      uint4 raw[U][ROWS];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int64_t v = v0 + int64_t(u) * kGemvThreads;
+#pragma unroll
+        for (int j = 0; j < ROWS; ++j)
+          raw[u][j] = v < nv ? __ldg(reinterpret_cast<const uint4*>(wrow[j] + v * V)) : make_uint4(0u, 0u, 0u, 0u);
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int64_t v = v0 + int64_t(u) * kGemvThreads;
+        if (v < nv) {
+          float wf[ROWS][V];
+#pragma unroll
+          for (int j = 0; j < ROWS; ++j) {
+            unpack_word<WT>(raw[u][j].x, &wf[j][0 * WPV]);
+            unpack_word<WT>(raw[u][j].y, &wf[j][1 * WPV]);
+            unpack_word<WT>(raw[u][j].z, &wf[j][2 * WPV]);
+            unpack_word<WT>(raw[u][j].w, &wf[j][3 * WPV]);
+          }
+          consume(v, wf);
+        }
+      }
+    }
+  } else {
+#pragma unroll 1  // ROWS independent loads per step
+    for (int64_t v = tid; v < nv; v += kGemvThreads) {
+      float wf[ROWS][V];
+#pragma unroll
+      for (int j = 0; j < ROWS; ++j) wf[j][0] = cvt<WT>(__ldg(wrow[j] + v));
+      consume(v, wf);
     }
   }
 
@@ -317,13 +378,16 @@ struct StoreOut {
   __device__ __forceinline__ void operator()(int64_t t, int64_t r, float s) const { out[t * ldo + r] = s; }
 };
 
-// Minimum resident blocks per SM promised to ptxas (0: none). ptxas 13.0
-// for sm_90a gives the 8-token forms of the block types 72 registers and
-// spills; promising 4 blocks of 128 threads lets it use up to 128 (ptxas
-// 11.8 chooses 72 to 80 for them on its own, without spilling).
+// Minimum resident blocks per SM promised to ptxas for gemv_kernel (0:
+// none). Without a bound ptxas caps the 128-thread GEMV blocks at 128
+// registers, and 13.0 spills a few bytes in the 8-token I8/F8E4M3 forms;
+// promising 3 blocks (12 warps per SM) allows up to 168. The 8-token forms
+// of the block types promise 4: ptxas 13.0 for sm_90a otherwise gives them
+// 72 registers and spills; 4 blocks of 128 threads let it use up to 128
+// (ptxas 11.8 chooses 72 to 80 for them on its own, without spilling).
 template <int WT, int NT>
 constexpr int gemv_min_blocks() {
-  return (kQuant<WT> && NT == 8) ? 4 : 0;
+  return NT == 8 ? (kQuant<WT> ? 4 : 3) : 0;
 }
 
 template <int WT, int NT, int ROWS, bool WVEC, bool XVEC>
@@ -403,8 +467,18 @@ struct StoreGroup {
   }
 };
 
+// Minimum resident blocks per SM promised to ptxas for group_gemv_kernel
+// (0: none). With kGemvLoads loads in flight the 8-token instance, which
+// holds every weight type's tile, needs a little over 128 registers; ptxas
+// 13.0 for sm_100a caps it at 128 without a bound and spills. Promising 3
+// blocks (12 warps, 48 KB of loads in flight per SM) lets it use up to 168.
 template <int NT>
-__global__ void __launch_bounds__(kGemvThreads) group_gemv_kernel(const GroupArgs args) {
+constexpr int group_min_blocks() {
+  return NT == 8 ? 3 : 0;
+}
+
+template <int NT>
+__global__ void __launch_bounds__(kGemvThreads, group_min_blocks<NT>()) group_gemv_kernel(const GroupArgs args) {
   __shared__ float red[kGemvThreads / 32 * 4 * NT];
   // The block's product, selected with constant indices only, so that the
   // table is read from the parameter space (no local copy).
@@ -446,6 +520,44 @@ __global__ void __launch_bounds__(kGemvThreads) group_gemv_kernel(const GroupArg
 }
 
 // ============================================================================
+// Split-K for the tiled kernels (SIMT, TC): with gridDim.z = S > 1, block z
+// takes reduction indices [z*kper, min(k, (z+1)*kper)) of its tile and
+// writes its partial tile to part + z*n*o ([n, o]); the last block of the
+// tile to take its ticket adds the S partial tiles in split order (so the
+// sum does not depend on which block finishes last) into out and leaves the
+// ticket at zero for the next launch or graph replay. A decode batch of 9 to
+// 64 tokens is one row of tiles: a 768-wide product has 6 tiles of 128
+// outputs, far fewer than the SMs, and the split multiplies them (see
+// splitk_splits for how many).
+// ============================================================================
+
+// splitk_finish ends a split-K block (every thread calls it, after its
+// partial tile [m0, m0+BM) x [n0, n0+BN) is written).
+template <int THREADS, int BM, int BN>
+__device__ __forceinline__ void splitk_finish(float* out, int64_t ldo, const float* part, unsigned* tickets,
+                                              int64_t n, int64_t o, int64_t m0, int64_t n0) {
+  const int splits = int(gridDim.z);
+  if (splits == 1) return;
+  __shared__ int last;
+  __threadfence();  // this block's partial tile before its ticket
+  __syncthreads();
+  unsigned* ticket = tickets + int64_t(blockIdx.y) * gridDim.x + blockIdx.x;
+  if (threadIdx.x == 0) last = atomicAdd(ticket, 1u) == unsigned(splits - 1);
+  __syncthreads();
+  if (!last) return;
+  __threadfence();  // the other blocks' partial tiles, read past L1 (__ldcg)
+  for (int e = threadIdx.x; e < BM * BN; e += THREADS) {
+    const int64_t t = m0 + e / BN, c = n0 + e % BN;
+    if (t < n && c < o) {
+      float v = __ldcg(part + t * o + c);
+      for (int z = 1; z < splits; ++z) v += __ldcg(part + (int64_t(z) * n + t) * o + c);
+      out[t * ldo + c] = v;
+    }
+  }
+  if (threadIdx.x == 0) *ticket = 0u;
+}
+
+// ============================================================================
 // SIMT GEMM: out[t, c] = sum_i x[t, i] W(c, i), W(c, i) = w[c*k + i] (plain)
 // or w[i*o + c] (TRANS), fp32 FMAs (no TF32).
 //
@@ -467,9 +579,23 @@ __global__ void __launch_bounds__(kSimtThreads)
                      const void* __restrict__ wv,      // [o, k] (plain) or [k, o] (TRANS) of Elem<WT>::S
                      const float* __restrict__ wscale, // I8: [o] (plain) or [k] (TRANS)
                      int64_t n, int64_t o, int64_t k,
-                     int64_t ldw) {  // row stride of the stored weight (>= k plain, >= o TRANS)
+                     int64_t ldw,     // row stride of the stored weight (>= k plain, >= o TRANS)
+                     int64_t kper,    // split-K: reduction indices per split (gridDim.z > 1)
+                     float* part,     // split-K: [gridDim.z, n, o] partial tiles
+                     unsigned* tickets) {  // split-K: [gridDim.y * gridDim.x], zero between launches
   using S = typename Elem<WT>::S;
   const S* w = static_cast<const S*>(wv);
+  float* dst = out;  // where this block's (partial) tile goes
+  int64_t ldd = ldo;
+  if (gridDim.z > 1) {
+    const int64_t kb = int64_t(blockIdx.z) * kper;
+    x += kb;
+    w += TRANS ? kb * ldw : kb;
+    if constexpr (TRANS && kScaled<WT>) wscale += kb;
+    k = min64(kper, k - kb);
+    dst = part + int64_t(blockIdx.z) * n * o;
+    ldd = o;
+  }
   __shared__ __align__(16) float xs[2][kSimtBK][kSimtBM + 4];
   __shared__ __align__(16) float ws[2][kSimtBK][kSimtBN];
   const int tid = threadIdx.x;
@@ -569,10 +695,11 @@ __global__ void __launch_bounds__(kSimtThreads)
       if (c < o) {
         float v = acc[p][q];
         if constexpr (!TRANS && kScaled<WT>) v *= wscale[c];
-        out[t * ldo + c] = v;
+        dst[t * ldd + c] = v;
       }
     }
   }
+  splitk_finish<kSimtThreads, kSimtBM, kSimtBN>(out, ldo, part, tickets, n, o, m0, n0);
 }
 
 // ============================================================================
@@ -605,8 +732,21 @@ __global__ void __launch_bounds__(kTcThreads)
                    const uint16_t* __restrict__ w,  // [o, k] (plain) or [k, o] (TRANS), f16/bf16 bits
                    int64_t n, int64_t o, int64_t k,
                    int64_t ldw,  // row stride of w in elements (a multiple of 8)
-                   int xvec) {   // non-zero: x and ldx allow float4 loads
+                   int xvec,     // non-zero: x and ldx allow float4 loads
+                   int64_t kper,    // split-K: reduction indices per split, a multiple of kTcBK (gridDim.z > 1)
+                   float* part,     // split-K: [gridDim.z, n, o] partial tiles
+                   unsigned* tickets) {  // split-K: [gridDim.y * gridDim.x], zero between launches
   constexpr bool BF16 = WT == kBF16;
+  float* dst = out;  // where this block's (partial) tile goes
+  int64_t ldd = ldo;
+  if (gridDim.z > 1) {
+    const int64_t kb = int64_t(blockIdx.z) * kper;  // keeps x and w 16-byte aligned
+    x += kb;
+    w += TRANS ? kb * ldw : kb;
+    k = min64(kper, k - kb);
+    dst = part + int64_t(blockIdx.z) * n * o;
+    ldd = o;
+  }
   constexpr int NSPLIT = BF16 ? 3 : 2;
   __shared__ __align__(16) uint16_t xs[NSPLIT][kTcBM][kTcBK + kTcPad];
   constexpr int WROWS = TRANS ? kTcBK : kTcBN, WCOLS = (TRANS ? kTcBN : kTcBK) + kTcPad;
@@ -800,9 +940,10 @@ __global__ void __launch_bounds__(kTcThreads)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const int64_t c = n0 + wn + j * 8 + 2 * tg + e;
-          if (c < o) out[t * ldo + c] = acc[i][j][2 * h + e] * us;
+          if (c < o) dst[t * ldd + c] = acc[i][j][2 * h + e] * us;
         }
     }
+  splitk_finish<kTcThreads, kTcBM, kTcBN>(out, ldo, part, tickets, n, o, m0, n0);
 }
 
 // ============================================================================
@@ -818,6 +959,19 @@ __global__ void __launch_bounds__(kTcThreads)
 // a non-zero entry for some token, and only those rows are read, up to 4 at
 // a time. The per-warp sums (k order) are combined in warp order through
 // shared memory, one token at a time.
+//
+// Filling the GPU: a decode-sized product has few strips (ffn-down of a
+// 768-wide model: 12), so with a scratch the launcher also splits the rows
+// of WT (blockIdx.z, whole groups of 32 rows, at least one group per warp)
+// until the grid has about kSparseFillBlocks blocks. The zero entries are
+// skipped within each split as above (the ballot compacts the non-zero rows
+// of each group of 32 before any weight is read), and ReLU^2 inputs spread
+// their non-zero entries over all the rows, so the splits carry similar
+// work. Each split writes its partial sums to the scratch; the last block
+// of the strip to take a ticket adds them in split order (deterministic:
+// the order does not depend on which block finishes last) and leaves the
+// ticket at zero. All of it is one launch: an RWKV-7 decode layer keeps
+// its 8 launches.
 // ============================================================================
 constexpr int kSparseWarps = 16, kSparseThreads = kSparseWarps * 32;
 
@@ -826,9 +980,13 @@ constexpr int kSparseWarps = 16, kSparseThreads = kSparseWarps * 32;
 // without a bound, ptxas 13.0 for sm_90a aims at 40 (3 blocks of 512
 // threads) and spills. Promising 2 blocks gives it up to 64 registers, the
 // occupancy that ptxas 11.8 already chooses for it on sm_80 and sm_90.
+//
+// The I8/F8E4M3 vector forms (with the row splits' parameters) are held to
+// 64 registers by ptxas 11.8 for sm_80 (8 tokens) and 13.0 for sm_100a (2
+// tokens) and spill; promising 1 block gives them up to 128.
 template <int WT, int NT, bool VEC>
 constexpr int sparse_min_blocks() {
-  return (WT == kF32 && NT == 4 && VEC) ? 2 : 0;
+  return (WT == kF32 && NT == 4 && VEC) ? 2 : (kScaled<WT> && VEC) ? 1 : 0;
 }
 
 template <int WT, int NT, bool VEC>
@@ -839,7 +997,10 @@ __global__ void __launch_bounds__(kSparseThreads, sparse_min_blocks<WT, NT, VEC>
                     int64_t ldx,                      //
                     const void* __restrict__ wv,      // [k, o] of Elem<WT>::S
                     const float* __restrict__ wscale, // [k] (I8 only)
-                    int64_t n, int64_t k, int64_t o) {
+                    int64_t n, int64_t k, int64_t o,
+                    int64_t gper,          // groups of 32 rows of WT per split (blockIdx.z)
+                    float* part,           // [gridDim.z, n, o] partial sums (gridDim.z > 1)
+                    unsigned* tickets) {   // [gridDim.y * gridDim.x], zero between launches
   using S = typename Elem<WT>::S;
   // elements per lane: 2 (f32: 8 bytes; f16/bf16: 4 bytes), 4 for i8 (4 bytes)
   constexpr int CPL = VEC ? (sizeof(S) == 1 ? 4 : 2) : 1;
@@ -883,14 +1044,15 @@ __global__ void __launch_bounds__(kSparseThreads, sparse_min_blocks<WT, NT, VEC>
     }
   };
 
-  const int64_t ngroups = (k + 31) / 32;
+  // This block's split: groups [g0, g1) of 32 rows.
+  const int64_t g0 = int64_t(blockIdx.z) * gper, g1 = min64((k + 31) / 32, g0 + gper);
   float xv[NT], xnext[NT];
-  if (warp < ngroups) load_x(warp, xnext);
+  if (g0 + warp < g1) load_x(g0 + warp, xnext);
 #pragma unroll 1
-  for (int64_t grp = warp; grp < ngroups; grp += kSparseWarps) {
+  for (int64_t grp = g0 + warp; grp < g1; grp += kSparseWarps) {
 #pragma unroll
     for (int t = 0; t < NT; ++t) xv[t] = xnext[t];
-    if (grp + kSparseWarps < ngroups) load_x(grp + kSparseWarps, xnext);
+    if (grp + kSparseWarps < g1) load_x(grp + kSparseWarps, xnext);
     bool nz = false;
 #pragma unroll
     for (int t = 0; t < NT; ++t) nz |= xv[t] != 0.f;
@@ -922,6 +1084,7 @@ __global__ void __launch_bounds__(kSparseThreads, sparse_min_blocks<WT, NT, VEC>
   }
 
   __shared__ float red[kSparseWarps][STRIP];
+  const int splits = int(gridDim.z);
 #pragma unroll
   for (int t = 0; t < NT; ++t) {
     if (t >= nt) break;  // uniform over the block
@@ -934,11 +1097,37 @@ __global__ void __launch_bounds__(kSparseThreads, sparse_min_blocks<WT, NT, VEC>
         float s = red[0][c];
 #pragma unroll
         for (int q = 1; q < kSparseWarps; ++q) s += red[q][c];
-        out[(t0 + t) * ldo + col] = s;
+        if (splits == 1)
+          out[(t0 + t) * ldo + col] = s;
+        else
+          part[(int64_t(blockIdx.z) * n + t0 + t) * o + col] = s;
       }
     }
     __syncthreads();
   }
+  if (splits == 1) return;
+  // Split rows: the last block of the strip to finish (a ticket per strip
+  // and token chunk) adds the splits' partial sums in split order, so the
+  // result does not depend on which block finishes last, and puts the
+  // ticket back to zero for the next launch (or graph replay).
+  __shared__ int last;
+  __threadfence();  // this block's partial sums before its ticket
+  __syncthreads();
+  unsigned* ticket = tickets + int64_t(blockIdx.y) * gridDim.x + blockIdx.x;
+  if (tid == 0) last = atomicAdd(ticket, 1u) == unsigned(splits - 1);
+  __syncthreads();
+  if (!last) return;
+  __threadfence();  // the other blocks' partial sums, read past L1 (__ldcg)
+  for (int t = 0; t < nt; ++t)
+    for (int c = tid; c < STRIP; c += kSparseThreads) {
+      const int64_t col = int64_t(blockIdx.x) * STRIP + c;
+      if (col < o) {
+        float s = __ldcg(part + (t0 + t) * o + col);
+        for (int z = 1; z < splits; ++z) s += __ldcg(part + (int64_t(z) * n + t0 + t) * o + col);
+        out[(t0 + t) * ldo + col] = s;
+      }
+    }
+  if (tid == 0) *ticket = 0u;
 }
 
 // ============================================================================
@@ -946,6 +1135,7 @@ __global__ void __launch_bounds__(kSparseThreads, sparse_min_blocks<WT, NT, VEC>
 // ============================================================================
 
 thread_local int32_t g_last_variant = RWKVCU_MMV_NONE;
+thread_local int32_t g_last_splits = 0;
 
 constexpr int64_t kMaxGridY = 65535;
 
@@ -966,14 +1156,24 @@ struct Args {
   const void* w;
   const float* wscale;
   int64_t n, o, k;
+  const rwkvcu_mm_scratch* sc;  // may be NULL: no split sparse products
 };
 
 // GEMV launches for a fixed weight type, token chunk and load forms.
-template <int WT, int NT, bool WVEC, bool XVEC>
-cudaError_t launch_gemv_nt(const Args& a) {
-  // 2 rows for the wide scaled loads and for the block types (whose
-  // decoding holds a row's header and code words besides its 8 values).
-  constexpr int ROWS = ((kScaled<WT> && WVEC) || kQuant<WT>) ? 2 : 4;
+// gemv_rows is the number of weight rows of a GEMV block for o outputs
+// (see the grid-fill note at gemv_tile): 4, or 2 when 4-row blocks would
+// be fewer than kGemvFillBlocks; always 2 for the I8/F8E4M3 vector forms
+// and for the block types (launch_gemv_nt).
+// The scalar forms (misaligned weights) keep 4.
+template <int WT, bool WVEC>
+int gemv_rows(int64_t o) {
+  if constexpr (!WVEC) return 4;
+  if constexpr (kScaled<WT>) return 2;
+  return cdiv(o, 4) >= kGemvFillBlocks ? 4 : 2;
+}
+
+template <int WT, int NT, int ROWS, bool WVEC, bool XVEC>
+cudaError_t launch_gemv_rows(const Args& a) {
   for (int64_t t0 = 0; t0 < a.n; t0 += kMaxGridY * NT) {
     const int64_t nn = a.n - t0 < kMaxGridY * NT ? a.n - t0 : kMaxGridY * NT;
     dim3 grid(unsigned(cdiv(a.o, ROWS)), unsigned(cdiv(nn, NT)));
@@ -984,6 +1184,20 @@ cudaError_t launch_gemv_nt(const Args& a) {
     if (e != cudaSuccess) return e;
   }
   return cudaSuccess;
+}
+
+template <int WT, int NT, bool WVEC, bool XVEC>
+cudaError_t launch_gemv_nt(const Args& a) {
+  if constexpr (kQuant<WT>) {
+    // 2 rows for the block types, whose decoding holds a row's header and
+    // code words besides its 8 values.
+    return launch_gemv_rows<WT, NT, 2, WVEC, XVEC>(a);
+  } else if constexpr (WVEC && !kScaled<WT>) {
+    if (gemv_rows<WT, WVEC>(a.o) == 2) return launch_gemv_rows<WT, NT, 2, WVEC, XVEC>(a);
+    return launch_gemv_rows<WT, NT, 4, WVEC, XVEC>(a);
+  } else {
+    return launch_gemv_rows<WT, NT, kScaled<WT> && WVEC ? 2 : 4, WVEC, XVEC>(a);
+  }
 }
 
 template <int WT, bool WVEC, bool XVEC>
@@ -1044,14 +1258,40 @@ cudaError_t launch_tiles(const Args& a, bool trans, int32_t dt, int bm, int bn, 
   return cudaSuccess;
 }
 
+// splitk_splits is the split-K factor of a tiled launch of `tiles` blocks
+// (and kper, the reduction indices per split, a multiple of bk): enough
+// splits for kSplitFillBlocks blocks, each split at least kSplitMinSteps
+// steps of bk, at most kSplitMaxSplits, and only as many as the scratch
+// holds (partial tiles [S, n, o], a ticket per tile); 1 without a scratch.
+// The factor depends only on the shape, so the sums are the same on every
+// run. Large batches have enough tiles and run unsplit.
+constexpr int64_t kSplitFillBlocks = 2 * 132, kSplitMinSteps = 4, kSplitMaxSplits = 16;
+inline int64_t splitk_splits(const rwkvcu_mm_scratch* sc, int64_t tiles, int64_t n, int64_t o, int64_t k, int bk,
+                             int64_t* kper) {
+  *kper = k;
+  if (!sc || !sc->part || !sc->tickets || tiles > sc->ntickets || n * o <= 0) return 1;
+  int64_t sp = cdiv(kSplitFillBlocks, tiles);
+  const int64_t by_k = k / (kSplitMinSteps * bk), by_scratch = sc->part_floats / (n * o);
+  sp = sp < by_k ? sp : by_k;
+  sp = sp < by_scratch ? sp : by_scratch;
+  sp = sp < kSplitMaxSplits ? sp : kSplitMaxSplits;
+  if (sp <= 1) return 1;
+  *kper = cdiv(cdiv(k, sp), bk) * bk;
+  return cdiv(k, *kper);  // no empty split
+}
+
 template <int WT, bool TRANS>
 cudaError_t launch_simt(const Args& a) {
   g_last_variant = TRANS ? RWKVCU_MMV_SIMT_T : RWKVCU_MMV_SIMT;
   const int64_t ldw = TRANS ? a.o : wstride<WT>(a.k);  // slices keep the stride of the whole weight
   return launch_tiles(a, TRANS, WT, kSimtBM, kSimtBN, [&](const Args& b, dim3 grid) {
+    int64_t kper;
+    grid.z = unsigned(splitk_splits(b.sc, int64_t(grid.x) * grid.y, b.n, b.o, b.k, kSimtBK, &kper));
+    g_last_splits = int32_t(grid.z);
     auto* kern = simt_gemm_kernel<WT, TRANS>;
     RWKV_LAUNCH(kern, grid, dim3(kSimtThreads), 0, b.s)
-    (b.out, b.ldo, b.x, b.ldx, b.w, b.wscale, b.n, b.o, b.k, ldw);
+    (b.out, b.ldo, b.x, b.ldx, b.w, b.wscale, b.n, b.o, b.k, ldw, kper, grid.z > 1 ? b.sc->part : nullptr,
+     grid.z > 1 ? b.sc->tickets : nullptr);
   });
 }
 
@@ -1062,10 +1302,30 @@ cudaError_t launch_tc(const Args& a) {
   const int xvec = aligned(a.x, 16) && a.ldx % 4 == 0;
   const int64_t ldw = TRANS ? a.o : a.k;
   return launch_tiles(a, TRANS, WT, kTcBM, kTcBN, [&](const Args& b, dim3 grid) {
+    int64_t kper;
+    grid.z = unsigned(splitk_splits(b.sc, int64_t(grid.x) * grid.y, b.n, b.o, b.k, kTcBK, &kper));
+    g_last_splits = int32_t(grid.z);
     auto* kern = tc_gemm_kernel<WT, TRANS>;
     RWKV_LAUNCH(kern, grid, dim3(kTcThreads), 0, b.s)
-    (b.out, b.ldo, b.x, b.ldx, static_cast<const uint16_t*>(b.w), b.n, b.o, b.k, ldw, xvec);
+    (b.out, b.ldo, b.x, b.ldx, static_cast<const uint16_t*>(b.w), b.n, b.o, b.k, ldw, xvec, kper,
+     grid.z > 1 ? b.sc->part : nullptr, grid.z > 1 ? b.sc->tickets : nullptr);
   });
+}
+
+// sparse_splits is the number of row splits (blockIdx.z) of a SPARSE_T
+// launch of xy blocks (column strips x token chunks) over nn tokens: enough
+// for kSparseFillBlocks blocks, each split at least kSparseWarps groups of
+// 32 rows (a group per warp), at most kSparseMaxSplits, and only as many as
+// the scratch holds (partial sums, a ticket per xy block); 1 without it.
+constexpr int64_t kSparseFillBlocks = 2 * 132, kSparseMaxSplits = 64;
+inline int64_t sparse_splits(const rwkvcu_mm_scratch* sc, int64_t xy, int64_t nn, int64_t o, int64_t k) {
+  if (!sc || !sc->part || !sc->tickets || xy > sc->ntickets) return 1;
+  int64_t sp = cdiv(kSparseFillBlocks, xy);
+  const int64_t by_rows = cdiv(k, 32) / kSparseWarps, by_scratch = sc->part_floats / (nn * o);
+  sp = sp < by_rows ? sp : by_rows;
+  sp = sp < by_scratch ? sp : by_scratch;
+  sp = sp < kSparseMaxSplits ? sp : kSparseMaxSplits;
+  return sp > 1 ? sp : 1;
 }
 
 template <int WT, int NT, bool VEC>
@@ -1073,10 +1333,17 @@ cudaError_t launch_sparse_nt(const Args& a) {
   constexpr int CPL = VEC ? (kScaled<WT> ? 4 : 2) : 1;
   for (int64_t t0 = 0; t0 < a.n; t0 += kMaxGridY * NT) {
     const int64_t nn = a.n - t0 < kMaxGridY * NT ? a.n - t0 : kMaxGridY * NT;
-    dim3 grid(unsigned(cdiv(a.o, 32 * CPL)), unsigned(cdiv(nn, NT)));
+    const int64_t strips = cdiv(a.o, 32 * CPL), chunks = cdiv(nn, NT), ngroups = cdiv(a.k, 32);
+    // whole groups per split, no empty split
+    int64_t sp = sparse_splits(a.sc, strips * chunks, nn, a.o, a.k);
+    const int64_t gper = ngroups > 0 ? cdiv(ngroups, sp) : 1;
+    sp = ngroups > 0 ? cdiv(ngroups, gper) : 1;
+    const dim3 grid{unsigned(strips), unsigned(chunks), unsigned(sp)};
+    g_last_splits = int32_t(sp);
     auto* kern = sparse_t_kernel<WT, NT, VEC>;
     RWKV_LAUNCH(kern, grid, dim3(kSparseThreads), 0, a.s)
-    (a.out + t0 * a.ldo, a.ldo, a.x + t0 * a.ldx, a.ldx, a.w, a.wscale, nn, a.k, a.o);
+    (a.out + t0 * a.ldo, a.ldo, a.x + t0 * a.ldx, a.ldx, a.w, a.wscale, nn, a.k, a.o, gper,
+     sp > 1 ? a.sc->part : nullptr, sp > 1 ? a.sc->tickets : nullptr);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return e;
   }
@@ -1240,22 +1507,44 @@ cudaError_t run(int32_t family, bool trans, const Args& a, int32_t dt) {
 cudaError_t rwkvcu_launch_matmul(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
                                  const void* w, int32_t wdtype, const float* wscale, int64_t n, int64_t o,
                                  int64_t k) {
-  return rwkv_mm::run(RWKVCU_MM_AUTO, false, rwkv_mm::Args{s, out, ldo, x, ldx, w, wscale, n, o, k}, wdtype);
+  return rwkvcu_launch_matmul_scratch(s, out, ldo, x, ldx, w, wdtype, wscale, n, o, k, nullptr);
+}
+
+cudaError_t rwkvcu_launch_matmul_scratch(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
+                                         const void* w, int32_t wdtype, const float* wscale, int64_t n, int64_t o,
+                                         int64_t k, const rwkvcu_mm_scratch* sc) {
+  return rwkv_mm::run(RWKVCU_MM_AUTO, false, rwkv_mm::Args{s, out, ldo, x, ldx, w, wscale, n, o, k, sc}, wdtype);
 }
 
 cudaError_t rwkvcu_launch_matmul_t(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
                                    const void* wt, int32_t wdtype, const float* wscale, int64_t n, int64_t k,
                                    int64_t o) {
-  return rwkv_mm::run(RWKVCU_MM_AUTO, true, rwkv_mm::Args{s, out, ldo, x, ldx, wt, wscale, n, o, k}, wdtype);
+  return rwkv_mm::run(RWKVCU_MM_AUTO, true, rwkv_mm::Args{s, out, ldo, x, ldx, wt, wscale, n, o, k, nullptr}, wdtype);
+}
+
+cudaError_t rwkvcu_launch_matmul_t_scratch(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
+                                           const void* wt, int32_t wdtype, const float* wscale, int64_t n, int64_t k,
+                                           int64_t o, const rwkvcu_mm_scratch* sc) {
+  return rwkv_mm::run(RWKVCU_MM_AUTO, true, rwkv_mm::Args{s, out, ldo, x, ldx, wt, wscale, n, o, k, sc}, wdtype);
 }
 
 cudaError_t rwkvcu_launch_matmul_using(int32_t family, int32_t transposed, cudaStream_t s, float* out, int64_t ldo,
                                        const float* x, int64_t ldx, const void* w, int32_t wdtype,
                                        const float* wscale, int64_t n, int64_t o, int64_t k) {
-  return rwkv_mm::run(family, transposed != 0, rwkv_mm::Args{s, out, ldo, x, ldx, w, wscale, n, o, k}, wdtype);
+  return rwkvcu_launch_matmul_using_scratch(family, transposed, s, out, ldo, x, ldx, w, wdtype, wscale, n, o, k,
+                                            nullptr);
+}
+
+cudaError_t rwkvcu_launch_matmul_using_scratch(int32_t family, int32_t transposed, cudaStream_t s, float* out,
+                                               int64_t ldo, const float* x, int64_t ldx, const void* w,
+                                               int32_t wdtype, const float* wscale, int64_t n, int64_t o, int64_t k,
+                                               const rwkvcu_mm_scratch* sc) {
+  return rwkv_mm::run(family, transposed != 0, rwkv_mm::Args{s, out, ldo, x, ldx, w, wscale, n, o, k, sc}, wdtype);
 }
 
 int32_t rwkvcu_matmul_last_variant(void) { return rwkv_mm::g_last_variant; }
+
+int32_t rwkvcu_matmul_last_splits(void) { return rwkv_mm::g_last_splits; }
 
 cudaError_t rwkvcu_launch_matmul_group(cudaStream_t s, const rwkvcu_group_product* ps, int32_t count, int64_t n) {
   return rwkv_mm::run_group(s, ps, count, n);
@@ -1279,8 +1568,8 @@ int rwkvcu_matmul(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor* 
     T(ctx, w, op, "w");
     const float* xp = F(ctx, x, -1, w->cols, op, "x");
     float* o = F(ctx, out, x->rows, w->rows, op, "out");
-    launch(ctx, op, [&] { return rwkvcu_launch_matmul(ctx->stream, o, w->rows, xp, w->cols, w->data, w->dtype, w->scales, x->rows, w->rows,
-                                  w->cols); });
+    launch(ctx, op, [&] { return rwkvcu_launch_matmul_scratch(ctx->stream, o, w->rows, xp, w->cols, w->data, w->dtype, w->scales,
+                                          x->rows, w->rows, w->cols, &ctx->mm_scratch); });
   });
 }
 
@@ -1294,8 +1583,8 @@ int rwkvcu_matmul_t(rwkvcu_context* ctx, rwkvcu_tensor* out, const rwkvcu_tensor
            dtype_name(wt->dtype));
     const float* xp = F(ctx, x, -1, wt->rows, op, "x");
     float* o = F(ctx, out, x->rows, wt->cols, op, "out");
-    launch(ctx, op, [&] { return rwkvcu_launch_matmul_t(ctx->stream, o, wt->cols, xp, wt->rows, wt->data, wt->dtype, wt->scales, x->rows,
-                                    wt->rows, wt->cols); });
+    launch(ctx, op, [&] { return rwkvcu_launch_matmul_t_scratch(ctx->stream, o, wt->cols, xp, wt->rows, wt->data, wt->dtype, wt->scales,
+                                            x->rows, wt->rows, wt->cols, &ctx->mm_scratch); });
   });
 }
 

@@ -27,18 +27,35 @@
 // Kernels and launch heuristics (n tokens, o outputs, k reduction length):
 //   rwkvcu_launch_matmul:
 //     n <= 8                    GEMV: a block of 4 warps per 4 weight rows
-//                               (2 for I8, F8E4M3 and the block types) and up
-//                               to 8 tokens, split over k inside the block,
-//                               16-byte weight loads (block types: 16-bit).
+//                               (2 for I8/F8E4M3 and the block types, and 2
+//                               when 4-row blocks would be fewer than 2 per
+//                               SM of a 132-SM GPU) and up to 8 tokens, split
+//                               over k inside the block; each thread has 8
+//                               independent 16-byte weight loads in flight
+//                               (block types: runs of 8 elements by 16-bit
+//                               loads, one run per row at a time).
 //     n > 8, F16/BF16, weight   TC: tensor-core GEMM, 64x128x32 tiles,
 //       rows 16-byte aligned    cp.async double buffering, ldmatrix,
 //       (k % 8 == 0)            mma.sync m16n8k16 on split activations.
 //     otherwise                 SIMT: fp32 FMA GEMM, 64x128x16 tiles.
+//   The cutoff: up to 8 tokens (decode batches of 1..8) the GEMV reads each
+//   weight element once for all tokens and fills the SMs by rows; above 8
+//   the tiled kernels (tensor cores for F16/BF16). With a scratch
+//   (rwkvcu_launch_matmul_scratch) the tiled kernels split k (split-K, up
+//   to 16 splits, each at least 4 k-steps) while the tiles are fewer than
+//   about 2 per SM of a 132-SM GPU: a batch of 9..64 tokens is one row of
+//   tiles (a 768-wide product: 6 tiles, 36 blocks split 6 ways).
 //   rwkvcu_launch_matmul_t:
 //     n <= 8                    SPARSE_T: column strips, 16 warps per strip
 //                               splitting the rows of WT; only the rows
 //                               whose x entry is non-zero (for some token of
-//                               the block) are read.
+//                               the block) are read. With a scratch
+//                               (rwkvcu_launch_matmul_t_scratch) the rows
+//                               are also split
+//                               over up to 64 blocks per strip so that the
+//                               grid has about 2 blocks per SM of a 132-SM
+//                               GPU; the strip's last block adds the
+//                               partial sums in split order (one launch).
 //     n > 8, F16/BF16, o % 8 == 0 and WT 16-byte aligned: TC (transposed).
 //     otherwise                 SIMT (transposed).
 //
@@ -50,10 +67,16 @@
 //   * GEMV sums each thread's terms in k order, then the lanes by a
 //     shuffle tree and the 4 warps in order: error <= (k/(128*V) + 8) u
 //     sum|terms| to first order, V the elements per load (16 bytes' worth).
-//     SPARSE_T sums each warp's rows in k order and the 16 warps in order:
-//     error <= (k/16 + 16) u sum|terms|.
+//     SPARSE_T sums each warp's rows in k order, the 16 warps in order and
+//     the S row splits in order: error <= (k/(16 S) + 16 + S) u sum|terms|;
+//     S depends only on the shape (and the scratch's size), so the result
+//     is the same on every run.
 //   * SIMT sums in k order: error <= k u sum|terms| (worst case; typically
 //     sqrt(k) u).
+//   * Split-K (SIMT, TC) sums each split as above and the S splits' partial
+//     sums in split order (S additions more; the I8/F8E4M3 scale multiplies
+//     each partial sum). S depends only on the shape and the scratch's size,
+//     so a result is the same on every run.
 //   * TC splits x into 16-bit terms so that the tensor cores see (almost)
 //     the exact fp32 value:
 //       F16 weights: per token t a power-of-two scale s_t puts max_i |x[t,i]|
@@ -95,6 +118,44 @@ cudaError_t rwkvcu_launch_matmul(cudaStream_t s, float* out, int64_t ldo, const 
 cudaError_t rwkvcu_launch_matmul_t(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
                                    const void* wt, int32_t wdtype, const float* wscale, int64_t n, int64_t k,
                                    int64_t o);
+
+// Scratch of the split products (SPARSE_T row splits, tiled split-K), owned
+// by the caller (allocated once, the tickets zeroed; the context's
+// rwkvcu_mm_scratch is meant for it but not allocated yet, so the C ABI runs
+// unsplit) and used by one stream at a time: part holds part_floats floats
+// of partial sums, tickets ntickets counters that every launch leaves at
+// zero.
+struct rwkvcu_mm_scratch {
+  float* part;
+  int64_t part_floats;
+  unsigned* tickets;
+  int64_t ntickets;
+};
+
+// The sizes of a scratch (the test harness's, and the context's once
+// allocated): 4 MiB of partial sums (a 4096-wide
+// product of 64 tokens in 4 splits, of 8 tokens in 32) and 4096 tickets.
+constexpr int64_t kMmScratchFloats = int64_t(1) << 20, kMmScratchTickets = 4096;
+// The bytes of a context's scratch (one allocation, the tickets last).
+constexpr size_t mm_scratch_bytes() { return size_t(kMmScratchFloats + kMmScratchTickets) * 4; }
+
+// rwkvcu_launch_matmul_scratch is rwkvcu_launch_matmul that may split the
+// reduction of a tiled product (SIMT, TC: n > 8) over several blocks per
+// tile (split-K) when the tiles are too few to fill the GPU, through sc as
+// below. sc NULL: no splits.
+cudaError_t rwkvcu_launch_matmul_scratch(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
+                                         const void* w, int32_t wdtype, const float* wscale, int64_t n, int64_t o,
+                                         int64_t k, const rwkvcu_mm_scratch* sc);
+
+// rwkvcu_launch_matmul_t_scratch is rwkvcu_launch_matmul_t that may split
+// the rows of WT of a SPARSE_T product over several blocks per column strip
+// (so that decode-sized products fill the GPU; the splits' partial sums go
+// through sc and are added in split order by the strip's last block, so the
+// result is the same on every run), and the tiled products (n > 8) as
+// rwkvcu_launch_matmul_scratch does. sc NULL: no splits.
+cudaError_t rwkvcu_launch_matmul_t_scratch(cudaStream_t s, float* out, int64_t ldo, const float* x, int64_t ldx,
+                                           const void* wt, int32_t wdtype, const float* wscale, int64_t n, int64_t k,
+                                           int64_t o, const rwkvcu_mm_scratch* sc);
 
 // ---- grouped products with epilogues (rwkvcu_matmul_group) ----------------
 
@@ -169,6 +230,17 @@ cudaError_t rwkvcu_launch_matmul_using(int32_t family, int32_t transposed, cudaS
                                        const float* x, int64_t ldx, const void* w, int32_t wdtype,
                                        const float* wscale, int64_t n, int64_t o, int64_t k);
 
+// rwkvcu_launch_matmul_using_scratch is rwkvcu_launch_matmul_using with
+// the scratch of rwkvcu_launch_matmul_t_scratch (for SPARSE_T).
+cudaError_t rwkvcu_launch_matmul_using_scratch(int32_t family, int32_t transposed, cudaStream_t s, float* out,
+                                               int64_t ldo, const float* x, int64_t ldx, const void* w,
+                                               int32_t wdtype, const float* wscale, int64_t n, int64_t o, int64_t k,
+                                               const rwkvcu_mm_scratch* sc);
+
 // rwkvcu_matmul_last_variant returns the RWKVCU_MMV_ variant of the last
 // kernel launched by this host thread (RWKVCU_MMV_NONE before any).
 int32_t rwkvcu_matmul_last_variant(void);
+
+// rwkvcu_matmul_last_splits returns the row splits (blockIdx.z) of the last
+// SPARSE_T launch of this host thread (0 before any).
+int32_t rwkvcu_matmul_last_splits(void);

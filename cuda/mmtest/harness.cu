@@ -29,7 +29,7 @@ struct Buf {
 
 extern "C" int mm_run(int family, int trans, int dtype, const float* x, size_t xlen, int64_t ldx, int xoff,
                       const void* w, size_t wbytes, int woff, const float* wscale, size_t nscale, float* out,
-                      size_t outlen, int64_t ldo, int64_t n, int64_t o, int64_t k, int* variant) {
+                      size_t outlen, int64_t ldo, int64_t n, int64_t o, int64_t k, int* variant, int* splits) {
   Buf dx((xlen + size_t(xoff)) * sizeof(float)), dw(wbytes + size_t(woff)), ds(nscale * sizeof(float)),
       dout(outlen * sizeof(float));
   TRY(dx.err);
@@ -44,12 +44,28 @@ extern "C" int mm_run(int family, int trans, int dtype, const float* x, size_t x
   TRY(cudaMemcpy(dout.p, out, outlen * sizeof(float), cudaMemcpyHostToDevice));
   cudaStream_t s;
   TRY(cudaStreamCreate(&s));
-  cudaError_t e = rwkvcu_launch_matmul_using(family, trans, s, static_cast<float*>(dout.p), ldo, px, ldx, pw,
-                                             dtype, nscale ? static_cast<const float*>(ds.p) : nullptr, n, o, k);
+  // The split sparse product's scratch, as a context has it: allocated once
+  // (zeroed tickets) and checked back at zero after every run.
+  static rwkvcu_mm_scratch sc = {};
+  if (!sc.part) {
+    TRY(cudaMalloc(&sc.tickets, size_t(kMmScratchTickets) * 4));
+    TRY(cudaMemset(sc.tickets, 0, size_t(kMmScratchTickets) * 4));
+    sc.ntickets = kMmScratchTickets;
+    TRY(cudaMalloc(&sc.part, size_t(kMmScratchFloats) * 4));
+    sc.part_floats = kMmScratchFloats;
+  }
+  cudaError_t e = rwkvcu_launch_matmul_using_scratch(family, trans, s, static_cast<float*>(dout.p), ldo, px, ldx, pw,
+                                                     dtype, nscale ? static_cast<const float*>(ds.p) : nullptr, n, o,
+                                                     k, &sc);
   *variant = rwkvcu_matmul_last_variant();
+  *splits = rwkvcu_matmul_last_splits();
   if (e == cudaSuccess) e = cudaStreamSynchronize(s);
   cudaStreamDestroy(s);
   TRY(e);
+  static unsigned tickets[kMmScratchTickets];
+  TRY(cudaMemcpy(tickets, sc.tickets, sizeof tickets, cudaMemcpyDeviceToHost));
+  for (unsigned t : tickets)
+    if (t != 0) return cudaErrorUnknown;  // a launch left a ticket behind
   return cudaMemcpy(out, dout.p, outlen * sizeof(float), cudaMemcpyDeviceToHost);
 }
 

@@ -543,3 +543,198 @@ func TestGroupEqualsGEMV(t *testing.T) {
 		}
 	}
 }
+
+// TestGEMVSummationOrder checks that the GEMV sums do not depend on how the
+// work is laid out or scheduled: each thread sums its terms in k order
+// however many loads it has in flight, and each row's sum is its own, so
+// the 2-row blocks the launcher takes for few outputs (o = 1052: 263 blocks
+// of 4 rows would be too few) give the bits of the 4-row blocks (o = 1056)
+// on the same rows; and every result is the same bit for bit on repeated
+// runs and under every emulator schedule. Long rows (several iterations of
+// kGemvLoads loads per thread plus a partial one) are checked against the
+// float64 reference with the tolerance of the other tests (tolRel: k/(128 V)
+// + 8 terms per sum here, far below the tolerance's margin).
+func TestGEMVSummationOrder(t *testing.T) {
+	defer restoreSchedule(t)
+	rng := rand.New(rand.NewSource(41))
+	type result struct {
+		p   *problem
+		out []float32
+	}
+	var runs []result
+	run := func(p *problem) []float32 {
+		t.Helper()
+		got, v, err := p.run(famGEMV, newOut(p))
+		if err != nil {
+			t.Fatalf("%v: %v", p, err)
+		}
+		if v != varGEMVVec {
+			t.Fatalf("%v ran %s, want %s", p, variantNames[v], variantNames[varGEMVVec])
+		}
+		return got
+	}
+	if err := setSchedule("forward"); err != nil {
+		t.Fatal(err)
+	}
+	for dt := dtF32; dt <= dtBF16; dt++ {
+		// 4-row blocks for 1056 outputs, 2-row blocks for its first 1052 rows
+		p4, _ := newProblem(rng, false, dt, 3, 1056, 64, 0, genOpts{zeroFrac: 0.1})
+		p2 := *p4
+		p2.o = 1052
+		p2.w = p4.w[:p2.o*p2.k*esize(dt)]
+		out4, out2 := run(p4), run(&p2)
+		for tok := 0; tok < p4.n; tok++ {
+			for r := 0; r < p2.o; r++ {
+				i := tok*p4.ldo + r
+				if math.Float32bits(out4[i]) != math.Float32bits(out2[i]) {
+					t.Fatalf("%s: out[%d][%d]: 4-row blocks %g, 2-row blocks %g", dtypeNames[dt], tok, r, out4[i], out2[i])
+				}
+			}
+		}
+		runs = append(runs, result{p4, out4}, result{&p2, out2})
+	}
+	for dt := dtF32; dt <= dtF8; dt++ {
+		// V elements per 16-byte load, U loads per row in flight: rows of two
+		// full iterations of the unrolled loop and 37 more loads.
+		v, u := 16/esize(dt), 2 // I8/F8E4M3: 4 loads over 2 rows
+		k := 2*128*u*v + 37*v
+		for _, n := range []int{1, 5} {
+			p, wv := newProblem(rng, false, dt, n, 5, k, 0, genOpts{zeroFrac: 0.1})
+			got := run(p)
+			ref, bound := reference(p, wv)
+			check(t, p, "gemv", got, ref, bound)
+			runs = append(runs, result{p, got})
+		}
+	}
+	for _, spec := range []string{"forward", "reverse", "random:3"} {
+		if err := setSchedule(spec); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range runs {
+			got := run(r.p)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(r.out[i]) {
+					t.Fatalf("%s: %v: out[%d] = %g, the first forward run gave %g", spec, r.p, i, got[i], r.out[i])
+				}
+			}
+		}
+	}
+}
+
+// TestSparseSplit runs decode-sized transposed products whose rows of WT are
+// split over several blocks per column strip (the context's scratch holds
+// the partial sums; the strip's last block adds them in split order): each
+// result agrees with the float64 reference (tolRel: a sum is at most
+// k/(16 S) + 16 + S rounded additions, S splits, about 100 here, and the
+// 85% zero entries leave fewer), no row of WT whose x entries are all zero
+// is read (those rows are NaN), the tickets are back at zero after every
+// launch (the harness checks), and the results are the same bit for bit on
+// a second run and under other emulator schedules (the splits' order of
+// completion changes, their order of summation does not).
+func TestSparseSplit(t *testing.T) {
+	defer restoreSchedule(t)
+	if err := setSchedule("forward"); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(43))
+	type result struct {
+		p   *problem
+		out []float32
+	}
+	var runs []result
+	c := 0
+	for dt := dtF32; dt <= dtF8; dt++ {
+		for _, n := range []int{1, 3, 8} {
+			// 50 groups of 32 rows: 3 splits of 17, 17 and 16 groups
+			p, wv := newProblem(rng, true, dt, n, 100, 16*32*3+45, c%numLayouts, genOpts{zeroFrac: 0.85, nanZeroRows: true})
+			c++
+			got, v, splits, err := p.runSplits(famAuto, newOut(p))
+			if err != nil {
+				t.Fatalf("%v: %v", p, err)
+			}
+			if (v != varSparseTVec && v != varSparseTScalar) || splits != 3 {
+				t.Fatalf("%v ran %s in %d splits, want a sparse variant in 3", p, variantNames[v], splits)
+			}
+			ref, bound := reference(p, wv)
+			check(t, p, variantNames[v], got, ref, bound)
+			runs = append(runs, result{p, got})
+		}
+	}
+	for _, spec := range []string{"forward", "reverse", "random:5"} {
+		if err := setSchedule(spec); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range runs {
+			got, _, err := r.p.run(famAuto, newOut(r.p))
+			if err != nil {
+				t.Fatalf("%s: %v: %v", spec, r.p, err)
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(r.out[i]) {
+					t.Fatalf("%s: %v: out[%d] = %g, the first forward run gave %g", spec, r.p, i, got[i], r.out[i])
+				}
+			}
+		}
+	}
+}
+
+// TestSplitK runs decode batches above the GEMV's 8 tokens on few output
+// tiles, so that the tiled kernels split k (SIMT: F32, I8, F8E4M3; TC: F16,
+// BF16; plain and transposed): each result agrees with the float64
+// reference (tolRel: each split sums at most 160 terms in sequence, then
+// at most 7 partial sums are added), the tickets are back at zero after
+// every launch (the harness checks), and the results are the same bit for
+// bit on a second run and under other emulator schedules.
+func TestSplitK(t *testing.T) {
+	defer restoreSchedule(t)
+	if err := setSchedule("forward"); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(47))
+	type result struct {
+		p   *problem
+		out []float32
+	}
+	var runs []result
+	c := 0
+	for _, trans := range []bool{false, true} {
+		for dt := dtF32; dt <= dtF8; dt++ {
+			for _, n := range []int{9, 33} {
+				// 2 tiles of 128 outputs; k = 520: 7 splits of 5 SIMT steps
+				// (80 k), 4 of 5 TC steps (160 k), each with a shorter last one
+				p, wv := newProblem(rng, trans, dt, n, 136, 520, c%2, genOpts{zeroFrac: 0.1})
+				c++
+				got, v, splits, err := p.runSplits(famAuto, newOut(p))
+				if err != nil {
+					t.Fatalf("%v: %v", p, err)
+				}
+				want := 7
+				if v >= varTCF16 && v <= varTCTBF16 {
+					want = 4
+				}
+				if splits != want {
+					t.Fatalf("%v ran %s in %d splits, want %d", p, variantNames[v], splits, want)
+				}
+				ref, bound := reference(p, wv)
+				check(t, p, variantNames[v], got, ref, bound)
+				runs = append(runs, result{p, got})
+			}
+		}
+	}
+	for _, spec := range []string{"forward", "reverse", "random:6"} {
+		if err := setSchedule(spec); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range runs {
+			got, _, err := r.p.run(famAuto, newOut(r.p))
+			if err != nil {
+				t.Fatalf("%s: %v: %v", spec, r.p, err)
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(r.out[i]) {
+					t.Fatalf("%s: %v: out[%d] = %g, the first forward run gave %g", spec, r.p, i, got[i], r.out[i])
+				}
+			}
+		}
+	}
+}

@@ -24,7 +24,7 @@ var (
 	loadOnce sync.Once
 	loadErr  error
 	api      struct {
-		run           func(family, trans, dtype int32, x unsafe.Pointer, xlen uintptr, ldx int64, xoff int32, w unsafe.Pointer, wbytes uintptr, woff int32, wscale unsafe.Pointer, nscale uintptr, out unsafe.Pointer, outlen uintptr, ldo, n, o, k int64, variant *int32) int32
+		run           func(family, trans, dtype int32, x unsafe.Pointer, xlen uintptr, ldx int64, xoff int32, w unsafe.Pointer, wbytes uintptr, woff int32, wscale unsafe.Pointer, nscale uintptr, out unsafe.Pointer, outlen uintptr, ldo, n, o, k int64, variant, splits *int32) int32
 		setSchedule   func(spec string) int32
 		detail        func() string
 		clearErrors   func()
@@ -132,8 +132,15 @@ type problem struct {
 // run launches the product with the given family on a copy of out and
 // returns the result and the variant that ran.
 func (p *problem) run(family int, out []float32) ([]float32, int, error) {
+	res, v, _, err := p.runSplits(family, out)
+	return res, v, err
+}
+
+// runSplits is run that also returns the row splits of the last SPARSE_T
+// launch (rwkvcu_matmul_last_splits).
+func (p *problem) runSplits(family int, out []float32) ([]float32, int, int, error) {
 	res := append([]float32(nil), out...)
-	var variant int32
+	var variant, splits int32
 	var scale unsafe.Pointer
 	if len(p.scale) > 0 {
 		scale = unsafe.Pointer(&p.scale[0])
@@ -148,10 +155,10 @@ func (p *problem) run(family int, out []float32) ([]float32, int, error) {
 			unsafe.Pointer(&p.w[0]), uintptr(len(p.w)), int32(p.woff),
 			scale, uintptr(len(p.scale)),
 			unsafe.Pointer(&res[0]), uintptr(len(res)), int64(p.ldo),
-			int64(p.n), int64(p.o), int64(p.k), &variant)
+			int64(p.n), int64(p.o), int64(p.k), &variant, &splits)
 	})
 	runtime.KeepAlive(p)
-	return res, int(variant), err
+	return res, int(variant), int(splits), err
 }
 
 // setSchedule sets the emulator's schedule mode.

@@ -18,10 +18,13 @@ extern "C" {
 //   w: wbytes bytes; the device copy starts woff bytes into its allocation
 //   wscale: nscale floats (NULL for none)
 //   out: outlen floats, copied in (sentinels) and back
-// *variant receives rwkvcu_matmul_last_variant().
+// *variant receives rwkvcu_matmul_last_variant(), *splits
+// rwkvcu_matmul_last_splits(). The SPARSE_T products get a scratch like a
+// context's, whose tickets must be back at zero after the run
+// (cudaErrorUnknown otherwise).
 int mm_run(int family, int trans, int dtype, const float* x, size_t xlen, int64_t ldx, int xoff, const void* w,
            size_t wbytes, int woff, const float* wscale, size_t nscale, float* out, size_t outlen, int64_t ldo,
-           int64_t n, int64_t o, int64_t k, int* variant);
+           int64_t n, int64_t o, int64_t k, int* variant, int* splits);
 
 // mm_group runs rwkvcu_launch_matmul_group with two products of the same
 // weight (w, woff, wscale as for mm_run; [o, k]) and input x [n, k]
