@@ -443,7 +443,13 @@ __global__ void __launch_bounds__(kMaxGenericN)
     __syncthreads();
     if (active) {
       float acc = 0.f;
-      for (int d = 0; d < D; ++d) acc += slo[d] * load_elem<DT>(w2, c * D + d, w2s, c);
+      if constexpr (qblock_is(DT)) {
+        // a block-quantized row (rwkv.cpp's Q4_0 ... Q8_0), decoded exactly
+        const uint8_t* row = static_cast<const uint8_t*>(w2) + c * qblock_row_bytes(DT, D);
+        for (int d = 0; d < D; ++d) acc += slo[d] * qblock_elem<DT>(row, d);
+      } else {
+        for (int d = 0; d < D; ++d) acc += slo[d] * load_elem<DT>(w2, c * D + d, w2s, c);
+      }
       const float wv = rwkv_unary<4>(acc + bias[c]);
       w[e] = wv;
       sw[j] = wv;
@@ -581,7 +587,8 @@ cudaError_t rwkvcu_launch_attn_decode_v5(cudaStream_t s, float* y, const float* 
 /// RWKV-6 fused decode attention with the decay's LoRA-up
 /// (attn_decode_v5_kernel<dtype>): w [n, C] receives exp(-exp(lo @ w2^T +
 /// bias)); lo [n, D]; w2 [C, D] of element type dtype (scales w2s for I8 and
-/// F8E4M3); otherwise as rwkvcu_launch_attn_decode_v5 with a gate.
+/// F8E4M3; the block types are decoded exactly); otherwise as
+/// rwkvcu_launch_attn_decode_v5 with a gate.
 cudaError_t rwkvcu_launch_attn_decode_v6(cudaStream_t s, float* y, float* w, const float* r, const float* k,
                                          const float* v, const float* lo, const void* w2, int32_t dtype,
                                          const float* w2s, int64_t D, const float* bias, const float* u,
@@ -599,6 +606,11 @@ cudaError_t rwkvcu_launch_attn_decode_v6(cudaStream_t s, float* y, float* w, con
     RWKVCU_ATTN_V6_CASE(kBF16)
     RWKVCU_ATTN_V6_CASE(kI8)
     RWKVCU_ATTN_V6_CASE(kF8E4M3)
+    RWKVCU_ATTN_V6_CASE(kQ4_0)
+    RWKVCU_ATTN_V6_CASE(kQ4_1)
+    RWKVCU_ATTN_V6_CASE(kQ5_0)
+    RWKVCU_ATTN_V6_CASE(kQ5_1)
+    RWKVCU_ATTN_V6_CASE(kQ8_0)
     default:
       return cudaErrorInvalidValue;
   }
@@ -780,7 +792,7 @@ int rwkvcu_attn_decode_v6(rwkvcu_context* ctx, rwkvcu_tensor* y, rwkvcu_tensor* 
     if (decay_w2->rows != C || decay_w2->cols != D)
       fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: decay_w2 is [%lld, %lld], want [%lld, %lld]", op,
            (long long)decay_w2->rows, (long long)decay_w2->cols, (long long)C, (long long)D);
-    if (decay_w2->dtype < RWKVCU_F32 || decay_w2->dtype > RWKVCU_F8E4M3)
+    if (decay_w2->dtype < RWKVCU_F32 || decay_w2->dtype > RWKVCU_Q8_0)
       fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: decay_w2 has element type %d", op, int(decay_w2->dtype));
     const float* bp = F(ctx, decay, 1, C, op, "decay");
     const float* up = F(ctx, u, 1, C, op, "u");

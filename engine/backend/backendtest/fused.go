@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rwkvgo/rwkvgo/engine/backend"
+	"github.com/rwkvgo/rwkvgo/weights"
 )
 
 // fusedV7 runs a test of the optional backend.FusedV7 operations on backends
@@ -757,18 +758,32 @@ func fusedV6(fn func(*testing.T, backend.FusedV6, backend.Backend)) func(*testin
 // testAttnDecodeV6: the fused RWKV-6 decode attention equals the decay's
 // LoRA-up (MatMul, Zip(Add), Map(NegExpExp)) followed by WKV5, GroupNorm and
 // Zip(Mul), in y, in w and in the state, over two consecutive steps, for
-// every weight type of the LoRA matrix the backend's MatMul takes.
+// every weight type of the LoRA matrix the backend's MatMul takes (the
+// block-quantized types with D a multiple of their 32-element blocks).
 // Tolerances: y within tolReduce of the composition and of float64 (the
 // kernel may sum the LoRA-up, the head's readout and the GroupNorm's
 // statistics in another order); w and the state within 1e-5 (|d exp(-exp(x))
 // / dx| <= 1/e, so a reduction error in x of ~1e-6 stays ~1e-6 in w).
 func testAttnDecodeV6(t *testing.T, f backend.FusedV6, be backend.Backend) {
 	r := newRNG(46)
+	type lora struct {
+		dt     backend.DType
+		wt     weights.DType // block-quantized: its encoding
+		shapes [][3]int      // H, N, D
+	}
+	var loras []lora
 	for _, dt := range dtypes {
+		loras = append(loras, lora{dt: dt, shapes: [][3]int{{1, 8, 5}, {3, 5, 16}, {2, 64, 32}, {2, 33, 7}}})
+	}
+	for _, q := range quantTypes {
+		loras = append(loras, lora{dt: q.dt, wt: q.w, shapes: [][3]int{{3, 5, 32}, {2, 64, 64}}})
+	}
+	for _, lr := range loras {
+		dt := lr.dt
 		if !backend.Supports(be, dt) {
 			continue
 		}
-		for _, hs := range [][3]int{{1, 8, 5}, {3, 5, 16}, {2, 64, 32}, {2, 33, 7}} {
+		for _, hs := range lr.shapes {
 			H, N, D := hs[0], hs[1], hs[2]
 			C := H * N
 			const slots, off = 4, 3
@@ -776,7 +791,13 @@ func testAttnDecodeV6(t *testing.T, f backend.FusedV6, be backend.Backend) {
 			width := off + H*N*N + 2
 			uv, lnWv, lnBv, biasv := r.vec(C, -1, 1), r.vec(C, 0.5, 1.5), r.vec(C, -0.5, 0.5), r.vec(C, -4, 0)
 			u, lnW, lnB, bias := be.UploadF32(1, C, uv), be.UploadF32(1, C, lnWv), be.UploadF32(1, C, lnBv), be.UploadF32(1, C, biasv)
-			wb, w2v := encode(dt, r.vec(C*D, -0.5, 0.5))
+			var wb []byte
+			var w2v []float32
+			if dt.Quantized() {
+				wb, w2v = quantize(t, lr.wt, r.vec(C*D, -0.5, 0.5))
+			} else {
+				wb, w2v = encode(dt, r.vec(C*D, -0.5, 0.5))
+			}
 			w2 := be.Upload(dt, C, D, wb)
 			for _, bc := range decodeBatches {
 				b := makeBatch(bc.lens, bc.slots)
