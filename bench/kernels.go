@@ -408,7 +408,7 @@ func buildKernels(be backend.Backend, p Preset, n int, cfg KernelConfig) ([]kern
 		xin, xx, prev, res, st := act(n, C), act(n, C), act(n, C), act(n, C), act(n, 2*C)
 		add("AddNormShiftMix", dimsNC+" x6", 13*nc+8*float64(C)*4, (8+6*3)*fn*float64(C), func() {
 			be.BeginStep(b)
-			fnorm.AddNormShiftMix(outs, xx, prev, xin, res, vecC, vecC2, st, 0, mixes, backend.MixDelta, 1e-5)
+			fnorm.AddNormShiftMix(outs, xx, prev, xin, res, nil, vecC, vecC2, st, 0, mixes, backend.MixDelta, 1e-5)
 		})
 	}
 	for _, u := range []struct {
