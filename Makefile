@@ -30,6 +30,7 @@ build:
 # them through purego), and the emulator's memory cap).
 test: fmt-check vet
 	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -run 'DoesNotAllocate' ./engine/... ./internal/vec/
 	$(MAKE) test-cuda-emu
 
 test-cuda-emu: lib-emu

@@ -52,9 +52,11 @@ func TestDecodeDoesNotAllocateInPlace(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, tok := range [][]int{{5}, {5, 6, 7}} {
-			if raceEnabled && len(tok) > 1 && c.dt != weights.F16 {
-				// The quantized tiles of a several-token product come from
-				// a sync.Pool, which the race detector makes drop entries.
+			if raceEnabled && len(tok) > 1 {
+				// The scratch of a several-token product (the quantized
+				// tiles, the AVX-512 tiles' partial sums) comes from a
+				// sync.Pool, which the race detector makes drop entries;
+				// `make test` runs this test without -race as well.
 				continue
 			}
 			allocs := testing.AllocsPerRun(50, func() {
