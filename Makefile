@@ -6,7 +6,7 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 SHARED ?= ../shared/testdata
 MODEL ?= $(SHARED)/rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin
 
-.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu ptxas-report fuzz fuzz-list e2e-openai cuda13 generate generate-check gpu-kit gpu-kit-emu
+.PHONY: all build test fmt-check vet unit run bench clean cuda emu lib-cuda lib-emu test-cuda-emu test-cuda-emu-decode test-cuda-emu-rest ptxas-report fuzz fuzz-list e2e-openai cuda13 generate generate-check gpu-kit gpu-kit-emu
 
 CMAKE ?= cmake
 CUDA_ARCHS ?= 80;86;89;90
@@ -33,14 +33,22 @@ test: fmt-check vet
 	$(GO) test -count=1 -run 'DoesNotAllocate' ./engine/... ./internal/vec/
 	$(MAKE) test-cuda-emu
 
+# The emulated CUDA tests in two halves of similar length, run side by side
+# (the emulator runs a launch on one OS thread): the device-resident decode
+# loop (test-cuda-emu-decode) beside everything else (test-cuda-emu-rest).
 test-cuda-emu: lib-emu
 	$(GO) vet -tags cuda,cuemu ./bindings/ ./cmd/...
+	@$(MAKE) --no-print-directory -j 2 --output-sync=target test-cuda-emu-decode test-cuda-emu-rest
+
+test-cuda-emu-decode:
+	$(GO) test -count=1 -timeout 60m -tags cuda,cuemu -run 'TestDeviceDecode|TestEngineDevice|TestDecodeLoopTopErrors' ./bindings/
+
+test-cuda-emu-rest:
 	@set -e; for s in $(SCHEDULES); do \
 		echo "CUEMU_SCHEDULE=$$s"; \
 		CUEMU_SCHEDULE=$$s $(GO) test -count=1 -tags cuda,cuemu -run 'TestConformance|TestGraph|TestSampler' ./bindings/; \
 	done
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestQuantizedInt8|TestQuantizedFP8|TestBlockQuantized|TestQuantizedSupported|TestQuantizedDeviceMemory|TestVendor|TestStats|TestStepBatch|TestDecodeLeak|TestDecodeLaunchesPerLayer|TestBenchLibrary' ./bindings/
-	$(GO) test -count=1 -timeout 60m -tags cuda,cuemu -run 'TestDeviceDecode|TestEngineDevice|TestDecodeLoopTopErrors' ./bindings/
 	$(GO) test -count=1 -tags cuda,cuemu -run 'TestBenchKernelsVendor|TestBenchLedgerCUDA|TestBenchLedgerEngineCUDA' ./cmd/rwkvgo/
 	@set -o pipefail; $(GO) test -count=1 -timeout 30m -tags cuda,cuemu -run '^(TestFaultInjection|TestOutOfDeviceMemory)$$' -v ./bindings/ | grep -Ev '^=== (RUN|PAUSE|CONT)'
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -short -run '^(TestPurego(Sampler|Vendor|DeviceDecode)?|TestFaultInjection|TestOutOfDeviceMemory)$$' ./bindings/
