@@ -40,16 +40,26 @@ func StatePool(t *testing.T, cfg Config) {
 		"rwkv.cpp/tests/tiny-rwkv-5v2-730K-FP32.bin",
 		"rwkv.cpp/tests/tiny-rwkv-7v0-834K-FP32.bin",
 	} {
-		t.Run(rel, func(t *testing.T) { statePool(t, be, testdata.Path(t, rel)) })
+		t.Run(rel, func(t *testing.T) {
+			path := testdata.Path(t, rel)
+			t.Run("recorded", func(t *testing.T) { statePool(t, &stateRecorder{Backend: be}, path) })
+			t.Run("direct", func(t *testing.T) { statePool(t, be, path) }) // the fused operations
+		})
 	}
 }
 
+// statePool runs the checks on be; the layout ones when be is a
+// *stateRecorder.
 func statePool(t *testing.T, be backend.Backend, path string) {
-	rec := &stateRecorder{Backend: be}
-	m, err := engine.Load(path, engine.Options{Backend: rec, StateSlots: 2})
+	rec, _ := be.(*stateRecorder)
+	m, err := engine.Load(path, engine.Options{Backend: be, StateSlots: 2})
 	require.NoError(t, err)
 	defer m.Close()
-	ref, err := engine.Load(path, engine.Options{Backend: &stateRecorder{Backend: be}})
+	refBe := be
+	if rec != nil {
+		refBe = &stateRecorder{Backend: rec.Backend} // the same operations, recorded apart
+	}
+	ref, err := engine.Load(path, engine.Options{Backend: refBe})
 	require.NoError(t, err)
 	defer ref.Close()
 	mc := m.Config()
@@ -78,36 +88,19 @@ func statePool(t *testing.T, be backend.Backend, path string) {
 
 	a, ra := open(m), open(ref)
 	b, rb := open(m), open(ref)
-	rec.reset()
-	feed(a, ra, []int{5, 17, 33}, "a's prompt")
-	slotA, calls := rec.take()
-	feed(b, rb, []int{70, 2}, "b's prompt")
-	slotB, _ := rec.take()
-	require.ElementsMatch(t, []int{0, 1}, []int{slotA, slotB}, "the two sessions' slots")
-
-	// One tensor per layer, [slots, per], at the layer's columns.
-	require.Len(t, calls, 3*mc.Layers, "Shift, WKV, Shift per layer")
-	tensors := map[backend.Tensor]int{}
-	for l := range mc.Layers {
-		got := calls[3*l : 3*l+3]
-		st := got[0].t
-		tensors[st] = l
-		assert.Equal(t, []int{C, 2 * C, 0}, []int{got[0].off, got[1].off, got[2].off}, "layer %d's offsets", l)
-		for _, c := range got {
-			assert.True(t, c.t == st, "layer %d: its operations get one tensor", l)
-		}
-		assert.Equal(t, []int{2, per}, []int{st.Rows(), st.Cols()}, "layer %d's state tensor", l)
+	if rec == nil {
+		feed(a, ra, []int{5, 17, 33}, "a's prompt")
+		feed(b, rb, []int{70, 2}, "b's prompt")
+	} else {
+		rec.reset()
+		feed(a, ra, []int{5, 17, 33}, "a's prompt")
+		slotA, calls := rec.take()
+		feed(b, rb, []int{70, 2}, "b's prompt")
+		slotB, _ := rec.take()
+		checkLayout(t, rec, calls, slotA, slotB, state(a), state(b), mc.Layers, per, C)
 	}
-	require.Len(t, tensors, mc.Layers, "a tensor per layer")
 	sa, sb := state(a), state(b)
 	require.NotEqual(t, sa, sb)
-	rows := make([]float32, 2*per)
-	for st, l := range tensors {
-		be.Read(st, 0, rows) // slots 0 and 1 of layer l, adjacent
-		require.NoError(t, be.Err())
-		assert.Equal(t, sa[l*per:(l+1)*per], rows[slotA*per:(slotA+1)*per], "layer %d, slot of a", l)
-		assert.Equal(t, sb[l*per:(l+1)*per], rows[slotB*per:(slotB+1)*per], "layer %d, slot of b", l)
-	}
 
 	// A third session evicts a (the least recently used) to host memory.
 	c, rc := open(m), open(ref)
@@ -153,6 +146,35 @@ func statePool(t *testing.T, be backend.Backend, path string) {
 	assert.Equal(t, sc, state(f), "loaded from the store")
 	require.NoError(t, rf.SetState(&engine.State{Data: sc}))
 	feed(f, rf, []int{40, 41}, "the loaded state")
+}
+
+// checkLayout checks what the recorder saw of a's step (calls) and the
+// pool's rows of the two sessions' slots against their states sa and sb.
+func checkLayout(t *testing.T, be backend.Backend, calls []stateCall, slotA, slotB int, sa, sb []float32, layers, per, C int) {
+	t.Helper()
+	require.ElementsMatch(t, []int{0, 1}, []int{slotA, slotB}, "the two sessions' slots")
+	// One tensor per layer, [slots, per], at the layer's columns.
+	require.Len(t, calls, 3*layers, "Shift, WKV, Shift per layer")
+	tensors := map[backend.Tensor]int{}
+	for l := range layers {
+		got := calls[3*l : 3*l+3]
+		st := got[0].t
+		tensors[st] = l
+		assert.Equal(t, []int{C, 2 * C, 0}, []int{got[0].off, got[1].off, got[2].off}, "layer %d's offsets", l)
+		for _, c := range got {
+			assert.True(t, c.t == st, "layer %d: its operations get one tensor", l)
+		}
+		assert.Equal(t, []int{2, per}, []int{st.Rows(), st.Cols()}, "layer %d's state tensor", l)
+	}
+	require.Len(t, tensors, layers, "a tensor per layer")
+	require.NotEqual(t, sa, sb)
+	rows := make([]float32, 2*per)
+	for st, l := range tensors {
+		be.Read(st, 0, rows) // slots 0 and 1 of layer l, adjacent
+		require.NoError(t, be.Err())
+		assert.Equal(t, sa[l*per:(l+1)*per], rows[slotA*per:(slotA+1)*per], "layer %d, slot of a", l)
+		assert.Equal(t, sb[l*per:(l+1)*per], rows[slotB*per:(slotB+1)*per], "layer %d, slot of b", l)
+	}
 }
 
 // stateRecorder passes everything to its backend (hiding its optional
