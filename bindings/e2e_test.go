@@ -50,3 +50,12 @@ func TestBlockQuantized(t *testing.T) {
 	defer be.Close()
 	enginetest.BlockQuantized(t, enginetest.Config{Backend: be})
 }
+
+// TestEngineDeviceStatePool runs the state pool's layout and round-trip
+// checks (evict to host, restore, fork device to device, StateStore) on
+// the CUDA backend, recorded and with its fused operations.
+func TestEngineDeviceStatePool(t *testing.T) {
+	be := openTest(t)
+	defer be.Close()
+	enginetest.StatePool(t, enginetest.Config{Backend: be})
+}

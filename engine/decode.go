@@ -44,9 +44,9 @@ type Decoder struct {
 	cap    int // rows rounded up to a power of two (the step sizes' bound)
 	s      scratchCache
 	graphs map[int]backend.Graph
-	// graphStates is the state tensor the graphs were captured with: a
-	// state pool that moved (grew) invalidates them.
-	graphStates backend.Tensor
+	// graphStates is the state pool's generation (statePool.gen) the
+	// graphs were captured with: a pool that moved (grew) invalidates them.
+	graphStates uint64
 	noGraphs    bool
 	pending     []uint64 // committed, unread launches, oldest first
 	res         []backend.DecodeResult
@@ -410,9 +410,9 @@ func (d *Decoder) Launch() error {
 	be := m.be
 	s, h := d.s.get(be, m.cfg, n), d.s.head(be, m.cfg, n)
 	if gc, ok := be.(backend.GraphCapturer); ok && !d.noGraphs {
-		if d.graphStates != m.states.t {
+		if d.graphStates != m.states.gen {
 			d.closeGraphs()
-			d.graphStates = m.states.t
+			d.graphStates = m.states.gen
 		}
 		g := d.graphs[n]
 		if g == nil {

@@ -3,14 +3,14 @@ package engine
 import "github.com/rwkvgo/rwkvgo/engine/backend"
 
 // forward runs all layers on s.x ([N, C] embeddings after ln0) for the step's
-// batch, reading and updating the state rows of the batch's slots. Each
-// version's time mix is in its own file (v4.go, v5.go, v6.go, v7.go).
+// batch, reading and updating the batch's slots' rows of each layer's state
+// tensor. Each version's time mix is in its own file (v4.go, v5.go, v6.go,
+// v7.go).
 //
 // A sublayer's output (s.out) is added to the residual stream s.x by the
 // operation that opens the next sublayer (openSublayer), and the last
 // channel mix's after the loop.
 func (m *Model) forward(s *scratch) {
-	per := m.cfg.LayerStateSize()
 	C := m.cfg.Embd
 	// residual is the previous sublayer's output, not yet in s.x, and gate
 	// the factor it still takes (the channel mix's receptance, which the
@@ -18,13 +18,13 @@ func (m *Model) forward(s *scratch) {
 	var residual, gate backend.Tensor
 	for _, l := range m.layers {
 		b := l.common()
-		off := b.index * per
+		st := m.states.layer(b.index) // [slots, per]: ffn_xx, att_xx, then the head state
 		mixes, style := l.timeMixes(s)
-		m.openSublayer(s, residual, gate, b.LN1W, b.LN1B, off+C, s.tmOut[:len(mixes)], mixes, style)
-		l.timeMix(m, s, off)
+		m.openSublayer(s, residual, gate, b.LN1W, b.LN1B, st, C, s.tmOut[:len(mixes)], mixes, style)
+		l.timeMix(m, s, st)
 
 		mixes, style, _ = l.channelMixes()
-		m.openSublayer(s, s.out, nil, b.LN2W, b.LN2B, off, s.cmOut[:len(mixes)], mixes, style)
+		m.openSublayer(s, s.out, nil, b.LN2W, b.LN2B, st, 0, s.cmOut[:len(mixes)], mixes, style)
 		gate = m.channelMix(s, l)
 		residual = s.out
 	}
@@ -38,14 +38,14 @@ func (m *Model) forward(s *scratch) {
 
 // openSublayer opens a time mix or a channel mix: it adds residual (nil:
 // none; times gate unless gate is nil) to s.x, normalises s.x into s.xx with the sublayer's LayerNorm,
-// shifts s.xx into s.prev through the state at off, and computes the
+// shifts s.xx into s.prev through the state at column off of st, and computes the
 // sublayer's token-shift mixes into outs. One operation on a
 // backend.FusedNorm backend (the same bits on the CPU backend), the
 // operations it is defined by on the others.
-func (m *Model) openSublayer(s *scratch, residual, gate, lnW, lnB backend.Tensor, off int, outs, mixes []backend.Tensor, style backend.MixStyle) {
+func (m *Model) openSublayer(s *scratch, residual, gate, lnW, lnB, st backend.Tensor, off int, outs, mixes []backend.Tensor, style backend.MixStyle) {
 	be, eps := m.be, m.cfg.LayerNormEps
 	if f, ok := be.(backend.FusedNorm); ok {
-		f.AddNormShiftMix(outs, s.xx, s.prev, s.x, residual, gate, lnW, lnB, m.states.t, off, mixes, style, eps)
+		f.AddNormShiftMix(outs, s.xx, s.prev, s.x, residual, gate, lnW, lnB, st, off, mixes, style, eps)
 		return
 	}
 	if gate != nil {
@@ -55,7 +55,7 @@ func (m *Model) openSublayer(s *scratch, residual, gate, lnW, lnB backend.Tensor
 		be.Zip(s.x, s.x, residual, backend.Add)
 	}
 	be.LayerNorm(s.xx, s.x, lnW, lnB, eps)
-	be.Shift(s.prev, s.xx, m.states.t, off)
+	be.Shift(s.prev, s.xx, st, off)
 	be.MixN(outs, s.xx, s.prev, mixes, style)
 }
 

@@ -51,9 +51,9 @@ type versionLayer interface {
 	timeMixes(s *scratch) (mixes []backend.Tensor, style backend.MixStyle)
 	// timeMix computes the attention of the layer into s.out from the
 	// opening mixes in s.tmOut (and s.xx and s.prev, the normalised and
-	// the previous rows), updating the head state at off in the state
-	// tensor.
-	timeMix(m *Model, s *scratch, off int)
+	// the previous rows), updating the head state in columns [2C, per)
+	// of st, the layer's state tensor in the pool (statePool.layer).
+	timeMix(m *Model, s *scratch, st backend.Tensor)
 	// channelMixes returns the channel mix's token-shift mixes (k, then r
 	// if present), their style and the receptance matrix (nil for v7).
 	channelMixes() (mixes []backend.Tensor, style backend.MixStyle, receptance backend.Tensor)

@@ -14,3 +14,7 @@ func TestReferenceOutputs(t *testing.T) { enginetest.ReferenceOutputs(t, enginet
 func TestUpstreamExpectedLogits(t *testing.T) {
 	enginetest.UpstreamExpectedLogits(t, enginetest.Config{})
 }
+
+// TestStatePoolMoves runs the state pool's layout and round-trip checks on
+// the pure-Go backend (see enginetest.StatePool).
+func TestStatePoolMoves(t *testing.T) { enginetest.StatePool(t, enginetest.Config{}) }

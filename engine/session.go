@@ -116,7 +116,7 @@ func (s *Session) State() (*State, error) {
 		}
 		return st, nil
 	}
-	m.be.Read(m.states.t, s.slot, st.Data)
+	m.states.read(s.slot, st.Data)
 	return st, m.be.Err()
 }
 
@@ -141,7 +141,7 @@ func (s *Session) SetState(st *State) error {
 		s.parked = append(s.parked[:0], st.Data...)
 		return nil
 	}
-	m.be.Write(m.states.t, s.slot, st.Data)
+	m.states.write(m.states.t, s.slot, st.Data)
 	return m.be.Err()
 }
 
@@ -164,13 +164,13 @@ func (s *Session) Reset() error {
 		s.parked = nil
 		return nil
 	}
-	m.be.Write(m.states.t, s.slot, m.states.init)
+	m.states.write(m.states.t, s.slot, m.states.init)
 	s.hidden = s.hidden[:0]
 	return m.be.Err()
 }
 
 // Fork returns a new session with a copy of this session's state, copied
-// on the backend (device to device on a GPU backend).
+// on the backend (device to device on a GPU backend, one copy per layer).
 func (s *Session) Fork() (*Session, error) {
 	if s.closed {
 		return nil, ErrClosed
@@ -194,9 +194,9 @@ func (s *Session) Fork() (*Session, error) {
 	m.states.take(f, slot)
 	switch {
 	case s.slot >= 0:
-		m.be.CopyRows(m.states.t, f.slot, m.states.t, s.slot, 1)
+		m.states.copySlot(f.slot, s.slot)
 	case s.parked != nil: // s was evicted to make room for f
-		m.be.Write(m.states.t, f.slot, s.parked)
+		m.states.write(m.states.t, f.slot, s.parked)
 	}
 	err = m.be.Err()
 	m.mu.Unlock()

@@ -92,33 +92,48 @@ func ReadState(r io.Reader, cfg weights.Config) (*State, error) {
 	return &State{Version: cfg.Version, Layers: cfg.Layers, Embd: cfg.Embd, Heads: cfg.Heads, Data: data}, nil
 }
 
-// statePool holds the states of the live sessions as rows of one backend
-// tensor, so a batch step reads and writes them in place. By default it
-// grows on demand (doubling, the live states copied on the backend); with
-// Options.StateSlots it is allocated once at that capacity and never moves
-// (so graphs captured over it stay valid), and when every slot is taken the
-// least recently used session's state is copied out to host memory
-// (evicted) to make room, then copied back in when that session is used
-// again.
+// statePool holds the states of the live sessions on the backend,
+// layer-major: one tensor per layer, [slots, LayerStateSize], whose row slot
+// is that layer's state (ffn_xx, att_xx, the head state) of the session in
+// slot. A layer's states of all slots are contiguous, so a step's
+// operations on one layer touch one block of memory. One tensor per layer,
+// rather than one [layers*slots, per] tensor with row l*slots+slot, keeps
+// the operations and the device decoder as they are: a Shift or WKV
+// operation takes a state tensor, a column offset and the step's slot
+// indices as rows (the same indices for every layer), so it only gets the
+// layer's tensor instead of a layer offset into one wide row; the single
+// tensor would need a row offset per layer in every operation and kernel
+// (or views at a row offset, which the backend does not have). Moving one
+// session's state (fork, StateStore, growth) is one CopyRows per layer,
+// evicting and restoring it one Read or Write per layer; none of these is
+// in the step loop.
+//
+// By default the pool grows on demand (doubling, the live states copied on
+// the backend); with Options.StateSlots it is allocated once at that
+// capacity and never moves (so graphs captured over it stay valid), and
+// when every slot is taken the least recently used session's state is
+// copied out to host memory (evicted) to make room, then copied back in
+// when that session is used again. gen counts the moves (growths): a
+// decoder's graphs are valid while it is unchanged.
 type statePool struct {
 	m     *Model
-	t     backend.Tensor
+	t     []backend.Tensor // one per layer, [slots, per]
+	per   int              // values of one layer's state
 	slots int
+	gen   uint64
 	fixed bool
 	free  []int
-	init  []float32
+	init  []float32  // a whole initial state (rwkv.cpp layout)
 	owner []*Session // the session in each slot (nil: free)
 	clock uint64     // use counter (least recently used eviction)
 }
 
 func newStatePool(m *Model, capacity int) (*statePool, error) {
-	p := &statePool{m: m, init: make([]float32, m.cfg.StateSize())}
+	p := &statePool{m: m, init: make([]float32, m.cfg.StateSize()), per: m.cfg.LayerStateSize()}
 	initState(m.cfg, p.init)
 	if capacity > 0 {
-		be := m.be
-		t := be.New(capacity, len(p.init))
-		if err := be.Err(); err != nil {
-			be.Free(t)
+		t, err := p.alloc(capacity)
+		if err != nil {
 			return nil, fmt.Errorf("engine: a state pool of %d sequences: %w", capacity, err)
 		}
 		p.t, p.slots, p.fixed = t, capacity, true
@@ -128,6 +143,56 @@ func newStatePool(m *Model, capacity int) (*statePool, error) {
 		}
 	}
 	return p, nil
+}
+
+// alloc returns one zeroed [n, per] tensor per layer, or none and the
+// backend's error.
+func (p *statePool) alloc(n int) ([]backend.Tensor, error) {
+	be := p.m.be
+	t := make([]backend.Tensor, p.m.cfg.Layers)
+	for l := range t {
+		t[l] = be.New(n, p.per)
+		if err := be.Err(); err != nil {
+			freeTensors(be, t)
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func freeTensors(be backend.Backend, t []backend.Tensor) {
+	for _, x := range t {
+		if x != nil {
+			be.Free(x)
+		}
+	}
+}
+
+// layer returns layer l's state tensor, [slots, per].
+func (p *statePool) layer(l int) backend.Tensor { return p.t[l] }
+
+// read copies the state in slot out to dst (a whole state, rwkv.cpp
+// layout); errors are the backend's (be.Err).
+func (p *statePool) read(slot int, dst []float32) {
+	for l, t := range p.t {
+		p.m.be.Read(t, slot, dst[l*p.per:(l+1)*p.per])
+	}
+}
+
+// write copies src (a whole state, rwkv.cpp layout) into slot of the
+// layer tensors t; errors are the backend's (be.Err).
+func (p *statePool) write(t []backend.Tensor, slot int, src []float32) {
+	for l, x := range t {
+		p.m.be.Write(x, slot, src[l*p.per:(l+1)*p.per])
+	}
+}
+
+// copySlot copies the state in slot src into slot dst, on the backend (one
+// CopyRows per layer); errors are the backend's (be.Err).
+func (p *statePool) copySlot(dst, src int) {
+	for _, t := range p.t {
+		p.m.be.CopyRows(t, dst, t, src, 1)
+	}
 }
 
 // acquire returns a free slot set to the initial state, growing the pool
@@ -143,32 +208,36 @@ func (p *statePool) acquire() (int, error) {
 		}
 	}
 	if len(p.free) == 0 {
-		// Grow into a new tensor: the live states (copied on the backend),
-		// then the initial state in the slot handed out. The old tensor
-		// goes only once all of it has succeeded.
+		// Grow into new tensors: the live states (copied on the backend),
+		// then the initial state in the slot handed out. The old tensors
+		// go only once all of it has succeeded.
 		n := max(4, 2*p.slots)
-		t := be.New(n, len(p.init))
-		if p.t != nil {
-			be.CopyRows(t, 0, p.t, 0, p.slots)
-		}
-		s := p.slots
-		be.Write(t, s, p.init)
-		if err := be.Err(); err != nil {
-			be.Free(t)
+		t, err := p.alloc(n)
+		if err != nil {
 			return 0, fmt.Errorf("engine: growing the state pool to %d sequences: %w", n, err)
 		}
 		if p.t != nil {
-			be.Free(p.t)
+			for l := range t {
+				be.CopyRows(t[l], 0, p.t[l], 0, p.slots)
+			}
 		}
+		s := p.slots
+		p.write(t, s, p.init)
+		if err := be.Err(); err != nil {
+			freeTensors(be, t)
+			return 0, fmt.Errorf("engine: growing the state pool to %d sequences: %w", n, err)
+		}
+		freeTensors(be, p.t)
 		for f := n - 1; f > s; f-- {
 			p.free = append(p.free, f)
 		}
 		p.t, p.slots = t, n
+		p.gen++
 		p.owner = append(p.owner, make([]*Session, n-len(p.owner))...)
 		return s, nil
 	}
 	s := p.free[len(p.free)-1]
-	be.Write(p.t, s, p.init)
+	p.write(p.t, s, p.init)
 	if err := be.Err(); err != nil {
 		return 0, err
 	}
@@ -193,7 +262,7 @@ func (p *statePool) evict() error {
 	}
 	st := make([]float32, len(p.init))
 	be := p.m.be
-	be.Read(p.t, victim.slot, st)
+	p.read(victim.slot, st)
 	if err := be.Err(); err != nil {
 		return fmt.Errorf("engine: evicting a state to host memory: %w", err)
 	}
@@ -229,7 +298,7 @@ func (p *statePool) resident(s *Session) error {
 	}
 	if s.parked != nil {
 		be := p.m.be
-		be.Write(p.t, slot, s.parked)
+		p.write(p.t, slot, s.parked)
 		if err := be.Err(); err != nil {
 			p.free = append(p.free, slot)
 			return err
@@ -250,8 +319,6 @@ func (p *statePool) release(s *Session) {
 }
 
 func (p *statePool) destroy() {
-	if p.t != nil {
-		p.m.be.Free(p.t)
-		p.t = nil
-	}
+	freeTensors(p.m.be, p.t)
+	p.t = nil
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rwkvgo/rwkvgo/engine/backend"
 	"github.com/rwkvgo/rwkvgo/weights"
 )
 
@@ -18,8 +19,8 @@ import (
 func TestStateSlots(t *testing.T) {
 	ref := synthModel(t, weights.V7, Options{})
 	m := synthModel(t, weights.V7, Options{StateSlots: 2})
-	pool := m.states.t
-	require.NotNil(t, pool)
+	pool := append([]backend.Tensor(nil), m.states.t...)
+	require.Len(t, pool, m.Config().Layers)
 	open := func(mm *Model) []*Session {
 		ss := make([]*Session, 3)
 		for i := range ss {
@@ -40,7 +41,7 @@ func TestStateSlots(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, got, "feed %d (session %d)", k, i)
 	}
-	assert.True(t, m.states.t == pool, "the fixed pool moved")
+	assertSamePool(t, pool, m)
 	evicted := 0
 	for _, s := range ms {
 		if s.slot < 0 {
@@ -76,5 +77,57 @@ func TestStateSlots(t *testing.T) {
 	fs, err := f.State()
 	require.NoError(t, err)
 	assert.Equal(t, ws.Data, fs.Data, "fork of an evicted session")
-	assert.True(t, m.states.t == pool, "the fixed pool moved")
+	assertSamePool(t, pool, m)
+}
+
+// assertSamePool: the pool's layer tensors are the ones in pool (the
+// fixed pool never moves).
+func assertSamePool(t *testing.T, pool []backend.Tensor, m *Model) {
+	t.Helper()
+	require.Len(t, m.states.t, len(pool))
+	for l := range pool {
+		assert.True(t, m.states.t[l] == pool[l], "layer %d's state tensor moved", l)
+	}
+}
+
+// TestStatePoolLayout: the pool is layer-major, one [slots, per] tensor
+// per layer, adjacent slots of a layer are adjacent rows, and growing the
+// pool moves every layer (a new generation) with the live states intact.
+func TestStatePoolLayout(t *testing.T) {
+	m := synthModel(t, weights.V6, Options{})
+	cfg := m.Config()
+	per := cfg.LayerStateSize()
+	a, err := m.NewSession()
+	require.NoError(t, err)
+	defer a.Close()
+	_, err = a.Feed([]int{3, 1, 4})
+	require.NoError(t, err)
+	require.Equal(t, 4, m.states.slots)
+	gen := m.states.gen
+	var ss []*Session
+	for range 4 { // the fifth session grows the pool
+		s, err := m.NewSession()
+		require.NoError(t, err)
+		defer s.Close()
+		ss = append(ss, s)
+	}
+	_, err = ss[0].Feed([]int{2, 7})
+	require.NoError(t, err)
+	assert.Equal(t, 8, m.states.slots)
+	assert.Equal(t, gen+1, m.states.gen, "a grown pool moved")
+	require.Len(t, m.states.t, cfg.Layers)
+	sa, err := a.State()
+	require.NoError(t, err)
+	sb, err := ss[0].State()
+	require.NoError(t, err)
+	require.Equal(t, a.slot+1, ss[0].slot, "adjacent slots")
+	rows := make([]float32, 2*per)
+	for l := range cfg.Layers {
+		lt := m.states.layer(l)
+		assert.Equal(t, []int{8, per}, []int{lt.Rows(), lt.Cols()}, "layer %d", l)
+		m.be.Read(lt, a.slot, rows)
+		require.NoError(t, m.be.Err())
+		assert.Equal(t, sa.Data[l*per:(l+1)*per], rows[:per], "layer %d of a", l)
+		assert.Equal(t, sb.Data[l*per:(l+1)*per], rows[per:], "layer %d of the next slot", l)
+	}
 }

@@ -10,7 +10,10 @@ import (
 // memory on a GPU backend), apart from the sessions' own: a place to keep
 // states (a prefix cache's device tier) and move them to and from sessions
 // with backend.CopyRows, never through the host. Its rows have the model's
-// state layout (see State).
+// state layout (see State): the tensor is [rows*layers, LayerStateSize],
+// state row r's layer l at tensor row r*layers+l, so a state is contiguous
+// (as in State.Data) and each layer moves to and from the layer-major state
+// pool with one CopyRows.
 //
 // A StateStore is released with Free exactly once; Model.Close frees the
 // stores still live, after which Free does nothing. Its methods are safe
@@ -32,7 +35,7 @@ func (m *Model) NewStateStore(rows int) (*StateStore, error) {
 	if m.closed {
 		return nil, ErrClosed
 	}
-	t := m.be.New(rows, m.cfg.StateSize())
+	t := m.be.New(rows*m.cfg.Layers, m.cfg.LayerStateSize())
 	if err := m.be.Err(); err != nil {
 		if t != nil {
 			m.be.Free(t)
@@ -84,7 +87,7 @@ func (s *StateStore) Read(row int) (*State, error) {
 		return nil, err
 	}
 	st := NewState(m.cfg)
-	m.be.Read(s.t, row, st.Data)
+	m.be.Read(s.t, row*m.cfg.Layers, st.Data) // the layers' rows, in order
 	return st, m.be.Err()
 }
 
@@ -126,10 +129,15 @@ func (s *Session) copyRows(store *StateStore, row int, save bool) error {
 	if err := m.states.resident(s); err != nil {
 		return err
 	}
-	if save {
-		m.be.CopyRows(store.t, row, m.states.t, s.slot, 1)
-	} else {
-		m.be.CopyRows(m.states.t, s.slot, store.t, row, 1)
+	L := m.cfg.Layers
+	for l := 0; l < L; l++ {
+		if save {
+			m.be.CopyRows(store.t, row*L+l, m.states.layer(l), s.slot, 1)
+		} else {
+			m.be.CopyRows(m.states.layer(l), s.slot, store.t, row*L+l, 1)
+		}
+	}
+	if !save {
 		s.hidden = s.hidden[:0]
 	}
 	return m.be.Err()

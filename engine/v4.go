@@ -47,13 +47,13 @@ func (l *v4Layer) timeMixes(*scratch) ([]backend.Tensor, backend.MixStyle) {
 }
 
 // timeMix: RWKV-4 attention; result in s.out.
-func (l *v4Layer) timeMix(m *Model, s *scratch, off int) {
+func (l *v4Layer) timeMix(m *Model, s *scratch, st backend.Tensor) {
 	be := m.be
 	be.MatMul(s.k, s.xk, l.WK)
 	be.MatMul(s.v, s.xv, l.WV)
 	be.MatMul(s.r, s.xr, l.WR)
 	be.Map(s.r, s.r, backend.Sigmoid)
-	be.WKV4(s.y, s.k, s.v, l.Decay, l.First, m.states.t, off+2*m.cfg.Embd)
+	be.WKV4(s.y, s.k, s.v, l.Decay, l.First, st, 2*m.cfg.Embd)
 	be.Zip(s.y, s.y, s.r, backend.Mul)
 	be.MatMul(s.out, s.y, l.WO)
 }

@@ -55,7 +55,7 @@ func (l *v5Layer) timeMixes(*scratch) ([]backend.Tensor, backend.MixStyle) {
 }
 
 // timeMix: RWKV-5.1/5.2 attention; result in s.out.
-func (l *v5Layer) timeMix(m *Model, s *scratch, off int) {
+func (l *v5Layer) timeMix(m *Model, s *scratch, st backend.Tensor) {
 	be := m.be
 	g := m.products()
 	if g != nil {
@@ -81,22 +81,22 @@ func (l *v5Layer) timeMix(m *Model, s *scratch, off int) {
 	if l.WG != nil {
 		gate = s.g
 	}
-	attnV5(m, s.y, s.r, s.k, s.v, l.Decay, l.First, gate, l.LnXW, l.LnXB, off)
+	attnV5(m, s.y, s.r, s.k, s.v, l.Decay, l.First, gate, l.LnXW, l.LnXB, st)
 	be.MatMul(s.out, s.y, l.WO)
 }
 
 // attnV5 computes the core of RWKV-5's and RWKV-6's attention into y: WKV5
-// over the head state at off+2C, the heads' GroupNorm and, when gate is not
+// over the head state in columns [2C, per) of st (the layer's state tensor), the heads' GroupNorm and, when gate is not
 // nil, the gate multiply. One operation on a decode step of a
 // backend.FusedV5 backend (the same bits on the CPU backend), the operations
 // it is defined by otherwise.
-func attnV5(m *Model, y, r, k, v, w, u, gate, lnW, lnB backend.Tensor, off int) {
+func attnV5(m *Model, y, r, k, v, w, u, gate, lnW, lnB, st backend.Tensor) {
 	be, H, eps := m.be, m.cfg.Heads, m.cfg.GroupNormEps
 	if f, ok := be.(backend.FusedV5); ok && m.decode {
-		f.AttnDecodeV5(y, r, k, v, w, u, gate, lnW, lnB, m.states.t, off+2*m.cfg.Embd, H, eps)
+		f.AttnDecodeV5(y, r, k, v, w, u, gate, lnW, lnB, st, 2*m.cfg.Embd, H, eps)
 		return
 	}
-	be.WKV5(y, r, k, v, w, u, m.states.t, off+2*m.cfg.Embd, H)
+	be.WKV5(y, r, k, v, w, u, st, 2*m.cfg.Embd, H)
 	be.GroupNorm(y, y, lnW, lnB, H, eps)
 	if gate != nil {
 		be.Zip(y, y, gate, backend.Mul)

@@ -82,7 +82,7 @@ func (l *v6Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Te
 // left in the outputs), the products of the mixed inputs (with the gate's
 // SiLU and the decay's LoRA-down), and the decay's LoRA-up, which a
 // backend.FusedV6 backend computes inside the decode attention.
-func (l *v6Layer) timeMix(m *Model, s *scratch, off int) {
+func (l *v6Layer) timeMix(m *Model, s *scratch, st backend.Tensor) {
 	be := m.be
 	x := s.ext.(*v6Scratch)
 	g := m.products()
@@ -117,7 +117,7 @@ func (l *v6Layer) timeMix(m *Model, s *scratch, off int) {
 		if f, ok := be.(backend.FusedV6); ok {
 			// the decay's LoRA-up inside the attention
 			f.AttnDecodeV6(s.y, s.w, s.r, s.k, s.v, x.DecayLo, l.DecayW2, l.Decay, l.First, s.g, l.LnXW, l.LnXB,
-				m.states.t, off+2*m.cfg.Embd, m.cfg.Heads, m.cfg.GroupNormEps)
+				st, 2*m.cfg.Embd, m.cfg.Heads, m.cfg.GroupNormEps)
 			be.MatMul(s.out, s.y, l.WO)
 			return
 		}
@@ -135,6 +135,6 @@ func (l *v6Layer) timeMix(m *Model, s *scratch, off int) {
 		be.Zip(s.w, s.w, l.Decay, backend.Add)
 		be.Map(s.w, s.w, backend.NegExpExp)
 	}
-	attnV5(m, s.y, s.r, s.k, s.v, s.w, l.First, s.g, l.LnXW, l.LnXB, off)
+	attnV5(m, s.y, s.r, s.k, s.v, s.w, l.First, s.g, l.LnXW, l.LnXB, st)
 	be.MatMul(s.out, s.y, l.WO)
 }

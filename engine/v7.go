@@ -74,7 +74,7 @@ func (l *v7Layer) timeMixes(*scratch) ([]backend.Tensor, backend.MixStyle) {
 }
 
 // timeMix: RWKV-7 attention (generalised delta rule); result in s.out.
-func (l *v7Layer) timeMix(m *Model, s *scratch, off int) {
+func (l *v7Layer) timeMix(m *Model, s *scratch, st backend.Tensor) {
 	be := m.be
 	x := s.ext.(*v7Scratch)
 	H := m.cfg.Heads
@@ -106,10 +106,10 @@ func (l *v7Layer) timeMix(m *Model, s *scratch, off int) {
 	}
 	if f, ok := be.(backend.FusedV7); ok && m.decode {
 		f.AttnDecodeV7(s.y, s.kk, s.r, s.w, s.k, v, s.a, s.g, l.KK, l.KA, l.RK, l.LnXW, l.LnXB,
-			m.states.t, off+2*m.cfg.Embd, H, m.cfg.GroupNormEps)
+			st, 2*m.cfg.Embd, H, m.cfg.GroupNormEps)
 	} else {
 		be.KeyV7(s.kk, s.k, s.a, l.KK, l.KA, H)
-		be.WKV7(s.y, s.r, s.w, s.k, v, s.kk, s.a, m.states.t, off+2*m.cfg.Embd, H)
+		be.WKV7(s.y, s.r, s.w, s.k, v, s.kk, s.a, st, 2*m.cfg.Embd, H)
 		be.GroupNorm(s.y, s.y, l.LnXW, l.LnXB, H, m.cfg.GroupNormEps)
 		be.BonusV7(s.y, s.r, s.k, v, l.RK, H)
 		be.Zip(s.y, s.y, s.g, backend.Mul)

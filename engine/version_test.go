@@ -141,7 +141,7 @@ func (l *partialLayer) bound(int) {}
 func (l *partialLayer) timeMixes(*scratch) ([]backend.Tensor, backend.MixStyle) {
 	return nil, backend.MixLerp
 }
-func (l *partialLayer) timeMix(*Model, *scratch, int) {}
+func (l *partialLayer) timeMix(*Model, *scratch, backend.Tensor) {}
 func (l *partialLayer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Tensor) {
 	return nil, backend.MixLerp, nil
 }

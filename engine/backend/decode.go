@@ -25,8 +25,8 @@ type DeviceDecoder interface {
 
 // DecodeRow configures one row of a DecodeLoop: one sequence.
 type DecodeRow struct {
-	// Slot is the sequence's row of the state tensor the step's operations
-	// use.
+	// Slot is the sequence's row of the state tensors the step's
+	// operations use (the same row of each layer's).
 	Slot int
 	// Token is the token the row's next decode step feeds (Admit feeds
 	// nothing).
