@@ -594,29 +594,57 @@ func (f *fastState) topKDense(k int) bool {
 	if nan || mx > math.MaxFloat32 {
 		return false
 	}
-	// The untouched logits within d of the maximum, d widened until there
-	// are at least k of them (or every finite one is taken).
+	// The untouched logits within d of the maximum, d doubled until there
+	// are at least k of them (or every finite one is taken), then bisected
+	// while there are many more than k (a few vectorised scans are cheaper
+	// than ranking tens of thousands of logits).
 	idx := sc.kidx[:0]
 	if mx > float32(math.Inf(-1)) {
-		for d := float32(8); ; d *= 4 {
-			th := mx - d
+		// scan collects the logits >= mx - d and returns the number of
+		// untouched ones among them.
+		th := float32(0)
+		scan := func(d float32) (int, bool) {
+			th = mx - d
 			all := d > 1e30 || th < -math.MaxFloat32
 			if all {
 				th = -math.MaxFloat32
 			}
 			idx = geIndices(f.logits, th, idx[:0])
-			n := 0
-			for _, i := range idx {
-				if stamp[i] != gen {
-					idx[n] = i
-					n++
+			n := len(idx)
+			for _, t := range sc.touched {
+				if f.logits[t] >= th {
+					n--
 				}
 			}
-			idx = idx[:n]
-			if len(idx) >= k || all {
+			return n, all
+		}
+		dlo := float32(0)
+		for d := float32(8); ; d = nextWidth(d) {
+			n, all := scan(d)
+			if all || n >= k {
+				for it := 0; it < 8 && n > 4*k+64 && d-dlo > 1e-3*d; it++ {
+					dm := dlo + (d-dlo)/2
+					if m, _ := scan(dm); m >= k {
+						d, n = dm, m
+					} else {
+						dlo = dm
+					}
+				}
+				if mx-d != th {
+					scan(d)
+				}
 				break
 			}
+			dlo = d
 		}
+		n := 0
+		for _, i := range idx {
+			if stamp[i] != gen {
+				idx[n] = i
+				n++
+			}
+		}
+		idx = idx[:n]
 	}
 	sc.kidx = idx
 	// Candidates: untouched logits >= the k-th largest untouched one (all
@@ -628,8 +656,7 @@ func (f *fastState) topKDense(k int) bool {
 		for _, i := range idx {
 			vals = append(vals, f.logits[i])
 		}
-		slices.Sort(vals)
-		raw = vals[len(vals)-k]
+		raw = kthLargestF32(vals, k)
 		sc.heap = vals
 	}
 	cs := sc.cands[:0]
@@ -1257,4 +1284,55 @@ func (f *fastState) finishSparse(stages []Stage, seq, step uint64) (int, float64
 		return 0, 0, false
 	}
 	return int(sc.ids[j]), p[j], true
+}
+
+// nextWidth is the next distance below the maximum that topKDense scans
+// from: doubled, and beyond 1024 (far below any realistic logit spread)
+// multiplied by 2^16, so that reaching every finite logit takes few scans.
+func nextWidth(d float32) float32 {
+	if d >= 1024 {
+		return d * 65536
+	}
+	return d * 2
+}
+
+// kthLargestF32 returns the k-th largest value of vals (1 <= k <=
+// len(vals); no NaN), which it permutes: a quickselect with a
+// median-of-three pivot and a three-way partition, falling back to a sort
+// when it makes little progress.
+func kthLargestF32(vals []float32, k int) float32 {
+	a := vals
+	for rounds := 0; len(a) > 32; rounds++ {
+		if rounds > 64 {
+			break
+		}
+		x0, x1, x2 := a[0], a[len(a)/2], a[len(a)-1]
+		pv := max(min(x0, x1), min(max(x0, x1), x2))
+		// a[:gt] > pv, a[gt:i] == pv, a[lt:] < pv after the loop.
+		gt, i, lt := 0, 0, len(a)
+		for i < lt {
+			switch x := a[i]; {
+			case x > pv:
+				a[gt], a[i] = a[i], a[gt]
+				gt++
+				i++
+			case x < pv:
+				lt--
+				a[i], a[lt] = a[lt], a[i]
+			default:
+				i++
+			}
+		}
+		switch {
+		case k <= gt:
+			a = a[:gt]
+		case k <= lt:
+			return pv
+		default:
+			a = a[lt:]
+			k -= lt
+		}
+	}
+	slices.Sort(a)
+	return a[len(a)-k]
 }
