@@ -445,6 +445,10 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 	}
 	if len(stages) == 0 || stages[0] != StageMinP {
 		f.th = aboveE
+		if len(stages) >= 2 && stages[0] == StageTopP && stages[1] == StageMinP {
+			// The weight above min-p's threshold (see below).
+			f.th[1] = min(aboveE[1], math.Log(c.MinP)-2e-3)
+		}
 		if !f.densePass() {
 			return 0, 0, false
 		}
@@ -476,17 +480,22 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 		id, ok := f.drawDense(seq, step)
 		return id, 0, ok
 	}
-	// Top-p followed by min-p: when the tokens above aboveE[1] hold less
+	// Top-p followed by min-p: when the tokens above f.th[1] hold less
 	// than p*Z, top-p's cut lies below it and top-p keeps every token above
 	// it; if min-p keeps only such tokens (its threshold on w/w_max does
 	// not depend on the normaliser, see minPDense), top-p changes nothing
 	// min-p keeps.
-	if len(stages) >= 2 && stages[0] == StageTopP && stages[1] == StageMinP && f.th == aboveE &&
-		math.Log(c.MinP) > aboveE[1]+1e-3 && f.above[1] < c.TopP*f.z-2*f.margin() {
+	if len(stages) >= 2 && stages[0] == StageTopP && stages[1] == StageMinP && f.th[0] == aboveE[0] &&
+		math.Log(c.MinP) > f.th[1]+1e-3 && f.above[1] < c.TopP*f.z-2*f.margin() {
 		stages = stages[1:]
 	}
 	switch stages[0] {
 	case StageMinP:
+		if len(stages) == 1 && !greedy {
+			if id, ok, tried := f.minPWide(c.MinP, seq, step); tried {
+				return id, 0, ok
+			}
+		}
 		ok = f.minPDense(c.MinP)
 	case StageTopP:
 		if len(stages) == 1 && !greedy {
@@ -772,6 +781,53 @@ func (f *fastState) minPDense(minP float64) bool {
 	}
 	f.setCands(cs[:n])
 	return true
+}
+
+// minPWideCount is the number of tokens at or above min-p's threshold from
+// which minPWide draws over the dense pass's per-block sums rather than
+// collecting the survivors.
+const minPWideCount = 2048
+
+// minPWide applies min-p (the last truncation) followed by the draw when it
+// keeps many tokens, as mirostatWide: the reference keeps token i iff
+// exp(x_i - m) is at least minP within a relative 1e-14 (see minPDense),
+// so the tokens of exponent e >= eHi are kept and those below eLo dropped,
+// the band [eLo, eHi) covering that and the difference between e and
+// x_i - m; when no token lies in the band, one dense pass gives the
+// per-block weights above eHi and the draw runs over them (drawAbove).
+// tried is false when it does not apply (few kept tokens, a token in the
+// band): minPDense decides.
+func (f *fastState) minPWide(minP float64, seq, step uint64) (id int, ok, tried bool) {
+	lo := math.Log(minP)
+	band := 1e-9 + 16*u53*(math.Abs(f.m)+math.Abs(f.ref)/f.t+2*maxE+200)
+	eHi, eLo := lo+band, lo-band
+	if !(eLo > -90) || !(eHi < -1e-3) {
+		return 0, false, false
+	}
+	sc := f.sc
+	rlo := roundDown32(f.ref + f.t*(eLo-eSlack))
+	sc.kidx = geIndices(f.logits, rlo, sc.kidx[:0])
+	if len(sc.kidx) < minPWideCount {
+		return 0, false, false
+	}
+	if len(f.bracket(eLo, eHi)) > 0 {
+		return 0, false, false
+	}
+	f.th = [2]float64{eHi, eLo}
+	if !f.densePass() || !(f.above[0] > 0) {
+		return 0, false, true
+	}
+	nb := len(sc.blocks)
+	kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
+	for b := range kb {
+		kb[b] = sc.babove[b][0]
+	}
+	sc.kblocks = kb
+	id, ok = f.drawAbove(kb, cand{}, false, eHi, seq, step)
+	if ok {
+		wideDraws.Add(1)
+	}
+	return id, ok, true
 }
 
 // maxE caps the weight exponents e_i = (y_i - ref)/T of the dense pass.

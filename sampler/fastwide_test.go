@@ -15,8 +15,14 @@ func wideConfig(r *rand.Rand, v int) Config {
 	c := DefaultConfig()
 	c.Seed = r.Uint64()
 	pick := func(xs ...float64) float64 { return xs[r.IntN(len(xs))] }
-	c.Temperature = pick(0.3, 0.8, 1, 1, 1.5)
-	switch r.IntN(6) {
+	c.Temperature = pick(0.3, 0.8, 1, 1, 1.5, 2)
+	switch r.IntN(9) {
+	case 6:
+		c.MinP = pick(1e-3, 1e-4, 1e-5)
+	case 7:
+		c.TopK, c.TopP = []int{1000, 3000}[r.IntN(2)], pick(0.99, 0.999)
+	case 8:
+		c.TopP, c.MinP, c.Typical = 0.99, pick(1e-4, 1e-5), pick(1, 0.99)
 	case 0:
 		c.TopP = pick(0.98, 0.99, 0.99, 0.995, 0.999)
 	case 1:
@@ -265,4 +271,55 @@ func TestSampleFastTopPMinPNearTies(t *testing.T) {
 		}
 	}
 	t.Logf("left to the reference: %d", skipped)
+}
+
+// Near-ties of a wide min-p truncation (thousands of kept tokens, alone or
+// after a top-p whose cut lies below it): a token placed by the bias at, or
+// a few ulp to 1e-6 around, the min-p threshold, and an untouched token at
+// the float32 logit nearest to it. The fast path must fall back or decide
+// exactly as the reference, and it draws over the dense sums (minPWide)
+// away from the ties.
+func TestSampleFastWideMinPNearTies(t *testing.T) {
+	r := rand.New(rand.NewPCG(101, 102))
+	deltas := []float64{0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
+	fellBack := 0
+	wide0 := wideDraws.Load()
+	for it := 0; it < 12; it++ {
+		v := 4000 + r.IntN(4000)
+		if it%3 == 0 {
+			v = 65536
+		}
+		logits := zipfLogits(r, v)
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.Temperature = []float64{1, 1.5, 2}[r.IntN(3)]
+		c.TopP = []float64{1, 1, 0.999, 0.99}[r.IntN(4)]
+		c.MinP = math.Exp([]float64{-9.2, -11, -12.5}[r.IntN(3)])
+		mx := float32(math.Inf(-1))
+		for _, x := range logits {
+			mx = max(mx, x)
+		}
+		tok, near := r.IntN(v), r.IntN(v)
+		// The untouched token's processed logit is the nearest float32 to
+		// max + T*log(minP).
+		logits[near] = float32(float64(mx) + c.Temperature*math.Log(c.MinP))
+		for _, d := range deltas {
+			// The touched token: (y - max)/T = log(minP)*(1+d).
+			c.LogitBias = map[int]float64{tok: float64(mx) + c.Temperature*math.Log(c.MinP)*(1+d) - float64(logits[tok])}
+			s := mustNew(t, c)
+			for step := uint64(0); step < 2; step++ {
+				got, gerr := s.Sample(logits, nil, 8, step)
+				want, werr := s.sampleRef(logits, nil, 8, step, nil)
+				require.NoError(t, gerr)
+				require.NoError(t, werr)
+				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
+				if _, ok := s.sampleFast(logits, nil, 8, step); !ok && math.Abs(d) <= 1e-12 {
+					fellBack++
+				}
+			}
+		}
+	}
+	t.Logf("fell back at the tie: %d, wide draws %d", fellBack, wideDraws.Load()-wide0)
+	require.Positive(t, fellBack, "the fast path never fell back at a min-p tie")
+	require.Positive(t, wideDraws.Load()-wide0, "no wide min-p draw")
 }
