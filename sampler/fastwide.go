@@ -48,6 +48,11 @@ func nextCut(pts []tailPoint, tail float64) (float64, bool) {
 	return 0, false
 }
 
+// wideMinTokens is the least number of tokens between the dense pass's two
+// thresholds for which a cut between them is bracketed by wideCut rather
+// than found among the collected tokens.
+const wideMinTokens = 1000
+
 // wideWidths are the half-widths of the threshold pairs tried around the
 // estimated cut, one dense pass each.
 var wideWidths = [...]float64{0.5, 0.15, 0.04, 0.02}
@@ -86,7 +91,7 @@ func (f *fastState) typicalWide(mass float64, seq, step uint64) (id int, ok, tri
 func (f *fastState) wideCut(p, lo float64, ts *typicalScores, seq, step uint64) (id int, ok, tried bool) {
 	z, mg := f.z, f.margin()
 	target := p * z
-	if !(f.above[1] < target-2*mg) || !(lo > -90) {
+	if !(lo > -90) {
 		return 0, false, false
 	}
 	var ptsBuf [2 + 2*len(wideWidths)]tailPoint
@@ -96,6 +101,20 @@ func (f *fastState) wideCut(p, lo float64, ts *typicalScores, seq, step uint64) 
 	// those above b less (both with the margin). bj is the index of b among
 	// the last pass's thresholds (-1: an earlier pass).
 	a, b, bj := lo, f.th[1], -1
+	if !(f.above[1] < target-2*mg) {
+		// The cut lies between the two thresholds (a flat distribution,
+		// whose tokens mostly lie above th[1]): bracketed when the tokens
+		// between them are many (each weighs at most e^th[0]), otherwise
+		// topPDense collects them.
+		if !(f.above[1] >= target+2*mg) || !(f.above[0] < target-2*mg) ||
+			!(f.above[1]-f.above[0] > wideMinTokens*math.Exp(f.th[0])) {
+			return 0, false, false
+		}
+		a, b = max(a, f.th[1]), f.th[0]
+		if !(a < b) {
+			return 0, false, false
+		}
+	}
 	lp := [2]tailPoint{pts[1], pts[0]}
 	if id, ok, tried := f.wideCut8(p, a, b, ts, seq, step); tried {
 		return id, ok, true
@@ -424,6 +443,14 @@ func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
 // units above it.
 var wideOffsets = [7]float64{1.0, 1.15, 1.3, 1.45, 1.6, 2.0, 2.6}
 
+// wideMaxPasses is the most eight-threshold passes of wideCut8;
+// wideMaxBracket the most tokens (bounded from the bracket's weight) it
+// ranks exactly, more passes narrowing a bracket of a flat distribution.
+const (
+	wideMaxPasses  = 5
+	wideMaxBracket = 3000
+)
+
 // wideMaxWidth is the widest bracket (in exponent) whose tokens are ranked
 // exactly.
 const wideMaxWidth = 0.15
@@ -438,7 +465,8 @@ const wideMaxWidth = 0.15
 func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint64) (id int, ok, tried bool) {
 	target, mg := p*f.z, f.margin()
 	var ths [8]float64
-	for pass := 0; pass < 3; pass++ {
+	totA := math.Inf(1) // the weight above a (unknown until a pass moves a)
+	for pass := 0; pass < wideMaxPasses; pass++ {
 		for j := range wideOffsets {
 			if pass == 0 {
 				ths[j] = min(a+wideOffsets[j], b)
@@ -455,7 +483,9 @@ func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint6
 		for j, th := range ths {
 			switch {
 			case tot[j] >= target+2*mg:
-				a = max(a, th)
+				if th > a {
+					a, totA = th, tot[j]
+				}
 			case tot[j] < target-2*mg && th <= b:
 				b, jb = th, j
 			}
@@ -463,7 +493,9 @@ func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint6
 		if jb < 0 || !(a < b) {
 			return 0, false, false
 		}
-		if b-a <= wideMaxWidth+1e-9 {
+		// The bracket's tokens weigh at least e^a each: at most
+		// (totA - tot[jb])/e^a of them are ranked.
+		if b-a <= wideMaxWidth+1e-9 && totA-tot[jb] <= wideMaxBracket*math.Exp(a) {
 			sc := f.sc
 			nb := len(sc.blocks)
 			kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
