@@ -323,3 +323,119 @@ func TestSampleFastWideMinPNearTies(t *testing.T) {
 	require.Positive(t, fellBack, "the fast path never fell back at a min-p tie")
 	require.Positive(t, wideDraws.Load()-wide0, "no wide min-p draw")
 }
+
+// typicalRanking returns the reference's typical-sampling ranking of the
+// processed logits l (score ascending, ties by id) with the inclusive
+// cumulative probabilities in that order, as Typical computes them.
+func typicalRanking(l []float64) ([]int32, []float64) {
+	probs := Softmax(l)
+	m := math.Inf(-1)
+	for _, x := range l {
+		m = math.Max(m, x)
+	}
+	z := 0.0
+	for _, x := range l {
+		if !math.IsInf(x, -1) {
+			z += math.Exp(x - m)
+		}
+	}
+	logZ := m + math.Log(z)
+	ent := 0.0
+	idx := finiteIdx(l)
+	for _, i := range idx {
+		ent -= probs[i] * (l[i] - logZ)
+	}
+	neg := make([]float64, len(l))
+	for _, i := range idx {
+		neg[i] = -math.Abs(-(l[i] - logZ) - ent)
+	}
+	sortRankedCmp(idx, neg)
+	cum := make([]float64, len(idx))
+	c := 0.0
+	for r, i := range idx {
+		c += probs[i]
+		cum[r] = c
+	}
+	return idx, cum
+}
+
+// Typical sampling of flat distributions (high temperature, Gaussian
+// logits), whose kept set excludes the most probable tokens: Sample returns
+// exactly the reference's token, the two-sided bracketing decides most
+// draws, and at masses a few ulp to 1e-6 around the reference's cumulative
+// probability at some rank (near-ties of the cut) it falls back or decides
+// exactly.
+func TestSampleFastTypicalTwoSided(t *testing.T) {
+	r := rand.New(rand.NewPCG(103, 104))
+	deltas := []float64{0, 1e-16, -1e-16, 1e-14, -1e-14, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
+	two0 := twoSidedDraws.Load()
+	fellBack, decided, total := 0, 0, 0
+	for it := 0; it < 24; it++ {
+		v := 3000 + r.IntN(6000)
+		if it%6 == 0 {
+			v = 65536
+		}
+		var logits []float32
+		if it%2 == 0 {
+			logits = zipfLogits(r, v)
+		} else {
+			logits = make([]float32, v)
+			for i := range logits {
+				logits[i] = float32(2 * r.NormFloat64())
+			}
+		}
+		if it%5 == 4 {
+			for i, x := range logits {
+				logits[i] = float32(math.Round(float64(x)*8) / 8) // exact ties
+			}
+		}
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.Temperature = []float64{1.5, 2, 3}[r.IntN(3)]
+		hist := []int{}
+		if it%3 == 2 {
+			c.RepetitionPenalty, c.PenaltyWindow = 1.3, 16
+			hist = []int{r.IntN(v), r.IntN(v), r.IntN(v)}
+		}
+		for _, mass := range []float64{0.3, 0.8, 0.95, 0.99} {
+			c.Typical = mass
+			s := mustNew(t, c)
+			for step := uint64(0); step < 3; step++ {
+				got, gerr := s.Sample(logits, hist, 3, step)
+				want, werr := s.sampleRef(logits, hist, 3, step, nil)
+				require.NoError(t, gerr)
+				require.NoError(t, werr)
+				require.Equal(t, want, got, "it %d mass %g step %d (config %+v)", it, mass, step, c)
+				total++
+				if _, ok := s.sampleFast(logits, hist, 3, step); ok {
+					decided++
+				}
+			}
+		}
+		// Near-ties: the mass at the cumulative probability of a rank.
+		cc := c
+		cc.Typical = 1
+		l, err := mustNew(t, cc).Process(logits, hist)
+		require.NoError(t, err)
+		_, cum := typicalRanking(l)
+		rank := len(cum)/4 + r.IntN(len(cum)/2)
+		for _, d := range deltas {
+			c.Typical = cum[rank] * (1 + d)
+			s := mustNew(t, c)
+			for step := uint64(0); step < 2; step++ {
+				got, gerr := s.Sample(logits, hist, 3, step)
+				want, werr := s.sampleRef(logits, hist, 3, step, nil)
+				require.NoError(t, gerr)
+				require.NoError(t, werr)
+				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
+				if _, ok := s.sampleFast(logits, hist, 3, step); !ok && math.Abs(d) <= 1e-14 {
+					fellBack++
+				}
+			}
+		}
+	}
+	t.Logf("decided %d of %d, two-sided %d, fell back at the tie %d", decided, total, twoSidedDraws.Load()-two0, fellBack)
+	require.Positive(t, twoSidedDraws.Load()-two0, "no two-sided typical draw")
+	require.Positive(t, fellBack, "the fast path never fell back at a typical tie")
+	require.GreaterOrEqual(t, float64(decided), 0.8*float64(total))
+}
