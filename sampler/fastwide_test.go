@@ -435,7 +435,12 @@ func TestSampleFastTypicalTwoSided(t *testing.T) {
 		}
 	}
 	t.Logf("decided %d of %d, two-sided %d, fell back at the tie %d", decided, total, twoSidedDraws.Load()-two0, fellBack)
-	require.Positive(t, twoSidedDraws.Load()-two0, "no two-sided typical draw")
 	require.Positive(t, fellBack, "the fast path never fell back at a typical tie")
+	if _, has8 := denseAbove8(make([]float32, 8), 0, 1, &[8]float64{}); !has8 {
+		// Without the eight-threshold kernel the reference decides them.
+		require.Zero(t, twoSidedDraws.Load()-two0)
+		return
+	}
+	require.Positive(t, twoSidedDraws.Load()-two0, "no two-sided typical draw")
 	require.GreaterOrEqual(t, float64(decided), 0.8*float64(total))
 }
