@@ -236,6 +236,7 @@ type fastState struct {
 	greedy bool
 	mu     float64    // Mirostat's mu
 	needP  bool       // the caller needs the drawn token's probability
+	xtcTh  float64    // XTC's threshold when it fires after a wide truncation (0: none)
 	kept   []cand     // the survivors of a dense truncation, with weights
 	ref    float64    // the largest value after the sparse stages: e_i = (y_i - ref)/T
 	m      float64    // largest processed logit
@@ -489,16 +490,22 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 		math.Log(c.MinP) > f.th[1]+1e-3 && f.above[1] < c.TopP*f.z-2*f.margin() {
 		stages = stages[1:]
 	}
+	// XTC firing after a wide truncation (the last stages) removes a few
+	// top tokens from its kept set before the draw (see xtcWide).
+	wideLast := len(stages) == 1
+	if len(stages) == 2 && stages[1] == StageXTC && !greedy && stages[0] != stageMirostat {
+		wideLast, f.xtcTh = true, c.XTCThreshold
+	}
 	switch stages[0] {
 	case StageMinP:
-		if len(stages) == 1 && !greedy {
+		if wideLast && !greedy {
 			if id, ok, tried := f.minPWide(c.MinP, seq, step); tried {
 				return id, 0, ok
 			}
 		}
 		ok = f.minPDense(c.MinP)
 	case StageTopP:
-		if len(stages) == 1 && !greedy {
+		if wideLast && !greedy {
 			if lo, ok := f.tailBound(1 - c.TopP); ok {
 				if id, ok, tried := f.topPWide(c.TopP, lo, seq, step); tried {
 					return id, 0, ok
@@ -507,7 +514,7 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 		}
 		ok = f.topPDense(c.TopP)
 	case StageTypical:
-		if len(stages) == 1 && !greedy {
+		if wideLast && !greedy {
 			if id, ok, tried := f.typicalWide(c.Typical, seq, step); tried {
 				return id, 0, ok
 			}
@@ -523,6 +530,7 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 	default:
 		ok = false
 	}
+	f.xtcTh = 0
 	if !ok {
 		return 0, 0, false
 	}
@@ -823,6 +831,9 @@ func (f *fastState) minPWide(minP float64, seq, step uint64) (id int, ok, tried 
 		kb[b] = sc.babove[b][0]
 	}
 	sc.kblocks = kb
+	if !f.xtcWide(kb, func(i int) bool { return f.e(i) >= eHi && f.x(i) > negInf }) {
+		return 0, false, true
+	}
 	id, ok = f.drawAbove(kb, cand{}, false, eHi, seq, step)
 	if ok {
 		wideDraws.Add(1)

@@ -1,6 +1,7 @@
 package sampler
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sync/atomic"
@@ -213,6 +214,9 @@ func (f *fastState) typicalTopCut(ts typicalScores, seq, step uint64) (id int, o
 		x := f.x(i)
 		return x > negInf && (math.Abs(x-f.m-ebar) <= sTop || x == f.m)
 	}
+	if !f.xtcWide(kb, keep) {
+		return 0, false, true
+	}
 	id, ok = f.drawPred(kb, keep, 2*f.margin(), seq, step)
 	if ok {
 		twoSidedDraws.Add(1)
@@ -264,6 +268,9 @@ func (f *fastState) twoSidedFinish(target, ma, sa, sb float64, ts typicalScores,
 	keep := func(i int) bool {
 		x := f.x(i)
 		return x > negInf && (math.Abs(x-f.m-ebar) <= c.s || x == c.x)
+	}
+	if !f.xtcWide(kb, keep) {
+		return 0, false, true
 	}
 	id, ok = f.drawPred(kb, keep, mg2, seq, step)
 	if ok {
@@ -455,6 +462,13 @@ func (f *fastState) wideFinish(p, a, b, above float64, kb []float64, ts *typical
 		if o.x > c.x || (o.x == c.x && (ties || o.id <= c.id)) {
 			kb[int(o.id)/blockSize] += o.w
 		}
+	}
+	keep := func(i int) bool {
+		x := f.x(i)
+		return x > negInf && (x > c.x || (x == c.x && (ties || i <= int(c.id))))
+	}
+	if !f.xtcWide(kb, keep) {
+		return 0, false, true
 	}
 	id, ok = f.drawAbove(kb, c, ties, math.NaN(), seq, step)
 	if ok {
@@ -736,4 +750,60 @@ func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint6
 		}
 	}
 	return 0, false, false
+}
+
+// xtcWide applies XTC with threshold f.xtcTh (0: none), firing at this
+// step, to the kept set of a wide truncation: the tokens i with keep(i),
+// whose per-block weights are kb. As xtcDense, with the kept set's total
+// weight as normaliser (kb's sums err by at most twice the dense pass's
+// margin): the kept tokens of probability >= the threshold, ranked by logit
+// descending (ties by id), all but the last are removed from kb and made
+// touched tokens of value -Inf, so that the draw skips them. false when a
+// probability is too close to the threshold to decide.
+func (f *fastState) xtcWide(kb []float64, keep func(int) bool) bool {
+	th := f.xtcTh
+	if th == 0 {
+		return true
+	}
+	zk := 0.0
+	for _, w := range kb {
+		zk += w
+	}
+	mg := 2 * f.margin()
+	if !(th >= 1e-30) || !(zk > 4*mg) {
+		return false
+	}
+	rel := 2*(2*f.delta+mg/zk) + 16*u53
+	cs := f.collect(math.Log(th*zk*(1-rel))-1e-6, math.Inf(1), true)
+	top := cs[:0]
+	for _, cd := range cs {
+		if !keep(int(cd.id)) {
+			continue
+		}
+		p := cd.w / zk
+		switch {
+		case p >= th*(1+rel):
+			top = append(top, cd)
+		case p <= th*(1-rel):
+		default:
+			return false
+		}
+	}
+	if len(top) < 2 {
+		return true
+	}
+	slices.SortFunc(top, func(a, b cand) int {
+		if c := cmp.Compare(b.x, a.x); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	sc := f.sc
+	for _, cd := range top[:len(top)-1] {
+		id := int(cd.id)
+		kb[id/blockSize] -= f.w(id)
+		sc.touch(id, f.logits)
+		sc.y[id] = negInf
+	}
+	return true
 }

@@ -42,6 +42,9 @@ func wideConfig(r *rand.Rand, v int) Config {
 		c.PresencePenalty = pick(0, 0.2, -0.5)
 		c.PenaltyWindow = []int{0, 8, 64}[r.IntN(3)]
 	}
+	if r.IntN(4) == 0 && c.Mirostat == 0 {
+		c.XTCProbability, c.XTCThreshold = pick(0.5, 1), pick(0.02, 0.1, 0.3)
+	}
 	if r.IntN(3) == 0 {
 		c.LogitBias = map[int]float64{}
 		for j := 0; j < 3; j++ {
@@ -443,4 +446,63 @@ func TestSampleFastTypicalTwoSided(t *testing.T) {
 	}
 	require.Positive(t, twoSidedDraws.Load()-two0, "no two-sided typical draw")
 	require.GreaterOrEqual(t, float64(decided), 0.8*float64(total))
+}
+
+// XTC firing after a wide truncation (top-p, min-p or typical keeping
+// thousands of tokens): its threshold at, or a few ulp to 1e-6 around, the
+// probability of the second or third most probable kept token. Sample
+// returns exactly the reference's token; the fast path decides away from
+// the ties and falls back or decides exactly at them.
+func TestSampleFastWideXTCNearTies(t *testing.T) {
+	r := rand.New(rand.NewPCG(105, 106))
+	deltas := []float64{0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-9, -1e-9, 1e-6, -1e-6}
+	fellBack, decided := 0, 0
+	for it := 0; it < 18; it++ {
+		v := 4000 + r.IntN(4000)
+		if it%3 == 0 {
+			v = 65536
+		}
+		logits := zipfLogits(r, v)
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.Temperature = []float64{0.8, 1, 1.5}[r.IntN(3)]
+		switch it % 3 {
+		case 0:
+			c.TopP = []float64{0.99, 0.999}[r.IntN(2)]
+		case 1:
+			c.MinP = 1e-5
+		default:
+			c.Typical = 0.99
+		}
+		l, err := mustNew(t, c).Process(logits, nil)
+		require.NoError(t, err)
+		p := Softmax(l)
+		ranked := survivorsByLogit(l)
+		tok := ranked[1+r.IntN(2)]
+		c.XTCProbability = 1
+		for _, d := range deltas {
+			c.XTCThreshold = p[tok] * (1 + d)
+			if c.XTCThreshold > 0.5 {
+				continue
+			}
+			s := mustNew(t, c)
+			for step := uint64(0); step < 2; step++ {
+				got, gerr := s.Sample(logits, nil, 9, step)
+				want, werr := s.sampleRef(logits, nil, 9, step, nil)
+				require.NoError(t, gerr)
+				require.NoError(t, werr)
+				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
+				_, ok := s.sampleFast(logits, nil, 9, step)
+				switch {
+				case !ok && math.Abs(d) <= 1e-12:
+					fellBack++
+				case ok && math.Abs(d) >= 1e-6:
+					decided++
+				}
+			}
+		}
+	}
+	t.Logf("fell back at the tie: %d, decided away from it: %d", fellBack, decided)
+	require.Positive(t, fellBack, "the fast path never fell back at an XTC tie")
+	require.Positive(t, decided, "the fast path never decided XTC after a wide truncation")
 }
