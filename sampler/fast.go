@@ -234,19 +234,22 @@ type fastState struct {
 	logits []float32
 	t      float64 // temperature (1 when greedy)
 	greedy bool
-	mu     float64    // Mirostat's mu
-	needP  bool       // the caller needs the drawn token's probability
-	xtcTh  float64    // XTC's threshold when it fires after a wide truncation (0: none)
-	kept   []cand     // the survivors of a dense truncation, with weights
-	ref    float64    // the largest value after the sparse stages: e_i = (y_i - ref)/T
-	m      float64    // largest processed logit
-	delta  float64    // relative error bound of a weight
-	eta    float64    // relative error bound of a mass comparison
-	z      float64    // approximate normaliser (dense weights)
-	th     [2]float64 // exponents of the dense pass's partial sums (aboveE unless moved)
-	above  [2]float64 // weight of the tokens with e >= th[j]
-	zerr   float64    // absolute error of z and of the sums from replacing touched weights
-	a      float64    // approximate sum of w*e (dense weights)
+	mu     float64 // Mirostat's mu
+	needP  bool    // the caller needs the drawn token's probability
+	xtcTh  float64 // XTC's threshold when it fires after a wide truncation (0: none)
+	// twoSided: wideCut found typical sampling's kept set two-sided (see
+	// typicalWide).
+	twoSided bool
+	kept     []cand     // the survivors of a dense truncation, with weights
+	ref      float64    // the largest value after the sparse stages: e_i = (y_i - ref)/T
+	m        float64    // largest processed logit
+	delta    float64    // relative error bound of a weight
+	eta      float64    // relative error bound of a mass comparison
+	z        float64    // approximate normaliser (dense weights)
+	th       [2]float64 // exponents of the dense pass's partial sums (aboveE unless moved)
+	above    [2]float64 // weight of the tokens with e >= th[j]
+	zerr     float64    // absolute error of z and of the sums from replacing touched weights
+	a        float64    // approximate sum of w*e (dense weights)
 }
 
 // x returns the exact processed logit of token i, as the reference computes

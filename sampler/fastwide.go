@@ -85,10 +85,15 @@ func (f *fastState) typicalWide(mass float64, seq, step uint64) (id int, ok, tri
 	if !ok {
 		return 0, false, false
 	}
-	if id, ok, tried := f.typicalTwoSided(mass, ts, seq, step); tried {
-		return id, ok, true
+	// wideCut finds out (f.twoSided) when the tokens with e >= 2*ebar
+	// hold the target: then the one-sided cut would score less than the
+	// most probable token, and the kept set is two-sided.
+	f.twoSided = false
+	id, ok, tried = f.wideCut(mass, lo, &ts, seq, step)
+	if f.twoSided {
+		return f.typicalTwoSided(mass, ts, seq, step)
 	}
-	return f.wideCut(mass, lo, &ts, seq, step)
+	return id, ok, tried
 }
 
 // twoSidedDraws counts the draws decided by typicalTwoSided (read by the
@@ -320,6 +325,14 @@ func (f *fastState) drawPred(kb []float64, keep func(int) bool, mg float64, seq,
 func (f *fastState) wideCut(p, lo float64, ts *typicalScores, seq, step uint64) (id int, ok, tried bool) {
 	z, mg := f.z, f.margin()
 	target := p * z
+	if ts != nil {
+		for j, th := range f.th {
+			if th >= 2*ts.ebar && f.above[j] >= target+2*mg {
+				f.twoSided = true // the tokens with e >= 2*ebar hold the target
+				return 0, false, false
+			}
+		}
+	}
 	if !(lo > -90) {
 		return 0, false, false
 	}
@@ -345,8 +358,12 @@ func (f *fastState) wideCut(p, lo float64, ts *typicalScores, seq, step uint64) 
 		}
 	}
 	lp := [2]tailPoint{pts[1], pts[0]}
-	if id, ok, tried := f.wideCut8(p, a, b, ts, seq, step); tried {
-		return id, ok, true
+	if ts != nil && 2*ts.ebar <= a {
+		f.twoSided = true // the tokens with e >= a hold the target
+		return 0, false, false
+	}
+	if id, ok, tried := f.wideCut8(p, a, b, ts, seq, step); tried || f.twoSided {
+		return id, ok, tried
 	}
 	found := false
 	for _, hw := range wideWidths {
@@ -714,8 +731,16 @@ func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint6
 			}
 		}
 		ths[7] = b
+		probe := pass == 0 && ts != nil && 2*ts.ebar > a && 2*ts.ebar < b
+		if probe {
+			ths[6] = 2 * ts.ebar
+		}
 		tot, ok := f.aboveK(&ths)
 		if !ok {
+			return 0, false, false
+		}
+		if probe && tot[6] >= target+2*mg {
+			f.twoSided = true
 			return 0, false, false
 		}
 		jb := -1
