@@ -35,9 +35,11 @@ import (
 //     tokens of an exact logit range holding enough weight (a prefix of
 //     the ranking), by a mass-weighted selection and a sort of the tokens
 //     above it only.
-//   - A wide top-p, typical or Mirostat truncation followed by the draw
-//     (thousands of kept tokens) is decided by moving the dense pass's
-//     partial-sum thresholds instead (see fastwide.go), and the draw after
+//   - A wide top-p, typical, min-p or Mirostat truncation followed by the
+//     draw (thousands of kept tokens), possibly with XTC between them, is
+//     decided by moving the dense pass's partial-sum thresholds instead
+//     (see fastwide.go; typical's kept set may be an interval of exponents
+//     that excludes the most probable tokens), and the draw after
 //     any dense truncation runs over the survivors' weights (drawKept)
 //     rather than an exact softmax of them, unless the caller needs the
 //     drawn token's probability (SampleState's Mirostat update).
