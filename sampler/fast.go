@@ -3,6 +3,7 @@ package sampler
 import (
 	"cmp"
 	"math"
+	mathbits "math/bits"
 	"slices"
 	"sync"
 )
@@ -106,6 +107,7 @@ type scratch struct {
 	ids      []int32
 	xs       []float64
 	sel      selBuf // buffers of the truncation stages on the candidate list
+	idBits   []uint64
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -601,7 +603,7 @@ func (f *fastState) setCands(cs []cand) {
 	for _, c := range cs {
 		sc.ids = append(sc.ids, c.id)
 	}
-	slices.Sort(sc.ids)
+	sc.idBits = sortIDs(sc.ids, len(f.logits), sc.idBits)
 	for _, id := range sc.ids {
 		sc.xs = append(sc.xs, f.x(int(id)))
 	}
@@ -1407,4 +1409,33 @@ func kthLargestF32(vals []float32, k int) float32 {
 	}
 	slices.Sort(a)
 	return a[len(a)-k]
+}
+
+// sortIDs sorts ids, token ids below v, and returns the bit set it used
+// (bits's storage): a long list of distinct ids is sorted by setting one bit
+// per id and reading the set bits in order, others by comparisons.
+func sortIDs(ids []int32, v int, bits []uint64) []uint64 {
+	nw := (v + 63) / 64
+	if len(ids) < 256 || len(ids) < nw {
+		slices.Sort(ids)
+		return bits
+	}
+	bits = slices.Grow(bits[:0], nw)[:nw]
+	clear(bits)
+	for _, id := range ids {
+		m := uint64(1) << (id & 63)
+		if bits[id>>6]&m != 0 {
+			slices.Sort(ids) // a repeated id (never on the fast path)
+			return bits
+		}
+		bits[id>>6] |= m
+	}
+	n := 0
+	for w, b := range bits {
+		for ; b != 0; b &= b - 1 {
+			ids[n] = int32(w<<6 + mathbits.TrailingZeros64(b))
+			n++
+		}
+	}
+	return bits
 }

@@ -239,3 +239,25 @@ func TestKthLargestF32(t *testing.T) {
 		require.Equal(t, sorted[n-k], kthLargestF32(vals, k), "it %d n %d k %d", it, n, k)
 	}
 }
+
+// sortIDs sorts long and short lists of distinct ids, and lists with
+// repeated ids, as slices.Sort.
+func TestSortIDs(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var bits []uint64
+	for it := 0; it < 200; it++ {
+		v := 1 + r.IntN(70000)
+		n := r.IntN(min(v, 20000) + 1)
+		ids := make([]int32, 0, n)
+		for _, i := range r.Perm(v)[:n] {
+			ids = append(ids, int32(i))
+		}
+		if it%10 == 9 && n > 1 {
+			ids[0] = ids[1]
+		}
+		want := slices.Clone(ids)
+		slices.Sort(want)
+		bits = sortIDs(ids, v, bits)
+		require.Equal(t, want, ids, "it %d v %d n %d", it, v, n)
+	}
+}

@@ -294,21 +294,13 @@ func typical(l []float64, mass float64, b *selBuf) {
 	if mass >= 1 {
 		return
 	}
-	probs := softmaxTo(b.probs, l)
+	// The largest logit and the sum of exp(x - m) in ascending index order
+	// come from the softmax, which computes them so.
+	probs, m, z := softmaxZ(b.probs, l)
 	if probs == nil {
 		return
 	}
 	b.probs = probs
-	m := math.Inf(-1)
-	for _, x := range l {
-		m = math.Max(m, x)
-	}
-	z := 0.0
-	for _, x := range l {
-		if !math.IsInf(x, -1) {
-			z += math.Exp(x - m)
-		}
-	}
 	logZ := m + math.Log(z)
 	idx := b.idx[:0]
 	ent := 0.0
