@@ -803,6 +803,10 @@ func (f *fastState) minPDense(minP float64) bool {
 // collecting the survivors.
 const minPWideCount = 2048
 
+// minPWideMaxE is the largest min-p exponent log(minP) at which minPWide
+// counts the tokens above the threshold.
+const minPWideMaxE = -6
+
 // minPWide applies min-p (the last truncation) followed by the draw when it
 // keeps many tokens, as mirostatWide: the reference keeps token i iff
 // exp(x_i - m) is at least minP within a relative 1e-14 (see minPDense),
@@ -816,7 +820,10 @@ func (f *fastState) minPWide(minP float64, seq, step uint64) (id int, ok, tried 
 	lo := math.Log(minP)
 	band := 1e-9 + 16*u53*(math.Abs(f.m)+math.Abs(f.ref)/f.t+2*maxE+200)
 	eHi, eLo := lo+band, lo-band
-	if !(eLo > -90) || !(eHi < -1e-3) {
+	// Above e = -6 a token weighs more than e^-6 (the most probable one 1):
+	// a few hundred tokens at most hold the mass of a realistic
+	// distribution there, so no scan for the count.
+	if !(eLo > -90) || !(eHi < minPWideMaxE) {
 		return 0, false, false
 	}
 	sc := f.sc
