@@ -121,6 +121,51 @@ func BenchmarkSampleV65536(b *testing.B) {
 			c.RepetitionPenalty = 1.1
 			c.PenaltyWindow = 64
 		}},
+		// Wide cuts: flat distributions (high temperature), top-p and
+		// typical masses close to 1, tiny min-p, and their combinations.
+		{"temperature_1.5", func(c *Config) { c.Temperature = 1.5 }},
+		{"temperature_2", func(c *Config) { c.Temperature = 2 }},
+		{"temperature_1.5_penalties", func(c *Config) {
+			c.Temperature = 1.5
+			c.RepetitionPenalty = 1.1
+			c.PresencePenalty = 0.2
+			c.FrequencyPenalty = 0.2
+			c.PenaltyWindow = 64
+		}},
+		{"top_p_0.999", func(c *Config) { c.TopP = 0.999 }},
+		{"top_p_0.95", func(c *Config) { c.TopP = 0.95 }},
+		{"top_p_0.99_temperature_2", func(c *Config) { c.Temperature, c.TopP = 2, 0.99 }},
+		{"top_p_0.999_temperature_1.5", func(c *Config) { c.Temperature, c.TopP = 1.5, 0.999 }},
+		{"typical_0.99_temperature_1.5", func(c *Config) { c.Temperature, c.Typical = 1.5, 0.99 }},
+		{"typical_0.999", func(c *Config) { c.Typical = 0.999 }},
+		{"top_p_0.99_typical_0.99", func(c *Config) { c.TopP, c.Typical = 0.99, 0.99 }},
+		{"top_p_0.95_typical_0.99_temperature_1.5", func(c *Config) {
+			c.Temperature, c.TopP, c.Typical = 1.5, 0.95, 0.99
+		}},
+		{"min_p_0.0001", func(c *Config) { c.MinP = 0.0001 }},
+		{"min_p_0.0001_temperature_1.5", func(c *Config) { c.Temperature, c.MinP = 1.5, 0.0001 }},
+		{"top_p_0.99_min_p_0.0001", func(c *Config) { c.TopP, c.MinP = 0.99, 0.0001 }},
+		{"min_p_0.001_typical_0.99", func(c *Config) { c.MinP, c.Typical = 0.001, 0.99 }},
+		{"top_k_1000_top_p_0.99", func(c *Config) { c.TopK, c.TopP = 1000, 0.99 }},
+		{"dry_temperature_1.5", func(c *Config) {
+			c.Temperature = 1.5
+			c.DRYMultiplier, c.DRYSequenceBreakers = 0.8, [][]int{{0}}
+		}},
+		{"xtc_top_p_0.99", func(c *Config) { c.XTCProbability, c.XTCThreshold, c.TopP = 1, 0.1, 0.99 }},
+		{"xtc_temperature_1.5", func(c *Config) { c.Temperature, c.XTCProbability, c.XTCThreshold = 1.5, 1, 0.01 }},
+		{"top_n_sigma_3_temperature_1.5", func(c *Config) { c.Temperature, c.TopNSigma = 1.5, 3 }},
+		{"mirostat_tau10_temperature_1.5", func(c *Config) { c.Temperature, c.Mirostat, c.MirostatTau = 1.5, 2, 10 }},
+		{"all_wide", func(c *Config) {
+			c.Temperature = 1.5
+			c.TopP = 0.99
+			c.MinP = 0.0001
+			c.Typical = 0.99
+			c.RepetitionPenalty = 1.1
+			c.PresencePenalty = 0.2
+			c.FrequencyPenalty = 0.2
+			c.PenaltyWindow = 64
+			c.DRYMultiplier, c.DRYSequenceBreakers = 0.8, [][]int{{0}}
+		}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) { benchSample(b, c.mut) })

@@ -119,12 +119,33 @@
 //     AVX-512, the top-p and typical brackets come from passes of a kernel
 //     that sums the weights above eight thresholds at once (the first
 //     placed above the cut's lower bound, the next spread evenly over the
-//     bracket), usually one pass and at most three.
+//     bracket), usually one pass; more while the bracket holds thousands of
+//     tokens (flat distributions, whose cut may also lie between the two
+//     default thresholds).
+//
+//   - Typical sampling of a flat distribution keeps the tokens around the
+//     mean exponent and drops the most probable ones: the weight of such an
+//     interval is the difference of the weights above two thresholds, so
+//     the eight-threshold passes bracket the cut's score with four pairs,
+//     the tokens of the two bands are ranked exactly, and the draw walks
+//     the per-block weights of the interval.
+//
+//   - A wide min-p truncation (thousands of kept tokens) keeps the tokens
+//     above a logit: one dense pass sums their per-block weights, and the
+//     draw walks them. Top-p before min-p is skipped whenever its cut
+//     provably lies below min-p's threshold.
+//
+//   - XTC firing after a wide top-p, min-p or typical truncation removes its
+//     few top tokens from the kept set's per-block weights.
+//
+//   - Top-k finds its threshold by vectorised scans at bisected distances
+//     below the maximum and a quickselect of the k-th largest logit.
 //
 // TopP and Typical themselves rank only down to the cut: a mass-weighted
 // quickselect finds a threshold whose upper set holds the required mass (with
-// a margin), and only that set is sorted and walked; the probabilities and
-// their accumulation order are those of a full sort, so the kept sets are
+// a margin), and only that set is sorted (by a stable radix sort of the keys'
+// bits when it is large) and walked; the probabilities and their
+// accumulation order are those of a full sort, so the kept sets are
 // identical, ties included.
 //
 // # Random numbers

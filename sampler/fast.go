@@ -3,6 +3,7 @@ package sampler
 import (
 	"cmp"
 	"math"
+	mathbits "math/bits"
 	"slices"
 	"sync"
 )
@@ -35,9 +36,11 @@ import (
 //     tokens of an exact logit range holding enough weight (a prefix of
 //     the ranking), by a mass-weighted selection and a sort of the tokens
 //     above it only.
-//   - A wide top-p, typical or Mirostat truncation followed by the draw
-//     (thousands of kept tokens) is decided by moving the dense pass's
-//     partial-sum thresholds instead (see fastwide.go), and the draw after
+//   - A wide top-p, typical, min-p or Mirostat truncation followed by the
+//     draw (thousands of kept tokens), possibly with XTC between them, is
+//     decided by moving the dense pass's partial-sum thresholds instead
+//     (see fastwide.go; typical's kept set may be an interval of exponents
+//     that excludes the most probable tokens), and the draw after
 //     any dense truncation runs over the survivors' weights (drawKept)
 //     rather than an exact softmax of them, unless the caller needs the
 //     drawn token's probability (SampleState's Mirostat update).
@@ -104,6 +107,7 @@ type scratch struct {
 	ids      []int32
 	xs       []float64
 	sel      selBuf // buffers of the truncation stages on the candidate list
+	idBits   []uint64
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -234,18 +238,22 @@ type fastState struct {
 	logits []float32
 	t      float64 // temperature (1 when greedy)
 	greedy bool
-	mu     float64    // Mirostat's mu
-	needP  bool       // the caller needs the drawn token's probability
-	kept   []cand     // the survivors of a dense truncation, with weights
-	ref    float64    // the largest value after the sparse stages: e_i = (y_i - ref)/T
-	m      float64    // largest processed logit
-	delta  float64    // relative error bound of a weight
-	eta    float64    // relative error bound of a mass comparison
-	z      float64    // approximate normaliser (dense weights)
-	th     [2]float64 // exponents of the dense pass's partial sums (aboveE unless moved)
-	above  [2]float64 // weight of the tokens with e >= th[j]
-	zerr   float64    // absolute error of z and of the sums from replacing touched weights
-	a      float64    // approximate sum of w*e (dense weights)
+	mu     float64 // Mirostat's mu
+	needP  bool    // the caller needs the drawn token's probability
+	xtcTh  float64 // XTC's threshold when it fires after a wide truncation (0: none)
+	// twoSided: wideCut found typical sampling's kept set two-sided (see
+	// typicalWide).
+	twoSided bool
+	kept     []cand     // the survivors of a dense truncation, with weights
+	ref      float64    // the largest value after the sparse stages: e_i = (y_i - ref)/T
+	m        float64    // largest processed logit
+	delta    float64    // relative error bound of a weight
+	eta      float64    // relative error bound of a mass comparison
+	z        float64    // approximate normaliser (dense weights)
+	th       [2]float64 // exponents of the dense pass's partial sums (aboveE unless moved)
+	above    [2]float64 // weight of the tokens with e >= th[j]
+	zerr     float64    // absolute error of z and of the sums from replacing touched weights
+	a        float64    // approximate sum of w*e (dense weights)
 }
 
 // x returns the exact processed logit of token i, as the reference computes
@@ -445,6 +453,10 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 	}
 	if len(stages) == 0 || stages[0] != StageMinP {
 		f.th = aboveE
+		if len(stages) >= 2 && stages[0] == StageTopP && stages[1] == StageMinP {
+			// The weight above min-p's threshold (see below).
+			f.th[1] = min(aboveE[1], math.Log(c.MinP)-2e-3)
+		}
 		if !f.densePass() {
 			return 0, 0, false
 		}
@@ -476,20 +488,31 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 		id, ok := f.drawDense(seq, step)
 		return id, 0, ok
 	}
-	// Top-p followed by min-p: when the tokens above aboveE[1] hold less
+	// Top-p followed by min-p: when the tokens above f.th[1] hold less
 	// than p*Z, top-p's cut lies below it and top-p keeps every token above
 	// it; if min-p keeps only such tokens (its threshold on w/w_max does
 	// not depend on the normaliser, see minPDense), top-p changes nothing
 	// min-p keeps.
-	if len(stages) >= 2 && stages[0] == StageTopP && stages[1] == StageMinP && f.th == aboveE &&
-		math.Log(c.MinP) > aboveE[1]+1e-3 && f.above[1] < c.TopP*f.z-2*f.margin() {
+	if len(stages) >= 2 && stages[0] == StageTopP && stages[1] == StageMinP && f.th[0] == aboveE[0] &&
+		math.Log(c.MinP) > f.th[1]+1e-3 && f.above[1] < c.TopP*f.z-2*f.margin() {
 		stages = stages[1:]
+	}
+	// XTC firing after a wide truncation (the last stages) removes a few
+	// top tokens from its kept set before the draw (see xtcWide).
+	wideLast := len(stages) == 1
+	if len(stages) == 2 && stages[1] == StageXTC && !greedy && stages[0] != stageMirostat {
+		wideLast, f.xtcTh = true, c.XTCThreshold
 	}
 	switch stages[0] {
 	case StageMinP:
+		if wideLast && !greedy {
+			if id, ok, tried := f.minPWide(c.MinP, seq, step); tried {
+				return id, 0, ok
+			}
+		}
 		ok = f.minPDense(c.MinP)
 	case StageTopP:
-		if len(stages) == 1 && !greedy {
+		if wideLast && !greedy {
 			if lo, ok := f.tailBound(1 - c.TopP); ok {
 				if id, ok, tried := f.topPWide(c.TopP, lo, seq, step); tried {
 					return id, 0, ok
@@ -498,7 +521,7 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 		}
 		ok = f.topPDense(c.TopP)
 	case StageTypical:
-		if len(stages) == 1 && !greedy {
+		if wideLast && !greedy {
 			if id, ok, tried := f.typicalWide(c.Typical, seq, step); tried {
 				return id, 0, ok
 			}
@@ -514,6 +537,7 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 	default:
 		ok = false
 	}
+	f.xtcTh = 0
 	if !ok {
 		return 0, 0, false
 	}
@@ -579,7 +603,7 @@ func (f *fastState) setCands(cs []cand) {
 	for _, c := range cs {
 		sc.ids = append(sc.ids, c.id)
 	}
-	slices.Sort(sc.ids)
+	sc.idBits = sortIDs(sc.ids, len(f.logits), sc.idBits)
 	for _, id := range sc.ids {
 		sc.xs = append(sc.xs, f.x(int(id)))
 	}
@@ -594,29 +618,57 @@ func (f *fastState) topKDense(k int) bool {
 	if nan || mx > math.MaxFloat32 {
 		return false
 	}
-	// The untouched logits within d of the maximum, d widened until there
-	// are at least k of them (or every finite one is taken).
+	// The untouched logits within d of the maximum, d doubled until there
+	// are at least k of them (or every finite one is taken), then bisected
+	// while there are many more than k (a few vectorised scans are cheaper
+	// than ranking tens of thousands of logits).
 	idx := sc.kidx[:0]
 	if mx > float32(math.Inf(-1)) {
-		for d := float32(8); ; d *= 4 {
-			th := mx - d
+		// scan collects the logits >= mx - d and returns the number of
+		// untouched ones among them.
+		th := float32(0)
+		scan := func(d float32) (int, bool) {
+			th = mx - d
 			all := d > 1e30 || th < -math.MaxFloat32
 			if all {
 				th = -math.MaxFloat32
 			}
 			idx = geIndices(f.logits, th, idx[:0])
-			n := 0
-			for _, i := range idx {
-				if stamp[i] != gen {
-					idx[n] = i
-					n++
+			n := len(idx)
+			for _, t := range sc.touched {
+				if f.logits[t] >= th {
+					n--
 				}
 			}
-			idx = idx[:n]
-			if len(idx) >= k || all {
+			return n, all
+		}
+		dlo := float32(0)
+		for d := float32(8); ; d = nextWidth(d) {
+			n, all := scan(d)
+			if all || n >= k {
+				for it := 0; it < 8 && n > 4*k+64 && d-dlo > 1e-3*d; it++ {
+					dm := dlo + (d-dlo)/2
+					if m, _ := scan(dm); m >= k {
+						d, n = dm, m
+					} else {
+						dlo = dm
+					}
+				}
+				if mx-d != th {
+					scan(d)
+				}
 				break
 			}
+			dlo = d
 		}
+		n := 0
+		for _, i := range idx {
+			if stamp[i] != gen {
+				idx[n] = i
+				n++
+			}
+		}
+		idx = idx[:n]
 	}
 	sc.kidx = idx
 	// Candidates: untouched logits >= the k-th largest untouched one (all
@@ -628,8 +680,7 @@ func (f *fastState) topKDense(k int) bool {
 		for _, i := range idx {
 			vals = append(vals, f.logits[i])
 		}
-		slices.Sort(vals)
-		raw = vals[len(vals)-k]
+		raw = kthLargestF32(vals, k)
 		sc.heap = vals
 	}
 	cs := sc.cands[:0]
@@ -745,6 +796,63 @@ func (f *fastState) minPDense(minP float64) bool {
 	}
 	f.setCands(cs[:n])
 	return true
+}
+
+// minPWideCount is the number of tokens at or above min-p's threshold from
+// which minPWide draws over the dense pass's per-block sums rather than
+// collecting the survivors.
+const minPWideCount = 2048
+
+// minPWideMaxE is the largest min-p exponent log(minP) at which minPWide
+// counts the tokens above the threshold.
+const minPWideMaxE = -6
+
+// minPWide applies min-p (the last truncation) followed by the draw when it
+// keeps many tokens, as mirostatWide: the reference keeps token i iff
+// exp(x_i - m) is at least minP within a relative 1e-14 (see minPDense),
+// so the tokens of exponent e >= eHi are kept and those below eLo dropped,
+// the band [eLo, eHi) covering that and the difference between e and
+// x_i - m; when no token lies in the band, one dense pass gives the
+// per-block weights above eHi and the draw runs over them (drawAbove).
+// tried is false when it does not apply (few kept tokens, a token in the
+// band): minPDense decides.
+func (f *fastState) minPWide(minP float64, seq, step uint64) (id int, ok, tried bool) {
+	lo := math.Log(minP)
+	band := 1e-9 + 16*u53*(math.Abs(f.m)+math.Abs(f.ref)/f.t+2*maxE+200)
+	eHi, eLo := lo+band, lo-band
+	// Above e = -6 a token weighs more than e^-6 (the most probable one 1):
+	// a few hundred tokens at most hold the mass of a realistic
+	// distribution there, so no scan for the count.
+	if !(eLo > -90) || !(eHi < minPWideMaxE) {
+		return 0, false, false
+	}
+	sc := f.sc
+	rlo := roundDown32(f.ref + f.t*(eLo-eSlack))
+	sc.kidx = geIndices(f.logits, rlo, sc.kidx[:0])
+	if len(sc.kidx) < minPWideCount {
+		return 0, false, false
+	}
+	if len(f.bracket(eLo, eHi)) > 0 {
+		return 0, false, false
+	}
+	f.th = [2]float64{eHi, eLo}
+	if !f.densePass() || !(f.above[0] > 0) {
+		return 0, false, true
+	}
+	nb := len(sc.blocks)
+	kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
+	for b := range kb {
+		kb[b] = sc.babove[b][0]
+	}
+	sc.kblocks = kb
+	if !f.xtcWide(kb, func(i int) bool { return f.e(i) >= eHi && f.x(i) > negInf }) {
+		return 0, false, true
+	}
+	id, ok = f.drawAbove(kb, cand{}, false, eHi, seq, step)
+	if ok {
+		wideDraws.Add(1)
+	}
+	return id, ok, true
 }
 
 // maxE caps the weight exponents e_i = (y_i - ref)/T of the dense pass.
@@ -1257,4 +1365,84 @@ func (f *fastState) finishSparse(stages []Stage, seq, step uint64) (int, float64
 		return 0, 0, false
 	}
 	return int(sc.ids[j]), p[j], true
+}
+
+// nextWidth is the next distance below the maximum that topKDense scans
+// from: doubled, and beyond 1024 (far below any realistic logit spread)
+// multiplied by 2^16, so that reaching every finite logit takes few scans.
+func nextWidth(d float32) float32 {
+	if d >= 1024 {
+		return d * 65536
+	}
+	return d * 2
+}
+
+// kthLargestF32 returns the k-th largest value of vals (1 <= k <=
+// len(vals); no NaN), which it permutes: a quickselect with a
+// median-of-three pivot and a three-way partition, falling back to a sort
+// when it makes little progress.
+func kthLargestF32(vals []float32, k int) float32 {
+	a := vals
+	for rounds := 0; len(a) > 32; rounds++ {
+		if rounds > 64 {
+			break
+		}
+		x0, x1, x2 := a[0], a[len(a)/2], a[len(a)-1]
+		pv := max(min(x0, x1), min(max(x0, x1), x2))
+		// a[:gt] > pv, a[gt:i] == pv, a[lt:] < pv after the loop.
+		gt, i, lt := 0, 0, len(a)
+		for i < lt {
+			switch x := a[i]; {
+			case x > pv:
+				a[gt], a[i] = a[i], a[gt]
+				gt++
+				i++
+			case x < pv:
+				lt--
+				a[i], a[lt] = a[lt], a[i]
+			default:
+				i++
+			}
+		}
+		switch {
+		case k <= gt:
+			a = a[:gt]
+		case k <= lt:
+			return pv
+		default:
+			a = a[lt:]
+			k -= lt
+		}
+	}
+	slices.Sort(a)
+	return a[len(a)-k]
+}
+
+// sortIDs sorts ids, token ids below v, and returns the bit set it used
+// (bits's storage): a long list of distinct ids is sorted by setting one bit
+// per id and reading the set bits in order, others by comparisons.
+func sortIDs(ids []int32, v int, bits []uint64) []uint64 {
+	nw := (v + 63) / 64
+	if len(ids) < 256 || len(ids) < nw {
+		slices.Sort(ids)
+		return bits
+	}
+	bits = slices.Grow(bits[:0], nw)[:nw]
+	clear(bits)
+	for _, id := range ids {
+		m := uint64(1) << (id & 63)
+		if bits[id>>6]&m != 0 {
+			slices.Sort(ids) // a repeated id (never on the fast path)
+			return bits
+		}
+		bits[id>>6] |= m
+	}
+	n := 0
+	for w, b := range bits {
+		for ; b != 0; b &= b - 1 {
+			ids[n] = int32(w<<6 + mathbits.TrailingZeros64(b))
+			n++
+		}
+	}
+	return bits
 }

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // propLogits32 returns random float32 logits of one of several shapes:
@@ -46,7 +49,7 @@ func randConfig(r *rand.Rand, v int) Config {
 	c.Seed = r.Uint64()
 	pick := func(xs ...float64) float64 { return xs[r.IntN(len(xs))] }
 	c.Temperature = pick(0, 0.05, 0.3, 0.7, 1, 1, 1.5)
-	c.TopK = []int{0, 0, 1, 2, 5, 40, v, v + 3}[r.IntN(8)]
+	c.TopK = []int{0, 0, 1, 2, 5, 40, v, v + 3, 1000, v / 3}[r.IntN(10)]
 	c.TopP = pick(1, 1, 0.1, 0.5, 0.9, 0.95, 0.999, r.Float64()*0.98+0.01)
 	c.MinP = pick(0, 0, 0.01, 0.05, 0.3, 1, r.Float64())
 	c.Typical = pick(1, 1, 0.2, 0.5, 0.9, 0.95, r.Float64()*0.98+0.01)
@@ -207,5 +210,54 @@ func TestSampleFastWorldVocab(t *testing.T) {
 				t.Fatalf("%s step %d: fast path (%d, decided %v), reference %d", name, step, id, ok, want)
 			}
 		}
+	}
+}
+
+// kthLargestF32 equals the k-th value of a descending sort, on random
+// values with and without ties.
+func TestKthLargestF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for it := 0; it < 2000; it++ {
+		n := 1 + r.IntN(3000)
+		vals := make([]float32, n)
+		for i := range vals {
+			switch it % 3 {
+			case 0:
+				vals[i] = float32(r.NormFloat64())
+			case 1:
+				vals[i] = float32(r.IntN(7))
+			default:
+				vals[i] = float32(math.Inf(-1))
+				if r.IntN(2) == 0 {
+					vals[i] = float32(r.ExpFloat64())
+				}
+			}
+		}
+		k := 1 + r.IntN(n)
+		sorted := append([]float32(nil), vals...)
+		slices.Sort(sorted)
+		require.Equal(t, sorted[n-k], kthLargestF32(vals, k), "it %d n %d k %d", it, n, k)
+	}
+}
+
+// sortIDs sorts long and short lists of distinct ids, and lists with
+// repeated ids, as slices.Sort.
+func TestSortIDs(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var bits []uint64
+	for it := 0; it < 200; it++ {
+		v := 1 + r.IntN(70000)
+		n := r.IntN(min(v, 20000) + 1)
+		ids := make([]int32, 0, n)
+		for _, i := range r.Perm(v)[:n] {
+			ids = append(ids, int32(i))
+		}
+		if it%10 == 9 && n > 1 {
+			ids[0] = ids[1]
+		}
+		want := slices.Clone(ids)
+		slices.Sort(want)
+		bits = sortIDs(ids, v, bits)
+		require.Equal(t, want, ids, "it %d v %d n %d", it, v, n)
 	}
 }

@@ -1,6 +1,7 @@
 package sampler
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sync/atomic"
@@ -48,6 +49,11 @@ func nextCut(pts []tailPoint, tail float64) (float64, bool) {
 	return 0, false
 }
 
+// wideMinTokens is the least number of tokens between the dense pass's two
+// thresholds for which a cut between them is bracketed by wideCut rather
+// than found among the collected tokens.
+const wideMinTokens = 1000
+
 // wideWidths are the half-widths of the threshold pairs tried around the
 // estimated cut, one dense pass each.
 var wideWidths = [...]float64{0.5, 0.15, 0.04, 0.02}
@@ -79,14 +85,255 @@ func (f *fastState) typicalWide(mass float64, seq, step uint64) (id int, ok, tri
 	if !ok {
 		return 0, false, false
 	}
-	return f.wideCut(mass, lo, &ts, seq, step)
+	// wideCut finds out (f.twoSided) when the tokens with e >= 2*ebar
+	// hold the target: then the one-sided cut would score less than the
+	// most probable token, and the kept set is two-sided.
+	f.twoSided = false
+	id, ok, tried = f.wideCut(mass, lo, &ts, seq, step)
+	if f.twoSided {
+		return f.typicalTwoSided(mass, ts, seq, step)
+	}
+	return id, ok, tried
+}
+
+// twoSidedDraws counts the draws decided by typicalTwoSided (read by the
+// tests).
+var twoSidedDraws atomic.Uint64
+
+// typicalTwoSided decides typical sampling with the given mass followed by
+// the draw when its kept set excludes the most probable tokens (a flat
+// distribution, whose mean exponent ebar lies far below 0): the kept set is
+// then the tokens of score |e - ebar| up to the cut's, an interval of
+// exponents around ebar. The weight M(s) of the tokens with ebar - s <= e <
+// ebar + s is the difference of the weights above two thresholds, so
+// eight-threshold passes bracket the cut's score in [sa, sb) (M(sa) below
+// the target, M(sb) above, with the margin of a difference of two sums);
+// the tokens of the two bands between them are ranked exactly by score, and
+// the draw walks the per-block weights of the inner interval plus the kept
+// band tokens. tried is false when the kept set may hold the most probable
+// token (M(-ebar) does not reach the target: wideCut decides) or without
+// the AVX-512 kernel.
+func (f *fastState) typicalTwoSided(mass float64, ts typicalScores, seq, step uint64) (id int, ok, tried bool) {
+	ebar := ts.ebar
+	z, mg := f.z, f.margin()
+	target, mg2 := mass*z, 2*mg
+	if !(ebar < -0.5) || !(2*ebar > -90) {
+		return 0, false, false
+	}
+	// The tokens with e >= 2*ebar, which hold M(-ebar), weigh at most
+	// above[j] when th[j] <= 2*ebar.
+	for j, th := range f.th {
+		if th <= 2*ebar && f.above[j] < target+2*mg2 {
+			return 0, false, false
+		}
+	}
+	sa, sb := 0.0, -ebar
+	ma, mb := 0.0, math.NaN()
+	var ths [8]float64
+	var ss [4]float64
+	for pass := 0; pass < wideMaxPasses; pass++ {
+		if pass == 0 {
+			ss = [4]float64{0.55 * sb, 0.7 * sb, 0.85 * sb, sb}
+		} else {
+			ss = [4]float64{sa, sa + (sb-sa)/4, sa + (sb-sa)/2, sa + 3*(sb-sa)/4}
+		}
+		for j, s := range ss {
+			ths[2*j], ths[2*j+1] = ebar-s, ebar+s
+		}
+		tot, ok := f.aboveK(&ths)
+		if !ok {
+			return 0, false, pass > 0
+		}
+		ja := -1 // the pair of sa in this pass
+		if pass > 0 {
+			ja = 0
+		}
+		for j, s := range ss {
+			m := tot[2*j] - tot[2*j+1]
+			switch {
+			case m >= target+2*mg2:
+				if s <= sb {
+					sb, mb = s, m
+				}
+			case m < target-2*mg2:
+				if s >= sa && s > 0 {
+					sa, ma, ja = s, m, j
+				}
+			}
+		}
+		if pass == 0 && !(mb == mb) {
+			// M(-ebar) is not above the target. When the most probable
+			// tokens (e = 0, score -ebar, the only ones with e >= 0) bring
+			// the mass of the tokens with e >= 2*ebar above it, they are
+			// the cut.
+			if tot[6]-tot[7] < target-2*mg2 && tot[6] >= target+2*mg2 {
+				return f.typicalTopCut(ts, seq, step)
+			}
+			return 0, false, false
+		}
+		if !(sa < sb) {
+			return 0, false, true
+		}
+		// The band tokens weigh at least e^(ebar-sb) each.
+		if sb-sa <= wideMaxWidth+1e-9 && mb-ma <= wideMaxBracket*math.Exp(ebar-sb) && (ja >= 0 || sa == 0) {
+			sc := f.sc
+			nb := len(sc.blocks)
+			kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
+			for b := range kb {
+				kb[b] = 0
+				if ja >= 0 {
+					kb[b] = sc.bk8[b][2*ja] - sc.bk8[b][2*ja+1]
+				}
+			}
+			sc.kblocks = kb
+			return f.twoSidedFinish(target, ma, sa, sb, ts, kb, seq, step)
+		}
+	}
+	return 0, false, true
+}
+
+// typicalTopCut finishes typicalTwoSided when the most probable tokens
+// are the cut (after the first pass, whose pair 3 is the thresholds 2*ebar
+// and 0): the kept set is the tokens whose score is at most theirs, -ebar,
+// that is with e >= 2*ebar, unless a token of another logit lies within the
+// scores' error of that score.
+func (f *fastState) typicalTopCut(ts typicalScores, seq, step uint64) (id int, ok, tried bool) {
+	ebar := ts.ebar
+	sTop := math.Abs(f.m - f.m - ebar)
+	gap := 16*u53*(2*math.Abs(f.m)+2*maxE+200) + 4*ts.sigma + 1e-300
+	cs := f.bracketTo(f.sc.cands[:0], 2*ebar-gap, 2*ebar+gap)
+	cs = f.bracketTo(cs, -gap, 0)
+	for _, o := range cs {
+		if o.x != f.m {
+			return 0, false, true
+		}
+	}
+	sc := f.sc
+	nb := len(sc.blocks)
+	kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
+	for b := range kb {
+		kb[b] = sc.bk8[b][6]
+	}
+	sc.kblocks = kb
+	keep := func(i int) bool {
+		x := f.x(i)
+		return x > negInf && (math.Abs(x-f.m-ebar) <= sTop || x == f.m)
+	}
+	if !f.xtcWide(kb, keep) {
+		return 0, false, true
+	}
+	id, ok = f.drawPred(kb, keep, 2*f.margin(), seq, step)
+	if ok {
+		twoSidedDraws.Add(1)
+	}
+	return id, ok, true
+}
+
+// twoSidedFinish ranks the band tokens of typicalTwoSided's bracket [sa,
+// sb) by score, checks that the cut is decided within the margins, adds the
+// kept band tokens to the inner interval's per-block weights kb (inner
+// weight ma) and draws.
+func (f *fastState) twoSidedFinish(target, ma, sa, sb float64, ts typicalScores, kb []float64, seq, step uint64) (id int, ok, tried bool) {
+	ebar := ts.ebar
+	mg2 := 2 * f.margin()
+	cs := f.bracketTo(f.sc.cands[:0], ebar-sb, ebar-sa)
+	cs = f.bracketTo(cs, ebar+sa, ebar+sb)
+	for j := range cs {
+		cs[j].s = math.Abs(cs[j].x - f.m - ebar)
+		cs[j].k = -cs[j].s
+	}
+	j, before, found := crossSelect(cs, target-ma)
+	if !found {
+		return 0, false, true
+	}
+	c := cs[j]
+	before += ma
+	if !(before < target-mg2 && before+c.w >= target+mg2) {
+		return 0, false, true
+	}
+	// Every inner token must rank before c and every token outside the
+	// bands after it: c's score away from sa and sb by the rounding of e
+	// against x - m and twice the scores' error bound.
+	gap := 16*u53*(math.Abs(f.m)+math.Abs(c.x)+2*maxE+200) + 4*ts.sigma + 1e-300
+	if !(c.s > sa+gap && c.s < sb-gap) {
+		return 0, false, true
+	}
+	// Every band token whose score could be on the other side of c's in
+	// the reference must tie with c exactly (same logit).
+	for _, o := range cs {
+		if o.x != c.x && math.Abs(o.s-c.s) <= 2*ts.sigma {
+			return 0, false, true
+		}
+	}
+	for _, o := range cs {
+		if o.s <= c.s || o.x == c.x {
+			kb[int(o.id)/blockSize] += o.w
+		}
+	}
+	keep := func(i int) bool {
+		x := f.x(i)
+		return x > negInf && (math.Abs(x-f.m-ebar) <= c.s || x == c.x)
+	}
+	if !f.xtcWide(kb, keep) {
+		return 0, false, true
+	}
+	id, ok = f.drawPred(kb, keep, mg2, seq, step)
+	if ok {
+		twoSidedDraws.Add(1)
+	}
+	return id, ok, true
+}
+
+// drawPred is drawAbove over the tokens i with keep(i), whose per-block
+// weights are kb, with the margin mg.
+func (f *fastState) drawPred(kb []float64, keep func(int) bool, mg float64, seq, step uint64) (int, bool) {
+	zk := 0.0
+	for _, w := range kb {
+		zk += w
+	}
+	u := Uniform(f.s.cfg.Seed, seq, step)
+	target := u * zk
+	if !(zk > 2*mg) {
+		return 0, false
+	}
+	cum := 0.0
+	for b, bs := range kb {
+		if cum+bs <= target-mg {
+			cum += bs
+			continue
+		}
+		end := min((b+1)*blockSize, len(f.logits))
+		for i := b * blockSize; i < end; i++ {
+			if !keep(i) {
+				continue
+			}
+			wi := f.w(i)
+			if cum+wi > target {
+				if cum >= target-mg || cum+wi <= target+mg {
+					return 0, false
+				}
+				return i, true
+			}
+			cum += wi
+		}
+		return 0, false // the block sum and its elements disagree: too close
+	}
+	return 0, false
 }
 
 // wideCut is topPWide, or typicalWide when ts is not nil.
 func (f *fastState) wideCut(p, lo float64, ts *typicalScores, seq, step uint64) (id int, ok, tried bool) {
 	z, mg := f.z, f.margin()
 	target := p * z
-	if !(f.above[1] < target-2*mg) || !(lo > -90) {
+	if ts != nil {
+		for j, th := range f.th {
+			if th >= 2*ts.ebar && f.above[j] >= target+2*mg {
+				f.twoSided = true // the tokens with e >= 2*ebar hold the target
+				return 0, false, false
+			}
+		}
+	}
+	if !(lo > -90) {
 		return 0, false, false
 	}
 	var ptsBuf [2 + 2*len(wideWidths)]tailPoint
@@ -96,9 +343,27 @@ func (f *fastState) wideCut(p, lo float64, ts *typicalScores, seq, step uint64) 
 	// those above b less (both with the margin). bj is the index of b among
 	// the last pass's thresholds (-1: an earlier pass).
 	a, b, bj := lo, f.th[1], -1
+	if !(f.above[1] < target-2*mg) {
+		// The cut lies between the two thresholds (a flat distribution,
+		// whose tokens mostly lie above th[1]): bracketed when the tokens
+		// between them are many (each weighs at most e^th[0]), otherwise
+		// topPDense collects them.
+		if !(f.above[1] >= target+2*mg) || !(f.above[0] < target-2*mg) ||
+			!(f.above[1]-f.above[0] > wideMinTokens*math.Exp(f.th[0])) {
+			return 0, false, false
+		}
+		a, b = max(a, f.th[1]), f.th[0]
+		if !(a < b) {
+			return 0, false, false
+		}
+	}
 	lp := [2]tailPoint{pts[1], pts[0]}
-	if id, ok, tried := f.wideCut8(p, a, b, ts, seq, step); tried {
-		return id, ok, true
+	if ts != nil && 2*ts.ebar <= a {
+		f.twoSided = true // the tokens with e >= a hold the target
+		return 0, false, false
+	}
+	if id, ok, tried := f.wideCut8(p, a, b, ts, seq, step); tried || f.twoSided {
+		return id, ok, tried
 	}
 	found := false
 	for _, hw := range wideWidths {
@@ -215,6 +480,13 @@ func (f *fastState) wideFinish(p, a, b, above float64, kb []float64, ts *typical
 			kb[int(o.id)/blockSize] += o.w
 		}
 	}
+	keep := func(i int) bool {
+		x := f.x(i)
+		return x > negInf && (x > c.x || (x == c.x && (ties || i <= int(c.id))))
+	}
+	if !f.xtcWide(kb, keep) {
+		return 0, false, true
+	}
 	id, ok = f.drawAbove(kb, c, ties, math.NaN(), seq, step)
 	if ok {
 		wideDraws.Add(1)
@@ -227,7 +499,10 @@ func (c cand) e(f *fastState) float64 { return f.e(int(c.id)) }
 
 // bracket returns the finite tokens with exponent e (as the dense pass
 // computes it) in [lo, hi), with their exact logits and weights.
-func (f *fastState) bracket(lo, hi float64) []cand {
+func (f *fastState) bracket(lo, hi float64) []cand { return f.bracketTo(f.sc.cands[:0], lo, hi) }
+
+// bracketTo is bracket appending to cs (in sc.cands's storage).
+func (f *fastState) bracketTo(cs []cand, lo, hi float64) []cand {
 	sc := f.sc
 	gen, stamp := sc.gen, sc.stamp[:len(f.logits)]
 	// Every untouched token with lo <= e < hi has a float32 logit in [rlo,
@@ -235,7 +510,7 @@ func (f *fastState) bracket(lo, hi float64) []cand {
 	rlo := roundDown32(f.ref + f.t*(lo-eSlack))
 	rhi := roundUp32(f.ref + f.t*(hi+eSlack))
 	sc.kidx = rangeIndices(f.logits, rlo, rhi, sc.kidx[:0])
-	cs := sc.cands[:0]
+	n0 := len(cs)
 	for _, i := range sc.kidx {
 		if stamp[i] != gen {
 			if e := f.e(int(i)); e >= lo && e < hi {
@@ -250,7 +525,7 @@ func (f *fastState) bracket(lo, hi float64) []cand {
 			}
 		}
 	}
-	for j := range cs {
+	for j := n0; j < len(cs); j++ {
 		id := int(cs[j].id)
 		cs[j].x = f.x(id)
 		cs[j].w = f.w(id)
@@ -424,6 +699,14 @@ func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
 // units above it.
 var wideOffsets = [7]float64{1.0, 1.15, 1.3, 1.45, 1.6, 2.0, 2.6}
 
+// wideMaxPasses is the most eight-threshold passes of wideCut8;
+// wideMaxBracket the most tokens (bounded from the bracket's weight) it
+// ranks exactly, more passes narrowing a bracket of a flat distribution.
+const (
+	wideMaxPasses  = 5
+	wideMaxBracket = 3000
+)
+
 // wideMaxWidth is the widest bracket (in exponent) whose tokens are ranked
 // exactly.
 const wideMaxWidth = 0.15
@@ -438,7 +721,8 @@ const wideMaxWidth = 0.15
 func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint64) (id int, ok, tried bool) {
 	target, mg := p*f.z, f.margin()
 	var ths [8]float64
-	for pass := 0; pass < 3; pass++ {
+	totA := math.Inf(1) // the weight above a (unknown until a pass moves a)
+	for pass := 0; pass < wideMaxPasses; pass++ {
 		for j := range wideOffsets {
 			if pass == 0 {
 				ths[j] = min(a+wideOffsets[j], b)
@@ -447,15 +731,25 @@ func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint6
 			}
 		}
 		ths[7] = b
+		probe := pass == 0 && ts != nil && 2*ts.ebar > a && 2*ts.ebar < b
+		if probe {
+			ths[6] = 2 * ts.ebar
+		}
 		tot, ok := f.aboveK(&ths)
 		if !ok {
+			return 0, false, false
+		}
+		if probe && tot[6] >= target+2*mg {
+			f.twoSided = true
 			return 0, false, false
 		}
 		jb := -1
 		for j, th := range ths {
 			switch {
 			case tot[j] >= target+2*mg:
-				a = max(a, th)
+				if th > a {
+					a, totA = th, tot[j]
+				}
 			case tot[j] < target-2*mg && th <= b:
 				b, jb = th, j
 			}
@@ -463,7 +757,9 @@ func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint6
 		if jb < 0 || !(a < b) {
 			return 0, false, false
 		}
-		if b-a <= wideMaxWidth+1e-9 {
+		// The bracket's tokens weigh at least e^a each: at most
+		// (totA - tot[jb])/e^a of them are ranked.
+		if b-a <= wideMaxWidth+1e-9 && totA-tot[jb] <= wideMaxBracket*math.Exp(a) {
 			sc := f.sc
 			nb := len(sc.blocks)
 			kb := slices.Grow(sc.kblocks[:0], nb)[:nb]
@@ -479,4 +775,60 @@ func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint6
 		}
 	}
 	return 0, false, false
+}
+
+// xtcWide applies XTC with threshold f.xtcTh (0: none), firing at this
+// step, to the kept set of a wide truncation: the tokens i with keep(i),
+// whose per-block weights are kb. As xtcDense, with the kept set's total
+// weight as normaliser (kb's sums err by at most twice the dense pass's
+// margin): the kept tokens of probability >= the threshold, ranked by logit
+// descending (ties by id), all but the last are removed from kb and made
+// touched tokens of value -Inf, so that the draw skips them. false when a
+// probability is too close to the threshold to decide.
+func (f *fastState) xtcWide(kb []float64, keep func(int) bool) bool {
+	th := f.xtcTh
+	if th == 0 {
+		return true
+	}
+	zk := 0.0
+	for _, w := range kb {
+		zk += w
+	}
+	mg := 2 * f.margin()
+	if !(th >= 1e-30) || !(zk > 4*mg) {
+		return false
+	}
+	rel := 2*(2*f.delta+mg/zk) + 16*u53
+	cs := f.collect(math.Log(th*zk*(1-rel))-1e-6, math.Inf(1), true)
+	top := cs[:0]
+	for _, cd := range cs {
+		if !keep(int(cd.id)) {
+			continue
+		}
+		p := cd.w / zk
+		switch {
+		case p >= th*(1+rel):
+			top = append(top, cd)
+		case p <= th*(1-rel):
+		default:
+			return false
+		}
+	}
+	if len(top) < 2 {
+		return true
+	}
+	slices.SortFunc(top, func(a, b cand) int {
+		if c := cmp.Compare(b.x, a.x); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	sc := f.sc
+	for _, cd := range top[:len(top)-1] {
+		id := int(cd.id)
+		kb[id/blockSize] -= f.w(id)
+		sc.touch(id, f.logits)
+		sc.y[id] = negInf
+	}
+	return true
 }

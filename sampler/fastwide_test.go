@@ -15,8 +15,14 @@ func wideConfig(r *rand.Rand, v int) Config {
 	c := DefaultConfig()
 	c.Seed = r.Uint64()
 	pick := func(xs ...float64) float64 { return xs[r.IntN(len(xs))] }
-	c.Temperature = pick(0.3, 0.8, 1, 1, 1.5)
-	switch r.IntN(6) {
+	c.Temperature = pick(0.3, 0.8, 1, 1, 1.5, 2)
+	switch r.IntN(9) {
+	case 6:
+		c.MinP = pick(1e-3, 1e-4, 1e-5)
+	case 7:
+		c.TopK, c.TopP = []int{1000, 3000}[r.IntN(2)], pick(0.99, 0.999)
+	case 8:
+		c.TopP, c.MinP, c.Typical = 0.99, pick(1e-4, 1e-5), pick(1, 0.99)
 	case 0:
 		c.TopP = pick(0.98, 0.99, 0.99, 0.995, 0.999)
 	case 1:
@@ -35,6 +41,9 @@ func wideConfig(r *rand.Rand, v int) Config {
 		c.RepetitionPenalty = pick(0.8, 1.1, 1.3)
 		c.PresencePenalty = pick(0, 0.2, -0.5)
 		c.PenaltyWindow = []int{0, 8, 64}[r.IntN(3)]
+	}
+	if r.IntN(4) == 0 && c.Mirostat == 0 {
+		c.XTCProbability, c.XTCThreshold = pick(0.5, 1), pick(0.02, 0.1, 0.3)
 	}
 	if r.IntN(3) == 0 {
 		c.LogitBias = map[int]float64{}
@@ -265,4 +274,235 @@ func TestSampleFastTopPMinPNearTies(t *testing.T) {
 		}
 	}
 	t.Logf("left to the reference: %d", skipped)
+}
+
+// Near-ties of a wide min-p truncation (thousands of kept tokens, alone or
+// after a top-p whose cut lies below it): a token placed by the bias at, or
+// a few ulp to 1e-6 around, the min-p threshold, and an untouched token at
+// the float32 logit nearest to it. The fast path must fall back or decide
+// exactly as the reference, and it draws over the dense sums (minPWide)
+// away from the ties.
+func TestSampleFastWideMinPNearTies(t *testing.T) {
+	r := rand.New(rand.NewPCG(101, 102))
+	deltas := []float64{0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
+	fellBack := 0
+	wide0 := wideDraws.Load()
+	for it := 0; it < 12; it++ {
+		v := 4000 + r.IntN(4000)
+		if it%3 == 0 {
+			v = 65536
+		}
+		logits := zipfLogits(r, v)
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.Temperature = []float64{1, 1.5, 2}[r.IntN(3)]
+		c.TopP = []float64{1, 1, 0.999, 0.99}[r.IntN(4)]
+		c.MinP = math.Exp([]float64{-9.2, -11, -12.5}[r.IntN(3)])
+		mx := float32(math.Inf(-1))
+		for _, x := range logits {
+			mx = max(mx, x)
+		}
+		tok, near := r.IntN(v), r.IntN(v)
+		// The untouched token's processed logit is the nearest float32 to
+		// max + T*log(minP).
+		logits[near] = float32(float64(mx) + c.Temperature*math.Log(c.MinP))
+		for _, d := range deltas {
+			// The touched token: (y - max)/T = log(minP)*(1+d).
+			c.LogitBias = map[int]float64{tok: float64(mx) + c.Temperature*math.Log(c.MinP)*(1+d) - float64(logits[tok])}
+			s := mustNew(t, c)
+			for step := uint64(0); step < 2; step++ {
+				got, gerr := s.Sample(logits, nil, 8, step)
+				want, werr := s.sampleRef(logits, nil, 8, step, nil)
+				require.NoError(t, gerr)
+				require.NoError(t, werr)
+				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
+				if _, ok := s.sampleFast(logits, nil, 8, step); !ok && math.Abs(d) <= 1e-12 {
+					fellBack++
+				}
+			}
+		}
+	}
+	t.Logf("fell back at the tie: %d, wide draws %d", fellBack, wideDraws.Load()-wide0)
+	require.Positive(t, fellBack, "the fast path never fell back at a min-p tie")
+	require.Positive(t, wideDraws.Load()-wide0, "no wide min-p draw")
+}
+
+// typicalRanking returns the reference's typical-sampling ranking of the
+// processed logits l (score ascending, ties by id) with the inclusive
+// cumulative probabilities in that order, as Typical computes them.
+func typicalRanking(l []float64) ([]int32, []float64) {
+	probs := Softmax(l)
+	m := math.Inf(-1)
+	for _, x := range l {
+		m = math.Max(m, x)
+	}
+	z := 0.0
+	for _, x := range l {
+		if !math.IsInf(x, -1) {
+			z += math.Exp(x - m)
+		}
+	}
+	logZ := m + math.Log(z)
+	ent := 0.0
+	idx := finiteIdx(l)
+	for _, i := range idx {
+		ent -= probs[i] * (l[i] - logZ)
+	}
+	neg := make([]float64, len(l))
+	for _, i := range idx {
+		neg[i] = -math.Abs(-(l[i] - logZ) - ent)
+	}
+	sortRankedCmp(idx, neg)
+	cum := make([]float64, len(idx))
+	c := 0.0
+	for r, i := range idx {
+		c += probs[i]
+		cum[r] = c
+	}
+	return idx, cum
+}
+
+// Typical sampling of flat distributions (high temperature, Gaussian
+// logits), whose kept set excludes the most probable tokens: Sample returns
+// exactly the reference's token, the two-sided bracketing decides most
+// draws, and at masses a few ulp to 1e-6 around the reference's cumulative
+// probability at some rank (near-ties of the cut) it falls back or decides
+// exactly.
+func TestSampleFastTypicalTwoSided(t *testing.T) {
+	r := rand.New(rand.NewPCG(103, 104))
+	deltas := []float64{0, 1e-16, -1e-16, 1e-14, -1e-14, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
+	two0 := twoSidedDraws.Load()
+	fellBack, decided, total := 0, 0, 0
+	for it := 0; it < 24; it++ {
+		v := 3000 + r.IntN(6000)
+		if it%6 == 0 {
+			v = 65536
+		}
+		var logits []float32
+		if it%2 == 0 {
+			logits = zipfLogits(r, v)
+		} else {
+			logits = make([]float32, v)
+			for i := range logits {
+				logits[i] = float32(2 * r.NormFloat64())
+			}
+		}
+		if it%5 == 4 {
+			for i, x := range logits {
+				logits[i] = float32(math.Round(float64(x)*8) / 8) // exact ties
+			}
+		}
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.Temperature = []float64{1.5, 2, 3}[r.IntN(3)]
+		hist := []int{}
+		if it%3 == 2 {
+			c.RepetitionPenalty, c.PenaltyWindow = 1.3, 16
+			hist = []int{r.IntN(v), r.IntN(v), r.IntN(v)}
+		}
+		for _, mass := range []float64{0.3, 0.8, 0.95, 0.99} {
+			c.Typical = mass
+			s := mustNew(t, c)
+			for step := uint64(0); step < 3; step++ {
+				got, gerr := s.Sample(logits, hist, 3, step)
+				want, werr := s.sampleRef(logits, hist, 3, step, nil)
+				require.NoError(t, gerr)
+				require.NoError(t, werr)
+				require.Equal(t, want, got, "it %d mass %g step %d (config %+v)", it, mass, step, c)
+				total++
+				if _, ok := s.sampleFast(logits, hist, 3, step); ok {
+					decided++
+				}
+			}
+		}
+		// Near-ties: the mass at the cumulative probability of a rank.
+		cc := c
+		cc.Typical = 1
+		l, err := mustNew(t, cc).Process(logits, hist)
+		require.NoError(t, err)
+		_, cum := typicalRanking(l)
+		rank := len(cum)/4 + r.IntN(len(cum)/2)
+		for _, d := range deltas {
+			c.Typical = cum[rank] * (1 + d)
+			s := mustNew(t, c)
+			for step := uint64(0); step < 2; step++ {
+				got, gerr := s.Sample(logits, hist, 3, step)
+				want, werr := s.sampleRef(logits, hist, 3, step, nil)
+				require.NoError(t, gerr)
+				require.NoError(t, werr)
+				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
+				if _, ok := s.sampleFast(logits, hist, 3, step); !ok && math.Abs(d) <= 1e-14 {
+					fellBack++
+				}
+			}
+		}
+	}
+	t.Logf("decided %d of %d, two-sided %d, fell back at the tie %d", decided, total, twoSidedDraws.Load()-two0, fellBack)
+	require.Positive(t, fellBack, "the fast path never fell back at a typical tie")
+	if _, has8 := denseAbove8(make([]float32, 8), 0, 1, &[8]float64{}); !has8 {
+		// Without the eight-threshold kernel the reference decides them.
+		require.Zero(t, twoSidedDraws.Load()-two0)
+		return
+	}
+	require.Positive(t, twoSidedDraws.Load()-two0, "no two-sided typical draw")
+	require.GreaterOrEqual(t, float64(decided), 0.8*float64(total))
+}
+
+// XTC firing after a wide truncation (top-p, min-p or typical keeping
+// thousands of tokens): its threshold at, or a few ulp to 1e-6 around, the
+// probability of the second or third most probable kept token. Sample
+// returns exactly the reference's token; the fast path decides away from
+// the ties and falls back or decides exactly at them.
+func TestSampleFastWideXTCNearTies(t *testing.T) {
+	r := rand.New(rand.NewPCG(105, 106))
+	deltas := []float64{0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-9, -1e-9, 1e-6, -1e-6}
+	fellBack, decided := 0, 0
+	for it := 0; it < 18; it++ {
+		v := 4000 + r.IntN(4000)
+		if it%3 == 0 {
+			v = 65536
+		}
+		logits := zipfLogits(r, v)
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.Temperature = []float64{0.8, 1, 1.5}[r.IntN(3)]
+		switch it % 3 {
+		case 0:
+			c.TopP = []float64{0.99, 0.999}[r.IntN(2)]
+		case 1:
+			c.MinP = 1e-5
+		default:
+			c.Typical = 0.99
+		}
+		l, err := mustNew(t, c).Process(logits, nil)
+		require.NoError(t, err)
+		p := Softmax(l)
+		ranked := survivorsByLogit(l)
+		tok := ranked[1+r.IntN(2)]
+		c.XTCProbability = 1
+		for _, d := range deltas {
+			c.XTCThreshold = p[tok] * (1 + d)
+			if c.XTCThreshold > 0.5 {
+				continue
+			}
+			s := mustNew(t, c)
+			for step := uint64(0); step < 2; step++ {
+				got, gerr := s.Sample(logits, nil, 9, step)
+				want, werr := s.sampleRef(logits, nil, 9, step, nil)
+				require.NoError(t, gerr)
+				require.NoError(t, werr)
+				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
+				_, ok := s.sampleFast(logits, nil, 9, step)
+				switch {
+				case !ok && math.Abs(d) <= 1e-12:
+					fellBack++
+				case ok && math.Abs(d) >= 1e-6:
+					decided++
+				}
+			}
+		}
+	}
+	t.Logf("fell back at the tie: %d, decided away from it: %d", fellBack, decided)
+	require.Positive(t, fellBack, "the fast path never fell back at an XTC tie")
+	require.Positive(t, decided, "the fast path never decided XTC after a wide truncation")
 }

@@ -284,6 +284,13 @@ func Softmax(l []float64) []float64 { return softmaxTo(nil, l) }
 
 // softmaxTo is Softmax into dst's storage.
 func softmaxTo(dst, l []float64) []float64 {
+	p, _, _ := softmaxZ(dst, l)
+	return p
+}
+
+// softmaxZ is softmaxTo that also returns the largest logit m and the
+// normaliser z (the sum of exp(l[i]-m) in ascending index order).
+func softmaxZ(dst, l []float64) ([]float64, float64, float64) {
 	m := math.Inf(-1)
 	for _, x := range l {
 		if x > m {
@@ -291,7 +298,7 @@ func softmaxTo(dst, l []float64) []float64 {
 		}
 	}
 	if math.IsInf(m, -1) {
-		return nil
+		return nil, m, 0
 	}
 	p := slices.Grow(dst[:0], len(l))[:len(l)]
 	clear(p)
@@ -305,7 +312,7 @@ func softmaxTo(dst, l []float64) []float64 {
 	for i := range p {
 		p[i] /= z
 	}
-	return p
+	return p, m, z
 }
 
 // Draw picks a token from probabilities p by inverse CDF with uniform u in

@@ -74,6 +74,15 @@ func massSelect(idx []int32, key, w []float64, target float64) (t float64, all b
 type selBuf struct {
 	probs, neg, heap []float64
 	idx, work, pre   []int32
+	rad              *radixBuf
+}
+
+// radix returns b's radix-sort buffers.
+func (b *selBuf) radix() *radixBuf {
+	if b.rad == nil {
+		b.rad = new(radixBuf)
+	}
+	return b.rad
 }
 
 // finiteIdx returns the ids of the finite values of l.
@@ -104,6 +113,99 @@ func upperSet(out, idx []int32, key []float64, t float64, all bool) []int32 {
 
 // sortRanked sorts ids by key descending, ties by id ascending.
 func sortRanked(ids []int32, key []float64) {
+	if len(ids) < radixMin {
+		sortRankedCmp(ids, key)
+		return
+	}
+	sortRankedBuf(ids, key, &radixBuf{})
+}
+
+// radixBuf holds the scratch of sortRankedBuf's radix sort.
+type radixBuf struct {
+	keys, keys2 []uint64
+	ids2        []int32
+	counts      [radixPasses][1 << radixBits]uint32
+}
+
+const (
+	radixBits   = 11
+	radixPasses = (64 + radixBits - 1) / radixBits
+	// radixMin is the least number of ids sorted by radix.
+	radixMin = 256
+)
+
+// sortRankedBuf is sortRanked with the buffers of rb. The order is total
+// (ids are distinct), so every correct sort gives the same result; large
+// lists in ascending id order (as the callers pass them) are sorted by a
+// stable least-significant-digit radix sort on the keys' bits, which keeps
+// tied keys in ascending id order; other lists, and keys with a NaN, by
+// comparisons.
+func sortRankedBuf(ids []int32, key []float64, rb *radixBuf) {
+	n := len(ids)
+	if n < radixMin || !slices.IsSorted(ids) {
+		sortRankedCmp(ids, key)
+		return
+	}
+	keys := slices.Grow(rb.keys[:0], n)[:n]
+	rb.keys = keys
+	for j, i := range ids {
+		k := key[i]
+		if k != k {
+			sortRankedCmp(ids, key)
+			return
+		}
+		if k == 0 {
+			k = 0 // -0 ties with +0
+		}
+		// Order-preserving unsigned image of k, complemented so that larger
+		// keys come first.
+		u := math.Float64bits(k)
+		if u>>63 != 0 {
+			u = ^u
+		} else {
+			u |= 1 << 63
+		}
+		keys[j] = ^u
+	}
+	cnt := &rb.counts
+	*cnt = [radixPasses][1 << radixBits]uint32{}
+	for _, u := range keys {
+		for p := range radixPasses {
+			cnt[p][(u>>(p*radixBits))&(1<<radixBits-1)]++
+		}
+	}
+	keys2 := slices.Grow(rb.keys2[:0], n)[:n]
+	ids2 := slices.Grow(rb.ids2[:0], n)[:n]
+	rb.keys2, rb.ids2 = keys2, ids2
+	src, dst := ids, ids2
+	for p := range radixPasses {
+		c := &cnt[p]
+		shift := p * radixBits
+		if c[(keys[0]>>shift)&(1<<radixBits-1)] == uint32(n) {
+			continue // one digit value: the pass would not move anything
+		}
+		off := uint32(0)
+		for d, m := range c {
+			c[d] = off
+			off += m
+		}
+		for j, u := range keys {
+			d := (u >> shift) & (1<<radixBits - 1)
+			pos := c[d]
+			c[d] = pos + 1
+			keys2[pos] = u
+			dst[pos] = src[j]
+		}
+		keys, keys2 = keys2, keys
+		src, dst = dst, src
+	}
+	if &src[0] != &ids[0] {
+		copy(ids, src)
+	}
+}
+
+// sortRankedCmp is sortRanked by comparisons.
+func sortRankedCmp(ids []int32, key []float64) {
 	slices.SortFunc(ids, func(a, b int32) int {
 		ka, kb := key[a], key[b]
 		switch {
@@ -142,12 +244,12 @@ func topP(l []float64, p float64, b *selBuf) {
 	t, all := massSelect(work, l, probs, p+selectMargin)
 	pre := upperSet(b.pre, idx, l, t, all)
 	b.pre = pre
-	sortRanked(pre, l)
+	sortRankedBuf(pre, l, b.radix())
 	k, cum := walkTopP(pre, probs, p)
 	if k == len(pre) && cum < p && !all {
 		// The walk did not reach p inside the upper set: rank everything.
 		pre = idx
-		sortRanked(pre, l)
+		sortRankedBuf(pre, l, b.radix())
 		k, _ = walkTopP(pre, probs, p)
 	}
 	if k == len(idx) {
@@ -192,21 +294,13 @@ func typical(l []float64, mass float64, b *selBuf) {
 	if mass >= 1 {
 		return
 	}
-	probs := softmaxTo(b.probs, l)
+	// The largest logit and the sum of exp(x - m) in ascending index order
+	// come from the softmax, which computes them so.
+	probs, m, z := softmaxZ(b.probs, l)
 	if probs == nil {
 		return
 	}
 	b.probs = probs
-	m := math.Inf(-1)
-	for _, x := range l {
-		m = math.Max(m, x)
-	}
-	z := 0.0
-	for _, x := range l {
-		if !math.IsInf(x, -1) {
-			z += math.Exp(x - m)
-		}
-	}
 	logZ := m + math.Log(z)
 	idx := b.idx[:0]
 	ent := 0.0
@@ -230,11 +324,11 @@ func typical(l []float64, mass float64, b *selBuf) {
 	t, all := massSelect(work, neg, probs, mass+selectMargin)
 	pre := upperSet(b.pre, idx, neg, t, all)
 	b.pre = pre
-	sortRanked(pre, neg)
+	sortRankedBuf(pre, neg, b.radix())
 	k, reached := walkTypical(pre, probs, mass)
 	if !reached && !all {
 		pre = idx
-		sortRanked(pre, neg)
+		sortRankedBuf(pre, neg, b.radix())
 		k, _ = walkTypical(pre, probs, mass)
 	}
 	if k > len(idx)-1 {

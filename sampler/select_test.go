@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // propLogits returns random float64 logits of one of several shapes: smooth
@@ -115,3 +117,45 @@ func TestMassSelect(t *testing.T) {
 		}
 	}
 }
+
+// The radix sort of sortRankedBuf orders exactly as the comparison sort:
+// keys descending, ties (including -0 and +0) by id ascending, on lists
+// with many ties, negative, tiny and huge keys, and lists not in id order.
+func TestSortRankedRadix(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	var rb radixBuf
+	for it := 0; it < 300; it++ {
+		v := 1 + r.IntN(5000)
+		key := make([]float64, v)
+		for i := range key {
+			switch it % 5 {
+			case 0:
+				key[i] = r.NormFloat64() * 10
+			case 1:
+				key[i] = float64(r.IntN(9) - 4)
+			case 2:
+				key[i] = []float64{0, math.Copysign(0, -1), 1e-310, -1e-310, math.MaxFloat64, -math.MaxFloat64}[r.IntN(6)]
+			case 3:
+				key[i] = math.Ldexp(r.Float64(), r.IntN(200)-100)
+			default:
+				key[i] = float32Key(r)
+			}
+		}
+		ids := make([]int32, 0, v)
+		for i := range key {
+			if r.IntN(4) != 0 {
+				ids = append(ids, int32(i))
+			}
+		}
+		if it%7 == 6 {
+			r.Shuffle(len(ids), func(a, b int) { ids[a], ids[b] = ids[b], ids[a] })
+		}
+		want := append([]int32(nil), ids...)
+		sortRankedCmp(want, key)
+		sortRankedBuf(ids, key, &rb)
+		require.Equal(t, want, ids, "it %d", it)
+	}
+}
+
+// float32Key returns a float32 logit-like value converted to float64.
+func float32Key(r *rand.Rand) float64 { return float64(float32(r.NormFloat64())) }
