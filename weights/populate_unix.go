@@ -2,8 +2,8 @@
 
 package weights
 
-import "syscall"
+import "golang.org/x/sys/unix"
 
 // populatePages starts reading the page-aligned mapped range b in the
 // background (MADV_WILLNEED).
-func populatePages(b []byte) { _ = syscall.Madvise(b, syscall.MADV_WILLNEED) }
+func populatePages(b []byte) { _ = unix.Madvise(b, unix.MADV_WILLNEED) }
