@@ -463,6 +463,8 @@ func (up *uploader) matrix(w *weights.Tensor, transposed bool) (t backend.Tensor
 	if native && (dt.Quantized() || !transposed) {
 		if up.bo != nil {
 			if t, ok := up.bo.Borrow(dt, rows, cols, w.Data); ok {
+				// Read the file now, not at the first step.
+				up.wm.Prefault(w)
 				return t, true, nil
 			}
 		}

@@ -12,3 +12,5 @@ func mmap(*os.File, int64) ([]byte, func() error, error) {
 }
 
 func dropPages([]byte) {}
+
+func populatePages([]byte) {}

@@ -47,6 +47,26 @@ func (f *File) DropPages(data []byte) {
 	}
 }
 
+// Prefault asks the operating system to bring the mapped pages of data into
+// memory now (whole pages, so a few bytes on either side come along): a
+// caller that will read a tensor in place pays for reading the file where
+// it chooses (loading) rather than at the first use. Where the platform
+// allows it the pages are read and mapped before it returns; elsewhere the
+// reading starts in the background. It does nothing for memory that is not
+// the file's mapping and reports no error: it is only advice.
+func (f *File) Prefault(data []byte) {
+	lo, hi, ok := f.span(data)
+	if !ok {
+		return
+	}
+	page := os.Getpagesize()
+	lo &^= page - 1
+	hi = min((hi+page-1)&^(page-1), len(f.mapped))
+	if hi > lo {
+		populatePages(f.mapped[lo:hi])
+	}
+}
+
 // Mapped reports whether data lies in the mapping of the model's file (see
 // File.Mapped).
 func (m *Model) Mapped(data []byte) bool { return m != nil && m.file.Mapped(data) }
@@ -56,5 +76,13 @@ func (m *Model) Mapped(data []byte) bool { return m != nil && m.file.Mapped(data
 func (m *Model) DropPages(t *Tensor) {
 	if m != nil && t != nil {
 		m.file.DropPages(t.Data)
+	}
+}
+
+// Prefault brings the mapped pages of a tensor the caller will read in
+// place into memory (see File.Prefault).
+func (m *Model) Prefault(t *Tensor) {
+	if m != nil && t != nil {
+		m.file.Prefault(t.Data)
 	}
 }

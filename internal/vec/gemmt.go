@@ -196,8 +196,8 @@ func gemmTAsm[T float32 | uint16 | int8](kn *kernels[T], dst []float32, ldd int,
 			if z := cw &^ 15; z > 0 && useAVX512 && kn.gemmT512[0] != nil {
 				// AVX-512: up to 6 tokens x 64 columns in 24 zmm
 				// accumulators; the AVX2 kernels take the last columns.
-				for t := 0; t < n; t += maxTile512 {
-					nt := min(maxTile512, n-t)
+				for t, nt := 0, 0; t < n; t += nt {
+					nt = tileTokens(n - t)
 					kn.gemmT512[nt-1](&dst[t*ldd+c0], ldd, &x[t*ldx+i0], ldx, kw, &wt[i0*ldw+c0], ldw, z, accum)
 				}
 				c1 += z

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rwkvgo/rwkvgo/internal/half"
+	"github.com/stretchr/testify/require"
 )
 
 // forEachPath runs f once with the assembly kernels (when the CPU has them)
@@ -613,5 +614,21 @@ func TestGemmTilesAVX512(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestTileTokens: the AVX-512 tiles take the tokens in ceil(n/6) groups of
+// at most six whose sizes differ by at most one.
+func TestTileTokens(t *testing.T) {
+	for n := 1; n <= 200; n++ {
+		var sizes []int
+		for left := n; left > 0; {
+			nt := tileTokens(left)
+			require.True(t, nt >= 1 && nt <= maxTile512, "n=%d: a tile of %d tokens", n, nt)
+			sizes = append(sizes, nt)
+			left -= nt
+		}
+		require.Len(t, sizes, (n+maxTile512-1)/maxTile512, "n=%d: %v", n, sizes)
+		require.LessOrEqual(t, slices.Max(sizes)-slices.Min(sizes), 1, "n=%d: %v", n, sizes)
 	}
 }
