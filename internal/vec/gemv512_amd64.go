@@ -12,10 +12,23 @@ func gemv4F32Avx512(dst *float32, w *float32, nquad, k int, x *float32)
 //go:noescape
 func gemv4F16Avx512(dst *float32, w *uint16, nquad, k int, x *float32)
 
+//go:noescape
+func gemv4F16x32Avx512(dst *float32, w *uint16, nquad, k int, x *float32)
+
+// gemv4F16 runs gemv4F16x32Avx512 where k is a multiple of 32,
+// gemv4F16Avx512 otherwise.
+func gemv4F16(dst *float32, w *uint16, nquad, k int, x *float32) {
+	if k%32 == 0 {
+		gemv4F16x32Avx512(dst, w, nquad, k, x)
+		return
+	}
+	gemv4F16Avx512(dst, w, nquad, k, x)
+}
+
 func init() {
 	if hasAVX512 {
 		kernF32.g4z = gemv4F32Avx512
-		kernF16.g4z = gemv4F16Avx512
+		kernF16.g4z = gemv4F16
 		kernF32.sparse512 = sparseRows4F32Avx512
 		kernF16.sparse512 = sparseRows4F16Avx512
 	}

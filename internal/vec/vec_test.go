@@ -522,7 +522,7 @@ func TestGemvAVX512(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, wt := range wtypes {
-		for _, k := range []int{16, 48, 768, 3072} {
+		for _, k := range []int{16, 32, 48, 64, 768, 3072} {
 			for _, rows := range []int{4, 5, 6, 7, 8, 67} {
 				w, w16 := wt.weights(rng, rows, k)
 				x := offsetCopy(randF32(rng, k), 1)
