@@ -38,7 +38,8 @@ func (b *Backend) MatMul(out, x, w backend.Tensor) {
 }
 
 // MatMulT work items cover a range of output columns for all tokens. With one
-// token a work item is one SparseRows call over colsPerChunk columns, which
+// token a work item is one SparseRows call over the columns of one thread (at
+// least colsPerChunk), which
 // walks all non-zero inputs with the outputs in registers; the weight rows are
 // read once in all. With several tokens it is one GemmT call over
 // colsPerChunkMulti columns, which keeps blocks of that width of the weight in
@@ -111,7 +112,10 @@ func (b *Backend) MatMulT(out, x, wt backend.Tensor) {
 	var idx []int32
 	var vals []float32
 	if xt.rows == 1 {
-		chunk = colsPerChunk
+		// One work item per thread: each reads its columns of every
+		// listed row as one run (a multiple of 32 columns for the AVX-512
+		// kernels), the longer the faster from memory.
+		chunk = max(colsPerChunk, (wtt.cols+32*b.pool.threads()-1)/(32*b.pool.threads())*32)
 		idx, vals = b.nzIdx[:0], b.nzVal[:0]
 		for i, v := range xt.f32[:xt.cols] {
 			if v != 0 {

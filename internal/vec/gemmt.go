@@ -82,7 +82,7 @@ func SparseRowsF32(dst []float32, idx []int32, vals []float32, wt []float32, ldw
 		return
 	}
 	if useAsm {
-		kernF32.sparse(&dst[0], len(dst), &idx[0], &vals[0], len(idx), &wt[0], ldw)
+		sparseAsm(&kernF32, dst, idx, vals, wt, ldw)
 		return
 	}
 	sparseGeneric(dst, idx, vals, wt, ldw, axpyGenericF32)
@@ -96,7 +96,7 @@ func SparseRowsF16(dst []float32, idx []int32, vals []float32, wt []uint16, ldw 
 		return
 	}
 	if useAsm {
-		kernF16.sparse(&dst[0], len(dst), &idx[0], &vals[0], len(idx), &wt[0], ldw)
+		sparseAsm(&kernF16, dst, idx, vals, wt, ldw)
 		return
 	}
 	sparseGeneric(dst, idx, vals, wt, ldw, axpyGenericF16)
@@ -232,6 +232,21 @@ func gemmTGeneric[T float32 | uint16 | int8](dst []float32, ldd int, x []float32
 				}
 			}
 		}
+	}
+}
+
+// sparseAsm runs a SparseRows (len(idx) >= 1, len(dst) >= 1) with the
+// assembly kernels kn: with AVX-512 the widest multiple of 32 columns in one
+// pass over the listed rows (each row read as one run), the AVX2 kernel the
+// last columns; every column is the same chain either way.
+func sparseAsm[T float32 | uint16 | int8](kn *kernels[T], dst []float32, idx []int32, vals []float32, wt []T, ldw int) {
+	c0 := 0
+	if z := len(dst) &^ 31; z > 0 && useAVX512 && kn.sparse512 != nil {
+		kn.sparse512(&dst[0], z, &idx[0], &vals[0], len(idx), &wt[0], ldw)
+		c0 = z
+	}
+	if c0 < len(dst) {
+		kn.sparse(&dst[c0], len(dst)-c0, &idx[0], &vals[0], len(idx), &wt[c0], ldw)
 	}
 }
 

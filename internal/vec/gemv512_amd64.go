@@ -12,10 +12,25 @@ func gemv4F32Avx512(dst *float32, w *float32, nquad, k int, x *float32)
 //go:noescape
 func gemv4F16Avx512(dst *float32, w *uint16, nquad, k int, x *float32)
 
+//go:noescape
+func gemv4F16x32Avx512(dst *float32, w *uint16, nquad, k int, x *float32)
+
+// gemv4F16 runs gemv4F16x32Avx512 where k is a multiple of 32,
+// gemv4F16Avx512 otherwise.
+func gemv4F16(dst *float32, w *uint16, nquad, k int, x *float32) {
+	if k%32 == 0 {
+		gemv4F16x32Avx512(dst, w, nquad, k, x)
+		return
+	}
+	gemv4F16Avx512(dst, w, nquad, k, x)
+}
+
 func init() {
 	if hasAVX512 {
 		kernF32.g4z = gemv4F32Avx512
-		kernF16.g4z = gemv4F16Avx512
+		kernF16.g4z = gemv4F16
+		kernF32.sparse512 = sparseRows4F32Avx512
+		kernF16.sparse512 = sparseRows4F16Avx512
 	}
 }
 
@@ -33,3 +48,12 @@ func mapAvx512(f int, dst, src *float32, n int, c *[32]float32)
 //
 //go:noescape
 func mapAvx2(f int, dst, src *float32, n int, c *[32]float32)
+
+// AVX-512 one-token sparse kernels (SparseRows), cols a multiple of 32, with
+// the results of the AVX2 kernels bitwise.
+
+//go:noescape
+func sparseRows4F32Avx512(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *float32, ldw int)
+
+//go:noescape
+func sparseRows4F16Avx512(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *uint16, ldw int)

@@ -32,7 +32,7 @@ func guarded[T any](t *testing.T, n int) []T {
 func TestNoAccessPastEnd(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(11, 12))
-		for _, k := range []int{1, 7, 9, 15, 16, 17, 31, 33, 39, 41, 48} {
+		for _, k := range []int{1, 7, 9, 15, 16, 17, 31, 32, 33, 39, 41, 48, 64} {
 			for _, rows := range []int{1, 3, 4, 5, 7} {
 				for _, n := range []int{1, 2, 3, 4, 6, 7} {
 					w := guarded[float32](t, rows*k)
@@ -60,7 +60,7 @@ func TestNoAccessPastEnd(t *testing.T) {
 func TestGemmTNoAccessPastEnd(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(17, 18))
-		for _, k := range []int{1, 2, 3, 7} {
+		for _, k := range []int{1, 2, 3, 4, 7, 9} {
 			for _, cols := range []int{1, 3, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 33, 63, 65, 71} {
 				w := guarded[float32](t, k*cols)
 				copy(w, randF32(rng, k*cols))

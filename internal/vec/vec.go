@@ -160,6 +160,9 @@ type kernels[T float32 | uint16 | int8] struct {
 	// gemmT512[nt-1] is the AVX-512 transposed kernel for nt tokens, cols
 	// a multiple of 16 (nil where there is none).
 	gemmT512 [maxTile512]gemmTKernel[T]
+	// sparse512 is the AVX-512 one-token sparse kernel, cols a multiple
+	// of 32 (nil where there is none).
+	sparse512 func(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *T, ldw int)
 }
 
 // maxTile512 is the largest number of tokens of an AVX-512 tile.

@@ -523,7 +523,7 @@ func TestGemvAVX512(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, wt := range wtypes {
-		for _, k := range []int{16, 48, 768, 3072} {
+		for _, k := range []int{16, 32, 48, 64, 768, 3072} {
 			for _, rows := range []int{4, 5, 6, 7, 8, 67} {
 				w, w16 := wt.weights(rng, rows, k)
 				x := offsetCopy(randF32(rng, k), 1)
@@ -630,5 +630,56 @@ func TestTileTokens(t *testing.T) {
 		}
 		require.Len(t, sizes, (n+maxTile512-1)/maxTile512, "n=%d: %v", n, sizes)
 		require.LessOrEqual(t, slices.Max(sizes)-slices.Min(sizes), 1, "n=%d: %v", n, sizes)
+	}
+}
+
+// BenchmarkGemvDecode times one-token products of a 1.5B model's shapes
+// (2048 -> 2048 and 2048 -> 7168) on weights far larger than the caches
+// (copies in turn), with and without the AVX-512 kernels; the throughput
+// counts the weight bytes read.
+func BenchmarkGemvDecode(b *testing.B) {
+	if !hasAsm {
+		b.Skip("no assembly kernels")
+	}
+	const copies = 4
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, sh := range [][2]int{{2048, 2048}, {7168, 2048}} {
+		rows, k := sh[0], sh[1]
+		w32 := make([][]float32, copies)
+		w16 := make([][]uint16, copies)
+		for i := range copies {
+			w32[i] = randF32(rng, rows*k)
+			w16[i] = make([]uint16, rows*k)
+			for j, v := range w32[i] {
+				w16[i][j] = half.F32ToF16(v)
+			}
+		}
+		x := randF32(rng, k)
+		dst := make([]float32, rows)
+		for _, avx512 := range []bool{false, true} {
+			if avx512 && !hasAVX512 {
+				continue
+			}
+			for _, typ := range []string{"f32", "f16"} {
+				b.Run(fmt.Sprintf("%dx%d/%s/avx512=%v", rows, k, typ, avx512), func(b *testing.B) {
+					useAVX512 = avx512
+					defer func() { useAVX512 = hasAVX512 }()
+					es := 2
+					if typ == "f32" {
+						es = 4
+					}
+					b.SetBytes(int64(rows * k * es))
+					i := 0
+					for b.Loop() {
+						if typ == "f32" {
+							GemmF32(dst, 0, w32[i%copies], rows, k, x, 1)
+						} else {
+							GemmF16(dst, 0, w16[i%copies], rows, k, x, 1)
+						}
+						i++
+					}
+				})
+			}
+		}
 	}
 }
