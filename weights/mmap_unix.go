@@ -5,6 +5,8 @@ package weights
 import (
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 func mmap(f *os.File, size int64) ([]byte, func() error, error) {
@@ -21,4 +23,4 @@ func mmap(f *os.File, size int64) ([]byte, func() error, error) {
 // dropPages advises the kernel that the page-aligned mapped range b is not
 // needed: a shared read-only file mapping keeps its contents (read again on
 // the next access).
-func dropPages(b []byte) { _ = syscall.Madvise(b, syscall.MADV_DONTNEED) }
+func dropPages(b []byte) { _ = unix.Madvise(b, unix.MADV_DONTNEED) }
