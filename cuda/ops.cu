@@ -1,7 +1,8 @@
 // Elementwise, normalisation, token-shift, embedding and RWKV-7 helper
 // kernels of rwkvgo (everything but WKV, matmul, sampling and the
 // benchmarks' attention), and the fused opening of a sublayer (residual
-// add, LayerNorm, token shift and mixes: rwkvcu_add_norm_shift_mix).
+// add, LayerNorm, token shift and mixes: rwkvcu_add_norm_shift_mix; with
+// RWKV-6's LoRA-downs: rwkvcu_add_norm_shift_mix_lora).
 // Shapes are in each kernel's comment; [N, C] activations are float32
 // row-major. Numerical contract: float32 arithmetic throughout; norms sum in
 // float32 with tree reductions (two passes: mean, then the variance of the
@@ -395,7 +396,7 @@ struct LoRAArgs {
 /// changed yet. The grid has few blocks (a decode step's LoRA-downs have a
 /// few hundred rows), so the launch bounds ask for one resident block per
 /// SM, as add_norm_shift_mix_kernel's: with the default budget ptxas 11.8
-/// gives the Q5_0 and Q4_1 decoders 48 registers and spills.
+/// gives the Q4_0 and Q4_1 decoders 48 registers and spills.
 template <int DT>
 __global__ void __launch_bounds__(256, 1)
     norm_lora_kernel(float* __restrict__ x, const float* __restrict__ res, const float* __restrict__ gate,
