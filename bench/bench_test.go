@@ -346,7 +346,7 @@ func TestKernelsAndProfile(t *testing.T) {
 		}
 	}
 	for _, op := range []string{"Embed", "LayerNorm", "GroupNorm", "MatMul", "MatMulT", "Map/Sigmoid", "Zip/Add", "Slice", "GatherRows", "Shift", "Mix",
-		"WKV4", "WKV5", "WKV7", "KeyV7", "ValueV7", "BonusV7", "Attention", "Read", "Write", "MatMulGroup", "AddNormShiftMix"} {
+		"WKV4", "WKV5", "WKV7", "KeyV7", "ValueV7", "BonusV7", "Attention", "Read", "Write", "MatMulGroup", "AddNormShiftMix", "AddNormShiftMixLoRA"} {
 		if !ops[op] {
 			t.Errorf("no %s benchmark", op)
 		}

@@ -410,6 +410,21 @@ func buildKernels(be backend.Backend, p Preset, n int, cfg KernelConfig) ([]kern
 			be.BeginStep(b)
 			fnorm.AddNormShiftMix(outs, xx, prev, xin, res, nil, vecC, vecC2, st, 0, mixes, backend.MixDelta, 1e-5)
 		})
+		if fl, ok := be.(backend.FusedNormLoRA); ok {
+			// AddNormShiftMixLoRA as RWKV-6's time-mix opening: the
+			// opening above, then five LoRA-downs [32, C] of the first
+			// output with their tanh. Bytes: the opening's, the five
+			// weights once and the LoRA outputs written.
+			lo, w1 := make([]backend.Tensor, 5), make([]backend.Tensor, 5)
+			for j := range lo {
+				lo[j], w1[j] = act(n, 32), weight(32, C)
+			}
+			add("AddNormShiftMixLoRA", dimsNC+" x6, 5x[32,C]", 13*nc+8*float64(C)*4+5*32*float64(C)*wsize+5*fn*32*4,
+				(8+6*3)*fn*float64(C)+2*5*32*fn*float64(C), func() {
+					be.BeginStep(b)
+					fl.AddNormShiftMixLoRA(outs, xx, prev, xin, res, nil, vecC, vecC2, st, 0, mixes, backend.MixDelta, 1e-5, lo, w1)
+				})
+		}
 	}
 	for _, u := range []struct {
 		name  string

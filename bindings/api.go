@@ -42,7 +42,7 @@ import (
 // zpurego.go (the purego binding tables), zcgo.go (the cgo bindings) and
 // zops.go (every operation not written by hand in this package). See
 // internal/cmd/abigen for the rules.
-//go:generate go run ../internal/cmd/abigen bindings -header ../csrc/include/rwkvcu.h -bench-header ../csrc/include/rwkvcu_bench.h -backend ../engine/backend -iface Backend,Attender,FusedV7,FusedV5,FusedV6,FusedElementwise,FusedNorm,FusedProducts
+//go:generate go run ../internal/cmd/abigen bindings -header ../csrc/include/rwkvcu.h -bench-header ../csrc/include/rwkvcu_bench.h -backend ../engine/backend -iface Backend,Attender,FusedV7,FusedV5,FusedV6,FusedElementwise,FusedNorm,FusedNormLoRA,FusedProducts
 
 // Errors wrapped by the errors of the CUDA backend, one per rwkvcu status:
 // an Error with status RWKVCU_ERR_NAME unwraps to ErrName (a status code

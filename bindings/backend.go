@@ -39,7 +39,7 @@ type Backend struct {
 	// The generated operations' arrays of handles ([]Tensor arguments),
 	// each an allocation of its own holding only C pointers, so that
 	// cgo's pointer checks allow passing it to C.
-	hs [2][]ptr
+	hs [4][]ptr
 	// MatMulGroup's arrays (products.go), allocated on first use.
 	grp struct {
 		outs, xs, ws, biases, lerps []ptr

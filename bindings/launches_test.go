@@ -131,15 +131,15 @@ func TestDecodeLaunchesPerLayerV6V5(t *testing.T) {
 		// the fused attention, the output product and the channel mix's
 		// value product.
 		// RWKV-6: the opening also leaves the normalised rows in the five
-		// data-dependent mixes' outputs (zero mixes); then the mixes'
-		// five LoRA-downs with their tanh (op-level 5 x (MatMul + Map) ->
-		// 1), their five LoRA-ups with the static mixes and the token
+		// data-dependent mixes' outputs (zero mixes) and computes the
+		// mixes' five LoRA-downs with their tanh (backend.FusedNormLoRA:
+		// op-level 5 x (MatMul + Map) -> 0); then their five LoRA-ups with the static mixes and the token
 		// shift's interpolation as epilogues (5 x (MatMul + Zip) + MixN ->
 		// 1), r, k, v, g with the gate's SiLU and the decay's LoRA-down with
 		// its tanh (7 -> 1); the decay's LoRA-up with its bias and
 		// activation is inside the fused attention, AttnDecodeV6
 		// (backend.FusedV6: 3 + 3 -> 1).
-		{weights.V6, 49, 9, "v6"},
+		{weights.V6, 49, 8, "v6"},
 		// RWKV-5.2: k, v, r, g with the gate's SiLU (5 -> 1).
 		{weights.V52, 23, 7, "v5.2"},
 		// RWKV-5.1: k, v, r (3 -> 1).

@@ -220,6 +220,8 @@ type capi struct {
 	attnDecodeV6 func(ctx ptr, y ptr, w ptr, r ptr, k ptr, v ptr, decayLo ptr, decayW2 ptr, decay ptr, u ptr, g ptr, lnW ptr, lnB ptr, state ptr, off int64, heads int32, eps float32) int32
 	// rwkvcu_add_norm_shift_mix
 	addNormShiftMix func(ctx ptr, outs *ptr, xx ptr, prev ptr, x ptr, residual ptr, gate ptr, lnW ptr, lnB ptr, state ptr, off int64, mixes *ptr, count int32, style int32, eps float32) int32
+	// rwkvcu_add_norm_shift_mix_lora
+	addNormShiftMixLora func(ctx ptr, outs *ptr, xx ptr, prev ptr, x ptr, residual ptr, gate ptr, lnW ptr, lnB ptr, state ptr, off int64, mixes *ptr, count int32, style int32, eps float32, lo *ptr, w1 *ptr, loraCount int32) int32
 	// rwkvcu_sampler_create
 	samplerCreate func(ctx ptr, rows int32, vocab int32, out *ptr) int32
 	// rwkvcu_sampler_destroy

@@ -143,6 +143,9 @@ func newCgoAPI() *capi {
 		addNormShiftMix: func(ctx ptr, outs *ptr, xx ptr, prev ptr, x ptr, residual ptr, gate ptr, lnW ptr, lnB ptr, state ptr, off int64, mixes *ptr, count int32, style int32, eps float32) int32 {
 			return int32(C.rwkvcu_add_norm_shift_mix((*C.rwkvcu_context)(ctx), (**C.rwkvcu_tensor)(unsafe.Pointer(outs)), (*C.rwkvcu_tensor)(xx), (*C.rwkvcu_tensor)(prev), (*C.rwkvcu_tensor)(x), (*C.rwkvcu_tensor)(residual), (*C.rwkvcu_tensor)(gate), (*C.rwkvcu_tensor)(lnW), (*C.rwkvcu_tensor)(lnB), (*C.rwkvcu_tensor)(state), C.int64_t(off), (**C.rwkvcu_tensor)(unsafe.Pointer(mixes)), C.int32_t(count), C.int32_t(style), C.float(eps)))
 		},
+		addNormShiftMixLora: func(ctx ptr, outs *ptr, xx ptr, prev ptr, x ptr, residual ptr, gate ptr, lnW ptr, lnB ptr, state ptr, off int64, mixes *ptr, count int32, style int32, eps float32, lo *ptr, w1 *ptr, loraCount int32) int32 {
+			return int32(C.rwkvcu_add_norm_shift_mix_lora((*C.rwkvcu_context)(ctx), (**C.rwkvcu_tensor)(unsafe.Pointer(outs)), (*C.rwkvcu_tensor)(xx), (*C.rwkvcu_tensor)(prev), (*C.rwkvcu_tensor)(x), (*C.rwkvcu_tensor)(residual), (*C.rwkvcu_tensor)(gate), (*C.rwkvcu_tensor)(lnW), (*C.rwkvcu_tensor)(lnB), (*C.rwkvcu_tensor)(state), C.int64_t(off), (**C.rwkvcu_tensor)(unsafe.Pointer(mixes)), C.int32_t(count), C.int32_t(style), C.float(eps), (**C.rwkvcu_tensor)(unsafe.Pointer(lo)), (**C.rwkvcu_tensor)(unsafe.Pointer(w1)), C.int32_t(loraCount)))
+		},
 		samplerCreate: func(ctx ptr, rows int32, vocab int32, out *ptr) int32 {
 			return int32(C.rwkvcu_sampler_create((*C.rwkvcu_context)(ctx), C.int32_t(rows), C.int32_t(vocab), (**C.rwkvcu_sampler)(unsafe.Pointer(out))))
 		},

@@ -61,6 +61,7 @@ func bindCAPI(a *capi, lib uintptr, path string) error {
 		{&a.attnDecodeV5, "rwkvcu_attn_decode_v5", false},
 		{&a.attnDecodeV6, "rwkvcu_attn_decode_v6", false},
 		{&a.addNormShiftMix, "rwkvcu_add_norm_shift_mix", false},
+		{&a.addNormShiftMixLora, "rwkvcu_add_norm_shift_mix_lora", false},
 		{&a.samplerCreate, "rwkvcu_sampler_create", false},
 		{&a.samplerDestroy, "rwkvcu_sampler_destroy", false},
 		{&a.samplerSetRow, "rwkvcu_sampler_set_row", false},

@@ -43,6 +43,8 @@ int rwkvcu_context_create(int32_t device, rwkvcu_context** out) {
       ck(cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
       for (auto& ev : ctx->left) ck(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), "cudaEventCreate");
       ring_init(ctx);
+      ctx->tickets = static_cast<unsigned*>(dev_alloc(ctx, kContextTickets * sizeof(unsigned), "cudaMalloc"));
+      ck(cudaMemset(ctx->tickets, 0, kContextTickets * sizeof(unsigned)), "cudaMemset");
     } catch (...) {
       rwkvcu_context_destroy(ctx);
       throw;
@@ -59,6 +61,7 @@ void rwkvcu_context_destroy(rwkvcu_context* ctx) {
   ring_free(ctx);
   dev_free(ctx, ctx->step_buf, ctx->step_cap);
   dev_free(ctx, ctx->mm_scratch.part, mm_scratch_bytes());  // NULL until the scratch is enabled
+  dev_free(ctx, ctx->tickets, kContextTickets * sizeof(unsigned));
   for (auto ev : ctx->left)
     if (ev) cudaEventDestroy(ev);
   if (ctx->stream) cudaStreamDestroy(ctx->stream);

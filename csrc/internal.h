@@ -122,6 +122,9 @@ struct rwkvcu_step {
   const int32_t* dev = nullptr;
 };
 
+/// The tickets of a context (rwkvcu_context::tickets).
+constexpr int64_t kContextTickets = 4096;
+
 struct rwkvcu_context {
   int32_t device = 0;
   cudaStream_t stream = nullptr;
@@ -144,6 +147,11 @@ struct rwkvcu_context {
   // splits); when it is, it is allocated once with the context and kept for
   // its life (captured graphs keep its address).
   rwkvcu_mm_scratch mm_scratch = {};
+  // kContextTickets zeroed counters, allocated with the context and kept
+  // for its life (captured graphs keep the address): the kernels that
+  // elect the last of several blocks (rwkvcu_add_norm_shift_mix_lora) take
+  // and leave them at zero.
+  unsigned* tickets = nullptr;
   uint64_t stats[RWKVCU_STAT_COUNT] = {};
   // Per-context state of librwkvcu_bench (timers, cuBLAS, L2 flush buffer),
   // created by its first call on the context and released through ext_free

@@ -1,7 +1,8 @@
 // Elementwise, normalisation, token-shift, embedding and RWKV-7 helper
 // kernels of rwkvgo (everything but WKV, matmul, sampling and the
 // benchmarks' attention), and the fused opening of a sublayer (residual
-// add, LayerNorm, token shift and mixes: rwkvcu_add_norm_shift_mix).
+// add, LayerNorm, token shift and mixes: rwkvcu_add_norm_shift_mix; with
+// RWKV-6's LoRA-downs: rwkvcu_add_norm_shift_mix_lora).
 // Shapes are in each kernel's comment; [N, C] activations are float32
 // row-major. Numerical contract: float32 arithmetic throughout; norms sum in
 // float32 with tree reductions (two passes: mean, then the variance of the
@@ -13,6 +14,7 @@
 // and identical for a row whether it is computed alone or in a batch.
 #include "common.cuh"
 #include "elementwise.cuh"
+#include "matmul.cuh"
 
 namespace {
 
@@ -361,6 +363,120 @@ __global__ void __launch_bounds__(256, 1)
   }
 }
 
+// ---- Fused opening with LoRA-downs (RWKV-6) -------------------------------------
+
+constexpr int kMaxLoRA = 8;  // RWKVCU_GROUP_MAX
+
+/// LoRAArgs holds the LoRA-downs of one norm_lora_kernel launch, by value in
+/// the parameter space like MixNArgs: product j has weight w[j] [d, C]
+/// (scales ws[j] for I8 and F8E4M3) and output lo[j] [n, d] with d =
+/// first[j+1] - first[j]; first[count] is the total of the rows.
+struct LoRAArgs {
+  float* lo[kMaxLoRA];
+  const void* w[kMaxLoRA];
+  const float* ws[kMaxLoRA];
+  int32_t first[kMaxLoRA + 1];
+  int32_t count;
+};
+
+/// norm_lora_kernel<DT>: add_norm_shift_mix_kernel's opening of a decode
+/// step followed by the LoRA-downs lo[j] = tanh(out[0] @ w[j]^T) of its
+/// first mix's output, in one launch. Grid (ceil(rows / warps), nseq), the
+/// block size of add_norm_shift_mix_kernel for C; block (bx, r) recomputes
+/// the opening of row r (sequence r, slot slots[r]) into dynamic shared
+/// memory (C floats: x + residual, then out[0]), with add_norm_shift_mix_kernel's
+/// arithmetic and sums, and warp w computes LoRA row bx * warps + w (over
+/// every product's rows in order) for the row: a dot product over C by the
+/// lanes, reduced by shuffles, then tanh. Every block of row r reads x, the
+/// residual, the gate and the state row, which the opening updates in
+/// place, so only the last block of the row to take its ticket (tickets[r],
+/// taken once the block's reads are done; it leaves the ticket at zero for
+/// the next launch or graph replay) writes the opening's outputs (x, xx,
+/// prev, the state row, the mixes), recomputed from the values nobody has
+/// changed yet. The grid has few blocks (a decode step's LoRA-downs have a
+/// few hundred rows), so the launch bounds ask for one resident block per
+/// SM, as add_norm_shift_mix_kernel's: with the default budget ptxas 11.8
+/// gives the Q4_0 and Q4_1 decoders 48 registers and spills.
+template <int DT>
+__global__ void __launch_bounds__(256, 1)
+    norm_lora_kernel(float* __restrict__ x, const float* __restrict__ res, const float* __restrict__ gate,
+                     float* __restrict__ xx, float* __restrict__ prev, const float* __restrict__ w,
+                     const float* __restrict__ b, float* __restrict__ state, int64_t width, int64_t nslots, int64_t off,
+                     int C, const int32_t* __restrict__ batch, int nseq, float eps, bool delta, const MixNArgs args,
+                     const LoRAArgs la, int total, unsigned* __restrict__ tickets) {
+  __shared__ float red[32];
+  __shared__ int last;
+  DYNAMIC_SHARED(float, xa);
+  const int64_t row = blockIdx.y;
+  const int64_t slot = batch[nseq + 1 + row];  // the slots follow the nseq+1 offsets
+  if (slot < 0 || slot >= nslots) return;      // checked by the entry point; every block of the row returns
+  const int64_t base = row * C;
+  const float* xr = x + base;
+  const float* rr = res ? res + base : nullptr;
+  const float* gr = gate ? gate + base : nullptr;
+  float* st = state + slot * width + off;
+  const int tid = threadIdx.x;
+  auto mix = [&](float y, float p, float m) { return delta ? mix_value<1>(y, p, m) : mix_value<0>(y, p, m); };
+  auto added = [&](int i) { return rr ? xr[i] + (gr ? __fmul_rn(rr[i], gr[i]) : rr[i]) : xr[i]; };
+  float sum = 0.f;
+  for (int i = tid; i < C; i += blockDim.x) {
+    const float v = added(i);
+    xa[i] = v;
+    sum += v;
+  }
+  const float mean = block_sum(sum, red) / C;
+  float sq = 0.f;
+  for (int i = tid; i < C; i += blockDim.x) {
+    const float d = xa[i] - mean;
+    sq += d * d;
+  }
+  const float inv = 1.f / sqrtf(block_sum(sq, red) / C + eps);
+  const float* m0 = args.mix[0];
+  const bool b0 = args.bcast & 1u;
+  for (int i = tid; i < C; i += blockDim.x) xa[i] = mix((xa[i] - mean) * inv * w[i] + b[i], st[i], m0[b0 ? i : base + i]);
+  __syncthreads();
+  if (tid == 0) {
+    __threadfence();
+    last = atomicAdd(tickets + row, 1u) == gridDim.x - 1;
+  }
+  // LoRA row q of the concatenation: product j, its row d.
+  const int lane = tid & 31, q = int(blockIdx.x) * int(blockDim.x >> 5) + (tid >> 5);
+  if (q < total) {
+    float* lo = la.lo[0];
+    const void* wv = la.w[0];
+    const float* ws = la.ws[0];
+    int d = q, rows = la.first[1];
+#pragma unroll
+    for (int j = 1; j < kMaxLoRA; ++j)
+      if (j < la.count && q >= la.first[j]) lo = la.lo[j], wv = la.w[j], ws = la.ws[j], d = q - la.first[j], rows = la.first[j + 1] - la.first[j];
+    float acc = 0.f;
+    if constexpr (qblock_is(DT)) {
+      const uint8_t* wr = static_cast<const uint8_t*>(wv) + int64_t(d) * qblock_row_bytes(DT, C);
+      for (int i = lane; i < C; i += 32) acc += xa[i] * qblock_elem<DT>(wr, i);
+    } else {
+      for (int i = lane; i < C; i += 32) acc += xa[i] * load_elem<DT>(wv, int64_t(d) * C + i, ws, d);
+    }
+    acc = warp_sum(acc);
+    if (lane == 0) lo[row * rows + d] = rwkv_unary<1>(acc);  // tanh
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence();  // the other blocks' tickets before the writes
+  for (int i = tid; i < C; i += blockDim.x) {
+    const float v = added(i);
+    const float y = (v - mean) * inv * w[i] + b[i];
+    const float p = st[i];
+    if (rr) x[base + i] = v;
+    xx[base + i] = y;
+    prev[base + i] = p;
+    st[i] = y;
+#pragma unroll
+    for (int j = 0; j < kMaxMixN; ++j)
+      if (j < args.count) args.out[j][base + i] = mix(y, p, args.mix[j][(args.bcast >> j) & 1u ? i : base + i]);
+  }
+  if (tid == 0) tickets[row] = 0u;
+}
+
 // ---- RWKV-7 helpers --------------------------------------------------------------
 
 constexpr int kWarpsPerBlock = 8;
@@ -656,6 +772,84 @@ cudaError_t rwkvcu_launch_add_norm_shift_mix(cudaStream_t s, float* const* outs,
   return rwkvcu_check_launch();
 }
 
+/// The opening of a sublayer (rwkvcu_launch_add_norm_shift_mix's arguments
+/// up to eps) followed by lcount LoRA-downs lo[j] [n, lrows[j]] =
+/// tanh(outs[0] @ w1[j]^T), w1[j] [lrows[j], C] of element type ldt[j]
+/// (scales lws[j] for I8 and F8E4M3). A decode step whose LoRA matrices
+/// share one element type, within the limits below, is one launch of
+/// norm_lora_kernel with tickets[0, nseq) (ntickets counters, zero between
+/// launches); another is the launches of the composition
+/// (rwkvcu_launch_add_norm_shift_mix, rwkvcu_launch_matmul_group). The host
+/// arrays are read before the call returns.
+cudaError_t rwkvcu_launch_add_norm_shift_mix_lora(cudaStream_t s, float* const* outs, float* xx, float* prev, float* x,
+                                                  const float* res, const float* gate, const float* w, const float* b,
+                                                  float* state, int64_t width, int64_t nslots, int64_t off,
+                                                  const float* const* mixes, const int64_t* mrows, int32_t count,
+                                                  int64_t n, int64_t C, const int32_t* batch, int32_t nseq,
+                                                  int32_t style, float eps, float* const* lo, const void* const* w1,
+                                                  const int32_t* ldt, const float* const* lws, const int64_t* lrows,
+                                                  int32_t lcount, unsigned* tickets, int64_t ntickets) {
+  if (count < 1 || count > kMaxMixN || lcount < 1 || lcount > kMaxLoRA || n < 1 || C < 1 || nseq < 1)
+    return cudaErrorInvalidValue;
+  int64_t total = 0;
+  bool same = true;
+  for (int j = 0; j < lcount; ++j) {
+    total += lrows[j];
+    same = same && ldt[j] == ldt[0];
+  }
+  const int th = C >= 256 ? 256 : int(rwkvcu_ceil_div(C, 32) * 32);
+  const int64_t bx = rwkvcu_ceil_div(total, th / 32);
+  const size_t smem = size_t(C) * sizeof(float);
+  if (n != nseq || !same || !tickets || nseq > ntickets || nseq > 65535 || smem > 48 * 1024 || total > (int64_t(1) << 30)) {
+    if (cudaError_t e = rwkvcu_launch_add_norm_shift_mix(s, outs, xx, prev, x, res, gate, w, b, state, width, nslots, off,
+                                                         mixes, mrows, count, n, C, batch, nseq, style, eps))
+      return e;
+    rwkvcu_group_product ps[kMaxLoRA] = {};
+    for (int j = 0; j < lcount; ++j)
+      ps[j] = rwkvcu_group_product{lo[j], outs[0], w1[j], ldt[j], lws[j], nullptr, 0, 1 /* tanh */, nullptr, lrows[j], C};
+    return rwkvcu_launch_matmul_group(s, ps, lcount, n);
+  }
+  MixNArgs args{};
+  args.count = count;
+  for (int j = 0; j < count; ++j) {
+    args.out[j] = outs[j];
+    args.mix[j] = mixes[j];
+    if (mrows[j] == 1) args.bcast |= 1u << j;
+  }
+  LoRAArgs la{};
+  la.count = lcount;
+  for (int j = 0; j < lcount; ++j) {
+    la.lo[j] = lo[j];
+    la.w[j] = w1[j];
+    la.ws[j] = lws[j];
+    la.first[j + 1] = la.first[j] + int32_t(lrows[j]);
+  }
+  const dim3 grid(static_cast<unsigned>(bx), static_cast<unsigned>(nseq)), block(static_cast<unsigned>(th));
+#define RWKVCU_NORM_LORA_CASE(DTV)                                                                                 \
+  case DTV: {                                                                                                       \
+    auto* kern = &norm_lora_kernel<DTV>;                                                                            \
+    RWKV_LAUNCH(kern, grid, block, smem, s)(x, res, gate, xx, prev, w, b, state, width, nslots, off, int(C), batch, \
+                                            int(nseq), eps, style == 1, args, la, int(total), tickets);             \
+    break;                                                                                                          \
+  }
+  switch (ldt[0]) {
+    RWKVCU_NORM_LORA_CASE(kF32)
+    RWKVCU_NORM_LORA_CASE(kF16)
+    RWKVCU_NORM_LORA_CASE(kBF16)
+    RWKVCU_NORM_LORA_CASE(kI8)
+    RWKVCU_NORM_LORA_CASE(kF8E4M3)
+    RWKVCU_NORM_LORA_CASE(kQ4_0)
+    RWKVCU_NORM_LORA_CASE(kQ4_1)
+    RWKVCU_NORM_LORA_CASE(kQ5_0)
+    RWKVCU_NORM_LORA_CASE(kQ5_1)
+    RWKVCU_NORM_LORA_CASE(kQ8_0)
+    default:
+      return cudaErrorInvalidValue;
+  }
+#undef RWKVCU_NORM_LORA_CASE
+  return rwkvcu_check_launch();
+}
+
 /// RWKV-7 key preprocessing over [n, C]: kk = l2norm_head(k*kK), k *= 1+(a-1)*kA.
 cudaError_t rwkvcu_launch_key_v7(cudaStream_t s, float* kk, float* k, const float* a, const float* kK,
                                  const float* kA, int64_t n, int64_t C, int32_t heads) {
@@ -865,6 +1059,77 @@ int rwkvcu_mix_n(rwkvcu_context* ctx, rwkvcu_tensor* const* outs, const rwkvcu_t
   });
 }
 
+}  // extern "C"
+
+namespace {
+
+/// NormOperands are the checked operands of rwkvcu_add_norm_shift_mix.
+struct NormOperands {
+  float* o[RWKVCU_MIX_N_MAX];
+  const float* mp[RWKVCU_MIX_N_MAX];
+  int64_t mr[RWKVCU_MIX_N_MAX];
+  float *xxp, *pp, *xp, *sp;
+  const float *rp, *gp, *lwp, *lbp;
+  int64_t n, C;
+  const int32_t* b;
+  int32_t nseq;
+};
+
+/// check_norm checks the operands of rwkvcu_add_norm_shift_mix (failing
+/// with a message naming op) and returns them.
+NormOperands check_norm(rwkvcu_context* ctx, const char* op, rwkvcu_tensor* const* outs, rwkvcu_tensor* xx,
+                        rwkvcu_tensor* prev, rwkvcu_tensor* x, const rwkvcu_tensor* residual, const rwkvcu_tensor* gate,
+                        const rwkvcu_tensor* ln_w, const rwkvcu_tensor* ln_b, rwkvcu_tensor* state, int64_t off,
+                        const rwkvcu_tensor* const* mixes, int32_t count, int32_t style) {
+  NormOperands r{};
+  need(outs, "outs");
+  need(mixes, "mixes");
+  if (count < 1 || count > RWKVCU_MIX_N_MAX)
+    fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: count %d outside [1, %d]", op, int(count), RWKVCU_MIX_N_MAX);
+  r.xp = F(ctx, x, -1, -1, op, "x");
+  const int64_t n = x->rows, C = x->cols;
+  r.n = n, r.C = C;
+  r.rp = residual ? F(ctx, residual, n, C, op, "residual") : nullptr;
+  r.gp = gate ? F(ctx, gate, n, C, op, "gate") : nullptr;
+  if (r.gp && !r.rp) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: a gate without a residual", op);
+  r.xxp = F(ctx, xx, n, C, op, "xx");
+  r.pp = F(ctx, prev, n, C, op, "prev");
+  r.lwp = F(ctx, ln_w, 1, C, op, "ln_w");
+  r.lbp = F(ctx, ln_b, 1, C, op, "ln_b");
+  char name[16];
+  for (int j = 0; j < count; ++j) {
+    snprintf(name, sizeof name, "outs[%d]", j);
+    r.o[j] = F(ctx, outs[j], n, C, op, name);
+    snprintf(name, sizeof name, "mixes[%d]", j);
+    r.mp[j] = Fb(ctx, mixes[j], n, C, op, name, &r.mr[j]);
+  }
+  if (style != RWKVCU_MIX_LERP && style != RWKVCU_MIX_DELTA) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: unknown style %d", op, int(style));
+  r.sp = state_range(ctx, state, off, C, op);
+  // What the call writes (xx, prev, x, the outputs) must be distinct and
+  // not alias what it reads.
+  const void* written[3 + RWKVCU_MIX_N_MAX] = {r.xxp, r.pp, r.xp};
+  const void* read[5 + RWKVCU_MIX_N_MAX] = {r.lwp, r.lbp, r.sp, r.rp, r.gp};
+  const int nw = 3 + count, nr = 5 + count;
+  for (int j = 0; j < count; ++j) {
+    written[3 + j] = r.o[j];
+    read[5 + j] = r.mp[j];
+  }
+  for (int i = 0; i < nw; ++i) {
+    for (int k = i + 1; k < nw; ++k)
+      if (written[i] == written[k])
+        fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: xx, prev, x and the outputs must be distinct tensors", op);
+    for (int k = 0; k < nr; ++k)
+      if (written[i] == read[k])
+        fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: xx, prev, x and the outputs must not alias an input", op);
+  }
+  r.b = step_batch(ctx, n, state->rows, &r.nseq, op);
+  return r;
+}
+
+}  // namespace
+
+extern "C" {
+
 int rwkvcu_add_norm_shift_mix(rwkvcu_context* ctx, rwkvcu_tensor* const* outs, rwkvcu_tensor* xx, rwkvcu_tensor* prev,
                               rwkvcu_tensor* x, const rwkvcu_tensor* residual, const rwkvcu_tensor* gate,
                               const rwkvcu_tensor* ln_w,
@@ -873,51 +1138,70 @@ int rwkvcu_add_norm_shift_mix(rwkvcu_context* ctx, rwkvcu_tensor* const* outs, r
   if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
   return guard(ctx, [&] {
     const char* op = "rwkvcu_add_norm_shift_mix";
-    need(outs, "outs");
-    need(mixes, "mixes");
-    if (count < 1 || count > RWKVCU_MIX_N_MAX)
-      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: count %d outside [1, %d]", op, int(count), RWKVCU_MIX_N_MAX);
-    float* xp = F(ctx, x, -1, -1, op, "x");
-    const int64_t n = x->rows, C = x->cols;
-    const float* rp = residual ? F(ctx, residual, n, C, op, "residual") : nullptr;
-    const float* gp = gate ? F(ctx, gate, n, C, op, "gate") : nullptr;
-    if (gp && !rp) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: a gate without a residual", op);
-    float* xxp = F(ctx, xx, n, C, op, "xx");
-    float* pp = F(ctx, prev, n, C, op, "prev");
-    const float* lwp = F(ctx, ln_w, 1, C, op, "ln_w");
-    const float* lbp = F(ctx, ln_b, 1, C, op, "ln_b");
-    float* o[RWKVCU_MIX_N_MAX];
-    const float* mp[RWKVCU_MIX_N_MAX];
-    int64_t mr[RWKVCU_MIX_N_MAX];
+    const NormOperands r = check_norm(ctx, op, outs, xx, prev, x, residual, gate, ln_w, ln_b, state, off, mixes, count, style);
+    launch(ctx, op, [&] {
+      return rwkvcu_launch_add_norm_shift_mix(ctx->stream, r.o, r.xxp, r.pp, r.xp, r.rp, r.gp, r.lwp, r.lbp, r.sp,
+                                              state->cols, state->rows, off, r.mp, r.mr, count, r.n, r.C, r.b, r.nseq,
+                                              style, eps);
+    });
+  });
+}
+
+int rwkvcu_add_norm_shift_mix_lora(rwkvcu_context* ctx, rwkvcu_tensor* const* outs, rwkvcu_tensor* xx,
+                                   rwkvcu_tensor* prev, rwkvcu_tensor* x, const rwkvcu_tensor* residual,
+                                   const rwkvcu_tensor* gate, const rwkvcu_tensor* ln_w, const rwkvcu_tensor* ln_b,
+                                   rwkvcu_tensor* state, int64_t off, const rwkvcu_tensor* const* mixes, int32_t count,
+                                   int32_t style, float eps, rwkvcu_tensor* const* lo, const rwkvcu_tensor* const* w1,
+                                   int32_t lora_count) {
+  if (!ctx) return RWKVCU_ERR_INVALID_ARGUMENT;
+  return guard(ctx, [&] {
+    const char* op = "rwkvcu_add_norm_shift_mix_lora";
+    need(lo, "lo");
+    need(w1, "w1");
+    if (lora_count < 1 || lora_count > RWKVCU_GROUP_MAX)
+      fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: lora_count %d outside [1, %d]", op, int(lora_count), RWKVCU_GROUP_MAX);
+    const NormOperands r = check_norm(ctx, op, outs, xx, prev, x, residual, gate, ln_w, ln_b, state, off, mixes, count, style);
+    float* lp[RWKVCU_GROUP_MAX];
+    const void* wp[RWKVCU_GROUP_MAX];
+    const float* ws[RWKVCU_GROUP_MAX];
+    int32_t dt[RWKVCU_GROUP_MAX];
+    int64_t rows[RWKVCU_GROUP_MAX];
     char name[16];
-    for (int j = 0; j < count; ++j) {
-      snprintf(name, sizeof name, "outs[%d]", j);
-      o[j] = F(ctx, outs[j], n, C, op, name);
-      snprintf(name, sizeof name, "mixes[%d]", j);
-      mp[j] = Fb(ctx, mixes[j], n, C, op, name, &mr[j]);
+    for (int j = 0; j < lora_count; ++j) {
+      snprintf(name, sizeof name, "w1[%d]", j);
+      T(ctx, w1[j], op, name);
+      if (w1[j]->cols != r.C || w1[j]->rows < 1)
+        fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: w1[%d] is [%lld, %lld], want [D, %lld]", op, j, (long long)w1[j]->rows,
+             (long long)w1[j]->cols, (long long)r.C);
+      if (w1[j]->dtype < RWKVCU_F32 || w1[j]->dtype > RWKVCU_Q8_0)
+        fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: w1[%d] has element type %d", op, j, int(w1[j]->dtype));
+      wp[j] = w1[j]->data;
+      ws[j] = w1[j]->scales;
+      dt[j] = w1[j]->dtype;
+      rows[j] = w1[j]->rows;
+      snprintf(name, sizeof name, "lo[%d]", j);
+      lp[j] = F(ctx, lo[j], r.n, rows[j], op, name);
     }
-    if (style != RWKVCU_MIX_LERP && style != RWKVCU_MIX_DELTA) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: unknown style %d", op, int(style));
-    float* sp = state_range(ctx, state, off, C, op);
-    // What the call writes (xx, prev, x, the outputs) must be distinct and
-    // not alias what it reads.
-    const void* written[3 + RWKVCU_MIX_N_MAX] = {xxp, pp, xp};
-    const void* read[5 + RWKVCU_MIX_N_MAX] = {lwp, lbp, sp, rp, gp};
-    const int nw = 3 + count, nr = 5 + count;
-    for (int j = 0; j < count; ++j) {
-      written[3 + j] = o[j];
-      read[5 + j] = mp[j];
+    // No LoRA output may alias another one or any operand.
+    const void* other[8 + 2 * RWKVCU_MIX_N_MAX + RWKVCU_GROUP_MAX];
+    int no = 0;
+    for (const void* p : {(const void*)r.xxp, (const void*)r.pp, (const void*)r.xp, (const void*)r.sp,
+                          (const void*)r.rp, (const void*)r.gp, (const void*)r.lwp, (const void*)r.lbp})
+      other[no++] = p;
+    for (int j = 0; j < count; ++j) other[no++] = r.o[j], other[no++] = r.mp[j];
+    for (int j = 0; j < lora_count; ++j) other[no++] = wp[j];
+    for (int j = 0; j < lora_count; ++j) {
+      for (int k = 0; k < no; ++k)
+        if (lp[j] == other[k]) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: lo[%d] aliases another operand", op, j);
+      for (int k = j + 1; k < lora_count; ++k)
+        if (lp[j] == lp[k]) fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: the LoRA outputs must be distinct tensors", op);
     }
-    for (int i = 0; i < nw; ++i) {
-      for (int k = i + 1; k < nw; ++k)
-        if (written[i] == written[k])
-          fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: xx, prev, x and the outputs must be distinct tensors", op);
-      for (int k = 0; k < nr; ++k)
-        if (written[i] == read[k])
-          fail(RWKVCU_ERR_INVALID_ARGUMENT, "%s: xx, prev, x and the outputs must not alias an input", op);
-    }
-    int32_t nseq = 0;
-    const int32_t* b = step_batch(ctx, n, state->rows, &nseq, op);
-    launch(ctx, op, [&] { return rwkvcu_launch_add_norm_shift_mix(ctx->stream, o, xxp, pp, xp, rp, gp, lwp, lbp, sp, state->cols, state->rows, off, mp, mr, count, n, C, b, nseq, style, eps); });
+    launch(ctx, op, [&] {
+      return rwkvcu_launch_add_norm_shift_mix_lora(ctx->stream, r.o, r.xxp, r.pp, r.xp, r.rp, r.gp, r.lwp, r.lbp, r.sp,
+                                                   state->cols, state->rows, off, r.mp, r.mr, count, r.n, r.C, r.b,
+                                                   r.nseq, style, eps, lp, wp, dt, ws, rows, lora_count, ctx->tickets,
+                                                   ctx->tickets ? kContextTickets : 0);
+    });
   });
 }
 

@@ -23,6 +23,13 @@ type fusedCounter struct {
 	calls, zipMaps, norms, groups int
 	v5calls                       int // AttnDecodeV5
 	v6calls                       int // AttnDecodeV6
+	normLoRAs                     int // AddNormShiftMixLoRA
+}
+
+func (f *fusedCounter) AddNormShiftMixLoRA(outs []backend.Tensor, xx, prev, x, residual, gate, lnW, lnB, state backend.Tensor, off int,
+	mixes []backend.Tensor, style backend.MixStyle, eps float32, lo, w1 []backend.Tensor) {
+	f.normLoRAs++
+	f.Backend.(backend.FusedNormLoRA).AddNormShiftMixLoRA(outs, xx, prev, x, residual, gate, lnW, lnB, state, off, mixes, style, eps, lo, w1)
 }
 
 func (f *fusedCounter) AttnDecodeV6(y, w, r, k, v, decayLo, decayW2, decay, u, g, lnW, lnB, state backend.Tensor, off, heads int, eps float32) {
@@ -226,11 +233,12 @@ func TestFusedProductsSharedModels(t *testing.T) {
 		t.Fatalf("only %d shared model files: %v", len(files), files)
 	}
 	// Product groups per layer and decode step: RWKV-7's products of the
-	// mixed inputs and LoRA-ups; RWKV-6's mix LoRA-downs, mix LoRA-ups and
-	// products of the mixed inputs (its decay's LoRA-up is in the fused
-	// attention); RWKV-5's products;
+	// mixed inputs and LoRA-ups; RWKV-6's mix LoRA-ups and products of the
+	// mixed inputs (its mix LoRA-downs are in the time mix's opening,
+	// AddNormShiftMixLoRA, its decay's LoRA-up in the fused attention);
+	// RWKV-5's products;
 	// and every version's channel mix.
-	groupsPerLayer := map[weights.Version]int{weights.V7: 3, weights.V6: 4, weights.V52: 2, weights.V51: 2, weights.V4: 1}
+	groupsPerLayer := map[weights.Version]int{weights.V7: 3, weights.V6: 3, weights.V52: 2, weights.V51: 2, weights.V4: 1}
 	seen := map[weights.Version]int{}
 	same := func(t *testing.T, what string, a, b []float32) {
 		t.Helper()
@@ -281,7 +289,7 @@ func TestFusedProductsSharedModels(t *testing.T) {
 					logits[i][j] = l
 				}
 			}
-			if fused.groups != 0 || fused.v5calls != 0 || fused.v6calls != 0 {
+			if fused.groups != 0 || fused.v5calls != 0 || fused.v6calls != 0 || fused.normLoRAs != 0 {
 				t.Fatalf("prefill used %d product groups and %d fused RWKV-5/6 attentions", fused.groups, fused.v5calls+fused.v6calls)
 			}
 			for j := range logits[0] {
@@ -327,6 +335,9 @@ func TestFusedProductsSharedModels(t *testing.T) {
 				if want := 8 * models[1].cfg.Layers; fused.v6calls != want || fused.v5calls != 0 {
 					t.Fatalf("8 decode steps ran %d fused RWKV-6 attentions and %d RWKV-5 ones, want %d and none", fused.v6calls,
 						fused.v5calls, want)
+				}
+				if want := 8 * models[1].cfg.Layers; fused.normLoRAs != want {
+					t.Fatalf("8 decode steps ran %d openings with the LoRA-downs, want %d", fused.normLoRAs, want)
 				}
 			}
 			for j := range sess[0] {

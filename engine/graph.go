@@ -20,7 +20,9 @@ func (m *Model) forward(s *scratch) {
 		b := l.common()
 		st := m.states.layer(b.index) // [slots, per]: ffn_xx, att_xx, then the head state
 		mixes, style := l.timeMixes(s)
-		m.openSublayer(s, residual, gate, b.LN1W, b.LN1B, st, C, s.tmOut[:len(mixes)], mixes, style)
+		if o, ok := l.versionLayer.(fusedOpener); !ok || !o.openTimeMix(m, s, residual, gate, st, C, mixes, style) {
+			m.openSublayer(s, residual, gate, b.LN1W, b.LN1B, st, C, s.tmOut[:len(mixes)], mixes, style)
+		}
 		l.timeMix(m, s, st)
 
 		mixes, style, _ = l.channelMixes()
@@ -57,6 +59,15 @@ func (m *Model) openSublayer(s *scratch, residual, gate, lnW, lnB, st backend.Te
 	be.LayerNorm(s.xx, s.x, lnW, lnB, eps)
 	be.Shift(s.prev, s.xx, st, off)
 	be.MixN(outs, s.xx, s.prev, mixes, style)
+}
+
+// fusedOpener is a layer whose time mix may run its first operations with
+// the opening of the time mix (RWKV-6's LoRA-downs, backend.FusedNormLoRA).
+type fusedOpener interface {
+	// openTimeMix opens the time mix as Model.openSublayer does, with the
+	// layer's first operations, and reports whether it did (else the caller
+	// opens it, and the time mix runs those operations itself).
+	openTimeMix(m *Model, s *scratch, residual, gate, st backend.Tensor, off int, mixes []backend.Tensor, style backend.MixStyle) bool
 }
 
 // channelMix: the squared-ReLU MLP of every version, from the token-shift

@@ -74,9 +74,35 @@ func (l *v6Layer) channelMixes() ([]backend.Tensor, backend.MixStyle, backend.Te
 	return l.cmMixes, backend.MixDelta, l.FFNR
 }
 
+// normLoRA returns the backend's opening with the LoRA-downs on a decode
+// step with grouped products (the layer graph then opens the time mix with
+// the mixes' five LoRA-downs), nil otherwise.
+func (m *Model) normLoRA() backend.FusedNormLoRA {
+	if m.products() == nil {
+		return nil
+	}
+	f, _ := m.be.(backend.FusedNormLoRA)
+	return f
+}
+
+// openTimeMix: on a backend.FusedNormLoRA backend's decode step the opening
+// and the mixes' five LoRA-downs with their tanh are one operation.
+func (l *v6Layer) openTimeMix(m *Model, s *scratch, residual, gate, st backend.Tensor, off int, mixes []backend.Tensor,
+	style backend.MixStyle) bool {
+	f := m.normLoRA()
+	if f == nil {
+		return false
+	}
+	x := s.ext.(*v6Scratch)
+	f.AddNormShiftMixLoRA(s.tmOut[:len(mixes)], s.xx, s.prev, s.x, residual, gate, l.LN1W, l.LN1B, st, off, mixes, style,
+		m.cfg.LayerNormEps, x.MixLo[:], l.MaaW1[:])
+	return true
+}
+
 // timeMix: RWKV-6 attention with data-dependent token shift and decay. On a
 // decode step with backend.FusedProducts its products run as four groups
-// with their epilogues: the mixes' five LoRA-downs with their tanh, their
+// with their epilogues: the mixes' five LoRA-downs with their tanh (inside
+// the opening on a backend.FusedNormLoRA backend, openTimeMix), their
 // five LoRA-ups with the static mixes as biases and the token shift's
 // interpolation (x + (prev - x) * mix, from the normalised rows the opening
 // left in the outputs), the products of the mixed inputs (with the gate's
@@ -88,11 +114,13 @@ func (l *v6Layer) timeMix(m *Model, s *scratch, st backend.Tensor) {
 	g := m.products()
 	if g != nil {
 		ps := m.prods[:0]
-		for j, lo := range x.MixLo {
-			ps = append(ps, backend.Product{Out: lo, In: s.xa, W: l.MaaW1[j], Act: backend.Activate(backend.Tanh)})
+		if m.normLoRA() == nil { // else the opening computed them
+			for j, lo := range x.MixLo {
+				ps = append(ps, backend.Product{Out: lo, In: s.xa, W: l.MaaW1[j], Act: backend.Activate(backend.Tanh)})
+			}
+			g.MatMulGroup(ps)
+			ps = m.prods[:0]
 		}
-		g.MatMulGroup(ps)
-		ps = m.prods[:0]
 		for j, out := range s.tmOut[1:6] { // w k v r g
 			ps = append(ps, backend.Product{Out: out, In: x.MixLo[j], W: l.MaaW2[j], Bias: l.bias[j], Lerp: s.prev})
 		}

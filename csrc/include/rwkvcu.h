@@ -423,6 +423,22 @@ RWKVCU_API int rwkvcu_add_norm_shift_mix(rwkvcu_context *ctx, rwkvcu_tensor *con
                                          rwkvcu_tensor *state, int64_t off, const rwkvcu_tensor *const *mixes,
                                          int32_t count, int32_t style, float eps);
 
+/* RWKV-6's time-mix opening with the LoRA-downs of its data-dependent token
+ * shift (backend.FusedNormLoRA): the result of rwkvcu_add_norm_shift_mix
+ * with the arguments up to eps, then for j < lora_count rwkvcu_matmul(lo[j],
+ * outs[0], w1[j]) and rwkvcu_map(lo[j], lo[j], RWKVCU_TANH). w1[j] [D_j, C]
+ * of any weight type; lo[j] [N, D_j], distinct, none aliasing another
+ * operand; 1 <= lora_count <= RWKVCU_GROUP_MAX. On a decode step whose w1
+ * share one weight type one launch (the LoRA-downs' sums in another order
+ * than rwkvcu_matmul's); otherwise the launches of the composition. */
+RWKVCU_API int rwkvcu_add_norm_shift_mix_lora(rwkvcu_context *ctx, rwkvcu_tensor *const *outs, rwkvcu_tensor *xx,
+                                              rwkvcu_tensor *prev, rwkvcu_tensor *x, const rwkvcu_tensor *residual,
+                                              const rwkvcu_tensor *gate, const rwkvcu_tensor *ln_w,
+                                              const rwkvcu_tensor *ln_b, rwkvcu_tensor *state, int64_t off,
+                                              const rwkvcu_tensor *const *mixes, int32_t count, int32_t style,
+                                              float eps, rwkvcu_tensor *const *lo, const rwkvcu_tensor *const *w1,
+                                              int32_t lora_count);
+
 /* ---- Fused sampling ------------------------------------------------------
  * One pass per row of a logits tensor [B, V]: logit bias, repetition and
  * presence/frequency penalties (from per-row penalty state kept on the

@@ -111,6 +111,28 @@ type FusedNorm interface {
 	AddNormShiftMix(outs []Tensor, xx, prev, x, residual, gate, lnW, lnB, state Tensor, off int, mixes []Tensor, style MixStyle, eps float32)
 }
 
+// FusedNormLoRA is implemented by backends that open RWKV-6's time mix
+// together with the LoRA-downs of its data-dependent token shift in one
+// operation. Optional like FusedV7.
+type FusedNormLoRA interface {
+	// AddNormShiftMixLoRA has the result of
+	//
+	//	AddNormShiftMix(outs, xx, prev, x, residual, gate, lnW, lnB, state, off, mixes, style, eps)
+	//	MatMul(lo[j], outs[0], w1[j])    // for every j
+	//	Map(lo[j], lo[j], Tanh)
+	//
+	// including every side effect of AddNormShiftMix. lo and w1 have the
+	// same number of entries, 1 to MaxGroup; w1[j] is [D_j, C] of any weight
+	// type the backend's MatMul takes, lo[j] [N, D_j]. The lo must be
+	// distinct tensors, none of them an operand of AddNormShiftMix or a
+	// w1. A failing call reports the error through Err and changes
+	// nothing. A backend that computes the composition with the same
+	// float32 operations in the same order gives the same bits; others
+	// agree within the LayerNorm's and the products' reduction tolerances.
+	AddNormShiftMixLoRA(outs []Tensor, xx, prev, x, residual, gate, lnW, lnB, state Tensor, off int, mixes []Tensor,
+		style MixStyle, eps float32, lo, w1 []Tensor)
+}
+
 // MaxGroup is the largest number of products one MatMulGroup call takes.
 const MaxGroup = 8
 

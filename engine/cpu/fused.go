@@ -158,40 +158,49 @@ var _ backend.FusedNorm = (*Backend)(nil)
 // check the step's batch).
 func (b *Backend) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, gate, lnW, lnB, state backend.Tensor, off int,
 	mixes []backend.Tensor, style backend.MixStyle, eps float32) {
-	const op = "AddNormShiftMix"
-	if b.err != nil {
+	if !b.okNorm("AddNormShiftMix", outs, xx, prev, x, residual, gate, lnW, lnB, state, off, mixes, style) {
 		return
+	}
+	b.addNormShiftMix(outs, xx, prev, x, residual, gate, lnW, lnB, state, off, mixes, style, eps)
+}
+
+// okNorm checks the operands of AddNormShiftMix (and of
+// AddNormShiftMixLoRA's opening), recording the first problem.
+func (b *Backend) okNorm(op string, outs []backend.Tensor, xx, prev, x, residual, gate, lnW, lnB, state backend.Tensor, off int,
+	mixes []backend.Tensor, style backend.MixStyle) bool {
+	if b.err != nil {
+		return false
 	}
 	if len(outs) != len(mixes) || len(outs) < 1 || len(outs) > backend.MaxMixN {
 		b.fail("%s: %d outputs and %d mixes, want the same number in [1, %d]", op, len(outs), len(mixes), backend.MaxMixN)
-		return
+		return false
 	}
 	if style != backend.MixLerp && style != backend.MixDelta {
 		b.fail("%s: unknown style %d", op, style)
-		return
+		return false
 	}
 	xt := b.t(x)
 	if xt == nil || !b.ok(op, xt.rows, xt.cols, x, xx, prev) || !b.ok(op, xt.rows, xt.cols, outs...) ||
 		!b.ok(op, 1, xt.cols, lnW, lnB) || !b.ok(op, -1, -1, state) {
-		return
+		return false
 	}
 	if residual != nil && !b.ok(op, xt.rows, xt.cols, residual) {
-		return
+		return false
 	}
 	if gate != nil && (residual == nil || !b.ok(op, xt.rows, xt.cols, gate)) {
 		if residual == nil {
 			b.fail("%s: a gate without a residual", op)
 		}
-		return
+		return false
 	}
 	for _, m := range mixes {
 		if !b.okRow(op, xt.rows, xt.cols, m) {
-			return
+			return false
 		}
 	}
 	st := b.t(state)
 	if _, ok := b.batch(op, xt.rows, st); !ok || b.stateRow(st, 0, off, xt.cols) == nil {
-		return
+		return false
 	}
 	var wbuf, rbuf [5 + backend.MaxMixN]backend.Tensor // on the stack: a decode step allocates nothing
 	written := append(append(wbuf[:0], xx, prev, x), outs...)
@@ -206,16 +215,22 @@ func (b *Backend) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, 
 		for _, o := range written[i+1:] {
 			if b.t(o) == b.t(w) {
 				b.fail("%s: xx, prev, x and the outputs must be distinct tensors", op)
-				return
+				return false
 			}
 		}
 		for _, in := range read {
 			if b.t(in) == b.t(w) {
 				b.fail("%s: xx, prev, x and the outputs must not alias an input", op)
-				return
+				return false
 			}
 		}
 	}
+	return true
+}
+
+// addNormShiftMix runs the composition AddNormShiftMix is defined by.
+func (b *Backend) addNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, gate, lnW, lnB, state backend.Tensor, off int,
+	mixes []backend.Tensor, style backend.MixStyle, eps float32) {
 	switch {
 	case gate != nil:
 		b.Zip(xx, residual, gate, backend.Mul)
@@ -226,6 +241,51 @@ func (b *Backend) AddNormShiftMix(outs []backend.Tensor, xx, prev, x, residual, 
 	b.LayerNorm(xx, x, lnW, lnB, eps)
 	b.Shift(prev, xx, state, off)
 	b.MixN(outs, xx, prev, mixes, style)
+}
+
+var _ backend.FusedNormLoRA = (*Backend)(nil)
+
+// AddNormShiftMixLoRA implements backend.FusedNormLoRA as the composition it
+// is defined by, after checking every operand first so that a failing call
+// touches nothing.
+func (b *Backend) AddNormShiftMixLoRA(outs []backend.Tensor, xx, prev, x, residual, gate, lnW, lnB, state backend.Tensor, off int,
+	mixes []backend.Tensor, style backend.MixStyle, eps float32, lo, w1 []backend.Tensor) {
+	const op = "AddNormShiftMixLoRA"
+	if !b.okNorm(op, outs, xx, prev, x, residual, gate, lnW, lnB, state, off, mixes, style) {
+		return
+	}
+	if len(lo) != len(w1) || len(lo) < 1 || len(lo) > backend.MaxGroup {
+		b.fail("%s: %d LoRA outputs and %d matrices, want the same number in [1, %d]", op, len(lo), len(w1), backend.MaxGroup)
+		return
+	}
+	xt := b.t(x)
+	for j := range lo {
+		wt := b.t(w1[j])
+		if wt == nil || !b.ok(op, xt.rows, wt.rows, lo[j]) {
+			return
+		}
+		if wt.cols != xt.cols {
+			b.fail("%s: w1[%d] %v, want %d columns", op, j, wt, xt.cols)
+			return
+		}
+	}
+	// No LoRA output may share memory with another one or with any operand.
+	var buf [8 + 2*backend.MaxMixN + 2*backend.MaxGroup]backend.Tensor // on the stack: a decode step allocates nothing
+	operands := append(append(append(append(append(buf[:0], xx, prev, x, residual, gate, lnW, lnB, state), outs...), mixes...), w1...), lo...)
+	for j, l := range lo {
+		lt := b.t(l)
+		for q, o := range operands {
+			if o != nil && q != len(operands)-len(lo)+j && overlap(lt, b.t(o)) {
+				b.fail("%s: LoRA output %d overlaps another operand", op, j)
+				return
+			}
+		}
+	}
+	b.addNormShiftMix(outs, xx, prev, x, residual, gate, lnW, lnB, state, off, mixes, style, eps)
+	for j := range lo {
+		b.MatMul(lo[j], outs[0], w1[j])
+		b.Map(lo[j], lo[j], backend.Tanh)
+	}
 }
 
 var _ backend.FusedProducts = (*Backend)(nil)

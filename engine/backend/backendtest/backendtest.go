@@ -64,6 +64,8 @@ func Run(t *testing.T, newBackend func() backend.Backend) {
 		{"ZipMap", fusedElementwise(testZipMap)},
 		{"AddNormShiftMix", fusedNorm(testAddNormShiftMix)},
 		{"AddNormShiftMixErrors", fusedNorm(testAddNormShiftMixErrors)},
+		{"AddNormShiftMixLoRA", fusedNormLoRA(testAddNormShiftMixLoRA)},
+		{"AddNormShiftMixLoRAErrors", fusedNormLoRA(testAddNormShiftMixLoRAErrors)},
 		{"MatMulGroup", fusedProducts(testMatMulGroup)},
 		{"MatMulGroupErrors", fusedProducts(testMatMulGroupErrors)},
 		{"Attention", attender(testAttention)},

@@ -924,3 +924,281 @@ func testAttnDecodeV6Errors(t *testing.T, f backend.FusedV6, be backend.Backend)
 		t.Fatalf("after the errors: %v", err)
 	}
 }
+
+// fusedNormLoRA runs a test of backend.FusedNormLoRA on backends that
+// implement it and skips it on the others.
+func fusedNormLoRA(fn func(*testing.T, backend.FusedNormLoRA, backend.Backend)) func(*testing.T, backend.Backend) {
+	return func(t *testing.T, be backend.Backend) {
+		f, ok := be.(backend.FusedNormLoRA)
+		if !ok {
+			t.Skipf("%s does not implement backend.FusedNormLoRA", be.Name())
+		}
+		fn(t, f, be)
+	}
+}
+
+// loraKind is a weight type of the LoRA-downs of testAddNormShiftMixLoRA
+// with its encoder: the bytes of a random [rows, cols] matrix and the values
+// the backend must compute with.
+type loraKind struct {
+	dt     backend.DType
+	matrix func(rows, cols int) ([]byte, []float64)
+	blocks bool // cols must be a multiple of 32
+}
+
+// loraKinds returns every weight type of MatMul the backend supports.
+func loraKinds(t *testing.T, be backend.Backend, r rng) []loraKind {
+	var ks []loraKind
+	for _, dt := range dtypes {
+		ks = append(ks, loraKind{dt: dt, matrix: func(rows, cols int) ([]byte, []float64) {
+			b, v := encode(dt, r.vec(rows*cols, -0.5, 0.5))
+			return b, f64(v)
+		}})
+	}
+	for _, st := range scaledTypes {
+		ks = append(ks, loraKind{dt: st.dt, matrix: func(rows, cols int) ([]byte, []float64) { return st.matrix(r, rows, cols) }})
+	}
+	for _, q := range quantTypes {
+		ks = append(ks, loraKind{dt: q.dt, blocks: true, matrix: func(rows, cols int) ([]byte, []float64) {
+			b, v := quantize(t, q.w, r.vec(rows*cols, -0.5, 0.5))
+			return b, f64(v)
+		}})
+	}
+	out := ks[:0]
+	for _, k := range ks {
+		if backend.Supports(be, k.dt) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// testAddNormShiftMixLoRA: AddNormShiftMixLoRA equals AddNormShiftMix
+// followed by MatMul and Map(Tanh) of its first output for each LoRA
+// matrix, in every output and side effect, over two consecutive steps of
+// decode batches (scattered slots) and a ragged prefill batch, with and
+// without a (gated) residual, both styles, for every weight type of the
+// LoRA matrices the backend's MatMul takes, 1 to MaxGroup matrices of
+// several heights, and widths on both sides of the block sizes.
+// Tolerances: the opening's outputs as in testAddNormShiftMix (the same
+// arithmetic); the LoRA outputs within tolReduce of the float64 product of
+// the first output's values with the matrix (relative to the sum of |terms|
+// + 1, as MatMul's test: the backend may sum in another order) and of the
+// composition on the same backend, through tanh, whose slope is at most 1.
+func testAddNormShiftMixLoRA(t *testing.T, f backend.FusedNormLoRA, be backend.Backend) {
+	fn, ok := be.(backend.FusedNorm)
+	if !ok {
+		t.Skipf("%s implements backend.FusedNormLoRA without backend.FusedNorm", be.Name())
+	}
+	r := newRNG(48)
+	const slots, off, eps = 4, 5, 1e-5
+	type shape struct {
+		C      int
+		ds     []int
+		floats bool // float weight types only (C not a multiple of 32, or a large case)
+	}
+	shapes := []shape{
+		{64, []int{32, 32, 32, 32, 32}, false},
+		{256, []int{5, 1, 9}, false},
+		{7, []int{3, 2}, true},
+		{769, []int{8, 1, 8, 2, 8, 3, 8, 4}, true},
+		{2048, []int{32, 32, 32, 32, 32}, true},
+	}
+	bcs := []struct{ lens, slots []int }{decodeBatches[0], decodeBatches[2], decodeBatches[3], batches[3]}
+	for ki, k := range loraKinds(t, be, r) {
+		for si, sh := range shapes {
+			if sh.floats && (k.blocks || k.dt.Quantized() || k.dt == backend.I8 || k.dt == backend.F8E4M3) {
+				continue
+			}
+			if sh.C == 2048 && k.dt != backend.F16 {
+				continue // the emulated backend runs the kernels on the CPU: one weight type at a model's width
+			}
+			C := sh.C
+			lnWv, lnBv := r.vec(C, 0.5, 1.5), r.vec(C, -0.5, 0.5)
+			lnW, lnB := be.UploadF32(1, C, lnWv), be.UploadF32(1, C, lnBv)
+			w1 := make([]backend.Tensor, len(sh.ds))
+			w1v := make([][]float64, len(sh.ds))
+			for j, d := range sh.ds {
+				var wb []byte
+				wb, w1v[j] = k.matrix(d, C)
+				w1[j] = be.Upload(k.dt, d, C, wb)
+			}
+			width := off + C + 3
+			bcs := bcs
+			if C > 256 {
+				bcs = bcs[2:] // a decode and a prefill batch at the large widths (the emulated backend runs the kernels on the CPU)
+			}
+			for bi, bc := range bcs {
+				b := makeBatch(bc.lens, bc.slots)
+				n := b.Rows()
+				style := []backend.MixStyle{backend.MixLerp, backend.MixDelta}[(ki+si+bi)%2]
+				count := 1 + (ki+si+2*bi)%backend.MaxMixN
+				stv := r.vec(slots*width, -1, 1)
+				stF, stC := be.UploadF32(slots, width, stv), be.UploadF32(slots, width, stv)
+				for step := 0; step < 2; step++ {
+					residual, gated := (ki+si+bi+step)%3 != 0, (ki+si+bi+step)%3 == 2
+					xv, resv, gatev := r.vec(n*C, -3, 5), r.vec(n*C, -2, 2), r.vec(n*C, 0, 1)
+					var made []backend.Tensor
+					up := func(rows int, v []float32) backend.Tensor {
+						x := be.UploadF32(rows, len(v)/rows, v)
+						made = append(made, x)
+						return x
+					}
+					newT := func(rows, cols int) backend.Tensor {
+						x := be.New(rows, cols)
+						made = append(made, x)
+						return x
+					}
+					mixes, outsF, outsC := make([]backend.Tensor, count), make([]backend.Tensor, count), make([]backend.Tensor, count)
+					for j := range mixes {
+						rows := 1
+						if j%2 == 1 {
+							rows = n
+						}
+						mixes[j], outsF[j], outsC[j] = up(rows, r.vec(rows*C, 0, 1)), newT(n, C), newT(n, C)
+					}
+					loF, loC := make([]backend.Tensor, len(sh.ds)), make([]backend.Tensor, len(sh.ds))
+					for j, d := range sh.ds {
+						loF[j], loC[j] = newT(n, d), newT(n, d)
+					}
+					xF, xC, res, gate := up(n, xv), up(n, xv), up(n, resv), up(n, gatev)
+					xxF, prevF, xxC, prevC := newT(n, C), newT(n, C), newT(n, C), newT(n, C)
+					var resArg, gateArg backend.Tensor
+					if residual {
+						resArg = res
+					}
+					if gated {
+						gateArg = gate
+					}
+					be.BeginStep(b)
+					f.AddNormShiftMixLoRA(outsF, xxF, prevF, xF, resArg, gateArg, lnW, lnB, stF, off, mixes, style, eps, loF, w1)
+					fn.AddNormShiftMix(outsC, xxC, prevC, xC, resArg, gateArg, lnW, lnB, stC, off, mixes, style, eps)
+					for j := range loC {
+						be.MatMul(loC[j], outsC[0], w1[j])
+						be.Map(loC[j], loC[j], backend.Tanh)
+					}
+					if err := be.Err(); err != nil {
+						t.Fatal(err)
+					}
+					what := fmt.Sprintf("AddNormShiftMixLoRA %s C=%d D=%v %v style %d mixes %d residual %v gated %v step %d",
+						k.dt, C, sh.ds, bc, style, count, residual, gated, step)
+					checkSame(t, be, what+" x", read(be, xF), read(be, xC), 0)
+					checkSame(t, be, what+" xx", read(be, xxF), read(be, xxC), 1e-5)
+					checkSame(t, be, what+" prev", read(be, prevF), read(be, prevC), 1e-5)
+					checkSame(t, be, what+" state", read(be, stF), read(be, stC), 1e-5)
+					for j := range outsF {
+						checkSame(t, be, fmt.Sprintf("%s out %d", what, j), read(be, outsF[j]), read(be, outsC[j]), 1e-5)
+					}
+					a := read(be, outsF[0])
+					for j, d := range sh.ds {
+						want, scale := make([]float64, n*d), make([]float64, n*d)
+						for tk := 0; tk < n; tk++ {
+							for q := 0; q < d; q++ {
+								s, sa := 0.0, 0.0
+								for i := 0; i < C; i++ {
+									p := float64(a[tk*C+i]) * w1v[j][q*C+i]
+									s += p
+									sa += math.Abs(p)
+								}
+								want[tk*d+q], scale[tk*d+q] = math.Tanh(s), sa
+							}
+						}
+						got, comp := read(be, loF[j]), read(be, loC[j])
+						lw := fmt.Sprintf("%s lo %d", what, j)
+						if exactCompositions(be) {
+							checkSame(t, be, lw, got, comp, 0)
+						} else {
+							check(t, lw+" vs the composition", got, f64(comp), scale, 2*tolReduce) // both within tolReduce of float64
+						}
+						check(t, lw+" vs float64", got, want, scale, tolReduce)
+					}
+					for _, x := range made {
+						be.Free(x)
+					}
+				}
+				be.Free(stF)
+				be.Free(stC)
+			}
+			for _, x := range append([]backend.Tensor{lnW, lnB}, w1...) {
+				be.Free(x)
+			}
+		}
+	}
+}
+
+// testAddNormShiftMixLoRAErrors: malformed calls, of the opening or of the
+// LoRA-downs, are reported through Err and touch nothing (x, xx, prev, the
+// outputs, the state and the LoRA outputs keep their values).
+func testAddNormShiftMixLoRAErrors(t *testing.T, f backend.FusedNormLoRA, be backend.Backend) {
+	r := newRNG(49)
+	const C, D, off, width = 6, 6, 1, 9 // D == C: the LoRA outputs have the shape of the opening's
+	var made []backend.Tensor
+	up := func(rows, cols int) backend.Tensor {
+		t := be.UploadF32(rows, cols, r.vec(rows*cols, -1, 1))
+		made = append(made, t)
+		return t
+	}
+	rowT := func(n int) backend.Tensor { return up(n, C) }
+	vec := func() backend.Tensor { return up(1, C) }
+	lnW, lnB := vec(), vec()
+	type call struct {
+		outs, mixes, lo, w1  []backend.Tensor
+		xx, prev, x, res, st backend.Tensor
+		style                backend.MixStyle
+	}
+	cases := []struct {
+		name string
+		lens []int
+		edit func(c *call)
+	}{
+		{"no LoRA", []int{1}, func(c *call) { c.lo, c.w1 = nil, nil }},
+		{"LoRA outputs and matrices", []int{1}, func(c *call) { c.lo = c.lo[:1] }},
+		{"too many LoRA products", []int{1}, func(c *call) {
+			for len(c.lo) <= backend.MaxGroup {
+				c.lo, c.w1 = append(c.lo, up(1, D)), append(c.w1, up(D, C))
+			}
+		}},
+		{"matrix width", []int{1}, func(c *call) { c.w1[1] = up(D, C+1) }},
+		{"LoRA output shape", []int{1}, func(c *call) { c.lo[0] = up(1, D+1) }},
+		{"LoRA output rows", []int{1}, func(c *call) { c.lo[1] = up(2, D) }},
+		{"LoRA output is an output", []int{1}, func(c *call) { c.lo[0] = c.outs[0] }},
+		{"LoRA output is x", []int{1}, func(c *call) { c.lo[1] = c.x }},
+		{"LoRA outputs", []int{1}, func(c *call) { c.lo[1] = c.lo[0] }},
+		{"LoRA output is a matrix", []int{1}, func(c *call) { c.lo[0] = c.w1[1] }},
+		{"style", []int{1}, func(c *call) { c.style = backend.MixDelta + 1 }},
+		{"batch rows", []int{2}, func(*call) {}},
+		{"xx is prev", []int{1}, func(c *call) { c.prev = c.xx }},
+	}
+	for _, tc := range cases {
+		c := &call{outs: []backend.Tensor{rowT(1), rowT(1)}, mixes: []backend.Tensor{vec(), rowT(1)},
+			lo: []backend.Tensor{up(1, D), up(1, D)}, w1: []backend.Tensor{up(D, C), up(D, C)},
+			xx: rowT(1), prev: rowT(1), x: rowT(1), res: rowT(1), st: up(2, width), style: backend.MixDelta}
+		keep := append(append([]backend.Tensor{c.xx, c.prev, c.x, c.st}, c.outs...), c.lo...)
+		tc.edit(c)
+		before := make([][]float32, len(keep))
+		for i, tt := range keep {
+			before[i] = read(be, tt)
+		}
+		slots := make([]int, len(tc.lens))
+		slots[0] = 1
+		be.BeginStep(makeBatch(tc.lens, slots))
+		f.AddNormShiftMixLoRA(c.outs, c.xx, c.prev, c.x, c.res, nil, lnW, lnB, c.st, off, c.mixes, c.style, 1e-5, c.lo, c.w1)
+		if err := be.Err(); err == nil {
+			t.Errorf("%s: no error reported", tc.name)
+		}
+		for i, tt := range keep {
+			got := read(be, tt)
+			for j := range got {
+				if math.Float32bits(got[j]) != math.Float32bits(before[i][j]) {
+					t.Fatalf("%s: operand %d changed at %d by a failed call", tc.name, i, j)
+				}
+			}
+		}
+	}
+	if err := be.Err(); err != nil {
+		t.Fatalf("reading after errors: %v", err)
+	}
+	for _, tt := range made {
+		be.Free(tt)
+	}
+}
