@@ -244,16 +244,20 @@ type fastState struct {
 	// twoSided: wideCut found typical sampling's kept set two-sided (see
 	// typicalWide).
 	twoSided bool
-	kept     []cand     // the survivors of a dense truncation, with weights
-	ref      float64    // the largest value after the sparse stages: e_i = (y_i - ref)/T
-	m        float64    // largest processed logit
-	delta    float64    // relative error bound of a weight
-	eta      float64    // relative error bound of a mass comparison
-	z        float64    // approximate normaliser (dense weights)
-	th       [2]float64 // exponents of the dense pass's partial sums (aboveE unless moved)
-	above    [2]float64 // weight of the tokens with e >= th[j]
-	zerr     float64    // absolute error of z and of the sums from replacing touched weights
-	a        float64    // approximate sum of w*e (dense weights)
+	// cutOnly: wideFinish stores the decided cut in cut instead of
+	// drawing (a wide top-p followed by more stages, see topPWideKept).
+	cutOnly bool
+	cut     cand
+	kept    []cand     // the survivors of a dense truncation, with weights
+	ref     float64    // the largest value after the sparse stages: e_i = (y_i - ref)/T
+	m       float64    // largest processed logit
+	delta   float64    // relative error bound of a weight
+	eta     float64    // relative error bound of a mass comparison
+	z       float64    // approximate normaliser (dense weights)
+	th      [2]float64 // exponents of the dense pass's partial sums (aboveE unless moved)
+	above   [2]float64 // weight of the tokens with e >= th[j]
+	zerr    float64    // absolute error of z and of the sums from replacing touched weights
+	a       float64    // approximate sum of w*e (dense weights)
 }
 
 // x returns the exact processed logit of token i, as the reference computes
@@ -519,7 +523,12 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 				}
 			}
 		}
-		ok = f.topPDense(c.TopP)
+		if !wideLast && !f.topPWideKept(c.TopP) {
+			return 0, 0, false
+		}
+		if f.kept == nil {
+			ok = f.topPDense(c.TopP)
+		}
 	case StageTypical:
 		if wideLast && !greedy {
 			if id, ok, tried := f.typicalWide(c.Typical, seq, step); tried {
