@@ -810,7 +810,7 @@ func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint6
 			}
 			sc.kblocks = kb
 			id, ok, tried := f.wideFinish(p, a, b, tot[jb], kb, ts, seq, step)
-			if ok {
+			if ok && !f.cutOnly {
 				wide8Draws.Add(1)
 			}
 			return id, ok, tried
