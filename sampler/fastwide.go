@@ -746,12 +746,12 @@ var wideOffsets = [7]float64{1.0, 1.15, 1.3, 1.45, 1.6, 2.0, 2.6}
 // ranks exactly, more passes narrowing a bracket of a flat distribution.
 const (
 	wideMaxPasses  = 5
-	wideMaxBracket = 3000
+	wideMaxBracket = 8000
 )
 
 // wideMaxWidth is the widest bracket (in exponent) whose tokens are ranked
 // exactly.
-const wideMaxWidth = 0.15
+const wideMaxWidth = 0.3
 
 // wideCut8 is the bracketing of wideCut by passes of eight thresholds
 // each: the first at wideOffsets above the lower bound a, the next ones spread evenly
