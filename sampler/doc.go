@@ -138,6 +138,16 @@
 //   - XTC firing after a wide top-p, min-p or typical truncation removes its
 //     few top tokens from the kept set's per-block weights.
 //
+//   - A wide top-p followed by more stages (typical sampling, min-p) is
+//     bracketed and decided the same way, without the draw; the tokens
+//     ranked at or above its cut (one threshold scan) become the candidates
+//     of the next stages.
+//
+//   - The weighted selections over long lists (the cut of the dense
+//     stages, the threshold of the reference top-p and typical) first sum
+//     a histogram of the keys (1024 equal-width buckets), then select only
+//     within the bucket where the cumulative weight reaches the target.
+//
 //   - Top-k finds its threshold by vectorised scans at bisected distances
 //     below the maximum and a quickselect of the k-th largest logit.
 //

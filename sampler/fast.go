@@ -244,16 +244,20 @@ type fastState struct {
 	// twoSided: wideCut found typical sampling's kept set two-sided (see
 	// typicalWide).
 	twoSided bool
-	kept     []cand     // the survivors of a dense truncation, with weights
-	ref      float64    // the largest value after the sparse stages: e_i = (y_i - ref)/T
-	m        float64    // largest processed logit
-	delta    float64    // relative error bound of a weight
-	eta      float64    // relative error bound of a mass comparison
-	z        float64    // approximate normaliser (dense weights)
-	th       [2]float64 // exponents of the dense pass's partial sums (aboveE unless moved)
-	above    [2]float64 // weight of the tokens with e >= th[j]
-	zerr     float64    // absolute error of z and of the sums from replacing touched weights
-	a        float64    // approximate sum of w*e (dense weights)
+	// cutOnly: wideFinish stores the decided cut in cut instead of
+	// drawing (a wide top-p followed by more stages, see topPWideKept).
+	cutOnly bool
+	cut     cand
+	kept    []cand     // the survivors of a dense truncation, with weights
+	ref     float64    // the largest value after the sparse stages: e_i = (y_i - ref)/T
+	m       float64    // largest processed logit
+	delta   float64    // relative error bound of a weight
+	eta     float64    // relative error bound of a mass comparison
+	z       float64    // approximate normaliser (dense weights)
+	th      [2]float64 // exponents of the dense pass's partial sums (aboveE unless moved)
+	above   [2]float64 // weight of the tokens with e >= th[j]
+	zerr    float64    // absolute error of z and of the sums from replacing touched weights
+	a       float64    // approximate sum of w*e (dense weights)
 }
 
 // x returns the exact processed logit of token i, as the reference computes
@@ -519,7 +523,12 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 				}
 			}
 		}
-		ok = f.topPDense(c.TopP)
+		if !wideLast && !f.topPWideKept(c.TopP) {
+			return 0, 0, false
+		}
+		if f.kept == nil {
+			ok = f.topPDense(c.TopP)
+		}
 	case StageTypical:
 		if wideLast && !greedy {
 			if id, ok, tried := f.typicalWide(c.Typical, seq, step); tried {
@@ -1056,9 +1065,82 @@ func (f *fastState) tailBound(mass float64) (float64, bool) {
 // target: it returns its index in cs (which it permutes) and the weight of
 // the tokens ranked before it, summed in another order than the ranking's
 // (the callers' margins cover the difference). ok is false when cs holds
-// less than target. A weighted quickselect: only the tokens that tie with
-// the answer's key are sorted (by id).
+// less than target. Long lists are first cut down to one bucket of a
+// histogram of the keys (crossBuckets); the rest is a weighted quickselect:
+// only the tokens that tie with the answer's key are sorted (by id).
 func crossSelect(cs []cand, target float64) (j int, before float64, ok bool) {
+	if len(cs) >= crossHistMin {
+		if j, before, ok, done := crossSelectHist(cs, target); done {
+			return j, before, ok
+		}
+	}
+	return crossSelectQ(cs, target, 0)
+}
+
+// crossHistMin is the least number of candidates that crossSelect buckets
+// before its quickselect; crossBuckets the number of buckets.
+const (
+	crossHistMin = 2048
+	crossBuckets = 1024
+)
+
+// crossSelectHist is crossSelect through a histogram of the keys: one pass
+// sums the count and weight of crossBuckets equal-width buckets of
+// [kmin, kmax] (the bucket of a key is a non-increasing function of it, so
+// every bucket is a contiguous range of the ranking and equal keys share
+// one), the bucket where the cumulative weight reaches target is moved to
+// the front of cs, and the quickselect runs over it alone, starting from
+// the weight of the buckets above. done is false when the keys do not
+// spread over a finite range or the bucket's tokens, summed in the
+// quickselect's order, do not reach target (rounding): then the caller
+// runs the quickselect over all of cs.
+func crossSelectHist(cs []cand, target float64) (j int, before float64, ok, done bool) {
+	kmin, kmax := cs[0].k, cs[0].k
+	for _, c := range cs[1:] {
+		kmin, kmax = min(kmin, c.k), max(kmax, c.k)
+	}
+	scale := (crossBuckets - 1) / (kmax - kmin)
+	if !(scale > 0) || math.IsInf(scale, 1) || math.IsInf(kmin, 0) || math.IsInf(kmax, 0) {
+		return 0, 0, false, false
+	}
+	var sw [crossBuckets]float64
+	var cnt [crossBuckets]int32
+	for _, c := range cs {
+		b := int((kmax - c.k) * scale)
+		sw[b] += c.w
+		cnt[b]++
+	}
+	cum, cut := 0.0, -1
+	for b := range sw {
+		if cum+sw[b] >= target {
+			cut = b
+			break
+		}
+		cum += sw[b]
+	}
+	if cut < 0 {
+		return 0, cum, false, true
+	}
+	n := 0
+	for i, c := range cs {
+		if int((kmax-c.k)*scale) == cut {
+			cs[n], cs[i] = cs[i], cs[n]
+			n++
+		}
+	}
+	if n != int(cnt[cut]) {
+		return 0, 0, false, false
+	}
+	j, before, ok = crossSelectQ(cs[:n], target, cum)
+	if !ok {
+		return 0, 0, false, false
+	}
+	return j, before, true, true
+}
+
+// crossSelectQ is crossSelect's weighted quickselect, with before the
+// weight of the tokens ranked above every token of cs.
+func crossSelectQ(cs []cand, target, before float64) (j int, _ float64, ok bool) {
 	lo, hi := 0, len(cs)
 	for hi > lo {
 		a := cs[lo:hi]

@@ -261,3 +261,92 @@ func TestSortIDs(t *testing.T) {
 		require.Equal(t, want, ids, "it %d v %d n %d", it, v, n)
 	}
 }
+
+// crossRef is crossSelect by a full sort of the ranking: the id of the first
+// token whose inclusive cumulative weight reaches target and the weight
+// before it (-1 when the tokens hold less).
+func crossRef(cs []cand, target float64) (int32, float64) {
+	r := slices.Clone(cs)
+	slices.SortFunc(r, func(a, b cand) int {
+		if a.k != b.k {
+			if a.k > b.k {
+				return -1
+			}
+			return 1
+		}
+		return int(a.id - b.id)
+	})
+	cum := 0.0
+	for _, c := range r {
+		if cum+c.w >= target {
+			return c.id, cum
+		}
+		cum += c.w
+	}
+	return -1, cum
+}
+
+// TestCrossSelectHistogram checks crossSelect on lists long enough for its
+// histogram against a full sort: keys with many exact ties (few distinct
+// values, one value only, values at the bucket edges), and dyadic weights,
+// whose sums are exact in any order, so the cut must be the same token and
+// the weight before it equal, also for targets that land exactly on a
+// cumulative sum (a tie of the cut with the next token).
+func TestCrossSelectHistogram(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 9))
+	for trial := range 300 {
+		n := crossHistMin + r.IntN(5000)
+		cs := make([]cand, n)
+		distinct := []int{1, 3, 50, 1 << 20}[trial%4]
+		for i := range cs {
+			k := float64(r.IntN(distinct))
+			if trial%8 >= 4 {
+				k = -3 + k*1e-3 // a narrow range of keys
+			}
+			cs[i] = cand{id: int32(i), k: k, w: float64(1+r.IntN(64)) / 64}
+		}
+		r.Shuffle(n, func(i, j int) { cs[i], cs[j] = cs[j], cs[i] })
+		total := 0.0
+		for _, c := range cs {
+			total += c.w
+		}
+		var target float64
+		switch trial % 3 {
+		case 0:
+			target = total * r.Float64()
+		case 1: // exactly a cumulative sum of the ranking
+			_, before := crossRef(cs, total*r.Float64())
+			target = before
+		default:
+			target = total * (0.9 + 0.1*r.Float64())
+		}
+		if target <= 0 {
+			target = 1.0 / 64
+		}
+		wantID, wantBefore := crossRef(cs, target)
+		got := slices.Clone(cs)
+		j, before, ok := crossSelect(got, target)
+		require.True(t, ok, "trial %d", trial)
+		require.Equal(t, wantID, got[j].id, "trial %d", trial)
+		require.Equal(t, wantBefore, before, "trial %d", trial)
+		q := slices.Clone(cs)
+		jq, beforeQ, okQ := crossSelectQ(q, target, 0)
+		require.True(t, okQ)
+		require.Equal(t, wantID, q[jq].id, "trial %d", trial)
+		require.Equal(t, wantBefore, beforeQ, "trial %d", trial)
+	}
+	// More than the tokens hold: not found.
+	cs := make([]cand, crossHistMin)
+	for i := range cs {
+		cs[i] = cand{id: int32(i), k: float64(i % 7), w: 0.5}
+	}
+	_, _, ok := crossSelect(cs, float64(crossHistMin)/2+1)
+	require.False(t, ok)
+	// Infinite keys: the quickselect alone.
+	cs[3].k = math.Inf(-1)
+	id, _ := crossRef(cs, 10)
+	j, before, ok := crossSelect(cs, 10)
+	require.True(t, ok)
+	require.Equal(t, id, cs[j].id)
+	require.Equal(t, 9.5, before)
+}

@@ -66,6 +66,44 @@ func (f *fastState) topPWide(p, lo float64, seq, step uint64) (id int, ok, tried
 	return f.wideCut(p, lo, nil, seq, step)
 }
 
+// topPWideKept applies a wide top-p cut followed by more stages: the cut is
+// bracketed and decided as topPWide does (without the draw), and f.kept
+// becomes the tokens ranked at or above it (exact logits, no weights), so
+// that the next stages run on them without the collection and ranking of
+// every token above tailBound(1-p). It returns false when the bracketed
+// decision failed (the reference decides); f.kept stays nil when the cut
+// was not bracketed (topPDense goes on).
+func (f *fastState) topPWideKept(p float64) bool {
+	lo, ok := f.tailBound(1 - p)
+	if !ok {
+		return true
+	}
+	f.cutOnly = true
+	_, ok, tried := f.wideCut(p, lo, nil, 0, 0)
+	f.cutOnly = false
+	if !tried {
+		return true
+	}
+	if !ok {
+		return false
+	}
+	c := f.cut
+	all := f.collect(c.e(f), math.Inf(1), false)
+	n := 0
+	for _, o := range all {
+		if o.x > c.x || (o.x == c.x && o.id <= c.id) {
+			all[n] = o
+			n++
+		}
+	}
+	f.kept = all[:n]
+	wideKeptCuts.Add(1)
+	return true
+}
+
+// wideKeptCuts counts the cuts decided by topPWideKept (read by the tests).
+var wideKeptCuts atomic.Uint64
+
 // typicalScores are the mean exponent ebar = sum(w*e)/Z of typical
 // sampling (a token's score is |e - ebar|) and the error bound sigma of the
 // scores (see typicalDense).
@@ -471,6 +509,10 @@ func (f *fastState) wideFinish(p, a, b, above float64, kb []float64, ts *typical
 	if !(c.e(f) < th0-gap && c.e(f) >= th1+gap) {
 		return 0, false, true
 	}
+	if f.cutOnly {
+		f.cut = c
+		return 0, true, true
+	}
 	// Per-block weights of the kept tokens: those above th0 (kb) and
 	// those of the bracket ranked up to c.
 	// Typical sampling keeps every token tied with c's score.
@@ -704,12 +746,12 @@ var wideOffsets = [7]float64{1.0, 1.15, 1.3, 1.45, 1.6, 2.0, 2.6}
 // ranks exactly, more passes narrowing a bracket of a flat distribution.
 const (
 	wideMaxPasses  = 5
-	wideMaxBracket = 3000
+	wideMaxBracket = 8000
 )
 
 // wideMaxWidth is the widest bracket (in exponent) whose tokens are ranked
 // exactly.
-const wideMaxWidth = 0.15
+const wideMaxWidth = 0.3
 
 // wideCut8 is the bracketing of wideCut by passes of eight thresholds
 // each: the first at wideOffsets above the lower bound a, the next ones spread evenly
@@ -768,7 +810,7 @@ func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint6
 			}
 			sc.kblocks = kb
 			id, ok, tried := f.wideFinish(p, a, b, tot[jb], kb, ts, seq, step)
-			if ok {
+			if ok && !f.cutOnly {
 				wide8Draws.Add(1)
 			}
 			return id, ok, tried

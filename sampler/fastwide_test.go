@@ -506,3 +506,65 @@ func TestSampleFastWideXTCNearTies(t *testing.T) {
 	require.Positive(t, fellBack, "the fast path never fell back at an XTC tie")
 	require.Positive(t, decided, "the fast path never decided XTC after a wide truncation")
 }
+
+// Near-ties of a wide top-p cut followed by more stages (typical sampling,
+// min-p): p set to the reference's cumulative probability at some rank, and
+// a few ulp to 1e-6 around it, on Zipf-like and quantized logits (exact
+// ties of logit). The fast path must fall back or decide exactly as the
+// reference, and it keeps the tokens above a bracketed cut (topPWideKept)
+// away from the ties.
+func TestSampleFastWideTopPKeptNearTies(t *testing.T) {
+	r := rand.New(rand.NewPCG(193, 194))
+	deltas := []float64{0, 1e-16, -1e-16, 1e-14, -1e-14, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
+	fellBack := 0
+	kept0 := wideKeptCuts.Load()
+	for it := 0; it < 16; it++ {
+		v := 500 + r.IntN(4000)
+		if it%4 == 0 {
+			v = 65536
+		}
+		logits := zipfLogits(r, v)
+		if it%3 == 1 {
+			for i, x := range logits {
+				logits[i] = float32(math.Round(float64(x)*4) / 4)
+			}
+		}
+		c := DefaultConfig()
+		c.Seed = r.Uint64()
+		c.Temperature = []float64{0.8, 1, 1.5}[r.IntN(3)]
+		l, err := mustNew(t, c).Process(logits, nil)
+		require.NoError(t, err)
+		p := Softmax(l)
+		ranked := survivorsByLogit(l)
+		cum, k := 0.0, 0
+		goal := 0.95 + 0.049*r.Float64()
+		for k < len(ranked)-1 && cum < goal {
+			cum += p[ranked[k]]
+			k++
+		}
+		c.Typical = []float64{0.99, 0.95, 0.999}[r.IntN(3)]
+		if it%4 == 3 {
+			c.Typical, c.MinP = 1, 1e-5
+		}
+		for _, d := range deltas {
+			c.TopP = cum * (1 + d)
+			if !(c.TopP < 1) {
+				continue
+			}
+			s := mustNew(t, c)
+			for step := uint64(0); step < 2; step++ {
+				got, gerr := s.Sample(logits, nil, 4, step)
+				want, werr := s.sampleRef(logits, nil, 4, step, nil)
+				require.NoError(t, gerr)
+				require.NoError(t, werr)
+				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
+				if _, ok := s.sampleFast(logits, nil, 4, step); !ok && math.Abs(d) <= 1e-14 {
+					fellBack++
+				}
+			}
+		}
+	}
+	t.Logf("fell back at the tie: %d; cuts kept by a bracket: %d", fellBack, wideKeptCuts.Load()-kept0)
+	require.Positive(t, fellBack, "the fast path never fell back at a cut tie")
+	require.Positive(t, wideKeptCuts.Load()-kept0, "no top-p cut followed by more stages was bracketed")
+}

@@ -25,7 +25,76 @@ const selectMargin = 1e-9
 // tokens of idx with key >= t have total weight w >= target, and no greater
 // threshold taken by the selection does. It permutes idx. all is true when
 // the total weight of idx is below target (then t is meaningless).
+// Long lists are first cut down to one bucket of a histogram of the keys
+// (massSelectHist).
 func massSelect(idx []int32, key, w []float64, target float64) (t float64, all bool) {
+	if len(idx) >= massHistMin {
+		if t, ok := massSelectHist(idx, key, w, target); ok {
+			return t, false
+		}
+	}
+	return massSelectQ(idx, key, w, target)
+}
+
+// massHistMin is the least number of tokens that massSelect buckets before
+// its quickselect; massBuckets the number of buckets.
+const (
+	massHistMin = 2048
+	massBuckets = 1024
+)
+
+// massSelectHist is massSelect through a histogram of the keys: one pass
+// sums the weight and count of massBuckets equal-width buckets of [kmin,
+// kmax] (the bucket of a key is a non-increasing function of it, so equal
+// keys share one), the bucket where the cumulative weight reaches target
+// is moved to the front of idx, and the quickselect runs over it alone for
+// the rest of the target. ok is false when the keys do not spread over a
+// finite range, the buckets do not reach target, or the bucket's tokens,
+// summed in the quickselect's order, do not reach the rest (rounding):
+// then massSelect runs the quickselect over all of idx.
+func massSelectHist(idx []int32, key, w []float64, target float64) (t float64, ok bool) {
+	kmin, kmax := key[idx[0]], key[idx[0]]
+	for _, i := range idx[1:] {
+		kmin, kmax = min(kmin, key[i]), max(kmax, key[i])
+	}
+	scale := (massBuckets - 1) / (kmax - kmin)
+	if !(scale > 0) || math.IsInf(scale, 1) || math.IsInf(kmin, 0) || math.IsInf(kmax, 0) {
+		return 0, false
+	}
+	var sw [massBuckets]float64
+	var cnt [massBuckets]int32
+	for _, i := range idx {
+		b := int((kmax - key[i]) * scale)
+		sw[b] += w[i]
+		cnt[b]++
+	}
+	cum, cut := 0.0, -1
+	for b := range sw {
+		if cum+sw[b] >= target {
+			cut = b
+			break
+		}
+		cum += sw[b]
+	}
+	if cut < 0 {
+		return 0, false
+	}
+	n := 0
+	for j, i := range idx {
+		if int((kmax-key[i])*scale) == cut {
+			idx[n], idx[j] = idx[j], idx[n]
+			n++
+		}
+	}
+	if n != int(cnt[cut]) {
+		return 0, false
+	}
+	t, all := massSelectQ(idx[:n], key, w, target-cum)
+	return t, !all
+}
+
+// massSelectQ is massSelect's quickselect.
+func massSelectQ(idx []int32, key, w []float64, target float64) (t float64, all bool) {
 	a := idx
 	need := target
 	for len(a) > 0 {

@@ -159,3 +159,81 @@ func TestSortRankedRadix(t *testing.T) {
 
 // float32Key returns a float32 logit-like value converted to float64.
 func float32Key(r *rand.Rand) float64 { return float64(float32(r.NormFloat64())) }
+
+// Property: on vocabularies long enough for massSelect's histogram,
+// selection-based top-p and typical sampling keep exactly the sets of the
+// sort-based references (ties, -Inf, underflow, all-equal logits).
+func TestTopPTypicalHistogramMatchSortReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	for it := 0; it < 240; it++ {
+		base := propLogits(r, massHistMin+r.IntN(6000))
+		p := []float64{0.1, 0.5, 0.9, 0.99, 0.999, 0.001 + 0.998*r.Float64()}[r.IntN(6)]
+		got, want := slices.Clone(base), slices.Clone(base)
+		TopP(got, p)
+		refTopP(want, p)
+		require.Equal(t, kept(want), kept(got), "top-p it %d p=%v", it, p)
+		got, want = slices.Clone(base), slices.Clone(base)
+		Typical(got, p)
+		refTypical(want, p)
+		require.Equal(t, kept(want), kept(got), "typical it %d mass=%v", it, p)
+	}
+}
+
+// massSelect through its histogram returns the threshold of a full sort:
+// the key at which the weight of the keys at or above it first reaches the
+// target, with dyadic weights (exact sums in any order), many tied keys and
+// targets equal to a cumulative sum.
+func TestMassSelectHistogram(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	for it := range 200 {
+		n := massHistMin + r.IntN(5000)
+		key, w := make([]float64, n), make([]float64, n)
+		distinct := []int{2, 40, 1 << 20}[it%3]
+		for i := range key {
+			key[i] = -float64(r.IntN(distinct)) * 0.37
+			w[i] = float64(1+r.IntN(32)) / 32
+		}
+		order := make([]int32, n)
+		for i := range order {
+			order[i] = int32(i)
+		}
+		slices.SortFunc(order, func(a, b int32) int {
+			switch {
+			case key[a] > key[b]:
+				return -1
+			case key[a] < key[b]:
+				return 1
+			}
+			return 0
+		})
+		total := 0.0
+		for _, x := range w {
+			total += x
+		}
+		target := total * r.Float64()
+		if it%2 == 1 { // a cumulative sum at a key boundary
+			cum := 0.0
+			for j, i := range order {
+				cum += w[i]
+				if cum >= target && (j == n-1 || key[order[j+1]] != key[i]) {
+					target = cum
+					break
+				}
+			}
+		}
+		target = max(target, 1.0/32)
+		want, cum := 0.0, 0.0
+		for _, i := range order {
+			cum += w[i]
+			if cum >= target {
+				want = key[i]
+				break
+			}
+		}
+		idx := slices.Clone(order)
+		r.Shuffle(n, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+		got, all := massSelect(idx, key, w, target)
+		require.False(t, all, "it %d", it)
+		require.Equal(t, want, got, "it %d", it)
+	}
+}
