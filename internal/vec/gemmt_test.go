@@ -486,8 +486,8 @@ func maxTestSize() int {
 	return 100000
 }
 
-// TestSparseRowsAVX512MatchesAVX2 checks that the AVX-512 sparse kernels give
-// the AVX2 kernels' bits, with repeated and unsorted rows, every count of
+// TestSparseRowsAVX512MatchesAVX2 checks that the AVX-512 sparse kernels
+// (F32, F16, BF16, I8) give the AVX2 kernels' bits, with repeated and unsorted rows, every count of
 // rows modulo the group of four, negative zeros, infinities and NaN.
 func TestSparseRowsAVX512MatchesAVX2(t *testing.T) {
 	if !hasAsm || !hasAVX512 {
@@ -509,8 +509,14 @@ func TestSparseRowsAVX512MatchesAVX2(t *testing.T) {
 			}
 		}
 		w16 := make([]uint16, len(w))
+		wb16 := make([]uint16, len(w))
+		w8 := make([]int8, len(w))
 		for i, v := range w {
 			w16[i] = half.F32ToF16(v)
+			// bfloat16: the upper half of the float32 bits (infinities
+			// and NaN stay so); int8: every code, -128 included.
+			wb16[i] = uint16(math.Float32bits(v) >> 16)
+			w8[i] = int8(rng.IntN(256) - 128)
 		}
 		for nnz := 1; nnz <= 13; nnz++ {
 			idx := make([]int32, nnz)
@@ -522,15 +528,20 @@ func TestSparseRowsAVX512MatchesAVX2(t *testing.T) {
 					vals[j] = float32(math.Copysign(0, -1))
 				}
 			}
-			for _, typ := range []string{"f32", "f16"} {
+			for _, typ := range []string{"f32", "f16", "bf16", "i8"} {
 				var got [2][]float32
 				for i, avx512 := range []bool{false, true} {
 					useAVX512 = avx512
 					got[i] = make([]float32, cols)
-					if typ == "f32" {
+					switch typ {
+					case "f32":
 						SparseRowsF32(got[i], idx, vals, w, cols)
-					} else {
+					case "f16":
 						SparseRowsF16(got[i], idx, vals, w16, cols)
+					case "bf16":
+						SparseRowsBF16(got[i], idx, vals, wb16, cols)
+					case "i8":
+						SparseRowsI8(got[i], idx, vals, w8, cols)
 					}
 				}
 				for c := range cols {
