@@ -555,10 +555,10 @@ func TestSparseRowsAVX512MatchesAVX2(t *testing.T) {
 
 // BenchmarkSparseRowsDecode times one-token sparse products of the shape of
 // a 1.5B model's channel-mix value (7168 -> 2048, half of the inputs
-// non-zero) on weights far larger than the caches (copies in turn), over
-// column ranges of the widths a decode step splits the product into, against
-// the dense product of the same weights; the throughput counts the weight
-// bytes read.
+// non-zero) on weights far larger than the caches (copies in turn), for the
+// fp16, bfloat16 and int8 weights, over column ranges of the widths a decode
+// step splits the product into, against the dense fp16 product of the same
+// weights; the throughput counts the weight bytes read.
 func BenchmarkSparseRowsDecode(b *testing.B) {
 	if !hasAsm {
 		b.Skip("no assembly kernels")
@@ -566,10 +566,13 @@ func BenchmarkSparseRowsDecode(b *testing.B) {
 	const k, cols, copies = 7168, 2048, 4
 	rng := rand.New(rand.NewPCG(7, 8))
 	ws := make([][]uint16, copies)
+	w8s := make([][]int8, copies)
 	for i := range ws {
 		ws[i] = make([]uint16, k*cols)
+		w8s[i] = make([]int8, k*cols)
 		for j := range ws[i] {
 			ws[i][j] = uint16(rng.Uint32()&0x83ff) | 0x2c00
+			w8s[i][j] = int8(rng.Uint32())
 		}
 	}
 	var idx []int32
@@ -581,25 +584,38 @@ func BenchmarkSparseRowsDecode(b *testing.B) {
 		}
 	}
 	dst := make([]float32, cols)
-	for _, avx512 := range []bool{false, true} {
-		if avx512 && !hasAVX512 {
-			continue
+	for _, typ := range []string{"f16", "bf16", "i8"} {
+		size := 2
+		if typ == "i8" {
+			size = 1
 		}
-		for _, width := range []int{192, 384, 512, 1024} {
-			b.Run(fmt.Sprintf("avx512=%v/width=%d", avx512, width), func(b *testing.B) {
-				useAVX512 = avx512
-				defer func() { useAVX512 = hasAVX512 }()
-				b.SetBytes(int64(len(idx) * cols * 2))
-				i := 0
-				for b.Loop() {
-					w := ws[i%copies]
-					i++
-					for c0 := 0; c0 < cols; c0 += width {
-						cw := min(width, cols-c0)
-						SparseRowsF16(dst[c0:c0+cw], idx, vals, w[c0:], cols)
+		for _, avx512 := range []bool{false, true} {
+			if avx512 && !hasAVX512 {
+				continue
+			}
+			for _, width := range []int{192, 384, 512, 1024} {
+				b.Run(fmt.Sprintf("%s/avx512=%v/width=%d", typ, avx512, width), func(b *testing.B) {
+					useAVX512 = avx512
+					defer func() { useAVX512 = hasAVX512 }()
+					b.SetBytes(int64(len(idx) * cols * size))
+					i := 0
+					for b.Loop() {
+						w, w8 := ws[i%copies], w8s[i%copies]
+						i++
+						for c0 := 0; c0 < cols; c0 += width {
+							cw := min(width, cols-c0)
+							switch typ {
+							case "f16":
+								SparseRowsF16(dst[c0:c0+cw], idx, vals, w[c0:], cols)
+							case "bf16":
+								SparseRowsBF16(dst[c0:c0+cw], idx, vals, w[c0:], cols)
+							case "i8":
+								SparseRowsI8(dst[c0:c0+cw], idx, vals, w8[c0:], cols)
+							}
+						}
 					}
-				}
-			})
+				})
+			}
 		}
 	}
 	b.Run("dense", func(b *testing.B) {
