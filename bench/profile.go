@@ -31,6 +31,13 @@ type TimedBackend struct {
 	err   error // the wrapper's own first error (see Err)
 }
 
+// Supports is the wrapped backend's backend.Supports, so that a model loads
+// its weights in the same types with and without the wrapper (a backend
+// without DTypeSupporter takes F32, F16 and BF16 only: without this method a
+// block-quantized file would be widened and the profile would time other
+// kernels).
+func (t *TimedBackend) Supports(dt backend.DType) bool { return backend.Supports(t.Backend, dt) }
+
 type opKey struct {
 	phase, op  string
 	rows, cols int // of the first tensor argument

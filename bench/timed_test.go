@@ -70,3 +70,16 @@ func TestTimedOperationNames(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{"MatMulT": "[2,3]x[4,3]", "Map/ReLUSquare": "[2,4]", "Zip/Mul": "[2,4]", "Read": "[2,3]"}, got)
 }
+
+// TestTimedBackendSupportsWrappedTypes: the wrapper accepts the weight types
+// of the backend it wraps (block-quantized and int8 on the pure-Go backend),
+// not only the F32/F16/BF16 of a backend without backend.DTypeSupporter.
+func TestTimedBackendSupportsWrappedTypes(t *testing.T) {
+	be := cpu.New(1)
+	defer be.Close()
+	timed := NewTimedBackend(be)
+	for _, dt := range []backend.DType{backend.F32, backend.F16, backend.BF16, backend.I8, backend.Q4_0, backend.Q4_1, backend.Q5_0, backend.Q5_1, backend.Q8_0, backend.F8E4M3} {
+		assert.Equal(t, backend.Supports(be, dt), backend.Supports(timed, dt), "%v", dt)
+	}
+	assert.True(t, backend.Supports(timed, backend.Q5_1))
+}

@@ -110,7 +110,7 @@ func SparseRowsBF16(dst []float32, idx []int32, vals []float32, wt []uint16, ldw
 		return
 	}
 	if useAsm {
-		kernBF16.sparse(&dst[0], len(dst), &idx[0], &vals[0], len(idx), &wt[0], ldw)
+		sparseAsm(&kernBF16, dst, idx, vals, wt, ldw)
 		return
 	}
 	sparseGeneric(dst, idx, vals, wt, ldw, axpyGenericBF16)

@@ -486,8 +486,8 @@ func maxTestSize() int {
 	return 100000
 }
 
-// TestSparseRowsAVX512MatchesAVX2 checks that the AVX-512 sparse kernels give
-// the AVX2 kernels' bits, with repeated and unsorted rows, every count of
+// TestSparseRowsAVX512MatchesAVX2 checks that the AVX-512 sparse kernels
+// (F32, F16, BF16, I8) give the AVX2 kernels' bits, with repeated and unsorted rows, every count of
 // rows modulo the group of four, negative zeros, infinities and NaN.
 func TestSparseRowsAVX512MatchesAVX2(t *testing.T) {
 	if !hasAsm || !hasAVX512 {
@@ -509,8 +509,14 @@ func TestSparseRowsAVX512MatchesAVX2(t *testing.T) {
 			}
 		}
 		w16 := make([]uint16, len(w))
+		wb16 := make([]uint16, len(w))
+		w8 := make([]int8, len(w))
 		for i, v := range w {
 			w16[i] = half.F32ToF16(v)
+			// bfloat16: the upper half of the float32 bits (infinities
+			// and NaN stay so); int8: every code, -128 included.
+			wb16[i] = uint16(math.Float32bits(v) >> 16)
+			w8[i] = int8(rng.IntN(256) - 128)
 		}
 		for nnz := 1; nnz <= 13; nnz++ {
 			idx := make([]int32, nnz)
@@ -522,15 +528,20 @@ func TestSparseRowsAVX512MatchesAVX2(t *testing.T) {
 					vals[j] = float32(math.Copysign(0, -1))
 				}
 			}
-			for _, typ := range []string{"f32", "f16"} {
+			for _, typ := range []string{"f32", "f16", "bf16", "i8"} {
 				var got [2][]float32
 				for i, avx512 := range []bool{false, true} {
 					useAVX512 = avx512
 					got[i] = make([]float32, cols)
-					if typ == "f32" {
+					switch typ {
+					case "f32":
 						SparseRowsF32(got[i], idx, vals, w, cols)
-					} else {
+					case "f16":
 						SparseRowsF16(got[i], idx, vals, w16, cols)
+					case "bf16":
+						SparseRowsBF16(got[i], idx, vals, wb16, cols)
+					case "i8":
+						SparseRowsI8(got[i], idx, vals, w8, cols)
 					}
 				}
 				for c := range cols {
@@ -544,10 +555,10 @@ func TestSparseRowsAVX512MatchesAVX2(t *testing.T) {
 
 // BenchmarkSparseRowsDecode times one-token sparse products of the shape of
 // a 1.5B model's channel-mix value (7168 -> 2048, half of the inputs
-// non-zero) on weights far larger than the caches (copies in turn), over
-// column ranges of the widths a decode step splits the product into, against
-// the dense product of the same weights; the throughput counts the weight
-// bytes read.
+// non-zero) on weights far larger than the caches (copies in turn), for the
+// fp16, bfloat16 and int8 weights, over column ranges of the widths a decode
+// step splits the product into, against the dense fp16 product of the same
+// weights; the throughput counts the weight bytes read.
 func BenchmarkSparseRowsDecode(b *testing.B) {
 	if !hasAsm {
 		b.Skip("no assembly kernels")
@@ -555,10 +566,13 @@ func BenchmarkSparseRowsDecode(b *testing.B) {
 	const k, cols, copies = 7168, 2048, 4
 	rng := rand.New(rand.NewPCG(7, 8))
 	ws := make([][]uint16, copies)
+	w8s := make([][]int8, copies)
 	for i := range ws {
 		ws[i] = make([]uint16, k*cols)
+		w8s[i] = make([]int8, k*cols)
 		for j := range ws[i] {
 			ws[i][j] = uint16(rng.Uint32()&0x83ff) | 0x2c00
+			w8s[i][j] = int8(rng.Uint32())
 		}
 	}
 	var idx []int32
@@ -570,25 +584,38 @@ func BenchmarkSparseRowsDecode(b *testing.B) {
 		}
 	}
 	dst := make([]float32, cols)
-	for _, avx512 := range []bool{false, true} {
-		if avx512 && !hasAVX512 {
-			continue
+	for _, typ := range []string{"f16", "bf16", "i8"} {
+		size := 2
+		if typ == "i8" {
+			size = 1
 		}
-		for _, width := range []int{192, 384, 512, 1024} {
-			b.Run(fmt.Sprintf("avx512=%v/width=%d", avx512, width), func(b *testing.B) {
-				useAVX512 = avx512
-				defer func() { useAVX512 = hasAVX512 }()
-				b.SetBytes(int64(len(idx) * cols * 2))
-				i := 0
-				for b.Loop() {
-					w := ws[i%copies]
-					i++
-					for c0 := 0; c0 < cols; c0 += width {
-						cw := min(width, cols-c0)
-						SparseRowsF16(dst[c0:c0+cw], idx, vals, w[c0:], cols)
+		for _, avx512 := range []bool{false, true} {
+			if avx512 && !hasAVX512 {
+				continue
+			}
+			for _, width := range []int{192, 384, 512, 1024} {
+				b.Run(fmt.Sprintf("%s/avx512=%v/width=%d", typ, avx512, width), func(b *testing.B) {
+					useAVX512 = avx512
+					defer func() { useAVX512 = hasAVX512 }()
+					b.SetBytes(int64(len(idx) * cols * size))
+					i := 0
+					for b.Loop() {
+						w, w8 := ws[i%copies], w8s[i%copies]
+						i++
+						for c0 := 0; c0 < cols; c0 += width {
+							cw := min(width, cols-c0)
+							switch typ {
+							case "f16":
+								SparseRowsF16(dst[c0:c0+cw], idx, vals, w[c0:], cols)
+							case "bf16":
+								SparseRowsBF16(dst[c0:c0+cw], idx, vals, w[c0:], cols)
+							case "i8":
+								SparseRowsI8(dst[c0:c0+cw], idx, vals, w8[c0:], cols)
+							}
+						}
 					}
-				}
-			})
+				})
+			}
 		}
 	}
 	b.Run("dense", func(b *testing.B) {

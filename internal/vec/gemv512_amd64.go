@@ -31,6 +31,8 @@ func init() {
 		kernF16.g4z = gemv4F16
 		kernF32.sparse512 = sparseRows4F32Avx512
 		kernF16.sparse512 = sparseRows4F16Avx512
+		kernBF16.sparse512 = sparseRows4BF16Avx512
+		kernI8.sparse512 = sparseRows4I8Avx512
 	}
 }
 
@@ -57,3 +59,9 @@ func sparseRows4F32Avx512(dst *float32, cols int, idx *int32, vals *float32, nnz
 
 //go:noescape
 func sparseRows4F16Avx512(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *uint16, ldw int)
+
+//go:noescape
+func sparseRows4BF16Avx512(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *uint16, ldw int)
+
+//go:noescape
+func sparseRows4I8Avx512(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *int8, ldw int)

@@ -269,6 +269,205 @@ h16done:
 	VZEROUPPER
 	RET
 
+// sparseRows4BF16Avx512 is sparseRows4F16Avx512 with bfloat16 weights
+// (widened to float32 exactly, as the AVX2 kernel does).
+
+// func sparseRows4BF16Avx512(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *uint16, ldw int)
+TEXT ·sparseRows4BF16Avx512(SB), NOSPLIT, $0-56
+	SPARSESTART(1, 2, 64)
+	LEAQ 16(R8), AX
+	CMPQ AX, CX
+	JA   b16rest
+
+b16group:
+	SROW(0, AX, 1)
+	SROW(4, BX, 1)
+	SROW(8, DX, 1)
+	SROW(12, R12, 1)
+	SPROW(16, R9, 1, b16p0)
+	SPROW(20, R13, 1, b16p1)
+	SPROW(24, R14, 1, b16p2)
+	SPROW(28, R15, 1, b16p3)
+	VBROADCASTSS (SI), Z16
+	VBROADCASTSS 4(SI), Z17
+	VBROADCASTSS 8(SI), Z18
+	VBROADCASTSS 12(SI), Z19
+	XORQ         R11, R11
+
+b16col:
+	VMOVUPS     (DI)(R11*2), Z0
+	VMOVUPS     64(DI)(R11*2), Z1
+	VPMOVZXWD   (AX)(R11*1), Z2
+	VPSLLD      $16, Z2, Z2
+	VPMOVZXWD   32(AX)(R11*1), Z3
+	VPSLLD      $16, Z3, Z3
+	VPMOVZXWD   (BX)(R11*1), Z4
+	VPSLLD      $16, Z4, Z4
+	VPMOVZXWD   32(BX)(R11*1), Z5
+	VPSLLD      $16, Z5, Z5
+	VPMOVZXWD   (DX)(R11*1), Z6
+	VPSLLD      $16, Z6, Z6
+	VPMOVZXWD   32(DX)(R11*1), Z7
+	VPSLLD      $16, Z7, Z7
+	VPMOVZXWD   (R12)(R11*1), Z8
+	VPSLLD      $16, Z8, Z8
+	VPMOVZXWD   32(R12)(R11*1), Z10
+	VPSLLD      $16, Z10, Z10
+	VFMADD231PS Z2, Z16, Z0
+	VFMADD231PS Z3, Z16, Z1
+	VFMADD231PS Z4, Z17, Z0
+	VFMADD231PS Z5, Z17, Z1
+	VFMADD231PS Z6, Z18, Z0
+	VFMADD231PS Z7, Z18, Z1
+	VFMADD231PS Z8, Z19, Z0
+	VFMADD231PS Z10, Z19, Z1
+	VMOVUPS     Z0, (DI)(R11*2)
+	VMOVUPS     Z1, 64(DI)(R11*2)
+	PREFETCHT0  (R9)(R11*1)
+	PREFETCHT0  (R13)(R11*1)
+	PREFETCHT0  (R14)(R11*1)
+	PREFETCHT0  (R15)(R11*1)
+	ADDQ        $64, R11
+	CMPQ        R11, R10
+	JB          b16col
+	ADDQ        $16, R8
+	ADDQ        $16, SI
+	LEAQ        16(R8), AX
+	CMPQ        AX, CX
+	JBE         b16group
+
+b16rest:
+	CMPQ R8, CX
+	JAE  b16done
+
+b16one:
+	SROW(0, AX, 1)
+	VBROADCASTSS (SI), Z16
+	XORQ         R11, R11
+
+b16col1:
+	VMOVUPS     (DI)(R11*2), Z0
+	VMOVUPS     64(DI)(R11*2), Z1
+	VPMOVZXWD   (AX)(R11*1), Z2
+	VPSLLD      $16, Z2, Z2
+	VPMOVZXWD   32(AX)(R11*1), Z3
+	VPSLLD      $16, Z3, Z3
+	VFMADD231PS Z2, Z16, Z0
+	VFMADD231PS Z3, Z16, Z1
+	VMOVUPS     Z0, (DI)(R11*2)
+	VMOVUPS     Z1, 64(DI)(R11*2)
+	ADDQ        $64, R11
+	CMPQ        R11, R10
+	JB          b16col1
+	ADDQ        $4, R8
+	ADDQ        $4, SI
+	CMPQ        R8, CX
+	JB          b16one
+
+b16done:
+	VZEROUPPER
+	RET
+
+// sparseRows4I8Avx512 is sparseRows4F16Avx512 with int8 codes (widened to
+// float32 exactly, as the AVX2 kernel does; vals carry the row scales), 32
+// bytes of each row per step, each line of the next rows prefetched twice.
+
+// func sparseRows4I8Avx512(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *int8, ldw int)
+TEXT ·sparseRows4I8Avx512(SB), NOSPLIT, $0-56
+	SPARSESTART(0, 4, 32)
+	LEAQ 16(R8), AX
+	CMPQ AX, CX
+	JA   i8rest
+
+i8group:
+	SROW(0, AX, 0)
+	SROW(4, BX, 0)
+	SROW(8, DX, 0)
+	SROW(12, R12, 0)
+	SPROW(16, R9, 0, i8p0)
+	SPROW(20, R13, 0, i8p1)
+	SPROW(24, R14, 0, i8p2)
+	SPROW(28, R15, 0, i8p3)
+	VBROADCASTSS (SI), Z16
+	VBROADCASTSS 4(SI), Z17
+	VBROADCASTSS 8(SI), Z18
+	VBROADCASTSS 12(SI), Z19
+	XORQ         R11, R11
+
+i8col:
+	VMOVUPS     (DI)(R11*4), Z0
+	VMOVUPS     64(DI)(R11*4), Z1
+	VPMOVSXBD   (AX)(R11*1), Z2
+	VCVTDQ2PS   Z2, Z2
+	VPMOVSXBD   16(AX)(R11*1), Z3
+	VCVTDQ2PS   Z3, Z3
+	VPMOVSXBD   (BX)(R11*1), Z4
+	VCVTDQ2PS   Z4, Z4
+	VPMOVSXBD   16(BX)(R11*1), Z5
+	VCVTDQ2PS   Z5, Z5
+	VPMOVSXBD   (DX)(R11*1), Z6
+	VCVTDQ2PS   Z6, Z6
+	VPMOVSXBD   16(DX)(R11*1), Z7
+	VCVTDQ2PS   Z7, Z7
+	VPMOVSXBD   (R12)(R11*1), Z8
+	VCVTDQ2PS   Z8, Z8
+	VPMOVSXBD   16(R12)(R11*1), Z10
+	VCVTDQ2PS   Z10, Z10
+	VFMADD231PS Z2, Z16, Z0
+	VFMADD231PS Z3, Z16, Z1
+	VFMADD231PS Z4, Z17, Z0
+	VFMADD231PS Z5, Z17, Z1
+	VFMADD231PS Z6, Z18, Z0
+	VFMADD231PS Z7, Z18, Z1
+	VFMADD231PS Z8, Z19, Z0
+	VFMADD231PS Z10, Z19, Z1
+	VMOVUPS     Z0, (DI)(R11*4)
+	VMOVUPS     Z1, 64(DI)(R11*4)
+	PREFETCHT0  (R9)(R11*1)
+	PREFETCHT0  (R13)(R11*1)
+	PREFETCHT0  (R14)(R11*1)
+	PREFETCHT0  (R15)(R11*1)
+	ADDQ        $32, R11
+	CMPQ        R11, R10
+	JB          i8col
+	ADDQ        $16, R8
+	ADDQ        $16, SI
+	LEAQ        16(R8), AX
+	CMPQ        AX, CX
+	JBE         i8group
+
+i8rest:
+	CMPQ R8, CX
+	JAE  i8done
+
+i8one:
+	SROW(0, AX, 0)
+	VBROADCASTSS (SI), Z16
+	XORQ         R11, R11
+
+i8col1:
+	VMOVUPS     (DI)(R11*4), Z0
+	VMOVUPS     64(DI)(R11*4), Z1
+	VPMOVSXBD   (AX)(R11*1), Z2
+	VCVTDQ2PS   Z2, Z2
+	VPMOVSXBD   16(AX)(R11*1), Z3
+	VCVTDQ2PS   Z3, Z3
+	VFMADD231PS Z2, Z16, Z0
+	VFMADD231PS Z3, Z16, Z1
+	VMOVUPS     Z0, (DI)(R11*4)
+	VMOVUPS     Z1, 64(DI)(R11*4)
+	ADDQ        $32, R11
+	CMPQ        R11, R10
+	JB          i8col1
+	ADDQ        $4, R8
+	ADDQ        $4, SI
+	CMPQ        R8, CX
+	JB          i8one
+
+i8done:
+	VZEROUPPER
+	RET
+
 // func sparseRows4F32Avx512(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *float32, ldw int)
 TEXT ·sparseRows4F32Avx512(SB), NOSPLIT, $0-56
 	SPARSESTART(2, 1, 128)

@@ -65,6 +65,10 @@ func TestGemmTNoAccessPastEnd(t *testing.T) {
 				w := guarded[float32](t, k*cols)
 				copy(w, randF32(rng, k*cols))
 				w16 := guarded[uint16](t, k*cols)
+				w8 := guarded[int8](t, k*cols)
+				for i := range w8 {
+					w8[i] = int8(rng.IntN(256) - 128)
+				}
 				for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 13} {
 					x := guarded[float32](t, n*k)
 					copy(x, randF32(rng, n*k))
@@ -85,12 +89,14 @@ func TestGemmTNoAccessPastEnd(t *testing.T) {
 				SparseRowsF32(dst, idx, vals, w, cols)
 				SparseRowsF16(dst, idx, vals, w16, cols)
 				SparseRowsBF16(dst, idx, vals, w16, cols)
+				SparseRowsI8(dst, idx, vals, w8, cols)
 				// A column range ending at the end of the weights.
 				if cols > 1 {
 					c0 := cols / 2
 					SparseRowsF32(dst[:cols-c0], idx, vals, w[c0:], cols)
 					SparseRowsF16(dst[:cols-c0], idx, vals, w16[c0:], cols)
 					SparseRowsBF16(dst[:cols-c0], idx, vals, w16[c0:], cols)
+					SparseRowsI8(dst[:cols-c0], idx, vals, w8[c0:], cols)
 				}
 			}
 		}

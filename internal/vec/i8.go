@@ -66,7 +66,7 @@ func SparseRowsI8(dst []float32, idx []int32, vals []float32, wt []int8, ldw int
 		return
 	}
 	if useAsm {
-		kernI8.sparse(&dst[0], len(dst), &idx[0], &vals[0], len(idx), &wt[0], ldw)
+		sparseAsm(&kernI8, dst, idx, vals, wt, ldw)
 		return
 	}
 	sparseGeneric(dst, idx, vals, wt, ldw, axpyGenericI8)
