@@ -97,6 +97,13 @@ var useAVX512 = hasAVX512
 // qFused selects the fused one-token kernels (benchmarks compare both).
 var qFused = true
 
+// qTilesQ8 selects, for a batch of Q8_0, the AVX-512 tiles that read the
+// blocks in place instead of the float32 buffer. They are off: the multiply
+// by d (VMULPS, 4 per 24 FMAs of a 4x6 tile) competes with the FMAs for the
+// same two pipes, and on Zen 5 a 128-token product costs about 7% more CPU
+// time than dequantizing into the buffer (BenchmarkGemmQBatch).
+var qTilesQ8 = false
+
 // qScratch holds per-call tiles; a pointer is pooled so that Get and Put
 // allocate nothing in steady state.
 var qScratch = sync.Pool{New: func() any { return new([]float32) }}
@@ -167,6 +174,17 @@ func GemmQ(q QType, dst []float32, ldd int, w []byte, rows, k int, x []float32, 
 				gemv4Avx512[q](&dst[t*ldd+r0], &w[r0*rb], nr/4, rb, k/QBlock, &x[t*k])
 			}
 		}
+		if r4 == rows {
+			return
+		}
+		dst, w, rows = dst[r4:], w[r4*rb:], rows-r4
+	}
+	if n >= qSmallBatch && q == Q8_0 && useAsm && useAVX512 && qTilesQ8 && tileQ8[0] != nil && rows >= 4 {
+		// A batch of Q8_0: the AVX-512 tiles read the blocks in place
+		// and dequantize them in registers (no float32 buffer), with the
+		// float32 tiles' chains.
+		r4 := rows &^ 3
+		gemmTilesQ8(dst, ldd, w, r4, rb, k, x, n)
 		if r4 == rows {
 			return
 		}
@@ -264,5 +282,38 @@ func dequantQ8_0(dst []float32, data []byte) {
 			y[j] = float32(int8(q)) * d
 		}
 		dst, data = dst[QBlock:], data[34:]
+	}
+}
+
+// gemmTilesQ8 is GemmQ for Q8_0 with the AVX-512 tiles, rows a positive
+// multiple of 4 and rb bytes per row: the loops of gemmAsm's tiles, with
+// blocks of rows bounded by their encoded bytes and element ranges of whole
+// blocks.
+func gemmTilesQ8(dst []float32, ldd int, w []byte, rows, rb, k int, x []float32, n int) {
+	chunk := tileChunkRows(rb)
+	kr := max(tileK&^(QBlock-1), QBlock)
+	var part *float32
+	if k > kr {
+		bp := bufPool.Get().(*[]float32)
+		defer bufPool.Put(bp)
+		need := min(chunk, rows) / 4 * maxTile512 * 4 * 16
+		if cap(*bp) < need {
+			*bp = make([]float32, need)
+		}
+		part = &(*bp)[:need][0]
+	}
+	for r0 := 0; r0 < rows; r0 += chunk {
+		rc := min(chunk, rows-r0)
+		for t, nt := 0, 0; t < n; t += nt {
+			nt = tileTokens(n - t)
+			for k0 := 0; k0 < k; k0 += kr {
+				kw := min(kr, k-k0)
+				mode := min(k0, 1)
+				if k0+kw == k {
+					mode |= 2
+				}
+				tileQ8[nt-1](&dst[t*ldd+r0], ldd, &w[r0*rb+k0/QBlock*34], rc/4, rb, kw/QBlock, &x[t*k+k0], k, part, mode)
+			}
+		}
 	}
 }
