@@ -808,9 +808,6 @@ func main() {
 			g.gemmT512Kernel(e, nt)
 		}
 	}
-	for nt := 1; nt <= maxTile512; nt++ {
-		g.tileKernelQ8(nt)
-	}
 	out := strings.ReplaceAll(g.buf.String(), "\t\n", "\n")
 	if err := os.WriteFile("kernels_amd64.s", []byte(out), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -947,125 +944,6 @@ func (g *gen) tileKernel512(e elem, nt int) string {
 	g.p("TESTQ $2, mode+64(FP)")
 	g.p("JZ %s", store)
 	// Reduce into dst.
-	if nt > 3 {
-		g.p("LEAQ (DI)(R14*2), AX")
-		g.p("ADDQ R14, AX")
-	}
-	dstBase := [maxTile512]string{"(DI)", "(DI)(R14*1)", "(DI)(R14*2)", "(AX)", "(AX)(R14*1)", "(AX)(R14*2)"}
-	for t := 0; t < nt; t++ {
-		for r := 0; r < 4; r++ {
-			g.reduce512(acc(r, t), disp(r*4, dstBase[t]))
-		}
-	}
-	g.p("JMP %s", next)
-	g.lbl(store)
-	for t := 0; t < nt; t++ {
-		for r := 0; r < 4; r++ {
-			g.p("VMOVUPS Z%d, %s", acc(r, t), disp((t*4+r)*64, "(R15)"))
-		}
-	}
-	g.lbl(next)
-	g.p("ADDQ $16, DI")
-	g.p("ADDQ $%d, R15", nt*4*64)
-	g.p("DECQ R13")
-	g.p("JNZ %s", quad)
-	g.p("VZEROUPPER")
-	g.p("RET")
-	return name
-}
-
-// tileKernelQ8 emits
-//
-//	func tile4x<nt>Q8_0Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32, ld int, part *float32, mode int)
-//
-// the tile of tileKernel512 for Q8_0 blocks (34 bytes: fp16 d, 32 int8
-// codes) read in place: nblk >= 1 blocks of each row from w (rows rowBytes
-// apart), the tokens' 32*nblk elements from x (ld floats apart). Per half
-// block, each row's 16 codes are widened, converted exactly and multiplied
-// by the block's d (one rounding, exact as d*q has at most 19 significant
-// bits), which is the dequantized weight of the portable decoder; then the
-// chains, part and mode are tileKernel512's, so every output equals the
-// float32 tile on the dequantized rows bitwise. No decoded weights are
-// written: the tile reads 34 bytes per 32 weights instead of 128.
-//
-// Registers: those of tileKernel512, with DX the row stride in bytes, Z0-Z3
-// the decoded rows, Z5 the broadcast d and Z4 the token's x.
-func (g *gen) tileKernelQ8(nt int) string {
-	name := fmt.Sprintf("tile4x%dQ8_0Avx512", nt)
-	acc := func(r, t int) int { return 8 + t*4 + r }
-	fmt.Fprintf(&g.buf, "\n// func %s(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32, ld int, part *float32, mode int)\n", name)
-	fmt.Fprintf(&g.buf, "TEXT ·%s(SB), NOSPLIT, $0-80\n", name)
-	g.p("MOVQ dst+0(FP), DI")
-	g.p("MOVQ ldd+8(FP), R14")
-	g.p("SHLQ $2, R14")
-	g.p("MOVQ w+16(FP), SI")
-	g.p("MOVQ nquad+24(FP), R13")
-	g.p("MOVQ rowBytes+32(FP), DX")
-	g.p("MOVQ ld+56(FP), CX")
-	g.p("SHLQ $2, CX")
-	g.p("MOVQ part+64(FP), R15")
-	g.p("MOVQ x+48(FP), R11")
-	g.p("LEAQ (R11)(CX*2), R12")
-	g.p("ADDQ CX, R12")
-	g.p("LEAQ (SI)(DX*2), R8")
-	g.p("ADDQ DX, R8")
-	quad, loop, zero, start := g.newLabel("qquad"), g.newLabel("qloop"), g.newLabel("qzero"), g.newLabel("qstart")
-	store, next := g.newLabel("qstore"), g.newLabel("qnext")
-	g.lbl(quad)
-	g.p("TESTQ $1, mode+72(FP)")
-	g.p("JZ %s", zero)
-	for t := 0; t < nt; t++ {
-		for r := 0; r < 4; r++ {
-			g.p("VMOVUPS %s, Z%d", disp((t*4+r)*64, "(R15)"), acc(r, t))
-		}
-	}
-	g.p("JMP %s", start)
-	g.lbl(zero)
-	for t := 0; t < nt; t++ {
-		for r := 0; r < 4; r++ {
-			a := acc(r, t)
-			g.p("VPXORD Z%d, Z%d, Z%d", a, a, a)
-		}
-	}
-	g.lbl(start)
-	g.p("MOVQ R11, BX")
-	g.p("MOVQ R12, R9")
-	g.p("MOVQ nblk+40(FP), R10")
-	g.p("SHLQ $7, R10")
-	g.p("ADDQ R11, R10")
-	g.p("MOVQ SI, AX") // row 0 of the quad
-	g.lbl(loop)
-	rowAddr := [4]string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(R8)"}
-	tokAddr := [maxTile512]string{"(BX)", "(BX)(CX*1)", "(BX)(CX*2)", "(R9)", "(R9)(CX*1)", "(R9)(CX*2)"}
-	for h := 0; h < 2; h++ {
-		for r := 0; r < 4; r++ {
-			g.p("VPBROADCASTW %s, Y5", rowAddr[r])
-			g.p("VCVTPH2PS Y5, Z5")
-			g.p("VPMOVSXBD %s, Z%d", disp(2+16*h, rowAddr[r]), r)
-			g.p("VCVTDQ2PS Z%d, Z%d", r, r)
-			g.p("VMULPS Z5, Z%d, Z%d", r, r)
-		}
-		for t := 0; t < nt; t++ {
-			g.p("VMOVUPS %s, Z4", disp(64*h, tokAddr[t]))
-			for r := 0; r < 4; r++ {
-				g.p("VFMADD231PS Z%d, Z4, Z%d", r, acc(r, t))
-			}
-		}
-	}
-	g.p("ADDQ $34, SI")
-	g.p("ADDQ $34, R8")
-	g.p("ADDQ $128, BX")
-	if nt > 3 {
-		g.p("ADDQ $128, R9")
-	}
-	g.p("CMPQ BX, R10")
-	g.p("JB %s", loop)
-	// Next quad: 4 rows past the start of this one.
-	g.p("LEAQ (AX)(DX*4), SI")
-	g.p("LEAQ (SI)(DX*2), R8")
-	g.p("ADDQ DX, R8")
-	g.p("TESTQ $2, mode+72(FP)")
-	g.p("JZ %s", store)
 	if nt > 3 {
 		g.p("LEAQ (DI)(R14*2), AX")
 		g.p("ADDQ R14, AX")

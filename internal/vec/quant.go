@@ -85,6 +85,14 @@ const qTileOne = 8 << 10
 // products dequantize blocks of rows into a buffer for the float32 tiles
 // rather than decoding blocks in registers for four tokens at a time, and
 // qChunkBytes the encoded bytes of a block of rows of the latter.
+//
+// From qSmallBatch tokens on, the buffer is also faster than AVX-512 tiles
+// that dequantize Q8_0 blocks in registers: the multiply by the block's d
+// runs on the two FMA pipes, once per 16 weights per tile, and measured on
+// Zen 5 (BenchmarkGemmQBatch, CPU time per 128-token product) a 4-row x
+// 6-token tile took 6.35-6.69 ms against 5.93-6.15 ms through the buffer
+// (5.42-5.51 ms without the multiply), and a 2-row x 12-token tile, with
+// half the multiplies but twice the loads of x, 6.24-7.00 ms.
 const (
 	qSmallBatch = 8
 	qChunkBytes = 64 << 10
@@ -96,13 +104,6 @@ var useAVX512 = hasAVX512
 
 // qFused selects the fused one-token kernels (benchmarks compare both).
 var qFused = true
-
-// qTilesQ8 selects, for a batch of Q8_0, the AVX-512 tiles that read the
-// blocks in place instead of the float32 buffer. They are off: the multiply
-// by d (VMULPS, 4 per 24 FMAs of a 4x6 tile) competes with the FMAs for the
-// same two pipes, and on Zen 5 a 128-token product costs about 7% more CPU
-// time than dequantizing into the buffer (BenchmarkGemmQBatch).
-var qTilesQ8 = false
 
 // qScratch holds per-call tiles; a pointer is pooled so that Get and Put
 // allocate nothing in steady state.
@@ -174,17 +175,6 @@ func GemmQ(q QType, dst []float32, ldd int, w []byte, rows, k int, x []float32, 
 				gemv4Avx512[q](&dst[t*ldd+r0], &w[r0*rb], nr/4, rb, k/QBlock, &x[t*k])
 			}
 		}
-		if r4 == rows {
-			return
-		}
-		dst, w, rows = dst[r4:], w[r4*rb:], rows-r4
-	}
-	if n >= qSmallBatch && q == Q8_0 && useAsm && useAVX512 && qTilesQ8 && tileQ8[0] != nil && rows >= 4 {
-		// A batch of Q8_0: the AVX-512 tiles read the blocks in place
-		// and dequantize them in registers (no float32 buffer), with the
-		// float32 tiles' chains.
-		r4 := rows &^ 3
-		gemmTilesQ8(dst, ldd, w, r4, rb, k, x, n)
 		if r4 == rows {
 			return
 		}
@@ -282,38 +272,5 @@ func dequantQ8_0(dst []float32, data []byte) {
 			y[j] = float32(int8(q)) * d
 		}
 		dst, data = dst[QBlock:], data[34:]
-	}
-}
-
-// gemmTilesQ8 is GemmQ for Q8_0 with the AVX-512 tiles, rows a positive
-// multiple of 4 and rb bytes per row: the loops of gemmAsm's tiles, with
-// blocks of rows bounded by their encoded bytes and element ranges of whole
-// blocks.
-func gemmTilesQ8(dst []float32, ldd int, w []byte, rows, rb, k int, x []float32, n int) {
-	chunk := tileChunkRows(rb)
-	kr := max(tileK&^(QBlock-1), QBlock)
-	var part *float32
-	if k > kr {
-		bp := bufPool.Get().(*[]float32)
-		defer bufPool.Put(bp)
-		need := min(chunk, rows) / 4 * maxTile512 * 4 * 16
-		if cap(*bp) < need {
-			*bp = make([]float32, need)
-		}
-		part = &(*bp)[:need][0]
-	}
-	for r0 := 0; r0 < rows; r0 += chunk {
-		rc := min(chunk, rows-r0)
-		for t, nt := 0, 0; t < n; t += nt {
-			nt = tileTokens(n - t)
-			for k0 := 0; k0 < k; k0 += kr {
-				kw := min(kr, k-k0)
-				mode := min(k0, 1)
-				if k0+kw == k {
-					mode |= 2
-				}
-				tileQ8[nt-1](&dst[t*ldd+r0], ldd, &w[r0*rb+k0/QBlock*34], rc/4, rb, kw/QBlock, &x[t*k+k0], k, part, mode)
-			}
-		}
 	}
 }

@@ -9,8 +9,6 @@ var (
 	gemv4Avx512 [numQTypes]func(dst *float32, w *byte, nquad, rowBytes, nblk int, x *float32)
 	// gemm4x4Avx512 is never called without the assembly kernels.
 	gemm4x4Avx512 [numQTypes]func(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32)
-	// tileQ8 is never called without the assembly kernels.
-	tileQ8 [maxTile512]func(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32, ld int, part *float32, mode int)
 )
 
 const hasAVX512 = false

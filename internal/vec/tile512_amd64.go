@@ -158,39 +158,9 @@ func gemmT5125I8(dst *float32, ldd int, x *float32, ldx, k int, wt *int8, ldw, c
 
 //go:noescape
 func gemmT5126I8(dst *float32, ldd int, x *float32, ldx, k int, wt *int8, ldw, cols, accum int)
-
-// Q8_0 tiles (kernels_amd64.s): tile4x<nt>Q8_0Avx512 is gemm4x<nt>F32Avx512
-// on Q8_0 rows read in place, rowBytes apart, for the nblk blocks (32*nblk
-// elements) from w and x: the blocks are dequantized exactly in registers,
-// so the outputs equal the float32 tile's on the dequantized rows bitwise.
-
-//go:noescape
-func tile4x1Q8_0Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32, ld int, part *float32, mode int)
-
-//go:noescape
-func tile4x2Q8_0Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32, ld int, part *float32, mode int)
-
-//go:noescape
-func tile4x3Q8_0Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32, ld int, part *float32, mode int)
-
-//go:noescape
-func tile4x4Q8_0Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32, ld int, part *float32, mode int)
-
-//go:noescape
-func tile4x5Q8_0Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32, ld int, part *float32, mode int)
-
-//go:noescape
-func tile4x6Q8_0Avx512(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32, ld int, part *float32, mode int)
-
-// tileQ8 holds the Q8_0 tiles of 1 to maxTile512 tokens.
-var tileQ8 [maxTile512]func(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32, ld int, part *float32, mode int)
-
 func init() {
 	if !hasAVX512 {
 		return
-	}
-	tileQ8 = [maxTile512]func(dst *float32, ldd int, w *byte, nquad, rowBytes, nblk int, x *float32, ld int, part *float32, mode int){
-		tile4x1Q8_0Avx512, tile4x2Q8_0Avx512, tile4x3Q8_0Avx512, tile4x4Q8_0Avx512, tile4x5Q8_0Avx512, tile4x6Q8_0Avx512,
 	}
 	kernF32.tile = [maxTile512]tileKernel[float32]{gemm4x1F32Avx512, gemm4x2F32Avx512, gemm4x3F32Avx512, gemm4x4F32Avx512, gemm4x5F32Avx512, gemm4x6F32Avx512}
 	kernF16.tile = [maxTile512]tileKernel[uint16]{gemm4x1F16Avx512, gemm4x2F16Avx512, gemm4x3F16Avx512, gemm4x4F16Avx512, gemm4x5F16Avx512, gemm4x6F16Avx512}
