@@ -3,7 +3,6 @@
 package bindings
 
 import (
-	"os"
 	"testing"
 
 	"github.com/ebitengine/purego"
@@ -42,17 +41,10 @@ func (r *emuLaunchRecord) stop() []launchShape {
 // library is not the emulated one (a GPU has no record).
 func launchRecorder(t *testing.T) *emuLaunchRecord {
 	t.Helper()
-	path := os.Getenv("RWKVGO_CUDA_LIB")
-	if cgoAPI != nil {
-		if !emulatedLibrary {
-			return nil
-		}
-		path = cgoLibraryPath()
-	}
-	if path == "" {
+	if !emulatedLibrary {
 		return nil
 	}
-	lib, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
+	lib, err := purego.Dlopen(cgoLibraryPath(), purego.RTLD_NOW|purego.RTLD_LOCAL)
 	require.NoError(t, err)
 	r := &emuLaunchRecord{}
 	for _, b := range []struct {
