@@ -5,6 +5,31 @@
 
 using namespace rwkvcu;
 
+namespace {
+
+/// mm_scratch_init allocates the scratch of the split products
+/// (rwkvcu_context::mm_scratch) once, with the context: one device block of
+/// partial sums with the tickets after them, the tickets zeroed. It is
+/// allocated at creation rather than by the first product so that no
+/// operation of a step, of a graph capture or of any later phase allocates
+/// for it (their failure paths have nothing of it to undo), its address
+/// never changes (captured graphs keep it), and a context that cannot hold
+/// it is refused at once. It is set in the context only once cleared, so a
+/// failure leaves no half-made scratch behind.
+void mm_scratch_init(rwkvcu_context* ctx) {
+  auto* part = static_cast<float*>(dev_alloc(ctx, mm_scratch_bytes(), "cudaMalloc (matmul scratch)"));
+  auto* tickets = reinterpret_cast<unsigned*>(part + kMmScratchFloats);
+  try {
+    ck(cudaMemsetAsync(tickets, 0, size_t(kMmScratchTickets) * 4, ctx->stream), "cudaMemsetAsync (matmul tickets)");
+  } catch (...) {
+    dev_free(ctx, part, mm_scratch_bytes());
+    throw;
+  }
+  ctx->mm_scratch = rwkvcu_mm_scratch{part, kMmScratchFloats, tickets, kMmScratchTickets};
+}
+
+}  // namespace
+
 extern "C" {
 
 uint32_t rwkvcu_abi_version(void) { return RWKVCU_ABI_VERSION; }
@@ -45,6 +70,7 @@ int rwkvcu_context_create(int32_t device, rwkvcu_context** out) {
       ring_init(ctx);
       ctx->tickets = static_cast<unsigned*>(dev_alloc(ctx, kContextTickets * sizeof(unsigned), "cudaMalloc"));
       ck(cudaMemset(ctx->tickets, 0, kContextTickets * sizeof(unsigned)), "cudaMemset");
+      mm_scratch_init(ctx);
     } catch (...) {
       rwkvcu_context_destroy(ctx);
       throw;
@@ -60,7 +86,8 @@ void rwkvcu_context_destroy(rwkvcu_context* ctx) {
   if (ctx->ext_free) ctx->ext_free(ctx);
   ring_free(ctx);
   dev_free(ctx, ctx->step_buf, ctx->step_cap);
-  dev_free(ctx, ctx->mm_scratch.part, mm_scratch_bytes());  // NULL until the scratch is enabled
+  dev_free(ctx, ctx->mm_scratch.part, mm_scratch_bytes());  // the split products' tickets are in the same block
+  ctx->mm_scratch = {};
   dev_free(ctx, ctx->tickets, kContextTickets * sizeof(unsigned));
   for (auto ev : ctx->left)
     if (ev) cudaEventDestroy(ev);

@@ -143,9 +143,10 @@ struct rwkvcu_context {
   rwkvcu_graph* capture = nullptr;  // the graph being captured
   // The scratch of the split products (cuda/matmul.cuh: the partial sums
   // and zeroed tickets of SPARSE_T row splits and tiled split-K), passed by
-  // rwkvcu_matmul and rwkvcu_matmul_t. Not allocated yet (all NULL: no
-  // splits); when it is, it is allocated once with the context and kept for
-  // its life (captured graphs keep its address).
+  // rwkvcu_matmul and rwkvcu_matmul_t: one device block allocated with the
+  // context (mm_scratch_init, csrc/context.cu), kept for its life (captured
+  // graphs keep its address) and freed with it; all NULL (no splits) only
+  // while the context is being created.
   rwkvcu_mm_scratch mm_scratch = {};
   // kContextTickets zeroed counters, allocated with the context and kept
   // for its life (captured graphs keep the address): the kernels that

@@ -590,7 +590,10 @@ __global__ void __launch_bounds__(kSimtThreads)
   if (gridDim.z > 1) {
     const int64_t kb = int64_t(blockIdx.z) * kper;
     x += kb;
-    w += TRANS ? kb * ldw : kb;
+    if constexpr (kQuant<WT>)
+      w += qblock_row_bytes(WT, kb);  // whole blocks: kper is a multiple of kQK for the block types
+    else
+      w += TRANS ? kb * ldw : kb;
     if constexpr (TRANS && kScaled<WT>) wscale += kb;
     k = min64(kper, k - kb);
     dst = part + int64_t(blockIdx.z) * n * o;
@@ -1286,7 +1289,8 @@ cudaError_t launch_simt(const Args& a) {
   const int64_t ldw = TRANS ? a.o : wstride<WT>(a.k);  // slices keep the stride of the whole weight
   return launch_tiles(a, TRANS, WT, kSimtBM, kSimtBN, [&](const Args& b, dim3 grid) {
     int64_t kper;
-    grid.z = unsigned(splitk_splits(b.sc, int64_t(grid.x) * grid.y, b.n, b.o, b.k, kSimtBK, &kper));
+    // The block types split at block boundaries (the kernel moves w by whole blocks).
+    grid.z = unsigned(splitk_splits(b.sc, int64_t(grid.x) * grid.y, b.n, b.o, b.k, kQuant<WT> ? kQK : kSimtBK, &kper));
     g_last_splits = int32_t(grid.z);
     auto* kern = simt_gemm_kernel<WT, TRANS>;
     RWKV_LAUNCH(kern, grid, dim3(kSimtThreads), 0, b.s)

@@ -120,11 +120,11 @@ cudaError_t rwkvcu_launch_matmul_t(cudaStream_t s, float* out, int64_t ldo, cons
                                    int64_t o);
 
 // Scratch of the split products (SPARSE_T row splits, tiled split-K), owned
-// by the caller (allocated once, the tickets zeroed; the context's
-// rwkvcu_mm_scratch is meant for it but not allocated yet, so the C ABI runs
-// unsplit) and used by one stream at a time: part holds part_floats floats
-// of partial sums, tickets ntickets counters that every launch leaves at
-// zero.
+// by the caller (allocated once, the tickets zeroed: each librwkvcu context
+// allocates one with the context, csrc/context.cu, so rwkvcu_matmul and
+// rwkvcu_matmul_t split) and used by one stream at a time: part holds
+// part_floats floats of partial sums, tickets ntickets counters that every
+// launch leaves at zero.
 struct rwkvcu_mm_scratch {
   float* part;
   int64_t part_floats;
@@ -132,9 +132,9 @@ struct rwkvcu_mm_scratch {
   int64_t ntickets;
 };
 
-// The sizes of a scratch (the test harness's, and the context's once
-// allocated): 4 MiB of partial sums (a 4096-wide
-// product of 64 tokens in 4 splits, of 8 tokens in 32) and 4096 tickets.
+// The sizes of a scratch (the test harness's and the context's): 4 MiB of
+// partial sums (a 4096-wide product of 64 tokens in 4 splits, of 8 tokens
+// in 32) and 4096 tickets.
 constexpr int64_t kMmScratchFloats = int64_t(1) << 20, kMmScratchTickets = 4096;
 // The bytes of a context's scratch (one allocation, the tickets last).
 constexpr size_t mm_scratch_bytes() { return size_t(kMmScratchFloats + kMmScratchTickets) * 4; }

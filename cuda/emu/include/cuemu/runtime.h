@@ -36,6 +36,9 @@
 //     0xFF bytes; the canaries of every live block are verified after each
 //     kernel and at cudaFree, and a damaged canary fails that call with
 //     cudaErrorIllegalAddress naming the block and the offset.
+//   - Launch record (cuemuLaunchRecord, cuemuLaunchRecorded): the grid and
+//     block sizes of the launches issued while recording, for tests of the
+//     launch shapes host code picks.
 //
 // Kernels are launched with RWKV_LAUNCH (cuda/ptx_wrappers.cuh), which is
 // `kernel<<<grid, block, shmem, stream>>>` under nvcc, or directly with
@@ -49,6 +52,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "cuemu/cuemu.h"
 
@@ -242,7 +246,14 @@ struct State {
   std::atomic<int> fault_err{0};
   std::atomic<unsigned long long> faults_injected{0};
   std::atomic<long long> mem_limit{-1};  // bytes; 0: none; -1: read CUEMU_MEM_LIMIT at first use
+  // Launch record (cuemuLaunchRecord): the grid and block of each launch
+  // issued while recording, at most kLaunchRecordMax.
+  std::atomic<bool> recording{false};
+  std::vector<unsigned> launch_record;  // gridDim.x, .y, .z, blockDim.x per launch (under mu)
 };
+
+/// kLaunchRecordMax is the most launches the launch record keeps.
+constexpr size_t kLaunchRecordMax = size_t(1) << 16;
 
 __attribute__((visibility("default"))) inline State& state() {
   static State s;
@@ -525,6 +536,16 @@ inline size_t dyn_limit(const void* func) {
   return it == st.dyn_limit.end() ? kDefaultDynamicShared : it->second;
 }
 
+/// record_launch adds a launch (run now or captured) to the launch record
+/// while recording.
+inline void record_launch(dim3 grid, dim3 block) {
+  State& st = state();
+  if (!st.recording.load(std::memory_order_relaxed)) return;
+  std::lock_guard<std::mutex> g(st.mu);
+  if (st.launch_record.size() / 4 >= kLaunchRecordMax) return;
+  st.launch_record.insert(st.launch_record.end(), {grid.x, grid.y, grid.z, block.x});
+}
+
 /// validate_launch checks a launch configuration without running it.
 inline cudaError_t validate_launch(const void* func, dim3 grid, dim3 block, size_t shmem) {
   uint64_t n = uint64_t(block.x) * block.y * block.z;
@@ -610,6 +631,7 @@ class Launcher {
       rt::invalidate_capture(stream_);  // a failed launch invalidates a capture
       return e;
     }
+    rt::record_launch(grid_, block_);
     Call call{kernel_, std::tuple<std::decay_t<P>...>(std::forward<A>(args)...)};
     bool cap;
     if (cudaError_t e = rt::stream_for_work(stream_, &cap)) return e;
@@ -1233,6 +1255,28 @@ CUEMU_EXPORT unsigned long long cuemuFaultsInjected(void) { return cuemu::rt::st
 /// it overrides CUEMU_MEM_LIMIT. Blocks already allocated stay.
 CUEMU_EXPORT void cuemuSetMemoryLimit(unsigned long long bytes) {
   cuemu::rt::state().mem_limit.store((long long)bytes);
+}
+
+/// cuemuLaunchRecord empties the launch record and starts (on != 0) or
+/// stops recording the kernel launches issued from then on, run or captured
+/// (the first 65536).
+CUEMU_EXPORT void cuemuLaunchRecord(int on) {
+  auto& s = cuemu::rt::state();
+  std::lock_guard<std::mutex> g(s.mu);
+  s.launch_record.clear();
+  s.recording.store(on != 0);
+}
+
+/// cuemuLaunchRecorded stores the first n launches of the launch record in
+/// out, four values each: gridDim.x, gridDim.y, gridDim.z, blockDim.x. It
+/// returns the number of launches recorded.
+CUEMU_EXPORT int cuemuLaunchRecorded(unsigned* out, int n) {
+  auto& s = cuemu::rt::state();
+  std::lock_guard<std::mutex> g(s.mu);
+  const int count = int(s.launch_record.size() / 4);
+  for (int i = 0; out && i < n && i < count; ++i)
+    for (int j = 0; j < 4; ++j) out[4 * i + j] = s.launch_record[size_t(4 * i + j)];
+  return count;
 }
 
 /// cuemuLiveResources stores up to n counts of the runtime's live objects
