@@ -520,6 +520,211 @@ __global__ void __launch_bounds__(kGemvThreads, group_min_blocks<NT>()) group_ge
 }
 
 // ============================================================================
+// Wide grouped GEMV: the group of group_gemv_kernel for batches of more than
+// kGroupWideMin tokens, up to kGroupWideNT (64) tokens per block.
+//
+// Cutoff and expected gain: up to 8 tokens group_gemv_kernel holds every
+// token's sums in registers; above 8 it ran in 8-token chunks (blockIdx.y),
+// each chunk reading the whole weight again (from L2 at best), so a batch
+// of 64 read every weight 8 times. group_wide_kernel takes every batch of
+// 9 and more tokens (one chunk up to 64, chunks of 64 above): a block
+// covers one weight row for up to 64 tokens and reads each of the row's
+// elements once (k * sizeof(element) bytes per block for all its tokens,
+// against that many bytes per 8 tokens before): 2x fewer weight bytes at
+// 9..16 tokens, 8x fewer at 33..64 tokens, and for larger batches one read
+// per 64 tokens instead of per 8.
+//
+// Each thread keeps its running sums of the 64 tokens in shared memory (a
+// column of acc[64][128]: a thread reads and writes only its own column,
+// without conflicts and without synchronization) and loads them in groups
+// of 8 tokens into registers while it consumes its weight step(s), which
+// stay in registers (the raw 16-byte words, decoded once per group). Each
+// token's terms are added in the order of gemv_tile (the thread's steps in
+// k order, each step's elements in order), then reduced over the warp by
+// shuffles and over the 4 warps in warp order, as gemv_tile does: every
+// sum is the bits of group_gemv_kernel (and of gemv_kernel) for the same
+// weight type and load form, whatever the batch size or schedule.
+// ============================================================================
+constexpr int kGroupWideNT = 64;  // tokens per block
+constexpr int kGroupWideTG = 8;   // tokens whose sums are in registers at once
+// Batches of more tokens than this run group_wide_kernel.
+constexpr int64_t kGroupWideMin = 8;
+
+// gemv_tile_wide is the work of one group_wide_kernel block: weight row r
+// (r < o) for tokens [t0, t0+kGroupWideNT) (those below n), with acc the
+// block's shared running sums and red a shared array of
+// kGemvThreads/32 * kGroupWideNT floats; store as in gemv_tile.
+template <int WT, bool WVEC, bool XVEC, class Store>
+__device__ __forceinline__ void gemv_tile_wide(const float* __restrict__ x,      // [n, ldx]
+                                               int64_t ldx,                      //
+                                               const void* __restrict__ wv,      // [o, k] of Elem<WT>::S
+                                               const float* __restrict__ wscale, // [o] (I8/F8E4M3 only)
+                                               int64_t n, int64_t k, int64_t r, int64_t t0,
+                                               float (*acc)[kGemvThreads], float* red, const Store& store) {
+  using S = typename Elem<WT>::S;
+  constexpr int NT = kGroupWideNT, TG = kGroupWideTG;
+  // the elements per load and the loads in flight of gemv_tile's one-row form
+  constexpr int V = kQuant<WT> ? 8 : WVEC ? int(16 / sizeof(S)) : 1;
+  constexpr int WPV = 4 / int(sizeof(S)) > 0 ? 4 / int(sizeof(S)) : 1;
+  constexpr int U = WVEC ? (XVEC && !kScaled<WT> ? kGemvLoads : kGemvLoads / 2) : 1;
+  const S* wrow = static_cast<const S*>(wv) + r * wstride<WT>(k);
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int nt = int(min64(NT, n - t0));
+  const float* xrow = x + t0 * ldx;
+
+#pragma unroll 1
+  for (int t = 0; t < NT; ++t) acc[t][tid] = 0.f;
+
+  // consume adds the terms of step v (weights wf) for tokens [g, g+TG)
+  // below nt to their sums a.
+  auto consume = [&](int64_t v, const float (&wf)[V], int g, float (&a)[TG]) {
+#pragma unroll
+    for (int t = 0; t < TG; ++t) {
+      if (g + t < nt) {
+        float xf[V];
+        const float* xp = xrow + (g + t) * ldx + v * V;
+        if constexpr (XVEC) {
+#pragma unroll
+          for (int q = 0; q < V / 4; ++q) {
+            float4 f = __ldg(reinterpret_cast<const float4*>(xp) + q);
+            xf[4 * q] = f.x, xf[4 * q + 1] = f.y, xf[4 * q + 2] = f.z, xf[4 * q + 3] = f.w;
+          }
+        } else {
+#pragma unroll
+          for (int e = 0; e < V; ++e) xf[e] = __ldg(xp + e);
+        }
+#pragma unroll
+        for (int e = 0; e < V; ++e) a[t] = fmaf(wf[e], xf[e], a[t]);
+      }
+    }
+  };
+  auto load = [&](int g, float (&a)[TG]) {
+#pragma unroll
+    for (int t = 0; t < TG; ++t) a[t] = acc[g + t][tid];
+  };
+  auto save = [&](int g, const float (&a)[TG]) {
+#pragma unroll
+    for (int t = 0; t < TG; ++t) acc[g + t][tid] = a[t];
+  };
+
+  const int64_t nv = k / V;  // WVEC (and a block type) implies k % V == 0
+  if constexpr (kQuant<WT>) {
+#pragma unroll 1
+    for (int64_t v = tid; v < nv; v += kGemvThreads) {
+      float wf[V];
+      qblock_run8<WT>(wrow, v * V, wf);
+#pragma unroll 1
+      for (int g = 0; g < nt; g += TG) {
+        float a[TG];
+        load(g, a);
+        consume(v, wf, g, a);
+        save(g, a);
+      }
+    }
+  } else if constexpr (WVEC) {
+#pragma unroll 1
+    for (int64_t v0 = tid; v0 < nv; v0 += int64_t(kGemvThreads) * U) {
+      uint4 raw[U];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int64_t v = v0 + int64_t(u) * kGemvThreads;
+        raw[u] = v < nv ? __ldg(reinterpret_cast<const uint4*>(wrow + v * V)) : make_uint4(0u, 0u, 0u, 0u);
+      }
+#pragma unroll 1
+      for (int g = 0; g < nt; g += TG) {
+        float a[TG];
+        load(g, a);
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+          const int64_t v = v0 + int64_t(u) * kGemvThreads;
+          if (v < nv) {
+            float wf[V];
+            unpack_word<WT>(raw[u].x, &wf[0 * WPV]);
+            unpack_word<WT>(raw[u].y, &wf[1 * WPV]);
+            unpack_word<WT>(raw[u].z, &wf[2 * WPV]);
+            unpack_word<WT>(raw[u].w, &wf[3 * WPV]);
+            consume(v, wf, g, a);
+          }
+        }
+        save(g, a);
+      }
+    }
+  } else {
+#pragma unroll 1
+    for (int64_t v = tid; v < nv; v += kGemvThreads) {
+      const float wf[1] = {cvt<WT>(__ldg(wrow + v))};
+#pragma unroll 1
+      for (int g = 0; g < nt; g += TG) {
+        float a[TG];
+        load(g, a);
+        consume(v, wf, g, a);
+        save(g, a);
+      }
+    }
+  }
+
+#pragma unroll 1
+  for (int t = 0; t < nt; ++t) {
+    const float s = warp_sum(acc[t][tid]);
+    if (lane == 0) red[warp * NT + t] = s;
+  }
+  __syncthreads();
+  if (tid < nt) {
+    float s = red[tid];
+#pragma unroll
+    for (int q = 1; q < kGemvThreads / 32; ++q) s += red[q * NT + tid];
+    if constexpr (kScaled<WT>) s *= wscale[r];
+    store(t0 + tid, r, s);
+  }
+}
+
+// Minimum resident blocks per SM promised to ptxas for group_wide_kernel:
+// 2 (up to 255 registers; 33 KB of shared memory per block). With 3 (168
+// registers) ptxas 13.0 spills 8 bytes for sm_90a and sm_100a.
+constexpr int kGroupWideMinBlocks = 2;
+
+// group_wide_kernel: block x is row x - first_block of its product (one
+// row per block), block y the chunk of kGroupWideNT tokens.
+__global__ void __launch_bounds__(kGemvThreads, kGroupWideMinBlocks) group_wide_kernel(const GroupArgs args) {
+  __shared__ float acc[kGroupWideNT][kGemvThreads];
+  __shared__ float red[kGemvThreads / 32 * kGroupWideNT];
+  const int bx = int(blockIdx.x);
+  GroupEntry e = args.e[0];
+#pragma unroll
+  for (int q = 1; q < kGroupMax; ++q)
+    if (q < args.count && bx >= args.e[q].first_block) e = args.e[q];
+  const int64_t t0 = int64_t(blockIdx.y) * kGroupWideNT, r = bx - e.first_block;
+  const StoreGroup st{e.out, e.bias, e.lerp, e.o, e.bias_bcast != 0, e.act};
+#define RWKV_GROUP_WIDE(DT, VEC)                                                             \
+  case group_form(DT, VEC):                                                                  \
+    gemv_tile_wide<DT, VEC, VEC>(e.x, e.k, e.w, e.wscale, args.n, e.k, r, t0, acc, red, st); \
+    break;
+  switch (e.form) {
+    RWKV_GROUP_WIDE(kF32, true)
+    RWKV_GROUP_WIDE(kF32, false)
+    RWKV_GROUP_WIDE(kF16, true)
+    RWKV_GROUP_WIDE(kF16, false)
+    RWKV_GROUP_WIDE(kBF16, true)
+    RWKV_GROUP_WIDE(kBF16, false)
+    RWKV_GROUP_WIDE(kI8, true)
+    RWKV_GROUP_WIDE(kI8, false)
+    RWKV_GROUP_WIDE(kF8, true)
+    RWKV_GROUP_WIDE(kF8, false)
+    RWKV_GROUP_WIDE(kQ4_0, true)
+    RWKV_GROUP_WIDE(kQ4_0, false)
+    RWKV_GROUP_WIDE(kQ4_1, true)
+    RWKV_GROUP_WIDE(kQ4_1, false)
+    RWKV_GROUP_WIDE(kQ5_0, true)
+    RWKV_GROUP_WIDE(kQ5_0, false)
+    RWKV_GROUP_WIDE(kQ5_1, true)
+    RWKV_GROUP_WIDE(kQ5_1, false)
+    RWKV_GROUP_WIDE(kQ8_0, true)
+    RWKV_GROUP_WIDE(kQ8_0, false)
+  }
+#undef RWKV_GROUP_WIDE
+}
+
+// ============================================================================
 // Split-K for the tiled kernels (SIMT, TC): with gridDim.z = S > 1, block z
 // takes reduction indices [z*kper, min(k, (z+1)*kper)) of its tile and
 // writes its partial tile to part + z*n*o ([n, o]); the last block of the
@@ -1408,9 +1613,10 @@ cudaError_t dispatch(int32_t family, bool trans, const Args& a) {
   }
 }
 
-// launch_group_nt launches group_gemv_kernel<NT> over the n tokens of args
-// (more than one launch only past kMaxGridY chunks of NT tokens).
-template <int NT>
+// launch_group_nt launches group_gemv_kernel<NT> (group_wide_kernel when
+// WIDE, NT = kGroupWideNT) over the n tokens of args (more than one launch
+// only past kMaxGridY chunks of NT tokens).
+template <int NT, bool WIDE = false>
 cudaError_t launch_group_nt(cudaStream_t s, const GroupArgs& args, int64_t blocks) {
   for (int64_t t0 = 0; t0 < args.n; t0 += kMaxGridY * NT) {
     GroupArgs a = args;
@@ -1424,7 +1630,11 @@ cudaError_t launch_group_nt(cudaStream_t s, const GroupArgs& args, int64_t block
         if (e.bias && !e.bias_bcast) e.bias += t0 * e.o;
       }
     }
-    auto* kern = group_gemv_kernel<NT>;
+    void (*kern)(const GroupArgs);
+    if constexpr (WIDE)
+      kern = group_wide_kernel;
+    else
+      kern = group_gemv_kernel<NT>;
     RWKV_LAUNCH(kern, dim3(unsigned(blocks), unsigned(cdiv(a.n, NT))), dim3(kGemvThreads), 0, s)(a);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return e;
@@ -1464,6 +1674,16 @@ cudaError_t run_group(cudaStream_t s, const rwkvcu_group_product* ps, int32_t co
     if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
   }
   if (n == 0) return cudaSuccess;
+  if (n > kGroupWideMin) {
+    // one row per block (see group_wide_kernel)
+    blocks = 0;
+    for (int j = 0; j < count; ++j) {
+      args.e[j].first_block = int32_t(blocks);
+      blocks += args.e[j].o;
+    }
+    if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
+    return launch_group_nt<kGroupWideNT, true>(s, args, blocks);
+  }
   if (n <= 1) return launch_group_nt<1>(s, args, blocks);
   if (n <= 2) return launch_group_nt<2>(s, args, blocks);
   if (n <= 4) return launch_group_nt<4>(s, args, blocks);

@@ -184,10 +184,12 @@ struct rwkvcu_group_product {
 
 // rwkvcu_launch_matmul_group queues count products (1 to kGroupMax) of n
 // tokens each, read from the host array ps before it returns, as one kernel
-// launch (one per 524280 tokens beyond): a grid of GEMV blocks covering
-// every product's outputs for a chunk of up to 8 tokens each, every weight
-// type and load form in the same launch. For n > 8 the chunks re-read the
-// weights (from L2), so the group is meant for decode-sized n. No output
+// launch (one per 65535 chunks of tokens beyond): a grid of GEMV blocks
+// covering every product's outputs for a chunk of up to 8 tokens each, or
+// for n > 8 one weight row per block for a chunk of up to 64 tokens (each
+// weight element read once per 64 tokens), every weight type and load form
+// in the same launch. The chunks re-read the weights (from L2), so the
+// group is meant for decode-sized n. No output
 // may overlap another product's operands or its own x, w, bias or lerp (the
 // caller checks). Returns cudaErrorInvalidValue, launching nothing, for a
 // malformed product (NULL pointer, o < 1, k < 0, unknown dtype or act, I8

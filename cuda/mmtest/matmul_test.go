@@ -508,11 +508,24 @@ func TestInvalidArguments(t *testing.T) {
 // second's blocks start past the first's) gives bit for bit what the GEMV
 // kernel gives for the same weight type and load form, for every weight
 // type (I8 and F8E4M3 included, which only the C ABI takes), aligned and misaligned
-// weights, token counts below and above a block's 8 tokens, and odd shapes.
+// weights, token counts below and above a block's 8 tokens (above 8 the
+// wide group kernel, up to 64 tokens per block, and two chunks of 64 at
+// 65), and odd shapes; under every emulator schedule, so the wide kernel's
+// sums are also the same bits run to run.
 func TestGroupEqualsGEMV(t *testing.T) {
+	defer restoreSchedule(t)
+	for _, spec := range []string{"forward", "reverse", "random:3"} {
+		if err := setSchedule(spec); err != nil {
+			t.Fatal(err)
+		}
+		groupEqualsGEMV(t, spec)
+	}
+}
+
+func groupEqualsGEMV(t *testing.T, spec string) {
 	rng := rand.New(rand.NewSource(31))
 	for dt := dtF32; dt <= dtF8; dt++ {
-		for _, n := range []int{1, 2, 3, 5, 8, 17} {
+		for _, n := range []int{1, 2, 3, 5, 8, 9, 17, 33, 64, 65} {
 			for c, sh := range [][2]int{{1, 1}, {7, 300}, {17, 64}, {65, 16}, {129, 33}, {4, 128}} {
 				layout := 0
 				if c%2 == 1 {
@@ -535,7 +548,7 @@ func TestGroupEqualsGEMV(t *testing.T) {
 				}
 				for i := range want {
 					if math.Float32bits(g0[i]) != math.Float32bits(want[i]) || math.Float32bits(g1[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("%s n=%d o=%d k=%d woff=%d: output %d: group %g and %g, GEMV %g", dtypeNames[dt], n, p.o, p.k,
+						t.Fatalf("%s: %s n=%d o=%d k=%d woff=%d: output %d: group %g and %g, GEMV %g", spec, dtypeNames[dt], n, p.o, p.k,
 							p.woff, i, g0[i], g1[i], want[i])
 					}
 				}

@@ -205,7 +205,7 @@ func groupShapes() [][]groupSpec {
 // testMatMulGroup: MatMulGroup against a float64 reference and against the
 // composition of MatMul, Zip, Map and ValueV7 (bit for bit on the CPU
 // backend), for one row and several (fewer and more than a GEMV block's
-// tokens), with block-quantized weights mixed in where the backend has them.
+// tokens, up to the 64 tokens of the CUDA wide group's block), with block-quantized weights mixed in where the backend has them.
 func testMatMulGroup(t *testing.T, f backend.FusedProducts, be backend.Backend) {
 	r := newRNG(44)
 	shapes := groupShapes()
@@ -218,7 +218,7 @@ func testMatMulGroup(t *testing.T, f backend.FusedProducts, be backend.Backend) 
 	if len(quant) > 0 {
 		shapes = append(shapes, append(quant, groupSpec{backend.F32, 7, 64, 0, backend.NoActivation, false}))
 	}
-	for _, n := range []int{1, 3, 9} {
+	for _, n := range []int{1, 3, 9, 16, 33, 64} {
 		for gi, specs := range shapes {
 			cases := make([]*groupCase, len(specs))
 			entries := make([]backend.Product, len(specs))
