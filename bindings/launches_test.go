@@ -8,6 +8,8 @@ import (
 	"github.com/rwkvgo/rwkvgo/engine"
 	"github.com/rwkvgo/rwkvgo/engine/backend"
 	"github.com/rwkvgo/rwkvgo/weights"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // decodeLaunches returns the kernel launches of one steady-state decode step
@@ -62,6 +64,64 @@ func versionDecodeLaunches(t *testing.T, b *Backend, v weights.Version, layers i
 		t.Fatalf("%d launches over %d identical steps", d.KernelLaunches, steps)
 	}
 	return d.KernelLaunches / steps
+}
+
+// batchDecodeLaunches is the number of kernel launches of one decode step
+// of a batch of sequences (Model.Step, one token each) on a synthetic model
+// of version v (fused operations where the backend has them).
+func batchDecodeLaunches(t *testing.T, b *Backend, v weights.Version, layers, batch int) uint64 {
+	t.Helper()
+	const steps = 2
+	f, err := weights.Synthesize(weights.SynthConfig{Version: v, Layers: layers, Embd: 64, Vocab: 32, HeadSize: 32, Seed: 5})
+	require.NoError(t, err)
+	wm, err := weights.Canonicalize(f, weights.Options{})
+	require.NoError(t, err)
+	m, err := engine.New(wm, engine.Options{Backend: b})
+	require.NoError(t, err)
+	defer m.Close()
+	reqs := make([]*engine.Request, batch)
+	for i := range reqs {
+		s, err := m.NewSession()
+		require.NoError(t, err)
+		defer s.Close()
+		reqs[i] = &engine.Request{Session: s}
+	}
+	step := func(tokens ...int) {
+		for i, r := range reqs {
+			r.Tokens = append(r.Tokens[:0], tokens...)
+			r.Tokens[0] = (tokens[0] + i) % 32
+		}
+		require.NoError(t, m.Step(reqs))
+	}
+	step(3, 1, 4)
+	step(1) // warm-up: the decode shapes exist
+	c0 := b.Stats()
+	for range steps {
+		step(5)
+	}
+	d := b.Stats().Sub(c0)
+	require.Zero(t, d.KernelLaunches%steps, "%d launches over %d identical steps", d.KernelLaunches, steps)
+	return d.KernelLaunches / steps
+}
+
+// TestDecodeLaunchesPerLayerBatch: the launches per layer of a decode step
+// do not grow with the batch: at 8 and 64 sequences (the tokens of a batch
+// share each launch; batches above 8 take the 64-token group kernel and the
+// split products, finished in the same launch) RWKV-7 and RWKV-6 take 8
+// launches per layer, RWKV-5.2 7, as at batch 1.
+func TestDecodeLaunchesPerLayerBatch(t *testing.T) {
+	b := openTest(t)
+	defer b.Close()
+	for _, c := range []struct {
+		v    weights.Version
+		want uint64
+	}{{weights.V7, 8}, {weights.V6, 8}, {weights.V52, 7}} {
+		for _, batch := range []int{8, 64} {
+			l2, l3 := batchDecodeLaunches(t, b, c.v, 2, batch), batchDecodeLaunches(t, b, c.v, 3, batch)
+			t.Logf("%s decode step at batch %d: %d kernel launches per layer", c.v, batch, l3-l2)
+			assert.Equal(t, c.want, l3-l2, "%s at batch %d: launches per layer", c.v, batch)
+		}
+	}
 }
 
 // TestDecodeLaunchesPerLayer: an RWKV-7 decode step costs a fixed number of
