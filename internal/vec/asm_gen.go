@@ -807,6 +807,7 @@ func main() {
 		for nt := 1; nt <= maxTile512; nt++ {
 			g.gemmT512Kernel(e, nt)
 		}
+		g.decode512(e)
 	}
 	out := strings.ReplaceAll(g.buf.String(), "\t\n", "\n")
 	if err := os.WriteFile("kernels_amd64.s", []byte(out), 0o644); err != nil {
@@ -1085,6 +1086,53 @@ func (g *gen) gemmT512Kernel(e elem, nt int) {
 		g.lbl(next)
 	}
 	g.lbl(end)
+	g.p("VZEROUPPER")
+	g.p("RET")
+}
+
+// decode512 emits
+//
+//	func decode<E>Avx512(dst *float32, ldd int, src *T, lds, rows, cols int)
+//
+// writing the float32 values of rows x cols weights (rows ldd and lds
+// elements apart, rows >= 1, cols a positive multiple of 16) to dst, with
+// the conversion of loadW512 (exact): the multi-token products decode a
+// block of weights once and run the float32 kernels over it.
+func (g *gen) decode512(e elem) {
+	name := fmt.Sprintf("decode%sAvx512", e.name)
+	fmt.Fprintf(&g.buf, "\n// func %s(dst *float32, ldd int, src *%s, lds, rows, cols int)\n", name, e.goT)
+	fmt.Fprintf(&g.buf, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	g.p("MOVQ dst+0(FP), DI")
+	g.p("MOVQ ldd+8(FP), R8")
+	g.p("SHLQ $2, R8")
+	g.p("MOVQ src+16(FP), SI")
+	g.p("MOVQ lds+24(FP), R9")
+	g.shl(shiftFor(e.size), "R9")
+	g.p("MOVQ rows+32(FP), R10")
+	row, pair, single, next := g.newLabel("drow"), g.newLabel("dpair"), g.newLabel("dsingle"), g.newLabel("dnext")
+	g.lbl(row)
+	g.p("XORQ AX, AX") // element offset in the row
+	g.p("MOVQ cols+40(FP), CX")
+	g.lbl(pair)
+	g.p("CMPQ CX, $32")
+	g.p("JB %s", single)
+	g.loadW512(e, fmt.Sprintf("(SI)(AX*%d)", e.size), 0)
+	g.loadW512(e, fmt.Sprintf("%d(SI)(AX*%d)", 16*e.size, e.size), 1)
+	g.p("VMOVUPS Z0, (DI)(AX*4)")
+	g.p("VMOVUPS Z1, 64(DI)(AX*4)")
+	g.p("ADDQ $32, AX")
+	g.p("SUBQ $32, CX")
+	g.p("JMP %s", pair)
+	g.lbl(single)
+	g.p("TESTQ CX, CX")
+	g.p("JZ %s", next)
+	g.loadW512(e, fmt.Sprintf("(SI)(AX*%d)", e.size), 0)
+	g.p("VMOVUPS Z0, (DI)(AX*4)")
+	g.lbl(next)
+	g.p("ADDQ R8, DI")
+	g.p("ADDQ R9, SI")
+	g.p("DECQ R10")
+	g.p("JNZ %s", row)
 	g.p("VZEROUPPER")
 	g.p("RET")
 }

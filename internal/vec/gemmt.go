@@ -187,18 +187,40 @@ func checkSparse(nd int, idx []int32, nv, nw, ldw int) bool {
 // weight element size in bytes.
 func gemmTAsm[T float32 | uint16 | int8](kn *kernels[T], dst []float32, ldd int, x []float32, ldx, n, k int, wt []T, ldw, cols, es int) {
 	cb, kb := blocksT(k, cols, es)
+	wide := useAVX512 && kn.gemmT512[0] != nil
+	var wf []float32
+	if wide && kn.decode512 != nil && n > maxTile512 && decodeBlocks {
+		// Many tokens: the AVX-512 columns of a block of the weight are
+		// decoded once into float32 (see decodeBlocks), about as many
+		// rows as a float32 block holds.
+		_, kb = blocksT(k, cols, 4)
+		bp := bufPool.Get().(*[]float32)
+		defer bufPool.Put(bp)
+		if need := kb * (cb &^ 15); cap(*bp) < need {
+			*bp = make([]float32, need)
+		}
+		wf = (*bp)[:kb*(cb&^15)]
+	}
 	for c0 := 0; c0 < cols; c0 += cb {
 		cw := min(cb, cols-c0)
 		for i0 := 0; i0 < k; i0 += kb {
 			kw := min(kb, k-i0)
 			accum := min(i0, 1)
 			c1 := c0
-			if z := cw &^ 15; z > 0 && useAVX512 && kn.gemmT512[0] != nil {
+			if z := cw &^ 15; z > 0 && wide {
 				// AVX-512: up to 6 tokens x 64 columns in 24 zmm
 				// accumulators; the AVX2 kernels take the last columns.
-				for t, nt := 0, 0; t < n; t += nt {
-					nt = tileTokens(n - t)
-					kn.gemmT512[nt-1](&dst[t*ldd+c0], ldd, &x[t*ldx+i0], ldx, kw, &wt[i0*ldw+c0], ldw, z, accum)
+				if wf != nil {
+					kn.decode512(&wf[0], z, &wt[i0*ldw+c0], ldw, kw, z)
+					for t, nt := 0, 0; t < n; t += nt {
+						nt = tileTokens(n - t)
+						kernF32.gemmT512[nt-1](&dst[t*ldd+c0], ldd, &x[t*ldx+i0], ldx, kw, &wf[0], z, z, accum)
+					}
+				} else {
+					for t, nt := 0, 0; t < n; t += nt {
+						nt = tileTokens(n - t)
+						kn.gemmT512[nt-1](&dst[t*ldd+c0], ldd, &x[t*ldx+i0], ldx, kw, &wt[i0*ldw+c0], ldw, z, accum)
+					}
 				}
 				c1 += z
 			}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rwkvgo/rwkvgo/internal/half"
@@ -323,32 +324,43 @@ func benchWeights(k, cols int) ([]float32, []uint16, []uint16) {
 }
 
 // BenchmarkGemmT multiplies 128 tokens with the transposed channel-mix value
-// weight of a 0.1B model (3072 -> 768).
+// weight of a 0.1B model (3072 -> 768) and of a 1.5B model (8192 -> 2048);
+// 16-bit weights also with the blocks decoded in the kernels' registers
+// ("regs", decodeBlocks off).
 func BenchmarkGemmT(b *testing.B) {
-	const n, k, cols = 128, 3072, 768
-	w, w16, wb := benchWeights(k, cols)
-	x := randF32(rand.New(rand.NewPCG(3, 4)), n*k)
-	dst := make([]float32, n*cols)
-	for _, path := range []string{"asm", "generic"} {
-		if path == "asm" && !hasAsm {
-			continue
-		}
-		for _, typ := range []string{"f32", "f16", "bf16"} {
-			b.Run(fmt.Sprintf("%s/%s/n=%d", path, typ, n), func(b *testing.B) {
-				useAsm = path == "asm"
-				defer func() { useAsm = hasAsm }()
-				for b.Loop() {
-					switch typ {
-					case "f32":
-						GemmTF32(dst, cols, x, k, n, k, w, cols, cols)
-					case "f16":
-						GemmTF16(dst, cols, x, k, n, k, w16, cols, cols)
-					case "bf16":
-						GemmTBF16(dst, cols, x, k, n, k, wb, cols, cols)
-					}
+	const n = 128
+	for _, shape := range [][2]int{{3072, 768}, {8192, 2048}} {
+		k, cols := shape[0], shape[1]
+		w, w16, wb := benchWeights(k, cols)
+		x := randF32(rand.New(rand.NewPCG(3, 4)), n*k)
+		dst := make([]float32, n*cols)
+		for _, path := range []string{"asm", "generic"} {
+			if path == "asm" && !hasAsm {
+				continue
+			}
+			for _, typ := range []string{"f32", "f16", "bf16", "f16-regs", "bf16-regs"} {
+				regs := strings.HasSuffix(typ, "-regs")
+				if regs && path != "asm" {
+					continue
 				}
-				b.ReportMetric(2*float64(n*k*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
+				b.Run(fmt.Sprintf("%s/%s/%dx%d/n=%d", path, typ, k, cols, n), func(b *testing.B) {
+					useAsm, decodeBlocks = path == "asm", !regs
+					defer func() { useAsm, decodeBlocks = hasAsm, true }()
+					cpu0 := cpuTime()
+					for b.Loop() {
+						switch strings.TrimSuffix(typ, "-regs") {
+						case "f32":
+							GemmTF32(dst, cols, x, k, n, k, w, cols, cols)
+						case "f16":
+							GemmTF16(dst, cols, x, k, n, k, w16, cols, cols)
+						case "bf16":
+							GemmTBF16(dst, cols, x, k, n, k, wb, cols, cols)
+						}
+					}
+					b.ReportMetric(2*float64(n*k*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					reportCPU(b, cpu0, 2*float64(n*k*cols))
+				})
+			}
 		}
 	}
 }

@@ -147,13 +147,13 @@ func sparseRowsI8(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt
 
 var (
 	kernF32 = kernels[float32]{gemm1x1F32, gemm4x1F32, gemm2x2F32, gemm2x3F32, nil, axpyF32,
-		[maxTokensT]gemmTKernel[float32]{gemmT1F32, gemmT2F32, gemmT3F32, gemmT4F32}, sparseRowsF32, [maxTile512]tileKernel[float32]{}, [maxTile512]gemmTKernel[float32]{}, nil}
+		[maxTokensT]gemmTKernel[float32]{gemmT1F32, gemmT2F32, gemmT3F32, gemmT4F32}, sparseRowsF32, [maxTile512]tileKernel[float32]{}, [maxTile512]gemmTKernel[float32]{}, nil, nil}
 	kernF16 = kernels[uint16]{gemm1x1F16, gemm4x1F16, gemm2x2F16, gemm2x3F16, nil, axpyF16,
-		[maxTokensT]gemmTKernel[uint16]{gemmT1F16, gemmT2F16, gemmT3F16, gemmT4F16}, sparseRowsF16, [maxTile512]tileKernel[uint16]{}, [maxTile512]gemmTKernel[uint16]{}, nil}
+		[maxTokensT]gemmTKernel[uint16]{gemmT1F16, gemmT2F16, gemmT3F16, gemmT4F16}, sparseRowsF16, [maxTile512]tileKernel[uint16]{}, [maxTile512]gemmTKernel[uint16]{}, nil, nil}
 	kernBF16 = kernels[uint16]{gemm1x1BF16, gemm4x1BF16, gemm2x2BF16, gemm2x3BF16, nil, axpyBF16,
-		[maxTokensT]gemmTKernel[uint16]{gemmT1BF16, gemmT2BF16, gemmT3BF16, gemmT4BF16}, sparseRowsBF16, [maxTile512]tileKernel[uint16]{}, [maxTile512]gemmTKernel[uint16]{}, nil}
+		[maxTokensT]gemmTKernel[uint16]{gemmT1BF16, gemmT2BF16, gemmT3BF16, gemmT4BF16}, sparseRowsBF16, [maxTile512]tileKernel[uint16]{}, [maxTile512]gemmTKernel[uint16]{}, nil, nil}
 	kernI8 = kernels[int8]{gemm1x1I8, gemm4x1I8, gemm2x2I8, gemm2x3I8, nil, axpyI8,
-		[maxTokensT]gemmTKernel[int8]{gemmT1I8, gemmT2I8, gemmT3I8, gemmT4I8}, sparseRowsI8, [maxTile512]tileKernel[int8]{}, [maxTile512]gemmTKernel[int8]{}, nil}
+		[maxTokensT]gemmTKernel[int8]{gemmT1I8, gemmT2I8, gemmT3I8, gemmT4I8}, sparseRowsI8, [maxTile512]tileKernel[int8]{}, [maxTile512]gemmTKernel[int8]{}, nil, nil}
 )
 
 // dotAsm is Dot on the assembly kernel, called directly (not through the

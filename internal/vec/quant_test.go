@@ -192,8 +192,5 @@ func BenchmarkGemmQBatch(b *testing.B) {
 	for b.Loop() {
 		GemmQ(Q8_0, dst, rows, w, rows, k, x, n)
 	}
-	if cpu := cpuTime() - cpu0; cpu > 0 {
-		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-		b.ReportMetric(float64(2*rows*k*n)*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/cpu-s")
-	}
+	reportCPU(b, cpu0, float64(2*rows*k*n))
 }

@@ -158,6 +158,23 @@ func gemmT5125I8(dst *float32, ldd int, x *float32, ldx, k int, wt *int8, ldw, c
 
 //go:noescape
 func gemmT5126I8(dst *float32, ldd int, x *float32, ldx, k int, wt *int8, ldw, cols, accum int)
+
+// decode<E>Avx512 writes the float32 values of rows x cols weights, rows
+// ldd (dst) and lds (src) elements apart, rows >= 1 and cols a positive
+// multiple of 16 (kernels_amd64.s).
+
+//go:noescape
+func decodeF32Avx512(dst *float32, ldd int, src *float32, lds, rows, cols int)
+
+//go:noescape
+func decodeF16Avx512(dst *float32, ldd int, src *uint16, lds, rows, cols int)
+
+//go:noescape
+func decodeBF16Avx512(dst *float32, ldd int, src *uint16, lds, rows, cols int)
+
+//go:noescape
+func decodeI8Avx512(dst *float32, ldd int, src *int8, lds, rows, cols int)
+
 func init() {
 	if !hasAVX512 {
 		return
@@ -169,5 +186,9 @@ func init() {
 	kernF32.gemmT512 = [maxTile512]gemmTKernel[float32]{gemmT5121F32, gemmT5122F32, gemmT5123F32, gemmT5124F32, gemmT5125F32, gemmT5126F32}
 	kernF16.gemmT512 = [maxTile512]gemmTKernel[uint16]{gemmT5121F16, gemmT5122F16, gemmT5123F16, gemmT5124F16, gemmT5125F16, gemmT5126F16}
 	kernBF16.gemmT512 = [maxTile512]gemmTKernel[uint16]{gemmT5121BF16, gemmT5122BF16, gemmT5123BF16, gemmT5124BF16, gemmT5125BF16, gemmT5126BF16}
+	kernF32.decode512 = decodeF32Avx512
+	kernF16.decode512 = decodeF16Avx512
+	kernBF16.decode512 = decodeBF16Avx512
+	kernI8.decode512 = decodeI8Avx512
 	kernI8.gemmT512 = [maxTile512]gemmTKernel[int8]{gemmT5121I8, gemmT5122I8, gemmT5123I8, gemmT5124I8, gemmT5125I8, gemmT5126I8}
 }

@@ -99,7 +99,12 @@
 // 24 FMAs per input) for the columns up to the last multiple of 16, the AVX2
 // kernels for the rest; over blocks of about 192 KiB of
 // weights that stay in L2 while all tokens pass; accumulators go through dst
-// between blocks of inputs, which does not change the chain. SparseRows keeps
+// between blocks of inputs, which does not change the chain. With more
+// tokens than one AVX-512 kernel takes, the AVX-512 columns of a block are
+// first written as float32 to a dense buffer (decoded, or copied for float32
+// weights) that the float32 kernels read: the conversions leave the FMA
+// ports, and the block's rows lie next to each other instead of ldw apart
+// (rows a multiple of 4 KiB apart fall into the same few L1 and L2 sets). SparseRows keeps
 // 64 columns in 8 ymm accumulators while it walks all listed rows, one call
 // covering every row.
 //
@@ -117,7 +122,8 @@
 // rows once into a cache-resident buffer and running the float32 tiles over
 // it, so decoding a weight costs a fraction of a multiply-add per token; with
 // a few tokens (a batched decode step), AVX-512 kernels decode each block in
-// registers once for four tokens (GemmQ).
+// registers once for four tokens (GemmQ). The AVX-512 tiles treat 16-bit and
+// int8 weights the same way from seven tokens on (see decodeBlocks).
 //
 // With one token and weights streamed from memory, a core is limited by how
 // many weight lines it keeps in flight: the hardware prefetchers alone stay
@@ -163,7 +169,22 @@ type kernels[T float32 | uint16 | int8] struct {
 	// sparse512 is the AVX-512 one-token sparse kernel, cols a multiple
 	// of 32 (nil where there is none).
 	sparse512 func(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *T, ldw int)
+	// decode512 writes the float32 values of rows x cols weights (rows
+	// ldd and lds elements apart, cols a multiple of 16) with AVX-512;
+	// nil for float32 weights and where there is none.
+	decode512 func(dst *float32, ldd int, src *T, lds, rows, cols int)
 }
+
+// decodeBlocks selects, for products of more tokens than one AVX-512 tile
+// takes, decoding each block of 16-bit or int8 weights once into a float32
+// buffer that the float32 kernels multiply with every token, rather than
+// decoding every weight once per group of tokens in the tiles: the
+// conversions share the FMA ports (VCVTPH2PS, or a widening and a shift), so
+// the float32 tiles run faster on the decoded block, and the decoding is
+// exact, so the results are the same bits. The transposed products also copy
+// float32 blocks, whose rows are ldw apart, into a dense buffer. Tests and
+// benchmarks turn it off to compare.
+var decodeBlocks = true
 
 // maxTile512 is the largest number of tokens of an AVX-512 tile.
 const maxTile512 = 6
@@ -398,13 +419,23 @@ func gemmAsm[T float32 | uint16 | int8](kn *kernels[T], dst []float32, ldd int, 
 	}
 	chunk := chunkRows(k * es)
 	tiles := kn.tile[0] != nil && useAVX512 && k%16 == 0
+	decode := tiles && es < 4 && kn.decode512 != nil && n > maxTile512 && decodeBlocks
 	if tiles {
 		chunk = tileChunkRows(k * es)
 	}
-	var bp *[]float32
+	var bp, wp32 *[]float32
 	if tiles {
 		bp = bufPool.Get().(*[]float32)
 		defer bufPool.Put(bp)
+	}
+	if decode {
+		// The decoded block holds as many bytes as a float32 block.
+		chunk = tileChunkRows(k * 4)
+		wp32 = bufPool.Get().(*[]float32)
+		defer bufPool.Put(wp32)
+		if need := min(chunk, rows4) * k; cap(*wp32) < need {
+			*wp32 = make([]float32, need)
+		}
 	}
 	for r0 := 0; r0 < rows4; r0 += chunk {
 		rc := min(chunk, rows4-r0)
@@ -423,16 +454,12 @@ func gemmAsm[T float32 | uint16 | int8](kn *kernels[T], dst []float32, ldd int, 
 				}
 				part = &(*bp)[:need][0]
 			}
-			for t, nt := 0, 0; t < n; t += nt {
-				nt = tileTokens(n - t)
-				for k0 := 0; k0 < k; k0 += tileK {
-					kw := min(tileK, k-k0)
-					mode := min(k0, 1)
-					if k0+kw == k {
-						mode |= 2
-					}
-					kn.tile[nt-1](&dst[t*ldd+r0], ldd, &w[r0*k+k0], rc/4, kw, &x[t*k+k0], k, part, mode)
-				}
+			if decode {
+				wf := (*wp32)[:rc*k]
+				kn.decode512(&wf[0], k, wp, k, rc, k)
+				tileBlock(&kernF32.tile, dst[r0:], ldd, wf, rc, k, x, n, part)
+			} else {
+				tileBlock(&kn.tile, dst[r0:], ldd, w[r0*k:], rc, k, x, n, part)
 			}
 			continue
 		}
@@ -450,6 +477,25 @@ func gemmAsm[T float32 | uint16 | int8](kn *kernels[T], dst []float32, ldd int, 
 	if rows4 < rows {
 		for t := range n {
 			kn.g1x1(&dst[t*ldd+rows4], &w[rows4*k], rows-rows4, k, &x[t*k])
+		}
+	}
+}
+
+// tileBlock multiplies rc rows of w (a multiple of 4, k elements each, k a
+// multiple of 16) with the n tokens of x on the AVX-512 tiles tile, the
+// outputs at dst[t*ldd + r]: groups of tokens pass over all quads of rows,
+// a range of tileK elements at a time, the accumulators waiting in part
+// (room for rc/4 quads of 6 tokens) between ranges when k > tileK.
+func tileBlock[T float32 | uint16 | int8](tile *[maxTile512]tileKernel[T], dst []float32, ldd int, w []T, rc, k int, x []float32, n int, part *float32) {
+	for t, nt := 0, 0; t < n; t += nt {
+		nt = tileTokens(n - t)
+		for k0 := 0; k0 < k; k0 += tileK {
+			kw := min(tileK, k-k0)
+			mode := min(k0, 1)
+			if k0+kw == k {
+				mode |= 2
+			}
+			tile[nt-1](&dst[t*ldd], ldd, &w[k0], rc/4, kw, &x[t*k+k0], k, part, mode)
 		}
 	}
 }

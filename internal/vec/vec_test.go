@@ -6,7 +6,9 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/rwkvgo/rwkvgo/internal/half"
 	"github.com/stretchr/testify/require"
@@ -396,45 +398,64 @@ func benchGemm(b *testing.B, rows, k, n int, run func(dst []float32, x []float32
 	x := randF32(rand.New(rand.NewPCG(1, 1)), n*k)
 	dst := make([]float32, n*rows)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		run(dst, x)
 	}
 	if n > 1 {
 		b.ReportMetric(2*float64(rows*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		reportCPU(b, cpu0, 2*float64(rows*k*n))
 	}
 }
 
-func BenchmarkGemm(b *testing.B) {
-	const rows, k = 3072, 768
-	rng := rand.New(rand.NewPCG(1, 2))
-	w := randF32(rng, rows*k)
-	w16 := make([]uint16, len(w))
-	wb := make([]uint16, len(w))
-	for i, v := range w {
-		w16[i] = half.F32ToF16(v)
-		wb[i] = half.F32ToBF16(v)
+// reportCPU reports the CPU time per operation since cpu0 (a cpuTime
+// reading) and the throughput of flops floating-point operations per
+// operation in GFLOP per CPU second: figures less disturbed than wall time
+// when other processes share the CPUs. It reports nothing where the CPU
+// time is unknown.
+func reportCPU(b *testing.B, cpu0 time.Duration, flops float64) {
+	cpu := cpuTime() - cpu0
+	if cpu0 == 0 || cpu <= 0 {
+		return
 	}
-	for _, path := range []string{"asm", "generic"} {
-		if path == "asm" && !hasAsm {
-			continue
-		}
-		for _, n := range []int{1, 128} {
-			for _, typ := range []string{"f32", "f16", "bf16"} {
-				b.Run(fmt.Sprintf("%s/%s/n=%d", path, typ, n), func(b *testing.B) {
-					useAsm = path == "asm"
-					defer func() { useAsm = hasAsm }()
-					switch typ {
-					case "f32":
-						b.SetBytes(int64(rows * k * 4))
-						benchGemm(b, rows, k, n, func(dst, x []float32) { GemmF32(dst, rows, w, rows, k, x, n) })
-					case "f16":
-						b.SetBytes(int64(rows * k * 2))
-						benchGemm(b, rows, k, n, func(dst, x []float32) { GemmF16(dst, rows, w16, rows, k, x, n) })
-					case "bf16":
-						b.SetBytes(int64(rows * k * 2))
-						benchGemm(b, rows, k, n, func(dst, x []float32) { GemmBF16(dst, rows, wb, rows, k, x, n) })
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+}
+
+// BenchmarkGemm multiplies 1 and 128 tokens with the 3072 x 768 channel-mix
+// key of a 0.1B model and a 2048 x 2048 projection of a 1.5B model; with
+// 128 tokens, 16-bit weights also with the blocks decoded in the tiles'
+// registers ("regs", decodeBlocks off).
+func BenchmarkGemm(b *testing.B) {
+	for _, shape := range [][2]int{{3072, 768}, {2048, 2048}} {
+		rows, k := shape[0], shape[1]
+		w, w16, wb := benchWeights(rows, k)
+		for _, path := range []string{"asm", "generic"} {
+			if path == "asm" && !hasAsm {
+				continue
+			}
+			for _, n := range []int{1, 128} {
+				for _, typ := range []string{"f32", "f16", "bf16", "f16-regs", "bf16-regs"} {
+					regs := strings.HasSuffix(typ, "-regs")
+					if regs && (path != "asm" || n == 1) {
+						continue
 					}
-				})
+					b.Run(fmt.Sprintf("%s/%s/%dx%d/n=%d", path, typ, rows, k, n), func(b *testing.B) {
+						useAsm, decodeBlocks = path == "asm", !regs
+						defer func() { useAsm, decodeBlocks = hasAsm, true }()
+						switch strings.TrimSuffix(typ, "-regs") {
+						case "f32":
+							b.SetBytes(int64(rows * k * 4))
+							benchGemm(b, rows, k, n, func(dst, x []float32) { GemmF32(dst, rows, w, rows, k, x, n) })
+						case "f16":
+							b.SetBytes(int64(rows * k * 2))
+							benchGemm(b, rows, k, n, func(dst, x []float32) { GemmF16(dst, rows, w16, rows, k, x, n) })
+						case "bf16":
+							b.SetBytes(int64(rows * k * 2))
+							benchGemm(b, rows, k, n, func(dst, x []float32) { GemmBF16(dst, rows, wb, rows, k, x, n) })
+						}
+					})
+				}
 			}
 		}
 	}
@@ -611,6 +632,66 @@ func TestGemmTilesAVX512(t *testing.T) {
 					if i := sameBits(got, want); i >= 0 {
 						t.Fatalf("i8 k=%d rows=%d n=%d: element %d: AVX-512 %g, AVX2 %g", k, rows, n, i, got[i], want[i])
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestDecodeBlocksSameBits: products of more tokens than one AVX-512 tile
+// decode blocks of 16-bit and int8 weights into float32 for the float32
+// kernels, and GemmT copies float32 blocks (decodeBlocks); they must give
+// exactly the bits of the kernels that read the weights in place, for Gemm
+// and GemmT, over row and column tails, element ranges (tileK) and small
+// blocks.
+func TestDecodeBlocksSameBits(t *testing.T) {
+	if !hasAsm || !hasAVX512 {
+		t.Skip("no AVX-512 on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(19, 20))
+	saved, savedK, savedCols, savedBytes := chunkBytes, tileK, gemmTCols, gemmTBytes
+	defer func() {
+		chunkBytes, tileK, gemmTCols, gemmTBytes, decodeBlocks = saved, savedK, savedCols, savedBytes, true
+	}()
+	// both runs f with the blocks decoded and in registers, and requires
+	// the same bits.
+	both := func(what string, out []float32, f func(dst []float32)) {
+		t.Helper()
+		ref := make([]float32, len(out))
+		decodeBlocks = false
+		f(ref)
+		decodeBlocks = true
+		f(out)
+		if i := sameBits(out, ref); i >= 0 {
+			t.Fatalf("%s: element %d: decoded blocks %g, in registers %g", what, i, out[i], ref[i])
+		}
+	}
+	for _, cfg := range [][3]int{{4 << 10, 32, 700}, {saved, savedK, savedBytes}} {
+		chunkBytes, tileK, gemmTBytes = cfg[0], cfg[1], cfg[2]
+		for _, k := range []int{16, 48, 1040} {
+			for _, rows := range []int{4, 9, 67} {
+				for _, n := range []int{7, 13} {
+					x := offsetCopy(randF32(rng, n*k), 1)
+					ldd := rows + 3
+					// GemmT: tokens of rows inputs, the columns short of
+					// a multiple of 16 by 3 (AVX2 kernels for the tail).
+					xt, cols := offsetCopy(randF32(rng, n*rows), 2), k-3
+					what := fmt.Sprintf("k=%d rows=%d n=%d chunk=%d range=%d", k, rows, n, chunkBytes, tileK)
+					for _, wt := range wtypes {
+						w, w16 := wt.weights(rng, rows, k)
+						w, w16 = offsetCopy(w, 1), offsetCopy(w16, 1)
+						both("Gemm "+wt.name+" "+what, make([]float32, n*ldd), func(dst []float32) { wt.gemm(dst, ldd, w, w16, rows, k, x, n) })
+						// The same weights as a transposed [rows, k] matrix
+						// (float32 too: its blocks are copied).
+						both("GemmT "+wt.name+" "+what, make([]float32, n*k), func(dst []float32) {
+							wt.gemmT(dst, k, xt, rows, n, rows, w, w16, k, cols)
+						})
+					}
+					q, _ := randI8(rng, rows*k)
+					q = offsetCopy(q, 3)
+					scales := randF32(rng, rows)
+					both("GemmI8 "+what, make([]float32, n*ldd), func(dst []float32) { GemmI8(dst, ldd, q, scales, rows, k, x, n) })
+					both("GemmTI8 "+what, make([]float32, n*k), func(dst []float32) { GemmTI8(dst, k, xt, rows, n, rows, q, k, cols) })
 				}
 			}
 		}
