@@ -325,8 +325,8 @@ func benchWeights(k, cols int) ([]float32, []uint16, []uint16) {
 
 // BenchmarkGemmT multiplies 128 tokens with the transposed channel-mix value
 // weight of a 0.1B model (3072 -> 768) and of a 1.5B model (8192 -> 2048);
-// 16-bit weights also with the blocks decoded in the kernels' registers
-// ("regs", decodeBlocks off).
+// every type also read in place by the kernels rather than through a dense
+// float32 block ("inplace", decodeBlocks off).
 func BenchmarkGemmT(b *testing.B) {
 	const n = 128
 	for _, shape := range [][2]int{{3072, 768}, {8192, 2048}} {
@@ -338,17 +338,17 @@ func BenchmarkGemmT(b *testing.B) {
 			if path == "asm" && !hasAsm {
 				continue
 			}
-			for _, typ := range []string{"f32", "f16", "bf16", "f16-regs", "bf16-regs"} {
-				regs := strings.HasSuffix(typ, "-regs")
-				if regs && path != "asm" {
+			for _, typ := range []string{"f32", "f16", "bf16", "f32-inplace", "f16-inplace", "bf16-inplace"} {
+				inplace := strings.HasSuffix(typ, "-inplace")
+				if inplace && path != "asm" {
 					continue
 				}
 				b.Run(fmt.Sprintf("%s/%s/%dx%d/n=%d", path, typ, k, cols, n), func(b *testing.B) {
-					useAsm, decodeBlocks = path == "asm", !regs
+					useAsm, decodeBlocks = path == "asm", !inplace
 					defer func() { useAsm, decodeBlocks = hasAsm, true }()
 					cpu0 := cpuTime()
 					for b.Loop() {
-						switch strings.TrimSuffix(typ, "-regs") {
+						switch strings.TrimSuffix(typ, "-inplace") {
 						case "f32":
 							GemmTF32(dst, cols, x, k, n, k, w, cols, cols)
 						case "f16":

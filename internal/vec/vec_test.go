@@ -424,8 +424,8 @@ func reportCPU(b *testing.B, cpu0 time.Duration, flops float64) {
 
 // BenchmarkGemm multiplies 1 and 128 tokens with the 3072 x 768 channel-mix
 // key of a 0.1B model and a 2048 x 2048 projection of a 1.5B model; with
-// 128 tokens, 16-bit weights also with the blocks decoded in the tiles'
-// registers ("regs", decodeBlocks off).
+// 128 tokens, 16-bit weights also read in place, decoded in the tiles'
+// registers ("inplace", decodeBlocks off).
 func BenchmarkGemm(b *testing.B) {
 	for _, shape := range [][2]int{{3072, 768}, {2048, 2048}} {
 		rows, k := shape[0], shape[1]
@@ -435,15 +435,15 @@ func BenchmarkGemm(b *testing.B) {
 				continue
 			}
 			for _, n := range []int{1, 128} {
-				for _, typ := range []string{"f32", "f16", "bf16", "f16-regs", "bf16-regs"} {
-					regs := strings.HasSuffix(typ, "-regs")
-					if regs && (path != "asm" || n == 1) {
+				for _, typ := range []string{"f32", "f16", "bf16", "f16-inplace", "bf16-inplace"} {
+					inplace := strings.HasSuffix(typ, "-inplace")
+					if inplace && (path != "asm" || n == 1) {
 						continue
 					}
 					b.Run(fmt.Sprintf("%s/%s/%dx%d/n=%d", path, typ, rows, k, n), func(b *testing.B) {
-						useAsm, decodeBlocks = path == "asm", !regs
+						useAsm, decodeBlocks = path == "asm", !inplace
 						defer func() { useAsm, decodeBlocks = hasAsm, true }()
-						switch strings.TrimSuffix(typ, "-regs") {
+						switch strings.TrimSuffix(typ, "-inplace") {
 						case "f32":
 							b.SetBytes(int64(rows * k * 4))
 							benchGemm(b, rows, k, n, func(dst, x []float32) { GemmF32(dst, rows, w, rows, k, x, n) })
