@@ -104,9 +104,9 @@
 // first written as float32 to a dense buffer (decoded, or copied for float32
 // weights) that the float32 kernels read: the conversions leave the FMA
 // ports, and the block's rows lie next to each other instead of ldw apart
-// (rows a multiple of 4 KiB apart fall into the same few L1 and L2 sets). SparseRows keeps
-// 64 columns in 8 ymm accumulators while it walks all listed rows, one call
-// covering every row.
+// (rows a multiple of 4 KiB apart fall into the same few L1 and L2 sets).
+// SparseRows keeps 64 columns in 8 ymm accumulators while it walks all
+// listed rows, one call covering every row.
 //
 // # Performance notes
 //
@@ -170,8 +170,8 @@ type kernels[T float32 | uint16 | int8] struct {
 	// of 32 (nil where there is none).
 	sparse512 func(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *T, ldw int)
 	// decode512 writes the float32 values of rows x cols weights (rows
-	// ldd and lds elements apart, cols a multiple of 16) with AVX-512;
-	// nil for float32 weights and where there is none.
+	// ldd and lds elements apart, cols a multiple of 16) with AVX-512, a
+	// copy for float32 weights (nil where there is none).
 	decode512 func(dst *float32, ldd int, src *T, lds, rows, cols int)
 }
 
