@@ -123,7 +123,8 @@
 // it, so decoding a weight costs a fraction of a multiply-add per token; with
 // a few tokens (a batched decode step), AVX-512 kernels decode each block in
 // registers once for four tokens (GemmQ). The AVX-512 tiles treat 16-bit and
-// int8 weights the same way from seven tokens on (see decodeBlocks).
+// int8 rows of up to tileK elements the same way from seven tokens on (see
+// decodeBlocks).
 //
 // With one token and weights streamed from memory, a core is limited by how
 // many weight lines it keeps in flight: the hardware prefetchers alone stay
@@ -184,6 +185,16 @@ type kernels[T float32 | uint16 | int8] struct {
 // exact, so the results are the same bits. The transposed products also copy
 // float32 blocks, whose rows are ldw apart, into a dense buffer. Tests and
 // benchmarks turn it off to compare.
+//
+// Gemm decodes only rows of at most tileK elements. Measured with fp16
+// weights on an Intel Xeon with AVX-512 (CPU time; rows split into 16 calls
+// as the CPU backend does), decoding took 7% (128 tokens) to 27% (32) less
+// time with rows of 768, the same time with rows of 2048 and 128 tokens but
+// 8-50% more with 7 to 32, and 20-37% more with rows of 8192: the decoding
+// pass does not overlap the weights' stream from memory with multiply-adds,
+// and a float32 block holds half the rows, so the tokens, which no longer
+// fit in L2 when rows are long, are read twice as often. GemmT took 1.5x (7
+// tokens) to 2x (128) less time.
 var decodeBlocks = true
 
 // maxTile512 is the largest number of tokens of an AVX-512 tile.
@@ -419,7 +430,7 @@ func gemmAsm[T float32 | uint16 | int8](kn *kernels[T], dst []float32, ldd int, 
 	}
 	chunk := chunkRows(k * es)
 	tiles := kn.tile[0] != nil && useAVX512 && k%16 == 0
-	decode := tiles && es < 4 && kn.decode512 != nil && n > maxTile512 && decodeBlocks
+	decode := tiles && es < 4 && kn.decode512 != nil && n > maxTile512 && k <= tileK && decodeBlocks
 	if tiles {
 		chunk = tileChunkRows(k * es)
 	}

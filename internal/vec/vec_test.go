@@ -668,7 +668,7 @@ func TestDecodeBlocksSameBits(t *testing.T) {
 	}
 	for _, cfg := range [][3]int{{4 << 10, 32, 700}, {saved, savedK, savedBytes}} {
 		chunkBytes, tileK, gemmTBytes = cfg[0], cfg[1], cfg[2]
-		for _, k := range []int{16, 48, 1040} {
+		for _, k := range []int{16, 48, 768, 1040} {
 			for _, rows := range []int{4, 9, 67} {
 				for _, n := range []int{7, 13} {
 					x := offsetCopy(randF32(rng, n*k), 1)
