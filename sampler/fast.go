@@ -822,7 +822,7 @@ const minPWideMaxE = -6
 // so the tokens of exponent e >= eHi are kept and those below eLo dropped,
 // the band [eLo, eHi) covering that and the difference between e and
 // x_i - m; when no token lies in the band, one dense pass gives the
-// per-block weights above eHi and the draw runs over them (drawAbove).
+// per-block weights above eHi and the draw runs over them (drawPred).
 // tried is false when it does not apply (few kept tokens, a token in the
 // band): minPDense decides.
 func (f *fastState) minPWide(minP float64, seq, step uint64) (id int, ok, tried bool) {
@@ -854,10 +854,11 @@ func (f *fastState) minPWide(minP float64, seq, step uint64) (id int, ok, tried 
 		kb[b] = sc.babove[b][0]
 	}
 	sc.kblocks = kb
-	if !f.xtcWide(kb, func(i int) bool { return f.e(i) >= eHi && f.x(i) > negInf }) {
+	keep := f.keepAbove(eHi)
+	if !f.xtcWide(kb, keep) {
 		return 0, false, true
 	}
-	id, ok = f.drawAbove(kb, cand{}, false, eHi, seq, step)
+	id, ok = f.drawPred(kb, keep, f.margin(), seq, step)
 	if ok {
 		wideDraws.Add(1)
 	}
@@ -1329,15 +1330,29 @@ func (f *fastState) typicalSigma() (typicalScores, bool) {
 // first token, in id order, whose inclusive cumulative weight exceeds u*Z.
 func (f *fastState) drawDense(seq, step uint64) (int, bool) {
 	u := Uniform(f.s.cfg.Seed, seq, step)
-	target, mg := u*f.z, f.margin()
+	return f.walkBlocks(f.sc.blocks, nil, u*f.z, f.margin())
+}
+
+// walkBlocks returns the first token i, in id order, among those with
+// keep(i) (every token when keep is nil), whose inclusive cumulative weight
+// f.w(i) exceeds target, given the per-block weights kb of those tokens:
+// the blocks that leave the cumulative weight at most target - mg are
+// skipped by their sums, and the block holding the target is walked token
+// by token. ok is false when a cumulative weight lies within mg of the
+// target (the reference decides) or the block sums and their tokens
+// disagree.
+func (f *fastState) walkBlocks(kb []float64, keep func(int) bool, target, mg float64) (id int, ok bool) {
 	cum := 0.0
-	for b, bs := range f.sc.blocks {
+	for b, bs := range kb {
 		if cum+bs <= target-mg {
 			cum += bs
 			continue
 		}
 		end := min((b+1)*blockSize, len(f.logits))
 		for i := b * blockSize; i < end; i++ {
+			if keep != nil && !keep(i) {
+				continue
+			}
 			wi := f.w(i)
 			if cum+wi > target {
 				if cum >= target-mg || cum+wi <= target+mg {

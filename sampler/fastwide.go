@@ -14,7 +14,7 @@ import (
 // the lower one at least p*Z, both with the margin), only the tokens
 // between the two thresholds are ranked exactly, and the draw runs over the
 // per-block partial sums of the upper threshold plus the kept tokens of
-// the bracket (drawAbove).
+// the bracket (drawPred).
 
 // wideDraws counts the draws decided by topPWide (read by the tests);
 // wide8Draws those of them bracketed by the eight-threshold passes.
@@ -322,41 +322,25 @@ func (f *fastState) twoSidedFinish(target, ma, sa, sb float64, ts typicalScores,
 	return id, ok, true
 }
 
-// drawPred is drawAbove over the tokens i with keep(i), whose per-block
-// weights are kb, with the margin mg.
+// drawPred draws from the tokens i with keep(i), whose per-block weights
+// are kb, as drawKept does (with the margin mg): the block holding the
+// target is found from kb and walked token by token (walkBlocks).
 func (f *fastState) drawPred(kb []float64, keep func(int) bool, mg float64, seq, step uint64) (int, bool) {
 	zk := 0.0
 	for _, w := range kb {
 		zk += w
 	}
-	u := Uniform(f.s.cfg.Seed, seq, step)
-	target := u * zk
 	if !(zk > 2*mg) {
 		return 0, false
 	}
-	cum := 0.0
-	for b, bs := range kb {
-		if cum+bs <= target-mg {
-			cum += bs
-			continue
-		}
-		end := min((b+1)*blockSize, len(f.logits))
-		for i := b * blockSize; i < end; i++ {
-			if !keep(i) {
-				continue
-			}
-			wi := f.w(i)
-			if cum+wi > target {
-				if cum >= target-mg || cum+wi <= target+mg {
-					return 0, false
-				}
-				return i, true
-			}
-			cum += wi
-		}
-		return 0, false // the block sum and its elements disagree: too close
-	}
-	return 0, false
+	u := Uniform(f.s.cfg.Seed, seq, step)
+	return f.walkBlocks(kb, keep, u*zk, mg)
+}
+
+// keepAbove is the keep predicate of the finite tokens of exponent e >=
+// eMin.
+func (f *fastState) keepAbove(eMin float64) func(int) bool {
+	return func(i int) bool { return f.e(i) >= eMin && f.x(i) > negInf }
 }
 
 // wideCut is topPWide, or typicalWide when ts is not nil.
@@ -529,7 +513,7 @@ func (f *fastState) wideFinish(p, a, b, above float64, kb []float64, ts *typical
 	if !f.xtcWide(kb, keep) {
 		return 0, false, true
 	}
-	id, ok = f.drawAbove(kb, c, ties, math.NaN(), seq, step)
+	id, ok = f.drawPred(kb, keep, f.margin(), seq, step)
 	if ok {
 		wideDraws.Add(1)
 	}
@@ -581,7 +565,7 @@ func (f *fastState) bracketTo(cs []cand, lo, hi float64) []cand {
 // with exponent e >= eHi (whose weight is above mirostatDense's wHi) when
 // no token lies in the band [eLo, eHi) (whose weight could be within the
 // error band of the threshold). One more dense pass gives the per-block
-// weights above eHi, and the draw runs over them (drawAbove).
+// weights above eHi, and the draw runs over them (drawPred).
 func (f *fastState) mirostatWide(mu float64, seq, step uint64) (id int, ok, tried bool) {
 	rel := f.probErr()
 	band := 3*rel + 8*u53*(math.Abs(mu)+2) + 1e-13
@@ -607,56 +591,11 @@ func (f *fastState) mirostatWide(mu float64, seq, step uint64) (id int, ok, trie
 		kb[b] = sc.babove[b][0]
 	}
 	sc.kblocks = kb
-	id, ok = f.drawAbove(kb, cand{}, false, eHi, seq, step)
+	id, ok = f.drawPred(kb, f.keepAbove(eHi), f.margin(), seq, step)
 	if ok {
 		wideDraws.Add(1)
 	}
 	return id, ok, true
-}
-
-// drawAbove draws from the tokens ranked up to c by logit (x > c.x, or x ==
-// c.x and, unless ties, id <= c.id), or, when eMin is not NaN, from the
-// tokens of exponent e >= eMin, whose per-block weights are kb: the block
-// holding the target is found from kb and walked token by token, as
-// drawKept.
-func (f *fastState) drawAbove(kb []float64, c cand, ties bool, eMin float64, seq, step uint64) (int, bool) {
-	byE := eMin == eMin
-	zk := 0.0
-	for _, w := range kb {
-		zk += w
-	}
-	u := Uniform(f.s.cfg.Seed, seq, step)
-	target, mg := u*zk, f.margin()
-	if !(zk > 2*mg) {
-		return 0, false
-	}
-	cum := 0.0
-	for b, bs := range kb {
-		if cum+bs <= target-mg {
-			cum += bs
-			continue
-		}
-		end := min((b+1)*blockSize, len(f.logits))
-		for i := b * blockSize; i < end; i++ {
-			if byE {
-				if !(f.e(i) >= eMin) || f.x(i) == negInf {
-					continue
-				}
-			} else if x := f.x(i); !(x > c.x || (x == c.x && (ties || i <= int(c.id)))) {
-				continue
-			}
-			wi := f.w(i)
-			if cum+wi > target {
-				if cum >= target-mg || cum+wi <= target+mg {
-					return 0, false
-				}
-				return i, true
-			}
-			cum += wi
-		}
-		return 0, false // the block sum and its elements disagree: too close
-	}
-	return 0, false
 }
 
 // denseAbove8Go adds to out[j] the weights (as denseWeightsGo computes
