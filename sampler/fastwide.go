@@ -70,10 +70,13 @@ func (f *fastState) topPWide(p, lo float64, seq, step uint64) (id int, ok, tried
 // bracketed and decided as topPWide does (without the draw), and f.kept
 // becomes the tokens ranked at or above it (exact logits, no weights), so
 // that the next stages run on them without the collection and ranking of
-// every token above tailBound(1-p). It returns false when the bracketed
-// decision failed (the reference decides); f.kept stays nil when the cut
-// was not bracketed (topPDense goes on).
-func (f *fastState) topPWideKept(p float64) bool {
+// every token above tailBound(1-p). With dense, when no token ranked
+// below the cut lies within floorGap of its exponent, the kept set is
+// applied by floorDense instead (the next stages run over the dense sums).
+// It returns false when the bracketed decision or the dense pass failed
+// (the reference decides); f.kept stays nil when the cut was not bracketed
+// (topPDense goes on).
+func (f *fastState) topPWideKept(p float64, dense bool) bool {
 	lo, ok := f.tailBound(1 - p)
 	if !ok {
 		return true
@@ -88,6 +91,10 @@ func (f *fastState) topPWideKept(p float64) bool {
 		return false
 	}
 	c := f.cut
+	if dense && f.floorBelow(c) {
+		wideKeptCuts.Add(1)
+		return f.floorDense(c.e(f) - floorGap/2)
+	}
 	all := f.collect(c.e(f), math.Inf(1), false)
 	n := 0
 	for _, o := range all {
@@ -98,6 +105,20 @@ func (f *fastState) topPWideKept(p float64) bool {
 	}
 	f.kept = all[:n]
 	wideKeptCuts.Add(1)
+	return true
+}
+
+// floorBelow reports whether no token ranked after c by logit (ties by id)
+// has an exponent within floorGap below c's: the tokens ranked up to c are
+// then exactly those of exponent >= e_c - floorGap/2 (an exponent is a
+// non-decreasing function of the processed logit).
+func (f *fastState) floorBelow(c cand) bool {
+	ec := c.e(f)
+	for _, o := range f.bracket(ec-floorGap, ec+floorGap) {
+		if o.x < c.x || (o.x == c.x && o.id > c.id) {
+			return false
+		}
+	}
 	return true
 }
 
@@ -531,6 +552,9 @@ func (f *fastState) bracket(lo, hi float64) []cand { return f.bracketTo(f.sc.can
 func (f *fastState) bracketTo(cs []cand, lo, hi float64) []cand {
 	sc := f.sc
 	gen, stamp := sc.gen, sc.stamp[:len(f.logits)]
+	if lo = max(lo, f.lowE); !(lo < hi) {
+		return cs
+	}
 	// Every untouched token with lo <= e < hi has a float32 logit in [rlo,
 	// rhi].
 	rlo := roundDown32(f.ref + f.t*(lo-eSlack))
@@ -626,8 +650,13 @@ func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
 	bk := slices.Grow(sc.bk8[:0], nb)[:nb]
 	sc.bk8 = bk
 	ref, invT := f.ref, 1/f.t
+	// The weight above a threshold below lowE is the weight above lowE.
+	thk := *ths
+	for j := range thk {
+		thk[j] = max(thk[j], f.lowE)
+	}
 	for b := range bk {
-		s, ok := denseAbove8(f.logits[b*blockSize:min((b+1)*blockSize, v)], ref, invT, ths)
+		s, ok := denseAbove8(f.logits[b*blockSize:min((b+1)*blockSize, v)], ref, invT, &thk)
 		if !ok {
 			return tot, false
 		}
@@ -643,7 +672,7 @@ func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
 	for _, t := range sc.touched {
 		blk := int(t) / blockSize
 		e := min((float64(f.logits[t])-ref)*invT, maxE)
-		if old := expNeg(e); old != 0 {
+		if old := f.wOf(e); old != 0 {
 			for j, th := range ths {
 				if e >= th {
 					tot[j] -= old
@@ -653,7 +682,7 @@ func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
 		}
 		if y := sc.y[t]; y > negInf {
 			e := (y - ref) * invT
-			if nw := expNeg(e); nw != 0 {
+			if nw := f.wOf(e); nw != 0 {
 				zmax += nw
 				for j, th := range ths {
 					if e >= th {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -137,6 +138,16 @@ func (nt nearTies) run(t *testing.T, c Config, logits []float32, hist []int, lab
 		}
 	}
 	return fellBack, decided
+}
+
+// minPBiasAt returns a near-tie setter that places token tok by the bias
+// at (y - mx)/t = log(minP)*(1+d): at min-p's threshold times (1+d), with
+// mx the largest logit and t the temperature.
+func minPBiasAt(logits []float32, tok int, mx float32, t float64) func(*Config, float64) bool {
+	return func(c *Config, d float64) bool {
+		c.LogitBias = map[int]float64{tok: float64(mx) + t*math.Log(c.MinP)*(1+d) - float64(logits[tok])}
+		return true
+	}
 }
 
 // Near-ties of a wide top-p cut: p set to the reference's cumulative
@@ -283,57 +294,70 @@ func TestSampleFastTopPMinPNearTies(t *testing.T) {
 		for _, x := range logits {
 			mx = max(mx, x)
 		}
-		setBias := func(c *Config, d float64) bool {
-			c.LogitBias = map[int]float64{tok: float64(mx) + math.Log(c.MinP)*(1+d) - float64(logits[tok])}
-			return true
-		}
-		fb, _ := nearTies{deltas, math.Inf(1), 8, setBias}.run(t, c, logits, nil, fmt.Sprintf("it %d", it))
+		fb, _ := nearTies{deltas, math.Inf(1), 8, minPBiasAt(logits, tok, mx, 1)}.run(t, c, logits, nil, fmt.Sprintf("it %d", it))
 		skipped += fb
 	}
 	t.Logf("left to the reference: %d", skipped)
 }
 
-// Near-ties of a wide min-p truncation (thousands of kept tokens, alone or
-// after a top-p whose cut lies below it): a token placed by the bias at, or
-// a few ulp to 1e-6 around, the min-p threshold, and an untouched token at
-// the float32 logit nearest to it. The fast path must fall back or decide
-// exactly as the reference, and it draws over the dense sums (minPWide)
-// away from the ties.
+// Near-ties of a wide min-p truncation (thousands of kept tokens), alone
+// or after a top-p whose cut lies below it (drawn over the dense sums,
+// minPWide), or followed by typical sampling or top-p (applied densely,
+// minPFloor): a token placed by the bias at, or a few ulp to 1e-6 around,
+// the min-p threshold, and an untouched token at the float32 logit nearest
+// to it. The fast path must fall back or decide exactly as the reference,
+// and it takes the wide path away from the ties.
 func TestSampleFastWideMinPNearTies(t *testing.T) {
-	r := rand.New(rand.NewPCG(101, 102))
-	deltas := []float64{0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
-	fellBack := 0
-	wide0 := wideDraws.Load()
-	for it := 0; it < 12; it++ {
-		v := 4000 + r.IntN(4000)
-		if it%3 == 0 {
-			v = 65536
-		}
-		logits := zipfLogits(r, v)
-		c := DefaultConfig()
-		c.Seed = r.Uint64()
-		c.Temperature = []float64{1, 1.5, 2}[r.IntN(3)]
-		c.TopP = []float64{1, 1, 0.999, 0.99}[r.IntN(4)]
-		c.MinP = math.Exp([]float64{-9.2, -11, -12.5}[r.IntN(3)])
-		mx := float32(math.Inf(-1))
-		for _, x := range logits {
-			mx = max(mx, x)
-		}
-		tok, near := r.IntN(v), r.IntN(v)
-		// The untouched token's processed logit is the nearest float32 to
-		// max + T*log(minP).
-		logits[near] = float32(float64(mx) + c.Temperature*math.Log(c.MinP))
-		// The touched token: (y - max)/T = log(minP)*(1+d).
-		setBias := func(c *Config, d float64) bool {
-			c.LogitBias = map[int]float64{tok: float64(mx) + c.Temperature*math.Log(c.MinP)*(1+d) - float64(logits[tok])}
-			return true
-		}
-		fb, _ := nearTies{deltas, 1e-12, 8, setBias}.run(t, c, logits, nil, fmt.Sprintf("it %d", it))
-		fellBack += fb
+	cases := []struct {
+		name  string
+		seed  uint64
+		set   func(r *rand.Rand, it int, c *Config)
+		count *atomic.Uint64
+	}{
+		{"last", 101, func(r *rand.Rand, _ int, c *Config) {
+			c.TopP = []float64{1, 1, 0.999, 0.99}[r.IntN(4)]
+		}, &wideDraws},
+		{"then typical or top-p", 195, func(r *rand.Rand, it int, c *Config) {
+			c.Typical = 0.99
+			if it%2 == 1 {
+				c.Typical, c.TopP = []float64{1, 0.95}[r.IntN(2)], 0.99
+				c.Order = []Stage{StagePenalties, StageNGram, StageBias, StageTemperature, StageTopK, StageMinP, StageTopP, StageTypical}
+			}
+		}, &floorDraws},
 	}
-	t.Logf("fell back at the tie: %d, wide draws %d", fellBack, wideDraws.Load()-wide0)
-	require.Positive(t, fellBack, "the fast path never fell back at a min-p tie")
-	require.Positive(t, wideDraws.Load()-wide0, "no wide min-p draw")
+	deltas := []float64{0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(tc.seed, tc.seed+1))
+			fellBack := 0
+			wide0 := tc.count.Load()
+			for it := 0; it < 12; it++ {
+				v := 4000 + r.IntN(4000)
+				if it%3 == 0 {
+					v = 65536
+				}
+				logits := zipfLogits(r, v)
+				c := DefaultConfig()
+				c.Seed = r.Uint64()
+				c.Temperature = []float64{1, 1.5, 2}[r.IntN(3)]
+				tc.set(r, it, &c)
+				c.MinP = math.Exp([]float64{-9.2, -11, -12.5}[r.IntN(3)])
+				mx := float32(math.Inf(-1))
+				for _, x := range logits {
+					mx = max(mx, x)
+				}
+				tok, near := r.IntN(v), r.IntN(v)
+				// The untouched token's processed logit is the nearest
+				// float32 to max + T*log(minP).
+				logits[near] = float32(float64(mx) + c.Temperature*math.Log(c.MinP))
+				fb, _ := nearTies{deltas, 1e-12, 8, minPBiasAt(logits, tok, mx, c.Temperature)}.run(t, c, logits, nil, fmt.Sprintf("it %d", it))
+				fellBack += fb
+			}
+			t.Logf("fell back at the tie: %d, wide %d", fellBack, tc.count.Load()-wide0)
+			require.Positive(t, fellBack, "the fast path never fell back at a min-p tie")
+			require.Positive(t, tc.count.Load()-wide0, "no wide min-p")
+		})
+	}
 }
 
 // typicalRanking returns the reference's typical-sampling ranking of the
@@ -499,7 +523,7 @@ func TestSampleFastWideXTCNearTies(t *testing.T) {
 func TestSampleFastWideTopPKeptNearTies(t *testing.T) {
 	r := rand.New(rand.NewPCG(193, 194))
 	fellBack := 0
-	kept0 := wideKeptCuts.Load()
+	kept0, floor0 := wideKeptCuts.Load(), floorDraws.Load()
 	for it := 0; it < 16; it++ {
 		v := 500 + r.IntN(4000)
 		if it%4 == 0 {
@@ -531,7 +555,8 @@ func TestSampleFastWideTopPKeptNearTies(t *testing.T) {
 		fb, _ := nearTies{nearTieDeltas, 1e-14, 4, topPAt(cum)}.run(t, c, logits, nil, fmt.Sprintf("it %d", it))
 		fellBack += fb
 	}
-	t.Logf("fell back at the tie: %d; cuts kept by a bracket: %d", fellBack, wideKeptCuts.Load()-kept0)
+	t.Logf("fell back at the tie: %d; cuts kept by a bracket: %d, applied densely: %d", fellBack, wideKeptCuts.Load()-kept0, floorDraws.Load()-floor0)
 	require.Positive(t, fellBack, "the fast path never fell back at a cut tie")
 	require.Positive(t, wideKeptCuts.Load()-kept0, "no top-p cut followed by more stages was bracketed")
+	require.Positive(t, floorDraws.Load()-floor0, "no top-p cut was applied densely")
 }
