@@ -709,6 +709,14 @@ func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
 // units above it.
 var wideOffsets = [7]float64{1.0, 1.15, 1.3, 1.45, 1.6, 2.0, 2.6}
 
+// wideSpread place the free thresholds of the first 8-threshold pass
+// around a cut estimated from the dense pass's partial sums, when it lies
+// between their thresholds or at most wideNearBelow below the lower one
+// (farther below, the extrapolation misses and wideOffsets place them).
+var wideSpread = [7]float64{-0.45, -0.3, -0.15, 0, 0.15, 0.3, 0.45}
+
+const wideNearBelow = 1.5
+
 // wideMaxPasses is the most eight-threshold passes of wideCut8;
 // wideMaxBracket the most tokens (bounded from the bracket's weight) it
 // ranks exactly, more passes narrowing a bracket of a flat distribution.
@@ -722,21 +730,32 @@ const (
 const wideMaxWidth = 0.3
 
 // wideCut8 is the bracketing of wideCut by passes of eight thresholds
-// each: the first at wideOffsets above the lower bound a, the next ones spread evenly
-// over the bracket, the upper end b of the bracket always one of them (so
-// its per-block sums come from the last pass). tried is false when it
-// found no bracket (the AVX-512 kernel not available, too many passes):
-// the thresholds and sums of the dense pass are unchanged, and wideCut's
-// two-threshold passes go on.
+// each: the first around the cut estimated from the dense pass
+// (wideSpread) or at wideOffsets above the lower bound a, the next ones
+// spread evenly over the bracket, the upper end b of the bracket always
+// one of them (so its per-block sums come from the last pass). tried is
+// false when it found no bracket (the AVX-512 kernel not available, too
+// many passes): the thresholds and sums of the dense pass are unchanged,
+// and wideCut's two-threshold passes go on.
 func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint64) (id int, ok, tried bool) {
 	target, mg := p*f.z, f.margin()
 	var ths [8]float64
 	totA := math.Inf(1) // the weight above a (unknown until a pass moves a)
+	// The cut estimated from the dense pass's two partial sums (log of the
+	// tail weight linear in e): between its thresholds or a little below,
+	// where the extrapolation holds, the first pass's free thresholds are
+	// spread around it (wideSpread).
+	pts := [2]tailPoint{{f.th[1], f.z - f.above[1]}, {f.th[0], f.z - f.above[0]}}
+	ec, near := nextCut(pts[:], f.z-target)
+	near = near && ec > a && ec < b && ec > f.th[1]-wideNearBelow
 	for pass := 0; pass < wideMaxPasses; pass++ {
 		for j := range wideOffsets {
-			if pass == 0 {
+			switch {
+			case pass == 0 && near:
+				ths[j] = min(max(ec+wideSpread[j], a), b)
+			case pass == 0:
 				ths[j] = min(a+wideOffsets[j], b)
-			} else {
+			default:
 				ths[j] = a + (b-a)*float64(j+1)/8
 			}
 		}
