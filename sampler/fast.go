@@ -265,6 +265,10 @@ type fastState struct {
 	lowE float64
 	// floored: the last truncation stage was applied by floorDense.
 	floored bool
+	// kidxValid: sc.kidx holds the indices of the logits >= kidxFrom
+	// (minPBand's scan, for collect).
+	kidxValid bool
+	kidxFrom  float32
 }
 
 // x returns the exact processed logit of token i, as the reference computes
@@ -774,7 +778,9 @@ func (f *fastState) collect(lo, hi float64, withW bool) []cand {
 	xlo, xhi := f.xOf(rlo), f.xOf(rhi)
 	cs := sc.cands[:0]
 	if rlo > float32(math.Inf(-1)) && math.IsInf(float64(rhi), 1) {
-		sc.kidx = geIndices(f.logits, rlo, sc.kidx[:0])
+		if !f.kidxValid || f.kidxFrom != rlo {
+			sc.kidx = geIndices(f.logits, rlo, sc.kidx[:0])
+		}
 		for _, i := range sc.kidx {
 			if stamp[i] != gen && f.aboveLow(int(i)) {
 				cs = append(cs, cand{id: i})
@@ -787,6 +793,7 @@ func (f *fastState) collect(lo, hi float64, withW bool) []cand {
 			}
 		}
 	}
+	f.kidxValid = false
 	for _, t := range sc.touched {
 		if x := f.x(int(t)); x > negInf && x >= xlo && x <= xhi && f.aboveLow(int(t)) {
 			cs = append(cs, cand{id: t})
@@ -895,10 +902,17 @@ func (f *fastState) minPBand(minP float64) (eLo, eHi float64, wide bool) {
 	if !(eLo > -90) || !(eHi < minPWideMaxE) {
 		return 0, 0, false
 	}
+	// The count of the tokens from min-p's threshold, scanned as
+	// minPDense's collect scans them: when there are few, collect reuses
+	// the scan.
 	sc := f.sc
-	rlo := roundDown32(f.ref + f.t*(eLo-eSlack))
+	rlo := roundDown32(f.ref + f.t*(lo-eSlack))
 	sc.kidx = geIndices(f.logits, rlo, sc.kidx[:0])
-	if len(sc.kidx) < minPWideCount || len(f.bracket(eLo, eHi)) > 0 {
+	if len(sc.kidx) < minPWideCount {
+		f.kidxFrom, f.kidxValid = rlo, true
+		return 0, 0, false
+	}
+	if len(f.bracket(eLo, eHi)) > 0 {
 		return 0, 0, false
 	}
 	return eLo, eHi, true

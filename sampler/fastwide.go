@@ -560,6 +560,7 @@ func (f *fastState) bracketTo(cs []cand, lo, hi float64) []cand {
 	rlo := roundDown32(f.ref + f.t*(lo-eSlack))
 	rhi := roundUp32(f.ref + f.t*(hi+eSlack))
 	sc.kidx = rangeIndices(f.logits, rlo, rhi, sc.kidx[:0])
+	f.kidxValid = false
 	n0 := len(cs)
 	for _, i := range sc.kidx {
 		if stamp[i] != gen {
