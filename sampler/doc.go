@@ -141,7 +141,11 @@
 //   - A wide top-p followed by more stages (typical sampling, min-p) is
 //     bracketed and decided the same way, without the draw; the tokens
 //     ranked at or above its cut (one threshold scan) become the candidates
-//     of the next stages.
+//     of the next stages. When no token ranked below the cut lies within
+//     1e-9 of its exponent, and likewise for a wide min-p, the kept set is
+//     every token above an exponent instead: the weight kernels give the
+//     others weight 0 from then on, and the next top-p, min-p or typical
+//     stage is decided over the dense sums of the kept tokens as above.
 //
 //   - The weighted selections over long lists (the cut of the dense
 //     stages, the threshold of the reference top-p and typical) first sum

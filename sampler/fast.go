@@ -6,6 +6,7 @@ import (
 	mathbits "math/bits"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // The fast path of Sample.
@@ -258,6 +259,16 @@ type fastState struct {
 	above   [2]float64 // weight of the tokens with e >= th[j]
 	zerr    float64    // absolute error of z and of the sums from replacing touched weights
 	a       float64    // approximate sum of w*e (dense weights)
+	// lowE is the exponent below which a token weighs 0 and is left out
+	// of every candidate list: -100, or the floor of the truncations
+	// applied densely (floorDense).
+	lowE float64
+	// floored: the last truncation stage was applied by floorDense.
+	floored bool
+	// kidxValid: sc.kidx holds the indices of the logits >= kidxFrom
+	// (minPBand's scan, for collect).
+	kidxValid bool
+	kidxFrom  float32
 }
 
 // x returns the exact processed logit of token i, as the reference computes
@@ -386,7 +397,7 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 		}
 	}
 
-	f := &fastState{s: s, sc: sc, logits: logits, t: c.Temperature, greedy: greedy}
+	f := &fastState{s: s, sc: sc, logits: logits, t: c.Temperature, greedy: greedy, lowE: -100}
 	if greedy {
 		f.t = 1
 	}
@@ -501,50 +512,72 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 		math.Log(c.MinP) > f.th[1]+1e-3 && f.above[1] < c.TopP*f.z-2*f.margin() {
 		stages = stages[1:]
 	}
-	// XTC firing after a wide truncation (the last stages) removes a few
-	// top tokens from its kept set before the draw (see xtcWide).
-	wideLast := len(stages) == 1
-	if len(stages) == 2 && stages[1] == StageXTC && !greedy && stages[0] != stageMirostat {
-		wideLast, f.xtcTh = true, c.XTCThreshold
-	}
-	switch stages[0] {
-	case StageMinP:
-		if wideLast && !greedy {
-			if id, ok, tried := f.minPWide(c.MinP, seq, step); tried {
-				return id, 0, ok
-			}
+	for {
+		// XTC firing after a wide truncation (the last stages) removes a few
+		// top tokens from its kept set before the draw (see xtcWide).
+		wideLast := len(stages) == 1
+		if len(stages) == 2 && stages[1] == StageXTC && !greedy && stages[0] != stageMirostat {
+			wideLast, f.xtcTh = true, c.XTCThreshold
 		}
-		ok = f.minPDense(c.MinP)
-	case StageTopP:
-		if wideLast && !greedy {
-			if lo, ok := f.tailBound(1 - c.TopP); ok {
-				if id, ok, tried := f.topPWide(c.TopP, lo, seq, step); tried {
+		// A wide top-p or min-p followed by top-p, min-p or typical
+		// sampling keeps every token above a logit: applied densely
+		// (floorDense), the next stage runs over the dense sums of the
+		// kept tokens.
+		floorNext := !greedy && len(stages) >= 2 && f.kept == nil &&
+			(stages[1] == StageTopP || stages[1] == StageMinP || stages[1] == StageTypical)
+		f.floored = false
+		switch stages[0] {
+		case StageMinP:
+			if floorNext {
+				if applied, ok := f.minPFloor(c.MinP); applied {
+					if !ok {
+						return 0, 0, false
+					}
+					break
+				}
+			}
+			if wideLast && !greedy {
+				if id, ok, tried := f.minPWide(c.MinP, seq, step); tried {
 					return id, 0, ok
 				}
 			}
-		}
-		if !wideLast && !f.topPWideKept(c.TopP) {
-			return 0, 0, false
-		}
-		if f.kept == nil {
-			ok = f.topPDense(c.TopP)
-		}
-	case StageTypical:
-		if wideLast && !greedy {
-			if id, ok, tried := f.typicalWide(c.Typical, seq, step); tried {
-				return id, 0, ok
+			ok = f.minPDense(c.MinP)
+		case StageTopP:
+			if wideLast && !greedy {
+				if lo, ok := f.tailBound(1 - c.TopP); ok {
+					if id, ok, tried := f.topPWide(c.TopP, lo, seq, step); tried {
+						return id, 0, ok
+					}
+				}
 			}
-		}
-		ok = f.typicalDense(c.Typical)
-	case stageMirostat:
-		if len(stages) == 1 && !f.needP {
-			if id, ok, tried := f.mirostatWide(mu, seq, step); tried {
-				return id, 0, ok
+			if !wideLast && !f.topPWideKept(c.TopP, floorNext) {
+				return 0, 0, false
 			}
+			if f.kept == nil && !f.floored {
+				ok = f.topPDense(c.TopP)
+			}
+		case StageTypical:
+			if wideLast && !greedy {
+				if id, ok, tried := f.typicalWide(c.Typical, seq, step); tried {
+					return id, 0, ok
+				}
+			}
+			ok = f.typicalDense(c.Typical)
+		case stageMirostat:
+			if len(stages) == 1 && !f.needP {
+				if id, ok, tried := f.mirostatWide(mu, seq, step); tried {
+					return id, 0, ok
+				}
+			}
+			ok = f.mirostatDense(mu)
+		default:
+			ok = false
 		}
-		ok = f.mirostatDense(mu)
-	default:
-		ok = false
+		if !f.floored {
+			break
+		}
+		stages = stages[1:]
+		floorDraws.Add(1)
 	}
 	f.xtcTh = 0
 	if !ok {
@@ -745,21 +778,24 @@ func (f *fastState) collect(lo, hi float64, withW bool) []cand {
 	xlo, xhi := f.xOf(rlo), f.xOf(rhi)
 	cs := sc.cands[:0]
 	if rlo > float32(math.Inf(-1)) && math.IsInf(float64(rhi), 1) {
-		sc.kidx = geIndices(f.logits, rlo, sc.kidx[:0])
+		if !f.kidxValid || f.kidxFrom != rlo {
+			sc.kidx = geIndices(f.logits, rlo, sc.kidx[:0])
+		}
 		for _, i := range sc.kidx {
-			if stamp[i] != gen {
+			if stamp[i] != gen && f.aboveLow(int(i)) {
 				cs = append(cs, cand{id: i})
 			}
 		}
 	} else {
 		for i, x := range f.logits {
-			if x >= rlo && x <= rhi && x > float32(math.Inf(-1)) && stamp[i] != gen {
+			if x >= rlo && x <= rhi && x > float32(math.Inf(-1)) && stamp[i] != gen && f.aboveLow(i) {
 				cs = append(cs, cand{id: int32(i)})
 			}
 		}
 	}
+	f.kidxValid = false
 	for _, t := range sc.touched {
-		if x := f.x(int(t)); x > negInf && x >= xlo && x <= xhi {
+		if x := f.x(int(t)); x > negInf && x >= xlo && x <= xhi && f.aboveLow(int(t)) {
 			cs = append(cs, cand{id: t})
 		}
 	}
@@ -822,28 +858,15 @@ const minPWideMaxE = -6
 // so the tokens of exponent e >= eHi are kept and those below eLo dropped,
 // the band [eLo, eHi) covering that and the difference between e and
 // x_i - m; when no token lies in the band, one dense pass gives the
-// per-block weights above eHi and the draw runs over them (drawAbove).
+// per-block weights above eHi and the draw runs over them (drawPred).
 // tried is false when it does not apply (few kept tokens, a token in the
 // band): minPDense decides.
 func (f *fastState) minPWide(minP float64, seq, step uint64) (id int, ok, tried bool) {
-	lo := math.Log(minP)
-	band := 1e-9 + 16*u53*(math.Abs(f.m)+math.Abs(f.ref)/f.t+2*maxE+200)
-	eHi, eLo := lo+band, lo-band
-	// Above e = -6 a token weighs more than e^-6 (the most probable one 1):
-	// a few hundred tokens at most hold the mass of a realistic
-	// distribution there, so no scan for the count.
-	if !(eLo > -90) || !(eHi < minPWideMaxE) {
+	eLo, eHi, wide := f.minPBand(minP)
+	if !wide {
 		return 0, false, false
 	}
 	sc := f.sc
-	rlo := roundDown32(f.ref + f.t*(eLo-eSlack))
-	sc.kidx = geIndices(f.logits, rlo, sc.kidx[:0])
-	if len(sc.kidx) < minPWideCount {
-		return 0, false, false
-	}
-	if len(f.bracket(eLo, eHi)) > 0 {
-		return 0, false, false
-	}
 	f.th = [2]float64{eHi, eLo}
 	if !f.densePass() || !(f.above[0] > 0) {
 		return 0, false, true
@@ -854,14 +877,83 @@ func (f *fastState) minPWide(minP float64, seq, step uint64) (id int, ok, tried 
 		kb[b] = sc.babove[b][0]
 	}
 	sc.kblocks = kb
-	if !f.xtcWide(kb, func(i int) bool { return f.e(i) >= eHi && f.x(i) > negInf }) {
+	keep := f.keepAbove(eHi)
+	if !f.xtcWide(kb, keep) {
 		return 0, false, true
 	}
-	id, ok = f.drawAbove(kb, cand{}, false, eHi, seq, step)
+	id, ok = f.drawPred(kb, keep, f.margin(), seq, step)
 	if ok {
 		wideDraws.Add(1)
 	}
 	return id, ok, true
+}
+
+// minPBand returns the band [eLo, eHi) of exponents around min-p's
+// threshold of minPWide (the tokens of exponent e >= eHi are kept, those
+// below eLo dropped); wide is false when min-p keeps few tokens or a token
+// lies in the band.
+func (f *fastState) minPBand(minP float64) (eLo, eHi float64, wide bool) {
+	lo := math.Log(minP)
+	band := 1e-9 + 16*u53*(math.Abs(f.m)+math.Abs(f.ref)/f.t+2*maxE+200)
+	eHi, eLo = lo+band, lo-band
+	// Above e = -6 a token weighs more than e^-6 (the most probable one 1):
+	// a few hundred tokens at most hold the mass of a realistic
+	// distribution there, so no scan for the count.
+	if !(eLo > -90) || !(eHi < minPWideMaxE) {
+		return 0, 0, false
+	}
+	// The count of the tokens from min-p's threshold, scanned as
+	// minPDense's collect scans them: when there are few, collect reuses
+	// the scan.
+	sc := f.sc
+	rlo := roundDown32(f.ref + f.t*(lo-eSlack))
+	sc.kidx = geIndices(f.logits, rlo, sc.kidx[:0])
+	if len(sc.kidx) < minPWideCount {
+		f.kidxFrom, f.kidxValid = rlo, true
+		return 0, 0, false
+	}
+	if len(f.bracket(eLo, eHi)) > 0 {
+		return 0, 0, false
+	}
+	return eLo, eHi, true
+}
+
+// minPFloor applies a wide min-p followed by more stages densely: when
+// minPBand finds the kept set wide and no token in the band, the kept set
+// is every token of exponent above the middle of the band (floorDense).
+// applied is false when it does not apply (minPDense decides); ok is false
+// when the dense pass over the kept tokens is not accurate enough.
+func (f *fastState) minPFloor(minP float64) (applied, ok bool) {
+	eLo, eHi, wide := f.minPBand(minP)
+	if !wide {
+		return false, true
+	}
+	return true, f.floorDense((eLo + eHi) / 2)
+}
+
+// floorGap is the least distance, in exponent, between the last token of
+// a top-p cut applied densely and the next token below it: far beyond the
+// rounding differences of the exponents (a few ulp of 100), so that a
+// floor in the gap separates the same tokens in every pass.
+const floorGap = 1e-9
+
+// floorDraws counts the truncations applied densely by floorDense (read by
+// the tests).
+var floorDraws atomic.Uint64
+
+// floorDense applies a truncation that keeps exactly the tokens of
+// exponent >= lowE (no token's exponent is within the rounding of the
+// exponents of lowE): every later pass, candidate list and draw gives the
+// others weight 0 and leaves them out, so the normaliser, the mean
+// exponent and the partial sums of a new dense pass are those of the kept
+// tokens, as the reference's next stages compute them over its survivors.
+// The most probable token is kept (f.m stays). false when the dense pass is
+// not accurate enough.
+func (f *fastState) floorDense(lowE float64) bool {
+	f.lowE = max(f.lowE, lowE)
+	f.th = aboveE
+	f.floored = true
+	return f.densePass()
 }
 
 // maxE caps the weight exponents e_i = (y_i - ref)/T of the dense pass.
@@ -896,14 +988,14 @@ func (s *weightSums) add(e, w float64, ths [2]float64) {
 }
 
 // denseWeightsGo is denseWeights in Go: expNeg inlined by hand.
-func denseWeightsGo(src []float32, ref, invT float64, th [2]float64) weightSums {
+func denseWeightsGo(src []float32, ref, invT float64, th [2]float64, lowE float64) weightSums {
 	var s weightSums
 	for _, x := range src {
 		e := (float64(x) - ref) * invT
 		if e > maxE {
 			e = maxE
 		}
-		if e >= -100 {
+		if e >= lowE {
 			t := e*expInvStep + expShifter
 			k := int64(math.Float64bits(t) - math.Float64bits(expShifter))
 			r := e - (t-expShifter)*expStep
@@ -943,8 +1035,10 @@ func (f *fastState) weights() {
 	ref, invT := f.ref, 1/f.t
 	z, a := 0.0, 0.0
 	f.above = [2]float64{}
+	// The weight above a threshold below lowE is the weight above lowE.
+	th := [2]float64{max(f.th[0], f.lowE), max(f.th[1], f.lowE)}
 	for b := range blocks {
-		ws := denseWeights(f.logits[b*blockSize:min((b+1)*blockSize, v)], ref, invT, f.th)
+		ws := denseWeights(f.logits[b*blockSize:min((b+1)*blockSize, v)], ref, invT, th, f.lowE)
 		blocks[b] = ws.w
 		babove[b] = ws.above
 		z += ws.w
@@ -978,7 +1072,7 @@ func (f *fastState) fixTouched() {
 	ref, invT := f.ref, 1/f.t
 	for _, t := range sc.touched {
 		e := min((float64(f.logits[t])-ref)*invT, maxE)
-		if old := expNeg(e); old != 0 {
+		if old := f.wOf(e); old != 0 {
 			f.z -= old
 			f.a -= old * e
 			blocks[int(t)/blockSize] -= old
@@ -991,7 +1085,7 @@ func (f *fastState) fixTouched() {
 		}
 		if y := sc.y[t]; y > negInf {
 			e := (y - ref) * invT
-			if nw := expNeg(e); nw != 0 {
+			if nw := f.wOf(e); nw != 0 {
 				f.z += nw
 				f.a += nw * e
 				zmax += nw
@@ -1021,7 +1115,20 @@ func (f *fastState) e(i int) float64 {
 }
 
 // w returns the approximate weight of token i after fixTouched.
-func (f *fastState) w(i int) float64 { return expNeg(f.e(i)) }
+func (f *fastState) w(i int) float64 { return f.wOf(f.e(i)) }
+
+// wOf returns the approximate weight of a token of exponent e: expNeg(e),
+// or 0 below lowE.
+func (f *fastState) wOf(e float64) float64 {
+	if e < f.lowE {
+		return 0
+	}
+	return expNeg(e)
+}
+
+// aboveLow reports whether token i is at or above lowE (a token below it
+// is filtered by a truncation applied densely).
+func (f *fastState) aboveLow(i int) bool { return f.lowE <= -100 || f.e(i) >= f.lowE }
 
 // resum recomputes z, a and the block sums from the final weights.
 func (f *fastState) resum() {
@@ -1033,7 +1140,7 @@ func (f *fastState) resum() {
 		var s weightSums
 		for i := off; i < end; i++ {
 			e := f.e(i)
-			s.add(e, expNeg(e), f.th)
+			s.add(e, f.wOf(e), f.th)
 		}
 		sc.blocks[b] = s.w
 		sc.babove[b] = s.above
@@ -1049,15 +1156,20 @@ func (f *fastState) resum() {
 func (f *fastState) margin() float64 { return f.eta*f.z + f.zerr + 1e-30 }
 
 // tailBound returns an exponent below which the tokens hold less than
-// mass*z - margin in total (V tokens of weight at most e^bound), so that the
-// tokens at or above it hold at least (1-mass)*z + margin; ok is false when
-// there is no such bound.
+// mass*z - margin in total (V tokens of weight at most e^bound, none below
+// a floor), so that the tokens at or above it hold at least (1-mass)*z +
+// margin; ok is false when there is no such bound.
 func (f *fastState) tailBound(mass float64) (float64, bool) {
 	rest := mass*f.z - f.margin()
 	if !(rest > 0) {
 		return 0, false
 	}
-	return math.Log(rest / float64(len(f.logits))), true
+	lo := math.Log(rest / float64(len(f.logits)))
+	if f.lowE > -100 {
+		// The tokens below a floor weigh nothing.
+		lo = max(lo, f.lowE)
+	}
+	return lo, true
 }
 
 // crossSelect finds, in the ranking of cs by key k descending (ties by id
@@ -1329,15 +1441,29 @@ func (f *fastState) typicalSigma() (typicalScores, bool) {
 // first token, in id order, whose inclusive cumulative weight exceeds u*Z.
 func (f *fastState) drawDense(seq, step uint64) (int, bool) {
 	u := Uniform(f.s.cfg.Seed, seq, step)
-	target, mg := u*f.z, f.margin()
+	return f.walkBlocks(f.sc.blocks, nil, u*f.z, f.margin())
+}
+
+// walkBlocks returns the first token i, in id order, among those with
+// keep(i) (every token when keep is nil), whose inclusive cumulative weight
+// f.w(i) exceeds target, given the per-block weights kb of those tokens:
+// the blocks that leave the cumulative weight at most target - mg are
+// skipped by their sums, and the block holding the target is walked token
+// by token. ok is false when a cumulative weight lies within mg of the
+// target (the reference decides) or the block sums and their tokens
+// disagree.
+func (f *fastState) walkBlocks(kb []float64, keep func(int) bool, target, mg float64) (id int, ok bool) {
 	cum := 0.0
-	for b, bs := range f.sc.blocks {
+	for b, bs := range kb {
 		if cum+bs <= target-mg {
 			cum += bs
 			continue
 		}
 		end := min((b+1)*blockSize, len(f.logits))
 		for i := b * blockSize; i < end; i++ {
+			if keep != nil && !keep(i) {
+				continue
+			}
 			wi := f.w(i)
 			if cum+wi > target {
 				if cum >= target-mg || cum+wi <= target+mg {

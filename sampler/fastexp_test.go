@@ -65,7 +65,7 @@ func TestDenseWeights(t *testing.T) {
 				}
 			}
 			tol := (expNegErr/2 + float64(n+4)*0x1p-52)
-			for name, got := range map[string]weightSums{"kernel": denseWeights(src, ref, invT, aboveE), "Go": denseWeightsGo(src, ref, invT, aboveE)} {
+			for name, got := range map[string]weightSums{"kernel": denseWeights(src, ref, invT, aboveE, -100), "Go": denseWeightsGo(src, ref, invT, aboveE, -100)} {
 				if math.Abs(got.w-want.w) > tol*want.w {
 					t.Fatalf("%s n=%d: sum of weights %v, exp gives %v", name, n, got.w, want.w)
 				}
@@ -82,10 +82,10 @@ func TestDenseWeights(t *testing.T) {
 	}
 	// One token of each kind, checked exactly: -Inf and e < -100 add
 	// nothing; e above maxE counts as maxE.
-	if s := denseWeights([]float32{float32(math.Inf(-1)), -500, -500, -500}, 0, 1, aboveE); s != (weightSums{}) {
+	if s := denseWeights([]float32{float32(math.Inf(-1)), -500, -500, -500}, 0, 1, aboveE, -100); s != (weightSums{}) {
 		t.Fatalf("far tail: sums %+v; want 0", s)
 	}
-	s := denseWeights([]float32{100, -500, -5, -500}, 0, 1, aboveE)
+	s := denseWeights([]float32{100, -500, -5, -500}, 0, 1, aboveE, -100)
 	if math.Abs(s.w-math.Exp(maxE)-math.Exp(-5)) > expNegErr*s.w {
 		t.Fatalf("clamp: weight %v, want e^%d + e^-5", s.w, maxE)
 	}

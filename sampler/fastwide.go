@@ -14,7 +14,7 @@ import (
 // the lower one at least p*Z, both with the margin), only the tokens
 // between the two thresholds are ranked exactly, and the draw runs over the
 // per-block partial sums of the upper threshold plus the kept tokens of
-// the bracket (drawAbove).
+// the bracket (drawPred).
 
 // wideDraws counts the draws decided by topPWide (read by the tests);
 // wide8Draws those of them bracketed by the eight-threshold passes.
@@ -70,10 +70,13 @@ func (f *fastState) topPWide(p, lo float64, seq, step uint64) (id int, ok, tried
 // bracketed and decided as topPWide does (without the draw), and f.kept
 // becomes the tokens ranked at or above it (exact logits, no weights), so
 // that the next stages run on them without the collection and ranking of
-// every token above tailBound(1-p). It returns false when the bracketed
-// decision failed (the reference decides); f.kept stays nil when the cut
-// was not bracketed (topPDense goes on).
-func (f *fastState) topPWideKept(p float64) bool {
+// every token above tailBound(1-p). With dense, when no token ranked
+// below the cut lies within floorGap of its exponent, the kept set is
+// applied by floorDense instead (the next stages run over the dense sums).
+// It returns false when the bracketed decision or the dense pass failed
+// (the reference decides); f.kept stays nil when the cut was not bracketed
+// (topPDense goes on).
+func (f *fastState) topPWideKept(p float64, dense bool) bool {
 	lo, ok := f.tailBound(1 - p)
 	if !ok {
 		return true
@@ -88,6 +91,10 @@ func (f *fastState) topPWideKept(p float64) bool {
 		return false
 	}
 	c := f.cut
+	if dense && f.floorBelow(c) {
+		wideKeptCuts.Add(1)
+		return f.floorDense(c.e(f) - floorGap/2)
+	}
 	all := f.collect(c.e(f), math.Inf(1), false)
 	n := 0
 	for _, o := range all {
@@ -98,6 +105,20 @@ func (f *fastState) topPWideKept(p float64) bool {
 	}
 	f.kept = all[:n]
 	wideKeptCuts.Add(1)
+	return true
+}
+
+// floorBelow reports whether no token ranked after c by logit (ties by id)
+// has an exponent within floorGap below c's: the tokens ranked up to c are
+// then exactly those of exponent >= e_c - floorGap/2 (an exponent is a
+// non-decreasing function of the processed logit).
+func (f *fastState) floorBelow(c cand) bool {
+	ec := c.e(f)
+	for _, o := range f.bracket(ec-floorGap, ec+floorGap) {
+		if o.x < c.x || (o.x == c.x && o.id > c.id) {
+			return false
+		}
+	}
 	return true
 }
 
@@ -322,41 +343,25 @@ func (f *fastState) twoSidedFinish(target, ma, sa, sb float64, ts typicalScores,
 	return id, ok, true
 }
 
-// drawPred is drawAbove over the tokens i with keep(i), whose per-block
-// weights are kb, with the margin mg.
+// drawPred draws from the tokens i with keep(i), whose per-block weights
+// are kb, as drawKept does (with the margin mg): the block holding the
+// target is found from kb and walked token by token (walkBlocks).
 func (f *fastState) drawPred(kb []float64, keep func(int) bool, mg float64, seq, step uint64) (int, bool) {
 	zk := 0.0
 	for _, w := range kb {
 		zk += w
 	}
-	u := Uniform(f.s.cfg.Seed, seq, step)
-	target := u * zk
 	if !(zk > 2*mg) {
 		return 0, false
 	}
-	cum := 0.0
-	for b, bs := range kb {
-		if cum+bs <= target-mg {
-			cum += bs
-			continue
-		}
-		end := min((b+1)*blockSize, len(f.logits))
-		for i := b * blockSize; i < end; i++ {
-			if !keep(i) {
-				continue
-			}
-			wi := f.w(i)
-			if cum+wi > target {
-				if cum >= target-mg || cum+wi <= target+mg {
-					return 0, false
-				}
-				return i, true
-			}
-			cum += wi
-		}
-		return 0, false // the block sum and its elements disagree: too close
-	}
-	return 0, false
+	u := Uniform(f.s.cfg.Seed, seq, step)
+	return f.walkBlocks(kb, keep, u*zk, mg)
+}
+
+// keepAbove is the keep predicate of the finite tokens of exponent e >=
+// eMin.
+func (f *fastState) keepAbove(eMin float64) func(int) bool {
+	return func(i int) bool { return f.e(i) >= eMin && f.x(i) > negInf }
 }
 
 // wideCut is topPWide, or typicalWide when ts is not nil.
@@ -529,7 +534,7 @@ func (f *fastState) wideFinish(p, a, b, above float64, kb []float64, ts *typical
 	if !f.xtcWide(kb, keep) {
 		return 0, false, true
 	}
-	id, ok = f.drawAbove(kb, c, ties, math.NaN(), seq, step)
+	id, ok = f.drawPred(kb, keep, f.margin(), seq, step)
 	if ok {
 		wideDraws.Add(1)
 	}
@@ -547,11 +552,15 @@ func (f *fastState) bracket(lo, hi float64) []cand { return f.bracketTo(f.sc.can
 func (f *fastState) bracketTo(cs []cand, lo, hi float64) []cand {
 	sc := f.sc
 	gen, stamp := sc.gen, sc.stamp[:len(f.logits)]
+	if lo = max(lo, f.lowE); !(lo < hi) {
+		return cs
+	}
 	// Every untouched token with lo <= e < hi has a float32 logit in [rlo,
 	// rhi].
 	rlo := roundDown32(f.ref + f.t*(lo-eSlack))
 	rhi := roundUp32(f.ref + f.t*(hi+eSlack))
 	sc.kidx = rangeIndices(f.logits, rlo, rhi, sc.kidx[:0])
+	f.kidxValid = false
 	n0 := len(cs)
 	for _, i := range sc.kidx {
 		if stamp[i] != gen {
@@ -581,7 +590,7 @@ func (f *fastState) bracketTo(cs []cand, lo, hi float64) []cand {
 // with exponent e >= eHi (whose weight is above mirostatDense's wHi) when
 // no token lies in the band [eLo, eHi) (whose weight could be within the
 // error band of the threshold). One more dense pass gives the per-block
-// weights above eHi, and the draw runs over them (drawAbove).
+// weights above eHi, and the draw runs over them (drawPred).
 func (f *fastState) mirostatWide(mu float64, seq, step uint64) (id int, ok, tried bool) {
 	rel := f.probErr()
 	band := 3*rel + 8*u53*(math.Abs(mu)+2) + 1e-13
@@ -607,56 +616,11 @@ func (f *fastState) mirostatWide(mu float64, seq, step uint64) (id int, ok, trie
 		kb[b] = sc.babove[b][0]
 	}
 	sc.kblocks = kb
-	id, ok = f.drawAbove(kb, cand{}, false, eHi, seq, step)
+	id, ok = f.drawPred(kb, f.keepAbove(eHi), f.margin(), seq, step)
 	if ok {
 		wideDraws.Add(1)
 	}
 	return id, ok, true
-}
-
-// drawAbove draws from the tokens ranked up to c by logit (x > c.x, or x ==
-// c.x and, unless ties, id <= c.id), or, when eMin is not NaN, from the
-// tokens of exponent e >= eMin, whose per-block weights are kb: the block
-// holding the target is found from kb and walked token by token, as
-// drawKept.
-func (f *fastState) drawAbove(kb []float64, c cand, ties bool, eMin float64, seq, step uint64) (int, bool) {
-	byE := eMin == eMin
-	zk := 0.0
-	for _, w := range kb {
-		zk += w
-	}
-	u := Uniform(f.s.cfg.Seed, seq, step)
-	target, mg := u*zk, f.margin()
-	if !(zk > 2*mg) {
-		return 0, false
-	}
-	cum := 0.0
-	for b, bs := range kb {
-		if cum+bs <= target-mg {
-			cum += bs
-			continue
-		}
-		end := min((b+1)*blockSize, len(f.logits))
-		for i := b * blockSize; i < end; i++ {
-			if byE {
-				if !(f.e(i) >= eMin) || f.x(i) == negInf {
-					continue
-				}
-			} else if x := f.x(i); !(x > c.x || (x == c.x && (ties || i <= int(c.id)))) {
-				continue
-			}
-			wi := f.w(i)
-			if cum+wi > target {
-				if cum >= target-mg || cum+wi <= target+mg {
-					return 0, false
-				}
-				return i, true
-			}
-			cum += wi
-		}
-		return 0, false // the block sum and its elements disagree: too close
-	}
-	return 0, false
 }
 
 // denseAbove8Go adds to out[j] the weights (as denseWeightsGo computes
@@ -687,8 +651,13 @@ func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
 	bk := slices.Grow(sc.bk8[:0], nb)[:nb]
 	sc.bk8 = bk
 	ref, invT := f.ref, 1/f.t
+	// The weight above a threshold below lowE is the weight above lowE.
+	thk := *ths
+	for j := range thk {
+		thk[j] = max(thk[j], f.lowE)
+	}
 	for b := range bk {
-		s, ok := denseAbove8(f.logits[b*blockSize:min((b+1)*blockSize, v)], ref, invT, ths)
+		s, ok := denseAbove8(f.logits[b*blockSize:min((b+1)*blockSize, v)], ref, invT, &thk)
 		if !ok {
 			return tot, false
 		}
@@ -704,7 +673,7 @@ func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
 	for _, t := range sc.touched {
 		blk := int(t) / blockSize
 		e := min((float64(f.logits[t])-ref)*invT, maxE)
-		if old := expNeg(e); old != 0 {
+		if old := f.wOf(e); old != 0 {
 			for j, th := range ths {
 				if e >= th {
 					tot[j] -= old
@@ -714,7 +683,7 @@ func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
 		}
 		if y := sc.y[t]; y > negInf {
 			e := (y - ref) * invT
-			if nw := expNeg(e); nw != 0 {
+			if nw := f.wOf(e); nw != 0 {
 				zmax += nw
 				for j, th := range ths {
 					if e >= th {
@@ -741,6 +710,14 @@ func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
 // units above it.
 var wideOffsets = [7]float64{1.0, 1.15, 1.3, 1.45, 1.6, 2.0, 2.6}
 
+// wideSpread place the free thresholds of the first 8-threshold pass
+// around a cut estimated from the dense pass's partial sums, when it lies
+// between their thresholds or at most wideNearBelow below the lower one
+// (farther below, the extrapolation misses and wideOffsets place them).
+var wideSpread = [7]float64{-0.45, -0.3, -0.15, 0, 0.15, 0.3, 0.45}
+
+const wideNearBelow = 1.5
+
 // wideMaxPasses is the most eight-threshold passes of wideCut8;
 // wideMaxBracket the most tokens (bounded from the bracket's weight) it
 // ranks exactly, more passes narrowing a bracket of a flat distribution.
@@ -754,21 +731,32 @@ const (
 const wideMaxWidth = 0.3
 
 // wideCut8 is the bracketing of wideCut by passes of eight thresholds
-// each: the first at wideOffsets above the lower bound a, the next ones spread evenly
-// over the bracket, the upper end b of the bracket always one of them (so
-// its per-block sums come from the last pass). tried is false when it
-// found no bracket (the AVX-512 kernel not available, too many passes):
-// the thresholds and sums of the dense pass are unchanged, and wideCut's
-// two-threshold passes go on.
+// each: the first around the cut estimated from the dense pass
+// (wideSpread) or at wideOffsets above the lower bound a, the next ones
+// spread evenly over the bracket, the upper end b of the bracket always
+// one of them (so its per-block sums come from the last pass). tried is
+// false when it found no bracket (the AVX-512 kernel not available, too
+// many passes): the thresholds and sums of the dense pass are unchanged,
+// and wideCut's two-threshold passes go on.
 func (f *fastState) wideCut8(p, a, b float64, ts *typicalScores, seq, step uint64) (id int, ok, tried bool) {
 	target, mg := p*f.z, f.margin()
 	var ths [8]float64
 	totA := math.Inf(1) // the weight above a (unknown until a pass moves a)
+	// The cut estimated from the dense pass's two partial sums (log of the
+	// tail weight linear in e): between its thresholds or a little below,
+	// where the extrapolation holds, the first pass's free thresholds are
+	// spread around it (wideSpread).
+	pts := [2]tailPoint{{f.th[1], f.z - f.above[1]}, {f.th[0], f.z - f.above[0]}}
+	ec, near := nextCut(pts[:], f.z-target)
+	near = near && ec > a && ec < b && ec > f.th[1]-wideNearBelow
 	for pass := 0; pass < wideMaxPasses; pass++ {
 		for j := range wideOffsets {
-			if pass == 0 {
+			switch {
+			case pass == 0 && near:
+				ths[j] = min(max(ec+wideSpread[j], a), b)
+			case pass == 0:
 				ths[j] = min(a+wideOffsets[j], b)
-			} else {
+			default:
 				ths[j] = a + (b-a)*float64(j+1)/8
 			}
 		}

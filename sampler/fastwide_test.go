@@ -1,8 +1,10 @@
 package sampler
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -94,13 +96,66 @@ func TestSampleFastWideMatchesReference(t *testing.T) {
 	require.Positive(t, wideDraws.Load()-wide0, "no bracketed cut decided")
 }
 
+// nearTieDeltas are the relative offsets of a setting around an exact tie
+// that the near-tie tests try: the tie itself, a few ulp and up to 1e-6
+// on both sides.
+var nearTieDeltas = []float64{0, 1e-16, -1e-16, 1e-14, -1e-14, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
+
+// nearTies is a near-tie check: for each delta, set places a setting of c
+// at the tie times (1 + delta) (false: skip the delta), and Sample must
+// return the reference's token at two steps of sequence seq. It counts the
+// draws the fast path left to the reference with |delta| <= tie
+// (fellBack) and decided with |delta| >= 1e-6 (decided).
+type nearTies struct {
+	deltas []float64
+	tie    float64
+	seq    uint64
+	set    func(c *Config, d float64) bool
+}
+
+// run runs the check on logits and history hist; label names the case in
+// failure messages.
+func (nt nearTies) run(t *testing.T, c Config, logits []float32, hist []int, label string) (fellBack, decided int) {
+	t.Helper()
+	for _, d := range nt.deltas {
+		if !nt.set(&c, d) {
+			continue
+		}
+		s := mustNew(t, c)
+		for step := uint64(0); step < 2; step++ {
+			got, gerr := s.Sample(logits, hist, nt.seq, step)
+			want, werr := s.sampleRef(logits, hist, nt.seq, step, nil)
+			require.NoError(t, gerr)
+			require.NoError(t, werr)
+			require.Equal(t, want, got, "%s delta %g step %d (config %+v)", label, d, step, c)
+			_, ok := s.sampleFast(logits, hist, nt.seq, step)
+			switch {
+			case !ok && math.Abs(d) <= nt.tie:
+				fellBack++
+			case ok && math.Abs(d) >= 1e-6:
+				decided++
+			}
+		}
+	}
+	return fellBack, decided
+}
+
+// minPBiasAt returns a near-tie setter that places token tok by the bias
+// at (y - mx)/t = log(minP)*(1+d): at min-p's threshold times (1+d), with
+// mx the largest logit and t the temperature.
+func minPBiasAt(logits []float32, tok int, mx float32, t float64) func(*Config, float64) bool {
+	return func(c *Config, d float64) bool {
+		c.LogitBias = map[int]float64{tok: float64(mx) + t*math.Log(c.MinP)*(1+d) - float64(logits[tok])}
+		return true
+	}
+}
+
 // Near-ties of a wide top-p cut: p set to the reference's cumulative
 // probability at some rank, and a few ulp to 1e-6 around it, on Zipf-like
 // and quantized logits (exact ties of logit). The fast path must fall
 // back or decide exactly as the reference.
 func TestSampleFastWideNearTies(t *testing.T) {
 	r := rand.New(rand.NewPCG(93, 94))
-	deltas := []float64{0, 1e-16, -1e-16, 1e-14, -1e-14, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
 	fellBack := 0
 	for it := 0; it < 24; it++ {
 		v := 500 + r.IntN(4000)
@@ -127,26 +182,19 @@ func TestSampleFastWideNearTies(t *testing.T) {
 			cum += p[ranked[k]]
 			k++
 		}
-		for _, d := range deltas {
-			c.TopP = cum * (1 + d)
-			if !(c.TopP < 1) {
-				continue
-			}
-			s := mustNew(t, c)
-			for step := uint64(0); step < 2; step++ {
-				got, gerr := s.Sample(logits, nil, 4, step)
-				want, werr := s.sampleRef(logits, nil, 4, step, nil)
-				require.NoError(t, gerr)
-				require.NoError(t, werr)
-				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
-				if _, ok := s.sampleFast(logits, nil, 4, step); !ok && math.Abs(d) <= 1e-14 {
-					fellBack++
-				}
-			}
-		}
+		fb, _ := nearTies{nearTieDeltas, 1e-14, 4, topPAt(cum)}.run(t, c, logits, nil, fmt.Sprintf("it %d", it))
+		fellBack += fb
 	}
 	t.Logf("fell back at the tie: %d", fellBack)
 	require.Positive(t, fellBack, "the fast path never fell back at a cut tie")
+}
+
+// topPAt sets top-p to cum*(1+d) when that is below 1.
+func topPAt(cum float64) func(*Config, float64) bool {
+	return func(c *Config, d float64) bool {
+		c.TopP = cum * (1 + d)
+		return c.TopP < 1
+	}
 }
 
 // At the benchmark's vocabulary size and on realistic logits, the fast path
@@ -195,7 +243,6 @@ func TestSampleFastWideWorldVocab(t *testing.T) {
 // the reference.
 func TestSampleFastWideMirostatNearTies(t *testing.T) {
 	r := rand.New(rand.NewPCG(97, 98))
-	deltas := []float64{0, 1e-16, -1e-16, 1e-14, -1e-14, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
 	fellBack := 0
 	for it := 0; it < 12; it++ {
 		v := 2000 + r.IntN(4000)
@@ -216,20 +263,9 @@ func TestSampleFastWideMirostatNearTies(t *testing.T) {
 		ranked := survivorsByLogit(l)
 		tok := ranked[len(ranked)/3+r.IntN(len(ranked)/3)]
 		tau := -math.Log2(p[tok]) / 2
-		for _, d := range deltas {
-			c.MirostatTau = tau * (1 + d)
-			s := mustNew(t, c)
-			for step := uint64(0); step < 2; step++ {
-				got, gerr := s.Sample(logits, nil, 6, step)
-				want, werr := s.sampleRef(logits, nil, 6, step, nil)
-				require.NoError(t, gerr)
-				require.NoError(t, werr)
-				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
-				if _, ok := s.sampleFast(logits, nil, 6, step); !ok && math.Abs(d) <= 1e-14 {
-					fellBack++
-				}
-			}
-		}
+		setTau := func(c *Config, d float64) bool { c.MirostatTau = tau * (1 + d); return true }
+		fb, _ := nearTies{nearTieDeltas, 1e-14, 6, setTau}.run(t, c, logits, nil, fmt.Sprintf("it %d", it))
+		fellBack += fb
 	}
 	t.Logf("fell back at the tie: %d", fellBack)
 	require.Positive(t, fellBack, "the fast path never fell back at a Mirostat tie")
@@ -258,73 +294,70 @@ func TestSampleFastTopPMinPNearTies(t *testing.T) {
 		for _, x := range logits {
 			mx = max(mx, x)
 		}
-		for _, d := range deltas {
-			c.LogitBias = map[int]float64{tok: float64(mx) + math.Log(c.MinP)*(1+d) - float64(logits[tok])}
-			s := mustNew(t, c)
-			for step := uint64(0); step < 2; step++ {
-				got, gerr := s.Sample(logits, nil, 8, step)
-				want, werr := s.sampleRef(logits, nil, 8, step, nil)
-				require.NoError(t, gerr)
-				require.NoError(t, werr)
-				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
-				if _, ok := s.sampleFast(logits, nil, 8, step); !ok {
-					skipped++
-				}
-			}
-		}
+		fb, _ := nearTies{deltas, math.Inf(1), 8, minPBiasAt(logits, tok, mx, 1)}.run(t, c, logits, nil, fmt.Sprintf("it %d", it))
+		skipped += fb
 	}
 	t.Logf("left to the reference: %d", skipped)
 }
 
-// Near-ties of a wide min-p truncation (thousands of kept tokens, alone or
-// after a top-p whose cut lies below it): a token placed by the bias at, or
-// a few ulp to 1e-6 around, the min-p threshold, and an untouched token at
-// the float32 logit nearest to it. The fast path must fall back or decide
-// exactly as the reference, and it draws over the dense sums (minPWide)
-// away from the ties.
+// Near-ties of a wide min-p truncation (thousands of kept tokens), alone
+// or after a top-p whose cut lies below it (drawn over the dense sums,
+// minPWide), or followed by typical sampling or top-p (applied densely,
+// minPFloor): a token placed by the bias at, or a few ulp to 1e-6 around,
+// the min-p threshold, and an untouched token at the float32 logit nearest
+// to it. The fast path must fall back or decide exactly as the reference,
+// and it takes the wide path away from the ties.
 func TestSampleFastWideMinPNearTies(t *testing.T) {
-	r := rand.New(rand.NewPCG(101, 102))
-	deltas := []float64{0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
-	fellBack := 0
-	wide0 := wideDraws.Load()
-	for it := 0; it < 12; it++ {
-		v := 4000 + r.IntN(4000)
-		if it%3 == 0 {
-			v = 65536
-		}
-		logits := zipfLogits(r, v)
-		c := DefaultConfig()
-		c.Seed = r.Uint64()
-		c.Temperature = []float64{1, 1.5, 2}[r.IntN(3)]
-		c.TopP = []float64{1, 1, 0.999, 0.99}[r.IntN(4)]
-		c.MinP = math.Exp([]float64{-9.2, -11, -12.5}[r.IntN(3)])
-		mx := float32(math.Inf(-1))
-		for _, x := range logits {
-			mx = max(mx, x)
-		}
-		tok, near := r.IntN(v), r.IntN(v)
-		// The untouched token's processed logit is the nearest float32 to
-		// max + T*log(minP).
-		logits[near] = float32(float64(mx) + c.Temperature*math.Log(c.MinP))
-		for _, d := range deltas {
-			// The touched token: (y - max)/T = log(minP)*(1+d).
-			c.LogitBias = map[int]float64{tok: float64(mx) + c.Temperature*math.Log(c.MinP)*(1+d) - float64(logits[tok])}
-			s := mustNew(t, c)
-			for step := uint64(0); step < 2; step++ {
-				got, gerr := s.Sample(logits, nil, 8, step)
-				want, werr := s.sampleRef(logits, nil, 8, step, nil)
-				require.NoError(t, gerr)
-				require.NoError(t, werr)
-				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
-				if _, ok := s.sampleFast(logits, nil, 8, step); !ok && math.Abs(d) <= 1e-12 {
-					fellBack++
-				}
+	cases := []struct {
+		name  string
+		seed  uint64
+		set   func(r *rand.Rand, it int, c *Config)
+		count *atomic.Uint64
+	}{
+		{"last", 101, func(r *rand.Rand, _ int, c *Config) {
+			c.TopP = []float64{1, 1, 0.999, 0.99}[r.IntN(4)]
+		}, &wideDraws},
+		{"then typical or top-p", 195, func(r *rand.Rand, it int, c *Config) {
+			c.Typical = 0.99
+			if it%2 == 1 {
+				c.Typical, c.TopP = []float64{1, 0.95}[r.IntN(2)], 0.99
+				c.Order = []Stage{StagePenalties, StageNGram, StageBias, StageTemperature, StageTopK, StageMinP, StageTopP, StageTypical}
 			}
-		}
+		}, &floorDraws},
 	}
-	t.Logf("fell back at the tie: %d, wide draws %d", fellBack, wideDraws.Load()-wide0)
-	require.Positive(t, fellBack, "the fast path never fell back at a min-p tie")
-	require.Positive(t, wideDraws.Load()-wide0, "no wide min-p draw")
+	deltas := []float64{0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(tc.seed, tc.seed+1))
+			fellBack := 0
+			wide0 := tc.count.Load()
+			for it := 0; it < 12; it++ {
+				v := 4000 + r.IntN(4000)
+				if it%3 == 0 {
+					v = 65536
+				}
+				logits := zipfLogits(r, v)
+				c := DefaultConfig()
+				c.Seed = r.Uint64()
+				c.Temperature = []float64{1, 1.5, 2}[r.IntN(3)]
+				tc.set(r, it, &c)
+				c.MinP = math.Exp([]float64{-9.2, -11, -12.5}[r.IntN(3)])
+				mx := float32(math.Inf(-1))
+				for _, x := range logits {
+					mx = max(mx, x)
+				}
+				tok, near := r.IntN(v), r.IntN(v)
+				// The untouched token's processed logit is the nearest
+				// float32 to max + T*log(minP).
+				logits[near] = float32(float64(mx) + c.Temperature*math.Log(c.MinP))
+				fb, _ := nearTies{deltas, 1e-12, 8, minPBiasAt(logits, tok, mx, c.Temperature)}.run(t, c, logits, nil, fmt.Sprintf("it %d", it))
+				fellBack += fb
+			}
+			t.Logf("fell back at the tie: %d, wide %d", fellBack, tc.count.Load()-wide0)
+			require.Positive(t, fellBack, "the fast path never fell back at a min-p tie")
+			require.Positive(t, tc.count.Load()-wide0, "no wide min-p")
+		})
+	}
 }
 
 // typicalRanking returns the reference's typical-sampling ranking of the
@@ -370,7 +403,6 @@ func typicalRanking(l []float64) ([]int32, []float64) {
 // exactly.
 func TestSampleFastTypicalTwoSided(t *testing.T) {
 	r := rand.New(rand.NewPCG(103, 104))
-	deltas := []float64{0, 1e-16, -1e-16, 1e-14, -1e-14, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
 	two0 := twoSidedDraws.Load()
 	fellBack, decided, total := 0, 0, 0
 	for it := 0; it < 24; it++ {
@@ -422,20 +454,9 @@ func TestSampleFastTypicalTwoSided(t *testing.T) {
 		require.NoError(t, err)
 		_, cum := typicalRanking(l)
 		rank := len(cum)/4 + r.IntN(len(cum)/2)
-		for _, d := range deltas {
-			c.Typical = cum[rank] * (1 + d)
-			s := mustNew(t, c)
-			for step := uint64(0); step < 2; step++ {
-				got, gerr := s.Sample(logits, hist, 3, step)
-				want, werr := s.sampleRef(logits, hist, 3, step, nil)
-				require.NoError(t, gerr)
-				require.NoError(t, werr)
-				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
-				if _, ok := s.sampleFast(logits, hist, 3, step); !ok && math.Abs(d) <= 1e-14 {
-					fellBack++
-				}
-			}
-		}
+		setMass := func(c *Config, d float64) bool { c.Typical = cum[rank] * (1 + d); return true }
+		fb, _ := nearTies{nearTieDeltas, 1e-14, 3, setMass}.run(t, c, logits, hist, fmt.Sprintf("it %d", it))
+		fellBack += fb
 	}
 	t.Logf("decided %d of %d, two-sided %d, fell back at the tie %d", decided, total, twoSidedDraws.Load()-two0, fellBack)
 	require.Positive(t, fellBack, "the fast path never fell back at a typical tie")
@@ -480,27 +501,13 @@ func TestSampleFastWideXTCNearTies(t *testing.T) {
 		ranked := survivorsByLogit(l)
 		tok := ranked[1+r.IntN(2)]
 		c.XTCProbability = 1
-		for _, d := range deltas {
+		setTh := func(c *Config, d float64) bool {
 			c.XTCThreshold = p[tok] * (1 + d)
-			if c.XTCThreshold > 0.5 {
-				continue
-			}
-			s := mustNew(t, c)
-			for step := uint64(0); step < 2; step++ {
-				got, gerr := s.Sample(logits, nil, 9, step)
-				want, werr := s.sampleRef(logits, nil, 9, step, nil)
-				require.NoError(t, gerr)
-				require.NoError(t, werr)
-				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
-				_, ok := s.sampleFast(logits, nil, 9, step)
-				switch {
-				case !ok && math.Abs(d) <= 1e-12:
-					fellBack++
-				case ok && math.Abs(d) >= 1e-6:
-					decided++
-				}
-			}
+			return c.XTCThreshold <= 0.5
 		}
+		fb, dc := nearTies{deltas, 1e-12, 9, setTh}.run(t, c, logits, nil, fmt.Sprintf("it %d", it))
+		fellBack += fb
+		decided += dc
 	}
 	t.Logf("fell back at the tie: %d, decided away from it: %d", fellBack, decided)
 	require.Positive(t, fellBack, "the fast path never fell back at an XTC tie")
@@ -515,9 +522,8 @@ func TestSampleFastWideXTCNearTies(t *testing.T) {
 // away from the ties.
 func TestSampleFastWideTopPKeptNearTies(t *testing.T) {
 	r := rand.New(rand.NewPCG(193, 194))
-	deltas := []float64{0, 1e-16, -1e-16, 1e-14, -1e-14, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}
 	fellBack := 0
-	kept0 := wideKeptCuts.Load()
+	kept0, floor0 := wideKeptCuts.Load(), floorDraws.Load()
 	for it := 0; it < 16; it++ {
 		v := 500 + r.IntN(4000)
 		if it%4 == 0 {
@@ -546,25 +552,11 @@ func TestSampleFastWideTopPKeptNearTies(t *testing.T) {
 		if it%4 == 3 {
 			c.Typical, c.MinP = 1, 1e-5
 		}
-		for _, d := range deltas {
-			c.TopP = cum * (1 + d)
-			if !(c.TopP < 1) {
-				continue
-			}
-			s := mustNew(t, c)
-			for step := uint64(0); step < 2; step++ {
-				got, gerr := s.Sample(logits, nil, 4, step)
-				want, werr := s.sampleRef(logits, nil, 4, step, nil)
-				require.NoError(t, gerr)
-				require.NoError(t, werr)
-				require.Equal(t, want, got, "it %d delta %g step %d (config %+v)", it, d, step, c)
-				if _, ok := s.sampleFast(logits, nil, 4, step); !ok && math.Abs(d) <= 1e-14 {
-					fellBack++
-				}
-			}
-		}
+		fb, _ := nearTies{nearTieDeltas, 1e-14, 4, topPAt(cum)}.run(t, c, logits, nil, fmt.Sprintf("it %d", it))
+		fellBack += fb
 	}
-	t.Logf("fell back at the tie: %d; cuts kept by a bracket: %d", fellBack, wideKeptCuts.Load()-kept0)
+	t.Logf("fell back at the tie: %d; cuts kept by a bracket: %d, applied densely: %d", fellBack, wideKeptCuts.Load()-kept0, floorDraws.Load()-floor0)
 	require.Positive(t, fellBack, "the fast path never fell back at a cut tie")
 	require.Positive(t, wideKeptCuts.Load()-kept0, "no top-p cut followed by more stages was bracketed")
+	require.Positive(t, floorDraws.Load()-floor0, "no top-p cut was applied densely")
 }

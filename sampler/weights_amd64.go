@@ -21,28 +21,29 @@ var (
 // from expNeg, within expNegErr of exp).
 //
 //go:noescape
-func expWeightsAVX2(src *float32, n int, ref, invT, th0, th1 float64) (sumW, sumWE, sum0, sum1 float64)
+func expWeightsAVX2(src *float32, n int, ref, invT, th0, th1, lowE float64) (sumW, sumWE, sum0, sum1 float64)
 
 // expWeightsAVX512 is expWeightsAVX2 with AVX-512 over src[:n], n a
 // multiple of 8. Its table factor is the product of two table entries
 // (expTabHi, expTabLo), one more rounding than expTab's (see expTabHi).
 //
 //go:noescape
-func expWeightsAVX512(src *float32, n int, ref, invT, th0, th1 float64) (sumW, sumWE, sum0, sum1 float64)
+func expWeightsAVX512(src *float32, n int, ref, invT, th0, th1, lowE float64) (sumW, sumWE, sum0, sum1 float64)
 
 // denseWeights returns the weight sums of the logits src as the dense pass
-// defines them (see weights), above the exponents th.
-func denseWeights(src []float32, ref, invT float64, th [2]float64) weightSums {
+// defines them (see weights), above the exponents th (at least lowE), the
+// tokens of exponent below lowE (at least -100) weighing 0.
+func denseWeights(src []float32, ref, invT float64, th [2]float64, lowE float64) weightSums {
 	n := 0
 	var s weightSums
 	if hasWeights512 && len(src) >= 8 {
 		n = len(src) &^ 7
-		s.w, s.we, s.above[0], s.above[1] = expWeightsAVX512(&src[0], n, ref, invT, th[0], th[1])
+		s.w, s.we, s.above[0], s.above[1] = expWeightsAVX512(&src[0], n, ref, invT, th[0], th[1], lowE)
 	} else if hasWeightsAsm && len(src) >= 4 {
 		n = len(src) &^ 3
-		s.w, s.we, s.above[0], s.above[1] = expWeightsAVX2(&src[0], n, ref, invT, th[0], th[1])
+		s.w, s.we, s.above[0], s.above[1] = expWeightsAVX2(&src[0], n, ref, invT, th[0], th[1], lowE)
 	}
-	g := denseWeightsGo(src[n:], ref, invT, th)
+	g := denseWeightsGo(src[n:], ref, invT, th, lowE)
 	s.w += g.w
 	s.we += g.we
 	s.above[0] += g.above[0]

@@ -10,12 +10,6 @@ DATA expMaxE<>+16(SB)/8, $0x4044000000000000
 DATA expMaxE<>+24(SB)/8, $0x4044000000000000
 GLOBL expMaxE<>(SB), RODATA|NOPTR, $32
 
-DATA expLow<>+0(SB)/8, $0xc059000000000000
-DATA expLow<>+8(SB)/8, $0xc059000000000000
-DATA expLow<>+16(SB)/8, $0xc059000000000000
-DATA expLow<>+24(SB)/8, $0xc059000000000000
-GLOBL expLow<>(SB), RODATA|NOPTR, $32
-
 DATA expInv<>+0(SB)/8, $0x40771547652b82fe
 DATA expInv<>+8(SB)/8, $0x40771547652b82fe
 DATA expInv<>+16(SB)/8, $0x40771547652b82fe
@@ -70,14 +64,15 @@ DATA expEBias<>+16(SB)/8, $0x44c0000000000000
 DATA expEBias<>+24(SB)/8, $0x44c0000000000000
 GLOBL expEBias<>(SB), RODATA|NOPTR, $32
 
-// func expWeightsAVX2(src *float32, n int, ref, invT, th0, th1 float64) (sumW, sumWE, sum0, sum1 float64)
+// func expWeightsAVX2(src *float32, n int, ref, invT, th0, th1, lowE float64) (sumW, sumWE, sum0, sum1 float64)
 //
 // For i in [0, n) (n a multiple of 4): e = min((float64(src[i]) - ref) *
-// invT, 40); w = 0 if !(e >= -100), else 2^(k>>8) * tab[k&255] * P(r) with
+// invT, 40); w = 0 if !(e >= lowE) (lowE >= -100), else 2^(k>>8) * tab[k&255] * P(r) with
 // k = round(e*256/ln2), r = e - k*ln2/256 and P(r) = 1 + r*(1 + r*(1/2 +
 // r/6)), as expNeg. Returns the sums of w, of w*e (e taken as 0 where w is
-// 0), and of w over the tokens with e >= th0 and with e >= th1.
-TEXT ·expWeightsAVX2(SB), NOSPLIT, $0-80
+// 0), and of w over the tokens with e >= th0 and with e >= th1 (th0, th1 >=
+// lowE).
+TEXT ·expWeightsAVX2(SB), NOSPLIT, $0-88
 	MOVQ src+0(FP), SI
 	MOVQ n+8(FP), CX
 	VBROADCASTSD ref+16(FP), Y10
@@ -95,7 +90,8 @@ loop:
 	VSUBPD Y10, Y0, Y0
 	VMULPD Y11, Y0, Y0
 	VMINPD expMaxE<>(SB), Y0, Y0
-	VCMPPD $0x1d, expLow<>(SB), Y0, Y7
+	VBROADCASTSD lowE+48(FP), Y7
+	VCMPPD $0x1d, Y7, Y0, Y7
 	VANDPD Y7, Y0, Y9
 	VMOVAPD Y0, Y1
 	VMOVUPD expInv<>(SB), Y2
@@ -135,19 +131,19 @@ done:
 	VEXTRACTF128 $1, Y12, X0
 	VADDPD X0, X12, X0
 	VHADDPD X0, X0, X0
-	MOVSD X0, sumW+48(FP)
+	MOVSD X0, sumW+56(FP)
 	VEXTRACTF128 $1, Y13, X1
 	VADDPD X1, X13, X1
 	VHADDPD X1, X1, X1
-	MOVSD X1, sumWE+56(FP)
+	MOVSD X1, sumWE+64(FP)
 	VEXTRACTF128 $1, Y14, X2
 	VADDPD X2, X14, X2
 	VHADDPD X2, X2, X2
-	MOVSD X2, sum0+64(FP)
+	MOVSD X2, sum0+72(FP)
 	VEXTRACTF128 $1, Y15, X3
 	VADDPD X3, X15, X3
 	VHADDPD X3, X3, X3
-	MOVSD X3, sum1+72(FP)
+	MOVSD X3, sum1+80(FP)
 	VZEROUPPER
 	RET
 
@@ -243,7 +239,7 @@ DATA expInv256<>+0(SB)/8, $0x3f70000000000000
 GLOBL expInv256<>(SB), RODATA|NOPTR, $8
 
 // One group of 8 lanes of expWeightsAVX512: the float32 logits at off(SI)(AX*4)
-// into e (T0), the weight into T1, accumulated under masks KA (e >= -100),
+// into e (T0), the weight into T1, accumulated under masks KA (e >= lowE),
 // KB (e >= th0) and KC (e >= th1) into the accumulators AW, AWE, A4, A8.
 // T2..T4 are scratch. Constants: Z18 ref, Z19 invT, Z20 256/ln2, Z21
 // 1.5*2^52, Z22 ln2/256, Z23 1/6, Z24 1/2, Z25 1, Z26 th0, Z27 th1, Z28/Z29
@@ -253,7 +249,7 @@ GLOBL expInv256<>(SB), RODATA|NOPTR, $8
 	VSUBPD Z18, T0, T0 \
 	VMULPD Z19, T0, T0 \
 	VMINPD.BCST expMaxE<>(SB), T0, T0 \
-	VCMPPD.BCST $0x1d, expLow<>(SB), T0, KA \
+	VCMPPD.BCST $0x1d, lowE+48(FP), T0, KA \
 	VMOVAPD T0, T1 \
 	VFMADD213PD Z21, Z20, T1 \
 	VSUBPD Z21, T1, T2 \
@@ -277,14 +273,14 @@ GLOBL expInv256<>(SB), RODATA|NOPTR, $8
 	VADDPD T1, A4, KB, A4 \
 	VADDPD T1, A8, KC, A8
 
-// func expWeightsAVX512(src *float32, n int, ref, invT, th0, th1 float64) (sumW, sumWE, sum0, sum1 float64)
+// func expWeightsAVX512(src *float32, n int, ref, invT, th0, th1, lowE float64) (sumW, sumWE, sum0, sum1 float64)
 //
 // expWeightsAVX2 with AVX-512 over n a multiple of 8, 16 lanes per
 // iteration in two accumulator sets. The table factor 2^(j/256) (j = k&255)
 // is 2^((j>>4)/16) * 2^((j&15)/256), two 16-entry tables looked up with
 // VPERMI2PD (one more rounding than expTab[j]); 2^(k>>8) is applied with
 // VSCALEFPD.
-TEXT ·expWeightsAVX512(SB), NOSPLIT, $0-80
+TEXT ·expWeightsAVX512(SB), NOSPLIT, $0-88
 	MOVQ src+0(FP), SI
 	MOVQ n+8(FP), CX
 	VBROADCASTSD ref+16(FP), Z18
@@ -334,25 +330,25 @@ w512done:
 	VEXTRACTF128 $1, Y0, X8
 	VADDPD X8, X0, X0
 	VHADDPD X0, X0, X0
-	MOVSD X0, sumW+48(FP)
+	MOVSD X0, sumW+56(FP)
 	VEXTRACTF64X4 $1, Z1, Y8
 	VADDPD Y8, Y1, Y1
 	VEXTRACTF128 $1, Y1, X8
 	VADDPD X8, X1, X1
 	VHADDPD X1, X1, X1
-	MOVSD X1, sumWE+56(FP)
+	MOVSD X1, sumWE+64(FP)
 	VEXTRACTF64X4 $1, Z2, Y8
 	VADDPD Y8, Y2, Y2
 	VEXTRACTF128 $1, Y2, X8
 	VADDPD X8, X2, X2
 	VHADDPD X2, X2, X2
-	MOVSD X2, sum0+64(FP)
+	MOVSD X2, sum0+72(FP)
 	VEXTRACTF64X4 $1, Z3, Y8
 	VADDPD Y8, Y3, Y3
 	VEXTRACTF128 $1, Y3, X8
 	VADDPD X8, X3, X3
 	VHADDPD X3, X3, X3
-	MOVSD X3, sum1+72(FP)
+	MOVSD X3, sum1+80(FP)
 	VZEROUPPER
 	RET
 

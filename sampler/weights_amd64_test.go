@@ -13,14 +13,15 @@ import (
 // Each weight of the AVX-512 and AVX2 kernels, taken alone (the other lanes
 // -Inf), is within half of expNegErr of exp, as expNeg's (the AVX-512
 // kernel's extra table rounding included), and sits on the right side of
-// the clamp and of the -100, -4 and -8 cut-offs. The kernels' sums over
-// random inputs agree with the Go loop within the summation error.
+// the clamp, of the floor lowE (-100, or -30) and of th0 and th1. The
+// kernels' sums over random inputs agree with the Go loop within the
+// summation error.
 func TestWeightKernelsLanes(t *testing.T) {
 	type kernel struct {
 		name  string
 		ok    bool
 		lanes int
-		f     func(*float32, int, float64, float64, float64, float64) (float64, float64, float64, float64)
+		f     func(*float32, int, float64, float64, float64, float64, float64) (float64, float64, float64, float64)
 	}
 	kernels := []kernel{
 		{"avx512", hasWeights512, 8, expWeightsAVX512},
@@ -44,12 +45,15 @@ func TestWeightKernelsLanes(t *testing.T) {
 			lane := r.IntN(16)
 			x := float32(ref + (-105+150*r.Float64())/invT)
 			if it%50 == 0 {
-				x = float32(ref + []float64{-100, th0, th1, 0, maxE, -100.0000001}[it/50%6]/invT)
+				x = float32(ref + []float64{-100, th0, th1, 0, maxE, -100.0000001, -30, -30.0000001}[it/50%8]/invT)
 			}
 			src[lane] = x
-			w, we, a4, a8 := k.f(&src[0], 16, ref, invT, th0, th1)
+			// The floor below which a token weighs 0: the default, or one
+			// far above it (as a truncation applied densely sets).
+			lowE := []float64{-100, -30}[it/2%2]
+			w, we, a4, a8 := k.f(&src[0], 16, ref, invT, th0, th1, lowE)
 			e := min((float64(x)-ref)*invT, maxE)
-			if e < -100 {
+			if e < lowE {
 				require.Zero(t, w, "%s e=%v", k.name, e)
 				require.Zero(t, we, "%s e=%v", k.name, e)
 				continue
@@ -75,8 +79,11 @@ func TestWeightKernelsLanes(t *testing.T) {
 					src[i] = float32(math.Inf(-1))
 				}
 			}
-			w, we, a4, a8 := k.f(&src[0], n, ref, invT, th0, th1)
-			g := denseWeightsGo(src, ref, invT, [2]float64{th0, th1})
+			// The floor below which a token weighs 0: the default, and
+			// one far above it (as a truncation applied densely sets).
+			lowE := []float64{-100, -30, th1}[n%3]
+			w, we, a4, a8 := k.f(&src[0], n, ref, invT, th0, th1, lowE)
+			g := denseWeightsGo(src, ref, invT, [2]float64{th0, th1}, lowE)
 			tol := expNegErr + float64(n)*0x1p-52
 			require.InDelta(t, g.w, w, tol*g.w, "%s n=%d", k.name, n)
 			require.InDelta(t, g.above[0], a4, tol*g.w, "%s n=%d", k.name, n)
@@ -107,14 +114,14 @@ func BenchmarkWeightKernels(b *testing.B) {
 		})
 	}
 	run("avx512", hasWeights512, func(s []float32) float64 {
-		w, _, _, _ := expWeightsAVX512(&s[0], len(s), 8, 1/0.8, -4, -8)
+		w, _, _, _ := expWeightsAVX512(&s[0], len(s), 8, 1/0.8, -4, -8, -100)
 		return w
 	})
 	run("avx2", hasWeightsAsm, func(s []float32) float64 {
-		w, _, _, _ := expWeightsAVX2(&s[0], len(s), 8, 1/0.8, -4, -8)
+		w, _, _, _ := expWeightsAVX2(&s[0], len(s), 8, 1/0.8, -4, -8, -100)
 		return w
 	})
-	run("go", true, func(s []float32) float64 { return denseWeightsGo(s, 8, 1/0.8, aboveE).w })
+	run("go", true, func(s []float32) float64 { return denseWeightsGo(s, 8, 1/0.8, aboveE, -100).w })
 	ths := [8]float64{-13, -12.8, -12.6, -12.4, -12.2, -12, -11, -8}
 	run("above8_avx512", hasWeights512, func(s []float32) float64 {
 		var out [8]float64
@@ -276,7 +283,7 @@ func TestAbove8Kernel(t *testing.T) {
 		src[r.IntN(24)] = x
 		var out [8]float64
 		expAbove8AVX512(&src[0], 24, ref, invT, &ths, &out)
-		w, _, _, _ := expWeightsAVX512(&src[0], 24, ref, invT, 0, 0)
+		w, _, _, _ := expWeightsAVX512(&src[0], 24, ref, invT, 0, 0, -100)
 		e := min((float64(x)-ref)*invT, maxE)
 		for j, th := range ths {
 			if e >= th {
@@ -298,7 +305,7 @@ func TestAbove8Kernel(t *testing.T) {
 		require.True(t, ok)
 		var want [8]float64
 		denseAbove8Go(src, ref, invT, &ths, &want)
-		g := denseWeightsGo(src, ref, invT, [2]float64{})
+		g := denseWeightsGo(src, ref, invT, [2]float64{}, -100)
 		// Each weight within expNegErr of the Go loop's (the table
 		// product's extra rounding), plus one rounding per addition.
 		tol := expNegErr + float64(n)*0x1p-52

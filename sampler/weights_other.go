@@ -5,9 +5,10 @@ package sampler
 import "math"
 
 // denseWeights returns the weight sums of the logits src as the dense pass
-// defines them (see weights), above the exponents th.
-func denseWeights(src []float32, ref, invT float64, th [2]float64) weightSums {
-	return denseWeightsGo(src, ref, invT, th)
+// defines them (see weights), above the exponents th (at least lowE), the
+// tokens of exponent below lowE (at least -100) weighing 0.
+func denseWeights(src []float32, ref, invT float64, th [2]float64, lowE float64) weightSums {
+	return denseWeightsGo(src, ref, invT, th, lowE)
 }
 
 // maxF32 returns the largest value of src (-Inf when empty; NaNs ignored)
