@@ -9,7 +9,8 @@ namespace {
 
 /// mm_scratch_init allocates the scratch of the split products
 /// (rwkvcu_context::mm_scratch) once, with the context: one device block of
-/// partial sums with the tickets after them, the tickets zeroed. It is
+/// partial sums with the tickets after them (the context's only tickets,
+/// which rwkvcu_add_norm_shift_mix_lora takes too), the tickets zeroed. It is
 /// allocated at creation rather than by the first product so that no
 /// operation of a step, of a graph capture or of any later phase allocates
 /// for it (their failure paths have nothing of it to undo), its address
@@ -68,8 +69,6 @@ int rwkvcu_context_create(int32_t device, rwkvcu_context** out) {
       ck(cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
       for (auto& ev : ctx->left) ck(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), "cudaEventCreate");
       ring_init(ctx);
-      ctx->tickets = static_cast<unsigned*>(dev_alloc(ctx, kContextTickets * sizeof(unsigned), "cudaMalloc"));
-      ck(cudaMemset(ctx->tickets, 0, kContextTickets * sizeof(unsigned)), "cudaMemset");
       mm_scratch_init(ctx);
     } catch (...) {
       rwkvcu_context_destroy(ctx);
@@ -86,9 +85,8 @@ void rwkvcu_context_destroy(rwkvcu_context* ctx) {
   if (ctx->ext_free) ctx->ext_free(ctx);
   ring_free(ctx);
   dev_free(ctx, ctx->step_buf, ctx->step_cap);
-  dev_free(ctx, ctx->mm_scratch.part, mm_scratch_bytes());  // the split products' tickets are in the same block
+  dev_free(ctx, ctx->mm_scratch.part, mm_scratch_bytes());  // the tickets are in the same block
   ctx->mm_scratch = {};
-  dev_free(ctx, ctx->tickets, kContextTickets * sizeof(unsigned));
   for (auto ev : ctx->left)
     if (ev) cudaEventDestroy(ev);
   if (ctx->stream) cudaStreamDestroy(ctx->stream);

@@ -122,9 +122,6 @@ struct rwkvcu_step {
   const int32_t* dev = nullptr;
 };
 
-/// The tickets of a context (rwkvcu_context::tickets).
-constexpr int64_t kContextTickets = 4096;
-
 struct rwkvcu_context {
   int32_t device = 0;
   cudaStream_t stream = nullptr;
@@ -146,13 +143,12 @@ struct rwkvcu_context {
   // rwkvcu_matmul and rwkvcu_matmul_t: one device block allocated with the
   // context (mm_scratch_init, csrc/context.cu), kept for its life (captured
   // graphs keep its address) and freed with it; all NULL (no splits) only
-  // while the context is being created.
+  // while the context is being created. Its tickets are the context's: the
+  // other kernels that elect the last of several blocks
+  // (rwkvcu_add_norm_shift_mix_lora) take them too. Every launch leaves
+  // them at zero and the context's one stream runs one launch at a time,
+  // so the users never see each other's counts.
   rwkvcu_mm_scratch mm_scratch = {};
-  // kContextTickets zeroed counters, allocated with the context and kept
-  // for its life (captured graphs keep the address): the kernels that
-  // elect the last of several blocks (rwkvcu_add_norm_shift_mix_lora) take
-  // and leave them at zero.
-  unsigned* tickets = nullptr;
   uint64_t stats[RWKVCU_STAT_COUNT] = {};
   // Per-context state of librwkvcu_bench (timers, cuBLAS, L2 flush buffer),
   // created by its first call on the context and released through ext_free

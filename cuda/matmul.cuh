@@ -122,9 +122,10 @@ cudaError_t rwkvcu_launch_matmul_t(cudaStream_t s, float* out, int64_t ldo, cons
 // Scratch of the split products (SPARSE_T row splits, tiled split-K), owned
 // by the caller (allocated once, the tickets zeroed: each librwkvcu context
 // allocates one with the context, csrc/context.cu, so rwkvcu_matmul and
-// rwkvcu_matmul_t split) and used by one stream at a time: part holds
-// part_floats floats of partial sums, tickets ntickets counters that every
-// launch leaves at zero.
+// rwkvcu_matmul_t split, and its other last-block kernels take the same
+// tickets) and used by one stream at a time: part holds part_floats floats
+// of partial sums, tickets ntickets counters that every launch leaves at
+// zero.
 struct rwkvcu_mm_scratch {
   float* part;
   int64_t part_floats;

@@ -1199,8 +1199,8 @@ int rwkvcu_add_norm_shift_mix_lora(rwkvcu_context* ctx, rwkvcu_tensor* const* ou
     launch(ctx, op, [&] {
       return rwkvcu_launch_add_norm_shift_mix_lora(ctx->stream, r.o, r.xxp, r.pp, r.xp, r.rp, r.gp, r.lwp, r.lbp, r.sp,
                                                    state->cols, state->rows, off, r.mp, r.mr, count, r.n, r.C, r.b,
-                                                   r.nseq, style, eps, lp, wp, dt, ws, rows, lora_count, ctx->tickets,
-                                                   ctx->tickets ? kContextTickets : 0);
+                                                   r.nseq, style, eps, lp, wp, dt, ws, rows, lora_count,
+                                                   ctx->mm_scratch.tickets, ctx->mm_scratch.ntickets);
     });
   });
 }

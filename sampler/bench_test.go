@@ -67,6 +67,25 @@ func benchSample(b *testing.B, mut func(*Config)) {
 	}
 }
 
+// all applies the configuration changes muts in order.
+func all(muts ...func(*Config)) func(*Config) {
+	return func(c *Config) {
+		for _, m := range muts {
+			m(c)
+		}
+	}
+}
+
+// The changes several benchmark cases share.
+var (
+	benchPenalties = func(c *Config) {
+		c.RepetitionPenalty, c.PresencePenalty, c.FrequencyPenalty, c.PenaltyWindow = 1.1, 0.2, 0.2, 64
+	}
+	benchPenaltyDecay = func(c *Config) { c.PenaltyDecay = 0.99 }
+	benchDRY          = func(c *Config) { c.DRYMultiplier, c.DRYSequenceBreakers = 0.8, [][]int{{0}} }
+	benchHot          = func(c *Config) { c.Temperature = 1.5 }
+)
+
 func BenchmarkSampleV65536(b *testing.B) {
 	cases := []struct {
 		name string
@@ -78,26 +97,11 @@ func BenchmarkSampleV65536(b *testing.B) {
 		{"top_p_0.9", func(c *Config) { c.TopP = 0.9 }},
 		{"min_p_0.05", func(c *Config) { c.MinP = 0.05 }},
 		{"typical_0.9", func(c *Config) { c.Typical = 0.9 }},
-		{"penalties", func(c *Config) {
-			c.RepetitionPenalty = 1.1
-			c.PresencePenalty = 0.2
-			c.FrequencyPenalty = 0.2
-			c.PenaltyDecay = 0.99
-			c.PenaltyWindow = 64
-		}},
-		{"combined", func(c *Config) {
-			c.Temperature = 0.8
-			c.TopK = 40
-			c.TopP = 0.9
-			c.MinP = 0.05
-			c.Typical = 0.9
-			c.RepetitionPenalty = 1.1
-			c.PresencePenalty = 0.2
-			c.FrequencyPenalty = 0.2
-			c.PenaltyDecay = 0.99
-			c.PenaltyWindow = 64
-		}},
-		{"dry", func(c *Config) { c.DRYMultiplier, c.DRYSequenceBreakers = 0.8, [][]int{{0}} }},
+		{"penalties", all(benchPenalties, benchPenaltyDecay)},
+		{"combined", all(func(c *Config) {
+			c.Temperature, c.TopK, c.TopP, c.MinP, c.Typical = 0.8, 40, 0.9, 0.05, 0.9
+		}, benchPenalties, benchPenaltyDecay)},
+		{"dry", benchDRY},
 		{"ngram_penalty", func(c *Config) { c.NGramPenalty, c.NGramPenaltyN = 0.5, 3 }},
 		{"xtc", func(c *Config) { c.XTCProbability, c.XTCThreshold = 0.5, 0.1 }},
 		{"top_n_sigma", func(c *Config) { c.TopNSigma = 1 }},
@@ -105,67 +109,41 @@ func BenchmarkSampleV65536(b *testing.B) {
 		{"top_p_0.99", func(c *Config) { c.TopP = 0.99 }},
 		{"typical_0.99", func(c *Config) { c.Typical = 0.99 }},
 		{"mirostat_tau10", func(c *Config) { c.Mirostat, c.MirostatTau = 2, 10 }},
-		{"top_p_0.99_temperature_1.5", func(c *Config) { c.Temperature, c.TopP = 1.5, 0.99 }},
+		{"top_p_0.99_temperature_1.5", all(benchHot, func(c *Config) { c.TopP = 0.99 })},
 		{"top_p_0.99_min_p_0.001", func(c *Config) { c.TopP, c.MinP = 0.99, 0.001 }},
 		{"top_p_0.95_typical_0.99", func(c *Config) { c.TopP, c.Typical = 0.95, 0.99 }},
 		{"top_p_0.99_penalties", func(c *Config) {
-			c.TopP = 0.99
-			c.RepetitionPenalty = 1.1
-			c.PresencePenalty = 0.2
-			c.PenaltyWindow = 64
+			c.TopP, c.RepetitionPenalty, c.PresencePenalty, c.PenaltyWindow = 0.99, 1.1, 0.2, 64
 		}},
 		{"top_p_min_p_temperature", func(c *Config) {
-			c.Temperature = 0.8
-			c.TopP = 0.9
-			c.MinP = 0.05
-			c.RepetitionPenalty = 1.1
-			c.PenaltyWindow = 64
+			c.Temperature, c.TopP, c.MinP, c.RepetitionPenalty, c.PenaltyWindow = 0.8, 0.9, 0.05, 1.1, 64
 		}},
 		// Wide cuts: flat distributions (high temperature), top-p and
 		// typical masses close to 1, tiny min-p, and their combinations.
-		{"temperature_1.5", func(c *Config) { c.Temperature = 1.5 }},
+		{"temperature_1.5", benchHot},
 		{"temperature_2", func(c *Config) { c.Temperature = 2 }},
-		{"temperature_1.5_penalties", func(c *Config) {
-			c.Temperature = 1.5
-			c.RepetitionPenalty = 1.1
-			c.PresencePenalty = 0.2
-			c.FrequencyPenalty = 0.2
-			c.PenaltyWindow = 64
-		}},
+		{"temperature_1.5_penalties", all(benchHot, benchPenalties)},
 		{"top_p_0.999", func(c *Config) { c.TopP = 0.999 }},
 		{"top_p_0.95", func(c *Config) { c.TopP = 0.95 }},
 		{"top_p_0.99_temperature_2", func(c *Config) { c.Temperature, c.TopP = 2, 0.99 }},
-		{"top_p_0.999_temperature_1.5", func(c *Config) { c.Temperature, c.TopP = 1.5, 0.999 }},
-		{"typical_0.99_temperature_1.5", func(c *Config) { c.Temperature, c.Typical = 1.5, 0.99 }},
+		{"top_p_0.999_temperature_1.5", all(benchHot, func(c *Config) { c.TopP = 0.999 })},
+		{"typical_0.99_temperature_1.5", all(benchHot, func(c *Config) { c.Typical = 0.99 })},
 		{"typical_0.999", func(c *Config) { c.Typical = 0.999 }},
 		{"top_p_0.99_typical_0.99", func(c *Config) { c.TopP, c.Typical = 0.99, 0.99 }},
-		{"top_p_0.95_typical_0.99_temperature_1.5", func(c *Config) {
-			c.Temperature, c.TopP, c.Typical = 1.5, 0.95, 0.99
-		}},
+		{"top_p_0.95_typical_0.99_temperature_1.5", all(benchHot, func(c *Config) { c.TopP, c.Typical = 0.95, 0.99 })},
 		{"min_p_0.0001", func(c *Config) { c.MinP = 0.0001 }},
-		{"min_p_0.0001_temperature_1.5", func(c *Config) { c.Temperature, c.MinP = 1.5, 0.0001 }},
+		{"min_p_0.0001_temperature_1.5", all(benchHot, func(c *Config) { c.MinP = 0.0001 })},
 		{"top_p_0.99_min_p_0.0001", func(c *Config) { c.TopP, c.MinP = 0.99, 0.0001 }},
 		{"min_p_0.001_typical_0.99", func(c *Config) { c.MinP, c.Typical = 0.001, 0.99 }},
 		{"top_k_1000_top_p_0.99", func(c *Config) { c.TopK, c.TopP = 1000, 0.99 }},
-		{"dry_temperature_1.5", func(c *Config) {
-			c.Temperature = 1.5
-			c.DRYMultiplier, c.DRYSequenceBreakers = 0.8, [][]int{{0}}
-		}},
+		{"dry_temperature_1.5", all(benchHot, benchDRY)},
 		{"xtc_top_p_0.99", func(c *Config) { c.XTCProbability, c.XTCThreshold, c.TopP = 1, 0.1, 0.99 }},
-		{"xtc_temperature_1.5", func(c *Config) { c.Temperature, c.XTCProbability, c.XTCThreshold = 1.5, 1, 0.01 }},
-		{"top_n_sigma_3_temperature_1.5", func(c *Config) { c.Temperature, c.TopNSigma = 1.5, 3 }},
-		{"mirostat_tau10_temperature_1.5", func(c *Config) { c.Temperature, c.Mirostat, c.MirostatTau = 1.5, 2, 10 }},
-		{"all_wide", func(c *Config) {
-			c.Temperature = 1.5
-			c.TopP = 0.99
-			c.MinP = 0.0001
-			c.Typical = 0.99
-			c.RepetitionPenalty = 1.1
-			c.PresencePenalty = 0.2
-			c.FrequencyPenalty = 0.2
-			c.PenaltyWindow = 64
-			c.DRYMultiplier, c.DRYSequenceBreakers = 0.8, [][]int{{0}}
-		}},
+		{"xtc_temperature_1.5", all(benchHot, func(c *Config) { c.XTCProbability, c.XTCThreshold = 1, 0.01 })},
+		{"top_n_sigma_3_temperature_1.5", all(benchHot, func(c *Config) { c.TopNSigma = 3 })},
+		{"mirostat_tau10_temperature_1.5", all(benchHot, func(c *Config) { c.Mirostat, c.MirostatTau = 2, 10 })},
+		{"all_wide", all(benchHot, func(c *Config) {
+			c.TopP, c.MinP, c.Typical = 0.99, 0.0001, 0.99
+		}, benchPenalties, benchDRY)},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) { benchSample(b, c.mut) })

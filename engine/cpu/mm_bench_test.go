@@ -18,6 +18,27 @@ func randTensor(be *Backend, rows, cols int, zeroFrac float64, r *rand.Rand) bac
 	return be.UploadF32(rows, cols, v)
 }
 
+// benchDenseSparse runs the sub-benchmarks dense/<tag>, out = x·w on the
+// stored layout (MatMul), and sparse/<tag>, the same product from the
+// transposed copy wt (MatMulT, which skips zero activations); bytes, when
+// not zero, is the weight bytes a product reads.
+func benchDenseSparse(b *testing.B, be *Backend, tag string, bytes int64, out, x, w, wt backend.Tensor) {
+	for _, p := range []struct {
+		name string
+		mul  func(out, x, w backend.Tensor)
+		w    backend.Tensor
+	}{{"dense/", be.MatMul, w}, {"sparse/", be.MatMulT, wt}} {
+		b.Run(p.name+tag, func(b *testing.B) {
+			if bytes != 0 {
+				b.SetBytes(bytes)
+			}
+			for i := 0; i < b.N; i++ {
+				p.mul(out, x, p.w)
+			}
+		})
+	}
+}
+
 // BenchmarkChannelMixValueF16 compares, for F16 weights of a 1.5B model's
 // value projection (7168 -> 2048) and one token, the dense product on the
 // stored [C, F] layout with the sparse product on the transposed copy, at
@@ -39,18 +60,7 @@ func BenchmarkChannelMixValueF16(b *testing.B) {
 	out := be.New(1, C)
 	for _, zf := range []float64{0.5, 0.9} {
 		x := randTensor(be, 1, F, zf, r)
-		b.Run(fmt.Sprintf("dense/zeros=%g", zf), func(b *testing.B) {
-			b.SetBytes(2 * C * F)
-			for i := 0; i < b.N; i++ {
-				be.MatMul(out, x, w)
-			}
-		})
-		b.Run(fmt.Sprintf("sparse/zeros=%g", zf), func(b *testing.B) {
-			b.SetBytes(2 * C * F)
-			for i := 0; i < b.N; i++ {
-				be.MatMulT(out, x, wt)
-			}
-		})
+		benchDenseSparse(b, be, fmt.Sprintf("zeros=%g", zf), 2*C*F, out, x, w, wt)
 	}
 }
 
@@ -66,16 +76,7 @@ func BenchmarkChannelMixValue(b *testing.B) {
 	for _, n := range []int{1, 128} {
 		x := randTensor(be, n, 3072, 0.5, r)
 		out := be.New(n, 768)
-		b.Run(fmt.Sprintf("dense/n=%d", n), func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				be.MatMul(out, x, w)
-			}
-		})
-		b.Run(fmt.Sprintf("sparse/n=%d", n), func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				be.MatMulT(out, x, wt)
-			}
-		})
+		benchDenseSparse(b, be, fmt.Sprintf("n=%d", n), 0, out, x, w, wt)
 	}
 }
 

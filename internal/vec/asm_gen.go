@@ -10,7 +10,8 @@
 // then the fixed reduction emitted by reduce. Kernels differ only in how many
 // rows and tokens share one pass over k. The AVX-512 tiles of several tokens
 // (tileKernel512, gemmT512Kernel) hold the 16 lanes in one zmm accumulator
-// and give the same bits.
+// and give the same bits; the AVX-512 one-token sparse kernels
+// (sparse512Kernel) give the bits of the AVX2 ones.
 package main
 
 import (
@@ -809,6 +810,9 @@ func main() {
 		}
 		g.decode512(e)
 	}
+	for _, e := range []elem{f32, f16, bf16, i8} {
+		g.sparse512Kernel(e)
+	}
 	out := strings.ReplaceAll(g.buf.String(), "\t\n", "\n")
 	if err := os.WriteFile("kernels_amd64.s", []byte(out), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -1133,6 +1137,145 @@ func (g *gen) decode512(e elem) {
 	g.p("ADDQ R9, SI")
 	g.p("DECQ R10")
 	g.p("JNZ %s", row)
+	g.p("VZEROUPPER")
+	g.p("RET")
+}
+
+// AVX-512 one-token sparse kernels: sparse512Kernel emits
+//
+//	func sparseRows4<E>Avx512(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *T, ldw int)
+//
+// computing dst[c] = sum_j vals[j] * wt[idx[j]*ldw + c] for c < cols (a
+// multiple of 32), nnz >= 1. dst is cleared, then updated four listed rows
+// at a time: for each 32 columns the outputs are loaded, given one fused
+// multiply-add per row in increasing j and stored, so every output is the
+// same chain, rounded at the same steps, as in the AVX2 kernels (which keep
+// it in a register): the results are bitwise theirs. Each row is read as
+// one run of cols elements (the AVX2 kernels read 64 columns of every row
+// per pass), and while a group of four rows is read the same columns of the
+// next four are prefetched (the listed rows are scattered, beyond what the
+// hardware prefetchers predict): every 64-byte line once for float32 and
+// 16-bit weights, twice for int8 (32 bytes of a row per step). The kernels
+// differ only in how 16 weights are widened to float32 (loadW512; float32
+// weights are the multiply-add's memory operand); int8 codes are widened
+// exactly and vals carry the row scales.
+//
+// Registers: DI dst, R10 bytes of weights per row, R8 the current entry of
+// idx, SI of vals, CX the end of idx, R11 the byte offset in the weight
+// rows, AX BX DX R12 the current rows, R9 R13 R14 R15 the rows prefetched.
+func (g *gen) sparse512Kernel(e elem) {
+	name := fmt.Sprintf("sparseRows4%sAvx512", e.name)
+	// The shifts are emitted also when 0 (int8), as the hand-written
+	// kernels these replace had them: the same bytes.
+	shift := shiftFor(e.size)
+	step := 32 * e.size                          // weight bytes of a row per 32 columns
+	dst := fmt.Sprintf("(DI)(R11*%d)", 4/e.size) // dst of the columns at weight byte R11
+	fmt.Fprintf(&g.buf, "\n// func %s(dst *float32, cols int, idx *int32, vals *float32, nnz int, wt *%s, ldw int)\n", name, e.goT)
+	fmt.Fprintf(&g.buf, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	g.p("MOVQ dst+0(FP), DI")
+	g.p("MOVQ cols+8(FP), R10")
+	g.p("SHLQ $%d, R10", shift)
+	g.p("MOVQ idx+16(FP), R8")
+	g.p("MOVQ vals+24(FP), SI")
+	g.p("MOVQ nnz+32(FP), CX")
+	g.p("LEAQ (R8)(CX*4), CX")
+	// Clear dst, 128 bytes per step.
+	g.p("VXORPS Z0, Z0, Z0")
+	g.p("XORQ R11, R11")
+	zero := g.newLabel("szero")
+	g.lbl(zero)
+	g.p("VMOVUPS Z0, %s", dst)
+	g.p("VMOVUPS Z0, 64%s", dst)
+	g.p("ADDQ $%d, R11", step)
+	g.p("CMPQ R11, R10")
+	g.p("JB %s", zero)
+	// row points reg at the weight row listed at addr.
+	row := func(addr, reg string) {
+		g.p("MOVLQSX %s, %s", addr, reg)
+		g.p("IMULQ ldw+48(FP), %s", reg)
+		g.p("SHLQ $%d, %s", shift, reg)
+		g.p("ADDQ wt+40(FP), %s", reg)
+	}
+	// columns emits one pass over the columns of the rows in regs, each
+	// row scaled by its value in Z16 upwards, prefetching the rows in
+	// next.
+	columns := func(regs, next []string) {
+		loop := g.newLabel("scol")
+		g.p("XORQ R11, R11")
+		g.lbl(loop)
+		g.p("VMOVUPS %s, Z0", dst)
+		g.p("VMOVUPS 64%s, Z1", dst)
+		halves := [4][2]int{{2, 3}, {4, 5}, {6, 7}, {8, 10}} // registers of the widened weights
+		operand := make([][2]string, len(regs))
+		for r, reg := range regs {
+			for h := 0; h < 2; h++ {
+				addr := disp(h*16*e.size, "("+reg+")(R11*1)")
+				if e == f32 {
+					operand[r][h] = addr
+				} else {
+					g.loadW512(e, addr, halves[r][h])
+					operand[r][h] = fmt.Sprintf("Z%d", halves[r][h])
+				}
+			}
+		}
+		for r := range regs {
+			for h := 0; h < 2; h++ {
+				g.p("VFMADD231PS %s, Z%d, Z%d", operand[r][h], 16+r, h)
+			}
+		}
+		g.p("VMOVUPS Z0, %s", dst)
+		g.p("VMOVUPS Z1, 64%s", dst)
+		for line := 0; line < max(step/64, 1); line++ {
+			for _, reg := range next {
+				g.p("PREFETCHT0 %s", disp(line*64, "("+reg+")(R11*1)"))
+			}
+		}
+		g.p("ADDQ $%d, R11", step)
+		g.p("CMPQ R11, R10")
+		g.p("JB %s", loop)
+	}
+	group, rest, one, done := g.newLabel("sgroup"), g.newLabel("srest"), g.newLabel("sone"), g.newLabel("sdone")
+	g.p("LEAQ 16(R8), AX")
+	g.p("CMPQ AX, CX")
+	g.p("JA %s", rest)
+	// Four rows at a time.
+	g.lbl(group)
+	cur, next := []string{"AX", "BX", "DX", "R12"}, []string{"R9", "R13", "R14", "R15"}
+	for r, reg := range cur {
+		row(disp(4*r, "(R8)"), reg)
+	}
+	// The rows four entries on, or the last listed row past the end.
+	for r, reg := range next {
+		listed := g.newLabel("snext")
+		g.p("LEAQ %d(R8), %s", 16+4*r, reg)
+		g.p("CMPQ %s, CX", reg)
+		g.p("JB %s", listed)
+		g.p("LEAQ -4(CX), %s", reg)
+		g.lbl(listed)
+		row("("+reg+")", reg)
+	}
+	for r := range cur {
+		g.p("VBROADCASTSS %s, Z%d", disp(4*r, "(SI)"), 16+r)
+	}
+	columns(cur, next)
+	g.p("ADDQ $16, R8")
+	g.p("ADDQ $16, SI")
+	g.p("LEAQ 16(R8), AX")
+	g.p("CMPQ AX, CX")
+	g.p("JBE %s", group)
+	// The last rows one at a time.
+	g.lbl(rest)
+	g.p("CMPQ R8, CX")
+	g.p("JAE %s", done)
+	g.lbl(one)
+	row("(R8)", "AX")
+	g.p("VBROADCASTSS (SI), Z16")
+	columns(cur[:1], nil)
+	g.p("ADDQ $4, R8")
+	g.p("ADDQ $4, SI")
+	g.p("CMPQ R8, CX")
+	g.p("JB %s", one)
+	g.lbl(done)
 	g.p("VZEROUPPER")
 	g.p("RET")
 }

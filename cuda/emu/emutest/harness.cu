@@ -245,6 +245,33 @@ int emu_runtime_checks(char* msg, size_t cap) {
         "overrunning copy must fail");
   CHECK(std::strstr(cuemuGetLastErrorDetail(), "overruns") != nullptr, "%s", cuemuGetLastErrorDetail());
   CHECK(cudaMemcpy(d, h.data(), 4, cudaMemcpyKind(7)) == cudaErrorInvalidMemcpyDirection);
+  // strided 2-D copies: two floats of every three (rows of 8 bytes, 12
+  // apart on the device) to packed host rows and back, synchronous and on a
+  // stream; a row wider than its pitch and a copy past the allocation fail
+  {
+    const int rows = n / 3;
+    CHECK(cudaMemcpy(d, h.data(), n * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+    std::vector<float> packed(2 * (rows + 1)), all(n);
+    CHECK(cudaMemcpy2D(packed.data(), 8, d, 12, 8, rows, cudaMemcpyDeviceToHost) == cudaSuccess);
+    for (int r = 0; r < rows; ++r)
+      for (int j = 0; j < 2; ++j)
+        CHECK(packed[2 * r + j] == h[3 * r + j], "packed[%d] = %g", 2 * r + j, packed[2 * r + j]);
+    for (float& v : packed) v = -v - 1;
+    cudaStream_t s2;
+    CHECK(cudaStreamCreate(&s2) == cudaSuccess);
+    CHECK(cudaMemcpy2DAsync(d, 12, packed.data(), 8, 8, rows, cudaMemcpyHostToDevice, s2) == cudaSuccess);
+    CHECK(cudaStreamSynchronize(s2) == cudaSuccess && cudaStreamDestroy(s2) == cudaSuccess);
+    CHECK(cudaMemcpy(all.data(), d, n * sizeof(float), cudaMemcpyDeviceToHost) == cudaSuccess);
+    for (int i = 0; i < n; ++i) {
+      const bool copied = i < 3 * rows && i % 3 != 2;
+      CHECK(all[i] == (copied ? -h[i] - 1 : h[i]), "all[%d] = %g", i, all[i]);
+    }
+    CHECK(cudaMemcpy2D(packed.data(), 8, d, 4, 8, 2, cudaMemcpyDeviceToHost) == cudaErrorInvalidValue,
+          "a row wider than its pitch must fail");
+    CHECK(cudaMemcpy2D(packed.data(), 8, d, 12, 8, rows + 1, cudaMemcpyDeviceToHost) == cudaErrorInvalidValue,
+          "a copy past the allocation must fail");
+    cudaGetLastError();
+  }
   int bogus;
   CHECK(cudaFree(&bogus) == cudaErrorInvalidValue);
   CHECK(cudaFree(nullptr) == cudaSuccess);

@@ -161,6 +161,28 @@ func refAttnDecodeV7(st []float32, r, w, k, v, a, g, kK, kA, rK, lnW, lnB []floa
 	return y, state
 }
 
+// failsTouchingNothing runs op, a malformed call, and checks that the
+// backend reports an error and that none of the operands in keep changed
+// (bit for bit).
+func failsTouchingNothing(t *testing.T, be backend.Backend, name string, keep []backend.Tensor, op func()) {
+	t.Helper()
+	before := make([][]float32, len(keep))
+	for i, tt := range keep {
+		before[i] = read(be, tt)
+	}
+	op()
+	if err := be.Err(); err == nil {
+		t.Errorf("%s: no error reported", name)
+	}
+	for i, tt := range keep {
+		for j, v := range read(be, tt) {
+			if math.Float32bits(v) != math.Float32bits(before[i][j]) {
+				t.Fatalf("%s: operand %d changed at %d by a failed call", name, i, j)
+			}
+		}
+	}
+}
+
 // testAttnDecodeV7Errors: malformed calls are reported through Err and touch
 // nothing (k, kk, y and the state keep their values).
 func testAttnDecodeV7Errors(t *testing.T, f backend.FusedV7, be backend.Backend) {
@@ -191,20 +213,10 @@ func testAttnDecodeV7Errors(t *testing.T, f backend.FusedV7, be backend.Backend)
 		st := be.UploadF32(2, width, r.vec(2*width, -1, 1))
 		y, kk, rr, w, k, v, a := x(n), x(n), x(n), x(n), x(n), x(n), x(n)
 		g := be.UploadF32(n, c.gCols, r.vec(n*c.gCols, -1, 1))
-		before := [][]float32{read(be, y), read(be, kk), read(be, k), read(be, st)}
-		be.BeginStep(makeBatch(c.lens, slots))
-		f.AttnDecodeV7(y, kk, rr, w, k, v, a, g, kK, kA, rK, lnW, lnB, st, c.off, c.heads, 1e-5)
-		if err := be.Err(); err == nil {
-			t.Errorf("%s: no error reported", c.name)
-		}
-		for i, tt := range []backend.Tensor{y, kk, k, st} {
-			got := read(be, tt)
-			for j := range got {
-				if math.Float32bits(got[j]) != math.Float32bits(before[i][j]) {
-					t.Fatalf("%s: operand %d changed at %d by a failed call", c.name, i, j)
-				}
-			}
-		}
+		failsTouchingNothing(t, be, c.name, []backend.Tensor{y, kk, k, st}, func() {
+			be.BeginStep(makeBatch(c.lens, slots))
+			f.AttnDecodeV7(y, kk, rr, w, k, v, a, g, kK, kA, rK, lnW, lnB, st, c.off, c.heads, 1e-5)
+		})
 		for _, tt := range []backend.Tensor{st, y, kk, rr, w, k, v, a, g} {
 			be.Free(tt)
 		}
@@ -282,7 +294,6 @@ func testZipMap(t *testing.T, f backend.FusedElementwise, be backend.Backend) {
 	}
 	// Errors: unknown functions and a bad b shape are reported and touch nothing.
 	a, out := be.UploadF32(2, 3, r.vec(6, -1, 1)), be.UploadF32(2, 3, r.vec(6, -1, 1))
-	before := read(be, out)
 	for _, c := range []struct {
 		name string
 		b    backend.Tensor
@@ -293,15 +304,7 @@ func testZipMap(t *testing.T, f backend.FusedElementwise, be backend.Backend) {
 		{"unary", be.New(1, 3), backend.Add, backend.V7Decay + 1},
 		{"b shape", be.New(2, 2), backend.Add, backend.Sigmoid},
 	} {
-		f.ZipMap(out, a, c.b, c.f, c.g)
-		if err := be.Err(); err == nil {
-			t.Errorf("ZipMap %s: no error reported", c.name)
-		}
-		for i, x := range read(be, out) {
-			if math.Float32bits(x) != math.Float32bits(before[i]) {
-				t.Fatalf("ZipMap %s: out changed at %d by a failed call", c.name, i)
-			}
-		}
+		failsTouchingNothing(t, be, "ZipMap "+c.name, []backend.Tensor{out}, func() { f.ZipMap(out, a, c.b, c.f, c.g) })
 		be.Free(c.b)
 	}
 	be.Free(a)
@@ -521,25 +524,12 @@ func testAddNormShiftMixErrors(t *testing.T, f backend.FusedNorm, be backend.Bac
 			st: up(2, width), off: off, mixes: []backend.Tensor{vec(), rowT(1)}, style: backend.MixDelta}
 		keep := append([]backend.Tensor{c.xx, c.prev, c.x, c.st}, c.outs...)
 		tc.edit(c)
-		before := make([][]float32, len(keep))
-		for i, tt := range keep {
-			before[i] = read(be, tt)
-		}
 		slots := make([]int, len(tc.lens))
 		slots[0] = 1
-		be.BeginStep(makeBatch(tc.lens, slots))
-		f.AddNormShiftMix(c.outs, c.xx, c.prev, c.x, c.res, c.gate, c.lw, lnB, c.st, c.off, c.mixes, c.style, 1e-5)
-		if err := be.Err(); err == nil {
-			t.Errorf("%s: no error reported", tc.name)
-		}
-		for i, tt := range keep {
-			got := read(be, tt)
-			for j := range got {
-				if math.Float32bits(got[j]) != math.Float32bits(before[i][j]) {
-					t.Fatalf("%s: operand %d changed at %d by a failed call", tc.name, i, j)
-				}
-			}
-		}
+		failsTouchingNothing(t, be, tc.name, keep, func() {
+			be.BeginStep(makeBatch(tc.lens, slots))
+			f.AddNormShiftMix(c.outs, c.xx, c.prev, c.x, c.res, c.gate, c.lw, lnB, c.st, c.off, c.mixes, c.style, 1e-5)
+		})
 	}
 	if err := be.Err(); err != nil {
 		t.Fatalf("reading after errors: %v", err)
@@ -720,20 +710,10 @@ func testAttnDecodeV5Errors(t *testing.T, f backend.FusedV5, be backend.Backend)
 		if c.alias {
 			in = y
 		}
-		before := [][]float32{read(be, y), read(be, st)}
-		be.BeginStep(makeBatch(c.lens, slots))
-		f.AttnDecodeV5(y, in, k, v, w, u, g, lnW, lnB, st, c.off, c.heads, 1e-5)
-		if err := be.Err(); err == nil {
-			t.Errorf("%s: no error reported", c.name)
-		}
-		for i, tt := range []backend.Tensor{y, st} {
-			got := read(be, tt)
-			for j := range got {
-				if math.Float32bits(got[j]) != math.Float32bits(before[i][j]) {
-					t.Fatalf("%s: operand %d changed at %d by a failed call", c.name, i, j)
-				}
-			}
-		}
+		failsTouchingNothing(t, be, c.name, []backend.Tensor{y, st}, func() {
+			be.BeginStep(makeBatch(c.lens, slots))
+			f.AttnDecodeV5(y, in, k, v, w, u, g, lnW, lnB, st, c.off, c.heads, 1e-5)
+		})
 		for _, tt := range []backend.Tensor{st, y, rr, k, v, w, g} {
 			be.Free(tt)
 		}
@@ -898,24 +878,11 @@ func testAttnDecodeV6Errors(t *testing.T, f backend.FusedV6, be backend.Backend)
 		k, v, st := up(n, C), up(n, C), up(2, width)
 		keep := []backend.Tensor{c.y, c.w, st}
 		tc.edit(c)
-		before := make([][]float32, len(keep))
-		for i, tt := range keep {
-			before[i] = read(be, tt)
-		}
 		slots := make([]int, len(tc.lens))
-		be.BeginStep(makeBatch(tc.lens, slots))
-		f.AttnDecodeV6(c.y, c.w, c.r, k, v, c.lo, c.w2, c.bias, u, c.g, lnW, lnB, st, off, c.heads, 1e-5)
-		if err := be.Err(); err == nil {
-			t.Errorf("%s: no error reported", tc.name)
-		}
-		for i, tt := range keep {
-			got := read(be, tt)
-			for j := range got {
-				if math.Float32bits(got[j]) != math.Float32bits(before[i][j]) {
-					t.Fatalf("%s: operand %d changed at %d by a failed call", tc.name, i, j)
-				}
-			}
-		}
+		failsTouchingNothing(t, be, tc.name, keep, func() {
+			be.BeginStep(makeBatch(tc.lens, slots))
+			f.AttnDecodeV6(c.y, c.w, c.r, k, v, c.lo, c.w2, c.bias, u, c.g, lnW, lnB, st, off, c.heads, 1e-5)
+		})
 	}
 	for _, tt := range made {
 		be.Free(tt)
@@ -1175,25 +1142,12 @@ func testAddNormShiftMixLoRAErrors(t *testing.T, f backend.FusedNormLoRA, be bac
 			xx: rowT(1), prev: rowT(1), x: rowT(1), res: rowT(1), st: up(2, width), style: backend.MixDelta}
 		keep := append(append([]backend.Tensor{c.xx, c.prev, c.x, c.st}, c.outs...), c.lo...)
 		tc.edit(c)
-		before := make([][]float32, len(keep))
-		for i, tt := range keep {
-			before[i] = read(be, tt)
-		}
 		slots := make([]int, len(tc.lens))
 		slots[0] = 1
-		be.BeginStep(makeBatch(tc.lens, slots))
-		f.AddNormShiftMixLoRA(c.outs, c.xx, c.prev, c.x, c.res, nil, lnW, lnB, c.st, off, c.mixes, c.style, 1e-5, c.lo, c.w1)
-		if err := be.Err(); err == nil {
-			t.Errorf("%s: no error reported", tc.name)
-		}
-		for i, tt := range keep {
-			got := read(be, tt)
-			for j := range got {
-				if math.Float32bits(got[j]) != math.Float32bits(before[i][j]) {
-					t.Fatalf("%s: operand %d changed at %d by a failed call", tc.name, i, j)
-				}
-			}
-		}
+		failsTouchingNothing(t, be, tc.name, keep, func() {
+			be.BeginStep(makeBatch(tc.lens, slots))
+			f.AddNormShiftMixLoRA(c.outs, c.xx, c.prev, c.x, c.res, nil, lnW, lnB, c.st, off, c.mixes, c.style, 1e-5, c.lo, c.w1)
+		})
 	}
 	if err := be.Err(); err != nil {
 		t.Fatalf("reading after errors: %v", err)
