@@ -179,18 +179,33 @@ func BenchmarkGemmQ(b *testing.B) {
 }
 
 // BenchmarkGemmQBatch measures the prefill product of a batch of 128 tokens
-// on 2048x2048 Q8_0 weights (dequantized into the float32 buffer tile by
-// tile), with its CPU time per product: a figure less disturbed than wall
-// time when other processes share the CPUs.
+// on Q8_0 weights of a 1.5B model's shapes (rows x k: 2048 x 2048,
+// 8192 x 2048, 2048 x 8192; dequantized into the float32 buffer block by
+// block), with its CPU time per product: a figure less disturbed than wall
+// time when other processes share the CPUs. "f32" multiplies the same
+// weights dequantized beforehand, the bound of the buffered product.
 func BenchmarkGemmQBatch(b *testing.B) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	const rows, k, n = 2048, 2048, 128
-	w := randBlocks(rng, Q8_0, rows*k/QBlock)
-	x := randF32(rng, n*k)
-	dst := make([]float32, n*rows)
-	cpu0 := cpuTime()
-	for b.Loop() {
-		GemmQ(Q8_0, dst, rows, w, rows, k, x, n)
+	const n = 128
+	for _, shape := range [][2]int{{2048, 2048}, {8192, 2048}, {2048, 8192}} {
+		rows, k := shape[0], shape[1]
+		w := randBlocks(rng, Q8_0, rows*k/QBlock)
+		wf := make([]float32, rows*k)
+		Dequantize(Q8_0, wf, w)
+		x := randF32(rng, n*k)
+		dst := make([]float32, n*rows)
+		for _, typ := range []string{"q8_0", "f32"} {
+			b.Run(fmt.Sprintf("%dx%d/%s", rows, k, typ), func(b *testing.B) {
+				cpu0 := cpuTime()
+				for b.Loop() {
+					if typ == "f32" {
+						GemmF32(dst, rows, wf, rows, k, x, n)
+					} else {
+						GemmQ(Q8_0, dst, rows, w, rows, k, x, n)
+					}
+				}
+				reportCPU(b, cpu0, float64(2*rows*k*n))
+			})
+		}
 	}
-	reportCPU(b, cpu0, float64(2*rows*k*n))
 }
