@@ -40,7 +40,7 @@ func (m *Model) NewSession() (*Session, error) {
 	if m.closed {
 		return nil, ErrClosed
 	}
-	slot, err := m.states.acquire(m.states.init)
+	slot, err := m.states.acquire()
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func (s *Session) Fork() (*Session, error) {
 		m.mu.Unlock()
 		return nil, err
 	}
-	slot, err := m.states.acquire(m.states.init)
+	slot, err := m.states.acquire()
 	if err != nil {
 		m.mu.Unlock()
 		return nil, err

@@ -104,13 +104,9 @@ func ReadState(r io.Reader, cfg weights.Config) (*State, error) {
 // layer's tensor instead of a layer offset into one wide row; the single
 // tensor would need a row offset per layer in every operation and kernel
 // (or views at a row offset, which the backend does not have). Moving one
-// session's state on the backend (fork, StateStore, growth) is one
-// CopyRows per layer. Moving it to or from host memory (evicting,
-// restoring, Session.State and SetState) is one Read or Write: on a
-// backend whose tensors are not in host memory the layers are gathered
-// into (or scattered from) stage, one state in rwkv.cpp's layout, with a
-// CopyRows per layer on the backend, so that a move waits for one host
-// transfer rather than one per layer. None of these is in the step loop.
+// session's state (fork, StateStore, growth) is one CopyRows per layer,
+// evicting and restoring it one Read or Write per layer; none of these is
+// in the step loop.
 //
 // By default the pool grows on demand (doubling, the live states copied on
 // the backend); with Options.StateSlots it is allocated once at that
@@ -130,27 +126,14 @@ type statePool struct {
 	init  []float32  // a whole initial state (rwkv.cpp layout)
 	owner []*Session // the session in each slot (nil: free)
 	clock uint64     // use counter (least recently used eviction)
-	// stage is [layers, per], one state moved to or from host memory in
-	// one transfer; nil on backends whose tensors live in host memory
-	// (backend.Borrower), which read and write the layers in place.
-	stage backend.Tensor
 }
 
 func newStatePool(m *Model, capacity int) (*statePool, error) {
 	p := &statePool{m: m, init: make([]float32, m.cfg.StateSize()), per: m.cfg.LayerStateSize()}
 	initState(m.cfg, p.init)
-	be := m.be
-	if _, host := be.(backend.Borrower); !host {
-		p.stage = be.New(m.cfg.Layers, p.per)
-		if err := be.Err(); err != nil {
-			freeTensors(be, []backend.Tensor{p.stage})
-			return nil, fmt.Errorf("engine: the state pool's staging state: %w", err)
-		}
-	}
 	if capacity > 0 {
 		t, err := p.alloc(capacity)
 		if err != nil {
-			p.destroy()
 			return nil, fmt.Errorf("engine: a state pool of %d sequences: %w", capacity, err)
 		}
 		p.t, p.slots, p.fixed = t, capacity, true
@@ -189,36 +172,18 @@ func freeTensors(be backend.Backend, t []backend.Tensor) {
 func (p *statePool) layer(l int) backend.Tensor { return p.t[l] }
 
 // read copies the state in slot out to dst (a whole state, rwkv.cpp
-// layout), in one transfer through stage where there is one; errors are
-// the backend's (be.Err).
+// layout); errors are the backend's (be.Err).
 func (p *statePool) read(slot int, dst []float32) {
-	be := p.m.be
-	if p.stage != nil {
-		for l, t := range p.t {
-			be.CopyRows(p.stage, l, t, slot, 1)
-		}
-		be.Read(p.stage, 0, dst)
-		return
-	}
 	for l, t := range p.t {
-		be.Read(t, slot, dst[l*p.per:(l+1)*p.per])
+		p.m.be.Read(t, slot, dst[l*p.per:(l+1)*p.per])
 	}
 }
 
 // write copies src (a whole state, rwkv.cpp layout) into slot of the
-// layer tensors t, in one transfer through stage where there is one;
-// errors are the backend's (be.Err).
+// layer tensors t; errors are the backend's (be.Err).
 func (p *statePool) write(t []backend.Tensor, slot int, src []float32) {
-	be := p.m.be
-	if p.stage != nil {
-		be.Write(p.stage, 0, src)
-		for l, x := range t {
-			be.CopyRows(x, slot, p.stage, l, 1)
-		}
-		return
-	}
 	for l, x := range t {
-		be.Write(x, slot, src[l*p.per:(l+1)*p.per])
+		p.m.be.Write(x, slot, src[l*p.per:(l+1)*p.per])
 	}
 }
 
@@ -230,12 +195,12 @@ func (p *statePool) copySlot(dst, src int) {
 	}
 }
 
-// acquire returns a free slot set to st (a whole state: p.init, or an
-// evicted session's), growing the pool as needed (or, at a fixed capacity,
-// evicting the least recently used session that is not in the current
-// step or a decoder). On failure (out of device memory, ...) the pool, and
-// the states of the live sessions in it, stay as they were.
-func (p *statePool) acquire(st []float32) (int, error) {
+// acquire returns a free slot set to the initial state, growing the pool
+// as needed (or, at a fixed capacity, evicting the least recently used
+// session that is not in the current step or a decoder). On failure (out
+// of device memory, ...) the pool, and the states of the live sessions in
+// it, stay as they were.
+func (p *statePool) acquire() (int, error) {
 	be := p.m.be
 	if len(p.free) == 0 && p.fixed {
 		if err := p.evict(); err != nil {
@@ -257,7 +222,7 @@ func (p *statePool) acquire(st []float32) (int, error) {
 			}
 		}
 		s := p.slots
-		p.write(t, s, st)
+		p.write(t, s, p.init)
 		if err := be.Err(); err != nil {
 			freeTensors(be, t)
 			return 0, fmt.Errorf("engine: growing the state pool to %d sequences: %w", n, err)
@@ -272,7 +237,7 @@ func (p *statePool) acquire(st []float32) (int, error) {
 		return s, nil
 	}
 	s := p.free[len(p.free)-1]
-	p.write(p.t, s, st)
+	p.write(p.t, s, p.init)
 	if err := be.Err(); err != nil {
 		return 0, err
 	}
@@ -327,13 +292,17 @@ func (p *statePool) resident(s *Session) error {
 		p.touch(s)
 		return nil
 	}
-	st := p.init
-	if s.parked != nil {
-		st = s.parked
-	}
-	slot, err := p.acquire(st)
+	slot, err := p.acquire()
 	if err != nil {
 		return err
+	}
+	if s.parked != nil {
+		be := p.m.be
+		p.write(p.t, slot, s.parked)
+		if err := be.Err(); err != nil {
+			p.free = append(p.free, slot)
+			return err
+		}
 	}
 	s.parked = nil
 	p.take(s, slot)
@@ -351,6 +320,5 @@ func (p *statePool) release(s *Session) {
 
 func (p *statePool) destroy() {
 	freeTensors(p.m.be, p.t)
-	freeTensors(p.m.be, []backend.Tensor{p.stage})
-	p.t, p.stage = nil, nil
+	p.t = nil
 }
