@@ -62,6 +62,19 @@ func (g *gen) newLabel(prefix string) string {
 	return fmt.Sprintf("%s_%d", prefix, g.label)
 }
 
+// loopBelow emits a loop that runs body while register i is below register
+// n (unsigned), tested before the first pass and after each: body advances
+// i. It ends at label done.
+func (g *gen) loopBelow(i, n, loop, done string, body func()) {
+	g.p("CMPQ %s, %s", i, n)
+	g.p("JAE %s", done)
+	g.lbl(loop)
+	body()
+	g.p("CMPQ %s, %s", i, n)
+	g.p("JB %s", loop)
+	g.lbl(done)
+}
+
 // loadW loads 8 weights at addr, converted to float32, into ymm register y.
 func (g *gen) loadW(e elem, addr string, y int) {
 	switch e {
@@ -238,16 +251,12 @@ func (g *gen) rowsKernel(e elem, nr, nt int) string {
 		g.p("VXORPS Y%d, Y%d, Y%d", 4+i, 4+i, 4+i)
 	}
 	g.p("XORQ R12, R12")
-	g.p("CMPQ R12, R13")
-	g.p("JAE %s", done)
-	g.lbl(loop)
-	g.body(e, nr, nt, acc,
-		func(r, h int) string { return off(rowReg[r], h, es) },
-		func(t, h int) string { return off(tokReg[t], h, 4) })
-	g.p("ADDQ $16, R12")
-	g.p("CMPQ R12, R13")
-	g.p("JB %s", loop)
-	g.lbl(done)
+	g.loopBelow("R12", "R13", loop, done, func() {
+		g.body(e, nr, nt, acc,
+			func(r, h int) string { return off(rowReg[r], h, es) },
+			func(t, h int) string { return off(tokReg[t], h, 4) })
+		g.p("ADDQ $16, R12")
+	})
 	// Tail of the rows of this block.
 	g.p("MOVQ k+%d(FP), CX", argOff.k)
 	g.p("SUBQ R13, CX")
@@ -365,40 +374,32 @@ func (g *gen) axpy(e elem) string {
 	g.lbl(c8)
 	g.p("MOVQ CX, DX")
 	g.p("ANDQ $-8, DX")
-	g.p("CMPQ AX, DX")
-	g.p("JAE %s", c1)
-	g.lbl(l8)
-	g.loadW(e, fmt.Sprintf("(SI)(AX*%d)", es), 1)
-	g.p("VFMADD213PS (DI)(AX*4), Y0, Y1")
-	g.p("VMOVUPS Y1, (DI)(AX*4)")
-	g.p("ADDQ $8, AX")
-	g.p("CMPQ AX, DX")
-	g.p("JB %s", l8)
-	g.lbl(c1)
-	g.p("CMPQ AX, CX")
-	g.p("JAE %s", end)
-	g.lbl(l1)
-	switch e {
-	case f32:
-		g.p("VMOVSS (SI)(AX*4), X1")
-	case f16:
-		g.p("MOVWLZX (SI)(AX*2), DX")
-		g.p("VMOVD DX, X1")
-		g.p("VCVTPH2PS X1, X1")
-	case bf16:
-		g.p("MOVWLZX (SI)(AX*2), DX")
-		g.p("SHLL $16, DX")
-		g.p("VMOVD DX, X1")
-	case i8:
-		g.p("MOVBLSX (SI)(AX*1), DX")
-		g.p("VCVTSI2SSL DX, X1, X1")
-	}
-	g.p("VFMADD213SS (DI)(AX*4), X0, X1")
-	g.p("VMOVSS X1, (DI)(AX*4)")
-	g.p("INCQ AX")
-	g.p("CMPQ AX, CX")
-	g.p("JB %s", l1)
-	g.lbl(end)
+	g.loopBelow("AX", "DX", l8, c1, func() {
+		g.loadW(e, fmt.Sprintf("(SI)(AX*%d)", es), 1)
+		g.p("VFMADD213PS (DI)(AX*4), Y0, Y1")
+		g.p("VMOVUPS Y1, (DI)(AX*4)")
+		g.p("ADDQ $8, AX")
+	})
+	g.loopBelow("AX", "CX", l1, end, func() {
+		switch e {
+		case f32:
+			g.p("VMOVSS (SI)(AX*4), X1")
+		case f16:
+			g.p("MOVWLZX (SI)(AX*2), DX")
+			g.p("VMOVD DX, X1")
+			g.p("VCVTPH2PS X1, X1")
+		case bf16:
+			g.p("MOVWLZX (SI)(AX*2), DX")
+			g.p("SHLL $16, DX")
+			g.p("VMOVD DX, X1")
+		case i8:
+			g.p("MOVBLSX (SI)(AX*1), DX")
+			g.p("VCVTSI2SSL DX, X1, X1")
+		}
+		g.p("VFMADD213SS (DI)(AX*4), X0, X1")
+		g.p("VMOVSS X1, (DI)(AX*4)")
+		g.p("INCQ AX")
+	})
 	g.p("VZEROUPPER")
 	g.p("RET")
 	return name
@@ -1265,17 +1266,13 @@ func (g *gen) sparse512Kernel(e elem) {
 	g.p("JBE %s", group)
 	// The last rows one at a time.
 	g.lbl(rest)
-	g.p("CMPQ R8, CX")
-	g.p("JAE %s", done)
-	g.lbl(one)
-	row("(R8)", "AX")
-	g.p("VBROADCASTSS (SI), Z16")
-	columns(cur[:1], nil)
-	g.p("ADDQ $4, R8")
-	g.p("ADDQ $4, SI")
-	g.p("CMPQ R8, CX")
-	g.p("JB %s", one)
-	g.lbl(done)
+	g.loopBelow("R8", "CX", one, done, func() {
+		row("(R8)", "AX")
+		g.p("VBROADCASTSS (SI), Z16")
+		columns(cur[:1], nil)
+		g.p("ADDQ $4, R8")
+		g.p("ADDQ $4, SI")
+	})
 	g.p("VZEROUPPER")
 	g.p("RET")
 }
