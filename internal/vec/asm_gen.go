@@ -75,6 +75,14 @@ func (g *gen) loopBelow(i, n, loop, done string, body func()) {
 	g.lbl(done)
 }
 
+// unlessZero emits body, skipped to label skip when register r is zero.
+func (g *gen) unlessZero(r, skip string, body func()) {
+	g.p("TESTQ %s, %s", r, r)
+	g.p("JZ %s", skip)
+	body()
+	g.lbl(skip)
+}
+
 // loadW loads 8 weights at addr, converted to float32, into ymm register y.
 func (g *gen) loadW(e elem, addr string, y int) {
 	switch e {
@@ -611,10 +619,7 @@ func (g *gen) blockT(e elem, nt, v int) {
 	g.p("CMPQ CX, $2")
 	g.p("JAE %s", loop2)
 	g.lbl(one)
-	g.p("TESTQ CX, CX")
-	g.p("JZ %s", done)
-	g.stepT(e, nt, v, acc, ntmp, 0, "(R13)")
-	g.lbl(done)
+	g.unlessZero("CX", done, func() { g.stepT(e, nt, v, acc, ntmp, 0, "(R13)") })
 	for t := 0; t < nt; t++ {
 		base := g.dstBaseT(t)
 		for h := 0; h < nv; h++ {
@@ -650,13 +655,12 @@ func (g *gen) colLoops(e elem, vmax int, block func(v int)) {
 		g.lbl(next)
 	}
 	g.lbl(single)
-	g.p("TESTQ R11, R11")
-	g.p("JZ %s", end)
-	g.lbl(singleLoop)
-	block(0)
-	advance(1)
-	g.p("JNZ %s", singleLoop)
-	g.lbl(end)
+	g.unlessZero("R11", end, func() {
+		g.lbl(singleLoop)
+		block(0)
+		advance(1)
+		g.p("JNZ %s", singleLoop)
+	})
 	g.p("VZEROUPPER")
 	g.p("RET")
 }
@@ -1129,11 +1133,10 @@ func (g *gen) decode512(e elem) {
 	g.p("SUBQ $32, CX")
 	g.p("JMP %s", pair)
 	g.lbl(single)
-	g.p("TESTQ CX, CX")
-	g.p("JZ %s", next)
-	g.loadW512(e, fmt.Sprintf("(SI)(AX*%d)", e.size), 0)
-	g.p("VMOVUPS Z0, (DI)(AX*4)")
-	g.lbl(next)
+	g.unlessZero("CX", next, func() {
+		g.loadW512(e, fmt.Sprintf("(SI)(AX*%d)", e.size), 0)
+		g.p("VMOVUPS Z0, (DI)(AX*4)")
+	})
 	g.p("ADDQ R8, DI")
 	g.p("ADDQ R9, SI")
 	g.p("DECQ R10")
