@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/rwkvgo/rwkvgo/internal/half"
@@ -332,34 +331,34 @@ func BenchmarkGemmT(b *testing.B) {
 	for _, shape := range [][2]int{{3072, 768}, {8192, 2048}} {
 		k, cols := shape[0], shape[1]
 		w, w16, wb := benchWeights(k, cols)
+		bits := map[string][]uint16{"f16": w16, "bf16": wb}
 		x := randF32(rand.New(rand.NewPCG(3, 4)), n*k)
 		dst := make([]float32, n*cols)
 		for _, path := range []string{"asm", "generic"} {
 			if path == "asm" && !hasAsm {
 				continue
 			}
-			for _, typ := range []string{"f32", "f16", "bf16", "f32-inplace", "f16-inplace", "bf16-inplace"} {
-				inplace := strings.HasSuffix(typ, "-inplace")
+			for _, inplace := range []bool{false, true} {
 				if inplace && path != "asm" {
 					continue
 				}
-				b.Run(fmt.Sprintf("%s/%s/%dx%d/n=%d", path, typ, k, cols, n), func(b *testing.B) {
-					useAsm, decodeBlocks = path == "asm", !inplace
-					defer func() { useAsm, decodeBlocks = hasAsm, true }()
-					cpu0 := cpuTime()
-					for b.Loop() {
-						switch strings.TrimSuffix(typ, "-inplace") {
-						case "f32":
-							GemmTF32(dst, cols, x, k, n, k, w, cols, cols)
-						case "f16":
-							GemmTF16(dst, cols, x, k, n, k, w16, cols, cols)
-						case "bf16":
-							GemmTBF16(dst, cols, x, k, n, k, wb, cols, cols)
-						}
+				for _, wt := range wtypes {
+					typ := wt.name
+					if inplace {
+						typ += "-inplace"
 					}
-					b.ReportMetric(2*float64(n*k*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-					reportCPU(b, cpu0, 2*float64(n*k*cols))
-				})
+					ws := bits[wt.name]
+					b.Run(fmt.Sprintf("%s/%s/%dx%d/n=%d", path, typ, k, cols, n), func(b *testing.B) {
+						useAsm, decodeBlocks = path == "asm", !inplace
+						defer func() { useAsm, decodeBlocks = hasAsm, true }()
+						cpu0 := cpuTime()
+						for b.Loop() {
+							wt.gemmT(dst, cols, x, k, n, k, w, ws, cols, cols)
+						}
+						b.ReportMetric(2*float64(n*k*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+						reportCPU(b, cpu0, 2*float64(n*k*cols))
+					})
+				}
 			}
 		}
 	}
@@ -371,6 +370,7 @@ func BenchmarkGemmT(b *testing.B) {
 func BenchmarkSparseRows(b *testing.B) {
 	const k, cols = 3072, 768
 	w, w16, wb := benchWeights(k, cols)
+	bits := map[string][]uint16{"f16": w16, "bf16": wb}
 	rng := rand.New(rand.NewPCG(5, 6))
 	dst := make([]float32, cols)
 	for _, path := range []string{"asm", "generic"} {
@@ -386,24 +386,18 @@ func BenchmarkSparseRows(b *testing.B) {
 					vals = append(vals, float32(rng.NormFloat64()))
 				}
 			}
-			for _, typ := range []string{"f32", "f16", "bf16"} {
-				b.Run(fmt.Sprintf("%s/%s/nz=%d%%", path, typ, pct), func(b *testing.B) {
+			for _, wt := range wtypes {
+				ws := bits[wt.name]
+				b.Run(fmt.Sprintf("%s/%s/nz=%d%%", path, wt.name, pct), func(b *testing.B) {
 					useAsm = path == "asm"
 					defer func() { useAsm = hasAsm }()
 					es := 2
-					if typ == "f32" {
+					if wt.enc == nil {
 						es = 4
 					}
 					b.SetBytes(int64(len(idx) * cols * es))
 					for b.Loop() {
-						switch typ {
-						case "f32":
-							SparseRowsF32(dst, idx, vals, w, cols)
-						case "f16":
-							SparseRowsF16(dst, idx, vals, w16, cols)
-						case "bf16":
-							SparseRowsBF16(dst, idx, vals, wb, cols)
-						}
+						wt.sparse(dst, idx, vals, w, ws, cols)
 					}
 				})
 			}
