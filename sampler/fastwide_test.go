@@ -150,6 +150,24 @@ func minPBiasAt(logits []float32, tok int, mx float32, t float64) func(*Config, 
 	}
 }
 
+// nearTieCase draws iteration it of a near-tie test: Zipf-like logits over
+// minV plus up to 4000 tokens (65536 at every every-th iteration) and the
+// default configuration with a random seed and, unless temps is empty, one
+// of temps as its temperature.
+func nearTieCase(r *rand.Rand, it, minV, every int, temps []float64) ([]float32, Config) {
+	v := minV + r.IntN(4000)
+	if it%every == 0 {
+		v = 65536
+	}
+	logits := zipfLogits(r, v)
+	c := DefaultConfig()
+	c.Seed = r.Uint64()
+	if len(temps) > 0 {
+		c.Temperature = temps[r.IntN(len(temps))]
+	}
+	return logits, c
+}
+
 // Near-ties of a wide top-p cut: p set to the reference's cumulative
 // probability at some rank, and a few ulp to 1e-6 around it, on Zipf-like
 // and quantized logits (exact ties of logit). The fast path must fall
@@ -158,19 +176,12 @@ func TestSampleFastWideNearTies(t *testing.T) {
 	r := rand.New(rand.NewPCG(93, 94))
 	fellBack := 0
 	for it := 0; it < 24; it++ {
-		v := 500 + r.IntN(4000)
-		if it%8 == 0 {
-			v = 65536
-		}
-		logits := zipfLogits(r, v)
+		logits, c := nearTieCase(r, it, 500, 8, []float64{0.8, 1, 1.5})
 		if it%3 == 1 {
 			for i, x := range logits {
 				logits[i] = float32(math.Round(float64(x)*4) / 4)
 			}
 		}
-		c := DefaultConfig()
-		c.Seed = r.Uint64()
-		c.Temperature = []float64{0.8, 1, 1.5}[r.IntN(3)]
 		l, err := mustNew(t, c).Process(logits, nil)
 		require.NoError(t, err)
 		p := Softmax(l)
@@ -245,14 +256,7 @@ func TestSampleFastWideMirostatNearTies(t *testing.T) {
 	r := rand.New(rand.NewPCG(97, 98))
 	fellBack := 0
 	for it := 0; it < 12; it++ {
-		v := 2000 + r.IntN(4000)
-		if it%4 == 0 {
-			v = 65536
-		}
-		logits := zipfLogits(r, v)
-		c := DefaultConfig()
-		c.Seed = r.Uint64()
-		c.Temperature = []float64{0.8, 1, 1.5}[r.IntN(3)]
+		logits, c := nearTieCase(r, it, 2000, 4, []float64{0.8, 1, 1.5})
 		c.Mirostat = 2
 		l, err := mustNew(t, DefaultConfig()).Process(logits, nil)
 		require.NoError(t, err)
@@ -280,17 +284,11 @@ func TestSampleFastTopPMinPNearTies(t *testing.T) {
 	deltas := []float64{0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-8, -1e-8, 1e-6, -1e-6}
 	skipped := 0
 	for it := 0; it < 16; it++ {
-		v := 1000 + r.IntN(4000)
-		if it%4 == 0 {
-			v = 65536
-		}
-		logits := zipfLogits(r, v)
-		c := DefaultConfig()
-		c.Seed = r.Uint64()
+		logits, c := nearTieCase(r, it, 1000, 4, nil)
 		c.TopP = []float64{0.9, 0.99, 0.999}[r.IntN(3)]
 		c.MinP = math.Exp([]float64{-7.99, -8.01, -6.9, -4.6}[r.IntN(4)])
 		// A token at the min-p threshold: x = max + log(minP).
-		mx, tok := float32(math.Inf(-1)), r.IntN(v)
+		mx, tok := float32(math.Inf(-1)), r.IntN(len(logits))
 		for _, x := range logits {
 			mx = max(mx, x)
 		}
@@ -332,21 +330,14 @@ func TestSampleFastWideMinPNearTies(t *testing.T) {
 			fellBack := 0
 			wide0 := tc.count.Load()
 			for it := 0; it < 12; it++ {
-				v := 4000 + r.IntN(4000)
-				if it%3 == 0 {
-					v = 65536
-				}
-				logits := zipfLogits(r, v)
-				c := DefaultConfig()
-				c.Seed = r.Uint64()
-				c.Temperature = []float64{1, 1.5, 2}[r.IntN(3)]
+				logits, c := nearTieCase(r, it, 4000, 3, []float64{1, 1.5, 2})
 				tc.set(r, it, &c)
 				c.MinP = math.Exp([]float64{-9.2, -11, -12.5}[r.IntN(3)])
 				mx := float32(math.Inf(-1))
 				for _, x := range logits {
 					mx = max(mx, x)
 				}
-				tok, near := r.IntN(v), r.IntN(v)
+				tok, near := r.IntN(len(logits)), r.IntN(len(logits))
 				// The untouched token's processed logit is the nearest
 				// float32 to max + T*log(minP).
 				logits[near] = float32(float64(mx) + c.Temperature*math.Log(c.MinP))
@@ -479,14 +470,7 @@ func TestSampleFastWideXTCNearTies(t *testing.T) {
 	deltas := []float64{0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-9, -1e-9, 1e-6, -1e-6}
 	fellBack, decided := 0, 0
 	for it := 0; it < 18; it++ {
-		v := 4000 + r.IntN(4000)
-		if it%3 == 0 {
-			v = 65536
-		}
-		logits := zipfLogits(r, v)
-		c := DefaultConfig()
-		c.Seed = r.Uint64()
-		c.Temperature = []float64{0.8, 1, 1.5}[r.IntN(3)]
+		logits, c := nearTieCase(r, it, 4000, 3, []float64{0.8, 1, 1.5})
 		switch it % 3 {
 		case 0:
 			c.TopP = []float64{0.99, 0.999}[r.IntN(2)]
@@ -525,19 +509,12 @@ func TestSampleFastWideTopPKeptNearTies(t *testing.T) {
 	fellBack := 0
 	kept0, floor0 := wideKeptCuts.Load(), floorDraws.Load()
 	for it := 0; it < 16; it++ {
-		v := 500 + r.IntN(4000)
-		if it%4 == 0 {
-			v = 65536
-		}
-		logits := zipfLogits(r, v)
+		logits, c := nearTieCase(r, it, 500, 4, []float64{0.8, 1, 1.5})
 		if it%3 == 1 {
 			for i, x := range logits {
 				logits[i] = float32(math.Round(float64(x)*4) / 4)
 			}
 		}
-		c := DefaultConfig()
-		c.Seed = r.Uint64()
-		c.Temperature = []float64{0.8, 1, 1.5}[r.IntN(3)]
 		l, err := mustNew(t, c).Process(logits, nil)
 		require.NoError(t, err)
 		p := Softmax(l)
