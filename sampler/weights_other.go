@@ -57,3 +57,23 @@ func rangeIndices(src []float32, lo, hi float32, out []int32) []int32 {
 func denseAbove8(src []float32, ref, invT float64, ths *[8]float64) (out [8]float64, ok bool) {
 	return out, false
 }
+
+// canStoreWeights reports whether the dense pass can keep its weights: not
+// without the AVX-512 kernels.
+const canStoreWeights = false
+
+// storeWeights is denseWeights (the weights are not kept).
+func storeWeights(src []float32, _ []float64, ref, invT float64, th [2]float64, lowE float64) weightSums {
+	return denseWeightsGo(src, ref, invT, th, lowE)
+}
+
+// storedWeights is denseWeights.
+func storedWeights(src []float32, _ []float64, ref, invT float64, th [2]float64, lowE float64) weightSums {
+	return denseWeightsGo(src, ref, invT, th, lowE)
+}
+
+// storedAbove8 is denseAbove8Go.
+func storedAbove8(src []float32, _ []float64, ref, invT float64, ths *[8]float64) (out [8]float64) {
+	denseAbove8Go(src, ref, invT, ths, &out)
+	return out
+}
