@@ -618,12 +618,15 @@ func (f *fastState) maxPass() (float32, int, bool) {
 	gen, stamp := sc.gen, sc.stamp[:len(f.logits)]
 	// The largest value over all tokens (vectorised) also reports NaN and
 	// +Inf.
-	mx, nan := maxF32(f.logits)
+	mx, at, nan := argMaxF32(f.logits)
 	if nan || mx > math.MaxFloat32 {
 		return 0, 0, false
 	}
 	if mx == float32(math.Inf(-1)) {
 		return mx, -1, true
+	}
+	if stamp[at] != gen {
+		return mx, at, true // the largest logit's lowest id is untouched
 	}
 	// The untouched tokens with logit >= mx - d, d widened until there is
 	// one (or every finite logit is taken): the largest of them, lowest id
@@ -652,6 +655,20 @@ func (f *fastState) maxPass() (float32, int, bool) {
 			d *= 4
 		}
 	}
+}
+
+// argMaxF32Go continues argMaxF32 (the largest value mx so far, at its
+// lowest index at, and whether a NaN was seen) over src, the values from
+// index off on.
+func argMaxF32Go(src []float32, off int, mx float32, at int, nan bool) (float32, int, bool) {
+	for i, x := range src {
+		if x != x {
+			nan = true
+		} else if x > mx {
+			mx, at = x, off+i
+		}
+	}
+	return mx, at, nan
 }
 
 // setCands replaces the candidate list by the ids of cs (sorted by id) and

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestExpNegAccuracy(t *testing.T) {
@@ -124,6 +126,52 @@ func TestMaxF32(t *testing.T) {
 			if got != want || gotNaN != wantNaN {
 				t.Fatalf("n=%d: maxF32 = %v, %v; want %v, %v (%v)", n, got, gotNaN, want, wantNaN, src)
 			}
+		}
+	}
+}
+
+// argMaxF32 returns maxF32's value and NaN report and the lowest index of
+// the largest value: on lengths covering both accumulator sets, the odd
+// group of 16 and the Go tail, with ties (values drawn from a few levels,
+// so the largest occurs several times in several lanes and sets), -Inf
+// (all of them: index -1), NaN and +Inf.
+func TestArgMaxF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(39, 40))
+	for _, n := range []int{0, 1, 15, 16, 17, 31, 32, 33, 48, 63, 64, 1000, 1024} {
+		for rep := 0; rep < 200; rep++ {
+			src := make([]float32, n)
+			for i := range src {
+				src[i] = float32(r.IntN(4)) - 2
+				switch r.IntN(40) {
+				case 0:
+					src[i] = float32(math.Inf(-1))
+				case 1:
+					if rep%5 == 0 {
+						src[i] = float32(math.NaN())
+					}
+				case 2:
+					if rep%7 == 0 {
+						src[i] = float32(math.Inf(1))
+					}
+				}
+				if rep%11 == 0 {
+					src[i] = float32(math.Inf(-1))
+				}
+			}
+			want, wantAt, wantNaN := float32(math.Inf(-1)), -1, false
+			for i, x := range src {
+				if x != x {
+					wantNaN = true
+				} else if x > want {
+					want, wantAt = x, i
+				}
+			}
+			got, at, gotNaN := argMaxF32(src)
+			wantMax, _ := maxF32(src)
+			require.Equal(t, want, wantMax, "n=%d", n)
+			require.Equal(t, want, got, "n=%d %v", n, src)
+			require.Equal(t, wantAt, at, "n=%d %v", n, src)
+			require.Equal(t, wantNaN, gotNaN, "n=%d", n)
 		}
 	}
 }

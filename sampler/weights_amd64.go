@@ -134,6 +134,29 @@ func maxF32(src []float32) (float32, bool) {
 	return mx, nan
 }
 
+// argMaxF32AVX512 is maxF32AVX512 also returning the lowest index of the
+// largest value (any index when it is -Inf).
+//
+//go:noescape
+func argMaxF32AVX512(src *float32, n int) (mx float32, idx int, nan bool)
+
+// argMaxF32 returns the largest value of src (-Inf when empty; NaNs
+// ignored), the lowest index holding it (-1 when it is -Inf) and whether
+// src holds a NaN.
+func argMaxF32(src []float32) (float32, int, bool) {
+	n := 0
+	mx, at, nan := float32(math.Inf(-1)), -1, false
+	if hasWeights512 && len(src) >= 16 {
+		n = len(src) &^ 15
+		mx, at, nan = argMaxF32AVX512(&src[0], n)
+	}
+	mx, at, nan = argMaxF32Go(src[n:], n, mx, at, nan)
+	if mx == float32(math.Inf(-1)) {
+		at = -1
+	}
+	return mx, at, nan
+}
+
 // geIndicesAVX2 writes to out the indices i < n (n a multiple of 8) with
 // src[i] >= th in ascending order and returns their number; out must have
 // room for n.

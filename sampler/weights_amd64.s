@@ -768,3 +768,93 @@ sa8done:
 	A8FINISH
 	VZEROUPPER
 	RET
+
+// func argMaxF32AVX512(src *float32, n int) (mx float32, idx int, nan bool)
+//
+// maxF32AVX512 (n a multiple of 16), also returning the lowest index of
+// the largest value: two accumulator sets of 16 lanes (alternate groups of
+// 16) keep each lane's largest value and its first index, merged lane by
+// lane (the lower index on equal values), then the lowest index among the
+// lanes holding the largest.
+TEXT ·argMaxF32AVX512(SB), NOSPLIT, $0-33
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS maxNegInf<>(SB), Z1
+	VMOVAPS Z1, Z5
+	VPXORD Z2, Z2, Z2
+	VPXORD Z6, Z6, Z6
+	VMOVDQU32 geIota<>(SB), Z3
+	VPBROADCASTD geSixteen<>(SB), Z4
+	VPADDD Z4, Z3, Z7
+	VPADDD Z4, Z4, Z8
+	KXORW K3, K3, K3
+	KXORW K4, K4, K4
+	XORQ AX, AX
+	MOVQ CX, DX
+	ANDQ $-32, DX
+	CMPQ AX, DX
+	JAE am512tail
+am512loop:
+	VMOVUPS (SI)(AX*4), Z0
+	VMOVUPS 64(SI)(AX*4), Z9
+	VCMPPS $3, Z0, Z0, K1
+	VCMPPS $3, Z9, Z9, K2
+	KORW K1, K3, K3
+	KORW K2, K4, K4
+	VCMPPS $0x1e, Z1, Z0, K1
+	VCMPPS $0x1e, Z5, Z9, K2
+	VMOVAPS Z0, K1, Z1
+	VMOVAPS Z9, K2, Z5
+	VMOVDQA32 Z3, K1, Z2
+	VMOVDQA32 Z7, K2, Z6
+	VPADDD Z8, Z3, Z3
+	VPADDD Z8, Z7, Z7
+	ADDQ $32, AX
+	CMPQ AX, DX
+	JB am512loop
+am512tail:
+	CMPQ AX, CX
+	JAE am512merge
+	VMOVUPS (SI)(AX*4), Z0
+	VCMPPS $3, Z0, Z0, K1
+	KORW K1, K3, K3
+	VCMPPS $0x1e, Z1, Z0, K1
+	VMOVAPS Z0, K1, Z1
+	VMOVDQA32 Z3, K1, Z2
+am512merge:
+	KORW K4, K3, K3
+	VCMPPS $0x1e, Z1, Z5, K1
+	VCMPPS $0x00, Z1, Z5, K2
+	VPCMPD $1, Z2, Z6, K5
+	KANDW K5, K2, K2
+	KORW K2, K1, K1
+	VMOVAPS Z5, K1, Z1
+	VMOVDQA32 Z6, K1, Z2
+	VEXTRACTF64X4 $1, Z1, Y0
+	VMAXPS Y0, Y1, Y0
+	VEXTRACTF128 $1, Y0, X9
+	VMAXPS X9, X0, X0
+	VPERMILPS $0x4e, X0, X9
+	VMAXPS X9, X0, X0
+	VPERMILPS $0xb1, X0, X9
+	VMAXPS X9, X0, X0
+	MOVSS X0, mx+16(FP)
+	VBROADCASTSS X0, Z0
+	VCMPPS $0x00, Z0, Z1, K1
+	VPTERNLOGD $0xff, Z9, Z9, Z9
+	VPSRLD $1, Z9, Z9
+	VMOVDQA32 Z2, K1, Z9
+	VEXTRACTI64X4 $1, Z9, Y10
+	VPMINSD Y10, Y9, Y9
+	VEXTRACTI128 $1, Y9, X10
+	VPMINSD X10, X9, X9
+	VPSHUFD $0x4e, X9, X10
+	VPMINSD X10, X9, X9
+	VPSHUFD $0xb1, X9, X10
+	VPMINSD X10, X9, X9
+	VMOVD X9, AX
+	MOVQ AX, idx+24(FP)
+	KORTESTW K3, K3
+	SETNE nan+32(FP)
+	VZEROUPPER
+	RET

@@ -25,6 +25,17 @@ func maxF32(src []float32) (float32, bool) {
 	return mx, nan
 }
 
+// argMaxF32 returns the largest value of src (-Inf when empty; NaNs
+// ignored), the lowest index holding it (-1 when it is -Inf) and whether
+// src holds a NaN.
+func argMaxF32(src []float32) (float32, int, bool) {
+	mx, at, nan := argMaxF32Go(src, 0, float32(math.Inf(-1)), -1, false)
+	if mx == float32(math.Inf(-1)) {
+		at = -1
+	}
+	return mx, at, nan
+}
+
 // geIndices appends to out the indices i of src with src[i] >= th, in
 // ascending order.
 func geIndices(src []float32, th float32, out []int32) []int32 {
