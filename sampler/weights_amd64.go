@@ -119,7 +119,7 @@ func maxF32(src []float32) (float32, bool) {
 	mx, nan := float32(math.Inf(-1)), false
 	if hasWeights512 && len(src) >= 16 {
 		n = len(src) &^ 15
-		mx, nan = maxF32AVX512(&src[0], n)
+		mx, _, nan = argMaxF32AVX512(&src[0], n)
 	} else if hasWeightsAsm && len(src) >= 8 {
 		n = len(src) &^ 7
 		mx, nan = maxF32AVX2(&src[0], n)
@@ -134,8 +134,9 @@ func maxF32(src []float32) (float32, bool) {
 	return mx, nan
 }
 
-// argMaxF32AVX512 is maxF32AVX512 also returning the lowest index of the
-// largest value (any index when it is -Inf).
+// argMaxF32AVX512 is maxF32AVX2 with AVX-512 over n a multiple of 16, also
+// returning the lowest index of the largest value (any index when it is
+// -Inf).
 //
 //go:noescape
 func argMaxF32AVX512(src *float32, n int) (mx float32, idx int, nan bool)
@@ -169,11 +170,6 @@ func geIndicesAVX2(src *float32, n int, th float32, out *int32) (count int)
 //
 //go:noescape
 func geIndicesAVX512(src *float32, n int, th float32, out *int32) (count int)
-
-// maxF32AVX512 is maxF32AVX2 with AVX-512 over n a multiple of 16.
-//
-//go:noescape
-func maxF32AVX512(src *float32, n int) (mx float32, nan bool)
 
 // geIndices appends to out the indices i of src with src[i] >= th, in
 // ascending order.

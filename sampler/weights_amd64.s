@@ -566,57 +566,6 @@ ge512done:
 	VZEROUPPER
 	RET
 
-// func maxF32AVX512(src *float32, n int) (mx float32, nan bool)
-//
-// maxF32AVX2 with AVX-512 over n a multiple of 16.
-TEXT ·maxF32AVX512(SB), NOSPLIT, $0-21
-	MOVQ src+0(FP), SI
-	MOVQ n+8(FP), CX
-	VBROADCASTSS maxNegInf<>(SB), Z1
-	VMOVAPS Z1, Z4
-	KXORW K3, K3, K3
-	KXORW K4, K4, K4
-	XORQ AX, AX
-	MOVQ CX, DX
-	ANDQ $-32, DX
-	CMPQ AX, DX
-	JAE max512tail
-max512loop:
-	VMOVUPS (SI)(AX*4), Z0
-	VMOVUPS 64(SI)(AX*4), Z6
-	VCMPPS $3, Z0, Z0, K1
-	VCMPPS $3, Z6, Z6, K2
-	KORW K1, K3, K3
-	KORW K2, K4, K4
-	VMAXPS Z1, Z0, Z1
-	VMAXPS Z4, Z6, Z4
-	ADDQ $32, AX
-	CMPQ AX, DX
-	JB max512loop
-max512tail:
-	CMPQ AX, CX
-	JAE max512reduce
-	VMOVUPS (SI)(AX*4), Z0
-	VCMPPS $3, Z0, Z0, K1
-	KORW K1, K3, K3
-	VMAXPS Z1, Z0, Z1
-max512reduce:
-	VMAXPS Z4, Z1, Z1
-	KORW K4, K3, K3
-	VEXTRACTF64X4 $1, Z1, Y0
-	VMAXPS Y0, Y1, Y1
-	VEXTRACTF128 $1, Y1, X0
-	VMAXPS X0, X1, X1
-	VPERMILPS $0x4e, X1, X0
-	VMAXPS X0, X1, X1
-	VPERMILPS $0xb1, X1, X0
-	VMAXPS X0, X1, X1
-	MOVSS X1, mx+16(FP)
-	KORTESTW K3, K3
-	SETNE nan+20(FP)
-	VZEROUPPER
-	RET
-
 // func rangeIndicesAVX512(src *float32, n int, lo, hi float32, out *int32) (count int)
 //
 // geIndicesAVX512 with the indices of lo <= src[i] <= hi; out must have room
@@ -771,7 +720,7 @@ sa8done:
 
 // func argMaxF32AVX512(src *float32, n int) (mx float32, idx int, nan bool)
 //
-// maxF32AVX512 (n a multiple of 16), also returning the lowest index of
+// maxF32AVX2 with AVX-512 (n a multiple of 16), also returning the lowest index of
 // the largest value: two accumulator sets of 16 lanes (alternate groups of
 // 16) keep each lane's largest value and its first index, merged lane by
 // lane (the lower index on equal values), then the lowest index among the

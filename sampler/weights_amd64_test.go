@@ -171,7 +171,7 @@ func TestScanKernels(t *testing.T) {
 				require.Equal(t, want, append([]int32(nil), out[:geIndicesAVX2(&src[0], n, th, &out[0])]...))
 			}
 			if hasWeights512 {
-				mx, nan := maxF32AVX512(&src[0], n)
+				mx, _, nan := argMaxF32AVX512(&src[0], n)
 				require.Equal(t, wantMx, mx)
 				require.Equal(t, wantNaN, nan)
 				out := make([]int32, n+16)
