@@ -37,6 +37,10 @@ import (
 //     tokens of an exact logit range holding enough weight (a prefix of
 //     the ranking), by a mass-weighted selection and a sort of the tokens
 //     above it only.
+//   - When top-p, typical, min-p or Mirostat may need more than one dense
+//     pass, the first keeps each token's weight (V float64s, AVX-512 only)
+//     and the later passes read them instead of evaluating exp again: the
+//     same sums, bit for bit (storeWeights, storedWeights, storedAbove8).
 //   - A wide top-p, typical, min-p or Mirostat truncation followed by the
 //     draw (thousands of kept tokens), possibly with XTC between them, is
 //     decided by moving the dense pass's partial-sum thresholds instead
@@ -69,6 +73,9 @@ import (
 
 const (
 	u53 = 0x1p-53 // unit roundoff of float64
+	// keepWeightsMinV is the smallest vocabulary whose dense pass keeps
+	// its weights for the passes after it.
+	keepWeightsMinV = 4096
 	// blockSize is the id-block length of the draw's block sums.
 	blockSize = 1024
 	// eSlack widens logit thresholds beyond every rounding difference.
@@ -102,6 +109,7 @@ type scratch struct {
 	kblocks  []float64    // per-block weights of drawKept's survivors
 	bk8      [][8]float64 // per-block weights above the thresholds of aboveK
 	kblock   []cand       // drawKept's survivors in the block of the draw
+	wts      []float64    // the dense pass's weights of the float32 logits (fastState.stored)
 	heap     []float32
 	kidx     []int32
 	cands    []cand
@@ -269,6 +277,12 @@ type fastState struct {
 	// (minPBand's scan, for collect).
 	kidxValid bool
 	kidxFrom  float32
+	// keepW: the dense pass keeps its weights in sc.wts (the stages may
+	// need several passes); stored: sc.wts holds them for ref and
+	// invT = 1/t (every pass after the first reads them instead of
+	// evaluating exp; the sums are the same bits).
+	keepW, stored bool
+	wRef, wInvT   float64
 }
 
 // x returns the exact processed logit of token i, as the reference computes
@@ -416,6 +430,9 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 		// Mirostat keeps the most probable token: greedy decoding ignores it.
 		stages = append(stages, stageMirostat)
 	}
+	f.keepW = canStoreWeights && v >= keepWeightsMinV && slices.ContainsFunc(stages, func(st Stage) bool {
+		return st == StageTopP || st == StageTypical || st == StageMinP || st == stageMirostat
+	})
 	// Greedy decoding skips the temperature stage (T = 1 below) and takes
 	// the argmax at the end. Top-k, top-p, min-p and top-n-sigma keep the
 	// argmax, so only typical sampling and XTC (when it fires) need the
@@ -601,12 +618,15 @@ func (f *fastState) maxPass() (float32, int, bool) {
 	gen, stamp := sc.gen, sc.stamp[:len(f.logits)]
 	// The largest value over all tokens (vectorised) also reports NaN and
 	// +Inf.
-	mx, nan := maxF32(f.logits)
+	mx, at, nan := argMaxF32(f.logits)
 	if nan || mx > math.MaxFloat32 {
 		return 0, 0, false
 	}
 	if mx == float32(math.Inf(-1)) {
 		return mx, -1, true
+	}
+	if stamp[at] != gen {
+		return mx, at, true // the largest logit's lowest id is untouched
 	}
 	// The untouched tokens with logit >= mx - d, d widened until there is
 	// one (or every finite logit is taken): the largest of them, lowest id
@@ -635,6 +655,20 @@ func (f *fastState) maxPass() (float32, int, bool) {
 			d *= 4
 		}
 	}
+}
+
+// argMaxF32Go continues argMaxF32 (the largest value mx so far, at its
+// lowest index at, and whether a NaN was seen) over src, the values from
+// index off on.
+func argMaxF32Go(src []float32, off int, mx float32, at int, nan bool) (float32, int, bool) {
+	for i, x := range src {
+		if x != x {
+			nan = true
+		} else if x > mx {
+			mx, at = x, off+i
+		}
+	}
+	return mx, at, nan
 }
 
 // setCands replaces the candidate list by the ids of cs (sorted by id) and
@@ -974,6 +1008,15 @@ type weightSums struct {
 
 // add adds the contribution of a token of exponent e and weight w (w = 0
 // contributes nothing).
+// plus returns s with the sums of o added.
+func (s weightSums) plus(o weightSums) weightSums {
+	s.w += o.w
+	s.we += o.we
+	s.above[0] += o.above[0]
+	s.above[1] += o.above[1]
+	return s
+}
+
 func (s *weightSums) add(e, w float64, ths [2]float64) {
 	if w == 0 {
 		return
@@ -1037,8 +1080,27 @@ func (f *fastState) weights() {
 	f.above = [2]float64{}
 	// The weight above a threshold below lowE is the weight above lowE.
 	th := [2]float64{max(f.th[0], f.lowE), max(f.th[1], f.lowE)}
+	// With keepW the first pass keeps the weights and the later ones read
+	// them.
+	reuse := f.keepW && f.stored && f.wRef == ref && f.wInvT == invT
+	if reuse {
+		storedPasses.Add(1)
+	}
+	if f.keepW && !reuse {
+		sc.wts = slices.Grow(sc.wts[:0], v)[:v]
+		f.stored, f.wRef, f.wInvT = true, ref, invT
+	}
 	for b := range blocks {
-		ws := denseWeights(f.logits[b*blockSize:min((b+1)*blockSize, v)], ref, invT, th, f.lowE)
+		lo, hi := b*blockSize, min((b+1)*blockSize, v)
+		var ws weightSums
+		switch {
+		case reuse:
+			ws = storedWeights(f.logits[lo:hi], sc.wts[lo:hi], ref, invT, th, f.lowE)
+		case f.keepW:
+			ws = storeWeights(f.logits[lo:hi], sc.wts[lo:hi], ref, invT, th, f.lowE)
+		default:
+			ws = denseWeights(f.logits[lo:hi], ref, invT, th, f.lowE)
+		}
 		blocks[b] = ws.w
 		babove[b] = ws.above
 		z += ws.w

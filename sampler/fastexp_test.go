@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestExpNegAccuracy(t *testing.T) {
@@ -94,15 +96,23 @@ func TestDenseWeights(t *testing.T) {
 	}
 }
 
-func TestMaxF32(t *testing.T) {
-	r := rand.New(rand.NewPCG(35, 36))
-	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 33, 1000} {
-		for rep := 0; rep < 50; rep++ {
+// maxF32 and argMaxF32 return the largest value and whether there is a NaN,
+// argMaxF32 also the lowest index of the largest: on lengths covering both
+// accumulator sets, the odd group of 16 and the Go tail, with ties (in
+// every other repetition values drawn from a few levels, so the largest
+// occurs several times in several lanes and sets), -Inf (all of them:
+// index -1), NaN and +Inf.
+func TestArgMaxF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(39, 40))
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 63, 64, 1000, 1024} {
+		for rep := 0; rep < 200; rep++ {
 			src := make([]float32, n)
-			want, wantNaN := float32(math.Inf(-1)), false
 			for i := range src {
 				src[i] = float32(r.NormFloat64())
-				switch r.IntN(30) {
+				if rep%2 == 0 {
+					src[i] = float32(r.IntN(4)) - 2
+				}
+				switch r.IntN(40) {
 				case 0:
 					src[i] = float32(math.Inf(-1))
 				case 1:
@@ -114,16 +124,24 @@ func TestMaxF32(t *testing.T) {
 						src[i] = float32(math.Inf(1))
 					}
 				}
-				if src[i] != src[i] {
-					wantNaN = true
-				} else if src[i] > want {
-					want = src[i]
+				if rep%11 == 0 {
+					src[i] = float32(math.Inf(-1))
 				}
 			}
-			got, gotNaN := maxF32(src)
-			if got != want || gotNaN != wantNaN {
-				t.Fatalf("n=%d: maxF32 = %v, %v; want %v, %v (%v)", n, got, gotNaN, want, wantNaN, src)
+			want, wantAt, wantNaN := float32(math.Inf(-1)), -1, false
+			for i, x := range src {
+				if x != x {
+					wantNaN = true
+				} else if x > want {
+					want, wantAt = x, i
+				}
 			}
+			got, at, gotNaN := argMaxF32(src)
+			wantMax, _ := maxF32(src)
+			require.Equal(t, want, wantMax, "n=%d", n)
+			require.Equal(t, want, got, "n=%d %v", n, src)
+			require.Equal(t, wantAt, at, "n=%d %v", n, src)
+			require.Equal(t, wantNaN, gotNaN, "n=%d", n)
 		}
 	}
 }

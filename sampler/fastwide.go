@@ -20,6 +20,10 @@ import (
 // wide8Draws those of them bracketed by the eight-threshold passes.
 var wideDraws, wide8Draws atomic.Uint64
 
+// storedPasses counts the dense passes (weights and aboveK) that read the
+// weights kept by the first instead of evaluating exp.
+var storedPasses atomic.Uint64
+
 // tailPoint is a partial sum of a dense pass: the weight of the tokens with
 // exponent below e.
 type tailPoint struct{ e, tail float64 }
@@ -656,9 +660,16 @@ func (f *fastState) aboveK(ths *[8]float64) (tot [8]float64, ok bool) {
 	for j := range thk {
 		thk[j] = max(thk[j], f.lowE)
 	}
+	reuse := f.stored && f.wRef == ref && f.wInvT == invT
+	if reuse {
+		storedPasses.Add(1)
+	}
 	for b := range bk {
-		s, ok := denseAbove8(f.logits[b*blockSize:min((b+1)*blockSize, v)], ref, invT, &thk)
-		if !ok {
+		lo, hi := b*blockSize, min((b+1)*blockSize, v)
+		var s [8]float64
+		if reuse {
+			s = storedAbove8(f.logits[lo:hi], sc.wts[lo:hi], ref, invT, &thk)
+		} else if s, ok = denseAbove8(f.logits[lo:hi], ref, invT, &thk); !ok {
 			return tot, false
 		}
 		bk[b] = s

@@ -30,6 +30,30 @@ func expWeightsAVX2(src *float32, n int, ref, invT, th0, th1, lowE float64) (sum
 //go:noescape
 func expWeightsAVX512(src *float32, n int, ref, invT, th0, th1, lowE float64) (sumW, sumWE, sum0, sum1 float64)
 
+// expWeightsStoreAVX512 is expWeightsAVX512, also storing each token's
+// weight (whatever lowE) to dst[:n].
+//
+//go:noescape
+func expWeightsStoreAVX512(src *float32, n int, ref, invT, th0, th1, lowE float64, dst *float64) (sumW, sumWE, sum0, sum1 float64)
+
+// storedWeightsAVX512 returns expWeightsAVX512's sums over src[:n] from the
+// weights w[:n] expWeightsStoreAVX512 stored with the same ref and invT:
+// the same bits, without evaluating exp.
+//
+//go:noescape
+func storedWeightsAVX512(src *float32, n int, ref, invT, th0, th1, lowE float64, w *float64) (sumW, sumWE, sum0, sum1 float64)
+
+// storedAbove8AVX512 is expAbove8AVX512 over the weights w[:n]
+// expWeightsStoreAVX512 stored for src[:n] with the same ref and invT: the
+// same bits, without evaluating exp.
+//
+//go:noescape
+func storedAbove8AVX512(src *float32, n int, ref, invT float64, ths, out *[8]float64, w *float64)
+
+// canStoreWeights reports whether the dense pass can keep its weights
+// (storeWeights, storedWeights and storedAbove8 run).
+var canStoreWeights = hasWeights512
+
 // denseWeights returns the weight sums of the logits src as the dense pass
 // defines them (see weights), above the exponents th (at least lowE), the
 // tokens of exponent below lowE (at least -100) weighing 0.
@@ -43,12 +67,43 @@ func denseWeights(src []float32, ref, invT float64, th [2]float64, lowE float64)
 		n = len(src) &^ 3
 		s.w, s.we, s.above[0], s.above[1] = expWeightsAVX2(&src[0], n, ref, invT, th[0], th[1], lowE)
 	}
-	g := denseWeightsGo(src[n:], ref, invT, th, lowE)
-	s.w += g.w
-	s.we += g.we
-	s.above[0] += g.above[0]
-	s.above[1] += g.above[1]
-	return s
+	return s.plus(denseWeightsGo(src[n:], ref, invT, th, lowE))
+}
+
+// storeWeights is denseWeights, also keeping each weight of the tokens
+// src[:len(src)&^7] in w (of src's length) for storedWeights and
+// storedAbove8 (the last few tokens' weights are recomputed by each).
+func storeWeights(src []float32, w []float64, ref, invT float64, th [2]float64, lowE float64) weightSums {
+	return keptWeights(expWeightsStoreAVX512, src, w, ref, invT, th, lowE)
+}
+
+// storedWeights is denseWeights over the weights storeWeights kept in w
+// for src with the same ref and invT: the same sums, bit for bit.
+func storedWeights(src []float32, w []float64, ref, invT float64, th [2]float64, lowE float64) weightSums {
+	return keptWeights(storedWeightsAVX512, src, w, ref, invT, th, lowE)
+}
+
+// keptWeights runs the kernel k (expWeightsStoreAVX512 or
+// storedWeightsAVX512) over the whole groups of 8 tokens of src and the Go
+// loop over the rest.
+func keptWeights(k func(*float32, int, float64, float64, float64, float64, float64, *float64) (float64, float64, float64, float64),
+	src []float32, w []float64, ref, invT float64, th [2]float64, lowE float64) weightSums {
+	var s weightSums
+	if n := len(src) &^ 7; n > 0 {
+		s.w, s.we, s.above[0], s.above[1] = k(&src[0], n, ref, invT, th[0], th[1], lowE, &w[0])
+	}
+	return s.plus(denseWeightsGo(src[len(src)&^7:], ref, invT, th, lowE))
+}
+
+// storedAbove8 is denseAbove8 over the weights storeWeights kept in w for
+// src with the same ref and invT: the same sums, bit for bit.
+func storedAbove8(src []float32, w []float64, ref, invT float64, ths *[8]float64) (out [8]float64) {
+	n := len(src) &^ 7
+	if n > 0 {
+		storedAbove8AVX512(&src[0], n, ref, invT, ths, &out, &w[0])
+	}
+	denseAbove8Go(src[n:], ref, invT, ths, &out)
+	return out
 }
 
 // maxF32AVX2 returns the largest of src[:n] (n a multiple of 8; NaNs are
@@ -64,7 +119,7 @@ func maxF32(src []float32) (float32, bool) {
 	mx, nan := float32(math.Inf(-1)), false
 	if hasWeights512 && len(src) >= 16 {
 		n = len(src) &^ 15
-		mx, nan = maxF32AVX512(&src[0], n)
+		mx, _, nan = argMaxF32AVX512(&src[0], n)
 	} else if hasWeightsAsm && len(src) >= 8 {
 		n = len(src) &^ 7
 		mx, nan = maxF32AVX2(&src[0], n)
@@ -79,6 +134,30 @@ func maxF32(src []float32) (float32, bool) {
 	return mx, nan
 }
 
+// argMaxF32AVX512 is maxF32AVX2 with AVX-512 over n a multiple of 16, also
+// returning the lowest index of the largest value (any index when it is
+// -Inf).
+//
+//go:noescape
+func argMaxF32AVX512(src *float32, n int) (mx float32, idx int, nan bool)
+
+// argMaxF32 returns the largest value of src (-Inf when empty; NaNs
+// ignored), the lowest index holding it (-1 when it is -Inf) and whether
+// src holds a NaN.
+func argMaxF32(src []float32) (float32, int, bool) {
+	n := 0
+	mx, at, nan := float32(math.Inf(-1)), -1, false
+	if hasWeights512 && len(src) >= 16 {
+		n = len(src) &^ 15
+		mx, at, nan = argMaxF32AVX512(&src[0], n)
+	}
+	mx, at, nan = argMaxF32Go(src[n:], n, mx, at, nan)
+	if mx == float32(math.Inf(-1)) {
+		at = -1
+	}
+	return mx, at, nan
+}
+
 // geIndicesAVX2 writes to out the indices i < n (n a multiple of 8) with
 // src[i] >= th in ascending order and returns their number; out must have
 // room for n.
@@ -91,11 +170,6 @@ func geIndicesAVX2(src *float32, n int, th float32, out *int32) (count int)
 //
 //go:noescape
 func geIndicesAVX512(src *float32, n int, th float32, out *int32) (count int)
-
-// maxF32AVX512 is maxF32AVX2 with AVX-512 over n a multiple of 16.
-//
-//go:noescape
-func maxF32AVX512(src *float32, n int) (mx float32, nan bool)
 
 // geIndices appends to out the indices i of src with src[i] >= th, in
 // ascending order.

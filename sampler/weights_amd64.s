@@ -1,8 +1,18 @@
-// AVX2 kernel of the sampler's dense weight pass (see weights_amd64.go).
+// AVX2 and AVX-512 kernels of the sampler's dense passes (see weights_amd64.go).
 
 //go:build amd64 && !purego
 
 #include "textflag.h"
+
+// The arguments of the eight-threshold kernels: src (SI), n (CX), ref
+// (Z18), invT (Z19), ths (R8) and out (DI).
+#define A8ARGS \
+	MOVQ src+0(FP), SI \
+	MOVQ n+8(FP), CX \
+	VBROADCASTSD ref+16(FP), Z18 \
+	VBROADCASTSD invT+24(FP), Z19 \
+	MOVQ ths+32(FP), R8 \
+	MOVQ out+40(FP), DI
 
 DATA expMaxE<>+0(SB)/8, $0x4044000000000000
 DATA expMaxE<>+8(SB)/8, $0x4044000000000000
@@ -238,6 +248,17 @@ gedone:
 DATA expInv256<>+0(SB)/8, $0x3f70000000000000
 GLOBL expInv256<>(SB), RODATA|NOPTR, $8
 
+// Z0..Z7 zeroed.
+#define ZERO8 \
+	VXORPD Z0, Z0, Z0 \
+	VXORPD Z1, Z1, Z1 \
+	VXORPD Z2, Z2, Z2 \
+	VXORPD Z3, Z3, Z3 \
+	VXORPD Z4, Z4, Z4 \
+	VXORPD Z5, Z5, Z5 \
+	VXORPD Z6, Z6, Z6 \
+	VXORPD Z7, Z7, Z7
+
 // One group of 8 lanes of expWeightsAVX512: the float32 logits at off(SI)(AX*4)
 // into e (T0), the weight into T1, accumulated under masks KA (e >= lowE),
 // KB (e >= th0) and KC (e >= th1) into the accumulators AW, AWE, A4, A8.
@@ -245,11 +266,22 @@ GLOBL expInv256<>(SB), RODATA|NOPTR, $8
 // 1.5*2^52, Z22 ln2/256, Z23 1/6, Z24 1/2, Z25 1, Z26 th0, Z27 th1, Z28/Z29
 // 2^(h/16) for h = 0..15, Z30/Z31 2^(l/256) for l = 0..15.
 #define WEIGHTS8(off, T0, T1, T2, T3, T4, KA, KB, KC, AW, AWE, A4, A8) \
+	EXPE8(off, T0) \
+	VCMPPD.BCST $0x1d, lowE+48(FP), T0, KA \
+	EXPW8(T0, T1, T2, T3, T4) \
+	ACC3(T0, T1, KB, KC, KA, AW, AWE, A4, A8)
+
+// The exponent e = min((float64(logit) - ref) * invT, 40) of the 8 float32
+// logits at off(SI)(AX*4) into T0 (Z18 ref, Z19 invT).
+#define EXPE8(off, T0) \
 	VCVTPS2PD off(SI)(AX*4), T0 \
 	VSUBPD Z18, T0, T0 \
 	VMULPD Z19, T0, T0 \
-	VMINPD.BCST expMaxE<>(SB), T0, T0 \
-	VCMPPD.BCST $0x1d, lowE+48(FP), T0, KA \
+	VMINPD.BCST expMaxE<>(SB), T0, T0
+
+// The weight of the exponents T0 into T1, as expNeg with the two-table
+// factor (see WEIGHTS8 for the constants); T2..T4 are scratch.
+#define EXPW8(T0, T1, T2, T3, T4) \
 	VMOVAPD T0, T1 \
 	VFMADD213PD Z21, Z20, T1 \
 	VSUBPD Z21, T1, T2 \
@@ -265,7 +297,12 @@ GLOBL expInv256<>(SB), RODATA|NOPTR, $8
 	VMULPD T3, T1, T1 \
 	VMULPD T4, T1, T1 \
 	VMULPD.BCST expInv256<>(SB), T2, T2 \
-	VSCALEFPD T2, T1, T1 \
+	VSCALEFPD T2, T1, T1
+
+// The weights T1 of the exponents T0 added into AW (and w*e into AWE)
+// under the mask KA (e >= lowE, set by the caller), into A4 where e >= th0
+// (Z26) and into A8 where e >= th1 (Z27); KB and KC are scratch.
+#define ACC3(T0, T1, KB, KC, KA, AW, AWE, A4, A8) \
 	VCMPPD $0x1d, Z26, T0, KB \
 	VCMPPD $0x1d, Z27, T0, KC \
 	VADDPD T1, AW, KA, AW \
@@ -280,31 +317,52 @@ GLOBL expInv256<>(SB), RODATA|NOPTR, $8
 // is 2^((j>>4)/16) * 2^((j&15)/256), two 16-entry tables looked up with
 // VPERMI2PD (one more rounding than expTab[j]); 2^(k>>8) is applied with
 // VSCALEFPD.
+// The arguments src (SI) and n (CX), the constants of WEIGHTS8 (see there)
+// and zeroed accumulators Z0..Z7 of the weight kernels (arguments at the
+// offsets of expWeightsAVX512's).
+#define WSETUP \
+	MOVQ src+0(FP), SI \
+	MOVQ n+8(FP), CX \
+	VBROADCASTSD ref+16(FP), Z18 \
+	VBROADCASTSD invT+24(FP), Z19 \
+	VBROADCASTSD expInv<>(SB), Z20 \
+	VBROADCASTSD expShift<>(SB), Z21 \
+	VBROADCASTSD expStepC<>(SB), Z22 \
+	VBROADCASTSD expC6<>(SB), Z23 \
+	VBROADCASTSD expHalf<>(SB), Z24 \
+	VBROADCASTSD expOne<>(SB), Z25 \
+	VBROADCASTSD th0+32(FP), Z26 \
+	VBROADCASTSD th1+40(FP), Z27 \
+	VMOVUPD ·expTabHi+0(SB), Z28 \
+	VMOVUPD ·expTabHi+64(SB), Z29 \
+	VMOVUPD ·expTabLo+0(SB), Z30 \
+	VMOVUPD ·expTabLo+64(SB), Z31 \
+	ZERO8
+
+// The two accumulator sets of the weight kernels added and their four
+// horizontal sums stored to r0..r3.
+#define WFINISH(r0, r1, r2, r3) \
+	VADDPD Z4, Z0, Z0 \
+	VADDPD Z5, Z1, Z1 \
+	VADDPD Z6, Z2, Z2 \
+	VADDPD Z7, Z3, Z3 \
+	HSUMTO(Z0, Y0, X0, r0) \
+	HSUMTO(Z1, Y1, X1, r1) \
+	HSUMTO(Z2, Y2, X2, r2) \
+	HSUMTO(Z3, Y3, X3, r3)
+
+// The horizontal sum of the 8 lanes of Z (Y, X its lower halves) stored
+// to dst; Y13/X13 are scratch.
+#define HSUMTO(Z, Y, X, dst) \
+	VEXTRACTF64X4 $1, Z, Y13 \
+	VADDPD Y13, Y, Y \
+	VEXTRACTF128 $1, Y, X13 \
+	VADDPD X13, X, X \
+	VHADDPD X, X, X \
+	MOVSD X, dst
+
 TEXT ·expWeightsAVX512(SB), NOSPLIT, $0-88
-	MOVQ src+0(FP), SI
-	MOVQ n+8(FP), CX
-	VBROADCASTSD ref+16(FP), Z18
-	VBROADCASTSD invT+24(FP), Z19
-	VBROADCASTSD expInv<>(SB), Z20
-	VBROADCASTSD expShift<>(SB), Z21
-	VBROADCASTSD expStepC<>(SB), Z22
-	VBROADCASTSD expC6<>(SB), Z23
-	VBROADCASTSD expHalf<>(SB), Z24
-	VBROADCASTSD expOne<>(SB), Z25
-	VBROADCASTSD th0+32(FP), Z26
-	VBROADCASTSD th1+40(FP), Z27
-	VMOVUPD ·expTabHi+0(SB), Z28
-	VMOVUPD ·expTabHi+64(SB), Z29
-	VMOVUPD ·expTabLo+0(SB), Z30
-	VMOVUPD ·expTabLo+64(SB), Z31
-	VXORPD Z0, Z0, Z0
-	VXORPD Z1, Z1, Z1
-	VXORPD Z2, Z2, Z2
-	VXORPD Z3, Z3, Z3
-	VXORPD Z4, Z4, Z4
-	VXORPD Z5, Z5, Z5
-	VXORPD Z6, Z6, Z6
-	VXORPD Z7, Z7, Z7
+	WSETUP
 	XORQ AX, AX
 	MOVQ CX, DX
 	ANDQ $-16, DX
@@ -321,36 +379,76 @@ w512tail:
 	JAE w512done
 	WEIGHTS8(0, Z8, Z9, Z10, Z11, Z12, K1, K2, K3, Z0, Z1, Z2, Z3)
 w512done:
-	VADDPD Z4, Z0, Z0
-	VADDPD Z5, Z1, Z1
-	VADDPD Z6, Z2, Z2
-	VADDPD Z7, Z3, Z3
-	VEXTRACTF64X4 $1, Z0, Y8
-	VADDPD Y8, Y0, Y0
-	VEXTRACTF128 $1, Y0, X8
-	VADDPD X8, X0, X0
-	VHADDPD X0, X0, X0
-	MOVSD X0, sumW+56(FP)
-	VEXTRACTF64X4 $1, Z1, Y8
-	VADDPD Y8, Y1, Y1
-	VEXTRACTF128 $1, Y1, X8
-	VADDPD X8, X1, X1
-	VHADDPD X1, X1, X1
-	MOVSD X1, sumWE+64(FP)
-	VEXTRACTF64X4 $1, Z2, Y8
-	VADDPD Y8, Y2, Y2
-	VEXTRACTF128 $1, Y2, X8
-	VADDPD X8, X2, X2
-	VHADDPD X2, X2, X2
-	MOVSD X2, sum0+72(FP)
-	VEXTRACTF64X4 $1, Z3, Y8
-	VADDPD Y8, Y3, Y3
-	VEXTRACTF128 $1, Y3, X8
-	VADDPD X8, X3, X3
-	VHADDPD X3, X3, X3
-	MOVSD X3, sum1+80(FP)
+	WFINISH(sumW+56(FP), sumWE+64(FP), sum0+72(FP), sum1+80(FP))
 	VZEROUPPER
 	RET
+
+// The body of the weight kernels after their set-up: G16 over each 16
+// tokens (AX the index, DX the multiple of 16 below n in CX), G8 over the
+// last 8, then the sums stored to r0..r3. loop, tail and done are the
+// kernel's labels.
+#define WBODY(G16, G8, loop, tail, done, r0, r1, r2, r3) \
+	XORQ AX, AX \
+	MOVQ CX, DX \
+	ANDQ $-16, DX \
+	CMPQ AX, DX \
+	JAE tail \
+loop: \
+	G16 \
+	ADDQ $16, AX \
+	CMPQ AX, DX \
+	JB loop \
+tail: \
+	CMPQ AX, CX \
+	JAE done \
+	G8 \
+done: \
+	WFINISH(r0, r1, r2, r3) \
+	VZEROUPPER \
+	RET
+
+// Each 16 and the last 8 tokens of expWeightsStoreAVX512.
+#define WSTORE16 \
+	WEIGHTS8(0, Z8, Z9, Z10, Z11, Z12, K1, K2, K3, Z0, Z1, Z2, Z3) \
+	VMOVUPD Z9, (DI)(AX*8) \
+	WEIGHTS8(32, Z13, Z14, Z15, Z16, Z17, K4, K5, K6, Z4, Z5, Z6, Z7) \
+	VMOVUPD Z14, 64(DI)(AX*8)
+#define WSTORE8 \
+	WEIGHTS8(0, Z8, Z9, Z10, Z11, Z12, K1, K2, K3, Z0, Z1, Z2, Z3) \
+	VMOVUPD Z9, (DI)(AX*8)
+
+// func expWeightsStoreAVX512(src *float32, n int, ref, invT, th0, th1, lowE float64, dst *float64) (sumW, sumWE, sum0, sum1 float64)
+//
+// expWeightsAVX512, also storing each token's weight (before the floor
+// lowE's mask) to dst[:n].
+TEXT ·expWeightsStoreAVX512(SB), NOSPLIT, $0-96
+	MOVQ dst+56(FP), DI
+	WSETUP
+	WBODY(WSTORE16, WSTORE8, ws512loop, ws512tail, ws512done, sumW+64(FP), sumWE+72(FP), sum0+80(FP), sum1+88(FP))
+
+// One group of 8 lanes of storedWeightsAVX512: WEIGHTS8 with the weights
+// loaded from woff(DI)(AX*8) instead of computed.
+#define STORED8(off, woff, T0, T1, KA, KB, KC, AW, AWE, A4, A8) \
+	EXPE8(off, T0) \
+	VCMPPD.BCST $0x1d, lowE+48(FP), T0, KA \
+	VMOVUPD woff(DI)(AX*8), T1 \
+	ACC3(T0, T1, KB, KC, KA, AW, AWE, A4, A8)
+
+// Each 16 and the last 8 tokens of storedWeightsAVX512.
+#define WSTORED16 \
+	STORED8(0, 0, Z8, Z9, K1, K2, K3, Z0, Z1, Z2, Z3) \
+	STORED8(32, 64, Z13, Z14, K4, K5, K6, Z4, Z5, Z6, Z7)
+#define WSTORED8 STORED8(0, 0, Z8, Z9, K1, K2, K3, Z0, Z1, Z2, Z3)
+
+// func storedWeightsAVX512(src *float32, n int, ref, invT, th0, th1, lowE float64, w *float64) (sumW, sumWE, sum0, sum1 float64)
+//
+// expWeightsAVX512 over the weights w[:n] that expWeightsStoreAVX512
+// stored for src[:n] with the same ref and invT: the same sums, bit for
+// bit, without evaluating exp.
+TEXT ·storedWeightsAVX512(SB), NOSPLIT, $0-96
+	MOVQ w+56(FP), DI
+	WSETUP
+	WBODY(WSTORED16, WSTORED8, sw512loop, sw512tail, sw512done, sumW+64(FP), sumWE+72(FP), sum0+80(FP), sum1+88(FP))
 
 DATA momNegInf<>+0(SB)/8, $0xfff0000000000000
 GLOBL momNegInf<>(SB), RODATA|NOPTR, $8
@@ -468,57 +566,6 @@ ge512done:
 	VZEROUPPER
 	RET
 
-// func maxF32AVX512(src *float32, n int) (mx float32, nan bool)
-//
-// maxF32AVX2 with AVX-512 over n a multiple of 16.
-TEXT ·maxF32AVX512(SB), NOSPLIT, $0-21
-	MOVQ src+0(FP), SI
-	MOVQ n+8(FP), CX
-	VBROADCASTSS maxNegInf<>(SB), Z1
-	VMOVAPS Z1, Z4
-	KXORW K3, K3, K3
-	KXORW K4, K4, K4
-	XORQ AX, AX
-	MOVQ CX, DX
-	ANDQ $-32, DX
-	CMPQ AX, DX
-	JAE max512tail
-max512loop:
-	VMOVUPS (SI)(AX*4), Z0
-	VMOVUPS 64(SI)(AX*4), Z6
-	VCMPPS $3, Z0, Z0, K1
-	VCMPPS $3, Z6, Z6, K2
-	KORW K1, K3, K3
-	KORW K2, K4, K4
-	VMAXPS Z1, Z0, Z1
-	VMAXPS Z4, Z6, Z4
-	ADDQ $32, AX
-	CMPQ AX, DX
-	JB max512loop
-max512tail:
-	CMPQ AX, CX
-	JAE max512reduce
-	VMOVUPS (SI)(AX*4), Z0
-	VCMPPS $3, Z0, Z0, K1
-	KORW K1, K3, K3
-	VMAXPS Z1, Z0, Z1
-max512reduce:
-	VMAXPS Z4, Z1, Z1
-	KORW K4, K3, K3
-	VEXTRACTF64X4 $1, Z1, Y0
-	VMAXPS Y0, Y1, Y1
-	VEXTRACTF128 $1, Y1, X0
-	VMAXPS X0, X1, X1
-	VPERMILPS $0x4e, X1, X0
-	VMAXPS X0, X1, X1
-	VPERMILPS $0xb1, X1, X0
-	VMAXPS X0, X1, X1
-	MOVSS X1, mx+16(FP)
-	KORTESTW K3, K3
-	SETNE nan+20(FP)
-	VZEROUPPER
-	RET
-
 // func rangeIndicesAVX512(src *float32, n int, lo, hi float32, out *int32) (count int)
 //
 // geIndicesAVX512 with the indices of lo <= src[i] <= hi; out must have room
@@ -561,26 +608,13 @@ rg512done:
 // Z0..Z7 under the masks e >= ths[j] (thresholds broadcast from (R8)).
 // T0..T4 are scratch, KA and KB masks.
 #define ABOVE8(off, T0, T1, T2, T3, T4, KA, KB) \
-	VCVTPS2PD off(SI)(AX*4), T0 \
-	VSUBPD Z18, T0, T0 \
-	VMULPD Z19, T0, T0 \
-	VMINPD.BCST expMaxE<>(SB), T0, T0 \
-	VMOVAPD T0, T1 \
-	VFMADD213PD Z21, Z20, T1 \
-	VSUBPD Z21, T1, T2 \
-	VMOVAPD T0, T3 \
-	VFNMADD231PD Z22, T2, T3 \
-	VMOVAPD Z23, T4 \
-	VFMADD213PD Z24, T3, T4 \
-	VFMADD213PD Z25, T3, T4 \
-	VFMADD213PD Z25, T3, T4 \
-	VPSRLQ $4, T1, T3 \
-	VPERMI2PD Z29, Z28, T3 \
-	VPERMI2PD Z31, Z30, T1 \
-	VMULPD T3, T1, T1 \
-	VMULPD T4, T1, T1 \
-	VMULPD.BCST expInv256<>(SB), T2, T2 \
-	VSCALEFPD T2, T1, T1 \
+	EXPE8(off, T0) \
+	EXPW8(T0, T1, T2, T3, T4) \
+	ADD8(T0, T1, KA, KB)
+
+// The weights T1 of the exponents T0 added into Z0..Z7 under the masks
+// e >= ths[j] (thresholds broadcast from (R8)); KA and KB are scratch.
+#define ADD8(T0, T1, KA, KB) \
 	VCMPPD.BCST $0x1d, 0(R8), T0, KA \
 	VCMPPD.BCST $0x1d, 8(R8), T0, KB \
 	VADDPD T1, Z0, KA, Z0 \
@@ -598,25 +632,27 @@ rg512done:
 	VADDPD T1, Z6, KA, Z6 \
 	VADDPD T1, Z7, KB, Z7
 
-#define HSUM8(Z, Y, X, off) \
-	VEXTRACTF64X4 $1, Z, Y13 \
-	VADDPD Y13, Y, Y \
-	VEXTRACTF128 $1, Y, X13 \
-	VADDPD X13, X, X \
-	VHADDPD X, X, X \
-	MOVSD X, off(DI)
+// HSUMTO to off(DI).
+#define HSUM8(Z, Y, X, off) HSUMTO(Z, Y, X, off(DI))
+
+// The eight sums Z0..Z7 of the eight-threshold kernels stored to out[0..7]
+// (at DI).
+#define A8FINISH \
+	HSUM8(Z0, Y0, X0, 0) \
+	HSUM8(Z1, Y1, X1, 8) \
+	HSUM8(Z2, Y2, X2, 16) \
+	HSUM8(Z3, Y3, X3, 24) \
+	HSUM8(Z4, Y4, X4, 32) \
+	HSUM8(Z5, Y5, X5, 40) \
+	HSUM8(Z6, Y6, X6, 48) \
+	HSUM8(Z7, Y7, X7, 56)
 
 // func expAbove8AVX512(src *float32, n int, ref, invT float64, ths, out *[8]float64)
 //
 // For src[:n] (n a multiple of 8): out[j] is the sum of the weights (as
 // expWeightsAVX512 computes them) of the logits with e >= ths[j].
 TEXT ·expAbove8AVX512(SB), NOSPLIT, $0-48
-	MOVQ src+0(FP), SI
-	MOVQ n+8(FP), CX
-	VBROADCASTSD ref+16(FP), Z18
-	VBROADCASTSD invT+24(FP), Z19
-	MOVQ ths+32(FP), R8
-	MOVQ out+40(FP), DI
+	A8ARGS
 	VBROADCASTSD expInv<>(SB), Z20
 	VBROADCASTSD expShift<>(SB), Z21
 	VBROADCASTSD expStepC<>(SB), Z22
@@ -627,14 +663,7 @@ TEXT ·expAbove8AVX512(SB), NOSPLIT, $0-48
 	VMOVUPD ·expTabHi+64(SB), Z29
 	VMOVUPD ·expTabLo+0(SB), Z30
 	VMOVUPD ·expTabLo+64(SB), Z31
-	VXORPD Z0, Z0, Z0
-	VXORPD Z1, Z1, Z1
-	VXORPD Z2, Z2, Z2
-	VXORPD Z3, Z3, Z3
-	VXORPD Z4, Z4, Z4
-	VXORPD Z5, Z5, Z5
-	VXORPD Z6, Z6, Z6
-	VXORPD Z7, Z7, Z7
+	ZERO8
 	XORQ AX, AX
 	MOVQ CX, DX
 	ANDQ $-16, DX
@@ -650,13 +679,131 @@ a8tail:
 	JAE a8done
 	ABOVE8(0, Z8, Z9, Z10, Z11, Z12, K1, K2)
 a8done:
-	HSUM8(Z0, Y0, X0, 0)
-	HSUM8(Z1, Y1, X1, 8)
-	HSUM8(Z2, Y2, X2, 16)
-	HSUM8(Z3, Y3, X3, 24)
-	HSUM8(Z4, Y4, X4, 32)
-	HSUM8(Z5, Y5, X5, 40)
-	HSUM8(Z6, Y6, X6, 48)
-	HSUM8(Z7, Y7, X7, 56)
+	A8FINISH
+	VZEROUPPER
+	RET
+
+// One group of 8 lanes of storedAbove8AVX512: ABOVE8 with the weights
+// loaded from woff(BX)(AX*8) instead of computed.
+#define STOREDABOVE8(off, woff, T0, T1, KA, KB) \
+	EXPE8(off, T0) \
+	VMOVUPD woff(BX)(AX*8), T1 \
+	ADD8(T0, T1, KA, KB)
+
+// func storedAbove8AVX512(src *float32, n int, ref, invT float64, ths, out *[8]float64, w *float64)
+//
+// expAbove8AVX512 over the weights w[:n] that expWeightsStoreAVX512 stored
+// for src[:n] with the same ref and invT: the same sums, bit for bit,
+// without evaluating exp.
+TEXT ·storedAbove8AVX512(SB), NOSPLIT, $0-56
+	A8ARGS
+	MOVQ w+48(FP), BX
+	ZERO8
+	XORQ AX, AX
+	MOVQ CX, DX
+	ANDQ $-16, DX
+sa8loop:
+	CMPQ AX, DX
+	JAE sa8tail
+	STOREDABOVE8(0, 0, Z8, Z9, K1, K2)
+	STOREDABOVE8(32, 64, Z13, Z14, K3, K4)
+	ADDQ $16, AX
+	JMP sa8loop
+sa8tail:
+	CMPQ AX, CX
+	JAE sa8done
+	STOREDABOVE8(0, 0, Z8, Z9, K1, K2)
+sa8done:
+	A8FINISH
+	VZEROUPPER
+	RET
+
+// func argMaxF32AVX512(src *float32, n int) (mx float32, idx int, nan bool)
+//
+// maxF32AVX2 with AVX-512 (n a multiple of 16), also returning the lowest index of
+// the largest value: two accumulator sets of 16 lanes (alternate groups of
+// 16) keep each lane's largest value and its first index, merged lane by
+// lane (the lower index on equal values), then the lowest index among the
+// lanes holding the largest.
+TEXT ·argMaxF32AVX512(SB), NOSPLIT, $0-33
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS maxNegInf<>(SB), Z1
+	VMOVAPS Z1, Z5
+	VPXORD Z2, Z2, Z2
+	VPXORD Z6, Z6, Z6
+	VMOVDQU32 geIota<>(SB), Z3
+	VPBROADCASTD geSixteen<>(SB), Z4
+	VPADDD Z4, Z3, Z7
+	VPADDD Z4, Z4, Z8
+	KXORW K3, K3, K3
+	KXORW K4, K4, K4
+	XORQ AX, AX
+	MOVQ CX, DX
+	ANDQ $-32, DX
+	CMPQ AX, DX
+	JAE am512tail
+am512loop:
+	VMOVUPS (SI)(AX*4), Z0
+	VMOVUPS 64(SI)(AX*4), Z9
+	VCMPPS $3, Z0, Z0, K1
+	VCMPPS $3, Z9, Z9, K2
+	KORW K1, K3, K3
+	KORW K2, K4, K4
+	VCMPPS $0x1e, Z1, Z0, K1
+	VCMPPS $0x1e, Z5, Z9, K2
+	VMOVAPS Z0, K1, Z1
+	VMOVAPS Z9, K2, Z5
+	VMOVDQA32 Z3, K1, Z2
+	VMOVDQA32 Z7, K2, Z6
+	VPADDD Z8, Z3, Z3
+	VPADDD Z8, Z7, Z7
+	ADDQ $32, AX
+	CMPQ AX, DX
+	JB am512loop
+am512tail:
+	CMPQ AX, CX
+	JAE am512merge
+	VMOVUPS (SI)(AX*4), Z0
+	VCMPPS $3, Z0, Z0, K1
+	KORW K1, K3, K3
+	VCMPPS $0x1e, Z1, Z0, K1
+	VMOVAPS Z0, K1, Z1
+	VMOVDQA32 Z3, K1, Z2
+am512merge:
+	KORW K4, K3, K3
+	VCMPPS $0x1e, Z1, Z5, K1
+	VCMPPS $0x00, Z1, Z5, K2
+	VPCMPD $1, Z2, Z6, K5
+	KANDW K5, K2, K2
+	KORW K2, K1, K1
+	VMOVAPS Z5, K1, Z1
+	VMOVDQA32 Z6, K1, Z2
+	VEXTRACTF64X4 $1, Z1, Y0
+	VMAXPS Y0, Y1, Y0
+	VEXTRACTF128 $1, Y0, X9
+	VMAXPS X9, X0, X0
+	VPERMILPS $0x4e, X0, X9
+	VMAXPS X9, X0, X0
+	VPERMILPS $0xb1, X0, X9
+	VMAXPS X9, X0, X0
+	MOVSS X0, mx+16(FP)
+	VBROADCASTSS X0, Z0
+	VCMPPS $0x00, Z0, Z1, K1
+	VPTERNLOGD $0xff, Z9, Z9, Z9
+	VPSRLD $1, Z9, Z9
+	VMOVDQA32 Z2, K1, Z9
+	VEXTRACTI64X4 $1, Z9, Y10
+	VPMINSD Y10, Y9, Y9
+	VEXTRACTI128 $1, Y9, X10
+	VPMINSD X10, X9, X9
+	VPSHUFD $0x4e, X9, X10
+	VPMINSD X10, X9, X9
+	VPSHUFD $0xb1, X9, X10
+	VPMINSD X10, X9, X9
+	VMOVD X9, AX
+	MOVQ AX, idx+24(FP)
+	KORTESTW K3, K3
+	SETNE nan+32(FP)
 	VZEROUPPER
 	RET

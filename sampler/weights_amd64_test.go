@@ -171,7 +171,7 @@ func TestScanKernels(t *testing.T) {
 				require.Equal(t, want, append([]int32(nil), out[:geIndicesAVX2(&src[0], n, th, &out[0])]...))
 			}
 			if hasWeights512 {
-				mx, nan := maxF32AVX512(&src[0], n)
+				mx, _, nan := argMaxF32AVX512(&src[0], n)
 				require.Equal(t, wantMx, mx)
 				require.Equal(t, wantNaN, nan)
 				out := make([]int32, n+16)
@@ -326,7 +326,7 @@ func TestSampleFastWide8MatchesReference(t *testing.T) {
 		t.Skip("AVX-512 not available on this CPU")
 	}
 	r := rand.New(rand.NewPCG(97, 98))
-	w0 := wide8Draws.Load()
+	w0, s0 := wide8Draws.Load(), storedPasses.Load()
 	for it := 0; it < 16; it++ {
 		v := []int{65536, 3000 + r.IntN(20000)}[it%2]
 		logits := zipfLogits(r, v)
@@ -358,6 +358,7 @@ func TestSampleFastWide8MatchesReference(t *testing.T) {
 		}
 	}
 	require.Positive(t, wide8Draws.Load()-w0, "no cut bracketed by the eight-threshold passes")
+	require.Positive(t, storedPasses.Load()-s0, "no pass read the kept weights")
 
 	fellBack := 0
 	for it := 0; it < 6; it++ {
@@ -397,4 +398,59 @@ func TestSampleFastWide8MatchesReference(t *testing.T) {
 		}
 	}
 	require.Positive(t, fellBack, "the fast path never fell back at a cut tie")
+}
+
+// The stored-weight kernels return the exp kernels' sums bit for bit: over
+// random logits (with -Inf, values at the clamp, at and around every
+// threshold and the floor), lengths covering both unrolled groups, the
+// 8-lane tail and the Go tail, several floors and thresholds; and the
+// stored weights are the exp kernel's own (a weight of the wrong token or
+// a skipped store fails the comparison).
+func TestStoredWeightKernelsSameBits(t *testing.T) {
+	if !canStoreWeights {
+		t.Skip("AVX-512 not available on this CPU")
+	}
+	r := rand.New(rand.NewPCG(65, 66))
+	for it := range 400 {
+		n := []int{8, 16, 24, 1000, 1024, 1031, 4096}[it%7]
+		ref, invT := 1.25+r.Float64(), 1/(0.5+r.Float64())
+		th := [2]float64{-r.Float64() * 10, -r.Float64() * 30}
+		lowE := []float64{-100, -30, -8}[it%3]
+		ths := [8]float64{-4.5, -11.25, -0.5, -60, th[0], th[1], lowE, -99}
+		src := make([]float32, n)
+		for i := range src {
+			switch r.IntN(12) {
+			case 0:
+				src[i] = float32(math.Inf(-1))
+			case 1:
+				src[i] = float32(ref + (th[r.IntN(2)]+1e-7*r.NormFloat64())/invT)
+			case 2:
+				src[i] = float32(ref + (lowE+1e-7*r.NormFloat64())/invT)
+			case 3:
+				src[i] = float32(ref + 45/invT)
+			default:
+				src[i] = float32(ref + (-110+120*r.Float64())/invT)
+			}
+		}
+		w := make([]float64, n)
+		stored := storeWeights(src, w, ref, invT, th, lowE)
+		require.Equal(t, denseWeights(src, ref, invT, th, lowE), stored, "n=%d", n)
+		for _, low := range []float64{lowE, -100, -20} {
+			require.Equal(t, denseWeights(src, ref, invT, th, low), storedWeights(src, w, ref, invT, th, low), "n=%d lowE=%v", n, low)
+		}
+		want, ok := denseAbove8(src, ref, invT, &ths)
+		require.True(t, ok)
+		require.Equal(t, want, storedAbove8(src, w, ref, invT, &ths), "n=%d", n)
+		m := n &^ 7
+		for i := range m {
+			one := []float32{src[i], float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1)),
+				float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1))}
+			e := min((float64(src[i])-ref)*invT, maxE)
+			if !(e >= -100) {
+				continue
+			}
+			sw, _, _, _ := expWeightsAVX512(&one[0], 8, ref, invT, 0, 0, -100)
+			require.Equal(t, sw, w[i], "token %d of %d", i, n)
+		}
+	}
 }
