@@ -186,6 +186,24 @@ func GemmQ(q QType, dst []float32, ldd int, w []byte, rows, k int, x []float32, 
 		}
 		dst, w, rows = dst[r4:], w[r4*rb:], rows-r4
 	}
+	if kb := kBlock(k, n); n > 1 && useAsm && useAVX512 && kernF32.tile[0] != nil && kb < k && kb%QBlock == 0 && rows >= 4 {
+		// Long rows: the float32 tiles' k-blocked product, each block
+		// of rows dequantized one range of elements at a time.
+		r4 := rows &^ 3
+		sp := qScratch.Get().(*[]float32)
+		kblocked(&kernF32.tile, dst, ldd, r4, k, x, n, kb, func(r0, rc, k0, kw int) ([]float32, int) {
+			buf := growBuf(sp, rc*kw)
+			for i := range rc {
+				Dequantize(q, buf[i*kw:(i+1)*kw], w[(r0+i)*rb+k0/QBlock*bb:])
+			}
+			return buf, kw
+		})
+		qScratch.Put(sp)
+		if r4 == rows {
+			return
+		}
+		dst, w, rows = dst[r4:], w[r4*rb:], rows-r4
+	}
 	tile := max(qTileOne/k&^3, 4)
 	if n > 1 {
 		// The block of rows that GemmF32 multiplies with all tokens.
