@@ -446,6 +446,9 @@ func gemmAsm[T float32 | uint16 | int8](kn *kernels[T], dst []float32, ldd int, 
 	tiles := kn.tile[0] != nil && useAVX512 && k%16 == 0
 	if kb := kBlock(k, n); tiles && es == 4 && kb < k {
 		// Long rows: ranges of kb elements over taller blocks of rows.
+		// 16-bit weights, whose tiles convert every weight, measured the
+		// same with ranges (fp16 2048 x 8192, 128 tokens: 55.8 ms against
+		// 56.1 ms, bfloat16 59.7 against 60.1), and keep their blocks.
 		kblocked(&kn.tile, dst, ldd, rows4, k, x, n, kb, func(r0, _, k0, _ int) ([]T, int) { return w[r0*k+k0:], k })
 		if rows4 < rows {
 			for t := range n {
