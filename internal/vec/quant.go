@@ -123,7 +123,8 @@ var qScratch = sync.Pool{New: func() any { return new([]float32) }}
 // in their compact form); with a small batch (fewer than qSmallBatch tokens)
 // and AVX-512, a decoded block feeds the chains of four tokens; with more,
 // rows are dequantized tile by tile into a cache-resident buffer that the
-// GemmF32 kernels multiply with every token. Either way the weights are
+// GemmF32 kernels multiply with every token (with long rows and many tokens,
+// a block of rows one range of elements at a time, see kblocked). Either way the weights are
 // dequantized exactly (see QType) and the results equal GemmF32 on the
 // dequantized matrix bitwise, with the same numerical contract. It panics if
 // a slice is too short.

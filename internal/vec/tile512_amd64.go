@@ -4,9 +4,9 @@ package vec
 
 // AVX-512 tiles for several tokens (kernels_amd64.s, see asm_gen.go):
 // gemm4x<nt><E>Avx512 computes 4 rows x nt tokens per quad of rows, over
-// nquad >= 1 quads of consecutive rows, for the elements [0, k) of rows and
-// tokens ldw and ldx elements apart (k a positive multiple of 16), with dst[t*ldd + r]
-// for token t and row r of the call. The 16-lane accumulators start from
+// nquad >= 1 quads of consecutive rows, for the elements [0, k) of weight
+// rows ldw and token rows ldx elements apart (k a positive multiple of 16),
+// with dst[t*ldd + r] for token t and row r of the call. The 16-lane accumulators start from
 // zero, or from part when mode&1 != 0 (4*nt vectors of 16 floats per quad),
 // and are reduced into dst when mode&2 != 0, else stored to part: a product
 // split into element ranges gives the outputs of one call over all of them,

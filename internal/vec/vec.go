@@ -585,8 +585,9 @@ var kBlockBytes, partBytes = 384 << 10, 512 << 10
 // on an Intel Xeon with AVX-512 (CPU time, medians of 15 interleaved runs,
 // 128 tokens, rows split into calls of 128 as the CPU backend does):
 // 2048 x 8192 float32 52.6 ms against 61.4 ms, Q8_0 57.2 against 72.9.
-// Copying the x of a range next to each other (its rows, k apart, a power of
-// two in the models, share a few cache sets) was slower: 67 ms.
+// Copying x once per call with rows k+16 apart (rows k apart, a power of
+// two in the models, share a few cache sets) measured slower than reading
+// it in place.
 // The chains are those of one call over all elements.
 func kblocked[T float32 | uint16 | int8](tile *[maxTile512]tileKernel[T], dst []float32, ldd, rows4, k int, x []float32, n, kb int, weights func(r0, rc, k0, kw int) ([]T, int)) {
 	chunk := min(max(min(kBlockBytes/(kb*4), partBytes/(64*n))&^3, 4), rows4)
