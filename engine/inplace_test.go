@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -228,10 +229,13 @@ func TestLoadInPlaceOtherBackend(t *testing.T) {
 type noBorrow struct{ backend.Backend }
 
 // TestTransposeRaw: the tiled transposes equal the element-by-element one
-// for every element size, odd shapes and unaligned data.
+// for every element size, odd shapes and unaligned data, and a matrix large
+// enough to be split among goroutines (1031 x 600: partial tiles in both
+// directions and in each goroutine's columns).
 func TestTransposeRaw(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
 	for _, size := range []int{1, 2, 4, 8} {
-		for _, sh := range [][2]int{{1, 1}, {1, 37}, {37, 1}, {33, 65}, {64, 32}, {70, 3}} {
+		for _, sh := range [][2]int{{1, 1}, {1, 37}, {37, 1}, {33, 65}, {64, 32}, {70, 3}, {1031, 600}} {
 			rows, cols := sh[0], sh[1]
 			buf := make([]byte, rows*cols*size+1)
 			for i := range buf {
@@ -240,6 +244,14 @@ func TestTransposeRaw(t *testing.T) {
 			for _, off := range []int{0, 1} {
 				data := buf[off : off+rows*cols*size]
 				got := transposeRaw(data, rows, cols, size)
+				if size == 4 && off == 0 {
+					// transposeF32 moves the same bits.
+					v := unsafe.Slice((*float32)(unsafe.Pointer(&data[0])), rows*cols)
+					f := transposeF32(v, rows, cols)
+					if fb := unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f)); string(fb) != string(got) {
+						t.Fatalf("%dx%d: transposeF32 differs from transposeRaw", rows, cols)
+					}
+				}
 				for r := 0; r < rows; r++ {
 					for c := 0; c < cols; c++ {
 						g := got[(c*rows+r)*size : (c*rows+r+1)*size]
@@ -284,5 +296,23 @@ func TestQuantizedAcrossRows(t *testing.T) {
 	want := logitsOf(t, &weights.File{Format: weights.FormatGGML, Tensors: widen(t, ts)})
 	if d := maxAbsDiff(q, want); d > 5e-5 {
 		t.Errorf("logits differ by %g from the decoded weights' (limit 5e-5)", d)
+	}
+}
+
+// BenchmarkTransposeRaw transposes a 1.5B model's channel-mix value
+// (8192 x 2048) of 2- and 4-byte elements, as loading does.
+func BenchmarkTransposeRaw(b *testing.B) {
+	const rows, cols = 8192, 2048
+	for _, size := range []int{2, 4} {
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+			data := make([]byte, rows*cols*size)
+			for i := range data {
+				data[i] = byte(i * 7)
+			}
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				transposeRaw(data, rows, cols, size)
+			}
+		})
 	}
 }

@@ -542,12 +542,11 @@ func (up *uploader) quantized(w *weights.Tensor, transposed bool) (backend.Tenso
 	return up.be.Upload(dt, rows, cols, enc), false, nil
 }
 
+// transposeF32 returns the transpose [cols, rows] of v [rows, cols].
 func transposeF32(v []float32, rows, cols int) []float32 {
 	out := make([]float32, len(v))
-	for r := 0; r < rows; r++ {
-		for c := 0; c < cols; c++ {
-			out[c*rows+r] = v[r*cols+c]
-		}
+	if len(v) > 0 {
+		transposeTiles(unsafe.Slice((*uint32)(unsafe.Pointer(&out[0])), len(out)), unsafe.Slice((*uint32)(unsafe.Pointer(&v[0])), len(v)), rows, cols)
 	}
 	return out
 }
@@ -580,18 +579,49 @@ func transposeRaw(data []byte, rows, cols, size int) []byte {
 const unalignedOK = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
 
 // transposeTiles sets dst [cols, rows] to the transpose of src [rows, cols]
-// tile by tile, so that both sides stay in cache.
+// tile by tile, the columns split among up to GOMAXPROCS goroutines for a
+// large matrix.
 func transposeTiles[T uint16 | uint32](dst, src []T, rows, cols int) {
-	const tile = 32
-	for r0 := 0; r0 < rows; r0 += tile {
-		r1 := min(r0+tile, rows)
-		for c0 := 0; c0 < cols; c0 += tile {
-			c1 := min(c0+tile, cols)
+	nc := (cols + transposeTile - 1) / transposeTile
+	workers := min(runtime.GOMAXPROCS(0), nc, max(1, rows*cols/transposeMinPerWorker))
+	if workers <= 1 {
+		transposeCols(dst, src, rows, cols, 0, cols)
+		return
+	}
+	per := (nc + workers - 1) / workers * transposeTile
+	var wg sync.WaitGroup
+	for c0 := 0; c0 < cols; c0 += per {
+		wg.Go(func() { transposeCols(dst, src, rows, cols, c0, min(c0+per, cols)) })
+	}
+	wg.Wait()
+}
+
+// transposeTile is the side of the tiles of transposeTiles, and
+// transposeMinPerWorker the fewest elements a goroutine transposes.
+const (
+	transposeTile         = 64
+	transposeMinPerWorker = 1 << 18
+)
+
+// transposeCols writes the rows [c0, c1) of dst, the transpose of src's
+// columns [c0, c1), through a tile-sized buffer: src tiles are read and dst
+// tiles written a whole row segment at a time. Writing dst directly (one
+// element per dst row per src row) touches a tile's worth of dst lines
+// whose addresses differ by a multiple of the row size, a power of two in
+// the models, which fall into one L1 set and evict each other.
+func transposeCols[T uint16 | uint32](dst, src []T, rows, cols, c0, c1 int) {
+	var buf [transposeTile][transposeTile]T
+	for r0 := 0; r0 < rows; r0 += transposeTile {
+		r1 := min(r0+transposeTile, rows)
+		for cb := c0; cb < c1; cb += transposeTile {
+			ce := min(cb+transposeTile, c1)
 			for r := r0; r < r1; r++ {
-				row := src[r*cols+c0 : r*cols+c1]
-				for i, v := range row {
-					dst[(c0+i)*rows+r] = v
+				for i, v := range src[r*cols+cb : r*cols+ce] {
+					buf[i][r-r0] = v
 				}
+			}
+			for c := cb; c < ce; c++ {
+				copy(dst[c*rows+r0:c*rows+r1], buf[c-cb][:r1-r0])
 			}
 		}
 	}

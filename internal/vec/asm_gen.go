@@ -827,11 +827,11 @@ func main() {
 
 // AVX-512 tiles for several tokens: tileKernel512 emits
 //
-//	func gemm4x<nt><E>Avx512(dst *float32, ldd int, w *T, nquad, k int, x *float32, ld, part *float32, mode int)
+//	func gemm4x<nt><E>Avx512(dst *float32, ldd int, w *T, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 //
 // computing 4 rows x nt tokens (nt <= maxTile512) per quad of rows, over
 // nquad quads of consecutive rows, for the elements [0, k) of rows and
-// tokens that are ld elements long (k a positive multiple of 16, k <= ld).
+// tokens that are ldw and ldx elements apart (k a positive multiple of 16).
 // Each output keeps its 16 lanes in one zmm accumulator (Z8 upwards, 4*nt
 // of them): per 16 elements, the four rows are loaded and decoded once into
 // Z0-Z3, and each token's x is loaded once (Z4/Z5) and multiplied with the
@@ -886,17 +886,18 @@ func (g *gen) tileKernel512(e elem, nt int) string {
 	name := fmt.Sprintf("gemm4x%d%sAvx512", nt, e.name)
 	es := e.size
 	acc := func(r, t int) int { return 8 + t*4 + r }
-	fmt.Fprintf(&g.buf, "\n// func %s(dst *float32, ldd int, w *%s, nquad, k int, x *float32, ld int, part *float32, mode int)\n", name, e.goT)
-	fmt.Fprintf(&g.buf, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	fmt.Fprintf(&g.buf, "\n// func %s(dst *float32, ldd int, w *%s, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)\n", name, e.goT)
+	fmt.Fprintf(&g.buf, "TEXT ·%s(SB), NOSPLIT, $0-80\n", name)
 	g.p("MOVQ dst+0(FP), DI")
 	g.p("MOVQ ldd+8(FP), R14")
 	g.p("SHLQ $2, R14")
 	g.p("MOVQ w+16(FP), SI")
 	g.p("MOVQ nquad+24(FP), R13")
-	g.p("MOVQ ld+48(FP), DX")
-	g.p("LEAQ (DX*4), CX")
+	g.p("MOVQ ldw+48(FP), DX")
+	g.p("MOVQ ldx+56(FP), CX")
+	g.p("SHLQ $2, CX")
 	g.shl(shiftFor(es), "DX")
-	g.p("MOVQ part+56(FP), R15")
+	g.p("MOVQ part+64(FP), R15")
 	g.p("MOVQ x+40(FP), R11")
 	g.p("LEAQ (R11)(CX*2), R12")
 	g.p("ADDQ CX, R12")
@@ -905,7 +906,7 @@ func (g *gen) tileKernel512(e elem, nt int) string {
 	quad, loop, zero, start := g.newLabel("tquad"), g.newLabel("tloop"), g.newLabel("tzero"), g.newLabel("tstart")
 	store, next := g.newLabel("tstore"), g.newLabel("tnext")
 	g.lbl(quad)
-	g.p("TESTQ $1, mode+64(FP)")
+	g.p("TESTQ $1, mode+72(FP)")
 	g.p("JZ %s", zero)
 	for t := 0; t < nt; t++ {
 		for r := 0; r < 4; r++ {
@@ -951,7 +952,7 @@ func (g *gen) tileKernel512(e elem, nt int) string {
 	g.p("LEAQ (AX)(DX*4), SI")
 	g.p("LEAQ (SI)(DX*2), R8")
 	g.p("ADDQ DX, R8")
-	g.p("TESTQ $2, mode+64(FP)")
+	g.p("TESTQ $2, mode+72(FP)")
 	g.p("JZ %s", store)
 	// Reduce into dst.
 	if nt > 3 {

@@ -11156,24 +11156,25 @@ cend_812:
 	VZEROUPPER
 	RET
 
-// func gemm4x1F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x1F32Avx512(SB), NOSPLIT, $0-72
+// func gemm4x1F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x1F32Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $2, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_829:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_831
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -11209,7 +11210,7 @@ tloop_830:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_833
 	VEXTRACTF64X4 $1, Z8, Y0
 	VADDPS Y0, Y8, Y8
@@ -11261,24 +11262,25 @@ tnext_834:
 	VZEROUPPER
 	RET
 
-// func gemm4x2F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x2F32Avx512(SB), NOSPLIT, $0-72
+// func gemm4x2F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x2F32Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $2, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_835:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_837
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -11327,7 +11329,7 @@ tloop_836:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_839
 	VEXTRACTF64X4 $1, Z8, Y0
 	VADDPS Y0, Y8, Y8
@@ -11419,24 +11421,25 @@ tnext_840:
 	VZEROUPPER
 	RET
 
-// func gemm4x3F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x3F32Avx512(SB), NOSPLIT, $0-72
+// func gemm4x3F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x3F32Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $2, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_841:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_843
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -11498,7 +11501,7 @@ tloop_842:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_845
 	VEXTRACTF64X4 $1, Z8, Y0
 	VADDPS Y0, Y8, Y8
@@ -11630,24 +11633,25 @@ tnext_846:
 	VZEROUPPER
 	RET
 
-// func gemm4x4F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x4F32Avx512(SB), NOSPLIT, $0-72
+// func gemm4x4F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x4F32Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $2, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_847:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_849
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -11723,7 +11727,7 @@ tloop_848:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_851
 	LEAQ (DI)(R14*2), AX
 	ADDQ R14, AX
@@ -11897,24 +11901,25 @@ tnext_852:
 	VZEROUPPER
 	RET
 
-// func gemm4x5F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x5F32Avx512(SB), NOSPLIT, $0-72
+// func gemm4x5F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x5F32Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $2, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_853:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_855
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -12003,7 +12008,7 @@ tloop_854:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_857
 	LEAQ (DI)(R14*2), AX
 	ADDQ R14, AX
@@ -12217,24 +12222,25 @@ tnext_858:
 	VZEROUPPER
 	RET
 
-// func gemm4x6F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x6F32Avx512(SB), NOSPLIT, $0-72
+// func gemm4x6F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x6F32Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $2, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_859:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_861
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -12336,7 +12342,7 @@ tloop_860:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_863
 	LEAQ (DI)(R14*2), AX
 	ADDQ R14, AX
@@ -14239,24 +14245,25 @@ dnext_976:
 	VZEROUPPER
 	RET
 
-// func gemm4x1F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x1F16Avx512(SB), NOSPLIT, $0-72
+// func gemm4x1F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x1F16Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $1, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_977:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_979
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -14292,7 +14299,7 @@ tloop_978:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_981
 	VEXTRACTF64X4 $1, Z8, Y0
 	VADDPS Y0, Y8, Y8
@@ -14344,24 +14351,25 @@ tnext_982:
 	VZEROUPPER
 	RET
 
-// func gemm4x2F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x2F16Avx512(SB), NOSPLIT, $0-72
+// func gemm4x2F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x2F16Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $1, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_983:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_985
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -14410,7 +14418,7 @@ tloop_984:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_987
 	VEXTRACTF64X4 $1, Z8, Y0
 	VADDPS Y0, Y8, Y8
@@ -14502,24 +14510,25 @@ tnext_988:
 	VZEROUPPER
 	RET
 
-// func gemm4x3F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x3F16Avx512(SB), NOSPLIT, $0-72
+// func gemm4x3F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x3F16Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $1, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_989:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_991
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -14581,7 +14590,7 @@ tloop_990:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_993
 	VEXTRACTF64X4 $1, Z8, Y0
 	VADDPS Y0, Y8, Y8
@@ -14713,24 +14722,25 @@ tnext_994:
 	VZEROUPPER
 	RET
 
-// func gemm4x4F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x4F16Avx512(SB), NOSPLIT, $0-72
+// func gemm4x4F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x4F16Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $1, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_995:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_997
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -14806,7 +14816,7 @@ tloop_996:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_999
 	LEAQ (DI)(R14*2), AX
 	ADDQ R14, AX
@@ -14980,24 +14990,25 @@ tnext_1000:
 	VZEROUPPER
 	RET
 
-// func gemm4x5F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x5F16Avx512(SB), NOSPLIT, $0-72
+// func gemm4x5F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x5F16Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $1, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_1001:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_1003
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -15086,7 +15097,7 @@ tloop_1002:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_1005
 	LEAQ (DI)(R14*2), AX
 	ADDQ R14, AX
@@ -15300,24 +15311,25 @@ tnext_1006:
 	VZEROUPPER
 	RET
 
-// func gemm4x6F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x6F16Avx512(SB), NOSPLIT, $0-72
+// func gemm4x6F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x6F16Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $1, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_1007:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_1009
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -15419,7 +15431,7 @@ tloop_1008:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_1011
 	LEAQ (DI)(R14*2), AX
 	ADDQ R14, AX
@@ -17322,24 +17334,25 @@ dnext_1124:
 	VZEROUPPER
 	RET
 
-// func gemm4x1BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x1BF16Avx512(SB), NOSPLIT, $0-72
+// func gemm4x1BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x1BF16Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $1, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_1125:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_1127
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -17379,7 +17392,7 @@ tloop_1126:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_1129
 	VEXTRACTF64X4 $1, Z8, Y0
 	VADDPS Y0, Y8, Y8
@@ -17431,24 +17444,25 @@ tnext_1130:
 	VZEROUPPER
 	RET
 
-// func gemm4x2BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x2BF16Avx512(SB), NOSPLIT, $0-72
+// func gemm4x2BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x2BF16Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $1, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_1131:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_1133
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -17501,7 +17515,7 @@ tloop_1132:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_1135
 	VEXTRACTF64X4 $1, Z8, Y0
 	VADDPS Y0, Y8, Y8
@@ -17593,24 +17607,25 @@ tnext_1136:
 	VZEROUPPER
 	RET
 
-// func gemm4x3BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x3BF16Avx512(SB), NOSPLIT, $0-72
+// func gemm4x3BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x3BF16Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $1, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_1137:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_1139
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -17676,7 +17691,7 @@ tloop_1138:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_1141
 	VEXTRACTF64X4 $1, Z8, Y0
 	VADDPS Y0, Y8, Y8
@@ -17808,24 +17823,25 @@ tnext_1142:
 	VZEROUPPER
 	RET
 
-// func gemm4x4BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x4BF16Avx512(SB), NOSPLIT, $0-72
+// func gemm4x4BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x4BF16Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $1, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_1143:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_1145
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -17905,7 +17921,7 @@ tloop_1144:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_1147
 	LEAQ (DI)(R14*2), AX
 	ADDQ R14, AX
@@ -18079,24 +18095,25 @@ tnext_1148:
 	VZEROUPPER
 	RET
 
-// func gemm4x5BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x5BF16Avx512(SB), NOSPLIT, $0-72
+// func gemm4x5BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x5BF16Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $1, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_1149:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_1151
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -18189,7 +18206,7 @@ tloop_1150:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_1153
 	LEAQ (DI)(R14*2), AX
 	ADDQ R14, AX
@@ -18403,24 +18420,25 @@ tnext_1154:
 	VZEROUPPER
 	RET
 
-// func gemm4x6BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x6BF16Avx512(SB), NOSPLIT, $0-72
+// func gemm4x6BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x6BF16Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
 	SHLQ $1, DX
-	MOVQ part+56(FP), R15
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_1155:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_1157
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -18526,7 +18544,7 @@ tloop_1156:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_1159
 	LEAQ (DI)(R14*2), AX
 	ADDQ R14, AX
@@ -20492,23 +20510,24 @@ dnext_1272:
 	VZEROUPPER
 	RET
 
-// func gemm4x1I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x1I8Avx512(SB), NOSPLIT, $0-72
+// func gemm4x1I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x1I8Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
-	MOVQ part+56(FP), R15
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_1273:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_1275
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -20548,7 +20567,7 @@ tloop_1274:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_1277
 	VEXTRACTF64X4 $1, Z8, Y0
 	VADDPS Y0, Y8, Y8
@@ -20600,23 +20619,24 @@ tnext_1278:
 	VZEROUPPER
 	RET
 
-// func gemm4x2I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x2I8Avx512(SB), NOSPLIT, $0-72
+// func gemm4x2I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x2I8Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
-	MOVQ part+56(FP), R15
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_1279:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_1281
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -20669,7 +20689,7 @@ tloop_1280:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_1283
 	VEXTRACTF64X4 $1, Z8, Y0
 	VADDPS Y0, Y8, Y8
@@ -20761,23 +20781,24 @@ tnext_1284:
 	VZEROUPPER
 	RET
 
-// func gemm4x3I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x3I8Avx512(SB), NOSPLIT, $0-72
+// func gemm4x3I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x3I8Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
-	MOVQ part+56(FP), R15
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_1285:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_1287
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -20843,7 +20864,7 @@ tloop_1286:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_1289
 	VEXTRACTF64X4 $1, Z8, Y0
 	VADDPS Y0, Y8, Y8
@@ -20975,23 +20996,24 @@ tnext_1290:
 	VZEROUPPER
 	RET
 
-// func gemm4x4I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x4I8Avx512(SB), NOSPLIT, $0-72
+// func gemm4x4I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x4I8Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
-	MOVQ part+56(FP), R15
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_1291:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_1293
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -21071,7 +21093,7 @@ tloop_1292:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_1295
 	LEAQ (DI)(R14*2), AX
 	ADDQ R14, AX
@@ -21245,23 +21267,24 @@ tnext_1296:
 	VZEROUPPER
 	RET
 
-// func gemm4x5I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x5I8Avx512(SB), NOSPLIT, $0-72
+// func gemm4x5I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x5I8Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
-	MOVQ part+56(FP), R15
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_1297:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_1299
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -21354,7 +21377,7 @@ tloop_1298:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_1301
 	LEAQ (DI)(R14*2), AX
 	ADDQ R14, AX
@@ -21568,23 +21591,24 @@ tnext_1302:
 	VZEROUPPER
 	RET
 
-// func gemm4x6I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ld int, part *float32, mode int)
-TEXT ·gemm4x6I8Avx512(SB), NOSPLIT, $0-72
+// func gemm4x6I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
+TEXT ·gemm4x6I8Avx512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ w+16(FP), SI
 	MOVQ nquad+24(FP), R13
-	MOVQ ld+48(FP), DX
-	LEAQ (DX*4), CX
-	MOVQ part+56(FP), R15
+	MOVQ ldw+48(FP), DX
+	MOVQ ldx+56(FP), CX
+	SHLQ $2, CX
+	MOVQ part+64(FP), R15
 	MOVQ x+40(FP), R11
 	LEAQ (R11)(CX*2), R12
 	ADDQ CX, R12
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
 tquad_1303:
-	TESTQ $1, mode+64(FP)
+	TESTQ $1, mode+72(FP)
 	JZ tzero_1305
 	VMOVUPS (R15), Z8
 	VMOVUPS 64(R15), Z9
@@ -21690,7 +21714,7 @@ tloop_1304:
 	LEAQ (AX)(DX*4), SI
 	LEAQ (SI)(DX*2), R8
 	ADDQ DX, R8
-	TESTQ $2, mode+64(FP)
+	TESTQ $2, mode+72(FP)
 	JZ tstore_1307
 	LEAQ (DI)(R14*2), AX
 	ADDQ R14, AX

@@ -123,7 +123,8 @@ var qScratch = sync.Pool{New: func() any { return new([]float32) }}
 // in their compact form); with a small batch (fewer than qSmallBatch tokens)
 // and AVX-512, a decoded block feeds the chains of four tokens; with more,
 // rows are dequantized tile by tile into a cache-resident buffer that the
-// GemmF32 kernels multiply with every token. Either way the weights are
+// GemmF32 kernels multiply with every token (with long rows and many tokens,
+// a block of rows one range of elements at a time, see kblocked). Either way the weights are
 // dequantized exactly (see QType) and the results equal GemmF32 on the
 // dequantized matrix bitwise, with the same numerical contract. It panics if
 // a slice is too short.
@@ -181,6 +182,24 @@ func GemmQ(q QType, dst []float32, ldd int, w []byte, rows, k int, x []float32, 
 				gemv4Avx512[q](&dst[t*ldd+r0], &w[r0*rb], nr/4, rb, k/QBlock, &x[t*k])
 			}
 		}
+		if r4 == rows {
+			return
+		}
+		dst, w, rows = dst[r4:], w[r4*rb:], rows-r4
+	}
+	if kb := kBlock(k, n); n > 1 && useAsm && useAVX512 && kernF32.tile[0] != nil && kb < k && kb%QBlock == 0 && rows >= 4 {
+		// Long rows: the float32 tiles' k-blocked product, each block
+		// of rows dequantized one range of elements at a time.
+		r4 := rows &^ 3
+		sp := qScratch.Get().(*[]float32)
+		kblocked(&kernF32.tile, dst, ldd, r4, k, x, n, kb, func(r0, rc, k0, kw int) ([]float32, int) {
+			buf := growBuf(sp, rc*kw)
+			for i := range rc {
+				Dequantize(q, buf[i*kw:(i+1)*kw], w[(r0+i)*rb+k0/QBlock*bb:])
+			}
+			return buf, kw
+		})
+		qScratch.Put(sp)
 		if r4 == rows {
 			return
 		}

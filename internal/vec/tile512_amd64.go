@@ -4,85 +4,85 @@ package vec
 
 // AVX-512 tiles for several tokens (kernels_amd64.s, see asm_gen.go):
 // gemm4x<nt><E>Avx512 computes 4 rows x nt tokens per quad of rows, over
-// nquad >= 1 quads of consecutive rows, for the elements [0, k) of rows and
-// tokens ld elements long (k a positive multiple of 16), with dst[t*ldd + r]
-// for token t and row r of the call. The 16-lane accumulators start from
+// nquad >= 1 quads of consecutive rows, for the elements [0, k) of weight
+// rows ldw and token rows ldx elements apart (k a positive multiple of 16),
+// with dst[t*ldd + r] for token t and row r of the call. The 16-lane accumulators start from
 // zero, or from part when mode&1 != 0 (4*nt vectors of 16 floats per quad),
 // and are reduced into dst when mode&2 != 0, else stored to part: a product
 // split into element ranges gives the outputs of one call over all of them,
 // and every output equals the one-token kernels' bitwise.
 
 //go:noescape
-func gemm4x1F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x1F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x2F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x2F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x3F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x3F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x4F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x4F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x5F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x5F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x6F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x6F32Avx512(dst *float32, ldd int, w *float32, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x1F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x1F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x2F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x2F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x3F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x3F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x4F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x4F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x5F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x5F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x6F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x6F16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x1BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x1BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x2BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x2BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x3BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x3BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x4BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x4BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x5BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x5BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x6BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x6BF16Avx512(dst *float32, ldd int, w *uint16, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x1I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x1I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x2I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x2I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x3I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x3I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x4I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x4I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x5I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x5I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 //go:noescape
-func gemm4x6I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ld int, part *float32, mode int)
+func gemm4x6I8Avx512(dst *float32, ldd int, w *int8, nquad, k int, x *float32, ldw, ldx int, part *float32, mode int)
 
 // Transposed AVX-512 kernels (kernels_amd64.s): gemmT512<nt><E> is
 // gemmT<nt><E> with cols a positive multiple of 16, the same chains.

@@ -698,6 +698,58 @@ func TestDecodeBlocksSameBits(t *testing.T) {
 	}
 }
 
+// TestKBlockedSameBits: products whose x of all tokens exceeds
+// 2*xBlockBytes run in ranges of elements over larger blocks of rows, every
+// token's accumulators kept between ranges (kblocked); float32 and Q8_0
+// weights must give the bits of the documented scheme and of the AVX2
+// kernels, over ranges with a short last one, several blocks of rows with a
+// short last one, row tails and partial groups of tokens.
+func TestKBlockedSameBits(t *testing.T) {
+	if !hasAsm || !hasAVX512 {
+		t.Skip("no AVX-512 on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(21, 22))
+	savedK, savedX, savedW, savedP := tileK, xBlockBytes, kBlockBytes, partBytes
+	defer func() { tileK, xBlockBytes, kBlockBytes, partBytes = savedK, savedX, savedW, savedP }()
+	// Rows of 1120 elements: ranges of 96 (a multiple of 48 and of the
+	// 32 of a block) and a last one of 64, two element ranges of the tiles
+	// per range but one; blocks of 12 rows.
+	const k = 1120
+	tileK, kBlockBytes = 48, 12*96*4
+	for _, rows := range []int{4, 7, 67} {
+		for _, n := range []int{7, 13} {
+			xBlockBytes, partBytes = 4*n*96, 64*n*64
+			require.Equal(t, 96, kBlock(k, n))
+			x := offsetCopy(randF32(rng, n*k), 1)
+			ldd := rows + 3
+			qw := randBlocks(rng, Q8_0, rows*k/QBlock)
+			w := make([]float32, rows*k)
+			Dequantize(Q8_0, w, qw)
+			w = offsetCopy(w, 1)
+			got, gotQ, want := make([]float32, n*ldd), make([]float32, n*ldd), make([]float32, n*ldd)
+			GemmF32(got, ldd, w, rows, k, x, n)
+			GemmQ(Q8_0, gotQ, ldd, qw, rows, k, x, n)
+			useAVX512 = false
+			GemmF32(want, ldd, w, rows, k, x, n)
+			useAVX512 = hasAVX512
+			if i := sameBits(got, want); i >= 0 {
+				t.Fatalf("f32 rows=%d n=%d: element %d: k-blocked %g, AVX2 %g", rows, n, i, got[i], want[i])
+			}
+			if i := sameBits(gotQ, want); i >= 0 {
+				t.Fatalf("q8_0 rows=%d n=%d: element %d: k-blocked %g, AVX2 %g", rows, n, i, gotQ[i], want[i])
+			}
+			for tk := range n {
+				for r := range rows {
+					d := laneDot(w[r*k:(r+1)*k], x[tk*k:(tk+1)*k])
+					if g := got[tk*ldd+r]; math.Float32bits(d) != math.Float32bits(g) {
+						t.Fatalf("f32 rows=%d n=%d: (t=%d,r=%d) %g, documented scheme %g", rows, n, tk, r, g, d)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestTileTokens: the AVX-512 tiles take the tokens in ceil(n/6) groups of
 // at most six whose sizes differ by at most one.
 func TestTileTokens(t *testing.T) {
