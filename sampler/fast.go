@@ -1176,8 +1176,16 @@ func (f *fastState) e(i int) float64 {
 	return min((float64(f.logits[i])-f.ref)*(1/f.t), maxE)
 }
 
-// w returns the approximate weight of token i after fixTouched.
-func (f *fastState) w(i int) float64 { return f.wOf(f.e(i)) }
+// w returns the approximate weight of token i after fixTouched: the
+// dense pass's kept weight when there is one (within the same error
+// bound as expNeg's).
+func (f *fastState) w(i int) float64 {
+	e := f.e(i)
+	if f.stored && f.sc.stamp[i] != f.sc.gen && e >= f.lowE {
+		return f.sc.wts[i]
+	}
+	return f.wOf(e)
+}
 
 // wOf returns the approximate weight of a token of exponent e: expNeg(e),
 // or 0 below lowE.

@@ -404,8 +404,8 @@ func TestSampleFastWide8MatchesReference(t *testing.T) {
 // random logits (with -Inf, values at the clamp, at and around every
 // threshold and the floor), lengths covering both unrolled groups, the
 // 8-lane tail and the Go tail, several floors and thresholds; and the
-// stored weights are the exp kernel's own (a weight of the wrong token or
-// a skipped store fails the comparison).
+// stored weights are the exp kernel's own, expNeg's for the Go tail (a
+// weight of the wrong token or a skipped store fails the comparison).
 func TestStoredWeightKernelsSameBits(t *testing.T) {
 	if !canStoreWeights {
 		t.Skip("AVX-512 not available on this CPU")
@@ -442,6 +442,11 @@ func TestStoredWeightKernelsSameBits(t *testing.T) {
 		require.True(t, ok)
 		require.Equal(t, want, storedAbove8(src, w, ref, invT, &ths), "n=%d", n)
 		m := n &^ 7
+		for i := m; i < n; i++ {
+			if e := min((float64(src[i])-ref)*invT, maxE); e >= -100 {
+				require.Equal(t, expNeg(e), w[i], "tail token %d of %d", i, n)
+			}
+		}
 		for i := range m {
 			one := []float32{src[i], float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1)),
 				float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1))}
