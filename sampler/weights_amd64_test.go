@@ -128,6 +128,20 @@ func BenchmarkWeightKernels(b *testing.B) {
 		expAbove8AVX512(&s[0], len(s), 8, 1/0.8, &ths, &out)
 		return out[0]
 	})
+	kept := make([]float64, len(src))
+	run("store_avx512", hasWeights512, func(s []float32) float64 {
+		w, _, _, _ := expWeightsStoreAVX512(&s[0], len(s), 8, 1/0.8, -4, -8, -100, &kept[0])
+		return w
+	})
+	run("stored_avx512", hasWeights512, func(s []float32) float64 {
+		w, _, _, _ := storedWeightsAVX512(&s[0], len(s), 8, 1/0.8, -4, -8, -100, &kept[0])
+		return w
+	})
+	run("stored_above8_avx512", hasWeights512, func(s []float32) float64 {
+		var out [8]float64
+		storedAbove8AVX512(&s[0], len(s), 8, 1/0.8, &ths, &out, &kept[0])
+		return out[0]
+	})
 }
 
 // The AVX2 and AVX-512 scans (maximum with NaN detection, indices above a
