@@ -37,10 +37,11 @@ import (
 //     tokens of an exact logit range holding enough weight (a prefix of
 //     the ranking), by a mass-weighted selection and a sort of the tokens
 //     above it only.
-//   - When top-p, typical, min-p or Mirostat may need more than one dense
-//     pass, the first keeps each token's weight (V float64s, AVX-512 only)
-//     and the later passes read them instead of evaluating exp again: the
-//     same sums, bit for bit (storeWeights, storedWeights, storedAbove8).
+//   - The first dense pass keeps each token's weight (V float64s, AVX-512
+//     only); the later passes read them instead of evaluating exp again
+//     (the same sums, bit for bit: storeWeights, storedWeights,
+//     storedAbove8), and so do the per-token weights of the draw and of
+//     the candidate lists.
 //   - A wide top-p, typical, min-p or Mirostat truncation followed by the
 //     draw (thousands of kept tokens), possibly with XTC between them, is
 //     decided by moving the dense pass's partial-sum thresholds instead
@@ -74,7 +75,7 @@ import (
 const (
 	u53 = 0x1p-53 // unit roundoff of float64
 	// keepWeightsMinV is the smallest vocabulary whose dense pass keeps
-	// its weights for the passes after it.
+	// its weights for the passes and the per-token weights after it.
 	keepWeightsMinV = 4096
 	// blockSize is the id-block length of the draw's block sums.
 	blockSize = 1024
@@ -277,10 +278,11 @@ type fastState struct {
 	// (minPBand's scan, for collect).
 	kidxValid bool
 	kidxFrom  float32
-	// keepW: the dense pass keeps its weights in sc.wts (the stages may
-	// need several passes); stored: sc.wts holds them for ref and
+	// keepW: the dense pass keeps its weights in sc.wts (storing them
+	// costs next to nothing); stored: sc.wts holds them for ref and
 	// invT = 1/t (every pass after the first reads them instead of
-	// evaluating exp; the sums are the same bits).
+	// evaluating exp, the sums the same bits, and so do the per-token
+	// weights of w).
 	keepW, stored bool
 	wRef, wInvT   float64
 }
@@ -430,9 +432,7 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 		// Mirostat keeps the most probable token: greedy decoding ignores it.
 		stages = append(stages, stageMirostat)
 	}
-	f.keepW = canStoreWeights && v >= keepWeightsMinV && slices.ContainsFunc(stages, func(st Stage) bool {
-		return st == StageTopP || st == StageTypical || st == StageMinP || st == stageMirostat
-	})
+	f.keepW = canStoreWeights && v >= keepWeightsMinV
 	// Greedy decoding skips the temperature stage (T = 1 below) and takes
 	// the argmax at the end. Top-k, top-p, min-p and top-n-sigma keep the
 	// argmax, so only typical sampling and XTC (when it fires) need the
@@ -1176,8 +1176,16 @@ func (f *fastState) e(i int) float64 {
 	return min((float64(f.logits[i])-f.ref)*(1/f.t), maxE)
 }
 
-// w returns the approximate weight of token i after fixTouched.
-func (f *fastState) w(i int) float64 { return f.wOf(f.e(i)) }
+// w returns the approximate weight of token i after fixTouched: the
+// dense pass's kept weight when there is one (within the same error
+// bound as expNeg's).
+func (f *fastState) w(i int) float64 {
+	e := f.e(i)
+	if f.stored && f.sc.stamp[i] != f.sc.gen && e >= f.lowE {
+		return f.sc.wts[i]
+	}
+	return f.wOf(e)
+}
 
 // wOf returns the approximate weight of a token of exponent e: expNeg(e),
 // or 0 below lowE.

@@ -70,9 +70,10 @@ func denseWeights(src []float32, ref, invT float64, th [2]float64, lowE float64)
 	return s.plus(denseWeightsGo(src[n:], ref, invT, th, lowE))
 }
 
-// storeWeights is denseWeights, also keeping each weight of the tokens
-// src[:len(src)&^7] in w (of src's length) for storedWeights and
-// storedAbove8 (the last few tokens' weights are recomputed by each).
+// storeWeights is denseWeights, also keeping each token's weight in w (of
+// src's length; those below the floor too) for storedWeights,
+// storedAbove8 and fastState.w (storedWeights and storedAbove8 recompute
+// the last len(src)%8 tokens' as denseWeights does).
 func storeWeights(src []float32, w []float64, ref, invT float64, th [2]float64, lowE float64) weightSums {
 	return keptWeights(expWeightsStoreAVX512, src, w, ref, invT, th, lowE)
 }
@@ -89,10 +90,14 @@ func storedWeights(src []float32, w []float64, ref, invT float64, th [2]float64,
 func keptWeights(k func(*float32, int, float64, float64, float64, float64, float64, *float64) (float64, float64, float64, float64),
 	src []float32, w []float64, ref, invT float64, th [2]float64, lowE float64) weightSums {
 	var s weightSums
-	if n := len(src) &^ 7; n > 0 {
+	n := len(src) &^ 7
+	if n > 0 {
 		s.w, s.we, s.above[0], s.above[1] = k(&src[0], n, ref, invT, th[0], th[1], lowE, &w[0])
 	}
-	return s.plus(denseWeightsGo(src[len(src)&^7:], ref, invT, th, lowE))
+	for i, x := range src[n:] {
+		w[n+i] = expNeg(min((float64(x)-ref)*invT, maxE))
+	}
+	return s.plus(denseWeightsGo(src[n:], ref, invT, th, lowE))
 }
 
 // storedAbove8 is denseAbove8 over the weights storeWeights kept in w for

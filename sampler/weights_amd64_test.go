@@ -128,6 +128,20 @@ func BenchmarkWeightKernels(b *testing.B) {
 		expAbove8AVX512(&s[0], len(s), 8, 1/0.8, &ths, &out)
 		return out[0]
 	})
+	kept := make([]float64, len(src))
+	run("store_avx512", hasWeights512, func(s []float32) float64 {
+		w, _, _, _ := expWeightsStoreAVX512(&s[0], len(s), 8, 1/0.8, -4, -8, -100, &kept[0])
+		return w
+	})
+	run("stored_avx512", hasWeights512, func(s []float32) float64 {
+		w, _, _, _ := storedWeightsAVX512(&s[0], len(s), 8, 1/0.8, -4, -8, -100, &kept[0])
+		return w
+	})
+	run("stored_above8_avx512", hasWeights512, func(s []float32) float64 {
+		var out [8]float64
+		storedAbove8AVX512(&s[0], len(s), 8, 1/0.8, &ths, &out, &kept[0])
+		return out[0]
+	})
 }
 
 // The AVX2 and AVX-512 scans (maximum with NaN detection, indices above a
@@ -404,8 +418,8 @@ func TestSampleFastWide8MatchesReference(t *testing.T) {
 // random logits (with -Inf, values at the clamp, at and around every
 // threshold and the floor), lengths covering both unrolled groups, the
 // 8-lane tail and the Go tail, several floors and thresholds; and the
-// stored weights are the exp kernel's own (a weight of the wrong token or
-// a skipped store fails the comparison).
+// stored weights are the exp kernel's own, expNeg's for the Go tail (a
+// weight of the wrong token or a skipped store fails the comparison).
 func TestStoredWeightKernelsSameBits(t *testing.T) {
 	if !canStoreWeights {
 		t.Skip("AVX-512 not available on this CPU")
@@ -442,6 +456,11 @@ func TestStoredWeightKernelsSameBits(t *testing.T) {
 		require.True(t, ok)
 		require.Equal(t, want, storedAbove8(src, w, ref, invT, &ths), "n=%d", n)
 		m := n &^ 7
+		for i := m; i < n; i++ {
+			if e := min((float64(src[i])-ref)*invT, maxE); e >= -100 {
+				require.Equal(t, expNeg(e), w[i], "tail token %d of %d", i, n)
+			}
+		}
 		for i := range m {
 			one := []float32{src[i], float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1)),
 				float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1))}

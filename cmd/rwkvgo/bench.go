@@ -236,6 +236,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		timed = bench.NewTimedBackend(be)
 		be = timed
 	}
+	// The device's peaks first: the bandwidth probe's buffers are freed
+	// before the model loads, so the run's peak memory is the model's.
+	device := bench.DescribeDevice(s.be, c.threads, s.gpu)
 	p := s.env.Progress
 	source := *model
 	var m *engine.Model
@@ -254,7 +257,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	r := bench.NewReport(bench.KindE2E)
 	info := bench.DescribeModel(source, m.Config())
 	r.Model = &info
-	r.Device = bench.DescribeDevice(s.be, c.threads, s.gpu)
+	r.Device = device
 	if timed != nil {
 		s.env.OnPhase = timed.SetPhase
 	}
