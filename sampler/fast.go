@@ -1260,9 +1260,11 @@ func crossSelect(cs []cand, target float64) (j int, before float64, ok bool) {
 }
 
 // crossHistMin is the least number of candidates that crossSelect buckets
-// before its quickselect; crossBuckets the number of buckets.
+// before its quickselect (on Zipf-like candidates the buckets take a third
+// to a half of the quickselect's time from 300 candidates up: 5 vs 15 us
+// at 300, 16 vs 34 at 1,000); crossBuckets the number of buckets.
 const (
-	crossHistMin = 2048
+	crossHistMin = 256
 	crossBuckets = 1024
 )
 
