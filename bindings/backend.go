@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 	"unsafe"
@@ -85,6 +86,19 @@ func OpenLibrary(path string, device int) (*Backend, error) {
 	return open(api, path, device)
 }
 
+// createContext calls rwkvcu_context_create and, when it fails, reads the
+// library's message on the same OS thread: without a context the library
+// keeps it per thread, and a goroutine may move to another thread between
+// two calls into C.
+func createContext(api *capi, device int, ctx *ptr) (rc int32, msg string) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if rc = api.contextCreate(int32(device), ctx); rc != StatusOK {
+		msg = api.lastError(nil)
+	}
+	return rc, msg
+}
+
 // open creates a context on device with the library's functions api
 // loaded from the file lib.
 func open(api *capi, lib string, device int) (*Backend, error) {
@@ -92,8 +106,8 @@ func open(api *capi, lib string, device int) (*Backend, error) {
 		return nil, fmt.Errorf("cuda: librwkvcu has ABI version %d, these bindings need %d", v, cABIVersion)
 	}
 	var ctx ptr
-	if rc := api.contextCreate(int32(device), &ctx); rc != StatusOK {
-		return nil, &Error{Op: "rwkvcu_context_create", Status: int(rc), Msg: api.lastError(nil)}
+	if rc, msg := createContext(api, device, &ctx); rc != StatusOK {
+		return nil, &Error{Op: "rwkvcu_context_create", Status: int(rc), Msg: msg}
 	}
 	b := &Backend{api: api, lib: lib, ctx: ctx, name: "cuda"}
 	var ok int32
