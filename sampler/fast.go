@@ -285,6 +285,9 @@ type fastState struct {
 	// weights of w).
 	keepW, stored bool
 	wRef, wInvT   float64
+	// sumOnly: the next dense pass may compute only z and the block sums
+	// (a plain draw follows: a and above stay unset).
+	sumOnly bool
 }
 
 // x returns the exact processed logit of token i, as the reference computes
@@ -489,7 +492,11 @@ func (s *Sampler) sampleFastOpt(logits []float32, history []int, seq, step uint6
 			// The weight above min-p's threshold (see below).
 			f.th[1] = min(aboveE[1], math.Log(c.MinP)-2e-3)
 		}
-		if !f.densePass() {
+		// With no stage left the draw needs only z and the block sums.
+		f.sumOnly = len(stages) == 0
+		ok := f.densePass()
+		f.sumOnly = false
+		if !ok {
 			return 0, 0, false
 		}
 	}
@@ -1096,6 +1103,8 @@ func (f *fastState) weights() {
 		switch {
 		case reuse:
 			ws = storedWeights(f.logits[lo:hi], sc.wts[lo:hi], ref, invT, th, f.lowE)
+		case f.keepW && f.sumOnly:
+			ws = storeWeightSum(f.logits[lo:hi], sc.wts[lo:hi], ref, invT, th, f.lowE)
 		case f.keepW:
 			ws = storeWeights(f.logits[lo:hi], sc.wts[lo:hi], ref, invT, th, f.lowE)
 		default:

@@ -36,6 +36,12 @@ func expWeightsAVX512(src *float32, n int, ref, invT, th0, th1, lowE float64) (s
 //go:noescape
 func expWeightsStoreAVX512(src *float32, n int, ref, invT, th0, th1, lowE float64, dst *float64) (sumW, sumWE, sum0, sum1 float64)
 
+// expWeightsSumStoreAVX512 is expWeightsStoreAVX512 returning only the
+// sum of the weights (the other sums are 0).
+//
+//go:noescape
+func expWeightsSumStoreAVX512(src *float32, n int, ref, invT, th0, th1, lowE float64, dst *float64) (sumW, sumWE, sum0, sum1 float64)
+
 // storedWeightsAVX512 returns expWeightsAVX512's sums over src[:n] from the
 // weights w[:n] expWeightsStoreAVX512 stored with the same ref and invT:
 // the same bits, without evaluating exp.
@@ -76,6 +82,13 @@ func denseWeights(src []float32, ref, invT float64, th [2]float64, lowE float64)
 // the last len(src)%8 tokens' as denseWeights does).
 func storeWeights(src []float32, w []float64, ref, invT float64, th [2]float64, lowE float64) weightSums {
 	return keptWeights(expWeightsStoreAVX512, src, w, ref, invT, th, lowE)
+}
+
+// storeWeightSum is storeWeights for a pass that needs only the sum of the
+// weights: the other sums of its result are not computed (0 but for the
+// last len(src)%8 tokens').
+func storeWeightSum(src []float32, w []float64, ref, invT float64, th [2]float64, lowE float64) weightSums {
+	return keptWeights(expWeightsSumStoreAVX512, src, w, ref, invT, th, lowE)
 }
 
 // storedWeights is denseWeights over the weights storeWeights kept in w

@@ -417,6 +417,30 @@ done: \
 	WEIGHTS8(0, Z8, Z9, Z10, Z11, Z12, K1, K2, K3, Z0, Z1, Z2, Z3) \
 	VMOVUPD Z9, (DI)(AX*8)
 
+// One group of 8 lanes of expWeightsSumStoreAVX512: WEIGHTS8 without the
+// sums of w*e and above th0 and th1, the weight stored to woff(DI)(AX*8).
+#define WSUM8(off, woff, T0, T1, T2, T3, T4, KA, AW) \
+	EXPE8(off, T0) \
+	VCMPPD.BCST $0x1d, lowE+48(FP), T0, KA \
+	EXPW8(T0, T1, T2, T3, T4) \
+	VADDPD T1, AW, KA, AW \
+	VMOVUPD T1, woff(DI)(AX*8)
+
+// Each 16 and the last 8 tokens of expWeightsSumStoreAVX512.
+#define WSUM16 \
+	WSUM8(0, 0, Z8, Z9, Z10, Z11, Z12, K1, Z0) \
+	WSUM8(32, 64, Z13, Z14, Z15, Z16, Z17, K4, Z4)
+#define WSUM8TAIL WSUM8(0, 0, Z8, Z9, Z10, Z11, Z12, K1, Z0)
+
+// func expWeightsSumStoreAVX512(src *float32, n int, ref, invT, th0, th1, lowE float64, dst *float64) (sumW, sumWE, sum0, sum1 float64)
+//
+// expWeightsStoreAVX512 for a pass that needs only the sum of the weights
+// (the other three sums are 0): sumW and the stored weights the same bits.
+TEXT ·expWeightsSumStoreAVX512(SB), NOSPLIT, $0-96
+	MOVQ dst+56(FP), DI
+	WSETUP
+	WBODY(WSUM16, WSUM8TAIL, wss512loop, wss512tail, wss512done, sumW+64(FP), sumWE+72(FP), sum0+80(FP), sum1+88(FP))
+
 // func expWeightsStoreAVX512(src *float32, n int, ref, invT, th0, th1, lowE float64, dst *float64) (sumW, sumWE, sum0, sum1 float64)
 //
 // expWeightsAVX512, also storing each token's weight (before the floor

@@ -133,6 +133,10 @@ func BenchmarkWeightKernels(b *testing.B) {
 		w, _, _, _ := expWeightsStoreAVX512(&s[0], len(s), 8, 1/0.8, -4, -8, -100, &kept[0])
 		return w
 	})
+	run("sum_store_avx512", hasWeights512, func(s []float32) float64 {
+		w, _, _, _ := expWeightsSumStoreAVX512(&s[0], len(s), 8, 1/0.8, -4, -8, -100, &kept[0])
+		return w
+	})
 	run("stored_avx512", hasWeights512, func(s []float32) float64 {
 		w, _, _, _ := storedWeightsAVX512(&s[0], len(s), 8, 1/0.8, -4, -8, -100, &kept[0])
 		return w
@@ -419,7 +423,8 @@ func TestSampleFastWide8MatchesReference(t *testing.T) {
 // threshold and the floor), lengths covering both unrolled groups, the
 // 8-lane tail and the Go tail, several floors and thresholds; and the
 // stored weights are the exp kernel's own, expNeg's for the Go tail (a
-// weight of the wrong token or a skipped store fails the comparison).
+// weight of the wrong token or a skipped store fails the comparison); the
+// sum-only pass keeps the same weights and sum.
 func TestStoredWeightKernelsSameBits(t *testing.T) {
 	if !canStoreWeights {
 		t.Skip("AVX-512 not available on this CPU")
@@ -449,6 +454,14 @@ func TestStoredWeightKernelsSameBits(t *testing.T) {
 		w := make([]float64, n)
 		stored := storeWeights(src, w, ref, invT, th, lowE)
 		require.Equal(t, denseWeights(src, ref, invT, th, lowE), stored, "n=%d", n)
+		// The sum-only pass: the same weight sum and kept weights.
+		ws := make([]float64, n)
+		require.Equal(t, stored.w, storeWeightSum(src, ws, ref, invT, th, lowE).w, "n=%d", n)
+		for i := range n &^ 7 {
+			if e := min((float64(src[i])-ref)*invT, maxE); e >= -100 {
+				require.Equal(t, w[i], ws[i], "token %d of %d", i, n)
+			}
+		}
 		for _, low := range []float64{lowE, -100, -20} {
 			require.Equal(t, denseWeights(src, ref, invT, th, low), storedWeights(src, w, ref, invT, th, low), "n=%d lowE=%v", n, low)
 		}

@@ -78,6 +78,11 @@ func storeWeights(src []float32, _ []float64, ref, invT float64, th [2]float64, 
 	return denseWeightsGo(src, ref, invT, th, lowE)
 }
 
+// storeWeightSum is denseWeights (the weights are not kept).
+func storeWeightSum(src []float32, _ []float64, ref, invT float64, th [2]float64, lowE float64) weightSums {
+	return denseWeightsGo(src, ref, invT, th, lowE)
+}
+
 // storedWeights is denseWeights.
 func storedWeights(src []float32, _ []float64, ref, invT float64, th [2]float64, lowE float64) weightSums {
 	return denseWeightsGo(src, ref, invT, th, lowE)
