@@ -1013,8 +1013,6 @@ type weightSums struct {
 	above [2]float64
 }
 
-// add adds the contribution of a token of exponent e and weight w (w = 0
-// contributes nothing).
 // plus returns s with the sums of o added.
 func (s weightSums) plus(o weightSums) weightSums {
 	s.w += o.w
@@ -1024,6 +1022,8 @@ func (s weightSums) plus(o weightSums) weightSums {
 	return s
 }
 
+// add adds the contribution of a token of exponent e and weight w (w = 0
+// contributes nothing).
 func (s *weightSums) add(e, w float64, ths [2]float64) {
 	if w == 0 {
 		return
