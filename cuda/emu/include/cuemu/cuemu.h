@@ -35,8 +35,11 @@
 //
 // Context switch
 //   On x86-64 fibers switch with a hand-written routine that saves only the
-//   callee-saved registers, MXCSR and the x87 control word (a few
-//   nanoseconds). Elsewhere, and under AddressSanitizer or ThreadSanitizer
+//   callee-saved general registers (a few nanoseconds). The fibers share
+//   the OS thread's MXCSR and x87 control word: device code has no dynamic
+//   floating-point environment (rounding is chosen per intrinsic), so
+//   kernel code never changes them, and saving and reloading them per
+//   switch (ldmxcsr, fldcw) cost more than the rest of the switch. Elsewhere, and under AddressSanitizer or ThreadSanitizer
 //   (which must see stack switches), ucontext is used. Define
 //   CUEMU_FORCE_UCONTEXT to select ucontext explicitly.
 #pragma once
@@ -155,9 +158,9 @@ struct Site {
 namespace detail {
 
 #if defined(CUEMU_SWITCH_ASM)
-// cuemu_switch_x86_64 saves the callee-saved registers, MXCSR and the x87
-// control word on the current stack, stores the stack pointer in *save_sp,
-// and resumes the context whose stack pointer is to_sp.
+// cuemu_switch_x86_64 saves the callee-saved general registers on the
+// current stack, stores the stack pointer in *save_sp, and resumes the
+// context whose stack pointer is to_sp (see "Context switch" above).
 extern "C" void cuemu_switch_x86_64(void** save_sp, void* to_sp);
 __asm__(
     ".pushsection .text.cuemu_switch_x86_64,\"axG\",@progbits,cuemu_switch_x86_64,comdat\n"
@@ -166,9 +169,7 @@ __asm__(
     ".type cuemu_switch_x86_64,@function\n"
     "cuemu_switch_x86_64:\n"
     "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
-    "  subq $8, %rsp\n  stmxcsr (%rsp)\n  fnstcw 4(%rsp)\n"
     "  movq %rsp, (%rdi)\n  movq %rsi, %rsp\n"
-    "  ldmxcsr (%rsp)\n  fldcw 4(%rsp)\n  addq $8, %rsp\n"
     "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
     "  ret\n"
     ".size cuemu_switch_x86_64, .-cuemu_switch_x86_64\n"
@@ -219,6 +220,7 @@ struct Exec {
   size_t stack_bytes = 0, page = 4096;
   std::vector<uint32_t> warp_wait, warp_done, warp_present;
   std::vector<unsigned> order;
+  unsigned pos = 0;  // position in order of the running fiber (this round)
   unsigned n = 0, n_done = 0, bar_count = 0, bar_pred = 0;
   const Site* bar_site = nullptr;
   bool bar_mismatch = false;
@@ -273,13 +275,35 @@ inline std::string where(const Site* s) {
 }
 inline std::string thread_name(const Fiber& f) { return format("thread (%u,%u,%u)", f.tid.x, f.tid.y, f.tid.z); }
 
-/// to_scheduler suspends the current fiber and resumes the scheduler.
-inline void to_scheduler() {
+/// next_runnable returns the first position from k in the round's order
+/// whose fiber can run, or e.n.
+inline unsigned next_runnable(const Exec& e, unsigned k) {
+  while (k < e.n && e.f[e.order[k]].st != FiberState::Run) ++k;
+  return k;
+}
+
+/// suspend suspends the current fiber and resumes the next runnable
+/// fiber of the round directly (the one the scheduler would resume next),
+/// or the scheduler at the end of the round or after a failure: one switch
+/// per suspension instead of two through the scheduler.
+inline void suspend() {
   Exec& e = *t_exec;
+  Fiber* me = t_cur;
+  e.pos = e.failed ? e.n : next_runnable(e, e.pos + 1);
+  if (e.pos < e.n) {
+    Fiber* next = &e.f[e.order[e.pos]];
+    t_cur = next;
 #if defined(CUEMU_SWITCH_ASM)
-  cuemu_switch_x86_64(&t_cur->sp, e.sched_sp);
+    cuemu_switch_x86_64(&me->sp, next->sp);
 #else
-  swapcontext(&t_cur->uc, &e.sched_uc);
+    swapcontext(&me->uc, &next->uc);
+#endif
+    return;
+  }
+#if defined(CUEMU_SWITCH_ASM)
+  cuemu_switch_x86_64(&me->sp, e.sched_sp);
+#else
+  swapcontext(&me->uc, &e.sched_uc);
 #endif
 }
 
@@ -292,7 +316,7 @@ inline void to_scheduler() {
     e.err = err;
     e.msg = format("block (%u,%u,%u) %s: ", e.bid.x, e.bid.y, e.bid.z, thread_name(*t_cur).c_str()) + msg;
   }
-  to_scheduler();
+  suspend();
   __builtin_unreachable();
 }
 
@@ -327,11 +351,7 @@ inline void fiber_main() {
   me.st = FiberState::Done;
   ++e.n_done;
   e.warp_done[me.lin >> 5] |= 1u << (me.lin & 31);
-#if defined(CUEMU_SWITCH_ASM)
-  cuemu_switch_x86_64(&me.sp, e.sched_sp);
-#else
-  swapcontext(&me.uc, &e.sched_uc);
-#endif
+  suspend();
   __builtin_unreachable();
 }
 
@@ -368,7 +388,7 @@ inline int syncthreads(const Site* s, int op = 0, int pred = 0) {
     e.bar_mismatch = false;
     return r;  // the last thread to arrive continues without a switch
   }
-  to_scheduler();
+  suspend();
   return me->res;
 }
 
@@ -404,7 +424,7 @@ inline void warp_collective(const Site* s, uint32_t mask, WarpFn fn, const void*
       return;  // the last lane to arrive continues without a switch
     }
   }
-  to_scheduler();
+  suspend();
 }
 
 /// diagnose explains why no fiber of the block can run although some have
@@ -531,13 +551,10 @@ inline void run_block(Exec& e, int mode, unsigned long long seed) {
     char* lo = e.stacks[i] + e.page;
 #if defined(CUEMU_SWITCH_ASM)
     uintptr_t top = (reinterpret_cast<uintptr_t>(lo) + e.stack_bytes) & ~uintptr_t(15);
-    void** fr = reinterpret_cast<void**>(top - 72);
-    uint32_t csr[2] = {0x1f80u, 0x037fu};  // default MXCSR and x87 control word
-    __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(csr[0]), "=m"(csr[1]));
-    std::memcpy(&fr[0], csr, 8);
-    for (int r = 1; r <= 6; ++r) fr[r] = nullptr;
-    fr[7] = reinterpret_cast<void*>(&fiber_main);
-    fr[8] = nullptr;  // fiber_main never returns
+    void** fr = reinterpret_cast<void**>(top - 64);
+    for (int r = 0; r < 6; ++r) fr[r] = nullptr;  // r15, r14, r13, r12, rbx, rbp
+    fr[6] = reinterpret_cast<void*>(&fiber_main);
+    fr[7] = nullptr;  // fiber_main never returns
     f.sp = fr;
 #else
     getcontext(&f.uc);
@@ -559,13 +576,14 @@ inline void run_block(Exec& e, int mode, unsigned long long seed) {
     uint64_t blk = (uint64_t(e.bid.z) * e.grid.y + e.bid.y) * e.grid.x + e.bid.x;
     rng.seed(mix64(seed ^ mix64(blk)));
   }
+  // A round resumes the runnable fibers in order; each suspension passes
+  // control to the next one (suspend), the last one back here.
   for (;;) {
     if (mode == cuemuScheduleRandom) std::shuffle(e.order.begin(), e.order.end(), rng);
-    bool ran = false;
-    for (unsigned k = 0; k < e.n; ++k) {
-      Fiber& f = e.f[e.order[k]];
-      if (f.st != FiberState::Run) continue;
-      ran = true;
+    e.pos = next_runnable(e, 0);
+    bool ran = e.pos < e.n;
+    if (ran) {
+      Fiber& f = e.f[e.order[e.pos]];
       t_cur = &f;
 #if defined(CUEMU_SWITCH_ASM)
       cuemu_switch_x86_64(&e.sched_sp, f.sp);
