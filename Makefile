@@ -28,8 +28,13 @@ build:
 # every runtime call of a load, sessions, decode steps, the device sampler
 # and a graph failed in turn by the emulator's fault injector (a sample of
 # them through purego), and the emulator's memory cap).
+# Packages with long sequential tests that skip themselves under -race
+# (racetest.SkipSequential): they run once more without it.
+SEQUENTIAL_PKGS := $(sort $(dir $(shell grep -rl --include='*_test.go' 'racetest.SkipSequential(t)' .)))
+
 test: fmt-check vet
 	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -timeout 30m $(SEQUENTIAL_PKGS)
 	$(GO) test -count=1 -run 'DoesNotAllocate' ./engine/... ./internal/vec/
 	$(MAKE) test-cuda-emu
 

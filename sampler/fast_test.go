@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rwkvgo/rwkvgo/internal/racetest"
 )
 
 // propLogits32 returns random float32 logits of one of several shapes:
@@ -104,6 +106,7 @@ func randConfig(r *rand.Rand, v int) Config {
 // random inputs and settings. It also checks that the fast path decides
 // almost all of them itself.
 func TestSampleFastMatchesReference(t *testing.T) {
+	racetest.SkipSequential(t)
 	r := rand.New(rand.NewPCG(41, 42))
 	const iters = 6000
 	decided, eligible := 0, 0
@@ -174,6 +177,7 @@ func TestSampleFastErrors(t *testing.T) {
 // decides every draw of the benchmark settings itself and draws the
 // reference's tokens.
 func TestSampleFastWorldVocab(t *testing.T) {
+	racetest.SkipSequential(t)
 	r := rand.New(rand.NewPCG(51, 52))
 	const v = 65536
 	rows := [][]float32{zipfLogits(r, v), zipfLogits(r, v)}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rwkvgo/rwkvgo/internal/racetest"
 )
 
 // wideConfig returns a random configuration whose truncation keeps
@@ -306,6 +308,7 @@ func TestSampleFastTopPMinPNearTies(t *testing.T) {
 // to it. The fast path must fall back or decide exactly as the reference,
 // and it takes the wide path away from the ties.
 func TestSampleFastWideMinPNearTies(t *testing.T) {
+	racetest.SkipSequential(t)
 	cases := []struct {
 		name  string
 		seed  uint64
@@ -393,6 +396,7 @@ func typicalRanking(l []float64) ([]int32, []float64) {
 // probability at some rank (near-ties of the cut) it falls back or decides
 // exactly.
 func TestSampleFastTypicalTwoSided(t *testing.T) {
+	racetest.SkipSequential(t)
 	r := rand.New(rand.NewPCG(103, 104))
 	two0 := twoSidedDraws.Load()
 	fellBack, decided, total := 0, 0, 0
@@ -466,6 +470,7 @@ func TestSampleFastTypicalTwoSided(t *testing.T) {
 // returns exactly the reference's token; the fast path decides away from
 // the ties and falls back or decides exactly at them.
 func TestSampleFastWideXTCNearTies(t *testing.T) {
+	racetest.SkipSequential(t)
 	r := rand.New(rand.NewPCG(105, 106))
 	deltas := []float64{0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-9, -1e-9, 1e-6, -1e-6}
 	fellBack, decided := 0, 0

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rwkvgo/rwkvgo/internal/half"
+	"github.com/rwkvgo/rwkvgo/internal/racetest"
 	"github.com/rwkvgo/rwkvgo/weights"
 )
 
@@ -95,6 +96,7 @@ func TestDequantize(t *testing.T) {
 // TestGemmQ: GemmQ equals GemmF32 on the dequantized matrix bitwise, and
 // the float64 product within the documented error bound, on odd shapes.
 func TestGemmQ(t *testing.T) {
+	racetest.SkipSequential(t)
 	forEachQPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		for _, qt := range qTypes {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rwkvgo/rwkvgo/internal/half"
+	"github.com/rwkvgo/rwkvgo/internal/racetest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -580,6 +581,7 @@ func TestGemvAVX512(t *testing.T) {
 // rows, several row blocks, products split into element ranges and
 // unaligned slices; int8 codes likewise.
 func TestGemmTilesAVX512(t *testing.T) {
+	racetest.SkipSequential(t)
 	if !hasAVX512 {
 		t.Skip("no AVX-512 on this CPU")
 	}
