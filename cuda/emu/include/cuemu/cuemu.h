@@ -39,9 +39,14 @@
 //   the OS thread's MXCSR and x87 control word: device code has no dynamic
 //   floating-point environment (rounding is chosen per intrinsic), so
 //   kernel code never changes them, and saving and reloading them per
-//   switch (ldmxcsr, fldcw) cost more than the rest of the switch. Elsewhere, and under AddressSanitizer or ThreadSanitizer
-//   (which must see stack switches), ucontext is used. Define
-//   CUEMU_FORCE_UCONTEXT to select ucontext explicitly.
+//   switch (ldmxcsr, fldcw) cost more than the rest of the switch.
+//   Elsewhere, and under AddressSanitizer or ThreadSanitizer (which must
+//   see stack switches), ucontext is used. Define CUEMU_FORCE_UCONTEXT to
+//   select ucontext explicitly.
+//
+//   A fiber that waits (barrier, warp collective, exit) resumes the next
+//   runnable fiber of the scheduler's round itself (suspend); only the end
+//   of a round returns to the scheduler.
 #pragma once
 
 // Standard headers come first: the kernel-language macros defined below
