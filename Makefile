@@ -18,20 +18,23 @@ all: build
 build:
 	$(GO) build -o bin/rwkvgo ./cmd/rwkvgo
 
-# The full test suite: formatting, vet, every test with the race detector,
-# then the CUDA backend on the emulated library (conformance suite, graphs
-# and the device sampler under every emulator schedule, the device-resident
-# decode loop against host sampling and its per-step ledger, the purego loader
-# and the device sampler through it, every shared model, the vendor baseline
-# reported unavailable by the bindings and bench kernels, the scheduler,
+# Packages with long sequential tests that skip themselves under -race
+# (racetest.SkipSequential): they run once more without it. Expanded only
+# by the test recipe, and build/ (toolkit wheels, emulated libraries) is
+# not searched.
+SEQUENTIAL_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' --exclude-dir=build --exclude-dir=.git 'racetest.SkipSequential(t)' .)))
+
+# The full test suite: formatting, vet, every test with the race detector
+# (the sequential tests without it), then the CUDA backend on the emulated
+# library (conformance suite, graphs and the device sampler under every
+# emulator schedule, the device-resident decode loop against host sampling
+# and its per-step ledger, the purego loader and the device sampler through
+# it, every shared model, the vendor baseline reported unavailable by the
+# bindings and bench kernels, the scheduler,
 # `rwkvgo generate` giving the CPU backend's tokens on every shared model;
 # every runtime call of a load, sessions, decode steps, the device sampler
 # and a graph failed in turn by the emulator's fault injector (a sample of
 # them through purego), and the emulator's memory cap).
-# Packages with long sequential tests that skip themselves under -race
-# (racetest.SkipSequential): they run once more without it.
-SEQUENTIAL_PKGS := $(sort $(dir $(shell grep -rl --include='*_test.go' 'racetest.SkipSequential(t)' .)))
-
 test: fmt-check vet
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(GO) test -count=1 -timeout 30m $(SEQUENTIAL_PKGS)
