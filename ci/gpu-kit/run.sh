@@ -91,7 +91,9 @@ read -r -a BENCH_SOURCES <"$SRC/bench_sources.txt"
 
 build_emu() {
 	local cxx=${CXX:-g++}
-	local flags=(-std=c++20 -O2 -fPIC -fvisibility=hidden -Wno-unknown-pragmas -I"$SRC/cuda/emu/include" -I"$SRC/cuda")
+	local flags=(-std=c++20 -O2 -ffp-contract=off -fPIC -fvisibility=hidden -Wno-unknown-pragmas -I"$SRC/cuda/emu/include" -I"$SRC/cuda")
+	# fmaf as one instruction where this CPU has FMA (as the CMake build).
+	grep -qw fma /proc/cpuinfo 2>/dev/null && flags+=(-mfma)
 	printf '%s\n' "${SOURCES[@]}" "${BENCH_SOURCES[@]}" | xargs -P "$(nproc)" -I{} \
 		sh -c "$cxx ${flags[*]} -x c++ -c \"$SRC/{}\" -o \"$LIB/\$(echo {} | tr / _).o\"" || return 1
 	$cxx -shared -o "$LIB/librwkvcu_emu.so" $(for s in "${SOURCES[@]}"; do echo "$LIB/$(echo "$s" | tr / _).o"; done) -lpthread || return 1

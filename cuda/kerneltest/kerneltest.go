@@ -25,6 +25,7 @@ import (
 	"testing"
 
 	"github.com/ebitengine/purego"
+	"golang.org/x/sys/cpu"
 )
 
 // Lib is a built and loaded harness library.
@@ -94,6 +95,7 @@ func Load(harness string, extra ...string) (*Lib, error) {
 	cuda := filepath.Join(root, "cuda")
 	args := []string{"-std=c++20", "-O2", "-fPIC", "-shared", "-x", "c++",
 		"-I" + filepath.Join(cuda, "emu", "include"), "-I" + cuda, "-I" + root}
+	args = append(args, archFlags()...)
 	args = append(args, extraFlags...)
 	args = append(args, extra...)
 	key, err := hashInputs(compiler(), args, src, cuda)
@@ -204,4 +206,15 @@ func LoadFuncs(harness string, fns ...Func) error {
 		}
 	}
 	return nil
+}
+
+// archFlags returns the code-generation flags of the harness: a*b + c
+// rounds twice as written (-ffp-contract=off), and where the CPU has FMA
+// (the harness runs where it is built) fmaf compiles to one instruction
+// instead of a libm call (-mfma), the same correctly rounded result.
+func archFlags() []string {
+	if cpu.X86.HasFMA {
+		return []string{"-ffp-contract=off", "-mfma"}
+	}
+	return []string{"-ffp-contract=off"}
 }

@@ -1092,9 +1092,9 @@ inline unsigned atomicDec(unsigned* p, unsigned limit) {
 // approximations: compare GPU and emulator results with a tolerance of a few
 // ulp (__expf, __logf, __sinf, __cosf, __powf, __fdividef) — the _rn forms
 // (__fadd_rn, __fmul_rn, __fmaf_rn, __fdiv_rn, __frcp_rn, __fsqrt_rn) are
-// bit-exact. Emulated kernels are compiled without FMA contraction when built
-// with -std=c++20 (not gnu++20), so a*b+c rounds twice as written; nvcc
-// contracts it into an FMA by default.
+// bit-exact. Emulated kernels are compiled without FMA contraction
+// (-ffp-contract=off), so a*b+c rounds twice as written; nvcc contracts it
+// into an FMA by default.
 
 // glibc declares several of these names in <math.h>; the definitions below
 // match those declarations (C linkage, noexcept).
