@@ -44,13 +44,13 @@ test: fmt-check vet
 # The emulated CUDA tests in two halves of similar length, run side by side
 # (the emulator runs a launch on one OS thread): the device-resident decode
 # loop and the fault injection (test-cuda-emu-decode) beside everything else
-# (test-cuda-emu-rest).
+# (test-cuda-emu-rest, which also runs TestEngineDeviceTokens to even them).
 test-cuda-emu: lib-emu
 	$(GO) vet -tags cuda,cuemu ./bindings/ ./cmd/...
 	@$(MAKE) --no-print-directory -j 2 --output-sync=target test-cuda-emu-decode test-cuda-emu-rest
 
 test-cuda-emu-decode:
-	$(GO) test -count=1 -timeout 60m -tags cuda,cuemu -run 'TestDeviceDecode|TestEngineDevice|TestDecodeLoopTopErrors' ./bindings/
+	$(GO) test -count=1 -timeout 60m -tags cuda,cuemu -run 'TestDeviceDecode|TestEngineDevice(StatePool|Logprobs|Lifecycle|Ledger)$$|TestDecodeLoopTopErrors' ./bindings/
 	@set -o pipefail; $(GO) test -count=1 -timeout 30m -tags cuda,cuemu -run '^(TestFaultInjection|TestOutOfDeviceMemory)$$' -v ./bindings/ | grep -Ev '^=== (RUN|PAUSE|CONT)'
 
 # Emulated runs are long on slow CPUs (the real-model batch took 355 s on one
@@ -62,7 +62,7 @@ test-cuda-emu-rest:
 		echo "CUEMU_SCHEDULE=$$s"; \
 		CUEMU_SCHEDULE=$$s $(GO) test -count=1 -timeout $(EMU_TIMEOUT) -tags cuda,cuemu -run 'TestConformance|TestGraph|TestSampler' ./bindings/; \
 	done
-	$(GO) test -count=1 -timeout $(EMU_TIMEOUT) -tags cuda,cuemu -run 'TestReferenceOutputs|TestUpstreamExpectedLogits|TestQuantizedInt8|TestQuantizedFP8|TestBlockQuantized|TestQuantizedSupported|TestQuantizedDeviceMemory|TestVendor|TestStats|TestStepBatch|TestDecodeLeak|TestDecodeLaunchesPerLayer|TestBenchLibrary' ./bindings/
+	$(GO) test -count=1 -timeout $(EMU_TIMEOUT) -tags cuda,cuemu -run 'TestEngineDeviceTokens$$|TestReferenceOutputs|TestUpstreamExpectedLogits|TestQuantizedInt8|TestQuantizedFP8|TestBlockQuantized|TestQuantizedSupported|TestQuantizedDeviceMemory|TestVendor|TestStats|TestStepBatch|TestDecodeLeak|TestDecodeLaunchesPerLayer|TestBenchLibrary' ./bindings/
 	$(GO) test -count=1 -timeout $(EMU_TIMEOUT) -tags cuda,cuemu -run 'TestBenchKernelsVendor|TestBenchLedgerCUDA|TestBenchLedgerEngineCUDA' ./cmd/rwkvgo/
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -timeout $(EMU_TIMEOUT) -short -run '^(TestPurego(Sampler|Vendor|DeviceDecode)?|TestFaultInjection|TestOutOfDeviceMemory)$$' ./bindings/
 	RWKVGO_CUDA_LIB=$(CURDIR)/build/emu/librwkvcu_emu.so CGO_ENABLED=0 $(GO) test -count=1 -timeout $(EMU_TIMEOUT) -run '^TestCUDA' ./scheduler/

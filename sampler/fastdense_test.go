@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rwkvgo/rwkvgo/internal/racetest"
 )
 
 // denseConfig returns a random configuration whose first truncation is
@@ -84,6 +86,7 @@ func sampleBoth(t *testing.T, s *Sampler, logits []float32, hist []int, step uin
 // on many random logits and settings, and the fast path decides almost all
 // of them itself.
 func TestSampleFastDenseStagesMatchReference(t *testing.T) {
+	racetest.SkipSequential(t)
 	r := rand.New(rand.NewPCG(71, 72))
 	decided, eligible := 0, 0
 	for it := 0; it < 3000; it++ {
@@ -121,6 +124,7 @@ func TestSampleFastDenseStagesMatchReference(t *testing.T) {
 // probability threshold, or of Mirostat's surprise bound. The fast path
 // must fall back or decide exactly as the reference.
 func TestSampleFastDenseNearTies(t *testing.T) {
+	racetest.SkipSequential(t)
 	r := rand.New(rand.NewPCG(73, 74))
 	fellBack := [3]int{}
 	deltas := []float64{0, 1e-16, -1e-16, 3e-16, -3e-16, 1e-14, -1e-14, 1e-12, -1e-12, 1e-10, -1e-10, 1e-8, -1e-8, 1e-6, -1e-6}

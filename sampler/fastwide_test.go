@@ -62,6 +62,7 @@ func wideConfig(r *rand.Rand, v int) Config {
 // token on many random logits and settings, and the fast path decides
 // almost all of them itself.
 func TestSampleFastWideMatchesReference(t *testing.T) {
+	racetest.SkipSequential(t)
 	r := rand.New(rand.NewPCG(91, 92))
 	decided, eligible := 0, 0
 	wide0 := wideDraws.Load()
@@ -175,6 +176,7 @@ func nearTieCase(r *rand.Rand, it, minV, every int, temps []float64) ([]float32,
 // and quantized logits (exact ties of logit). The fast path must fall
 // back or decide exactly as the reference.
 func TestSampleFastWideNearTies(t *testing.T) {
+	racetest.SkipSequential(t)
 	r := rand.New(rand.NewPCG(93, 94))
 	fellBack := 0
 	for it := 0; it < 24; it++ {
@@ -255,6 +257,7 @@ func TestSampleFastWideWorldVocab(t *testing.T) {
 // the surprise bound. The fast path must fall back or decide exactly as
 // the reference.
 func TestSampleFastWideMirostatNearTies(t *testing.T) {
+	racetest.SkipSequential(t)
 	r := rand.New(rand.NewPCG(97, 98))
 	fellBack := 0
 	for it := 0; it < 12; it++ {
@@ -510,6 +513,7 @@ func TestSampleFastWideXTCNearTies(t *testing.T) {
 // reference, and it keeps the tokens above a bracketed cut (topPWideKept)
 // away from the ties.
 func TestSampleFastWideTopPKeptNearTies(t *testing.T) {
+	racetest.SkipSequential(t)
 	r := rand.New(rand.NewPCG(193, 194))
 	fellBack := 0
 	kept0, floor0 := wideKeptCuts.Load(), floorDraws.Load()

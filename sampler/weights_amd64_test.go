@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rwkvgo/rwkvgo/internal/racetest"
 )
 
 // Each weight of the AVX-512 and AVX2 kernels, taken alone (the other lanes
@@ -17,6 +19,7 @@ import (
 // kernels' sums over random inputs agree with the Go loop within the
 // summation error.
 func TestWeightKernelsLanes(t *testing.T) {
+	racetest.SkipSequential(t)
 	type kernel struct {
 		name  string
 		ok    bool
@@ -340,6 +343,7 @@ func TestAbove8Kernel(t *testing.T) {
 // few ulp to 1e-6 around it, on logits quantized to exact ties), where the
 // fast path must fall back or agree.
 func TestSampleFastWide8MatchesReference(t *testing.T) {
+	racetest.SkipSequential(t)
 	if !hasWeights512 {
 		t.Skip("AVX-512 not available on this CPU")
 	}
