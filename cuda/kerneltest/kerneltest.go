@@ -213,8 +213,9 @@ func LoadFuncs(harness string, fns ...Func) error {
 // (the harness runs where it is built) fmaf compiles to one instruction
 // instead of a libm call (-mfma), the same correctly rounded result.
 func archFlags() []string {
+	flags := []string{"-ffp-contract=off"}
 	if cpu.X86.HasFMA {
-		return []string{"-ffp-contract=off", "-mfma"}
+		flags = append(flags, "-mfma")
 	}
-	return []string{"-ffp-contract=off"}
+	return flags
 }
