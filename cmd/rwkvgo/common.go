@@ -18,6 +18,8 @@ type modelFlags struct {
 	alpha   float64
 	// quantize is --quantize (engine.ParseQuantization).
 	quantize string
+	// stateSlots is engine.Options.StateSlots (serve's --state-slots).
+	stateSlots int
 }
 
 // quantizeUsage documents --quantize.
@@ -54,7 +56,7 @@ func (f *modelFlags) load() (*engine.Model, error) {
 	if err != nil {
 		return nil, usagef("--quantize: %v", err)
 	}
-	opts := engine.Options{Threads: f.threads, V5GroupNormEps: float32(f.v5eps), Quantize: quant}
+	opts := engine.Options{Threads: f.threads, V5GroupNormEps: float32(f.v5eps), Quantize: quant, StateSlots: f.stateSlots}
 	if !isCPU(f.backend) {
 		// The model does not own a backend it is given; a CLI process ends
 		// with the model, so the backend is left to the process exit.

@@ -56,6 +56,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.modelName, "model-name", "", "model id served and required in requests (default: the model file's base name)")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.IntVar(&o.maxBatch, "max-batch", 8, "sequences decoded together")
+	fs.IntVar(&o.mf.stateSlots, "state-slots", 0, "sequence states allocated on the backend once at load, so the state pool never grows or moves (0: it grows on demand); at least --max-batch")
 	fs.IntVar(&o.maxQueue, "max-queue", 64, "requests that may wait for a slot; more are refused with 429")
 	fs.IntVar(&o.chunk, "chunk", 256, "prefill chunk in tokens (also the spacing of cached prefix states)")
 	fs.StringVar(&o.apiKey, "api-key", "", "require this key as a bearer token on /v1/ (default: $RWKVGO_API_KEY)")
@@ -100,6 +101,8 @@ func serve(ctx context.Context, o serveOptions, logOut io.Writer, ready func(add
 		return usagef("--model is required")
 	case o.maxBatch < 1:
 		return usagef("--max-batch must be >= 1")
+	case o.mf.stateSlots != 0 && o.mf.stateSlots < o.maxBatch:
+		return usagef("--state-slots must be 0 or at least --max-batch (%d)", o.maxBatch)
 	case o.maxQueue < 1:
 		return usagef("--max-queue must be >= 1")
 	case o.chunk < 1 || o.chunk > 512:
@@ -186,7 +189,8 @@ func serve(ctx context.Context, o serveOptions, logOut io.Writer, ready func(add
 	h := srv.Handler()
 	handler.Store(&h)
 	log.Info("model loaded", "model", name, "config", m.Config().String(), "backend", m.Backend().Name(),
-		"tokenizer", tok.Name(), "load_time", time.Since(t0).Round(time.Millisecond), "state_cache_bytes", o.cacheBytes)
+		"tokenizer", tok.Name(), "load_time", time.Since(t0).Round(time.Millisecond), "state_cache_bytes", o.cacheBytes,
+		"state_slots", o.mf.stateSlots)
 
 	select {
 	case <-ctx.Done():

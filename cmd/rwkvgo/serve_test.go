@@ -2,14 +2,20 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rwkvgo/rwkvgo/internal/testdata"
 )
@@ -183,11 +189,63 @@ func TestServeFlagsValidated(t *testing.T) {
 		{"serve", "--model", "x", "--chunk", "9999"},
 		{"serve", "--model", "x", "--state-cache-bytes", "-1"},
 		{"serve", "--model", "x", "--drain-delay", "-1s"},
+		{"serve", "--model", "x", "--state-slots", "-1"},
+		{"serve", "--model", "x", "--max-batch", "4", "--state-slots", "3"},
 	} {
 		if rc, _, _ := runCLI(args...); rc != 2 {
 			t.Errorf("%v: exit %d, want 2", args, rc)
 		}
 	}
+}
+
+// TestServeStateSlots: with a fixed state pool of --max-batch slots, more
+// concurrent requests than slots (queued, then run on the finished ones'
+// sessions) each get the text `rwkvgo generate` prints for their prompt.
+func TestServeStateSlots(t *testing.T) {
+	base, cancel, done := startServe(t, func(o *serveOptions) { o.maxBatch, o.mf.stateSlots = 2, 2 })
+	model := testdata.Path(t, tinyModel)
+	prompts := []string{"In a shocking finding,", "The capital of France", "Once upon a time", "1, 2, 3,", "Hello", "RWKV is"}
+	want := make([]string, len(prompts))
+	for i, p := range prompts {
+		rc, out, errs := runCLI("generate", "--model", model, "--prompt", p, "--max-tokens", "24", "--temperature", "0")
+		require.Equal(t, 0, rc, errs)
+		want[i] = strings.ToValidUTF8(strings.TrimSuffix(out, "\n"), "\uFFFD")
+	}
+	got := make([]string, len(prompts))
+	errs := make([]error, len(prompts))
+	var wg sync.WaitGroup
+	for i, p := range prompts {
+		wg.Go(func() {
+			body, _ := json.Marshal(map[string]any{"prompt": p, "max_tokens": 24, "temperature": 0})
+			resp, err := http.Post(base+"/v1/completions", "application/json", bytes.NewReader(body))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer resp.Body.Close()
+			var out struct {
+				Choices []struct {
+					Text string `json:"text"`
+				} `json:"choices"`
+			}
+			if resp.StatusCode != http.StatusOK {
+				errs[i] = fmt.Errorf("status %d", resp.StatusCode)
+				return
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || len(out.Choices) != 1 {
+				errs[i] = fmt.Errorf("body: %v, %d choices", err, len(out.Choices))
+				return
+			}
+			got[i] = out.Choices[0].Text
+		})
+	}
+	wg.Wait()
+	for i := range prompts {
+		require.NoError(t, errs[i], prompts[i])
+		assert.Equal(t, want[i], got[i], prompts[i])
+	}
+	cancel()
+	require.NoError(t, <-done)
 }
 
 func TestChatCommand(t *testing.T) {
