@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/rwkvgo/rwkvgo/bench/telemetry"
 	"github.com/rwkvgo/rwkvgo/engine/cpu"
 	"github.com/rwkvgo/rwkvgo/weights"
@@ -104,6 +107,39 @@ func TestE2E(t *testing.T) {
 	}
 }
 
+// TestE2EPrefillRepeats: the reported prefill is the median of the timed
+// prefills, after the untimed ones (their own telemetry phase), and decoding
+// follows the last of them.
+func TestE2EPrefillRepeats(t *testing.T) {
+	p, _ := LookupPreset("v7-tiny")
+	m, err := SyntheticModel(p.SynthConfig(1), nil, 1)
+	require.NoError(t, err)
+	defer m.Close()
+	smp := telemetry.NewSampler(nil, time.Hour)
+	smp.Start()
+	env := &Env{Sampler: smp}
+	runs, err := RunE2E(m, E2EConfig{PromptTokens: []int{8}, Batches: []int{2}, DecodeTokens: 3, PrefillWarmup: 1, PrefillRepeats: 3}, env)
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	r := runs[0]
+	assert.Equal(t, 3, r.PrefillMs.N)
+	assert.True(t, r.PrefillMs.Min <= r.PrefillMs.P50 && r.PrefillMs.P50 <= r.PrefillMs.Max && r.PrefillMs.Min > 0, "%+v", r.PrefillMs)
+	assert.Equal(t, r.PrefillMs.P50/1e3, r.PrefillSeconds)
+	assert.InDelta(t, 16/r.PrefillSeconds, r.PrefillTokS, 1e-9*r.PrefillTokS)
+	assert.Equal(t, 3, r.DecodeSteps)
+	rep := NewReport(KindE2E)
+	rep.SetTelemetry(smp)
+	phases := map[string]bool{}
+	for _, ph := range rep.Phases {
+		phases[ph.Phase] = true
+	}
+	assert.True(t, phases["prefill-warmup/batch=2/prompt=8"] && phases["prefill/batch=2/prompt=8"], "phases %v", phases)
+
+	one, err := RunE2E(m, E2EConfig{PromptTokens: []int{8}, Batches: []int{1}, DecodeTokens: 1}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1, one[0].PrefillMs.N, "one timed prefill by default")
+}
+
 func TestE2EErrors(t *testing.T) {
 	p, _ := LookupPreset("v7-tiny")
 	m, err := SyntheticModel(p.SynthConfig(1), nil, 1)
@@ -116,6 +152,8 @@ func TestE2EErrors(t *testing.T) {
 		{PromptTokens: []int{0}, Batches: []int{1}, DecodeTokens: 1},
 		{PromptTokens: []int{1}, Batches: []int{0}, DecodeTokens: 1},
 		{DecodeTokens: 1},
+		{PromptTokens: []int{1}, Batches: []int{1}, DecodeTokens: 1, PrefillWarmup: -1},
+		{PromptTokens: []int{1}, Batches: []int{1}, DecodeTokens: 1, PrefillRepeats: -1},
 	} {
 		if _, err := RunE2E(m, cfg, nil); err == nil {
 			t.Errorf("%+v accepted", cfg)

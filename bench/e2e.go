@@ -19,6 +19,14 @@ type E2EConfig struct {
 	DecodeTokens int
 	// WarmupSteps untimed decode steps run first (default 0).
 	WarmupSteps int
+	// PrefillWarmup untimed prefills of each configuration run first
+	// (default 0), each on fresh sessions.
+	PrefillWarmup int
+	// PrefillRepeats is the number of timed prefills of each configuration
+	// (0 or 1: one), each on fresh sessions at the initial state with the
+	// same prompts; the reported prefill is their median, and decoding
+	// continues from the last one.
+	PrefillRepeats int
 	// MinDecodeTime keeps decoding past DecodeTokens steps until the decode
 	// phase has lasted this long (for NVML's utilization window on a GPU).
 	MinDecodeTime time.Duration
@@ -32,10 +40,13 @@ type E2ERun struct {
 	PromptTokens int `json:"prompt_tokens"`
 	DecodeSteps  int `json:"decode_steps"`
 	// PrefillSeconds is the wall time of the batched prefill step (every
-	// sequence's prompt in one engine.Model.Step).
+	// sequence's prompt in one engine.Model.Step), the median of the timed
+	// prefills.
 	PrefillSeconds float64 `json:"prefill_seconds"`
 	// PrefillTokS is Batch*PromptTokens / PrefillSeconds.
 	PrefillTokS float64 `json:"prefill_tok_s"`
+	// PrefillMs summarises the timed prefills' wall times in milliseconds.
+	PrefillMs Summary `json:"prefill_ms"`
 	// DecodeTokS is Batch / the median decode step time.
 	DecodeTokS float64 `json:"decode_tok_s"`
 	// DecodeMs summarises the decode step times in milliseconds (one step
@@ -56,6 +67,9 @@ func RunE2E(m *engine.Model, cfg E2EConfig, env *Env) ([]E2ERun, error) {
 	}
 	if cfg.DecodeTokens < 1 {
 		return nil, fmt.Errorf("bench: %d decode tokens (want at least 1)", cfg.DecodeTokens)
+	}
+	if cfg.PrefillWarmup < 0 || cfg.PrefillRepeats < 0 {
+		return nil, fmt.Errorf("bench: %d warm-up and %d timed prefills (want at least 0)", cfg.PrefillWarmup, cfg.PrefillRepeats)
 	}
 	for _, b := range cfg.Batches {
 		if b < 1 {
@@ -84,31 +98,64 @@ func RunE2E(m *engine.Model, cfg E2EConfig, env *Env) ([]E2ERun, error) {
 func runE2E(m *engine.Model, cfg E2EConfig, batch, prompt int, rng *rand.Rand, env *Env) (E2ERun, error) {
 	V := m.Config().Vocab
 	run := E2ERun{Batch: batch, PromptTokens: prompt, StateBytes: int64(batch) * 4 * int64(m.Config().StateSize())}
-	reqs := make([]*engine.Request, batch)
-	for i := range reqs {
-		s, err := m.NewSession()
-		if err != nil {
-			return run, err
+	prompts := make([][]int, batch)
+	for i := range prompts {
+		prompts[i] = make([]int, prompt)
+		for j := range prompts[i] {
+			prompts[i][j] = rng.IntN(V)
 		}
-		defer s.Close()
-		toks := make([]int, prompt)
-		for j := range toks {
-			toks[j] = rng.IntN(V)
+	}
+	// Every prefill runs on fresh sessions; those of the last one decode.
+	var reqs []*engine.Request
+	closeAll := func() {
+		for _, r := range reqs {
+			r.Session.Close()
 		}
-		reqs[i] = &engine.Request{Session: s, Tokens: toks}
+		reqs = nil
+	}
+	defer closeAll()
+	prefill := func() (float64, error) {
+		closeAll()
+		for _, toks := range prompts {
+			s, err := m.NewSession()
+			if err != nil {
+				return 0, err
+			}
+			reqs = append(reqs, &engine.Request{Session: s, Tokens: toks})
+		}
+		t0 := time.Now()
+		if err := m.Step(reqs); err != nil {
+			return 0, err
+		}
+		return time.Since(t0).Seconds(), nil
 	}
 	tag := fmt.Sprintf("batch=%d/prompt=%d", batch, prompt)
 	p := env.progress()
-	p.Begin("prefill "+tag, 1)
-	env.phase("prefill/" + tag)
-	t0 := time.Now()
-	if err := m.Step(reqs); err != nil {
-		return run, err
+	repeats := max(cfg.PrefillRepeats, 1)
+	p.Begin("prefill "+tag, cfg.PrefillWarmup+repeats)
+	if cfg.PrefillWarmup > 0 {
+		env.phase("prefill-warmup/" + tag)
 	}
-	run.PrefillSeconds = time.Since(t0).Seconds()
+	for range cfg.PrefillWarmup {
+		if _, err := prefill(); err != nil {
+			return run, err
+		}
+		p.Add(1)
+	}
+	env.phase("prefill/" + tag)
+	var ms []float64
+	for range repeats {
+		sec, err := prefill()
+		if err != nil {
+			return run, err
+		}
+		ms = append(ms, sec*1e3)
+		p.Add(1)
+	}
 	env.sample()
+	run.PrefillMs = Summarize(ms)
+	run.PrefillSeconds = run.PrefillMs.P50 / 1e3
 	run.PrefillTokS = float64(batch*prompt) / run.PrefillSeconds
-	p.Add(1)
 	p.End(fmt.Sprintf("%.1f tok/s", run.PrefillTokS))
 
 	one := make([][]int, batch)

@@ -189,6 +189,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	decode := fs.Int("decode-tokens", 32, "timed decode steps")
 	batch := fs.String("batch", "1", "batch size(s), comma-separated (the first is the headline)")
 	warmup := fs.Int("warmup", 1, "untimed decode steps before the timed ones")
+	prefillWarmup := fs.Int("prefill-warmup", 0, "untimed prefills before the timed ones (each on fresh sessions)")
+	prefillRepeats := fs.Int("prefill-repeats", 1, "timed prefills, each on fresh sessions with the same prompts; the report gives their median")
 	minDecode := fs.Duration("min-decode-time", 0, "keep decoding until the decode phase lasts this long (NVML's window)")
 	kprof := fs.String("kernel-profile", "", "time every backend operation and write a pprof profile of it to this file")
 	quantize := fs.String("quantize", "", quantizeUsage)
@@ -216,8 +218,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *decode < 1 {
 		return usagef("--decode-tokens must be at least 1")
 	}
-	if *warmup < 0 {
-		return usagef("--warmup must not be negative")
+	if *warmup < 0 || *prefillWarmup < 0 {
+		return usagef("--warmup and --prefill-warmup must not be negative")
+	}
+	if *prefillRepeats < 1 {
+		return usagef("--prefill-repeats must be at least 1")
 	}
 	var preset bench.Preset
 	if *synthetic != "" {
@@ -262,11 +267,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		s.env.OnPhase = timed.SetPhase
 	}
 	runs, err := bench.RunE2E(m, bench.E2EConfig{PromptTokens: prompts, Batches: batches, DecodeTokens: *decode,
-		WarmupSteps: *warmup, MinDecodeTime: *minDecode, Seed: c.seed}, s.env)
+		WarmupSteps: *warmup, PrefillWarmup: *prefillWarmup, PrefillRepeats: *prefillRepeats, MinDecodeTime: *minDecode, Seed: c.seed}, s.env)
 	if err != nil {
 		return err
 	}
 	r.SetRuns(runs)
+	if *prefillRepeats > 1 || *prefillWarmup > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("prefill: the median of %d timed prefills after %d untimed ones, each on fresh sessions with the same prompts", *prefillRepeats, *prefillWarmup))
+	}
 	if timed != nil {
 		r.OpTimes = timed.Times()
 		if err := writeProfile(*kprof, r.OpTimes, r.Device.Name); err != nil {

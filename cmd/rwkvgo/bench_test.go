@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,8 @@ func TestBenchE2EJSON(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	kprof := filepath.Join(t.TempDir(), "ops.pb.gz")
 	rc, out, errs := runCLI("bench", "--backend", "ref", "--synthetic", "v7-tiny", "--threads", "1", "--prompt-tokens", "8",
-		"--decode-tokens", "4", "--batch", "2,1", "--json", "--out", dir, "--kernel-profile", kprof, "--telemetry-interval", "5ms")
+		"--decode-tokens", "4", "--batch", "2,1", "--json", "--out", dir, "--kernel-profile", kprof, "--telemetry-interval", "5ms",
+		"--prefill-warmup", "1", "--prefill-repeats", "3")
 	if rc != 0 {
 		t.Fatalf("rc %d: %s", rc, errs)
 	}
@@ -32,6 +34,14 @@ func TestBenchE2EJSON(t *testing.T) {
 	}
 	if got["batch"].(float64) != 2 {
 		t.Errorf("headline batch %v", got["batch"])
+	}
+	for _, r := range got["runs"].([]any) {
+		if n := r.(map[string]any)["prefill_ms"].(map[string]any)["n"]; n != 3.0 {
+			t.Errorf("prefill_ms.n = %v, want 3 timed prefills", n)
+		}
+	}
+	if !strings.Contains(fmt.Sprint(got["notes"]), "the median of 3 timed prefills after 1 untimed") {
+		t.Errorf("notes %v", got["notes"])
 	}
 	for _, f := range []string{"report.json", "report.md", "throughput_batch.png", "decode_steps.png"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
@@ -139,6 +149,8 @@ func TestBenchArgumentErrors(t *testing.T) {
 		{[]string{"bench", "--synthetic", "v7-tiny", "--batch", "1,x"}, 2},
 		{[]string{"bench", "--synthetic", "v7-tiny", "--prompt-tokens", ""}, 2},
 		{[]string{"bench", "--synthetic", "v7-tiny", "--decode-tokens", "0"}, 2},
+		{[]string{"bench", "--synthetic", "v7-tiny", "--prefill-repeats", "0"}, 2},
+		{[]string{"bench", "--synthetic", "v7-tiny", "--prefill-warmup", "-1"}, 2},
 		{[]string{"bench", "--synthetic", "v7-tiny", "--threads", "-1"}, 2},
 		{[]string{"bench", "--synthetic", "v7-tiny", "--backend", "tpu"}, 2},
 		{[]string{"bench", "--synthetic", "v7-tiny", "--telemetry-interval", "0s"}, 2},
